@@ -1,0 +1,181 @@
+using System.Runtime.CompilerServices;
+
+namespace Pmem.Memory;
+
+/// <summary>
+/// A range of memory together with the rules by which stores to it become durable: the seam between the engine
+/// and every layer above it. Layers above speak offsets into the domain; only this layer holds pointers.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The base address never moves for the life of a domain: implementations reserve the address space they may grow
+/// into up front, so <see cref="Extend"/> never invalidates an offset another thread is using.
+/// </para>
+/// <para>
+/// <see cref="Flush"/> starts write-back of the cache lines covering a range; <see cref="Drain"/> waits until every
+/// flush issued before it is durable (libpmem's <c>pmem_flush</c> / <c>pmem_drain</c>). On a mapping that is not
+/// persistent memory, flush records the range and drain syncs the recorded ranges.
+/// </para>
+/// </remarks>
+public abstract unsafe class PersistenceDomain : IDisposable
+{
+    /// <summary>Size of a cache line, the unit of flushing and of crash atomicity on x86.</summary>
+    public const int CacheLineSize = 64;
+
+    private byte* _base;
+    private long _length;
+    private IStoreObserver? _storeObserver;
+
+    /// <summary>Creates a domain over memory at <paramref name="baseAddress"/> of <paramref name="length"/> bytes.</summary>
+    /// <param name="baseAddress">First byte of the domain; must stay valid until <see cref="Dispose()"/>.</param>
+    /// <param name="length">Number of addressable bytes.</param>
+    protected PersistenceDomain(byte* baseAddress, long length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        _base = baseAddress;
+        _length = length;
+    }
+
+    /// <summary>Number of addressable bytes.</summary>
+    public long Length => Volatile.Read(ref _length);
+
+    /// <summary>Which mechanism makes stores durable in this domain.</summary>
+    public abstract FlushPath FlushPath { get; }
+
+    /// <summary>True when flushes reach the persistence domain through cache-line write-back (real or simulated pmem).</summary>
+    public virtual bool IsPersistentMemory => FlushPath is FlushPath.Clwb or FlushPath.ClflushOpt or FlushPath.Clflush or FlushPath.NoFlushNeeded;
+
+    /// <summary>The first byte of the domain, for the memory layer's kernels only.</summary>
+    protected internal byte* BaseAddress => _base;
+
+    /// <summary>
+    /// An observer told of every store made through this type's write methods (the simulated domain uses it to
+    /// keep the order of stores within a cache line). Null in production domains.
+    /// </summary>
+    internal IStoreObserver? StoreObserver
+    {
+        get => _storeObserver;
+        set => _storeObserver = value;
+    }
+
+    /// <summary>Reads a value at <paramref name="offset"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value does not lie wholly inside the domain.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public T Read<T>(long offset) where T : unmanaged
+    {
+        CheckRange(offset, sizeof(T));
+        return Unsafe.ReadUnaligned<T>(_base + offset);
+    }
+
+    /// <summary>Stores a value at <paramref name="offset"/> without flushing it.</summary>
+    /// <remarks>An aligned store of at most 8 bytes is a single atomic store, so it persists whole or not at all.</remarks>
+    /// <exception cref="ArgumentOutOfRangeException">The value does not lie wholly inside the domain.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Write<T>(long offset, T value) where T : unmanaged
+    {
+        CheckRange(offset, sizeof(T));
+        if (sizeof(T) == 8 && (offset & 7) == 0)
+        {
+            // One 8-byte store: the unit x86 persists atomically.
+            Volatile.Write(ref Unsafe.AsRef<long>(_base + offset), Unsafe.As<T, long>(ref value));
+        }
+        else
+        {
+            Unsafe.WriteUnaligned(_base + offset, value);
+        }
+
+        _storeObserver?.OnStore(offset, sizeof(T));
+    }
+
+    /// <summary>Stores a value and makes it durable before returning (store, flush, drain).</summary>
+    public virtual void WriteDurable<T>(long offset, T value) where T : unmanaged
+    {
+        Write(offset, value);
+        Persist(offset, sizeof(T));
+    }
+
+    /// <summary>A writable view of <paramref name="length"/> bytes at <paramref name="offset"/>.</summary>
+    /// <remarks>Stores through the span are not seen by a store observer; call <see cref="NotifyStore"/> after them.</remarks>
+    public Span<byte> GetSpan(long offset, int length)
+    {
+        CheckRange(offset, length);
+        return new Span<byte>(_base + offset, length);
+    }
+
+    /// <summary>A reference to the value at <paramref name="offset"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref T GetRef<T>(long offset) where T : unmanaged
+    {
+        CheckRange(offset, sizeof(T));
+        return ref Unsafe.AsRef<T>(_base + offset);
+    }
+
+    /// <summary>Tells the store observer (if any) that bytes were stored through a span or reference.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void NotifyStore(long offset, long length) => _storeObserver?.OnStore(offset, length);
+
+    /// <summary>Starts write-back of every cache line overlapping the range (<c>pmem_flush</c>).</summary>
+    public abstract void Flush(long offset, long length);
+
+    /// <summary>Waits until every flush this thread issued is durable (<c>pmem_drain</c>).</summary>
+    public abstract void Drain();
+
+    /// <summary>Flush then drain (<c>pmem_persist</c>).</summary>
+    public void Persist(long offset, long length)
+    {
+        Flush(offset, length);
+        Drain();
+    }
+
+    /// <summary>Copies <paramref name="source"/> to <paramref name="offset"/> and makes it durable as the flags say (<c>pmem_memcpy</c>).</summary>
+    public abstract void Copy(long offset, ReadOnlySpan<byte> source, PmemCopyFlags flags = PmemCopyFlags.None);
+
+    /// <summary>Sets <paramref name="length"/> bytes at <paramref name="offset"/> to <paramref name="value"/> and makes them durable as the flags say (<c>pmem_memset</c>).</summary>
+    public abstract void Fill(long offset, byte value, long length, PmemCopyFlags flags = PmemCopyFlags.None);
+
+    /// <summary>Moves <paramref name="length"/> bytes inside the domain (overlap allowed) and makes them durable as the flags say (<c>pmem_memmove</c>).</summary>
+    public abstract void Move(long destinationOffset, long sourceOffset, long length, PmemCopyFlags flags = PmemCopyFlags.None);
+
+    /// <summary>Grows the domain to <paramref name="newLength"/> bytes; the base address does not move.</summary>
+    /// <exception cref="NotSupportedException">This domain cannot grow.</exception>
+    public virtual void Extend(long newLength) =>
+        throw new NotSupportedException($"{GetType().Name} cannot grow.");
+
+    /// <summary>Called by implementations after they have grown.</summary>
+    protected void SetLength(long newLength) => Volatile.Write(ref _length, newLength);
+
+    /// <summary>Throws when [offset, offset + length) is not inside the domain.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    protected void CheckRange(long offset, long length)
+    {
+        if ((ulong)offset > (ulong)_length || (ulong)length > (ulong)(_length - offset))
+        {
+            ThrowOutOfRange(offset, length);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowOutOfRange(long offset, long length) =>
+        throw new ArgumentOutOfRangeException(nameof(offset), $"Range [{offset}, {offset}+{length}) is outside the domain of {_length} bytes.");
+
+    /// <summary>Releases the memory; the domain must not be used afterwards.</summary>
+    protected virtual void Dispose(bool disposing)
+    {
+        _base = null;
+        _length = 0;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>Told of stores made through a <see cref="PersistenceDomain"/> (used by the simulated domain).</summary>
+internal interface IStoreObserver
+{
+    /// <summary>Bytes [offset, offset + length) were just stored.</summary>
+    void OnStore(long offset, long length);
+}
