@@ -1,0 +1,77 @@
+using System.Runtime.CompilerServices;
+using Pmem.Pool;
+
+namespace Pmem.Objects;
+
+/// <summary>Identifies an object inside a pool; handed by the pool to a generated <c>Attach</c> factory.</summary>
+public readonly struct ObjectHandle
+{
+    internal ObjectHandle(PersistentPool pool, long offset)
+    {
+        Pool = pool;
+        Offset = offset;
+    }
+
+    /// <summary>The pool holding the object.</summary>
+    public PersistentPool Pool { get; }
+
+    /// <summary>The object's offset in the pool (its durable identity).</summary>
+    public long Offset { get; }
+}
+
+/// <summary>
+/// Base class of every generated persistent class: a thin handle (pool + offset) whose protected members are the
+/// surface generated property bodies call. Two handles to the same object are equal.
+/// </summary>
+/// <remarks>
+/// Durability of the protected writes follows the pool's rules: inside a transaction on this thread they join the
+/// transaction; inside a batch they are flushed and drained when the batch ends; otherwise each write is durable
+/// and failure-atomic when it returns, whatever its width.
+/// </remarks>
+public abstract class PersistentObject : IEquatable<PersistentObject>
+{
+    /// <summary>Wraps the object <paramref name="handle"/> designates.</summary>
+    protected PersistentObject(ObjectHandle handle)
+    {
+        Pool = handle.Pool ?? throw new ArgumentException("The handle designates no pool.", nameof(handle));
+        Offset = handle.Offset;
+    }
+
+    /// <summary>The pool holding this object.</summary>
+    public PersistentPool Pool { get; }
+
+    /// <summary>The object's offset in its pool: its durable identity, stable across restarts.</summary>
+    public long Offset { get; }
+
+    /// <summary>Reads an unmanaged field at <paramref name="fieldOffset"/> bytes into the object.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    protected T ReadField<T>(int fieldOffset) where T : unmanaged => Pool.ReadValue<T>(Offset + fieldOffset);
+
+    /// <summary>Writes an unmanaged field, durably and failure-atomically (see the class remarks).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    protected void WriteField<T>(int fieldOffset, T value) where T : unmanaged => Pool.WriteValue(Offset + fieldOffset, value);
+
+    /// <summary>Reads a string field (an 8-byte offset of an immutable persistent string; 0 = null).</summary>
+    protected string? ReadString(int fieldOffset) => Pool.ReadString(Offset + fieldOffset);
+
+    /// <summary>Replaces a string field failure-atomically: the new string is written, published and the old one freed as one step.</summary>
+    protected void WriteString(int fieldOffset, string? value) => Pool.WriteString(Offset + fieldOffset, value);
+
+    /// <summary>Reads a reference field; null when the field is 0.</summary>
+    /// <exception cref="PersistentTypeMismatchException">The referenced object is not a <typeparamref name="T"/>.</exception>
+    protected T? ReadReference<T>(int fieldOffset) where T : PersistentObject, IPersistentObject<T> =>
+        Pool.ReadReference<T>(Offset + fieldOffset);
+
+    /// <summary>Writes a reference field (null allowed); the target must live in the same pool.</summary>
+    protected void WriteReference<T>(int fieldOffset, T? value) where T : PersistentObject, IPersistentObject<T> =>
+        Pool.WriteReference(Offset + fieldOffset, value);
+
+    /// <inheritdoc />
+    public bool Equals(PersistentObject? other) => other is not null && ReferenceEquals(Pool, other.Pool) && Offset == other.Offset;
+
+    /// <inheritdoc />
+    public override bool Equals(object? obj) => obj is PersistentObject other && Equals(other);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(RuntimeHelpers.GetHashCode(Pool), Offset);
+}

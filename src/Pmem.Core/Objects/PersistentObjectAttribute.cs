@@ -1,0 +1,31 @@
+namespace Pmem.Objects;
+
+/// <summary>
+/// Marks a <c>partial class</c> whose <c>partial</c> properties live in a persistent pool. The source generator
+/// lays the properties out, writes their bodies and makes the class implement <see cref="IPersistentObject{TSelf}"/>.
+/// </summary>
+/// <remarks>
+/// Instances are made by the pool (<c>pool.New&lt;T&gt;()</c>, <c>pool.Root&lt;T&gt;()</c>) or read from references;
+/// the class must not declare constructors or a base class (the generator derives it from <see cref="PersistentObject"/>).
+/// </remarks>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = false)]
+public sealed class PersistentObjectAttribute : Attribute
+{
+    /// <summary>
+    /// The name recorded in the pool for this type; defaults to the full C# name. Setting it lets the class be renamed
+    /// or moved to another namespace without making existing pools unreadable.
+    /// </summary>
+    public string? Name { get; set; }
+}
+
+/// <summary>
+/// Places the annotated persistent property on the same cache line as the other properties of the same group, so
+/// that properties which change together are flushed together.
+/// </summary>
+/// <param name="name">The group's name; properties with the same name share a cache line (at most 64 bytes per group).</param>
+[AttributeUsage(AttributeTargets.Property, Inherited = false, AllowMultiple = false)]
+public sealed class CacheLineGroupAttribute(string name) : Attribute
+{
+    /// <summary>The group's name.</summary>
+    public string Name { get; } = name;
+}
