@@ -1,27 +1,872 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Pmem.Memory;
 using Pmem.Objects;
+using Pmem.Transactions;
 
 namespace Pmem.Pool;
 
-/// <summary>A pool file holding persistent objects (being written: the surface generated code calls).</summary>
+/// <summary>Options for creating a pool.</summary>
+public sealed record PoolCreateOptions
+{
+    /// <summary>What the pool's writes survive; see <see cref="DurabilityMode"/>.</summary>
+    public DurabilityMode Durability { get; init; } = DurabilityMode.PowerFailure;
+
+    /// <summary>Number of lanes (commits that may run at once).</summary>
+    public int LaneCount { get; init; } = PoolLayout.DefaultLaneCount;
+
+    /// <summary>Bytes of redo log per lane; bounds the size of one transaction.</summary>
+    public int LaneSize { get; init; } = PoolLayout.DefaultLaneSize;
+
+    /// <summary>Largest size the pool may grow to by itself when full (0 = never grows by itself).</summary>
+    public long MaxSize { get; init; }
+}
+
+/// <summary>
+/// A pool of persistent objects in one file (or one persistence domain): a checksummed header, a typed root object,
+/// a crash-safe allocator, transactions and batches. Open it once per process; a second opener is refused.
+/// </summary>
+/// <remarks>
+/// Writes through generated properties follow these rules: inside a transaction on this thread they join it; inside a
+/// batch each is flushed and one drain ends the batch; otherwise each write is durable and failure-atomic when it
+/// returns (values of at most 8 bytes in one aligned word by a single store and persist, wider values through a
+/// one-entry redo log).
+/// </remarks>
 public sealed partial class PersistentPool : IDisposable
 {
-    private PersistentPool() { }
+    private readonly PersistenceDomain _domain;
+    private readonly Heap _heap;
+    private readonly TypeTable _types;
+    private readonly LaneSet _lanes;
+    private readonly Lock _rootLock = new();
+    private readonly Lock _growLock = new();
+    private readonly long _maxSize;
+    private readonly IDisposable? _ownedResource;
+    private readonly Func<long, bool> _grow;
+    private long _sequence;
+    private bool _disposed;
 
-    internal T ReadValue<T>(long offset) where T : unmanaged => throw Pending();
-    internal void WriteValue<T>(long offset, T value) where T : unmanaged => throw Pending();
-    internal string? ReadString(long offset) => throw Pending();
-    internal void WriteString(long offset, string? value) => throw Pending();
-    internal T? ReadReference<T>(long offset) where T : PersistentObject, IPersistentObject<T> => throw Pending();
-    internal void WriteReference<T>(long offset, T? value) where T : PersistentObject, IPersistentObject<T> => throw Pending();
+    [ThreadStatic]
+    private static RedoBuilder? t_redo;
 
-    /// <summary>Allocates a new zeroed object of type <typeparamref name="T"/>.</summary>
-    public T New<T>() where T : PersistentObject, IPersistentObject<T> => throw Pending();
+    private PersistentPool(PersistenceDomain domain, string path, string layout, IDisposable? ownedResource, long maxSize)
+    {
+        _domain = domain;
+        Path = path;
+        Layout = layout;
+        _ownedResource = ownedResource;
+        _grow = GrowBy;
+        var laneCount = domain.Read<int>(PoolLayout.LaneCountOffset);
+        var laneSize = domain.Read<int>(PoolLayout.LaneSizeOffset);
+        _lanes = new LaneSet(PoolLayout.LanesOffset, laneCount, laneSize);
+        _types = new TypeTable(domain, path);
+        _heap = new Heap(domain, path, domain.Read<long>(PoolLayout.HeapOffsetOffset), domain.Read<long>(PoolLayout.PoolSizeOffset));
+        _maxSize = Math.Max(maxSize, domain.Read<long>(PoolLayout.PoolSizeOffset));
+        Durability = (DurabilityMode)domain.Read<int>(PoolLayout.DurabilityOffset);
+        Uuid = new Guid(domain.GetSpan(PoolLayout.UuidOffset, 16));
+    }
 
-    /// <summary>The pool's root object, created on first use.</summary>
-    public T Root<T>() where T : PersistentObject, IPersistentObject<T> => throw Pending();
+    /// <summary>The pool file's path (or a description of the domain it lives in).</summary>
+    public string Path { get; }
 
-    /// <inheritdoc />
-    public void Dispose() { }
+    /// <summary>The layout name the pool was created with.</summary>
+    public string Layout { get; }
 
-    private static InvalidOperationException Pending() => new("The pool layer is under construction.");
+    /// <summary>The pool's unique identity, set at creation.</summary>
+    public Guid Uuid { get; }
+
+    /// <summary>What the pool's writes survive.</summary>
+    public DurabilityMode Durability { get; }
+
+    /// <summary>The pool's current size in bytes.</summary>
+    public long Size => _domain.Read<long>(PoolLayout.PoolSizeOffset);
+
+    /// <summary>The persistence domain the pool lives in (for tests and tools).</summary>
+    public PersistenceDomain Domain => _domain;
+
+    /// <summary>How many unfinished commits recovery completed when the pool was opened.</summary>
+    public int RecoveredTransactions { get; private set; }
+
+    /// <summary>The smallest size a pool may be created with, for the default lane configuration.</summary>
+    public static long MinimumSize => PoolLayout.MinimumPoolSize(PoolLayout.DefaultLaneCount, PoolLayout.DefaultLaneSize);
+
+    /// <summary>
+    /// Formats a new pool in <paramref name="domain"/> (which the pool then owns) and opens it.
+    /// </summary>
+    /// <param name="domain">Zero-filled memory, e.g. a new file's mapping or a simulated domain.</param>
+    /// <param name="layout">The layout name a later open must give (1–255 UTF-8 bytes).</param>
+    /// <param name="options">Lanes, durability and growth.</param>
+    /// <param name="description">Names the pool in exceptions (a file path, say).</param>
+    /// <exception cref="ArgumentException">The layout name is empty or too long, or the domain is too small.</exception>
+    public static PersistentPool Create(PersistenceDomain domain, string layout, PoolCreateOptions? options = null, string? description = null)
+    {
+        ArgumentNullException.ThrowIfNull(domain);
+        options ??= new PoolCreateOptions();
+        var path = description ?? $"<{domain.GetType().Name}>";
+        var layoutBytes = ValidateLayoutName(layout);
+        if (options.LaneCount is < 1 or > 1024 || options.LaneSize < 4096 || options.LaneSize % 4096 != 0)
+        {
+            throw new ArgumentException($"{path}: lane count must be 1–1024 and lane size a positive multiple of 4096.", nameof(options));
+        }
+
+        var heapStart = PoolLayout.HeapStart(options.LaneCount, options.LaneSize);
+        var chunks = (domain.Length - heapStart) / PoolLayout.ChunkSize;
+        if (chunks < 4)
+        {
+            throw new ArgumentException($"{path}: a pool needs at least {PoolLayout.MinimumPoolSize(options.LaneCount, options.LaneSize)} bytes, the domain has {domain.Length}.", nameof(domain));
+        }
+
+        var poolSize = heapStart + chunks * PoolLayout.ChunkSize;
+
+        // Everything but the magic first, drained; the magic last, so a crash mid-create leaves no valid pool.
+        domain.Fill(0, 0, heapStart, PmemCopyFlags.NoDrain);
+        domain.Write(PoolLayout.VersionOffset, PoolLayout.FormatVersion);
+        domain.Write(PoolLayout.HeaderSizeOffset, (uint)PoolLayout.HeaderSize);
+        Guid.NewGuid().TryWriteBytes(domain.GetSpan(PoolLayout.UuidOffset, 16));
+        domain.Write(PoolLayout.CreatedOffset, DateTime.UtcNow.Ticks);
+        domain.Write(PoolLayout.DurabilityOffset, (int)options.Durability);
+        domain.Write(PoolLayout.LaneCountOffset, options.LaneCount);
+        domain.Write(PoolLayout.LaneSizeOffset, options.LaneSize);
+        domain.Write(PoolLayout.HeapOffsetOffset, heapStart);
+        layoutBytes.CopyTo(domain.GetSpan(PoolLayout.LayoutNameOffset, PoolLayout.LayoutNameCapacity));
+        domain.Write(PoolLayout.PoolSizeOffset, poolSize);
+        domain.Write(PoolLayout.HeaderChecksumOffset, HeaderChecksum(domain, PoolLayout.Magic));
+        domain.NotifyStore(0, PoolLayout.HeaderSize);
+        domain.Flush(0, PoolLayout.HeaderSize);
+        Heap.Format(domain, heapStart, poolSize);
+        domain.Drain();
+        domain.WriteDurable(PoolLayout.MagicOffset, PoolLayout.Magic);
+
+        return Open(domain, layout, options.MaxSize, description);
+    }
+
+    /// <summary>Opens the pool in <paramref name="domain"/> (which the pool then owns), running recovery.</summary>
+    /// <exception cref="PoolCorruptedException">Not a pool, truncated, or corrupted header, type table, logs or heap.</exception>
+    /// <exception cref="PoolLayoutMismatchException">The pool has another layout name.</exception>
+    /// <exception cref="PoolVersionException">The pool has a newer format version.</exception>
+    public static PersistentPool Open(PersistenceDomain domain, string layout, long maxSize = 0, string? description = null) =>
+        Open(domain, layout, maxSize, description, ownedResource: null);
+
+    internal static PersistentPool Open(PersistenceDomain domain, string layout, long maxSize, string? description, IDisposable? ownedResource)
+    {
+        ArgumentNullException.ThrowIfNull(domain);
+        var path = description ?? $"<{domain.GetType().Name}>";
+        ValidateLayoutName(layout);
+        ValidateHeader(domain, path, layout);
+        var pool = new PersistentPool(domain, path, layout, ownedResource, maxSize);
+        pool.Recover();
+        return pool;
+    }
+
+    private static byte[] ValidateLayoutName(string layout)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(layout);
+        var bytes = Encoding.UTF8.GetBytes(layout);
+        if (bytes.Length >= PoolLayout.LayoutNameCapacity || bytes.Contains((byte)0))
+        {
+            throw new ArgumentException($"A layout name is 1–{PoolLayout.LayoutNameCapacity - 1} UTF-8 bytes without NUL; '{layout}' is {bytes.Length}.", nameof(layout));
+        }
+
+        return bytes;
+    }
+
+    /// <summary>Checks everything about the header without writing anything.</summary>
+    private static void ValidateHeader(PersistenceDomain domain, string path, string layout)
+    {
+        if (domain.Length < PoolLayout.HeaderSize)
+        {
+            throw new PoolCorruptedException(path, $"not a pool: {domain.Length} bytes is shorter than a pool header");
+        }
+
+        if (domain.Read<ulong>(PoolLayout.MagicOffset) != PoolLayout.Magic)
+        {
+            throw new PoolCorruptedException(path, "not a pool (no pool signature at the start of the file)");
+        }
+
+        var version = domain.Read<uint>(PoolLayout.VersionOffset);
+        if (version > PoolLayout.FormatVersion)
+        {
+            throw new PoolVersionException(path, version, PoolLayout.FormatVersion);
+        }
+
+        if (domain.Read<ulong>(PoolLayout.HeaderChecksumOffset) != HeaderChecksum(domain, PoolLayout.Magic))
+        {
+            throw new PoolCorruptedException(path, "the pool header fails its checksum");
+        }
+
+        if (version == 0 || domain.Read<uint>(PoolLayout.HeaderSizeOffset) != PoolLayout.HeaderSize)
+        {
+            throw new PoolCorruptedException(path, $"the header declares format version {version} and header size {domain.Read<uint>(PoolLayout.HeaderSizeOffset)}");
+        }
+
+        var stored = domain.GetSpan(PoolLayout.LayoutNameOffset, PoolLayout.LayoutNameCapacity);
+        var end = stored.IndexOf((byte)0);
+        var storedLayout = Encoding.UTF8.GetString(end < 0 ? stored : stored[..end]);
+        if (storedLayout != layout)
+        {
+            throw new PoolLayoutMismatchException(path, layout, storedLayout);
+        }
+
+        var laneCount = domain.Read<int>(PoolLayout.LaneCountOffset);
+        var laneSize = domain.Read<int>(PoolLayout.LaneSizeOffset);
+        var heapStart = domain.Read<long>(PoolLayout.HeapOffsetOffset);
+        var durability = domain.Read<int>(PoolLayout.DurabilityOffset);
+        if (laneCount is < 1 or > 1024 || laneSize < 4096 || laneSize % 4096 != 0 || heapStart != PoolLayout.HeapStart(laneCount, laneSize) || !Enum.IsDefined((DurabilityMode)durability))
+        {
+            throw new PoolCorruptedException(path, "the header's lane, heap or durability fields are impossible");
+        }
+
+        var poolSize = domain.Read<long>(PoolLayout.PoolSizeOffset);
+        if (poolSize < heapStart + 4L * PoolLayout.ChunkSize || (poolSize - heapStart) % PoolLayout.ChunkSize != 0)
+        {
+            throw new PoolCorruptedException(path, $"the header records an impossible pool size {poolSize}");
+        }
+
+        if (poolSize > domain.Length)
+        {
+            throw new PoolCorruptedException(path, $"the pool is truncated: the header records {poolSize} bytes, the file has {domain.Length}");
+        }
+    }
+
+    private static ulong HeaderChecksum(PersistenceDomain domain, ulong magic)
+    {
+        var hash = new XxHash64();
+        Span<byte> magicBytes = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(magicBytes, magic);
+        hash.Append(magicBytes);
+        hash.Append(domain.GetSpan(8, PoolLayout.ChecksummedBytes - 8));
+        return hash.GetCurrentHashAsUInt64();
+    }
+
+    /// <summary>Validates the type table, the logs and the heap (read-only), then completes unfinished commits.</summary>
+    private void Recover()
+    {
+        _types.Load();
+        var poolSize = Size;
+        var logs = new List<(ulong Sequence, int Lane, byte[] Entries)>();
+        for (var lane = 0; lane < _lanes.Count; lane++)
+        {
+            if (RedoLog.TryRead(_domain, _lanes.OffsetOf(lane), _lanes.LaneSize, poolSize, Path, out var sequence, out var entries))
+            {
+                logs.Add((sequence, lane, entries));
+            }
+        }
+
+        _heap.Load(_types.IsKnown);
+
+        // Only now, with everything validated, does recovery write.
+        logs.Sort((a, b) => a.Sequence.CompareTo(b.Sequence));
+        foreach (var log in logs)
+        {
+            RedoLog.Apply(_domain, log.Entries);
+        }
+
+        _domain.Drain();
+        foreach (var log in logs)
+        {
+            RedoLog.Invalidate(_domain, _lanes.OffsetOf(log.Lane));
+        }
+
+        _domain.Drain();
+        _sequence = logs.Count > 0 ? (long)logs[^1].Sequence : 0;
+        RecoveredTransactions = logs.Count;
+        _heap.FinishRecovery();
+        ValidateRoot();
+    }
+
+    private void ValidateRoot()
+    {
+        var root = _domain.Read<long>(PoolLayout.RootOffsetOffset);
+        if (root == 0)
+        {
+            return;
+        }
+
+        var rootType = _domain.Read<uint>(PoolLayout.RootTypeOffset);
+        if (!_heap.TryGetAllocated(root, out _, out var stored) || stored != rootType)
+        {
+            throw new PoolCorruptedException(Path, $"the root object at offset {root} is not an allocated object of its recorded type");
+        }
+    }
+
+    // ---------------------------------------------------------------- surface for generated code
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal T ReadValue<T>(long offset) where T : unmanaged
+    {
+        var tx = TransactionState.Current;
+        if (tx is null || !tx.HasWrites || !ReferenceEquals(tx.Pool, this))
+        {
+            return _domain.Read<T>(offset);
+        }
+
+        return ReadThroughTransaction<T>(tx, offset);
+    }
+
+    private unsafe T ReadThroughTransaction<T>(TransactionState tx, long offset) where T : unmanaged
+    {
+        var value = _domain.Read<T>(offset);
+        tx.Overlay(offset, new Span<byte>(&value, sizeof(T)));
+        return value;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal unsafe void WriteValue<T>(long offset, T value) where T : unmanaged
+    {
+        var tx = TransactionState.Current;
+        if (tx is not null && ReferenceEquals(tx.Pool, this))
+        {
+            WriteInTransaction(tx, offset, value);
+        }
+        else if (sizeof(T) <= 8 && (offset & 7) + sizeof(T) <= 8)
+        {
+            // Within one aligned 8-byte word: one store persists whole or not at all.
+            if (Transactions.Batch.IsActiveFor(this))
+            {
+                _domain.Write(offset, value);
+                _domain.Flush(offset, sizeof(T));
+            }
+            else
+            {
+                _domain.WriteDurable(offset, value);
+            }
+        }
+        else
+        {
+            WriteWide(offset, value);
+        }
+    }
+
+    private void WriteInTransaction<T>(TransactionState tx, long offset, T value) where T : unmanaged
+    {
+        ThrowIfRolledBack(tx);
+        if (tx.IsInOwnAllocation(offset, Unsafe.SizeOf<T>()))
+        {
+            // Nobody can see a block this transaction allocated: write it in place; commit's first drain covers it.
+            _domain.Write(offset, value);
+            _domain.Flush(offset, Unsafe.SizeOf<T>());
+            return;
+        }
+
+        tx.Record(offset, value);
+    }
+
+    /// <summary>A value wider than one word: a one-entry redo log makes it failure-atomic.</summary>
+    private void WriteWide<T>(long offset, T value) where T : unmanaged
+    {
+        var redo = RentRedo();
+        redo.Set(offset, value);
+        CommitRedo(redo);
+    }
+
+    internal string? ReadString(long fieldOffset)
+    {
+        var target = ReadValue<long>(fieldOffset);
+        if (target == 0)
+        {
+            return null;
+        }
+
+        var capacity = ResolveBlock(target, TypeTable.StringTypeIndex, "string");
+        var length = _domain.Read<int>(target);
+        if (length < 0 || 8L + 2L * length > capacity)
+        {
+            throw new PoolCorruptedException(Path, $"the string at offset {target} claims {length} characters, more than its block holds");
+        }
+
+        return length == 0 ? string.Empty : new string(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, char>(_domain.GetSpan(target + 8, length * 2)));
+    }
+
+    internal void WriteString(long fieldOffset, string? value)
+    {
+        var tx = TransactionState.Current;
+        var inTransaction = tx is not null && ReferenceEquals(tx.Pool, this);
+        if (inTransaction)
+        {
+            ThrowIfRolledBack(tx!);
+        }
+
+        var old = ReadValue<long>(fieldOffset);
+        BlockReservation? created = null;
+        if (value is not null)
+        {
+            var block = ReserveBlock(8L + 2L * value.Length);
+            _domain.Write(block.Offset, value.Length);
+            _domain.Write(block.Offset + 4, 0);
+            System.Runtime.InteropServices.MemoryMarshal.AsBytes(value.AsSpan()).CopyTo(_domain.GetSpan(block.Offset + 8, value.Length * 2));
+            _domain.NotifyStore(block.Offset, 8L + 2L * value.Length);
+            _domain.Flush(block.Offset, 8L + 2L * value.Length);
+            created = block;
+        }
+
+        if (inTransaction)
+        {
+            if (created is { } block)
+            {
+                tx!.Allocations.Add(new AllocationRecord(block, TypeTable.StringTypeIndex));
+            }
+
+            WriteInTransaction(tx!, fieldOffset, created?.Offset ?? 0L);
+            if (old != 0)
+            {
+                FreeInTransaction(tx!, old);
+            }
+
+            return;
+        }
+
+        var redo = RentRedo();
+        if (created is { } newBlock)
+        {
+            _heap.LogAllocate(redo, newBlock, TypeTable.StringTypeIndex);
+        }
+
+        redo.Set(fieldOffset, created?.Offset ?? 0L);
+        BlockReservation oldBlock = default;
+        var freesOld = old != 0 && _heap.TryGetAllocated(old, out oldBlock, out _);
+        if (freesOld)
+        {
+            _heap.LogFree(redo, oldBlock);
+        }
+
+        try
+        {
+            CommitRedo(redo);
+        }
+        catch
+        {
+            if (created is { } unused)
+            {
+                _heap.Release(unused);
+            }
+
+            throw;
+        }
+
+        if (freesOld)
+        {
+            _heap.Release(oldBlock);
+        }
+    }
+
+    internal T? ReadReference<T>(long fieldOffset) where T : PersistentObject, IPersistentObject<T>
+    {
+        var target = ReadValue<long>(fieldOffset);
+        if (target == 0)
+        {
+            return null;
+        }
+
+        ResolveBlock(target, _types.IndexOf(T.PersistentType), T.PersistentType.Name);
+        return T.Attach(new ObjectHandle(this, target));
+    }
+
+    internal void WriteReference<T>(long fieldOffset, T? value) where T : PersistentObject, IPersistentObject<T>
+    {
+        if (value is not null && !ReferenceEquals(value.Pool, this))
+        {
+            throw new ArgumentException($"{Path}: a reference must point to an object in the same pool; the object lives in {value.Pool.Path}.", nameof(value));
+        }
+
+        WriteValue(fieldOffset, value?.Offset ?? 0L);
+    }
+
+    /// <summary>Checks that <paramref name="target"/> is an allocated block of <paramref name="typeIndex"/>; returns its capacity.</summary>
+    private long ResolveBlock(long target, uint typeIndex, string expected)
+    {
+        var tx = TransactionState.Current;
+        if (tx is not null && ReferenceEquals(tx.Pool, this) && tx.TryFindAllocation(target, out var own))
+        {
+            CheckType(target, own.TypeIndex, typeIndex, expected);
+            return own.Block.Size;
+        }
+
+        if (!_heap.TryGetAllocated(target, out var block, out var stored))
+        {
+            throw new PersistentTypeMismatchException($"{Path}: offset {target} does not designate an allocated object (expected a {expected}).");
+        }
+
+        CheckType(target, stored, typeIndex, expected);
+        return block.Size;
+    }
+
+    private void CheckType(long target, uint stored, uint expectedIndex, string expected)
+    {
+        if (stored != expectedIndex)
+        {
+            var actual = stored == TypeTable.StringTypeIndex ? "string" : _types.Get(stored)?.Name ?? $"type index {stored}";
+            throw new PersistentTypeMismatchException($"{Path}: the object at offset {target} is a {actual}, not a {expected}.");
+        }
+    }
+
+    // ---------------------------------------------------------------- objects
+
+    /// <summary>
+    /// Allocates a new zeroed object of type <typeparamref name="T"/>. Inside a transaction the allocation is undone if
+    /// the transaction rolls back; outside, it is durable when this returns (reach it from the root or another object,
+    /// or enumerate it later with <see cref="GetStatistics"/>).
+    /// </summary>
+    /// <exception cref="PoolOutOfSpaceException">No room and the pool cannot grow.</exception>
+    public T New<T>() where T : PersistentObject, IPersistentObject<T>
+    {
+        ThrowIfDisposed();
+        var type = T.PersistentType;
+        var typeIndex = _types.IndexOf(type);
+        var block = ReserveZeroed(type.Size);
+        var tx = TransactionState.Current;
+        if (tx is not null && ReferenceEquals(tx.Pool, this))
+        {
+            ThrowIfRolledBack(tx);
+            tx.Allocations.Add(new AllocationRecord(block, typeIndex));
+        }
+        else
+        {
+            var redo = RentRedo();
+            _heap.LogAllocate(redo, block, typeIndex);
+            CommitOrRelease(redo, block);
+        }
+
+        return T.Attach(new ObjectHandle(this, block.Offset));
+    }
+
+    /// <summary>
+    /// Frees <paramref name="obj"/> and the strings and collections it owns (not the objects it references). Inside a
+    /// transaction the free happens at commit.
+    /// </summary>
+    /// <exception cref="ArgumentException">The object belongs to another pool.</exception>
+    /// <exception cref="PersistentTypeMismatchException">The object is not allocated (already freed).</exception>
+    public void Delete(PersistentObject obj)
+    {
+        ArgumentNullException.ThrowIfNull(obj);
+        ThrowIfDisposed();
+        if (!ReferenceEquals(obj.Pool, this))
+        {
+            throw new ArgumentException($"{Path}: the object belongs to another pool ({obj.Pool.Path}).", nameof(obj));
+        }
+
+        if (obj.Offset == _domain.Read<long>(PoolLayout.RootOffsetOffset))
+        {
+            throw new InvalidOperationException($"{Path}: the root object cannot be deleted.");
+        }
+
+        var tx = TransactionState.Current;
+        if (tx is not null && ReferenceEquals(tx.Pool, this))
+        {
+            ThrowIfRolledBack(tx);
+            FreeInTransaction(tx, obj.Offset);
+            return;
+        }
+
+        var frees = new List<BlockReservation>();
+        var redo = RentRedo();
+        CollectFrees(obj.Offset, frees, redo);
+        CommitRedo(redo);
+        foreach (var block in frees)
+        {
+            _heap.Release(block);
+        }
+    }
+
+    /// <summary>The pool's root object, created (zeroed) on first use.</summary>
+    /// <exception cref="PersistentTypeMismatchException">The root exists with another type.</exception>
+    public T Root<T>() where T : PersistentObject, IPersistentObject<T>
+    {
+        ThrowIfDisposed();
+        var typeIndex = _types.IndexOf(T.PersistentType);
+        var root = ReadValue<long>(PoolLayout.RootOffsetOffset);
+        if (root == 0)
+        {
+            lock (_rootLock)
+            {
+                root = ReadValue<long>(PoolLayout.RootOffsetOffset);
+                if (root == 0)
+                {
+                    root = CreateRoot(T.PersistentType.Size, typeIndex);
+                }
+            }
+        }
+
+        var stored = ReadValue<uint>(PoolLayout.RootTypeOffset);
+        if (stored != typeIndex)
+        {
+            throw new PersistentTypeMismatchException($"{Path}: the root object is a {_types.Get(stored)?.Name ?? $"type index {stored}"}, not a {T.PersistentType.Name}.");
+        }
+
+        return T.Attach(new ObjectHandle(this, root));
+    }
+
+    private long CreateRoot(int size, uint typeIndex)
+    {
+        var block = ReserveZeroed(size);
+        var tx = TransactionState.Current;
+        if (tx is not null && ReferenceEquals(tx.Pool, this))
+        {
+            tx.Allocations.Add(new AllocationRecord(block, typeIndex));
+            tx.Record(PoolLayout.RootOffsetOffset, block.Offset);
+            tx.Record(PoolLayout.RootTypeOffset, (ulong)typeIndex);
+            return block.Offset;
+        }
+
+        var redo = RentRedo();
+        _heap.LogAllocate(redo, block, typeIndex);
+        redo.Set(PoolLayout.RootOffsetOffset, block.Offset);
+        redo.Set(PoolLayout.RootTypeOffset, (ulong)typeIndex);
+        CommitOrRelease(redo, block);
+        return block.Offset;
+    }
+
+    private BlockReservation ReserveZeroed(long size)
+    {
+        var block = ReserveBlock(size);
+        _domain.Fill(block.Offset, 0, size, PmemCopyFlags.NoDrain);
+        return block;
+    }
+
+    private BlockReservation ReserveBlock(long size) => _heap.Reserve(size, _grow);
+
+    private void FreeInTransaction(TransactionState tx, long offset)
+    {
+        for (var i = 0; i < tx.Allocations.Count; i++)
+        {
+            if (tx.Allocations[i].Block.Offset == offset)
+            {
+                // Freed in the transaction that made it: simply never allocate it.
+                var block = tx.Allocations[i].Block;
+                tx.Allocations.RemoveAt(i);
+                _heap.Release(block);
+                return;
+            }
+        }
+
+        if (!_heap.TryGetAllocated(offset, out var allocated, out var typeIndex))
+        {
+            throw new PersistentTypeMismatchException($"{Path}: offset {offset} does not designate an allocated object.");
+        }
+
+        foreach (var pending in tx.Frees)
+        {
+            if (pending.Offset == offset)
+            {
+                return;
+            }
+        }
+
+        tx.Frees.Add(allocated);
+        foreach (var field in _types.Get(typeIndex)?.Fields ?? [])
+        {
+            if (field.Kind is PersistentFieldKind.String or PersistentFieldKind.Collection)
+            {
+                var owned = ReadValue<long>(offset + field.Offset);
+                if (owned != 0)
+                {
+                    FreeInTransaction(tx, owned);
+                }
+            }
+        }
+    }
+
+    private void CollectFrees(long offset, List<BlockReservation> frees, RedoBuilder redo)
+    {
+        if (!_heap.TryGetAllocated(offset, out var block, out var typeIndex))
+        {
+            throw new PersistentTypeMismatchException($"{Path}: offset {offset} does not designate an allocated object.");
+        }
+
+        frees.Add(block);
+        _heap.LogFree(redo, block);
+        foreach (var field in _types.Get(typeIndex)?.Fields ?? [])
+        {
+            if (field.Kind is PersistentFieldKind.String or PersistentFieldKind.Collection)
+            {
+                var owned = _domain.Read<long>(offset + field.Offset);
+                if (owned != 0)
+                {
+                    CollectFrees(owned, frees, redo);
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- transactions and batches
+
+    /// <summary>Begins a transaction on this thread (or a nested scope of the running one).</summary>
+    /// <exception cref="InvalidOperationException">This thread runs a transaction on another pool.</exception>
+    public Transaction BeginTransaction()
+    {
+        ThrowIfDisposed();
+        return new Transaction(TransactionState.Begin(this));
+    }
+
+    /// <summary>Begins a batch: each write is flushed as it is made and one drain at the end makes them durable.</summary>
+    public Batch Batch()
+    {
+        ThrowIfDisposed();
+        return Transactions.Batch.Begin(this);
+    }
+
+    internal void DrainBatch() => _domain.Drain();
+
+    internal void CommitTransaction(TransactionState tx)
+    {
+        if (tx.Allocations.Count == 0 && tx.Frees.Count == 0 && !tx.HasWrites)
+        {
+            return;
+        }
+
+        var redo = RentRedo();
+        foreach (var allocation in tx.Allocations)
+        {
+            _heap.LogAllocate(redo, allocation.Block, allocation.TypeIndex);
+        }
+
+        tx.AppendWrites(redo);
+        foreach (var block in tx.Frees)
+        {
+            _heap.LogFree(redo, block);
+        }
+
+        if (redo.Count == 0)
+        {
+            _domain.Drain(); // writes into own allocations only
+        }
+        else
+        {
+            CommitRedo(redo);
+        }
+
+        tx.Allocations.Clear(); // now durable: a later rollback must not release them
+        foreach (var block in tx.Frees)
+        {
+            _heap.Release(block);
+        }
+
+        tx.Frees.Clear();
+    }
+
+    internal void ReleaseReservations(TransactionState tx)
+    {
+        foreach (var allocation in tx.Allocations)
+        {
+            _heap.Release(allocation.Block);
+        }
+
+        tx.Allocations.Clear();
+        tx.Frees.Clear();
+    }
+
+    private void ThrowIfRolledBack(TransactionState tx)
+    {
+        if (tx.RolledBack)
+        {
+            throw new TransactionAbortedException($"{Path}: the transaction was rolled back by a nested scope; no further changes can join it.");
+        }
+    }
+
+    private static RedoBuilder RentRedo()
+    {
+        var redo = t_redo ??= new RedoBuilder();
+        redo.Clear();
+        return redo;
+    }
+
+    private void CommitRedo(RedoBuilder redo)
+    {
+        ThrowIfDisposed();
+        var lane = _lanes.Acquire();
+        try
+        {
+            RedoLog.Commit(_domain, _lanes.OffsetOf(lane), _lanes.LaneSize, redo, (ulong)Interlocked.Increment(ref _sequence), Path);
+        }
+        finally
+        {
+            _lanes.Release(lane);
+        }
+    }
+
+    private void CommitOrRelease(RedoBuilder redo, BlockReservation block)
+    {
+        try
+        {
+            CommitRedo(redo);
+        }
+        catch
+        {
+            _heap.Release(block);
+            throw;
+        }
+    }
+
+    // ---------------------------------------------------------------- growth
+
+    /// <summary>Grows the pool to at least <paramref name="newSize"/> bytes (rounded up to whole chunks).</summary>
+    /// <exception cref="NotSupportedException">The pool's memory cannot grow (its domain was made without room).</exception>
+    public void Grow(long newSize)
+    {
+        ThrowIfDisposed();
+        lock (_growLock)
+        {
+            var current = Size;
+            if (newSize <= current)
+            {
+                return;
+            }
+
+            var heapStart = _heap.HeapStart;
+            var rounded = heapStart + ((newSize - heapStart + PoolLayout.ChunkSize - 1) / PoolLayout.ChunkSize) * PoolLayout.ChunkSize;
+            if (rounded > _domain.Length)
+            {
+                _domain.Extend(rounded);
+            }
+
+            // The new chunks' free header first, then the size word that makes them part of the heap.
+            _heap.FormatGrowth(rounded);
+            _domain.WriteDurable(PoolLayout.PoolSizeOffset, rounded);
+            _heap.AddChunks(rounded);
+        }
+    }
+
+    private bool GrowBy(long bytes)
+    {
+        var current = Size;
+        if (_maxSize <= current)
+        {
+            return false;
+        }
+
+        var target = Math.Min(_maxSize, Math.Max(current + bytes, current * 2));
+        if (target - current < bytes)
+        {
+            return false;
+        }
+
+        try
+        {
+            Grow(target);
+            return true;
+        }
+        catch (NotSupportedException)
+        {
+            return false;
+        }
+    }
+
+    // ---------------------------------------------------------------- lifecycle
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    /// <summary>Closes the pool: drains, unmaps and releases the lock. Objects of the pool must not be used afterwards.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _domain.Drain();
+        _domain.Dispose();
+        _ownedResource?.Dispose();
+    }
 }

@@ -1,0 +1,655 @@
+using System.Numerics;
+using Pmem.Memory;
+
+namespace Pmem.Pool;
+
+/// <summary>Kind of a chunk group, stored in its chunk header.</summary>
+internal enum ChunkKind : byte
+{
+    Free = 1,
+    Run = 2,
+    Large = 3,
+}
+
+/// <summary>A block reserved by the allocator but not yet durably allocated (its bitmap bit is set at commit).</summary>
+internal readonly record struct BlockReservation(long Offset, int SizeClass, int Chunk, int Slot, long Size)
+{
+    public bool IsLarge => SizeClass < 0;
+}
+
+/// <summary>
+/// The heap: 256 KiB chunks, grouped into free spans, runs of equal-size blocks (size classes from 64 bytes to
+/// 32 KiB) and large objects spanning whole chunks. Durable state is the chunk headers, the run bitmaps and the
+/// per-block type indexes; everything else (free lists, free spans) is rebuilt on open.
+/// </summary>
+/// <remarks>
+/// <para>Chunk header word: bits 0–3 kind, 4–11 size class, 12–43 span in chunks, 44–63 a check of the rest, so a
+/// corrupted header is detected on open rather than trusted.</para>
+/// <para>Run chunk: header line, bitmap (one bit per block), type indexes (u32 per block), then 64-byte-aligned
+/// blocks. Large group: header line (type index at +8, 0 = reserved but not yet published), object at +64.</para>
+/// <para>Bitmap bits change only through redo entries (Or/And), so concurrent commits on different lanes commute.
+/// Chunk headers change only under the heap lock, each change ordered so every crash point leaves a walkable heap.</para>
+/// </remarks>
+internal sealed class Heap
+{
+    public const int ChunkSize = PoolLayout.ChunkSize;
+    public const int HeaderLine = PoolLayout.ChunkHeaderSize;
+    public const int LargeTypeOffset = 8;
+
+    private static readonly int[] s_classSizes = BuildClassSizes();
+    private static readonly RunGeometry[] s_geometry = s_classSizes.Select(RunGeometry.For).ToArray();
+
+    private readonly PersistenceDomain _domain;
+    private readonly string _poolPath;
+    private readonly long _heapStart;
+    private readonly Lock _heapLock = new();
+    private readonly SortedDictionary<int, int> _freeSpans = new();
+    private readonly ClassState[] _classes;
+    private ChunkHead[] _heads;
+    private List<int> _reservedLarge = [];
+    private int _chunkCount;
+
+    public Heap(PersistenceDomain domain, string poolPath, long heapStart, long poolSize)
+    {
+        _domain = domain;
+        _poolPath = poolPath;
+        _heapStart = heapStart;
+        _chunkCount = (int)((poolSize - heapStart) / ChunkSize);
+        _heads = new ChunkHead[_chunkCount];
+        _classes = new ClassState[s_classSizes.Length];
+        for (var i = 0; i < _classes.Length; i++)
+        {
+            _classes[i] = new ClassState();
+        }
+    }
+
+    public static int MaxRunBlockSize => s_classSizes[^1];
+
+    public int ChunkCount => _chunkCount;
+
+    public long HeapStart => _heapStart;
+
+    public static int ClassCount => s_classSizes.Length;
+
+    public static int BlockSizeOf(int sizeClass) => s_classSizes[sizeClass];
+
+    /// <summary>Writes the heap of a new pool: one free span over every chunk.</summary>
+    public static void Format(PersistenceDomain domain, long heapStart, long poolSize)
+    {
+        var chunks = (int)((poolSize - heapStart) / ChunkSize);
+        domain.Write(heapStart, EncodeHeader(ChunkKind.Free, 0, chunks));
+        domain.Flush(heapStart, 8);
+    }
+
+    /// <summary>Walks the chunk headers, validates them and rebuilds the volatile indexes, writing nothing.</summary>
+    /// <exception cref="PoolCorruptedException">A chunk header or run is invalid.</exception>
+    public void Load(Func<uint, bool> isKnownType)
+    {
+        var i = 0;
+        var reservedLarge = new List<int>();
+        while (i < _chunkCount)
+        {
+            var chunkOffset = ChunkOffset(i);
+            if (!TryDecodeHeader(_domain.Read<ulong>(chunkOffset), out var kind, out var sizeClass, out var span))
+            {
+                throw Corrupt($"the chunk header at offset {chunkOffset} (chunk {i}) is invalid");
+            }
+
+            if (span < 1 || span > _chunkCount - i)
+            {
+                throw Corrupt($"the chunk header at offset {chunkOffset} spans {span} chunks, past the heap's {_chunkCount}");
+            }
+
+            switch (kind)
+            {
+                case ChunkKind.Run:
+                    if (span != 1 || sizeClass >= s_classSizes.Length)
+                    {
+                        throw Corrupt($"the run at offset {chunkOffset} has span {span} and size class {sizeClass}");
+                    }
+
+                    ValidateRun(i, sizeClass);
+                    _classes[sizeClass].Available.Add(new RunState(i));
+                    break;
+                case ChunkKind.Large:
+                    var type = _domain.Read<uint>(chunkOffset + LargeTypeOffset);
+                    if (type == 0)
+                    {
+                        reservedLarge.Add(i); // reserved by a transaction that never committed (unless a log sets it)
+                    }
+                    else if (!isKnownType(type))
+                    {
+                        throw Corrupt($"the large object at offset {chunkOffset + HeaderLine} has unknown type index {type}");
+                    }
+
+                    break;
+                case ChunkKind.Free:
+                    _freeSpans[i] = span;
+                    break;
+            }
+
+            _heads[i] = new ChunkHead(kind, (byte)sizeClass, span);
+            i += span;
+        }
+
+        _reservedLarge = reservedLarge;
+    }
+
+    /// <summary>
+    /// The writing half of recovery, run after the redo logs are applied: frees large groups whose transaction never
+    /// committed and merges free spans a crash left side by side.
+    /// </summary>
+    public void FinishRecovery()
+    {
+        lock (_heapLock)
+        {
+            foreach (var chunk in _reservedLarge)
+            {
+                if (_domain.Read<uint>(ChunkOffset(chunk) + LargeTypeOffset) == 0)
+                {
+                    FreeLargeChunks(chunk);
+                }
+            }
+
+            _reservedLarge = [];
+            foreach (var start in _freeSpans.Keys.ToArray())
+            {
+                if (_freeSpans.TryGetValue(start, out var span))
+                {
+                    MergeFollowing(start, span);
+                }
+            }
+        }
+    }
+
+    private void ValidateRun(int chunk, int sizeClass)
+    {
+        var geometry = s_geometry[sizeClass];
+        var chunkOffset = ChunkOffset(chunk);
+        var lastWord = _domain.Read<ulong>(chunkOffset + geometry.BitmapOffset + (geometry.BitmapWords - 1) * 8L);
+        var usedBits = geometry.BlockCount - (geometry.BitmapWords - 1) * 64;
+        if (usedBits < 64 && (lastWord >> usedBits) != 0)
+        {
+            throw Corrupt($"the run at offset {chunkOffset} marks blocks past its {geometry.BlockCount} as allocated");
+        }
+    }
+
+    /// <summary>Chooses the size class for <paramref name="size"/> bytes, or -1 when it needs whole chunks.</summary>
+    public static int ClassFor(long size)
+    {
+        if (size > MaxRunBlockSize)
+        {
+            return -1;
+        }
+
+        var index = Array.BinarySearch(s_classSizes, (int)Math.Max(size, 1));
+        return index >= 0 ? index : ~index;
+    }
+
+    /// <summary>Reserves a block (volatile only) of at least <paramref name="size"/> bytes.</summary>
+    /// <exception cref="PoolOutOfSpaceException">No room, even after growing.</exception>
+    public BlockReservation Reserve(long size, Func<long, bool> grow)
+    {
+        var sizeClass = ClassFor(size);
+        if (sizeClass < 0)
+        {
+            return ReserveLarge(size, grow);
+        }
+
+        var state = _classes[sizeClass];
+        lock (state.Lock)
+        {
+            while (true)
+            {
+                var run = state.Current;
+                if (run is not null)
+                {
+                    run.EnsureFreeList(_domain, ChunkOffset(run.Chunk), s_geometry[sizeClass]);
+                    if (run.TryTake(out var slot))
+                    {
+                        return new BlockReservation(BlockOffset(run.Chunk, sizeClass, slot), sizeClass, run.Chunk, slot, s_classSizes[sizeClass]);
+                    }
+
+                    state.Current = null;
+                }
+
+                if (state.Available.Count > 0)
+                {
+                    state.Current = state.Available[^1];
+                    state.Available.RemoveAt(state.Available.Count - 1);
+                    continue;
+                }
+
+                state.Current = new RunState(CreateRun(sizeClass, size, grow));
+            }
+        }
+    }
+
+    /// <summary>Returns a reserved or freed block to the volatile free lists.</summary>
+    public void Release(in BlockReservation block)
+    {
+        if (block.IsLarge)
+        {
+            FreeLargeChunks(block.Chunk);
+            return;
+        }
+
+        var state = _classes[block.SizeClass];
+        lock (state.Lock)
+        {
+            var run = state.Current is { } current && current.Chunk == block.Chunk ? current : FindRun(state, block.Chunk);
+            run.Return(block.Slot);
+        }
+    }
+
+    private RunState FindRun(ClassState state, int chunk)
+    {
+        foreach (var run in state.Available)
+        {
+            if (run.Chunk == chunk)
+            {
+                return run;
+            }
+        }
+
+        // The run left the lists when its last free slot was taken, so every other slot is allocated or reserved.
+        var created = new RunState(chunk);
+        created.StartEmpty(s_geometry[_heads[chunk].SizeClass].BlockCount);
+        state.Available.Add(created);
+        return created;
+    }
+
+    /// <summary>Redo entries that make a reserved block durably allocated with <paramref name="typeIndex"/>.</summary>
+    public void LogAllocate(RedoBuilder redo, in BlockReservation block, uint typeIndex)
+    {
+        if (block.IsLarge)
+        {
+            redo.Set(ChunkOffset(block.Chunk) + LargeTypeOffset, typeIndex);
+            return;
+        }
+
+        var geometry = s_geometry[block.SizeClass];
+        var chunkOffset = ChunkOffset(block.Chunk);
+        redo.Or(chunkOffset + geometry.BitmapOffset + (block.Slot >> 6) * 8L, 1UL << (block.Slot & 63));
+        redo.Set(chunkOffset + geometry.TypesOffset + block.Slot * 4L, typeIndex);
+    }
+
+    /// <summary>Redo entries that durably free an allocated block.</summary>
+    public void LogFree(RedoBuilder redo, in BlockReservation block)
+    {
+        if (block.IsLarge)
+        {
+            redo.Set(ChunkOffset(block.Chunk) + LargeTypeOffset, 0u);
+            return;
+        }
+
+        var geometry = s_geometry[block.SizeClass];
+        redo.And(ChunkOffset(block.Chunk) + geometry.BitmapOffset + (block.Slot >> 6) * 8L, ~(1UL << (block.Slot & 63)));
+    }
+
+    /// <summary>Finds the allocated block that starts at <paramref name="offset"/>.</summary>
+    public bool TryGetAllocated(long offset, out BlockReservation block, out uint typeIndex)
+    {
+        block = default;
+        typeIndex = 0;
+        if (offset < _heapStart + HeaderLine || (offset & 63) != 0)
+        {
+            return false;
+        }
+
+        var chunk = (int)((offset - _heapStart) / ChunkSize);
+        if (chunk >= Volatile.Read(ref _chunkCount))
+        {
+            return false;
+        }
+
+        var head = _heads[chunk];
+        var chunkOffset = ChunkOffset(chunk);
+        if (head.Kind == ChunkKind.Large && offset == chunkOffset + HeaderLine)
+        {
+            typeIndex = _domain.Read<uint>(chunkOffset + LargeTypeOffset);
+            block = new BlockReservation(offset, -1, chunk, 0, (long)head.Span * ChunkSize - HeaderLine);
+            return typeIndex != 0;
+        }
+
+        if (head.Kind != ChunkKind.Run)
+        {
+            return false;
+        }
+
+        var geometry = s_geometry[head.SizeClass];
+        var relative = offset - chunkOffset - geometry.DataOffset;
+        var blockSize = s_classSizes[head.SizeClass];
+        if (relative < 0 || relative % blockSize != 0 || relative / blockSize >= geometry.BlockCount)
+        {
+            return false;
+        }
+
+        var slot = (int)(relative / blockSize);
+        var word = _domain.Read<ulong>(chunkOffset + geometry.BitmapOffset + (slot >> 6) * 8L);
+        if ((word & (1UL << (slot & 63))) == 0)
+        {
+            return false;
+        }
+
+        typeIndex = _domain.Read<uint>(chunkOffset + geometry.TypesOffset + slot * 4L);
+        block = new BlockReservation(offset, head.SizeClass, chunk, slot, blockSize);
+        return true;
+    }
+
+    /// <summary>Visits every durably allocated block (for checks and statistics).</summary>
+    public void ForEachAllocated(Action<BlockReservation, uint> visit)
+    {
+        var i = 0;
+        while (i < _chunkCount)
+        {
+            var head = _heads[i];
+            var chunkOffset = ChunkOffset(i);
+            if (head.Kind == ChunkKind.Large)
+            {
+                var type = _domain.Read<uint>(chunkOffset + LargeTypeOffset);
+                if (type != 0)
+                {
+                    visit(new BlockReservation(chunkOffset + HeaderLine, -1, i, 0, (long)head.Span * ChunkSize - HeaderLine), type);
+                }
+            }
+            else if (head.Kind == ChunkKind.Run)
+            {
+                var geometry = s_geometry[head.SizeClass];
+                for (var w = 0; w < geometry.BitmapWords; w++)
+                {
+                    var word = _domain.Read<ulong>(chunkOffset + geometry.BitmapOffset + w * 8L);
+                    while (word != 0)
+                    {
+                        var slot = w * 64 + BitOperations.TrailingZeroCount(word);
+                        word &= word - 1;
+                        var type = _domain.Read<uint>(chunkOffset + geometry.TypesOffset + slot * 4L);
+                        visit(new BlockReservation(BlockOffset(i, head.SizeClass, slot), head.SizeClass, i, slot, s_classSizes[head.SizeClass]), type);
+                    }
+                }
+            }
+
+            i += Math.Max(1, head.Span);
+        }
+    }
+
+    /// <summary>Bytes in free spans plus free run blocks are not tracked durably; this counts whole free chunks.</summary>
+    public long FreeChunkBytes()
+    {
+        lock (_heapLock)
+        {
+            return _freeSpans.Values.Sum(span => (long)span * ChunkSize);
+        }
+    }
+
+    /// <summary>Adds chunks after the pool has grown to <paramref name="newPoolSize"/> (already durable in the header).</summary>
+    public void AddChunks(long newPoolSize)
+    {
+        lock (_heapLock)
+        {
+            var newCount = (int)((newPoolSize - _heapStart) / ChunkSize);
+            if (newCount <= _chunkCount)
+            {
+                return;
+            }
+
+            var heads = _heads;
+            Array.Resize(ref heads, newCount);
+            var start = _chunkCount;
+            heads[start] = new ChunkHead(ChunkKind.Free, 0, newCount - start);
+            _heads = heads;
+            _freeSpans[start] = newCount - start;
+            Volatile.Write(ref _chunkCount, newCount);
+            MergeWithPrevious(start);
+        }
+    }
+
+    /// <summary>Writes the free header for chunks a growth adds, before the pool size makes them part of the heap.</summary>
+    public void FormatGrowth(long newPoolSize)
+    {
+        var newCount = (int)((newPoolSize - _heapStart) / ChunkSize);
+        var start = ChunkOffset(_chunkCount);
+        _domain.Write(start, EncodeHeader(ChunkKind.Free, 0, newCount - _chunkCount));
+        _domain.Persist(start, 8);
+    }
+
+    private BlockReservation ReserveLarge(long size, Func<long, bool> grow)
+    {
+        var chunks = (int)((size + HeaderLine + ChunkSize - 1) / ChunkSize);
+        var start = TakeChunks(chunks, size, grow, ChunkKind.Large, 0);
+        return new BlockReservation(ChunkOffset(start) + HeaderLine, -1, start, 0, (long)chunks * ChunkSize - HeaderLine);
+    }
+
+    private int CreateRun(int sizeClass, long requested, Func<long, bool> grow) =>
+        TakeChunks(1, requested, grow, ChunkKind.Run, sizeClass);
+
+    /// <summary>
+    /// Carves <paramref name="chunks"/> chunks from a free span and durably marks them as a run or a reserved large
+    /// group. Order: the remainder's free header, then the new group's contents, then its header — each step leaves a
+    /// walkable heap.
+    /// </summary>
+    private int TakeChunks(int chunks, long requested, Func<long, bool> grow, ChunkKind kind, int sizeClass)
+    {
+        lock (_heapLock)
+        {
+            var start = -1;
+            while (start < 0)
+            {
+                foreach (var (spanStart, span) in _freeSpans)
+                {
+                    if (span >= chunks)
+                    {
+                        start = spanStart;
+                        break;
+                    }
+                }
+
+                if (start >= 0)
+                {
+                    break;
+                }
+
+                var tail = _freeSpans.Count > 0 && _freeSpans.Last() is var last && last.Key + last.Value == _chunkCount ? last.Value : 0;
+                var needed = (long)(chunks - tail) * ChunkSize;
+                if (!grow(needed))
+                {
+                    throw new PoolOutOfSpaceException(_poolPath, requested);
+                }
+            }
+
+            var total = _freeSpans[start];
+            _freeSpans.Remove(start);
+            if (total > chunks)
+            {
+                var rest = start + chunks;
+                _domain.Write(ChunkOffset(rest), EncodeHeader(ChunkKind.Free, 0, total - chunks));
+                _domain.Persist(ChunkOffset(rest), 8);
+                _freeSpans[rest] = total - chunks;
+                _heads[rest] = new ChunkHead(ChunkKind.Free, 0, total - chunks);
+            }
+
+            var chunkOffset = ChunkOffset(start);
+            if (kind == ChunkKind.Run)
+            {
+                var geometry = s_geometry[sizeClass];
+                _domain.Fill(chunkOffset + geometry.BitmapOffset, 0, geometry.BitmapWords * 8L, PmemCopyFlags.NoDrain);
+            }
+            else
+            {
+                _domain.Write(chunkOffset + LargeTypeOffset, 0UL);
+                _domain.Flush(chunkOffset + LargeTypeOffset, 8);
+            }
+
+            _domain.Drain();
+            _domain.Write(chunkOffset, EncodeHeader(kind, sizeClass, chunks));
+            _domain.Persist(chunkOffset, 8);
+            _heads[start] = new ChunkHead(kind, (byte)sizeClass, chunks);
+            return start;
+        }
+    }
+
+    /// <summary>Durably turns a large group whose type index is already 0 back into free chunks, merging neighbours.</summary>
+    private void FreeLargeChunks(int start)
+    {
+        lock (_heapLock)
+        {
+            var span = _heads[start].Span;
+            _domain.Write(ChunkOffset(start), EncodeHeader(ChunkKind.Free, 0, span));
+            _domain.Persist(ChunkOffset(start), 8);
+            _heads[start] = new ChunkHead(ChunkKind.Free, 0, span);
+            _freeSpans[start] = span;
+            MergeFollowing(start, span);
+            MergeWithPrevious(start);
+        }
+    }
+
+    private void MergeFollowing(int start, int span)
+    {
+        while (_freeSpans.TryGetValue(start + span, out var next))
+        {
+            _freeSpans.Remove(start + span);
+            span += next;
+            _domain.Write(ChunkOffset(start), EncodeHeader(ChunkKind.Free, 0, span));
+            _domain.Persist(ChunkOffset(start), 8); // one word: the merge is atomic
+            _freeSpans[start] = span;
+            _heads[start] = new ChunkHead(ChunkKind.Free, 0, span);
+        }
+    }
+
+    private void MergeWithPrevious(int start)
+    {
+        foreach (var (spanStart, span) in _freeSpans)
+        {
+            if (spanStart + span == start)
+            {
+                MergeFollowing(spanStart, span);
+                return;
+            }
+
+            if (spanStart >= start)
+            {
+                return;
+            }
+        }
+    }
+
+    private long ChunkOffset(int chunk) => _heapStart + (long)chunk * ChunkSize;
+
+    private long BlockOffset(int chunk, int sizeClass, int slot) =>
+        ChunkOffset(chunk) + s_geometry[sizeClass].DataOffset + (long)slot * s_classSizes[sizeClass];
+
+    private PoolCorruptedException Corrupt(string what) => new(_poolPath, $"heap metadata is corrupted: {what}");
+
+    public static ulong EncodeHeader(ChunkKind kind, int sizeClass, int span)
+    {
+        var body = (ulong)kind | ((ulong)(byte)sizeClass << 4) | ((ulong)(uint)span << 12);
+        return body | (Check(body) << 44);
+    }
+
+    public static bool TryDecodeHeader(ulong header, out ChunkKind kind, out int sizeClass, out int span)
+    {
+        var body = header & ((1UL << 44) - 1);
+        kind = (ChunkKind)(body & 0xF);
+        sizeClass = (int)((body >> 4) & 0xFF);
+        span = (int)(body >> 12);
+        return header >> 44 == Check(body) && kind is ChunkKind.Free or ChunkKind.Run or ChunkKind.Large;
+    }
+
+    private static ulong Check(ulong body)
+    {
+        var mixed = (body ^ 0x5EED_C0DE_1234_5678UL) * 0x9E37_79B9_7F4A_7C15UL;
+        return (mixed >> 40) & 0xFFFFF;
+    }
+
+    private static int[] BuildClassSizes()
+    {
+        var sizes = new List<int>();
+        for (var size = 64; size <= 1024; size += 64)
+        {
+            sizes.Add(size);
+        }
+
+        for (var step = 256; step <= 4096; step *= 2)
+        {
+            for (var i = 1; i <= 4; i++)
+            {
+                sizes.Add(step * 4 + step * i);
+            }
+        }
+
+        return [.. sizes]; // 64 … 1024 by 64, then four classes per doubling up to 32 KiB
+    }
+
+    private readonly record struct ChunkHead(ChunkKind Kind, byte SizeClass, int Span);
+
+    private sealed class ClassState
+    {
+        public readonly Lock Lock = new();
+        public readonly List<RunState> Available = [];
+        public RunState? Current;
+    }
+
+    /// <summary>Where a run's bitmap, type indexes and blocks lie for one size class.</summary>
+    private readonly record struct RunGeometry(int BlockCount, int BitmapWords, int BitmapOffset, int TypesOffset, int DataOffset)
+    {
+        public static RunGeometry For(int blockSize)
+        {
+            var count = (ChunkSize - HeaderLine) / blockSize;
+            while (true)
+            {
+                var words = (count + 63) / 64;
+                var typesOffset = HeaderLine + words * 8;
+                var dataOffset = (typesOffset + count * 4 + 63) & ~63;
+                if (dataOffset + (long)count * blockSize <= ChunkSize)
+                {
+                    return new RunGeometry(count, words, HeaderLine, typesOffset, dataOffset);
+                }
+
+                count--;
+            }
+        }
+    }
+
+    /// <summary>Volatile free slots of one run, built from its bitmap on first use.</summary>
+    private sealed class RunState(int chunk)
+    {
+        private int[]? _free;
+        private int _freeCount;
+
+        public int Chunk { get; } = chunk;
+
+        public void EnsureFreeList(PersistenceDomain domain, long chunkOffset, RunGeometry geometry)
+        {
+            if (_free is not null)
+            {
+                return;
+            }
+
+            _free = new int[geometry.BlockCount];
+            for (var slot = geometry.BlockCount - 1; slot >= 0; slot--)
+            {
+                var word = domain.Read<ulong>(chunkOffset + geometry.BitmapOffset + (slot >> 6) * 8L);
+                if ((word & (1UL << (slot & 63))) == 0)
+                {
+                    _free[_freeCount++] = slot;
+                }
+            }
+        }
+
+        public bool TryTake(out int slot)
+        {
+            if (_freeCount == 0)
+            {
+                slot = -1;
+                return false;
+            }
+
+            slot = _free![--_freeCount];
+            return true;
+        }
+
+        public void Return(int slot) => _free![_freeCount++] = slot;
+
+        public void StartEmpty(int blockCount) => _free = new int[blockCount];
+    }
+}

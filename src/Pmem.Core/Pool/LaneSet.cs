@@ -1,0 +1,48 @@
+namespace Pmem.Pool;
+
+/// <summary>
+/// The pool's lanes: each commit takes one for the few microseconds of its redo protocol, so transactions on
+/// different threads commit concurrently. A thread first tries the lane its id maps to, so uncontended commits
+/// never share a cache line.
+/// </summary>
+internal sealed class LaneSet
+{
+    private readonly int[] _taken;
+    private readonly long _firstLaneOffset;
+    private readonly SemaphoreSlim _free;
+
+    public LaneSet(long firstLaneOffset, int count, int laneSize)
+    {
+        _firstLaneOffset = firstLaneOffset;
+        LaneSize = laneSize;
+        _taken = new int[count * 16]; // one flag per 64 bytes: no false sharing between lanes
+        _free = new SemaphoreSlim(count, count);
+        Count = count;
+    }
+
+    public int Count { get; }
+
+    public int LaneSize { get; }
+
+    public long OffsetOf(int lane) => _firstLaneOffset + (long)lane * LaneSize;
+
+    public int Acquire()
+    {
+        _free.Wait();
+        var start = Environment.CurrentManagedThreadId % Count;
+        for (var i = 0; ; i++)
+        {
+            var lane = (start + i) % Count;
+            if (Interlocked.CompareExchange(ref _taken[lane * 16], 1, 0) == 0)
+            {
+                return lane;
+            }
+        }
+    }
+
+    public void Release(int lane)
+    {
+        Volatile.Write(ref _taken[lane * 16], 0);
+        _free.Release();
+    }
+}

@@ -1,0 +1,132 @@
+using Pmem.Objects;
+
+namespace Pmem.Pool;
+
+/// <summary>A pool's sizes and contents, for tooling.</summary>
+/// <param name="PoolSize">Bytes of the pool.</param>
+/// <param name="HeapSize">Bytes of the heap (the pool less its header, type table and lanes).</param>
+/// <param name="AllocatedBytes">Bytes in allocated blocks (block capacities, not requested sizes).</param>
+/// <param name="FreeChunkBytes">Bytes in wholly free chunks (free blocks inside runs are not counted).</param>
+/// <param name="ObjectCount">Allocated blocks of every kind.</param>
+/// <param name="ObjectsPerType">Allocated blocks per durable type name (strings and internal blocks included).</param>
+public sealed record PoolStatistics(long PoolSize, long HeapSize, long AllocatedBytes, long FreeChunkBytes, long ObjectCount, IReadOnlyDictionary<string, long> ObjectsPerType);
+
+/// <summary>What <see cref="PersistentPool.Check"/> found.</summary>
+/// <param name="ReachableObjects">Blocks reachable from the root through references, strings and collections.</param>
+/// <param name="AllocatedObjects">Every allocated block.</param>
+/// <param name="Unreachable">Offsets of allocated blocks not reachable from the root.</param>
+/// <param name="Errors">Broken invariants: dangling or mistyped references, strings that do not fit their block.</param>
+public sealed record PoolCheckReport(long ReachableObjects, long AllocatedObjects, IReadOnlyList<long> Unreachable, IReadOnlyList<string> Errors)
+{
+    /// <summary>True when there are no errors.</summary>
+    public bool IsConsistent => Errors.Count == 0;
+}
+
+public sealed partial class PersistentPool
+{
+    /// <summary>Counts sizes and objects per type by walking the heap.</summary>
+    public PoolStatistics GetStatistics()
+    {
+        ThrowIfDisposed();
+        long allocated = 0, count = 0;
+        var perType = new Dictionary<string, long>();
+        _heap.ForEachAllocated((block, type) =>
+        {
+            allocated += block.Size;
+            count++;
+            var name = TypeName(type);
+            perType[name] = perType.GetValueOrDefault(name) + 1;
+        });
+
+        return new PoolStatistics(Size, Size - _heap.HeapStart, allocated, _heap.FreeChunkBytes(), count, perType);
+    }
+
+    /// <summary>
+    /// Checks the object graph like <c>pmempool check</c> should: every reference from the root resolves to an
+    /// allocated object, every string fits its block, and lists allocated blocks nothing reaches.
+    /// </summary>
+    public PoolCheckReport Check()
+    {
+        ThrowIfDisposed();
+        var allocated = new Dictionary<long, uint>();
+        _heap.ForEachAllocated((block, type) => allocated[block.Offset] = type);
+        var errors = new List<string>();
+        var reached = new HashSet<long>();
+        var pending = new Stack<long>();
+        var root = _domain.Read<long>(PoolLayout.RootOffsetOffset);
+        if (root != 0)
+        {
+            pending.Push(root);
+        }
+
+        while (pending.Count > 0)
+        {
+            var offset = pending.Pop();
+            if (!reached.Add(offset))
+            {
+                continue;
+            }
+
+            if (!allocated.TryGetValue(offset, out var type))
+            {
+                errors.Add($"offset {offset} is referenced but not allocated");
+                continue;
+            }
+
+            if (type == TypeTable.StringTypeIndex)
+            {
+                _heap.TryGetAllocated(offset, out var block, out _);
+                var length = _domain.Read<int>(offset);
+                if (length < 0 || 8L + 2L * length > block.Size)
+                {
+                    errors.Add($"the string at {offset} claims {length} characters, more than its block holds");
+                }
+
+                continue;
+            }
+
+            var stored = _types.Get(type);
+            if (stored is null)
+            {
+                continue; // internal blocks carry no fields
+            }
+
+            foreach (var field in stored.Fields)
+            {
+                var target = _domain.Read<long>(offset + field.Offset);
+                if (target == 0)
+                {
+                    continue;
+                }
+
+                if (!allocated.TryGetValue(target, out var targetType))
+                {
+                    errors.Add($"{stored.Name} at {offset}: field at +{field.Offset} points to {target}, which is not allocated");
+                    continue;
+                }
+
+                var expectsString = field.Kind == PersistentFieldKind.String;
+                if (expectsString != (targetType == TypeTable.StringTypeIndex) && field.Kind != PersistentFieldKind.Collection)
+                {
+                    errors.Add($"{stored.Name} at {offset}: field at +{field.Offset} points to a {TypeName(targetType)}");
+                    continue;
+                }
+
+                pending.Push(target);
+            }
+        }
+
+        var unreachable = allocated.Keys.Where(offset => !reached.Contains(offset)).Order().ToList();
+        return new PoolCheckReport(reached.Count(allocated.ContainsKey), allocated.Count, unreachable, errors);
+    }
+
+    /// <summary>The types recorded in the pool.</summary>
+    public IReadOnlyList<StoredType> StoredTypes => _types.Types;
+
+    private string TypeName(uint typeIndex) => typeIndex switch
+    {
+        TypeTable.StringTypeIndex => "string",
+        TypeTable.BlobTypeIndex => "(collection storage)",
+        _ => _types.Get(typeIndex)?.Name ?? $"(type index {typeIndex})",
+    };
+}

@@ -1,0 +1,67 @@
+namespace Pmem.Pool;
+
+/// <summary>Base of every error about a pool file: carries the file's path (or a description of the memory it lives in).</summary>
+public class PoolException : IOException
+{
+    /// <summary>Creates the exception.</summary>
+    public PoolException(string path, string message, Exception? inner = null)
+        : base($"{path}: {message}", inner)
+    {
+        PoolPath = path;
+    }
+
+    /// <summary>The pool file (or domain description) the error is about.</summary>
+    public string PoolPath { get; }
+}
+
+/// <summary>
+/// The file is not a pool, is truncated, or its header or heap metadata is corrupted (bad magic, bad checksum,
+/// impossible sizes, an invalid chunk or allocation header, an invalid log). The file is left unchanged.
+/// </summary>
+public sealed class PoolCorruptedException(string path, string message) : PoolException(path, message);
+
+/// <summary>The pool was created with another layout name than the one the program asked for. The file is left unchanged.</summary>
+public sealed class PoolLayoutMismatchException(string path, string expected, string actual)
+    : PoolException(path, $"the pool's layout is '{actual}', not '{expected}'")
+{
+    /// <summary>The layout name the caller asked for.</summary>
+    public string ExpectedLayout { get; } = expected;
+
+    /// <summary>The layout name recorded in the pool.</summary>
+    public string ActualLayout { get; } = actual;
+}
+
+/// <summary>The pool was written by a newer format version than this library reads. The file is left unchanged.</summary>
+public sealed class PoolVersionException(string path, uint version, uint supported)
+    : PoolException(path, $"format version {version} is newer than the supported version {supported}")
+{
+    /// <summary>The version recorded in the file.</summary>
+    public uint Version { get; } = version;
+}
+
+/// <summary>Another opener (this process or another) holds the pool. The file is left unchanged.</summary>
+public sealed class PoolLockedException(string path)
+    : PoolException(path, "the pool is already open (it is locked by another opener)");
+
+/// <summary>The pool has no room for an allocation and cannot grow further; the pool stays consistent.</summary>
+public sealed class PoolOutOfSpaceException(string path, long requested)
+    : PoolException(path, $"out of space: no room for {requested} bytes (grow the pool or raise its maximum size)")
+{
+    /// <summary>Bytes the failed allocation asked for.</summary>
+    public long RequestedBytes { get; } = requested;
+}
+
+/// <summary>
+/// A persistent type's stored layout differs from the compiled one (fields were added, removed or changed) and no
+/// migration path exists.
+/// </summary>
+public sealed class PersistentLayoutMismatchException(string path, string typeName, ulong stored, ulong compiled)
+    : PoolException(path, $"type '{typeName}' was stored with layout {stored:x16}, but the program's layout is {compiled:x16}")
+{
+    /// <summary>The type's durable name.</summary>
+    public string TypeName { get; } = typeName;
+}
+
+/// <summary>A transaction's log does not fit in its lane; split the work into smaller transactions.</summary>
+public sealed class TransactionTooLargeException(string path, long needed, long capacity)
+    : PoolException(path, $"the transaction needs {needed} bytes of log but a lane holds {capacity}");

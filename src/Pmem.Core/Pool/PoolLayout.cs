@@ -1,0 +1,65 @@
+namespace Pmem.Pool;
+
+/// <summary>
+/// The pool file format, version 1. All offsets are from the start of the pool; every multi-byte value is
+/// little-endian. See <c>docs/pool-format.md</c>.
+/// </summary>
+/// <remarks>
+/// <code>
+/// 0        header (4 KiB): immutable part with checksum, then mutable words changed only through a redo log
+/// 4096     type table (64 KiB): 256 entries of 256 bytes, each with its own checksum
+/// 69632    lanes: LaneCount redo logs of LaneSize bytes
+/// heap     256 KiB chunks up to the pool size; each chunk group starts with a 64-byte chunk header line
+/// </code>
+/// </remarks>
+internal static class PoolLayout
+{
+    public const ulong Magic = 0x4C4F4F504D454D50; // "PMEMPOOL"
+    public const uint FormatVersion = 1;
+
+    // Immutable header part (checksummed).
+    public const int MagicOffset = 0;
+    public const int VersionOffset = 8;
+    public const int HeaderSizeOffset = 12;
+    public const int UuidOffset = 16;
+    public const int CreatedOffset = 32;
+    public const int DurabilityOffset = 40;
+    public const int LaneCountOffset = 44;
+    public const int LaneSizeOffset = 48;
+    public const int HeapOffsetOffset = 56;
+    public const int LayoutNameOffset = 64;
+    public const int LayoutNameCapacity = 256;
+    public const int ChecksummedBytes = LayoutNameOffset + LayoutNameCapacity; // 320
+    public const int HeaderChecksumOffset = ChecksummedBytes;
+
+    // Mutable words (each an aligned 8-byte value, changed through the redo log).
+    public const int PoolSizeOffset = 512;
+    public const int RootOffsetOffset = 520;
+    public const int RootTypeOffset = 528;
+    public const int TypeCountOffset = 536;
+
+    public const int HeaderSize = 4096;
+
+    public const int TypeTableOffset = HeaderSize;
+    public const int TypeEntrySize = 256;
+    public const int TypeTableCapacity = 256;
+    public const int TypeTableSize = TypeEntrySize * TypeTableCapacity;
+
+    public const int LanesOffset = TypeTableOffset + TypeTableSize;
+    public const int DefaultLaneCount = 8;
+    public const int DefaultLaneSize = 64 * 1024;
+
+    public const int ChunkSize = 256 * 1024;
+    public const int ChunkHeaderSize = 64;
+
+    /// <summary>Smallest pool: the fixed areas plus room for a few chunks.</summary>
+    public static long MinimumPoolSize(int laneCount, int laneSize) =>
+        HeapStart(laneCount, laneSize) + 4L * ChunkSize;
+
+    /// <summary>First byte of the heap for a lane configuration (chunk-aligned relative to the file for huge pages).</summary>
+    public static long HeapStart(int laneCount, int laneSize)
+    {
+        long end = LanesOffset + (long)laneCount * laneSize;
+        return (end + 4095) & ~4095L;
+    }
+}

@@ -1,0 +1,279 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Pmem.Memory;
+
+namespace Pmem.Pool;
+
+/// <summary>What a redo entry does to its target when applied. Or/And make concurrent bitmap updates commute.</summary>
+internal enum RedoOperation : byte
+{
+    Set = 1,
+    Or = 2,
+    And = 3,
+}
+
+/// <summary>
+/// Collects redo entries in ordinary memory before they are written to a lane. Reused per thread.
+/// </summary>
+/// <remarks>
+/// Entry encoding (8-byte words): <c>[op &lt;&lt; 56 | target offset] [length or mask] [data, padded to 8]</c>.
+/// </remarks>
+internal sealed class RedoBuilder
+{
+    private byte[] _buffer = new byte[1024];
+
+    public int Length { get; private set; }
+
+    public int Count { get; private set; }
+
+    public ReadOnlySpan<byte> Entries => _buffer.AsSpan(0, Length);
+
+    public void Clear()
+    {
+        Length = 0;
+        Count = 0;
+    }
+
+    public void Set(long offset, ReadOnlySpan<byte> data)
+    {
+        var padded = (data.Length + 7) & ~7;
+        var span = Reserve(16 + padded);
+        BinaryPrimitives.WriteUInt64LittleEndian(span, ((ulong)RedoOperation.Set << 56) | (ulong)offset);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[8..], (ulong)data.Length);
+        data.CopyTo(span[16..]);
+        span[(16 + data.Length)..].Clear();
+    }
+
+    public void Set<T>(long offset, T value) where T : unmanaged =>
+        Set(offset, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
+
+    public void Or(long offset, ulong mask) => Word(RedoOperation.Or, offset, mask);
+
+    public void And(long offset, ulong mask) => Word(RedoOperation.And, offset, mask);
+
+    private void Word(RedoOperation operation, long offset, ulong operand)
+    {
+        if ((offset & 7) != 0)
+        {
+            throw new InvalidOperationException($"Bitwise redo entries need an aligned 8-byte word, not offset {offset}.");
+        }
+
+        var span = Reserve(16);
+        BinaryPrimitives.WriteUInt64LittleEndian(span, ((ulong)operation << 56) | (ulong)offset);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[8..], operand);
+    }
+
+    private Span<byte> Reserve(int bytes)
+    {
+        if (Length + bytes > _buffer.Length)
+        {
+            Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, Length + bytes));
+        }
+
+        var span = _buffer.AsSpan(Length, bytes);
+        Length += bytes;
+        Count++;
+        return span;
+    }
+}
+
+/// <summary>
+/// One lane's redo log and the commit protocol: entries and a checksummed header are made durable with one drain
+/// (the commit point), then applied in place and drained, then the log is invalidated and drained.
+/// </summary>
+/// <remarks>
+/// Lane layout: <c>[seq u64][entry bytes u32][entry count u32][checksum u64]</c>, padded to 64 bytes, then entries.
+/// A log is valid only when its checksum matches, so a torn write of the log is simply an uncommitted transaction.
+/// The invalidation is drained before the lane is reused, so at most one valid log per lane exists and a stale log
+/// can never be replayed over newer data.
+/// </remarks>
+internal static class RedoLog
+{
+    public const int HeaderSize = 64;
+    private const int ChecksumOffset = 16;
+
+    public static void Commit(PersistenceDomain domain, long laneOffset, int laneSize, RedoBuilder entries, ulong sequence, string poolPath)
+    {
+        if (entries.Count == 0)
+        {
+            return;
+        }
+
+        if (HeaderSize + entries.Length > laneSize)
+        {
+            throw new TransactionTooLargeException(poolPath, HeaderSize + entries.Length, laneSize);
+        }
+
+        var data = entries.Entries;
+        domain.Copy(laneOffset + HeaderSize, data, PmemCopyFlags.NoDrain);
+
+        Span<byte> header = stackalloc byte[HeaderSize];
+        header.Clear();
+        BinaryPrimitives.WriteUInt64LittleEndian(header, sequence);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[8..], (uint)data.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[12..], (uint)entries.Count);
+        BinaryPrimitives.WriteUInt64LittleEndian(header[ChecksumOffset..], Checksum(header[..ChecksumOffset], data));
+        domain.Copy(laneOffset, header, PmemCopyFlags.NoDrain);
+        domain.Drain(); // commit point
+
+        Apply(domain, data);
+        domain.Drain();
+
+        Invalidate(domain, laneOffset);
+        domain.Drain();
+    }
+
+    /// <summary>Applies entries in place and flushes them (without draining).</summary>
+    public static void Apply(PersistenceDomain domain, ReadOnlySpan<byte> entries)
+    {
+        long lastFlushedLine = -1;
+        var position = 0;
+        while (position < entries.Length)
+        {
+            var head = BinaryPrimitives.ReadUInt64LittleEndian(entries[position..]);
+            var operand = BinaryPrimitives.ReadUInt64LittleEndian(entries[(position + 8)..]);
+            var operation = (RedoOperation)(head >> 56);
+            var target = (long)(head & 0x00FF_FFFF_FFFF_FFFF);
+            position += 16;
+            long length = 8;
+            switch (operation)
+            {
+                case RedoOperation.Set:
+                    length = (long)operand;
+                    var bytes = entries.Slice(position, (int)length);
+                    if (length == 8 && (target & 7) == 0)
+                    {
+                        domain.Write(target, BinaryPrimitives.ReadInt64LittleEndian(bytes));
+                    }
+                    else
+                    {
+                        bytes.CopyTo(domain.GetSpan(target, (int)length));
+                        domain.NotifyStore(target, length);
+                    }
+
+                    position += (int)((length + 7) & ~7);
+                    break;
+                case RedoOperation.Or:
+                    Interlocked.Or(ref domain.GetRef<ulong>(target), operand);
+                    domain.NotifyStore(target, 8);
+                    break;
+                case RedoOperation.And:
+                    Interlocked.And(ref domain.GetRef<ulong>(target), operand);
+                    domain.NotifyStore(target, 8);
+                    break;
+            }
+
+            // Entries are usually clustered; skip flushing a line twice in a row.
+            var firstLine = target / PersistenceDomain.CacheLineSize;
+            var lastLine = (target + length - 1) / PersistenceDomain.CacheLineSize;
+            if (firstLine == lastLine && firstLine == lastFlushedLine)
+            {
+                continue;
+            }
+
+            domain.Flush(target, length);
+            lastFlushedLine = lastLine;
+        }
+    }
+
+    public static void Invalidate(PersistenceDomain domain, long laneOffset)
+    {
+        domain.Write(laneOffset + ChecksumOffset, 0UL);
+        domain.Flush(laneOffset + ChecksumOffset, 8);
+    }
+
+    /// <summary>Reads a lane's log; returns false when it holds no committed log.</summary>
+    /// <exception cref="PoolCorruptedException">The log is committed but its entries are impossible.</exception>
+    public static bool TryRead(PersistenceDomain domain, long laneOffset, int laneSize, long poolSize, string poolPath, out ulong sequence, out byte[] entries)
+    {
+        sequence = 0;
+        entries = [];
+        var header = domain.GetSpan(laneOffset, HeaderSize);
+        var stored = BinaryPrimitives.ReadUInt64LittleEndian(header[ChecksumOffset..]);
+        if (stored == 0)
+        {
+            return false;
+        }
+
+        var length = BinaryPrimitives.ReadUInt32LittleEndian(header[8..]);
+        var count = BinaryPrimitives.ReadUInt32LittleEndian(header[12..]);
+        if (length > laneSize - HeaderSize || length % 8 != 0)
+        {
+            return false; // a torn header: the transaction never committed
+        }
+
+        var data = domain.GetSpan(laneOffset + HeaderSize, (int)length);
+        if (Checksum(header[..ChecksumOffset], data) != stored)
+        {
+            return false; // torn log: never committed
+        }
+
+        Validate(data, count, poolSize, laneOffset, poolPath);
+        sequence = BinaryPrimitives.ReadUInt64LittleEndian(header);
+        entries = data.ToArray();
+        return true;
+    }
+
+    private static void Validate(ReadOnlySpan<byte> data, uint count, long poolSize, long laneOffset, string poolPath)
+    {
+        var position = 0;
+        uint seen = 0;
+        while (position < data.Length)
+        {
+            if (data.Length - position < 16)
+            {
+                throw Corrupt(poolPath, laneOffset, "an entry is cut short");
+            }
+
+            var head = BinaryPrimitives.ReadUInt64LittleEndian(data[position..]);
+            var operand = BinaryPrimitives.ReadUInt64LittleEndian(data[(position + 8)..]);
+            var operation = (RedoOperation)(head >> 56);
+            var target = (long)(head & 0x00FF_FFFF_FFFF_FFFF);
+            position += 16;
+            long length = operation switch
+            {
+                RedoOperation.Set => (long)Math.Min(operand, int.MaxValue),
+                RedoOperation.Or or RedoOperation.And => 8,
+                _ => throw Corrupt(poolPath, laneOffset, $"unknown operation {(byte)operation}"),
+            };
+
+            if (target < PoolLayout.HeaderSize || target + length > poolSize || (operation != RedoOperation.Set && (target & 7) != 0))
+            {
+                throw Corrupt(poolPath, laneOffset, $"an entry targets [{target}, {target + length}) outside the pool's {poolSize} bytes");
+            }
+
+            if (operation == RedoOperation.Set)
+            {
+                var padded = (int)((length + 7) & ~7);
+                if (padded > data.Length - position)
+                {
+                    throw Corrupt(poolPath, laneOffset, "an entry's data runs past the log");
+                }
+
+                position += padded;
+            }
+
+            seen++;
+        }
+
+        if (seen != count)
+        {
+            throw Corrupt(poolPath, laneOffset, $"the header counts {count} entries but the log holds {seen}");
+        }
+    }
+
+    private static PoolCorruptedException Corrupt(string poolPath, long laneOffset, string what) =>
+        new(poolPath, $"the redo log of the lane at offset {laneOffset} is committed but invalid: {what}");
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Checksum(ReadOnlySpan<byte> headerPrefix, ReadOnlySpan<byte> data)
+    {
+        var hash = new XxHash3();
+        hash.Append(headerPrefix);
+        hash.Append(data);
+        var value = hash.GetCurrentHashAsUInt64();
+        return value == 0 ? 1 : value; // 0 marks an invalid log
+    }
+}

@@ -1,0 +1,88 @@
+using Pmem.Pool;
+
+namespace Pmem.Transactions;
+
+/// <summary>
+/// A scope of all-or-nothing changes to one pool, made by <see cref="PersistentPool.BeginTransaction"/>.
+/// <see cref="Commit"/> makes every change durable at once; disposing without committing (or an exception) rolls
+/// everything back. Nested scopes flatten into the outermost one: an inner rollback rolls back the whole transaction.
+/// </summary>
+/// <example>
+/// <code>
+/// using (var tx = pool.BeginTransaction())
+/// {
+///     from.Balance -= 10;
+///     to.Balance += 10;
+///     tx.Commit();
+/// }
+/// </code>
+/// </example>
+public readonly struct Transaction : IDisposable
+{
+    private readonly TransactionState? _state;
+    private readonly int _level;
+
+    internal Transaction(TransactionState state)
+    {
+        _state = state;
+        _level = state.Depth;
+    }
+
+    /// <summary>True while this scope is open and nothing in the transaction has rolled back.</summary>
+    public bool IsActive => _state is { } s && s.Depth == _level && !s.RolledBack && ReferenceEquals(TransactionState.Current, s);
+
+    /// <summary>
+    /// Ends this scope successfully. For the outermost scope every change becomes durable, atomically, before this
+    /// returns; an inner scope's commit only closes the scope.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The scope is not the innermost open one, or the transaction rolled back.</exception>
+    public void Commit()
+    {
+        var state = CheckInnermost();
+        if (state.RolledBack)
+        {
+            throw new TransactionAbortedException("The transaction was rolled back by a nested scope; it cannot commit.");
+        }
+
+        if (_level == 1)
+        {
+            try
+            {
+                state.Pool.CommitTransaction(state);
+            }
+            catch
+            {
+                state.RollBack();
+                state.EndLevel();
+                throw;
+            }
+        }
+
+        state.EndLevel();
+    }
+
+    /// <summary>Rolls back unless <see cref="Commit"/> ended this scope.</summary>
+    public void Dispose()
+    {
+        if (_state is not { } state || state.Depth != _level || !ReferenceEquals(TransactionState.Current, state))
+        {
+            return; // committed, or already disposed
+        }
+
+        state.RollBack();
+        state.EndLevel();
+    }
+
+    private TransactionState CheckInnermost()
+    {
+        if (_state is not { } state || !ReferenceEquals(TransactionState.Current, state) || state.Depth != _level)
+        {
+            throw new InvalidOperationException("Commit must be called on the innermost open transaction scope, on the thread that began it.");
+        }
+
+        return state;
+    }
+}
+
+/// <summary>A transaction could not commit because it had already rolled back.</summary>
+public sealed class TransactionAbortedException(string message) : InvalidOperationException(message);

@@ -1,0 +1,57 @@
+using Pmem.Objects;
+
+namespace Pmem.Tests.Pool;
+
+// Hand-written exactly as the generator writes persistent classes: the pool is tested here without the generator.
+
+internal sealed class Account : PersistentObject, IPersistentObject<Account>
+{
+    private Account(ObjectHandle handle) : base(handle) { }
+
+    public static PersistentTypeInfo PersistentType { get; } = new(
+        "Tests.Account", 64, 0xA11CE,
+        [new(8, PersistentFieldKind.String), new(16, PersistentFieldKind.Reference)]);
+
+    static Account IPersistentObject<Account>.Attach(ObjectHandle handle) => new(handle);
+
+    public long Balance { get => ReadField<long>(0); set => WriteField(0, value); }
+
+    public string? Owner { get => ReadString(8); set => WriteString(8, value); }
+
+    public Account? Next { get => ReadReference<Account>(16); set => WriteReference(16, value); }
+
+    public int Counter { get => ReadField<int>(24); set => WriteField(24, value); }
+
+    public Guid Id { get => ReadField<Guid>(32); set => WriteField(32, value); }
+
+    public decimal Amount { get => ReadField<decimal>(48); set => WriteField(48, value); }
+}
+
+internal sealed class Ledger : PersistentObject, IPersistentObject<Ledger>
+{
+    private Ledger(ObjectHandle handle) : base(handle) { }
+
+    public static PersistentTypeInfo PersistentType { get; } = new(
+        "Tests.Ledger", 128, 0x1ED6E5,
+        [new(0, PersistentFieldKind.Reference), new(8, PersistentFieldKind.Reference), new(16, PersistentFieldKind.String)]);
+
+    static Ledger IPersistentObject<Ledger>.Attach(ObjectHandle handle) => new(handle);
+
+    public Account? First { get => ReadReference<Account>(0); set => WriteReference(0, value); }
+
+    public Account? Second { get => ReadReference<Account>(8); set => WriteReference(8, value); }
+
+    public string? Name { get => ReadString(16); set => WriteString(16, value); }
+
+    public long Total { get => ReadField<long>(24); set => WriteField(24, value); }
+}
+
+/// <summary>Same durable name as <see cref="Account"/> but another layout: a program whose class changed.</summary>
+internal sealed class AccountV2 : PersistentObject, IPersistentObject<AccountV2>
+{
+    private AccountV2(ObjectHandle handle) : base(handle) { }
+
+    public static PersistentTypeInfo PersistentType { get; } = new("Tests.Account", 128, 0xB0B, []);
+
+    static AccountV2 IPersistentObject<AccountV2>.Attach(ObjectHandle handle) => new(handle);
+}
