@@ -19,9 +19,17 @@ internal static class CrashOutcomes
         }
     }
 
-    /// <summary>The distinct values <paramref name="read"/> returns over <see cref="Images"/>.</summary>
-    public static HashSet<T> Observe<T>(SimulatedDomain domain, Func<byte[], T> read) =>
+    /// <summary>The random crash images only (seeds 0 to <see cref="Seeds"/> - 1), without the extremes.</summary>
+    public static IEnumerable<byte[]> RandomImages(SimulatedDomain domain) =>
+        Enumerable.Range(0, Seeds).Select(domain.Crash);
+
+    /// <summary>The distinct values <paramref name="read"/> returns over every image of <see cref="Images"/>, extremes included.</summary>
+    public static HashSet<T> ObserveAll<T>(SimulatedDomain domain, Func<byte[], T> read) =>
         Images(domain).Select(read).ToHashSet();
+
+    /// <summary>The distinct values <paramref name="read"/> returns over the random images only (seeds 0 to <see cref="Seeds"/> - 1).</summary>
+    public static HashSet<T> Observe<T>(SimulatedDomain domain, Func<byte[], T> read) =>
+        RandomImages(domain).Select(read).ToHashSet();
 
     /// <summary>Reads a little-endian value at <paramref name="offset"/> of an image.</summary>
     public static long Int64At(byte[] image, int offset) => BitConverter.ToInt64(image, offset);

@@ -21,7 +21,7 @@ public sealed class DurabilityRuleTests
         domain.Write(72, 5L);
         domain.Write(1024, 6L);
 
-        Assert.Equal([New], Observe(domain, image => Int64At(image, 64)));
+        Assert.Equal([New], ObserveAll(domain, image => Int64At(image, 64)));
     }
 
     [Theory]
@@ -57,7 +57,7 @@ public sealed class DurabilityRuleTests
         domain.Flush(256, 8);
         domain.Drain();
 
-        Assert.Equal([New], Observe(domain, image => Int64At(image, 256)));
+        Assert.Equal([New], ObserveAll(domain, image => Int64At(image, 256)));
     }
 
     [Fact]
@@ -69,7 +69,7 @@ public sealed class DurabilityRuleTests
         domain.Write(8, New); // same line, after its flush
         domain.Drain();
 
-        Assert.Equal([Old], Observe(domain, image => Int64At(image, 0)));
+        Assert.Equal([Old], ObserveAll(domain, image => Int64At(image, 0)));
         Assert.Equal([0L, New], Observe(domain, image => Int64At(image, 8)).Order());
     }
 
@@ -96,7 +96,7 @@ public sealed class DurabilityRuleTests
 
         mayDrain.Set();
         other.Join();
-        var afterOtherDrains = Observe(domain, image => Int64At(image, 512));
+        var afterOtherDrains = ObserveAll(domain, image => Int64At(image, 512));
 
         Assert.Equal([0L, New], beforeOtherDrains.Order());
         Assert.Equal([New], afterOtherDrains);
