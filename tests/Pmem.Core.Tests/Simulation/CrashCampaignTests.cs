@@ -56,7 +56,7 @@ public sealed class CrashCampaignTests
             ShortCampaign);
 
         TestContext.Current.TestOutputHelper?.WriteLine(result.ToString());
-        Assert.Equal((3L, 66L), (result.CrashPoints, result.ImagesChecked)); // 2 drains + end, 22 images each
+        Assert.Equal((3L, 2L, 66L), (result.CrashPoints, result.DrainPoints, result.ImagesChecked)); // 2 drains + end, 22 images each
         Assert.Equal(66, points.Count);
         Assert.Equal([0L, 1L, 2L], points.Select(point => point.DrainIndex).Distinct());
         Assert.Equal(22, points.Count(point => point.AtEnd));
@@ -143,5 +143,54 @@ public sealed class CrashCampaignTests
             ShortCampaign with { IncludeEndOfWorkload = false });
 
         Assert.Equal((1L, 22L, 0L), (result.CrashPoints, result.ImagesChecked, result.FailureCount));
+    }
+
+    [Fact]
+    public void Hook_installed_by_the_caller_keeps_running_and_is_restored()
+    {
+        int callerHookCalls = 0;
+        Action<SimulatedDomain> callerHook = _ => callerHookCalls++;
+        SimulatedDomain? used = null;
+
+        CrashCampaign.Run(
+            () =>
+            {
+                used = new SimulatedDomain(DomainLength) { BeforeDrain = callerHook };
+                return used;
+            },
+            domain => domain.WriteDurable(0, 1L),
+            (image, where) => { },
+            ShortCampaign);
+
+        Assert.Equal(1, callerHookCalls);
+        Assert.Same(callerHook, used!.BeforeDrain);
+    }
+}
+
+/// <summary>Tests that set process-wide environment variables run alone.</summary>
+[CollectionDefinition(nameof(EnvironmentVariableCollection), DisableParallelization = true)]
+public sealed class EnvironmentVariableCollection;
+
+/// <summary>The long-campaign knob read from the environment.</summary>
+[Collection(nameof(EnvironmentVariableCollection))]
+public sealed class CrashCampaignLengthTests
+{
+    [Fact]
+    public void PMEM_CRASH_CAMPAIGN_long_multiplies_the_images_per_point_unless_the_options_decide()
+    {
+        string? saved = Environment.GetEnvironmentVariable(CrashCampaign.LengthVariable);
+        try
+        {
+            Environment.SetEnvironmentVariable(CrashCampaign.LengthVariable, "long");
+            Assert.Equal(200, CrashCampaign.RandomImagesPerPoint(new CrashCampaignOptions()));
+            Assert.Equal(20, CrashCampaign.RandomImagesPerPoint(new CrashCampaignOptions { Long = false }));
+
+            Environment.SetEnvironmentVariable(CrashCampaign.LengthVariable, null);
+            Assert.Equal(20, CrashCampaign.RandomImagesPerPoint(new CrashCampaignOptions()));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(CrashCampaign.LengthVariable, saved);
+        }
     }
 }

@@ -56,14 +56,21 @@ public static class CrashCampaign
 
         using var domain = createDomain();
         long drainsBefore = domain.DrainCount;
-        domain.BeforeDrain = d => run.CheckPoint(d, d.DrainCount - drainsBefore, atEnd: false);
+
+        // A hook the caller installed keeps running, before the crash point.
+        var callerHook = domain.BeforeDrain;
+        domain.BeforeDrain = d =>
+        {
+            callerHook?.Invoke(d);
+            run.CheckPoint(d, d.DrainCount - drainsBefore, atEnd: false);
+        };
         try
         {
             workload(domain);
         }
         finally
         {
-            domain.BeforeDrain = null;
+            domain.BeforeDrain = callerHook;
         }
 
         if (options.IncludeEndOfWorkload)
@@ -87,10 +94,12 @@ public static class CrashCampaign
         using var domain = createDomain();
         long drainsBefore = domain.DrainCount;
         byte[]? image = null;
+        var callerHook = domain.BeforeDrain;
         if (!point.AtEnd)
         {
             domain.BeforeDrain = d =>
             {
+                callerHook?.Invoke(d);
                 if (image is null && d.DrainCount - drainsBefore == point.DrainIndex)
                 {
                     image = TakeImage(d, point);
@@ -99,7 +108,7 @@ public static class CrashCampaign
         }
 
         workload(domain);
-        domain.BeforeDrain = null;
+        domain.BeforeDrain = callerHook;
         if (point.AtEnd)
         {
             image = TakeImage(domain, point);
@@ -143,6 +152,7 @@ public static class CrashCampaign
         private readonly Lock _lock = new();
         private readonly List<CrashFailure> _failures = [];
         private long _crashPoints;
+        private long _drainPoints;
         private long _images;
         private long _failureCount;
 
@@ -152,6 +162,7 @@ public static class CrashCampaign
             lock (_lock)
             {
                 _crashPoints++;
+                _drainPoints += atEnd ? 0 : 1;
                 Check(domain, new CrashPoint(drainIndex, atEnd, CrashImageKind.NonePersisted, 0, 0));
                 Check(domain, new CrashPoint(drainIndex, atEnd, CrashImageKind.AllPersisted, 0, 1));
                 for (int i = 0; i < randomImages; i++)
@@ -184,7 +195,7 @@ public static class CrashCampaign
         {
             lock (_lock)
             {
-                return new CrashCampaignResult(_crashPoints, _images, _failureCount, _failures.ToArray());
+                return new CrashCampaignResult(_crashPoints, _images, _failureCount, _failures.ToArray()) { DrainPoints = _drainPoints };
             }
         }
     }
@@ -274,6 +285,9 @@ public sealed class CrashCampaignResult
     /// <summary>Crash points visited: one per drain in the workload, plus the end of the workload when included.</summary>
     public long CrashPoints { get; }
 
+    /// <summary>Drains of the workload at which images were checked (<see cref="CrashPoints"/> without the end of the workload).</summary>
+    public long DrainPoints { get; init; }
+
     /// <summary>Crash images handed to the checker.</summary>
     public long ImagesChecked { get; }
 
@@ -299,7 +313,7 @@ public sealed class CrashCampaignResult
     /// <inheritdoc />
     public override string ToString()
     {
-        var text = new StringBuilder($"{ImagesChecked} crash images checked at {CrashPoints} crash points, {FailureCount} failed");
+        var text = new StringBuilder($"{ImagesChecked} crash images checked at {CrashPoints} crash points ({DrainPoints} drains), {FailureCount} failed");
         foreach (var failure in Failures)
         {
             text.AppendLine().Append("  ").Append(failure);
