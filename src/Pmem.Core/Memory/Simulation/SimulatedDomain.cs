@@ -148,6 +148,12 @@ public sealed unsafe class SimulatedDomain : PersistenceDomain
             long stamp = ++_flushStamp;
             for (long line = offset / LineSize, last = (offset + length - 1) / LineSize; line <= last; line++)
             {
+                // A clean line's write-back changes nothing: skip it, so persisting a large mostly-clean range stays cheap.
+                if (!_lines.ContainsKey(line) && LiveLine(line).SequenceEqual(DurableLine(line)))
+                {
+                    continue;
+                }
+
                 var state = GetOrAddLine(line);
                 if (!inFlight.TryGetValue(line, out var capture))
                 {
