@@ -628,32 +628,26 @@ public sealed partial class PersistentPool : IDisposable
 
     private void FreeInTransaction(TransactionState tx, long offset)
     {
-        for (var i = 0; i < tx.Allocations.Count; i++)
+        uint typeIndex;
+        var ownIndex = tx.Allocations.FindIndex(a => a.Block.Offset == offset);
+        if (ownIndex >= 0)
         {
-            if (tx.Allocations[i].Block.Offset == offset)
-            {
-                // Freed in the transaction that made it: simply never allocate it.
-                var block = tx.Allocations[i].Block;
-                tx.Allocations.RemoveAt(i);
-                _heap.Release(block);
-                return;
-            }
+            typeIndex = tx.Allocations[ownIndex].TypeIndex;
         }
-
-        if (!_heap.TryGetAllocated(offset, out var allocated, out var typeIndex))
+        else if (!_heap.TryGetAllocated(offset, out var allocated, out typeIndex))
         {
             throw new PersistentTypeMismatchException($"{Path}: offset {offset} does not designate an allocated object.");
         }
-
-        foreach (var pending in tx.Frees)
+        else if (tx.Frees.Exists(f => f.Offset == offset))
         {
-            if (pending.Offset == offset)
-            {
-                return;
-            }
+            return;
+        }
+        else
+        {
+            tx.Frees.Add(allocated);
         }
 
-        tx.Frees.Add(allocated);
+        // Owned strings and collections go with their object (read before a made-here block is released).
         foreach (var field in _types.Get(typeIndex)?.Fields ?? [])
         {
             if (field.Kind is PersistentFieldKind.String or PersistentFieldKind.Collection)
@@ -664,6 +658,16 @@ public sealed partial class PersistentPool : IDisposable
                     FreeInTransaction(tx, owned);
                 }
             }
+        }
+
+        if (ownIndex >= 0)
+        {
+            // Freed in the transaction that made it: simply never allocate it. (The owned frees above may have
+            // shifted the list, so look the block up again.)
+            ownIndex = tx.Allocations.FindIndex(a => a.Block.Offset == offset);
+            var block = tx.Allocations[ownIndex].Block;
+            tx.Allocations.RemoveAt(ownIndex);
+            _heap.Release(block);
         }
     }
 

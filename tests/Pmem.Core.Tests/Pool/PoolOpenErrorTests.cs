@@ -1,0 +1,173 @@
+using System.Buffers.Binary;
+using Pmem.Pool;
+
+namespace Pmem.Tests.Pool;
+
+/// <summary>Each bad input gets its own exception and leaves the bytes exactly as they were.</summary>
+public sealed class PoolOpenErrorTests
+{
+    private const string LayoutName = "tests";
+
+    private static byte[] ValidImage()
+    {
+        using var pool = PersistentPool.Create(MemoryDomain.Create(4 << 20), LayoutName);
+        var root = pool.Root<Ledger>();
+        root.Name = "kept";
+        root.First = pool.New<Account>();
+        return ((MemoryDomain)pool.Domain).ToArray();
+    }
+
+    private static TException OpenFails<TException>(byte[] image, string layout = LayoutName) where TException : Exception
+    {
+        var before = image.ToArray();
+        var domain = MemoryDomain.FromImage(image);
+        try
+        {
+            var error = Assert.Throws<TException>(() => PersistentPool.Open(domain, layout).Dispose());
+            Assert.True(before.AsSpan().SequenceEqual(domain.ToArray()), "a refused open changed the pool");
+            return error;
+        }
+        finally
+        {
+            domain.Dispose();
+        }
+    }
+
+    [Fact]
+    public void A_valid_image_opens()
+    {
+        using var pool = PersistentPool.Open(MemoryDomain.FromImage(ValidImage()), LayoutName);
+        Assert.Equal("kept", pool.Root<Ledger>().Name);
+    }
+
+    [Fact]
+    public void Something_that_is_not_a_pool_is_refused()
+    {
+        var error = OpenFails<PoolCorruptedException>(new byte[8 << 20]);
+        Assert.Contains("not a pool", error.Message);
+    }
+
+    [Fact]
+    public void A_file_shorter_than_a_header_is_refused()
+    {
+        var error = OpenFails<PoolCorruptedException>(ValidImage()[..100]);
+        Assert.Contains("shorter than a pool header", error.Message);
+    }
+
+    [Fact]
+    public void A_truncated_pool_is_refused()
+    {
+        var image = ValidImage();
+        var poolSize = BinaryPrimitives.ReadInt64LittleEndian(image.AsSpan(512));
+        var error = OpenFails<PoolCorruptedException>(image[..(int)(poolSize - 4096)]);
+        Assert.Contains("truncated", error.Message);
+    }
+
+    [Fact]
+    public void Another_layout_name_is_refused()
+    {
+        var error = OpenFails<PoolLayoutMismatchException>(ValidImage(), "other");
+        Assert.Equal(("other", LayoutName), (error.ExpectedLayout, error.ActualLayout));
+    }
+
+    [Fact]
+    public void A_newer_format_version_is_refused()
+    {
+        var image = ValidImage();
+        BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(8), 2);
+        var error = OpenFails<PoolVersionException>(image);
+        Assert.Equal(2u, error.Version);
+    }
+
+    [Theory]
+    [InlineData(20)]   // uuid
+    [InlineData(48)]   // lane size
+    [InlineData(70)]   // layout name
+    [InlineData(321)]  // the checksum itself
+    public void A_corrupted_header_byte_is_refused(int offset)
+    {
+        var image = ValidImage();
+        image[offset] ^= 0x40;
+        var error = OpenFails<PoolCorruptedException>(image);
+        Assert.Contains("checksum", error.Message);
+    }
+
+    [Fact]
+    public void A_corrupted_chunk_header_is_refused()
+    {
+        var image = ValidImage();
+        var heapStart = BinaryPrimitives.ReadInt64LittleEndian(image.AsSpan(56));
+        image[heapStart + 2] ^= 0x01; // the first chunk's span
+        var error = OpenFails<PoolCorruptedException>(image);
+        Assert.Contains("chunk header", error.Message);
+    }
+
+    [Fact]
+    public void A_corrupted_type_table_entry_is_refused()
+    {
+        var image = ValidImage();
+        image[4096 + 40] ^= 0x01; // inside the first entry's name
+        var error = OpenFails<PoolCorruptedException>(image);
+        Assert.Contains("type table entry 0", error.Message);
+    }
+
+    [Fact]
+    public void A_corrupted_allocation_type_is_refused()
+    {
+        var image = ValidImage();
+        var heapStart = BinaryPrimitives.ReadInt64LittleEndian(image.AsSpan(56));
+        var root = BinaryPrimitives.ReadInt64LittleEndian(image.AsSpan(520));
+        // Find the run holding the root and change its recorded type index: the root no longer matches.
+        var chunkStart = heapStart + (root - heapStart) / (256 * 1024) * (256 * 1024);
+        var typeSlots = image.AsSpan((int)chunkStart + 64, 4096);
+        var found = false;
+        for (var i = 0; i < typeSlots.Length - 4 && !found; i += 4)
+        {
+            if (BinaryPrimitives.ReadUInt32LittleEndian(typeSlots[i..]) == BinaryPrimitives.ReadUInt32LittleEndian(image.AsSpan(528)))
+            {
+                BinaryPrimitives.WriteUInt32LittleEndian(typeSlots[i..], 999);
+                found = true;
+            }
+        }
+
+        Assert.True(found);
+        OpenFails<PoolCorruptedException>(image);
+    }
+
+    [Fact]
+    public void A_committed_log_with_impossible_entries_is_refused()
+    {
+        var image = ValidImage();
+        // Forge a lane log whose checksum is right but whose entry targets past the pool.
+        var domain = MemoryDomain.FromImage(image);
+        var redo = new RedoBuilder();
+        redo.Set(image.Length + 100L, 1L);
+        domain.Copy(PoolLayout.LanesOffset + RedoLog.HeaderSize, redo.Entries);
+        var header = new byte[RedoLog.HeaderSize];
+        BinaryPrimitives.WriteUInt64LittleEndian(header, 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(8), (uint)redo.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(12), 1);
+        var hash = new System.IO.Hashing.XxHash3();
+        hash.Append(header.AsSpan(0, 16));
+        hash.Append(redo.Entries);
+        BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(16), hash.GetCurrentHashAsUInt64());
+        domain.Copy(PoolLayout.LanesOffset, header);
+        var forged = domain.ToArray();
+        domain.Dispose();
+        var error = OpenFails<PoolCorruptedException>(forged);
+        Assert.Contains("redo log", error.Message);
+    }
+
+    [Theory]
+    [InlineData("")]
+    public void An_empty_layout_name_is_refused(string layout) =>
+        Assert.Throws<ArgumentException>(() => PersistentPool.Create(MemoryDomain.Create(4 << 20), layout));
+
+    [Fact]
+    public void A_too_long_layout_name_is_refused() =>
+        Assert.Throws<ArgumentException>(() => PersistentPool.Create(MemoryDomain.Create(4 << 20), new string('l', 300)));
+
+    [Fact]
+    public void A_domain_too_small_for_a_pool_is_refused() =>
+        Assert.Throws<ArgumentException>(() => PersistentPool.Create(MemoryDomain.Create(64 << 10), LayoutName));
+}

@@ -1,0 +1,271 @@
+using Pmem.Pool;
+using Pmem.Transactions;
+
+namespace Pmem.Tests.Pool;
+
+public sealed class TransactionTests
+{
+    private static PersistentPool NewPool() => PersistentPool.Create(MemoryDomain.Create(4 << 20), "tests");
+
+    [Fact]
+    public void Commit_makes_every_change_visible()
+    {
+        using var pool = NewPool();
+        var root = pool.Root<Ledger>();
+        using (var tx = pool.BeginTransaction())
+        {
+            root.First = pool.New<Account>();
+            root.First!.Balance = 10;
+            root.Name = "committed";
+            root.Total = 10;
+            tx.Commit();
+        }
+
+        Assert.Equal((10L, "committed", 10L), (root.First!.Balance, root.Name, root.Total));
+    }
+
+    [Fact]
+    public void Reads_inside_a_transaction_see_its_own_writes()
+    {
+        using var pool = NewPool();
+        var account = pool.Root<Account>();
+        account.Balance = 1;
+        using var tx = pool.BeginTransaction();
+        account.Balance = 2;
+        account.Amount = 3.5m;
+        account.Owner = "inside";
+        Assert.Equal((2L, 3.5m, "inside"), (account.Balance, account.Amount, account.Owner));
+        tx.Commit();
+    }
+
+    [Fact]
+    public void Disposing_without_commit_rolls_everything_back()
+    {
+        using var pool = NewPool();
+        var root = pool.Root<Ledger>();
+        root.Total = 1;
+        root.Name = "before";
+        var objects = pool.GetStatistics().ObjectCount;
+        using (pool.BeginTransaction())
+        {
+            root.Total = 2;
+            root.Name = "during";
+            root.First = pool.New<Account>();
+        }
+
+        Assert.Equal((1L, "before", (Account?)null), (root.Total, root.Name, root.First));
+        Assert.Equal(objects, pool.GetStatistics().ObjectCount); // the aborted allocations are free again
+        Assert.True(pool.Check().IsConsistent);
+    }
+
+    [Fact]
+    public void An_exception_rolls_back()
+    {
+        using var pool = NewPool();
+        var account = pool.Root<Account>();
+        account.Balance = 100;
+        Assert.Throws<InvalidOperationException>((Action)(() =>
+        {
+            using var tx = pool.BeginTransaction();
+            account.Balance -= 30;
+            throw new InvalidOperationException("insufficient funds elsewhere");
+        }));
+        Assert.Equal(100, account.Balance);
+    }
+
+    [Fact]
+    public void Nested_transactions_flatten_into_the_outer_one()
+    {
+        using var pool = NewPool();
+        var account = pool.Root<Account>();
+        using (var outer = pool.BeginTransaction())
+        {
+            account.Balance = 1;
+            using (var inner = pool.BeginTransaction())
+            {
+                account.Counter = 2;
+                inner.Commit();
+            }
+
+            Assert.Equal(0, pool.Domain.Read<long>(account.Offset)); // nothing in place before the outer commit
+            outer.Commit();
+        }
+
+        Assert.Equal((1L, 2), (account.Balance, account.Counter));
+    }
+
+    [Fact]
+    public void An_inner_rollback_rolls_back_the_outer_transaction()
+    {
+        using var pool = NewPool();
+        var account = pool.Root<Account>();
+        using (var outer = pool.BeginTransaction())
+        {
+            account.Balance = 1;
+            using (pool.BeginTransaction())
+            {
+                account.Counter = 2;
+            }
+
+            Assert.Throws<TransactionAbortedException>(() => outer.Commit());
+        }
+
+        Assert.Equal((0L, 0), (account.Balance, account.Counter));
+    }
+
+    [Fact]
+    public void Frees_inside_a_committed_transaction_happen_at_commit()
+    {
+        using var pool = NewPool();
+        var root = pool.Root<Ledger>();
+        root.First = pool.New<Account>();
+        root.First!.Owner = "owned";
+        var before = pool.GetStatistics().ObjectCount;
+        using (var tx = pool.BeginTransaction())
+        {
+            pool.Delete(root.First);
+            Assert.Equal(before, pool.GetStatistics().ObjectCount);
+            root.First = null;
+            tx.Commit();
+        }
+
+        Assert.Equal(before - 2, pool.GetStatistics().ObjectCount);
+    }
+
+    [Fact]
+    public void Frees_inside_an_aborted_transaction_do_not_happen()
+    {
+        using var pool = NewPool();
+        var root = pool.Root<Ledger>();
+        root.First = pool.New<Account>();
+        var before = pool.GetStatistics().ObjectCount;
+        using (pool.BeginTransaction())
+        {
+            pool.Delete(root.First!);
+            root.First = null;
+        }
+
+        Assert.NotNull(root.First);
+        Assert.Equal(before, pool.GetStatistics().ObjectCount);
+    }
+
+    [Fact]
+    public void An_object_allocated_and_freed_in_one_transaction_leaves_nothing()
+    {
+        using var pool = NewPool();
+        pool.Root<Ledger>();
+        var before = pool.GetStatistics().ObjectCount;
+        using (var tx = pool.BeginTransaction())
+        {
+            var temp = pool.New<Account>();
+            temp.Owner = "temporary";
+            temp.Owner = "replaced";
+            pool.Delete(temp);
+            tx.Commit();
+        }
+
+        Assert.Equal(before, pool.GetStatistics().ObjectCount);
+    }
+
+    [Fact]
+    public void A_thread_cannot_run_transactions_on_two_pools_at_once()
+    {
+        using var first = NewPool();
+        using var second = NewPool();
+        using var tx = first.BeginTransaction();
+        Assert.Throws<InvalidOperationException>(() => second.BeginTransaction());
+    }
+
+    [Fact]
+    public void Commit_on_an_outer_scope_while_an_inner_is_open_throws()
+    {
+        using var pool = NewPool();
+        using var outer = pool.BeginTransaction();
+        using var inner = pool.BeginTransaction();
+        Assert.Throws<InvalidOperationException>(() => outer.Commit());
+    }
+
+    [Fact]
+    public void A_transaction_too_large_for_its_lane_throws_and_rolls_back()
+    {
+        using var pool = PersistentPool.Create(MemoryDomain.Create(4 << 20), "tests", new PoolCreateOptions { LaneSize = 4096 });
+        var root = pool.Root<Ledger>();
+        var accounts = Enumerable.Range(0, 200).Select(_ => pool.New<Account>()).ToArray();
+        var objects = pool.GetStatistics().ObjectCount;
+        Assert.Throws<TransactionTooLargeException>(() =>
+        {
+            using var tx = pool.BeginTransaction();
+            foreach (var account in accounts)
+            {
+                account.Amount = 1m;
+            }
+
+            root.First = pool.New<Account>();
+            tx.Commit();
+        });
+        Assert.All(accounts, a => Assert.Equal(0m, a.Amount));
+        Assert.Equal(objects, pool.GetStatistics().ObjectCount);
+    }
+
+    [Fact]
+    public void Transactions_on_several_threads_conserve_the_sum_of_balances()
+    {
+        using var pool = PersistentPool.Create(MemoryDomain.Create(8 << 20), "tests");
+        var accounts = Enumerable.Range(0, 8).Select(_ => pool.New<Account>()).ToArray();
+        foreach (var account in accounts)
+        {
+            account.Balance = 1000;
+        }
+
+        // Each thread owns two accounts (no shared data, so no locks needed) and moves money between them.
+        Parallel.For(0, 4, thread =>
+        {
+            var (from, to) = (accounts[thread * 2], accounts[thread * 2 + 1]);
+            for (var i = 0; i < 500; i++)
+            {
+                using var tx = pool.BeginTransaction();
+                from.Balance -= 1;
+                to.Balance += 1;
+                tx.Commit();
+            }
+        });
+
+        Assert.Equal(8000, accounts.Sum(a => a.Balance));
+        Assert.Equal(500, accounts[0].Balance);
+    }
+
+    [Fact]
+    public void A_batch_drains_once_at_its_end()
+    {
+        using var pool = NewPool();
+        var domain = (MemoryDomain)pool.Domain;
+        var accounts = Enumerable.Range(0, 8).Select(_ => pool.New<Account>()).ToArray();
+        var drains = domain.Drains;
+        using (pool.Batch())
+        {
+            using (pool.Batch())
+            {
+                foreach (var account in accounts)
+                {
+                    account.Balance = 7;
+                }
+            }
+
+            Assert.Equal(drains, domain.Drains);
+        }
+
+        Assert.Equal(drains + 1, domain.Drains);
+        Assert.All(accounts, a => Assert.Equal(7, a.Balance));
+    }
+
+    [Fact]
+    public void A_durable_write_outside_any_scope_drains_once()
+    {
+        using var pool = NewPool();
+        var domain = (MemoryDomain)pool.Domain;
+        var account = pool.Root<Account>();
+        var drains = domain.Drains;
+        account.Balance = 3;
+        Assert.Equal(drains + 1, domain.Drains);
+    }
+}
