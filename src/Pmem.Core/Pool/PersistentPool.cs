@@ -246,11 +246,17 @@ public sealed partial class PersistentPool : IDisposable
         _types.Load();
         var poolSize = Size;
         var logs = new List<(ulong Sequence, int Lane, byte[] Entries)>();
+        var uncommitted = new List<int>();
         for (var lane = 0; lane < _lanes.Count; lane++)
         {
-            if (RedoLog.TryRead(_domain, _lanes.OffsetOf(lane), _lanes.LaneSize, poolSize, Path, out var sequence, out var entries))
+            switch (RedoLog.TryRead(_domain, _lanes.OffsetOf(lane), _lanes.LaneSize, poolSize, Path, out var sequence, out var entries))
             {
-                logs.Add((sequence, lane, entries));
+                case LaneLogState.Committed:
+                    logs.Add((sequence, lane, entries));
+                    break;
+                case LaneLogState.Uncommitted:
+                    uncommitted.Add(lane);
+                    break;
             }
         }
 
@@ -264,9 +270,10 @@ public sealed partial class PersistentPool : IDisposable
         }
 
         _domain.Drain();
-        foreach (var log in logs)
+        foreach (var lane in logs.Select(log => log.Lane).Concat(uncommitted))
         {
-            RedoLog.Invalidate(_domain, _lanes.OffsetOf(log.Lane));
+            // An uncommitted but whole log must go too: its content could match again later and make it look committed.
+            RedoLog.Invalidate(_domain, _lanes.OffsetOf(lane));
         }
 
         _domain.Drain();
@@ -405,7 +412,7 @@ public sealed partial class PersistentPool : IDisposable
         {
             if (created is { } block)
             {
-                tx!.Allocations.Add(new AllocationRecord(block, TypeTable.StringTypeIndex));
+                tx!.Allocations.Add(new AllocationRecord(block, TypeTable.StringTypeIndex, 8 + 2 * value!.Length));
             }
 
             WriteInTransaction(tx!, fieldOffset, created?.Offset ?? 0L);
@@ -421,6 +428,7 @@ public sealed partial class PersistentPool : IDisposable
         if (created is { } newBlock)
         {
             _heap.LogAllocate(redo, newBlock, TypeTable.StringTypeIndex);
+            redo.RequireDurable(newBlock.Offset, _domain.GetSpan(newBlock.Offset, 8 + 2 * value!.Length));
         }
 
         redo.Set(fieldOffset, created?.Offset ?? 0L);
@@ -519,12 +527,13 @@ public sealed partial class PersistentPool : IDisposable
         if (tx is not null && ReferenceEquals(tx.Pool, this))
         {
             ThrowIfRolledBack(tx);
-            tx.Allocations.Add(new AllocationRecord(block, typeIndex));
+            tx.Allocations.Add(new AllocationRecord(block, typeIndex, type.Size));
         }
         else
         {
             var redo = RentRedo();
             _heap.LogAllocate(redo, block, typeIndex);
+            redo.RequireDurable(block.Offset, _domain.GetSpan(block.Offset, type.Size));
             CommitOrRelease(redo, block);
         }
 
@@ -603,7 +612,7 @@ public sealed partial class PersistentPool : IDisposable
         var tx = TransactionState.Current;
         if (tx is not null && ReferenceEquals(tx.Pool, this))
         {
-            tx.Allocations.Add(new AllocationRecord(block, typeIndex));
+            tx.Allocations.Add(new AllocationRecord(block, typeIndex, size));
             tx.Record(PoolLayout.RootOffsetOffset, block.Offset);
             tx.Record(PoolLayout.RootTypeOffset, (ulong)typeIndex);
             return block.Offset;
@@ -611,6 +620,7 @@ public sealed partial class PersistentPool : IDisposable
 
         var redo = RentRedo();
         _heap.LogAllocate(redo, block, typeIndex);
+        redo.RequireDurable(block.Offset, _domain.GetSpan(block.Offset, size));
         redo.Set(PoolLayout.RootOffsetOffset, block.Offset);
         redo.Set(PoolLayout.RootTypeOffset, (ulong)typeIndex);
         CommitOrRelease(redo, block);
@@ -723,6 +733,7 @@ public sealed partial class PersistentPool : IDisposable
         foreach (var allocation in tx.Allocations)
         {
             _heap.LogAllocate(redo, allocation.Block, allocation.TypeIndex);
+            redo.RequireDurable(allocation.Block.Offset, _domain.GetSpan(allocation.Block.Offset, allocation.ContentLength));
         }
 
         tx.AppendWrites(redo);

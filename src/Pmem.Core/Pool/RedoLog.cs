@@ -12,6 +12,22 @@ internal enum RedoOperation : byte
     Set = 1,
     Or = 2,
     And = 3,
+
+    /// <summary>Applies nothing: the log counts as committed only if the target range hashes as recorded.</summary>
+    Verify = 4,
+}
+
+/// <summary>What recovery found in a lane.</summary>
+internal enum LaneLogState
+{
+    /// <summary>No log, or a torn one: nothing to do.</summary>
+    Empty,
+
+    /// <summary>A committed log to replay.</summary>
+    Committed,
+
+    /// <summary>A whole log whose verified content never became durable: not committed, and must be invalidated.</summary>
+    Uncommitted,
 }
 
 /// <summary>
@@ -28,13 +44,38 @@ internal sealed class RedoBuilder
 
     public int Count { get; private set; }
 
+    /// <summary>Content too large to verify by hash was written: drain it before the log is written.</summary>
+    public bool DrainBeforeLog { get; private set; }
+
     public ReadOnlySpan<byte> Entries => _buffer.AsSpan(0, Length);
 
     public void Clear()
     {
         Length = 0;
         Count = 0;
+        DrainBeforeLog = false;
     }
+
+    /// <summary>
+    /// Ties the commit to content written in place before it (a new object's zeroes, a new string's characters):
+    /// those lines are flushed but, like the log, not yet drained, so either could persist without the other. Small
+    /// content is hashed into the log (recovery refuses the log unless the content matches); large content is
+    /// drained before the log is written, which costs one fence but no hashing.
+    /// </summary>
+    public void RequireDurable(long offset, ReadOnlySpan<byte> content)
+    {
+        if (content.Length > VerifyLimit)
+        {
+            DrainBeforeLog = true;
+            return;
+        }
+
+        Word(RedoOperation.Verify, offset, (ulong)content.Length);
+        var hash = Reserve(8, countsAsEntry: false);
+        BinaryPrimitives.WriteUInt64LittleEndian(hash, XxHash3.HashToUInt64(content));
+    }
+
+    public const int VerifyLimit = 4096;
 
     public void Set(long offset, ReadOnlySpan<byte> data)
     {
@@ -55,7 +96,7 @@ internal sealed class RedoBuilder
 
     private void Word(RedoOperation operation, long offset, ulong operand)
     {
-        if ((offset & 7) != 0)
+        if ((offset & 7) != 0 && operation != RedoOperation.Verify)
         {
             throw new InvalidOperationException($"Bitwise redo entries need an aligned 8-byte word, not offset {offset}.");
         }
@@ -65,7 +106,7 @@ internal sealed class RedoBuilder
         BinaryPrimitives.WriteUInt64LittleEndian(span[8..], operand);
     }
 
-    private Span<byte> Reserve(int bytes)
+    private Span<byte> Reserve(int bytes, bool countsAsEntry = true)
     {
         if (Length + bytes > _buffer.Length)
         {
@@ -74,7 +115,7 @@ internal sealed class RedoBuilder
 
         var span = _buffer.AsSpan(Length, bytes);
         Length += bytes;
-        Count++;
+        Count += countsAsEntry ? 1 : 0;
         return span;
     }
 }
@@ -106,6 +147,11 @@ internal static class RedoLog
             throw new TransactionTooLargeException(poolPath, HeaderSize + entries.Length, laneSize);
         }
 
+        if (entries.DrainBeforeLog)
+        {
+            domain.Drain();
+        }
+
         var data = entries.Entries;
         domain.Copy(laneOffset + HeaderSize, data, PmemCopyFlags.NoDrain);
 
@@ -128,7 +174,8 @@ internal static class RedoLog
     /// <summary>Applies entries in place and flushes them (without draining).</summary>
     public static void Apply(PersistenceDomain domain, ReadOnlySpan<byte> entries)
     {
-        long lastFlushedLine = -1;
+        // Flush lazily: entries are usually clustered, and a line must be flushed after its last store, not before.
+        long pendingStart = -1, pendingEnd = -1;
         var position = 0;
         while (position < entries.Length)
         {
@@ -163,18 +210,30 @@ internal static class RedoLog
                     Interlocked.And(ref domain.GetRef<ulong>(target), operand);
                     domain.NotifyStore(target, 8);
                     break;
+                case RedoOperation.Verify:
+                    position += 8;
+                    continue;
             }
 
-            // Entries are usually clustered; skip flushing a line twice in a row.
-            var firstLine = target / PersistenceDomain.CacheLineSize;
-            var lastLine = (target + length - 1) / PersistenceDomain.CacheLineSize;
-            if (firstLine == lastLine && firstLine == lastFlushedLine)
+            var lineStart = target & ~(long)(PersistenceDomain.CacheLineSize - 1);
+            if (pendingStart >= 0 && lineStart <= pendingEnd && target + length >= pendingStart)
             {
+                pendingStart = Math.Min(pendingStart, target);
+                pendingEnd = Math.Max(pendingEnd, target + length);
                 continue;
             }
 
-            domain.Flush(target, length);
-            lastFlushedLine = lastLine;
+            if (pendingStart >= 0)
+            {
+                domain.Flush(pendingStart, pendingEnd - pendingStart);
+            }
+
+            (pendingStart, pendingEnd) = (target, target + length);
+        }
+
+        if (pendingStart >= 0)
+        {
+            domain.Flush(pendingStart, pendingEnd - pendingStart);
         }
     }
 
@@ -184,9 +243,9 @@ internal static class RedoLog
         domain.Flush(laneOffset + ChecksumOffset, 8);
     }
 
-    /// <summary>Reads a lane's log; returns false when it holds no committed log.</summary>
-    /// <exception cref="PoolCorruptedException">The log is committed but its entries are impossible.</exception>
-    public static bool TryRead(PersistenceDomain domain, long laneOffset, int laneSize, long poolSize, string poolPath, out ulong sequence, out byte[] entries)
+    /// <summary>Reads a lane's log and decides whether it committed.</summary>
+    /// <exception cref="PoolCorruptedException">The log is whole but its entries are impossible.</exception>
+    public static LaneLogState TryRead(PersistenceDomain domain, long laneOffset, int laneSize, long poolSize, string poolPath, out ulong sequence, out byte[] entries)
     {
         sequence = 0;
         entries = [];
@@ -194,25 +253,53 @@ internal static class RedoLog
         var stored = BinaryPrimitives.ReadUInt64LittleEndian(header[ChecksumOffset..]);
         if (stored == 0)
         {
-            return false;
+            return LaneLogState.Empty;
         }
 
         var length = BinaryPrimitives.ReadUInt32LittleEndian(header[8..]);
         var count = BinaryPrimitives.ReadUInt32LittleEndian(header[12..]);
         if (length > laneSize - HeaderSize || length % 8 != 0)
         {
-            return false; // a torn header: the transaction never committed
+            return LaneLogState.Empty; // a torn header: the transaction never committed
         }
 
         var data = domain.GetSpan(laneOffset + HeaderSize, (int)length);
         if (Checksum(header[..ChecksumOffset], data) != stored)
         {
-            return false; // torn log: never committed
+            return LaneLogState.Empty; // torn log: never committed
         }
 
         Validate(data, count, poolSize, laneOffset, poolPath);
         sequence = BinaryPrimitives.ReadUInt64LittleEndian(header);
         entries = data.ToArray();
+        return ContentIsDurable(domain, entries) ? LaneLogState.Committed : LaneLogState.Uncommitted;
+    }
+
+    private static bool ContentIsDurable(PersistenceDomain domain, ReadOnlySpan<byte> entries)
+    {
+        var position = 0;
+        while (position < entries.Length)
+        {
+            var head = BinaryPrimitives.ReadUInt64LittleEndian(entries[position..]);
+            var operand = BinaryPrimitives.ReadUInt64LittleEndian(entries[(position + 8)..]);
+            var operation = (RedoOperation)(head >> 56);
+            var target = (long)(head & 0x00FF_FFFF_FFFF_FFFF);
+            position += 16;
+            if (operation == RedoOperation.Set)
+            {
+                position += (int)((operand + 7) & ~7UL);
+            }
+            else if (operation == RedoOperation.Verify)
+            {
+                var expected = BinaryPrimitives.ReadUInt64LittleEndian(entries[position..]);
+                position += 8;
+                if (XxHash3.HashToUInt64(domain.GetSpan(target, (int)operand)) != expected)
+                {
+                    return false;
+                }
+            }
+        }
+
         return true;
     }
 
@@ -236,10 +323,11 @@ internal static class RedoLog
             {
                 RedoOperation.Set => (long)Math.Min(operand, int.MaxValue),
                 RedoOperation.Or or RedoOperation.And => 8,
+                RedoOperation.Verify => operand <= RedoBuilder.VerifyLimit ? (long)operand : throw Corrupt(poolPath, laneOffset, $"a verified range of {operand} bytes"),
                 _ => throw Corrupt(poolPath, laneOffset, $"unknown operation {(byte)operation}"),
             };
 
-            if (target < PoolLayout.HeaderSize || target + length > poolSize || (operation != RedoOperation.Set && (target & 7) != 0))
+            if (target < PoolLayout.HeaderSize || target + length > poolSize || (operation is RedoOperation.Or or RedoOperation.And && (target & 7) != 0))
             {
                 throw Corrupt(poolPath, laneOffset, $"an entry targets [{target}, {target + length}) outside the pool's {poolSize} bytes");
             }
@@ -253,6 +341,15 @@ internal static class RedoLog
                 }
 
                 position += padded;
+            }
+            else if (operation == RedoOperation.Verify)
+            {
+                if (data.Length - position < 8)
+                {
+                    throw Corrupt(poolPath, laneOffset, "a verify entry is cut short");
+                }
+
+                position += 8;
             }
 
             seen++;

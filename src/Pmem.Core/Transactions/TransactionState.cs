@@ -196,5 +196,5 @@ internal sealed class TransactionState
     private readonly record struct WriteEntry(long Offset, int Length, int DataStart);
 }
 
-/// <summary>A block a transaction allocated, with the type index it will carry.</summary>
-internal readonly record struct AllocationRecord(BlockReservation Block, uint TypeIndex);
+/// <summary>A block a transaction allocated, the type index it will carry and how many of its bytes hold content.</summary>
+internal readonly record struct AllocationRecord(BlockReservation Block, uint TypeIndex, int ContentLength);
