@@ -55,3 +55,25 @@ internal sealed class AccountV2 : PersistentObject, IPersistentObject<AccountV2>
 
     static AccountV2 IPersistentObject<AccountV2>.Attach(ObjectHandle handle) => new(handle);
 }
+
+/// <summary>Eight account references: the bank of the crash tests.</summary>
+internal sealed class Vault : PersistentObject, IPersistentObject<Vault>
+{
+    public const int Slots = 8;
+
+    private Vault(ObjectHandle handle) : base(handle) { }
+
+    public static PersistentTypeInfo PersistentType { get; } = new(
+        "Tests.Vault", 64, 0x7A017,
+        [.. Enumerable.Range(0, Slots).Select(i => new PersistentFieldInfo(i * 8, PersistentFieldKind.Reference))]);
+
+    static Vault IPersistentObject<Vault>.Attach(ObjectHandle handle) => new(handle);
+
+    public Account? this[int slot]
+    {
+        get => ReadReference<Account>(Slot(slot));
+        set => WriteReference(Slot(slot), value);
+    }
+
+    private static int Slot(int slot) => (uint)slot < Slots ? slot * 8 : throw new ArgumentOutOfRangeException(nameof(slot));
+}

@@ -1,0 +1,188 @@
+using Pmem.Memory.Simulation;
+using Pmem.Pool;
+using Pmem.Tests.Pool;
+
+namespace Pmem.Tests.Crash;
+
+/// <summary>
+/// Crash campaigns over transactions. Invariants after recovery, on every image: the sum of balances is conserved
+/// (each transfer all-or-nothing), the list is well formed, and nothing allocated is unreachable (no leak from
+/// aborted or committed transactions).
+/// </summary>
+public sealed class TransactionCrashTests
+{
+    private const long InitialBalance = 1000;
+
+    private static Func<SimulatedDomain> BankSetup(Action<PersistentPool> keep) => () =>
+    {
+        var domain = new SimulatedDomain(PoolCrashTests.SmallPoolLength);
+        var pool = PersistentPool.Create(domain, PoolCrashTests.LayoutName, PoolCrashTests.SmallPool);
+        using (var tx = pool.BeginTransaction())
+        {
+            var vault = pool.Root<Vault>();
+            for (var i = 0; i < Vault.Slots; i++)
+            {
+                var account = pool.New<Account>();
+                account.Balance = InitialBalance;
+                account.Owner = $"account {i}";
+                vault[i] = account;
+            }
+
+            tx.Commit();
+        }
+
+        keep(pool);
+        return domain;
+    };
+
+    private static void CheckBank(byte[] image)
+    {
+        using var pool = PoolCrashTests.OpenImage(image);
+        PoolCrashTests.AssertHeapIsSound(pool);
+        var vault = pool.Root<Vault>();
+        long sum = 0;
+        for (var i = 0; i < Vault.Slots; i++)
+        {
+            var account = vault[i]!;
+            Assert.Equal($"account {i}", account.Owner);
+            sum += account.Balance;
+        }
+
+        Assert.Equal(Vault.Slots * InitialBalance, sum);
+    }
+
+    private static void Transfer(PersistentPool pool, Vault vault, int from, int to, long amount)
+    {
+        using var tx = pool.BeginTransaction();
+        vault[from]!.Balance -= amount;
+        vault[to]!.Balance += amount;
+        tx.Commit();
+    }
+
+    [Fact]
+    public void Bank_transfers_are_all_or_nothing_at_every_crash()
+    {
+        PersistentPool? pool = null;
+        var result = CrashCampaign.Run(
+            BankSetup(p => pool = p),
+            _ =>
+            {
+                var vault = pool!.Root<Vault>();
+                var random = new Random(7);
+                for (var i = 0; i < 25; i++)
+                {
+                    Transfer(pool, vault, random.Next(Vault.Slots), random.Next(Vault.Slots), random.Next(1, 100));
+                }
+
+                // A transfer that allocates an audit string and is aborted: nothing of it may remain.
+                using (pool.BeginTransaction())
+                {
+                    vault[0]!.Balance -= 500;
+                    vault[1]!.Owner = "aborted";
+                }
+            },
+            (image, point) => CheckBank(image));
+
+        PoolCrashTests.Report(nameof(Bank_transfers_are_all_or_nothing_at_every_crash), result);
+    }
+
+    [Fact]
+    public void Transfers_on_several_threads_crashed_together_keep_the_sum()
+    {
+        PersistentPool? pool = null;
+        var result = CrashCampaign.Run(
+            BankSetup(p => pool = p),
+            _ =>
+            {
+                var vault = pool!.Root<Vault>();
+                // Each thread moves money between its own pair, so no locks are needed; the crash hits them together.
+                var threads = Enumerable.Range(0, 3).Select(t => new Thread(() =>
+                {
+                    for (var i = 0; i < 10; i++)
+                    {
+                        Transfer(pool, vault, t * 2, t * 2 + 1, i + 1);
+                    }
+                })).ToList();
+                threads.ForEach(t => t.Start());
+                threads.ForEach(t => t.Join());
+            },
+            (image, point) => CheckBank(image),
+            new CrashCampaignOptions { ImagesPerPoint = 20 });
+
+        PoolCrashTests.Report(nameof(Transfers_on_several_threads_crashed_together_keep_the_sum), result);
+    }
+
+    [Fact]
+    public void Linked_list_inserts_and_removes_keep_a_well_formed_list_at_every_crash()
+    {
+        PersistentPool? pool = null;
+        var result = CrashCampaign.Run(
+            () =>
+            {
+                var domain = new SimulatedDomain(PoolCrashTests.SmallPoolLength);
+                pool = PersistentPool.Create(domain, PoolCrashTests.LayoutName, PoolCrashTests.SmallPool);
+                pool.Root<Ledger>();
+                return domain;
+            },
+            _ =>
+            {
+                var root = pool!.Root<Ledger>();
+                var random = new Random(3);
+                for (var i = 0; i < 30; i++)
+                {
+                    using var tx = pool.BeginTransaction();
+                    var count = root.Total;
+                    if (count > 0 && random.Next(3) == 0)
+                    {
+                        // Remove the node at a random position.
+                        var position = random.Next((int)count);
+                        Account? previous = null;
+                        var node = root.First!;
+                        for (var p = 0; p < position; p++)
+                        {
+                            (previous, node) = (node, node.Next!);
+                        }
+
+                        if (previous is null)
+                        {
+                            root.First = node.Next;
+                        }
+                        else
+                        {
+                            previous.Next = node.Next;
+                        }
+
+                        pool.Delete(node);
+                        root.Total = count - 1;
+                    }
+                    else
+                    {
+                        var node = pool.New<Account>();
+                        node.Balance = i;
+                        node.Owner = $"node {i}";
+                        node.Next = root.First;
+                        root.First = node;
+                        root.Total = count + 1;
+                    }
+
+                    tx.Commit();
+                }
+            },
+            (image, point) =>
+            {
+                using var reopened = PoolCrashTests.OpenImage(image);
+                PoolCrashTests.AssertHeapIsSound(reopened);
+                var root = reopened.Root<Ledger>();
+                var length = 0;
+                for (var node = root.First; node is not null; node = node.Next)
+                {
+                    Assert.Equal($"node {node.Balance}", node.Owner);
+                    Assert.True(++length <= 30, "the list has a cycle");
+                }
+
+                Assert.Equal(root.Total, length);
+            });
+
+        PoolCrashTests.Report(nameof(Linked_list_inserts_and_removes_keep_a_well_formed_list_at_every_crash), result);
+    }
+}
