@@ -66,6 +66,42 @@ public abstract class PersistentObject : IEquatable<PersistentObject>
     protected void WriteReference<T>(int fieldOffset, T? value) where T : PersistentObject, IPersistentObject<T> =>
         Pool.WriteReference(Offset + fieldOffset, value);
 
+    /// <summary>The list of unmanaged values in the collection field at <paramref name="fieldOffset"/>, created on first use.</summary>
+    protected PersistentList<T> GetList<T>(int fieldOffset) where T : unmanaged =>
+        new(Pool, Offset + fieldOffset, RawCodec<T>.Instance);
+
+    /// <summary>The list of strings in the collection field at <paramref name="fieldOffset"/>, created on first use.</summary>
+    protected PersistentList<string?> GetStringList(int fieldOffset) =>
+        new(Pool, Offset + fieldOffset, StringCodec.Instance);
+
+    /// <summary>The list of references in the collection field at <paramref name="fieldOffset"/>, created on first use.</summary>
+    protected PersistentList<T?> GetObjectList<T>(int fieldOffset) where T : PersistentObject, IPersistentObject<T> =>
+        new(Pool, Offset + fieldOffset, ReferenceCodec<T>.Instance);
+
+    /// <summary>A dictionary from unmanaged keys to unmanaged values, created on first use.</summary>
+    protected PersistentDictionary<TKey, TValue> GetDictionary<TKey, TValue>(int fieldOffset) where TKey : unmanaged where TValue : unmanaged =>
+        new(Pool, Offset + fieldOffset, RawCodec<TKey>.Instance, RawCodec<TValue>.Instance);
+
+    /// <summary>A dictionary from unmanaged keys to strings, created on first use.</summary>
+    protected PersistentDictionary<TKey, string?> GetDictionaryOfStrings<TKey>(int fieldOffset) where TKey : unmanaged =>
+        new(Pool, Offset + fieldOffset, RawCodec<TKey>.Instance, StringCodec.Instance);
+
+    /// <summary>A dictionary from unmanaged keys to references, created on first use.</summary>
+    protected PersistentDictionary<TKey, TValue?> GetDictionaryOfObjects<TKey, TValue>(int fieldOffset) where TKey : unmanaged where TValue : PersistentObject, IPersistentObject<TValue> =>
+        new(Pool, Offset + fieldOffset, RawCodec<TKey>.Instance, ReferenceCodec<TValue>.Instance);
+
+    /// <summary>A dictionary from string keys to unmanaged values, created on first use.</summary>
+    protected PersistentDictionary<string, TValue> GetStringKeyedDictionary<TValue>(int fieldOffset) where TValue : unmanaged =>
+        new(Pool, Offset + fieldOffset, StringCodec.Instance!, RawCodec<TValue>.Instance);
+
+    /// <summary>A dictionary from string keys to strings, created on first use.</summary>
+    protected PersistentDictionary<string, string?> GetStringKeyedDictionaryOfStrings(int fieldOffset) =>
+        new(Pool, Offset + fieldOffset, StringCodec.Instance!, StringCodec.Instance);
+
+    /// <summary>A dictionary from string keys to references, created on first use.</summary>
+    protected PersistentDictionary<string, TValue?> GetStringKeyedDictionaryOfObjects<TValue>(int fieldOffset) where TValue : PersistentObject, IPersistentObject<TValue> =>
+        new(Pool, Offset + fieldOffset, StringCodec.Instance!, ReferenceCodec<TValue>.Instance);
+
     /// <inheritdoc />
     public bool Equals(PersistentObject? other) => other is not null && ReferenceEquals(Pool, other.Pool) && Offset == other.Offset;
 

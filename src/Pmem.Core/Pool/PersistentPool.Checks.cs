@@ -85,10 +85,20 @@ public sealed partial class PersistentPool
                 continue;
             }
 
+            if (type is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex)
+            {
+                foreach (var (child, _) in InternalChildren(offset, type))
+                {
+                    pending.Push(child);
+                }
+
+                continue;
+            }
+
             var stored = _types.Get(type);
             if (stored is null)
             {
-                continue; // internal blocks carry no fields
+                continue; // blobs carry no fields
             }
 
             foreach (var field in stored.Fields)
@@ -105,8 +115,13 @@ public sealed partial class PersistentPool
                     continue;
                 }
 
-                var expectsString = field.Kind == PersistentFieldKind.String;
-                if (expectsString != (targetType == TypeTable.StringTypeIndex) && field.Kind != PersistentFieldKind.Collection)
+                var fits = field.Kind switch
+                {
+                    PersistentFieldKind.String => targetType == TypeTable.StringTypeIndex,
+                    PersistentFieldKind.Collection => targetType is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex,
+                    _ => targetType >= TypeTable.FirstUserTypeIndex,
+                };
+                if (!fits)
                 {
                     errors.Add($"{stored.Name} at {offset}: field at +{field.Offset} points to a {TypeName(targetType)}");
                     continue;
@@ -127,6 +142,8 @@ public sealed partial class PersistentPool
     {
         TypeTable.StringTypeIndex => "string",
         TypeTable.BlobTypeIndex => "(collection storage)",
+        TypeTable.ListTypeIndex => "(list)",
+        TypeTable.DictionaryTypeIndex => "(dictionary)",
         _ => _types.Get(typeIndex)?.Name ?? $"(type index {typeIndex})",
     };
 }

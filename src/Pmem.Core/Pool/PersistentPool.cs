@@ -561,21 +561,7 @@ public sealed partial class PersistentPool : IDisposable
         }
 
         var tx = TransactionState.Current;
-        if (tx is not null && ReferenceEquals(tx.Pool, this))
-        {
-            ThrowIfRolledBack(tx);
-            FreeInTransaction(tx, obj.Offset);
-            return;
-        }
-
-        var frees = new List<BlockReservation>();
-        var redo = RentRedo();
-        CollectFrees(obj.Offset, frees, redo);
-        CommitRedo(redo);
-        foreach (var block in frees)
-        {
-            _heap.Release(block);
-        }
+        Atomically(obj.Offset, FreeInTransaction);
     }
 
     /// <summary>The pool's root object, created (zeroed) on first use.</summary>
@@ -670,6 +656,14 @@ public sealed partial class PersistentPool : IDisposable
             }
         }
 
+        foreach (var (child, owned) in InternalChildren(offset, typeIndex).ToList())
+        {
+            if (owned)
+            {
+                FreeInTransaction(tx, child);
+            }
+        }
+
         if (ownIndex >= 0)
         {
             // Freed in the transaction that made it: simply never allocate it. (The owned frees above may have
@@ -678,28 +672,6 @@ public sealed partial class PersistentPool : IDisposable
             var block = tx.Allocations[ownIndex].Block;
             tx.Allocations.RemoveAt(ownIndex);
             _heap.Release(block);
-        }
-    }
-
-    private void CollectFrees(long offset, List<BlockReservation> frees, RedoBuilder redo)
-    {
-        if (!_heap.TryGetAllocated(offset, out var block, out var typeIndex))
-        {
-            throw new PersistentTypeMismatchException($"{Path}: offset {offset} does not designate an allocated object.");
-        }
-
-        frees.Add(block);
-        _heap.LogFree(redo, block);
-        foreach (var field in _types.Get(typeIndex)?.Fields ?? [])
-        {
-            if (field.Kind is PersistentFieldKind.String or PersistentFieldKind.Collection)
-            {
-                var owned = _domain.Read<long>(offset + field.Offset);
-                if (owned != 0)
-                {
-                    CollectFrees(owned, frees, redo);
-                }
-            }
         }
     }
 

@@ -29,6 +29,8 @@ internal sealed class TypeTable
 {
     public const uint StringTypeIndex = 1;
     public const uint BlobTypeIndex = 2;
+    public const uint ListTypeIndex = 3;
+    public const uint DictionaryTypeIndex = 4;
     public const uint FirstUserTypeIndex = 16;
     private const int NameCapacity = 96;
     private const int FieldCapacity = 30;
@@ -70,7 +72,7 @@ internal sealed class TypeTable
     }
 
     public bool IsKnown(uint typeIndex) =>
-        typeIndex is StringTypeIndex or BlobTypeIndex ||
+        typeIndex is StringTypeIndex or BlobTypeIndex or ListTypeIndex or DictionaryTypeIndex ||
         (typeIndex >= FirstUserTypeIndex && typeIndex - FirstUserTypeIndex < (uint)_byIndex.Length);
 
     public StoredType? Get(uint typeIndex) =>

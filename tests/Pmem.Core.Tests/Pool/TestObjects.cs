@@ -77,3 +77,28 @@ internal sealed class Vault : PersistentObject, IPersistentObject<Vault>
 
     private static int Slot(int slot) => (uint)slot < Slots ? slot * 8 : throw new ArgumentOutOfRangeException(nameof(slot));
 }
+
+/// <summary>Collections as properties, written the way the generator writes them.</summary>
+internal sealed class Registry : PersistentObject, IPersistentObject<Registry>
+{
+    private Registry(ObjectHandle handle) : base(handle) { }
+
+    public static PersistentTypeInfo PersistentType { get; } = new(
+        "Tests.Registry", 64, 0x2E6,
+        [new(0, PersistentFieldKind.Collection), new(8, PersistentFieldKind.Collection), new(16, PersistentFieldKind.Collection),
+         new(24, PersistentFieldKind.Collection), new(32, PersistentFieldKind.Collection), new(40, PersistentFieldKind.Collection)]);
+
+    static Registry IPersistentObject<Registry>.Attach(ObjectHandle handle) => new(handle);
+
+    public PersistentList<Account?> Accounts => GetObjectList<Account>(0);
+
+    public PersistentDictionary<long, long> Counters => GetDictionary<long, long>(8);
+
+    public PersistentDictionary<string, string?> Names => GetStringKeyedDictionaryOfStrings(16);
+
+    public PersistentList<string?> Lines => GetStringList(24);
+
+    public PersistentList<long> Numbers => GetList<long>(32);
+
+    public PersistentDictionary<long, Account?> ById => GetDictionaryOfObjects<long, Account>(40);
+}

@@ -1,0 +1,98 @@
+using System.IO.Hashing;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Pmem.Pool;
+
+namespace Pmem.Objects;
+
+/// <summary>What a collection slot holds, recorded durably so checks and frees work without the program's types.</summary>
+internal enum SlotKind
+{
+    /// <summary>The value's own bytes.</summary>
+    Raw = 0,
+
+    /// <summary>An owned persistent string's offset.</summary>
+    String = 1,
+
+    /// <summary>Another persistent object's offset (not owned).</summary>
+    Reference = 2,
+}
+
+/// <summary>How a collection reads, writes, hashes and compares its elements in slots of a pool.</summary>
+internal abstract class ElementCodec<T>
+{
+    /// <summary>Bytes a slot takes (a multiple of 8, so slots stay word-aligned).</summary>
+    public abstract int SlotSize { get; }
+
+    public abstract SlotKind Kind { get; }
+
+    public abstract T Read(PersistentPool pool, long slot);
+
+    /// <summary>Writes inside the running transaction; a string slot frees the string it held.</summary>
+    public abstract void Write(PersistentPool pool, long slot, T value);
+
+    /// <summary>A hash stable across processes (never <see cref="object.GetHashCode"/>, which is randomized).</summary>
+    public abstract ulong Hash(T value);
+
+    public abstract bool SlotEquals(PersistentPool pool, long slot, T value);
+}
+
+/// <summary>Unmanaged values stored as their bytes.</summary>
+internal sealed class RawCodec<T> : ElementCodec<T> where T : unmanaged
+{
+    public static readonly RawCodec<T> Instance = new();
+
+    public override int SlotSize { get; } = (Unsafe.SizeOf<T>() + 7) & ~7;
+
+    public override SlotKind Kind => SlotKind.Raw;
+
+    public override T Read(PersistentPool pool, long slot) => pool.ReadValue<T>(slot);
+
+    public override void Write(PersistentPool pool, long slot, T value) =>
+        pool.WriteBytesInTransaction(slot, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
+
+    public override ulong Hash(T value) => XxHash3.HashToUInt64(MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
+
+    public override bool SlotEquals(PersistentPool pool, long slot, T value)
+    {
+        var stored = pool.ReadValue<T>(slot);
+        return MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in stored)).SequenceEqual(MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
+    }
+}
+
+/// <summary>Strings stored as owned immutable persistent strings.</summary>
+internal sealed class StringCodec : ElementCodec<string?>
+{
+    public static readonly StringCodec Instance = new();
+
+    public override int SlotSize => 8;
+
+    public override SlotKind Kind => SlotKind.String;
+
+    public override string? Read(PersistentPool pool, long slot) => pool.ReadString(slot);
+
+    public override void Write(PersistentPool pool, long slot, string? value) => pool.WriteString(slot, value);
+
+    public override ulong Hash(string? value) =>
+        value is null ? 0x9E3779B97F4A7C15UL : XxHash3.HashToUInt64(MemoryMarshal.AsBytes(value.AsSpan()));
+
+    public override bool SlotEquals(PersistentPool pool, long slot, string? value) => string.Equals(pool.ReadString(slot), value, StringComparison.Ordinal);
+}
+
+/// <summary>References to persistent objects stored as offsets.</summary>
+internal sealed class ReferenceCodec<T> : ElementCodec<T?> where T : PersistentObject, IPersistentObject<T>
+{
+    public static readonly ReferenceCodec<T> Instance = new();
+
+    public override int SlotSize => 8;
+
+    public override SlotKind Kind => SlotKind.Reference;
+
+    public override T? Read(PersistentPool pool, long slot) => pool.ReadReference<T>(slot);
+
+    public override void Write(PersistentPool pool, long slot, T? value) => pool.WriteReference(slot, value);
+
+    public override ulong Hash(T? value) => (ulong)(value?.Offset ?? 0) * 0x9E3779B97F4A7C15UL;
+
+    public override bool SlotEquals(PersistentPool pool, long slot, T? value) => pool.ReadValue<long>(slot) == (value?.Offset ?? 0);
+}

@@ -1,0 +1,113 @@
+using Pmem.Memory;
+using Pmem.Objects;
+using Pmem.Transactions;
+
+namespace Pmem.Pool;
+
+/// <summary>The primitives persistent collections are built from: all transaction-aware, all offsets.</summary>
+public sealed partial class PersistentPool
+{
+    /// <summary>Reads bytes as the running transaction (if any) sees them.</summary>
+    internal void ReadBytes(long offset, Span<byte> destination)
+    {
+        _domain.GetSpan(offset, destination.Length).CopyTo(destination);
+        var tx = TransactionState.Current;
+        if (tx is not null && tx.HasWrites && ReferenceEquals(tx.Pool, this))
+        {
+            tx.Overlay(offset, destination);
+        }
+    }
+
+    /// <summary>Writes bytes inside the running transaction (in place when the transaction allocated the block).</summary>
+    internal void WriteBytesInTransaction(long offset, ReadOnlySpan<byte> bytes)
+    {
+        var tx = RequireTransaction();
+        if (tx.IsInOwnAllocation(offset, bytes.Length))
+        {
+            bytes.CopyTo(_domain.GetSpan(offset, bytes.Length));
+            _domain.NotifyStore(offset, bytes.Length);
+            _domain.Flush(offset, bytes.Length);
+            return;
+        }
+
+        tx.Record(offset, bytes);
+    }
+
+    /// <summary>Allocates a zeroed internal block inside the running transaction.</summary>
+    internal long AllocateInTransaction(long size, uint typeIndex)
+    {
+        var tx = RequireTransaction();
+        var block = ReserveZeroed(size);
+        tx.Allocations.Add(new AllocationRecord(block, typeIndex, (int)Math.Min(size, int.MaxValue)));
+        return block.Offset;
+    }
+
+    /// <summary>Frees a block (and what it owns) when the running transaction commits.</summary>
+    internal void FreeInTransaction(long offset) => FreeInTransaction(RequireTransaction(), offset);
+
+    /// <summary>Runs <paramref name="body"/> as a transaction, or as part of the running one.</summary>
+    internal void Atomically<TState>(TState state, Action<TState> body)
+    {
+        using var tx = BeginTransaction();
+        body(state);
+        tx.Commit();
+    }
+
+    /// <summary>The collection in the field at <paramref name="fieldOffset"/>, created on first use.</summary>
+    internal long GetOrCreateCollection(long fieldOffset, uint typeIndex, long headerSize, Action<long> initialize)
+    {
+        var existing = ReadValue<long>(fieldOffset);
+        if (existing != 0)
+        {
+            ResolveBlock(existing, typeIndex, typeIndex == TypeTable.ListTypeIndex ? "list" : "dictionary");
+            return existing;
+        }
+
+        var created = 0L;
+        Atomically(0, _ =>
+        {
+            created = ReadValue<long>(fieldOffset);
+            if (created != 0)
+            {
+                return;
+            }
+
+            created = AllocateInTransaction(headerSize, typeIndex);
+            initialize(created);
+            WriteInTransaction(TransactionState.Current!, fieldOffset, created);
+        });
+        return created;
+    }
+
+    /// <summary>The type index of the internal block at <paramref name="offset"/> (for collections' own checks).</summary>
+    internal uint TypeIndexOf(long offset)
+    {
+        var tx = TransactionState.Current;
+        if (tx is not null && ReferenceEquals(tx.Pool, this) && tx.TryFindAllocation(offset, out var own))
+        {
+            return own.TypeIndex;
+        }
+
+        return _heap.TryGetAllocated(offset, out _, out var typeIndex) ? typeIndex : 0;
+    }
+
+    private TransactionState RequireTransaction()
+    {
+        var tx = TransactionState.Current;
+        if (tx is null || !ReferenceEquals(tx.Pool, this))
+        {
+            throw new InvalidOperationException($"{Path}: this operation must run inside a transaction.");
+        }
+
+        ThrowIfRolledBack(tx);
+        return tx;
+    }
+
+    /// <summary>The offsets an internal block owns or references, for frees and checks.</summary>
+    private IEnumerable<(long Offset, bool Owned)> InternalChildren(long offset, uint typeIndex) => typeIndex switch
+    {
+        TypeTable.ListTypeIndex => CollectionLayout.ListChildren(this, offset),
+        TypeTable.DictionaryTypeIndex => CollectionLayout.DictionaryChildren(this, offset),
+        _ => [],
+    };
+}

@@ -1,0 +1,235 @@
+using Pmem.Objects;
+using Pmem.Pool;
+
+namespace Pmem.Tests.Pool;
+
+public sealed class CollectionTests
+{
+    private static PersistentPool NewPool() => PersistentPool.Create(MemoryDomain.Create(8 << 20), "tests");
+
+    private static void AssertSound(PersistentPool pool)
+    {
+        var report = pool.Check();
+        Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
+        Assert.Empty(report.Unreachable);
+    }
+
+    [Fact]
+    public void A_list_behaves_like_a_list()
+    {
+        using var pool = NewPool();
+        var numbers = pool.Root<Registry>().Numbers;
+        var model = new List<long>();
+        var random = new Random(1);
+        for (var i = 0; i < 500; i++)
+        {
+            switch (random.Next(5))
+            {
+                case 0 when model.Count > 0:
+                    var at = random.Next(model.Count);
+                    numbers.RemoveAt(at);
+                    model.RemoveAt(at);
+                    break;
+                case 1:
+                    var insertAt = random.Next(model.Count + 1);
+                    numbers.Insert(insertAt, i);
+                    model.Insert(insertAt, i);
+                    break;
+                case 2 when model.Count > 0:
+                    var set = random.Next(model.Count);
+                    numbers[set] = -i;
+                    model[set] = -i;
+                    break;
+                default:
+                    numbers.Add(i);
+                    model.Add(i);
+                    break;
+            }
+        }
+
+        Assert.Equal(model, numbers);
+        Assert.Equal(model.Count, numbers.Count);
+        Assert.Equal(model.IndexOf(model[^1]), numbers.IndexOf(model[^1]));
+        AssertSound(pool);
+    }
+
+    [Fact]
+    public void A_string_list_owns_its_strings()
+    {
+        using var pool = NewPool();
+        var lines = pool.Root<Registry>().Lines;
+        lines.Add("one");
+        lines.Add(null);
+        lines.Insert(0, "zero");
+        lines[2] = "two";
+        Assert.Equal(new[] { "zero", "one", "two" }, lines);
+        Assert.True(lines.Remove("one"));
+        AssertSound(pool);
+        lines.Clear();
+        Assert.Empty(lines);
+        AssertSound(pool);
+        Assert.Equal(2, pool.GetStatistics().ObjectCount); // the registry and the list header
+    }
+
+    [Fact]
+    public void A_list_of_references_resolves_its_objects()
+    {
+        using var pool = NewPool();
+        var accounts = pool.Root<Registry>().Accounts;
+        for (var i = 0; i < 20; i++)
+        {
+            var account = pool.New<Account>();
+            account.Balance = i;
+            accounts.Add(account);
+        }
+
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => (long)i), accounts.Select(a => a!.Balance));
+        AssertSound(pool);
+    }
+
+    [Fact]
+    public void Enumerating_a_list_that_changes_throws()
+    {
+        using var pool = NewPool();
+        var numbers = pool.Root<Registry>().Numbers;
+        numbers.Add(1);
+        numbers.Add(2);
+        Assert.Throws<InvalidOperationException>(() =>
+        {
+            foreach (var n in numbers)
+            {
+                pool.Root<Registry>().Numbers.Add(n); // through another handle: the stored version still moves
+            }
+        });
+    }
+
+    [Fact]
+    public void A_list_mutation_joins_the_running_transaction()
+    {
+        using var pool = NewPool();
+        var numbers = pool.Root<Registry>().Numbers;
+        numbers.Add(1);
+        using (pool.BeginTransaction())
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                numbers.Add(i); // grows several times inside the transaction
+            }
+
+            Assert.Equal(101, numbers.Count);
+        }
+
+        Assert.Equal(new long[] { 1 }, numbers);
+        AssertSound(pool);
+    }
+
+    [Fact]
+    public void A_dictionary_behaves_like_a_dictionary()
+    {
+        using var pool = NewPool();
+        var counters = pool.Root<Registry>().Counters;
+        var model = new Dictionary<long, long>();
+        var random = new Random(2);
+        for (var i = 0; i < 3000; i++)
+        {
+            var key = random.Next(400);
+            switch (random.Next(3))
+            {
+                case 0:
+                    Assert.Equal(model.Remove(key), counters.Remove(key));
+                    break;
+                default:
+                    counters[key] = i;
+                    model[key] = i;
+                    break;
+            }
+        }
+
+        Assert.Equal(model.Count, counters.Count);
+        Assert.Equal(model.OrderBy(p => p.Key), counters.OrderBy(p => p.Key));
+        foreach (var (key, value) in model)
+        {
+            Assert.True(counters.TryGetValue(key, out var stored));
+            Assert.Equal(value, stored);
+        }
+
+        Assert.False(counters.ContainsKey(1000));
+        AssertSound(pool);
+    }
+
+    [Fact]
+    public void Adding_an_existing_key_throws()
+    {
+        using var pool = NewPool();
+        var counters = pool.Root<Registry>().Counters;
+        counters.Add(1, 1);
+        Assert.Throws<ArgumentException>(() => counters.Add(1, 2));
+        Assert.Equal(1, counters[1]);
+        Assert.Throws<KeyNotFoundException>(() => counters[2]);
+    }
+
+    [Fact]
+    public void A_string_dictionary_owns_keys_and_values()
+    {
+        using var pool = NewPool();
+        var names = pool.Root<Registry>().Names;
+        for (var i = 0; i < 100; i++)
+        {
+            names[$"key {i}"] = $"value {i}";
+        }
+
+        names["key 5"] = "replaced";
+        Assert.Equal("replaced", names["key 5"]);
+        Assert.True(names.Remove("key 6"));
+        Assert.Equal(99, names.Count);
+        AssertSound(pool);
+        names.Clear();
+        Assert.Empty(names);
+        AssertSound(pool);
+        Assert.Equal(2, pool.GetStatistics().ObjectCount);
+    }
+
+    [Fact]
+    public void Deleting_an_owner_frees_its_collections()
+    {
+        using var pool = NewPool();
+        var root = pool.Root<Ledger>();
+        var before = pool.GetStatistics().ObjectCount;
+        var registry = pool.New<Registry>();
+        registry.Lines.Add("a");
+        registry.Names["k"] = "v";
+        registry.Numbers.Add(3);
+        registry.Counters[1] = 2;
+        pool.Delete(registry);
+        Assert.Equal(before, pool.GetStatistics().ObjectCount);
+        AssertSound(pool);
+    }
+
+    [Fact]
+    public void Collections_survive_a_reopen()
+    {
+        var domain = MemoryDomain.Create(8 << 20);
+        var pool = PersistentPool.Create(domain, "tests");
+        var registry = pool.Root<Registry>();
+        registry.Names["greeting"] = "hello";
+        registry.Numbers.Add(42);
+        var account = pool.New<Account>();
+        registry.ById[7] = account;
+        var image = domain.ToArray();
+        pool.Dispose();
+        using var reopened = PersistentPool.Open(MemoryDomain.FromImage(image), "tests");
+        var again = reopened.Root<Registry>();
+        Assert.Equal(("hello", 42L, account.Offset), (again.Names["greeting"], again.Numbers[0], again.ById[7]!.Offset));
+    }
+
+    [Fact]
+    public void A_collection_read_as_another_element_type_throws()
+    {
+        using var pool = NewPool();
+        var registry = pool.Root<Registry>();
+        registry.Numbers.Add(1);
+        // The Lines field now points at a list of longs, as a changed program would see it.
+        pool.Domain.WriteDurable(registry.Offset + 24, pool.Domain.Read<long>(registry.Offset + 32));
+        Assert.Throws<PersistentTypeMismatchException>(() => registry.Lines);
+    }
+}
