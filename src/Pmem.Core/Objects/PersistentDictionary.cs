@@ -124,6 +124,8 @@ public sealed class PersistentDictionary<TKey, TValue> : IDictionary<TKey, TValu
             }
 
             map.ReleaseOwned(entry);
+            // Removed entries hold zero slots, so a later insert into the tombstone frees nothing twice.
+            map._pool.WriteBytesInTransaction(entry + 8, new byte[map._entrySize - 8]);
             map._pool.WriteValue(entry, Tombstone);
             map.SetCount(map.Count - 1);
             removed = true;

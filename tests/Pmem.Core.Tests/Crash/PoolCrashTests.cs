@@ -25,6 +25,33 @@ public sealed class PoolCrashTests
     internal static PersistentPool OpenImage(byte[] image) =>
         PersistentPool.Open(SimulatedDomain.FromImage(image), LayoutName);
 
+    /// <summary>
+    /// Runs a checker on its own thread: crash points fall inside the workload's commits, and the checker's own
+    /// transactions (on the reopened pool) must not meet the workload thread's running one.
+    /// </summary>
+    internal static Action<byte[], CrashPoint> OnOwnThread(Action<byte[], CrashPoint> checker) =>
+        (image, point) =>
+        {
+            Exception? failure = null;
+            var thread = new Thread(() =>
+            {
+                try
+                {
+                    checker(image, point);
+                }
+                catch (Exception e)
+                {
+                    failure = e;
+                }
+            });
+            thread.Start();
+            thread.Join();
+            if (failure is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+            }
+        };
+
     internal static void Report(string name, CrashCampaignResult result)
     {
         TestContext.Current.TestOutputHelper?.WriteLine($"{name}: {result}");
