@@ -12,6 +12,7 @@ namespace Pmem.Generators.Emitting;
 internal static class PersistentTypeEmitter
 {
     private const string Objects = "global::Pmem.Objects.";
+    private const string NullableSlot = "NullableSlot";
 
     public static string Emit(PersistentTypeModel model, LayoutPlan plan)
     {
@@ -44,6 +45,12 @@ internal static class PersistentTypeEmitter
             {
                 writer.Line();
                 WriteProperty(writer, property, offsets[property.Name]);
+            }
+
+            if (model.Properties.Any(property => property.Kind == PersistentPropertyKind.NullableValue))
+            {
+                writer.Line();
+                WriteNullableSlot(writer);
             }
         }
 
@@ -87,7 +94,7 @@ internal static class PersistentTypeEmitter
     {
         var slots = plan.Fields
             .Select(field => (Field: field, Kind: model.Properties.First(property => property.Name == field.Name).Kind))
-            .Where(slot => slot.Kind != PersistentPropertyKind.Value)
+            .Where(slot => slot.Kind is PersistentPropertyKind.String or PersistentPropertyKind.Reference)
             .ToList();
 
         writer.Line($"private static readonly {Objects}PersistentTypeInfo s_persistentType = new(");
@@ -117,6 +124,9 @@ internal static class PersistentTypeEmitter
         {
             PersistentPropertyKind.String => ($"ReadString({offset})", $"WriteString({offset}, value)"),
             PersistentPropertyKind.Reference => ($"ReadReference<{property.AccessTypeName}>({offset})", $"WriteReference<{property.AccessTypeName}>({offset}, value)"),
+            PersistentPropertyKind.NullableValue => (
+                $"ReadField<{NullableSlot}<{property.AccessTypeName}>>({offset}).ToNullable()",
+                $"WriteField<{NullableSlot}<{property.AccessTypeName}>>({offset}, new(value))"),
             _ => ($"ReadField<{property.AccessTypeName}>({offset})", $"WriteField<{property.AccessTypeName}>({offset}, value)"),
         };
 
@@ -128,11 +138,29 @@ internal static class PersistentTypeEmitter
         }
 
         var modifiers = property.Accessibility + (property.IsVirtual ? " virtual" : string.Empty);
-        writer.Line($"// Offset {offset}, {Number(field.Size)} bytes, cache line {Number(field.CacheLine)}.");
+        writer.Line($"// Offset {offset}, {Number(field.Size)} byte{(field.Size == 1 ? string.Empty : "s")}, cache line {Number(field.CacheLine)}.");
         using (writer.Block($"{modifiers} partial {property.DeclaredTypeName} {Identifier(property.Name)}"))
         {
             writer.Line($"{Prefix(property.GetterAccessibility)}get => {read};");
             writer.Line($"{Prefix(property.SetterAccessibility)}set => {write};");
+        }
+    }
+
+    /// <summary>
+    /// <c>Nullable&lt;T&gt;</c> is not <c>unmanaged</c> (CS8377), so it cannot be passed to <c>ReadField&lt;T&gt;</c>. This
+    /// sequential struct has Nullable's exact layout (a bool, then <c>T</c> at its alignment), so the pool stores
+    /// Nullable's own bytes and each access stays one failure-atomic call.
+    /// </summary>
+    private static void WriteNullableSlot(IndentedWriter writer)
+    {
+        writer.Line("/// <summary>The bytes of a <c>T?</c> (a bool, then <c>T</c> at its alignment) as an unmanaged struct, for one-call reads and writes.</summary>");
+        writer.Line("[global::System.Runtime.InteropServices.StructLayout(global::System.Runtime.InteropServices.LayoutKind.Sequential)]");
+        using (writer.Block($"private readonly struct {NullableSlot}<T>(T? value) where T : unmanaged"))
+        {
+            writer.Line("private readonly bool _hasValue = value.HasValue;");
+            writer.Line("private readonly T _value = value.GetValueOrDefault();");
+            writer.Line();
+            writer.Line("public T? ToNullable() => _hasValue ? _value : null;");
         }
     }
 

@@ -11,6 +11,13 @@ internal enum PersistentPropertyKind
     /// <summary>An unmanaged value: <c>ReadField&lt;T&gt;</c> / <c>WriteField&lt;T&gt;</c>.</summary>
     Value,
 
+    /// <summary>
+    /// A <c>Nullable&lt;T&gt;</c> of an unmanaged <c>T</c>: stored with Nullable's own bytes through a generated
+    /// unmanaged mirror struct, because <c>Nullable&lt;T&gt;</c> does not satisfy the <c>unmanaged</c> constraint of
+    /// <c>ReadField&lt;T&gt;</c> (CS8377).
+    /// </summary>
+    NullableValue,
+
     /// <summary>An 8-byte string slot: <c>ReadString</c> / <c>WriteString</c>.</summary>
     String,
 
@@ -22,7 +29,7 @@ internal enum PersistentPropertyKind
 /// <param name="Name">The property name (unescaped: <c>class</c>, not <c>@class</c>).</param>
 /// <param name="Kind">How it is stored.</param>
 /// <param name="DeclaredTypeName">The type as the implementing declaration must spell it (nullable annotation included).</param>
-/// <param name="AccessTypeName">The type argument of the read/write call (no nullable reference annotation).</param>
+/// <param name="AccessTypeName">The type argument of the read/write call: no nullable reference annotation, and <c>T</c> for a <c>T?</c> value.</param>
 /// <param name="StorageType">Canonical stored type, hashed into the layout (see <c>LayoutHash</c>).</param>
 /// <param name="Size">Bytes the field occupies.</param>
 /// <param name="Alignment">Alignment of the field in bytes.</param>

@@ -166,8 +166,9 @@ internal static class PersistentTypeParser
             return null;
         }
 
-        var isNullable = storage.Kind == PersistentPropertyKind.Value || property.Type.NullableAnnotation == NullableAnnotation.Annotated;
-        if (storage.Kind != PersistentPropertyKind.Value && property.Type.NullableAnnotation == NullableAnnotation.NotAnnotated)
+        var isReference = storage.Kind is PersistentPropertyKind.String or PersistentPropertyKind.Reference;
+        var isNullable = !isReference || property.Type.NullableAnnotation == NullableAnnotation.Annotated;
+        if (isReference && property.Type.NullableAnnotation == NullableAnnotation.NotAnnotated)
         {
             diagnostics.Add(DiagnosticInfo.Create(
                 DiagnosticDescriptors.NonNullableReference, location, property.Name, property.Type.WithNullableAnnotation(NullableAnnotation.None).ToDisplayString()));
@@ -178,7 +179,7 @@ internal static class PersistentTypeParser
             property.Name,
             storage.Kind,
             property.Type.ToDisplayString(TypeFormat),
-            property.Type.WithNullableAnnotation(NullableAnnotation.None).ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat),
+            AccessTypeName(property.Type, storage.Kind),
             storage.StorageType,
             storage.Size,
             storage.Alignment,
@@ -189,6 +190,10 @@ internal static class PersistentTypeParser
             property.IsVirtual,
             isNullable);
     }
+
+    private static string AccessTypeName(ITypeSymbol type, PersistentPropertyKind kind) =>
+        (kind == PersistentPropertyKind.NullableValue ? ((INamedTypeSymbol)type).TypeArguments[0] : type.WithNullableAnnotation(NullableAnnotation.None))
+            .ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat);
 
     private static string? ReadGroup(IPropertySymbol property)
     {

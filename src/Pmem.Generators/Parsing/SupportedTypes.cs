@@ -41,7 +41,7 @@ internal static class SupportedTypes
             // multiple of it.
             var (storageType, size, clrAlignment) = underlying.Value;
             var nullableSize = size + clrAlignment;
-            return new StorageInfo(PersistentPropertyKind.Value, storageType + "?", nullableSize, LayoutPlanner.AlignmentOf(nullableSize));
+            return new StorageInfo(PersistentPropertyKind.NullableValue, storageType + "?", nullableSize, LayoutPlanner.AlignmentOf(nullableSize));
         }
 
         var scalar = ClassifyScalar(type, out unsupportedReason);
