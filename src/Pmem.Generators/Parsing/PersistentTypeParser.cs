@@ -13,8 +13,6 @@ namespace Pmem.Generators.Parsing;
 /// <summary>Turns an attributed class symbol into a <see cref="PersistentTypeModel"/> and its diagnostics.</summary>
 internal static class PersistentTypeParser
 {
-    private const string PersistentObjectBaseName = "Pmem.Objects.PersistentObject";
-
     private static readonly SymbolDisplayFormat TypeFormat = SymbolDisplayFormat.FullyQualifiedFormat
         .AddMiscellaneousOptions(SymbolDisplayMiscellaneousOptions.IncludeNullableReferenceTypeModifier);
 
@@ -96,7 +94,7 @@ internal static class PersistentTypeParser
         // Records have a compiler-chosen base; they already have PMEM006.
         if (!type.IsRecord
             && type.BaseType is { SpecialType: not SpecialType.System_Object } baseType
-            && baseType.ToDisplayString() != PersistentObjectBaseName)
+            && !SymbolNames.Is(baseType, "PersistentObject", SymbolNames.PmemObjects))
         {
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ExplicitBaseClass, location, displayName, baseType.ToDisplayString()));
         }
@@ -199,7 +197,7 @@ internal static class PersistentTypeParser
     {
         foreach (var attribute in property.GetAttributes())
         {
-            if (attribute.AttributeClass?.ToDisplayString() == SupportedTypes.CacheLineGroupAttributeName
+            if (SymbolNames.Is(attribute.AttributeClass, "CacheLineGroupAttribute", SymbolNames.PmemObjects)
                 && attribute.ConstructorArguments.Length == 1)
             {
                 return attribute.ConstructorArguments[0].Value as string;

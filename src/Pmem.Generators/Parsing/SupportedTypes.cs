@@ -15,7 +15,6 @@ internal sealed record StorageInfo(PersistentPropertyKind Kind, string StorageTy
 internal static class SupportedTypes
 {
     public const string PersistentObjectAttributeName = "Pmem.Objects.PersistentObjectAttribute";
-    public const string CacheLineGroupAttributeName = "Pmem.Objects.CacheLineGroupAttribute";
 
     private const string GeneralReason =
         "supported are the primitive numerics, bool, char, enums, decimal, Guid, DateTime, DateTimeOffset, TimeSpan, their nullable forms, string and [PersistentObject] classes";
@@ -64,9 +63,10 @@ internal static class SupportedTypes
     /// <summary>Whether <paramref name="type"/> is a persistent class (annotated here, or generated in a referenced assembly).</summary>
     public static bool IsPersistentClass(ITypeSymbol type) =>
         type is INamedTypeSymbol { TypeKind: TypeKind.Class } named
-        && (named.GetAttributes().Any(attribute => attribute.AttributeClass?.ToDisplayString() == PersistentObjectAttributeName)
+        && (named.GetAttributes().Any(attribute => SymbolNames.Is(attribute.AttributeClass, "PersistentObjectAttribute", SymbolNames.PmemObjects))
             || named.AllInterfaces.Any(candidate =>
-                candidate.OriginalDefinition.ToDisplayString() == "Pmem.Objects.IPersistentObject<TSelf>"
+                SymbolNames.Is(candidate, "IPersistentObject", SymbolNames.PmemObjects)
+                && candidate.TypeArguments.Length == 1
                 && SymbolEqualityComparer.Default.Equals(candidate.TypeArguments[0], named)));
 
     /// <summary>A fixed-size value: its canonical name, size and CLR alignment.</summary>
@@ -104,20 +104,25 @@ internal static class SupportedTypes
                 return null;
         }
 
-        switch (type.ToDisplayString())
+        if (!SymbolNames.Is(type, type.Name, SymbolNames.System))
         {
-            case "System.Half": return ("System.Half", 2, 2);
-            case "System.TimeSpan": return ("System.TimeSpan", 8, 8);
+            return null;
+        }
+
+        switch (type.Name)
+        {
+            case "Half": return ("System.Half", 2, 2);
+            case "TimeSpan": return ("System.TimeSpan", 8, 8);
 
             // Guid is { int; short; short; 8 bytes }: 16 bytes, 4-aligned.
-            case "System.Guid": return ("System.Guid", 16, 4);
+            case "Guid": return ("System.Guid", 16, 4);
 
             // DateTimeOffset is { DateTime; short offsetMinutes; }: 16 bytes after padding, 8-aligned.
-            case "System.DateTimeOffset": return ("System.DateTimeOffset", 16, 8);
+            case "DateTimeOffset": return ("System.DateTimeOffset", 16, 8);
 
             // The runtime gives Int128/UInt128 16-byte alignment on 64-bit platforms (ABI compatibility).
-            case "System.Int128": return ("System.Int128", 16, 16);
-            case "System.UInt128": return ("System.UInt128", 16, 16);
+            case "Int128": return ("System.Int128", 16, 16);
+            case "UInt128": return ("System.UInt128", 16, 16);
             default: return null;
         }
     }
