@@ -269,4 +269,79 @@ public sealed class GeneratedSourceTests
 
         Snapshot.Verify(run);
     }
+
+    [Fact]
+    public void Properties_from_every_part_of_the_class_are_stored()
+    {
+        var run = GeneratorHarness.RunClean(
+            """
+            namespace Split;
+
+            [Pmem.Objects.PersistentObject]
+            public partial class Account
+            {
+                public partial long Balance { get; set; }
+            }
+            """,
+            """
+            namespace Split;
+
+            public partial class Account
+            {
+                public partial string? Owner { get; set; }
+            }
+            """);
+
+        Assert.Contains("public partial long Balance", run.SingleSource);
+        Assert.Contains("public partial string? Owner", run.SingleSource);
+    }
+
+    [Fact]
+    public void References_to_persistent_classes_of_another_assembly_are_supported()
+    {
+        var library = GeneratorHarness.RunClean("""
+            namespace Library;
+
+            [Pmem.Objects.PersistentObject]
+            public partial class Customer
+            {
+                public partial string? Name { get; set; }
+            }
+            """).OutputCompilation;
+
+        // The referenced class is recognised by its generated IPersistentObject<Customer>, not by the attribute.
+        var run = GeneratorHarness.RunClean(GeneratorHarness.CreateCompilation(
+            ["""
+            namespace App;
+
+            [Pmem.Objects.PersistentObject]
+            public partial class Order
+            {
+                public partial Library.Customer? Customer { get; set; }
+            }
+            """],
+            [library.ToMetadataReference()],
+            assemblyName: "App"));
+
+        Assert.Contains("get => ReadReference<global::Library.Customer>(0);", run.SingleSource);
+    }
+
+    [Fact]
+    public void Properties_declared_in_a_nullable_oblivious_context_compile_cleanly()
+    {
+        var run = GeneratorHarness.RunClean("""
+            #nullable disable
+            namespace Legacy;
+
+            [Pmem.Objects.PersistentObject]
+            public partial class Note
+            {
+                public partial string Text { get; set; }
+
+                public partial Note Next { get; set; }
+            }
+            """);
+
+        Assert.Contains("get => ReadString(8)!;", run.SingleSource);
+    }
 }

@@ -28,7 +28,8 @@ internal static class PersistentTypeParser
         }
 
         var diagnostics = new List<DiagnosticInfo>();
-        var typeLocation = type.Locations.FirstOrDefault();
+        // The attributed declaration, not whichever part of a multi-part class the symbol lists first.
+        var typeLocation = (context.TargetNode as TypeDeclarationSyntax)?.Identifier.GetLocation() ?? type.Locations.FirstOrDefault();
         var displayName = type.ToDisplayString();
 
         CheckClass(context, type, typeLocation, displayName, diagnostics);

@@ -33,11 +33,13 @@ internal static class GeneratorHarness
         MetadataReference.CreateFromFile(typeof(PersistentObject).Assembly.Location),
     ];
 
-    public static CSharpCompilation CreateCompilation(params string[] sources) =>
+    public static CSharpCompilation CreateCompilation(params string[] sources) => CreateCompilation(sources, []);
+
+    public static CSharpCompilation CreateCompilation(IEnumerable<string> sources, IEnumerable<MetadataReference> extraReferences, string assemblyName = "Pmem.Generators.TestInput") =>
         CSharpCompilation.Create(
-            "Pmem.Generators.TestInput",
+            assemblyName,
             sources.Select((source, index) => CSharpSyntaxTree.ParseText(source, ParseOptions, path: $"Input{index}.cs")),
-            References,
+            References.AddRange(extraReferences),
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
     public static GeneratorDriver CreateDriver(bool trackSteps = false) =>
@@ -46,9 +48,11 @@ internal static class GeneratorHarness
             parseOptions: ParseOptions,
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: trackSteps));
 
-    public static GeneratorRun Run(params string[] sources)
+    public static GeneratorRun Run(params string[] sources) => Run(CreateCompilation(sources));
+
+    public static GeneratorRun Run(Compilation compilation)
     {
-        var driver = CreateDriver().RunGeneratorsAndUpdateCompilation(CreateCompilation(sources), out var output, out var diagnostics, TestContext.Current.CancellationToken);
+        var driver = CreateDriver().RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics, TestContext.Current.CancellationToken);
         var result = driver.GetRunResult().Results.Single();
         Assert.Null(result.Exception);
         return new GeneratorRun(
@@ -58,9 +62,12 @@ internal static class GeneratorHarness
     }
 
     /// <summary>Runs the generator and asserts that the result compiles with neither errors nor warnings.</summary>
-    public static GeneratorRun RunClean(params string[] sources)
+    public static GeneratorRun RunClean(params string[] sources) => RunClean(CreateCompilation(sources));
+
+    /// <summary>Runs the generator and asserts that the result compiles with neither errors nor warnings.</summary>
+    public static GeneratorRun RunClean(Compilation compilation)
     {
-        var run = Run(sources);
+        var run = Run(compilation);
         Assert.True(run.CompilationProblems.IsEmpty, "Unexpected diagnostics:\n" + string.Join("\n", run.CompilationProblems));
         return run;
     }

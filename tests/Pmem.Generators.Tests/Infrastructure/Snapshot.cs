@@ -21,7 +21,7 @@ internal static class Snapshot
         foreach (var (hintName, text) in run.GeneratedSources.OrderBy(source => source.HintName, StringComparer.Ordinal))
         {
             var name = hintName.EndsWith(".cs", StringComparison.Ordinal) ? hintName[..^3] : hintName;
-            if (Check(text, callerFile, $"{test}#{name}") is { } failure)
+            if (Check(text, callerFile, $"{test}#{name}", Environment.GetEnvironmentVariable(AcceptVariable) == "1") is { } failure)
             {
                 failures.Add(failure);
             }
@@ -30,8 +30,11 @@ internal static class Snapshot
         Assert.True(failures.Count == 0, string.Join("\n\n", failures));
     }
 
-    /// <summary>Checks <paramref name="actual"/> against <c>{Class}.{name}.verified.cs</c>; returns a failure message or null.</summary>
-    public static string? Check(string actual, string callerFile, string name)
+    /// <summary>
+    /// Checks <paramref name="actual"/> against <c>Snapshots/{Class}.{name}.verified.cs</c> beside
+    /// <paramref name="callerFile"/>; returns a failure message, or null when it matches or <paramref name="accept"/> is set.
+    /// </summary>
+    public static string? Check(string actual, string callerFile, string name, bool accept)
     {
         var directory = Path.Combine(Path.GetDirectoryName(callerFile)!, "Snapshots");
         var stem = Path.Combine(directory, $"{Path.GetFileNameWithoutExtension(callerFile)}.{name}");
@@ -46,7 +49,7 @@ internal static class Snapshot
             return null;
         }
 
-        if (Environment.GetEnvironmentVariable(AcceptVariable) == "1")
+        if (accept)
         {
             Directory.CreateDirectory(directory);
             File.WriteAllText(verifiedPath, actual);
