@@ -1,0 +1,104 @@
+using Microsoft.CodeAnalysis;
+
+namespace Pmem.Generators;
+
+/// <summary>
+/// Every diagnostic the generator reports, declared once with a stable ID. IDs are never reused or renumbered;
+/// each has a section in docs/generator.md that the help link points at.
+/// </summary>
+internal static class DiagnosticDescriptors
+{
+    private const string Category = "Pmem.Generators";
+
+    // Relative to the repository root: the project has no published documentation site yet.
+    private const string HelpBase = "docs/generator.md#";
+
+    public static readonly DiagnosticDescriptor ClassNotPartial = Error(
+        "PMEM001",
+        "Persistent class must be partial",
+        "The persistent class '{0}' must be declared partial so that the generator can complete it");
+
+    public static readonly DiagnosticDescriptor PropertyAccessors = Error(
+        "PMEM002",
+        "Persistent property needs get and set accessors",
+        "The persistent property '{0}' must declare both a get and a set accessor (init-only is not supported)");
+
+    public static readonly DiagnosticDescriptor UnsupportedType = Error(
+        "PMEM003",
+        "Unsupported persistent property type",
+        "The persistent property '{0}' has type '{1}', which cannot be stored in a pool: {2}");
+
+    public static readonly DiagnosticDescriptor GenericClass = Error(
+        "PMEM004",
+        "Persistent class cannot be generic",
+        "The persistent class '{0}' cannot be generic: a pool records one layout per durable type name");
+
+    public static readonly DiagnosticDescriptor NestedClass = Error(
+        "PMEM005",
+        "Persistent class cannot be nested",
+        "The persistent class '{0}' cannot be nested in another type; declare it at namespace level");
+
+    public static readonly DiagnosticDescriptor RecordClass = Error(
+        "PMEM006",
+        "Persistent class cannot be a record",
+        "'{0}' is a record; [PersistentObject] applies to ordinary partial classes only (records have value semantics and compiler-written members that a pool handle cannot honour)");
+
+    public static readonly DiagnosticDescriptor RequiredMember = Error(
+        "PMEM007",
+        "Persistent class cannot have required members",
+        "The member '{0}' is required, but persistent objects are created by the pool, which cannot set required members");
+
+    public static readonly DiagnosticDescriptor OversizedGroup = Error(
+        "PMEM008",
+        "Cache-line group does not fit in a cache line",
+        "The cache-line group '{0}' needs {1} bytes, more than one 64-byte cache line");
+
+    public static readonly DiagnosticDescriptor GroupNamesDifferInCase = Warning(
+        "PMEM009",
+        "Cache-line group names differ only in case",
+        "The cache-line groups '{0}' and '{1}' differ only in case and are two different groups; use one spelling if they are meant to be one group");
+
+    public static readonly DiagnosticDescriptor ExplicitBaseClass = Error(
+        "PMEM010",
+        "Persistent class cannot declare a base class",
+        "The persistent class '{0}' declares the base class '{1}', but the generator derives it from Pmem.Objects.PersistentObject");
+
+    public static readonly DiagnosticDescriptor ExplicitConstructor = Error(
+        "PMEM011",
+        "Persistent class cannot declare constructors",
+        "The persistent class '{0}' declares a constructor; persistent objects are created by the pool (pool.New<T>()) through a generated constructor");
+
+    public static readonly DiagnosticDescriptor StaticProperty = Error(
+        "PMEM012",
+        "Persistent property cannot be static",
+        "The partial property '{0}' is static; only instance properties are stored in a persistent object");
+
+    public static readonly DiagnosticDescriptor NonNullableReference = Warning(
+        "PMEM013",
+        "String or reference property should be nullable",
+        "The persistent property '{0}' has the non-nullable type '{1}', but a new object's string and reference fields are null; declare it as '{1}?'");
+
+    public static readonly DiagnosticDescriptor EmptyDurableName = Error(
+        "PMEM014",
+        "Durable name cannot be empty",
+        "The durable name of the persistent class '{0}' is empty; omit Name to use the full C# name");
+
+    public static readonly DiagnosticDescriptor AbstractOrStaticClass = Error(
+        "PMEM015",
+        "Persistent class cannot be abstract or static",
+        "The persistent class '{0}' is {1}; the pool must be able to create instances of it");
+
+    public static readonly DiagnosticDescriptor GroupOnNonPersistentProperty = Warning(
+        "PMEM016",
+        "Cache-line group on a property that is not persistent",
+        "[CacheLineGroup] on '{0}' has no effect: only partial properties of a [PersistentObject] class are stored in the pool");
+
+    private static DiagnosticDescriptor Error(string id, string title, string message) =>
+        Create(id, title, message, DiagnosticSeverity.Error);
+
+    private static DiagnosticDescriptor Warning(string id, string title, string message) =>
+        Create(id, title, message, DiagnosticSeverity.Warning);
+
+    private static DiagnosticDescriptor Create(string id, string title, string message, DiagnosticSeverity severity) =>
+        new(id, title, message, Category, severity, isEnabledByDefault: true, helpLinkUri: HelpBase + id.ToLowerInvariant());
+}

@@ -1,0 +1,101 @@
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Text;
+using Pmem.Generators.Helpers;
+
+namespace Pmem.Generators.Parsing;
+
+/// <summary>How a property is stored, which decides the base-class members its body calls.</summary>
+internal enum PersistentPropertyKind
+{
+    /// <summary>An unmanaged value: <c>ReadField&lt;T&gt;</c> / <c>WriteField&lt;T&gt;</c>.</summary>
+    Value,
+
+    /// <summary>
+    /// A <c>Nullable&lt;T&gt;</c> of an unmanaged <c>T</c>: stored with Nullable's own bytes through a generated
+    /// unmanaged mirror struct, because <c>Nullable&lt;T&gt;</c> does not satisfy the <c>unmanaged</c> constraint of
+    /// <c>ReadField&lt;T&gt;</c> (CS8377).
+    /// </summary>
+    NullableValue,
+
+    /// <summary>An 8-byte string slot: <c>ReadString</c> / <c>WriteString</c>.</summary>
+    String,
+
+    /// <summary>An 8-byte reference slot: <c>ReadReference&lt;T&gt;</c> / <c>WriteReference&lt;T&gt;</c>.</summary>
+    Reference,
+}
+
+/// <summary>A persistent partial property, reduced to the values the layout and the emitter need.</summary>
+/// <param name="Name">The property name (unescaped: <c>class</c>, not <c>@class</c>).</param>
+/// <param name="Kind">How it is stored.</param>
+/// <param name="DeclaredTypeName">The type as the implementing declaration must spell it (nullable annotation included).</param>
+/// <param name="AccessTypeName">The type argument of the read/write call: no nullable reference annotation, and <c>T</c> for a <c>T?</c> value.</param>
+/// <param name="StorageType">Canonical stored type, hashed into the layout (see <c>LayoutHash</c>).</param>
+/// <param name="Size">Bytes the field occupies.</param>
+/// <param name="Alignment">Alignment of the field in bytes.</param>
+/// <param name="Group">The <c>[CacheLineGroup]</c> name, or null.</param>
+/// <param name="Accessibility">The property's accessibility keywords.</param>
+/// <param name="GetterAccessibility">The getter's keywords when they differ from the property's, else null.</param>
+/// <param name="SetterAccessibility">The setter's keywords when they differ from the property's, else null.</param>
+/// <param name="IsVirtual">Whether the definition is virtual (the implementation must repeat it).</param>
+/// <param name="IsNullable">Whether a string or reference property is declared nullable; a non-nullable one gets <c>!</c>.</param>
+internal sealed record PersistentPropertyModel(
+    string Name,
+    PersistentPropertyKind Kind,
+    string DeclaredTypeName,
+    string AccessTypeName,
+    string StorageType,
+    int Size,
+    int Alignment,
+    string? Group,
+    string Accessibility,
+    string? GetterAccessibility,
+    string? SetterAccessibility,
+    bool IsVirtual,
+    bool IsNullable);
+
+/// <summary>A <c>[PersistentObject]</c> class as the generator sees it: only strings, numbers and equatable arrays.</summary>
+/// <param name="Namespace">The containing namespace, or null for the global namespace.</param>
+/// <param name="ClassName">The class name.</param>
+/// <param name="FullyQualifiedName">The <c>global::</c>-qualified name.</param>
+/// <param name="Accessibility">The class's accessibility keywords.</param>
+/// <param name="DurableName">The name recorded in pools.</param>
+/// <param name="Properties">The persistent properties without errors, in declaration order.</param>
+/// <param name="Diagnostics">What to report about the class.</param>
+internal sealed record PersistentTypeModel(
+    string? Namespace,
+    string ClassName,
+    string FullyQualifiedName,
+    string Accessibility,
+    string DurableName,
+    EquatableArray<PersistentPropertyModel> Properties,
+    EquatableArray<DiagnosticInfo> Diagnostics)
+{
+    /// <summary>The file name of the generated source.</summary>
+    public string HintName => FullyQualifiedName.Replace("global::", string.Empty) + ".g.cs";
+
+    /// <summary>
+    /// Code is generated only for a class without errors: a half-generated class would bury the real error under
+    /// follow-on compiler errors from the generated part.
+    /// </summary>
+    public bool CanGenerate => !Diagnostics.Any(diagnostic => diagnostic.Descriptor.DefaultSeverity == DiagnosticSeverity.Error);
+}
+
+/// <summary>A source location without the syntax tree behind it, so models holding it stay cacheable.</summary>
+internal sealed record LocationInfo(string FilePath, TextSpan Span, LinePositionSpan LineSpan)
+{
+    public static LocationInfo? From(Location? location) =>
+        location?.SourceTree is null ? null : new LocationInfo(location.SourceTree.FilePath, location.SourceSpan, location.GetLineSpan().Span);
+
+    public Location ToLocation() => Location.Create(FilePath, Span, LineSpan);
+}
+
+/// <summary>A diagnostic to report, as equatable values.</summary>
+internal sealed record DiagnosticInfo(DiagnosticDescriptor Descriptor, LocationInfo? Location, EquatableArray<string> Arguments)
+{
+    public static DiagnosticInfo Create(DiagnosticDescriptor descriptor, Location? location, params string[] arguments) =>
+        new(descriptor, LocationInfo.From(location), arguments.ToEquatableArray());
+
+    public Diagnostic ToDiagnostic() =>
+        Diagnostic.Create(Descriptor, Location?.ToLocation(), Arguments.Select(argument => (object?)argument).ToArray());
+}

@@ -1,0 +1,250 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Pmem.Generators.Helpers;
+using Pmem.Generators.Layout;
+
+namespace Pmem.Generators.Parsing;
+
+/// <summary>Turns an attributed class symbol into a <see cref="PersistentTypeModel"/> and its diagnostics.</summary>
+internal static class PersistentTypeParser
+{
+    private static readonly SymbolDisplayFormat TypeFormat = SymbolDisplayFormat.FullyQualifiedFormat
+        .AddMiscellaneousOptions(SymbolDisplayMiscellaneousOptions.IncludeNullableReferenceTypeModifier);
+
+    /// <summary>The syntax predicate: cheap, no semantic model.</summary>
+    public static bool IsCandidate(SyntaxNode node, CancellationToken cancellationToken) => node is ClassDeclarationSyntax or RecordDeclarationSyntax;
+
+    /// <summary>Builds the model; null for targets the compiler already rejects (the attribute on a struct).</summary>
+    public static PersistentTypeModel? Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
+    {
+        if (context.TargetSymbol is not INamedTypeSymbol { TypeKind: TypeKind.Class } type)
+        {
+            return null;
+        }
+
+        var diagnostics = new List<DiagnosticInfo>();
+        // The attributed declaration, not whichever part of a multi-part class the symbol lists first.
+        var typeLocation = (context.TargetNode as TypeDeclarationSyntax)?.Identifier.GetLocation() ?? type.Locations.FirstOrDefault();
+        var displayName = type.ToDisplayString();
+
+        CheckClass(context, type, typeLocation, displayName, diagnostics);
+        var durableName = ReadDurableName(context.Attributes[0], displayName, typeLocation, diagnostics);
+
+        var properties = new List<PersistentPropertyModel>();
+        var propertyLocations = new Dictionary<string, Location?>(StringComparer.Ordinal);
+        foreach (var member in type.GetMembers())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (member is IPropertySymbol { IsRequired: true } or IFieldSymbol { IsRequired: true })
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.RequiredMember, member.Locations.FirstOrDefault(), member.Name));
+                continue;
+            }
+
+            if (member is IPropertySymbol property && ParseProperty(property, diagnostics) is { } model)
+            {
+                properties.Add(model);
+                propertyLocations[model.Name] = property.Locations.FirstOrDefault();
+            }
+        }
+
+        CheckGroups(properties, propertyLocations, diagnostics);
+
+        return new PersistentTypeModel(
+            type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString(),
+            type.Name,
+            type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat),
+            AccessibilityKeywords(type.DeclaredAccessibility),
+            durableName,
+            properties.ToEquatableArray(),
+            diagnostics.ToEquatableArray());
+    }
+
+    private static void CheckClass(GeneratorAttributeSyntaxContext context, INamedTypeSymbol type, Location? location, string displayName, List<DiagnosticInfo> diagnostics)
+    {
+        if (type.IsRecord)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.RecordClass, location, displayName));
+        }
+
+        if (context.TargetNode is TypeDeclarationSyntax declaration && !declaration.Modifiers.Any(SyntaxKind.PartialKeyword))
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ClassNotPartial, declaration.Identifier.GetLocation(), displayName));
+        }
+
+        if (type.IsGenericType)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.GenericClass, location, displayName));
+        }
+
+        if (type.ContainingType is not null)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NestedClass, location, displayName));
+        }
+
+        if (type.IsStatic || type.IsAbstract)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.AbstractOrStaticClass, location, displayName, type.IsStatic ? "static" : "abstract"));
+        }
+
+        // Records have a compiler-chosen base; they already have PMEM006.
+        if (!type.IsRecord
+            && type.BaseType is { SpecialType: not SpecialType.System_Object } baseType
+            && !SymbolNames.Is(baseType, "PersistentObject", SymbolNames.PmemObjects))
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ExplicitBaseClass, location, displayName, baseType.ToDisplayString()));
+        }
+
+        foreach (var constructor in type.InstanceConstructors.Where(constructor => !constructor.IsImplicitlyDeclared))
+        {
+            // A record's primary constructor is reported as PMEM006 already.
+            if (!type.IsRecord)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ExplicitConstructor, constructor.Locations.FirstOrDefault(), displayName));
+            }
+        }
+    }
+
+    private static string ReadDurableName(AttributeData attribute, string displayName, Location? location, List<DiagnosticInfo> diagnostics)
+    {
+        foreach (var argument in attribute.NamedArguments)
+        {
+            if (argument.Key == "Name" && argument.Value.Value is string name)
+            {
+                if (string.IsNullOrWhiteSpace(name))
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.EmptyDurableName, location, displayName));
+                    return displayName;
+                }
+
+                return name;
+            }
+        }
+
+        return displayName;
+    }
+
+    private static PersistentPropertyModel? ParseProperty(IPropertySymbol property, List<DiagnosticInfo> diagnostics)
+    {
+        var location = property.Locations.FirstOrDefault();
+        var group = ReadGroup(property);
+
+        // A non-partial property, or one the user implemented, is an ordinary member the pool does not store.
+        if (property.IsIndexer || !property.IsPartialDefinition || property.PartialImplementationPart is not null)
+        {
+            if (group is not null)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.GroupOnNonPersistentProperty, location, property.Name));
+            }
+
+            return null;
+        }
+
+        if (property.IsStatic)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.StaticProperty, location, property.Name));
+            return null;
+        }
+
+        if (property.GetMethod is null || property.SetMethod is null || property.SetMethod.IsInitOnly)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.PropertyAccessors, location, property.Name));
+            return null;
+        }
+
+        var storage = SupportedTypes.Classify(property.Type, out var unsupportedReason);
+        if (storage is null)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(
+                DiagnosticDescriptors.UnsupportedType, location, property.Name, property.Type.ToDisplayString(), unsupportedReason ?? string.Empty));
+            return null;
+        }
+
+        var isReference = storage.Kind is PersistentPropertyKind.String or PersistentPropertyKind.Reference;
+        var isNullable = !isReference || property.Type.NullableAnnotation == NullableAnnotation.Annotated;
+        if (isReference && property.Type.NullableAnnotation == NullableAnnotation.NotAnnotated)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(
+                DiagnosticDescriptors.NonNullableReference, location, property.Name, property.Type.WithNullableAnnotation(NullableAnnotation.None).ToDisplayString()));
+        }
+
+        var accessibility = AccessibilityKeywords(property.DeclaredAccessibility);
+        return new PersistentPropertyModel(
+            property.Name,
+            storage.Kind,
+            property.Type.ToDisplayString(TypeFormat),
+            AccessTypeName(property.Type, storage.Kind),
+            storage.StorageType,
+            storage.Size,
+            storage.Alignment,
+            group,
+            accessibility,
+            AccessorKeywords(property.GetMethod, property.DeclaredAccessibility),
+            AccessorKeywords(property.SetMethod, property.DeclaredAccessibility),
+            property.IsVirtual,
+            isNullable);
+    }
+
+    private static string AccessTypeName(ITypeSymbol type, PersistentPropertyKind kind) =>
+        (kind == PersistentPropertyKind.NullableValue ? ((INamedTypeSymbol)type).TypeArguments[0] : type.WithNullableAnnotation(NullableAnnotation.None))
+            .ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat);
+
+    private static string? ReadGroup(IPropertySymbol property)
+    {
+        foreach (var attribute in property.GetAttributes())
+        {
+            if (SymbolNames.Is(attribute.AttributeClass, "CacheLineGroupAttribute", SymbolNames.PmemObjects)
+                && attribute.ConstructorArguments.Length == 1)
+            {
+                return attribute.ConstructorArguments[0].Value as string;
+            }
+        }
+
+        return null;
+    }
+
+    private static void CheckGroups(List<PersistentPropertyModel> properties, Dictionary<string, Location?> locations, List<DiagnosticInfo> diagnostics)
+    {
+        var groups = properties.Where(property => property.Group is not null).GroupBy(property => property.Group!, StringComparer.Ordinal).ToList();
+        foreach (var group in groups)
+        {
+            var size = LayoutPlanner.MeasureGroup(group.Select(ToLayoutField));
+            if (size > LayoutPlanner.CacheLineSize)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(
+                    DiagnosticDescriptors.OversizedGroup, locations[group.First().Name], group.Key, size.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            }
+        }
+
+        foreach (var spellings in groups.GroupBy(group => group.Key, StringComparer.OrdinalIgnoreCase).Where(spellings => spellings.Count() > 1))
+        {
+            var first = spellings.First();
+            foreach (var other in spellings.Skip(1))
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.GroupNamesDifferInCase, locations[other.First().Name], first.Key, other.Key));
+            }
+        }
+    }
+
+    /// <summary>The layout's view of a property.</summary>
+    public static LayoutField ToLayoutField(PersistentPropertyModel property) =>
+        new(property.Name, property.StorageType, property.Size, property.Alignment, property.Group);
+
+    private static string? AccessorKeywords(IMethodSymbol accessor, Accessibility propertyAccessibility) =>
+        accessor.DeclaredAccessibility == propertyAccessibility ? null : AccessibilityKeywords(accessor.DeclaredAccessibility);
+
+    private static string AccessibilityKeywords(Accessibility accessibility) => accessibility switch
+    {
+        Accessibility.Public => "public",
+        Accessibility.Protected => "protected",
+        Accessibility.ProtectedOrInternal => "protected internal",
+        Accessibility.ProtectedAndInternal => "private protected",
+        Accessibility.Private => "private",
+        _ => "internal",
+    };
+}

@@ -1,0 +1,129 @@
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Pmem.Generators.Layout;
+
+namespace Pmem.Generators.Parsing;
+
+/// <summary>How a supported property type is stored.</summary>
+internal sealed record StorageInfo(PersistentPropertyKind Kind, string StorageType, int Size, int Alignment);
+
+/// <summary>
+/// The property types a persistent object can store (DESIGN §4) and their sizes. Sizes equal
+/// <c>Unsafe.SizeOf&lt;T&gt;()</c> on 64-bit .NET, because the runtime reads and writes each value as a whole <c>T</c>;
+/// a test checks this table against the runtime for every entry.
+/// </summary>
+internal static class SupportedTypes
+{
+    public const string PersistentObjectAttributeName = "Pmem.Objects.PersistentObjectAttribute";
+
+    private const string GeneralReason =
+        "supported are the primitive numerics, bool, char, enums, decimal, Guid, DateTime, DateTimeOffset, TimeSpan, their nullable forms, string and [PersistentObject] classes";
+
+    /// <summary>Classifies <paramref name="type"/>; null with a reason when it is not supported.</summary>
+    public static StorageInfo? Classify(ITypeSymbol type, out string? unsupportedReason)
+    {
+        unsupportedReason = null;
+        if (type.SpecialType == SpecialType.System_String)
+        {
+            return new StorageInfo(PersistentPropertyKind.String, "string", 8, 8);
+        }
+
+        if (type is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T } nullable)
+        {
+            var underlying = ClassifyScalar(nullable.TypeArguments[0], out unsupportedReason);
+            if (underlying is null)
+            {
+                return null;
+            }
+
+            // Nullable<T> is { bool hasValue; T value; }: the value sits at T's CLR alignment, and the size stays a
+            // multiple of it.
+            var (storageType, size, clrAlignment) = underlying.Value;
+            var nullableSize = size + clrAlignment;
+            return new StorageInfo(PersistentPropertyKind.NullableValue, storageType + "?", nullableSize, LayoutPlanner.AlignmentOf(nullableSize));
+        }
+
+        var scalar = ClassifyScalar(type, out unsupportedReason);
+        if (scalar is not null)
+        {
+            var (storageType, size, _) = scalar.Value;
+            return new StorageInfo(PersistentPropertyKind.Value, storageType, size, LayoutPlanner.AlignmentOf(size));
+        }
+
+        if (IsPersistentClass(type))
+        {
+            unsupportedReason = null;
+            return new StorageInfo(PersistentPropertyKind.Reference, "reference", 8, 8);
+        }
+
+        unsupportedReason ??= GeneralReason;
+        return null;
+    }
+
+    /// <summary>Whether <paramref name="type"/> is a persistent class (annotated here, or generated in a referenced assembly).</summary>
+    public static bool IsPersistentClass(ITypeSymbol type) =>
+        type is INamedTypeSymbol { TypeKind: TypeKind.Class } named
+        && (named.GetAttributes().Any(attribute => SymbolNames.Is(attribute.AttributeClass, "PersistentObjectAttribute", SymbolNames.PmemObjects))
+            || named.AllInterfaces.Any(candidate =>
+                SymbolNames.Is(candidate, "IPersistentObject", SymbolNames.PmemObjects)
+                && candidate.TypeArguments.Length == 1
+                && SymbolEqualityComparer.Default.Equals(candidate.TypeArguments[0], named)));
+
+    /// <summary>A fixed-size value: its canonical name, size and CLR alignment.</summary>
+    private static (string StorageType, int Size, int ClrAlignment)? ClassifyScalar(ITypeSymbol type, out string? unsupportedReason)
+    {
+        unsupportedReason = null;
+        if (type is INamedTypeSymbol { TypeKind: TypeKind.Enum, EnumUnderlyingType: { } underlying })
+        {
+            // Stored as the enum itself; renaming the enum leaves the stored bytes, and so the layout hash, unchanged.
+            var storage = ClassifyScalar(underlying, out unsupportedReason);
+            return storage is null ? null : ("enum:" + storage.Value.StorageType, storage.Value.Size, storage.Value.ClrAlignment);
+        }
+
+        switch (type.SpecialType)
+        {
+            case SpecialType.System_Boolean: return ("System.Boolean", 1, 1);
+            case SpecialType.System_Byte: return ("System.Byte", 1, 1);
+            case SpecialType.System_SByte: return ("System.SByte", 1, 1);
+            case SpecialType.System_Int16: return ("System.Int16", 2, 2);
+            case SpecialType.System_UInt16: return ("System.UInt16", 2, 2);
+            case SpecialType.System_Char: return ("System.Char", 2, 2);
+            case SpecialType.System_Int32: return ("System.Int32", 4, 4);
+            case SpecialType.System_UInt32: return ("System.UInt32", 4, 4);
+            case SpecialType.System_Single: return ("System.Single", 4, 4);
+            case SpecialType.System_Int64: return ("System.Int64", 8, 8);
+            case SpecialType.System_UInt64: return ("System.UInt64", 8, 8);
+            case SpecialType.System_Double: return ("System.Double", 8, 8);
+            case SpecialType.System_DateTime: return ("System.DateTime", 8, 8);
+
+            // decimal is { int flags; uint hi; ulong lo; }: 16 bytes, 8-aligned.
+            case SpecialType.System_Decimal: return ("System.Decimal", 16, 8);
+            case SpecialType.System_IntPtr:
+            case SpecialType.System_UIntPtr:
+                unsupportedReason = "its size depends on the process (4 or 8 bytes), so a pool written by one process could not be read by another; use long or ulong";
+                return null;
+        }
+
+        if (!SymbolNames.Is(type, type.Name, SymbolNames.System))
+        {
+            return null;
+        }
+
+        switch (type.Name)
+        {
+            case "Half": return ("System.Half", 2, 2);
+            case "TimeSpan": return ("System.TimeSpan", 8, 8);
+
+            // Guid is { int; short; short; 8 bytes }: 16 bytes, 4-aligned.
+            case "Guid": return ("System.Guid", 16, 4);
+
+            // DateTimeOffset is { DateTime; short offsetMinutes; }: 16 bytes after padding, 8-aligned.
+            case "DateTimeOffset": return ("System.DateTimeOffset", 16, 8);
+
+            // The runtime gives Int128/UInt128 16-byte alignment on 64-bit platforms (ABI compatibility).
+            case "Int128": return ("System.Int128", 16, 16);
+            case "UInt128": return ("System.UInt128", 16, 16);
+            default: return null;
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Pmem.Generators.Emitting;
+using Pmem.Generators.Helpers;
+using Pmem.Generators.Layout;
+using Pmem.Generators.Parsing;
+
+namespace Pmem.Generators;
+
+/// <summary>
+/// Completes every <c>[PersistentObject]</c> partial class: derives it from <c>PersistentObject</c>, lays its partial
+/// properties out in cache lines and writes their bodies as reads and writes of the pool.
+/// </summary>
+/// <remarks>
+/// Pipeline: <c>ForAttributeWithMetadataName</c> → <see cref="PersistentTypeParser"/> (symbols to an equatable
+/// model) → diagnostics, and for error-free models <see cref="LayoutPlanner"/> → <see cref="PersistentTypeEmitter"/>.
+/// Every step's output has value equality, so an edit elsewhere in the compilation re-runs nothing.
+/// </remarks>
+[Generator(LanguageNames.CSharp)]
+public sealed class PersistentObjectGenerator : IIncrementalGenerator
+{
+    /// <inheritdoc />
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        var models = context.SyntaxProvider
+            .ForAttributeWithMetadataName(SupportedTypes.PersistentObjectAttributeName, PersistentTypeParser.IsCandidate, PersistentTypeParser.Parse)
+            .Where(static model => model is not null)
+            .Select(static (model, _) => model!)
+            .WithTrackingName(TrackingNames.Models);
+
+        var diagnostics = models
+            .Select(static (model, _) => model.Diagnostics)
+            .Where(static diagnostics => !diagnostics.IsEmpty)
+            .WithTrackingName(TrackingNames.Diagnostics);
+
+        context.RegisterSourceOutput(diagnostics, static (output, diagnostics) =>
+        {
+            foreach (var diagnostic in diagnostics)
+            {
+                output.ReportDiagnostic(diagnostic.ToDiagnostic());
+            }
+        });
+
+        var plans = models
+            .Where(static model => model.CanGenerate)
+            .Select(static (model, _) => new GenerationUnit(model, LayoutPlanner.Plan(
+                new LayoutRequest(model.DurableName, model.Properties.Select(PersistentTypeParser.ToLayoutField).ToEquatableArray()))))
+            .WithTrackingName(TrackingNames.Plans);
+
+        context.RegisterSourceOutput(plans, static (output, unit) =>
+            output.AddSource(unit.Model.HintName, PersistentTypeEmitter.Emit(unit.Model, unit.Plan)));
+    }
+
+    private sealed record GenerationUnit(PersistentTypeModel Model, LayoutPlan Plan);
+}

@@ -1,0 +1,9 @@
+namespace Pmem.Generators;
+
+/// <summary>Names of the pipeline steps, so that tests can check each step's caching.</summary>
+internal static class TrackingNames
+{
+    public const string Models = nameof(Models);
+    public const string Diagnostics = nameof(Diagnostics);
+    public const string Plans = nameof(Plans);
+}

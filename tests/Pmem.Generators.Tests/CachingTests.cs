@@ -1,0 +1,96 @@
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Pmem.Generators.Tests.Infrastructure;
+
+namespace Pmem.Generators.Tests;
+
+/// <summary>
+/// Incrementality: after an edit that does not touch a persistent class, every named pipeline step must reuse its
+/// previous output. A model holding a non-equatable value (an array, a symbol, a Location) would show "Modified".
+/// </summary>
+public sealed class CachingTests
+{
+    private const string Classes = """
+        using System;
+        using Pmem.Objects;
+
+        namespace Bank;
+
+        [PersistentObject]
+        public partial class Account
+        {
+            [CacheLineGroup("hot")] public partial long Balance { get; set; }
+            [CacheLineGroup("hot")] public partial int Version { get; set; }
+            public partial string? Owner { get; set; }
+            public partial Customer? Customer { get; set; }
+            public partial decimal? Limit { get; set; }
+        }
+
+        [PersistentObject]
+        public partial class Customer
+        {
+            public partial Guid Id { get; set; }
+            // PMEM013 (a warning) keeps the diagnostics step busy without stopping generation.
+            public partial string Name { get; set; }
+        }
+        """;
+
+    private static readonly string[] TrackedSteps = [TrackingNames.Models, TrackingNames.Diagnostics, TrackingNames.Plans];
+
+    [Fact]
+    public void An_unrelated_edit_reuses_every_step_output()
+    {
+        var compilation = GeneratorHarness.CreateCompilation(Classes);
+        var driver = GeneratorHarness.CreateDriver(trackSteps: true).RunGenerators(compilation, TestContext.Current.CancellationToken);
+
+        var edited = compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText("namespace Bank; public static class Unrelated { public const int Answer = 42; }", GeneratorHarness.ParseOptions));
+        var result = driver.RunGenerators(edited, TestContext.Current.CancellationToken).GetRunResult().Results.Single();
+
+        foreach (var step in TrackedSteps)
+        {
+            Assert.True(result.TrackedSteps.TryGetValue(step, out var runs) && runs.Length > 0, $"step {step} did not run");
+            Assert.Empty(NotReused(result, step));
+        }
+
+        Assert.All(result.TrackedOutputSteps.SelectMany(step => step.Value).SelectMany(run => run.Outputs), output => Assert.Equal(IncrementalStepRunReason.Cached, output.Reason));
+    }
+
+    [Fact]
+    public void Editing_a_persistent_class_is_seen_as_a_change()
+    {
+        // The check above must be able to fail: a real change to a model has to show up as a modified output.
+        var compilation = GeneratorHarness.CreateCompilation(Classes);
+        var driver = GeneratorHarness.CreateDriver(trackSteps: true).RunGenerators(compilation, TestContext.Current.CancellationToken);
+
+        var tree = compilation.SyntaxTrees.Single();
+        var changed = compilation.ReplaceSyntaxTree(tree, tree.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(
+            Classes.Replace("public partial Guid Id { get; set; }", "public partial Guid Id { get; set; }\n    public partial long Score { get; set; }"))));
+        var result = driver.RunGenerators(changed, TestContext.Current.CancellationToken).GetRunResult().Results.Single();
+
+        Assert.Contains(NotReused(result, TrackingNames.Models), reason => reason.Contains("Modified"));
+        Assert.Contains(NotReused(result, TrackingNames.Plans), reason => reason.Contains("Modified"));
+    }
+
+    [Fact]
+    public void Models_of_the_same_source_are_equal_across_compilations()
+    {
+        static object Model() =>
+            GeneratorHarness.CreateDriver(trackSteps: true)
+                .RunGenerators(GeneratorHarness.CreateCompilation(Classes), TestContext.Current.CancellationToken)
+                .GetRunResult().Results.Single()
+                .TrackedSteps[TrackingNames.Models].SelectMany(run => run.Outputs).First().Value;
+
+        var first = Model();
+        var second = Model();
+
+        Assert.NotSame(first, second);
+        Assert.Equal(first, second);
+    }
+
+    private static List<string> NotReused(GeneratorRunResult result, string step) =>
+        result.TrackedSteps[step]
+            .SelectMany(run => run.Outputs)
+            .Where(output => output.Reason is not (IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged))
+            .Select(output => $"{step}: {output.Reason} ({output.Value})")
+            .ToList();
+}

@@ -1,0 +1,347 @@
+using Pmem.Generators.Tests.Infrastructure;
+
+namespace Pmem.Generators.Tests;
+
+/// <summary>
+/// The generated source for representative classes, compared with checked-in snapshots; every scenario must also
+/// compile against Pmem.Core without errors or warnings.
+/// </summary>
+public sealed class GeneratedSourceTests
+{
+    [Fact]
+    public void Account_with_a_balance_and_an_owner()
+    {
+        var run = GeneratorHarness.RunClean("""
+            using Pmem.Objects;
+
+            namespace Bank;
+
+            [PersistentObject]
+            public partial class Account
+            {
+                public partial long Balance { get; set; }
+
+                public partial string? Owner { get; set; }
+            }
+            """);
+
+        Snapshot.Verify(run);
+    }
+
+    [Fact]
+    public void Every_supported_value_type()
+    {
+        var run = GeneratorHarness.RunClean("""
+            using System;
+            using Pmem.Objects;
+
+            namespace Samples;
+
+            [PersistentObject]
+            public partial class AllValues
+            {
+                public partial bool Flag { get; set; }
+                public partial byte Byte { get; set; }
+                public partial sbyte SByte { get; set; }
+                public partial short Int16 { get; set; }
+                public partial ushort UInt16 { get; set; }
+                public partial char Char { get; set; }
+                public partial Half Half { get; set; }
+                public partial int Int32 { get; set; }
+                public partial uint UInt32 { get; set; }
+                public partial float Single { get; set; }
+                public partial long Int64 { get; set; }
+                public partial ulong UInt64 { get; set; }
+                public partial double Double { get; set; }
+                public partial DateTime DateTime { get; set; }
+                public partial TimeSpan TimeSpan { get; set; }
+                public partial decimal Decimal { get; set; }
+                public partial Guid Guid { get; set; }
+                public partial DateTimeOffset DateTimeOffset { get; set; }
+                public partial Int128 Int128 { get; set; }
+                public partial UInt128 UInt128 { get; set; }
+            }
+            """);
+
+        Snapshot.Verify(run);
+    }
+
+    [Fact]
+    public void Nullable_forms_of_value_types()
+    {
+        var run = GeneratorHarness.RunClean("""
+            using System;
+            using Pmem.Objects;
+
+            namespace Samples;
+
+            [PersistentObject]
+            public partial class NullableValues
+            {
+                public partial bool? Flag { get; set; }
+                public partial short? Int16 { get; set; }
+                public partial int? Int32 { get; set; }
+                public partial long? Int64 { get; set; }
+                public partial double? Double { get; set; }
+                public partial decimal? Decimal { get; set; }
+                public partial Guid? Guid { get; set; }
+                public partial DateTime? DateTime { get; set; }
+                public partial DateTimeOffset? DateTimeOffset { get; set; }
+                public partial Int128? Int128 { get; set; }
+            }
+            """);
+
+        Snapshot.Verify(run);
+    }
+
+    [Fact]
+    public void Enums_are_stored_as_themselves()
+    {
+        var run = GeneratorHarness.RunClean("""
+            using Pmem.Objects;
+
+            namespace Shop;
+
+            public enum OrderState : byte { Open, Paid, Shipped }
+
+            public enum Priority { Low, High }
+
+            [PersistentObject]
+            public partial class Order
+            {
+                public partial OrderState State { get; set; }
+
+                public partial Priority? Priority { get; set; }
+
+                public partial long Number { get; set; }
+            }
+            """);
+
+        Snapshot.Verify(run);
+    }
+
+    [Fact]
+    public void References_between_persistent_classes()
+    {
+        var run = GeneratorHarness.RunClean("""
+            using Pmem.Objects;
+
+            namespace Shop;
+
+            [PersistentObject(Name = "shop.customer")]
+            public partial class Customer
+            {
+                public partial string? Name { get; set; }
+
+                public partial Order? LastOrder { get; set; }
+            }
+
+            [PersistentObject]
+            public partial class Order
+            {
+                public partial Customer? Customer { get; set; }
+
+                public partial Order? Previous { get; set; }
+
+                public partial decimal Total { get; set; }
+            }
+            """);
+
+        Snapshot.Verify(run);
+    }
+
+    [Fact]
+    public void Cache_line_groups_share_a_line()
+    {
+        var run = GeneratorHarness.RunClean("""
+            using System;
+            using Pmem.Objects;
+
+            namespace Bank;
+
+            [PersistentObject]
+            public partial class Ledger
+            {
+                [CacheLineGroup("head")]
+                public partial long Head { get; set; }
+
+                [CacheLineGroup("head")]
+                public partial int Count { get; set; }
+
+                public partial Guid Id { get; set; }
+
+                public partial decimal Limit { get; set; }
+
+                public partial DateTimeOffset Opened { get; set; }
+
+                public partial decimal Reserve { get; set; }
+
+                [CacheLineGroup("tail")]
+                public partial long Tail { get; set; }
+
+                [CacheLineGroup("tail")]
+                public partial bool Closed { get; set; }
+            }
+            """);
+
+        Snapshot.Verify(run);
+    }
+
+    [Fact]
+    public void Many_properties_across_several_cache_lines()
+    {
+        var properties = string.Join("\n", Enumerable.Range(0, 24).Select(index => (index % 4) switch
+        {
+            0 => $"    public partial long Counter{index} {{ get; set; }}",
+            1 => $"    public partial System.Guid Key{index} {{ get; set; }}",
+            2 => $"    public partial int Small{index} {{ get; set; }}",
+            _ => $"    public partial string? Label{index} {{ get; set; }}",
+        }));
+        var run = GeneratorHarness.RunClean($$"""
+            using Pmem.Objects;
+
+            namespace Samples;
+
+            [PersistentObject]
+            public partial class Wide
+            {
+            {{properties}}
+            }
+            """);
+
+        Snapshot.Verify(run);
+    }
+
+    [Fact]
+    public void Global_namespace_internal_class_and_custom_durable_name()
+    {
+        var run = GeneratorHarness.RunClean("""
+            [Pmem.Objects.PersistentObject(Name = "settings/v1")]
+            internal partial class Settings
+            {
+                public partial int Volume { get; set; }
+            }
+            """);
+
+        Snapshot.Verify(run);
+    }
+
+    [Fact]
+    public void Accessor_modifiers_keywords_and_ordinary_members_are_respected()
+    {
+        var run = GeneratorHarness.RunClean("""
+            using Pmem.Objects;
+
+            namespace Samples;
+
+            [PersistentObject]
+            public partial class Document
+            {
+                public partial long Version { get; private set; }
+
+                internal partial int @class { get; set; }
+
+                public virtual partial string? Title { get; protected set; }
+
+                // Ordinary members stay ordinary: not stored, no diagnostic.
+                public string Summary => $"{Title} v{Version}";
+
+                public int Transient { get; set; }
+
+                public void Bump() => Version++;
+            }
+            """);
+
+        Snapshot.Verify(run);
+    }
+
+    [Fact]
+    public void Class_without_persistent_properties_is_one_empty_line()
+    {
+        var run = GeneratorHarness.RunClean("""
+            namespace Samples;
+
+            [Pmem.Objects.PersistentObject]
+            public sealed partial class Marker
+            {
+            }
+            """);
+
+        Snapshot.Verify(run);
+    }
+
+    [Fact]
+    public void Properties_from_every_part_of_the_class_are_stored()
+    {
+        var run = GeneratorHarness.RunClean(
+            """
+            namespace Split;
+
+            [Pmem.Objects.PersistentObject]
+            public partial class Account
+            {
+                public partial long Balance { get; set; }
+            }
+            """,
+            """
+            namespace Split;
+
+            public partial class Account
+            {
+                public partial string? Owner { get; set; }
+            }
+            """);
+
+        Assert.Contains("public partial long Balance", run.SingleSource);
+        Assert.Contains("public partial string? Owner", run.SingleSource);
+    }
+
+    [Fact]
+    public void References_to_persistent_classes_of_another_assembly_are_supported()
+    {
+        var library = GeneratorHarness.RunClean("""
+            namespace Library;
+
+            [Pmem.Objects.PersistentObject]
+            public partial class Customer
+            {
+                public partial string? Name { get; set; }
+            }
+            """).OutputCompilation;
+
+        // The referenced class is recognised by its generated IPersistentObject<Customer>, not by the attribute.
+        var run = GeneratorHarness.RunClean(GeneratorHarness.CreateCompilation(
+            ["""
+            namespace App;
+
+            [Pmem.Objects.PersistentObject]
+            public partial class Order
+            {
+                public partial Library.Customer? Customer { get; set; }
+            }
+            """],
+            [library.ToMetadataReference()],
+            assemblyName: "App"));
+
+        Assert.Contains("get => ReadReference<global::Library.Customer>(0);", run.SingleSource);
+    }
+
+    [Fact]
+    public void Properties_declared_in_a_nullable_oblivious_context_compile_cleanly()
+    {
+        var run = GeneratorHarness.RunClean("""
+            #nullable disable
+            namespace Legacy;
+
+            [Pmem.Objects.PersistentObject]
+            public partial class Note
+            {
+                public partial string Text { get; set; }
+
+                public partial Note Next { get; set; }
+            }
+            """);
+
+        Assert.Contains("get => ReadString(8)!;", run.SingleSource);
+    }
+}
