@@ -93,6 +93,16 @@ internal static class DiagnosticDescriptors
         "Cache-line group on a property that is not persistent",
         "[CacheLineGroup] on '{0}' has no effect: only partial properties of a [PersistentObject] class are stored in the pool");
 
+    public static readonly DiagnosticDescriptor CollectionSetter = Error(
+        "PMEM017",
+        "Persistent collection property must be get-only",
+        "The collection property '{0}' must have only a get accessor: the object owns its collection, which is created on first use; change its contents instead of replacing it");
+
+    public static readonly DiagnosticDescriptor CollectionNullability = Error(
+        "PMEM018",
+        "Persistent collection property must use the pool's nullability",
+        "The collection property '{0}' must be declared as '{1}': string and object elements can be null, string keys cannot");
+
     private static DiagnosticDescriptor Error(string id, string title, string message) =>
         Create(id, title, message, DiagnosticSeverity.Error);
 

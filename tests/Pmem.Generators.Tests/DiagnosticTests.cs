@@ -301,6 +301,88 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
+    public void PMEM017_collection_property_with_a_setter_or_init()
+    {
+        var run = GeneratorHarness.Run("""
+            using Pmem.Objects;
+
+            [PersistentObject]
+            public partial class Basket
+            {
+                public partial PersistentList<int> Counts { get; set; }
+
+                public partial PersistentDictionary<int, long> Totals { get; init; }
+
+                public partial PersistentList<long> Fine { get; }
+            }
+            """);
+
+        AssertOnly(
+            run,
+            ("PMEM017", "Counts", "'Counts' must have only a get accessor"),
+            ("PMEM017", "Totals", "'Totals' must have only a get accessor"));
+        Assert.Empty(run.GeneratedSources);
+    }
+
+    [Fact]
+    public void PMEM003_unsupported_collection_elements_name_the_element_type()
+    {
+        var run = GeneratorHarness.Run("""
+            using System.Collections.Generic;
+            using Pmem.Objects;
+
+            public class Plain { }
+
+            [PersistentObject]
+            public partial class Basket
+            {
+                public partial PersistentList<List<int>?> Nested { get; }
+                public partial PersistentList<nint> Handles { get; }
+                public partial PersistentList<int?> Maybe { get; }
+                public partial PersistentDictionary<int, Plain?> Plains { get; }
+                public partial PersistentDictionary<Basket, int> ByBasket { get; }
+                public partial PersistentDictionary<PersistentList<int>, int> ByList { get; }
+            }
+            """);
+
+        AssertOnly(
+            run,
+            ("PMEM003", "ByBasket", "its key type 'Basket' cannot be a dictionary key: keys are unmanaged values or strings"),
+            ("PMEM003", "ByList", "its key type 'Pmem.Objects.PersistentList<int>' cannot be stored in a collection"),
+            ("PMEM003", "Handles", "its element type 'nint' cannot be stored in a collection: its size depends on the process"),
+            ("PMEM003", "Maybe", "its element type 'int?' cannot be stored in a collection: nullable value types cannot be collection elements"),
+            ("PMEM003", "Nested", "type 'Pmem.Objects.PersistentList<System.Collections.Generic.List<int>?>', which cannot be stored in a pool: its element type 'System.Collections.Generic.List<int>'"),
+            ("PMEM003", "Plains", "its value type 'Plain' cannot be stored in a collection"));
+        Assert.Empty(run.GeneratedSources);
+    }
+
+    [Fact]
+    public void PMEM018_collection_declared_with_other_nullability_than_the_pool_returns()
+    {
+        var run = GeneratorHarness.Run("""
+            using Pmem.Objects;
+
+            [PersistentObject]
+            public partial class Basket
+            {
+                public partial PersistentList<string> Tags { get; }
+                public partial PersistentList<Basket> Children { get; }
+                public partial PersistentDictionary<int, string> Labels { get; }
+                public partial PersistentDictionary<string?, long> Totals { get; }
+                public partial PersistentDictionary<string, string?> Fine { get; }
+            }
+            """);
+
+        AssertOnly(
+            run,
+            ("PMEM018", "Children", "'Children' must be declared as 'PersistentList<Basket?>'"),
+            ("PMEM018", "Labels", "'Labels' must be declared as 'PersistentDictionary<int, string?>'"),
+            ("PMEM018", "Tags", "'Tags' must be declared as 'PersistentList<string?>'"),
+            ("PMEM018", "Totals", "'Totals' must be declared as 'PersistentDictionary<string, long>'"));
+        Assert.Empty(run.GeneratedSources);
+    }
+
+    [Fact]
     public void Every_descriptor_has_a_help_link_and_a_documented_section()
     {
         var descriptors = typeof(DiagnosticDescriptors)

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Pmem.Generators.Tests.Infrastructure;
 
 namespace Pmem.Generators.Tests;
@@ -343,5 +344,98 @@ public sealed class GeneratedSourceTests
             """);
 
         Assert.Contains("get => ReadString(8)!;", run.SingleSource);
+    }
+
+    [Fact]
+    public void Collections_of_every_flavour_are_get_only_slots()
+    {
+        var run = GeneratorHarness.RunClean("""
+            using System;
+            using Pmem.Objects;
+
+            namespace Shop;
+
+            public enum Size : byte { Small, Large }
+
+            [PersistentObject]
+            public partial class Product
+            {
+                public partial string? Name { get; set; }
+            }
+
+            [PersistentObject]
+            public partial class Catalog
+            {
+                public partial long Version { get; set; }
+
+                public partial PersistentList<int> Counts { get; }
+                public partial PersistentList<Size> Sizes { get; }
+                public partial PersistentList<string?> Tags { get; }
+                public partial PersistentList<Product?> Products { get; }
+
+                public partial PersistentDictionary<Guid, decimal> Prices { get; }
+                public partial PersistentDictionary<int, string?> Labels { get; }
+                public partial PersistentDictionary<long, Product?> ById { get; }
+                public partial PersistentDictionary<string, DateTime> Updated { get; }
+                public partial PersistentDictionary<string, string?> Notes { get; }
+                internal partial PersistentDictionary<string, Product?> BySku { get; }
+            }
+            """);
+
+        Snapshot.Verify(run);
+    }
+
+    [Fact]
+    public void Collections_declared_in_a_nullable_oblivious_context_compile_cleanly()
+    {
+        var run = GeneratorHarness.RunClean("""
+            #nullable disable
+            using Pmem.Objects;
+
+            namespace Legacy;
+
+            [PersistentObject]
+            public partial class Note
+            {
+                public partial PersistentList<string> Lines { get; }
+
+                public partial PersistentDictionary<string, Note> Links { get; }
+            }
+            """);
+
+        Assert.Contains("get => GetStringList(0);", run.SingleSource);
+        Assert.Contains("get => GetStringKeyedDictionaryOfObjects<global::Legacy.Note>(8);", run.SingleSource);
+    }
+
+    [Fact]
+    public void Layout_hash_changes_when_a_collection_element_type_changes()
+    {
+        // Through the whole generator: the same slot, offset and size, only the element or key type differs.
+        static string HashOf(string collectionType) => Regex.Match(
+            GeneratorHarness.RunClean($$"""
+                using Pmem.Objects;
+
+                [PersistentObject(Name = "tests.basket")]
+                public partial class Basket
+                {
+                    public partial {{collectionType}} Items { get; }
+                }
+                """).SingleSource,
+            "layoutHash: (0x[0-9A-F]{16})UL").Groups[1].Value;
+
+        string[] hashes =
+        [
+            HashOf("PersistentList<int>"),
+            HashOf("PersistentList<long>"),
+            HashOf("PersistentList<string?>"),
+            HashOf("PersistentList<Basket?>"),
+            HashOf("PersistentDictionary<int, long>"),
+            HashOf("PersistentDictionary<long, int>"),
+            HashOf("PersistentDictionary<string, long>"),
+        ];
+
+        Assert.All(hashes, hash => Assert.Matches("^0x[0-9A-F]{16}$", hash));
+        Assert.Equal(hashes.Length, hashes.Distinct().Count());
+        Assert.Equal(hashes[0], HashOf("PersistentList<int>"));
     }
 }

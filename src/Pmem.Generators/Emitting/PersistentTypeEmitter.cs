@@ -94,7 +94,7 @@ internal static class PersistentTypeEmitter
     {
         var slots = plan.Fields
             .Select(field => (Field: field, Kind: model.Properties.First(property => property.Name == field.Name).Kind))
-            .Where(slot => slot.Kind is PersistentPropertyKind.String or PersistentPropertyKind.Reference)
+            .Where(slot => slot.Kind is PersistentPropertyKind.String or PersistentPropertyKind.Reference or PersistentPropertyKind.Collection)
             .ToList();
 
         writer.Line($"private static readonly {Objects}PersistentTypeInfo s_persistentType = new(");
@@ -120,6 +120,18 @@ internal static class PersistentTypeEmitter
     private static void WriteProperty(IndentedWriter writer, PersistentPropertyModel property, PlacedField field)
     {
         var offset = Number(field.Offset);
+        var modifiers = property.Accessibility + (property.IsVirtual ? " virtual" : string.Empty);
+        if (property.Collection is { } collection)
+        {
+            writer.Line($"// Offset {offset}, 8 bytes, cache line {Number(field.CacheLine)}: the collection is created on first use.");
+            using (writer.Block($"{modifiers} partial {property.DeclaredTypeName} {Identifier(property.Name)}"))
+            {
+                writer.Line($"get => {CollectionGetter(collection)}({offset});");
+            }
+
+            return;
+        }
+
         var (read, write) = property.Kind switch
         {
             PersistentPropertyKind.String => ($"ReadString({offset})", $"WriteString({offset}, value)"),
@@ -137,13 +149,44 @@ internal static class PersistentTypeEmitter
             read += "!";
         }
 
-        var modifiers = property.Accessibility + (property.IsVirtual ? " virtual" : string.Empty);
         writer.Line($"// Offset {offset}, {Number(field.Size)} byte{(field.Size == 1 ? string.Empty : "s")}, cache line {Number(field.CacheLine)}.");
         using (writer.Block($"{modifiers} partial {property.DeclaredTypeName} {Identifier(property.Name)}"))
         {
             writer.Line($"{Prefix(property.GetterAccessibility)}get => {read};");
             writer.Line($"{Prefix(property.SetterAccessibility)}set => {write};");
         }
+    }
+
+    /// <summary>The <c>PersistentObject</c> member that opens a collection of these element kinds, with its type arguments.</summary>
+    private static string CollectionGetter(CollectionModel collection)
+    {
+        var value = collection.Value;
+        if (collection.Key is not { } key)
+        {
+            return value.Kind switch
+            {
+                CollectionElementKind.String => "GetStringList",
+                CollectionElementKind.Reference => $"GetObjectList<{value.TypeName}>",
+                _ => $"GetList<{value.TypeName}>",
+            };
+        }
+
+        if (key.Kind == CollectionElementKind.String)
+        {
+            return value.Kind switch
+            {
+                CollectionElementKind.String => "GetStringKeyedDictionaryOfStrings",
+                CollectionElementKind.Reference => $"GetStringKeyedDictionaryOfObjects<{value.TypeName}>",
+                _ => $"GetStringKeyedDictionary<{value.TypeName}>",
+            };
+        }
+
+        return value.Kind switch
+        {
+            CollectionElementKind.String => $"GetDictionaryOfStrings<{key.TypeName}>",
+            CollectionElementKind.Reference => $"GetDictionaryOfObjects<{key.TypeName}, {value.TypeName}>",
+            _ => $"GetDictionary<{key.TypeName}, {value.TypeName}>",
+        };
     }
 
     /// <summary>

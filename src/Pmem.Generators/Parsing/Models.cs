@@ -23,6 +23,40 @@ internal enum PersistentPropertyKind
 
     /// <summary>An 8-byte reference slot: <c>ReadReference&lt;T&gt;</c> / <c>WriteReference&lt;T&gt;</c>.</summary>
     Reference,
+
+    /// <summary>
+    /// An 8-byte slot holding an owned persistent list or dictionary, created on first use: a get-only property whose
+    /// getter calls one of the <c>Get…List</c> / <c>Get…Dictionary</c> members (see <see cref="CollectionModel"/>).
+    /// </summary>
+    Collection,
+}
+
+/// <summary>How a collection stores one kind of its elements (a list's items, a dictionary's keys or values).</summary>
+internal enum CollectionElementKind
+{
+    /// <summary>An unmanaged value stored as its bytes.</summary>
+    Value,
+
+    /// <summary>An owned persistent string (<c>string?</c>).</summary>
+    String,
+
+    /// <summary>A reference to a <c>[PersistentObject]</c> (<c>T?</c>).</summary>
+    Reference,
+}
+
+/// <summary>The elements of one kind in a collection.</summary>
+/// <param name="Kind">How they are stored, which picks the runtime member the getter calls.</param>
+/// <param name="TypeName">The <c>global::</c>-qualified element type without a nullable annotation (a type argument of that member).</param>
+/// <param name="StorageType">Canonical stored type, as for properties (<c>System.Int32</c>, <c>string</c>, <c>reference</c>).</param>
+internal sealed record CollectionElement(CollectionElementKind Kind, string TypeName, string StorageType);
+
+/// <summary>A collection property's element types: a list has only <paramref name="Value"/>, a dictionary also a <paramref name="Key"/>.</summary>
+/// <param name="Key">The dictionary key, or null for a list.</param>
+/// <param name="Value">The list item or dictionary value.</param>
+internal sealed record CollectionModel(CollectionElement? Key, CollectionElement Value)
+{
+    /// <summary>Whether this is a dictionary (else a list).</summary>
+    public bool IsDictionary => Key is not null;
 }
 
 /// <summary>A persistent partial property, reduced to the values the layout and the emitter need.</summary>
@@ -39,6 +73,7 @@ internal enum PersistentPropertyKind
 /// <param name="SetterAccessibility">The setter's keywords when they differ from the property's, else null.</param>
 /// <param name="IsVirtual">Whether the definition is virtual (the implementation must repeat it).</param>
 /// <param name="IsNullable">Whether a string or reference property is declared nullable; a non-nullable one gets <c>!</c>.</param>
+/// <param name="Collection">The element types of a <see cref="PersistentPropertyKind.Collection"/> property, else null.</param>
 internal sealed record PersistentPropertyModel(
     string Name,
     PersistentPropertyKind Kind,
@@ -52,7 +87,8 @@ internal sealed record PersistentPropertyModel(
     string? GetterAccessibility,
     string? SetterAccessibility,
     bool IsVirtual,
-    bool IsNullable);
+    bool IsNullable,
+    CollectionModel? Collection = null);
 
 /// <summary>A <c>[PersistentObject]</c> class as the generator sees it: only strings, numbers and equatable arrays.</summary>
 /// <param name="Namespace">The containing namespace, or null for the global namespace.</param>

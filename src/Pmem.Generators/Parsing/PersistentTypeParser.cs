@@ -151,6 +151,11 @@ internal static class PersistentTypeParser
             return null;
         }
 
+        if (SupportedTypes.IsCollection(property.Type))
+        {
+            return ParseCollectionProperty(property, (INamedTypeSymbol)property.Type, group, location, diagnostics);
+        }
+
         if (property.GetMethod is null || property.SetMethod is null || property.SetMethod.IsInitOnly)
         {
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.PropertyAccessors, location, property.Name));
@@ -188,6 +193,58 @@ internal static class PersistentTypeParser
             AccessorKeywords(property.SetMethod, property.DeclaredAccessibility),
             property.IsVirtual,
             isNullable);
+    }
+
+    private static PersistentPropertyModel? ParseCollectionProperty(
+        IPropertySymbol property, INamedTypeSymbol type, string? group, Location? location, List<DiagnosticInfo> diagnostics)
+    {
+        if (property.SetMethod is not null || property.GetMethod is null)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.CollectionSetter, location, property.Name));
+            return null;
+        }
+
+        var collection = SupportedTypes.ClassifyCollection(type, out var unsupportedReason);
+        if (collection is null)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(
+                DiagnosticDescriptors.UnsupportedType, location, property.Name, type.ToDisplayString(), unsupportedReason ?? string.Empty));
+            return null;
+        }
+
+        // The getter returns the runtime's type as it is; a declaration differing in element nullability would need a
+        // null-forgiving conversion that hides nulls the pool can return (string and object elements read as null
+        // when null was stored or a referenced object is gone). Oblivious declarations accept either.
+        var elements = collection.Model.IsDictionary
+            ? new[] { (type.TypeArguments[0], collection.Model.Key!.Kind, IsValue: false), (type.TypeArguments[1], collection.Model.Value.Kind, IsValue: true) }
+            : new[] { (type.TypeArguments[0], collection.Model.Value.Kind, IsValue: true) };
+        var mismatch = elements.Any(element =>
+            element.Item1.IsReferenceType
+            && element.Item1.NullableAnnotation != NullableAnnotation.None
+            && (element.Item1.NullableAnnotation == NullableAnnotation.Annotated) != (element.IsValue && SupportedTypes.IsNullableElement(element.Kind)));
+        if (mismatch)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(
+                DiagnosticDescriptors.CollectionNullability, location, property.Name, collection.RuntimeTypeName.Replace("global::Pmem.Objects.", string.Empty).Replace("global::", string.Empty)));
+            return null;
+        }
+
+        var declaredTypeName = collection.RuntimeTypeName + (type.NullableAnnotation == NullableAnnotation.Annotated ? "?" : string.Empty);
+        return new PersistentPropertyModel(
+            property.Name,
+            PersistentPropertyKind.Collection,
+            declaredTypeName,
+            declaredTypeName,
+            collection.StorageType,
+            8,
+            8,
+            group,
+            AccessibilityKeywords(property.DeclaredAccessibility),
+            null,
+            null,
+            property.IsVirtual,
+            true,
+            collection.Model);
     }
 
     private static string AccessTypeName(ITypeSymbol type, PersistentPropertyKind kind) =>

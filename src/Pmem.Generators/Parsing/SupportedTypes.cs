@@ -7,6 +7,15 @@ namespace Pmem.Generators.Parsing;
 /// <summary>How a supported property type is stored.</summary>
 internal sealed record StorageInfo(PersistentPropertyKind Kind, string StorageType, int Size, int Alignment);
 
+/// <summary>A supported collection type.</summary>
+/// <param name="Model">Its element types.</param>
+/// <param name="StorageType">Canonical stored type for the layout hash, e.g. <c>list&lt;System.Int32&gt;</c>, <c>dictionary&lt;string,reference&gt;</c>.</param>
+/// <param name="RuntimeTypeName">
+/// The exact type the runtime member returns, nullable annotations included (<c>PersistentList&lt;string?&gt;</c>,
+/// <c>PersistentDictionary&lt;string, T?&gt;</c>): the property must be declared with it.
+/// </param>
+internal sealed record CollectionInfo(CollectionModel Model, string StorageType, string RuntimeTypeName);
+
 /// <summary>
 /// The property types a persistent object can store (DESIGN §4) and their sizes. Sizes equal
 /// <c>Unsafe.SizeOf&lt;T&gt;()</c> on 64-bit .NET, because the runtime reads and writes each value as a whole <c>T</c>;
@@ -17,7 +26,90 @@ internal static class SupportedTypes
     public const string PersistentObjectAttributeName = "Pmem.Objects.PersistentObjectAttribute";
 
     private const string GeneralReason =
-        "supported are the primitive numerics, bool, char, enums, decimal, Guid, DateTime, DateTimeOffset, TimeSpan, their nullable forms, string and [PersistentObject] classes";
+        "supported are the primitive numerics, bool, char, enums, decimal, Guid, DateTime, DateTimeOffset, TimeSpan, their nullable forms, string, [PersistentObject] classes, PersistentList<T> and PersistentDictionary<TKey, TValue>";
+
+    private const string ElementReason =
+        "collection elements are the primitive numerics, bool, char, enums, decimal, Guid, DateTime, DateTimeOffset, TimeSpan, string and [PersistentObject] classes";
+
+    private const string PmemObjectsPrefix = "global::Pmem.Objects.";
+
+    /// <summary>Whether <paramref name="type"/> is <c>PersistentList&lt;T&gt;</c> or <c>PersistentDictionary&lt;TKey, TValue&gt;</c>, whatever its elements.</summary>
+    public static bool IsCollection(ITypeSymbol type) =>
+        type is INamedTypeSymbol { IsGenericType: true } named
+        && (SymbolNames.Is(named, "PersistentList", SymbolNames.PmemObjects) || SymbolNames.Is(named, "PersistentDictionary", SymbolNames.PmemObjects));
+
+    /// <summary>Classifies a collection type (<see cref="IsCollection"/>); null with a reason naming the offending element type.</summary>
+    public static CollectionInfo? ClassifyCollection(INamedTypeSymbol type, out string? unsupportedReason)
+    {
+        unsupportedReason = null;
+        var arguments = type.TypeArguments;
+        if (arguments.Length == 1)
+        {
+            var item = ClassifyElement(arguments[0], "element", out unsupportedReason);
+            return item is null
+                ? null
+                : new CollectionInfo(
+                    new CollectionModel(null, item),
+                    $"list<{item.StorageType}>",
+                    $"{PmemObjectsPrefix}PersistentList<{RuntimeArgument(item)}>");
+        }
+
+        var key = ClassifyElement(arguments[0], "key", out unsupportedReason);
+        if (key is null)
+        {
+            return null;
+        }
+
+        if (key.Kind == CollectionElementKind.Reference)
+        {
+            // The runtime hashes and compares keys by their stored bytes or text; an object reference has neither a
+            // stable hash nor a value equality the pool could honour.
+            unsupportedReason = $"its key type '{arguments[0].WithNullableAnnotation(NullableAnnotation.None).ToDisplayString()}' cannot be a dictionary key: keys are unmanaged values or strings";
+            return null;
+        }
+
+        var value = ClassifyElement(arguments[1], "value", out unsupportedReason);
+        return value is null
+            ? null
+            : new CollectionInfo(
+                new CollectionModel(key, value),
+                $"dictionary<{key.StorageType},{value.StorageType}>",
+                $"{PmemObjectsPrefix}PersistentDictionary<{key.TypeName}, {RuntimeArgument(value)}>");
+    }
+
+    /// <summary>Whether the runtime returns <paramref name="kind"/> elements as nullable (strings and references as values, never as keys).</summary>
+    public static bool IsNullableElement(CollectionElementKind kind) => kind != CollectionElementKind.Value;
+
+    private static string RuntimeArgument(CollectionElement element) =>
+        IsNullableElement(element.Kind) ? element.TypeName + "?" : element.TypeName;
+
+    private static CollectionElement? ClassifyElement(ITypeSymbol type, string role, out string? unsupportedReason)
+    {
+        unsupportedReason = null;
+        var plain = type.WithNullableAnnotation(NullableAnnotation.None);
+        if (type.SpecialType == SpecialType.System_String)
+        {
+            return new CollectionElement(CollectionElementKind.String, "string", "string");
+        }
+
+        string? reason;
+        if (type is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T })
+        {
+            // Collections store unmanaged values as their bytes (an unmanaged constraint), which Nullable<T> is not.
+            reason = "nullable value types cannot be collection elements; use the value type itself";
+        }
+        else if (ClassifyScalar(type, out reason) is { } scalar)
+        {
+            return new CollectionElement(CollectionElementKind.Value, plain.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat), scalar.StorageType);
+        }
+        else if (IsPersistentClass(type))
+        {
+            return new CollectionElement(CollectionElementKind.Reference, plain.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat), "reference");
+        }
+
+        unsupportedReason = $"its {role} type '{plain.ToDisplayString()}' cannot be stored in a collection: {reason ?? ElementReason}";
+        return null;
+    }
 
     /// <summary>Classifies <paramref name="type"/>; null with a reason when it is not supported.</summary>
     public static StorageInfo? Classify(ITypeSymbol type, out string? unsupportedReason)
