@@ -3,8 +3,8 @@ using Pmem.Objects;
 namespace Pmem.Generators.Consumer.Tests;
 
 /// <summary>
-/// The generator ran inside the real SDK build of this project (otherwise it would not have compiled: CS9248). The pool
-/// is not ready yet, so these tests check the static surface the generated code gives each class.
+/// The generator ran inside the real SDK build of this project (otherwise it would not have compiled: CS9248). These
+/// tests check the static surface the generated code gives each class; <see cref="PoolRoundTripTests"/> uses it in pools.
 /// </summary>
 public sealed class GeneratedMembersTests
 {
