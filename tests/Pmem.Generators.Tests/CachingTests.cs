@@ -24,6 +24,8 @@ public sealed class CachingTests
             public partial string? Owner { get; set; }
             public partial Customer? Customer { get; set; }
             public partial decimal? Limit { get; set; }
+            public partial PersistentList<long> History { get; }
+            public partial PersistentDictionary<string, Customer?> CoOwners { get; }
         }
 
         [PersistentObject]

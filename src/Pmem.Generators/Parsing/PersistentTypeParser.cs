@@ -213,15 +213,11 @@ internal static class PersistentTypeParser
         }
 
         // The getter returns the runtime's type as it is; a declaration differing in element nullability would need a
-        // null-forgiving conversion that hides nulls the pool can return (string and object elements read as null
-        // when null was stored or a referenced object is gone). Oblivious declarations accept either.
-        var elements = collection.Model.IsDictionary
-            ? new[] { (type.TypeArguments[0], collection.Model.Key!.Kind, IsValue: false), (type.TypeArguments[1], collection.Model.Value.Kind, IsValue: true) }
-            : new[] { (type.TypeArguments[0], collection.Model.Value.Kind, IsValue: true) };
-        var mismatch = elements.Any(element =>
-            element.Item1.IsReferenceType
-            && element.Item1.NullableAnnotation != NullableAnnotation.None
-            && (element.Item1.NullableAnnotation == NullableAnnotation.Annotated) != (element.IsValue && SupportedTypes.IsNullableElement(element.Kind)));
+        // null-forgiving conversion that hides the nulls a collection can hold (any string or object element can be
+        // stored as null). Oblivious declarations accept either.
+        var valueArgument = type.TypeArguments[type.TypeArguments.Length - 1];
+        var mismatch = HasOtherNullability(valueArgument, SupportedTypes.IsNullableElement(collection.Model.Value.Kind))
+            || (collection.Model.IsDictionary && HasOtherNullability(type.TypeArguments[0], expectedAnnotated: false));
         if (mismatch)
         {
             diagnostics.Add(DiagnosticInfo.Create(
@@ -246,6 +242,12 @@ internal static class PersistentTypeParser
             true,
             collection.Model);
     }
+
+    /// <summary>Whether a reference-type argument is annotated differently than expected (oblivious matches anything).</summary>
+    private static bool HasOtherNullability(ITypeSymbol argument, bool expectedAnnotated) =>
+        argument.IsReferenceType
+        && argument.NullableAnnotation != NullableAnnotation.None
+        && (argument.NullableAnnotation == NullableAnnotation.Annotated) != expectedAnnotated;
 
     private static string AccessTypeName(ITypeSymbol type, PersistentPropertyKind kind) =>
         (kind == PersistentPropertyKind.NullableValue ? ((INamedTypeSymbol)type).TypeArguments[0] : type.WithNullableAnnotation(NullableAnnotation.None))
