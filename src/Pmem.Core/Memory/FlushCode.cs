@@ -54,6 +54,39 @@ internal static unsafe class FlushCode
     internal static readonly byte[] ClflushOptRdi = [0x66, 0x0F, 0xAE, 0x3F];  // clflushopt [rdi] 66 0F AE /7
     internal static readonly byte[] ClflushRdi = [0x0F, 0xAE, 0x3F];           // clflush [rdi]       0F AE /7
 
+    /// <summary>
+    /// Copies <paramref name="code"/> into a fresh page and makes it read+execute (never writable at the same time).
+    /// Returns null when the OS refuses; <paramref name="error"/> then says why.
+    /// </summary>
+    internal static byte* MakeExecutable(ReadOnlySpan<byte> code, out string? error)
+    {
+        error = null;
+        nuint page = LibC.PageSize;
+        if ((nuint)code.Length > page)
+        {
+            throw new ArgumentOutOfRangeException(nameof(code), "The code must fit in one page.");
+        }
+
+        byte* memory = (byte*)LibC.Mmap(null, page, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS, -1, 0);
+        if (memory == LibC.MAP_FAILED)
+        {
+            error = $"mmap of a code page failed ({LibC.Describe(Marshal.GetLastPInvokeError())})";
+            return null;
+        }
+
+        // Unused bytes are INT3, so a stray jump traps instead of running garbage.
+        new Span<byte>(memory, (int)page).Fill(0xCC);
+        code.CopyTo(new Span<byte>(memory, (int)page));
+        if (LibC.Mprotect(memory, page, LibC.PROT_READ | LibC.PROT_EXEC) != 0)
+        {
+            error = $"mprotect to read+execute was refused ({LibC.Describe(Marshal.GetLastPInvokeError())})";
+            LibC.Munmap(memory, page);
+            return null;
+        }
+
+        return memory;
+    }
+
     private static void Emit()
     {
         if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64)
@@ -62,25 +95,15 @@ internal static unsafe class FlushCode
             return;
         }
 
-        byte[] clwb = Loop(ClwbRdi), clflushOpt = Loop(ClflushOptRdi), clflush = Loop(ClflushRdi);
-        nuint page = LibC.PageSize;
-        byte* memory = (byte*)LibC.Mmap(null, page, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS, -1, 0);
-        if (memory == LibC.MAP_FAILED)
+        // Each loop starts on its own 64-byte boundary of one page.
+        byte[] code = new byte[192];
+        Loop(ClwbRdi).CopyTo(code, 0);
+        Loop(ClflushOptRdi).CopyTo(code, 64);
+        Loop(ClflushRdi).CopyTo(code, 128);
+        byte* memory = MakeExecutable(code, out string? error);
+        if (memory == null)
         {
-            UnavailableReason = $"mmap of a code page failed ({LibC.Describe(Marshal.GetLastPInvokeError())})";
-            return;
-        }
-
-        // Each loop starts on its own 64-byte boundary; the rest of the page is INT3.
-        new Span<byte>(memory, (int)page).Fill(0xCC);
-        clwb.CopyTo(new Span<byte>(memory, 64));
-        clflushOpt.CopyTo(new Span<byte>(memory + 64, 64));
-        clflush.CopyTo(new Span<byte>(memory + 128, 64));
-
-        if (LibC.Mprotect(memory, page, LibC.PROT_READ | LibC.PROT_EXEC) != 0)
-        {
-            UnavailableReason = $"mprotect to read+execute was refused ({LibC.Describe(Marshal.GetLastPInvokeError())})";
-            LibC.Munmap(memory, page);
+            UnavailableReason = error;
             return;
         }
 

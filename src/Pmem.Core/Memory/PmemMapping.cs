@@ -108,7 +108,11 @@ public sealed unsafe class PmemMapping : IDisposable
     /// </exception>
     public static PmemMapping Map(string path, long length = 0, MapFlags flags = MapFlags.None,
         UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
-        long reserve = 0)
+        long reserve = 0) =>
+        MapWithOptions(path, length, flags, mode, reserve, PmemOptions.Current);
+
+    /// <summary><see cref="Map(string, long, MapFlags, UnixFileMode, long)"/> with injected knobs (tests).</summary>
+    internal static PmemMapping MapWithOptions(string path, long length, MapFlags flags, UnixFileMode mode, long reserve, PmemOptions options)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -195,7 +199,7 @@ public sealed unsafe class PmemMapping : IDisposable
 
             int mapFlags = MapFileInto(reservation.Address, mapped, fd, 0, path, trySync: true);
             bool syncMapped = (mapFlags & LibC.MAP_SYNC) != 0;
-            bool isPmem = PmemOptions.Current.IsPmemForce ?? (deviceDax || syncMapped);
+            bool isPmem = options.IsPmemForce ?? (deviceDax || syncMapped);
 
             var mapping = new PmemMapping(path, file, reservation, length, mapped, isPmem, deviceDax, (flags & MapFlags.Sparse) != 0, mapFlags);
             MappingRegistry.Add((nuint)reservation.Address, (nuint)reservation.Address + mapped, isPmem, deepFlushFile);
