@@ -27,21 +27,16 @@ public sealed unsafe class HardwareDomain : MappedDomain
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public override void Drain() => Pmem.Drain();
 
-    /// <summary>Stores a value and makes it durable before returning.</summary>
+    /// <summary>Stores a value and makes it durable before returning (store, cache-line flush, SFENCE).</summary>
     /// <remarks>
-    /// An aligned 8-byte value goes through one non-temporal store and a fence, which needs no flush and measured
-    /// faster than store + CLWB + SFENCE here (see bench/RESULTS.md); it is still a single atomic store. Other sizes
-    /// are stored, flushed and drained.
+    /// A non-temporal 8-byte store + SFENCE needs no flush and is also atomic, but on this machine kind it measured
+    /// 2-3x slower than store + CLWB + SFENCE for a cold line (bench/RESULTS.md, SmallDurableStoreBenchmarks), so the
+    /// flush path is used for every size. <see cref="Pmem.StoreDurable8"/> keeps the alternative for re-measuring.
     /// </remarks>
     public override void WriteDurable<T>(long offset, T value)
     {
-        if (sizeof(T) == 8 && (offset & 7) == 0 && StoreObserver is null)
-        {
-            Pmem.StoreDurable8((long*)At(offset, 8), Unsafe.As<T, long>(ref value));
-            return;
-        }
-
-        base.WriteDurable(offset, value);
+        Write(offset, value);
+        Pmem.Persist(BaseAddress + offset, (nuint)sizeof(T));
     }
 
     /// <inheritdoc />

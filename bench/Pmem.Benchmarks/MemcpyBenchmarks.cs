@@ -1,0 +1,45 @@
+using System.Runtime.InteropServices;
+using BenchmarkDotNet.Attributes;
+using Pmem.Memory;
+using LibPmem = Pmem.Memory.Pmem;
+
+namespace Pmem.Benchmarks;
+
+/// <summary>memcpy_persist from a cached source to a destination that walks the 512 MiB region.</summary>
+public unsafe class MemcpyPersistBenchmarks
+{
+    private byte* _base;
+    private byte* _source;
+    private long _cursor;
+
+    [Params(64, 256, 1024, 4096, 65536, 1 << 20, 16 << 20)]
+    public int Size { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _base = PmemRegion.Base;
+        _source = (byte*)NativeMemory.AlignedAlloc((nuint)Size, 64);
+        new Span<byte>(_source, Size).Fill(7);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => NativeMemory.AlignedFree(_source);
+
+    private byte* Next()
+    {
+        long stride = Math.Max(Size, 64);
+        _cursor = (_cursor + stride) % (PmemRegion.Size - stride);
+        return _base + _cursor;
+    }
+
+    [Benchmark(Baseline = true), BenchmarkCategory("Native")]
+    public void Native_libpmem_memcpy_persist() => NativeLibPmem.MemcpyPersist(Next(), _source, (nuint)Size);
+
+    [Benchmark]
+    public void Managed_memcpy_persist() => LibPmem.MemcpyPersist(Next(), _source, (nuint)Size);
+
+    /// <summary>Buffer.MemoryCopy + CLWB + SFENCE whatever the size, to check where non-temporal stores pay off.</summary>
+    [Benchmark]
+    public void Managed_temporal_copy_flush_drain() => LibPmem.Memcpy(Next(), _source, (nuint)Size, PmemCopyFlags.Temporal);
+}
