@@ -42,4 +42,20 @@ public unsafe class MemcpyPersistBenchmarks
     /// <summary>Buffer.MemoryCopy + CLWB + SFENCE whatever the size, to check where non-temporal stores pay off.</summary>
     [Benchmark]
     public void Managed_temporal_copy_flush_drain() => LibPmem.Memcpy(Next(), _source, (nuint)Size, PmemCopyFlags.Temporal);
+
+    /// <summary>The AVX-512 non-temporal kernel alone (chosen only with PMEM_AVX512F=1), to compare widths in one run.</summary>
+    [Benchmark]
+    public void Managed_avx512_kernel_then_drain()
+    {
+        NonTemporalKernels.Move(VectorKernel.Avx512F, Next(), _source, (nuint)Size, flushEdges: true);
+        LibPmem.Drain();
+    }
+
+    /// <summary>The AVX2 non-temporal kernel alone.</summary>
+    [Benchmark]
+    public void Managed_avx2_kernel_then_drain()
+    {
+        NonTemporalKernels.Move(VectorKernel.Avx2, Next(), _source, (nuint)Size, flushEdges: true);
+        LibPmem.Drain();
+    }
 }

@@ -10,7 +10,7 @@ namespace Pmem.Memory;
 /// <param name="NoFlush"><c>PMEM_NO_FLUSH</c>: null = decide by eADR, true = never flush, false = always flush.</param>
 /// <param name="NoMovnt"><c>PMEM_NO_MOVNT=1</c>: never use non-temporal stores for copies.</param>
 /// <param name="MovntThreshold"><c>PMEM_MOVNT_THRESHOLD</c>: copies of at least this many bytes use non-temporal stores.</param>
-/// <param name="NoAvx512F"><c>PMEM_AVX512F=0</c>: do not use the AVX-512 copy kernels.</param>
+/// <param name="Avx512F"><c>PMEM_AVX512F</c>: null = engine default (AVX2 preferred, see <see cref="EngineChoice"/>), true = use AVX-512 when present, false = never.</param>
 /// <param name="NoAvx"><c>PMEM_AVX=0</c>: do not use the AVX2 copy kernels.</param>
 internal sealed record PmemOptions(
     bool? IsPmemForce,
@@ -19,7 +19,7 @@ internal sealed record PmemOptions(
     bool? NoFlush,
     bool NoMovnt,
     long MovntThreshold,
-    bool NoAvx512F = false,
+    bool? Avx512F = null,
     bool NoAvx = false)
 {
     /// <summary>libpmem's default non-temporal threshold.</summary>
@@ -39,7 +39,7 @@ internal sealed record PmemOptions(
             NoFlush: ZeroOrOne(lookup("PMEM_NO_FLUSH")),
             NoMovnt: lookup("PMEM_NO_MOVNT") == "1",
             MovntThreshold: ParseThreshold(lookup("PMEM_MOVNT_THRESHOLD")),
-            NoAvx512F: lookup("PMEM_AVX512F") == "0",
+            Avx512F: ZeroOrOne(lookup("PMEM_AVX512F")),
             NoAvx: lookup("PMEM_AVX") == "0");
     }
 

@@ -24,7 +24,7 @@ public sealed class EngineChoiceTests
     {
         var options = Options(("PMEM_IS_PMEM_FORCE", "1"), ("PMEM_NO_CLWB", "1"), ("PMEM_NO_CLFLUSHOPT", "1"),
             ("PMEM_NO_FLUSH", "0"), ("PMEM_NO_MOVNT", "1"), ("PMEM_MOVNT_THRESHOLD", "1024"), ("PMEM_AVX512F", "0"), ("PMEM_AVX", "0"));
-        Assert.Equal(new PmemOptions(true, true, true, false, true, 1024, NoAvx512F: true, NoAvx: true), options);
+        Assert.Equal(new PmemOptions(true, true, true, false, true, 1024, Avx512F: false, NoAvx: true), options);
     }
 
     [Theory]
@@ -51,8 +51,16 @@ public sealed class EngineChoiceTests
         var choice = EngineChoice.Choose(AllFeatures, Options(), hasAutoFlush: false, flushCodeAvailable: true);
         Assert.Equal(FlushPath.Clwb, choice.FlushPath);
         Assert.True(choice.DrainFences);
-        Assert.Equal(VectorKernel.Avx512F, choice.Kernel);
+        Assert.Equal(VectorKernel.Avx2, choice.Kernel);
     }
+
+    [Fact]
+    public void PMEM_AVX512F_1_selects_the_avx512_kernel() =>
+        Assert.Equal(VectorKernel.Avx512F, EngineChoice.Choose(AllFeatures, Options(("PMEM_AVX512F", "1")), false, true).Kernel);
+
+    [Fact]
+    public void Avx512_is_used_when_avx2_is_disabled() =>
+        Assert.Equal(VectorKernel.Avx512F, EngineChoice.Choose(AllFeatures, Options(("PMEM_AVX", "0")), false, true).Kernel);
 
     [Fact]
     public void PMEM_NO_CLWB_falls_back_to_clflushopt()
