@@ -1,0 +1,17 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Filters;
+using BenchmarkDotNet.Running;
+using Pmem.Benchmarks;
+using Pmem.Memory;
+
+// Usage: dotnet run -c Release --project bench/Pmem.Benchmarks -- --filter '*' --inProcess
+Console.WriteLine($"Engine: {LibPmem.ActiveFlushPath} — {LibPmem.Description}");
+Console.WriteLine($"Native: {NativeLibPmem.Status}");
+
+IConfig config = DefaultConfig.Instance;
+if (!NativeLibPmem.IsAvailable)
+{
+    config = config.AddFilter(new SimpleFilter(b => !b.Descriptor.Categories.Contains("Native")));
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(PersistBenchmarks).Assembly).Run(args, config);

@@ -1,0 +1,122 @@
+using System.Runtime.InteropServices;
+
+namespace Pmem.Memory;
+
+/// <summary>The libc calls the engine needs (Linux, x86-64 and arm64 share these constants).</summary>
+/// <remarks>
+/// <c>[SuppressGCTransition]</c> is used only for calls that are short and never block (mprotect, flock with
+/// LOCK_NB, fstat); msync, open, fallocate and mmap of a file may block on I/O and keep the normal transition.
+/// </remarks>
+internal static unsafe partial class LibC
+{
+    private const string Lib = "libc";
+
+    public const int PROT_NONE = 0, PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
+    public const int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_SHARED_VALIDATE = 0x03, MAP_FIXED = 0x10,
+        MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000, MAP_SYNC = 0x80000;
+    public const int MS_SYNC = 4;
+    public const int O_RDONLY = 0, O_RDWR = 2, O_CREAT = 0x40, O_EXCL = 0x80, O_CLOEXEC = 0x80000,
+        O_DIRECTORY = 0x10000, O_TMPFILE = 0x400000 | O_DIRECTORY;
+    public const int LOCK_EX = 2, LOCK_NB = 4;
+    public const int ENOENT = 2, EINTR = 4, EACCES = 13, EEXIST = 17, ENOTDIR = 20, EISDIR = 21, EINVAL = 22,
+        EROFS = 30, EWOULDBLOCK = 11, EPERM = 1, EOPNOTSUPP = 95, ENOMEM = 12;
+
+    public static readonly void* MAP_FAILED = (void*)-1;
+
+    /// <summary>The part of <c>struct stat</c> the engine reads, filled by <see cref="FileStatus"/>.</summary>
+    public struct FileInfo
+    {
+        public long Size;
+        public uint Mode;
+        public ulong RDev;
+    }
+
+    public const uint S_IFMT = 0xF000, S_IFREG = 0x8000, S_IFCHR = 0x2000, S_IFDIR = 0x4000;
+
+    [LibraryImport(Lib, EntryPoint = "mmap", SetLastError = true)]
+    public static partial void* Mmap(void* address, nuint length, int protection, int flags, int fd, long offset);
+
+    [LibraryImport(Lib, EntryPoint = "munmap", SetLastError = true)]
+    [SuppressGCTransition]
+    public static partial int Munmap(void* address, nuint length);
+
+    [LibraryImport(Lib, EntryPoint = "mprotect", SetLastError = true)]
+    [SuppressGCTransition]
+    public static partial int Mprotect(void* address, nuint length, int protection);
+
+    [LibraryImport(Lib, EntryPoint = "msync", SetLastError = true)]
+    public static partial int Msync(void* address, nuint length, int flags);
+
+    [LibraryImport(Lib, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Open(string path, int flags, int mode);
+
+    [LibraryImport(Lib, EntryPoint = "close", SetLastError = true)]
+    public static partial int Close(int fd);
+
+    [LibraryImport(Lib, EntryPoint = "ftruncate", SetLastError = true)]
+    public static partial int Ftruncate(int fd, long length);
+
+    /// <summary>Returns the error number itself (0 on success); it does not set errno.</summary>
+    [LibraryImport(Lib, EntryPoint = "posix_fallocate")]
+    public static partial int PosixFallocate(int fd, long offset, long length);
+
+    [LibraryImport(Lib, EntryPoint = "flock", SetLastError = true)]
+    [SuppressGCTransition]
+    public static partial int Flock(int fd, int operation);
+
+    [LibraryImport(Lib, EntryPoint = "unlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Unlink(string path);
+
+    [LibraryImport(Lib, EntryPoint = "mkstemp", SetLastError = true)]
+    public static partial int Mkstemp(byte* template);
+
+    [LibraryImport(Lib, EntryPoint = "fchmod", SetLastError = true)]
+    public static partial int Fchmod(int fd, int mode);
+
+    [LibraryImport(Lib, EntryPoint = "sysconf")]
+    [SuppressGCTransition]
+    public static partial long Sysconf(int name);
+
+    public const int _SC_PAGESIZE = 30;
+
+    // struct stat on x86-64 and arm64 glibc differ; statx has one layout everywhere, so use it.
+    [LibraryImport(Lib, EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+
+    private const int AT_EMPTY_PATH = 0x1000;
+    private const uint STATX_BASIC_STATS = 0x7ff;
+
+    /// <summary>fstat through statx(fd, "", AT_EMPTY_PATH); returns -1 with errno set on failure.</summary>
+    public static int FileStatus(int fd, out FileInfo info)
+    {
+        // struct statx is 256 bytes: stx_mode (u16) at 28, stx_size (u64) at 40, stx_rdev_major/minor (u32) at 128/132.
+        byte* buffer = stackalloc byte[256];
+        info = default;
+        if (Statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, buffer) != 0)
+        {
+            return -1;
+        }
+
+        info.Mode = *(ushort*)(buffer + 28);
+        info.Size = *(long*)(buffer + 40);
+        info.RDev = ((ulong)*(uint*)(buffer + 128) << 32) | *(uint*)(buffer + 132);
+        return 0;
+    }
+
+    /// <summary>Page size of the running system.</summary>
+    public static readonly nuint PageSize = QueryPageSize();
+
+    private static nuint QueryPageSize()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return 4096;
+        }
+
+        long size = Sysconf(_SC_PAGESIZE);
+        return size > 0 ? (nuint)size : 4096;
+    }
+
+    /// <summary>"errno N (text)" for messages.</summary>
+    public static string Describe(int errno) => $"errno {errno}: {Marshal.GetPInvokeErrorMessage(errno)}";
+}

@@ -1,0 +1,510 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Pmem.Memory;
+
+/// <summary>
+/// A file mapped into memory for persistent-memory programming (libpmem's <c>pmem_map_file</c> / <c>pmem_unmap</c>).
+/// </summary>
+/// <remarks>
+/// <para>
+/// The mapping is tried first with <c>MAP_SHARED_VALIDATE | MAP_SYNC</c>, which the kernel accepts only on a DAX file
+/// system: that is what makes <see cref="IsPmem"/> true, as in libpmem. A Device DAX character device
+/// (<c>/dev/daxN.M</c>) is always persistent memory. <c>PMEM_IS_PMEM_FORCE=1</c> (or <c>0</c>) overrides the answer.
+/// </para>
+/// <para>
+/// The mapping reserves address space up front (at least <see cref="Length"/>, more when a reserve is asked for) and
+/// aligns it for huge pages when it is large, so <see cref="Extend"/> grows the file in place: the base address never
+/// moves. The file descriptor stays open for the life of the mapping, which is what holds the
+/// <see cref="TryLockExclusive"/> lock.
+/// </para>
+/// </remarks>
+public sealed unsafe class PmemMapping : IDisposable
+{
+    private const long TwoMiB = 2L << 20, OneGiB = 1L << 30;
+
+    private readonly object _gate = new();
+    private readonly FileDescriptorHandle _file;
+    private readonly AddressReservation _reservation;
+    private readonly bool _sparse;
+    private readonly int _mapFlags;
+    private long _length;
+    private nuint _mappedBytes;
+    private bool _disposed;
+
+    private PmemMapping(string path, FileDescriptorHandle file, AddressReservation reservation, long length, nuint mappedBytes,
+        bool isPmem, bool isDeviceDax, bool sparse, int mapFlags)
+    {
+        Path = path;
+        _file = file;
+        _reservation = reservation;
+        _length = length;
+        _mappedBytes = mappedBytes;
+        IsPmem = isPmem;
+        IsDeviceDax = isDeviceDax;
+        _sparse = sparse;
+        _mapFlags = mapFlags;
+    }
+
+    /// <summary>The path given to <see cref="Map"/> (the directory for <see cref="MapFlags.TempFile"/>).</summary>
+    public string Path { get; }
+
+    /// <summary>Mapped length in bytes.</summary>
+    public long Length => Volatile.Read(ref _length);
+
+    /// <summary>Bytes of address space reserved at <see cref="Address"/>; <see cref="Extend"/> can grow up to this.</summary>
+    public long ReservedLength => (long)_reservation.Size;
+
+    /// <summary>True when the mapping is persistent memory (DAX with MAP_SYNC, Device DAX, or <c>PMEM_IS_PMEM_FORCE=1</c>).</summary>
+    public bool IsPmem { get; }
+
+    /// <summary>True when the path is a Device DAX character device.</summary>
+    public bool IsDeviceDax { get; }
+
+    /// <summary>The first mapped byte; valid until <see cref="Dispose"/>.</summary>
+    /// <exception cref="ObjectDisposedException">The mapping was disposed.</exception>
+    public void* Address
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _reservation.Address;
+        }
+    }
+
+    /// <summary>A span over <paramref name="length"/> bytes at <paramref name="offset"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The range is outside the mapping.</exception>
+    public Span<byte> GetSpan(long offset, int length)
+    {
+        if ((ulong)offset > (ulong)Length || (ulong)length > (ulong)(Length - offset))
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), $"Range [{offset}, {offset}+{length}) is outside the mapping of {Length} bytes.");
+        }
+
+        return new Span<byte>((byte*)Address + offset, length);
+    }
+
+    /// <summary>Maps a file (<c>pmem_map_file</c>).</summary>
+    /// <param name="path">The file, a Device DAX device, or (with <see cref="MapFlags.TempFile"/>) a directory.</param>
+    /// <param name="length">
+    /// Bytes to map. Without <see cref="MapFlags.Create"/>, 0 maps the whole file and a positive length maps that
+    /// prefix (it must not exceed the file). With <see cref="MapFlags.Create"/> or <see cref="MapFlags.TempFile"/> it
+    /// must be positive and the file is set to exactly that size (an existing larger file is truncated, as libpmem does).
+    /// </param>
+    /// <param name="flags">Create, exclusive, sparse and temporary-file options.</param>
+    /// <param name="mode">Permissions of a created file (default 0644).</param>
+    /// <param name="reserve">Bytes of address space to reserve so the mapping can grow in place; 0 = just the length.</param>
+    /// <returns>The mapping; dispose it to unmap and close the file.</returns>
+    /// <exception cref="PlatformNotSupportedException">Not Linux.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A negative length or reserve, a zero length with Create/TempFile, or a reserve below the length.</exception>
+    /// <exception cref="ArgumentException">An empty path, or Exclusive without Create.</exception>
+    /// <exception cref="PmemFileNotFoundException">The file (or directory) does not exist and Create was not given.</exception>
+    /// <exception cref="PmemFileExistsException">Exclusive and Create were given and the file exists.</exception>
+    /// <exception cref="PmemAccessDeniedException">The file cannot be opened for writing (permissions, read-only file system).</exception>
+    /// <exception cref="PmemIOException">
+    /// Any other failure, with the OS error: the path is a directory (EISDIR) or not a regular file or Device DAX,
+    /// the file is empty, the length exceeds the file without Create, allocation (ENOSPC) or mmap failed.
+    /// A file created by this call is deleted again when a later step fails.
+    /// </exception>
+    public static PmemMapping Map(string path, long length = 0, MapFlags flags = MapFlags.None,
+        UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
+        long reserve = 0) =>
+        MapWithOptions(path, length, flags, mode, reserve, PmemOptions.Current);
+
+    /// <summary><see cref="Map(string, long, MapFlags, UnixFileMode, long)"/> with injected knobs (tests).</summary>
+    internal static PmemMapping MapWithOptions(string path, long length, MapFlags flags, UnixFileMode mode, long reserve, PmemOptions options)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("PmemMapping needs Linux (mmap, MAP_SYNC, flock).");
+        }
+
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfNegative(reserve);
+        bool tempFile = (flags & MapFlags.TempFile) != 0;
+        bool create = tempFile || (flags & MapFlags.Create) != 0;
+        if ((flags & MapFlags.Exclusive) != 0 && !create)
+        {
+            throw new ArgumentException("MapFlags.Exclusive needs MapFlags.Create.", nameof(flags));
+        }
+
+        if (create && length == 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"Creating '{path}' needs a positive length.");
+        }
+
+        if (reserve != 0 && reserve < length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(reserve), reserve, $"The reserve must be at least the length ({length}).");
+        }
+
+        string? createdPath = null;
+        FileDescriptorHandle? file = null;
+        AddressReservation? reservation = null;
+        try
+        {
+            file = tempFile ? OpenTempFile(path, mode) : OpenFile(path, flags, mode, out createdPath);
+            int fd = file.Fd;
+            if (LibC.FileStatus(fd, out LibC.FileInfo info) != 0)
+            {
+                throw PmemIOException.FromErrno("fstat", path, Marshal.GetLastPInvokeError());
+            }
+
+            uint type = info.Mode & LibC.S_IFMT;
+            bool deviceDax = false;
+            long fileSize = info.Size;
+            string? deepFlushFile = null;
+            if (type == LibC.S_IFCHR)
+            {
+                (deviceDax, fileSize, deepFlushFile) = ProbeDeviceDax(path, info.RDev);
+                if (!deviceDax)
+                {
+                    throw new PmemIOException($"'{path}' is a character device but not Device DAX.", path, LibC.EINVAL);
+                }
+            }
+            else if (type == LibC.S_IFDIR)
+            {
+                throw new PmemIOException($"'{path}' is a directory ({LibC.Describe(LibC.EISDIR)}).", path, LibC.EISDIR);
+            }
+            else if (type != LibC.S_IFREG)
+            {
+                throw new PmemIOException($"'{path}' is not a regular file or Device DAX.", path, LibC.EINVAL);
+            }
+
+            if (create && !deviceDax)
+            {
+                SetFileSize(fd, path, fileSize, length, (flags & MapFlags.Sparse) != 0);
+            }
+            else if (length == 0)
+            {
+                if (fileSize == 0)
+                {
+                    throw new PmemIOException($"'{path}' is empty; nothing to map (give a length and MapFlags.Create to size it).", path, LibC.EINVAL);
+                }
+
+                length = fileSize;
+            }
+            else if (length > fileSize)
+            {
+                throw new PmemIOException(
+                    $"'{path}' is {fileSize} bytes, shorter than the requested length {length}; pass MapFlags.Create to grow it.", path, LibC.EINVAL);
+            }
+
+            nuint page = LibC.PageSize;
+            nuint mapped = RoundUp((nuint)length, page);
+            nuint reserved = RoundUp((nuint)Math.Max(reserve, length), page);
+            nuint alignment = AlignmentFor((long)reserved, deviceDax);
+            reservation = AddressReservation.Reserve(reserved, alignment, path);
+
+            int mapFlags = MapFileInto(reservation.Address, mapped, fd, 0, path, trySync: true);
+            bool syncMapped = (mapFlags & LibC.MAP_SYNC) != 0;
+            bool isPmem = options.IsPmemForce ?? (deviceDax || syncMapped);
+
+            var mapping = new PmemMapping(path, file, reservation, length, mapped, isPmem, deviceDax, (flags & MapFlags.Sparse) != 0, mapFlags);
+            MappingRegistry.Add((nuint)reservation.Address, (nuint)reservation.Address + mapped, isPmem, deepFlushFile);
+            return mapping;
+        }
+        catch
+        {
+            reservation?.Dispose();
+            file?.Dispose();
+            if (createdPath is not null)
+            {
+                LibC.Unlink(createdPath);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Grows the file and the mapping to <paramref name="newLength"/> bytes inside the reserved address space; the base
+    /// address and the data already mapped stay where they are. A length equal to the current one does nothing.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The new length is smaller than the current one or larger than <see cref="ReservedLength"/>.</exception>
+    /// <exception cref="NotSupportedException">The mapping is Device DAX, whose size is fixed.</exception>
+    /// <exception cref="PmemIOException">Growing the file or mapping the extension failed; the file keeps its old size.</exception>
+    /// <exception cref="ObjectDisposedException">The mapping was disposed.</exception>
+    public void Extend(long newLength)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            long oldLength = _length;
+            if (newLength == oldLength)
+            {
+                return;
+            }
+
+            ArgumentOutOfRangeException.ThrowIfLessThan(newLength, oldLength);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(newLength, ReservedLength);
+            if (IsDeviceDax)
+            {
+                throw new NotSupportedException($"Device DAX '{Path}' has a fixed size and cannot be extended.");
+            }
+
+            int fd = _file.Fd;
+            if (LibC.FileStatus(fd, out LibC.FileInfo info) != 0)
+            {
+                throw PmemIOException.FromErrno("fstat", Path, Marshal.GetLastPInvokeError());
+            }
+
+            bool grewFile = false;
+            if (info.Size < newLength)
+            {
+                SetFileSize(fd, Path, info.Size, newLength, _sparse);
+                grewFile = true;
+            }
+
+            nuint newMapped = RoundUp((nuint)newLength, LibC.PageSize);
+            try
+            {
+                if (newMapped > _mappedBytes)
+                {
+                    // Map the extension over the PROT_NONE reservation with the same flags as the first part.
+                    void* at = _reservation.Address + _mappedBytes;
+                    if (LibC.Mmap(at, newMapped - _mappedBytes, LibC.PROT_READ | LibC.PROT_WRITE, _mapFlags | LibC.MAP_FIXED, fd, (long)_mappedBytes) == LibC.MAP_FAILED)
+                    {
+                        throw PmemIOException.FromErrno($"mmap of the extension to {newLength} bytes", Path, Marshal.GetLastPInvokeError());
+                    }
+                }
+            }
+            catch
+            {
+                if (grewFile)
+                {
+                    LibC.Ftruncate(fd, info.Size);
+                }
+
+                throw;
+            }
+
+            _mappedBytes = newMapped;
+            MappingRegistry.Add((nuint)_reservation.Address, (nuint)_reservation.Address + newMapped, IsPmem, MappingRegistry.DeepFlushFileFor((nuint)_reservation.Address));
+            Volatile.Write(ref _length, newLength);
+        }
+    }
+
+    /// <summary>
+    /// Takes an exclusive advisory lock on the file (<c>flock(LOCK_EX | LOCK_NB)</c>) held until <see cref="Dispose"/>.
+    /// Locks belong to the open file, so a second mapping of the same file is refused even in the same process.
+    /// </summary>
+    /// <returns>True when the lock was taken (or is already held by this mapping); false when another opener holds it.</returns>
+    /// <exception cref="PmemIOException">flock failed for another reason.</exception>
+    public bool TryLockExclusive()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (LibC.Flock(_file.Fd, LibC.LOCK_EX | LibC.LOCK_NB) == 0)
+        {
+            return true;
+        }
+
+        int errno = Marshal.GetLastPInvokeError();
+        if (errno == LibC.EWOULDBLOCK)
+        {
+            return false;
+        }
+
+        throw PmemIOException.FromErrno("flock", Path, errno);
+    }
+
+    /// <summary>
+    /// Wraps this mapping in a persistence domain that owns it (disposing the domain unmaps the file).
+    /// <see cref="DurabilityMode.PowerFailure"/> gives a <see cref="HardwareDomain"/> on persistent memory and an
+    /// <see cref="MsyncDomain"/> otherwise; <see cref="DurabilityMode.ProcessCrash"/> gives a <see cref="ProcessCrashDomain"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Unknown mode.</exception>
+    public MappedDomain CreateDomain(DurabilityMode mode) => mode switch
+    {
+        DurabilityMode.PowerFailure when IsPmem => new HardwareDomain(this),
+        DurabilityMode.PowerFailure => new MsyncDomain(this),
+        DurabilityMode.ProcessCrash => new ProcessCrashDomain(this),
+        _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "Unknown durability mode."),
+    };
+
+    /// <summary>Unmaps the file, releases the lock and closes the file (<c>pmem_unmap</c>).</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            MappingRegistry.Remove((nuint)_reservation.Address);
+            _reservation.Dispose();
+            _file.Dispose();
+        }
+    }
+
+    private static FileDescriptorHandle OpenFile(string path, MapFlags flags, UnixFileMode mode, out string? createdPath)
+    {
+        createdPath = null;
+        int fd;
+        if ((flags & MapFlags.Create) != 0)
+        {
+            // O_EXCL first, so we know whether this call created the file (and must delete it on failure).
+            fd = LibC.Open(path, LibC.O_RDWR | LibC.O_CREAT | LibC.O_EXCL | LibC.O_CLOEXEC, (int)mode);
+            if (fd >= 0)
+            {
+                createdPath = path;
+                return new FileDescriptorHandle(fd);
+            }
+
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != LibC.EEXIST || (flags & MapFlags.Exclusive) != 0)
+            {
+                throw OpenFailure(path, errno, exclusive: (flags & MapFlags.Exclusive) != 0);
+            }
+        }
+
+        fd = LibC.Open(path, LibC.O_RDWR | LibC.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            throw OpenFailure(path, Marshal.GetLastPInvokeError(), exclusive: false);
+        }
+
+        return new FileDescriptorHandle(fd);
+    }
+
+    private static Exception OpenFailure(string path, int errno, bool exclusive) => errno switch
+    {
+        LibC.ENOENT => new PmemFileNotFoundException($"'{path}' does not exist ({LibC.Describe(errno)}); pass MapFlags.Create to create it.", path, errno),
+        LibC.EEXIST when exclusive => new PmemFileExistsException($"'{path}' already exists and MapFlags.Exclusive was given ({LibC.Describe(errno)}).", path, errno),
+        LibC.EISDIR => new PmemIOException($"'{path}' is a directory ({LibC.Describe(errno)}); use MapFlags.TempFile to map an unnamed file in it.", path, errno),
+        LibC.EACCES or LibC.EPERM or LibC.EROFS => new PmemAccessDeniedException($"'{path}' cannot be opened for reading and writing ({LibC.Describe(errno)}).", path, errno),
+        _ => PmemIOException.FromErrno("open", path, errno),
+    };
+
+    private static FileDescriptorHandle OpenTempFile(string directory, UnixFileMode mode)
+    {
+        int fd = LibC.Open(directory, LibC.O_TMPFILE | LibC.O_RDWR | LibC.O_CLOEXEC, (int)mode);
+        if (fd >= 0)
+        {
+            return new FileDescriptorHandle(fd);
+        }
+
+        int errno = Marshal.GetLastPInvokeError();
+        if (errno == LibC.ENOTDIR)
+        {
+            throw new PmemIOException($"'{directory}' is not a directory; MapFlags.TempFile needs one ({LibC.Describe(errno)}).", directory, errno);
+        }
+
+        if (errno is LibC.ENOENT or LibC.EACCES or LibC.EPERM or LibC.EROFS)
+        {
+            throw OpenFailure(directory, errno, exclusive: false);
+        }
+
+        // The file system has no O_TMPFILE: create a unique file and unlink it at once, as libpmem does.
+        byte[] template = Encoding.UTF8.GetBytes(System.IO.Path.Combine(directory, "pmem.XXXXXX") + "\0");
+        fixed (byte* t = template)
+        {
+            fd = LibC.Mkstemp(t);
+            if (fd < 0)
+            {
+                throw PmemIOException.FromErrno("mkstemp in", directory, Marshal.GetLastPInvokeError());
+            }
+
+            LibC.Unlink(Encoding.UTF8.GetString(template, 0, template.Length - 1));
+        }
+
+        LibC.Fchmod(fd, (int)mode);
+        return new FileDescriptorHandle(fd);
+    }
+
+    private static void SetFileSize(int fd, string path, long currentSize, long length, bool sparse)
+    {
+        if (currentSize != length && LibC.Ftruncate(fd, length) != 0)
+        {
+            throw PmemIOException.FromErrno($"ftruncate to {length} bytes", path, Marshal.GetLastPInvokeError());
+        }
+
+        if (!sparse)
+        {
+            // Allocate the blocks now, so a full disk fails here and not as SIGBUS on a later store.
+            int error = LibC.PosixFallocate(fd, 0, length);
+            if (error != 0)
+            {
+                throw PmemIOException.FromErrno($"posix_fallocate of {length} bytes", path, error);
+            }
+        }
+    }
+
+    /// <summary>Maps the file at a fixed address inside the reservation; returns the flags that worked.</summary>
+    private static int MapFileInto(byte* address, nuint length, int fd, long offset, string path, bool trySync)
+    {
+        const int protection = LibC.PROT_READ | LibC.PROT_WRITE;
+        if (trySync)
+        {
+            // Accepted only on DAX: that is how libpmem learns the mapping is persistent memory. The flag check
+            // happens before the kernel touches the existing (reserved) pages, so a refusal leaves them in place.
+            int syncFlags = LibC.MAP_SHARED_VALIDATE | LibC.MAP_SYNC;
+            if (LibC.Mmap(address, length, protection, syncFlags | LibC.MAP_FIXED, fd, offset) != LibC.MAP_FAILED)
+            {
+                return syncFlags;
+            }
+
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno is not (LibC.EOPNOTSUPP or LibC.EINVAL))
+            {
+                throw PmemIOException.FromErrno($"mmap of {length} bytes", path, errno);
+            }
+        }
+
+        if (LibC.Mmap(address, length, protection, LibC.MAP_SHARED | LibC.MAP_FIXED, fd, offset) == LibC.MAP_FAILED)
+        {
+            throw PmemIOException.FromErrno($"mmap of {length} bytes", path, Marshal.GetLastPInvokeError());
+        }
+
+        return LibC.MAP_SHARED;
+    }
+
+    /// <summary>Huge-page alignment as libpmem's util_map_hint: 1 GiB pages for very large mappings, 2 MiB for large ones.</summary>
+    private static nuint AlignmentFor(long size, bool deviceDax)
+    {
+        if (size >= 2 * OneGiB)
+        {
+            return (nuint)OneGiB;
+        }
+
+        return size >= TwoMiB || deviceDax ? (nuint)TwoMiB : LibC.PageSize;
+    }
+
+    /// <summary>Device DAX: /sys/dev/char/M:m/subsystem names "dax"; the size is in .../size; the region's deep_flush is found by the device path.</summary>
+    private static (bool IsDeviceDax, long Size, string? DeepFlushFile) ProbeDeviceDax(string path, ulong rdev)
+    {
+        string sysDevice = $"/sys/dev/char/{rdev >> 32}:{rdev & 0xFFFFFFFF}";
+        try
+        {
+            var subsystem = new DirectoryInfo(System.IO.Path.Combine(sysDevice, "subsystem")).ResolveLinkTarget(returnFinalTarget: true);
+            if (subsystem is null || !subsystem.Name.StartsWith("dax", StringComparison.Ordinal))
+            {
+                return (false, 0, null);
+            }
+
+            long size = long.Parse(File.ReadAllText(System.IO.Path.Combine(sysDevice, "size")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            string? deepFlush = null;
+            var device = new DirectoryInfo(System.IO.Path.Combine(sysDevice, "device")).ResolveLinkTarget(returnFinalTarget: true);
+            for (var dir = device as DirectoryInfo; dir is not null; dir = dir.Parent)
+            {
+                if (dir.Name.StartsWith("region", StringComparison.Ordinal) && dir.Name.Length > 6 && char.IsAsciiDigit(dir.Name[6]))
+                {
+                    string candidate = $"/sys/bus/nd/devices/{dir.Name}/deep_flush";
+                    deepFlush = File.Exists(candidate) ? candidate : null;
+                    break;
+                }
+            }
+
+            return (true, size, deepFlush);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            throw new PmemIOException($"'{path}' looks like Device DAX but its size could not be read from {sysDevice}: {e.Message}", path, 0);
+        }
+    }
+
+    private static nuint RoundUp(nuint value, nuint alignment) => (value + alignment - 1) & ~(alignment - 1);
+}

@@ -1,0 +1,116 @@
+using Pmem.Memory;
+
+namespace Pmem.Pool;
+
+/// <summary>Options for opening a pool file.</summary>
+public sealed record PoolOpenOptions
+{
+    /// <summary>Largest size the pool may grow to by itself when full (0 = its current size: never grows by itself).</summary>
+    public long MaxSize { get; init; }
+}
+
+public sealed partial class PersistentPool
+{
+    /// <summary>
+    /// Creates a pool file of <paramref name="size"/> bytes and opens it. The file must not exist: creating never
+    /// overwrites anything. If creation fails, no file is left behind.
+    /// </summary>
+    /// <param name="path">The new file.</param>
+    /// <param name="layout">The layout name a later open must give (1–255 UTF-8 bytes).</param>
+    /// <param name="size">Initial size in bytes (at least <see cref="MinimumSize"/>).</param>
+    /// <param name="options">Durability mode, lanes and the size the pool may grow to.</param>
+    /// <exception cref="PmemFileExistsException">The file exists.</exception>
+    /// <exception cref="PmemFileNotFoundException">The directory does not exist.</exception>
+    /// <exception cref="PmemAccessDeniedException">The directory is not writable.</exception>
+    /// <exception cref="ArgumentException">The size or layout name is invalid.</exception>
+    public static PersistentPool Create(string path, string layout, long size, PoolCreateOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        options ??= new PoolCreateOptions();
+        var minimum = PoolLayout.MinimumPoolSize(options.LaneCount, options.LaneSize);
+        if (size < minimum)
+        {
+            throw new ArgumentOutOfRangeException(nameof(size), size, $"{path}: a pool needs at least {minimum} bytes.");
+        }
+
+        ValidateLayoutName(layout);
+        var mapping = PmemMapping.Map(path, size, MapFlags.Create | MapFlags.Exclusive, reserve: Math.Max(size, options.MaxSize));
+        PersistenceDomain? domain = null;
+        try
+        {
+            if (!mapping.TryLockExclusive())
+            {
+                throw new PoolLockedException(path);
+            }
+
+            domain = mapping.CreateDomain(options.Durability);
+            return Create(domain, layout, options, path);
+        }
+        catch
+        {
+            if (domain is not null)
+            {
+                domain.Dispose();
+            }
+            else
+            {
+                mapping.Dispose();
+            }
+
+            File.Delete(path); // we created it (Exclusive), so nothing of anyone else's is lost
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Opens a pool file, checking its header, type table, logs and heap before writing anything, then completing
+    /// unfinished commits. The file stays locked against other openers until the pool is disposed.
+    /// </summary>
+    /// <param name="path">The pool file.</param>
+    /// <param name="layout">The layout name the pool was created with.</param>
+    /// <param name="options">The size the pool may grow to.</param>
+    /// <exception cref="PmemFileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="PmemAccessDeniedException">The file is not writable.</exception>
+    /// <exception cref="PoolLockedException">Another opener holds the pool.</exception>
+    /// <exception cref="PoolCorruptedException">Not a pool, truncated, or corrupted (the file is left unchanged).</exception>
+    /// <exception cref="PoolLayoutMismatchException">The pool has another layout name (the file is left unchanged).</exception>
+    /// <exception cref="PoolVersionException">The pool has a newer format version (the file is left unchanged).</exception>
+    public static PersistentPool Open(string path, string layout, PoolOpenOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ValidateLayoutName(layout);
+        var info = new FileInfo(path);
+        if (info.Exists && info.Length < PoolLayout.HeaderSize && !Directory.Exists(path))
+        {
+            throw new PoolCorruptedException(path, $"not a pool: {info.Length} bytes is shorter than a pool header");
+        }
+
+        var mapping = PmemMapping.Map(path, 0, MapFlags.None, reserve: Math.Max(options?.MaxSize ?? 0, info.Exists ? info.Length : 0));
+        PersistenceDomain? domain = null;
+        try
+        {
+            if (!mapping.TryLockExclusive())
+            {
+                throw new PoolLockedException(path);
+            }
+
+            // The durability mode picks the domain; a nonsense value is refused by the header check that follows.
+            var durability = (DurabilityMode)BitConverter.ToInt32(mapping.GetSpan(PoolLayout.DurabilityOffset, 4));
+            domain = mapping.CreateDomain(Enum.IsDefined(durability) ? durability : DurabilityMode.PowerFailure);
+            return Open(domain, layout, options?.MaxSize ?? 0, path, ownedResource: null);
+        }
+        catch
+        {
+            if (domain is not null)
+            {
+                domain.Dispose();
+            }
+            else
+            {
+                mapping.Dispose();
+            }
+
+            throw;
+        }
+    }
+}

@@ -1,0 +1,132 @@
+using Pmem.Memory;
+using Pmem.Pool;
+
+namespace Pmem.Tests.Pool;
+
+/// <summary>Pools in real files: lifecycle, the lock, growth and every bad input.</summary>
+public sealed class PoolFileTests : IDisposable
+{
+    private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("pmem-pool-");
+
+    private string PoolPath(string name = "test.pool") => Path.Combine(_directory.FullName, name);
+
+    public void Dispose() => _directory.Delete(recursive: true);
+
+    [Theory]
+    [InlineData(DurabilityMode.PowerFailure)]
+    [InlineData(DurabilityMode.ProcessCrash)]
+    public void A_pool_file_keeps_its_objects_across_a_reopen(DurabilityMode mode)
+    {
+        var path = PoolPath();
+        using (var pool = PersistentPool.Create(path, "files", 8 << 20, new PoolCreateOptions { Durability = mode }))
+        {
+            pool.Root<Account>().Owner = "persisted";
+            pool.Root<Account>().Amount = 9.75m;
+        }
+
+        using var reopened = PersistentPool.Open(path, "files");
+        Assert.Equal(("persisted", 9.75m, mode), (reopened.Root<Account>().Owner, reopened.Root<Account>().Amount, reopened.Durability));
+    }
+
+    [Fact]
+    public void A_second_opener_is_refused_while_the_pool_is_open()
+    {
+        var path = PoolPath();
+        using var pool = PersistentPool.Create(path, "files", 8 << 20);
+        var error = Assert.Throws<PoolLockedException>(() => PersistentPool.Open(path, "files"));
+        Assert.Equal(path, error.PoolPath);
+    }
+
+    [Fact]
+    public void Closing_releases_the_lock()
+    {
+        var path = PoolPath();
+        PersistentPool.Create(path, "files", 8 << 20).Dispose();
+        PersistentPool.Open(path, "files").Dispose();
+        PersistentPool.Open(path, "files").Dispose();
+    }
+
+    [Fact]
+    public void Creating_over_an_existing_file_is_refused_and_leaves_it_unchanged()
+    {
+        var path = PoolPath();
+        File.WriteAllText(path, "precious");
+        Assert.Throws<PmemFileExistsException>(() => PersistentPool.Create(path, "files", 8 << 20));
+        Assert.Equal("precious", File.ReadAllText(path));
+    }
+
+    [Fact]
+    public void Opening_a_missing_file_throws_file_not_found() =>
+        Assert.Throws<PmemFileNotFoundException>(() => PersistentPool.Open(PoolPath("missing.pool"), "files"));
+
+    [Fact]
+    public void A_failed_create_leaves_no_file() 
+    {
+        var path = PoolPath();
+        Assert.Throws<ArgumentException>(() => PersistentPool.Create(path, new string('x', 400), 8 << 20));
+        Assert.False(File.Exists(path));
+        Assert.Throws<ArgumentOutOfRangeException>(() => PersistentPool.Create(path, "files", 4096));
+        Assert.False(File.Exists(path));
+    }
+
+    [Fact]
+    public void Opening_a_small_file_that_is_not_a_pool_is_refused_and_leaves_it_unchanged()
+    {
+        var path = PoolPath();
+        File.WriteAllText(path, "not a pool");
+        Assert.Throws<PoolCorruptedException>(() => PersistentPool.Open(path, "files"));
+        Assert.Equal("not a pool", File.ReadAllText(path));
+    }
+
+    [Fact]
+    public void Opening_a_large_file_that_is_not_a_pool_is_refused_and_leaves_it_unchanged()
+    {
+        var path = PoolPath();
+        var bytes = new byte[1 << 20];
+        new Random(5).NextBytes(bytes);
+        File.WriteAllBytes(path, bytes);
+        Assert.Throws<PoolCorruptedException>(() => PersistentPool.Open(path, "files"));
+        Assert.Equal(bytes, File.ReadAllBytes(path));
+        PersistentPool.Create(PoolPath("other.pool"), "files", 8 << 20).Dispose(); // the failed open released everything
+    }
+
+    [Fact]
+    public void A_wrong_layout_name_is_refused_and_the_file_stays_usable()
+    {
+        var path = PoolPath();
+        PersistentPool.Create(path, "files", 8 << 20).Dispose();
+        var before = File.ReadAllBytes(path);
+        Assert.Throws<PoolLayoutMismatchException>(() => PersistentPool.Open(path, "other"));
+        Assert.Equal(before, File.ReadAllBytes(path));
+        PersistentPool.Open(path, "files").Dispose();
+    }
+
+    [Fact]
+    public void A_truncated_pool_file_is_refused()
+    {
+        var path = PoolPath();
+        PersistentPool.Create(path, "files", 8 << 20).Dispose();
+        using (var stream = File.OpenWrite(path))
+        {
+            stream.SetLength(6 << 20);
+        }
+
+        var error = Assert.Throws<PoolCorruptedException>(() => PersistentPool.Open(path, "files"));
+        Assert.Contains("truncated", error.Message);
+    }
+
+    [Fact]
+    public void A_pool_file_grows_in_place_and_reopens_at_its_new_size()
+    {
+        var path = PoolPath();
+        using (var pool = PersistentPool.Create(path, "files", 4 << 20, new PoolCreateOptions { MaxSize = 64 << 20 }))
+        {
+            pool.Root<Account>().Owner = new string('z', 5 << 20); // 10 MiB of UTF-16: forces growth
+            Assert.True(pool.Size > 10 << 20);
+        }
+
+        Assert.True(new FileInfo(path).Length > 10 << 20);
+        using var reopened = PersistentPool.Open(path, "files");
+        Assert.Equal(5 << 20, reopened.Root<Account>().Owner!.Length);
+    }
+}
