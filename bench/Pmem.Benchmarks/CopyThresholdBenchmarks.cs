@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using BenchmarkDotNet.Attributes;
 using Pmem.Memory;
-using LibPmem = Pmem.Memory.Pmem;
+
 
 namespace Pmem.Benchmarks;
 
