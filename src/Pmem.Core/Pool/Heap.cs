@@ -49,8 +49,12 @@ internal sealed class Heap
     private List<int> _reservedLarge = [];
     private int _chunkCount;
 
-    public Heap(PersistenceDomain domain, string poolPath, long heapStart, long poolSize)
+    private readonly Action _beforeReuse;
+
+    // beforeReuse runs before chunks get new contents outside the log: it retires applied logs so none is replayed over them.
+    public Heap(PersistenceDomain domain, string poolPath, long heapStart, long poolSize, Action beforeReuse)
     {
+        _beforeReuse = beforeReuse;
         _domain = domain;
         _poolPath = poolPath;
         _heapStart = heapStart;
@@ -430,6 +434,7 @@ internal sealed class Heap
     /// </summary>
     private int TakeChunks(int chunks, long requested, Func<long, bool> grow, ChunkKind kind, int sizeClass)
     {
+        _beforeReuse();
         lock (_heapLock)
         {
             var start = -1;

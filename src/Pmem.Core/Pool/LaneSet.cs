@@ -26,6 +26,11 @@ internal sealed class LaneSet
 
     public long OffsetOf(int lane) => _firstLaneOffset + (long)lane * LaneSize;
 
+    /// <summary>Each lane holds two log slots, so a commit never overwrites the log of the one just before it.</summary>
+    public int SlotSize => LaneSize / 2;
+
+    public long SlotOffset(int lane, int slot) => OffsetOf(lane) + (long)slot * SlotSize;
+
     public int Acquire()
     {
         _free.Wait();

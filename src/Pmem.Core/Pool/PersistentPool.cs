@@ -45,7 +45,7 @@ public sealed partial class PersistentPool : IDisposable
     private readonly long _maxSize;
     private readonly IDisposable? _ownedResource;
     private readonly Func<long, bool> _grow;
-    private long _sequence;
+    private CommitPipeline _commits = null!; // made by Recover
     private bool _disposed;
 
     [ThreadStatic]
@@ -62,7 +62,7 @@ public sealed partial class PersistentPool : IDisposable
         var laneSize = domain.Read<int>(PoolLayout.LaneSizeOffset);
         _lanes = new LaneSet(PoolLayout.LanesOffset, laneCount, laneSize);
         _types = new TypeTable(domain, path);
-        _heap = new Heap(domain, path, domain.Read<long>(PoolLayout.HeapOffsetOffset), domain.Read<long>(PoolLayout.PoolSizeOffset));
+        _heap = new Heap(domain, path, domain.Read<long>(PoolLayout.HeapOffsetOffset), domain.Read<long>(PoolLayout.PoolSizeOffset), () => _commits.RetireAll());
         _maxSize = Math.Max(maxSize, domain.Read<long>(PoolLayout.PoolSizeOffset));
         Durability = (DurabilityMode)domain.Read<int>(PoolLayout.DurabilityOffset);
         Uuid = new Guid(domain.GetSpan(PoolLayout.UuidOffset, 16));
@@ -245,24 +245,30 @@ public sealed partial class PersistentPool : IDisposable
     {
         _types.Load();
         var poolSize = Size;
-        var logs = new List<(ulong Sequence, int Lane, byte[] Entries)>();
-        var uncommitted = new List<int>();
+        var retired = _domain.Read<long>(PoolLayout.RetiredThroughOffset);
+        var logs = new List<(ulong Sequence, byte[] Entries)>();
+        var newest = retired;
         for (var lane = 0; lane < _lanes.Count; lane++)
         {
-            switch (RedoLog.TryRead(_domain, _lanes.OffsetOf(lane), _lanes.LaneSize, poolSize, Path, out var sequence, out var entries))
+            for (var slot = 0; slot < 2; slot++)
             {
-                case LaneLogState.Committed:
-                    logs.Add((sequence, lane, entries));
-                    break;
-                case LaneLogState.Uncommitted:
-                    uncommitted.Add(lane);
-                    break;
+                var state = RedoLog.TryRead(_domain, _lanes.SlotOffset(lane, slot), _lanes.SlotSize, poolSize, retired, Path, out var sequence, out var entries);
+                if (state == LaneLogState.Committed)
+                {
+                    logs.Add((sequence, entries));
+                }
+
+                if (state != LaneLogState.Empty)
+                {
+                    newest = Math.Max(newest, (long)sequence);
+                }
             }
         }
 
         _heap.Load(_types.IsKnown);
 
-        // Only now, with everything validated, does recovery write.
+        // Only now, with everything validated, does recovery write: replay in commit order (newer wins), then retire
+        // every whole log, committed or not (an uncommitted one's content could match again later).
         logs.Sort((a, b) => a.Sequence.CompareTo(b.Sequence));
         foreach (var log in logs)
         {
@@ -270,14 +276,12 @@ public sealed partial class PersistentPool : IDisposable
         }
 
         _domain.Drain();
-        foreach (var lane in logs.Select(log => log.Lane).Concat(uncommitted))
+        if (newest > retired)
         {
-            // An uncommitted but whole log must go too: its content could match again later and make it look committed.
-            RedoLog.Invalidate(_domain, _lanes.OffsetOf(lane));
+            _domain.WriteDurable(PoolLayout.RetiredThroughOffset, newest);
         }
 
-        _domain.Drain();
-        _sequence = logs.Count > 0 ? (long)logs[^1].Sequence : 0;
+        _commits = new CommitPipeline(_domain, _lanes, Path, newest);
         RecoveredTransactions = logs.Count;
         _heap.FinishRecovery();
         ValidateRoot();
@@ -329,7 +333,9 @@ public sealed partial class PersistentPool : IDisposable
         }
         else if (sizeof(T) <= 8 && (offset & 7) + sizeof(T) <= 8)
         {
-            // Within one aligned 8-byte word: one store persists whole or not at all.
+            // Within one aligned 8-byte word: one store persists whole or not at all. The write bypasses the log, so
+            // applied logs are retired first (see CommitPipeline).
+            _commits.BeforeUnloggedWrite();
             if (Transactions.Batch.IsActiveFor(this))
             {
                 _domain.Write(offset, value);
@@ -338,6 +344,7 @@ public sealed partial class PersistentPool : IDisposable
             else
             {
                 _domain.WriteDurable(offset, value);
+                _commits.AfterDrain();
             }
         }
         else
@@ -692,7 +699,11 @@ public sealed partial class PersistentPool : IDisposable
         return Transactions.Batch.Begin(this);
     }
 
-    internal void DrainBatch() => _domain.Drain();
+    internal void DrainBatch()
+    {
+        _domain.Drain();
+        _commits.AfterDrain();
+    }
 
     internal void CommitTransaction(TransactionState tx)
     {
@@ -761,15 +772,7 @@ public sealed partial class PersistentPool : IDisposable
     private void CommitRedo(RedoBuilder redo)
     {
         ThrowIfDisposed();
-        var lane = _lanes.Acquire();
-        try
-        {
-            RedoLog.Commit(_domain, _lanes.OffsetOf(lane), _lanes.LaneSize, redo, (ulong)Interlocked.Increment(ref _sequence), Path);
-        }
-        finally
-        {
-            _lanes.Release(lane);
-        }
+        _commits.Commit(redo);
     }
 
     private void CommitOrRelease(RedoBuilder redo, BlockReservation block)
@@ -852,6 +855,7 @@ public sealed partial class PersistentPool : IDisposable
         }
 
         _disposed = true;
+        _commits.RetireAll(); // a clean close leaves no log to replay
         _domain.Drain();
         _domain.Dispose();
         _ownedResource?.Dispose();

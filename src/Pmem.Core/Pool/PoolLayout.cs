@@ -37,6 +37,7 @@ internal static class PoolLayout
     public const int RootOffsetOffset = 520;
     public const int RootTypeOffset = 528;
     public const int TypeCountOffset = 536;
+    public const int RetiredThroughOffset = 544;
 
     public const int HeaderSize = 4096;
 

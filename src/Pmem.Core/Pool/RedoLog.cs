@@ -26,7 +26,7 @@ internal enum LaneLogState
     /// <summary>A committed log to replay.</summary>
     Committed,
 
-    /// <summary>A whole log whose verified content never became durable: not committed, and must be invalidated.</summary>
+    /// <summary>A whole log whose verified content never became durable: not committed; recovery retires it.</summary>
     Uncommitted,
 }
 
@@ -121,30 +121,26 @@ internal sealed class RedoBuilder
 }
 
 /// <summary>
-/// One lane's redo log and the commit protocol: entries and a checksummed header are made durable with one drain
-/// (the commit point), then applied in place and drained, then the log is invalidated and drained.
+/// A redo log in a lane slot: writing, applying and reading it back (the protocol is <see cref="CommitPipeline"/>).
 /// </summary>
 /// <remarks>
-/// Lane layout: <c>[seq u64][entry bytes u32][entry count u32][checksum u64]</c>, padded to 64 bytes, then entries.
+/// Slot layout: <c>[seq u64][entry bytes u32][entry count u32][checksum u64]</c>, padded to 64 bytes, then entries.
 /// A log is valid only when its checksum matches, so a torn write of the log is simply an uncommitted transaction.
-/// The invalidation is drained before the lane is reused, so at most one valid log per lane exists and a stale log
-/// can never be replayed over newer data.
 /// </remarks>
 internal static class RedoLog
 {
     public const int HeaderSize = 64;
     private const int ChecksumOffset = 16;
 
-    public static void Commit(PersistenceDomain domain, long laneOffset, int laneSize, RedoBuilder entries, ulong sequence, string poolPath)
+    /// <summary>
+    /// Writes the entries and a checksummed header into a slot, flushed but not drained: the caller's next drain is
+    /// the commit point. Content too large to verify by hash is drained first.
+    /// </summary>
+    public static void WriteLog(PersistenceDomain domain, long slotOffset, int slotSize, RedoBuilder entries, ulong sequence, string poolPath)
     {
-        if (entries.Count == 0)
+        if (HeaderSize + entries.Length > slotSize)
         {
-            return;
-        }
-
-        if (HeaderSize + entries.Length > laneSize)
-        {
-            throw new TransactionTooLargeException(poolPath, HeaderSize + entries.Length, laneSize);
+            throw new TransactionTooLargeException(poolPath, HeaderSize + entries.Length, slotSize);
         }
 
         if (entries.DrainBeforeLog)
@@ -153,7 +149,7 @@ internal static class RedoLog
         }
 
         var data = entries.Entries;
-        domain.Copy(laneOffset + HeaderSize, data, PmemCopyFlags.NoDrain);
+        domain.Copy(slotOffset + HeaderSize, data, PmemCopyFlags.NoDrain);
 
         Span<byte> header = stackalloc byte[HeaderSize];
         header.Clear();
@@ -161,14 +157,7 @@ internal static class RedoLog
         BinaryPrimitives.WriteUInt32LittleEndian(header[8..], (uint)data.Length);
         BinaryPrimitives.WriteUInt32LittleEndian(header[12..], (uint)entries.Count);
         BinaryPrimitives.WriteUInt64LittleEndian(header[ChecksumOffset..], Checksum(header[..ChecksumOffset], data));
-        domain.Copy(laneOffset, header, PmemCopyFlags.NoDrain);
-        domain.Drain(); // commit point
-
-        Apply(domain, data);
-        domain.Drain();
-
-        Invalidate(domain, laneOffset);
-        domain.Drain();
+        domain.Copy(slotOffset, header, PmemCopyFlags.NoDrain);
     }
 
     /// <summary>Applies entries in place and flushes them (without draining).</summary>
@@ -237,15 +226,9 @@ internal static class RedoLog
         }
     }
 
-    public static void Invalidate(PersistenceDomain domain, long laneOffset)
-    {
-        domain.Write(laneOffset + ChecksumOffset, 0UL);
-        domain.Flush(laneOffset + ChecksumOffset, 8);
-    }
-
     /// <summary>Reads a lane's log and decides whether it committed.</summary>
     /// <exception cref="PoolCorruptedException">The log is whole but its entries are impossible.</exception>
-    public static LaneLogState TryRead(PersistenceDomain domain, long laneOffset, int laneSize, long poolSize, string poolPath, out ulong sequence, out byte[] entries)
+    public static LaneLogState TryRead(PersistenceDomain domain, long laneOffset, int laneSize, long poolSize, long retiredThrough, string poolPath, out ulong sequence, out byte[] entries)
     {
         sequence = 0;
         entries = [];
@@ -269,8 +252,13 @@ internal static class RedoLog
             return LaneLogState.Empty; // torn log: never committed
         }
 
-        Validate(data, count, poolSize, laneOffset, poolPath);
         sequence = BinaryPrimitives.ReadUInt64LittleEndian(header);
+        if (sequence <= (ulong)retiredThrough)
+        {
+            return LaneLogState.Empty; // retired: applied long ago, its slot may be half reused
+        }
+
+        Validate(data, count, poolSize, laneOffset, poolPath);
         entries = data.ToArray();
         return ContentIsDurable(domain, entries) ? LaneLogState.Committed : LaneLogState.Uncommitted;
     }
@@ -327,7 +315,7 @@ internal static class RedoLog
                 _ => throw Corrupt(poolPath, laneOffset, $"unknown operation {(byte)operation}"),
             };
 
-            if (target < PoolLayout.HeaderSize || target + length > poolSize || (operation is RedoOperation.Or or RedoOperation.And && (target & 7) != 0))
+            if (target < PoolLayout.PoolSizeOffset || target + length > poolSize || (operation is RedoOperation.Or or RedoOperation.And && (target & 7) != 0))
             {
                 throw Corrupt(poolPath, laneOffset, $"an entry targets [{target}, {target + length}) outside the pool's {poolSize} bytes");
             }

@@ -185,4 +185,51 @@ public sealed class TransactionCrashTests
 
         PoolCrashTests.Report(nameof(Linked_list_inserts_and_removes_keep_a_well_formed_list_at_every_crash), result);
     }
+
+    [Fact]
+    public void A_durable_write_after_a_transaction_is_never_undone_by_recovery()
+    {
+        // Every write raises Balance; one that returned is durable, so no crash image may show less. A transaction's
+        // log stays valid after it applies, so this fails if a write that bypasses the log does not retire it first.
+        PersistentPool? pool = null;
+        var durable = new List<(long Drains, long Value)>();
+        var result = CrashCampaign.Run(
+            () =>
+            {
+                var domain = new SimulatedDomain(PoolCrashTests.SmallPoolLength);
+                pool = PersistentPool.Create(domain, PoolCrashTests.LayoutName, PoolCrashTests.SmallPool);
+                pool.Root<Account>();
+                return domain;
+            },
+            domain =>
+            {
+                var account = pool!.Root<Account>();
+                var start = domain.DrainCount;
+                for (var i = 1; i <= 20; i++)
+                {
+                    if (i % 2 == 1)
+                    {
+                        using var tx = pool.BeginTransaction();
+                        account.Balance = i * 10;
+                        account.Counter = i;
+                        tx.Commit();
+                    }
+                    else
+                    {
+                        account.Balance = i * 10; // one word, outside any transaction
+                    }
+
+                    durable.Add((domain.DrainCount - start, i * 10));
+                }
+            },
+            (image, point) =>
+            {
+                var floor = durable.Where(d => point.AtEnd || d.Drains <= point.DrainIndex).Select(d => d.Value).DefaultIfEmpty(0).Max();
+                using var reopened = PoolCrashTests.OpenImage(image);
+                var balance = reopened.Root<Account>().Balance;
+                Assert.True(balance >= floor, $"Balance {balance} is below {floor}, which was durable before this crash");
+            });
+
+        PoolCrashTests.Report(nameof(A_durable_write_after_a_transaction_is_never_undone_by_recovery), result);
+    }
 }

@@ -144,7 +144,7 @@ public sealed class PoolOpenErrorTests
         redo.Set(image.Length + 100L, 1L);
         domain.Copy(PoolLayout.LanesOffset + RedoLog.HeaderSize, redo.Entries);
         var header = new byte[RedoLog.HeaderSize];
-        BinaryPrimitives.WriteUInt64LittleEndian(header, 1);
+        BinaryPrimitives.WriteUInt64LittleEndian(header, 1UL << 40); // newer than every retired log
         BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(8), (uint)redo.Length);
         BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(12), 1);
         var hash = new System.IO.Hashing.XxHash3();

@@ -259,6 +259,49 @@ public sealed class TransactionTests
     }
 
     [Fact]
+    public void A_transaction_commits_with_two_drains()
+    {
+        using var pool = NewPool();
+        var domain = (MemoryDomain)pool.Domain;
+        var accounts = Enumerable.Range(0, 8).Select(_ => pool.New<Account>()).ToArray();
+        var drains = domain.Drains;
+        using (var tx = pool.BeginTransaction())
+        {
+            foreach (var account in accounts)
+            {
+                account.Balance = 9;
+            }
+
+            tx.Commit();
+        }
+
+        Assert.Equal(drains + 2, domain.Drains); // the commit point and the apply; the log is retired by the next one
+    }
+
+    [Fact]
+    public void After_a_clean_close_reopening_replays_nothing()
+    {
+        var pool = NewPool();
+        using (var tx = pool.BeginTransaction())
+        {
+            pool.Root<Account>().Balance = 5;
+            tx.Commit();
+        }
+
+        var image = ((MemoryDomain)pool.Domain).ToArray();
+        var crashed = PersistentPool.Open(MemoryDomain.FromImage(image), "tests");
+        Assert.Equal(1, crashed.RecoveredTransactions); // as if the process had died here: the last log is replayed
+        crashed.Dispose();
+        pool.Dispose();
+        // A clean close retires every log.
+        var closed = MemoryDomain.FromImage(image);
+        using (var reopened = PersistentPool.Open(closed, "tests"))
+        {
+            Assert.Equal(5, reopened.Root<Account>().Balance);
+        }
+    }
+
+    [Fact]
     public void A_durable_write_outside_any_scope_drains_once()
     {
         using var pool = NewPool();
