@@ -9,14 +9,12 @@ internal sealed class LaneSet
 {
     private readonly int[] _taken;
     private readonly long _firstLaneOffset;
-    private readonly SemaphoreSlim _free;
 
     public LaneSet(long firstLaneOffset, int count, int laneSize)
     {
         _firstLaneOffset = firstLaneOffset;
         LaneSize = laneSize;
         _taken = new int[count * 16]; // one flag per 64 bytes: no false sharing between lanes
-        _free = new SemaphoreSlim(count, count);
         Count = count;
     }
 
@@ -31,23 +29,25 @@ internal sealed class LaneSet
 
     public long SlotOffset(int lane, int slot) => OffsetOf(lane) + (long)slot * SlotSize;
 
+    /// <summary>Takes a free lane; spins (then yields) while all are busy, since commits hold lanes only briefly.</summary>
     public int Acquire()
     {
-        _free.Wait();
         var start = Environment.CurrentManagedThreadId % Count;
-        for (var i = 0; ; i++)
+        var spins = new SpinWait();
+        while (true)
         {
-            var lane = (start + i) % Count;
-            if (Interlocked.CompareExchange(ref _taken[lane * 16], 1, 0) == 0)
+            for (var i = 0; i < Count; i++)
             {
-                return lane;
+                var lane = (start + i) % Count;
+                if (Volatile.Read(ref _taken[lane * 16]) == 0 && Interlocked.CompareExchange(ref _taken[lane * 16], 1, 0) == 0)
+                {
+                    return lane;
+                }
             }
+
+            spins.SpinOnce();
         }
     }
 
-    public void Release(int lane)
-    {
-        Volatile.Write(ref _taken[lane * 16], 0);
-        _free.Release();
-    }
+    public void Release(int lane) => Volatile.Write(ref _taken[lane * 16], 0);
 }
