@@ -165,43 +165,30 @@ internal static class RedoLog
     {
         // Flush lazily: entries are usually clustered, and a line must be flushed after its last store, not before.
         long pendingStart = -1, pendingEnd = -1;
-        var position = 0;
-        while (position < entries.Length)
+        var reader = new RedoReader(entries);
+        while (reader.MoveNext(out _))
         {
-            var head = BinaryPrimitives.ReadUInt64LittleEndian(entries[position..]);
-            var operand = BinaryPrimitives.ReadUInt64LittleEndian(entries[(position + 8)..]);
-            var operation = (RedoOperation)(head >> 56);
-            var target = (long)(head & 0x00FF_FFFF_FFFF_FFFF);
-            position += 16;
-            long length = 8;
-            switch (operation)
+            var target = reader.Target;
+            var length = reader.Length;
+            switch (reader.Operation)
             {
+                case RedoOperation.Set when length == 8 && (target & 7) == 0:
+                    domain.Write(target, BinaryPrimitives.ReadInt64LittleEndian(reader.Data));
+                    break;
                 case RedoOperation.Set:
-                    length = (long)operand;
-                    var bytes = entries.Slice(position, (int)length);
-                    if (length == 8 && (target & 7) == 0)
-                    {
-                        domain.Write(target, BinaryPrimitives.ReadInt64LittleEndian(bytes));
-                    }
-                    else
-                    {
-                        bytes.CopyTo(domain.GetSpan(target, (int)length));
-                        domain.NotifyStore(target, length);
-                    }
-
-                    position += (int)((length + 7) & ~7);
+                    reader.Data.CopyTo(domain.GetSpan(target, (int)length));
+                    domain.NotifyStore(target, length);
                     break;
                 case RedoOperation.Or:
-                    Interlocked.Or(ref domain.GetRef<ulong>(target), operand);
+                    Interlocked.Or(ref domain.GetRef<ulong>(target), reader.Operand);
                     domain.NotifyStore(target, 8);
                     break;
                 case RedoOperation.And:
-                    Interlocked.And(ref domain.GetRef<ulong>(target), operand);
+                    Interlocked.And(ref domain.GetRef<ulong>(target), reader.Operand);
                     domain.NotifyStore(target, 8);
                     break;
-                case RedoOperation.Verify:
-                    position += 8;
-                    continue;
+                default:
+                    continue; // Verify applies nothing
             }
 
             var lineStart = target & ~(long)(PersistenceDomain.CacheLineSize - 1);
@@ -265,26 +252,12 @@ internal static class RedoLog
 
     private static bool ContentIsDurable(PersistenceDomain domain, ReadOnlySpan<byte> entries)
     {
-        var position = 0;
-        while (position < entries.Length)
+        var reader = new RedoReader(entries);
+        while (reader.MoveNext(out _))
         {
-            var head = BinaryPrimitives.ReadUInt64LittleEndian(entries[position..]);
-            var operand = BinaryPrimitives.ReadUInt64LittleEndian(entries[(position + 8)..]);
-            var operation = (RedoOperation)(head >> 56);
-            var target = (long)(head & 0x00FF_FFFF_FFFF_FFFF);
-            position += 16;
-            if (operation == RedoOperation.Set)
+            if (reader.Operation == RedoOperation.Verify && XxHash3.HashToUInt64(domain.GetSpan(reader.Target, (int)reader.Length)) != reader.Operand)
             {
-                position += (int)((operand + 7) & ~7UL);
-            }
-            else if (operation == RedoOperation.Verify)
-            {
-                var expected = BinaryPrimitives.ReadUInt64LittleEndian(entries[position..]);
-                position += 8;
-                if (XxHash3.HashToUInt64(domain.GetSpan(target, (int)operand)) != expected)
-                {
-                    return false;
-                }
+                return false;
             }
         }
 
@@ -293,54 +266,23 @@ internal static class RedoLog
 
     private static void Validate(ReadOnlySpan<byte> data, uint count, long poolSize, long laneOffset, string poolPath)
     {
-        var position = 0;
         uint seen = 0;
-        while (position < data.Length)
+        var reader = new RedoReader(data);
+        string? error;
+        while (reader.MoveNext(out error))
         {
-            if (data.Length - position < 16)
-            {
-                throw Corrupt(poolPath, laneOffset, "an entry is cut short");
-            }
-
-            var head = BinaryPrimitives.ReadUInt64LittleEndian(data[position..]);
-            var operand = BinaryPrimitives.ReadUInt64LittleEndian(data[(position + 8)..]);
-            var operation = (RedoOperation)(head >> 56);
-            var target = (long)(head & 0x00FF_FFFF_FFFF_FFFF);
-            position += 16;
-            long length = operation switch
-            {
-                RedoOperation.Set => (long)Math.Min(operand, int.MaxValue),
-                RedoOperation.Or or RedoOperation.And => 8,
-                RedoOperation.Verify => operand <= RedoBuilder.VerifyLimit ? (long)operand : throw Corrupt(poolPath, laneOffset, $"a verified range of {operand} bytes"),
-                _ => throw Corrupt(poolPath, laneOffset, $"unknown operation {(byte)operation}"),
-            };
-
-            if (target < PoolLayout.PoolSizeOffset || target + length > poolSize || (operation is RedoOperation.Or or RedoOperation.And && (target & 7) != 0))
+            var (target, length) = (reader.Target, reader.Length);
+            if (target < PoolLayout.PoolSizeOffset || target + length > poolSize || (reader.Operation is RedoOperation.Or or RedoOperation.And && (target & 7) != 0))
             {
                 throw Corrupt(poolPath, laneOffset, $"an entry targets [{target}, {target + length}) outside the pool's {poolSize} bytes");
             }
 
-            if (operation == RedoOperation.Set)
-            {
-                var padded = (int)((length + 7) & ~7);
-                if (padded > data.Length - position)
-                {
-                    throw Corrupt(poolPath, laneOffset, "an entry's data runs past the log");
-                }
-
-                position += padded;
-            }
-            else if (operation == RedoOperation.Verify)
-            {
-                if (data.Length - position < 8)
-                {
-                    throw Corrupt(poolPath, laneOffset, "a verify entry is cut short");
-                }
-
-                position += 8;
-            }
-
             seen++;
+        }
+
+        if (error is not null)
+        {
+            throw Corrupt(poolPath, laneOffset, error);
         }
 
         if (seen != count)
@@ -360,5 +302,82 @@ internal static class RedoLog
         hash.Append(data);
         var value = hash.GetCurrentHashAsUInt64();
         return value == 0 ? 1 : value; // 0 marks an invalid log
+    }
+}
+
+/// <summary>Walks encoded redo entries (the one decoder Apply, recovery's checks and validation share).</summary>
+internal ref struct RedoReader(ReadOnlySpan<byte> entries)
+{
+    private readonly ReadOnlySpan<byte> _entries = entries;
+    private int _position;
+
+    public RedoOperation Operation { get; private set; }
+
+    public long Target { get; private set; }
+
+    /// <summary>Bytes the entry covers: Set's data length, 8 for Or/And, the verified range for Verify.</summary>
+    public long Length { get; private set; }
+
+    /// <summary>The mask of Or/And, the expected hash of Verify.</summary>
+    public ulong Operand { get; private set; }
+
+    /// <summary>The bytes a Set stores.</summary>
+    public ReadOnlySpan<byte> Data { get; private set; }
+
+    /// <summary>Moves to the next entry; false at the end, or with <paramref name="error"/> when the encoding is broken.</summary>
+    public bool MoveNext(out string? error)
+    {
+        error = null;
+        var remaining = _entries.Length - _position;
+        if (remaining == 0)
+        {
+            return false;
+        }
+
+        if (remaining < 16)
+        {
+            error = "an entry is cut short";
+            return false;
+        }
+
+        var head = BinaryPrimitives.ReadUInt64LittleEndian(_entries[_position..]);
+        var operand = BinaryPrimitives.ReadUInt64LittleEndian(_entries[(_position + 8)..]);
+        Operation = (RedoOperation)(head >> 56);
+        Target = (long)(head & 0x00FF_FFFF_FFFF_FFFF);
+        _position += 16;
+        remaining -= 16;
+        switch (Operation)
+        {
+            case RedoOperation.Set:
+                var padded = (long)((operand + 7) & ~7UL);
+                if (operand > int.MaxValue || padded > remaining)
+                {
+                    error = "an entry's data runs past the log";
+                    return false;
+                }
+
+                Length = (long)operand;
+                Data = _entries.Slice(_position, (int)operand);
+                _position += (int)padded;
+                return true;
+            case RedoOperation.Or or RedoOperation.And:
+                Length = 8;
+                Operand = operand;
+                return true;
+            case RedoOperation.Verify:
+                if (operand > RedoBuilder.VerifyLimit || remaining < 8)
+                {
+                    error = "a verify entry is cut short or too long";
+                    return false;
+                }
+
+                Length = (long)operand;
+                Operand = BinaryPrimitives.ReadUInt64LittleEndian(_entries[_position..]);
+                _position += 8;
+                return true;
+            default:
+                error = $"unknown operation {(byte)Operation}";
+                return false;
+        }
     }
 }
