@@ -143,8 +143,9 @@ internal sealed class Heap
     /// The writing half of recovery, run after the redo logs are applied: frees large groups whose transaction never
     /// committed and merges free spans a crash left side by side.
     /// </summary>
-    public void FinishRecovery()
+    public void FinishRecovery(Func<uint, bool> isKnownType)
     {
+        ValidateAllocationTypes(isKnownType);
         lock (_heapLock)
         {
             foreach (var chunk in _reservedLarge)
@@ -161,6 +162,37 @@ internal sealed class Heap
                 if (_freeSpans.TryGetValue(start, out var span))
                 {
                     MergeFollowing(start, span);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Every allocated run block must carry a known type index (its allocation header). Checked after the logs are
+    /// replayed, since a committed log may set a block's bitmap bit and type together.
+    /// </summary>
+    private void ValidateAllocationTypes(Func<uint, bool> isKnownType)
+    {
+        foreach (var state in _classes)
+        {
+            foreach (var run in state.Available)
+            {
+                var sizeClass = _heads[run.Chunk].SizeClass;
+                var geometry = s_geometry[sizeClass];
+                var chunkOffset = ChunkOffset(run.Chunk);
+                for (var w = 0; w < geometry.BitmapWords; w++)
+                {
+                    var word = _domain.Read<ulong>(chunkOffset + geometry.BitmapOffset + w * 8L);
+                    while (word != 0)
+                    {
+                        var slot = w * 64 + BitOperations.TrailingZeroCount(word);
+                        word &= word - 1;
+                        var type = _domain.Read<uint>(chunkOffset + geometry.TypesOffset + slot * 4L);
+                        if (!isKnownType(type))
+                        {
+                            throw Corrupt($"the allocation header of the block at offset {BlockOffset(run.Chunk, sizeClass, slot)} has unknown type index {type}");
+                        }
+                    }
                 }
             }
         }

@@ -283,7 +283,7 @@ public sealed partial class PersistentPool : IDisposable
 
         _commits = new CommitPipeline(_domain, _lanes, Path, newest);
         RecoveredTransactions = logs.Count;
-        _heap.FinishRecovery();
+        _heap.FinishRecovery(_types.IsKnown);
         ValidateRoot();
     }
 

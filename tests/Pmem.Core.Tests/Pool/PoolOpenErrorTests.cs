@@ -135,6 +135,32 @@ public sealed class PoolOpenErrorTests
     }
 
     [Fact]
+    public void A_corrupted_allocation_header_of_an_ordinary_object_is_refused()
+    {
+        var image = ValidImage();
+        var heapStart = BinaryPrimitives.ReadInt64LittleEndian(image.AsSpan(56));
+        var root = BinaryPrimitives.ReadInt64LittleEndian(image.AsSpan(520));
+        var account = BinaryPrimitives.ReadInt64LittleEndian(image.AsSpan((int)root)); // root.First
+        var chunkStart = (int)(heapStart + (account - heapStart) / (256 * 1024) * (256 * 1024));
+        // The account's run holds only accounts: give every allocated slot's type an index no type has.
+        var types = image.AsSpan(chunkStart + 64, 16384);
+        var changed = 0;
+        for (var i = 0; i < types.Length - 4; i += 4)
+        {
+            var type = BinaryPrimitives.ReadUInt32LittleEndian(types[i..]);
+            if (type >= 16 && type < 64)
+            {
+                BinaryPrimitives.WriteUInt32LittleEndian(types[i..], 777);
+                changed++;
+            }
+        }
+
+        Assert.True(changed > 0);
+        var error = OpenFails<PoolCorruptedException>(image);
+        Assert.Contains("allocation header", error.Message);
+    }
+
+    [Fact]
     public void A_committed_log_with_impossible_entries_is_refused()
     {
         var image = ValidImage();
