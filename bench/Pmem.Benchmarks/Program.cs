@@ -6,12 +6,17 @@ using Pmem.Memory;
 
 // Usage: dotnet run -c Release --project bench/Pmem.Benchmarks -- --filter '*' --inProcess
 Console.WriteLine($"Engine: {LibPmem.ActiveFlushPath} — {LibPmem.Description}");
-Console.WriteLine($"Native: {NativeLibPmem.Status}");
+Console.WriteLine($"Native: {NativeLibPmem.Status}; {NativeLibPmemObj.Status}");
 
 IConfig config = DefaultConfig.Instance;
 if (!NativeLibPmem.IsAvailable)
 {
     config = config.AddFilter(new SimpleFilter(b => !b.Descriptor.Categories.Contains("Native")));
+}
+
+if (!NativeLibPmemObj.IsAvailable)
+{
+    config = config.AddFilter(new SimpleFilter(b => !b.Descriptor.Categories.Contains("NativeObj")));
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(PersistBenchmarks).Assembly).Run(args, config);
