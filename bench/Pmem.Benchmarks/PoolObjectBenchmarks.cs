@@ -17,13 +17,13 @@ public unsafe class PoolAllocBenchmarks
 {
     private PersistentPool _pool = null!;
     private IntPtr _pop;
-    private readonly List<Obj64> _ours = new(8192);
+    private readonly List<Obj64> _ours = new(8192 * 64);
     private readonly List<PMEMoid> _native = new(8192);
 
     [GlobalSetup]
     public void Setup()
     {
-        _pool = BenchPools.CreateAnonymous(BenchPools.ShmDirectory, "alloc", 256L << 20);
+        _pool = BenchPools.CreateAnonymous(BenchPools.ShmDirectory, "alloc", 1L << 30);
         Console.WriteLine($"// Obj64 size: {Obj64.PersistentType.Size} B");
         if (NativeLibPmemObj.IsAvailable)
         {
@@ -40,6 +40,19 @@ public unsafe class PoolAllocBenchmarks
         var o = _pool.New<Obj64>();
         _ours.Add(o);
         return o;
+    }
+
+    /// <summary>Allocation inside a transaction of 64 allocations (one commit for all), per allocation.</summary>
+    [Benchmark(OperationsPerInvoke = 64)]
+    public void Ours_New_64B_in_tx_of_64()
+    {
+        using var tx = _pool.BeginTransaction();
+        for (var i = 0; i < 64; i++)
+        {
+            _ours.Add(_pool.New<Obj64>());
+        }
+
+        tx.Commit();
     }
 
     [IterationCleanup]
@@ -407,6 +420,24 @@ public class PoolTransferProcessCrashBenchmarks
 
     [Benchmark]
     public void Ours_transfer_ProcessCrash() => PoolTransfer.Transfer(_crash, _crashAccounts, ref _cursor);
+
+    /// <summary>Where the time goes: begin + commit of a transaction with no writes (commit returns at once).</summary>
+    [Benchmark]
+    public void ProcessCrash_empty_tx()
+    {
+        using var tx = _crash.BeginTransaction();
+        tx.Commit();
+    }
+
+    /// <summary>Where the time goes: the two reads and two recorded writes, then a rollback (no log, no apply).</summary>
+    [Benchmark]
+    public void ProcessCrash_transfer_rolled_back()
+    {
+        var a = _cursor = (_cursor + 1) & (PoolTransfer.Accounts - 1);
+        using var tx = _crash.BeginTransaction();
+        _crashAccounts[a].Balance -= 10;
+        _crashAccounts[(a + 1) & (PoolTransfer.Accounts - 1)].Balance += 10;
+    }
 
     [GlobalCleanup]
     public void Cleanup()

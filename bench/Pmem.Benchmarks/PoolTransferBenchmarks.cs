@@ -162,9 +162,10 @@ public class PoolTransferShmBenchmarks
 /// <summary>
 /// Transfer transaction on an ordinary disk file (PMEM_BENCH_DISK_DIR, default /tmp): SQLite (WAL,
 /// synchronous=FULL) against ours, whose pool is then an msync domain. Run this one WITHOUT PMEM_IS_PMEM_FORCE,
-/// or the engine would treat the disk file as pmem. Prints msync calls per transfer at the end.
+/// or the engine would treat the disk file as pmem (hence the name without "Pool": <c>--filter '*Pool*'</c> with
+/// the force set leaves it out). Prints msync calls per transfer at the end.
 /// </summary>
-public class PoolTransferDiskBenchmarks
+public class DiskTransferBenchmarks
 {
     private SqliteBank _sqlite = null!;
     private PersistentPool _pool = null!;

@@ -8,6 +8,12 @@ using Pmem.Memory;
 Console.WriteLine($"Engine: {LibPmem.ActiveFlushPath} — {LibPmem.Description}");
 Console.WriteLine($"Native: {NativeLibPmem.Status}; {NativeLibPmemObj.Status}");
 
+if (args.Contains("--counts"))
+{
+    PoolCostCounts.Run();
+    return;
+}
+
 IConfig config = DefaultConfig.Instance;
 if (!NativeLibPmem.IsAvailable)
 {
