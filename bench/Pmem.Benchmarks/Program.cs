@@ -1,3 +1,4 @@
+using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Filters;
 using BenchmarkDotNet.Running;
@@ -14,7 +15,7 @@ if (args.Contains("--counts"))
     return;
 }
 
-IConfig config = DefaultConfig.Instance;
+IConfig config = DefaultConfig.Instance.AddColumn(StatisticColumn.Median); // shared machine: medians resist outliers
 if (!NativeLibPmem.IsAvailable)
 {
     config = config.AddFilter(new SimpleFilter(b => !b.Descriptor.Categories.Contains("Native")));
