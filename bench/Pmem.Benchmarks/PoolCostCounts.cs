@@ -45,6 +45,22 @@ internal static class PoolCostCounts
         Console.WriteLine("|---|---:|---:|---:|");
         Measure("`New<Obj64>()` outside a transaction", domain, i => made.Add(pool.New<Obj64>()));
         Measure("`Delete` outside a transaction", domain, i => pool.Delete(made[i]));
+        made.Clear();
+        Measure("`New<Obj64>()` in a transaction of 64 (per allocation)", domain, i =>
+        {
+            using var tx = pool.BeginTransaction();
+            for (var j = 0; j < 64; j++)
+            {
+                made.Add(pool.New<Obj64>());
+            }
+
+            tx.Commit();
+        }, 64);
+        foreach (var o in made)
+        {
+            pool.Delete(o);
+        }
+
         Measure("property set 8 B outside a scope", domain, i => accounts[i].Balance = i);
         Measure("transaction, 2 fields of one object", domain, i =>
         {
@@ -85,14 +101,17 @@ internal static class PoolCostCounts
         Measure("dictionary `TryGetValue`", domain, i => map.TryGetValue(i, out _));
     }
 
-    private static void Measure(string name, CountingDomain domain, Action<int> op)
+    private static void Measure(string name, CountingDomain domain, Action<int> op, int perOp = 1)
     {
+        const int runs = Ops / 16;
+        var count = perOp == 1 ? Ops : runs;
         domain.Reset();
-        for (var i = 0; i < Ops; i++)
+        for (var i = 0; i < count; i++)
         {
             op(i);
         }
 
-        Console.WriteLine($"| {name} | {(double)domain.Drains / Ops:0.##} | {(double)domain.Flushes / Ops:0.##} | {(double)domain.FlushedLines / Ops:0.##} |");
+        double n = (double)count * perOp;
+        Console.WriteLine($"| {name} | {domain.Drains / n:0.###} | {domain.Flushes / n:0.##} | {domain.FlushedLines / n:0.##} |");
     }
 }
