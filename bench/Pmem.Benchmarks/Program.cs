@@ -1,3 +1,4 @@
+using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Filters;
 using BenchmarkDotNet.Running;
@@ -6,12 +7,23 @@ using Pmem.Memory;
 
 // Usage: dotnet run -c Release --project bench/Pmem.Benchmarks -- --filter '*' --inProcess
 Console.WriteLine($"Engine: {LibPmem.ActiveFlushPath} — {LibPmem.Description}");
-Console.WriteLine($"Native: {NativeLibPmem.Status}");
+Console.WriteLine($"Native: {NativeLibPmem.Status}; {NativeLibPmemObj.Status}");
 
-IConfig config = DefaultConfig.Instance;
+if (args.Contains("--counts"))
+{
+    PoolCostCounts.Run();
+    return;
+}
+
+IConfig config = DefaultConfig.Instance.AddColumn(StatisticColumn.Median); // shared machine: medians resist outliers
 if (!NativeLibPmem.IsAvailable)
 {
     config = config.AddFilter(new SimpleFilter(b => !b.Descriptor.Categories.Contains("Native")));
+}
+
+if (!NativeLibPmemObj.IsAvailable)
+{
+    config = config.AddFilter(new SimpleFilter(b => !b.Descriptor.Categories.Contains("NativeObj")));
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(PersistBenchmarks).Assembly).Run(args, config);

@@ -1,0 +1,47 @@
+using Pmem.Objects;
+
+namespace Pmem.Benchmarks.Objects;
+
+/// <summary>One 8-byte field: transfers, property sets, batches.</summary>
+[PersistentObject(Name = "bench.account")]
+public partial class Account
+{
+    public partial long Balance { get; set; }
+}
+
+/// <summary>Two 8-byte fields of one object (the two-field transaction).</summary>
+[PersistentObject(Name = "bench.pair")]
+public partial class Pair
+{
+    public partial long A { get; set; }
+
+    public partial long B { get; set; }
+}
+
+/// <summary>A 64-byte object (eight 8-byte fields, one cache line), the allocation benchmark's size.</summary>
+[PersistentObject(Name = "bench.obj64")]
+public partial class Obj64
+{
+    public partial long F0 { get; set; }
+
+    public partial long F1 { get; set; }
+
+    public partial long F2 { get; set; }
+
+    public partial long F3 { get; set; }
+
+    public partial long F4 { get; set; }
+
+    public partial long F5 { get; set; }
+
+    public partial long F6 { get; set; }
+
+    public partial long F7 { get; set; }
+}
+
+/// <summary>Holds a persistent dictionary (the collection benchmarks' root).</summary>
+[PersistentObject(Name = "bench.mapholder")]
+public partial class MapHolder
+{
+    public partial PersistentDictionary<long, long> Map { get; }
+}
