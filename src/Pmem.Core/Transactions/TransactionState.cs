@@ -19,7 +19,7 @@ internal sealed class TransactionState
 
     private readonly List<WriteEntry> _writes = [];
     private readonly Dictionary<long, int> _writeByOffset = [];
-    private readonly Dictionary<long, List<int>> _writesByLine = [];
+    private readonly Dictionary<long, int> _lastWriteByLine = []; // chained through WriteEntry.PreviousInLine
     private byte[] _data = new byte[256];
     private int _dataLength;
 
@@ -94,8 +94,10 @@ internal sealed class TransactionState
 
     public void Record(long offset, ReadOnlySpan<byte> bytes)
     {
-        if (_writeByOffset.TryGetValue(offset, out var existing) && _writes[existing].Length == bytes.Length)
+        if (_writeByOffset.TryGetValue(offset, out var existing) && _writes[existing].Length == bytes.Length &&
+            _lastWriteByLine.GetValueOrDefault(offset >> 6) == existing && (offset + bytes.Length - 1) >> 6 == offset >> 6)
         {
+            // Rewriting the newest write of its line: update it in place (no later write could be overridden).
             bytes.CopyTo(_data.AsSpan(_writes[existing].DataStart, bytes.Length));
             return;
         }
@@ -107,17 +109,20 @@ internal sealed class TransactionState
 
         bytes.CopyTo(_data.AsSpan(_dataLength));
         var index = _writes.Count;
-        _writes.Add(new WriteEntry(offset, bytes.Length, _dataLength));
+        var firstLine = offset >> 6;
+        var lastLine = (offset + bytes.Length - 1) >> 6;
+        _writes.Add(new WriteEntry(offset, bytes.Length, _dataLength, _lastWriteByLine.GetValueOrDefault(firstLine, -1)));
         _dataLength += bytes.Length;
         _writeByOffset[offset] = index;
-        for (var line = offset >> 6; line <= (offset + bytes.Length - 1) >> 6; line++)
+        _lastWriteByLine[firstLine] = index;
+        if (lastLine != firstLine)
         {
-            if (!_writesByLine.TryGetValue(line, out var list))
+            // A write spanning lines (rare: fields never straddle, raw spans may) is found through a copy per extra line.
+            for (var line = firstLine + 1; line <= lastLine; line++)
             {
-                _writesByLine[line] = list = [];
+                _writes.Add(new WriteEntry(offset, bytes.Length, _writes[index].DataStart, _lastWriteByLine.GetValueOrDefault(line, -1), IsAlias: true));
+                _lastWriteByLine[line] = _writes.Count - 1;
             }
-
-            list.Add(index);
         }
     }
 
@@ -125,16 +130,31 @@ internal sealed class TransactionState
     public void Overlay(long offset, Span<byte> destination)
     {
         var end = offset + destination.Length;
+        Span<int> chain = stackalloc int[32];
         for (var line = offset >> 6; line <= (end - 1) >> 6; line++)
         {
-            if (!_writesByLine.TryGetValue(line, out var list))
+            if (!_lastWriteByLine.TryGetValue(line, out var index))
             {
                 continue;
             }
 
-            foreach (var index in list) // in write order, so later writes win
+            // The chain runs newest first; apply oldest first so later writes win.
+            var count = 0;
+            for (; index >= 0; index = _writes[index].PreviousInLine)
             {
-                var write = _writes[index];
+                if (count == chain.Length)
+                {
+                    var larger = new int[chain.Length * 2];
+                    chain.CopyTo(larger);
+                    chain = larger;
+                }
+
+                chain[count++] = index;
+            }
+
+            for (var i = count - 1; i >= 0; i--)
+            {
+                var write = _writes[chain[i]];
                 var from = Math.Max(offset, write.Offset);
                 var to = Math.Min(end, write.Offset + write.Length);
                 if (from < to)
@@ -150,7 +170,10 @@ internal sealed class TransactionState
     {
         foreach (var write in _writes)
         {
-            redo.Set(write.Offset, _data.AsSpan(write.DataStart, write.Length));
+            if (!write.IsAlias)
+            {
+                redo.Set(write.Offset, _data.AsSpan(write.DataStart, write.Length));
+            }
         }
     }
 
@@ -187,13 +210,13 @@ internal sealed class TransactionState
     {
         _writes.Clear();
         _writeByOffset.Clear();
-        _writesByLine.Clear();
+        _lastWriteByLine.Clear();
         _dataLength = 0;
         Allocations.Clear();
         Frees.Clear();
     }
 
-    private readonly record struct WriteEntry(long Offset, int Length, int DataStart);
+    private readonly record struct WriteEntry(long Offset, int Length, int DataStart, int PreviousInLine, bool IsAlias = false);
 }
 
 /// <summary>A block a transaction allocated, the type index it will carry and how many of its bytes hold content.</summary>

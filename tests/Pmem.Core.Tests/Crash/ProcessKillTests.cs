@@ -8,6 +8,7 @@ namespace Pmem.Tests.Crash;
 /// each kill the pool is reopened (recovery runs) and checked by the child's --check mode: heap consistent, nothing
 /// leaked, the sum of balances conserved, the note string whole, and the transfer count never going backwards.
 /// </summary>
+[Collection(Pmem.Tests.Memory.MappingRegistryCollection.Name)] // see PoolFileTests: forks hold file locks briefly
 public sealed class ProcessKillTests
 {
     private static int Kills => Environment.GetEnvironmentVariable(CrashCampaign.LengthVariable) == "long" ? 100 : 8;

@@ -4,6 +4,12 @@ using Pmem.Pool;
 namespace Pmem.Tests.Pool;
 
 /// <summary>Pools in real files: lifecycle, the lock, growth and every bad input.</summary>
+/// <remarks>
+/// Shares a collection (so never runs at the same time) with the other tests that take file locks or start
+/// processes: between fork and exec a child briefly holds copies of every file descriptor (even close-on-exec ones),
+/// and with them the pool's flock, so a reopen at that moment would be refused.
+/// </remarks>
+[Collection(Pmem.Tests.Memory.MappingRegistryCollection.Name)]
 public sealed class PoolFileTests : IDisposable
 {
     private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("pmem-pool-");

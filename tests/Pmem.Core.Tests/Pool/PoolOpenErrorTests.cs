@@ -173,10 +173,7 @@ public sealed class PoolOpenErrorTests
         BinaryPrimitives.WriteUInt64LittleEndian(header, 1UL << 40); // newer than every retired log
         BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(8), (uint)redo.Length);
         BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(12), 1);
-        var hash = new System.IO.Hashing.XxHash3();
-        hash.Append(header.AsSpan(0, 16));
-        hash.Append(redo.Entries);
-        BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(16), hash.GetCurrentHashAsUInt64());
+        BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(16), RedoLog.Checksum(header.AsSpan(0, 16), redo.Entries));
         domain.Copy(PoolLayout.LanesOffset, header);
         var forged = domain.ToArray();
         domain.Dispose();

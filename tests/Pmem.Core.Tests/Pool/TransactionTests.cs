@@ -259,6 +259,24 @@ public sealed class TransactionTests
     }
 
     [Fact]
+    public void The_newest_write_wins_whatever_the_widths()
+    {
+        using var pool = NewPool();
+        var account = pool.Root<Account>();
+        using (var tx = pool.BeginTransaction())
+        {
+            account.Balance = 0x1111_1111_1111_1111;
+            pool.Domain.GetSpan(0, 1); // (no-op) keep the sequence explicit below
+            account.Counter = 7;                        // another field on the same line
+            account.Balance = 0x2222_2222_2222_2222;    // rewrite: must not be overridden by anything older
+            Assert.Equal(0x2222_2222_2222_2222, account.Balance);
+            tx.Commit();
+        }
+
+        Assert.Equal((0x2222_2222_2222_2222, 7), (account.Balance, account.Counter));
+    }
+
+    [Fact]
     public void A_transaction_commits_with_two_drains()
     {
         using var pool = NewPool();
