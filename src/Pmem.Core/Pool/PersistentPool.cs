@@ -17,7 +17,7 @@ public sealed record PoolCreateOptions
     /// <summary>Number of lanes (commits that may run at once).</summary>
     public int LaneCount { get; init; } = PoolLayout.DefaultLaneCount;
 
-    /// <summary>Bytes of redo log per lane; bounds the size of one transaction.</summary>
+    /// <summary>Bytes of redo log per lane, in two slots; half of it bounds the log of one transaction.</summary>
     public int LaneSize { get; init; } = PoolLayout.DefaultLaneSize;
 
     /// <summary>Largest size the pool may grow to by itself when full (0 = never grows by itself).</summary>

@@ -64,4 +64,4 @@ public sealed class PersistentLayoutMismatchException(string path, string typeNa
 
 /// <summary>A transaction's log does not fit in its lane; split the work into smaller transactions.</summary>
 public sealed class TransactionTooLargeException(string path, long needed, long capacity)
-    : PoolException(path, $"the transaction needs {needed} bytes of log but a lane holds {capacity}");
+    : PoolException(path, $"the transaction needs {needed} bytes of log but a log slot holds {capacity}");

@@ -48,7 +48,7 @@ internal static class PoolLayout
 
     public const int LanesOffset = TypeTableOffset + TypeTableSize;
     public const int DefaultLaneCount = 8;
-    public const int DefaultLaneSize = 64 * 1024;
+    public const int DefaultLaneSize = 128 * 1024; // two 64 KiB log slots
 
     public const int ChunkSize = 256 * 1024;
     public const int ChunkHeaderSize = 64;
