@@ -9,8 +9,9 @@ namespace Pmem.Pool;
 /// <para>
 /// A commit writes its log into one of its lane's two slots and drains (the commit point), applies the entries and
 /// drains again. It does not invalidate its log. Instead the pool header holds a watermark R: every commit with a
-/// sequence number ≤ R is applied, and recovery ignores logs at or below it. Each commit stores R (all commits
-/// applied so far) beside its log, so the commit-point drain makes it durable for free.
+/// sequence number ≤ R is applied, and recovery ignores logs at or below it. Each commit writes R (all commits
+/// applied so far) into its own log header, so the commit-point drain makes it durable for free and on the same page
+/// (one msync range on ordinary files); recovery takes the largest R of the pool header and every whole log.
 /// </para>
 /// <para>
 /// Why a stale log can never be replayed over newer data: recovery replays the logs above R in sequence order, so a
@@ -61,8 +62,8 @@ internal sealed class CommitPipeline
             try
             {
                 var slot = ChooseSlot(lane);
-                var retired = StoreRetired(); // drained with the log
-                RedoLog.WriteLog(_domain, _lanes.SlotOffset(lane, slot), _lanes.SlotSize, redo, (ulong)sequence, _poolPath);
+                var retired = AppliedThrough(); // carried in the log header: durable with the log, on the same page
+                RedoLog.WriteLog(_domain, _lanes.SlotOffset(lane, slot), _lanes.SlotSize, redo, (ulong)sequence, retired, _poolPath);
                 _slotSequence[lane * 2 + slot] = sequence;
                 _domain.Drain(); // the commit point; R is durable too
                 MarkDurable(retired);

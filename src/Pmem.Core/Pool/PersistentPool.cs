@@ -246,24 +246,23 @@ public sealed partial class PersistentPool : IDisposable
         _types.Load();
         var poolSize = Size;
         var retired = _domain.Read<long>(PoolLayout.RetiredThroughOffset);
-        var logs = new List<(ulong Sequence, byte[] Entries)>();
+        var found = new List<(ulong Sequence, bool Committed, byte[] Entries)>();
         var newest = retired;
         for (var lane = 0; lane < _lanes.Count; lane++)
         {
             for (var slot = 0; slot < 2; slot++)
             {
-                var state = RedoLog.TryRead(_domain, _lanes.SlotOffset(lane, slot), _lanes.SlotSize, poolSize, retired, Path, out var sequence, out var entries);
-                if (state == LaneLogState.Committed)
-                {
-                    logs.Add((sequence, entries));
-                }
-
+                var state = RedoLog.TryRead(_domain, _lanes.SlotOffset(lane, slot), _lanes.SlotSize, poolSize, retired, Path, out var sequence, out var retiredInLog, out var entries);
                 if (state != LaneLogState.Empty)
                 {
+                    found.Add((sequence, state == LaneLogState.Committed, entries));
                     newest = Math.Max(newest, (long)sequence);
+                    retired = Math.Max(retired, retiredInLog); // a whole log's watermark is as true as the header's
                 }
             }
         }
+
+        var logs = found.Where(log => log.Committed && log.Sequence > (ulong)retired).Select(log => (log.Sequence, log.Entries)).ToList();
 
         _heap.Load(_types.IsKnown);
 
@@ -276,8 +275,10 @@ public sealed partial class PersistentPool : IDisposable
         }
 
         _domain.Drain();
-        if (newest > retired)
+        if (newest > _domain.Read<long>(PoolLayout.RetiredThroughOffset))
         {
+            // Every whole log is now applied or abandoned: the header's watermark covers them all, so the slots can be
+            // reused without their own watermarks.
             _domain.WriteDurable(PoolLayout.RetiredThroughOffset, newest);
         }
 

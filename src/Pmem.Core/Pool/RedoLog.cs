@@ -124,19 +124,21 @@ internal sealed class RedoBuilder
 /// A redo log in a lane slot: writing, applying and reading it back (the protocol is <see cref="CommitPipeline"/>).
 /// </summary>
 /// <remarks>
-/// Slot layout: <c>[seq u64][entry bytes u32][entry count u32][checksum u64]</c>, padded to 64 bytes, then entries.
+/// Slot layout: <c>[seq u64][entry bytes u32][entry count u32][checksum u64][watermark R i64]</c>, padded to 64 bytes,
+/// then entries.
 /// A log is valid only when its checksum matches, so a torn write of the log is simply an uncommitted transaction.
 /// </remarks>
 internal static class RedoLog
 {
     public const int HeaderSize = 64;
     private const int ChecksumOffset = 16;
+    private const int RetiredOffset = 24; // the watermark R when the log was written: durable with it, on the same page
 
     /// <summary>
     /// Writes the entries and a checksummed header into a slot, flushed but not drained: the caller's next drain is
     /// the commit point. Content too large to verify by hash is drained first.
     /// </summary>
-    public static void WriteLog(PersistenceDomain domain, long slotOffset, int slotSize, RedoBuilder entries, ulong sequence, string poolPath)
+    public static void WriteLog(PersistenceDomain domain, long slotOffset, int slotSize, RedoBuilder entries, ulong sequence, long retiredThrough, string poolPath)
     {
         if (HeaderSize + entries.Length > slotSize)
         {
@@ -156,7 +158,8 @@ internal static class RedoLog
         BinaryPrimitives.WriteUInt64LittleEndian(header, sequence);
         BinaryPrimitives.WriteUInt32LittleEndian(header[8..], (uint)data.Length);
         BinaryPrimitives.WriteUInt32LittleEndian(header[12..], (uint)entries.Count);
-        BinaryPrimitives.WriteUInt64LittleEndian(header[ChecksumOffset..], Checksum(header[..ChecksumOffset], data));
+        BinaryPrimitives.WriteInt64LittleEndian(header[RetiredOffset..], retiredThrough);
+        BinaryPrimitives.WriteUInt64LittleEndian(header[ChecksumOffset..], Checksum(header, data));
         domain.Copy(slotOffset, header, PmemCopyFlags.NoDrain);
     }
 
@@ -215,9 +218,10 @@ internal static class RedoLog
 
     /// <summary>Reads a lane's log and decides whether it committed.</summary>
     /// <exception cref="PoolCorruptedException">The log is whole but its entries are impossible.</exception>
-    public static LaneLogState TryRead(PersistenceDomain domain, long laneOffset, int laneSize, long poolSize, long retiredThrough, string poolPath, out ulong sequence, out byte[] entries)
+    public static LaneLogState TryRead(PersistenceDomain domain, long laneOffset, int laneSize, long poolSize, long retiredThrough, string poolPath, out ulong sequence, out long retiredInLog, out byte[] entries)
     {
         sequence = 0;
+        retiredInLog = 0;
         entries = [];
         var header = domain.GetSpan(laneOffset, HeaderSize);
         var stored = BinaryPrimitives.ReadUInt64LittleEndian(header[ChecksumOffset..]);
@@ -234,12 +238,13 @@ internal static class RedoLog
         }
 
         var data = domain.GetSpan(laneOffset + HeaderSize, (int)length);
-        if (Checksum(header[..ChecksumOffset], data) != stored)
+        if (Checksum(header, data) != stored)
         {
             return LaneLogState.Empty; // torn log: never committed
         }
 
         sequence = BinaryPrimitives.ReadUInt64LittleEndian(header);
+        retiredInLog = BinaryPrimitives.ReadInt64LittleEndian(header[RetiredOffset..]);
         if (sequence <= (ulong)retiredThrough)
         {
             return LaneLogState.Empty; // retired: applied long ago, its slot may be half reused
@@ -294,11 +299,12 @@ internal static class RedoLog
     private static PoolCorruptedException Corrupt(string poolPath, long laneOffset, string what) =>
         new(poolPath, $"the redo log of the lane at offset {laneOffset} is committed but invalid: {what}");
 
-    /// <summary>XxHash3 of the entries, seeded with the header's sequence, length and count (one call, no state).</summary>
-    internal static ulong Checksum(ReadOnlySpan<byte> headerPrefix, ReadOnlySpan<byte> data)
+    /// <summary>XxHash3 of the entries, seeded with the header's sequence, length, count and watermark (one call, no state).</summary>
+    internal static ulong Checksum(ReadOnlySpan<byte> header, ReadOnlySpan<byte> data)
     {
-        var seed = BinaryPrimitives.ReadUInt64LittleEndian(headerPrefix) * 0x9E37_79B9_7F4A_7C15UL
-            ^ BinaryPrimitives.ReadUInt64LittleEndian(headerPrefix[8..]);
+        var seed = BinaryPrimitives.ReadUInt64LittleEndian(header) * 0x9E37_79B9_7F4A_7C15UL
+            ^ BinaryPrimitives.ReadUInt64LittleEndian(header[8..])
+            ^ BinaryPrimitives.ReadUInt64LittleEndian(header[RetiredOffset..]) * 0xC2B2_AE3D_27D4_EB4FUL;
         var value = XxHash3.HashToUInt64(data, (long)seed);
         return value == 0 ? 1 : value; // 0 marks an invalid log
     }

@@ -173,7 +173,7 @@ public sealed class PoolOpenErrorTests
         BinaryPrimitives.WriteUInt64LittleEndian(header, 1UL << 40); // newer than every retired log
         BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(8), (uint)redo.Length);
         BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(12), 1);
-        BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(16), RedoLog.Checksum(header.AsSpan(0, 16), redo.Entries));
+        BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(16), RedoLog.Checksum(header, redo.Entries));
         domain.Copy(PoolLayout.LanesOffset, header);
         var forged = domain.ToArray();
         domain.Dispose();
