@@ -72,7 +72,7 @@ using (var pool = PersistentPool.Open(path, Layout))
     var bank = pool.Root<BankRoot>();
     var total = bank.Accounts.Sum(a => a!.Balance);
     var report = pool.Check();
-    Console.WriteLine($"Recovery: a worker was killed mid-transfer; reopening completed {pool.RecoveredTransactions} unfinished commit(s). " +
+    Console.WriteLine($"Recovery: a worker was killed mid-transfer; reopening replayed {pool.RecoveredTransactions} logged commit(s). " +
         $"{bank.TransferCount} transfers journaled, total {total:N2} (expected {owners.Length * OpeningBalance:N2}), heap {(report.IsConsistent && report.Unreachable.Count == 0 ? "consistent" : "BROKEN")}");
     PrintBalances(bank);
     PrintJournal(bank, 3);

@@ -86,7 +86,10 @@ public sealed partial class PersistentPool : IDisposable
     /// <summary>The persistence domain the pool lives in (for tests and tools).</summary>
     public PersistenceDomain Domain => _domain;
 
-    /// <summary>How many unfinished commits recovery completed when the pool was opened.</summary>
+    /// <summary>
+    /// How many committed logs recovery replayed when the pool was opened: commits a crash may have interrupted
+    /// before they were applied or retired (0 after a clean close).
+    /// </summary>
     public int RecoveredTransactions { get; private set; }
 
     /// <summary>The smallest size a pool may be created with, for the default lane configuration.</summary>
