@@ -123,10 +123,16 @@ internal sealed class CommitPipeline
             return;
         }
 
+        RetireNow();
+        AfterDrain();
+    }
+
+    /// <summary>Stores R, drains and records it durable: one extra fence, only on paths that cannot piggyback.</summary>
+    private void RetireNow()
+    {
         var stored = StoreRetired();
         _domain.Drain();
         MarkDurable(stored);
-        AfterDrain();
     }
 
     /// <summary>Every commit with a sequence number at or below this is applied.</summary>
@@ -194,9 +200,7 @@ internal sealed class CommitPipeline
         {
             if (AppliedThrough() >= old)
             {
-                var stored = StoreRetired();
-                _domain.Drain(); // rare: only when no later commit has made R durable yet
-                MarkDurable(stored);
+                RetireNow(); // rare: only when no later commit has made R durable yet
             }
             else
             {

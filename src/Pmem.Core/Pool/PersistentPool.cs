@@ -729,14 +729,7 @@ public sealed partial class PersistentPool : IDisposable
             _heap.LogFree(redo, block);
         }
 
-        if (redo.Count == 0)
-        {
-            _domain.Drain(); // writes into own allocations only
-        }
-        else
-        {
-            CommitRedo(redo);
-        }
+        CommitRedo(redo); // never empty: the early return above took the transactions with nothing to log
 
         tx.Allocations.Clear(); // now durable: a later rollback must not release them
         foreach (var block in tx.Frees)
