@@ -55,12 +55,17 @@ internal sealed class DirtyRangeSet
         _ranges.Insert(first, (start, end));
     }
 
-    /// <summary>Returns the ranges and empties the set.</summary>
-    public (long Start, long End)[] TakeAll()
+    /// <summary>Returns the span from the first range's start to the last one's end (empty when none) and empties the set.</summary>
+    public (long Start, long End) TakeSpan()
     {
-        var all = _ranges.ToArray();
+        if (_ranges.Count == 0)
+        {
+            return (0, 0);
+        }
+
+        var span = (_ranges[0].Start, _ranges[^1].End);
         _ranges.Clear();
-        return all;
+        return span;
     }
 
     /// <summary>Index of the first range with End &gt;= <paramref name="start"/>.</summary>

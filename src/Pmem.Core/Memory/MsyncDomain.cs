@@ -4,13 +4,21 @@ namespace Pmem.Memory;
 
 /// <summary>
 /// A mapping that is not persistent memory (an ordinary file system): flush records the dirty range, drain syncs
-/// every recorded range with <c>msync(MS_SYNC)</c>. Ranges are page-aligned and merged, so a batch or a transaction
-/// costs as few msync calls as it has separate dirty areas, not one per flush.
+/// the recorded ranges with one <c>msync(MS_SYNC)</c> over the span from the first to the last, so a batch or a
+/// transaction (its log and the pages it changed) costs one msync, not one per flush or per dirty area.
 /// </summary>
 /// <remarks>
+/// <para>
+/// One call over the span rather than one per area: Linux syncs a file range by writing back only its dirty pages
+/// (found through the page cache's dirty tags, not by walking the span) and then flushes the device's write cache
+/// once per call, and that flush is what an msync costs on a disk. Clean pages inside the span cost nothing; dirty
+/// pages nobody flushed yet are written early, which is always allowed.
+/// </para>
+/// <para>
 /// Group commit: threads that drain at the same time share syncs. A drain waits for one sync that started after its
 /// own flushes were recorded; while a sync runs, later drains queue, and the next sync takes all their ranges at once.
 /// Drain is conservative: it may also sync other threads' flushed ranges, never fewer than its own.
+/// </para>
 /// </remarks>
 public sealed unsafe class MsyncDomain : MappedDomain
 {
@@ -52,7 +60,7 @@ public sealed unsafe class MsyncDomain : MappedDomain
     /// <exception cref="PmemIOException">msync failed; the ranges stay recorded so a later drain retries them.</exception>
     public override void Drain()
     {
-        (long Start, long End)[] ranges;
+        (long Start, long End) span;
         long epoch;
         lock (_gate)
         {
@@ -74,33 +82,32 @@ public sealed unsafe class MsyncDomain : MappedDomain
 
             _syncing = true;
             epoch = _flushedEpoch;
-            ranges = _dirty.TakeAll();
+            span = _dirty.TakeSpan();
         }
 
-        int done = 0;
+        var synced = false;
         try
         {
-            for (; done < ranges.Length; done++)
+            var (start, end) = span;
+            end = Math.Min(end, (Length + (long)LibC.PageSize - 1) & ~((long)LibC.PageSize - 1));
+            if (end > start)
             {
-                var (start, end) = ranges[done];
-                end = Math.Min(end, ((Length + (long)LibC.PageSize - 1) & ~((long)LibC.PageSize - 1)));
                 Interlocked.Increment(ref _syncCalls);
                 if (LibC.Msync(BaseAddress + start, (nuint)(end - start), LibC.MS_SYNC) != 0)
                 {
                     throw PmemIOException.FromErrno($"msync of [{start}, {end})", Path, Marshal.GetLastPInvokeError());
                 }
             }
+
+            synced = true;
         }
         finally
         {
             lock (_gate)
             {
-                if (done < ranges.Length)
+                if (!synced)
                 {
-                    foreach (var (start, end) in ranges.AsSpan(done))
-                    {
-                        _dirty.Add(start, end - start);
-                    }
+                    _dirty.Add(span.Start, span.End - span.Start);
                 }
                 else
                 {

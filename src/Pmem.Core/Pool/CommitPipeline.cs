@@ -3,22 +3,30 @@ using Pmem.Memory;
 namespace Pmem.Pool;
 
 /// <summary>
-/// Commits redo logs with two drains, and retires applied logs without a third one.
+/// Commits redo logs with one drain: the log is the durable truth from its commit point on, and the in-place apply
+/// becomes durable at the committing thread's next drain (usually its next commit's).
 /// </summary>
 /// <remarks>
 /// <para>
-/// A commit writes its log into one of its lane's two slots and drains (the commit point), applies the entries and
-/// drains again. It does not invalidate its log. Instead the pool header holds a watermark R: every commit with a
-/// sequence number ≤ R is applied, and recovery ignores logs at or below it. Each commit writes R (all commits
-/// applied so far) into its own log header, so the commit-point drain makes it durable for free and on the same page
-/// (one msync range on ordinary files); recovery takes the largest R of the pool header and every whole log.
+/// A commit writes its log into one of its lane's three slots, drains (the commit point), applies the entries in
+/// place and flushes them, and returns. Until a later drain by the same thread covers those flushes, recovery may
+/// need the log, so the log stays valid; two watermarks in every log header tell recovery which logs to trust:
 /// </para>
+/// <list type="bullet">
+/// <item><description>R, retired: every commit ≤ R had its apply durable before this header was written. Recovery
+/// ignores logs at or below the largest R it finds and replays the others in sequence order (newer wins).</description></item>
+/// <item><description>C, committed: every commit ≤ C had passed its commit point. A log above C counts only if the
+/// content it publishes (new objects' zeroes, strings) hashes as recorded; at or below C that content was durable and
+/// may since have been changed by later commits.</description></item>
+/// </list>
 /// <para>
-/// Why a stale log can never be replayed over newer data: recovery replays the logs above R in sequence order, so a
-/// newer commit whose log is still there wins. A newer commit's log disappears only when its slot is reused, and a
-/// slot is reused only once R (durably) covers the log in it — which then also covers every older log. Writes that
-/// bypass the log (a single-word property set, a batch, the heap's chunk changes) first store R too, drained by their
-/// own drain, so a log they overwrite is never replayed over them.
+/// Why a stale log is never replayed over newer data: a newer commit whose log is still there is replayed after it;
+/// a log disappears only when its slot is reused, and a slot is reused only once R durably covers the log in it (and
+/// so every older log). With three slots, a thread committing on its own lane finds the oldest slot covered by the R
+/// its previous commit wrote, so steady state costs one drain. When another thread's apply holds R back, the
+/// committer flushes that log's targets itself and drains (a flush writes back the line's current content, whoever
+/// stored it). Writes that bypass the log (a single-word property set, a batch, the heap's chunk changes) first make
+/// every applied log durable and store R, so a log they overwrite is never replayed over them.
 /// </para>
 /// </remarks>
 internal sealed class CommitPipeline
@@ -26,14 +34,21 @@ internal sealed class CommitPipeline
     [ThreadStatic]
     private static PendingRetirement? t_pending;
 
+    // Applies this thread flushed but has not drained since: (pipeline, slot index, sequence).
+    [ThreadStatic]
+    private static List<(CommitPipeline Pipeline, int Slot, long Sequence)>? t_unfenced;
+
     private readonly PersistenceDomain _domain;
     private readonly LaneSet _lanes;
     private readonly string _poolPath;
     private readonly Lock _sequenceLock = new();
-    private readonly long[] _inFlight;
-    private readonly long[] _slotSequence;
+    private readonly long[] _inFlight;      // per lane: the commit between taking its sequence and finishing its apply
+    private readonly long[] _applyPending;  // per slot: the commit whose apply is flushed but not known drained
+    private readonly long[] _slotSequence;  // per slot: the commit whose log it holds
     private long _lastSequence;
     private long _retiredDurable;
+    private int _pendingCount;
+    private bool _closed;
 
     public CommitPipeline(PersistenceDomain domain, LaneSet lanes, string poolPath, long retiredOnMedia)
     {
@@ -41,40 +56,55 @@ internal sealed class CommitPipeline
         _lanes = lanes;
         _poolPath = poolPath;
         _inFlight = new long[lanes.Count];
-        _slotSequence = new long[lanes.Count * 2]; // recovery retires every log, so all slots start free
+        _applyPending = new long[lanes.Count * LaneSet.SlotsPerLane];
+        _slotSequence = new long[lanes.Count * LaneSet.SlotsPerLane]; // recovery retires every log: all slots start free
         _lastSequence = retiredOnMedia;
         _retiredDurable = retiredOnMedia;
     }
 
-    /// <summary>Commits <paramref name="redo"/>: durable and applied when this returns.</summary>
+    /// <summary>Commits <paramref name="redo"/>: durable when this returns, and applied in place.</summary>
     public void Commit(RedoBuilder redo)
     {
         var lane = _lanes.Acquire();
         try
         {
-            long sequence;
+            var slot = LaneSet.SlotIndex(lane, ChooseSlot(lane));
+            long sequence, retired, committed;
             lock (_sequenceLock)
             {
                 sequence = ++_lastSequence;
                 _inFlight[lane] = sequence;
+                (retired, committed) = Watermarks(sequence);
             }
 
+            var unfenced = t_unfenced ??= [];
+            var drainedBefore = unfenced.Count;
+            var pastCommitPoint = false;
             try
             {
-                var slot = ChooseSlot(lane);
-                var retired = AppliedThrough(); // carried in the log header: durable with the log, on the same page
-                RedoLog.WriteLog(_domain, _lanes.SlotOffset(lane, slot), _lanes.SlotSize, redo, (ulong)sequence, retired, _poolPath);
-                _slotSequence[lane * 2 + slot] = sequence;
-                _domain.Drain(); // the commit point; R is durable too
+                RedoLog.WriteLog(_domain, SlotOffset(slot), _lanes.SlotSize, redo, (ulong)sequence, retired, committed, _poolPath);
+                _slotSequence[slot] = sequence;
+                _domain.Drain(); // the commit point; R and C are durable too, and this thread's earlier applies
+                pastCommitPoint = true;
                 MarkDurable(retired);
-                RedoLog.Apply(_domain, redo.Entries);
-                _domain.Drain();
+                RedoLog.Apply(_domain, redo.Entries); // flushed; durable at this thread's next drain
             }
             finally
             {
                 lock (_sequenceLock)
                 {
                     _inFlight[lane] = 0;
+                    if (pastCommitPoint)
+                    {
+                        _applyPending[slot] = sequence;
+                        _pendingCount++;
+                        ForgetDrained(unfenced, drainedBefore);
+                    }
+                }
+
+                if (pastCommitPoint)
+                {
+                    unfenced.Add((this, slot, sequence));
                 }
             }
         }
@@ -85,8 +115,9 @@ internal sealed class CommitPipeline
     }
 
     /// <summary>
-    /// Before a write that bypasses the log: stores and flushes R if applied logs are not yet durably retired. The
-    /// caller's own drain makes it durable; <see cref="AfterDrain"/> then records that.
+    /// Before a write that bypasses the log: makes every applied log durable and stores and flushes R over them, so
+    /// that recovery never replays a log over the write. The caller's own drain makes R durable;
+    /// <see cref="AfterDrain"/> then records that.
     /// </summary>
     public void BeforeUnloggedWrite()
     {
@@ -101,17 +132,37 @@ internal sealed class CommitPipeline
             return; // already stored by this thread, awaiting its drain
         }
 
+        if (Volatile.Read(ref _pendingCount) > 0)
+        {
+            DrainPendingApplies(long.MaxValue); // one extra drain, only for the first such write after commits
+        }
+
         var stored = StoreRetired();
         t_pending = pending is not null && ReferenceEquals(pending.Pipeline, this) ? pending with { Value = stored } : new PendingRetirement(this, stored);
     }
 
-    /// <summary>Records that this thread drained after storing R.</summary>
+    /// <summary>Records that this thread drained: its applies and any R it stored are durable.</summary>
     public void AfterDrain()
     {
-        if (t_pending is { } pending && ReferenceEquals(pending.Pipeline, this))
+        if (t_unfenced is { Count: > 0 } unfenced)
         {
-            t_pending = null;
-            MarkDurable(pending.Value);
+            lock (_sequenceLock)
+            {
+                ForgetDrained(unfenced, unfenced.Count);
+            }
+        }
+
+        if (t_pending is { } pending)
+        {
+            if (ReferenceEquals(pending.Pipeline, this))
+            {
+                t_pending = null;
+                MarkDurable(pending.Value);
+            }
+            else if (Volatile.Read(ref pending.Pipeline._closed))
+            {
+                t_pending = null; // a closed pool's: drop it rather than keep the pool alive
+            }
         }
     }
 
@@ -123,7 +174,19 @@ internal sealed class CommitPipeline
             return;
         }
 
+        if (Volatile.Read(ref _pendingCount) > 0)
+        {
+            DrainPendingApplies(long.MaxValue);
+        }
+
         RetireNow();
+    }
+
+    /// <summary>At a clean close: retires every log, so threads' records of this pool's applies can be dropped.</summary>
+    public void Close()
+    {
+        RetireAll();
+        Volatile.Write(ref _closed, true);
         AfterDrain();
     }
 
@@ -132,31 +195,90 @@ internal sealed class CommitPipeline
     {
         var stored = StoreRetired();
         _domain.Drain();
+        AfterDrain();
         MarkDurable(stored);
     }
 
-    /// <summary>Every commit with a sequence number at or below this is applied.</summary>
-    private long AppliedThrough()
+    /// <summary>
+    /// Makes durable every pending apply at or below <paramref name="through"/>: this thread's by its drain, other
+    /// threads' by flushing their logs' targets first.
+    /// </summary>
+    private void DrainPendingApplies(long through)
     {
+        List<(int Slot, long Sequence)> helped = [];
         lock (_sequenceLock)
         {
-            var lowest = long.MaxValue;
-            foreach (var sequence in _inFlight)
+            for (var slot = 0; slot < _applyPending.Length; slot++)
             {
-                if (sequence != 0 && sequence < lowest)
+                var sequence = _applyPending[slot];
+                if (sequence != 0 && sequence <= through)
                 {
-                    lowest = sequence;
+                    helped.Add((slot, sequence));
                 }
             }
+        }
 
-            return lowest == long.MaxValue ? _lastSequence : lowest - 1;
+        // A pending slot is never rewritten before its apply is durable, so its log can be read without the lock.
+        foreach (var (slot, _) in helped)
+        {
+            RedoLog.FlushTargets(_domain, SlotOffset(slot));
+        }
+
+        _domain.Drain();
+        AfterDrain();
+        lock (_sequenceLock)
+        {
+            foreach (var (slot, sequence) in helped)
+            {
+                ClearPending(slot, sequence);
+            }
         }
     }
 
-    /// <summary>Raises R on the media to <see cref="AppliedThrough"/> (never lowers it) and flushes it.</summary>
+    /// <summary>
+    /// R and C for a commit taking <paramref name="sequence"/> (under the lock): R is just below the oldest commit
+    /// still applying or whose apply is not yet drained, C just below the oldest commit still before its commit
+    /// point (counted until it has applied, which only makes C smaller).
+    /// </summary>
+    private (long Retired, long Committed) Watermarks(long sequence)
+    {
+        var oldestInFlight = sequence;
+        foreach (var other in _inFlight)
+        {
+            if (other != 0 && other < oldestInFlight)
+            {
+                oldestInFlight = other;
+            }
+        }
+
+        var oldestUndrained = oldestInFlight;
+        if (_pendingCount > 0)
+        {
+            foreach (var other in _applyPending)
+            {
+                if (other != 0 && other < oldestUndrained)
+                {
+                    oldestUndrained = other;
+                }
+            }
+        }
+
+        return (oldestUndrained - 1, oldestInFlight - 1);
+    }
+
+    /// <summary>Every commit with a sequence number at or below this has its apply durable.</summary>
+    private long DurablyAppliedThrough()
+    {
+        lock (_sequenceLock)
+        {
+            return Watermarks(_lastSequence + 1).Retired;
+        }
+    }
+
+    /// <summary>Raises R on the media to <see cref="DurablyAppliedThrough"/> (never lowers it) and flushes it.</summary>
     private long StoreRetired()
     {
-        var target = AppliedThrough();
+        var target = DurablyAppliedThrough();
         ref var word = ref _domain.GetRef<long>(PoolLayout.RetiredThroughOffset);
         while (true)
         {
@@ -190,17 +312,70 @@ internal sealed class CommitPipeline
         }
     }
 
-    /// <summary>The lane's slot holding the older log, once R durably covers it (so recovery ignores it).</summary>
+    /// <summary>
+    /// Under the lock: this thread drained this pipeline's domain, so its applies among the first
+    /// <paramref name="count"/> entries (those flushed before the drain) are durable. Other pools' entries stay.
+    /// </summary>
+    private void ForgetDrained(List<(CommitPipeline Pipeline, int Slot, long Sequence)> unfenced, int count)
+    {
+        var kept = 0;
+        for (var i = 0; i < unfenced.Count; i++)
+        {
+            var entry = unfenced[i];
+            if (i < count && ReferenceEquals(entry.Pipeline, this))
+            {
+                ClearPending(entry.Slot, entry.Sequence);
+                continue;
+            }
+
+            if (Volatile.Read(ref entry.Pipeline._closed))
+            {
+                continue; // a closed pool retired every log: nothing left to track, and no reason to keep it alive
+            }
+
+            unfenced[kept++] = entry;
+        }
+
+        unfenced.RemoveRange(kept, unfenced.Count - kept);
+    }
+
+    /// <summary>Under the lock: the apply of <paramref name="sequence"/> in <paramref name="slot"/> is durable.</summary>
+    private void ClearPending(int slot, long sequence)
+    {
+        if (_applyPending[slot] == sequence)
+        {
+            _applyPending[slot] = 0;
+            _pendingCount--;
+        }
+    }
+
+    /// <summary>
+    /// The lane's slot holding its oldest log, once R durably covers that log (so recovery ignores it): makes pending
+    /// applies durable, or stores R, when they hold it back.
+    /// </summary>
     private int ChooseSlot(int lane)
     {
-        var slot = _slotSequence[lane * 2] <= _slotSequence[lane * 2 + 1] ? 0 : 1;
-        var old = _slotSequence[lane * 2 + slot];
+        var first = LaneSet.SlotIndex(lane, 0);
+        var slot = 0;
+        for (var i = 1; i < LaneSet.SlotsPerLane; i++)
+        {
+            if (_slotSequence[first + i] < _slotSequence[first + slot])
+            {
+                slot = i;
+            }
+        }
+
+        var old = _slotSequence[first + slot];
         var spins = new SpinWait();
         while (old > Volatile.Read(ref _retiredDurable))
         {
-            if (AppliedThrough() >= old)
+            if (DurablyAppliedThrough() >= old)
             {
-                RetireNow(); // rare: only when no later commit has made R durable yet
+                RetireNow(); // only when no later commit has made R durable yet
+            }
+            else if (HasPendingThrough(old))
+            {
+                DrainPendingApplies(old); // an apply not yet drained: ours (an idle lane) or another thread's
             }
             else
             {
@@ -210,6 +385,25 @@ internal sealed class CommitPipeline
 
         return slot;
     }
+
+    private bool HasPendingThrough(long sequence)
+    {
+        lock (_sequenceLock)
+        {
+            foreach (var pending in _applyPending)
+            {
+                if (pending != 0 && pending <= sequence)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
+    private long SlotOffset(int slotIndex) =>
+        _lanes.SlotOffset(slotIndex / LaneSet.SlotsPerLane, slotIndex % LaneSet.SlotsPerLane);
 
     private sealed record PendingRetirement(CommitPipeline Pipeline, long Value);
 }

@@ -24,10 +24,19 @@ internal sealed class LaneSet
 
     public long OffsetOf(int lane) => _firstLaneOffset + (long)lane * LaneSize;
 
-    /// <summary>Each lane holds two log slots, so a commit never overwrites the log of the one just before it.</summary>
-    public int SlotSize => LaneSize / 2;
+    /// <summary>
+    /// Each lane holds three log slots: a commit never overwrites the logs of the two before it on its lane, whose
+    /// in-place applies may not be durable yet (see <see cref="CommitPipeline"/>).
+    /// </summary>
+    public const int SlotsPerLane = 3;
+
+    /// <summary>Bytes of one slot: a third of the lane, in whole cache lines.</summary>
+    public int SlotSize => LaneSize / SlotsPerLane & ~63;
 
     public long SlotOffset(int lane, int slot) => OffsetOf(lane) + (long)slot * SlotSize;
+
+    /// <summary>Index of a slot among all lanes' slots.</summary>
+    public static int SlotIndex(int lane, int slot) => lane * SlotsPerLane + slot;
 
     /// <summary>Takes a free lane; spins (then yields) while all are busy, since commits hold lanes only briefly.</summary>
     public int Acquire()

@@ -17,7 +17,7 @@ public sealed record PoolCreateOptions
     /// <summary>Number of lanes (commits that may run at once).</summary>
     public int LaneCount { get; init; } = PoolLayout.DefaultLaneCount;
 
-    /// <summary>Bytes of redo log per lane, in two slots; half of it bounds the log of one transaction.</summary>
+    /// <summary>Bytes of redo log per lane, in three slots; a third of it bounds the log of one transaction.</summary>
     public int LaneSize { get; init; } = PoolLayout.DefaultLaneSize;
 
     /// <summary>Largest size the pool may grow to by itself when full (0 = never grows by itself).</summary>
@@ -189,7 +189,7 @@ public sealed partial class PersistentPool : IDisposable
         }
 
         var version = domain.Read<uint>(PoolLayout.VersionOffset);
-        if (version > PoolLayout.FormatVersion)
+        if (version != PoolLayout.FormatVersion)
         {
             throw new PoolVersionException(path, version, PoolLayout.FormatVersion);
         }
@@ -249,23 +249,29 @@ public sealed partial class PersistentPool : IDisposable
         _types.Load();
         var poolSize = Size;
         var retired = _domain.Read<long>(PoolLayout.RetiredThroughOffset);
-        var found = new List<(ulong Sequence, bool Committed, byte[] Entries)>();
+        var committed = 0L;
+        var found = new List<(ulong Sequence, byte[] Entries)>();
         var newest = retired;
         for (var lane = 0; lane < _lanes.Count; lane++)
         {
-            for (var slot = 0; slot < 2; slot++)
+            for (var slot = 0; slot < LaneSet.SlotsPerLane; slot++)
             {
-                var state = RedoLog.TryRead(_domain, _lanes.SlotOffset(lane, slot), _lanes.SlotSize, poolSize, retired, Path, out var sequence, out var retiredInLog, out var entries);
+                var state = RedoLog.TryRead(_domain, _lanes.SlotOffset(lane, slot), _lanes.SlotSize, poolSize, retired, Path, out var sequence, out var retiredInLog, out var committedInLog, out var entries);
                 if (state != LaneLogState.Empty)
                 {
-                    found.Add((sequence, state == LaneLogState.Committed, entries));
+                    found.Add((sequence, entries));
                     newest = Math.Max(newest, (long)sequence);
-                    retired = Math.Max(retired, retiredInLog); // a whole log's watermark is as true as the header's
+                    retired = Math.Max(retired, retiredInLog); // a whole log's watermarks are as true as the header's
+                    committed = Math.Max(committed, committedInLog);
                 }
             }
         }
 
-        var logs = found.Where(log => log.Committed && log.Sequence > (ulong)retired).Select(log => (log.Sequence, log.Entries)).ToList();
+        // A log at or below C passed its commit point, so what it published was durable then (and may have changed
+        // since); above C, a log counts only if its content hashes as recorded (see CommitPipeline).
+        var logs = found
+            .Where(log => log.Sequence > (ulong)retired && (log.Sequence <= (ulong)committed || RedoLog.ContentIsDurable(_domain, log.Entries)))
+            .ToList();
 
         _heap.Load(_types.IsKnown);
 
@@ -852,7 +858,7 @@ public sealed partial class PersistentPool : IDisposable
         }
 
         _disposed = true;
-        _commits.RetireAll(); // a clean close leaves no log to replay
+        _commits.Close(); // a clean close leaves no log to replay
         _domain.Drain();
         _domain.Dispose();
         _ownedResource?.Dispose();

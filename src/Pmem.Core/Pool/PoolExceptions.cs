@@ -31,9 +31,11 @@ public sealed class PoolLayoutMismatchException(string path, string expected, st
     public string ActualLayout { get; } = actual;
 }
 
-/// <summary>The pool was written by a newer format version than this library reads. The file is left unchanged.</summary>
+/// <summary>The pool was written in another format version than this library reads (newer, or an older one without a migration). The file is left unchanged.</summary>
 public sealed class PoolVersionException(string path, uint version, uint supported)
-    : PoolException(path, $"format version {version} is newer than the supported version {supported}")
+    : PoolException(path, version > supported
+        ? $"format version {version} is newer than the supported version {supported}"
+        : $"format version {version} is older than the supported version {supported} and cannot be opened by this release")
 {
     /// <summary>The version recorded in the file.</summary>
     public uint Version { get; } = version;

@@ -1,21 +1,21 @@
 namespace Pmem.Pool;
 
 /// <summary>
-/// The pool file format, version 1. All offsets are from the start of the pool; every multi-byte value is
+/// The pool file format, version 2 (version 1 had two log slots per lane). All offsets are from the start of the pool; every multi-byte value is
 /// little-endian. See <c>docs/pool-format.md</c>.
 /// </summary>
 /// <remarks>
 /// <code>
 /// 0        header (4 KiB): immutable part with checksum, then mutable words changed only through a redo log
 /// 4096     type table (64 KiB): 256 entries of 256 bytes, each with its own checksum
-/// 69632    lanes: LaneCount redo logs of LaneSize bytes
+/// 69632    lanes: LaneCount lanes of LaneSize bytes, each three redo log slots
 /// heap     256 KiB chunks up to the pool size; each chunk group starts with a 64-byte chunk header line
 /// </code>
 /// </remarks>
 internal static class PoolLayout
 {
     public const ulong Magic = 0x4C4F4F504D454D50; // "PMEMPOOL"
-    public const uint FormatVersion = 1;
+    public const uint FormatVersion = 2;
 
     // Immutable header part (checksummed).
     public const int MagicOffset = 0;
@@ -48,7 +48,7 @@ internal static class PoolLayout
 
     public const int LanesOffset = TypeTableOffset + TypeTableSize;
     public const int DefaultLaneCount = 8;
-    public const int DefaultLaneSize = 128 * 1024; // two 64 KiB log slots
+    public const int DefaultLaneSize = 192 * 1024; // three 64 KiB log slots
 
     public const int ChunkSize = 256 * 1024;
     public const int ChunkHeaderSize = 64;

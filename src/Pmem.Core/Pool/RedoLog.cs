@@ -23,11 +23,8 @@ internal enum LaneLogState
     /// <summary>No log, or a torn one: nothing to do.</summary>
     Empty,
 
-    /// <summary>A committed log to replay.</summary>
+    /// <summary>A whole log above the watermark R: replayed if it committed.</summary>
     Committed,
-
-    /// <summary>A whole log whose verified content never became durable: not committed; recovery retires it.</summary>
-    Uncommitted,
 }
 
 /// <summary>
@@ -124,8 +121,8 @@ internal sealed class RedoBuilder
 /// A redo log in a lane slot: writing, applying and reading it back (the protocol is <see cref="CommitPipeline"/>).
 /// </summary>
 /// <remarks>
-/// Slot layout: <c>[seq u64][entry bytes u32][entry count u32][checksum u64][watermark R i64]</c>, padded to 64 bytes,
-/// then entries.
+/// Slot layout: <c>[seq u64][entry bytes u32][entry count u32][checksum u64][watermark R i64][watermark C i64]</c>,
+/// padded to 64 bytes, then entries.
 /// A log is valid only when its checksum matches, so a torn write of the log is simply an uncommitted transaction.
 /// </remarks>
 internal static class RedoLog
@@ -133,12 +130,13 @@ internal static class RedoLog
     public const int HeaderSize = 64;
     private const int ChecksumOffset = 16;
     private const int RetiredOffset = 24; // the watermark R when the log was written: durable with it, on the same page
+    private const int CommittedOffset = 32; // the watermark C: every commit at or below it had passed its commit point
 
     /// <summary>
     /// Writes the entries and a checksummed header into a slot, flushed but not drained: the caller's next drain is
     /// the commit point. Content too large to verify by hash is drained first.
     /// </summary>
-    public static void WriteLog(PersistenceDomain domain, long slotOffset, int slotSize, RedoBuilder entries, ulong sequence, long retiredThrough, string poolPath)
+    public static void WriteLog(PersistenceDomain domain, long slotOffset, int slotSize, RedoBuilder entries, ulong sequence, long retiredThrough, long committedThrough, string poolPath)
     {
         if (HeaderSize + entries.Length > slotSize)
         {
@@ -159,6 +157,7 @@ internal static class RedoLog
         BinaryPrimitives.WriteUInt32LittleEndian(header[8..], (uint)data.Length);
         BinaryPrimitives.WriteUInt32LittleEndian(header[12..], (uint)entries.Count);
         BinaryPrimitives.WriteInt64LittleEndian(header[RetiredOffset..], retiredThrough);
+        BinaryPrimitives.WriteInt64LittleEndian(header[CommittedOffset..], committedThrough);
         BinaryPrimitives.WriteUInt64LittleEndian(header[ChecksumOffset..], Checksum(header, data));
         domain.Copy(slotOffset, header, PmemCopyFlags.NoDrain);
     }
@@ -216,12 +215,34 @@ internal static class RedoLog
         }
     }
 
-    /// <summary>Reads a lane's log and decides whether it committed.</summary>
+    /// <summary>
+    /// Flushes (without draining) every range the log in a slot applies to: another thread's drain after this makes
+    /// that log's in-place apply durable, whatever thread applied it. Only for a log already applied.
+    /// </summary>
+    public static void FlushTargets(PersistenceDomain domain, long slotOffset)
+    {
+        var length = domain.Read<uint>(slotOffset + 8);
+        var reader = new RedoReader(domain.GetSpan(slotOffset + HeaderSize, (int)length));
+        while (reader.MoveNext(out _))
+        {
+            if (reader.Operation != RedoOperation.Verify)
+            {
+                domain.Flush(reader.Target, reader.Length);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads a slot's log: <see cref="LaneLogState.Empty"/> when there is none (or a torn or retired one), else
+    /// <see cref="LaneLogState.Committed"/> with its entries — whether the content it publishes is durable is for the
+    /// caller to decide with <see cref="ContentIsDurable"/>, knowing every log's watermarks.
+    /// </summary>
     /// <exception cref="PoolCorruptedException">The log is whole but its entries are impossible.</exception>
-    public static LaneLogState TryRead(PersistenceDomain domain, long laneOffset, int laneSize, long poolSize, long retiredThrough, string poolPath, out ulong sequence, out long retiredInLog, out byte[] entries)
+    public static LaneLogState TryRead(PersistenceDomain domain, long laneOffset, int laneSize, long poolSize, long retiredThrough, string poolPath, out ulong sequence, out long retiredInLog, out long committedInLog, out byte[] entries)
     {
         sequence = 0;
         retiredInLog = 0;
+        committedInLog = 0;
         entries = [];
         var header = domain.GetSpan(laneOffset, HeaderSize);
         var stored = BinaryPrimitives.ReadUInt64LittleEndian(header[ChecksumOffset..]);
@@ -245,6 +266,7 @@ internal static class RedoLog
 
         sequence = BinaryPrimitives.ReadUInt64LittleEndian(header);
         retiredInLog = BinaryPrimitives.ReadInt64LittleEndian(header[RetiredOffset..]);
+        committedInLog = BinaryPrimitives.ReadInt64LittleEndian(header[CommittedOffset..]);
         if (sequence <= (ulong)retiredThrough)
         {
             return LaneLogState.Empty; // retired: applied long ago, its slot may be half reused
@@ -252,10 +274,14 @@ internal static class RedoLog
 
         Validate(data, count, poolSize, laneOffset, poolPath);
         entries = data.ToArray();
-        return ContentIsDurable(domain, entries) ? LaneLogState.Committed : LaneLogState.Uncommitted;
+        return LaneLogState.Committed;
     }
 
-    private static bool ContentIsDurable(PersistenceDomain domain, ReadOnlySpan<byte> entries)
+    /// <summary>
+    /// Whether the content a log publishes (its Verify entries) hashes as recorded. Meaningful only for a log that
+    /// may not have passed its commit point: later writes may change published content once it has.
+    /// </summary>
+    public static bool ContentIsDurable(PersistenceDomain domain, ReadOnlySpan<byte> entries)
     {
         var reader = new RedoReader(entries);
         while (reader.MoveNext(out _))
@@ -299,12 +325,13 @@ internal static class RedoLog
     private static PoolCorruptedException Corrupt(string poolPath, long laneOffset, string what) =>
         new(poolPath, $"the redo log of the lane at offset {laneOffset} is committed but invalid: {what}");
 
-    /// <summary>XxHash3 of the entries, seeded with the header's sequence, length, count and watermark (one call, no state).</summary>
+    /// <summary>XxHash3 of the entries, seeded with the header's sequence, length, count and watermarks (one call, no state).</summary>
     internal static ulong Checksum(ReadOnlySpan<byte> header, ReadOnlySpan<byte> data)
     {
         var seed = BinaryPrimitives.ReadUInt64LittleEndian(header) * 0x9E37_79B9_7F4A_7C15UL
             ^ BinaryPrimitives.ReadUInt64LittleEndian(header[8..])
-            ^ BinaryPrimitives.ReadUInt64LittleEndian(header[RetiredOffset..]) * 0xC2B2_AE3D_27D4_EB4FUL;
+            ^ BinaryPrimitives.ReadUInt64LittleEndian(header[RetiredOffset..]) * 0xC2B2_AE3D_27D4_EB4FUL
+            ^ BinaryPrimitives.ReadUInt64LittleEndian(header[CommittedOffset..]) * 0x1656_67B1_9E37_79F9UL;
         var value = XxHash3.HashToUInt64(data, (long)seed);
         return value == 0 ? 1 : value; // 0 marks an invalid log
     }

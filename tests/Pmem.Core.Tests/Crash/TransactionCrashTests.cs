@@ -232,4 +232,40 @@ public sealed class TransactionCrashTests
 
         PoolCrashTests.Report(nameof(A_durable_write_after_a_transaction_is_never_undone_by_recovery), result);
     }
+
+    [Fact]
+    public void A_commit_makes_an_idle_threads_undrained_apply_durable_before_it_reuses_slots()
+    {
+        Vault? vault = null;
+        PersistentPool? pool = null;
+        var domain = BankSetup(p => pool = p)();
+        using (pool)
+        {
+            vault = pool!.Root<Vault>();
+
+            // Another thread commits once and never drains again: its apply is flushed, not durable; its log is the truth.
+            var other = new Thread(() => Transfer(pool, vault, 0, 1, 111));
+            other.Start();
+            other.Join();
+            using (var reopened = PoolCrashTests.OpenImage(domain.CrashNonePersisted()))
+            {
+                Assert.Equal(InitialBalance - 111, reopened.Root<Vault>()[0]!.Balance); // replayed from its log
+            }
+
+            // More commits than a lane has slots: before the watermark may cover that log, this thread must make the
+            // idle thread's apply durable itself (and must not wait for it).
+            for (var i = 0; i < 10; i++)
+            {
+                Transfer(pool, vault, 2, 3, 1);
+            }
+
+            var image = domain.CrashNonePersisted();
+            using var recovered = PoolCrashTests.OpenImage(image);
+            var accounts = recovered.Root<Vault>();
+            Assert.Equal(InitialBalance - 111, accounts[0]!.Balance);
+            Assert.Equal(InitialBalance + 111, accounts[1]!.Balance);
+            Assert.Equal(InitialBalance - 10, accounts[2]!.Balance);
+            Assert.Equal(InitialBalance + 10, accounts[3]!.Balance);
+        }
+    }
 }

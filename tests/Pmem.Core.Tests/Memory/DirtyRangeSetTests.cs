@@ -38,12 +38,14 @@ public sealed class DirtyRangeSetTests
         Assert.Equal([(0L, 45056L)], After((0, 1), (16384, 1), (40960, 1), (100, 40000)));
 
     [Fact]
-    public void Take_all_returns_the_ranges_and_empties_the_set()
+    public void Take_span_returns_first_start_to_last_end_and_empties_the_set()
     {
         var set = new DirtyRangeSet(4096);
-        set.Add(0, 1);
+        Assert.Equal((0L, 0L), set.TakeSpan());
         set.Add(8192, 1);
-        Assert.Equal([(0L, 4096L), (8192L, 12288L)], set.TakeAll());
+        set.Add(0, 1);
+        Assert.Equal([(0L, 4096L), (8192L, 12288L)], set.Ranges);
+        Assert.Equal((0L, 12288L), set.TakeSpan());
         Assert.Equal(0, set.Count);
     }
 

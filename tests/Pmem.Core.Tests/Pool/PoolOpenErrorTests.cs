@@ -74,9 +74,20 @@ public sealed class PoolOpenErrorTests
     public void A_newer_format_version_is_refused()
     {
         var image = ValidImage();
-        BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(8), 2);
+        BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(8), 3);
         var error = OpenFails<PoolVersionException>(image);
-        Assert.Equal(2u, error.Version);
+        Assert.Equal(3u, error.Version);
+        Assert.Contains("newer", error.Message);
+    }
+
+    [Fact]
+    public void An_older_format_version_is_refused()
+    {
+        var image = ValidImage();
+        BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(8), 1); // two log slots per lane: not readable as three
+        var error = OpenFails<PoolVersionException>(image);
+        Assert.Equal(1u, error.Version);
+        Assert.Contains("older", error.Message);
     }
 
     [Theory]
