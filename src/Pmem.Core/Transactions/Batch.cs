@@ -13,17 +13,20 @@ public readonly struct Batch : IDisposable
     private static BatchState? t_state;
 
     private readonly BatchState? _state;
+    private readonly long _generation;
 
-    private Batch(BatchState state) => _state = state;
+    private Batch(BatchState state, long generation) => (_state, _generation) = (state, generation);
 
     internal static bool IsActiveFor(PersistentPool pool) => t_state is { } s && ReferenceEquals(s.Pool, pool);
 
     internal static Batch Begin(PersistentPool pool)
     {
-        var state = t_state;
-        if (state is null)
+        // The state object is kept per thread and reused (Pool is null between batches): a batch allocates nothing.
+        var state = t_state ??= new BatchState();
+        if (state.Pool is null)
         {
-            t_state = state = new BatchState { Pool = pool };
+            state.Pool = pool;
+            state.Generation++;
         }
         else if (!ReferenceEquals(state.Pool, pool))
         {
@@ -31,28 +34,29 @@ public readonly struct Batch : IDisposable
         }
 
         state.Depth++;
-        return new Batch(state);
+        return new Batch(state, state.Generation);
     }
 
     /// <summary>Ends the scope; the outermost end drains once, making every write of the batch durable.</summary>
     public void Dispose()
     {
         var state = _state;
-        if (state is null || !ReferenceEquals(t_state, state))
+        if (state is null || !ReferenceEquals(t_state, state) || state.Generation != _generation || state.Pool is not { } pool)
         {
-            return;
+            return; // default, another thread's, or already ended (a second Dispose of a copy)
         }
 
         if (--state.Depth == 0)
         {
-            t_state = null;
-            state.Pool.DrainBatch();
+            state.Pool = null;
+            pool.DrainBatch();
         }
     }
 
     private sealed class BatchState
     {
-        public required PersistentPool Pool;
+        public PersistentPool? Pool;
         public int Depth;
+        public long Generation; // tells a scope of an ended batch from one of the running batch
     }
 }

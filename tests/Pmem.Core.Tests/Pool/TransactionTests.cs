@@ -260,6 +260,35 @@ public sealed class TransactionTests
     }
 
     [Fact]
+    public void A_batch_allocates_nothing_and_an_ended_batchs_scope_cannot_end_the_next()
+    {
+        using var pool = NewPool();
+        var domain = (MemoryDomain)pool.Domain;
+        var account = pool.New<Account>();
+        account.Balance = 1;
+        using (pool.Batch())
+        {
+            account.Balance = 2;
+        }
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        var ended = pool.Batch();
+        account.Balance = 3;
+        ended.Dispose();
+        Assert.Equal(allocated, GC.GetAllocatedBytesForCurrentThread());
+
+        var drains = domain.Drains;
+        using (pool.Batch())
+        {
+            ended.Dispose(); // a stale copy: must not end (and drain) the running batch
+            account.Balance = 4;
+            Assert.Equal(drains, domain.Drains);
+        }
+
+        Assert.Equal(drains + 1, domain.Drains);
+    }
+
+    [Fact]
     public void The_newest_write_wins_whatever_the_widths()
     {
         using var pool = NewPool();
