@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Pmem.Memory;
 
 namespace Pmem.Pool;
@@ -31,6 +32,8 @@ namespace Pmem.Pool;
 /// </remarks>
 internal sealed class CommitPipeline
 {
+    private const int Stride = PersistenceDomain.CacheLineSize / sizeof(long);
+
     [ThreadStatic]
     private static PendingRetirement? t_pending;
 
@@ -41,10 +44,10 @@ internal sealed class CommitPipeline
     private readonly PersistenceDomain _domain;
     private readonly LaneSet _lanes;
     private readonly string _poolPath;
-    private readonly Lock _sequenceLock = new();
+    // Lock-free bookkeeping, one cache line per entry so committing threads do not share lines:
     private readonly long[] _inFlight;      // per lane: the commit between taking its sequence and finishing its apply
     private readonly long[] _applyPending;  // per slot: the commit whose apply is flushed but not known drained
-    private readonly long[] _slotSequence;  // per slot: the commit whose log it holds
+    private readonly long[] _slotSequence;  // per slot: the commit whose log it holds (only the lane's holder uses it)
     private long _lastSequence;
     private long _retiredDurable;
     private int _pendingCount;
@@ -55,8 +58,8 @@ internal sealed class CommitPipeline
         _domain = domain;
         _lanes = lanes;
         _poolPath = poolPath;
-        _inFlight = new long[lanes.Count];
-        _applyPending = new long[lanes.Count * LaneSet.SlotsPerLane];
+        _inFlight = new long[lanes.Count * Stride];
+        _applyPending = new long[lanes.Count * LaneSet.SlotsPerLane * Stride];
         _slotSequence = new long[lanes.Count * LaneSet.SlotsPerLane]; // recovery retires every log: all slots start free
         _lastSequence = retiredOnMedia;
         _retiredDurable = retiredOnMedia;
@@ -69,13 +72,14 @@ internal sealed class CommitPipeline
         try
         {
             var slot = LaneSet.SlotIndex(lane, ChooseSlot(lane));
-            long sequence, retired, committed;
-            lock (_sequenceLock)
-            {
-                sequence = ++_lastSequence;
-                _inFlight[lane] = sequence;
-                (retired, committed) = Watermarks(sequence);
-            }
+
+            // Publish a lower bound of the sequence before taking it (the increment is a full fence), so a thread
+            // computing watermarks never misses a commit that has its number but has not published it yet.
+            ref var inFlight = ref _inFlight[lane * Stride];
+            Volatile.Write(ref inFlight, Volatile.Read(ref _lastSequence) + 1);
+            var sequence = Interlocked.Increment(ref _lastSequence);
+            Volatile.Write(ref inFlight, sequence);
+            var (retired, committed) = Watermarks(sequence);
 
             var unfenced = t_unfenced ??= [];
             var drainedBefore = unfenced.Count;
@@ -91,21 +95,16 @@ internal sealed class CommitPipeline
             }
             finally
             {
-                lock (_sequenceLock)
-                {
-                    _inFlight[lane] = 0;
-                    if (pastCommitPoint)
-                    {
-                        _applyPending[slot] = sequence;
-                        _pendingCount++;
-                        ForgetDrained(unfenced, drainedBefore);
-                    }
-                }
-
                 if (pastCommitPoint)
                 {
+                    // Pending before no longer in flight: a thread computing watermarks reads in-flight entries first.
+                    Volatile.Write(ref _applyPending[slot * Stride], sequence);
+                    Interlocked.Increment(ref _pendingCount);
+                    ForgetDrained(unfenced, drainedBefore);
                     unfenced.Add((this, slot, sequence));
                 }
+
+                Volatile.Write(ref inFlight, 0);
             }
         }
         finally
@@ -119,13 +118,17 @@ internal sealed class CommitPipeline
     /// that recovery never replays a log over the write. The caller's own drain makes R durable;
     /// <see cref="AfterDrain"/> then records that.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void BeforeUnloggedWrite()
     {
-        if (Volatile.Read(ref _retiredDurable) >= Volatile.Read(ref _lastSequence))
+        if (Volatile.Read(ref _retiredDurable) < Volatile.Read(ref _lastSequence))
         {
-            return; // the common case: nothing committed since R was last made durable
+            RetireBeforeUnloggedWrite(); // the common case inlines to two loads: nothing committed since R was made durable
         }
+    }
 
+    private void RetireBeforeUnloggedWrite()
+    {
         var pending = t_pending;
         if (pending is not null && ReferenceEquals(pending.Pipeline, this) && pending.Value >= Volatile.Read(ref _lastSequence))
         {
@@ -146,10 +149,7 @@ internal sealed class CommitPipeline
     {
         if (t_unfenced is { Count: > 0 } unfenced)
         {
-            lock (_sequenceLock)
-            {
-                ForgetDrained(unfenced, unfenced.Count);
-            }
+            ForgetDrained(unfenced, unfenced.Count);
         }
 
         if (t_pending is { } pending)
@@ -206,45 +206,42 @@ internal sealed class CommitPipeline
     private void DrainPendingApplies(long through)
     {
         List<(int Slot, long Sequence)> helped = [];
-        lock (_sequenceLock)
+        for (var slot = 0; slot < _applyPending.Length / Stride; slot++)
         {
-            for (var slot = 0; slot < _applyPending.Length; slot++)
+            var sequence = Volatile.Read(ref _applyPending[slot * Stride]);
+            if (sequence != 0 && sequence <= through)
             {
-                var sequence = _applyPending[slot];
-                if (sequence != 0 && sequence <= through)
-                {
-                    helped.Add((slot, sequence));
-                }
+                helped.Add((slot, sequence));
             }
         }
 
-        // A pending slot is never rewritten before its apply is durable, so its log can be read without the lock.
-        foreach (var (slot, _) in helped)
+        // A pending slot is not rewritten before its apply is durable; if another thread has just made it durable and
+        // the slot is being reused, FlushTargets sees another sequence and flushes nothing.
+        foreach (var (slot, sequence) in helped)
         {
-            RedoLog.FlushTargets(_domain, SlotOffset(slot));
+            RedoLog.FlushTargets(_domain, SlotOffset(slot), _lanes.SlotSize, (ulong)sequence);
         }
 
         _domain.Drain();
         AfterDrain();
-        lock (_sequenceLock)
+        foreach (var (slot, sequence) in helped)
         {
-            foreach (var (slot, sequence) in helped)
-            {
-                ClearPending(slot, sequence);
-            }
+            ClearPending(slot, sequence);
         }
     }
 
     /// <summary>
-    /// R and C for a commit taking <paramref name="sequence"/> (under the lock): R is just below the oldest commit
-    /// still applying or whose apply is not yet drained, C just below the oldest commit still before its commit
-    /// point (counted until it has applied, which only makes C smaller).
+    /// R and C for commits up to <paramref name="bound"/> (exclusive; read before calling): R is just below the
+    /// oldest commit still applying or whose apply is not yet drained, C just below the oldest commit still before
+    /// its commit point (counted until it has applied, which only makes C smaller). Lock-free: a commit publishes
+    /// itself as pending before it stops being in flight, and this reads the in-flight entries first.
     /// </summary>
-    private (long Retired, long Committed) Watermarks(long sequence)
+    private (long Retired, long Committed) Watermarks(long bound)
     {
-        var oldestInFlight = sequence;
-        foreach (var other in _inFlight)
+        var oldestInFlight = bound;
+        for (var i = 0; i < _inFlight.Length; i += Stride)
         {
+            var other = Volatile.Read(ref _inFlight[i]);
             if (other != 0 && other < oldestInFlight)
             {
                 oldestInFlight = other;
@@ -252,10 +249,11 @@ internal sealed class CommitPipeline
         }
 
         var oldestUndrained = oldestInFlight;
-        if (_pendingCount > 0)
+        if (Volatile.Read(ref _pendingCount) > 0)
         {
-            foreach (var other in _applyPending)
+            for (var i = 0; i < _applyPending.Length; i += Stride)
             {
+                var other = Volatile.Read(ref _applyPending[i]);
                 if (other != 0 && other < oldestUndrained)
                 {
                     oldestUndrained = other;
@@ -267,13 +265,7 @@ internal sealed class CommitPipeline
     }
 
     /// <summary>Every commit with a sequence number at or below this has its apply durable.</summary>
-    private long DurablyAppliedThrough()
-    {
-        lock (_sequenceLock)
-        {
-            return Watermarks(_lastSequence + 1).Retired;
-        }
-    }
+    private long DurablyAppliedThrough() => Watermarks(Volatile.Read(ref _lastSequence) + 1).Retired;
 
     /// <summary>Raises R on the media to <see cref="DurablyAppliedThrough"/> (never lowers it) and flushes it.</summary>
     private long StoreRetired()
@@ -313,7 +305,7 @@ internal sealed class CommitPipeline
     }
 
     /// <summary>
-    /// Under the lock: this thread drained this pipeline's domain, so its applies among the first
+    /// This thread drained this pipeline's domain, so its applies among the first
     /// <paramref name="count"/> entries (those flushed before the drain) are durable. Other pools' entries stay.
     /// </summary>
     private void ForgetDrained(List<(CommitPipeline Pipeline, int Slot, long Sequence)> unfenced, int count)
@@ -339,13 +331,12 @@ internal sealed class CommitPipeline
         unfenced.RemoveRange(kept, unfenced.Count - kept);
     }
 
-    /// <summary>Under the lock: the apply of <paramref name="sequence"/> in <paramref name="slot"/> is durable.</summary>
+    /// <summary>The apply of <paramref name="sequence"/> in <paramref name="slot"/> is durable.</summary>
     private void ClearPending(int slot, long sequence)
     {
-        if (_applyPending[slot] == sequence)
+        if (Interlocked.CompareExchange(ref _applyPending[slot * Stride], 0, sequence) == sequence)
         {
-            _applyPending[slot] = 0;
-            _pendingCount--;
+            Interlocked.Decrement(ref _pendingCount);
         }
     }
 
@@ -388,18 +379,16 @@ internal sealed class CommitPipeline
 
     private bool HasPendingThrough(long sequence)
     {
-        lock (_sequenceLock)
+        for (var i = 0; i < _applyPending.Length; i += Stride)
         {
-            foreach (var pending in _applyPending)
+            var pending = Volatile.Read(ref _applyPending[i]);
+            if (pending != 0 && pending <= sequence)
             {
-                if (pending != 0 && pending <= sequence)
-                {
-                    return true;
-                }
+                return true;
             }
-
-            return false;
         }
+
+        return false;
     }
 
     private long SlotOffset(int slotIndex) =>

@@ -216,16 +216,23 @@ internal static class RedoLog
     }
 
     /// <summary>
-    /// Flushes (without draining) every range the log in a slot applies to: another thread's drain after this makes
-    /// that log's in-place apply durable, whatever thread applied it. Only for a log already applied.
+    /// Flushes (without draining) every range the log of commit <paramref name="sequence"/> in a slot applies to:
+    /// another thread's drain after this makes that log's in-place apply durable, whatever thread applied it. Only
+    /// for a log already applied. Flushes nothing when the slot holds another log (it may be being rewritten), and
+    /// stops at anything that does not decode.
     /// </summary>
-    public static void FlushTargets(PersistenceDomain domain, long slotOffset)
+    public static void FlushTargets(PersistenceDomain domain, long slotOffset, int slotSize, ulong sequence)
     {
         var length = domain.Read<uint>(slotOffset + 8);
+        if (domain.Read<ulong>(slotOffset) != sequence || length > slotSize - HeaderSize)
+        {
+            return;
+        }
+
         var reader = new RedoReader(domain.GetSpan(slotOffset + HeaderSize, (int)length));
         while (reader.MoveNext(out _))
         {
-            if (reader.Operation != RedoOperation.Verify)
+            if (reader.Operation != RedoOperation.Verify && reader.Target >= 0 && reader.Target + reader.Length <= domain.Length)
             {
                 domain.Flush(reader.Target, reader.Length);
             }

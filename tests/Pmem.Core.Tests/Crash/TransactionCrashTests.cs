@@ -268,4 +268,59 @@ public sealed class TransactionCrashTests
             Assert.Equal(InitialBalance + 10, accounts[3]!.Balance);
         }
     }
+
+    [Fact]
+    public void What_concurrent_commits_returned_from_is_durable_with_more_threads_than_lanes()
+    {
+        PersistentPool? pool = null;
+        var domain = BankSetup(p => pool = p)();
+        using (pool)
+        {
+            var vault = pool!.Root<Vault>();
+            var accounts = Enumerable.Range(0, Vault.Slots).Select(i => vault[i]!).ToArray();
+
+            // Four threads on two lanes: commits migrate between lanes and slots, applies are left undrained by
+            // threads that move on, and one thread mixes in batches (unlogged writes) — every case of the pipeline.
+            var threads = Enumerable.Range(0, 4).Select(t => new Thread(() =>
+            {
+                var (from, to) = (accounts[t * 2], accounts[t * 2 + 1]);
+                for (var i = 0; i < 60; i++)
+                {
+                    if (t == 3 && i % 3 == 0)
+                    {
+                        using (pool.Batch())
+                        {
+                            from.Balance -= 1;
+                            to.Balance += 1;
+                        }
+
+                        continue;
+                    }
+
+                    using var tx = pool.BeginTransaction();
+                    from.Balance -= 1;
+                    to.Balance += 1;
+                    tx.Commit();
+                }
+            })).ToArray();
+            foreach (var thread in threads)
+            {
+                thread.Start();
+            }
+
+            foreach (var thread in threads)
+            {
+                thread.Join();
+            }
+
+            // Only what is durable now survives this image: every transfer returned, so every one must be there.
+            using var recovered = PoolCrashTests.OpenImage(domain.CrashNonePersisted());
+            PoolCrashTests.AssertHeapIsSound(recovered);
+            var durable = recovered.Root<Vault>();
+            for (var i = 0; i < Vault.Slots; i++)
+            {
+                Assert.Equal(InitialBalance + (i % 2 == 0 ? -60 : 60), durable[i]!.Balance);
+            }
+        }
+    }
 }
