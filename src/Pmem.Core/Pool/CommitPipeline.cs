@@ -32,8 +32,6 @@ namespace Pmem.Pool;
 /// </remarks>
 internal sealed class CommitPipeline
 {
-    private const int Stride = PersistenceDomain.CacheLineSize / sizeof(long);
-
     [ThreadStatic]
     private static PendingRetirement? t_pending;
 
@@ -44,13 +42,12 @@ internal sealed class CommitPipeline
     private readonly PersistenceDomain _domain;
     private readonly LaneSet _lanes;
     private readonly string _poolPath;
-    // Lock-free bookkeeping, one cache line per entry so committing threads do not share lines:
+    // Lock-free bookkeeping, packed so a watermark scan reads a few cache lines:
     private readonly long[] _inFlight;      // per lane: the commit between taking its sequence and finishing its apply
     private readonly long[] _applyPending;  // per slot: the commit whose apply is flushed but not known drained
     private readonly long[] _slotSequence;  // per slot: the commit whose log it holds (only the lane's holder uses it)
     private long _lastSequence;
     private long _retiredDurable;
-    private int _pendingCount;
     private bool _closed;
 
     public CommitPipeline(PersistenceDomain domain, LaneSet lanes, string poolPath, long retiredOnMedia)
@@ -58,8 +55,8 @@ internal sealed class CommitPipeline
         _domain = domain;
         _lanes = lanes;
         _poolPath = poolPath;
-        _inFlight = new long[lanes.Count * Stride];
-        _applyPending = new long[lanes.Count * LaneSet.SlotsPerLane * Stride];
+        _inFlight = new long[lanes.Count];
+        _applyPending = new long[lanes.Count * LaneSet.SlotsPerLane];
         _slotSequence = new long[lanes.Count * LaneSet.SlotsPerLane]; // recovery retires every log: all slots start free
         _lastSequence = retiredOnMedia;
         _retiredDurable = retiredOnMedia;
@@ -75,7 +72,7 @@ internal sealed class CommitPipeline
 
             // Publish a lower bound of the sequence before taking it (the increment is a full fence), so a thread
             // computing watermarks never misses a commit that has its number but has not published it yet.
-            ref var inFlight = ref _inFlight[lane * Stride];
+            ref var inFlight = ref _inFlight[lane];
             Volatile.Write(ref inFlight, Volatile.Read(ref _lastSequence) + 1);
             var sequence = Interlocked.Increment(ref _lastSequence);
             Volatile.Write(ref inFlight, sequence);
@@ -98,8 +95,7 @@ internal sealed class CommitPipeline
                 if (pastCommitPoint)
                 {
                     // Pending before no longer in flight: a thread computing watermarks reads in-flight entries first.
-                    Volatile.Write(ref _applyPending[slot * Stride], sequence);
-                    Interlocked.Increment(ref _pendingCount);
+                    Volatile.Write(ref _applyPending[slot], sequence);
                     ForgetDrained(unfenced, drainedBefore);
                     unfenced.Add((this, slot, sequence));
                 }
@@ -135,7 +131,7 @@ internal sealed class CommitPipeline
             return; // already stored by this thread, awaiting its drain
         }
 
-        if (Volatile.Read(ref _pendingCount) > 0)
+        if (HasPendingThrough(long.MaxValue))
         {
             DrainPendingApplies(long.MaxValue); // one extra drain, only for the first such write after commits
         }
@@ -174,7 +170,7 @@ internal sealed class CommitPipeline
             return;
         }
 
-        if (Volatile.Read(ref _pendingCount) > 0)
+        if (HasPendingThrough(long.MaxValue))
         {
             DrainPendingApplies(long.MaxValue);
         }
@@ -206,9 +202,9 @@ internal sealed class CommitPipeline
     private void DrainPendingApplies(long through)
     {
         List<(int Slot, long Sequence)> helped = [];
-        for (var slot = 0; slot < _applyPending.Length / Stride; slot++)
+        for (var slot = 0; slot < _applyPending.Length; slot++)
         {
-            var sequence = Volatile.Read(ref _applyPending[slot * Stride]);
+            var sequence = Volatile.Read(ref _applyPending[slot]);
             if (sequence != 0 && sequence <= through)
             {
                 helped.Add((slot, sequence));
@@ -239,7 +235,7 @@ internal sealed class CommitPipeline
     private (long Retired, long Committed) Watermarks(long bound)
     {
         var oldestInFlight = bound;
-        for (var i = 0; i < _inFlight.Length; i += Stride)
+        for (var i = 0; i < _inFlight.Length; i++)
         {
             var other = Volatile.Read(ref _inFlight[i]);
             if (other != 0 && other < oldestInFlight)
@@ -249,15 +245,12 @@ internal sealed class CommitPipeline
         }
 
         var oldestUndrained = oldestInFlight;
-        if (Volatile.Read(ref _pendingCount) > 0)
+        for (var i = 0; i < _applyPending.Length; i++)
         {
-            for (var i = 0; i < _applyPending.Length; i += Stride)
+            var other = Volatile.Read(ref _applyPending[i]);
+            if (other != 0 && other < oldestUndrained)
             {
-                var other = Volatile.Read(ref _applyPending[i]);
-                if (other != 0 && other < oldestUndrained)
-                {
-                    oldestUndrained = other;
-                }
+                oldestUndrained = other;
             }
         }
 
@@ -334,10 +327,7 @@ internal sealed class CommitPipeline
     /// <summary>The apply of <paramref name="sequence"/> in <paramref name="slot"/> is durable.</summary>
     private void ClearPending(int slot, long sequence)
     {
-        if (Interlocked.CompareExchange(ref _applyPending[slot * Stride], 0, sequence) == sequence)
-        {
-            Interlocked.Decrement(ref _pendingCount);
-        }
+        Interlocked.CompareExchange(ref _applyPending[slot], 0, sequence);
     }
 
     /// <summary>
@@ -379,7 +369,7 @@ internal sealed class CommitPipeline
 
     private bool HasPendingThrough(long sequence)
     {
-        for (var i = 0; i < _applyPending.Length; i += Stride)
+        for (var i = 0; i < _applyPending.Length; i++)
         {
             var pending = Volatile.Read(ref _applyPending[i]);
             if (pending != 0 && pending <= sequence)
