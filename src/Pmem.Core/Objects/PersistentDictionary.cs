@@ -361,10 +361,13 @@ public sealed class PersistentDictionary<TKey, TValue> : IDictionary<TKey, TValu
             return;
         }
 
+        // At most half the slots in use (live or removed): lookups then mostly end at the first slot, which keeps the
+        // probe loop's branches predictable (at 3/4 a lookup of 10,000 keys took twice as long). Not a format change:
+        // a table filled further by an older version is still searched correctly and grows on its next insert.
         var used = map._pool.ReadValue<long>(map._header + UsedOffset);
-        if ((used + 1) * 4 > map.Capacity * 3)
+        if ((used + 1) * 2 > map.Capacity)
         {
-            map.Resize(Math.Max(8, map.Count * 4 > map.Capacity * 2 ? map.Capacity * 2 : map.Capacity));
+            map.Resize(Math.Max(8, map.Count * 4 > map.Capacity ? map.Capacity * 2 : map.Capacity));
             used = map._pool.ReadValue<long>(map._header + UsedOffset);
         }
 
