@@ -272,19 +272,26 @@ public sealed class PersistentDictionary<TKey, TValue> : IDictionary<TKey, TValu
         {
             ref var entries = ref MemoryMarshal.GetReference(_domain.GetSpan(table, (int)capacity * LiveEntrySize));
             var mask = capacity - 1;
-            for (long probe = (long)(hash & (ulong)mask), step = 0; step <= mask; probe = (probe + 1) & mask, step++)
+            var probe = (long)(hash & (ulong)mask);
+            ref var slot = ref Unsafe.Add(ref entries, (nint)(probe * LiveEntrySize));
+            var stored = Unsafe.ReadUnaligned<ulong>(ref slot);
+            if (stored == hash && RawKeyEquals(ref Unsafe.Add(ref slot, 8), key))
             {
-                ref var slot = ref Unsafe.Add(ref entries, (nint)(probe * LiveEntrySize));
-                var stored = Unsafe.ReadUnaligned<ulong>(ref slot);
+                // The home slot, where most lookups end (tables are kept at most half full): peeled off the loop so
+                // the branch predictor sees this test apart from the probing below.
+                entry = table + probe * LiveEntrySize;
+                return ref slot;
+            }
+
+            for (var step = 1L; stored != Empty && step <= mask; step++)
+            {
+                probe = (probe + 1) & mask;
+                slot = ref Unsafe.Add(ref entries, (nint)(probe * LiveEntrySize));
+                stored = Unsafe.ReadUnaligned<ulong>(ref slot);
                 if (stored == hash && RawKeyEquals(ref Unsafe.Add(ref slot, 8), key))
                 {
                     entry = table + probe * LiveEntrySize;
                     return ref slot;
-                }
-
-                if (stored == Empty)
-                {
-                    break;
                 }
             }
         }
