@@ -268,7 +268,7 @@ public sealed class PersistentDictionary<TKey, TValue> : IDictionary<TKey, TValu
         ref var header = ref MemoryMarshal.GetReference(_domain.GetSpan(_header, (int)VersionOffset)); // count, capacity, table
         var table = Unsafe.ReadUnaligned<long>(ref Unsafe.Add(ref header, (int)TableOffset));
         var capacity = Unsafe.ReadUnaligned<long>(ref Unsafe.Add(ref header, (int)CapacityOffset));
-        if (table != 0 && (ulong)capacity <= (ulong)_liveCapacityLimit)
+        if (table != 0 && (ulong)(capacity - 1) < (ulong)_liveCapacityLimit) // 1..limit: a zero or wild capacity never reaches the unchecked probes
         {
             ref var entries = ref MemoryMarshal.GetReference(_domain.GetSpan(table, (int)capacity * LiveEntrySize));
             var mask = capacity - 1;
@@ -297,7 +297,7 @@ public sealed class PersistentDictionary<TKey, TValue> : IDictionary<TKey, TValu
         }
         else if (table != 0)
         {
-            entry = FindThroughTransaction(key, hash); // a table over 2 GiB: no single span covers it
+            entry = FindThroughTransaction(key, hash); // a table over 2 GiB (no single span covers it) or a damaged header
             return ref Unsafe.NullRef<byte>();
         }
 
