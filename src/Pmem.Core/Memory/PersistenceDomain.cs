@@ -96,6 +96,7 @@ public abstract unsafe class PersistenceDomain : IDisposable
 
     /// <summary>A writable view of <paramref name="length"/> bytes at <paramref name="offset"/>.</summary>
     /// <remarks>Stores through the span are not seen by a store observer; call <see cref="NotifyStore"/> after them.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Span<byte> GetSpan(long offset, int length)
     {
         CheckRange(offset, length);

@@ -51,7 +51,7 @@ internal sealed class RawCodec<T> : ElementCodec<T> where T : unmanaged
     public override void Write(PersistentPool pool, long slot, T value) =>
         pool.WriteBytesInTransaction(slot, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
 
-    public override ulong Hash(T value) => XxHash3.HashToUInt64(MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
+    public override ulong Hash(T value) => StableHash.OfBytes(in value);
 
     public override bool SlotEquals(PersistentPool pool, long slot, T value)
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Pmem.Memory;
 using Pmem.Objects;
 using Pmem.Transactions;
@@ -7,6 +8,31 @@ namespace Pmem.Pool;
 /// <summary>The primitives persistent collections are built from: all transaction-aware, all offsets.</summary>
 public sealed partial class PersistentPool
 {
+    // Threads with a transaction open on this pool. Zero proves that the calling thread has none, so lookups skip the
+    // thread-static read (a call into the TLS resolver on Linux). A count that is too high only costs that read; it is
+    // raised before a transaction can write and lowered after its end, so it is never too low for the own thread.
+    private int _openTransactions;
+    /// <summary>
+    /// True when the calling thread runs a transaction on this pool that has written something: reads must then
+    /// overlay its write set. When false, the live mapping is exactly what this thread sees, so a collection may read
+    /// it directly (one check per operation instead of one per field read).
+    /// </summary>
+    internal bool HasUncommittedWrites
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Volatile.Read(ref _openTransactions) != 0 && OwnTransactionHasWrites();
+    }
+
+    internal void TransactionOpened() => Interlocked.Increment(ref _openTransactions);
+
+    internal void TransactionClosed() => Interlocked.Decrement(ref _openTransactions);
+
+    private bool OwnTransactionHasWrites()
+    {
+        var tx = TransactionState.Current;
+        return tx is not null && tx.HasWrites && ReferenceEquals(tx.Pool, this);
+    }
+
     /// <summary>Reads bytes as the running transaction (if any) sees them.</summary>
     internal void ReadBytes(long offset, Span<byte> destination)
     {

@@ -64,6 +64,7 @@ internal sealed class TransactionState
         state.Depth = 1;
         state.RolledBack = false;
         t_current = state;
+        pool.TransactionOpened();
         return state;
     }
 
@@ -76,6 +77,7 @@ internal sealed class TransactionState
             Reset();
             t_current = null;
             t_spare = this;
+            Pool.TransactionClosed();
         }
     }
 
