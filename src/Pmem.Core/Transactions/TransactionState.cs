@@ -359,8 +359,9 @@ internal sealed class TransactionState
                 Array.Resize(ref _nodes, Math.Max(64, _nodes.Length * 2));
             }
 
-            _nodes[_nodeCount] = new LineNode(write, index.GetValueOrDefault(line, -1));
-            index[line] = _nodeCount++;
+            ref var newest = ref CollectionsMarshal.GetValueRefOrAddDefault(index, line, out var seen);
+            _nodes[_nodeCount] = new LineNode(write, seen ? newest : -1);
+            newest = _nodeCount++;
         }
     }
 
