@@ -31,6 +31,8 @@ public sealed unsafe class ProcessCrashDomain : MappedDomain
     /// store moves above it, no earlier access below it) and costs no instruction on x86 — where a full
     /// <c>MemoryBarrier</c> (a locked instruction, ~8 ns here) would also order loads, which no crash can observe.
     /// On weaker architectures (Arm64) the same call emits the store fence the hardware needs, so this stays correct.
+    /// Non-temporal stores (a large copy may use them) are retired in order too, and the write-combining buffers holding
+    /// them are written out at the interrupt or locked instruction that the kernel executes before the process is gone.
     /// </para>
     /// <para>
     /// Cross-thread ordering is not the drain's job: threads that hand data to each other use locks or interlocked
