@@ -326,12 +326,8 @@ public sealed partial class PersistentPool : IDisposable
         return ReadThroughTransaction<T>(tx, offset);
     }
 
-    private unsafe T ReadThroughTransaction<T>(TransactionState tx, long offset) where T : unmanaged
-    {
-        var value = _domain.Read<T>(offset);
-        tx.Overlay(offset, new Span<byte>(&value, sizeof(T)));
-        return value;
-    }
+    private T ReadThroughTransaction<T>(TransactionState tx, long offset) where T : unmanaged =>
+        tx.Read(offset, _domain.Read<T>(offset));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal unsafe void WriteValue<T>(long offset, T value) where T : unmanaged

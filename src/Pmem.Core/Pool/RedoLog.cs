@@ -32,11 +32,14 @@ internal enum LaneLogState
 /// </summary>
 /// <remarks>
 /// Entry encoding (8-byte words): <c>[op &lt;&lt; 56 | target offset] [length or mask] [data, padded to 8]</c>.
+/// The buffer keeps <see cref="RedoLog.HeaderSize"/> bytes in front of the entries, where
+/// <see cref="RedoLog.WriteLog"/> builds the log header, so header and entries reach the slot in one copy.
 /// </remarks>
 internal sealed class RedoBuilder
 {
-    private byte[] _buffer = new byte[1024];
+    private byte[] _buffer = new byte[1024]; // [header][entries]; the header's padding stays zero
 
+    /// <summary>Bytes of entries.</summary>
     public int Length { get; private set; }
 
     public int Count { get; private set; }
@@ -44,7 +47,10 @@ internal sealed class RedoBuilder
     /// <summary>Content too large to verify by hash was written: drain it before the log is written.</summary>
     public bool DrainBeforeLog { get; private set; }
 
-    public ReadOnlySpan<byte> Entries => _buffer.AsSpan(0, Length);
+    public ReadOnlySpan<byte> Entries => _buffer.AsSpan(RedoLog.HeaderSize, Length);
+
+    /// <summary>The header followed by the entries, as the slot will hold them.</summary>
+    internal Span<byte> Log => _buffer.AsSpan(0, RedoLog.HeaderSize + Length);
 
     public void Clear()
     {
@@ -73,6 +79,15 @@ internal sealed class RedoBuilder
     }
 
     public const int VerifyLimit = 4096;
+
+    /// <summary>Sets one 8-byte value (the common entry: a field in a transaction), without span copies.</summary>
+    public void SetWord(long offset, long value)
+    {
+        ref var entry = ref Reserve(24)[0];
+        Unsafe.WriteUnaligned(ref entry, ((ulong)RedoOperation.Set << 56) | (ulong)offset);
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref entry, 8), 8UL);
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref entry, 16), value);
+    }
 
     public void Set(long offset, ReadOnlySpan<byte> data)
     {
@@ -105,12 +120,13 @@ internal sealed class RedoBuilder
 
     private Span<byte> Reserve(int bytes, bool countsAsEntry = true)
     {
-        if (Length + bytes > _buffer.Length)
+        var start = RedoLog.HeaderSize + Length;
+        if (start + bytes > _buffer.Length)
         {
-            Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, Length + bytes));
+            Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, start + bytes));
         }
 
-        var span = _buffer.AsSpan(Length, bytes);
+        var span = _buffer.AsSpan(start, bytes);
         Length += bytes;
         Count += countsAsEntry ? 1 : 0;
         return span;
@@ -148,18 +164,18 @@ internal static class RedoLog
             domain.Drain();
         }
 
-        var data = entries.Entries;
-        domain.Copy(slotOffset + HeaderSize, data, PmemCopyFlags.NoDrain);
-
-        Span<byte> header = stackalloc byte[HeaderSize];
-        header.Clear();
+        // The header is built in front of the entries in the builder, then header and entries go out in one copy.
+        // Their order within the slot does not matter: the checksum covers both, so any torn mix is no log at all.
+        var log = entries.Log;
+        var data = log[HeaderSize..];
+        var header = log[..HeaderSize];
         BinaryPrimitives.WriteUInt64LittleEndian(header, sequence);
         BinaryPrimitives.WriteUInt32LittleEndian(header[8..], (uint)data.Length);
         BinaryPrimitives.WriteUInt32LittleEndian(header[12..], (uint)entries.Count);
         BinaryPrimitives.WriteInt64LittleEndian(header[RetiredOffset..], retiredThrough);
         BinaryPrimitives.WriteInt64LittleEndian(header[CommittedOffset..], committedThrough);
         BinaryPrimitives.WriteUInt64LittleEndian(header[ChecksumOffset..], Checksum(header, data));
-        domain.Copy(slotOffset, header, PmemCopyFlags.NoDrain);
+        domain.Copy(slotOffset, log, PmemCopyFlags.NoDrain);
     }
 
     /// <summary>Applies entries in place and flushes them (without draining).</summary>
@@ -364,6 +380,7 @@ internal ref struct RedoReader(ReadOnlySpan<byte> entries)
     public ReadOnlySpan<byte> Data { get; private set; }
 
     /// <summary>Moves to the next entry; false at the end, or with <paramref name="error"/> when the encoding is broken.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // Apply runs it per entry on every commit
     public bool MoveNext(out string? error)
     {
         error = null;

@@ -11,34 +11,44 @@ namespace Pmem.Transactions;
 /// </summary>
 internal sealed class TransactionState
 {
-    [ThreadStatic]
-    private static TransactionState? t_current;
+    /// <summary>Up to this many writes, lookups scan the write set; beyond it, a per-line index takes over.</summary>
+    internal const int ScanLimit = 8;
 
+    // One state per thread, made once and reused: Depth 0 means no transaction is running. A single thread-static
+    // keeps begin, end and every property access in a transaction to one thread-local lookup each.
     [ThreadStatic]
-    private static TransactionState? t_spare;
+    private static TransactionState? t_state;
 
-    private readonly List<WriteEntry> _writes = [];
-    private readonly Dictionary<long, int> _writeByOffset = [];
-    private readonly Dictionary<long, int> _lastWriteByLine = []; // chained through WriteEntry.PreviousInLine
+    private WriteEntry[] _writes = new WriteEntry[16]; // in the order made; a later write wins where writes overlap
+    private int _count;
     private byte[] _data = new byte[256];
     private int _dataLength;
 
-    private TransactionState(PersistentPool pool) => Pool = pool;
+    // The per-line index, built once the write set outgrows a scan: each line's newest node, chained to older ones.
+    private Dictionary<long, int>? _newestNodeByLine;
+    private LineNode[] _nodes = [];
+    private int _nodeCount;
+    private bool _indexed;
+
+    private TransactionState()
+    {
+    }
 
     /// <summary>The calling thread's running transaction, if any.</summary>
     public static TransactionState? Current
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => t_current;
+        get => t_state is { Depth: > 0 } state ? state : null;
     }
 
-    public PersistentPool Pool { get; private set; }
+    /// <summary>The pool of the running transaction (null between transactions, so an idle thread holds no pool).</summary>
+    public PersistentPool Pool { get; private set; } = null!;
 
     public int Depth { get; private set; }
 
     public bool RolledBack { get; private set; }
 
-    public bool HasWrites => _writes.Count > 0;
+    public bool HasWrites => _count > 0;
 
     public List<AllocationRecord> Allocations { get; } = [];
 
@@ -46,24 +56,21 @@ internal sealed class TransactionState
 
     public static TransactionState Begin(PersistentPool pool)
     {
-        var current = t_current;
-        if (current is not null)
+        var state = t_state ??= new TransactionState();
+        if (state.Depth > 0)
         {
-            if (!ReferenceEquals(current.Pool, pool))
+            if (!ReferenceEquals(state.Pool, pool))
             {
                 throw new InvalidOperationException("This thread already runs a transaction on another pool; a thread runs one transaction at a time.");
             }
 
-            current.Depth++;
-            return current;
+            state.Depth++;
+            return state;
         }
 
-        var state = t_spare ?? new TransactionState(pool);
-        t_spare = null;
         state.Pool = pool;
         state.Depth = 1;
         state.RolledBack = false;
-        t_current = state;
         pool.TransactionOpened();
         return state;
     }
@@ -74,10 +81,9 @@ internal sealed class TransactionState
         Depth--;
         if (Depth == 0)
         {
+            var pool = Pool;
             Reset();
-            t_current = null;
-            t_spare = this;
-            Pool.TransactionClosed();
+            pool.TransactionClosed();
         }
     }
 
@@ -91,58 +97,170 @@ internal sealed class TransactionState
         }
     }
 
-    public void Record<T>(long offset, T value) where T : unmanaged =>
-        Record(offset, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
-
-    public void Record(long offset, ReadOnlySpan<byte> bytes)
+    /// <summary>Records a field write (the hot path: stores the value without span copies).</summary>
+    public unsafe void Record<T>(long offset, T value) where T : unmanaged
     {
-        if (_writeByOffset.TryGetValue(offset, out var existing) && _writes[existing].Length == bytes.Length &&
-            _lastWriteByLine.GetValueOrDefault(offset >> 6) == existing && (offset + bytes.Length - 1) >> 6 == offset >> 6)
+        var existing = FindRewritable(offset, sizeof(T));
+        if (existing >= 0)
         {
-            // Rewriting the newest write of its line: update it in place (no later write could be overridden).
-            bytes.CopyTo(_data.AsSpan(_writes[existing].DataStart, bytes.Length));
+            Unsafe.WriteUnaligned(ref _data[_writes[existing].DataStart], value);
             return;
         }
 
-        if (_dataLength + bytes.Length > _data.Length)
+        var start = Append(offset, sizeof(T)); // before reading _data: appending may replace the array
+        Unsafe.WriteUnaligned(ref _data[start], value);
+    }
+
+    public void Record(long offset, ReadOnlySpan<byte> bytes)
+    {
+        var length = bytes.Length;
+        if (length == 0)
         {
-            Array.Resize(ref _data, Math.Max(_data.Length * 2, _dataLength + bytes.Length));
+            return;
         }
 
-        bytes.CopyTo(_data.AsSpan(_dataLength));
-        var index = _writes.Count;
-        var firstLine = offset >> 6;
-        var lastLine = (offset + bytes.Length - 1) >> 6;
-        _writes.Add(new WriteEntry(offset, bytes.Length, _dataLength, _lastWriteByLine.GetValueOrDefault(firstLine, -1)));
-        _dataLength += bytes.Length;
-        _writeByOffset[offset] = index;
-        _lastWriteByLine[firstLine] = index;
-        if (lastLine != firstLine)
+        var existing = FindRewritable(offset, length);
+        if (existing >= 0)
         {
-            // A write spanning lines (rare: fields never straddle, raw spans may) is found through a copy per extra line.
-            for (var line = firstLine + 1; line <= lastLine; line++)
+            // No later write overlaps it, so overwriting its bytes is the same as appending a new write.
+            bytes.CopyTo(_data.AsSpan(_writes[existing].DataStart, length));
+            return;
+        }
+
+        var start = Append(offset, length); // before reading _data: appending may replace the array
+        bytes.CopyTo(_data.AsSpan(start, length));
+    }
+
+    /// <summary>Adds a write of <paramref name="length"/> bytes at <paramref name="offset"/>; returns where its data goes in <see cref="_data"/>.</summary>
+    private int Append(long offset, int length)
+    {
+        var dataStart = _dataLength;
+        if (dataStart + length > _data.Length)
+        {
+            Array.Resize(ref _data, Math.Max(_data.Length * 2, dataStart + length));
+        }
+
+        if (_count == _writes.Length)
+        {
+            Array.Resize(ref _writes, _writes.Length * 2);
+        }
+
+        _writes[_count] = new WriteEntry(offset, length, dataStart);
+        _dataLength = dataStart + length;
+        _count++;
+        if (_indexed)
+        {
+            Index(_count - 1);
+        }
+        else if (_count > ScanLimit)
+        {
+            BuildIndex();
+        }
+
+        return dataStart;
+    }
+
+    /// <summary>
+    /// The write to update in place for a write of <paramref name="length"/> bytes at <paramref name="offset"/>: one
+    /// with the same offset and length that no later write overlaps; -1 when there is none.
+    /// </summary>
+    private int FindRewritable(long offset, int length)
+    {
+        var end = offset + length;
+        if (!_indexed)
+        {
+            for (var i = _count - 1; i >= 0; i--)
             {
-                _writes.Add(new WriteEntry(offset, bytes.Length, _writes[index].DataStart, _lastWriteByLine.GetValueOrDefault(line, -1), IsAlias: true));
-                _lastWriteByLine[line] = _writes.Count - 1;
+                ref readonly var write = ref _writes[i];
+                if (write.Offset < end && offset < write.Offset + write.Length)
+                {
+                    return write.Offset == offset && write.Length == length ? i : -1;
+                }
+            }
+
+            return -1;
+        }
+
+        if ((end - 1) >> 6 != offset >> 6 || !_newestNodeByLine!.TryGetValue(offset >> 6, out var node))
+        {
+            return -1; // a write spanning lines is simply appended (rare: fields never straddle a line)
+        }
+
+        for (; node >= 0; node = _nodes[node].Previous)
+        {
+            ref readonly var write = ref _writes[_nodes[node].Write];
+            if (write.Offset < end && offset < write.Offset + write.Length)
+            {
+                return write.Offset == offset && write.Length == length ? _nodes[node].Write : -1;
             }
         }
+
+        return -1;
+    }
+
+    /// <summary>
+    /// The value at <paramref name="offset"/> as this transaction sees it, given the <paramref name="live"/> value in
+    /// the pool. The common case (the newest write there is exactly this field) reads it without copying spans.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public unsafe T Read<T>(long offset, T live) where T : unmanaged
+    {
+        if (!_indexed)
+        {
+            var end = offset + sizeof(T);
+            for (var i = _count - 1; i >= 0; i--)
+            {
+                ref readonly var write = ref _writes[i];
+                if (write.Offset < end && offset < write.Offset + write.Length)
+                {
+                    if (write.Offset == offset && write.Length == sizeof(T))
+                    {
+                        return Unsafe.ReadUnaligned<T>(ref _data[write.DataStart]);
+                    }
+
+                    Overlay(offset, new Span<byte>(&live, sizeof(T)));
+                    return live;
+                }
+            }
+
+            return live;
+        }
+
+        Overlay(offset, new Span<byte>(&live, sizeof(T)));
+        return live;
     }
 
     /// <summary>Lays the write set over <paramref name="destination"/>, which holds the live bytes at <paramref name="offset"/>.</summary>
     public void Overlay(long offset, Span<byte> destination)
     {
+        if (destination.IsEmpty)
+        {
+            return;
+        }
+
         var end = offset + destination.Length;
+        if (!_indexed)
+        {
+            for (var i = 0; i < _count; i++)
+            {
+                CopyOverlap(in _writes[i], offset, end, destination);
+            }
+
+            return;
+        }
+
         Span<int> chain = stackalloc int[32];
         for (var line = offset >> 6; line <= (end - 1) >> 6; line++)
         {
-            if (!_lastWriteByLine.TryGetValue(line, out var index))
+            if (!_newestNodeByLine!.TryGetValue(line, out var node))
             {
                 continue;
             }
 
-            // The chain runs newest first; apply oldest first so later writes win.
+            // The chain runs newest first; apply oldest first so later writes win. Each line takes only its own
+            // bytes: a write spanning lines must not reach into a line where a later write overrides it.
             var count = 0;
-            for (; index >= 0; index = _writes[index].PreviousInLine)
+            for (; node >= 0; node = _nodes[node].Previous)
             {
                 if (count == chain.Length)
                 {
@@ -151,28 +269,39 @@ internal sealed class TransactionState
                     chain = larger;
                 }
 
-                chain[count++] = index;
+                chain[count++] = _nodes[node].Write;
             }
 
+            var lineStart = Math.Max(offset, line << 6);
+            var lineEnd = Math.Min(end, (line + 1) << 6);
             for (var i = count - 1; i >= 0; i--)
             {
-                var write = _writes[chain[i]];
-                var from = Math.Max(offset, write.Offset);
-                var to = Math.Min(end, write.Offset + write.Length);
-                if (from < to)
-                {
-                    _data.AsSpan(write.DataStart + (int)(from - write.Offset), (int)(to - from))
-                        .CopyTo(destination[(int)(from - offset)..]);
-                }
+                CopyOverlap(in _writes[chain[i]], lineStart, lineEnd, destination[(int)(lineStart - offset)..]);
             }
+        }
+    }
+
+    /// <summary>Copies the part of <paramref name="write"/> inside [from, to) into <paramref name="destination"/>, which starts at from.</summary>
+    private void CopyOverlap(in WriteEntry write, long from, long to, Span<byte> destination)
+    {
+        var start = Math.Max(from, write.Offset);
+        var stop = Math.Min(to, write.Offset + write.Length);
+        if (start < stop)
+        {
+            _data.AsSpan(write.DataStart + (int)(start - write.Offset), (int)(stop - start)).CopyTo(destination[(int)(start - from)..]);
         }
     }
 
     public void AppendWrites(RedoBuilder redo)
     {
-        foreach (var write in _writes)
+        for (var i = 0; i < _count; i++)
         {
-            if (!write.IsAlias)
+            ref readonly var write = ref _writes[i];
+            if (write.Length == 8)
+            {
+                redo.SetWord(write.Offset, Unsafe.ReadUnaligned<long>(ref _data[write.DataStart]));
+            }
+            else
             {
                 redo.Set(write.Offset, _data.AsSpan(write.DataStart, write.Length));
             }
@@ -182,9 +311,12 @@ internal sealed class TransactionState
     /// <summary>True when <paramref name="offset"/> lies in a block this transaction allocated (not yet visible to anyone).</summary>
     public bool IsInOwnAllocation(long offset, long length)
     {
-        foreach (var allocation in Allocations)
+        // Newest first: a write usually goes to the object just made.
+        var allocations = CollectionsMarshal.AsSpan(Allocations);
+        for (var i = allocations.Length - 1; i >= 0; i--)
         {
-            if (offset >= allocation.Block.Offset && offset + length <= allocation.Block.Offset + allocation.Block.Size)
+            var block = allocations[i].Block;
+            if (offset >= block.Offset && offset + length <= block.Offset + block.Size)
             {
                 return true;
             }
@@ -208,17 +340,64 @@ internal sealed class TransactionState
         return false;
     }
 
+    private void BuildIndex()
+    {
+        _newestNodeByLine ??= [];
+        _indexed = true;
+        for (var i = 0; i < _count; i++)
+        {
+            Index(i);
+        }
+    }
+
+    private void Index(int write)
+    {
+        var index = _newestNodeByLine!;
+        var first = _writes[write].Offset >> 6;
+        var last = (_writes[write].Offset + _writes[write].Length - 1) >> 6;
+        for (var line = first; line <= last; line++)
+        {
+            if (_nodeCount == _nodes.Length)
+            {
+                Array.Resize(ref _nodes, Math.Max(64, _nodes.Length * 2));
+            }
+
+            ref var newest = ref CollectionsMarshal.GetValueRefOrAddDefault(index, line, out var seen);
+            _nodes[_nodeCount] = new LineNode(write, seen ? newest : -1);
+            newest = _nodeCount++;
+        }
+    }
+
     private void Reset()
     {
-        _writes.Clear();
-        _writeByOffset.Clear();
-        _lastWriteByLine.Clear();
+        Pool = null!;
+        _count = 0;
         _dataLength = 0;
+        if (_indexed)
+        {
+            _indexed = false;
+            _nodeCount = 0;
+            _newestNodeByLine?.Clear();
+        }
+
+        // Drop what a huge transaction grew rather than keep it for the life of the thread.
+        if (_writes.Length > 4096)
+        {
+            (_writes, _nodes, _newestNodeByLine) = (new WriteEntry[16], [], null);
+        }
+
+        if (_data.Length > 1 << 16)
+        {
+            _data = new byte[256];
+        }
+
         Allocations.Clear();
         Frees.Clear();
     }
 
-    private readonly record struct WriteEntry(long Offset, int Length, int DataStart, int PreviousInLine, bool IsAlias = false);
+    private readonly record struct WriteEntry(long Offset, int Length, int DataStart);
+
+    private readonly record struct LineNode(int Write, int Previous);
 }
 
 /// <summary>A block a transaction allocated, the type index it will carry and how many of its bytes hold content.</summary>
