@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Pmem.Memory;
 
 namespace Pmem.Pool;
@@ -35,9 +37,8 @@ internal sealed class CommitPipeline
     [ThreadStatic]
     private static PendingRetirement? t_pending;
 
-    // Applies this thread flushed but has not drained since: (pipeline, slot index, sequence).
     [ThreadStatic]
-    private static List<(CommitPipeline Pipeline, int Slot, long Sequence)>? t_unfenced;
+    private static ThreadCommits? t_commits;
 
     private readonly PersistenceDomain _domain;
     private readonly LaneSet _lanes;
@@ -65,21 +66,25 @@ internal sealed class CommitPipeline
     /// <summary>Commits <paramref name="redo"/>: durable when this returns, and applied in place.</summary>
     public void Commit(RedoBuilder redo)
     {
-        var lane = _lanes.Acquire();
+        var mine = redo.ThreadCommits ??= t_commits ??= new ThreadCommits(); // a builder is per thread: no TLS read
+        var lane = _lanes.Acquire(ReferenceEquals(mine.LastPipeline, this) ? mine.LastLane : -1);
+        (mine.LastPipeline, mine.LastLane) = (this, lane);
         try
         {
             var slot = LaneSet.SlotIndex(lane, ChooseSlot(lane));
 
-            // Publish a lower bound of the sequence before taking it (the increment is a full fence), so a thread
-            // computing watermarks never misses a commit that has its number but has not published it yet.
+            // The watermarks cover only commits numbered below the bound, so they can be taken before this commit
+            // publishes itself. Then a lower bound of the sequence is published before the sequence is taken (the
+            // increment is a full fence), so a thread computing watermarks never misses a commit that has its number
+            // but has not published it yet.
+            var bound = Volatile.Read(ref _lastSequence) + 1;
+            var (retired, committed) = Watermarks(bound);
             ref var inFlight = ref _inFlight[lane];
-            Volatile.Write(ref inFlight, Volatile.Read(ref _lastSequence) + 1);
+            Volatile.Write(ref inFlight, bound);
             var sequence = Interlocked.Increment(ref _lastSequence);
             Volatile.Write(ref inFlight, sequence);
-            var (retired, committed) = Watermarks(sequence);
 
-            var unfenced = t_unfenced ??= [];
-            var drainedBefore = unfenced.Count;
+            var drainedBefore = mine.Count;
             var pastCommitPoint = false;
             try
             {
@@ -96,8 +101,8 @@ internal sealed class CommitPipeline
                 {
                     // Pending before no longer in flight: a thread computing watermarks reads in-flight entries first.
                     Volatile.Write(ref _applyPending[slot], sequence);
-                    ForgetDrained(unfenced, drainedBefore);
-                    unfenced.Add((this, slot, sequence));
+                    ForgetDrained(mine, drainedBefore);
+                    mine.Add(this, slot, sequence);
                 }
 
                 Volatile.Write(ref inFlight, 0);
@@ -143,9 +148,9 @@ internal sealed class CommitPipeline
     /// <summary>Records that this thread drained: its applies and any R it stored are durable.</summary>
     public void AfterDrain()
     {
-        if (t_unfenced is { Count: > 0 } unfenced)
+        if (t_commits is { Count: > 0 } mine)
         {
-            ForgetDrained(unfenced, unfenced.Count);
+            ForgetDrained(mine, mine.Count);
         }
 
         if (t_pending is { } pending)
@@ -234,27 +239,41 @@ internal sealed class CommitPipeline
     /// </summary>
     private (long Retired, long Committed) Watermarks(long bound)
     {
-        var oldestInFlight = bound;
-        for (var i = 0; i < _inFlight.Length; i++)
+        var oldestInFlight = Oldest(_inFlight, bound);
+        return (Oldest(_applyPending, oldestInFlight) - 1, oldestInFlight - 1);
+    }
+
+    /// <summary>
+    /// The smallest non-zero entry, or <paramref name="bound"/> if smaller. Branch-free and vectorized: as unsigned,
+    /// value − 1 turns 0 (no commit) into the largest number. Each aligned 8-byte element is read atomically.
+    /// </summary>
+    private static long Oldest(long[] entries, long bound)
+    {
+        ref var first = ref MemoryMarshal.GetArrayDataReference(entries);
+        var oldest = (ulong)(bound - 1);
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated && entries.Length >= Vector256<ulong>.Count)
         {
-            var other = Volatile.Read(ref _inFlight[i]);
-            if (other != 0 && other < oldestInFlight)
+            var one = Vector256<ulong>.One;
+            var minimum = Vector256.Create(oldest);
+            for (; i <= entries.Length - Vector256<ulong>.Count; i += Vector256<ulong>.Count)
             {
-                oldestInFlight = other;
+                var values = Vector256.LoadUnsafe(ref Unsafe.As<long, ulong>(ref Unsafe.Add(ref first, i)));
+                minimum = Vector256.Min(minimum, values - one);
+            }
+
+            for (var lane = 0; lane < Vector256<ulong>.Count; lane++)
+            {
+                oldest = Math.Min(oldest, minimum.GetElement(lane));
             }
         }
 
-        var oldestUndrained = oldestInFlight;
-        for (var i = 0; i < _applyPending.Length; i++)
+        for (; i < entries.Length; i++)
         {
-            var other = Volatile.Read(ref _applyPending[i]);
-            if (other != 0 && other < oldestUndrained)
-            {
-                oldestUndrained = other;
-            }
+            oldest = Math.Min(oldest, (ulong)(Volatile.Read(ref Unsafe.Add(ref first, i)) - 1));
         }
 
-        return (oldestUndrained - 1, oldestInFlight - 1);
+        return (long)(oldest + 1);
     }
 
     /// <summary>Every commit with a sequence number at or below this has its apply durable.</summary>
@@ -282,31 +301,29 @@ internal sealed class CommitPipeline
         }
     }
 
+    /// <summary>
+    /// Raises the record of the durable R. A plain store: two threads racing may leave the smaller value, which only
+    /// under-claims (a later commit or a retirement raises it again), and a locked instruction per commit costs more.
+    /// </summary>
     private void MarkDurable(long retired)
     {
-        var current = Volatile.Read(ref _retiredDurable);
-        while (retired > current)
+        if (retired > Volatile.Read(ref _retiredDurable))
         {
-            var seen = Interlocked.CompareExchange(ref _retiredDurable, retired, current);
-            if (seen == current)
-            {
-                return;
-            }
-
-            current = seen;
+            Volatile.Write(ref _retiredDurable, retired);
         }
     }
 
     /// <summary>
-    /// This thread drained this pipeline's domain, so its applies among the first
-    /// <paramref name="count"/> entries (those flushed before the drain) are durable. Other pools' entries stay.
+    /// This thread drained this pipeline's domain, so its applies among the first <paramref name="count"/> entries
+    /// (those flushed before the drain) are durable. Other pools' entries stay.
     /// </summary>
-    private void ForgetDrained(List<(CommitPipeline Pipeline, int Slot, long Sequence)> unfenced, int count)
+    private void ForgetDrained(ThreadCommits mine, int count)
     {
+        var entries = mine.Unfenced;
         var kept = 0;
-        for (var i = 0; i < unfenced.Count; i++)
+        for (var i = 0; i < mine.Count; i++)
         {
-            var entry = unfenced[i];
+            var entry = entries[i];
             if (i < count && ReferenceEquals(entry.Pipeline, this))
             {
                 ClearPending(entry.Slot, entry.Sequence);
@@ -318,10 +335,11 @@ internal sealed class CommitPipeline
                 continue; // a closed pool retired every log: nothing left to track, and no reason to keep it alive
             }
 
-            unfenced[kept++] = entry;
+            entries[kept++] = entry;
         }
 
-        unfenced.RemoveRange(kept, unfenced.Count - kept);
+        entries.AsSpan(kept, mine.Count - kept).Clear();
+        mine.Count = kept;
     }
 
     /// <summary>The apply of <paramref name="sequence"/> in <paramref name="slot"/> is durable.</summary>
@@ -385,4 +403,23 @@ internal sealed class CommitPipeline
         _lanes.SlotOffset(slotIndex / LaneSet.SlotsPerLane, slotIndex % LaneSet.SlotsPerLane);
 
     private sealed record PendingRetirement(CommitPipeline Pipeline, long Value);
+
+    /// <summary>A thread's commit state: its lane, and the applies it flushed but has not drained since.</summary>
+    internal sealed class ThreadCommits
+    {
+        public (CommitPipeline Pipeline, int Slot, long Sequence)[] Unfenced = new (CommitPipeline, int, long)[4];
+        public int Count;
+        public CommitPipeline? LastPipeline;
+        public int LastLane;
+
+        public void Add(CommitPipeline pipeline, int slot, long sequence)
+        {
+            if (Count == Unfenced.Length)
+            {
+                Array.Resize(ref Unfenced, Count * 2);
+            }
+
+            Unfenced[Count++] = (pipeline, slot, sequence);
+        }
+    }
 }

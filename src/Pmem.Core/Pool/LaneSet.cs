@@ -38,9 +38,17 @@ internal sealed class LaneSet
     /// <summary>Index of a slot among all lanes' slots.</summary>
     public static int SlotIndex(int lane, int slot) => lane * SlotsPerLane + slot;
 
-    /// <summary>Takes a free lane; spins (then yields) while all are busy, since commits hold lanes only briefly.</summary>
-    public int Acquire()
+    /// <summary>
+    /// Takes a free lane, trying <paramref name="preferred"/> first (the thread's last lane; -1 for none, then the one
+    /// its id maps to); spins (then yields) while all are busy, since commits hold lanes only briefly.
+    /// </summary>
+    public int Acquire(int preferred)
     {
+        if ((uint)preferred < (uint)Count && Interlocked.CompareExchange(ref _taken[preferred * 16], 1, 0) == 0)
+        {
+            return preferred; // the common case: a thread keeps its lane, so its logs rotate through its own slots
+        }
+
         var start = Environment.CurrentManagedThreadId % Count;
         var spins = new SpinWait();
         while (true)

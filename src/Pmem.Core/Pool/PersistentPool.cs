@@ -718,7 +718,8 @@ public sealed partial class PersistentPool : IDisposable
             return;
         }
 
-        var redo = RentRedo();
+        var redo = tx.Redo ??= new RedoBuilder(); // the thread's transaction state holds it: no thread-static read
+        redo.Clear();
         foreach (var allocation in tx.Allocations)
         {
             _heap.LogAllocate(redo, allocation.Block, allocation.TypeIndex);

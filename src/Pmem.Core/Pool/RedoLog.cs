@@ -28,7 +28,8 @@ internal enum LaneLogState
 }
 
 /// <summary>
-/// Collects redo entries in ordinary memory before they are written to a lane. Reused per thread.
+/// Collects redo entries in ordinary memory before they are written to a lane. Reused per thread, and used only by
+/// its thread (it carries that thread's commit state).
 /// </summary>
 /// <remarks>
 /// Entry encoding (8-byte words): <c>[op &lt;&lt; 56 | target offset] [length or mask] [data, padded to 8]</c>.
@@ -41,6 +42,9 @@ internal sealed class RedoBuilder
 
     /// <summary>Bytes of entries.</summary>
     public int Length { get; private set; }
+
+    /// <summary>The owning thread's commit state, kept here so a commit finds it without a thread-static read.</summary>
+    public CommitPipeline.ThreadCommits? ThreadCommits { get; set; }
 
     public int Count { get; private set; }
 

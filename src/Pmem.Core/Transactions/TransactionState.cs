@@ -50,6 +50,9 @@ internal sealed class TransactionState
 
     public bool HasWrites => _count > 0;
 
+    /// <summary>The builder this thread's commits log into (kept with the state, which is per thread).</summary>
+    public RedoBuilder? Redo { get; set; }
+
     public List<AllocationRecord> Allocations { get; } = [];
 
     public List<BlockReservation> Frees { get; } = [];
