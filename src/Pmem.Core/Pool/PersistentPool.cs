@@ -317,17 +317,16 @@ public sealed partial class PersistentPool : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal T ReadValue<T>(long offset) where T : unmanaged
     {
-        var tx = TransactionState.Current;
-        if (tx is null || !tx.HasWrites || !ReferenceEquals(tx.Pool, this))
-        {
-            return _domain.Read<T>(offset);
-        }
-
-        return ReadThroughTransaction<T>(tx, offset);
+        // With no transaction open on this pool (the common case for reads) the thread-static is not even read.
+        return Volatile.Read(ref _openTransactions) == 0 ? _domain.Read<T>(offset) : ReadThroughTransaction<T>(offset);
     }
 
-    private T ReadThroughTransaction<T>(TransactionState tx, long offset) where T : unmanaged =>
-        tx.Read(offset, _domain.Read<T>(offset));
+    private T ReadThroughTransaction<T>(long offset) where T : unmanaged
+    {
+        var tx = TransactionState.Current;
+        var value = _domain.Read<T>(offset);
+        return tx is null || !tx.HasWrites || !ReferenceEquals(tx.Pool, this) ? value : tx.Read(offset, value);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal unsafe void WriteValue<T>(long offset, T value) where T : unmanaged
