@@ -127,6 +127,30 @@ internal sealed class CommitPipeline
         AfterDrain();
     }
 
+    /// <summary>The newest sequence number handed out: every commit that has returned is at or below it.</summary>
+    public long LastSequence => Volatile.Read(ref _lastSequence);
+
+    /// <summary>
+    /// Makes R durably cover every commit up to <paramref name="sequence"/> (which has returned), waiting for older
+    /// commits still applying; at most one drain, none when R already covers it. The heap calls this before it writes
+    /// a freed block outside the log, so no log that mentions the block can be replayed over those writes.
+    /// </summary>
+    public void RetireThrough(long sequence)
+    {
+        var spins = new SpinWait();
+        while (Volatile.Read(ref _retiredDurable) < sequence)
+        {
+            if (AppliedThrough() >= sequence)
+            {
+                RetireNow();
+            }
+            else
+            {
+                spins.SpinOnce(); // an older commit on another lane is still applying
+            }
+        }
+    }
+
     /// <summary>Stores R, drains and records it durable: one extra fence, only on paths that cannot piggyback.</summary>
     private void RetireNow()
     {

@@ -262,7 +262,13 @@ internal sealed class Heap
     }
 
     /// <summary>Returns a reserved or freed block to the volatile free lists.</summary>
-    public void Release(in BlockReservation block)
+    /// <param name="block">The block.</param>
+    /// <param name="freedThrough">
+    /// A commit sequence number at or above every commit whose log mentions the block (the pipeline's last sequence
+    /// once the freeing commit has returned). The block is written outside the log again only once the retirement
+    /// watermark durably covers it (see <see cref="ReserveMany"/>).
+    /// </param>
+    public void Release(in BlockReservation block, long freedThrough)
     {
         if (block.IsLarge)
         {
@@ -275,7 +281,111 @@ internal sealed class Heap
         {
             var run = state.Current is { } current && current.Chunk == block.Chunk ? current : FindRun(state, block.Chunk);
             run.Return(block.Slot);
+            run.FreedThrough = Math.Max(run.FreedThrough, freedThrough);
         }
+    }
+
+    /// <summary>
+    /// Reserves up to <paramref name="into"/>.Length blocks of <paramref name="size"/>'s size class under one lock
+    /// (volatile only), for a thread's allocation cache. Takes a new chunk only when it has found no block at all.
+    /// </summary>
+    /// <param name="size">Bytes per block, at most <see cref="MaxRunBlockSize"/>.</param>
+    /// <param name="into">Receives the reservations.</param>
+    /// <param name="grow">Grows the pool when no chunk is free.</param>
+    /// <param name="freedThrough">The newest commit whose log may mention one of the blocks (0: none since open).</param>
+    /// <returns>How many blocks were reserved (at least one).</returns>
+    /// <exception cref="PoolOutOfSpaceException">No room, even after growing.</exception>
+    public int ReserveMany(long size, Span<BlockReservation> into, Func<long, bool> grow, out long freedThrough)
+    {
+        var sizeClass = ClassFor(size);
+        var blockSize = s_classSizes[sizeClass];
+        var state = _classes[sizeClass];
+        var taken = 0;
+        freedThrough = 0;
+        lock (state.Lock)
+        {
+            while (taken < into.Length)
+            {
+                var run = state.Current;
+                if (run is not null)
+                {
+                    run.EnsureFreeList(_domain, ChunkOffset(run.Chunk), s_geometry[sizeClass]);
+                    while (taken < into.Length && run.TryTake(out var slot))
+                    {
+                        into[taken++] = new BlockReservation(BlockOffset(run.Chunk, sizeClass, slot), sizeClass, run.Chunk, slot, blockSize);
+                    }
+
+                    freedThrough = Math.Max(freedThrough, run.FreedThrough);
+                    if (taken == into.Length)
+                    {
+                        break;
+                    }
+
+                    state.Current = null;
+                }
+
+                if (state.Available.Count > 0)
+                {
+                    state.Current = state.Available[^1];
+                    state.Available.RemoveAt(state.Available.Count - 1);
+                    continue;
+                }
+
+                if (taken > 0)
+                {
+                    break; // a short batch rather than a new chunk
+                }
+
+                state.Current = new RunState(CreateRun(sizeClass, size, grow));
+            }
+        }
+
+        return taken;
+    }
+
+    /// <summary>
+    /// Readies reserved run blocks for <see cref="PublishPrepared"/>: zeroes their first <paramref name="contentSize"/>
+    /// bytes and stores <paramref name="typeIndex"/> as their allocation header, flushed, not drained. Their bitmap bits
+    /// stay clear, so until published they are free blocks whatever part of this persists. The caller must have made
+    /// the retirement watermark durably cover every log that mentions the blocks, and drains afterwards.
+    /// </summary>
+    public void Prepare(ReadOnlySpan<BlockReservation> blocks, uint typeIndex, long contentSize)
+    {
+        long pendingLine = -1;
+        foreach (var block in blocks)
+        {
+            _domain.Fill(block.Offset, 0, contentSize, PmemCopyFlags.NoDrain);
+            var typeOffset = ChunkOffset(block.Chunk) + s_geometry[block.SizeClass].TypesOffset + block.Slot * 4L;
+            _domain.Write(typeOffset, typeIndex);
+            var line = typeOffset & ~(long)(PersistenceDomain.CacheLineSize - 1);
+            if (line != pendingLine)
+            {
+                if (pendingLine >= 0)
+                {
+                    _domain.Flush(pendingLine, PersistenceDomain.CacheLineSize);
+                }
+
+                pendingLine = line;
+            }
+        }
+
+        if (pendingLine >= 0)
+        {
+            _domain.Flush(pendingLine, PersistenceDomain.CacheLineSize);
+        }
+    }
+
+    /// <summary>
+    /// Makes a prepared block allocated outside the log: sets its bitmap bit with one atomic store and flushes it (the
+    /// caller drains). Safe because the zeroes and type index were drained before this store, and a bitwise update of
+    /// one bit commutes with any replayed Or/And on the other bits of the word.
+    /// </summary>
+    public void PublishPrepared(in BlockReservation block)
+    {
+        var word = ChunkOffset(block.Chunk) + s_geometry[block.SizeClass].BitmapOffset + (block.Slot >> 6) * 8L;
+        Interlocked.Or(ref _domain.GetRef<ulong>(word), 1UL << (block.Slot & 63));
+        _domain.NotifyStore(word, 8);
+        _domain.Flush(word, 8);
     }
 
     private RunState FindRun(ClassState state, int chunk)
@@ -654,6 +764,9 @@ internal sealed class Heap
         private int _freeCount;
 
         public int Chunk { get; } = chunk;
+
+        /// <summary>The newest commit whose log may mention a block returned here this session (0: none).</summary>
+        public long FreedThrough { get; set; }
 
         public void EnsureFreeList(PersistenceDomain domain, long chunkOffset, RunGeometry geometry)
         {

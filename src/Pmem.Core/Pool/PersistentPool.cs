@@ -51,6 +51,9 @@ public sealed partial class PersistentPool : IDisposable
     [ThreadStatic]
     private static RedoBuilder? t_redo;
 
+    [ThreadStatic]
+    private static AllocationCache? t_allocationCache;
+
     private PersistentPool(PersistenceDomain domain, string path, string layout, IDisposable? ownedResource, long maxSize)
     {
         _domain = domain;
@@ -458,7 +461,7 @@ public sealed partial class PersistentPool : IDisposable
         {
             if (created is { } unused)
             {
-                _heap.Release(unused);
+                _heap.Release(unused, _commits.LastSequence);
             }
 
             throw;
@@ -466,7 +469,7 @@ public sealed partial class PersistentPool : IDisposable
 
         if (freesOld)
         {
-            _heap.Release(oldBlock);
+            _heap.Release(oldBlock, _commits.LastSequence);
         }
     }
 
@@ -533,22 +536,93 @@ public sealed partial class PersistentPool : IDisposable
         ThrowIfDisposed();
         var type = T.PersistentType;
         var typeIndex = _types.IndexOf(type);
-        var block = ReserveZeroed(type.Size);
         var tx = TransactionState.Current;
         if (tx is not null && ReferenceEquals(tx.Pool, this))
         {
             ThrowIfRolledBack(tx);
-            tx.Allocations.Add(new AllocationRecord(block, typeIndex, type.Size));
-        }
-        else
-        {
-            var redo = RentRedo();
-            _heap.LogAllocate(redo, block, typeIndex);
-            redo.RequireDurable(block.Offset, _domain.GetSpan(block.Offset, type.Size));
-            CommitOrRelease(redo, block);
+            var reserved = ReserveZeroed(type.Size);
+            tx.Allocations.Add(new AllocationRecord(reserved, typeIndex, type.Size));
+            return T.Attach(new ObjectHandle(this, reserved.Offset));
         }
 
+        if (type.Size > Heap.MaxRunBlockSize)
+        {
+            var large = ReserveZeroed(type.Size);
+            var redo = RentRedo();
+            _heap.LogAllocate(redo, large, typeIndex);
+            redo.RequireDurable(large.Offset, _domain.GetSpan(large.Offset, type.Size));
+            CommitOrRelease(redo, large);
+            return T.Attach(new ObjectHandle(this, large.Offset));
+        }
+
+        // A prepared block (zeroed, typed, drained) becomes allocated by setting its bitmap bit: one line, one drain.
+        var cache = AllocationCacheOfThisThread();
+        if (!cache.TryTake(typeIndex, out var block))
+        {
+            block = PrepareBatch(cache, typeIndex, type.Size);
+        }
+
+        _heap.PublishPrepared(block);
+        _domain.Drain();
+        _commits.AfterDrain();
         return T.Attach(new ObjectHandle(this, block.Offset));
+    }
+
+    private AllocationCache AllocationCacheOfThisThread()
+    {
+        var cache = t_allocationCache;
+        if (cache is not null && ReferenceEquals(cache.Heap, _heap))
+        {
+            return cache;
+        }
+
+        return SwitchAllocationCache(cache);
+    }
+
+    private AllocationCache SwitchAllocationCache(AllocationCache? previous)
+    {
+        if (previous is not null)
+        {
+            // The thread moves to another pool: its prepared blocks go back (volatile only; nothing was logged).
+            previous.ReturnAll(0);
+            GC.SuppressFinalize(previous);
+        }
+
+        var cache = new AllocationCache(_heap);
+        t_allocationCache = cache;
+        return cache;
+    }
+
+    /// <summary>
+    /// Reserves a batch of blocks, retires any log that mentions them (they may have been freed this session), zeroes
+    /// them and stamps their type index with one drain; caches all but the one it returns.
+    /// </summary>
+    private BlockReservation PrepareBatch(AllocationCache cache, uint typeIndex, int size)
+    {
+        Span<BlockReservation> batch = stackalloc BlockReservation[AllocationCache.MaxBatch];
+        var count = _heap.ReserveMany(size, batch[..AllocationCache.BatchFor(Heap.BlockSizeOf(Heap.ClassFor(size)))], _grow, out var freedThrough);
+        batch = batch[..count];
+        try
+        {
+            // Before any store into a reused block: an unretired log that allocated it could verify its old content,
+            // or one that freed it could clear its bit, over what this thread is about to make durable.
+            _commits.RetireThrough(freedThrough);
+            _heap.Prepare(batch, typeIndex, size);
+            _domain.Drain();
+            _commits.AfterDrain();
+        }
+        catch
+        {
+            foreach (var block in batch)
+            {
+                _heap.Release(block, freedThrough);
+            }
+
+            throw;
+        }
+
+        cache.Add(typeIndex, batch[1..]);
+        return batch[0];
     }
 
     /// <summary>
@@ -682,7 +756,7 @@ public sealed partial class PersistentPool : IDisposable
             ownIndex = tx.Allocations.FindIndex(a => a.Block.Offset == offset);
             var block = tx.Allocations[ownIndex].Block;
             tx.Allocations.RemoveAt(ownIndex);
-            _heap.Release(block);
+            _heap.Release(block, _commits.LastSequence);
         }
     }
 
@@ -732,9 +806,10 @@ public sealed partial class PersistentPool : IDisposable
         CommitRedo(redo); // never empty: the early return above took the transactions with nothing to log
 
         tx.Allocations.Clear(); // now durable: a later rollback must not release them
+        var freedThrough = _commits.LastSequence; // at or above this commit's sequence
         foreach (var block in tx.Frees)
         {
-            _heap.Release(block);
+            _heap.Release(block, freedThrough);
         }
 
         tx.Frees.Clear();
@@ -744,7 +819,7 @@ public sealed partial class PersistentPool : IDisposable
     {
         foreach (var allocation in tx.Allocations)
         {
-            _heap.Release(allocation.Block);
+            _heap.Release(allocation.Block, _commits.LastSequence);
         }
 
         tx.Allocations.Clear();
@@ -780,7 +855,7 @@ public sealed partial class PersistentPool : IDisposable
         }
         catch
         {
-            _heap.Release(block);
+            _heap.Release(block, _commits.LastSequence);
             throw;
         }
     }

@@ -183,7 +183,10 @@ public sealed class PoolTests
         var first = pool.New<Account>();
         var offset = first.Offset;
         pool.Delete(first);
-        Assert.Equal(offset, pool.New<Account>().Offset);
+
+        // Not necessarily at once: the thread first uses up the batch of blocks it has already prepared.
+        var later = Enumerable.Range(0, 32).Select(_ => pool.New<Account>().Offset).ToList();
+        Assert.Contains(offset, later);
     }
 
     [Fact]
