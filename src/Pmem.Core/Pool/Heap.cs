@@ -280,6 +280,7 @@ internal sealed class Heap
         lock (state.Lock)
         {
             var run = state.Current is { } current && current.Chunk == block.Chunk ? current : FindRun(state, block.Chunk);
+            run.EnsureFreeList(_domain, ChunkOffset(run.Chunk), s_geometry[block.SizeClass]); // a run untouched since open
             run.Return(block.Slot);
             run.FreedThrough = Math.Max(run.FreedThrough, freedThrough);
         }
@@ -400,7 +401,7 @@ internal sealed class Heap
 
         // The run left the lists when its last free slot was taken, so every other slot is allocated or reserved.
         var created = new RunState(chunk);
-        created.StartEmpty(s_geometry[_heads[chunk].SizeClass].BlockCount);
+        created.StartEmpty(s_geometry[_heads[chunk].SizeClass].BitmapWords);
         state.Available.Add(created);
         return created;
     }
@@ -757,11 +758,16 @@ internal sealed class Heap
         }
     }
 
-    /// <summary>Volatile free slots of one run, built from its bitmap on first use.</summary>
+    /// <summary>
+    /// Volatile free slots of one run, one bit per block, built from its durable bitmap on first use. Returning a slot
+    /// is idempotent: a list built from the bitmap after a free was applied but before that free's release arrives
+    /// already holds the slot, and must not hold it twice.
+    /// </summary>
     private sealed class RunState(int chunk)
     {
-        private int[]? _free;
+        private ulong[]? _free;
         private int _freeCount;
+        private int _cursor; // no free slot below word _cursor
 
         public int Chunk { get; } = chunk;
 
@@ -775,31 +781,55 @@ internal sealed class Heap
                 return;
             }
 
-            _free = new int[geometry.BlockCount];
-            for (var slot = geometry.BlockCount - 1; slot >= 0; slot--)
+            var free = new ulong[geometry.BitmapWords];
+            for (var w = 0; w < free.Length; w++)
             {
-                var word = domain.Read<ulong>(chunkOffset + geometry.BitmapOffset + (slot >> 6) * 8L);
-                if ((word & (1UL << (slot & 63))) == 0)
-                {
-                    _free[_freeCount++] = slot;
-                }
+                var valid = Math.Min(64, geometry.BlockCount - w * 64);
+                var mask = valid == 64 ? ulong.MaxValue : (1UL << valid) - 1;
+                free[w] = ~domain.Read<ulong>(chunkOffset + geometry.BitmapOffset + w * 8L) & mask;
+                _freeCount += BitOperations.PopCount(free[w]);
             }
+
+            _free = free;
         }
 
         public bool TryTake(out int slot)
         {
-            if (_freeCount == 0)
+            var free = _free!;
+            for (var w = _cursor; w < free.Length && _freeCount > 0; w++)
             {
-                slot = -1;
-                return false;
+                if (free[w] != 0)
+                {
+                    var bit = BitOperations.TrailingZeroCount(free[w]);
+                    free[w] &= free[w] - 1;
+                    _freeCount--;
+                    _cursor = w;
+                    slot = w * 64 + bit;
+                    return true;
+                }
             }
 
-            slot = _free![--_freeCount];
-            return true;
+            _cursor = free.Length;
+            slot = -1;
+            return false;
         }
 
-        public void Return(int slot) => _free![_freeCount++] = slot;
+        public void Return(int slot)
+        {
+            var w = slot >> 6;
+            var mask = 1UL << (slot & 63);
+            if ((_free![w] & mask) == 0)
+            {
+                _free[w] |= mask;
+                _freeCount++;
+                _cursor = Math.Min(_cursor, w);
+            }
+        }
 
-        public void StartEmpty(int blockCount) => _free = new int[blockCount];
+        /// <summary>For a run that left the lists: every block is allocated or reserved.</summary>
+        public void StartEmpty(int bitmapWords) => _free = new ulong[bitmapWords];
+
+        /// <summary>Every block is in the free list: none allocated, none reserved.</summary>
+        public bool IsEmpty(int blockCount) => _free is not null && _freeCount == blockCount;
     }
 }

@@ -190,6 +190,25 @@ public sealed class PoolTests
     }
 
     [Fact]
+    public void Freeing_after_a_reopen_before_any_allocation_reuses_the_block_once()
+    {
+        var pool = NewPool();
+        var root = pool.Root<Ledger>();
+        root.First = pool.New<Account>();
+        root.Second = pool.New<Account>();
+        var freed = root.First.Offset;
+        pool = Reopen(pool);
+        root = pool.Root<Ledger>();
+        pool.Delete(root.First!); // into a run whose free list is built only now, from a bitmap that already shows it free
+        root.First = null;
+        var offsets = Enumerable.Range(0, 64).Select(_ => pool.New<Account>().Offset).ToList();
+        Assert.Single(offsets, o => o == freed);
+        Assert.Equal(offsets.Count, offsets.Distinct().Count());
+        Assert.True(pool.Check().IsConsistent);
+        pool.Dispose();
+    }
+
+    [Fact]
     public void Running_out_of_space_throws_and_leaves_a_consistent_usable_pool()
     {
         using var pool = NewPool();
