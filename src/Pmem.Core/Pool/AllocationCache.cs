@@ -20,7 +20,8 @@ internal sealed class AllocationCache
 
     public AllocationCache(Heap heap) => _heap = heap;
 
-    ~AllocationCache() => ReturnAll(0);
+    // The finalizer changes only volatile state (the pool may be closing): an emptied run stays a run until reused.
+    ~AllocationCache() => ReturnAll(0, mayReturnRuns: false);
 
     public Heap Heap => _heap;
 
@@ -49,13 +50,13 @@ internal sealed class AllocationCache
     }
 
     /// <summary>Gives every cached block back to the heap's free lists.</summary>
-    public void ReturnAll(long freedThrough)
+    public void ReturnAll(long freedThrough, bool mayReturnRuns = true)
     {
         for (var type = 0; type < _counts.Length; type++)
         {
             for (var i = 0; i < _counts[type]; i++)
             {
-                _heap.Release(_blocks[type]![i], freedThrough);
+                _heap.Release(_blocks[type]![i], freedThrough, mayReturnRuns);
             }
 
             _counts[type] = 0;

@@ -50,11 +50,14 @@ internal sealed class Heap
     private int _chunkCount;
 
     private readonly Action _beforeReuse;
+    private readonly Action<long> _retireThrough;
 
     // beforeReuse runs before chunks get new contents outside the log: it retires applied logs so none is replayed over them.
-    public Heap(PersistenceDomain domain, string poolPath, long heapStart, long poolSize, Action beforeReuse)
+    // retireThrough(s) makes the watermark durably cover every commit up to s (before an emptied run becomes a free chunk).
+    public Heap(PersistenceDomain domain, string poolPath, long heapStart, long poolSize, Action beforeReuse, Action<long> retireThrough)
     {
         _beforeReuse = beforeReuse;
+        _retireThrough = retireThrough;
         _domain = domain;
         _poolPath = poolPath;
         _heapStart = heapStart;
@@ -145,9 +148,17 @@ internal sealed class Heap
     /// </summary>
     public void FinishRecovery(Func<uint, bool> isKnownType)
     {
-        ValidateAllocationTypes(isKnownType);
+        var emptyRuns = ValidateAllocationTypes(isKnownType);
         lock (_heapLock)
         {
+            // Runs a crash (or an older version) left without any allocated block become free chunks: every log is
+            // retired by now, so none can be replayed into them.
+            foreach (var run in emptyRuns)
+            {
+                _classes[_heads[run.Chunk].SizeClass].Available.Remove(run);
+                MakeFree(run.Chunk, 1);
+            }
+
             foreach (var chunk in _reservedLarge)
             {
                 if (_domain.Read<uint>(ChunkOffset(chunk) + LargeTypeOffset) == 0)
@@ -171,8 +182,10 @@ internal sealed class Heap
     /// Every allocated run block must carry a known type index (its allocation header). Checked after the logs are
     /// replayed, since a committed log may set a block's bitmap bit and type together.
     /// </summary>
-    private void ValidateAllocationTypes(Func<uint, bool> isKnownType)
+    /// <returns>The runs with no allocated block.</returns>
+    private List<RunState> ValidateAllocationTypes(Func<uint, bool> isKnownType)
     {
+        var empty = new List<RunState>();
         foreach (var state in _classes)
         {
             foreach (var run in state.Available)
@@ -180,9 +193,11 @@ internal sealed class Heap
                 var sizeClass = _heads[run.Chunk].SizeClass;
                 var geometry = s_geometry[sizeClass];
                 var chunkOffset = ChunkOffset(run.Chunk);
+                var used = 0UL;
                 for (var w = 0; w < geometry.BitmapWords; w++)
                 {
                     var word = _domain.Read<ulong>(chunkOffset + geometry.BitmapOffset + w * 8L);
+                    used |= word;
                     while (word != 0)
                     {
                         var slot = w * 64 + BitOperations.TrailingZeroCount(word);
@@ -194,8 +209,15 @@ internal sealed class Heap
                         }
                     }
                 }
+
+                if (used == 0)
+                {
+                    empty.Add(run);
+                }
             }
         }
+
+        return empty;
     }
 
     private void ValidateRun(int chunk, int sizeClass)
@@ -268,7 +290,8 @@ internal sealed class Heap
     /// once the freeing commit has returned). The block is written outside the log again only once the retirement
     /// watermark durably covers it (see <see cref="ReserveMany"/>).
     /// </param>
-    public void Release(in BlockReservation block, long freedThrough)
+    /// <param name="mayReturnRun">False from a finalizer: only volatile state may change, never the media.</param>
+    public void Release(in BlockReservation block, long freedThrough, bool mayReturnRun = true)
     {
         if (block.IsLarge)
         {
@@ -277,13 +300,102 @@ internal sealed class Heap
         }
 
         var state = _classes[block.SizeClass];
+        RunState? emptied = null;
         lock (state.Lock)
         {
             var run = state.Current is { } current && current.Chunk == block.Chunk ? current : FindRun(state, block.Chunk);
             run.EnsureFreeList(_domain, ChunkOffset(run.Chunk), s_geometry[block.SizeClass]); // a run untouched since open
             run.Return(block.Slot);
             run.FreedThrough = Math.Max(run.FreedThrough, freedThrough);
+            if (mayReturnRun && run.IsEmpty(s_geometry[block.SizeClass].BlockCount) && !ReferenceEquals(run, state.Current))
+            {
+                // Every block is free and none is reserved: the chunk goes back to the free spans, so a pool that
+                // moves from one size class to another does not keep runs it no longer uses. The class keeps its
+                // current run, so alternating one allocation and one free does not create and return a run each time.
+                state.Available.Remove(run);
+                emptied = run;
+            }
         }
+
+        if (emptied is not null)
+        {
+            ReturnEmptyRun(emptied);
+        }
+    }
+
+    /// <summary>
+    /// Turns a run that no longer appears in any list (every block free, none reserved) into a free chunk: first the
+    /// watermark durably covers every log that mentions its blocks (none can then be replayed into the chunk's next
+    /// use), then one header word makes it free. Its bitmap and type words are ignored from then on, and rewritten
+    /// when the chunk becomes a run again.
+    /// </summary>
+    private void ReturnEmptyRun(RunState run)
+    {
+        _retireThrough(run.FreedThrough);
+        lock (_heapLock)
+        {
+            MakeFree(run.Chunk, 1);
+        }
+    }
+
+    /// <summary>
+    /// Before the heap grows or gives up: returns runs that are empty but were kept, a class's current run (kept so
+    /// one allocation and one free do not create and return a run each time) or one a finalizer released into. Classes
+    /// whose lock another thread holds are skipped (waiting could deadlock against this thread's heap lock).
+    /// </summary>
+    private bool ReclaimEmptyRuns()
+    {
+        var any = false;
+        for (var sizeClass = 0; sizeClass < _classes.Length; sizeClass++)
+        {
+            var state = _classes[sizeClass];
+            if (!state.Lock.TryEnter())
+            {
+                continue;
+            }
+
+            List<RunState>? emptied = null;
+            try
+            {
+                var blockCount = s_geometry[sizeClass].BlockCount;
+                if (state.Current is { } current && current.IsEmpty(blockCount))
+                {
+                    (emptied ??= []).Add(current);
+                    state.Current = null;
+                }
+
+                for (var i = state.Available.Count - 1; i >= 0; i--)
+                {
+                    if (state.Available[i].IsEmpty(blockCount))
+                    {
+                        (emptied ??= []).Add(state.Available[i]);
+                        state.Available.RemoveAt(i);
+                    }
+                }
+            }
+            finally
+            {
+                state.Lock.Exit();
+            }
+
+            foreach (var run in emptied ?? [])
+            {
+                ReturnEmptyRun(run);
+                any = true;
+            }
+        }
+
+        return any;
+    }
+
+    private void MakeFree(int start, int span)
+    {
+        _domain.Write(ChunkOffset(start), EncodeHeader(ChunkKind.Free, 0, span));
+        _domain.Persist(ChunkOffset(start), 8);
+        _heads[start] = new ChunkHead(ChunkKind.Free, 0, span);
+        _freeSpans[start] = span;
+        MergeFollowing(start, span);
+        MergeWithPrevious(start);
     }
 
     /// <summary>
@@ -581,6 +693,7 @@ internal sealed class Heap
         lock (_heapLock)
         {
             var start = -1;
+            var reclaimed = false;
             while (start < 0)
             {
                 foreach (var (spanStart, span) in _freeSpans)
@@ -595,6 +708,15 @@ internal sealed class Heap
                 if (start >= 0)
                 {
                     break;
+                }
+
+                if (!reclaimed)
+                {
+                    reclaimed = true;
+                    if (ReclaimEmptyRuns())
+                    {
+                        continue;
+                    }
                 }
 
                 var tail = _freeSpans.Count > 0 && _freeSpans.Last() is var last && last.Key + last.Value == _chunkCount ? last.Value : 0;
@@ -641,13 +763,7 @@ internal sealed class Heap
     {
         lock (_heapLock)
         {
-            var span = _heads[start].Span;
-            _domain.Write(ChunkOffset(start), EncodeHeader(ChunkKind.Free, 0, span));
-            _domain.Persist(ChunkOffset(start), 8);
-            _heads[start] = new ChunkHead(ChunkKind.Free, 0, span);
-            _freeSpans[start] = span;
-            MergeFollowing(start, span);
-            MergeWithPrevious(start);
+            MakeFree(start, _heads[start].Span);
         }
     }
 

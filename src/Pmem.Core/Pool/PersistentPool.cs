@@ -65,7 +65,7 @@ public sealed partial class PersistentPool : IDisposable
         var laneSize = domain.Read<int>(PoolLayout.LaneSizeOffset);
         _lanes = new LaneSet(PoolLayout.LanesOffset, laneCount, laneSize);
         _types = new TypeTable(domain, path);
-        _heap = new Heap(domain, path, domain.Read<long>(PoolLayout.HeapOffsetOffset), domain.Read<long>(PoolLayout.PoolSizeOffset), () => _commits.RetireAll());
+        _heap = new Heap(domain, path, domain.Read<long>(PoolLayout.HeapOffsetOffset), domain.Read<long>(PoolLayout.PoolSizeOffset), () => _commits.RetireAll(), sequence => _commits.RetireThrough(sequence));
         _maxSize = Math.Max(maxSize, domain.Read<long>(PoolLayout.PoolSizeOffset));
         Durability = (DurabilityMode)domain.Read<int>(PoolLayout.DurabilityOffset);
         Uuid = new Guid(domain.GetSpan(PoolLayout.UuidOffset, 16));
@@ -583,8 +583,9 @@ public sealed partial class PersistentPool : IDisposable
     {
         if (previous is not null)
         {
-            // The thread moves to another pool: its prepared blocks go back (volatile only; nothing was logged).
-            previous.ReturnAll(0);
+            // The thread moves to another pool: its prepared blocks go back, in volatile state only (nothing was
+            // logged, and the other pool may be closed).
+            previous.ReturnAll(0, mayReturnRuns: false);
             GC.SuppressFinalize(previous);
         }
 

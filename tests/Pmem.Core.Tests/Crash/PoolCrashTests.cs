@@ -198,6 +198,68 @@ public sealed class PoolCrashTests
         Report(nameof(Allocations_outside_a_transaction_are_whole_or_absent_after_every_crash), result);
     }
 
+    /// <summary>
+    /// A run whose every block is freed becomes a free chunk again (its header rewritten after the watermark covers the
+    /// logs that freed its blocks), and the chunk is reused by another size class.
+    /// </summary>
+    [Fact]
+    public void Returning_an_empty_run_to_the_free_chunks_survives_every_crash()
+    {
+        const int Large = (32768 - 8) / 2; // fills a 32 KiB block: 7 per run
+        const int Medium = (16384 - 8) / 2;
+        var length = SmallPoolLength + 6 * PoolLayout.ChunkSize;
+        PersistentPool? pool = null;
+        var result = CrashCampaign.Run(
+            () =>
+            {
+                var domain = new SimulatedDomain(length);
+                pool = PersistentPool.Create(domain, LayoutName, SmallPool);
+                var root = pool.Root<Ledger>();
+                for (var i = 0; i < 8; i++)
+                {
+                    using var tx = pool.BeginTransaction();
+                    var account = pool.New<Account>();
+                    account.Next = root.First;
+                    account.Balance = i;
+                    root.First = account;
+                    tx.Commit();
+                }
+
+                for (var node = root.First; node is not null; node = node.Next)
+                {
+                    node.Owner = new string((char)('A' + node.Balance), Large); // a full run of 7 and one in a second run
+                }
+
+                return domain;
+            },
+            _ =>
+            {
+                // Replacing them frees the full run's seven blocks: it becomes a free chunk, then the medium strings' run.
+                for (var node = pool!.Root<Ledger>().First; node is not null; node = node.Next)
+                {
+                    node.Owner = new string((char)('a' + node.Balance), Medium);
+                }
+            },
+            OnOwnThread((image, point) =>
+            {
+                using var reopened = OpenImage(image);
+                AssertHeapIsSound(reopened);
+                var count = 0;
+                for (var node = reopened.Root<Ledger>().First; node is not null; node = node.Next)
+                {
+                    count++;
+                    var i = (int)node.Balance;
+                    Assert.True(node.Owner == new string((char)('A' + i), Large) || node.Owner == new string((char)('a' + i), Medium), $"torn string in node {i}");
+                }
+
+                Assert.Equal(8, count);
+                reopened.Root<Ledger>().First!.Owner = new string('z', Large); // the heap still allocates
+                AssertHeapIsSound(reopened);
+            }));
+
+        Report(nameof(Returning_an_empty_run_to_the_free_chunks_survives_every_crash), result);
+    }
+
     [Fact]
     public void Growing_the_pool_survives_every_crash()
     {

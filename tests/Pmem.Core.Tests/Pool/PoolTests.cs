@@ -209,6 +209,66 @@ public sealed class PoolTests
     }
 
     [Fact]
+    public void Empty_runs_become_free_chunks_again()
+    {
+        var pool = NewPool();
+        var initial = pool.GetStatistics().FreeChunkBytes;
+        var accounts = new List<Account>();
+        for (var i = 0; i < 9000; i++)
+        {
+            accounts.Add(pool.New<Account>()); // about two and a half runs of 64-byte blocks
+        }
+
+        Assert.True(pool.GetStatistics().FreeChunkBytes <= initial - 3 * PoolLayout.ChunkSize);
+        for (var i = 0; i < accounts.Count; i += 500)
+        {
+            using var tx = pool.BeginTransaction();
+            foreach (var account in accounts.Skip(i).Take(500))
+            {
+                pool.Delete(account);
+            }
+
+            tx.Commit();
+        }
+
+        // The class keeps its current run; every other emptied run is a free chunk again, merged with its neighbours.
+        Assert.True(pool.GetStatistics().FreeChunkBytes >= initial - PoolLayout.ChunkSize, $"{pool.GetStatistics().FreeChunkBytes} of {initial} bytes free");
+        Assert.True(pool.Check().IsConsistent);
+        Assert.Equal(0, pool.GetStatistics().ObjectCount);
+
+        // A reopened pool has no empty run at all.
+        pool = Reopen(pool);
+        Assert.Equal(initial, pool.GetStatistics().FreeChunkBytes);
+        pool.Dispose();
+    }
+
+    [Fact]
+    public void A_pool_that_moves_through_size_classes_does_not_run_out()
+    {
+        var pool = NewPool(); // 11 chunks: each size class below needs 3–4 of them for 24 strings
+        var accounts = Enumerable.Range(0, 24).Select(_ => pool.New<Account>()).ToList();
+        int[] blockSizes = [2560, 3072, 4096, 6144, 8192, 12288, 16384, 24576, 32768];
+        for (var round = 0; round < 2; round++)
+        {
+            foreach (var blockSize in blockSizes)
+            {
+                var length = (blockSize - 8) / 2; // fills the block exactly
+                for (var i = 0; i < accounts.Count; i++)
+                {
+                    accounts[i].Owner = new string((char)('a' + i), length); // frees the string of the previous class
+                }
+
+                Assert.True(pool.Check().IsConsistent);
+            }
+        }
+
+        pool = Reopen(pool);
+        Assert.True(pool.Check().IsConsistent);
+        Assert.Equal(24 * 2, pool.GetStatistics().ObjectCount);
+        pool.Dispose();
+    }
+
+    [Fact]
     public void Running_out_of_space_throws_and_leaves_a_consistent_usable_pool()
     {
         using var pool = NewPool();
