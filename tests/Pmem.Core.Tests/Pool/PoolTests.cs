@@ -11,6 +11,9 @@ public sealed class PoolTests
     private static PersistentPool NewPool(long size = PoolSize, long capacity = 0, long maxSize = 0) =>
         PersistentPool.Create(MemoryDomain.Create(size, capacity), LayoutName, new PoolCreateOptions { MaxSize = maxSize });
 
+    private static T AttachAt<T>(PersistentPool pool, long offset) where T : PersistentObject, IPersistentObject<T> =>
+        T.Attach(new ObjectHandle(pool, offset));
+
     private static PersistentPool Reopen(PersistentPool pool)
     {
         var image = ((MemoryDomain)pool.Domain).ToArray();
@@ -348,6 +351,98 @@ public sealed class PoolTests
         });
         Assert.Equal(8000, offsets.Distinct().Count());
         Assert.Equal(8000, pool.GetStatistics().ObjectsPerType["Tests.Account"]);
+    }
+
+    [Fact]
+    public void Concurrent_allocation_free_and_run_return_keep_the_heap_consistent()
+    {
+        var pool = NewPool(16 << 20);
+        var kept = new System.Collections.Concurrent.ConcurrentBag<long>();
+        Parallel.For(0, 4, thread =>
+        {
+            var mine = new List<Account>();
+            for (var i = 0; i < 6000; i++)
+            {
+                if (i % 5 == 4)
+                {
+                    using var tx = pool.BeginTransaction(); // allocation in a transaction beside prepared ones
+                    var account = pool.New<Account>();
+                    account.Balance = i;
+                    mine.Add(account);
+                    tx.Commit();
+                }
+                else
+                {
+                    mine.Add(pool.New<Account>());
+                }
+
+                if (i % 4 == 3)
+                {
+                    pool.Delete(mine[^2]);
+                    mine.RemoveAt(mine.Count - 2);
+                }
+            }
+
+            // Half the threads free everything (emptying runs while the others still allocate), half keep theirs.
+            if (thread % 2 == 0)
+            {
+                foreach (var account in mine)
+                {
+                    pool.Delete(account);
+                }
+            }
+            else
+            {
+                for (var i = 0; i < 2000; i++)
+                {
+                    pool.New<Ledger>().Total = i;
+                }
+
+                foreach (var account in mine)
+                {
+                    kept.Add(account.Offset);
+                }
+            }
+        });
+
+        Assert.Equal(kept.Count, kept.Distinct().Count());
+        var stats = pool.GetStatistics();
+        Assert.Equal(kept.Count, stats.ObjectsPerType["Tests.Account"]);
+        Assert.Equal(4000, stats.ObjectsPerType["Tests.Ledger"]);
+        Assert.True(pool.Check().IsConsistent, string.Join("; ", pool.Check().Errors));
+        pool = Reopen(pool);
+        Assert.True(pool.Check().IsConsistent);
+        Assert.Equal(kept.Count, pool.GetStatistics().ObjectsPerType["Tests.Account"]);
+
+        // Two threads free every account (their runs go back to the free chunks) while two allocate in another class.
+        var offsets = kept.ToArray();
+        var freeBefore = pool.GetStatistics().FreeChunkBytes;
+        var reopened = pool;
+        Parallel.For(0, 4, thread =>
+        {
+            if (thread < 2)
+            {
+                for (var i = thread; i < offsets.Length; i += 2)
+                {
+                    reopened.Delete(AttachAt<Account>(reopened, offsets[i]));
+                }
+            }
+            else
+            {
+                for (var i = 0; i < 3000; i++)
+                {
+                    reopened.New<Ledger>();
+                }
+            }
+        });
+
+        Assert.False(pool.GetStatistics().ObjectsPerType.ContainsKey("Tests.Account"));
+        Assert.Equal(10_000, pool.GetStatistics().ObjectsPerType["Tests.Ledger"]);
+        Assert.True(pool.GetStatistics().FreeChunkBytes > freeBefore - 2 * PoolLayout.ChunkSize);
+        Assert.True(pool.Check().IsConsistent, string.Join("; ", pool.Check().Errors));
+        pool = Reopen(pool);
+        Assert.True(pool.Check().IsConsistent);
+        pool.Dispose();
     }
 
     [Fact]
