@@ -11,8 +11,8 @@ namespace Pmem.Pool;
 /// </remarks>
 internal sealed class AllocationCache
 {
-    /// <summary>Most blocks prepared per batch (16 blocks of 64 bytes share one line of type indexes).</summary>
-    public const int MaxBatch = 16;
+    /// <summary>Most blocks prepared per batch (32 blocks of 64 bytes: two lines of type indexes, 2 KiB zeroed).</summary>
+    public const int MaxBatch = 32;
 
     private readonly Heap _heap;
     private readonly BlockReservation[]?[] _blocks = new BlockReservation[]?[TypeTable.FirstUserTypeIndex + PoolLayout.TypeTableCapacity];
@@ -25,8 +25,8 @@ internal sealed class AllocationCache
 
     public Heap Heap => _heap;
 
-    /// <summary>Blocks to prepare at once for blocks of <paramref name="blockSize"/> bytes: 4 KiB worth, 2 to 16.</summary>
-    public static int BatchFor(int blockSize) => Math.Clamp(4096 / blockSize, 2, MaxBatch);
+    /// <summary>Blocks to prepare at once for blocks of <paramref name="blockSize"/> bytes: 2 KiB worth, 2 to 32.</summary>
+    public static int BatchFor(int blockSize) => Math.Clamp(2048 / blockSize, 2, MaxBatch);
 
     public bool TryTake(uint typeIndex, out BlockReservation block)
     {

@@ -464,10 +464,24 @@ internal sealed class Heap
     /// </summary>
     public void Prepare(ReadOnlySpan<BlockReservation> blocks, uint typeIndex, long contentSize)
     {
+        // Blocks come out of a run in slot order, usually adjacent: zero each adjacent group with one fill (whole
+        // blocks, so a large group takes the non-temporal path).
+        for (var i = 0; i < blocks.Length;)
+        {
+            var end = i + 1;
+            while (end < blocks.Length && blocks[end].Offset == blocks[end - 1].Offset + blocks[end - 1].Size)
+            {
+                end++;
+            }
+
+            var length = end - i == 1 ? contentSize : blocks[end - 1].Offset - blocks[i].Offset + contentSize;
+            _domain.Fill(blocks[i].Offset, 0, length, PmemCopyFlags.NoDrain);
+            i = end;
+        }
+
         long pendingLine = -1;
         foreach (var block in blocks)
         {
-            _domain.Fill(block.Offset, 0, contentSize, PmemCopyFlags.NoDrain);
             var typeOffset = ChunkOffset(block.Chunk) + s_geometry[block.SizeClass].TypesOffset + block.Slot * 4L;
             _domain.Write(typeOffset, typeIndex);
             var line = typeOffset & ~(long)(PersistenceDomain.CacheLineSize - 1);

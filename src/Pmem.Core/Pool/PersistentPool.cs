@@ -535,7 +535,7 @@ public sealed partial class PersistentPool : IDisposable
     {
         ThrowIfDisposed();
         var type = T.PersistentType;
-        var typeIndex = _types.IndexOf(type);
+        var typeIndex = TypeIndexOf<T>();
         var tx = TransactionState.Current;
         if (tx is not null && ReferenceEquals(tx.Pool, this))
         {
@@ -566,6 +566,29 @@ public sealed partial class PersistentPool : IDisposable
         _domain.Drain();
         _commits.AfterDrain();
         return T.Attach(new ObjectHandle(this, block.Offset));
+    }
+
+    /// <summary>The type's index in this pool, remembered per type for the pool that last asked (no lookup).</summary>
+    private uint TypeIndexOf<T>() where T : PersistentObject, IPersistentObject<T>
+    {
+        var known = KnownTypeIndex<T>.Last;
+        if (known is not null && ReferenceEquals(known.Types, _types))
+        {
+            return known.Index;
+        }
+
+        var index = _types.IndexOf(T.PersistentType); // checks the stored layout; an index never changes once given
+        KnownTypeIndex<T>.Last = new KnownTypeIndex<T>(_types, index);
+        return index;
+    }
+
+    private sealed class KnownTypeIndex<T>(TypeTable types, uint index)
+    {
+        public static KnownTypeIndex<T>? Last;
+
+        public TypeTable Types { get; } = types;
+
+        public uint Index { get; } = index;
     }
 
     private AllocationCache AllocationCacheOfThisThread()

@@ -188,7 +188,7 @@ public sealed class PoolTests
         pool.Delete(first);
 
         // Not necessarily at once: the thread first uses up the batch of blocks it has already prepared.
-        var later = Enumerable.Range(0, 32).Select(_ => pool.New<Account>().Offset).ToList();
+        var later = Enumerable.Range(0, 2 * AllocationCache.MaxBatch).Select(_ => pool.New<Account>().Offset).ToList();
         Assert.Contains(offset, later);
     }
 
