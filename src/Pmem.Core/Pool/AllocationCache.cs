@@ -28,6 +28,9 @@ internal sealed class AllocationCache
     /// <summary>Blocks to prepare at once for blocks of <paramref name="blockSize"/> bytes: 2 KiB worth, 2 to 32.</summary>
     public static int BatchFor(int blockSize) => Math.Clamp(2048 / blockSize, 2, MaxBatch);
 
+    /// <summary>True when any type's cache holds a block.</summary>
+    public bool HoldsBlocks => _counts.AsSpan().ContainsAnyExcept(0);
+
     public bool TryTake(uint typeIndex, out BlockReservation block)
     {
         ref var count = ref _counts[typeIndex];

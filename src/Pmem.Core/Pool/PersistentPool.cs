@@ -624,7 +624,20 @@ public sealed partial class PersistentPool : IDisposable
     private BlockReservation PrepareBatch(AllocationCache cache, uint typeIndex, int size)
     {
         Span<BlockReservation> batch = stackalloc BlockReservation[AllocationCache.MaxBatch];
-        var count = _heap.ReserveMany(size, batch[..AllocationCache.BatchFor(Heap.BlockSizeOf(Heap.ClassFor(size)))], _grow, out var freedThrough);
+        batch = batch[..AllocationCache.BatchFor(Heap.BlockSizeOf(Heap.ClassFor(size)))];
+        int count;
+        long freedThrough;
+        try
+        {
+            count = _heap.ReserveMany(size, batch, _grow, out freedThrough);
+        }
+        catch (PoolOutOfSpaceException) when (cache.HoldsBlocks)
+        {
+            // Blocks this thread prepared for other types may be the last free ones: give them back and try again.
+            cache.ReturnAll(0);
+            count = _heap.ReserveMany(size, batch, _grow, out freedThrough);
+        }
+
         batch = batch[..count];
         try
         {

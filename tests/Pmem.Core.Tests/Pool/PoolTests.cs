@@ -298,6 +298,27 @@ public sealed class PoolTests
     }
 
     [Fact]
+    public void Blocks_prepared_for_one_type_serve_another_when_the_pool_is_full()
+    {
+        using var pool = NewPool();
+        pool.New<Account>(); // this thread now holds prepared 64-byte blocks for Account
+        var vaults = 0;
+        Assert.Throws<PoolOutOfSpaceException>((Action)(() =>
+        {
+            while (true)
+            {
+                pool.New<Vault>(); // same size class, another type
+                vaults++;
+            }
+        }));
+
+        // The vaults took the blocks prepared for Account before giving up: none is left for Account either.
+        Assert.Throws<PoolOutOfSpaceException>((Action)(() => pool.New<Account>()));
+        Assert.Equal(vaults, pool.GetStatistics().ObjectsPerType["Tests.Vault"]);
+        Assert.True(pool.Check().IsConsistent);
+    }
+
+    [Fact]
     public void Grow_adds_room_and_survives_a_reopen()
     {
         var pool = NewPool(PoolSize, capacity: 16 << 20);
