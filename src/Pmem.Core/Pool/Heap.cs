@@ -27,8 +27,10 @@ internal readonly record struct BlockReservation(long Offset, int SizeClass, int
 /// corrupted header is detected on open rather than trusted.</para>
 /// <para>Run chunk: header line, bitmap (one bit per block), type indexes (u32 per block), then 64-byte-aligned
 /// blocks. Large group: header line (type index at +8, 0 = reserved but not yet published), object at +64.</para>
-/// <para>Bitmap bits change only through redo entries (Or/And), so concurrent commits on different lanes commute.
-/// Chunk headers change only under the heap lock, each change ordered so every crash point leaves a walkable heap.</para>
+/// <para>Bitmap bits change only through atomic Or/And: redo entries, or one Or outside the log for a prepared block
+/// (<see cref="PublishPrepared"/>), so concurrent commits and allocations on different threads commute.
+/// Chunk headers change only under the heap lock, each change ordered so every crash point leaves a walkable heap; a
+/// run whose blocks are all free becomes a free chunk again (<see cref="Release"/>).</para>
 /// </remarks>
 internal sealed class Heap
 {
