@@ -15,6 +15,9 @@ internal enum ChunkKind : byte
 internal readonly record struct BlockReservation(long Offset, int SizeClass, int Chunk, int Slot, long Size)
 {
     public bool IsLarge => SizeClass < 0;
+
+    /// <summary>Zeroed and stamped with its type index durably (<see cref="Heap.Prepare"/>): only its bit is left to set.</summary>
+    public bool Prepared { get; init; }
 }
 
 /// <summary>
@@ -464,7 +467,7 @@ internal sealed class Heap
     /// stay clear, so until published they are free blocks whatever part of this persists. The caller must have made
     /// the retirement watermark durably cover every log that mentions the blocks, and drains afterwards.
     /// </summary>
-    public void Prepare(ReadOnlySpan<BlockReservation> blocks, uint typeIndex, long contentSize)
+    public void Prepare(Span<BlockReservation> blocks, uint typeIndex, long contentSize)
     {
         // Blocks come out of a run in slot order, usually adjacent: zero each adjacent group with one fill (whole
         // blocks, so a large group takes the non-temporal path).
@@ -501,6 +504,11 @@ internal sealed class Heap
         if (pendingLine >= 0)
         {
             _domain.Flush(pendingLine, PersistenceDomain.CacheLineSize);
+        }
+
+        for (var i = 0; i < blocks.Length; i++)
+        {
+            blocks[i] = blocks[i] with { Prepared = true };
         }
     }
 
@@ -546,7 +554,10 @@ internal sealed class Heap
         var geometry = s_geometry[block.SizeClass];
         var chunkOffset = ChunkOffset(block.Chunk);
         redo.Or(chunkOffset + geometry.BitmapOffset + (block.Slot >> 6) * 8L, 1UL << (block.Slot & 63));
-        redo.Set(chunkOffset + geometry.TypesOffset + block.Slot * 4L, typeIndex);
+        if (!block.Prepared)
+        {
+            redo.Set(chunkOffset + geometry.TypesOffset + block.Slot * 4L, typeIndex);
+        }
     }
 
     /// <summary>Redo entries that durably free an allocated block.</summary>

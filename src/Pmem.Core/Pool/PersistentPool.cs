@@ -537,12 +537,15 @@ public sealed partial class PersistentPool : IDisposable
         var type = T.PersistentType;
         var typeIndex = TypeIndexOf<T>();
         var tx = TransactionState.Current;
+        BlockReservation block;
         if (tx is not null && ReferenceEquals(tx.Pool, this))
         {
+            // A prepared block here too: the commit's log then only sets its bit (and checks its content), the zeroes
+            // and type index being durable already.
             ThrowIfRolledBack(tx);
-            var reserved = ReserveZeroed(type.Size);
-            tx.Allocations.Add(new AllocationRecord(reserved, typeIndex, type.Size));
-            return T.Attach(new ObjectHandle(this, reserved.Offset));
+            block = type.Size > Heap.MaxRunBlockSize ? ReserveZeroed(type.Size) : TakePrepared(typeIndex, type.Size);
+            tx.Allocations.Add(new AllocationRecord(block, typeIndex, type.Size));
+            return T.Attach(new ObjectHandle(this, block.Offset));
         }
 
         if (type.Size > Heap.MaxRunBlockSize)
@@ -556,16 +559,17 @@ public sealed partial class PersistentPool : IDisposable
         }
 
         // A prepared block (zeroed, typed, drained) becomes allocated by setting its bitmap bit: one line, one drain.
-        var cache = AllocationCacheOfThisThread();
-        if (!cache.TryTake(typeIndex, out var block))
-        {
-            block = PrepareBatch(cache, typeIndex, type.Size);
-        }
-
+        block = TakePrepared(typeIndex, type.Size);
         _heap.PublishPrepared(block);
         _domain.Drain();
         _commits.AfterDrain();
         return T.Attach(new ObjectHandle(this, block.Offset));
+    }
+
+    private BlockReservation TakePrepared(uint typeIndex, int size)
+    {
+        var cache = AllocationCacheOfThisThread();
+        return cache.TryTake(typeIndex, out var block) ? block : PrepareBatch(cache, typeIndex, size);
     }
 
     /// <summary>The type's index in this pool, remembered per type for the pool that last asked (no lookup).</summary>
