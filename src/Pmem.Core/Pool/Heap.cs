@@ -259,33 +259,9 @@ internal sealed class Heap
             return ReserveLarge(size, grow);
         }
 
-        var state = _classes[sizeClass];
-        lock (state.Lock)
-        {
-            while (true)
-            {
-                var run = state.Current;
-                if (run is not null)
-                {
-                    run.EnsureFreeList(_domain, ChunkOffset(run.Chunk), s_geometry[sizeClass]);
-                    if (run.TryTake(out var slot))
-                    {
-                        return new BlockReservation(BlockOffset(run.Chunk, sizeClass, slot), sizeClass, run.Chunk, slot, s_classSizes[sizeClass]);
-                    }
-
-                    state.Current = null;
-                }
-
-                if (state.Available.Count > 0)
-                {
-                    state.Current = state.Available[^1];
-                    state.Available.RemoveAt(state.Available.Count - 1);
-                    continue;
-                }
-
-                state.Current = new RunState(CreateRun(sizeClass, size, grow));
-            }
-        }
+        Span<BlockReservation> one = stackalloc BlockReservation[1];
+        ReserveMany(size, one, grow, out _);
+        return one[0];
     }
 
     /// <summary>Returns a reserved or freed block to the volatile free lists.</summary>
@@ -308,11 +284,11 @@ internal sealed class Heap
         RunState? emptied = null;
         lock (state.Lock)
         {
-            var run = state.Current is { } current && current.Chunk == block.Chunk ? current : FindRun(state, block.Chunk);
+            var run = state.CurrentFor(block.Chunk) ?? FindRun(state, block.Chunk);
             run.EnsureFreeList(_domain, ChunkOffset(run.Chunk), s_geometry[block.SizeClass]); // a run untouched since open
             run.Return(block.Slot);
             run.FreedThrough = Math.Max(run.FreedThrough, freedThrough);
-            if (mayReturnRun && run.IsEmpty(s_geometry[block.SizeClass].BlockCount) && !ReferenceEquals(run, state.Current))
+            if (mayReturnRun && run.IsEmpty(s_geometry[block.SizeClass].BlockCount) && state.CurrentFor(run.Chunk) is null)
             {
                 // Every block is free and none is reserved: the chunk goes back to the free spans, so a pool that
                 // moves from one size class to another does not keep runs it no longer uses. The class keeps its
@@ -363,10 +339,13 @@ internal sealed class Heap
             try
             {
                 var blockCount = s_geometry[sizeClass].BlockCount;
-                if (state.Current is { } current && current.IsEmpty(blockCount))
+                for (var arena = 0; arena < state.Current.Length; arena++)
                 {
-                    (emptied ??= []).Add(current);
-                    state.Current = null;
+                    if (state.Current[arena] is { } current && current.IsEmpty(blockCount))
+                    {
+                        (emptied ??= []).Add(current);
+                        state.Current[arena] = null;
+                    }
                 }
 
                 for (var i = state.Available.Count - 1; i >= 0; i--)
@@ -418,13 +397,14 @@ internal sealed class Heap
         var sizeClass = ClassFor(size);
         var blockSize = s_classSizes[sizeClass];
         var state = _classes[sizeClass];
+        var arena = ArenaOfThisThread();
         var taken = 0;
         freedThrough = 0;
         lock (state.Lock)
         {
             while (taken < into.Length)
             {
-                var run = state.Current;
+                var run = state.Current[arena];
                 if (run is not null)
                 {
                     run.EnsureFreeList(_domain, ChunkOffset(run.Chunk), s_geometry[sizeClass]);
@@ -439,12 +419,12 @@ internal sealed class Heap
                         break;
                     }
 
-                    state.Current = null;
+                    state.Current[arena] = null;
                 }
 
                 if (state.Available.Count > 0)
                 {
-                    state.Current = state.Available[^1];
+                    state.Current[arena] = state.Available[^1];
                     state.Available.RemoveAt(state.Available.Count - 1);
                     continue;
                 }
@@ -454,7 +434,41 @@ internal sealed class Heap
                     break; // a short batch rather than a new chunk
                 }
 
-                state.Current = new RunState(CreateRun(sizeClass, size, grow));
+                int chunk;
+                try
+                {
+                    chunk = CreateRun(sizeClass, size, grow);
+                }
+                catch (PoolOutOfSpaceException)
+                {
+                    // No chunk left: the other arenas' current runs are the last place a free block can be.
+                    taken = TakeFromOtherArenas(state, sizeClass, arena, into);
+                    if (taken == 0)
+                    {
+                        throw;
+                    }
+
+                    break;
+                }
+
+                state.Current[arena] = new RunState(chunk);
+            }
+        }
+
+        return taken;
+    }
+
+    private int TakeFromOtherArenas(ClassState state, int sizeClass, int arena, Span<BlockReservation> into)
+    {
+        var taken = 0;
+        for (var other = 0; other < state.Current.Length && taken < into.Length; other++)
+        {
+            if (other != arena && state.Current[other] is { } run)
+            {
+                while (taken < into.Length && run.TryTake(out var slot))
+                {
+                    into[taken++] = new BlockReservation(BlockOffset(run.Chunk, sizeClass, slot), sizeClass, run.Chunk, slot, s_classSizes[sizeClass]);
+                }
             }
         }
 
@@ -873,11 +887,48 @@ internal sealed class Heap
 
     private readonly record struct ChunkHead(ChunkKind Kind, byte SizeClass, int Span);
 
+    /// <summary>
+    /// Runs a class allocates from: one current run per arena (threads are spread over the arenas, so threads on
+    /// different cores set bits in different runs' bitmap lines instead of sharing one), then the others.
+    /// </summary>
     private sealed class ClassState
     {
         public readonly Lock Lock = new();
         public readonly List<RunState> Available = [];
-        public RunState? Current;
+        public readonly RunState?[] Current = new RunState?[ArenaCount];
+
+        public RunState? CurrentFor(int chunk)
+        {
+            foreach (var run in Current)
+            {
+                if (run is not null && run.Chunk == chunk)
+                {
+                    return run;
+                }
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>One arena per processor (up to 8), as libpmemobj spreads threads over its arenas.</summary>
+    private static readonly int ArenaCount = Math.Clamp(Environment.ProcessorCount, 1, 8);
+
+    private static int s_nextArena;
+
+    [ThreadStatic]
+    private static int t_arenaPlusOne;
+
+    /// <summary>The calling thread's arena, given round-robin on its first allocation.</summary>
+    private static int ArenaOfThisThread()
+    {
+        var plusOne = t_arenaPlusOne;
+        if (plusOne == 0)
+        {
+            plusOne = t_arenaPlusOne = (int)((uint)Interlocked.Increment(ref s_nextArena) % (uint)ArenaCount) + 1;
+        }
+
+        return plusOne - 1;
     }
 
     /// <summary>Where a run's bitmap, type indexes and blocks lie for one size class.</summary>

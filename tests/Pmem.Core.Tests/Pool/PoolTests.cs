@@ -319,6 +319,34 @@ public sealed class PoolTests
     }
 
     [Fact]
+    public void A_full_pool_is_full_for_every_thread()
+    {
+        using var pool = NewPool();
+        var root = pool.Root<Ledger>();
+        foreach (var name in new[] { "x", "y" })
+        {
+            // Threads are spread over arenas with a current run each: two helpers leave 64-byte runs in two arenas.
+            var helper = new Thread(() => root.Name = name);
+            helper.Start();
+            helper.Join();
+        }
+
+        Assert.Throws<PoolOutOfSpaceException>((Action)(() => { while (true) { pool.New<Account>(); } }));
+
+        // This thread took the last free block from every arena before giving up: no other thread finds one either.
+        for (var i = 0; i < 4; i++)
+        {
+            Exception? error = null;
+            var other = new Thread(() => error = Record.Exception(() => pool.New<Account>()));
+            other.Start();
+            other.Join();
+            Assert.IsType<PoolOutOfSpaceException>(error);
+        }
+
+        Assert.True(pool.Check().IsConsistent);
+    }
+
+    [Fact]
     public void Grow_adds_room_and_survives_a_reopen()
     {
         var pool = NewPool(PoolSize, capacity: 16 << 20);
