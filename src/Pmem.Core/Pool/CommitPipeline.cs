@@ -191,6 +191,36 @@ internal sealed class CommitPipeline
         AfterDrain();
     }
 
+    /// <summary>The newest sequence number handed out: every commit that has returned is at or below it.</summary>
+    public long LastSequence => Volatile.Read(ref _lastSequence);
+
+    /// <summary>
+    /// Makes R durably cover every commit up to <paramref name="sequence"/> (which has returned): makes pending
+    /// applies durable (this thread's by its drain, other threads' by flushing their targets) and stores R, waiting
+    /// for older commits still applying; none of that when R already covers it. The heap calls this before it writes
+    /// a freed block outside the log, and a commit before it reuses a slot, so no log that mentions the block (or
+    /// any older log) can be replayed over newer data.
+    /// </summary>
+    public void RetireThrough(long sequence)
+    {
+        var spins = new SpinWait();
+        while (Volatile.Read(ref _retiredDurable) < sequence)
+        {
+            if (DurablyAppliedThrough() >= sequence)
+            {
+                RetireNow();
+            }
+            else if (HasPendingThrough(sequence))
+            {
+                DrainPendingApplies(sequence); // an apply not yet drained: ours (an idle lane) or another thread's
+            }
+            else
+            {
+                spins.SpinOnce(); // an older commit on another lane is still applying
+            }
+        }
+    }
+
     /// <summary>Stores R, drains and records it durable: one extra fence, only on paths that cannot piggyback.</summary>
     private void RetireNow()
     {
@@ -289,6 +319,9 @@ internal sealed class CommitPipeline
             var current = Volatile.Read(ref word);
             if (current >= target)
             {
+                // Stored by another thread, which may not have drained it yet: flush it here too, so this thread's
+                // drain makes it durable before it is recorded as such.
+                _domain.Flush(PoolLayout.RetiredThroughOffset, 8);
                 return current;
             }
 
@@ -364,24 +397,7 @@ internal sealed class CommitPipeline
             }
         }
 
-        var old = _slotSequence[first + slot];
-        var spins = new SpinWait();
-        while (old > Volatile.Read(ref _retiredDurable))
-        {
-            if (DurablyAppliedThrough() >= old)
-            {
-                RetireNow(); // only when no later commit has made R durable yet
-            }
-            else if (HasPendingThrough(old))
-            {
-                DrainPendingApplies(old); // an apply not yet drained: ours (an idle lane) or another thread's
-            }
-            else
-            {
-                spins.SpinOnce(); // an older commit on another lane is still applying
-            }
-        }
-
+        RetireThrough(_slotSequence[first + slot]); // in steady state already covered: returns at once
         return slot;
     }
 

@@ -15,6 +15,9 @@ internal enum ChunkKind : byte
 internal readonly record struct BlockReservation(long Offset, int SizeClass, int Chunk, int Slot, long Size)
 {
     public bool IsLarge => SizeClass < 0;
+
+    /// <summary>Zeroed and stamped with its type index durably (<see cref="Heap.Prepare"/>): only its bit is left to set.</summary>
+    public bool Prepared { get; init; }
 }
 
 /// <summary>
@@ -27,8 +30,10 @@ internal readonly record struct BlockReservation(long Offset, int SizeClass, int
 /// corrupted header is detected on open rather than trusted.</para>
 /// <para>Run chunk: header line, bitmap (one bit per block), type indexes (u32 per block), then 64-byte-aligned
 /// blocks. Large group: header line (type index at +8, 0 = reserved but not yet published), object at +64.</para>
-/// <para>Bitmap bits change only through redo entries (Or/And), so concurrent commits on different lanes commute.
-/// Chunk headers change only under the heap lock, each change ordered so every crash point leaves a walkable heap.</para>
+/// <para>Bitmap bits change only through atomic Or/And: redo entries, or one Or outside the log for a prepared block
+/// (<see cref="PublishPrepared"/>), so concurrent commits and allocations on different threads commute.
+/// Chunk headers change only under the heap lock, each change ordered so every crash point leaves a walkable heap; a
+/// run whose blocks are all free becomes a free chunk again (<see cref="Release"/>).</para>
 /// </remarks>
 internal sealed class Heap
 {
@@ -50,11 +55,14 @@ internal sealed class Heap
     private int _chunkCount;
 
     private readonly Action _beforeReuse;
+    private readonly Action<long> _retireThrough;
 
     // beforeReuse runs before chunks get new contents outside the log: it retires applied logs so none is replayed over them.
-    public Heap(PersistenceDomain domain, string poolPath, long heapStart, long poolSize, Action beforeReuse)
+    // retireThrough(s) makes the watermark durably cover every commit up to s (before an emptied run becomes a free chunk).
+    public Heap(PersistenceDomain domain, string poolPath, long heapStart, long poolSize, Action beforeReuse, Action<long> retireThrough)
     {
         _beforeReuse = beforeReuse;
+        _retireThrough = retireThrough;
         _domain = domain;
         _poolPath = poolPath;
         _heapStart = heapStart;
@@ -145,9 +153,17 @@ internal sealed class Heap
     /// </summary>
     public void FinishRecovery(Func<uint, bool> isKnownType)
     {
-        ValidateAllocationTypes(isKnownType);
+        var emptyRuns = ValidateAllocationTypes(isKnownType);
         lock (_heapLock)
         {
+            // Runs a crash (or an older version) left without any allocated block become free chunks: every log is
+            // retired by now, so none can be replayed into them.
+            foreach (var run in emptyRuns)
+            {
+                _classes[_heads[run.Chunk].SizeClass].Available.Remove(run);
+                MakeFree(run.Chunk, 1);
+            }
+
             foreach (var chunk in _reservedLarge)
             {
                 if (_domain.Read<uint>(ChunkOffset(chunk) + LargeTypeOffset) == 0)
@@ -171,8 +187,10 @@ internal sealed class Heap
     /// Every allocated run block must carry a known type index (its allocation header). Checked after the logs are
     /// replayed, since a committed log may set a block's bitmap bit and type together.
     /// </summary>
-    private void ValidateAllocationTypes(Func<uint, bool> isKnownType)
+    /// <returns>The runs with no allocated block.</returns>
+    private List<RunState> ValidateAllocationTypes(Func<uint, bool> isKnownType)
     {
+        var empty = new List<RunState>();
         foreach (var state in _classes)
         {
             foreach (var run in state.Available)
@@ -180,9 +198,11 @@ internal sealed class Heap
                 var sizeClass = _heads[run.Chunk].SizeClass;
                 var geometry = s_geometry[sizeClass];
                 var chunkOffset = ChunkOffset(run.Chunk);
+                var used = 0UL;
                 for (var w = 0; w < geometry.BitmapWords; w++)
                 {
                     var word = _domain.Read<ulong>(chunkOffset + geometry.BitmapOffset + w * 8L);
+                    used |= word;
                     while (word != 0)
                     {
                         var slot = w * 64 + BitOperations.TrailingZeroCount(word);
@@ -194,8 +214,15 @@ internal sealed class Heap
                         }
                     }
                 }
+
+                if (used == 0)
+                {
+                    empty.Add(run);
+                }
             }
         }
+
+        return empty;
     }
 
     private void ValidateRun(int chunk, int sizeClass)
@@ -232,37 +259,20 @@ internal sealed class Heap
             return ReserveLarge(size, grow);
         }
 
-        var state = _classes[sizeClass];
-        lock (state.Lock)
-        {
-            while (true)
-            {
-                var run = state.Current;
-                if (run is not null)
-                {
-                    run.EnsureFreeList(_domain, ChunkOffset(run.Chunk), s_geometry[sizeClass]);
-                    if (run.TryTake(out var slot))
-                    {
-                        return new BlockReservation(BlockOffset(run.Chunk, sizeClass, slot), sizeClass, run.Chunk, slot, s_classSizes[sizeClass]);
-                    }
-
-                    state.Current = null;
-                }
-
-                if (state.Available.Count > 0)
-                {
-                    state.Current = state.Available[^1];
-                    state.Available.RemoveAt(state.Available.Count - 1);
-                    continue;
-                }
-
-                state.Current = new RunState(CreateRun(sizeClass, size, grow));
-            }
-        }
+        Span<BlockReservation> one = stackalloc BlockReservation[1];
+        ReserveMany(size, one, grow, out _);
+        return one[0];
     }
 
     /// <summary>Returns a reserved or freed block to the volatile free lists.</summary>
-    public void Release(in BlockReservation block)
+    /// <param name="block">The block.</param>
+    /// <param name="freedThrough">
+    /// A commit sequence number at or above every commit whose log mentions the block (the pipeline's last sequence
+    /// once the freeing commit has returned). The block is written outside the log again only once the retirement
+    /// watermark durably covers it (see <see cref="ReserveMany"/>).
+    /// </param>
+    /// <param name="mayReturnRun">False from a finalizer: only volatile state may change, never the media.</param>
+    public void Release(in BlockReservation block, long freedThrough, bool mayReturnRun = true)
     {
         if (block.IsLarge)
         {
@@ -271,11 +281,262 @@ internal sealed class Heap
         }
 
         var state = _classes[block.SizeClass];
+        RunState? emptied = null;
         lock (state.Lock)
         {
-            var run = state.Current is { } current && current.Chunk == block.Chunk ? current : FindRun(state, block.Chunk);
+            var run = state.CurrentFor(block.Chunk) ?? FindRun(state, block.Chunk);
+            run.EnsureFreeList(_domain, ChunkOffset(run.Chunk), s_geometry[block.SizeClass]); // a run untouched since open
             run.Return(block.Slot);
+            run.FreedThrough = Math.Max(run.FreedThrough, freedThrough);
+            if (mayReturnRun && run.IsEmpty(s_geometry[block.SizeClass].BlockCount) && state.CurrentFor(run.Chunk) is null)
+            {
+                // Every block is free and none is reserved: the chunk goes back to the free spans, so a pool that
+                // moves from one size class to another does not keep runs it no longer uses. The class keeps its
+                // current run, so alternating one allocation and one free does not create and return a run each time.
+                state.Available.Remove(run);
+                emptied = run;
+            }
         }
+
+        if (emptied is not null)
+        {
+            ReturnEmptyRun(emptied);
+        }
+    }
+
+    /// <summary>
+    /// Turns a run that no longer appears in any list (every block free, none reserved) into a free chunk: first the
+    /// watermark durably covers every log that mentions its blocks (none can then be replayed into the chunk's next
+    /// use), then one header word makes it free. Its bitmap and type words are ignored from then on, and rewritten
+    /// when the chunk becomes a run again.
+    /// </summary>
+    private void ReturnEmptyRun(RunState run)
+    {
+        _retireThrough(run.FreedThrough);
+        lock (_heapLock)
+        {
+            MakeFree(run.Chunk, 1);
+        }
+    }
+
+    /// <summary>
+    /// Before the heap grows or gives up: returns runs that are empty but were kept, a class's current run (kept so
+    /// one allocation and one free do not create and return a run each time) or one a finalizer released into. Classes
+    /// whose lock another thread holds are skipped (waiting could deadlock against this thread's heap lock).
+    /// </summary>
+    private bool ReclaimEmptyRuns()
+    {
+        var any = false;
+        for (var sizeClass = 0; sizeClass < _classes.Length; sizeClass++)
+        {
+            var state = _classes[sizeClass];
+            if (!state.Lock.TryEnter())
+            {
+                continue;
+            }
+
+            List<RunState>? emptied = null;
+            try
+            {
+                var blockCount = s_geometry[sizeClass].BlockCount;
+                for (var arena = 0; arena < state.Current.Length; arena++)
+                {
+                    if (state.Current[arena] is { } current && current.IsEmpty(blockCount))
+                    {
+                        (emptied ??= []).Add(current);
+                        state.Current[arena] = null;
+                    }
+                }
+
+                for (var i = state.Available.Count - 1; i >= 0; i--)
+                {
+                    if (state.Available[i].IsEmpty(blockCount))
+                    {
+                        (emptied ??= []).Add(state.Available[i]);
+                        state.Available.RemoveAt(i);
+                    }
+                }
+            }
+            finally
+            {
+                state.Lock.Exit();
+            }
+
+            foreach (var run in emptied ?? [])
+            {
+                ReturnEmptyRun(run);
+                any = true;
+            }
+        }
+
+        return any;
+    }
+
+    private void MakeFree(int start, int span)
+    {
+        _domain.Write(ChunkOffset(start), EncodeHeader(ChunkKind.Free, 0, span));
+        _domain.Persist(ChunkOffset(start), 8);
+        _heads[start] = new ChunkHead(ChunkKind.Free, 0, span);
+        _freeSpans[start] = span;
+        MergeFollowing(start, span);
+        MergeWithPrevious(start);
+    }
+
+    /// <summary>
+    /// Reserves up to <paramref name="into"/>.Length blocks of <paramref name="size"/>'s size class under one lock
+    /// (volatile only), for a thread's allocation cache. Takes a new chunk only when it has found no block at all.
+    /// </summary>
+    /// <param name="size">Bytes per block, at most <see cref="MaxRunBlockSize"/>.</param>
+    /// <param name="into">Receives the reservations.</param>
+    /// <param name="grow">Grows the pool when no chunk is free.</param>
+    /// <param name="freedThrough">The newest commit whose log may mention one of the blocks (0: none since open).</param>
+    /// <returns>How many blocks were reserved (at least one).</returns>
+    /// <exception cref="PoolOutOfSpaceException">No room, even after growing.</exception>
+    public int ReserveMany(long size, Span<BlockReservation> into, Func<long, bool> grow, out long freedThrough)
+    {
+        var sizeClass = ClassFor(size);
+        var blockSize = s_classSizes[sizeClass];
+        var state = _classes[sizeClass];
+        var arena = ArenaOfThisThread();
+        var taken = 0;
+        freedThrough = 0;
+        lock (state.Lock)
+        {
+            while (taken < into.Length)
+            {
+                var run = state.Current[arena];
+                if (run is not null)
+                {
+                    run.EnsureFreeList(_domain, ChunkOffset(run.Chunk), s_geometry[sizeClass]);
+                    while (taken < into.Length && run.TryTake(out var slot))
+                    {
+                        into[taken++] = new BlockReservation(BlockOffset(run.Chunk, sizeClass, slot), sizeClass, run.Chunk, slot, blockSize);
+                    }
+
+                    freedThrough = Math.Max(freedThrough, run.FreedThrough);
+                    if (taken == into.Length)
+                    {
+                        break;
+                    }
+
+                    state.Current[arena] = null;
+                }
+
+                if (state.Available.Count > 0)
+                {
+                    state.Current[arena] = state.Available[^1];
+                    state.Available.RemoveAt(state.Available.Count - 1);
+                    continue;
+                }
+
+                if (taken > 0)
+                {
+                    break; // a short batch rather than a new chunk
+                }
+
+                int chunk;
+                try
+                {
+                    chunk = CreateRun(sizeClass, size, grow);
+                }
+                catch (PoolOutOfSpaceException)
+                {
+                    // No chunk left: the other arenas' current runs are the last place a free block can be.
+                    taken = TakeFromOtherArenas(state, sizeClass, arena, into);
+                    if (taken == 0)
+                    {
+                        throw;
+                    }
+
+                    break;
+                }
+
+                state.Current[arena] = new RunState(chunk);
+            }
+        }
+
+        return taken;
+    }
+
+    private int TakeFromOtherArenas(ClassState state, int sizeClass, int arena, Span<BlockReservation> into)
+    {
+        var taken = 0;
+        for (var other = 0; other < state.Current.Length && taken < into.Length; other++)
+        {
+            if (other != arena && state.Current[other] is { } run)
+            {
+                while (taken < into.Length && run.TryTake(out var slot))
+                {
+                    into[taken++] = new BlockReservation(BlockOffset(run.Chunk, sizeClass, slot), sizeClass, run.Chunk, slot, s_classSizes[sizeClass]);
+                }
+            }
+        }
+
+        return taken;
+    }
+
+    /// <summary>
+    /// Readies reserved run blocks for <see cref="PublishPrepared"/>: zeroes their first <paramref name="contentSize"/>
+    /// bytes and stores <paramref name="typeIndex"/> as their allocation header, flushed, not drained. Their bitmap bits
+    /// stay clear, so until published they are free blocks whatever part of this persists. The caller must have made
+    /// the retirement watermark durably cover every log that mentions the blocks, and drains afterwards.
+    /// </summary>
+    public void Prepare(Span<BlockReservation> blocks, uint typeIndex, long contentSize)
+    {
+        // Blocks come out of a run in slot order, usually adjacent: zero each adjacent group with one fill (whole
+        // blocks, so a large group takes the non-temporal path).
+        for (var i = 0; i < blocks.Length;)
+        {
+            var end = i + 1;
+            while (end < blocks.Length && blocks[end].Offset == blocks[end - 1].Offset + blocks[end - 1].Size)
+            {
+                end++;
+            }
+
+            var length = end - i == 1 ? contentSize : blocks[end - 1].Offset - blocks[i].Offset + contentSize;
+            _domain.Fill(blocks[i].Offset, 0, length, PmemCopyFlags.NoDrain);
+            i = end;
+        }
+
+        long pendingLine = -1;
+        foreach (var block in blocks)
+        {
+            var typeOffset = ChunkOffset(block.Chunk) + s_geometry[block.SizeClass].TypesOffset + block.Slot * 4L;
+            _domain.Write(typeOffset, typeIndex);
+            var line = typeOffset & ~(long)(PersistenceDomain.CacheLineSize - 1);
+            if (line != pendingLine)
+            {
+                if (pendingLine >= 0)
+                {
+                    _domain.Flush(pendingLine, PersistenceDomain.CacheLineSize);
+                }
+
+                pendingLine = line;
+            }
+        }
+
+        if (pendingLine >= 0)
+        {
+            _domain.Flush(pendingLine, PersistenceDomain.CacheLineSize);
+        }
+
+        for (var i = 0; i < blocks.Length; i++)
+        {
+            blocks[i] = blocks[i] with { Prepared = true };
+        }
+    }
+
+    /// <summary>
+    /// Makes a prepared block allocated outside the log: sets its bitmap bit with one atomic store and flushes it (the
+    /// caller drains). Safe because the zeroes and type index were drained before this store, and a bitwise update of
+    /// one bit commutes with any replayed Or/And on the other bits of the word.
+    /// </summary>
+    public void PublishPrepared(in BlockReservation block)
+    {
+        var word = ChunkOffset(block.Chunk) + s_geometry[block.SizeClass].BitmapOffset + (block.Slot >> 6) * 8L;
+        Interlocked.Or(ref _domain.GetRef<ulong>(word), 1UL << (block.Slot & 63));
+        _domain.NotifyStore(word, 8);
+        _domain.Flush(word, 8);
     }
 
     private RunState FindRun(ClassState state, int chunk)
@@ -290,7 +551,7 @@ internal sealed class Heap
 
         // The run left the lists when its last free slot was taken, so every other slot is allocated or reserved.
         var created = new RunState(chunk);
-        created.StartEmpty(s_geometry[_heads[chunk].SizeClass].BlockCount);
+        created.StartEmpty(s_geometry[_heads[chunk].SizeClass].BitmapWords);
         state.Available.Add(created);
         return created;
     }
@@ -307,7 +568,10 @@ internal sealed class Heap
         var geometry = s_geometry[block.SizeClass];
         var chunkOffset = ChunkOffset(block.Chunk);
         redo.Or(chunkOffset + geometry.BitmapOffset + (block.Slot >> 6) * 8L, 1UL << (block.Slot & 63));
-        redo.Set(chunkOffset + geometry.TypesOffset + block.Slot * 4L, typeIndex);
+        if (!block.Prepared)
+        {
+            redo.Set(chunkOffset + geometry.TypesOffset + block.Slot * 4L, typeIndex);
+        }
     }
 
     /// <summary>Redo entries that durably free an allocated block.</summary>
@@ -470,6 +734,7 @@ internal sealed class Heap
         lock (_heapLock)
         {
             var start = -1;
+            var reclaimed = false;
             while (start < 0)
             {
                 foreach (var (spanStart, span) in _freeSpans)
@@ -484,6 +749,15 @@ internal sealed class Heap
                 if (start >= 0)
                 {
                     break;
+                }
+
+                if (!reclaimed)
+                {
+                    reclaimed = true;
+                    if (ReclaimEmptyRuns())
+                    {
+                        continue;
+                    }
                 }
 
                 var tail = _freeSpans.Count > 0 && _freeSpans.Last() is var last && last.Key + last.Value == _chunkCount ? last.Value : 0;
@@ -530,13 +804,7 @@ internal sealed class Heap
     {
         lock (_heapLock)
         {
-            var span = _heads[start].Span;
-            _domain.Write(ChunkOffset(start), EncodeHeader(ChunkKind.Free, 0, span));
-            _domain.Persist(ChunkOffset(start), 8);
-            _heads[start] = new ChunkHead(ChunkKind.Free, 0, span);
-            _freeSpans[start] = span;
-            MergeFollowing(start, span);
-            MergeWithPrevious(start);
+            MakeFree(start, _heads[start].Span);
         }
     }
 
@@ -619,11 +887,48 @@ internal sealed class Heap
 
     private readonly record struct ChunkHead(ChunkKind Kind, byte SizeClass, int Span);
 
+    /// <summary>
+    /// Runs a class allocates from: one current run per arena (threads are spread over the arenas, so threads on
+    /// different cores set bits in different runs' bitmap lines instead of sharing one), then the others.
+    /// </summary>
     private sealed class ClassState
     {
         public readonly Lock Lock = new();
         public readonly List<RunState> Available = [];
-        public RunState? Current;
+        public readonly RunState?[] Current = new RunState?[ArenaCount];
+
+        public RunState? CurrentFor(int chunk)
+        {
+            foreach (var run in Current)
+            {
+                if (run is not null && run.Chunk == chunk)
+                {
+                    return run;
+                }
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>One arena per processor (up to 8), as libpmemobj spreads threads over its arenas.</summary>
+    private static readonly int ArenaCount = Math.Clamp(Environment.ProcessorCount, 1, 8);
+
+    private static int s_nextArena;
+
+    [ThreadStatic]
+    private static int t_arenaPlusOne;
+
+    /// <summary>The calling thread's arena, given round-robin on its first allocation.</summary>
+    private static int ArenaOfThisThread()
+    {
+        var plusOne = t_arenaPlusOne;
+        if (plusOne == 0)
+        {
+            plusOne = t_arenaPlusOne = (int)((uint)Interlocked.Increment(ref s_nextArena) % (uint)ArenaCount) + 1;
+        }
+
+        return plusOne - 1;
     }
 
     /// <summary>Where a run's bitmap, type indexes and blocks lie for one size class.</summary>
@@ -647,13 +952,21 @@ internal sealed class Heap
         }
     }
 
-    /// <summary>Volatile free slots of one run, built from its bitmap on first use.</summary>
+    /// <summary>
+    /// Volatile free slots of one run, one bit per block, built from its durable bitmap on first use. Returning a slot
+    /// is idempotent: a list built from the bitmap after a free was applied but before that free's release arrives
+    /// already holds the slot, and must not hold it twice.
+    /// </summary>
     private sealed class RunState(int chunk)
     {
-        private int[]? _free;
+        private ulong[]? _free;
         private int _freeCount;
+        private int _cursor; // no free slot below word _cursor
 
         public int Chunk { get; } = chunk;
+
+        /// <summary>The newest commit whose log may mention a block returned here this session (0: none).</summary>
+        public long FreedThrough { get; set; }
 
         public void EnsureFreeList(PersistenceDomain domain, long chunkOffset, RunGeometry geometry)
         {
@@ -662,31 +975,55 @@ internal sealed class Heap
                 return;
             }
 
-            _free = new int[geometry.BlockCount];
-            for (var slot = geometry.BlockCount - 1; slot >= 0; slot--)
+            var free = new ulong[geometry.BitmapWords];
+            for (var w = 0; w < free.Length; w++)
             {
-                var word = domain.Read<ulong>(chunkOffset + geometry.BitmapOffset + (slot >> 6) * 8L);
-                if ((word & (1UL << (slot & 63))) == 0)
-                {
-                    _free[_freeCount++] = slot;
-                }
+                var valid = Math.Min(64, geometry.BlockCount - w * 64);
+                var mask = valid == 64 ? ulong.MaxValue : (1UL << valid) - 1;
+                free[w] = ~domain.Read<ulong>(chunkOffset + geometry.BitmapOffset + w * 8L) & mask;
+                _freeCount += BitOperations.PopCount(free[w]);
             }
+
+            _free = free;
         }
 
         public bool TryTake(out int slot)
         {
-            if (_freeCount == 0)
+            var free = _free!;
+            for (var w = _cursor; w < free.Length && _freeCount > 0; w++)
             {
-                slot = -1;
-                return false;
+                if (free[w] != 0)
+                {
+                    var bit = BitOperations.TrailingZeroCount(free[w]);
+                    free[w] &= free[w] - 1;
+                    _freeCount--;
+                    _cursor = w;
+                    slot = w * 64 + bit;
+                    return true;
+                }
             }
 
-            slot = _free![--_freeCount];
-            return true;
+            _cursor = free.Length;
+            slot = -1;
+            return false;
         }
 
-        public void Return(int slot) => _free![_freeCount++] = slot;
+        public void Return(int slot)
+        {
+            var w = slot >> 6;
+            var mask = 1UL << (slot & 63);
+            if ((_free![w] & mask) == 0)
+            {
+                _free[w] |= mask;
+                _freeCount++;
+                _cursor = Math.Min(_cursor, w);
+            }
+        }
 
-        public void StartEmpty(int blockCount) => _free = new int[blockCount];
+        /// <summary>For a run that left the lists: every block is allocated or reserved.</summary>
+        public void StartEmpty(int bitmapWords) => _free = new ulong[bitmapWords];
+
+        /// <summary>Every block is in the free list: none allocated, none reserved.</summary>
+        public bool IsEmpty(int blockCount) => _free is not null && _freeCount == blockCount;
     }
 }

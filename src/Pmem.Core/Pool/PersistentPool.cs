@@ -51,6 +51,9 @@ public sealed partial class PersistentPool : IDisposable
     [ThreadStatic]
     private static RedoBuilder? t_redo;
 
+    [ThreadStatic]
+    private static AllocationCache? t_allocationCache;
+
     private PersistentPool(PersistenceDomain domain, string path, string layout, IDisposable? ownedResource, long maxSize)
     {
         _domain = domain;
@@ -62,7 +65,7 @@ public sealed partial class PersistentPool : IDisposable
         var laneSize = domain.Read<int>(PoolLayout.LaneSizeOffset);
         _lanes = new LaneSet(PoolLayout.LanesOffset, laneCount, laneSize);
         _types = new TypeTable(domain, path);
-        _heap = new Heap(domain, path, domain.Read<long>(PoolLayout.HeapOffsetOffset), domain.Read<long>(PoolLayout.PoolSizeOffset), () => _commits.RetireAll());
+        _heap = new Heap(domain, path, domain.Read<long>(PoolLayout.HeapOffsetOffset), domain.Read<long>(PoolLayout.PoolSizeOffset), () => _commits.RetireAll(), sequence => _commits.RetireThrough(sequence));
         _maxSize = Math.Max(maxSize, domain.Read<long>(PoolLayout.PoolSizeOffset));
         Durability = (DurabilityMode)domain.Read<int>(PoolLayout.DurabilityOffset);
         Uuid = new Guid(domain.GetSpan(PoolLayout.UuidOffset, 16));
@@ -459,7 +462,7 @@ public sealed partial class PersistentPool : IDisposable
         {
             if (created is { } unused)
             {
-                _heap.Release(unused);
+                _heap.Release(unused, _commits.LastSequence);
             }
 
             throw;
@@ -467,7 +470,7 @@ public sealed partial class PersistentPool : IDisposable
 
         if (freesOld)
         {
-            _heap.Release(oldBlock);
+            _heap.Release(oldBlock, _commits.LastSequence);
         }
     }
 
@@ -533,23 +536,135 @@ public sealed partial class PersistentPool : IDisposable
     {
         ThrowIfDisposed();
         var type = T.PersistentType;
-        var typeIndex = _types.IndexOf(type);
-        var block = ReserveZeroed(type.Size);
+        var typeIndex = TypeIndexOf<T>();
         var tx = TransactionState.Current;
+        BlockReservation block;
         if (tx is not null && ReferenceEquals(tx.Pool, this))
         {
+            // A prepared block here too: the commit's log then only sets its bit (and checks its content), the zeroes
+            // and type index being durable already.
             ThrowIfRolledBack(tx);
+            block = type.Size > Heap.MaxRunBlockSize ? ReserveZeroed(type.Size) : TakePrepared(typeIndex, type.Size);
             tx.Allocations.Add(new AllocationRecord(block, typeIndex, type.Size));
-        }
-        else
-        {
-            var redo = RentRedo();
-            _heap.LogAllocate(redo, block, typeIndex);
-            redo.RequireDurable(block.Offset, _domain.GetSpan(block.Offset, type.Size));
-            CommitOrRelease(redo, block);
+            return T.Attach(new ObjectHandle(this, block.Offset));
         }
 
+        if (type.Size > Heap.MaxRunBlockSize)
+        {
+            var large = ReserveZeroed(type.Size);
+            var redo = RentRedo();
+            _heap.LogAllocate(redo, large, typeIndex);
+            redo.RequireDurable(large.Offset, _domain.GetSpan(large.Offset, type.Size));
+            CommitOrRelease(redo, large);
+            return T.Attach(new ObjectHandle(this, large.Offset));
+        }
+
+        // A prepared block (zeroed, typed, drained) becomes allocated by setting its bitmap bit: one line, one drain.
+        block = TakePrepared(typeIndex, type.Size);
+        _heap.PublishPrepared(block);
+        _domain.Drain();
+        _commits.AfterDrain();
         return T.Attach(new ObjectHandle(this, block.Offset));
+    }
+
+    private BlockReservation TakePrepared(uint typeIndex, int size)
+    {
+        var cache = AllocationCacheOfThisThread();
+        return cache.TryTake(typeIndex, out var block) ? block : PrepareBatch(cache, typeIndex, size);
+    }
+
+    /// <summary>The type's index in this pool, remembered per type for the pool that last asked (no lookup).</summary>
+    private uint TypeIndexOf<T>() where T : PersistentObject, IPersistentObject<T>
+    {
+        var known = KnownTypeIndex<T>.Last;
+        if (known is not null && ReferenceEquals(known.Types, _types))
+        {
+            return known.Index;
+        }
+
+        var index = _types.IndexOf(T.PersistentType); // checks the stored layout; an index never changes once given
+        KnownTypeIndex<T>.Last = new KnownTypeIndex<T>(_types, index);
+        return index;
+    }
+
+    private sealed class KnownTypeIndex<T>(TypeTable types, uint index)
+    {
+        public static KnownTypeIndex<T>? Last;
+
+        public TypeTable Types { get; } = types;
+
+        public uint Index { get; } = index;
+    }
+
+    private AllocationCache AllocationCacheOfThisThread()
+    {
+        var cache = t_allocationCache;
+        if (cache is not null && ReferenceEquals(cache.Heap, _heap))
+        {
+            return cache;
+        }
+
+        return SwitchAllocationCache(cache);
+    }
+
+    private AllocationCache SwitchAllocationCache(AllocationCache? previous)
+    {
+        if (previous is not null)
+        {
+            // The thread moves to another pool: its prepared blocks go back, in volatile state only (nothing was
+            // logged, and the other pool may be closed).
+            previous.ReturnAll(0, mayReturnRuns: false);
+            GC.SuppressFinalize(previous);
+        }
+
+        var cache = new AllocationCache(_heap);
+        t_allocationCache = cache;
+        return cache;
+    }
+
+    /// <summary>
+    /// Reserves a batch of blocks, retires any log that mentions them (they may have been freed this session), zeroes
+    /// them and stamps their type index with one drain; caches all but the one it returns.
+    /// </summary>
+    private BlockReservation PrepareBatch(AllocationCache cache, uint typeIndex, int size)
+    {
+        Span<BlockReservation> batch = stackalloc BlockReservation[AllocationCache.MaxBatch];
+        batch = batch[..AllocationCache.BatchFor(Heap.BlockSizeOf(Heap.ClassFor(size)))];
+        int count;
+        long freedThrough;
+        try
+        {
+            count = _heap.ReserveMany(size, batch, _grow, out freedThrough);
+        }
+        catch (PoolOutOfSpaceException) when (cache.HoldsBlocks)
+        {
+            // Blocks this thread prepared for other types may be the last free ones: give them back and try again.
+            cache.ReturnAll(0);
+            count = _heap.ReserveMany(size, batch, _grow, out freedThrough);
+        }
+
+        batch = batch[..count];
+        try
+        {
+            // Before any store into a reused block: an unretired log that allocated it could verify its old content,
+            // or one that freed it could clear its bit, over what this thread is about to make durable.
+            _commits.RetireThrough(freedThrough);
+            _heap.Prepare(batch, typeIndex, size);
+            _domain.Drain();
+            _commits.AfterDrain();
+        }
+        catch
+        {
+            foreach (var block in batch)
+            {
+                _heap.Release(block, freedThrough);
+            }
+
+            throw;
+        }
+
+        cache.Add(typeIndex, batch[1..]);
+        return batch[0];
     }
 
     /// <summary>
@@ -683,7 +798,7 @@ public sealed partial class PersistentPool : IDisposable
             ownIndex = tx.Allocations.FindIndex(a => a.Block.Offset == offset);
             var block = tx.Allocations[ownIndex].Block;
             tx.Allocations.RemoveAt(ownIndex);
-            _heap.Release(block);
+            _heap.Release(block, _commits.LastSequence);
         }
     }
 
@@ -734,9 +849,10 @@ public sealed partial class PersistentPool : IDisposable
         CommitRedo(redo); // never empty: the early return above took the transactions with nothing to log
 
         tx.Allocations.Clear(); // now durable: a later rollback must not release them
+        var freedThrough = _commits.LastSequence; // at or above this commit's sequence
         foreach (var block in tx.Frees)
         {
-            _heap.Release(block);
+            _heap.Release(block, freedThrough);
         }
 
         tx.Frees.Clear();
@@ -746,7 +862,7 @@ public sealed partial class PersistentPool : IDisposable
     {
         foreach (var allocation in tx.Allocations)
         {
-            _heap.Release(allocation.Block);
+            _heap.Release(allocation.Block, _commits.LastSequence);
         }
 
         tx.Allocations.Clear();
@@ -782,7 +898,7 @@ public sealed partial class PersistentPool : IDisposable
         }
         catch
         {
-            _heap.Release(block);
+            _heap.Release(block, _commits.LastSequence);
             throw;
         }
     }
