@@ -537,7 +537,7 @@ public sealed partial class PersistentPool : IDisposable
         ThrowIfDisposed();
         var type = T.PersistentType;
         var typeIndex = TypeIndexOf<T>();
-        var tx = TransactionState.Current;
+        var tx = Volatile.Read(ref _openTransactions) == 0 ? null : TransactionState.Current; // no thread-static read when none is open
         BlockReservation block;
         if (tx is not null && ReferenceEquals(tx.Pool, this))
         {
