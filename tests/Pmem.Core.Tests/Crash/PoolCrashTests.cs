@@ -22,6 +22,16 @@ public sealed class PoolCrashTests
 
     internal static long SmallPoolLength => PoolLayout.MinimumPoolSize(2, 8192);
 
+    /// <summary>Unlinks the list's second node and frees it, in one transaction.</summary>
+    private static void FreeSecondNode(PersistentPool pool, Ledger root)
+    {
+        using var tx = pool.BeginTransaction();
+        var victim = root.First!.Next!;
+        root.First.Next = victim.Next;
+        pool.Delete(victim);
+        tx.Commit();
+    }
+
     internal static PersistentPool OpenImage(byte[] image) =>
         PersistentPool.Open(SimulatedDomain.FromImage(image), LayoutName);
 
@@ -101,12 +111,7 @@ public sealed class PoolCrashTests
 
                     if (i % 3 == 0)
                     {
-                        // Unlink and free the second node in one transaction.
-                        using var tx = pool.BeginTransaction();
-                        var victim = root.First.Next!;
-                        root.First.Next = victim.Next;
-                        pool.Delete(victim);
-                        tx.Commit();
+                        FreeSecondNode(pool, root);
                     }
                 }
             },
@@ -161,12 +166,7 @@ public sealed class PoolCrashTests
                     node.Counter = i;
                     if (i % 2 == 0)
                     {
-                        // Free the second node; its block holds non-zero content and goes back to the run.
-                        using var tx = pool.BeginTransaction();
-                        var victim = root.First.Next!;
-                        root.First.Next = victim.Next;
-                        pool.Delete(victim);
-                        tx.Commit();
+                        FreeSecondNode(pool, root); // its block holds non-zero content and goes back to the run
                     }
                 }
             },
