@@ -29,7 +29,9 @@ namespace Pmem.Pool;
 /// its previous commit wrote, so steady state costs one drain. When another thread's apply holds R back, the
 /// committer flushes that log's targets itself and drains (a flush writes back the line's current content, whoever
 /// stored it). Writes that bypass the log (a single-word property set, a batch, the heap's chunk changes) first make
-/// every applied log durable and store R, so a log they overwrite is never replayed over them.
+/// every applied log durable and store R, so a log they overwrite is never replayed over them. The one write outside
+/// the log that skips this is the bit that allocates a prepared block: Or/And entries of other commits touch other
+/// bits, and a freed block is prepared again only after <see cref="RetireThrough"/> covers the commit that freed it.
 /// </para>
 /// </remarks>
 internal sealed class CommitPipeline
