@@ -16,7 +16,18 @@ if (args is ["--transfer-until-killed", var workerPath])
 }
 
 var path = args.Length > 0 ? args[0] : Path.Combine(Path.GetTempPath(), "pmem-bank.pool");
-using (var pool = OpenOrCreate(path))
+PersistentPool opened;
+try
+{
+    opened = OpenOrCreate(path);
+}
+catch (PoolException error) // not a bank, damaged, another layout, or open elsewhere: say which and stop
+{
+    Console.Error.WriteLine($"Cannot open the bank: {error.Message}");
+    return 2;
+}
+
+using (var pool = opened)
 {
     var bank = pool.Root<BankRoot>();
     bank.Runs++;
@@ -89,7 +100,17 @@ PersistentPool OpenOrCreate(string path)
 {
     if (File.Exists(path))
     {
-        return PersistentPool.Open(path, Layout, new PoolOpenOptions { MaxSize = 256 << 20 });
+        try
+        {
+            return PersistentPool.Open(path, Layout, new PoolOpenOptions { MaxSize = 256 << 20 });
+        }
+        catch (PoolVersionException error) when (error.IsOlder)
+        {
+            // A bank from an older release of the library: keep its file untouched beside the new one.
+            var kept = $"{path}.v{error.Version}-{DateTime.UtcNow:yyyyMMddHHmmss}";
+            File.Move(path, kept);
+            Console.WriteLine($"{path} was written by an older release (format {error.Version}, this one reads {error.SupportedVersion}); kept as {kept}.");
+        }
     }
 
     Console.WriteLine($"Creating a new bank in {path}");

@@ -39,6 +39,12 @@ public sealed class PoolVersionException(string path, uint version, uint support
 {
     /// <summary>The version recorded in the file.</summary>
     public uint Version { get; } = version;
+
+    /// <summary>The one version this library reads.</summary>
+    public uint SupportedVersion { get; } = supported;
+
+    /// <summary>True when the file is of an older format than this library reads (false when it is newer).</summary>
+    public bool IsOlder => Version < SupportedVersion;
 }
 
 /// <summary>Another opener (this process or another) holds the pool. The file is left unchanged.</summary>

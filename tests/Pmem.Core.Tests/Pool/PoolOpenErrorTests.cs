@@ -77,6 +77,8 @@ public sealed class PoolOpenErrorTests
         BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(8), 3);
         var error = OpenFails<PoolVersionException>(image);
         Assert.Equal(3u, error.Version);
+        Assert.Equal(2u, error.SupportedVersion);
+        Assert.False(error.IsOlder);
         Assert.Contains("newer", error.Message);
     }
 
@@ -87,6 +89,7 @@ public sealed class PoolOpenErrorTests
         BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(8), 1); // two log slots per lane: not readable as three
         var error = OpenFails<PoolVersionException>(image);
         Assert.Equal(1u, error.Version);
+        Assert.True(error.IsOlder);
         Assert.Contains("older", error.Message);
     }
 
