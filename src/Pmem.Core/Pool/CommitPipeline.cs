@@ -53,6 +53,10 @@ internal sealed class CommitPipeline
     private long _retiredDurable;
     private bool _closed;
 
+    // On a process-crash pool a store survives the process as soon as it is made (flush is nothing, drain only
+    // orders), so an apply is durable when it is done: no pending applies to track.
+    private readonly bool _appliesPersistAtOnce;
+
     public CommitPipeline(PersistenceDomain domain, LaneSet lanes, string poolPath, long retiredOnMedia)
     {
         _domain = domain;
@@ -63,6 +67,7 @@ internal sealed class CommitPipeline
         _slotSequence = new long[lanes.Count * LaneSet.SlotsPerLane]; // recovery retires every log: all slots start free
         _lastSequence = retiredOnMedia;
         _retiredDurable = retiredOnMedia;
+        _appliesPersistAtOnce = domain is ProcessCrashDomain;
     }
 
     /// <summary>Commits <paramref name="redo"/>: durable when this returns, and applied in place.</summary>
@@ -99,7 +104,7 @@ internal sealed class CommitPipeline
             }
             finally
             {
-                if (pastCommitPoint)
+                if (pastCommitPoint && !_appliesPersistAtOnce)
                 {
                     // Pending before no longer in flight: a thread computing watermarks reads in-flight entries first.
                     Volatile.Write(ref _applyPending[slot], sequence);
@@ -272,7 +277,8 @@ internal sealed class CommitPipeline
     private (long Retired, long Committed) Watermarks(long bound)
     {
         var oldestInFlight = Oldest(_inFlight, bound);
-        return (Oldest(_applyPending, oldestInFlight) - 1, oldestInFlight - 1);
+        var oldestUndrained = _appliesPersistAtOnce ? oldestInFlight : Oldest(_applyPending, oldestInFlight);
+        return (oldestUndrained - 1, oldestInFlight - 1);
     }
 
     /// <summary>
