@@ -33,6 +33,8 @@ namespace Pmem.Pool;
 /// the log that skips this is the bit that allocates a prepared block: Or/And entries of other commits touch other
 /// bits, and a freed block is prepared again only after <see cref="RetireThrough"/> covers the commit that freed it.
 /// </para>
+/// <para>On a process-crash pool an apply is durable when done (a store survives the process once made), so nothing
+/// is pending there.</para>
 /// </remarks>
 internal sealed class CommitPipeline
 {
