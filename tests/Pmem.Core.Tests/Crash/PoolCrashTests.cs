@@ -22,6 +22,16 @@ public sealed class PoolCrashTests
 
     internal static long SmallPoolLength => PoolLayout.MinimumPoolSize(2, 8192);
 
+    /// <summary>A small simulated pool with an empty <see cref="Ledger"/> root, handed to <paramref name="keep"/>.</summary>
+    internal static Func<SimulatedDomain> LedgerSetup(Action<PersistentPool> keep, SimulationOptions? options = null) => () =>
+    {
+        var domain = new SimulatedDomain(SmallPoolLength, options);
+        var pool = PersistentPool.Create(domain, LayoutName, SmallPool);
+        pool.Root<Ledger>();
+        keep(pool);
+        return domain;
+    };
+
     /// <summary>Unlinks the list's second node and frees it, in one transaction.</summary>
     private static void FreeSecondNode(PersistentPool pool, Ledger root)
     {
@@ -82,13 +92,7 @@ public sealed class PoolCrashTests
     {
         PersistentPool? pool = null;
         var result = CrashCampaign.Run(
-            () =>
-            {
-                var domain = new SimulatedDomain(SmallPoolLength);
-                pool = PersistentPool.Create(domain, LayoutName, SmallPool);
-                pool.Root<Ledger>();
-                return domain;
-            },
+            LedgerSetup(p => pool = p),
             _ =>
             {
                 var root = pool!.Root<Ledger>();
@@ -147,13 +151,7 @@ public sealed class PoolCrashTests
         const int Nodes = 40; // more than two prepared batches, so freed blocks come back through a new batch
         PersistentPool? pool = null;
         var result = CrashCampaign.Run(
-            () =>
-            {
-                var domain = new SimulatedDomain(SmallPoolLength);
-                pool = PersistentPool.Create(domain, LayoutName, SmallPool);
-                pool.Root<Ledger>();
-                return domain;
-            },
+            LedgerSetup(p => pool = p),
             _ =>
             {
                 var root = pool!.Root<Ledger>();
@@ -265,13 +263,7 @@ public sealed class PoolCrashTests
     {
         PersistentPool? pool = null;
         var result = CrashCampaign.Run(
-            () =>
-            {
-                var domain = new SimulatedDomain(SmallPoolLength, new SimulationOptions { Capacity = SmallPoolLength + 8 * PoolLayout.ChunkSize });
-                pool = PersistentPool.Create(domain, LayoutName, SmallPool);
-                pool.Root<Ledger>();
-                return domain;
-            },
+            LedgerSetup(p => pool = p, new SimulationOptions { Capacity = SmallPoolLength + 8 * PoolLayout.ChunkSize }),
             _ =>
             {
                 var root = pool!.Root<Ledger>();

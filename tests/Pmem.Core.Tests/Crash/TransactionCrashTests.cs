@@ -117,13 +117,7 @@ public sealed class TransactionCrashTests
     {
         PersistentPool? pool = null;
         var result = CrashCampaign.Run(
-            () =>
-            {
-                var domain = new SimulatedDomain(PoolCrashTests.SmallPoolLength);
-                pool = PersistentPool.Create(domain, PoolCrashTests.LayoutName, PoolCrashTests.SmallPool);
-                pool.Root<Ledger>();
-                return domain;
-            },
+            PoolCrashTests.LedgerSetup(p => pool = p),
             _ =>
             {
                 var root = pool!.Root<Ledger>();
