@@ -20,17 +20,21 @@ public sealed partial class PersistentPool
     internal bool HasUncommittedWrites
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => Volatile.Read(ref _openTransactions) != 0 && OwnTransactionHasWrites();
+        get => OwnTransaction() is { HasWrites: true };
     }
 
     internal void TransactionOpened() => Interlocked.Increment(ref _openTransactions);
 
     internal void TransactionClosed() => Interlocked.Decrement(ref _openTransactions);
 
-    private bool OwnTransactionHasWrites()
+    /// <summary>The calling thread's transaction on this pool, if any; reads no thread-static while none is open on it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal TransactionState? OwnTransaction() => Volatile.Read(ref _openTransactions) == 0 ? null : CurrentTransactionOnThisPool();
+
+    private TransactionState? CurrentTransactionOnThisPool()
     {
         var tx = TransactionState.Current;
-        return tx is not null && tx.HasWrites && ReferenceEquals(tx.Pool, this);
+        return tx is not null && ReferenceEquals(tx.Pool, this) ? tx : null;
     }
 
     /// <summary>Reads bytes as the running transaction (if any) sees them.</summary>

@@ -326,9 +326,8 @@ public sealed partial class PersistentPool : IDisposable
 
     private T ReadThroughTransaction<T>(long offset) where T : unmanaged
     {
-        var tx = TransactionState.Current;
         var value = _domain.Read<T>(offset);
-        return tx is null || !tx.HasWrites || !ReferenceEquals(tx.Pool, this) ? value : tx.Read(offset, value);
+        return OwnTransaction() is { HasWrites: true } tx ? tx.Read(offset, value) : value;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -537,9 +536,9 @@ public sealed partial class PersistentPool : IDisposable
         ThrowIfDisposed();
         var type = T.PersistentType;
         var typeIndex = TypeIndexOf<T>();
-        var tx = Volatile.Read(ref _openTransactions) == 0 ? null : TransactionState.Current; // no thread-static read when none is open
+        var tx = OwnTransaction();
         BlockReservation block;
-        if (tx is not null && ReferenceEquals(tx.Pool, this))
+        if (tx is not null)
         {
             // A prepared block here too: the commit's log then only sets its bit (and checks its content), the zeroes
             // and type index being durable already.
