@@ -145,10 +145,7 @@ internal sealed class CommitPipeline
             return; // already stored by this thread, awaiting its drain
         }
 
-        if (HasPendingThrough(long.MaxValue))
-        {
-            DrainPendingApplies(long.MaxValue); // one extra drain, only for the first such write after commits
-        }
+        DrainPendingApplies(long.MaxValue); // one extra drain, only for the first such write after commits
 
         var stored = StoreRetired();
         t_pending = pending is not null && ReferenceEquals(pending.Pipeline, this) ? pending with { Value = stored } : new PendingRetirement(this, stored);
@@ -184,10 +181,7 @@ internal sealed class CommitPipeline
             return;
         }
 
-        if (HasPendingThrough(long.MaxValue))
-        {
-            DrainPendingApplies(long.MaxValue);
-        }
+        DrainPendingApplies(long.MaxValue);
 
         RetireNow();
     }
@@ -241,18 +235,23 @@ internal sealed class CommitPipeline
 
     /// <summary>
     /// Makes durable every pending apply at or below <paramref name="through"/>: this thread's by its drain, other
-    /// threads' by flushing their logs' targets first.
+    /// threads' by flushing their logs' targets first. Drains nothing when none is pending.
     /// </summary>
     private void DrainPendingApplies(long through)
     {
-        List<(int Slot, long Sequence)> helped = [];
+        List<(int Slot, long Sequence)>? helped = null;
         for (var slot = 0; slot < _applyPending.Length; slot++)
         {
             var sequence = Volatile.Read(ref _applyPending[slot]);
             if (sequence != 0 && sequence <= through)
             {
-                helped.Add((slot, sequence));
+                (helped ??= []).Add((slot, sequence));
             }
+        }
+
+        if (helped is null)
+        {
+            return; // nothing pending: no drain
         }
 
         // A pending slot is not rewritten before its apply is durable; if another thread has just made it durable and
