@@ -259,6 +259,8 @@ internal sealed class Heap
             return ReserveLarge(size, grow);
         }
 
+        // No retirement is needed here, unlike prepared blocks: a block reserved here is published by a log, which
+        // recovery replays after any older log that freed it.
         Span<BlockReservation> one = stackalloc BlockReservation[1];
         ReserveMany(size, one, grow, out _);
         return one[0];
