@@ -93,16 +93,24 @@ internal sealed class CommitPipeline
             var sequence = Interlocked.Increment(ref _lastSequence);
             Volatile.Write(ref inFlight, sequence);
 
-            var drainedBefore = mine.Count;
             var pastCommitPoint = false;
             try
             {
                 RedoLog.WriteLog(_domain, SlotOffset(slot), _lanes.SlotSize, redo, (ulong)sequence, retired, committed, _poolPath);
                 _slotSequence[slot] = sequence;
+                FlushDeferred(mine); // this thread's earlier applies: their write-back overlaps the log's
                 _domain.Drain(); // the commit point; R and C are durable too, and this thread's earlier applies
                 pastCommitPoint = true;
                 MarkDurable(retired);
-                RedoLog.Apply(_domain, redo.Entries); // flushed; durable at this thread's next drain
+                if (_appliesPersistAtOnce)
+                {
+                    RedoLog.Apply(_domain, redo.Entries, new RedoLog.FlushNow(_domain));
+                }
+                else
+                {
+                    // Not flushed yet: see FlushDeferred. Durable at this thread's next drain in this pipeline.
+                    RedoLog.Apply(_domain, redo.Entries, new DeferredFlush(mine, this));
+                }
             }
             finally
             {
@@ -110,7 +118,7 @@ internal sealed class CommitPipeline
                 {
                     // Pending before no longer in flight: a thread computing watermarks reads in-flight entries first.
                     Volatile.Write(ref _applyPending[slot], sequence);
-                    ForgetDrained(mine, drainedBefore);
+                    ForgetDrained(mine, lane);
                     mine.Add(this, slot, sequence);
                 }
 
@@ -151,12 +159,24 @@ internal sealed class CommitPipeline
         t_pending = pending is not null && ReferenceEquals(pending.Pipeline, this) ? pending with { Value = stored } : new PendingRetirement(this, stored);
     }
 
-    /// <summary>Records that this thread drained: its applies and any R it stored are durable.</summary>
+    /// <summary>
+    /// Flushes this thread's deferred apply flushes for this pool, so that the caller's next drain makes them durable
+    /// (and <see cref="AfterDrain"/> can then forget them). Nothing to do in the common case.
+    /// </summary>
+    public void BeforeDrain()
+    {
+        if (t_commits is { DeferredCount: > 0 } mine)
+        {
+            FlushDeferred(mine);
+        }
+    }
+
+    /// <summary>Records that this thread drained: its flushed applies and any R it stored are durable.</summary>
     public void AfterDrain()
     {
         if (t_commits is { Count: > 0 } mine)
         {
-            ForgetDrained(mine, mine.Count);
+            ForgetDrained(mine);
         }
 
         if (t_pending is { } pending)
@@ -228,6 +248,7 @@ internal sealed class CommitPipeline
     private void RetireNow()
     {
         var stored = StoreRetired();
+        BeforeDrain();
         _domain.Drain();
         AfterDrain();
         MarkDurable(stored);
@@ -261,6 +282,7 @@ internal sealed class CommitPipeline
             RedoLog.FlushTargets(_domain, SlotOffset(slot), _lanes.SlotSize, (ulong)sequence);
         }
 
+        BeforeDrain(); // this thread's own pending applies were flushed above; this lets AfterDrain forget them
         _domain.Drain();
         AfterDrain();
         foreach (var (slot, sequence) in helped)
@@ -356,19 +378,20 @@ internal sealed class CommitPipeline
     }
 
     /// <summary>
-    /// This thread drained this pipeline's domain, so its applies among the first <paramref name="count"/> entries
-    /// (those flushed before the drain) are durable. Other pools' entries stay.
+    /// This thread drained this pipeline's domain, so its applies flushed before the drain are durable. Applies whose
+    /// flush is still deferred, and other pools' entries, stay. <paramref name="heldLane"/> is the lane the caller
+    /// holds (-1 for none): see <see cref="ClearPending"/>.
     /// </summary>
-    private void ForgetDrained(ThreadCommits mine, int count)
+    private void ForgetDrained(ThreadCommits mine, int heldLane = -1)
     {
         var entries = mine.Unfenced;
         var kept = 0;
         for (var i = 0; i < mine.Count; i++)
         {
             var entry = entries[i];
-            if (i < count && ReferenceEquals(entry.Pipeline, this))
+            if (entry.Flushed && ReferenceEquals(entry.Pipeline, this))
             {
-                ClearPending(entry.Slot, entry.Sequence);
+                ClearPending(entry.Slot, entry.Sequence, heldLane);
                 continue;
             }
 
@@ -384,10 +407,66 @@ internal sealed class CommitPipeline
         mine.Count = kept;
     }
 
-    /// <summary>The apply of <paramref name="sequence"/> in <paramref name="slot"/> is durable.</summary>
-    private void ClearPending(int slot, long sequence)
+    /// <summary>
+    /// Flushes the lines this thread's applies in this pool stored to, and marks those applies flushed. An apply is
+    /// not flushed when made but just before the thread's next drain: CLWB is ordered with locked instructions, so a
+    /// flush issued right after the apply made the next lock (the open-transaction count, the lane, the sequence)
+    /// wait for the write-back, a second fence in all but name, and it kept the next reads of those lines waiting.
+    /// </summary>
+    private void FlushDeferred(ThreadCommits mine)
     {
-        Interlocked.CompareExchange(ref _applyPending[slot], 0, sequence);
+        if (mine.DeferredCount == 0)
+        {
+            return;
+        }
+
+        var ranges = mine.Deferred;
+        var kept = 0;
+        for (var i = 0; i < mine.DeferredCount; i++)
+        {
+            var range = ranges[i];
+            if (ReferenceEquals(range.Pipeline, this))
+            {
+                _domain.Flush(range.Start, range.Length);
+            }
+            else if (!Volatile.Read(ref range.Pipeline._closed))
+            {
+                ranges[kept++] = range; // another pool's, flushed before that pool's drain (never a closed pool's)
+            }
+        }
+
+        ranges.AsSpan(kept, mine.DeferredCount - kept).Clear();
+        mine.DeferredCount = kept;
+        var entries = mine.Unfenced;
+        for (var i = 0; i < mine.Count; i++)
+        {
+            if (ReferenceEquals(entries[i].Pipeline, this))
+            {
+                entries[i].Flushed = true;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The apply of <paramref name="sequence"/> in <paramref name="slot"/> is durable. Only the holder of a slot's
+    /// lane stores a sequence there (others only clear it), so the holder clears without a locked instruction: a
+    /// commit's only locked instructions then come before its drain, and the write-back it waits for overlaps
+    /// everything up to the next commit's lane and sequence.
+    /// </summary>
+    private void ClearPending(int slot, long sequence, int heldLane = -1)
+    {
+        ref var pending = ref _applyPending[slot];
+        if (slot / LaneSet.SlotsPerLane == heldLane)
+        {
+            if (Volatile.Read(ref pending) == sequence)
+            {
+                Volatile.Write(ref pending, 0);
+            }
+
+            return;
+        }
+
+        Interlocked.CompareExchange(ref pending, 0, sequence);
     }
 
     /// <summary>
@@ -429,11 +508,16 @@ internal sealed class CommitPipeline
 
     private sealed record PendingRetirement(CommitPipeline Pipeline, long Value);
 
-    /// <summary>A thread's commit state: its lane, and the applies it flushed but has not drained since.</summary>
+    /// <summary>
+    /// A thread's commit state: its lane, the applies it made but has not drained since, and the lines of those
+    /// applies still to flush.
+    /// </summary>
     internal sealed class ThreadCommits
     {
-        public (CommitPipeline Pipeline, int Slot, long Sequence)[] Unfenced = new (CommitPipeline, int, long)[4];
+        public UnfencedApply[] Unfenced = new UnfencedApply[4];
         public int Count;
+        public DeferredRange[] Deferred = new DeferredRange[8];
+        public int DeferredCount;
         public CommitPipeline? LastPipeline;
         public int LastLane;
 
@@ -444,7 +528,35 @@ internal sealed class CommitPipeline
                 Array.Resize(ref Unfenced, Count * 2);
             }
 
-            Unfenced[Count++] = (pipeline, slot, sequence);
+            Unfenced[Count++] = new UnfencedApply(pipeline, slot, sequence);
         }
+
+        public void Defer(CommitPipeline pipeline, long start, long length)
+        {
+            if (DeferredCount == Deferred.Length)
+            {
+                Array.Resize(ref Deferred, DeferredCount * 2);
+            }
+
+            Deferred[DeferredCount++] = new DeferredRange(pipeline, start, length);
+        }
+    }
+
+    /// <summary>An apply not yet known durable; <see cref="Flushed"/> once its lines are flushed (then a drain makes it durable).</summary>
+    internal struct UnfencedApply(CommitPipeline pipeline, int slot, long sequence)
+    {
+        public readonly CommitPipeline Pipeline = pipeline;
+        public readonly int Slot = slot;
+        public readonly long Sequence = sequence;
+        public bool Flushed;
+    }
+
+    /// <summary>Bytes an apply stored to, to flush before the thread's next drain in <see cref="Pipeline"/>.</summary>
+    internal readonly record struct DeferredRange(CommitPipeline Pipeline, long Start, long Length);
+
+    /// <summary>Apply's flusher for a pipeline whose applies are flushed late (see <see cref="FlushDeferred"/>).</summary>
+    private readonly struct DeferredFlush(ThreadCommits mine, CommitPipeline pipeline) : RedoLog.IRangeFlusher
+    {
+        public void Flush(long offset, long length) => mine.Defer(pipeline, offset, length);
     }
 }

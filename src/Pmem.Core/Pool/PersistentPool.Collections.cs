@@ -8,9 +8,11 @@ namespace Pmem.Pool;
 /// <summary>The primitives persistent collections are built from: all transaction-aware, all offsets.</summary>
 public sealed partial class PersistentPool
 {
-    // Threads with a transaction open on this pool. Zero proves that the calling thread has none, so lookups skip the
-    // thread-static read (a call into the TLS resolver on Linux). A count that is too high only costs that read; it is
-    // raised before a transaction can write and lowered after its end, so it is never too low for the own thread.
+    // Threads with a transaction open on this pool, or that had one and have not read the pool since (they stay
+    // counted, so back-to-back transactions need no locked instruction: TransactionState._countedPool). Zero proves
+    // that the calling thread has none, so lookups skip the thread-static read (a call into the TLS resolver on
+    // Linux). A count that is too high only costs that read; it is raised before a transaction can write and lowered
+    // only for a thread with none open, so it is never too low for the own thread.
     private int _openTransactions;
     /// <summary>
     /// True when the calling thread runs a transaction on this pool that has written something: reads must then
@@ -23,6 +25,9 @@ public sealed partial class PersistentPool
         get => OwnTransaction() is { HasWrites: true };
     }
 
+    /// <summary>Threads counted as having a transaction on this pool (for tests).</summary>
+    internal int OpenTransactionCount => Volatile.Read(ref _openTransactions);
+
     internal void TransactionOpened() => Interlocked.Increment(ref _openTransactions);
 
     internal void TransactionClosed() => Interlocked.Decrement(ref _openTransactions);
@@ -31,11 +36,7 @@ public sealed partial class PersistentPool
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal TransactionState? OwnTransaction() => Volatile.Read(ref _openTransactions) == 0 ? null : CurrentTransactionOnThisPool();
 
-    private TransactionState? CurrentTransactionOnThisPool()
-    {
-        var tx = TransactionState.Current;
-        return tx is not null && ReferenceEquals(tx.Pool, this) ? tx : null;
-    }
+    private TransactionState? CurrentTransactionOnThisPool() => TransactionState.OnPool(this);
 
     /// <summary>Reads bytes as the running transaction (if any) sees them.</summary>
     internal void ReadBytes(long offset, Span<byte> destination)

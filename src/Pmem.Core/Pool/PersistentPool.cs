@@ -969,6 +969,7 @@ public sealed partial class PersistentPool : IDisposable
         }
 
         _disposed = true;
+        TransactionState.StopCountingOnThisThread(this); // an idle thread's count would keep this pool reachable
         _commits.Close(); // a clean close leaves no log to replay
         _domain.Drain();
         _domain.Dispose();

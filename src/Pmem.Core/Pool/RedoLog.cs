@@ -182,8 +182,24 @@ internal static class RedoLog
         domain.Copy(slotOffset, log, PmemCopyFlags.NoDrain);
     }
 
+    /// <summary>Where <see cref="Apply{TFlusher}"/> sends the ranges it stored to.</summary>
+    internal interface IRangeFlusher
+    {
+        void Flush(long offset, long length);
+    }
+
+    /// <summary>Flushes each range at once.</summary>
+    internal readonly struct FlushNow(PersistenceDomain domain) : IRangeFlusher
+    {
+        public void Flush(long offset, long length) => domain.Flush(offset, length);
+    }
+
     /// <summary>Applies entries in place and flushes them (without draining).</summary>
-    public static void Apply(PersistenceDomain domain, ReadOnlySpan<byte> entries)
+    public static void Apply(PersistenceDomain domain, ReadOnlySpan<byte> entries) => Apply(domain, entries, new FlushNow(domain));
+
+    /// <summary>Applies entries in place and hands each stored range to <paramref name="flusher"/> (merged by line).</summary>
+    public static void Apply<TFlusher>(PersistenceDomain domain, ReadOnlySpan<byte> entries, TFlusher flusher)
+        where TFlusher : struct, IRangeFlusher
     {
         // Flush lazily: entries are usually clustered, and a line must be flushed after its last store, not before.
         long pendingStart = -1, pendingEnd = -1;
@@ -223,7 +239,7 @@ internal static class RedoLog
 
             if (pendingStart >= 0)
             {
-                domain.Flush(pendingStart, pendingEnd - pendingStart);
+                flusher.Flush(pendingStart, pendingEnd - pendingStart);
             }
 
             (pendingStart, pendingEnd) = (target, target + length);
@@ -231,7 +247,7 @@ internal static class RedoLog
 
         if (pendingStart >= 0)
         {
-            domain.Flush(pendingStart, pendingEnd - pendingStart);
+            flusher.Flush(pendingStart, pendingEnd - pendingStart);
         }
     }
 

@@ -41,8 +41,17 @@ internal sealed class TransactionState
         get => t_state is { Depth: > 0 } state ? state : null;
     }
 
-    /// <summary>The pool of the running transaction (null between transactions, so an idle thread holds no pool).</summary>
+    /// <summary>The pool of the running transaction (null between transactions).</summary>
     public PersistentPool Pool { get; private set; } = null!;
+
+    /// <summary>
+    /// The pool whose open-transaction count includes this thread. It stays counted between transactions, so back to
+    /// back transactions on one pool cost no locked instruction to begin and end; the count is given back when the
+    /// thread begins one on another pool, when it reads the pool outside a transaction, or when it disposes the pool.
+    /// A count too high only makes the pool's readers look at their thread-static (see PersistentPool.OwnTransaction).
+    /// So an idle thread holds at most this one pool.
+    /// </summary>
+    private PersistentPool? _countedPool;
 
     public int Depth { get; private set; }
 
@@ -74,8 +83,53 @@ internal sealed class TransactionState
         state.Pool = pool;
         state.Depth = 1;
         state.RolledBack = false;
-        pool.TransactionOpened();
+        if (!ReferenceEquals(state._countedPool, pool))
+        {
+            state._countedPool?.TransactionClosed();
+            pool.TransactionOpened();
+            state._countedPool = pool;
+        }
+
         return state;
+    }
+
+    /// <summary>
+    /// The calling thread's transaction on <paramref name="pool"/>, if any. A thread found idle but still counted on
+    /// the pool gives the count back, so that reads outside transactions go back to skipping the thread-static.
+    /// </summary>
+    public static TransactionState? OnPool(PersistentPool pool)
+    {
+        var state = t_state;
+        if (state is null)
+        {
+            return null;
+        }
+
+        if (state.Depth > 0)
+        {
+            return ReferenceEquals(state.Pool, pool) ? state : null;
+        }
+
+        state.StopCounting(pool);
+        return null;
+    }
+
+    /// <summary>Gives back the calling thread's count on <paramref name="pool"/>, if it holds one and is idle.</summary>
+    public static void StopCountingOnThisThread(PersistentPool pool)
+    {
+        if (t_state is { Depth: 0 } state)
+        {
+            state.StopCounting(pool);
+        }
+    }
+
+    private void StopCounting(PersistentPool pool)
+    {
+        if (ReferenceEquals(_countedPool, pool))
+        {
+            _countedPool = null;
+            pool.TransactionClosed();
+        }
     }
 
     /// <summary>Ends the innermost level; the outermost level's end clears the thread's transaction.</summary>
@@ -84,9 +138,7 @@ internal sealed class TransactionState
         Depth--;
         if (Depth == 0)
         {
-            var pool = Pool;
-            Reset();
-            pool.TransactionClosed();
+            Reset(); // the pool stays counted: see _countedPool
         }
     }
 

@@ -1,0 +1,132 @@
+using Pmem.Memory.Simulation;
+using Pmem.Pool;
+using Pmem.Tests.Crash;
+
+namespace Pmem.Tests.Pool;
+
+/// <summary>
+/// When a commit's apply becomes durable, and how a thread stays counted on a pool between transactions: the two
+/// things that keep a commit's locked instructions away from its write-backs (see CommitPipeline).
+/// </summary>
+public sealed class CommitProtocolTests
+{
+    [Fact]
+    public void An_apply_is_durable_once_the_same_thread_commits_again()
+    {
+        var domain = new SimulatedDomain(PoolCrashTests.SmallPoolLength);
+        using var pool = PersistentPool.Create(domain, PoolCrashTests.LayoutName, PoolCrashTests.SmallPool);
+        var (first, second) = (pool.New<Account>(), pool.New<Account>());
+
+        using (var tx = pool.BeginTransaction())
+        {
+            first.Balance = 5;
+            tx.Commit();
+        }
+
+        // The apply is stored but its write-back waits for this thread's next drain, which the next commit makes.
+        using (var tx = pool.BeginTransaction())
+        {
+            second.Balance = 6;
+            tx.Commit();
+        }
+
+        // Raw bytes, no recovery: what the media holds if the power fails now.
+        var durable = domain.CrashNonePersisted();
+        Assert.Equal(5, BitConverter.ToInt64(durable, checked((int)first.Offset)));
+    }
+
+    [Fact]
+    public void An_idle_threads_deferred_apply_is_made_durable_by_a_write_outside_the_log()
+    {
+        var domain = new SimulatedDomain(PoolCrashTests.SmallPoolLength);
+        using var pool = PersistentPool.Create(domain, PoolCrashTests.LayoutName, PoolCrashTests.SmallPool);
+        var (first, second) = (pool.New<Account>(), pool.New<Account>());
+        var worker = new Thread(() =>
+        {
+            using var tx = pool.BeginTransaction();
+            first.Balance = 5;
+            tx.Commit();
+        });
+        worker.Start();
+        worker.Join(); // its apply's lines were never flushed by it
+
+        second.Balance = 6; // a write outside the log first makes every applied log durable (and retires them)
+
+        var durable = domain.CrashNonePersisted();
+        Assert.Equal((5L, 6L), (BitConverter.ToInt64(durable, checked((int)first.Offset)), BitConverter.ToInt64(durable, checked((int)second.Offset))));
+    }
+
+    [Fact]
+    public void Back_to_back_transactions_keep_the_thread_counted_and_a_read_outside_gives_the_count_back()
+    {
+        using var pool = PersistentPool.Create(MemoryDomain.Create(4 << 20), "tests");
+        var account = pool.New<Account>();
+        Assert.Equal(0, pool.OpenTransactionCount);
+        for (var i = 1; i <= 3; i++)
+        {
+            using var tx = pool.BeginTransaction();
+            account.Balance = i;
+            tx.Commit();
+            Assert.Equal(1, pool.OpenTransactionCount);
+        }
+
+        Assert.Equal(1, pool.OpenTransactionCount); // still counted between transactions: no locked instruction per transaction
+        Assert.Equal(3, account.Balance);            // a read outside a transaction ...
+        Assert.Equal(0, pool.OpenTransactionCount); // ... gives the count back, so later reads skip the thread-static
+    }
+
+    [Fact]
+    public void Beginning_on_another_pool_or_disposing_gives_the_count_back()
+    {
+        using var first = PersistentPool.Create(MemoryDomain.Create(4 << 20), "tests");
+        var second = PersistentPool.Create(MemoryDomain.Create(4 << 20), "tests");
+        using (var tx = first.BeginTransaction())
+        {
+            first.New<Account>().Balance = 1;
+            tx.Commit();
+        }
+
+        using (var tx = second.BeginTransaction())
+        {
+            second.New<Account>().Balance = 2;
+            tx.Commit();
+        }
+
+        Assert.Equal((0, 1), (first.OpenTransactionCount, second.OpenTransactionCount));
+        second.Dispose();
+        Assert.Equal(0, second.OpenTransactionCount);
+    }
+
+    [Fact]
+    public void An_idle_thread_giving_its_count_back_never_hides_another_threads_writes_from_it()
+    {
+        using var pool = PersistentPool.Create(MemoryDomain.Create(4 << 20), "tests");
+        var account = pool.New<Account>();
+        account.Balance = 1;
+        using (var tx = pool.BeginTransaction())
+        {
+            account.Counter = 1; // this thread is now counted, and idle after the commit
+            tx.Commit();
+        }
+
+        using var written = new ManualResetEventSlim();
+        using var readOutside = new ManualResetEventSlim();
+        long seenInside = 0;
+        var worker = new Thread(() =>
+        {
+            using var tx = pool.BeginTransaction();
+            account.Balance = 42;
+            written.Set();
+            readOutside.Wait();
+            seenInside = account.Balance; // must still overlay its own write set
+        });
+        worker.Start();
+        written.Wait();
+        Assert.Equal(1, account.Balance); // this thread gives its count back; the worker's stays
+        Assert.Equal(1, pool.OpenTransactionCount);
+        readOutside.Set();
+        worker.Join();
+        Assert.Equal(42, seenInside);
+        Assert.Equal(1, account.Balance); // the worker never committed
+    }
+}
