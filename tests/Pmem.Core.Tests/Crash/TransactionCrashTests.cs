@@ -80,6 +80,14 @@ public sealed class TransactionCrashTests
                     vault[0]!.Balance -= 500;
                     vault[1]!.Owner = "aborted";
                 }
+
+                // Writes outside the log while applies still wait for their flush, then more transfers.
+                vault[2]!.Owner = "account 2";         // a string: its own small commit
+                vault[3]!.Balance = vault[3]!.Balance; // one word: written outside any log
+                for (var i = 0; i < 5; i++)
+                {
+                    Transfer(pool, vault, random.Next(Vault.Slots), random.Next(Vault.Slots), random.Next(1, 100));
+                }
             },
             (image, point) => CheckBank(image));
 
