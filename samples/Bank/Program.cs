@@ -109,7 +109,7 @@ PersistentPool OpenOrCreate(string path)
             // A bank from an older release of the library: keep its file untouched beside the new one.
             var kept = $"{path}.v{error.Version}-{DateTime.UtcNow:yyyyMMddHHmmss}";
             File.Move(path, kept);
-            Console.WriteLine($"{path} was written by an older release (format {error.Version}, this one reads {error.SupportedVersion}); kept as {kept}.");
+            Console.WriteLine($"{path} was written by an older release (format {error.Version}, this one reads {error.OldestSupportedVersion} to {error.SupportedVersion}); kept as {kept}.");
         }
     }
 

@@ -59,8 +59,12 @@ internal sealed class CommitPipeline
     // orders), so an apply is durable when it is done: no pending applies to track.
     private readonly bool _appliesPersistAtOnce;
 
-    public CommitPipeline(PersistenceDomain domain, LaneSet lanes, string poolPath, long retiredOnMedia)
+    // Logs are sealed rather than checksummed (RedoLog.WriteLog): on a process-crash pool whose format allows it.
+    private readonly bool _sealLogs;
+
+    public CommitPipeline(PersistenceDomain domain, LaneSet lanes, string poolPath, long retiredOnMedia, bool sealLogs = false)
     {
+        _sealLogs = sealLogs;
         _domain = domain;
         _lanes = lanes;
         _poolPath = poolPath;
@@ -96,7 +100,7 @@ internal sealed class CommitPipeline
             var pastCommitPoint = false;
             try
             {
-                RedoLog.WriteLog(_domain, SlotOffset(slot), _lanes.SlotSize, redo, (ulong)sequence, retired, committed, _poolPath);
+                RedoLog.WriteLog(_domain, SlotOffset(slot), _lanes.SlotSize, redo, (ulong)sequence, retired, committed, _sealLogs, _poolPath);
                 _slotSequence[slot] = sequence;
                 FlushDeferred(mine); // this thread's earlier applies: their write-back overlaps the log's
                 _domain.Drain(); // the commit point; R and C are durable too, and this thread's earlier applies

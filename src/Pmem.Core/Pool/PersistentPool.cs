@@ -69,7 +69,16 @@ public sealed partial class PersistentPool : IDisposable
         _maxSize = Math.Max(maxSize, domain.Read<long>(PoolLayout.PoolSizeOffset));
         Durability = (DurabilityMode)domain.Read<int>(PoolLayout.DurabilityOffset);
         Uuid = new Guid(domain.GetSpan(PoolLayout.UuidOffset, 16));
+        FormatVersion = domain.Read<uint>(PoolLayout.VersionOffset);
+        _logsMayBeSealed = FormatVersion >= PoolLayout.SealedLogsVersion && Durability == DurabilityMode.ProcessCrash;
     }
+
+    /// <summary>The pool file's format version (new pools get the newest; older ones keep theirs).</summary>
+    public uint FormatVersion { get; }
+
+    // A process-crash pool of version 3 or later may hold sealed logs (RedoLog.WriteLog); it writes them only when its
+    // domain keeps the process's stores in order, as a ProcessCrashDomain's shared mapping does.
+    private readonly bool _logsMayBeSealed;
 
     /// <summary>The pool file's path (or a description of the domain it lives in).</summary>
     public string Path { get; }
@@ -192,9 +201,9 @@ public sealed partial class PersistentPool : IDisposable
         }
 
         var version = domain.Read<uint>(PoolLayout.VersionOffset);
-        if (version != PoolLayout.FormatVersion)
+        if (version is < PoolLayout.OldestReadableVersion or > PoolLayout.FormatVersion)
         {
-            throw new PoolVersionException(path, version, PoolLayout.FormatVersion);
+            throw new PoolVersionException(path, version, PoolLayout.OldestReadableVersion, PoolLayout.FormatVersion);
         }
 
         if (domain.Read<ulong>(PoolLayout.HeaderChecksumOffset) != HeaderChecksum(domain, PoolLayout.Magic))
@@ -236,7 +245,7 @@ public sealed partial class PersistentPool : IDisposable
         }
     }
 
-    private static ulong HeaderChecksum(PersistenceDomain domain, ulong magic)
+    internal static ulong HeaderChecksum(PersistenceDomain domain, ulong magic)
     {
         var hash = new XxHash64();
         Span<byte> magicBytes = stackalloc byte[8];
@@ -259,7 +268,7 @@ public sealed partial class PersistentPool : IDisposable
         {
             for (var slot = 0; slot < LaneSet.SlotsPerLane; slot++)
             {
-                var state = RedoLog.TryRead(_domain, _lanes.SlotOffset(lane, slot), _lanes.SlotSize, poolSize, retired, Path, out var sequence, out var retiredInLog, out var committedInLog, out var entries);
+                var state = RedoLog.TryRead(_domain, _lanes.SlotOffset(lane, slot), _lanes.SlotSize, poolSize, retired, _logsMayBeSealed, Path, out var sequence, out var retiredInLog, out var committedInLog, out var entries);
                 if (state != LaneLogState.Empty)
                 {
                     found.Add((sequence, entries));
@@ -294,7 +303,7 @@ public sealed partial class PersistentPool : IDisposable
             _domain.WriteDurable(PoolLayout.RetiredThroughOffset, newest);
         }
 
-        _commits = new CommitPipeline(_domain, _lanes, Path, newest);
+        _commits = new CommitPipeline(_domain, _lanes, Path, newest, sealLogs: _logsMayBeSealed && _domain is ProcessCrashDomain);
         RecoveredTransactions = logs.Count;
         _heap.FinishRecovery(_types.IsKnown);
         ValidateRoot();

@@ -32,19 +32,22 @@ public sealed class PoolLayoutMismatchException(string path, string expected, st
 }
 
 /// <summary>The pool was written in another format version than this library reads (newer, or an older one without a migration). The file is left unchanged.</summary>
-public sealed class PoolVersionException(string path, uint version, uint supported)
+public sealed class PoolVersionException(string path, uint version, uint oldestSupported, uint supported)
     : PoolException(path, version > supported
-        ? $"format version {version} is newer than the supported version {supported}"
-        : $"format version {version} is older than the supported version {supported} and cannot be opened by this release")
+        ? $"format version {version} is newer than the newest supported version {supported}"
+        : $"format version {version} is older than the oldest supported version {oldestSupported} and cannot be opened by this release")
 {
     /// <summary>The version recorded in the file.</summary>
     public uint Version { get; } = version;
 
-    /// <summary>The one version this library reads.</summary>
+    /// <summary>The newest version this library reads (the one it gives new pools).</summary>
     public uint SupportedVersion { get; } = supported;
 
+    /// <summary>The oldest version this library reads.</summary>
+    public uint OldestSupportedVersion { get; } = oldestSupported;
+
     /// <summary>True when the file is of an older format than this library reads (false when it is newer).</summary>
-    public bool IsOlder => Version < SupportedVersion;
+    public bool IsOlder => Version < OldestSupportedVersion;
 }
 
 /// <summary>Another opener (this process or another) holds the pool. The file is left unchanged.</summary>

@@ -1,8 +1,9 @@
 namespace Pmem.Pool;
 
 /// <summary>
-/// The pool file format, version 2 (version 1 had two log slots per lane). All offsets are from the start of the pool; every multi-byte value is
-/// little-endian. See <c>docs/pool-format.md</c>.
+/// The pool file format, version 3 (version 2 is read too: it differs only in never sealing logs; version 1 had two
+/// log slots per lane). All offsets are from the start of the pool; every multi-byte value is little-endian. See
+/// <c>docs/pool-format.md</c>.
 /// </summary>
 /// <remarks>
 /// <code>
@@ -15,7 +16,14 @@ namespace Pmem.Pool;
 internal static class PoolLayout
 {
     public const ulong Magic = 0x4C4F4F504D454D50; // "PMEMPOOL"
-    public const uint FormatVersion = 2;
+    /// <summary>The version new pools get: process-crash pools may seal their logs (see <see cref="RedoLog"/>).</summary>
+    public const uint FormatVersion = 3;
+
+    /// <summary>The oldest version this release opens (and keeps: a version-2 pool never gets a sealed log).</summary>
+    public const uint OldestReadableVersion = 2;
+
+    /// <summary>The first version whose process-crash pools seal their logs instead of checksumming them.</summary>
+    public const uint SealedLogsVersion = 3;
 
     // Immutable header part (checksummed).
     public const int MagicOffset = 0;

@@ -74,10 +74,10 @@ public sealed class PoolOpenErrorTests
     public void A_newer_format_version_is_refused()
     {
         var image = ValidImage();
-        BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(8), 3);
+        BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(8), 4);
         var error = OpenFails<PoolVersionException>(image);
-        Assert.Equal(3u, error.Version);
-        Assert.Equal(2u, error.SupportedVersion);
+        Assert.Equal(4u, error.Version);
+        Assert.Equal((2u, 3u), (error.OldestSupportedVersion, error.SupportedVersion));
         Assert.False(error.IsOlder);
         Assert.Contains("newer", error.Message);
     }
