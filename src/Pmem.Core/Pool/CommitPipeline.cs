@@ -108,7 +108,7 @@ internal sealed class CommitPipeline
                 MarkDurable(retired);
                 if (_appliesPersistAtOnce)
                 {
-                    RedoLog.Apply(_domain, redo.Entries, new RedoLog.FlushNow(_domain));
+                    RedoLog.Apply(_domain, redo.Entries, default(RedoLog.NoFlush)); // a store is all it takes there
                 }
                 else
                 {
@@ -169,7 +169,7 @@ internal sealed class CommitPipeline
     /// </summary>
     public void BeforeDrain()
     {
-        if (t_commits is { DeferredCount: > 0 } mine)
+        if (t_commits is { } mine)
         {
             FlushDeferred(mine);
         }
@@ -419,9 +419,9 @@ internal sealed class CommitPipeline
     /// </summary>
     private void FlushDeferred(ThreadCommits mine)
     {
-        if (mine.DeferredCount == 0)
+        if (mine.Count == 0 && mine.DeferredCount == 0)
         {
-            return;
+            return; // (an apply with no range to flush, Verify entries only, still gets marked below)
         }
 
         var ranges = mine.Deferred;

@@ -9,7 +9,7 @@ namespace Pmem.Pool;
 public sealed partial class PersistentPool
 {
     // Threads with a transaction open on this pool, or that had one and have not read the pool since (they stay
-    // counted, so back-to-back transactions need no locked instruction: TransactionState._countedPool). Zero proves
+    // counted, so back-to-back transactions need no locked instruction: TransactionState._countedPoolId). Zero proves
     // that the calling thread has none, so lookups skip the thread-static read (a call into the TLS resolver on
     // Linux). A count that is too high only costs that read; it is raised before a transaction can write and lowered
     // only for a thread with none open, so it is never too low for the own thread.
@@ -24,6 +24,15 @@ public sealed partial class PersistentPool
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get => OwnTransaction() is { HasWrites: true };
     }
+
+    private static long s_lastInstanceId;
+    private WeakReference<PersistentPool>? _weakSelf;
+
+    /// <summary>Tells this pool object from every other in the process (never 0), without holding it.</summary>
+    internal long InstanceId { get; } = Interlocked.Increment(ref s_lastInstanceId);
+
+    /// <summary>A weak reference to this pool, made once.</summary>
+    internal WeakReference<PersistentPool> WeakSelf => _weakSelf ??= new WeakReference<PersistentPool>(this);
 
     /// <summary>Threads counted as having a transaction on this pool (for tests).</summary>
     internal int OpenTransactionCount => Volatile.Read(ref _openTransactions);

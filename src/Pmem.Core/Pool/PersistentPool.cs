@@ -978,7 +978,7 @@ public sealed partial class PersistentPool : IDisposable
         }
 
         _disposed = true;
-        TransactionState.StopCountingOnThisThread(this); // an idle thread's count would keep this pool reachable
+        TransactionState.StopCountingOnThisThread(this); // (other threads' counts no longer matter)
         _commits.Close(); // a clean close leaves no log to replay
         _domain.Drain();
         _domain.Dispose();

@@ -218,6 +218,14 @@ internal static class RedoLog
         void Flush(long offset, long length);
     }
 
+    /// <summary>Flushes nothing: for a process-crash domain, where a store survives the process once made.</summary>
+    internal readonly struct NoFlush : IRangeFlusher
+    {
+        public void Flush(long offset, long length)
+        {
+        }
+    }
+
     /// <summary>Flushes each range at once.</summary>
     internal readonly struct FlushNow(PersistenceDomain domain) : IRangeFlusher
     {

@@ -45,13 +45,15 @@ internal sealed class TransactionState
     public PersistentPool Pool { get; private set; } = null!;
 
     /// <summary>
-    /// The pool whose open-transaction count includes this thread. It stays counted between transactions, so back to
-    /// back transactions on one pool cost no locked instruction to begin and end; the count is given back when the
-    /// thread begins one on another pool, when it reads the pool outside a transaction, or when it disposes the pool.
-    /// A count too high only makes the pool's readers look at their thread-static (see PersistentPool.OwnTransaction).
-    /// So an idle thread holds at most this one pool.
+    /// The pool whose open-transaction count includes this thread (its <see cref="PersistentPool.InstanceId"/>; 0 for
+    /// none). It stays counted between transactions, so back to back transactions on one pool cost no locked
+    /// instruction to begin and end; the count is given back when the thread begins one on another pool, when it
+    /// reads the pool outside a transaction, or when it disposes the pool. A count too high only makes the pool's
+    /// readers look at their thread-static (see PersistentPool.OwnTransaction). The pool itself is held weakly, so an
+    /// idle thread keeps no pool alive.
     /// </summary>
-    private PersistentPool? _countedPool;
+    private long _countedPoolId;
+    private WeakReference<PersistentPool>? _countedPool;
 
     public int Depth { get; private set; }
 
@@ -83,11 +85,9 @@ internal sealed class TransactionState
         state.Pool = pool;
         state.Depth = 1;
         state.RolledBack = false;
-        if (!ReferenceEquals(state._countedPool, pool))
+        if (state._countedPoolId != pool.InstanceId)
         {
-            state._countedPool?.TransactionClosed();
-            pool.TransactionOpened();
-            state._countedPool = pool;
+            state.CountOn(pool);
         }
 
         return state;
@@ -125,11 +125,22 @@ internal sealed class TransactionState
 
     private void StopCounting(PersistentPool pool)
     {
-        if (ReferenceEquals(_countedPool, pool))
+        if (_countedPoolId == pool.InstanceId)
         {
-            _countedPool = null;
+            (_countedPoolId, _countedPool) = (0, null);
             pool.TransactionClosed();
         }
+    }
+
+    private void CountOn(PersistentPool pool)
+    {
+        if (_countedPool is { } previous && previous.TryGetTarget(out var counted))
+        {
+            counted.TransactionClosed(); // (a collected pool has no readers left to mislead)
+        }
+
+        pool.TransactionOpened();
+        (_countedPoolId, _countedPool) = (pool.InstanceId, pool.WeakSelf);
     }
 
     /// <summary>Ends the innermost level; the outermost level's end clears the thread's transaction.</summary>
@@ -138,7 +149,7 @@ internal sealed class TransactionState
         Depth--;
         if (Depth == 0)
         {
-            Reset(); // the pool stays counted: see _countedPool
+            Reset(); // the pool stays counted: see _countedPoolId
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Pmem.Memory.Simulation;
 using Pmem.Pool;
 using Pmem.Tests.Crash;
@@ -95,6 +96,29 @@ public sealed class CommitProtocolTests
         Assert.Equal((0, 1), (first.OpenTransactionCount, second.OpenTransactionCount));
         second.Dispose();
         Assert.Equal(0, second.OpenTransactionCount);
+    }
+
+    [Fact]
+    public void A_thread_counted_on_a_pool_does_not_keep_it_alive()
+    {
+        var pool = BeginAndCommitOnAnUndisposedPool();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.False(pool.TryGetTarget(out _), "the thread's count kept a dropped pool reachable");
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference<PersistentPool> BeginAndCommitOnAnUndisposedPool()
+    {
+        var pool = PersistentPool.Create(MemoryDomain.Create(4 << 20), "tests");
+        using (var tx = pool.BeginTransaction())
+        {
+            tx.Commit();
+        }
+
+        Assert.Equal(1, pool.OpenTransactionCount); // counted, and never given back: the pool is simply dropped
+        return new WeakReference<PersistentPool>(pool);
     }
 
     [Fact]
