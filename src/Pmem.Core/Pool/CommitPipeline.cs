@@ -80,8 +80,14 @@ internal sealed class CommitPipeline
     public void Commit(RedoBuilder redo)
     {
         var mine = redo.ThreadCommits ??= t_commits ??= new ThreadCommits(); // a builder is per thread: no TLS read
-        var lane = _lanes.Acquire(ReferenceEquals(mine.LastPipeline, this) ? mine.LastLane : -1);
-        (mine.LastPipeline, mine.LastLane) = (this, lane);
+        var samePool = ReferenceEquals(mine.LastPipeline, this);
+        var lane = _lanes.Acquire(samePool ? mine.LastLane : -1, mine.LaneHolder, out var biased);
+        mine.LastLane = lane;
+        if (!samePool)
+        {
+            mine.LastPipeline = this; // (a reference store costs a GC write barrier: not on every commit)
+        }
+
         try
         {
             var slot = LaneSet.SlotIndex(lane, ChooseSlot(lane));
@@ -102,7 +108,11 @@ internal sealed class CommitPipeline
             {
                 RedoLog.WriteLog(_domain, SlotOffset(slot), _lanes.SlotSize, redo, (ulong)sequence, retired, committed, _sealLogs, _poolPath);
                 _slotSequence[slot] = sequence;
-                FlushDeferred(mine); // this thread's earlier applies: their write-back overlaps the log's
+                if (!_appliesPersistAtOnce)
+                {
+                    FlushDeferred(mine); // this thread's earlier applies: their write-back overlaps the log's
+                }
+
                 _domain.Drain(); // the commit point; R and C are durable too, and this thread's earlier applies
                 pastCommitPoint = true;
                 MarkDurable(retired);
@@ -131,7 +141,7 @@ internal sealed class CommitPipeline
         }
         finally
         {
-            _lanes.Release(lane);
+            _lanes.Release(lane, mine.LaneHolder, biased);
         }
     }
 
@@ -524,6 +534,7 @@ internal sealed class CommitPipeline
         public int DeferredCount;
         public CommitPipeline? LastPipeline;
         public int LastLane;
+        public readonly LaneSet.Holder LaneHolder = new(); // one per thread: see LaneSet
 
         public void Add(CommitPipeline pipeline, int slot, long sequence)
         {

@@ -2,19 +2,32 @@ namespace Pmem.Pool;
 
 /// <summary>
 /// The pool's lanes: each commit takes one for the few microseconds of its redo protocol, so transactions on
-/// different threads commit concurrently. A thread first tries the lane its id maps to, so uncontended commits
-/// never share a cache line.
+/// different threads commit concurrently. A lane is biased to the thread that first takes it: that thread then takes
+/// and releases it with plain stores, no locked instruction. Any other thread takes a lane with a compare-and-swap,
+/// and taking a lane biased to someone else revokes the bias for good (one process-wide barrier per lane, at most).
 /// </summary>
+/// <remarks>
+/// The bias is the asymmetric Dekker protocol: the owner stores its <see cref="Holder.Active"/> flag and then reads
+/// the lane's owner; a revoker stores the "contended" owner, runs <see cref="Interlocked.MemoryBarrierProcessWide"/>
+/// (a full fence on every thread of the process) and then waits for the old owner's flag to drop. After that
+/// barrier either the owner's flag is visible (the revoker waits for its commit to end) or the owner's read comes
+/// after it and sees it is no longer the owner (it backs off and takes the lane's compare-and-swap path, which the
+/// revoker holds). Each thread stores only to its own flag, so a thread backing off can never clear another's.
+/// </remarks>
 internal sealed class LaneSet
 {
-    private readonly int[] _taken;
+    private static readonly Holder Contended = new(); // the owner of a lane whose bias was revoked: nobody's
+
+    private readonly int[] _taken;       // per lane, one per 64 bytes: 1 while held through the compare-and-swap
+    private readonly Holder?[] _owner;   // per lane: the holder it is biased to (null: none yet; Contended: none ever)
     private readonly long _firstLaneOffset;
 
     public LaneSet(long firstLaneOffset, int count, int laneSize)
     {
         _firstLaneOffset = firstLaneOffset;
         LaneSize = laneSize;
-        _taken = new int[count * 16]; // one flag per 64 bytes: no false sharing between lanes
+        _taken = new int[count * 16]; // no false sharing between lanes
+        _owner = new Holder?[count];
         Count = count;
     }
 
@@ -39,14 +52,35 @@ internal sealed class LaneSet
     public static int SlotIndex(int lane, int slot) => lane * SlotsPerLane + slot;
 
     /// <summary>
-    /// Takes a free lane, trying <paramref name="preferred"/> first (the thread's last lane; -1 for none, then the one
-    /// its id maps to); spins (then yields) while all are busy, since commits hold lanes only briefly.
+    /// Takes a free lane for <paramref name="holder"/> (one per thread), trying <paramref name="preferred"/> first
+    /// (the thread's last lane; -1 for none, then the one its id maps to); spins (then yields) while all are busy,
+    /// since commits hold lanes only briefly. <paramref name="biased"/> says how it was taken, for
+    /// <see cref="Release"/>.
     /// </summary>
-    public int Acquire(int preferred)
+    public int Acquire(int preferred, Holder holder, out bool biased)
     {
-        if ((uint)preferred < (uint)Count && Interlocked.CompareExchange(ref _taken[preferred * 16], 1, 0) == 0)
+        if ((uint)preferred < (uint)Count)
         {
-            return preferred; // the common case: a thread keeps its lane, so its logs rotate through its own slots
+            if (ReferenceEquals(Volatile.Read(ref _owner[preferred]), holder))
+            {
+                // The common case: a thread keeps its lane, so its logs rotate through its own slots. The store and
+                // the read after it need no fence between them: a revoker's process-wide barrier stands in for it.
+                holder.Active = 1;
+                if (ReferenceEquals(Volatile.Read(ref _owner[preferred]), holder))
+                {
+                    biased = true;
+                    return preferred;
+                }
+
+                Volatile.Write(ref holder.Active, 0); // revoked meanwhile: take the shared path
+            }
+
+            if (Interlocked.CompareExchange(ref _taken[preferred * 16], 1, 0) == 0)
+            {
+                TakeOver(preferred, holder);
+                biased = false;
+                return preferred;
+            }
         }
 
         var start = Environment.CurrentManagedThreadId % Count;
@@ -58,6 +92,8 @@ internal sealed class LaneSet
                 var lane = (start + i) % Count;
                 if (Volatile.Read(ref _taken[lane * 16]) == 0 && Interlocked.CompareExchange(ref _taken[lane * 16], 1, 0) == 0)
                 {
+                    TakeOver(lane, holder);
+                    biased = false;
                     return lane;
                 }
             }
@@ -66,5 +102,56 @@ internal sealed class LaneSet
         }
     }
 
-    public void Release(int lane) => Volatile.Write(ref _taken[lane * 16], 0);
+    /// <summary>Releases a lane taken by <see cref="Acquire"/>; everything stored while holding it is visible first.</summary>
+    public void Release(int lane, Holder holder, bool biased)
+    {
+        if (biased)
+        {
+            Volatile.Write(ref holder.Active, 0);
+        }
+        else
+        {
+            Volatile.Write(ref _taken[lane * 16], 0);
+        }
+    }
+
+    /// <summary>True when <paramref name="lane"/> is biased to <paramref name="holder"/> (for tests).</summary>
+    internal bool IsBiasedTo(int lane, Holder holder) => ReferenceEquals(Volatile.Read(ref _owner[lane]), holder);
+
+    /// <summary>
+    /// With the lane's compare-and-swap held: biases a lane nobody owns to <paramref name="holder"/> (its next
+    /// acquire is the plain one), or revokes another thread's bias and waits until that thread no longer holds it.
+    /// </summary>
+    private void TakeOver(int lane, Holder holder)
+    {
+        var owner = Volatile.Read(ref _owner[lane]);
+        if (owner is null)
+        {
+            // Only the compare-and-swap holder changes the owner, so this store races with no other.
+            Volatile.Write(ref _owner[lane], holder);
+            return;
+        }
+
+        if (ReferenceEquals(owner, holder) || ReferenceEquals(owner, Contended))
+        {
+            return;
+        }
+
+        Volatile.Write(ref _owner[lane], Contended);
+        Interlocked.MemoryBarrierProcessWide();
+        var spins = new SpinWait();
+        while (Volatile.Read(ref owner.Active) != 0)
+        {
+            spins.SpinOnce(); // the old owner is inside a commit on this lane (or backing off): it ends soon
+        }
+    }
+
+    /// <summary>
+    /// A thread's presence flag for the lanes biased to it: set while it holds one through the plain path. Only its
+    /// thread stores to it.
+    /// </summary>
+    internal sealed class Holder
+    {
+        internal int Active;
+    }
 }
