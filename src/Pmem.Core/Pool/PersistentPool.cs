@@ -342,8 +342,8 @@ public sealed partial class PersistentPool : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal unsafe void WriteValue<T>(long offset, T value) where T : unmanaged
     {
-        var tx = TransactionState.Current;
-        if (tx is not null && ReferenceEquals(tx.Pool, this))
+        var scopes = TransactionState.OfThread; // one thread-static read tells both the transaction and the batch
+        if (scopes is { Depth: > 0 } tx && ReferenceEquals(tx.Pool, this))
         {
             WriteInTransaction(tx, offset, value);
         }
@@ -352,7 +352,7 @@ public sealed partial class PersistentPool : IDisposable
             // Within one aligned 8-byte word: one store persists whole or not at all. The write bypasses the log, so
             // applied logs are retired first (see CommitPipeline).
             _commits.BeforeUnloggedWrite();
-            if (Transactions.Batch.IsActiveFor(this))
+            if (scopes is not null && ReferenceEquals(scopes.BatchPool, this))
             {
                 _domain.Write(offset, value);
                 _domain.Flush(offset, sizeof(T));

@@ -9,54 +9,42 @@ namespace Pmem.Transactions;
 /// </summary>
 public readonly struct Batch : IDisposable
 {
-    [ThreadStatic]
-    private static BatchState? t_state;
-
-    private readonly BatchState? _state;
+    private readonly TransactionState? _state; // the thread's state, which also holds its batch
     private readonly long _generation;
 
-    private Batch(BatchState state, long generation) => (_state, _generation) = (state, generation);
-
-    internal static bool IsActiveFor(PersistentPool pool) => t_state is { } s && ReferenceEquals(s.Pool, pool);
+    private Batch(TransactionState state, long generation) => (_state, _generation) = (state, generation);
 
     internal static Batch Begin(PersistentPool pool)
     {
-        // The state object is kept per thread and reused (Pool is null between batches): a batch allocates nothing.
-        var state = t_state ??= new BatchState();
-        if (state.Pool is null)
+        // The thread's state is kept and reused (BatchPool is null between batches): a batch allocates nothing.
+        var state = TransactionState.ForThread;
+        if (state.BatchPool is null)
         {
-            state.Pool = pool;
-            state.Generation++;
+            state.BatchPool = pool;
+            state.BatchGeneration++;
         }
-        else if (!ReferenceEquals(state.Pool, pool))
+        else if (!ReferenceEquals(state.BatchPool, pool))
         {
             throw new InvalidOperationException("This thread already runs a batch on another pool.");
         }
 
-        state.Depth++;
-        return new Batch(state, state.Generation);
+        state.BatchDepth++;
+        return new Batch(state, state.BatchGeneration);
     }
 
     /// <summary>Ends the scope; the outermost end drains once, making every write of the batch durable.</summary>
     public void Dispose()
     {
         var state = _state;
-        if (state is null || !ReferenceEquals(t_state, state) || state.Generation != _generation || state.Pool is not { } pool)
+        if (state is null || !ReferenceEquals(TransactionState.OfThread, state) || state.BatchGeneration != _generation || state.BatchPool is not { } pool)
         {
             return; // default, another thread's, or already ended (a second Dispose of a copy)
         }
 
-        if (--state.Depth == 0)
+        if (--state.BatchDepth == 0)
         {
-            state.Pool = null;
+            state.BatchPool = null;
             pool.DrainBatch();
         }
-    }
-
-    private sealed class BatchState
-    {
-        public PersistentPool? Pool;
-        public int Depth;
-        public long Generation; // tells a scope of an ended batch from one of the running batch
     }
 }

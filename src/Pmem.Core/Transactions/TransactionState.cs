@@ -34,6 +34,25 @@ internal sealed class TransactionState
     {
     }
 
+    /// <summary>The calling thread's state, running a transaction or not (null before its first transaction or batch).</summary>
+    public static TransactionState? OfThread
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => t_state;
+    }
+
+    /// <summary>The calling thread's state, made on first use.</summary>
+    public static TransactionState ForThread => t_state ??= new TransactionState();
+
+    /// <summary>
+    /// The pool of the thread's running batch (null when none), its nesting depth, and a generation that tells a scope
+    /// of an ended batch from one of the running batch. Kept here, not in a thread-static of its own, so that a write
+    /// learns whether it is in a transaction or in a batch from one thread-static read (see <see cref="Batch"/>).
+    /// </summary>
+    public PersistentPool? BatchPool;
+    public int BatchDepth;
+    public long BatchGeneration;
+
     /// <summary>The calling thread's running transaction, if any.</summary>
     public static TransactionState? Current
     {
@@ -70,7 +89,7 @@ internal sealed class TransactionState
 
     public static TransactionState Begin(PersistentPool pool)
     {
-        var state = t_state ??= new TransactionState();
+        var state = ForThread;
         if (state.Depth > 0)
         {
             if (!ReferenceEquals(state.Pool, pool))
