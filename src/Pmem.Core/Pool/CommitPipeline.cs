@@ -11,9 +11,11 @@ namespace Pmem.Pool;
 /// </summary>
 /// <remarks>
 /// <para>
-/// A commit writes its log into one of its lane's three slots, drains (the commit point), applies the entries in
-/// place and flushes them, and returns. Until a later drain by the same thread covers those flushes, recovery may
-/// need the log, so the log stays valid; two watermarks in every log header tell recovery which logs to trust:
+/// A commit writes its log into one of its lane's three slots, flushes the lines its thread's previous apply stored
+/// to, drains (the commit point), applies the entries in place without flushing them, and returns (see
+/// <see cref="FlushDeferred"/> for why the flush waits). Until a later drain by the same thread covers the apply,
+/// recovery may need the log, so the log stays valid; two watermarks in every log header tell recovery which logs to
+/// trust:
 /// </para>
 /// <list type="bullet">
 /// <item><description>R, retired: every commit ≤ R had its apply durable before this header was written. Recovery

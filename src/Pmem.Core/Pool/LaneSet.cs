@@ -65,7 +65,8 @@ internal sealed class LaneSet
             {
                 // The common case: a thread keeps its lane, so its logs rotate through its own slots. The store and
                 // the read after it need no fence between them: a revoker's process-wide barrier stands in for it.
-                holder.Active = 1;
+                // (Volatile keeps the compiler from moving the store below the read; on x86 both stay plain moves.)
+                Volatile.Write(ref holder.Active, 1);
                 if (ReferenceEquals(Volatile.Read(ref _owner[preferred]), holder))
                 {
                     biased = true;
