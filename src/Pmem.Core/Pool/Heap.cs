@@ -397,7 +397,6 @@ internal sealed class Heap
     public int ReserveMany(long size, Span<BlockReservation> into, Func<long, bool> grow, out long freedThrough)
     {
         var sizeClass = ClassFor(size);
-        var blockSize = s_classSizes[sizeClass];
         var state = _classes[sizeClass];
         var arena = ArenaOfThisThread();
         var taken = 0;
@@ -409,13 +408,7 @@ internal sealed class Heap
                 var run = state.Current[arena];
                 if (run is not null)
                 {
-                    run.EnsureFreeList(_domain, ChunkOffset(run.Chunk), s_geometry[sizeClass]);
-                    while (taken < into.Length && run.TryTake(out var slot))
-                    {
-                        into[taken++] = new BlockReservation(BlockOffset(run.Chunk, sizeClass, slot), sizeClass, run.Chunk, slot, blockSize);
-                    }
-
-                    freedThrough = Math.Max(freedThrough, run.FreedThrough);
+                    TakeFrom(run, sizeClass, into, ref taken, ref freedThrough);
                     if (taken == into.Length)
                     {
                         break;
@@ -444,7 +437,7 @@ internal sealed class Heap
                 catch (PoolOutOfSpaceException)
                 {
                     // No chunk left: the other arenas' current runs are the last place a free block can be.
-                    taken = TakeFromOtherArenas(state, sizeClass, arena, into);
+                    TakeFromOtherArenas(state, sizeClass, arena, into, ref taken, ref freedThrough);
                     if (taken == 0)
                     {
                         throw;
@@ -460,21 +453,30 @@ internal sealed class Heap
         return taken;
     }
 
-    private int TakeFromOtherArenas(ClassState state, int sizeClass, int arena, Span<BlockReservation> into)
+    private void TakeFromOtherArenas(ClassState state, int sizeClass, int arena, Span<BlockReservation> into, ref int taken, ref long freedThrough)
     {
-        var taken = 0;
         for (var other = 0; other < state.Current.Length && taken < into.Length; other++)
         {
             if (other != arena && state.Current[other] is { } run)
             {
-                while (taken < into.Length && run.TryTake(out var slot))
-                {
-                    into[taken++] = new BlockReservation(BlockOffset(run.Chunk, sizeClass, slot), sizeClass, run.Chunk, slot, s_classSizes[sizeClass]);
-                }
+                TakeFrom(run, sizeClass, into, ref taken, ref freedThrough);
             }
         }
+    }
 
-        return taken;
+    /// <summary>
+    /// Reserves free blocks of <paramref name="run"/> into the rest of <paramref name="into"/> (with the class lock
+    /// held), and raises <paramref name="freedThrough"/> to cover every commit that freed a block of the run.
+    /// </summary>
+    private void TakeFrom(RunState run, int sizeClass, Span<BlockReservation> into, ref int taken, ref long freedThrough)
+    {
+        run.EnsureFreeList(_domain, ChunkOffset(run.Chunk), s_geometry[sizeClass]);
+        while (taken < into.Length && run.TryTake(out var slot))
+        {
+            into[taken++] = new BlockReservation(BlockOffset(run.Chunk, sizeClass, slot), sizeClass, run.Chunk, slot, s_classSizes[sizeClass]);
+        }
+
+        freedThrough = Math.Max(freedThrough, run.FreedThrough);
     }
 
     /// <summary>
