@@ -61,12 +61,12 @@ internal sealed class CommitPipeline
     // orders), so an apply is durable when it is done: no pending applies to track.
     private readonly bool _appliesPersistAtOnce;
 
-    // Logs are sealed rather than checksummed (RedoLog.WriteLog): on a process-crash pool whose format allows it.
+    // Logs are sealed rather than checksummed (RedoLog.WriteLog): when the pool's format allows it and the domain
+    // keeps the process's stores in order (the process-crash domain, as for the applies above).
     private readonly bool _sealLogs;
 
-    public CommitPipeline(PersistenceDomain domain, LaneSet lanes, string poolPath, long retiredOnMedia, bool sealLogs = false)
+    public CommitPipeline(PersistenceDomain domain, LaneSet lanes, string poolPath, long retiredOnMedia, bool formatAllowsSeals = false)
     {
-        _sealLogs = sealLogs;
         _domain = domain;
         _lanes = lanes;
         _poolPath = poolPath;
@@ -76,6 +76,7 @@ internal sealed class CommitPipeline
         _lastSequence = retiredOnMedia;
         _retiredDurable = retiredOnMedia;
         _appliesPersistAtOnce = domain is ProcessCrashDomain;
+        _sealLogs = formatAllowsSeals && _appliesPersistAtOnce;
     }
 
     /// <summary>Commits <paramref name="redo"/>: durable when this returns, and applied in place.</summary>
@@ -505,19 +506,8 @@ internal sealed class CommitPipeline
         return slot;
     }
 
-    private bool HasPendingThrough(long sequence)
-    {
-        for (var i = 0; i < _applyPending.Length; i++)
-        {
-            var pending = Volatile.Read(ref _applyPending[i]);
-            if (pending != 0 && pending <= sequence)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    /// <summary>Whether some apply at or below <paramref name="sequence"/> is still pending.</summary>
+    private bool HasPendingThrough(long sequence) => Oldest(_applyPending, sequence + 1) <= sequence;
 
     private long SlotOffset(int slotIndex) =>
         _lanes.SlotOffset(slotIndex / LaneSet.SlotsPerLane, slotIndex % LaneSet.SlotsPerLane);

@@ -76,8 +76,8 @@ public sealed partial class PersistentPool : IDisposable
     /// <summary>The pool file's format version (new pools get the newest; older ones keep theirs).</summary>
     public uint FormatVersion { get; }
 
-    // A process-crash pool of version 3 or later may hold sealed logs (RedoLog.WriteLog); it writes them only when its
-    // domain keeps the process's stores in order, as a ProcessCrashDomain's shared mapping does.
+    // A process-crash pool of version 3 or later may hold sealed logs (RedoLog.WriteLog); the commit pipeline writes
+    // them only when the domain keeps the process's stores in order, as a ProcessCrashDomain's shared mapping does.
     private readonly bool _logsMayBeSealed;
 
     /// <summary>The pool file's path (or a description of the domain it lives in).</summary>
@@ -303,7 +303,7 @@ public sealed partial class PersistentPool : IDisposable
             _domain.WriteDurable(PoolLayout.RetiredThroughOffset, newest);
         }
 
-        _commits = new CommitPipeline(_domain, _lanes, Path, newest, sealLogs: _logsMayBeSealed && _domain is ProcessCrashDomain);
+        _commits = new CommitPipeline(_domain, _lanes, Path, newest, formatAllowsSeals: _logsMayBeSealed);
         RecoveredTransactions = logs.Count;
         _heap.FinishRecovery(_types.IsKnown);
         ValidateRoot();
