@@ -11,6 +11,7 @@ public sealed unsafe class HardwareDomain : MappedDomain
     internal HardwareDomain(PmemMapping mapping)
         : base(mapping)
     {
+        InlineStoreFlush = InlineFlush.Engine;
     }
 
     /// <inheritdoc />

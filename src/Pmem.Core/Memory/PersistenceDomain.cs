@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 
 namespace Pmem.Memory;
@@ -25,6 +26,8 @@ public abstract unsafe class PersistenceDomain : IDisposable
     private byte* _base;
     private long _length;
     private IStoreObserver? _storeObserver;
+    private InlineFlush _inlineFlush;      // how this domain kind flushes a single store (set by the subclass)
+    private InlineFlush _storeFlush;       // the same, or OutOfLine while a store observer is installed
 
     /// <summary>Creates a domain over memory at <paramref name="baseAddress"/> of <paramref name="length"/> bytes.</summary>
     /// <param name="baseAddress">First byte of the domain; must stay valid until <see cref="Dispose()"/>.</param>
@@ -55,7 +58,38 @@ public abstract unsafe class PersistenceDomain : IDisposable
     internal IStoreObserver? StoreObserver
     {
         get => _storeObserver;
-        set => _storeObserver = value;
+        set
+        {
+            _storeObserver = value;
+            _storeFlush = value is null ? _inlineFlush : InlineFlush.OutOfLine;
+        }
+    }
+
+    /// <summary>
+    /// How <see cref="WriteAndFlush"/> and <see cref="WriteAndPersist"/> flush a store inline. Subclasses whose
+    /// <see cref="Flush"/> and <see cref="Drain"/> are exactly the engine's (<see cref="LibPmem.Flush"/> and
+    /// <see cref="LibPmem.Drain"/>), or nothing and a compiler barrier, say so here; others keep the out-of-line path.
+    /// </summary>
+    private protected InlineFlush InlineStoreFlush
+    {
+        init
+        {
+            _inlineFlush = value;
+            _storeFlush = _storeObserver is null ? value : InlineFlush.OutOfLine;
+        }
+    }
+
+    /// <summary>How a single store is made durable without a virtual call (see <see cref="InlineStoreFlush"/>).</summary>
+    private protected enum InlineFlush : byte
+    {
+        /// <summary>Through the virtual <see cref="Flush"/> and <see cref="Drain"/>, in a call (msync, simulation, observers).</summary>
+        OutOfLine,
+
+        /// <summary>The engine's flush and drain: cache-line write-back and SFENCE (or whatever the engine chose).</summary>
+        Engine,
+
+        /// <summary>Nothing to flush, and a drain that only orders stores (a process-crash domain).</summary>
+        OrderOnly,
     }
 
     /// <summary>Reads a value at <paramref name="offset"/>.</summary>
@@ -73,6 +107,60 @@ public abstract unsafe class PersistenceDomain : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Write<T>(long offset, T value) where T : unmanaged
     {
+        Store(offset, value);
+        _storeObserver?.OnStore(offset, sizeof(T));
+    }
+
+    /// <summary>Stores a value and flushes it, without draining: a batch's write (<c>pmem_flush</c> after the store).</summary>
+    /// <remarks>
+    /// Inlined with no call after which the offset or value is still needed: a caller's loop then keeps them in
+    /// registers instead of spilling them to the stack. Those spills are stores, and stores queue behind the flushed
+    /// lines' write-backs; in an 8-write batch they cost about 15% (bench/RESULTS.md, session 4).
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void WriteAndFlush<T>(long offset, T value) where T : unmanaged
+    {
+        var flush = _storeFlush;
+        if (flush == InlineFlush.OutOfLine)
+        {
+            WriteOutOfLine(offset, value, drain: false);
+            return;
+        }
+
+        Store(offset, value);
+        if (flush == InlineFlush.Engine)
+        {
+            LibPmem.Flush(_base + offset, (nuint)sizeof(T));
+        }
+    }
+
+    /// <summary>Stores a value and makes it durable before returning (store, flush, drain), as <see cref="WriteAndFlush"/> does.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void WriteAndPersist<T>(long offset, T value) where T : unmanaged
+    {
+        var flush = _storeFlush;
+        if (flush == InlineFlush.OutOfLine)
+        {
+            WriteOutOfLine(offset, value, drain: true);
+            return;
+        }
+
+        Store(offset, value);
+        if (flush == InlineFlush.Engine)
+        {
+            LibPmem.Flush(_base + offset, (nuint)sizeof(T));
+            LibPmem.Drain();
+        }
+        else
+        {
+            Volatile.WriteBarrier(); // the process-crash drain (see ProcessCrashDomain.Drain)
+        }
+    }
+
+    /// <summary>The store of <see cref="Write"/>, without telling an observer.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Store<T>(long offset, T value) where T : unmanaged
+    {
         CheckRange(offset, sizeof(T));
         if (sizeof(T) == 8 && (offset & 7) == 0)
         {
@@ -83,8 +171,17 @@ public abstract unsafe class PersistenceDomain : IDisposable
         {
             Unsafe.WriteUnaligned(_base + offset, value);
         }
+    }
 
-        _storeObserver?.OnStore(offset, sizeof(T));
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteOutOfLine<T>(long offset, T value, bool drain) where T : unmanaged
+    {
+        Write(offset, value);
+        Flush(offset, sizeof(T));
+        if (drain)
+        {
+            Drain();
+        }
     }
 
     /// <summary>Stores a value and makes it durable before returning (store, flush, drain).</summary>
@@ -155,7 +252,9 @@ public abstract unsafe class PersistenceDomain : IDisposable
         }
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    // Not NoInlining: the JIT then sees that it always throws and treats the call as one that does not return, so the
+    // callers' values need not survive it (no stack spills on the hot paths).
+    [DoesNotReturn]
     private void ThrowOutOfRange(long offset, long length) =>
         throw new ArgumentOutOfRangeException(nameof(offset), $"Range [{offset}, {offset}+{length}) is outside the domain of {_length} bytes.");
 

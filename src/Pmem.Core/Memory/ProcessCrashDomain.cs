@@ -10,6 +10,7 @@ public sealed unsafe class ProcessCrashDomain : MappedDomain
     internal ProcessCrashDomain(PmemMapping mapping)
         : base(mapping)
     {
+        InlineStoreFlush = InlineFlush.OrderOnly;
     }
 
     /// <inheritdoc />

@@ -149,20 +149,21 @@ internal sealed class CommitPipeline
     }
 
     /// <summary>
+    /// True when a write that bypasses the log must first call <see cref="RetireBeforeUnloggedWrite"/>: something was
+    /// committed since R was last made durable. Two loads; false in the common case.
+    /// </summary>
+    public bool MustRetireBeforeUnloggedWrite
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Volatile.Read(ref _retiredDurable) < Volatile.Read(ref _lastSequence);
+    }
+
+    /// <summary>
     /// Before a write that bypasses the log: makes every applied log durable and stores and flushes R over them, so
     /// that recovery never replays a log over the write. The caller's own drain makes R durable;
     /// <see cref="AfterDrain"/> then records that.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void BeforeUnloggedWrite()
-    {
-        if (Volatile.Read(ref _retiredDurable) < Volatile.Read(ref _lastSequence))
-        {
-            RetireBeforeUnloggedWrite(); // the common case inlines to two loads: nothing committed since R was made durable
-        }
-    }
-
-    private void RetireBeforeUnloggedWrite()
+    public void RetireBeforeUnloggedWrite()
     {
         var pending = t_pending;
         if (pending is not null && ReferenceEquals(pending.Pipeline, this) && pending.Value >= Volatile.Read(ref _lastSequence))

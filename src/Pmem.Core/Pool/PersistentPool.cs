@@ -339,6 +339,11 @@ public sealed partial class PersistentPool : IDisposable
         return OwnTransaction() is { HasWrites: true } tx ? tx.Read(offset, value) : value;
     }
 
+    /// <remarks>
+    /// The paths taken on every call end in the write itself, and the rare ones (a transaction, a wide value, logs to
+    /// retire first) are calls in tail position: nothing needs the offset or value after a call, so a caller's loop
+    /// keeps them in registers rather than spilling them (see <see cref="PersistenceDomain.WriteAndFlush"/>).
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal unsafe void WriteValue<T>(long offset, T value) where T : unmanaged
     {
@@ -347,26 +352,47 @@ public sealed partial class PersistentPool : IDisposable
         {
             WriteInTransaction(tx, offset, value);
         }
-        else if (sizeof(T) <= 8 && (offset & 7) + sizeof(T) <= 8)
-        {
-            // Within one aligned 8-byte word: one store persists whole or not at all. The write bypasses the log, so
-            // applied logs are retired first (see CommitPipeline).
-            _commits.BeforeUnloggedWrite();
-            if (scopes is not null && ReferenceEquals(scopes.BatchPool, this))
-            {
-                _domain.Write(offset, value);
-                _domain.Flush(offset, sizeof(T));
-            }
-            else
-            {
-                _domain.WriteDurable(offset, value);
-                _commits.AfterDrain();
-            }
-        }
-        else
+        else if (sizeof(T) > 8 || (offset & 7) + sizeof(T) > 8)
         {
             WriteWide(offset, value);
         }
+        else if (_commits.MustRetireBeforeUnloggedWrite)
+        {
+            WriteWordAfterRetiring(scopes, offset, value);
+        }
+        else
+        {
+            WriteWord(scopes, offset, value);
+        }
+    }
+
+    /// <summary>
+    /// A write within one aligned 8-byte word, outside a transaction: one store persists whole or not at all. In a
+    /// batch it is flushed now and drained at the batch's end; otherwise it is durable on return.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void WriteWord<T>(TransactionState? scopes, long offset, T value) where T : unmanaged
+    {
+        if (scopes is not null && ReferenceEquals(scopes.BatchPool, this))
+        {
+            _domain.WriteAndFlush(offset, value);
+        }
+        else
+        {
+            _domain.WriteAndPersist(offset, value);
+            _commits.AfterDrain();
+        }
+    }
+
+    /// <summary>
+    /// The write bypasses the log, so applied logs are made durable and retired first (see CommitPipeline); only the
+    /// first such write after commits comes here.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteWordAfterRetiring<T>(TransactionState? scopes, long offset, T value) where T : unmanaged
+    {
+        _commits.RetireBeforeUnloggedWrite();
+        WriteWord(scopes, offset, value);
     }
 
     private void WriteInTransaction<T>(TransactionState tx, long offset, T value) where T : unmanaged

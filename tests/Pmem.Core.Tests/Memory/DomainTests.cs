@@ -173,6 +173,40 @@ public sealed unsafe class DomainTests : IDisposable
     }
 
     [Fact]
+    public void Msync_domain_syncs_inlined_batch_writes_once_at_the_drain()
+    {
+        using var domain = (MsyncDomain)Map(length: 1 << 20).CreateDomain(DurabilityMode.PowerFailure);
+        for (int i = 0; i < 8; i++)
+        {
+            domain.WriteAndFlush(i * 4096, (long)i); // a batch's writes: recorded, not synced
+        }
+
+        Assert.Equal(0, domain.SyncCalls);
+        domain.Drain();
+        Assert.Equal(1, domain.SyncCalls);
+        domain.WriteAndPersist(100, 9L);
+        Assert.Equal(2, domain.SyncCalls);
+    }
+
+    [Theory]
+    [InlineData(DurabilityMode.PowerFailure)]
+    [InlineData(DurabilityMode.ProcessCrash)]
+    public void Inlined_writes_reach_the_file_on_pmem_and_process_crash_domains(DurabilityMode mode)
+    {
+        using (var domain = Map(forcePmem: true).CreateDomain(mode))
+        {
+            domain.WriteAndFlush(64, 11L);
+            domain.Drain();
+            domain.WriteAndPersist(128, 12);
+            domain.WriteAndPersist(200, Guid.Empty); // wider than a word: the same store and flush of every line
+        }
+
+        var bytes = File.ReadAllBytes(Path.Combine(_directory, "pool"));
+        Assert.Equal(11L, BitConverter.ToInt64(bytes, 64));
+        Assert.Equal(12, BitConverter.ToInt32(bytes, 128));
+    }
+
+    [Fact]
     public void Msync_domain_drain_with_nothing_flushed_makes_no_sync()
     {
         using var domain = (MsyncDomain)Map().CreateDomain(DurabilityMode.PowerFailure);

@@ -67,4 +67,73 @@ public sealed unsafe class PersistenceDomainRangeTests
             Assert.Equal((1, 1), (domain.Flushes, domain.Drains));
         }
     }
+
+    [Fact]
+    public void A_domain_that_keeps_its_own_flush_gets_it_from_the_inlined_writes()
+    {
+        // WriteAndFlush / WriteAndPersist inline the engine's flush only for domains that say theirs is the engine's;
+        // any other domain (msync, simulation, this one) must still see its own Flush and Drain, once each.
+        var memory = new byte[128];
+        fixed (byte* p = memory)
+        {
+            using var domain = new CountingDomain(p, memory.Length);
+            domain.WriteAndFlush(8, 3L);
+            Assert.Equal((1, 0), (domain.Flushes, domain.Drains));
+            domain.WriteAndPersist(64, 4);
+            Assert.Equal((2, 1), (domain.Flushes, domain.Drains));
+            Assert.Equal((3L, 4), (domain.Read<long>(8), domain.Read<int>(64)));
+            Assert.Throws<ArgumentOutOfRangeException>(() => domain.WriteAndFlush(124, 1L));
+            Assert.Throws<ArgumentOutOfRangeException>(() => domain.WriteAndPersist(-8, 1L));
+            Assert.Equal((2, 1), (domain.Flushes, domain.Drains));
+        }
+    }
+
+    [Fact]
+    public void An_inlined_domain_sends_writes_through_its_observer_while_one_is_installed()
+    {
+        var memory = new byte[128];
+        fixed (byte* p = memory)
+        {
+            using var domain = new EngineFlushDomain(p, memory.Length);
+            var observer = new RecordingObserver();
+            domain.WriteAndPersist(0, 1L);
+            Assert.Equal(0, domain.OwnFlushes); // the inlined path: the engine's flush, not the virtual one
+
+            domain.StoreObserver = observer;
+            domain.WriteAndFlush(8, 2L);
+            domain.WriteAndPersist(16, 3L);
+            Assert.Equal([(8L, 8L), (16L, 8L)], observer.Stores);
+            Assert.Equal(2, domain.OwnFlushes);
+
+            domain.StoreObserver = null;
+            domain.WriteAndFlush(24, 4L);
+            Assert.Equal(2, observer.Stores.Count);
+            Assert.Equal(2, domain.OwnFlushes);
+            Assert.Equal([1L, 2L, 3L, 4L], [domain.Read<long>(0), domain.Read<long>(8), domain.Read<long>(16), domain.Read<long>(24)]);
+        }
+    }
+
+    /// <summary>A domain that declares the engine's flush inline (as HardwareDomain does) and counts its own virtual flushes.</summary>
+    private sealed class EngineFlushDomain : PersistenceDomain
+    {
+        public int OwnFlushes;
+
+        public EngineFlushDomain(byte* memory, long length)
+            : base(memory, length) => InlineStoreFlush = InlineFlush.Engine;
+
+        public override FlushPath FlushPath => LibPmem.ActiveFlushPath;
+        public override void Flush(long offset, long length) { CheckRange(offset, length); OwnFlushes++; }
+        public override void Drain() => LibPmem.Drain();
+        public override void Copy(long offset, ReadOnlySpan<byte> source, PmemCopyFlags flags = PmemCopyFlags.None) => source.CopyTo(GetSpan(offset, source.Length));
+        public override void Fill(long offset, byte value, long length, PmemCopyFlags flags = PmemCopyFlags.None) => GetSpan(offset, (int)length).Fill(value);
+        public override void Move(long destinationOffset, long sourceOffset, long length, PmemCopyFlags flags = PmemCopyFlags.None) =>
+            GetSpan(sourceOffset, (int)length).CopyTo(GetSpan(destinationOffset, (int)length));
+    }
+
+    private sealed class RecordingObserver : IStoreObserver
+    {
+        public List<(long Offset, long Length)> Stores { get; } = [];
+
+        public void OnStore(long offset, long length) => Stores.Add((offset, length));
+    }
 }
