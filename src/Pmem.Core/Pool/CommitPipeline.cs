@@ -40,12 +40,6 @@ namespace Pmem.Pool;
 /// </remarks>
 internal sealed class CommitPipeline
 {
-    [ThreadStatic]
-    private static PendingRetirement? t_pending;
-
-    [ThreadStatic]
-    private static ThreadCommits? t_commits;
-
     private readonly PersistenceDomain _domain;
     private readonly LaneSet _lanes;
     private readonly string _poolPath;
@@ -82,7 +76,7 @@ internal sealed class CommitPipeline
     /// <summary>Commits <paramref name="redo"/>: durable when this returns, and applied in place.</summary>
     public void Commit(RedoBuilder redo)
     {
-        var mine = redo.ThreadCommits ??= t_commits ??= new ThreadCommits(); // a builder is per thread: no TLS read
+        var mine = redo.ThreadCommits ??= ThreadCommits.OfThread; // a builder is per thread: no TLS read
         var samePool = ReferenceEquals(mine.LastPipeline, this);
         var lane = _lanes.Acquire(samePool ? mine.LastLane : -1, mine.LaneHolder, out var biased);
         mine.LastLane = lane;
@@ -161,12 +155,12 @@ internal sealed class CommitPipeline
     /// <summary>
     /// Before a write that bypasses the log: makes every applied log durable and stores and flushes R over them, so
     /// that recovery never replays a log over the write. The caller's own drain makes R durable;
-    /// <see cref="AfterDrain"/> then records that.
+    /// <see cref="AfterDrain()"/> then records that.
     /// </summary>
     public void RetireBeforeUnloggedWrite()
     {
-        var pending = t_pending;
-        if (pending is not null && ReferenceEquals(pending.Pipeline, this) && pending.Value >= Volatile.Read(ref _lastSequence))
+        var mine = ThreadCommits.OfThread;
+        if (ReferenceEquals(mine.PendingRetirementPipeline, this) && mine.PendingRetirement >= Volatile.Read(ref _lastSequence))
         {
             return; // already stored by this thread, awaiting its drain
         }
@@ -174,39 +168,56 @@ internal sealed class CommitPipeline
         DrainPendingApplies(long.MaxValue); // one extra drain, only for the first such write after commits
 
         var stored = StoreRetired();
-        t_pending = pending is not null && ReferenceEquals(pending.Pipeline, this) ? pending with { Value = stored } : new PendingRetirement(this, stored);
+        mine.PendingRetirementPipeline = this;
+        mine.PendingRetirement = stored;
     }
 
     /// <summary>
     /// Flushes this thread's deferred apply flushes for this pool, so that the caller's next drain makes them durable
-    /// (and <see cref="AfterDrain"/> can then forget them). Nothing to do in the common case.
+    /// (and <see cref="AfterDrain()"/> can then forget them). Nothing to do in the common case.
     /// </summary>
     public void BeforeDrain()
     {
-        if (t_commits is { } mine)
+        if (ThreadCommits.OfThreadIfAny is { } mine)
         {
             FlushDeferred(mine);
         }
     }
 
     /// <summary>Records that this thread drained: its flushed applies and any R it stored are durable.</summary>
-    public void AfterDrain()
+    public void AfterDrain() => AfterDrain(ThreadCommits.OfThreadIfAny);
+
+    /// <summary>
+    /// <see cref="AfterDrain()"/> for a caller that already holds the thread's state (the thread's
+    /// <see cref="Transactions.TransactionState.Commits"/>; null when the thread never committed nor retired): no
+    /// thread-static read.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AfterDrain(ThreadCommits? mine)
     {
-        if (t_commits is { Count: > 0 } mine)
+        if (mine is not null && (mine.Count > 0 || mine.PendingRetirementPipeline is not null))
+        {
+            RecordDrained(mine);
+        }
+    }
+
+    private void RecordDrained(ThreadCommits mine)
+    {
+        if (mine.Count > 0)
         {
             ForgetDrained(mine);
         }
 
-        if (t_pending is { } pending)
+        if (mine.PendingRetirementPipeline is { } pipeline)
         {
-            if (ReferenceEquals(pending.Pipeline, this))
+            if (ReferenceEquals(pipeline, this))
             {
-                t_pending = null;
-                MarkDurable(pending.Value);
+                mine.PendingRetirementPipeline = null;
+                MarkDurable(mine.PendingRetirement);
             }
-            else if (Volatile.Read(ref pending.Pipeline._closed))
+            else if (Volatile.Read(ref pipeline._closed))
             {
-                t_pending = null; // a closed pool's: drop it rather than keep the pool alive
+                mine.PendingRetirementPipeline = null; // a closed pool's: drop it rather than keep the pool alive
             }
         }
     }
@@ -513,14 +524,20 @@ internal sealed class CommitPipeline
     private long SlotOffset(int slotIndex) =>
         _lanes.SlotOffset(slotIndex / LaneSet.SlotsPerLane, slotIndex % LaneSet.SlotsPerLane);
 
-    private sealed record PendingRetirement(CommitPipeline Pipeline, long Value);
-
     /// <summary>
-    /// A thread's commit state: its lane, the applies it made but has not drained since, and the lines of those
-    /// applies still to flush.
+    /// A thread's commit state: its lane, the applies it made but has not drained since, the lines of those applies
+    /// still to flush, and an R it stored before a write outside the log that its next drain makes durable. Kept in
+    /// the thread's <see cref="Transactions.TransactionState"/>, so transactions, batches and commits share one
+    /// thread-static.
     /// </summary>
     internal sealed class ThreadCommits
     {
+        /// <summary>The calling thread's, made on first use.</summary>
+        public static ThreadCommits OfThread => Transactions.TransactionState.ForThread.Commits ??= new ThreadCommits();
+
+        /// <summary>The calling thread's, or null when it never needed one.</summary>
+        public static ThreadCommits? OfThreadIfAny => Transactions.TransactionState.OfThread?.Commits;
+
         public UnfencedApply[] Unfenced = new UnfencedApply[4];
         public int Count;
         public DeferredRange[] Deferred = new DeferredRange[8];
@@ -528,6 +545,8 @@ internal sealed class CommitPipeline
         public CommitPipeline? LastPipeline;
         public int LastLane;
         public readonly LaneSet.Holder LaneHolder = new(); // one per thread: see LaneSet
+        public CommitPipeline? PendingRetirementPipeline;  // the pipeline whose R this thread stored and has not drained
+        public long PendingRetirement;
 
         public void Add(CommitPipeline pipeline, int slot, long sequence)
         {

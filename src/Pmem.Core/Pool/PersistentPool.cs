@@ -373,14 +373,14 @@ public sealed partial class PersistentPool : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void WriteWord<T>(TransactionState? scopes, long offset, T value) where T : unmanaged
     {
-        if (scopes is not null && ReferenceEquals(scopes.BatchPool, this))
+        if (scopes is not null && scopes.BatchPoolId == InstanceId)
         {
             _domain.WriteAndFlush(offset, value);
         }
         else
         {
             _domain.WriteAndPersist(offset, value);
-            _commits.AfterDrain();
+            _commits.AfterDrain(scopes?.Commits);
         }
     }
 
@@ -392,7 +392,7 @@ public sealed partial class PersistentPool : IDisposable
     private void WriteWordAfterRetiring<T>(TransactionState? scopes, long offset, T value) where T : unmanaged
     {
         _commits.RetireBeforeUnloggedWrite();
-        WriteWord(scopes, offset, value);
+        WriteWord(TransactionState.OfThread, offset, value); // retiring may have made the thread's state
     }
 
     private void WriteInTransaction<T>(TransactionState tx, long offset, T value) where T : unmanaged
@@ -853,10 +853,10 @@ public sealed partial class PersistentPool : IDisposable
         return Transactions.Batch.Begin(this);
     }
 
-    internal void DrainBatch()
+    internal void DrainBatch(TransactionState state)
     {
         _domain.Drain();
-        _commits.AfterDrain();
+        _commits.AfterDrain(state.Commits);
     }
 
     internal void CommitTransaction(TransactionState tx)

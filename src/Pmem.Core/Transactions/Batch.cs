@@ -10,41 +10,42 @@ namespace Pmem.Transactions;
 public readonly struct Batch : IDisposable
 {
     private readonly TransactionState? _state; // the thread's state, which also holds its batch
+    private readonly PersistentPool? _pool;
     private readonly long _generation;
 
-    private Batch(TransactionState state, long generation) => (_state, _generation) = (state, generation);
+    private Batch(TransactionState state, PersistentPool pool, long generation) => (_state, _pool, _generation) = (state, pool, generation);
 
     internal static Batch Begin(PersistentPool pool)
     {
-        // The thread's state is kept and reused (BatchPool is null between batches): a batch allocates nothing.
+        // The thread's state is kept and reused (BatchPoolId is 0 between batches): a batch allocates nothing.
         var state = TransactionState.ForThread;
-        if (state.BatchPool is null)
+        if (state.BatchPoolId == 0)
         {
-            state.BatchPool = pool;
+            state.BatchPoolId = pool.InstanceId;
             state.BatchGeneration++;
         }
-        else if (!ReferenceEquals(state.BatchPool, pool))
+        else if (state.BatchPoolId != pool.InstanceId)
         {
             throw new InvalidOperationException("This thread already runs a batch on another pool.");
         }
 
         state.BatchDepth++;
-        return new Batch(state, state.BatchGeneration);
+        return new Batch(state, pool, state.BatchGeneration);
     }
 
     /// <summary>Ends the scope; the outermost end drains once, making every write of the batch durable.</summary>
     public void Dispose()
     {
         var state = _state;
-        if (state is null || !ReferenceEquals(TransactionState.OfThread, state) || state.BatchGeneration != _generation || state.BatchPool is not { } pool)
+        if (state is null || !ReferenceEquals(TransactionState.OfThread, state) || state.BatchGeneration != _generation || state.BatchPoolId == 0)
         {
             return; // default, another thread's, or already ended (a second Dispose of a copy)
         }
 
         if (--state.BatchDepth == 0)
         {
-            state.BatchPool = null;
-            pool.DrainBatch();
+            state.BatchPoolId = 0;
+            _pool!.DrainBatch(state);
         }
     }
 }

@@ -42,16 +42,28 @@ internal sealed class TransactionState
     }
 
     /// <summary>The calling thread's state, made on first use.</summary>
-    public static TransactionState ForThread => t_state ??= new TransactionState();
+    public static TransactionState ForThread
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => t_state ?? MakeForThread();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static TransactionState MakeForThread() => t_state = new TransactionState();
 
     /// <summary>
-    /// The pool of the thread's running batch (null when none), its nesting depth, and a generation that tells a scope
-    /// of an ended batch from one of the running batch. Kept here, not in a thread-static of its own, so that a write
-    /// learns whether it is in a transaction or in a batch from one thread-static read (see <see cref="Batch"/>).
+    /// The <see cref="PersistentPool.InstanceId"/> of the pool of the thread's running batch (0 when none), its nesting
+    /// depth, and a generation that tells a scope of an ended batch from one of the running batch. Kept here, not in a
+    /// thread-static of its own, so that a write learns whether it is in a transaction or in a batch from one
+    /// thread-static read (see <see cref="Batch"/>). An id, not a reference: beginning a batch then stores no
+    /// reference, which would cost a GC write barrier.
     /// </summary>
-    public PersistentPool? BatchPool;
+    public long BatchPoolId;
     public int BatchDepth;
     public long BatchGeneration;
+
+    /// <summary>The thread's commit bookkeeping (see <see cref="CommitPipeline"/>); null until it first commits or retires.</summary>
+    public CommitPipeline.ThreadCommits? Commits;
 
     /// <summary>The calling thread's running transaction, if any.</summary>
     public static TransactionState? Current

@@ -260,6 +260,36 @@ public sealed class TransactionTests
     }
 
     [Fact]
+    public void A_batch_covers_only_its_own_pool()
+    {
+        using var pool = NewPool();
+        using var other = NewPool();
+        var mine = pool.New<Account>();
+        var theirs = other.New<Account>();
+        mine.Balance = 1;
+        theirs.Balance = 1;
+        var otherDomain = (MemoryDomain)other.Domain;
+        var otherDrains = otherDomain.Drains;
+        using (pool.Batch())
+        {
+            mine.Balance = 2;
+            theirs.Balance = 2; // not in the batch: durable on return, so drained now
+            Assert.Equal(otherDrains + 1, otherDomain.Drains);
+            var error = Assert.Throws<InvalidOperationException>(() => other.Batch());
+            Assert.Contains("another pool", error.Message);
+        }
+
+        using (other.Batch()) // the ended batch left nothing behind
+        {
+            theirs.Balance = 3;
+            Assert.Equal(otherDrains + 1, otherDomain.Drains);
+        }
+
+        Assert.Equal(otherDrains + 2, otherDomain.Drains);
+        Assert.Equal((2L, 3L), (mine.Balance, theirs.Balance));
+    }
+
+    [Fact]
     public void A_batch_allocates_nothing_and_an_ended_batchs_scope_cannot_end_the_next()
     {
         using var pool = NewPool();
