@@ -286,18 +286,50 @@ public unsafe class PoolTxEightObjectsBenchmarks : PoolObjectsBase
 /// Eight 8-byte writes to 8 objects (8 distinct cache lines), made durable together: <c>using (pool.Batch())</c>
 /// against libpmem's store + <c>pmem_flush</c> ×8 + one <c>pmem_drain</c> on the same objects' lines.
 /// </summary>
+/// <remarks>
+/// Two layouts, because what the stores around the flushes cost depends on it on this machine: accounts allocated
+/// back to back (adjacent lines), and every other one of such accounts (a line between). The setup prints the
+/// distances between neighbours.
+/// </remarks>
 public unsafe class PoolBatchBenchmarks : PoolObjectsBase
 {
     private long*[] _ourLines = null!;
+    private Account[] _targets = null!;
+
+    [Params("every other line", "adjacent lines")]
+    public string Layout { get; set; } = "every other line";
 
     public override void Setup()
     {
         base.Setup();
+
+        // Accounts of one size class come from one run, back to back; keeping every other one leaves a line between.
+        var stride = Layout == "adjacent lines" ? 1 : 2;
+        _targets = new Account[Count];
+        for (var k = 0; k < Count; k += 128)
+        {
+            using var tx = Pool.BeginTransaction();
+            for (var i = k; i < k + 128; i++)
+            {
+                _targets[i] = Pool.New<Account>();
+                for (var skip = 1; skip < stride; skip++)
+                {
+                    Pool.New<Account>();
+                }
+            }
+
+            tx.Commit();
+        }
+
         _ourLines = new long*[Count];
         for (var i = 0; i < Count; i++)
         {
-            _ourLines[i] = (long*)Unsafe.AsPointer(ref Pool.Domain.GetRef<long>(AccountOffsets[i]));
+            _ourLines[i] = (long*)Unsafe.AsPointer(ref Pool.Domain.GetRef<long>(_targets[i].Offset));
         }
+
+        var strides = Enumerable.Range(1, Count - 1).GroupBy(i => _targets[i].Offset - _targets[i - 1].Offset)
+            .OrderByDescending(g => g.Count()).Take(3).Select(g => $"{g.Key} B ×{g.Count()}");
+        Console.WriteLine($"// {Layout}: distances between neighbours: {string.Join(", ", strides)}");
     }
 
     [Benchmark(Baseline = true), BenchmarkCategory("Native")]
@@ -322,7 +354,7 @@ public unsafe class PoolBatchBenchmarks : PoolObjectsBase
         {
             for (var j = 0; j < 8; j++)
             {
-                Accounts[start + j].Balance = start;
+                _targets[start + j].Balance = start;
             }
         }
     }
