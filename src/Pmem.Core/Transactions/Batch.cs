@@ -34,12 +34,23 @@ public readonly struct Batch : IDisposable
     }
 
     /// <summary>Ends the scope; the outermost end drains once, making every write of the batch durable.</summary>
+    /// <exception cref="InvalidOperationException">
+    /// Called on another thread than the one that began the batch, while the batch runs (an <c>await</c> inside the
+    /// batch's <c>using</c> block moves the rest of the method to another thread). The batch stays open on its thread.
+    /// </exception>
     public void Dispose()
     {
         var state = _state;
-        if (state is null || !ReferenceEquals(TransactionState.OfThread, state) || state.BatchGeneration != _generation || state.BatchPoolId == 0)
+        if (state is null || state.BatchGeneration != _generation || state.BatchPoolId == 0)
         {
-            return; // default, another thread's, or already ended (a second Dispose of a copy)
+            return; // default, or already ended (a second Dispose of a copy)
+        }
+
+        if (!ReferenceEquals(TransactionState.OfThread, state))
+        {
+            throw new InvalidOperationException(
+                "A batch must end on the thread that began it; this one is still open there and its writes are not yet durable. " +
+                "Do not await inside a batch.");
         }
 
         if (--state.BatchDepth == 0)

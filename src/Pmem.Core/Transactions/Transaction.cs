@@ -62,11 +62,21 @@ public readonly struct Transaction : IDisposable
     }
 
     /// <summary>Rolls back unless <see cref="Commit"/> ended this scope.</summary>
+    /// <exception cref="InvalidOperationException">
+    /// Called on another thread than the one that began the transaction, while it is open (an <c>await</c> inside the
+    /// transaction's <c>using</c> block moves the rest of the method to another thread). It stays open on its thread.
+    /// </exception>
     public void Dispose()
     {
-        if (_state is not { } state || state.Depth != _level || !ReferenceEquals(TransactionState.Current, state))
+        if (_state is not { } state || state.Depth != _level)
         {
             return; // committed, or already disposed
+        }
+
+        if (!ReferenceEquals(TransactionState.OfThread, state))
+        {
+            throw new InvalidOperationException(
+                "A transaction must end on the thread that began it; it is still open there. Do not await inside a transaction.");
         }
 
         state.RollBack();

@@ -260,6 +260,43 @@ public sealed class TransactionTests
     }
 
     [Fact]
+    public void Ending_a_batch_or_a_transaction_on_another_thread_throws_and_leaves_it_open()
+    {
+        using var pool = NewPool();
+        var domain = (MemoryDomain)pool.Domain;
+        var account = pool.New<Account>();
+        account.Balance = 1;
+
+        var batch = pool.Batch();
+        var error = OnOtherThread(batch.Dispose);
+        Assert.IsType<InvalidOperationException>(error);
+        Assert.Contains("thread that began it", error!.Message);
+        var drains = domain.Drains;
+        account.Balance = 2; // still batched on this thread: no drain yet
+        Assert.Equal(drains, domain.Drains);
+        batch.Dispose();
+        Assert.Equal(drains + 1, domain.Drains);
+        Assert.Null(OnOtherThread(batch.Dispose)); // an ended batch's copy: nothing to do anywhere
+
+        var tx = pool.BeginTransaction();
+        account.Balance = 3;
+        Assert.IsType<InvalidOperationException>(OnOtherThread(tx.Dispose));
+        Assert.True(tx.IsActive);
+        tx.Commit();
+        Assert.Null(OnOtherThread(tx.Dispose)); // committed: nothing to roll back
+        Assert.Equal(3, account.Balance);
+    }
+
+    private static Exception? OnOtherThread(Action action)
+    {
+        Exception? error = null;
+        var thread = new Thread(() => error = Record.Exception(action));
+        thread.Start();
+        thread.Join();
+        return error;
+    }
+
+    [Fact]
     public void A_batch_covers_only_its_own_pool()
     {
         using var pool = NewPool();
