@@ -23,7 +23,7 @@ namespace Pmem.Memory;
 public sealed unsafe class MsyncDomain : MappedDomain
 {
     private readonly object _gate = new();
-    private readonly DirtyRangeSet _dirty = new((long)LibC.PageSize);
+    private readonly DirtySpan _dirty = new((long)LibC.PageSize);
     private long _flushedEpoch;   // increases with every recorded flush
     private long _syncedEpoch;    // every flush up to this epoch is durable
     private bool _syncing;
@@ -82,7 +82,7 @@ public sealed unsafe class MsyncDomain : MappedDomain
 
             _syncing = true;
             epoch = _flushedEpoch;
-            span = _dirty.TakeSpan();
+            span = _dirty.Take();
         }
 
         var synced = false;
