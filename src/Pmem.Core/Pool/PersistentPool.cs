@@ -49,9 +49,6 @@ public sealed partial class PersistentPool : IDisposable
     private bool _disposed;
 
     [ThreadStatic]
-    private static RedoBuilder? t_redo;
-
-    [ThreadStatic]
     private static AllocationCache? t_allocationCache;
 
     private PersistentPool(PersistenceDomain domain, string path, string layout, IDisposable? ownedResource, long maxSize)
@@ -866,8 +863,7 @@ public sealed partial class PersistentPool : IDisposable
             return;
         }
 
-        var redo = tx.Redo ??= new RedoBuilder(); // the thread's transaction state holds it: no thread-static read
-        redo.Clear();
+        var redo = tx.RentRedo(); // the thread's state is at hand: no thread-static read
         foreach (var allocation in tx.Allocations)
         {
             _heap.LogAllocate(redo, allocation.Block, allocation.TypeIndex);
@@ -911,12 +907,7 @@ public sealed partial class PersistentPool : IDisposable
         }
     }
 
-    private static RedoBuilder RentRedo()
-    {
-        var redo = t_redo ??= new RedoBuilder();
-        redo.Clear();
-        return redo;
-    }
+    private static RedoBuilder RentRedo() => TransactionState.ForThread.RentRedo();
 
     private void CommitRedo(RedoBuilder redo)
     {

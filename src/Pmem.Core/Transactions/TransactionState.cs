@@ -92,8 +92,18 @@ internal sealed class TransactionState
 
     public bool HasWrites => _count > 0;
 
-    /// <summary>The builder this thread's commits log into (kept with the state, which is per thread).</summary>
-    public RedoBuilder? Redo { get; set; }
+    /// <summary>
+    /// The thread's redo builder, emptied: every commit the thread makes (a transaction's, or a single change's outside
+    /// one) is built and committed at once, so one builder per thread serves them all.
+    /// </summary>
+    public RedoBuilder RentRedo()
+    {
+        var redo = _redo ??= new RedoBuilder();
+        redo.Clear();
+        return redo;
+    }
+
+    private RedoBuilder? _redo;
 
     public List<AllocationRecord> Allocations { get; } = [];
 
