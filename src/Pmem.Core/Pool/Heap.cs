@@ -502,27 +502,15 @@ internal sealed class Heap
             i = end;
         }
 
-        long pendingLine = -1;
+        var pending = new RedoLog.LineMergingFlush<RedoLog.FlushNow>(new RedoLog.FlushNow(_domain));
         foreach (var block in blocks)
         {
             var typeOffset = ChunkOffset(block.Chunk) + s_geometry[block.SizeClass].TypesOffset + block.Slot * 4L;
             _domain.Write(typeOffset, typeIndex);
-            var line = typeOffset & ~(long)(PersistenceDomain.CacheLineSize - 1);
-            if (line != pendingLine)
-            {
-                if (pendingLine >= 0)
-                {
-                    _domain.Flush(pendingLine, PersistenceDomain.CacheLineSize);
-                }
-
-                pendingLine = line;
-            }
+            pending.Stored(typeOffset, sizeof(uint));
         }
 
-        if (pendingLine >= 0)
-        {
-            _domain.Flush(pendingLine, PersistenceDomain.CacheLineSize);
-        }
+        pending.Finish();
 
         for (var i = 0; i < blocks.Length; i++)
         {

@@ -232,6 +232,44 @@ internal static class RedoLog
         public void Flush(long offset, long length) => domain.Flush(offset, length);
     }
 
+    /// <summary>
+    /// Hands stored ranges to a flusher lazily, merging those that share or touch a cache line: a line must be flushed
+    /// after its last store, not before, and clustered stores (a log's entries, a run's type words) then cost one flush
+    /// per line.
+    /// </summary>
+    internal struct LineMergingFlush<TFlusher>(TFlusher flusher)
+        where TFlusher : struct, IRangeFlusher
+    {
+        private long _start = -1;
+        private long _end = -1;
+
+        /// <summary>Records that [offset, offset + length) was just stored.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Stored(long offset, long length)
+        {
+            var lineStart = offset & ~(long)(PersistenceDomain.CacheLineSize - 1);
+            if (_start >= 0 && lineStart <= _end && offset + length >= _start)
+            {
+                _start = Math.Min(_start, offset);
+                _end = Math.Max(_end, offset + length);
+                return;
+            }
+
+            Finish();
+            (_start, _end) = (offset, offset + length);
+        }
+
+        /// <summary>Flushes what is still pending; call after the last store.</summary>
+        public void Finish()
+        {
+            if (_start >= 0)
+            {
+                flusher.Flush(_start, _end - _start);
+                _start = -1;
+            }
+        }
+    }
+
     /// <summary>Applies entries in place and flushes them (without draining).</summary>
     public static void Apply(PersistenceDomain domain, ReadOnlySpan<byte> entries) => Apply(domain, entries, new FlushNow(domain));
 
@@ -239,8 +277,7 @@ internal static class RedoLog
     public static void Apply<TFlusher>(PersistenceDomain domain, ReadOnlySpan<byte> entries, TFlusher flusher)
         where TFlusher : struct, IRangeFlusher
     {
-        // Flush lazily: entries are usually clustered, and a line must be flushed after its last store, not before.
-        long pendingStart = -1, pendingEnd = -1;
+        var pending = new LineMergingFlush<TFlusher>(flusher);
         var reader = new RedoReader(entries);
         while (reader.MoveNext(out _))
         {
@@ -267,26 +304,10 @@ internal static class RedoLog
                     continue; // Verify applies nothing
             }
 
-            var lineStart = target & ~(long)(PersistenceDomain.CacheLineSize - 1);
-            if (pendingStart >= 0 && lineStart <= pendingEnd && target + length >= pendingStart)
-            {
-                pendingStart = Math.Min(pendingStart, target);
-                pendingEnd = Math.Max(pendingEnd, target + length);
-                continue;
-            }
-
-            if (pendingStart >= 0)
-            {
-                flusher.Flush(pendingStart, pendingEnd - pendingStart);
-            }
-
-            (pendingStart, pendingEnd) = (target, target + length);
+            pending.Stored(target, length);
         }
 
-        if (pendingStart >= 0)
-        {
-            flusher.Flush(pendingStart, pendingEnd - pendingStart);
-        }
+        pending.Finish();
     }
 
     /// <summary>
