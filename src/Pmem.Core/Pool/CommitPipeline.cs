@@ -195,7 +195,7 @@ internal sealed class CommitPipeline
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void AfterDrain(ThreadCommits? mine)
     {
-        if (mine is not null && (mine.Count > 0 || mine.PendingRetirementPipeline is not null))
+        if (mine is { AwaitsDrain: true })
         {
             RecordDrained(mine);
         }
@@ -547,6 +547,13 @@ internal sealed class CommitPipeline
         public readonly LaneSet.Holder LaneHolder = new(); // one per thread: see LaneSet
         public CommitPipeline? PendingRetirementPipeline;  // the pipeline whose R this thread stored and has not drained
         public long PendingRetirement;
+
+        /// <summary>True when the thread's next drain has something to record: applies to forget, or an R made durable.</summary>
+        public bool AwaitsDrain
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            get => Count > 0 || PendingRetirementPipeline is not null;
+        }
 
         public void Add(CommitPipeline pipeline, int slot, long sequence)
         {

@@ -370,15 +370,30 @@ public sealed partial class PersistentPool : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void WriteWord<T>(TransactionState? scopes, long offset, T value) where T : unmanaged
     {
-        if (scopes is not null && scopes.BatchPoolId == InstanceId)
+        if (scopes is not null)
         {
-            _domain.WriteAndFlush(offset, value);
+            if (scopes.BatchPoolId == InstanceId)
+            {
+                _domain.WriteAndFlush(offset, value);
+                return;
+            }
+
+            if (scopes.Commits is { AwaitsDrain: true } commits)
+            {
+                WriteDurableAndRecordDrain(commits, offset, value);
+                return;
+            }
         }
-        else
-        {
-            _domain.WriteAndPersist(offset, value);
-            _commits.AfterDrain(scopes?.Commits);
-        }
+
+        _domain.WriteAndPersist(offset, value); // nothing is needed after the flush call: no spills (see WriteValue)
+    }
+
+    /// <summary>A durable word write whose drain also makes the thread's earlier applies or stored R durable.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteDurableAndRecordDrain<T>(CommitPipeline.ThreadCommits commits, long offset, T value) where T : unmanaged
+    {
+        _domain.WriteAndPersist(offset, value);
+        _commits.AfterDrain(commits);
     }
 
     /// <summary>
