@@ -37,6 +37,9 @@ public sealed partial class PersistentPool
     /// <summary>Threads counted as having a transaction on this pool (for tests).</summary>
     internal int OpenTransactionCount => Volatile.Read(ref _openTransactions);
 
+    /// <summary>For tests: whether the next write outside the log must first retire applied logs (see CommitPipeline).</summary>
+    internal bool MustRetireBeforeUnloggedWrite => _commits.MustRetireBeforeUnloggedWrite;
+
     internal void TransactionOpened() => Interlocked.Increment(ref _openTransactions);
 
     internal void TransactionClosed() => Interlocked.Decrement(ref _openTransactions);

@@ -58,6 +58,27 @@ public sealed class CommitProtocolTests
     }
 
     [Fact]
+    public void A_write_outside_the_log_after_a_commit_records_that_its_drain_retired_the_commit()
+    {
+        var domain = new SimulatedDomain(PoolCrashTests.SmallPoolLength);
+        using var pool = PersistentPool.Create(domain, PoolCrashTests.LayoutName, PoolCrashTests.SmallPool);
+        var (first, second) = (pool.New<Account>(), pool.New<Account>());
+        using (var tx = pool.BeginTransaction())
+        {
+            first.Balance = 5;
+            tx.Commit();
+        }
+
+        Assert.True(pool.MustRetireBeforeUnloggedWrite);
+        var drains = domain.DrainCount;
+        second.Balance = 6; // drains the commit's apply and stores R, then its own drain makes R durable
+        Assert.Equal(drains + 2, domain.DrainCount);
+        Assert.False(pool.MustRetireBeforeUnloggedWrite); // fails if that drain is not recorded
+        second.Balance = 7;
+        Assert.Equal(drains + 3, domain.DrainCount);
+    }
+
+    [Fact]
     public void Back_to_back_transactions_keep_the_thread_counted_and_a_read_outside_gives_the_count_back()
     {
         using var pool = PersistentPool.Create(MemoryDomain.Create(4 << 20), "tests");
