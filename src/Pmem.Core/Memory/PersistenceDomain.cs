@@ -118,30 +118,19 @@ public abstract unsafe class PersistenceDomain : IDisposable
     /// lines' write-backs; in an 8-write batch they cost about 15% (bench/RESULTS.md, session 4).
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void WriteAndFlush<T>(long offset, T value) where T : unmanaged
-    {
-        var flush = _storeFlush;
-        if (flush == InlineFlush.OutOfLine)
-        {
-            WriteOutOfLine(offset, value, drain: false);
-            return;
-        }
-
-        Store(offset, value);
-        if (flush == InlineFlush.Engine)
-        {
-            LibPmem.Flush(_base + offset, (nuint)sizeof(T));
-        }
-    }
+    internal void WriteAndFlush<T>(long offset, T value) where T : unmanaged => StoreAndFlush(offset, value, drain: false);
 
     /// <summary>Stores a value and makes it durable before returning (store, flush, drain), as <see cref="WriteAndFlush"/> does.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void WriteAndPersist<T>(long offset, T value) where T : unmanaged
+    internal void WriteAndPersist<T>(long offset, T value) where T : unmanaged => StoreAndFlush(offset, value, drain: true);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void StoreAndFlush<T>(long offset, T value, bool drain) where T : unmanaged
     {
         var flush = _storeFlush;
         if (flush == InlineFlush.OutOfLine)
         {
-            WriteOutOfLine(offset, value, drain: true);
+            WriteOutOfLine(offset, value, drain);
             return;
         }
 
@@ -149,9 +138,12 @@ public abstract unsafe class PersistenceDomain : IDisposable
         if (flush == InlineFlush.Engine)
         {
             LibPmem.Flush(_base + offset, (nuint)sizeof(T));
-            LibPmem.Drain();
+            if (drain)
+            {
+                LibPmem.Drain();
+            }
         }
-        else
+        else if (drain)
         {
             Volatile.WriteBarrier(); // the process-crash drain (see ProcessCrashDomain.Drain)
         }

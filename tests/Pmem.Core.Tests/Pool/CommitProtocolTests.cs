@@ -11,18 +11,26 @@ namespace Pmem.Tests.Pool;
 /// </summary>
 public sealed class CommitProtocolTests
 {
-    [Fact]
-    public void An_apply_is_durable_once_the_same_thread_commits_again()
+    /// <summary>A simulated pool with two accounts, the first set to 5 by a committed transaction.</summary>
+    private static (SimulatedDomain Domain, PersistentPool Pool, Account First, Account Second) PoolWithOneCommit()
     {
         var domain = new SimulatedDomain(PoolCrashTests.SmallPoolLength);
-        using var pool = PersistentPool.Create(domain, PoolCrashTests.LayoutName, PoolCrashTests.SmallPool);
+        var pool = PersistentPool.Create(domain, PoolCrashTests.LayoutName, PoolCrashTests.SmallPool);
         var (first, second) = (pool.New<Account>(), pool.New<Account>());
-
         using (var tx = pool.BeginTransaction())
         {
             first.Balance = 5;
             tx.Commit();
         }
+
+        return (domain, pool, first, second);
+    }
+
+    [Fact]
+    public void An_apply_is_durable_once_the_same_thread_commits_again()
+    {
+        var (domain, pool, first, second) = PoolWithOneCommit();
+        using var poolLifetime = pool;
 
         // The apply is stored but its write-back waits for this thread's next drain, which the next commit makes.
         using (var tx = pool.BeginTransaction())
@@ -60,14 +68,8 @@ public sealed class CommitProtocolTests
     [Fact]
     public void A_write_outside_the_log_after_a_commit_records_that_its_drain_retired_the_commit()
     {
-        var domain = new SimulatedDomain(PoolCrashTests.SmallPoolLength);
-        using var pool = PersistentPool.Create(domain, PoolCrashTests.LayoutName, PoolCrashTests.SmallPool);
-        var (first, second) = (pool.New<Account>(), pool.New<Account>());
-        using (var tx = pool.BeginTransaction())
-        {
-            first.Balance = 5;
-            tx.Commit();
-        }
+        var (domain, pool, _, second) = PoolWithOneCommit();
+        using var poolLifetime = pool;
 
         Assert.True(pool.MustRetireBeforeUnloggedWrite);
         var drains = domain.DrainCount;
