@@ -355,7 +355,7 @@ public sealed partial class PersistentPool : IDisposable
         }
         else if (_commits.MustRetireBeforeUnloggedWrite)
         {
-            WriteWordAfterRetiring(scopes, offset, value);
+            WriteWordAfterRetiring(offset, value);
         }
         else
         {
@@ -401,7 +401,7 @@ public sealed partial class PersistentPool : IDisposable
     /// first such write after commits comes here.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void WriteWordAfterRetiring<T>(TransactionState? scopes, long offset, T value) where T : unmanaged
+    private void WriteWordAfterRetiring<T>(long offset, T value) where T : unmanaged
     {
         _commits.RetireBeforeUnloggedWrite();
         WriteWord(TransactionState.OfThread, offset, value); // retiring may have made the thread's state

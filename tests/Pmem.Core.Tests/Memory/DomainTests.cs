@@ -193,17 +193,19 @@ public sealed unsafe class DomainTests : IDisposable
     [InlineData(DurabilityMode.ProcessCrash)]
     public void Inlined_writes_reach_the_file_on_pmem_and_process_crash_domains(DurabilityMode mode)
     {
+        var guid = Guid.NewGuid();
         using (var domain = Map(forcePmem: true).CreateDomain(mode))
         {
             domain.WriteAndFlush(64, 11L);
             domain.Drain();
-            domain.WriteAndPersist(128, 12);
-            domain.WriteAndPersist(200, Guid.Empty); // wider than a word: the same store and flush of every line
+            domain.WriteAndPersist(160, 12);
+            domain.WriteAndPersist(120, guid); // wider than a word, across two lines: the store, then a flush of both
         }
 
         var bytes = File.ReadAllBytes(Path.Combine(_directory, "pool"));
         Assert.Equal(11L, BitConverter.ToInt64(bytes, 64));
-        Assert.Equal(12, BitConverter.ToInt32(bytes, 128));
+        Assert.Equal(guid, new Guid(bytes.AsSpan(120, 16)));
+        Assert.Equal(12, BitConverter.ToInt32(bytes, 160));
     }
 
     [Fact]
