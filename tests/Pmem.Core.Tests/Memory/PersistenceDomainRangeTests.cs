@@ -4,11 +4,24 @@ namespace Pmem.Tests.Memory;
 
 public sealed unsafe class PersistenceDomainRangeTests
 {
-    /// <summary>A domain over managed-owned native memory whose flushes are counted, to test the base class alone.</summary>
-    private sealed class CountingDomain(byte* memory, long length) : PersistenceDomain(memory, length)
+    /// <summary>
+    /// A domain over managed-owned native memory whose own flushes and drains are counted, to test the base class
+    /// alone. With <c>engineFlush</c> it declares the engine's flush inline, as HardwareDomain does.
+    /// </summary>
+    private sealed class CountingDomain : PersistenceDomain
     {
         public int Flushes;
         public int Drains;
+
+        public CountingDomain(byte* memory, long length, bool engineFlush = false)
+            : base(memory, length)
+        {
+            if (engineFlush)
+            {
+                InlineStoreFlush = InlineFlush.Engine;
+            }
+        }
+
         public override FlushPath FlushPath => FlushPath.ProcessCrash;
         public override void Flush(long offset, long length) { CheckRange(offset, length); Flushes++; }
         public override void Drain() => Drains++;
@@ -94,40 +107,23 @@ public sealed unsafe class PersistenceDomainRangeTests
         var memory = new byte[128];
         fixed (byte* p = memory)
         {
-            using var domain = new EngineFlushDomain(p, memory.Length);
+            using var domain = new CountingDomain(p, memory.Length, engineFlush: true);
             var observer = new RecordingObserver();
             domain.WriteAndPersist(0, 1L);
-            Assert.Equal(0, domain.OwnFlushes); // the inlined path: the engine's flush, not the virtual one
+            Assert.Equal((0, 0), (domain.Flushes, domain.Drains)); // the inlined path: the engine's flush and drain
 
             domain.StoreObserver = observer;
             domain.WriteAndFlush(8, 2L);
             domain.WriteAndPersist(16, 3L);
             Assert.Equal([(8L, 8L), (16L, 8L)], observer.Stores);
-            Assert.Equal(2, domain.OwnFlushes);
+            Assert.Equal((2, 1), (domain.Flushes, domain.Drains));
 
             domain.StoreObserver = null;
             domain.WriteAndFlush(24, 4L);
             Assert.Equal(2, observer.Stores.Count);
-            Assert.Equal(2, domain.OwnFlushes);
+            Assert.Equal((2, 1), (domain.Flushes, domain.Drains));
             Assert.Equal([1L, 2L, 3L, 4L], [domain.Read<long>(0), domain.Read<long>(8), domain.Read<long>(16), domain.Read<long>(24)]);
         }
-    }
-
-    /// <summary>A domain that declares the engine's flush inline (as HardwareDomain does) and counts its own virtual flushes.</summary>
-    private sealed class EngineFlushDomain : PersistenceDomain
-    {
-        public int OwnFlushes;
-
-        public EngineFlushDomain(byte* memory, long length)
-            : base(memory, length) => InlineStoreFlush = InlineFlush.Engine;
-
-        public override FlushPath FlushPath => LibPmem.ActiveFlushPath;
-        public override void Flush(long offset, long length) { CheckRange(offset, length); OwnFlushes++; }
-        public override void Drain() => LibPmem.Drain();
-        public override void Copy(long offset, ReadOnlySpan<byte> source, PmemCopyFlags flags = PmemCopyFlags.None) => source.CopyTo(GetSpan(offset, source.Length));
-        public override void Fill(long offset, byte value, long length, PmemCopyFlags flags = PmemCopyFlags.None) => GetSpan(offset, (int)length).Fill(value);
-        public override void Move(long destinationOffset, long sourceOffset, long length, PmemCopyFlags flags = PmemCopyFlags.None) =>
-            GetSpan(sourceOffset, (int)length).CopyTo(GetSpan(destinationOffset, (int)length));
     }
 
     private sealed class RecordingObserver : IStoreObserver
