@@ -172,18 +172,6 @@ internal sealed class CommitPipeline
         mine.PendingRetirement = stored;
     }
 
-    /// <summary>
-    /// Flushes this thread's deferred apply flushes for this pool, so that the caller's next drain makes them durable
-    /// (and <see cref="AfterDrain()"/> can then forget them). Nothing to do in the common case.
-    /// </summary>
-    public void BeforeDrain()
-    {
-        if (ThreadCommits.OfThreadIfAny is { } mine)
-        {
-            FlushDeferred(mine);
-        }
-    }
-
     /// <summary>Records that this thread drained: its flushed applies and any R it stored are durable.</summary>
     public void AfterDrain() => AfterDrain(ThreadCommits.OfThreadIfAny);
 
@@ -277,10 +265,24 @@ internal sealed class CommitPipeline
     private void RetireNow()
     {
         var stored = StoreRetired();
-        BeforeDrain();
-        _domain.Drain();
-        AfterDrain();
+        DrainWithDeferred();
         MarkDurable(stored);
+    }
+
+    /// <summary>
+    /// Drains on the rare paths, first flushing this thread's deferred applies so that the drain makes them durable
+    /// too, then recording what it made durable (one thread-static read for both).
+    /// </summary>
+    private void DrainWithDeferred()
+    {
+        var mine = ThreadCommits.OfThreadIfAny;
+        if (mine is not null)
+        {
+            FlushDeferred(mine);
+        }
+
+        _domain.Drain();
+        AfterDrain(mine);
     }
 
     /// <summary>
@@ -311,9 +313,7 @@ internal sealed class CommitPipeline
             RedoLog.FlushTargets(_domain, SlotOffset(slot), _lanes.SlotSize, (ulong)sequence);
         }
 
-        BeforeDrain(); // this thread's own pending applies were flushed above; this lets AfterDrain forget them
-        _domain.Drain();
-        AfterDrain();
+        DrainWithDeferred(); // this thread's own pending applies were flushed above; this lets the drain forget them
         foreach (var (slot, sequence) in helped)
         {
             ClearPending(slot, sequence);
