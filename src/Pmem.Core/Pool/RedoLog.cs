@@ -324,14 +324,17 @@ internal static class RedoLog
             return;
         }
 
+        var pending = new LineMergingFlush<FlushNow>(new FlushNow(domain));
         var reader = new RedoReader(domain.GetSpan(slotOffset + HeaderSize, (int)length));
         while (reader.MoveNext(out _))
         {
             if (reader.Operation != RedoOperation.Verify && reader.Target >= 0 && reader.Target + reader.Length <= domain.Length)
             {
-                domain.Flush(reader.Target, reader.Length);
+                pending.Stored(reader.Target, reader.Length);
             }
         }
+
+        pending.Finish();
     }
 
     /// <summary>
