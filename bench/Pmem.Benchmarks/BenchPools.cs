@@ -1,4 +1,5 @@
 using Pmem.Memory;
+using Pmem.Objects;
 using Pmem.Pool;
 
 namespace Pmem.Benchmarks;
@@ -35,5 +36,34 @@ internal static class BenchPools
         var pop = NativeLibPmemObj.CreatePool(path, "bench", size);
         File.Delete(path);
         return pop;
+    }
+
+    /// <summary>Deletes every object of <paramref name="objects"/> (in transactions of 256, which a lane's log holds) and empties the list.</summary>
+    public static void DeleteAll<T>(PersistentPool pool, List<T> objects) where T : PersistentObject
+    {
+        for (var i = 0; i < objects.Count; i += 256)
+        {
+            using var tx = pool.BeginTransaction();
+            for (var j = i; j < Math.Min(i + 256, objects.Count); j++)
+            {
+                pool.Delete(objects[j]);
+            }
+
+            tx.Commit();
+        }
+
+        objects.Clear();
+    }
+
+    /// <summary>Frees every native object of <paramref name="oids"/> with <c>pmemobj_free</c> and empties the list.</summary>
+    public static unsafe void FreeAllNative(List<PMEMoid> oids)
+    {
+        foreach (var oid in oids)
+        {
+            var copy = oid;
+            NativeLibPmemObj.Free(&copy);
+        }
+
+        oids.Clear();
     }
 }

@@ -95,29 +95,12 @@ public unsafe class PoolConcurrentAllocBenchmarks
     {
         foreach (var list in _ours)
         {
-            for (var i = 0; i < list.Count; i += 256)
-            {
-                using var tx = _pool.BeginTransaction();
-                for (var j = i; j < Math.Min(i + 256, list.Count); j++)
-                {
-                    _pool.Delete(list[j]);
-                }
-
-                tx.Commit();
-            }
-
-            list.Clear();
+            BenchPools.DeleteAll(_pool, list);
         }
 
         foreach (var list in _native)
         {
-            foreach (var oid in list)
-            {
-                var copy = oid;
-                NativeLibPmemObj.Free(&copy);
-            }
-
-            list.Clear();
+            BenchPools.FreeAllNative(list);
         }
     }
 

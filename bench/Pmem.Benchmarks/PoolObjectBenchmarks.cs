@@ -58,25 +58,8 @@ public unsafe class PoolAllocBenchmarks
     [IterationCleanup]
     public void FreeAll()
     {
-        for (var i = 0; i < _ours.Count; i += 256)
-        {
-            using var tx = _pool.BeginTransaction();
-            for (var j = i; j < Math.Min(i + 256, _ours.Count); j++)
-            {
-                _pool.Delete(_ours[j]);
-            }
-
-            tx.Commit();
-        }
-
-        _ours.Clear();
-        foreach (var oid in _native)
-        {
-            var copy = oid;
-            NativeLibPmemObj.Free(&copy);
-        }
-
-        _native.Clear();
+        BenchPools.DeleteAll(_pool, _ours);
+        BenchPools.FreeAllNative(_native);
     }
 
     [GlobalCleanup]
