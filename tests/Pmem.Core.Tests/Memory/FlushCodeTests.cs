@@ -60,10 +60,20 @@ public sealed unsafe class FlushCodeTests
         {
             Pmem.Memory.LibPmem.Persist(p, (nuint)buffer.Length);
             Pmem.Memory.LibPmem.DeepFlush(p, (nuint)buffer.Length);
-            if (FlushCode.IsAvailable)
+            // Each instruction only where the CPU has it: an AMD EPYC without CLWB raises SIGILL on it.
+            var cpu = CpuFeatures.Current;
+            if (FlushCode.IsAvailable && cpu.Clwb)
             {
                 FlushCode.Clwb(p, 1000);
+            }
+
+            if (FlushCode.IsAvailable && cpu.ClflushOpt)
+            {
                 FlushCode.ClflushOpt(p, 1000);
+            }
+
+            if (FlushCode.IsAvailable && cpu.Clflush)
+            {
                 FlushCode.Clflush(p, 1000);
             }
         }
