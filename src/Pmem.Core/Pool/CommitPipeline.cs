@@ -59,14 +59,26 @@ internal sealed class CommitPipeline
     // keeps the process's stores in order (the process-crash domain, as for the applies above).
     private readonly bool _sealLogs;
 
-    public CommitPipeline(PersistenceDomain domain, LaneSet lanes, string poolPath, long retiredOnMedia, bool formatAllowsSeals = false)
+    /// <summary>A pipeline over a recovered pool's lanes.</summary>
+    /// <param name="domain">The pool's domain.</param>
+    /// <param name="lanes">The pool's lanes.</param>
+    /// <param name="poolPath">Names the pool in exceptions.</param>
+    /// <param name="retiredOnMedia">The watermark R recovery left durable: the newest sequence in the pool.</param>
+    /// <param name="slotSequences">
+    /// Per slot, the sequence of the whole log it holds (0: none), all retired by recovery. Each lane then overwrites
+    /// its oldest log first, so the newest log, whose sequence the watermark R now holds, outlives a torn next commit.
+    /// </param>
+    /// <param name="formatAllowsSeals">The pool's format may hold sealed logs (see <see cref="RedoLog.WriteLog"/>).</param>
+    public CommitPipeline(PersistenceDomain domain, LaneSet lanes, string poolPath, long retiredOnMedia, long[] slotSequences, bool formatAllowsSeals)
     {
         _domain = domain;
         _lanes = lanes;
         _poolPath = poolPath;
         _inFlight = new long[lanes.Count];
         _applyPending = new long[lanes.Count * LaneSet.SlotsPerLane];
-        _slotSequence = new long[lanes.Count * LaneSet.SlotsPerLane]; // recovery retires every log: all slots start free
+        _slotSequence = slotSequences.Length == lanes.Count * LaneSet.SlotsPerLane
+            ? slotSequences
+            : throw new ArgumentException("one sequence per slot", nameof(slotSequences));
         _lastSequence = retiredOnMedia;
         _retiredDurable = retiredOnMedia;
         _appliesPersistAtOnce = domain is ProcessCrashDomain;
@@ -76,6 +88,12 @@ internal sealed class CommitPipeline
     /// <summary>Commits <paramref name="redo"/>: durable when this returns, and applied in place.</summary>
     public void Commit(RedoBuilder redo)
     {
+        if (RedoLog.HeaderSize + redo.Length > _lanes.SlotSize)
+        {
+            // Refused before it takes a sequence number: recovery counts on every number up to C having a log.
+            throw new TransactionTooLargeException(_poolPath, RedoLog.HeaderSize + redo.Length, _lanes.SlotSize);
+        }
+
         var mine = redo.ThreadCommits ??= ThreadCommits.OfThread; // a builder is per thread: no TLS read
         var samePool = ReferenceEquals(mine.LastPipeline, this);
         var lane = _lanes.Acquire(samePool ? mine.LastLane : -1, mine.LaneHolder, out var biased);
@@ -243,6 +261,12 @@ internal sealed class CommitPipeline
     /// </summary>
     public void RetireThrough(long sequence)
     {
+        if (sequence > Volatile.Read(ref _lastSequence))
+        {
+            // No commit will ever reach it: waiting would never end.
+            throw new InvalidOperationException($"{_poolPath}: cannot retire through commit {sequence}, past the newest commit {Volatile.Read(ref _lastSequence)}.");
+        }
+
         var spins = new SpinWait();
         while (Volatile.Read(ref _retiredDurable) < sequence)
         {

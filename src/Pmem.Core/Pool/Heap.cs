@@ -52,6 +52,7 @@ internal sealed class Heap
     private readonly ClassState[] _classes;
     private ChunkHead[] _heads;
     private List<int> _reservedLarge = [];
+    private List<RunState> _emptyRuns = [];
     private int _chunkCount;
 
     private readonly Action _beforeReuse;
@@ -148,22 +149,29 @@ internal sealed class Heap
     }
 
     /// <summary>
-    /// The writing half of recovery, run after the redo logs are applied: frees large groups whose transaction never
-    /// committed and merges free spans a crash left side by side.
+    /// The reading half of recovery after the redo logs are applied (in memory, not yet drained): every allocated run
+    /// block carries a known type index; builds each run's free list. Writes nothing.
     /// </summary>
-    public void FinishRecovery(Func<uint, bool> isKnownType)
+    /// <exception cref="PoolCorruptedException">An allocated block has an unknown type index.</exception>
+    public void ValidateAfterReplay(Func<uint, bool> isKnownType) => _emptyRuns = ValidateAllocationTypes(isKnownType);
+
+    /// <summary>
+    /// The writing half of recovery, run once everything is validated: frees large groups whose transaction never
+    /// committed, turns runs with no allocated block into free chunks and merges free spans a crash left side by side.
+    /// </summary>
+    public void FinishRecovery()
     {
-        var emptyRuns = ValidateAllocationTypes(isKnownType);
         lock (_heapLock)
         {
             // Runs a crash (or an older version) left without any allocated block become free chunks: every log is
             // retired by now, so none can be replayed into them.
-            foreach (var run in emptyRuns)
+            foreach (var run in _emptyRuns)
             {
                 _classes[_heads[run.Chunk].SizeClass].Available.Remove(run);
                 MakeFree(run.Chunk, 1);
             }
 
+            _emptyRuns = [];
             foreach (var chunk in _reservedLarge)
             {
                 if (_domain.Read<uint>(ChunkOffset(chunk) + LargeTypeOffset) == 0)
@@ -219,6 +227,10 @@ internal sealed class Heap
                 {
                     empty.Add(run);
                 }
+
+                // Now, after the replay and before any commit: a list built later could see a block whose free is
+                // applied but not yet released as free, and hand it out twice (see RunState).
+                run.LoadFreeList(_domain, chunkOffset, geometry);
             }
         }
 
@@ -287,7 +299,6 @@ internal sealed class Heap
         lock (state.Lock)
         {
             var run = state.CurrentFor(block.Chunk) ?? FindRun(state, block.Chunk);
-            run.EnsureFreeList(_domain, ChunkOffset(run.Chunk), s_geometry[block.SizeClass]); // a run untouched since open
             run.Return(block.Slot);
             run.FreedThrough = Math.Max(run.FreedThrough, freedThrough);
             if (mayReturnRun && run.IsEmpty(s_geometry[block.SizeClass].BlockCount) && state.CurrentFor(run.Chunk) is null)
@@ -446,7 +457,9 @@ internal sealed class Heap
                     break;
                 }
 
-                state.Current[arena] = new RunState(chunk);
+                var created = new RunState(chunk);
+                created.LoadFreeList(_domain, ChunkOffset(chunk), s_geometry[sizeClass]); // all free: just zeroed
+                state.Current[arena] = created;
             }
         }
 
@@ -470,7 +483,6 @@ internal sealed class Heap
     /// </summary>
     private void TakeFrom(RunState run, int sizeClass, Span<BlockReservation> into, ref int taken, ref long freedThrough)
     {
-        run.EnsureFreeList(_domain, ChunkOffset(run.Chunk), s_geometry[sizeClass]);
         while (taken < into.Length && run.TryTake(out var slot))
         {
             into[taken++] = new BlockReservation(BlockOffset(run.Chunk, sizeClass, slot), sizeClass, run.Chunk, slot, s_classSizes[sizeClass]);
@@ -589,12 +601,13 @@ internal sealed class Heap
             return false;
         }
 
-        var chunk = (int)((offset - _heapStart) / ChunkSize);
-        if (chunk >= Volatile.Read(ref _chunkCount))
+        var chunkIndex = (offset - _heapStart) / ChunkSize; // a long: a damaged offset may be far past the heap
+        if (chunkIndex >= Volatile.Read(ref _chunkCount))
         {
             return false;
         }
 
+        var chunk = (int)chunkIndex;
         var head = _heads[chunk];
         var chunkOffset = ChunkOffset(chunk);
         if (head.Kind == ChunkKind.Large && offset == chunkOffset + HeaderLine)
@@ -945,9 +958,10 @@ internal sealed class Heap
     }
 
     /// <summary>
-    /// Volatile free slots of one run, one bit per block, built from its durable bitmap on first use. Returning a slot
-    /// is idempotent: a list built from the bitmap after a free was applied but before that free's release arrives
-    /// already holds the slot, and must not hold it twice.
+    /// Volatile free slots of one run, one bit per block. Built from the durable bitmap only when no commit can run:
+    /// at open after the replay, or for a run just carved (all free). A list built while commits run would count a
+    /// block whose free is applied but not yet released as free; handed out, then released, it would have two owners.
+    /// Returning a slot is idempotent all the same, so a release can never count a free slot twice.
     /// </summary>
     private sealed class RunState(int chunk)
     {
@@ -960,13 +974,9 @@ internal sealed class Heap
         /// <summary>The newest commit whose log may mention a block returned here this session (0: none).</summary>
         public long FreedThrough { get; set; }
 
-        public void EnsureFreeList(PersistenceDomain domain, long chunkOffset, RunGeometry geometry)
+        public void LoadFreeList(PersistenceDomain domain, long chunkOffset, RunGeometry geometry)
         {
-            if (_free is not null)
-            {
-                return;
-            }
-
+            _freeCount = 0;
             var free = new ulong[geometry.BitmapWords];
             for (var w = 0; w < free.Length; w++)
             {

@@ -17,15 +17,14 @@ internal enum RedoOperation : byte
     Verify = 4,
 }
 
-/// <summary>What recovery found in a lane.</summary>
-internal enum LaneLogState
-{
-    /// <summary>No log, or a torn one: nothing to do.</summary>
-    Empty,
-
-    /// <summary>A whole log above the watermark R: replayed if it committed.</summary>
-    Committed,
-}
+/// <summary>A whole log found in a lane slot (see <see cref="RedoLog.TryRead"/>).</summary>
+/// <param name="SlotOffset">Where the slot lies in the pool.</param>
+/// <param name="Sequence">The commit's sequence number.</param>
+/// <param name="Retired">The watermark R the log carries: every commit at or below it had its apply durable.</param>
+/// <param name="Committed">The watermark C the log carries: every commit at or below it had passed its commit point.</param>
+/// <param name="EntryCount">Entries the header counts.</param>
+/// <param name="Entries">The encoded entries.</param>
+internal sealed record SlotLog(long SlotOffset, ulong Sequence, long Retired, long Committed, uint EntryCount, byte[] Entries);
 
 /// <summary>
 /// Collects redo entries in ordinary memory before they are written to a lane. Reused per thread, and used only by
@@ -338,50 +337,41 @@ internal static class RedoLog
     }
 
     /// <summary>
-    /// Reads a slot's log: <see cref="LaneLogState.Empty"/> when there is none (or a torn or retired one), else
-    /// <see cref="LaneLogState.Committed"/> with its entries — whether the content it publishes is durable is for the
-    /// caller to decide with <see cref="ContentIsDurable"/>, knowing every log's watermarks. A sealed log counts as
-    /// whole only when <c>sealsAllowed</c> (a process-crash pool of a version that seals logs).
+    /// Reads a slot's log: null when there is none or a torn one (its checksum, or seal, does not match), else the
+    /// whole log with its header's watermarks and its entries, not yet validated: a whole log below the watermark R
+    /// may sit in a slot being reused, so only the logs recovery replays are validated (<see cref="Validate"/>). A
+    /// sealed log counts as whole only when <paramref name="sealsAllowed"/> (a process-crash pool of a version that
+    /// seals logs).
     /// </summary>
-    /// <exception cref="PoolCorruptedException">The log is whole but its entries are impossible.</exception>
-    public static LaneLogState TryRead(PersistenceDomain domain, long laneOffset, int laneSize, long poolSize, long retiredThrough, bool sealsAllowed, string poolPath, out ulong sequence, out long retiredInLog, out long committedInLog, out byte[] entries)
+    public static SlotLog? TryRead(PersistenceDomain domain, long slotOffset, int slotSize, bool sealsAllowed)
     {
-        sequence = 0;
-        retiredInLog = 0;
-        committedInLog = 0;
-        entries = [];
-        var header = domain.GetSpan(laneOffset, HeaderSize);
+        var header = domain.GetSpan(slotOffset, HeaderSize);
         var stored = BinaryPrimitives.ReadUInt64LittleEndian(header[ChecksumOffset..]);
         if (stored == 0)
         {
-            return LaneLogState.Empty;
+            return null;
         }
 
         var length = BinaryPrimitives.ReadUInt32LittleEndian(header[8..]);
-        var count = BinaryPrimitives.ReadUInt32LittleEndian(header[12..]);
-        if (length > laneSize - HeaderSize || length % 8 != 0)
+        if (length > slotSize - HeaderSize || length % 8 != 0)
         {
-            return LaneLogState.Empty; // a torn header: the transaction never committed
+            return null; // a torn header: the transaction never committed
         }
 
-        var data = domain.GetSpan(laneOffset + HeaderSize, (int)length);
+        var data = domain.GetSpan(slotOffset + HeaderSize, (int)length);
         var sealedWhole = sealsAllowed && stored == Seal(BinaryPrimitives.ReadUInt64LittleEndian(header));
         if (!sealedWhole && Checksum(header, data) != stored)
         {
-            return LaneLogState.Empty; // torn log (or a sealed one cut short before its seal): never committed
+            return null; // torn log (or a sealed one cut short before its seal): never committed
         }
 
-        sequence = BinaryPrimitives.ReadUInt64LittleEndian(header);
-        retiredInLog = BinaryPrimitives.ReadInt64LittleEndian(header[RetiredOffset..]);
-        committedInLog = BinaryPrimitives.ReadInt64LittleEndian(header[CommittedOffset..]);
-        if (sequence <= (ulong)retiredThrough)
-        {
-            return LaneLogState.Empty; // retired: applied long ago, its slot may be half reused
-        }
-
-        Validate(data, count, poolSize, laneOffset, poolPath);
-        entries = data.ToArray();
-        return LaneLogState.Committed;
+        return new SlotLog(
+            slotOffset,
+            BinaryPrimitives.ReadUInt64LittleEndian(header),
+            BinaryPrimitives.ReadInt64LittleEndian(header[RetiredOffset..]),
+            BinaryPrimitives.ReadInt64LittleEndian(header[CommittedOffset..]),
+            BinaryPrimitives.ReadUInt32LittleEndian(header[12..]),
+            data.ToArray());
     }
 
     /// <summary>
@@ -402,8 +392,11 @@ internal static class RedoLog
         return true;
     }
 
-    private static void Validate(ReadOnlySpan<byte> data, uint count, long poolSize, long laneOffset, string poolPath)
+    /// <summary>Checks that a whole log's entries decode and stay inside the pool, before recovery replays it.</summary>
+    /// <exception cref="PoolCorruptedException">The log is whole but its entries are impossible.</exception>
+    public static void Validate(SlotLog log, long poolSize, string poolPath)
     {
+        var (data, count, laneOffset) = (log.Entries, log.EntryCount, log.SlotOffset);
         uint seen = 0;
         var reader = new RedoReader(data);
         string? error;
@@ -430,7 +423,7 @@ internal static class RedoLog
     }
 
     private static PoolCorruptedException Corrupt(string poolPath, long laneOffset, string what) =>
-        new(poolPath, $"the redo log of the lane at offset {laneOffset} is committed but invalid: {what}");
+        new(poolPath, $"the redo log in the slot at offset {laneOffset} is committed but invalid: {what}");
 
     /// <summary>XxHash3 of the entries, seeded with the header's sequence, length, count and watermarks (one call, no state).</summary>
     internal static ulong Checksum(ReadOnlySpan<byte> header, ReadOnlySpan<byte> data)

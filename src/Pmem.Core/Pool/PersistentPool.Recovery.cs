@@ -1,0 +1,168 @@
+// Recovery at open: validates the type table, logs and heap, replays committed logs, and writes nothing on failure.
+using Pmem.Memory;
+
+namespace Pmem.Pool;
+
+public sealed partial class PersistentPool
+{
+    /// <summary>
+    /// Validates the type table, the logs and the heap, replays the committed logs and completes what a crash left
+    /// unfinished. If anything is invalid, every byte the replay stored is put back before the exception leaves, so a
+    /// failed open leaves the file as it found it.
+    /// </summary>
+    /// <exception cref="PoolCorruptedException">Invalid type table, watermarks, logs, heap or root.</exception>
+    private void Recover()
+    {
+        _types.Load();
+        var replay = LogsToReplay(out var newest, out var slotSequences);
+        _heap.Load(_types.IsKnown);
+
+        // Replay in commit order (newer wins), remembering what each store overwrote. Whatever is found invalid after
+        // the replay (an allocated block without a known type, a root that is not allocated) puts it all back.
+        var overwritten = new List<(long Offset, byte[] Bytes)>();
+        try
+        {
+            foreach (var log in replay)
+            {
+                SaveTargets(log.Entries, overwritten);
+                RedoLog.Apply(_domain, log.Entries);
+            }
+
+            _heap.ValidateAfterReplay(_types.IsKnown);
+            ValidateRoot();
+        }
+        catch (PoolException) when (overwritten.Count > 0)
+        {
+            for (var i = overwritten.Count - 1; i >= 0; i--)
+            {
+                var (offset, bytes) = overwritten[i];
+                bytes.CopyTo(_domain.GetSpan(offset, bytes.Length));
+                _domain.NotifyStore(offset, bytes.Length);
+                _domain.Flush(offset, bytes.Length);
+            }
+
+            _domain.Drain();
+            throw;
+        }
+
+        _domain.Drain();
+        if (newest > _domain.Read<long>(PoolLayout.RetiredThroughOffset))
+        {
+            // Every whole log is now applied or abandoned: the header's watermark covers them all, so the slots can be
+            // reused without their own watermarks.
+            _domain.WriteDurable(PoolLayout.RetiredThroughOffset, newest);
+        }
+
+        _commits = new CommitPipeline(_domain, _lanes, Path, newest, slotSequences, _logsMayBeSealed);
+        RecoveredTransactions = replay.Count;
+        _heap.FinishRecovery();
+    }
+
+    /// <summary>
+    /// Reads every slot (writing nothing) and returns the logs to replay, in commit order: above the watermark R, and
+    /// committed (at or below C, or with the content they publish durable). Refuses watermarks no crash can leave and
+    /// a committed log that is damaged or missing, rather than silently dropping its transaction.
+    /// </summary>
+    /// <param name="newest">The newest sequence number in the pool: the watermark once the replay is durable.</param>
+    /// <param name="slotSequences">Per slot, the sequence of the whole log it holds (0: none).</param>
+    private List<SlotLog> LogsToReplay(out long newest, out long[] slotSequences)
+    {
+        var headerRetired = _domain.Read<long>(PoolLayout.RetiredThroughOffset);
+        if (headerRetired < 0)
+        {
+            throw new PoolCorruptedException(Path, $"the header's retirement watermark R (offset {PoolLayout.RetiredThroughOffset}) holds the impossible value {headerRetired}");
+        }
+
+        var found = new List<SlotLog>();
+        slotSequences = new long[_lanes.Count * LaneSet.SlotsPerLane];
+        for (var lane = 0; lane < _lanes.Count; lane++)
+        {
+            for (var slot = 0; slot < LaneSet.SlotsPerLane; slot++)
+            {
+                if (RedoLog.TryRead(_domain, _lanes.SlotOffset(lane, slot), _lanes.SlotSize, _logsMayBeSealed) is { } log)
+                {
+                    found.Add(log);
+                    slotSequences[LaneSet.SlotIndex(lane, slot)] = (long)log.Sequence;
+                }
+            }
+        }
+
+        // R is a commit's sequence number whose log outlives it until two newer logs fill its lane, so at most one torn
+        // log per lane (the one a crash cut short) can stand above the newest whole log. (Earlier releases could
+        // overwrite the newest log first after a recovery, which the same bound covers.)
+        var newestLog = found.Count == 0 ? 0 : (long)found.Max(log => log.Sequence);
+        if (headerRetired > newestLog + _lanes.Count)
+        {
+            throw new PoolCorruptedException(Path, $"the header's retirement watermark R is {headerRetired}, but the newest whole log is commit {newestLog}: the watermark or the logs are damaged");
+        }
+
+        // A whole log's watermarks are as true as the header's.
+        var retired = Math.Max(headerRetired, found.Count == 0 ? 0 : found.Max(log => log.Retired));
+        var committed = found.Count == 0 ? 0 : found.Max(log => log.Committed);
+        newest = Math.Max(headerRetired, newestLog);
+
+        // Every commit in (R, C] passed its commit point and its log is kept until R covers it: each must be here.
+        if (committed > retired)
+        {
+            if (committed - retired > (long)_lanes.Count * LaneSet.SlotsPerLane)
+            {
+                throw new PoolCorruptedException(Path, $"the logs' watermarks claim {committed - retired} committed transactions awaiting recovery, more than the {_lanes.Count * LaneSet.SlotsPerLane} log slots hold");
+            }
+
+            for (var sequence = retired + 1; sequence <= committed; sequence++)
+            {
+                if (!found.Exists(log => log.Sequence == (ulong)sequence))
+                {
+                    throw new PoolCorruptedException(Path, $"the redo log of committed transaction {sequence} is damaged or missing, so it cannot be completed (the logs' watermarks show it committed)");
+                }
+            }
+        }
+
+        // Above C, a log counts only if the content it publishes hashes as recorded (see CommitPipeline).
+        var replay = found
+            .Where(log => log.Sequence > (ulong)retired && (log.Sequence <= (ulong)committed || RedoLog.ContentIsDurable(_domain, log.Entries)))
+            .OrderBy(log => log.Sequence)
+            .ToList();
+        var poolSize = Size;
+        foreach (var log in replay)
+        {
+            RedoLog.Validate(log, poolSize, Path);
+        }
+
+        return replay;
+    }
+
+    /// <summary>Copies the bytes each entry of a log is about to overwrite.</summary>
+    private void SaveTargets(byte[] entries, List<(long Offset, byte[] Bytes)> overwritten)
+    {
+        var reader = new RedoReader(entries);
+        while (reader.MoveNext(out _))
+        {
+            if (reader.Operation != RedoOperation.Verify)
+            {
+                overwritten.Add((reader.Target, _domain.GetSpan(reader.Target, (int)reader.Length).ToArray()));
+            }
+        }
+    }
+
+    private void ValidateRoot()
+    {
+        var root = _domain.Read<long>(PoolLayout.RootOffsetOffset);
+        var rootType = _domain.Read<uint>(PoolLayout.RootTypeOffset);
+        if (root == 0)
+        {
+            if (rootType != 0)
+            {
+                // Both are set in one commit: a type without an offset is a damaged header, not a pool without a root.
+                throw new PoolCorruptedException(Path, $"the root offset is 0 but the root type index is {rootType}");
+            }
+
+            return;
+        }
+
+        if (!_heap.TryGetAllocated(root, out _, out var stored) || stored != rootType)
+        {
+            throw new PoolCorruptedException(Path, $"the root object at offset {root} is not an allocated object of its recorded type");
+        }
+    }
+}
