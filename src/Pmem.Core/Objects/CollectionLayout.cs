@@ -3,79 +3,166 @@ using Pmem.Pool;
 namespace Pmem.Objects;
 
 /// <summary>
-/// The durable layout of collection headers, read without knowing the program's element types (for frees of an
-/// owning object and for <see cref="PersistentPool.Check"/>).
+/// The durable layout of collection headers, defined once: read without knowing the program's element types (for
+/// frees of an owning object and for <see cref="PersistentPool.Check"/>), and validated before any slot is read.
 /// </summary>
 /// <remarks>
-/// List header: <c>[count][capacity][array][version][slot size i32][slot kind i32]</c>.
-/// Dictionary header: <c>[count][capacity][table][version][key size i32][key kind i32][value size i32][value kind i32][used]</c>;
-/// entry: <c>[hash u64 (0 empty, 1 removed)][key slot][value slot]</c>.
+/// Header (64 bytes): <c>[count][capacity][storage][version]</c>, then for a list <c>[slot size i32][slot kind i32]</c>,
+/// for a dictionary <c>[key size i32][key kind i32][value size i32][value kind i32][used]</c>. A list's storage is an
+/// array of slots; a dictionary's is a table of entries <c>[hash u64 (0 empty, 1 removed)][key slot][value slot]</c>.
 /// </remarks>
 internal static class CollectionLayout
 {
     public const int HeaderSize = 64;
+    public const long CountOffset = 0;
+    public const long CapacityOffset = 8;
+    public const long StorageOffset = 16;
+    public const long VersionOffset = 24;
+    public const long SlotSizeOffset = 32;
+    public const long SlotKindOffset = 36;
+    public const long KeySizeOffset = 32;
+    public const long KeyKindOffset = 36;
+    public const long ValueSizeOffset = 40;
+    public const long ValueKindOffset = 44;
+    public const long UsedOffset = 48;
 
-    /// <summary>The array and, per element, an owned string or a referenced object.</summary>
-    public static IEnumerable<(long Offset, bool Owned)> ListChildren(PersistentPool pool, long header)
+    /// <summary>Bytes in front of a dictionary entry's key slot: the hash, 0 for empty and 1 for removed.</summary>
+    public const int EntryHashSize = 8;
+
+    /// <summary>Largest slot a codec makes (a rounded unmanaged value): anything larger is damage.</summary>
+    private const int MaxSlotSize = 1 << 16;
+
+    /// <summary>
+    /// Why the collection header at <paramref name="header"/> cannot be trusted, or null when its count, capacity, slot
+    /// sizes and kinds are possible and its storage is an allocated block large enough for its capacity.
+    /// </summary>
+    public static string? Problem(PersistentPool pool, long header, uint typeIndex)
     {
-        var array = pool.ReadValue<long>(header + 16);
-        if (array == 0)
+        var count = pool.ReadValue<long>(header + CountOffset);
+        var capacity = pool.ReadValue<long>(header + CapacityOffset);
+        var storage = pool.ReadValue<long>(header + StorageOffset);
+        var name = typeIndex == TypeTable.ListTypeIndex ? "list" : "dictionary";
+        if (count < 0 || capacity < 0 || count > capacity)
         {
-            yield break;
+            return $"the {name} at {header} holds {count} elements in a capacity of {capacity}";
         }
 
-        yield return (array, true);
-        var count = pool.ReadValue<long>(header);
-        var size = pool.ReadValue<int>(header + 32);
-        var kind = (SlotKind)pool.ReadValue<int>(header + 36);
-        if (kind == SlotKind.Raw)
+        if (!TryEntrySize(pool, header, typeIndex, out var entrySize))
         {
-            yield break;
+            return $"the {name} at {header} records impossible slot sizes or kinds";
         }
 
-        for (long i = 0; i < count; i++)
+        if (storage == 0)
         {
-            var target = pool.ReadValue<long>(array + i * size);
-            if (target != 0)
-            {
-                yield return (target, kind == SlotKind.String);
-            }
+            return capacity == 0 ? null : $"the {name} at {header} has a capacity of {capacity} but no storage";
         }
+
+        var size = pool.AllocatedSizeOf(storage, TypeTable.BlobTypeIndex);
+        if (size < 0)
+        {
+            return $"the {name} at {header} points to storage at {storage}, which is not an allocated collection block";
+        }
+
+        return capacity > size / entrySize ? $"the {name} at {header} claims {capacity} slots of {entrySize} bytes, more than its storage at {storage} holds ({size} bytes)" : null;
     }
 
-    /// <summary>The table and, per entry, owned strings and referenced objects.</summary>
-    public static IEnumerable<(long Offset, bool Owned)> DictionaryChildren(PersistentPool pool, long header)
+    /// <summary>
+    /// The storage block and, per element, owned strings and referenced objects. A header that fails
+    /// <see cref="Problem"/> yields nothing beyond its storage: <paramref name="problems"/> receives why, or, when it is
+    /// null (a free), a <see cref="PoolCorruptedException"/> is thrown.
+    /// </summary>
+    public static IEnumerable<(long Offset, bool Owned)> Children(PersistentPool pool, long header, uint typeIndex, List<string>? problems)
     {
-        var table = pool.ReadValue<long>(header + 16);
-        if (table == 0)
+        var storage = pool.ReadValue<long>(header + StorageOffset);
+        if (Problem(pool, header, typeIndex) is { } problem)
+        {
+            if (problems is null)
+            {
+                throw new PoolCorruptedException(pool.Path, problem);
+            }
+
+            problems.Add(problem);
+            if (storage != 0 && pool.AllocatedSizeOf(storage, TypeTable.BlobTypeIndex) >= 0)
+            {
+                yield return (storage, true); // still its owner: not unreachable
+            }
+
+            yield break;
+        }
+
+        if (storage == 0)
         {
             yield break;
         }
 
-        yield return (table, true);
-        var capacity = pool.ReadValue<long>(header + 8);
-        var keySize = pool.ReadValue<int>(header + 32);
-        var keyKind = (SlotKind)pool.ReadValue<int>(header + 36);
-        var valueSize = pool.ReadValue<int>(header + 40);
-        var valueKind = (SlotKind)pool.ReadValue<int>(header + 44);
-        var entrySize = 8 + keySize + valueSize;
+        yield return (storage, true);
+        if (typeIndex == TypeTable.ListTypeIndex)
+        {
+            var count = pool.ReadValue<long>(header + CountOffset);
+            var size = pool.ReadValue<int>(header + SlotSizeOffset);
+            var kind = (SlotKind)pool.ReadValue<int>(header + SlotKindOffset);
+            for (long i = 0; i < count && kind != SlotKind.Raw; i++)
+            {
+                if (pool.ReadValue<long>(storage + i * size) is var target and not 0)
+                {
+                    yield return (target, kind == SlotKind.String);
+                }
+            }
+
+            yield break;
+        }
+
+        var capacity = pool.ReadValue<long>(header + CapacityOffset);
+        var keySize = pool.ReadValue<int>(header + KeySizeOffset);
+        var keyKind = (SlotKind)pool.ReadValue<int>(header + KeyKindOffset);
+        var valueKind = (SlotKind)pool.ReadValue<int>(header + ValueKindOffset);
+        TryEntrySize(pool, header, typeIndex, out var entrySize);
         for (long i = 0; i < capacity; i++)
         {
-            var entry = table + i * entrySize;
+            var entry = storage + i * entrySize;
             if (pool.ReadValue<ulong>(entry) <= 1)
             {
                 continue;
             }
 
-            if (keyKind != SlotKind.Raw && pool.ReadValue<long>(entry + 8) is var key and not 0)
+            if (keyKind != SlotKind.Raw && pool.ReadValue<long>(entry + EntryHashSize) is var key and not 0)
             {
                 yield return (key, keyKind == SlotKind.String);
             }
 
-            if (valueKind != SlotKind.Raw && pool.ReadValue<long>(entry + 8 + keySize) is var value and not 0)
+            if (valueKind != SlotKind.Raw && pool.ReadValue<long>(entry + EntryHashSize + keySize) is var value and not 0)
             {
                 yield return (value, valueKind == SlotKind.String);
             }
         }
     }
+
+    /// <summary>Bytes per list slot or dictionary entry, when the recorded sizes and kinds are possible.</summary>
+    private static bool TryEntrySize(PersistentPool pool, long header, uint typeIndex, out long entrySize)
+    {
+        entrySize = 0;
+        var (size, kind) = (pool.ReadValue<int>(header + SlotSizeOffset), pool.ReadValue<int>(header + SlotKindOffset));
+        if (!IsSlot(size, kind))
+        {
+            return false;
+        }
+
+        if (typeIndex == TypeTable.ListTypeIndex)
+        {
+            entrySize = size;
+            return true;
+        }
+
+        var (valueSize, valueKind) = (pool.ReadValue<int>(header + ValueSizeOffset), pool.ReadValue<int>(header + ValueKindOffset));
+        if (!IsSlot(valueSize, valueKind))
+        {
+            return false;
+        }
+
+        entrySize = EntryHashSize + (long)size + valueSize;
+        return true;
+    }
+
+    private static bool IsSlot(int size, int kind) =>
+        size > 0 && size <= MaxSlotSize && size % 8 == 0 && kind is >= (int)SlotKind.Raw and <= (int)SlotKind.Reference && (kind == (int)SlotKind.Raw || size == 8);
 }

@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Pmem.Memory;
 using Pmem.Pool;
+using static Pmem.Objects.CollectionLayout;
 
 namespace Pmem.Objects;
 
@@ -18,15 +19,6 @@ namespace Pmem.Objects;
 /// <typeparam name="TValue">The value type.</typeparam>
 public sealed class PersistentDictionary<TKey, TValue> : IDictionary<TKey, TValue>, IReadOnlyDictionary<TKey, TValue>
 {
-    private const long CountOffset = 0;
-    private const long CapacityOffset = 8;
-    private const long TableOffset = 16;
-    private const long VersionOffset = 24;
-    private const long KeySizeOffset = 32;
-    private const long KeyKindOffset = 36;
-    private const long ValueSizeOffset = 40;
-    private const long ValueKindOffset = 44;
-    private const long UsedOffset = 48;
     private const ulong Empty = 0;
     private const ulong Tombstone = 1;
 
@@ -53,13 +45,13 @@ public sealed class PersistentDictionary<TKey, TValue> : IDictionary<TKey, TValu
         _keys = keys;
         _values = values;
         _keySlotSize = keys.SlotSize;
-        _entrySize = 8 + keys.SlotSize + values.SlotSize;
+        _entrySize = EntryHashSize + keys.SlotSize + values.SlotSize;
         _liveCapacityLimit = int.MaxValue / _entrySize;
         // The live path walks entries with the compile-time size below; it equals the durable one whenever keys are raw
         // (string and reference slots are 8 bytes, as references are), and a mismatch just leaves the live path off.
         _rawKeys = keys.Kind == SlotKind.Raw && !RuntimeHelpers.IsReferenceOrContainsReferences<TKey>() && _entrySize == LiveEntrySize;
         _rawValues = values.Kind == SlotKind.Raw && !RuntimeHelpers.IsReferenceOrContainsReferences<TValue>();
-        _header = pool.GetOrCreateCollection(fieldOffset, TypeTable.DictionaryTypeIndex, CollectionLayout.HeaderSize, header =>
+        _header = pool.GetOrCreateCollection(fieldOffset, TypeTable.DictionaryTypeIndex, HeaderSize, header =>
         {
             pool.WriteValue(header + KeySizeOffset, keys.SlotSize);
             pool.WriteValue(header + KeyKindOffset, (int)keys.Kind);
@@ -71,6 +63,11 @@ public sealed class PersistentDictionary<TKey, TValue> : IDictionary<TKey, TValu
             pool.ReadValue<int>(_header + ValueSizeOffset) != values.SlotSize || pool.ReadValue<int>(_header + ValueKindOffset) != (int)values.Kind)
         {
             throw new PersistentTypeMismatchException($"{pool.Path}: the dictionary at offset {_header} holds other key or value types than {typeof(TKey).Name} → {typeof(TValue).Name}.");
+        }
+
+        if (Problem(pool, _header, TypeTable.DictionaryTypeIndex) is { } problem)
+        {
+            throw new PoolCorruptedException(pool.Path, problem); // before any entry is read past its table
         }
     }
 
@@ -93,13 +90,13 @@ public sealed class PersistentDictionary<TKey, TValue> : IDictionary<TKey, TValu
     IEnumerable<TValue> IReadOnlyDictionary<TKey, TValue>.Values => Values;
 
     /// <summary>The entry size for raw keys, a constant per instantiation: 8 (hash) + key and value slots rounded to 8.</summary>
-    private static int LiveEntrySize => 8 + ((Unsafe.SizeOf<TKey>() + 7) & ~7) + ((Unsafe.SizeOf<TValue>() + 7) & ~7);
+    private static int LiveEntrySize => EntryHashSize + ((Unsafe.SizeOf<TKey>() + 7) & ~7) + ((Unsafe.SizeOf<TValue>() + 7) & ~7);
 
-    private static int LiveValueSlot => 8 + ((Unsafe.SizeOf<TKey>() + 7) & ~7);
+    private static int LiveValueSlot => EntryHashSize + ((Unsafe.SizeOf<TKey>() + 7) & ~7);
 
     private long Capacity => _pool.ReadValue<long>(_header + CapacityOffset);
 
-    private long Table => _pool.ReadValue<long>(_header + TableOffset);
+    private long Table => _pool.ReadValue<long>(_header + StorageOffset);
 
     private long Version => _pool.ReadValue<long>(_header + VersionOffset);
 
@@ -140,7 +137,7 @@ public sealed class PersistentDictionary<TKey, TValue> : IDictionary<TKey, TValu
             return false;
         }
 
-        value = _values.Read(_pool, entry + 8 + _keySlotSize);
+        value = _values.Read(_pool, entry + EntryHashSize + _keySlotSize);
         return true;
     }
 
@@ -162,7 +159,7 @@ public sealed class PersistentDictionary<TKey, TValue> : IDictionary<TKey, TValu
 
             map.ReleaseOwned(entry);
             // Removed entries hold zero slots, so a later insert into the tombstone frees nothing twice.
-            map._pool.WriteBytesInTransaction(entry + 8, new byte[map._entrySize - 8]);
+            map._pool.WriteBytesInTransaction(entry + EntryHashSize, new byte[map._entrySize - EntryHashSize]);
             map._pool.WriteValue(entry, Tombstone);
             map.SetCount(map.Count - 1);
             removed = true;
@@ -189,7 +186,7 @@ public sealed class PersistentDictionary<TKey, TValue> : IDictionary<TKey, TValu
         }
 
         map._pool.FreeInTransaction(table);
-        map._pool.WriteValue(map._header + TableOffset, 0L);
+        map._pool.WriteValue(map._header + StorageOffset, 0L);
         map._pool.WriteValue(map._header + CapacityOffset, 0L);
         map._pool.WriteValue(map._header + UsedOffset, 0L);
         map.SetCount(0);
@@ -211,7 +208,7 @@ public sealed class PersistentDictionary<TKey, TValue> : IDictionary<TKey, TValu
             var entry = table + i * _entrySize;
             if (_pool.ReadValue<ulong>(entry) > Tombstone)
             {
-                yield return new(_keys.Read(_pool, entry + 8), _values.Read(_pool, entry + 8 + _keys.SlotSize));
+                yield return new(_keys.Read(_pool, entry + EntryHashSize), _values.Read(_pool, entry + EntryHashSize + _keys.SlotSize));
             }
         }
 
@@ -266,7 +263,7 @@ public sealed class PersistentDictionary<TKey, TValue> : IDictionary<TKey, TValu
     private ref byte FindLiveEntry(TKey key, ulong hash, out long entry)
     {
         ref var header = ref MemoryMarshal.GetReference(_domain.GetSpan(_header, (int)VersionOffset)); // count, capacity, table
-        var table = Unsafe.ReadUnaligned<long>(ref Unsafe.Add(ref header, (int)TableOffset));
+        var table = Unsafe.ReadUnaligned<long>(ref Unsafe.Add(ref header, (int)StorageOffset));
         var capacity = Unsafe.ReadUnaligned<long>(ref Unsafe.Add(ref header, (int)CapacityOffset));
         if (table != 0 && (ulong)(capacity - 1) < (ulong)_liveCapacityLimit) // 1..limit: a zero or wild capacity never reaches the unchecked probes
         {
@@ -342,7 +339,7 @@ public sealed class PersistentDictionary<TKey, TValue> : IDictionary<TKey, TValu
                 return -1;
             }
 
-            if (stored == hash && _keys.SlotEquals(_pool, entry + 8, key))
+            if (stored == hash && _keys.SlotEquals(_pool, entry + EntryHashSize, key))
             {
                 return entry;
             }
@@ -363,7 +360,7 @@ public sealed class PersistentDictionary<TKey, TValue> : IDictionary<TKey, TValu
                 throw new ArgumentException($"The key '{key}' is already in the dictionary.", nameof(key));
             }
 
-            map._values.Write(map._pool, existing + 8 + map._keys.SlotSize, value);
+            map._values.Write(map._pool, existing + EntryHashSize + map._keys.SlotSize, value);
             map.Touch();
             return;
         }
@@ -379,8 +376,8 @@ public sealed class PersistentDictionary<TKey, TValue> : IDictionary<TKey, TValu
         }
 
         var entry = map.FreeSlot(hash, out var reusesTombstone);
-        map._keys.Write(map._pool, entry + 8, key);
-        map._values.Write(map._pool, entry + 8 + map._keys.SlotSize, value);
+        map._keys.Write(map._pool, entry + EntryHashSize, key);
+        map._values.Write(map._pool, entry + EntryHashSize + map._keys.SlotSize, value);
         map._pool.WriteValue(entry, hash);
         if (!reusesTombstone)
         {
@@ -440,14 +437,14 @@ public sealed class PersistentDictionary<TKey, TValue> : IDictionary<TKey, TValu
             _pool.FreeInTransaction(oldTable);
         }
 
-        _pool.WriteValue(_header + TableOffset, table);
+        _pool.WriteValue(_header + StorageOffset, table);
         _pool.WriteValue(_header + CapacityOffset, capacity);
         _pool.WriteValue(_header + UsedOffset, used);
     }
 
     private void ReleaseOwned(long entry)
     {
-        foreach (var (slot, kind) in new[] { (entry + 8, _keys.Kind), (entry + 8 + _keys.SlotSize, _values.Kind) })
+        foreach (var (slot, kind) in new[] { (entry + EntryHashSize, _keys.Kind), (entry + EntryHashSize + _keys.SlotSize, _values.Kind) })
         {
             if (kind == SlotKind.String)
             {

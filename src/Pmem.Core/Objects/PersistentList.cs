@@ -1,5 +1,6 @@
 using System.Collections;
 using Pmem.Pool;
+using static Pmem.Objects.CollectionLayout;
 
 namespace Pmem.Objects;
 
@@ -15,13 +16,6 @@ namespace Pmem.Objects;
 /// </remarks>
 public sealed class PersistentList<T> : IList<T>, IReadOnlyList<T>
 {
-    private const long CountOffset = 0;
-    private const long CapacityOffset = 8;
-    private const long ArrayOffset = 16;
-    private const long VersionOffset = 24;
-    private const long SlotSizeOffset = 32;
-    private const long KindOffset = 36;
-
     private readonly PersistentPool _pool;
     private readonly ElementCodec<T> _codec;
     private readonly long _header;
@@ -30,15 +24,20 @@ public sealed class PersistentList<T> : IList<T>, IReadOnlyList<T>
     {
         _pool = pool;
         _codec = codec;
-        _header = pool.GetOrCreateCollection(fieldOffset, TypeTable.ListTypeIndex, CollectionLayout.HeaderSize, header =>
+        _header = pool.GetOrCreateCollection(fieldOffset, TypeTable.ListTypeIndex, HeaderSize, header =>
         {
             pool.WriteValue(header + SlotSizeOffset, codec.SlotSize);
-            pool.WriteValue(header + KindOffset, (int)codec.Kind);
+            pool.WriteValue(header + SlotKindOffset, (int)codec.Kind);
         });
 
-        if (pool.ReadValue<int>(_header + SlotSizeOffset) != codec.SlotSize || pool.ReadValue<int>(_header + KindOffset) != (int)codec.Kind)
+        if (pool.ReadValue<int>(_header + SlotSizeOffset) != codec.SlotSize || pool.ReadValue<int>(_header + SlotKindOffset) != (int)codec.Kind)
         {
             throw new PersistentTypeMismatchException($"{pool.Path}: the list at offset {_header} holds another element type than {typeof(T).Name}.");
+        }
+
+        if (Problem(pool, _header, TypeTable.ListTypeIndex) is { } problem)
+        {
+            throw new PoolCorruptedException(pool.Path, problem); // before any slot is read past its storage
         }
     }
 
@@ -136,13 +135,13 @@ public sealed class PersistentList<T> : IList<T>, IReadOnlyList<T>
             list.ReleaseSlot(list.Slot(i));
         }
 
-        var array = list._pool.ReadValue<long>(list._header + ArrayOffset);
+        var array = list._pool.ReadValue<long>(list._header + StorageOffset);
         if (array != 0)
         {
             list._pool.FreeInTransaction(array);
         }
 
-        list._pool.WriteValue(list._header + ArrayOffset, 0L);
+        list._pool.WriteValue(list._header + StorageOffset, 0L);
         list._pool.WriteValue(list._header + CapacityOffset, 0L);
         list.SetCount(0);
     });
@@ -215,7 +214,7 @@ public sealed class PersistentList<T> : IList<T>, IReadOnlyList<T>
         return index;
     }
 
-    private long Slot(int index) => _pool.ReadValue<long>(_header + ArrayOffset) + (long)index * _codec.SlotSize;
+    private long Slot(int index) => _pool.ReadValue<long>(_header + StorageOffset) + (long)index * _codec.SlotSize;
 
     private void SetCount(long count)
     {
@@ -250,7 +249,7 @@ public sealed class PersistentList<T> : IList<T>, IReadOnlyList<T>
     {
         var size = _codec.SlotSize;
         var count = Count;
-        var oldArray = _pool.ReadValue<long>(_header + ArrayOffset);
+        var oldArray = _pool.ReadValue<long>(_header + StorageOffset);
         var newArray = _pool.AllocateInTransaction((long)capacity * size, TypeTable.BlobTypeIndex);
         var buffer = new byte[size];
         var target = 0;
@@ -276,7 +275,7 @@ public sealed class PersistentList<T> : IList<T>, IReadOnlyList<T>
             _pool.FreeInTransaction(oldArray);
         }
 
-        _pool.WriteValue(_header + ArrayOffset, newArray);
+        _pool.WriteValue(_header + StorageOffset, newArray);
         _pool.WriteValue(_header + CapacityOffset, (long)capacity);
     }
 }

@@ -43,7 +43,9 @@ public sealed partial class PersistentPool
 
     /// <summary>
     /// Checks the object graph like <c>pmempool check</c> should: every reference from the root resolves to an
-    /// allocated object, every string fits its block, and lists allocated blocks nothing reaches.
+    /// allocated object of a fitting type, every string fits its block, every collection header is possible, every
+    /// owned block (a string, a collection, a collection's storage) has exactly one owner, and lists allocated blocks
+    /// nothing reaches. Never throws on a damaged pool: what it cannot read is reported.
     /// </summary>
     public PoolCheckReport Check()
     {
@@ -52,6 +54,7 @@ public sealed partial class PersistentPool
         _heap.ForEachAllocated((block, type) => allocated[block.Offset] = type);
         var errors = new List<string>();
         var reached = new HashSet<long>();
+        var owners = new Dictionary<long, long>(); // owned block → its owner
         var pending = new Stack<long>();
         var root = _domain.Read<long>(PoolLayout.RootOffsetOffset);
         if (root != 0)
@@ -73,66 +76,105 @@ public sealed partial class PersistentPool
                 continue;
             }
 
-            if (type == TypeTable.StringTypeIndex)
+            try
             {
-                _heap.TryGetAllocated(offset, out var block, out _);
-                var length = _domain.Read<int>(offset);
-                if (length < 0 || 8L + 2L * length > block.Size)
-                {
-                    errors.Add($"the string at {offset} claims {length} characters, more than its block holds");
-                }
-
-                continue;
+                CheckBlock(offset, type, allocated, owners, pending, errors);
             }
-
-            if (type is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex)
+            catch (PoolException e)
             {
-                foreach (var (child, _) in InternalChildren(offset, type))
-                {
-                    pending.Push(child);
-                }
-
-                continue;
-            }
-
-            var stored = _types.Get(type);
-            if (stored is null)
-            {
-                continue; // blobs carry no fields
-            }
-
-            foreach (var field in stored.Fields)
-            {
-                var target = _domain.Read<long>(offset + field.Offset);
-                if (target == 0)
-                {
-                    continue;
-                }
-
-                if (!allocated.TryGetValue(target, out var targetType))
-                {
-                    errors.Add($"{stored.Name} at {offset}: field at +{field.Offset} points to {target}, which is not allocated");
-                    continue;
-                }
-
-                var fits = field.Kind switch
-                {
-                    PersistentFieldKind.String => targetType == TypeTable.StringTypeIndex,
-                    PersistentFieldKind.Collection => targetType is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex,
-                    _ => targetType >= TypeTable.FirstUserTypeIndex,
-                };
-                if (!fits)
-                {
-                    errors.Add($"{stored.Name} at {offset}: field at +{field.Offset} points to a {TypeName(targetType)}");
-                    continue;
-                }
-
-                pending.Push(target);
+                errors.Add($"the block at {offset} cannot be read: {e.Message}");
             }
         }
 
         var unreachable = allocated.Keys.Where(offset => !reached.Contains(offset)).Order().ToList();
         return new PoolCheckReport(reached.Count(allocated.ContainsKey), allocated.Count, unreachable, errors);
+    }
+
+    /// <summary>Checks one reachable block and queues what it owns or references.</summary>
+    private void CheckBlock(long offset, uint type, Dictionary<long, uint> allocated, Dictionary<long, long> owners, Stack<long> pending, List<string> errors)
+    {
+        if (type == TypeTable.StringTypeIndex)
+        {
+            _heap.TryGetAllocated(offset, out var block, out _);
+            var length = _domain.Read<int>(offset);
+            if (length < 0 || 8L + 2L * length > block.Size)
+            {
+                errors.Add($"the string at {offset} claims {length} characters, more than its block holds");
+            }
+
+            return;
+        }
+
+        if (type is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex)
+        {
+            var storage = _domain.Read<long>(offset + CollectionLayout.StorageOffset);
+            foreach (var (child, owned) in InternalChildren(offset, type, errors))
+            {
+                var expected = child == storage ? "collection storage" : owned ? "string" : "object";
+                Follow(offset, child, owned, expected, allocated, owners, pending, errors);
+            }
+
+            return;
+        }
+
+        var stored = _types.Get(type);
+        if (stored is null)
+        {
+            return; // blobs carry no fields
+        }
+
+        foreach (var field in stored.Fields)
+        {
+            if (offset + field.Offset + 8 > Size)
+            {
+                errors.Add($"{stored.Name} at {offset}: field at +{field.Offset} lies past the pool's end");
+                continue;
+            }
+
+            var target = _domain.Read<long>(offset + field.Offset);
+            if (target != 0)
+            {
+                var expected = field.Kind switch
+                {
+                    PersistentFieldKind.String => "string",
+                    PersistentFieldKind.Collection => "collection",
+                    _ => "object",
+                };
+                Follow(offset, target, field.Kind is PersistentFieldKind.String or PersistentFieldKind.Collection, expected, allocated, owners, pending, errors);
+            }
+        }
+    }
+
+    /// <summary>Checks that an edge leads to an allocated block of the kind it must, with one owner if owned, and queues it.</summary>
+    private void Follow(long from, long target, bool owned, string expected, Dictionary<long, uint> allocated, Dictionary<long, long> owners, Stack<long> pending, List<string> errors)
+    {
+        if (!allocated.TryGetValue(target, out var targetType))
+        {
+            errors.Add($"the {TypeName(allocated[from])} at {from} points to {target}, which is not an allocated {expected}");
+            return;
+        }
+
+        var fits = expected switch
+        {
+            "string" => targetType == TypeTable.StringTypeIndex,
+            "collection" => targetType is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex,
+            "collection storage" => targetType == TypeTable.BlobTypeIndex,
+            _ => targetType >= TypeTable.FirstUserTypeIndex,
+        };
+        if (!fits)
+        {
+            errors.Add($"the {TypeName(allocated[from])} at {from} points to {target}, a {TypeName(targetType)}, where a {expected} belongs");
+            return;
+        }
+
+        if (owned && !owners.TryAdd(target, from))
+        {
+            // Freeing either owner would free the block under the other (the mark of a block allocated twice).
+            errors.Add($"the {expected} at {target} has two owners: the {TypeName(allocated[owners[target]])} at {owners[target]} and the {TypeName(allocated[from])} at {from}");
+            return;
+        }
+
+        pending.Push(target);
     }
 
     /// <summary>The types recorded in the pool.</summary>

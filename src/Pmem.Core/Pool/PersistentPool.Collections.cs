@@ -122,16 +122,19 @@ public sealed partial class PersistentPool
         return created;
     }
 
-    /// <summary>The type index of the internal block at <paramref name="offset"/> (for collections' own checks).</summary>
-    internal uint TypeIndexOf(long offset)
+    /// <summary>
+    /// The size of the block at <paramref name="offset"/> if it is allocated (or allocated by this thread's running
+    /// transaction) with type <paramref name="typeIndex"/>; -1 otherwise. For collections' checks of their storage.
+    /// </summary>
+    internal long AllocatedSizeOf(long offset, uint typeIndex)
     {
         var tx = TransactionState.Current;
         if (tx is not null && ReferenceEquals(tx.Pool, this) && tx.TryFindAllocation(offset, out var own))
         {
-            return own.TypeIndex;
+            return own.TypeIndex == typeIndex ? own.Block.Size : -1;
         }
 
-        return _heap.TryGetAllocated(offset, out _, out var typeIndex) ? typeIndex : 0;
+        return _heap.TryGetAllocated(offset, out var block, out var stored) && stored == typeIndex ? block.Size : -1;
     }
 
     private TransactionState RequireTransaction()
@@ -146,11 +149,10 @@ public sealed partial class PersistentPool
         return tx;
     }
 
-    /// <summary>The offsets an internal block owns or references, for frees and checks.</summary>
-    private IEnumerable<(long Offset, bool Owned)> InternalChildren(long offset, uint typeIndex) => typeIndex switch
-    {
-        TypeTable.ListTypeIndex => CollectionLayout.ListChildren(this, offset),
-        TypeTable.DictionaryTypeIndex => CollectionLayout.DictionaryChildren(this, offset),
-        _ => [],
-    };
+    /// <summary>
+    /// The offsets an internal block owns or references, for frees (<paramref name="problems"/> null: a damaged
+    /// collection header throws <see cref="PoolCorruptedException"/>) and checks (it is reported there).
+    /// </summary>
+    private IEnumerable<(long Offset, bool Owned)> InternalChildren(long offset, uint typeIndex, List<string>? problems = null) =>
+        typeIndex is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex ? CollectionLayout.Children(this, offset, typeIndex, problems) : [];
 }
