@@ -1,3 +1,4 @@
+// IPersistentObject -- what generated code tells the pool about a persistent type, without reflection.
 namespace Pmem.Objects;
 
 /// <summary>

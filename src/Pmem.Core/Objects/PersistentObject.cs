@@ -1,23 +1,8 @@
+// PersistentObject -- the base class of generated persistent classes: a handle whose members generated code calls.
 using System.Runtime.CompilerServices;
 using Pmem.Pool;
 
 namespace Pmem.Objects;
-
-/// <summary>Identifies an object inside a pool; handed by the pool to a generated <c>Attach</c> factory.</summary>
-public readonly struct ObjectHandle
-{
-    internal ObjectHandle(PersistentPool pool, long offset)
-    {
-        Pool = pool;
-        Offset = offset;
-    }
-
-    /// <summary>The pool holding the object.</summary>
-    public PersistentPool Pool { get; }
-
-    /// <summary>The object's offset in the pool (its durable identity).</summary>
-    public long Offset { get; }
-}
 
 /// <summary>
 /// Base class of every generated persistent class: a thin handle (pool + offset) whose protected members are the

@@ -1,3 +1,4 @@
+// PersistentObjectAttribute, CacheLineGroupAttribute -- the attributes a persistent class is declared with.
 namespace Pmem.Objects;
 
 /// <summary>

@@ -1,3 +1,4 @@
+// PersistentTypeMismatchException -- an object was read as a type other than the one recorded for it.
 namespace Pmem.Objects;
 
 /// <summary>An object was read as a type other than the one recorded for it in the pool.</summary>

@@ -1,3 +1,4 @@
+// PersistentPool (checks) -- statistics and the consistency check of the object graph, pmempool check's job.
 using Pmem.Objects;
 
 namespace Pmem.Pool;
@@ -34,7 +35,7 @@ public sealed partial class PersistentPool
         {
             allocated += block.Size;
             count++;
-            var name = TypeName(type);
+            var name = _types.NameOf(type);
             perType[name] = perType.GetValueOrDefault(name) + 1;
         });
 
@@ -150,7 +151,7 @@ public sealed partial class PersistentPool
     {
         if (!allocated.TryGetValue(target, out var targetType))
         {
-            errors.Add($"the {TypeName(allocated[from])} at {from} points to {target}, which is not an allocated {expected}");
+            errors.Add($"the {_types.NameOf(allocated[from])} at {from} points to {target}, which is not an allocated {expected}");
             return;
         }
 
@@ -163,14 +164,14 @@ public sealed partial class PersistentPool
         };
         if (!fits)
         {
-            errors.Add($"the {TypeName(allocated[from])} at {from} points to {target}, a {TypeName(targetType)}, where a {expected} belongs");
+            errors.Add($"the {_types.NameOf(allocated[from])} at {from} points to {target}, a {_types.NameOf(targetType)}, where a {expected} belongs");
             return;
         }
 
         if (owned && !owners.TryAdd(target, from))
         {
             // Freeing either owner would free the block under the other (the mark of a block allocated twice).
-            errors.Add($"the {expected} at {target} has two owners: the {TypeName(allocated[owners[target]])} at {owners[target]} and the {TypeName(allocated[from])} at {from}");
+            errors.Add($"the {expected} at {target} has two owners: the {_types.NameOf(allocated[owners[target]])} at {owners[target]} and the {_types.NameOf(allocated[from])} at {from}");
             return;
         }
 
@@ -179,13 +180,4 @@ public sealed partial class PersistentPool
 
     /// <summary>The types recorded in the pool.</summary>
     public IReadOnlyList<StoredType> StoredTypes => _types.Types;
-
-    private string TypeName(uint typeIndex) => typeIndex switch
-    {
-        TypeTable.StringTypeIndex => "string",
-        TypeTable.BlobTypeIndex => "(collection storage)",
-        TypeTable.ListTypeIndex => "(list)",
-        TypeTable.DictionaryTypeIndex => "(dictionary)",
-        _ => _types.Get(typeIndex)?.Name ?? $"(type index {typeIndex})",
-    };
 }

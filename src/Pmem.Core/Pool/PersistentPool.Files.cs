@@ -1,3 +1,4 @@
+// PersistentPool (files) -- creating and opening a pool file: mapping, locking, and no file left behind on failure.
 using Pmem.Memory;
 
 namespace Pmem.Pool;

@@ -1,4 +1,5 @@
-// Recovery at open: validates the type table, logs and heap, replays committed logs, and writes nothing on failure.
+// PersistentPool (recovery) -- at open: validates the type table, logs and heap, replays committed logs, writes nothing on failure.
+using Pmem.Log;
 using Pmem.Memory;
 
 namespace Pmem.Pool;
@@ -15,7 +16,7 @@ public sealed partial class PersistentPool
     {
         _types.Load();
         var replay = LogsToReplay(out var newest, out var slotSequences);
-        _heap.Load(_types.IsKnown);
+        _heap.Load();
 
         // Replay in commit order (newer wins), remembering what each store overwrote. Whatever is found invalid after
         // the replay (an allocated block without a known type, a root that is not allocated) puts it all back.
@@ -25,10 +26,10 @@ public sealed partial class PersistentPool
             foreach (var log in replay)
             {
                 SaveTargets(log.Entries, overwritten);
-                RedoLog.Apply(_domain, log.Entries);
+                RedoApply.Apply(_domain, log.Entries);
             }
 
-            _heap.ValidateAfterReplay(_types.IsKnown);
+            _heap.ValidateAfterReplay();
             ValidateRoot();
         }
         catch (PoolException) when (overwritten.Count > 0)
@@ -53,7 +54,7 @@ public sealed partial class PersistentPool
             _domain.WriteDurable(PoolLayout.RetiredThroughOffset, newest);
         }
 
-        _commits = new CommitPipeline(_domain, _lanes, Path, newest, slotSequences, _logsMayBeSealed);
+        _commits = new CommitPipeline(_domain, _lanes, Path, newest, slotSequences, _logsMayBeSealed, PoolLayout.RetiredThroughOffset);
         RecoveredTransactions = replay.Count;
         _heap.FinishRecovery();
     }
@@ -126,7 +127,7 @@ public sealed partial class PersistentPool
         var poolSize = Size;
         foreach (var log in replay)
         {
-            RedoLog.Validate(log, poolSize, Path);
+            RedoLog.Validate(log, PoolLayout.PoolSizeOffset, poolSize, Path);
         }
 
         return replay;

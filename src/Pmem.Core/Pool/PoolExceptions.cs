@@ -1,3 +1,4 @@
+// PoolExceptions -- the errors a pool reports, all PoolException (an IOException) naming the file.
 namespace Pmem.Pool;
 
 /// <summary>Base of every error about a pool file: carries the file's path (or a description of the memory it lives in).</summary>

@@ -1,3 +1,4 @@
+// PoolLayout -- the pool file format: header offsets, the type table, the lane area and where the heap starts.
 namespace Pmem.Pool;
 
 /// <summary>
@@ -16,7 +17,7 @@ namespace Pmem.Pool;
 internal static class PoolLayout
 {
     public const ulong Magic = 0x4C4F4F504D454D50; // "PMEMPOOL"
-    /// <summary>The version new pools get: process-crash pools may seal their logs (see <see cref="RedoLog"/>).</summary>
+    /// <summary>The version new pools get: process-crash pools may seal their logs (see <see cref="Log.RedoLog"/>).</summary>
     public const uint FormatVersion = 3;
 
     /// <summary>The oldest version this release opens (and keeps: a version-2 pool never gets a sealed log).</summary>

@@ -1,3 +1,4 @@
+// TypeTable -- the durable table of persistent types: identity, size, layout hash and the fields the pool must understand.
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.IO.Hashing;
@@ -32,6 +33,9 @@ internal sealed class TypeTable
     public const uint ListTypeIndex = 3;
     public const uint DictionaryTypeIndex = 4;
     public const uint FirstUserTypeIndex = 16;
+
+    /// <summary>How many type indexes a pool can give out (built-in and user types): 0 to this, exclusive.</summary>
+    public const int IndexCount = (int)FirstUserTypeIndex + PoolLayout.TypeTableCapacity;
     private const int NameCapacity = 96;
     private const int FieldCapacity = 30;
     private const int NameOffset = 32;
@@ -74,6 +78,19 @@ internal sealed class TypeTable
     public bool IsKnown(uint typeIndex) =>
         typeIndex is StringTypeIndex or BlobTypeIndex or ListTypeIndex or DictionaryTypeIndex ||
         (typeIndex >= FirstUserTypeIndex && typeIndex - FirstUserTypeIndex < (uint)_byIndex.Length);
+
+    /// <summary>
+    /// The one spelling of a type index in messages, checks and statistics: <c>string</c>, <c>(collection storage)</c>,
+    /// <c>(list)</c>, <c>(dictionary)</c>, a stored type's name, or <c>(type index N)</c> for one the table does not hold.
+    /// </summary>
+    public string NameOf(uint typeIndex) => typeIndex switch
+    {
+        StringTypeIndex => "string",
+        BlobTypeIndex => "(collection storage)",
+        ListTypeIndex => "(list)",
+        DictionaryTypeIndex => "(dictionary)",
+        _ => Get(typeIndex)?.Name ?? $"(type index {typeIndex})",
+    };
 
     public StoredType? Get(uint typeIndex) =>
         typeIndex >= FirstUserTypeIndex && typeIndex - FirstUserTypeIndex < (uint)_byIndex.Length ? _byIndex[typeIndex - FirstUserTypeIndex] : null;

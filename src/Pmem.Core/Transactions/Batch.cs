@@ -1,3 +1,4 @@
+// Batch -- the public batch scope: each write flushed when made, one drain when the outermost batch ends.
 using Pmem.Pool;
 
 namespace Pmem.Transactions;
@@ -10,12 +11,12 @@ namespace Pmem.Transactions;
 public readonly struct Batch : IDisposable
 {
     private readonly TransactionState? _state; // the thread's state, which also holds its batch
-    private readonly PersistentPool? _pool;
+    private readonly ITransactionalPool? _pool;
     private readonly long _generation;
 
-    private Batch(TransactionState state, PersistentPool pool, long generation) => (_state, _pool, _generation) = (state, pool, generation);
+    private Batch(TransactionState state, ITransactionalPool pool, long generation) => (_state, _pool, _generation) = (state, pool, generation);
 
-    internal static Batch Begin(PersistentPool pool)
+    internal static Batch Begin(ITransactionalPool pool)
     {
         // The thread's state is kept and reused (BatchPoolId is 0 between batches): a batch allocates nothing.
         var state = TransactionState.ForThread;
@@ -56,7 +57,8 @@ public readonly struct Batch : IDisposable
         if (--state.BatchDepth == 0)
         {
             state.BatchPoolId = 0;
-            _pool!.DrainBatch(state);
+            _pool!.Domain.Drain();
+            _pool.Commits.AfterDrain(state.Commits);
         }
     }
 }

@@ -1,3 +1,4 @@
+// Transaction -- the public transaction scope: commit, or roll back on dispose; nested scopes flatten.
 using Pmem.Pool;
 
 namespace Pmem.Transactions;
@@ -48,7 +49,7 @@ public readonly struct Transaction : IDisposable
         {
             try
             {
-                state.Pool.CommitTransaction(state);
+                TransactionCommit.Commit(state);
             }
             catch
             {

@@ -1,34 +1,26 @@
+// TransactionState -- the one per-thread context: the running transaction, the running batch, commit bookkeeping.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Pmem.Pool;
+using Pmem.Heap;
+using Pmem.Log;
 
 namespace Pmem.Transactions;
 
 /// <summary>
-/// The running transaction of one thread: a write set kept in ordinary memory (reads see it), the blocks it
-/// allocated and the blocks it will free. Nothing reaches the pool's live data before commit, so rollback is just
-/// forgetting; commit turns everything into one redo log (see <c>docs/transactions.md</c>).
+/// The one per-thread context: the running transaction of the thread (its <see cref="Writes"/> kept in ordinary memory,
+/// which reads see, the blocks it allocated and the blocks it will free), the thread's batch, and its commit state
+/// (<see cref="Commits"/>). Nothing reaches the pool's live data before commit, so rollback is just forgetting; commit
+/// turns everything into one redo log (<see cref="TransactionCommit"/>, and <c>docs/transactions.md</c>).
 /// </summary>
 internal sealed class TransactionState
 {
-    /// <summary>Up to this many writes, lookups scan the write set; beyond it, a per-line index takes over.</summary>
-    internal const int ScanLimit = 8;
-
     // One state per thread, made once and reused: Depth 0 means no transaction is running. A single thread-static
     // keeps begin, end and every property access in a transaction to one thread-local lookup each.
     [ThreadStatic]
     private static TransactionState? t_state;
 
-    private WriteEntry[] _writes = new WriteEntry[16]; // in the order made; a later write wins where writes overlap
-    private int _count;
-    private byte[] _data = new byte[256];
-    private int _dataLength;
-
-    // The per-line index, built once the write set outgrows a scan: each line's newest node, chained to older ones.
-    private Dictionary<long, int>? _newestNodeByLine;
-    private LineNode[] _nodes = [];
-    private int _nodeCount;
-    private bool _indexed;
+    /// <summary>The transaction's writes (by reference: the set lives inline in this object).</summary>
+    public WriteSet Writes = new();
 
     private TransactionState()
     {
@@ -52,7 +44,7 @@ internal sealed class TransactionState
     private static TransactionState MakeForThread() => t_state = new TransactionState();
 
     /// <summary>
-    /// The <see cref="PersistentPool.InstanceId"/> of the pool of the thread's running batch (0 when none), its nesting
+    /// The <see cref="ITransactionalPool.InstanceId"/> of the pool of the thread's running batch (0 when none), its nesting
     /// depth, and a generation that tells a scope of an ended batch from one of the running batch. Kept here, not in a
     /// thread-static of its own, so that a write learns whether it is in a transaction or in a batch from one
     /// thread-static read (see <see cref="Batch"/>). An id, not a reference: beginning a batch then stores no
@@ -63,9 +55,12 @@ internal sealed class TransactionState
     public long BatchGeneration;
 
     /// <summary>The thread's commit bookkeeping (see <see cref="CommitPipeline"/>); null until it first commits or retires.</summary>
-    public CommitPipeline.ThreadCommits? Commits;
+    public ThreadCommits? Commits;
 
-    /// <summary>The calling thread's running transaction, if any.</summary>
+    /// <summary>The thread's commit bookkeeping, made on first use (the log layer is handed it: it reads no thread-static).</summary>
+    public ThreadCommits CommitsForThread => Commits ??= new ThreadCommits();
+
+    /// <summary>The calling thread's running transaction on any pool, if any (for the scopes' own checks).</summary>
     public static TransactionState? Current
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -73,24 +68,28 @@ internal sealed class TransactionState
     }
 
     /// <summary>The pool of the running transaction (null between transactions).</summary>
-    public PersistentPool Pool { get; private set; } = null!;
+    public ITransactionalPool Pool { get; private set; } = null!;
+
+    /// <summary>True when this thread runs a transaction on <paramref name="pool"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool RunsOn(ITransactionalPool pool) => Depth > 0 && ReferenceEquals(Pool, pool);
 
     /// <summary>
-    /// The pool whose open-transaction count includes this thread (its <see cref="PersistentPool.InstanceId"/>; 0 for
+    /// The pool whose open-transaction count includes this thread (its <see cref="ITransactionalPool.InstanceId"/>; 0 for
     /// none). It stays counted between transactions, so back to back transactions on one pool cost no locked
     /// instruction to begin and end; the count is given back when the thread begins one on another pool, when it
     /// reads the pool outside a transaction, or when it disposes the pool. A count too high only makes the pool's
-    /// readers look at their thread-static (see PersistentPool.OwnTransaction). The pool itself is held weakly, so an
+    /// readers look at their thread-static (see <see cref="OnPool"/>). The pool itself is held weakly, so an
     /// idle thread keeps no pool alive.
     /// </summary>
     private long _countedPoolId;
-    private WeakReference<PersistentPool>? _countedPool;
+    private WeakReference<ITransactionalPool>? _countedPool;
 
     public int Depth { get; private set; }
 
     public bool RolledBack { get; private set; }
 
-    public bool HasWrites => _count > 0;
+    public bool HasWrites => Writes.HasWrites;
 
     /// <summary>
     /// The thread's redo builder, emptied: every commit the thread makes (a transaction's, or a single change's outside
@@ -98,7 +97,7 @@ internal sealed class TransactionState
     /// </summary>
     public RedoBuilder RentRedo()
     {
-        var redo = _redo ??= new RedoBuilder();
+        var redo = _redo ??= new RedoBuilder(CommitsForThread);
         redo.Clear();
         return redo;
     }
@@ -109,7 +108,9 @@ internal sealed class TransactionState
 
     public List<BlockReservation> Frees { get; } = [];
 
-    public static TransactionState Begin(PersistentPool pool)
+    /// <summary>Begins a transaction on <paramref name="pool"/> for the calling thread, or a nested level of its running one.</summary>
+    /// <exception cref="InvalidOperationException">The thread runs a transaction on another pool.</exception>
+    public static TransactionState Begin(ITransactionalPool pool)
     {
         var state = ForThread;
         if (state.Depth > 0)
@@ -135,10 +136,12 @@ internal sealed class TransactionState
     }
 
     /// <summary>
-    /// The calling thread's transaction on <paramref name="pool"/>, if any. A thread found idle but still counted on
-    /// the pool gives the count back, so that reads outside transactions go back to skipping the thread-static.
+    /// The calling thread's transaction on <paramref name="pool"/>, if any: the one accessor for it (the pool calls it
+    /// through its open-transaction count, <c>PersistentPool.CurrentTransaction</c>). A thread found idle but still
+    /// counted on the pool gives the count back, so that reads outside transactions go back to skipping the
+    /// thread-static.
     /// </summary>
-    public static TransactionState? OnPool(PersistentPool pool)
+    public static TransactionState? OnPool(ITransactionalPool pool)
     {
         var state = t_state;
         if (state is null)
@@ -156,7 +159,7 @@ internal sealed class TransactionState
     }
 
     /// <summary>Gives back the calling thread's count on <paramref name="pool"/>, if it holds one and is idle.</summary>
-    public static void StopCountingOnThisThread(PersistentPool pool)
+    public static void StopCountingOnThisThread(ITransactionalPool pool)
     {
         if (t_state is { Depth: 0 } state)
         {
@@ -164,7 +167,7 @@ internal sealed class TransactionState
         }
     }
 
-    private void StopCounting(PersistentPool pool)
+    private void StopCounting(ITransactionalPool pool)
     {
         if (_countedPoolId == pool.InstanceId)
         {
@@ -173,7 +176,7 @@ internal sealed class TransactionState
         }
     }
 
-    private void CountOn(PersistentPool pool)
+    private void CountOn(ITransactionalPool pool)
     {
         if (_countedPool is { } previous && previous.TryGetTarget(out var counted))
         {
@@ -200,218 +203,7 @@ internal sealed class TransactionState
         if (!RolledBack)
         {
             RolledBack = true;
-            Pool.ReleaseReservations(this);
-        }
-    }
-
-    /// <summary>Records a field write (the hot path: stores the value without span copies).</summary>
-    public unsafe void Record<T>(long offset, T value) where T : unmanaged
-    {
-        var existing = FindRewritable(offset, sizeof(T));
-        if (existing >= 0)
-        {
-            Unsafe.WriteUnaligned(ref _data[_writes[existing].DataStart], value);
-            return;
-        }
-
-        var start = Append(offset, sizeof(T)); // before reading _data: appending may replace the array
-        Unsafe.WriteUnaligned(ref _data[start], value);
-    }
-
-    public void Record(long offset, ReadOnlySpan<byte> bytes)
-    {
-        var length = bytes.Length;
-        if (length == 0)
-        {
-            return;
-        }
-
-        var existing = FindRewritable(offset, length);
-        if (existing >= 0)
-        {
-            // No later write overlaps it, so overwriting its bytes is the same as appending a new write.
-            bytes.CopyTo(_data.AsSpan(_writes[existing].DataStart, length));
-            return;
-        }
-
-        var start = Append(offset, length); // before reading _data: appending may replace the array
-        bytes.CopyTo(_data.AsSpan(start, length));
-    }
-
-    /// <summary>Adds a write of <paramref name="length"/> bytes at <paramref name="offset"/>; returns where its data goes in <see cref="_data"/>.</summary>
-    private int Append(long offset, int length)
-    {
-        var dataStart = _dataLength;
-        if (dataStart + length > _data.Length)
-        {
-            Array.Resize(ref _data, Math.Max(_data.Length * 2, dataStart + length));
-        }
-
-        if (_count == _writes.Length)
-        {
-            Array.Resize(ref _writes, _writes.Length * 2);
-        }
-
-        _writes[_count] = new WriteEntry(offset, length, dataStart);
-        _dataLength = dataStart + length;
-        _count++;
-        if (_indexed)
-        {
-            Index(_count - 1);
-        }
-        else if (_count > ScanLimit)
-        {
-            BuildIndex();
-        }
-
-        return dataStart;
-    }
-
-    /// <summary>
-    /// The write to update in place for a write of <paramref name="length"/> bytes at <paramref name="offset"/>: one
-    /// with the same offset and length that no later write overlaps; -1 when there is none.
-    /// </summary>
-    private int FindRewritable(long offset, int length)
-    {
-        var end = offset + length;
-        if (!_indexed)
-        {
-            for (var i = _count - 1; i >= 0; i--)
-            {
-                ref readonly var write = ref _writes[i];
-                if (write.Offset < end && offset < write.Offset + write.Length)
-                {
-                    return write.Offset == offset && write.Length == length ? i : -1;
-                }
-            }
-
-            return -1;
-        }
-
-        if ((end - 1) >> 6 != offset >> 6 || !_newestNodeByLine!.TryGetValue(offset >> 6, out var node))
-        {
-            return -1; // a write spanning lines is simply appended (rare: fields never straddle a line)
-        }
-
-        for (; node >= 0; node = _nodes[node].Previous)
-        {
-            ref readonly var write = ref _writes[_nodes[node].Write];
-            if (write.Offset < end && offset < write.Offset + write.Length)
-            {
-                return write.Offset == offset && write.Length == length ? _nodes[node].Write : -1;
-            }
-        }
-
-        return -1;
-    }
-
-    /// <summary>
-    /// The value at <paramref name="offset"/> as this transaction sees it, given the <paramref name="live"/> value in
-    /// the pool. The common case (the newest write there is exactly this field) reads it without copying spans.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public unsafe T Read<T>(long offset, T live) where T : unmanaged
-    {
-        if (!_indexed)
-        {
-            var end = offset + sizeof(T);
-            for (var i = _count - 1; i >= 0; i--)
-            {
-                ref readonly var write = ref _writes[i];
-                if (write.Offset < end && offset < write.Offset + write.Length)
-                {
-                    if (write.Offset == offset && write.Length == sizeof(T))
-                    {
-                        return Unsafe.ReadUnaligned<T>(ref _data[write.DataStart]);
-                    }
-
-                    Overlay(offset, new Span<byte>(&live, sizeof(T)));
-                    return live;
-                }
-            }
-
-            return live;
-        }
-
-        Overlay(offset, new Span<byte>(&live, sizeof(T)));
-        return live;
-    }
-
-    /// <summary>Lays the write set over <paramref name="destination"/>, which holds the live bytes at <paramref name="offset"/>.</summary>
-    public void Overlay(long offset, Span<byte> destination)
-    {
-        if (destination.IsEmpty)
-        {
-            return;
-        }
-
-        var end = offset + destination.Length;
-        if (!_indexed)
-        {
-            for (var i = 0; i < _count; i++)
-            {
-                CopyOverlap(in _writes[i], offset, end, destination);
-            }
-
-            return;
-        }
-
-        Span<int> chain = stackalloc int[32];
-        for (var line = offset >> 6; line <= (end - 1) >> 6; line++)
-        {
-            if (!_newestNodeByLine!.TryGetValue(line, out var node))
-            {
-                continue;
-            }
-
-            // The chain runs newest first; apply oldest first so later writes win. Each line takes only its own
-            // bytes: a write spanning lines must not reach into a line where a later write overrides it.
-            var count = 0;
-            for (; node >= 0; node = _nodes[node].Previous)
-            {
-                if (count == chain.Length)
-                {
-                    var larger = new int[chain.Length * 2];
-                    chain.CopyTo(larger);
-                    chain = larger;
-                }
-
-                chain[count++] = _nodes[node].Write;
-            }
-
-            var lineStart = Math.Max(offset, line << 6);
-            var lineEnd = Math.Min(end, (line + 1) << 6);
-            for (var i = count - 1; i >= 0; i--)
-            {
-                CopyOverlap(in _writes[chain[i]], lineStart, lineEnd, destination[(int)(lineStart - offset)..]);
-            }
-        }
-    }
-
-    /// <summary>Copies the part of <paramref name="write"/> inside [from, to) into <paramref name="destination"/>, which starts at from.</summary>
-    private void CopyOverlap(in WriteEntry write, long from, long to, Span<byte> destination)
-    {
-        var start = Math.Max(from, write.Offset);
-        var stop = Math.Min(to, write.Offset + write.Length);
-        if (start < stop)
-        {
-            _data.AsSpan(write.DataStart + (int)(start - write.Offset), (int)(stop - start)).CopyTo(destination[(int)(start - from)..]);
-        }
-    }
-
-    public void AppendWrites(RedoBuilder redo)
-    {
-        for (var i = 0; i < _count; i++)
-        {
-            ref readonly var write = ref _writes[i];
-            if (write.Length == 8)
-            {
-                redo.SetWord(write.Offset, Unsafe.ReadUnaligned<long>(ref _data[write.DataStart]));
-            }
-            else
-            {
-                redo.Set(write.Offset, _data.AsSpan(write.DataStart, write.Length));
-            }
+            TransactionCommit.ReleaseReservations(this);
         }
     }
 
@@ -432,6 +224,7 @@ internal sealed class TransactionState
         return false;
     }
 
+    /// <summary>The block this transaction allocated at <paramref name="offset"/>, if any.</summary>
     public bool TryFindAllocation(long offset, out AllocationRecord record)
     {
         foreach (var allocation in Allocations)
@@ -447,65 +240,11 @@ internal sealed class TransactionState
         return false;
     }
 
-    private void BuildIndex()
-    {
-        _newestNodeByLine ??= [];
-        _indexed = true;
-        for (var i = 0; i < _count; i++)
-        {
-            Index(i);
-        }
-    }
-
-    private void Index(int write)
-    {
-        var index = _newestNodeByLine!;
-        var first = _writes[write].Offset >> 6;
-        var last = (_writes[write].Offset + _writes[write].Length - 1) >> 6;
-        for (var line = first; line <= last; line++)
-        {
-            if (_nodeCount == _nodes.Length)
-            {
-                Array.Resize(ref _nodes, Math.Max(64, _nodes.Length * 2));
-            }
-
-            ref var newest = ref CollectionsMarshal.GetValueRefOrAddDefault(index, line, out var seen);
-            _nodes[_nodeCount] = new LineNode(write, seen ? newest : -1);
-            newest = _nodeCount++;
-        }
-    }
-
     private void Reset()
     {
         Pool = null!;
-        _count = 0;
-        _dataLength = 0;
-        if (_indexed)
-        {
-            _indexed = false;
-            _nodeCount = 0;
-            _newestNodeByLine?.Clear();
-        }
-
-        // Drop what a huge transaction grew rather than keep it for the life of the thread.
-        if (_writes.Length > 4096)
-        {
-            (_writes, _nodes, _newestNodeByLine) = (new WriteEntry[16], [], null);
-        }
-
-        if (_data.Length > 1 << 16)
-        {
-            _data = new byte[256];
-        }
-
+        Writes.Clear();
         Allocations.Clear();
         Frees.Clear();
     }
-
-    private readonly record struct WriteEntry(long Offset, int Length, int DataStart);
-
-    private readonly record struct LineNode(int Write, int Previous);
 }
-
-/// <summary>A block a transaction allocated, the type index it will carry and how many of its bytes hold content.</summary>
-internal readonly record struct AllocationRecord(BlockReservation Block, uint TypeIndex, int ContentLength);

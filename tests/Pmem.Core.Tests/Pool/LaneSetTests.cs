@@ -1,3 +1,4 @@
+using Pmem.Log;
 using Pmem.Pool;
 
 namespace Pmem.Tests.Pool;

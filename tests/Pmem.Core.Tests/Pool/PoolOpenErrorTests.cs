@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Pmem.Log;
 using Pmem.Pool;
 
 namespace Pmem.Tests.Pool;
@@ -180,14 +181,14 @@ public sealed class PoolOpenErrorTests
         var image = ValidImage();
         // Forge a lane log whose checksum is right but whose entry targets past the pool.
         var domain = MemoryDomain.FromImage(image);
-        var redo = new RedoBuilder();
+        var redo = new RedoBuilder(new ThreadCommits());
         redo.Set(image.Length + 100L, 1L);
         domain.Copy(PoolLayout.LanesOffset + RedoLog.HeaderSize, redo.Entries);
         var header = new byte[RedoLog.HeaderSize];
-        BinaryPrimitives.WriteUInt64LittleEndian(header, 1UL << 40); // newer than every retired log
-        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(8), (uint)redo.Length);
-        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(12), 1);
-        BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(16), RedoLog.Checksum(header, redo.Entries));
+        BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(RedoLog.SequenceOffset), 1UL << 40); // newer than every retired log
+        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(RedoLog.EntryBytesOffset), (uint)redo.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(RedoLog.EntryCountOffset), 1);
+        BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(RedoLog.ChecksumOffset), RedoLog.Checksum(header, redo.Entries));
         domain.Copy(PoolLayout.LanesOffset, header);
         var forged = domain.ToArray();
         domain.Dispose();

@@ -1,3 +1,4 @@
+using Pmem.Heap;
 using Pmem.Objects;
 using Pmem.Pool;
 

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Pmem.Log;
 using Pmem.Memory;
 using Pmem.Pool;
 

@@ -7,7 +7,7 @@ namespace Pmem.Tests.Pool;
 /// <summary>
 /// The transaction's write set: reads see its writes, a later write wins where writes overlap, and commit or rollback
 /// leave exactly what a byte-by-byte model says. Small write sets are scanned and larger ones indexed by cache line,
-/// so each behaviour is checked on both sides of <see cref="TransactionState.ScanLimit"/>.
+/// so each behaviour is checked on both sides of <see cref="WriteSet.ScanLimit"/>.
 /// </summary>
 public sealed class WriteSetTests
 {
@@ -63,8 +63,8 @@ public sealed class WriteSetTests
 
     [Theory]
     [InlineData(2)]
-    [InlineData(TransactionState.ScanLimit)]
-    [InlineData(TransactionState.ScanLimit + 1)]
+    [InlineData(WriteSet.ScanLimit)]
+    [InlineData(WriteSet.ScanLimit + 1)]
     [InlineData(300)]
     public void Many_writes_each_repeated_read_back_and_commit(int objects)
     {
@@ -130,7 +130,7 @@ public sealed class WriteSetTests
     {
         using var pool = NewPool();
         var blob = CommittedBlob(pool);
-        Account[] others = indexed ? MakeAccounts(pool, TransactionState.ScanLimit) : [];
+        Account[] others = indexed ? MakeAccounts(pool, WriteSet.ScanLimit) : [];
         using var tx = pool.BeginTransaction();
         foreach (var other in others)
         {

@@ -1,9 +1,9 @@
+// CommitPipeline -- the commit protocol: a log per commit in its lane's oldest slot, one drain, the apply in place.
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using Pmem.Memory;
+using Pmem.Pool;
 
-namespace Pmem.Pool;
+namespace Pmem.Log;
 
 /// <summary>
 /// Commits redo logs with one drain: the log is the durable truth from its commit point on, and the in-place apply
@@ -37,12 +37,17 @@ namespace Pmem.Pool;
 /// </para>
 /// <para>On a process-crash pool an apply is durable when done (a store survives the process once made), so nothing
 /// is pending there.</para>
+/// <para>
+/// The log layer reads no thread-static: each caller hands in its thread's <see cref="ThreadCommits"/> (a redo builder
+/// carries its own), which the layers above keep in their one per-thread context.
+/// </para>
 /// </remarks>
-internal sealed class CommitPipeline
+internal sealed partial class CommitPipeline
 {
     private readonly PersistenceDomain _domain;
     private readonly LaneSet _lanes;
     private readonly string _poolPath;
+    private readonly long _retiredThroughOffset; // where the pool header keeps the durable R
     // Lock-free bookkeeping, packed so a watermark scan reads a few cache lines:
     private readonly long[] _inFlight;      // per lane: the commit between taking its sequence and finishing its apply
     private readonly long[] _applyPending;  // per slot: the commit whose apply is flushed but not known drained
@@ -69,11 +74,13 @@ internal sealed class CommitPipeline
     /// its oldest log first, so the newest log, whose sequence the watermark R now holds, outlives a torn next commit.
     /// </param>
     /// <param name="formatAllowsSeals">The pool's format may hold sealed logs (see <see cref="RedoLog.WriteLog"/>).</param>
-    public CommitPipeline(PersistenceDomain domain, LaneSet lanes, string poolPath, long retiredOnMedia, long[] slotSequences, bool formatAllowsSeals)
+    /// <param name="retiredThroughOffset">Where the pool keeps the durable watermark R (an aligned 8-byte word).</param>
+    public CommitPipeline(PersistenceDomain domain, LaneSet lanes, string poolPath, long retiredOnMedia, long[] slotSequences, bool formatAllowsSeals, long retiredThroughOffset)
     {
         _domain = domain;
         _lanes = lanes;
         _poolPath = poolPath;
+        _retiredThroughOffset = retiredThroughOffset;
         _inFlight = new long[lanes.Count];
         _applyPending = new long[lanes.Count * LaneSet.SlotsPerLane];
         _slotSequence = slotSequences.Length == lanes.Count * LaneSet.SlotsPerLane
@@ -94,7 +101,7 @@ internal sealed class CommitPipeline
             throw new TransactionTooLargeException(_poolPath, RedoLog.HeaderSize + redo.Length, _lanes.SlotSize);
         }
 
-        var mine = redo.ThreadCommits ??= ThreadCommits.OfThread; // a builder is per thread: no TLS read
+        var mine = redo.ThreadCommits; // a builder is per thread and carries its thread's state: no TLS read
         var samePool = ReferenceEquals(mine.LastPipeline, this);
         var lane = _lanes.Acquire(samePool ? mine.LastLane : -1, mine.LaneHolder, out var biased);
         mine.LastLane = lane;
@@ -105,7 +112,7 @@ internal sealed class CommitPipeline
 
         try
         {
-            var slot = LaneSet.SlotIndex(lane, ChooseSlot(lane));
+            var slot = LaneSet.SlotIndex(lane, ChooseSlot(lane, mine));
 
             // The watermarks cover only commits numbered below the bound, so they can be taken before this commit
             // publishes itself. Then a lower bound of the sequence is published before the sequence is taken (the
@@ -133,12 +140,12 @@ internal sealed class CommitPipeline
                 MarkDurable(retired);
                 if (_appliesPersistAtOnce)
                 {
-                    RedoLog.Apply(_domain, redo.Entries, default(RedoLog.NoFlush)); // a store is all it takes there
+                    RedoApply.Apply(_domain, redo.Entries, default(NoFlush)); // a store is all it takes there
                 }
                 else
                 {
                     // Not flushed yet: see FlushDeferred. Durable at this thread's next drain in this pipeline.
-                    RedoLog.Apply(_domain, redo.Entries, new DeferredFlush(mine, this));
+                    RedoApply.Apply(_domain, redo.Entries, new DeferredFlush(mine, this));
                 }
             }
             finally
@@ -173,30 +180,26 @@ internal sealed class CommitPipeline
     /// <summary>
     /// Before a write that bypasses the log: makes every applied log durable and stores and flushes R over them, so
     /// that recovery never replays a log over the write. The caller's own drain makes R durable;
-    /// <see cref="AfterDrain()"/> then records that.
+    /// <see cref="AfterDrain"/> then records that.
     /// </summary>
-    public void RetireBeforeUnloggedWrite()
+    /// <param name="mine">The calling thread's commit state.</param>
+    public void RetireBeforeUnloggedWrite(ThreadCommits mine)
     {
-        var mine = ThreadCommits.OfThread;
         if (ReferenceEquals(mine.PendingRetirementPipeline, this) && mine.PendingRetirement >= Volatile.Read(ref _lastSequence))
         {
             return; // already stored by this thread, awaiting its drain
         }
 
-        DrainPendingApplies(long.MaxValue); // one extra drain, only for the first such write after commits
+        DrainPendingApplies(long.MaxValue, mine); // one extra drain, only for the first such write after commits
 
         var stored = StoreRetired();
         mine.PendingRetirementPipeline = this;
         mine.PendingRetirement = stored;
     }
 
-    /// <summary>Records that this thread drained: its flushed applies and any R it stored are durable.</summary>
-    public void AfterDrain() => AfterDrain(ThreadCommits.OfThreadIfAny);
-
     /// <summary>
-    /// <see cref="AfterDrain()"/> for a caller that already holds the thread's state (the thread's
-    /// <see cref="Transactions.TransactionState.Commits"/>; null when the thread never committed nor retired): no
-    /// thread-static read.
+    /// Records that the calling thread drained: its flushed applies and any R it stored are durable.
+    /// <paramref name="mine"/> is the thread's commit state (null when the thread never committed nor retired).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void AfterDrain(ThreadCommits? mine)
@@ -228,207 +231,16 @@ internal sealed class CommitPipeline
         }
     }
 
-    /// <summary>Makes R cover every applied commit, durably (for rare paths and for close).</summary>
-    public void RetireAll()
-    {
-        if (Volatile.Read(ref _retiredDurable) >= Volatile.Read(ref _lastSequence))
-        {
-            return;
-        }
-
-        DrainPendingApplies(long.MaxValue);
-
-        RetireNow();
-    }
-
     /// <summary>At a clean close: retires every log, so threads' records of this pool's applies can be dropped.</summary>
-    public void Close()
+    public void Close(ThreadCommits? mine)
     {
-        RetireAll();
+        RetireAll(mine);
         Volatile.Write(ref _closed, true);
-        AfterDrain();
+        AfterDrain(mine);
     }
 
     /// <summary>The newest sequence number handed out: every commit that has returned is at or below it.</summary>
     public long LastSequence => Volatile.Read(ref _lastSequence);
-
-    /// <summary>
-    /// Makes R durably cover every commit up to <paramref name="sequence"/> (which has returned): makes pending
-    /// applies durable (this thread's by its drain, other threads' by flushing their targets) and stores R, waiting
-    /// for older commits still applying; none of that when R already covers it. The heap calls this before it writes
-    /// a freed block outside the log, and a commit before it reuses a slot, so no log that mentions the block (or
-    /// any older log) can be replayed over newer data.
-    /// </summary>
-    public void RetireThrough(long sequence)
-    {
-        if (sequence > Volatile.Read(ref _lastSequence))
-        {
-            // No commit will ever reach it: waiting would never end.
-            throw new InvalidOperationException($"{_poolPath}: cannot retire through commit {sequence}, past the newest commit {Volatile.Read(ref _lastSequence)}.");
-        }
-
-        var spins = new SpinWait();
-        while (Volatile.Read(ref _retiredDurable) < sequence)
-        {
-            if (DurablyAppliedThrough() >= sequence)
-            {
-                RetireNow();
-            }
-            else if (HasPendingThrough(sequence))
-            {
-                DrainPendingApplies(sequence); // an apply not yet drained: ours (an idle lane) or another thread's
-            }
-            else
-            {
-                spins.SpinOnce(); // an older commit on another lane is still applying
-            }
-        }
-    }
-
-    /// <summary>Stores R, drains and records it durable: one extra fence, only on paths that cannot piggyback.</summary>
-    private void RetireNow()
-    {
-        var stored = StoreRetired();
-        DrainWithDeferred();
-        MarkDurable(stored);
-    }
-
-    /// <summary>
-    /// Drains on the rare paths, first flushing this thread's deferred applies so that the drain makes them durable
-    /// too, then recording what it made durable (one thread-static read for both).
-    /// </summary>
-    private void DrainWithDeferred()
-    {
-        var mine = ThreadCommits.OfThreadIfAny;
-        if (mine is not null)
-        {
-            FlushDeferred(mine);
-        }
-
-        _domain.Drain();
-        AfterDrain(mine);
-    }
-
-    /// <summary>
-    /// Makes durable every pending apply at or below <paramref name="through"/>: this thread's by its drain, other
-    /// threads' by flushing their logs' targets first. Drains nothing when none is pending.
-    /// </summary>
-    private void DrainPendingApplies(long through)
-    {
-        List<(int Slot, long Sequence)>? helped = null;
-        for (var slot = 0; slot < _applyPending.Length; slot++)
-        {
-            var sequence = Volatile.Read(ref _applyPending[slot]);
-            if (sequence != 0 && sequence <= through)
-            {
-                (helped ??= []).Add((slot, sequence));
-            }
-        }
-
-        if (helped is null)
-        {
-            return; // nothing pending: no drain
-        }
-
-        // A pending slot is not rewritten before its apply is durable; if another thread has just made it durable and
-        // the slot is being reused, FlushTargets sees another sequence and flushes nothing.
-        foreach (var (slot, sequence) in helped)
-        {
-            RedoLog.FlushTargets(_domain, SlotOffset(slot), _lanes.SlotSize, (ulong)sequence);
-        }
-
-        DrainWithDeferred(); // this thread's own pending applies were flushed above; this lets the drain forget them
-        foreach (var (slot, sequence) in helped)
-        {
-            ClearPending(slot, sequence);
-        }
-    }
-
-    /// <summary>
-    /// R and C for commits up to <paramref name="bound"/> (exclusive; read before calling): R is just below the
-    /// oldest commit still applying or whose apply is not yet drained, C just below the oldest commit still before
-    /// its commit point (counted until it has applied, which only makes C smaller). Lock-free: a commit publishes
-    /// itself as pending before it stops being in flight, and this reads the in-flight entries first.
-    /// </summary>
-    private (long Retired, long Committed) Watermarks(long bound)
-    {
-        var oldestInFlight = Oldest(_inFlight, bound);
-        var oldestUndrained = _appliesPersistAtOnce ? oldestInFlight : Oldest(_applyPending, oldestInFlight);
-        return (oldestUndrained - 1, oldestInFlight - 1);
-    }
-
-    /// <summary>
-    /// The smallest non-zero entry, or <paramref name="bound"/> if smaller. Branch-free and vectorized: as unsigned,
-    /// value − 1 turns 0 (no commit) into the largest number. Each aligned 8-byte element is read atomically.
-    /// </summary>
-    private static long Oldest(long[] entries, long bound)
-    {
-        ref var first = ref MemoryMarshal.GetArrayDataReference(entries);
-        var oldest = (ulong)(bound - 1);
-        var i = 0;
-        if (Vector256.IsHardwareAccelerated && entries.Length >= Vector256<ulong>.Count)
-        {
-            var one = Vector256<ulong>.One;
-            var minimum = Vector256.Create(oldest);
-            for (; i <= entries.Length - Vector256<ulong>.Count; i += Vector256<ulong>.Count)
-            {
-                var values = Vector256.LoadUnsafe(ref Unsafe.As<long, ulong>(ref Unsafe.Add(ref first, i)));
-                minimum = Vector256.Min(minimum, values - one);
-            }
-
-            for (var lane = 0; lane < Vector256<ulong>.Count; lane++)
-            {
-                oldest = Math.Min(oldest, minimum.GetElement(lane));
-            }
-        }
-
-        for (; i < entries.Length; i++)
-        {
-            oldest = Math.Min(oldest, (ulong)(Volatile.Read(ref Unsafe.Add(ref first, i)) - 1));
-        }
-
-        return (long)(oldest + 1);
-    }
-
-    /// <summary>Every commit with a sequence number at or below this has its apply durable.</summary>
-    private long DurablyAppliedThrough() => Watermarks(Volatile.Read(ref _lastSequence) + 1).Retired;
-
-    /// <summary>Raises R on the media to <see cref="DurablyAppliedThrough"/> (never lowers it) and flushes it.</summary>
-    private long StoreRetired()
-    {
-        var target = DurablyAppliedThrough();
-        ref var word = ref _domain.GetRef<long>(PoolLayout.RetiredThroughOffset);
-        while (true)
-        {
-            var current = Volatile.Read(ref word);
-            if (current >= target)
-            {
-                // Stored by another thread, which may not have drained it yet: flush it here too, so this thread's
-                // drain makes it durable before it is recorded as such.
-                _domain.Flush(PoolLayout.RetiredThroughOffset, 8);
-                return current;
-            }
-
-            if (Interlocked.CompareExchange(ref word, target, current) == current)
-            {
-                _domain.NotifyStore(PoolLayout.RetiredThroughOffset, 8);
-                _domain.Flush(PoolLayout.RetiredThroughOffset, 8);
-                return target;
-            }
-        }
-    }
-
-    /// <summary>
-    /// Raises the record of the durable R. A plain store: two threads racing may leave the smaller value, which only
-    /// under-claims (a later commit or a retirement raises it again), and a locked instruction per commit costs more.
-    /// </summary>
-    private void MarkDurable(long retired)
-    {
-        if (retired > Volatile.Read(ref _retiredDurable))
-        {
-            Volatile.Write(ref _retiredDurable, retired);
-        }
-    }
 
     /// <summary>
     /// This thread drained this pipeline's domain, so its applies flushed before the drain are durable. Applies whose
@@ -526,7 +338,7 @@ internal sealed class CommitPipeline
     /// The lane's slot holding its oldest log, once R durably covers that log (so recovery ignores it): makes pending
     /// applies durable, or stores R, when they hold it back.
     /// </summary>
-    private int ChooseSlot(int lane)
+    private int ChooseSlot(int lane, ThreadCommits mine)
     {
         var first = LaneSet.SlotIndex(lane, 0);
         var slot = 0;
@@ -538,82 +350,15 @@ internal sealed class CommitPipeline
             }
         }
 
-        RetireThrough(_slotSequence[first + slot]); // in steady state already covered: returns at once
+        RetireThrough(_slotSequence[first + slot], mine); // in steady state already covered: returns at once
         return slot;
     }
-
-    /// <summary>Whether some apply at or below <paramref name="sequence"/> is still pending.</summary>
-    private bool HasPendingThrough(long sequence) => Oldest(_applyPending, sequence + 1) <= sequence;
 
     private long SlotOffset(int slotIndex) =>
         _lanes.SlotOffset(slotIndex / LaneSet.SlotsPerLane, slotIndex % LaneSet.SlotsPerLane);
 
-    /// <summary>
-    /// A thread's commit state: its lane, the applies it made but has not drained since, the lines of those applies
-    /// still to flush, and an R it stored before a write outside the log that its next drain makes durable. Kept in
-    /// the thread's <see cref="Transactions.TransactionState"/>, so transactions, batches and commits share one
-    /// thread-static.
-    /// </summary>
-    internal sealed class ThreadCommits
-    {
-        /// <summary>The calling thread's, made on first use.</summary>
-        public static ThreadCommits OfThread => Transactions.TransactionState.ForThread.Commits ??= new ThreadCommits();
-
-        /// <summary>The calling thread's, or null when it never needed one.</summary>
-        public static ThreadCommits? OfThreadIfAny => Transactions.TransactionState.OfThread?.Commits;
-
-        public UnfencedApply[] Unfenced = new UnfencedApply[4];
-        public int Count;
-        public DeferredRange[] Deferred = new DeferredRange[8];
-        public int DeferredCount;
-        public CommitPipeline? LastPipeline;
-        public int LastLane;
-        public readonly LaneSet.Holder LaneHolder = new(); // one per thread: see LaneSet
-        public CommitPipeline? PendingRetirementPipeline;  // the pipeline whose R this thread stored and has not drained
-        public long PendingRetirement;
-
-        /// <summary>True when the thread's next drain has something to record: applies to forget, or an R made durable.</summary>
-        public bool AwaitsDrain
-        {
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
-            get => Count > 0 || PendingRetirementPipeline is not null;
-        }
-
-        public void Add(CommitPipeline pipeline, int slot, long sequence)
-        {
-            if (Count == Unfenced.Length)
-            {
-                Array.Resize(ref Unfenced, Count * 2);
-            }
-
-            Unfenced[Count++] = new UnfencedApply(pipeline, slot, sequence);
-        }
-
-        public void Defer(CommitPipeline pipeline, long start, long length)
-        {
-            if (DeferredCount == Deferred.Length)
-            {
-                Array.Resize(ref Deferred, DeferredCount * 2);
-            }
-
-            Deferred[DeferredCount++] = new DeferredRange(pipeline, start, length);
-        }
-    }
-
-    /// <summary>An apply not yet known durable; <see cref="Flushed"/> once its lines are flushed (then a drain makes it durable).</summary>
-    internal struct UnfencedApply(CommitPipeline pipeline, int slot, long sequence)
-    {
-        public readonly CommitPipeline Pipeline = pipeline;
-        public readonly int Slot = slot;
-        public readonly long Sequence = sequence;
-        public bool Flushed;
-    }
-
-    /// <summary>Bytes an apply stored to, to flush before the thread's next drain in <see cref="Pipeline"/>.</summary>
-    internal readonly record struct DeferredRange(CommitPipeline Pipeline, long Start, long Length);
-
     /// <summary>Apply's flusher for a pipeline whose applies are flushed late (see <see cref="FlushDeferred"/>).</summary>
-    private readonly struct DeferredFlush(ThreadCommits mine, CommitPipeline pipeline) : RedoLog.IRangeFlusher
+    private readonly struct DeferredFlush(ThreadCommits mine, CommitPipeline pipeline) : IRangeFlusher
     {
         public void Flush(long offset, long length) => mine.Defer(pipeline, offset, length);
     }

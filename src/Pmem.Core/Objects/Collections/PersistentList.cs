@@ -1,6 +1,7 @@
+// PersistentList -- a list living in a pool: failure-atomic mutations that join the running transaction.
 using System.Collections;
 using Pmem.Pool;
-using static Pmem.Objects.CollectionLayout;
+using static Pmem.Pool.CollectionLayout;
 
 namespace Pmem.Objects;
 

@@ -1,10 +1,24 @@
-using Pmem.Pool;
+// CollectionLayout -- the collection header and slot kinds: the one definition, read without the program's types.
+namespace Pmem.Pool;
 
-namespace Pmem.Objects;
+/// <summary>What a collection slot holds, recorded durably so checks and frees work without the program's types.</summary>
+internal enum SlotKind
+{
+    /// <summary>The value's own bytes.</summary>
+    Raw = 0,
+
+    /// <summary>An owned persistent string's offset.</summary>
+    String = 1,
+
+    /// <summary>Another persistent object's offset (not owned).</summary>
+    Reference = 2,
+}
 
 /// <summary>
 /// The durable layout of collection headers, defined once: read without knowing the program's element types (for
 /// frees of an owning object and for <see cref="PersistentPool.Check"/>), and validated before any slot is read.
+/// The pool must understand it without the collections' code (they sit above it, in <c>Objects/Collections</c>), so it
+/// is format knowledge here, beside <see cref="PoolLayout"/>.
 /// </summary>
 /// <remarks>
 /// Header (64 bytes): <c>[count][capacity][storage][version]</c>, then for a list <c>[slot size i32][slot kind i32]</c>,

@@ -1,10 +1,11 @@
+// PersistentDictionary -- an open-addressing hash table living in a pool, failure-atomic and transaction-aware.
 using System.Collections;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Pmem.Memory;
 using Pmem.Pool;
-using static Pmem.Objects.CollectionLayout;
+using static Pmem.Pool.CollectionLayout;
 
 namespace Pmem.Objects;
 

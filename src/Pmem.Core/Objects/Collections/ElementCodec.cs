@@ -1,22 +1,10 @@
+// ElementCodec -- how a collection reads, writes, hashes and compares its elements in slots of a pool.
 using System.IO.Hashing;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Pmem.Pool;
 
 namespace Pmem.Objects;
-
-/// <summary>What a collection slot holds, recorded durably so checks and frees work without the program's types.</summary>
-internal enum SlotKind
-{
-    /// <summary>The value's own bytes.</summary>
-    Raw = 0,
-
-    /// <summary>An owned persistent string's offset.</summary>
-    String = 1,
-
-    /// <summary>Another persistent object's offset (not owned).</summary>
-    Reference = 2,
-}
 
 /// <summary>How a collection reads, writes, hashes and compares its elements in slots of a pool.</summary>
 internal abstract class ElementCodec<T>

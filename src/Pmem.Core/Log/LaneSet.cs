@@ -1,4 +1,5 @@
-namespace Pmem.Pool;
+// LaneSet -- the pool's lanes: which commit holds which log slots, biased to the thread that uses a lane.
+namespace Pmem.Log;
 
 /// <summary>
 /// The pool's lanes: each commit takes one for the few microseconds of its redo protocol, so transactions on

@@ -1,3 +1,4 @@
+// StableHash -- the stable hash dictionaries store: XXH3-64 of a value's bytes, with the 4- and 8-byte paths inline.
 using System.IO.Hashing;
 using System.Numerics;
 using System.Runtime.CompilerServices;

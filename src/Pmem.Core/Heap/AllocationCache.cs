@@ -1,4 +1,5 @@
-namespace Pmem.Pool;
+// AllocationCache -- one thread's prepared blocks for one pool, per type index, taken without a lock or a log.
+namespace Pmem.Heap;
 
 /// <summary>
 /// One thread's prepared blocks for one pool, per type index: reserved from the heap a batch at a time (one lock),
@@ -14,16 +15,21 @@ internal sealed class AllocationCache
     /// <summary>Most blocks prepared per batch (32 blocks of 64 bytes: two lines of type indexes, 2 KiB zeroed).</summary>
     public const int MaxBatch = 32;
 
-    private readonly Heap _heap;
-    private readonly BlockReservation[]?[] _blocks = new BlockReservation[]?[TypeTable.FirstUserTypeIndex + PoolLayout.TypeTableCapacity];
-    private readonly int[] _counts = new int[TypeTable.FirstUserTypeIndex + PoolLayout.TypeTableCapacity];
+    private readonly PoolHeap _heap;
+    private readonly BlockReservation[]?[] _blocks;
+    private readonly int[] _counts; // per type index: the pool's whole range of indexes
 
-    public AllocationCache(Heap heap) => _heap = heap;
+    public AllocationCache(PoolHeap heap, int typeIndexCount)
+    {
+        _heap = heap;
+        _blocks = new BlockReservation[]?[typeIndexCount];
+        _counts = new int[typeIndexCount];
+    }
 
     // The finalizer changes only volatile state (the pool may be closing): an emptied run stays a run until reused.
     ~AllocationCache() => ReturnAll(0, mayReturnRuns: false);
 
-    public Heap Heap => _heap;
+    public PoolHeap Heap => _heap;
 
     /// <summary>Blocks to prepare at once for blocks of <paramref name="blockSize"/> bytes: 2 KiB worth, 2 to 32.</summary>
     public static int BatchFor(int blockSize) => Math.Clamp(2048 / blockSize, 2, MaxBatch);

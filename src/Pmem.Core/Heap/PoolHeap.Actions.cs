@@ -1,0 +1,91 @@
+// PoolHeap (actions) -- allocation actions: preparing and publishing blocks, and the redo entries that allocate or free.
+using Pmem.Log;
+using Pmem.Memory;
+
+namespace Pmem.Heap;
+
+internal sealed partial class PoolHeap
+{
+    /// <summary>
+    /// Readies reserved run blocks for <see cref="PublishPrepared"/>: zeroes their first <paramref name="contentSize"/>
+    /// bytes and stores <paramref name="typeIndex"/> as their allocation header, flushed, not drained. Their bitmap bits
+    /// stay clear, so until published they are free blocks whatever part of this persists. The caller must have made
+    /// the retirement watermark durably cover every log that mentions the blocks, and drains afterwards.
+    /// </summary>
+    public void Prepare(Span<BlockReservation> blocks, uint typeIndex, long contentSize)
+    {
+        // Blocks come out of a run in slot order, usually adjacent: zero each adjacent group with one fill (whole
+        // blocks, so a large group takes the non-temporal path).
+        for (var i = 0; i < blocks.Length;)
+        {
+            var end = i + 1;
+            while (end < blocks.Length && blocks[end].Offset == blocks[end - 1].Offset + blocks[end - 1].Size)
+            {
+                end++;
+            }
+
+            var length = end - i == 1 ? contentSize : blocks[end - 1].Offset - blocks[i].Offset + contentSize;
+            _domain.Fill(blocks[i].Offset, 0, length, PmemCopyFlags.NoDrain);
+            i = end;
+        }
+
+        var pending = new LineMergingFlush<FlushNow>(new FlushNow(_domain));
+        foreach (var block in blocks)
+        {
+            var typeOffset = ChunkOffset(block.Chunk) + SizeClasses.Geometry[block.SizeClass].TypesOffset + block.Slot * 4L;
+            _domain.Write(typeOffset, typeIndex);
+            pending.Stored(typeOffset, sizeof(uint));
+        }
+
+        pending.Finish();
+
+        for (var i = 0; i < blocks.Length; i++)
+        {
+            blocks[i] = blocks[i] with { Prepared = true };
+        }
+    }
+
+    /// <summary>
+    /// Makes a prepared block allocated outside the log: sets its bitmap bit with one atomic store and flushes it (the
+    /// caller drains). Safe because the zeroes and type index were drained before this store, and a bitwise update of
+    /// one bit commutes with any replayed Or/And on the other bits of the word.
+    /// </summary>
+    public void PublishPrepared(in BlockReservation block)
+    {
+        var word = ChunkOffset(block.Chunk) + SizeClasses.Geometry[block.SizeClass].BitmapOffset + (block.Slot >> 6) * 8L;
+        Interlocked.Or(ref _domain.GetRef<ulong>(word), 1UL << (block.Slot & 63));
+        _domain.NotifyStore(word, 8);
+        _domain.Flush(word, 8);
+    }
+
+    /// <summary>Redo entries that make a reserved block durably allocated with <paramref name="typeIndex"/>.</summary>
+    public void LogAllocate(RedoBuilder redo, in BlockReservation block, uint typeIndex)
+    {
+        if (block.IsLarge)
+        {
+            redo.Set(ChunkOffset(block.Chunk) + ChunkHeader.LargeTypeOffset, typeIndex);
+            return;
+        }
+
+        var geometry = SizeClasses.Geometry[block.SizeClass];
+        var chunkOffset = ChunkOffset(block.Chunk);
+        redo.Or(chunkOffset + geometry.BitmapOffset + (block.Slot >> 6) * 8L, 1UL << (block.Slot & 63));
+        if (!block.Prepared)
+        {
+            redo.Set(chunkOffset + geometry.TypesOffset + block.Slot * 4L, typeIndex);
+        }
+    }
+
+    /// <summary>Redo entries that durably free an allocated block.</summary>
+    public void LogFree(RedoBuilder redo, in BlockReservation block)
+    {
+        if (block.IsLarge)
+        {
+            redo.Set(ChunkOffset(block.Chunk) + ChunkHeader.LargeTypeOffset, 0u);
+            return;
+        }
+
+        var geometry = SizeClasses.Geometry[block.SizeClass];
+        redo.And(ChunkOffset(block.Chunk) + geometry.BitmapOffset + (block.Slot >> 6) * 8L, ~(1UL << (block.Slot & 63)));
+    }
+}

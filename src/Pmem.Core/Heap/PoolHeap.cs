@@ -1,0 +1,339 @@
+// PoolHeap -- the heap: chunks, runs of size classes and large groups; reserving, releasing and finding blocks.
+using System.Numerics;
+using Pmem.Memory;
+using Pmem.Pool;
+
+namespace Pmem.Heap;
+
+/// <summary>
+/// The heap: 256 KiB chunks, grouped into free spans, runs of equal-size blocks (size classes from 64 bytes to
+/// 32 KiB) and large objects spanning whole chunks. Durable state is the chunk headers, the run bitmaps and the
+/// per-block type indexes; everything else (free lists, free spans) is rebuilt on open.
+/// </summary>
+/// <remarks>
+/// <para>Chunk header: <see cref="ChunkHeader"/>.</para>
+/// <para>Run chunk: header line, bitmap (one bit per block), type indexes (u32 per block), then 64-byte-aligned
+/// blocks. Large group: header line (type index at +8, 0 = reserved but not yet published), object at +64.</para>
+/// <para>Bitmap bits change only through atomic Or/And: redo entries, or one Or outside the log for a prepared block
+/// (<see cref="PublishPrepared"/>), so concurrent commits and allocations on different threads commute.
+/// Chunk headers change only under the heap lock, each change ordered so every crash point leaves a walkable heap; a
+/// run whose blocks are all free becomes a free chunk again (<see cref="Release"/>).</para>
+/// <para>The heap's files follow libpmemobj's division: this one reserves, releases and finds blocks (heap.c and
+/// palloc.c's reservation); <c>PoolHeap.Chunks.cs</c> carves and returns chunks, <c>PoolHeap.Actions.cs</c> holds the
+/// allocation actions, <c>PoolHeap.Recovery.cs</c> validation at open; <see cref="SizeClasses"/>, <see cref="RunState"/>,
+/// <see cref="Arenas"/> and <see cref="ChunkHeader"/> are alloc_class.c, the run part of memblock.c, the arenas and
+/// heap_layout.h.</para>
+/// </remarks>
+internal sealed partial class PoolHeap
+{
+    /// <summary>Bytes of a chunk, the heap's unit.</summary>
+    public const int ChunkSize = 256 * 1024;
+
+    private readonly PersistenceDomain _domain;
+    private readonly string _poolPath;
+    private readonly long _heapStart;
+    private readonly Lock _heapLock = new();
+    private readonly SortedDictionary<int, int> _freeSpans = new();
+    private readonly ClassState[] _classes;
+    private ChunkHeader[] _heads;
+    private List<int> _reservedLarge = [];
+    private List<RunState> _emptyRuns = [];
+    private int _chunkCount;
+
+    private readonly IHeapContext _context;
+
+    /// <summary>The heap of a pool whose heap starts at <paramref name="heapStart"/>, in volatile state only until <see cref="Load"/>.</summary>
+    /// <param name="domain">The pool's memory.</param>
+    /// <param name="poolPath">Names the pool in exceptions.</param>
+    /// <param name="heapStart">The first chunk's offset.</param>
+    /// <param name="poolSize">The pool's size: the heap runs to it.</param>
+    /// <param name="context">What the heap needs of the layers around it: retirement of logs, growth, type checks.</param>
+    public PoolHeap(PersistenceDomain domain, string poolPath, long heapStart, long poolSize, IHeapContext context)
+    {
+        _context = context;
+        _domain = domain;
+        _poolPath = poolPath;
+        _heapStart = heapStart;
+        _chunkCount = (int)((poolSize - heapStart) / ChunkSize);
+        _heads = new ChunkHeader[_chunkCount];
+        _classes = new ClassState[SizeClasses.Count];
+        for (var i = 0; i < _classes.Length; i++)
+        {
+            _classes[i] = new ClassState();
+        }
+    }
+
+    public long HeapStart => _heapStart;
+
+    /// <summary>Writes the heap of a new pool: one free span over every chunk.</summary>
+    public static void Format(PersistenceDomain domain, long heapStart, long poolSize)
+    {
+        var chunks = (int)((poolSize - heapStart) / ChunkSize);
+        domain.Write(heapStart, new ChunkHeader(ChunkKind.Free, 0, chunks).Encode());
+        domain.Flush(heapStart, 8);
+    }
+
+    /// <summary>Reserves a block (volatile only) of at least <paramref name="size"/> bytes.</summary>
+    /// <exception cref="PoolOutOfSpaceException">No room, even after growing.</exception>
+    public BlockReservation Reserve(long size)
+    {
+        var sizeClass = SizeClasses.ClassFor(size);
+        if (sizeClass < 0)
+        {
+            return ReserveLarge(size);
+        }
+
+        // No retirement is needed here, unlike prepared blocks: a block reserved here is published by a log, which
+        // recovery replays after any older log that freed it.
+        Span<BlockReservation> one = stackalloc BlockReservation[1];
+        ReserveMany(size, one, out _);
+        return one[0];
+    }
+
+    /// <summary>Returns a reserved or freed block to the volatile free lists.</summary>
+    /// <param name="block">The block.</param>
+    /// <param name="freedThrough">
+    /// A commit sequence number at or above every commit whose log mentions the block (the pipeline's last sequence
+    /// once the freeing commit has returned). The block is written outside the log again only once the retirement
+    /// watermark durably covers it (see <see cref="ReserveMany"/>).
+    /// </param>
+    /// <param name="mayReturnRun">False from a finalizer: only volatile state may change, never the media.</param>
+    public void Release(in BlockReservation block, long freedThrough, bool mayReturnRun = true)
+    {
+        if (block.IsLarge)
+        {
+            FreeLargeChunks(block.Chunk);
+            return;
+        }
+
+        var state = _classes[block.SizeClass];
+        RunState? emptied = null;
+        lock (state.Lock)
+        {
+            var run = state.CurrentFor(block.Chunk) ?? FindRun(state, block.Chunk);
+            run.Return(block.Slot);
+            run.FreedThrough = Math.Max(run.FreedThrough, freedThrough);
+            if (mayReturnRun && run.IsEmpty(SizeClasses.Geometry[block.SizeClass].BlockCount) && state.CurrentFor(run.Chunk) is null)
+            {
+                // Every block is free and none is reserved: the chunk goes back to the free spans, so a pool that
+                // moves from one size class to another does not keep runs it no longer uses. The class keeps its
+                // current run, so alternating one allocation and one free does not create and return a run each time.
+                state.Available.Remove(run);
+                emptied = run;
+            }
+        }
+
+        if (emptied is not null)
+        {
+            ReturnEmptyRun(emptied);
+        }
+    }
+
+    /// <summary>
+    /// Reserves up to <paramref name="into"/>.Length blocks of <paramref name="size"/>'s size class under one lock
+    /// (volatile only), for a thread's allocation cache. Takes a new chunk only when it has found no block at all.
+    /// </summary>
+    /// <param name="size">Bytes per block, at most <see cref="SizeClasses.MaxRunBlockSize"/>.</param>
+    /// <param name="into">Receives the reservations.</param>
+    /// <param name="freedThrough">The newest commit whose log may mention one of the blocks (0: none since open).</param>
+    /// <returns>How many blocks were reserved (at least one).</returns>
+    /// <exception cref="PoolOutOfSpaceException">No room, even after growing.</exception>
+    public int ReserveMany(long size, Span<BlockReservation> into, out long freedThrough)
+    {
+        var sizeClass = SizeClasses.ClassFor(size);
+        var state = _classes[sizeClass];
+        var arena = Arenas.OfThisThread();
+        var taken = 0;
+        freedThrough = 0;
+        lock (state.Lock)
+        {
+            while (taken < into.Length)
+            {
+                var run = state.Current[arena];
+                if (run is not null)
+                {
+                    TakeFrom(run, sizeClass, into, ref taken, ref freedThrough);
+                    if (taken == into.Length)
+                    {
+                        break;
+                    }
+
+                    state.Current[arena] = null;
+                }
+
+                if (state.Available.Count > 0)
+                {
+                    state.Current[arena] = state.Available[^1];
+                    state.Available.RemoveAt(state.Available.Count - 1);
+                    continue;
+                }
+
+                if (taken > 0)
+                {
+                    break; // a short batch rather than a new chunk
+                }
+
+                int chunk;
+                try
+                {
+                    chunk = CreateRun(sizeClass, size);
+                }
+                catch (PoolOutOfSpaceException)
+                {
+                    // No chunk left: the other arenas' current runs are the last place a free block can be.
+                    TakeFromOtherArenas(state, sizeClass, arena, into, ref taken, ref freedThrough);
+                    if (taken == 0)
+                    {
+                        throw;
+                    }
+
+                    break;
+                }
+
+                var created = new RunState(chunk);
+                created.LoadFreeList(_domain, ChunkOffset(chunk), SizeClasses.Geometry[sizeClass]); // all free: just zeroed
+                state.Current[arena] = created;
+            }
+        }
+
+        return taken;
+    }
+
+    private void TakeFromOtherArenas(ClassState state, int sizeClass, int arena, Span<BlockReservation> into, ref int taken, ref long freedThrough)
+    {
+        for (var other = 0; other < state.Current.Length && taken < into.Length; other++)
+        {
+            if (other != arena && state.Current[other] is { } run)
+            {
+                TakeFrom(run, sizeClass, into, ref taken, ref freedThrough);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reserves free blocks of <paramref name="run"/> into the rest of <paramref name="into"/> (with the class lock
+    /// held), and raises <paramref name="freedThrough"/> to cover every commit that freed a block of the run.
+    /// </summary>
+    private void TakeFrom(RunState run, int sizeClass, Span<BlockReservation> into, ref int taken, ref long freedThrough)
+    {
+        while (taken < into.Length && run.TryTake(out var slot))
+        {
+            into[taken++] = new BlockReservation(BlockOffset(run.Chunk, sizeClass, slot), sizeClass, run.Chunk, slot, SizeClasses.Sizes[sizeClass]);
+        }
+
+        freedThrough = Math.Max(freedThrough, run.FreedThrough);
+    }
+
+    private RunState FindRun(ClassState state, int chunk)
+    {
+        foreach (var run in state.Available)
+        {
+            if (run.Chunk == chunk)
+            {
+                return run;
+            }
+        }
+
+        // The run left the lists when its last free slot was taken, so every other slot is allocated or reserved.
+        var created = new RunState(chunk);
+        created.StartEmpty(SizeClasses.Geometry[_heads[chunk].SizeClass].BitmapWords);
+        state.Available.Add(created);
+        return created;
+    }
+
+    /// <summary>Finds the allocated block that starts at <paramref name="offset"/>.</summary>
+    public bool TryGetAllocated(long offset, out BlockReservation block, out uint typeIndex)
+    {
+        block = default;
+        typeIndex = 0;
+        if (offset < _heapStart + ChunkHeader.Size || (offset & 63) != 0)
+        {
+            return false;
+        }
+
+        var chunkIndex = (offset - _heapStart) / ChunkSize; // a long: a damaged offset may be far past the heap
+        if (chunkIndex >= Volatile.Read(ref _chunkCount))
+        {
+            return false;
+        }
+
+        var chunk = (int)chunkIndex;
+        var head = _heads[chunk];
+        var chunkOffset = ChunkOffset(chunk);
+        if (head.Kind == ChunkKind.Large && offset == chunkOffset + ChunkHeader.Size)
+        {
+            typeIndex = _domain.Read<uint>(chunkOffset + ChunkHeader.LargeTypeOffset);
+            block = new BlockReservation(offset, -1, chunk, 0, (long)head.Span * ChunkSize - ChunkHeader.Size);
+            return typeIndex != 0;
+        }
+
+        if (head.Kind != ChunkKind.Run)
+        {
+            return false;
+        }
+
+        var geometry = SizeClasses.Geometry[head.SizeClass];
+        var relative = offset - chunkOffset - geometry.DataOffset;
+        var blockSize = SizeClasses.Sizes[head.SizeClass];
+        if (relative < 0 || relative % blockSize != 0 || relative / blockSize >= geometry.BlockCount)
+        {
+            return false;
+        }
+
+        var slot = (int)(relative / blockSize);
+        var word = _domain.Read<ulong>(chunkOffset + geometry.BitmapOffset + (slot >> 6) * 8L);
+        if ((word & (1UL << (slot & 63))) == 0)
+        {
+            return false;
+        }
+
+        typeIndex = _domain.Read<uint>(chunkOffset + geometry.TypesOffset + slot * 4L);
+        block = new BlockReservation(offset, head.SizeClass, chunk, slot, blockSize);
+        return true;
+    }
+
+    /// <summary>Visits every durably allocated block (for checks and statistics).</summary>
+    public void ForEachAllocated(Action<BlockReservation, uint> visit)
+    {
+        var i = 0;
+        while (i < _chunkCount)
+        {
+            var head = _heads[i];
+            var chunkOffset = ChunkOffset(i);
+            if (head.Kind == ChunkKind.Large)
+            {
+                var type = _domain.Read<uint>(chunkOffset + ChunkHeader.LargeTypeOffset);
+                if (type != 0)
+                {
+                    visit(new BlockReservation(chunkOffset + ChunkHeader.Size, -1, i, 0, (long)head.Span * ChunkSize - ChunkHeader.Size), type);
+                }
+            }
+            else if (head.Kind == ChunkKind.Run)
+            {
+                var geometry = SizeClasses.Geometry[head.SizeClass];
+                for (var w = 0; w < geometry.BitmapWords; w++)
+                {
+                    var word = _domain.Read<ulong>(chunkOffset + geometry.BitmapOffset + w * 8L);
+                    while (word != 0)
+                    {
+                        var slot = w * 64 + BitOperations.TrailingZeroCount(word);
+                        word &= word - 1;
+                        var type = _domain.Read<uint>(chunkOffset + geometry.TypesOffset + slot * 4L);
+                        visit(new BlockReservation(BlockOffset(i, head.SizeClass, slot), head.SizeClass, i, slot, SizeClasses.Sizes[head.SizeClass]), type);
+                    }
+                }
+            }
+
+            i += Math.Max(1, head.Span);
+        }
+    }
+
+
+    private long ChunkOffset(int chunk) => _heapStart + (long)chunk * ChunkSize;
+
+    private long BlockOffset(int chunk, int sizeClass, int slot) =>
+        ChunkOffset(chunk) + SizeClasses.Geometry[sizeClass].DataOffset + (long)slot * SizeClasses.Sizes[sizeClass];
+
+    private PoolCorruptedException Corrupt(string what) => new(_poolPath, $"heap metadata is corrupted: {what}");
+
+}

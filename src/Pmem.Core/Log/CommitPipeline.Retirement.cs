@@ -1,0 +1,204 @@
+// CommitPipeline (retirement) -- the watermarks R and C, and making applies durable so that logs can be retired.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Pmem.Log;
+
+internal sealed partial class CommitPipeline
+{
+    /// <summary>Makes R cover every applied commit, durably (for rare paths and for close).</summary>
+    public void RetireAll(ThreadCommits? mine)
+    {
+        if (Volatile.Read(ref _retiredDurable) >= Volatile.Read(ref _lastSequence))
+        {
+            return;
+        }
+
+        DrainPendingApplies(long.MaxValue, mine);
+
+        RetireNow(mine);
+    }
+
+    /// <summary>
+    /// Makes R durably cover every commit up to <paramref name="sequence"/> (which has returned): makes pending
+    /// applies durable (this thread's by its drain, other threads' by flushing their targets) and stores R, waiting
+    /// for older commits still applying; none of that when R already covers it. The heap calls this before it writes
+    /// a freed block outside the log, and a commit before it reuses a slot, so no log that mentions the block (or
+    /// any older log) can be replayed over newer data.
+    /// </summary>
+    /// <param name="sequence">A commit that has returned.</param>
+    /// <param name="mine">The calling thread's commit state, if it has one.</param>
+    public void RetireThrough(long sequence, ThreadCommits? mine)
+    {
+        if (sequence > Volatile.Read(ref _lastSequence))
+        {
+            // No commit will ever reach it: waiting would never end.
+            throw new InvalidOperationException($"{_poolPath}: cannot retire through commit {sequence}, past the newest commit {Volatile.Read(ref _lastSequence)}.");
+        }
+
+        var spins = new SpinWait();
+        while (Volatile.Read(ref _retiredDurable) < sequence)
+        {
+            if (DurablyAppliedThrough() >= sequence)
+            {
+                RetireNow(mine);
+            }
+            else if (HasPendingThrough(sequence))
+            {
+                DrainPendingApplies(sequence, mine); // an apply not yet drained: ours (an idle lane) or another thread's
+            }
+            else
+            {
+                spins.SpinOnce(); // an older commit on another lane is still applying
+            }
+        }
+    }
+
+    /// <summary>Stores R, drains and records it durable: one extra fence, only on paths that cannot piggyback.</summary>
+    private void RetireNow(ThreadCommits? mine)
+    {
+        var stored = StoreRetired();
+        DrainWithDeferred(mine);
+        MarkDurable(stored);
+    }
+
+    /// <summary>
+    /// Drains on the rare paths, first flushing this thread's deferred applies so that the drain makes them durable
+    /// too, then recording what it made durable (one thread-static read for both).
+    /// </summary>
+    private void DrainWithDeferred(ThreadCommits? mine)
+    {
+        if (mine is not null)
+        {
+            FlushDeferred(mine);
+        }
+
+        _domain.Drain();
+        AfterDrain(mine);
+    }
+
+    /// <summary>
+    /// Makes durable every pending apply at or below <paramref name="through"/>: this thread's by its drain, other
+    /// threads' by flushing their logs' targets first. Drains nothing when none is pending.
+    /// </summary>
+    private void DrainPendingApplies(long through, ThreadCommits? mine)
+    {
+        List<(int Slot, long Sequence)>? helped = null;
+        for (var slot = 0; slot < _applyPending.Length; slot++)
+        {
+            var sequence = Volatile.Read(ref _applyPending[slot]);
+            if (sequence != 0 && sequence <= through)
+            {
+                (helped ??= []).Add((slot, sequence));
+            }
+        }
+
+        if (helped is null)
+        {
+            return; // nothing pending: no drain
+        }
+
+        // A pending slot is not rewritten before its apply is durable; if another thread has just made it durable and
+        // the slot is being reused, FlushTargets sees another sequence and flushes nothing.
+        foreach (var (slot, sequence) in helped)
+        {
+            RedoApply.FlushTargets(_domain, SlotOffset(slot), _lanes.SlotSize, (ulong)sequence);
+        }
+
+        DrainWithDeferred(mine); // this thread's own pending applies were flushed above; this lets the drain forget them
+        foreach (var (slot, sequence) in helped)
+        {
+            ClearPending(slot, sequence);
+        }
+    }
+
+    /// <summary>
+    /// R and C for commits up to <paramref name="bound"/> (exclusive; read before calling): R is just below the
+    /// oldest commit still applying or whose apply is not yet drained, C just below the oldest commit still before
+    /// its commit point (counted until it has applied, which only makes C smaller). Lock-free: a commit publishes
+    /// itself as pending before it stops being in flight, and this reads the in-flight entries first.
+    /// </summary>
+    private (long Retired, long Committed) Watermarks(long bound)
+    {
+        var oldestInFlight = Oldest(_inFlight, bound);
+        var oldestUndrained = _appliesPersistAtOnce ? oldestInFlight : Oldest(_applyPending, oldestInFlight);
+        return (oldestUndrained - 1, oldestInFlight - 1);
+    }
+
+    /// <summary>
+    /// The smallest non-zero entry, or <paramref name="bound"/> if smaller. Branch-free and vectorized: as unsigned,
+    /// value − 1 turns 0 (no commit) into the largest number. Each aligned 8-byte element is read atomically.
+    /// </summary>
+    private static long Oldest(long[] entries, long bound)
+    {
+        ref var first = ref MemoryMarshal.GetArrayDataReference(entries);
+        var oldest = (ulong)(bound - 1);
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated && entries.Length >= Vector256<ulong>.Count)
+        {
+            var one = Vector256<ulong>.One;
+            var minimum = Vector256.Create(oldest);
+            for (; i <= entries.Length - Vector256<ulong>.Count; i += Vector256<ulong>.Count)
+            {
+                var values = Vector256.LoadUnsafe(ref Unsafe.As<long, ulong>(ref Unsafe.Add(ref first, i)));
+                minimum = Vector256.Min(minimum, values - one);
+            }
+
+            for (var lane = 0; lane < Vector256<ulong>.Count; lane++)
+            {
+                oldest = Math.Min(oldest, minimum.GetElement(lane));
+            }
+        }
+
+        for (; i < entries.Length; i++)
+        {
+            oldest = Math.Min(oldest, (ulong)(Volatile.Read(ref Unsafe.Add(ref first, i)) - 1));
+        }
+
+        return (long)(oldest + 1);
+    }
+
+    /// <summary>Every commit with a sequence number at or below this has its apply durable.</summary>
+    private long DurablyAppliedThrough() => Watermarks(Volatile.Read(ref _lastSequence) + 1).Retired;
+
+    /// <summary>Raises R on the media to <see cref="DurablyAppliedThrough"/> (never lowers it) and flushes it.</summary>
+    private long StoreRetired()
+    {
+        var target = DurablyAppliedThrough();
+        ref var word = ref _domain.GetRef<long>(_retiredThroughOffset);
+        while (true)
+        {
+            var current = Volatile.Read(ref word);
+            if (current >= target)
+            {
+                // Stored by another thread, which may not have drained it yet: flush it here too, so this thread's
+                // drain makes it durable before it is recorded as such.
+                _domain.Flush(_retiredThroughOffset, 8);
+                return current;
+            }
+
+            if (Interlocked.CompareExchange(ref word, target, current) == current)
+            {
+                _domain.NotifyStore(_retiredThroughOffset, 8);
+                _domain.Flush(_retiredThroughOffset, 8);
+                return target;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Raises the record of the durable R. A plain store: two threads racing may leave the smaller value, which only
+    /// under-claims (a later commit or a retirement raises it again), and a locked instruction per commit costs more.
+    /// </summary>
+    private void MarkDurable(long retired)
+    {
+        if (retired > Volatile.Read(ref _retiredDurable))
+        {
+            Volatile.Write(ref _retiredDurable, retired);
+        }
+    }
+
+    /// <summary>Whether some apply at or below <paramref name="sequence"/> is still pending.</summary>
+    private bool HasPendingThrough(long sequence) => Oldest(_applyPending, sequence + 1) <= sequence;
+}

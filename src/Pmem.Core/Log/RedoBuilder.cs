@@ -1,0 +1,120 @@
+// RedoBuilder -- redo entries collected in ordinary memory before a commit writes them to a lane slot.
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Pmem.Log;
+
+/// <summary>
+/// Collects redo entries in ordinary memory before they are written to a lane. Reused per thread, and used only by
+/// its thread (it carries that thread's commit state).
+/// </summary>
+/// <remarks>
+/// Entry encoding (8-byte words): <c>[op &lt;&lt; 56 | target offset] [length or mask] [data, padded to 8]</c>.
+/// The buffer keeps <see cref="RedoLog.HeaderSize"/> bytes in front of the entries, where
+/// <see cref="RedoLog.WriteLog"/> builds the log header, so header and entries reach the slot in one copy.
+/// </remarks>
+internal sealed class RedoBuilder
+{
+    private byte[] _buffer = new byte[1024]; // [header][entries]; the header's padding stays zero
+
+    /// <summary>Bytes of entries.</summary>
+    public int Length { get; private set; }
+
+    /// <summary>A builder for the thread whose commit state is <paramref name="threadCommits"/>.</summary>
+    public RedoBuilder(ThreadCommits threadCommits) => ThreadCommits = threadCommits;
+
+    /// <summary>The owning thread's commit state, kept here so a commit finds it without a thread-static read.</summary>
+    public ThreadCommits ThreadCommits { get; }
+
+    public int Count { get; private set; }
+
+    /// <summary>Content too large to verify by hash was written: drain it before the log is written.</summary>
+    public bool DrainBeforeLog { get; private set; }
+
+    public ReadOnlySpan<byte> Entries => _buffer.AsSpan(RedoLog.HeaderSize, Length);
+
+    /// <summary>The header followed by the entries, as the slot will hold them.</summary>
+    internal Span<byte> Log => _buffer.AsSpan(0, RedoLog.HeaderSize + Length);
+
+    public void Clear()
+    {
+        Length = 0;
+        Count = 0;
+        DrainBeforeLog = false;
+    }
+
+    /// <summary>
+    /// Ties the commit to content written in place before it (a new object's zeroes, a new string's characters):
+    /// those lines are flushed but, like the log, not yet drained, so either could persist without the other. Small
+    /// content is hashed into the log (recovery refuses the log unless the content matches); large content is
+    /// drained before the log is written, which costs one fence but no hashing.
+    /// </summary>
+    public void RequireDurable(long offset, ReadOnlySpan<byte> content)
+    {
+        if (content.Length > VerifyLimit)
+        {
+            DrainBeforeLog = true;
+            return;
+        }
+
+        Word(RedoOperation.Verify, offset, (ulong)content.Length);
+        var hash = Reserve(8, countsAsEntry: false);
+        BinaryPrimitives.WriteUInt64LittleEndian(hash, XxHash3.HashToUInt64(content));
+    }
+
+    public const int VerifyLimit = 4096;
+
+    /// <summary>Sets one 8-byte value (the common entry: a field in a transaction), without span copies.</summary>
+    public void SetWord(long offset, long value)
+    {
+        ref var entry = ref Reserve(24)[0];
+        Unsafe.WriteUnaligned(ref entry, ((ulong)RedoOperation.Set << 56) | (ulong)offset);
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref entry, 8), 8UL);
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref entry, 16), value);
+    }
+
+    public void Set(long offset, ReadOnlySpan<byte> data)
+    {
+        var padded = (data.Length + 7) & ~7;
+        var span = Reserve(16 + padded);
+        BinaryPrimitives.WriteUInt64LittleEndian(span, ((ulong)RedoOperation.Set << 56) | (ulong)offset);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[8..], (ulong)data.Length);
+        data.CopyTo(span[16..]);
+        span[(16 + data.Length)..].Clear();
+    }
+
+    public void Set<T>(long offset, T value) where T : unmanaged =>
+        Set(offset, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
+
+    public void Or(long offset, ulong mask) => Word(RedoOperation.Or, offset, mask);
+
+    public void And(long offset, ulong mask) => Word(RedoOperation.And, offset, mask);
+
+    private void Word(RedoOperation operation, long offset, ulong operand)
+    {
+        if ((offset & 7) != 0 && operation != RedoOperation.Verify)
+        {
+            throw new InvalidOperationException($"Bitwise redo entries need an aligned 8-byte word, not offset {offset}.");
+        }
+
+        var span = Reserve(16);
+        BinaryPrimitives.WriteUInt64LittleEndian(span, ((ulong)operation << 56) | (ulong)offset);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[8..], operand);
+    }
+
+    private Span<byte> Reserve(int bytes, bool countsAsEntry = true)
+    {
+        var start = RedoLog.HeaderSize + Length;
+        if (start + bytes > _buffer.Length)
+        {
+            Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, start + bytes));
+        }
+
+        var span = _buffer.AsSpan(start, bytes);
+        Length += bytes;
+        Count += countsAsEntry ? 1 : 0;
+        return span;
+    }
+}

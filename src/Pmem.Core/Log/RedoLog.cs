@@ -1,0 +1,200 @@
+// RedoLog -- the on-media log slot: write, seal, read, validate.
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using Pmem.Memory;
+using Pmem.Pool;
+
+namespace Pmem.Log;
+
+/// <summary>A whole log found in a lane slot (see <see cref="RedoLog.TryRead"/>).</summary>
+/// <param name="SlotOffset">Where the slot lies in the pool.</param>
+/// <param name="Sequence">The commit's sequence number.</param>
+/// <param name="Retired">The watermark R the log carries: every commit at or below it had its apply durable.</param>
+/// <param name="Committed">The watermark C the log carries: every commit at or below it had passed its commit point.</param>
+/// <param name="EntryCount">Entries the header counts.</param>
+/// <param name="Entries">The encoded entries.</param>
+internal sealed record SlotLog(long SlotOffset, ulong Sequence, long Retired, long Committed, uint EntryCount, byte[] Entries);
+
+/// <summary>
+/// A redo log in a lane slot: writing, sealing, reading and validating it (applying it is <see cref="RedoApply"/>, the
+/// protocol <see cref="CommitPipeline"/>).
+/// </summary>
+/// <remarks>
+/// Slot layout: <c>[seq u64][entry bytes u32][entry count u32][checksum u64][watermark R i64][watermark C i64]</c>,
+/// padded to 64 bytes, then entries. The offsets below are the one definition of that header.
+/// A log is valid only when its checksum matches, so a torn write of the log is simply an uncommitted transaction.
+/// </remarks>
+internal static class RedoLog
+{
+    /// <summary>Bytes of the slot header, in front of the entries.</summary>
+    public const int HeaderSize = 64;
+    public const int SequenceOffset = 0;
+    public const int EntryBytesOffset = 8;
+    public const int EntryCountOffset = 12;
+    public const int ChecksumOffset = 16; // or the seal (see WriteLog); 0 marks an empty slot
+    public const int RetiredOffset = 24; // the watermark R when the log was written: durable with it, on the same page
+    public const int CommittedOffset = 32; // the watermark C: every commit at or below it had passed its commit point
+
+    /// <summary>
+    /// Writes the entries and a checksummed header into a slot, flushed but not drained: the caller's next drain is
+    /// the commit point. Content too large to verify by hash is drained first.
+    /// </summary>
+    /// <remarks>
+    /// With <c>seal</c> the log is sealed instead of checksummed: only for a domain where the process's stores become
+    /// durable in the order it makes them (a process-crash pool: a killed process loses none of its stores, and x86
+    /// makes them visible in program order). The old seal is cleared first, the log copied, and the seal stored last,
+    /// so a log with its seal is whole. That saves hashing the log on every commit, about a tenth of a process-crash
+    /// transfer.
+    /// </remarks>
+    public static void WriteLog(PersistenceDomain domain, long slotOffset, int slotSize, RedoBuilder entries, ulong sequence, long retiredThrough, long committedThrough, bool seal, string poolPath)
+    {
+        if (HeaderSize + entries.Length > slotSize)
+        {
+            throw new TransactionTooLargeException(poolPath, HeaderSize + entries.Length, slotSize);
+        }
+
+        if (entries.DrainBeforeLog)
+        {
+            domain.Drain();
+        }
+
+        // The header is built in front of the entries in the builder, then header and entries go out in one copy.
+        // Their order within the slot does not matter: the checksum covers both, so any torn mix is no log at all.
+        var log = entries.Log;
+        var data = log[HeaderSize..];
+        var header = log[..HeaderSize];
+        BinaryPrimitives.WriteUInt64LittleEndian(header[SequenceOffset..], sequence);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[EntryBytesOffset..], (uint)data.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[EntryCountOffset..], (uint)entries.Count);
+        BinaryPrimitives.WriteInt64LittleEndian(header[RetiredOffset..], retiredThrough);
+        BinaryPrimitives.WriteInt64LittleEndian(header[CommittedOffset..], committedThrough);
+        if (!seal)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(header[ChecksumOffset..], Checksum(header, data));
+            domain.Copy(slotOffset, log, PmemCopyFlags.NoDrain);
+            return;
+        }
+
+        // The slot's old log is retired, but a seal left on it over half-copied entries would make a whole log.
+        BinaryPrimitives.WriteUInt64LittleEndian(header[ChecksumOffset..], 0);
+        domain.Write(slotOffset + ChecksumOffset, 0UL);
+        domain.Copy(slotOffset, log, PmemCopyFlags.NoDrain);
+        if (log.Length > 2048)
+        {
+            // Large copies may use string stores, which x86 orders only among themselves: fence before the seal.
+            Interlocked.MemoryBarrier();
+        }
+
+        Volatile.Write(ref domain.GetRef<ulong>(slotOffset + ChecksumOffset), Seal(sequence));
+        domain.NotifyStore(slotOffset + ChecksumOffset, 8);
+    }
+
+    /// <summary>
+    /// The seal of a log with this sequence: not 0 (no log), and for a log's checksum to equal it by chance is as
+    /// likely as any 64-bit collision. A seal counts only in pools that may hold sealed logs.
+    /// </summary>
+    internal static ulong Seal(ulong sequence) => (sequence * 0x9E37_79B9_7F4A_7C15UL) ^ 0x5EA1_ED10_6000_0001UL;
+
+    /// <summary>
+    /// Reads a slot's log: null when there is none or a torn one (its checksum, or seal, does not match), else the
+    /// whole log with its header's watermarks and its entries, not yet validated: a whole log below the watermark R
+    /// may sit in a slot being reused, so only the logs recovery replays are validated (<see cref="Validate"/>). A
+    /// sealed log counts as whole only when <paramref name="sealsAllowed"/> (a process-crash pool of a version that
+    /// seals logs).
+    /// </summary>
+    public static SlotLog? TryRead(PersistenceDomain domain, long slotOffset, int slotSize, bool sealsAllowed)
+    {
+        var header = domain.GetSpan(slotOffset, HeaderSize);
+        var stored = BinaryPrimitives.ReadUInt64LittleEndian(header[ChecksumOffset..]);
+        if (stored == 0)
+        {
+            return null;
+        }
+
+        var length = BinaryPrimitives.ReadUInt32LittleEndian(header[EntryBytesOffset..]);
+        if (length > slotSize - HeaderSize || length % 8 != 0)
+        {
+            return null; // a torn header: the transaction never committed
+        }
+
+        var data = domain.GetSpan(slotOffset + HeaderSize, (int)length);
+        var sealedWhole = sealsAllowed && stored == Seal(BinaryPrimitives.ReadUInt64LittleEndian(header[SequenceOffset..]));
+        if (!sealedWhole && Checksum(header, data) != stored)
+        {
+            return null; // torn log (or a sealed one cut short before its seal): never committed
+        }
+
+        return new SlotLog(
+            slotOffset,
+            BinaryPrimitives.ReadUInt64LittleEndian(header[SequenceOffset..]),
+            BinaryPrimitives.ReadInt64LittleEndian(header[RetiredOffset..]),
+            BinaryPrimitives.ReadInt64LittleEndian(header[CommittedOffset..]),
+            BinaryPrimitives.ReadUInt32LittleEndian(header[EntryCountOffset..]),
+            data.ToArray());
+    }
+
+    /// <summary>
+    /// Whether the content a log publishes (its Verify entries) hashes as recorded. Meaningful only for a log that
+    /// may not have passed its commit point: later writes may change published content once it has.
+    /// </summary>
+    public static bool ContentIsDurable(PersistenceDomain domain, ReadOnlySpan<byte> entries)
+    {
+        var reader = new RedoReader(entries);
+        while (reader.MoveNext(out _))
+        {
+            if (reader.Operation == RedoOperation.Verify && XxHash3.HashToUInt64(domain.GetSpan(reader.Target, (int)reader.Length)) != reader.Operand)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Checks that a whole log's entries decode and stay inside [<paramref name="lowestTarget"/>,
+    /// <paramref name="poolSize"/>) (the pool's mutable words and everything after them), before recovery replays it.
+    /// </summary>
+    /// <exception cref="PoolCorruptedException">The log is whole but its entries are impossible.</exception>
+    public static void Validate(SlotLog log, long lowestTarget, long poolSize, string poolPath)
+    {
+        var (data, count, laneOffset) = (log.Entries, log.EntryCount, log.SlotOffset);
+        uint seen = 0;
+        var reader = new RedoReader(data);
+        string? error;
+        while (reader.MoveNext(out error))
+        {
+            var (target, length) = (reader.Target, reader.Length);
+            if (target < lowestTarget || target + length > poolSize || (reader.Operation is RedoOperation.Or or RedoOperation.And && (target & 7) != 0))
+            {
+                throw Corrupt(poolPath, laneOffset, $"an entry targets [{target}, {target + length}) outside the pool's {poolSize} bytes");
+            }
+
+            seen++;
+        }
+
+        if (error is not null)
+        {
+            throw Corrupt(poolPath, laneOffset, error);
+        }
+
+        if (seen != count)
+        {
+            throw Corrupt(poolPath, laneOffset, $"the header counts {count} entries but the log holds {seen}");
+        }
+    }
+
+    private static PoolCorruptedException Corrupt(string poolPath, long laneOffset, string what) =>
+        new(poolPath, $"the redo log in the slot at offset {laneOffset} is committed but invalid: {what}");
+
+    /// <summary>XxHash3 of the entries, seeded with the header's sequence, length, count and watermarks (one call, no state).</summary>
+    internal static ulong Checksum(ReadOnlySpan<byte> header, ReadOnlySpan<byte> data)
+    {
+        var seed = BinaryPrimitives.ReadUInt64LittleEndian(header[SequenceOffset..]) * 0x9E37_79B9_7F4A_7C15UL
+            ^ BinaryPrimitives.ReadUInt64LittleEndian(header[EntryBytesOffset..]) // the entry bytes and count together
+            ^ BinaryPrimitives.ReadUInt64LittleEndian(header[RetiredOffset..]) * 0xC2B2_AE3D_27D4_EB4FUL
+            ^ BinaryPrimitives.ReadUInt64LittleEndian(header[CommittedOffset..]) * 0x1656_67B1_9E37_79F9UL;
+        var value = XxHash3.HashToUInt64(data, (long)seed);
+        return value == 0 ? 1 : value; // 0 marks an invalid log
+    }
+}

@@ -1,0 +1,118 @@
+// PersistentPool (allocation) -- reserving blocks, the thread's prepared-block cache, committing single changes.
+using Pmem.Heap;
+using Pmem.Log;
+using Pmem.Memory;
+using Pmem.Transactions;
+
+namespace Pmem.Pool;
+
+public sealed partial class PersistentPool
+{
+    private BlockReservation TakePrepared(uint typeIndex, int size)
+    {
+        var cache = AllocationCacheOfThisThread();
+        return cache.TryTake(typeIndex, out var block) ? block : PrepareBatch(cache, typeIndex, size);
+    }
+
+    private AllocationCache AllocationCacheOfThisThread()
+    {
+        var cache = t_allocationCache;
+        if (cache is not null && ReferenceEquals(cache.Heap, _heap))
+        {
+            return cache;
+        }
+
+        return SwitchAllocationCache(cache);
+    }
+
+    private AllocationCache SwitchAllocationCache(AllocationCache? previous)
+    {
+        if (previous is not null)
+        {
+            // The thread moves to another pool: its prepared blocks go back, in volatile state only (nothing was
+            // logged, and the other pool may be closed).
+            previous.ReturnAll(0, mayReturnRuns: false);
+            GC.SuppressFinalize(previous);
+        }
+
+        var cache = new AllocationCache(_heap, TypeTable.IndexCount);
+        t_allocationCache = cache;
+        return cache;
+    }
+
+    /// <summary>
+    /// Reserves a batch of blocks, retires any log that mentions them (they may have been freed this session), zeroes
+    /// them and stamps their type index with one drain; caches all but the one it returns.
+    /// </summary>
+    private BlockReservation PrepareBatch(AllocationCache cache, uint typeIndex, int size)
+    {
+        Span<BlockReservation> batch = stackalloc BlockReservation[AllocationCache.MaxBatch];
+        batch = batch[..AllocationCache.BatchFor(SizeClasses.Sizes[SizeClasses.ClassFor(size)])];
+        int count;
+        long freedThrough;
+        try
+        {
+            count = _heap.ReserveMany(size, batch, out freedThrough);
+        }
+        catch (PoolOutOfSpaceException) when (cache.HoldsBlocks)
+        {
+            // Blocks this thread prepared for other types may be the last free ones: give them back and try again.
+            cache.ReturnAll(0);
+            count = _heap.ReserveMany(size, batch, out freedThrough);
+        }
+
+        batch = batch[..count];
+        try
+        {
+            // Before any store into a reused block: an unretired log that allocated it could verify its old content,
+            // or one that freed it could clear its bit, over what this thread is about to make durable.
+            var mine = TransactionState.OfThread?.Commits;
+            _commits.RetireThrough(freedThrough, mine);
+            _heap.Prepare(batch, typeIndex, size);
+            _domain.Drain();
+            _commits.AfterDrain(mine);
+        }
+        catch
+        {
+            foreach (var block in batch)
+            {
+                _heap.Release(block, freedThrough);
+            }
+
+            throw;
+        }
+
+        cache.Add(typeIndex, batch[1..]);
+        return batch[0];
+    }
+
+    private BlockReservation ReserveZeroed(long size)
+    {
+        var block = ReserveBlock(size);
+        _domain.Fill(block.Offset, 0, size, PmemCopyFlags.NoDrain);
+        return block;
+    }
+
+    private BlockReservation ReserveBlock(long size) => _heap.Reserve(size);
+
+    private static RedoBuilder RentRedo() => TransactionState.ForThread.RentRedo();
+
+    private void CommitRedo(RedoBuilder redo)
+    {
+        ThrowIfDisposed();
+        _commits.Commit(redo);
+    }
+
+    private void CommitOrRelease(RedoBuilder redo, BlockReservation block)
+    {
+        try
+        {
+            CommitRedo(redo);
+        }
+        catch
+        {
+            _heap.Release(block, _commits.LastSequence);
+            throw;
+        }
+    }
+}

@@ -1,0 +1,175 @@
+// PersistentPool (fields) -- the surface generated code calls: read and write a field, a reference, durably.
+using System.Runtime.CompilerServices;
+using Pmem.Log;
+using Pmem.Memory;
+using Pmem.Objects;
+using Pmem.Transactions;
+
+namespace Pmem.Pool;
+
+public sealed partial class PersistentPool
+{
+    /// <summary>Reads a value as this thread sees the pool (through its transaction's writes, if it runs one here).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal T ReadValue<T>(long offset) where T : unmanaged
+    {
+        // With no transaction open on this pool (the common case for reads) the thread-static is not even read.
+        return Volatile.Read(ref _openTransactions) == 0 ? _domain.Read<T>(offset) : ReadThroughTransaction<T>(offset);
+    }
+
+    private T ReadThroughTransaction<T>(long offset) where T : unmanaged
+    {
+        var value = _domain.Read<T>(offset);
+        return CurrentTransaction() is { HasWrites: true } tx ? tx.Writes.Read(offset, value) : value;
+    }
+
+    /// <summary>Writes a value durably and failure-atomically, or into the thread's transaction or batch on this pool.</summary>
+    /// <remarks>
+    /// The paths taken on every call end in the write itself, and the rare ones (a transaction, a wide value, logs to
+    /// retire first) are calls in tail position: nothing needs the offset or value after a call, so a caller's loop
+    /// keeps them in registers rather than spilling them (see <see cref="PersistenceDomain.WriteAndFlush"/>).
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal unsafe void WriteValue<T>(long offset, T value) where T : unmanaged
+    {
+        var scopes = TransactionState.OfThread; // one thread-static read tells both the transaction and the batch
+        if (scopes is { } tx && tx.RunsOn(this))
+        {
+            WriteInTransaction(tx, offset, value);
+        }
+        else if (sizeof(T) > 8 || (offset & 7) + sizeof(T) > 8)
+        {
+            WriteWide(offset, value);
+        }
+        else if (_commits.MustRetireBeforeUnloggedWrite)
+        {
+            WriteWordAfterRetiring(offset, value);
+        }
+        else
+        {
+            WriteWord(scopes, offset, value);
+        }
+    }
+
+    /// <summary>
+    /// A write within one aligned 8-byte word, outside a transaction: one store persists whole or not at all. In a
+    /// batch it is flushed now and drained at the batch's end; otherwise it is durable on return.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void WriteWord<T>(TransactionState? scopes, long offset, T value) where T : unmanaged
+    {
+        if (scopes is not null)
+        {
+            if (scopes.BatchPoolId == InstanceId)
+            {
+                _domain.WriteAndFlush(offset, value);
+                return;
+            }
+
+            if (scopes.Commits is { AwaitsDrain: true } commits)
+            {
+                WriteDurableAndRecordDrain(commits, offset, value);
+                return;
+            }
+        }
+
+        _domain.WriteAndPersist(offset, value); // nothing is needed after the flush call: no spills (see WriteValue)
+    }
+
+    /// <summary>A durable word write whose drain also makes the thread's earlier applies or stored R durable.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteDurableAndRecordDrain<T>(ThreadCommits commits, long offset, T value) where T : unmanaged
+    {
+        _domain.WriteAndPersist(offset, value);
+        _commits.AfterDrain(commits);
+    }
+
+    /// <summary>
+    /// The write bypasses the log, so applied logs are made durable and retired first (see CommitPipeline); only the
+    /// first such write after commits comes here.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteWordAfterRetiring<T>(long offset, T value) where T : unmanaged
+    {
+        var scopes = TransactionState.ForThread; // retiring needs the thread's commit state (made on first use)
+        _commits.RetireBeforeUnloggedWrite(scopes.CommitsForThread);
+        WriteWord(scopes, offset, value);
+    }
+
+    private void WriteInTransaction<T>(TransactionState tx, long offset, T value) where T : unmanaged
+    {
+        ThrowIfRolledBack(tx);
+        if (tx.IsInOwnAllocation(offset, Unsafe.SizeOf<T>()))
+        {
+            // Nobody can see a block this transaction allocated: write it in place; commit's first drain covers it.
+            _domain.Write(offset, value);
+            _domain.Flush(offset, Unsafe.SizeOf<T>());
+            return;
+        }
+
+        tx.Writes.Record(offset, value);
+    }
+
+    /// <summary>A value wider than one word: a one-entry redo log makes it failure-atomic.</summary>
+    private void WriteWide<T>(long offset, T value) where T : unmanaged
+    {
+        var redo = RentRedo();
+        redo.Set(offset, value);
+        CommitRedo(redo);
+    }
+
+    /// <summary>Reads a reference field: null for 0, else the object, checked to be an allocated <typeparamref name="T"/>.</summary>
+    internal T? ReadReference<T>(long fieldOffset) where T : PersistentObject, IPersistentObject<T>
+    {
+        var target = ReadValue<long>(fieldOffset);
+        if (target == 0)
+        {
+            return null;
+        }
+
+        ResolveBlock(target, _types.IndexOf(T.PersistentType), T.PersistentType.Name);
+        return T.Attach(new ObjectHandle(this, target));
+    }
+
+    /// <summary>Writes a reference field (a word write: see <see cref="WriteValue{T}"/>).</summary>
+    internal void WriteReference<T>(long fieldOffset, T? value) where T : PersistentObject, IPersistentObject<T>
+    {
+        if (value is not null && !ReferenceEquals(value.Pool, this))
+        {
+            throw new ArgumentException($"{Path}: a reference must point to an object in the same pool; the object lives in {value.Pool.Path}.", nameof(value));
+        }
+
+        WriteValue(fieldOffset, value?.Offset ?? 0L);
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="target"/> is an allocated block of <paramref name="typeIndex"/> (or one this thread's
+    /// transaction allocated); returns its capacity. <paramref name="expected"/> names the type in the exception
+    /// (default: the type table's name for the index).
+    /// </summary>
+    private long ResolveBlock(long target, uint typeIndex, string? expected = null)
+    {
+        expected ??= _types.NameOf(typeIndex);
+        if (CurrentTransaction() is { } tx && tx.TryFindAllocation(target, out var own))
+        {
+            CheckType(target, own.TypeIndex, typeIndex, expected);
+            return own.Block.Size;
+        }
+
+        if (!_heap.TryGetAllocated(target, out var block, out var stored))
+        {
+            throw new PersistentTypeMismatchException($"{Path}: offset {target} does not designate an allocated object (expected a {expected}).");
+        }
+
+        CheckType(target, stored, typeIndex, expected);
+        return block.Size;
+    }
+
+    private void CheckType(long target, uint stored, uint expectedIndex, string expected)
+    {
+        if (stored != expectedIndex)
+        {
+            throw new PersistentTypeMismatchException($"{Path}: the object at offset {target} is a {_types.NameOf(stored)}, not a {expected}.");
+        }
+    }
+}

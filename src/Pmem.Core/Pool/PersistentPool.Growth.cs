@@ -1,0 +1,61 @@
+// PersistentPool (growth) -- growing the pool file by whole chunks, explicitly or when the heap runs out.
+using Pmem.Heap;
+
+namespace Pmem.Pool;
+
+public sealed partial class PersistentPool
+{
+    /// <summary>Grows the pool to at least <paramref name="newSize"/> bytes (rounded up to whole chunks).</summary>
+    /// <exception cref="NotSupportedException">The pool's memory cannot grow (its domain was made without room).</exception>
+    public void Grow(long newSize)
+    {
+        ThrowIfDisposed();
+        lock (_growLock)
+        {
+            var current = Size;
+            if (newSize <= current)
+            {
+                return;
+            }
+
+            var heapStart = _heap.HeapStart;
+            var rounded = heapStart + ((newSize - heapStart + PoolLayout.ChunkSize - 1) / PoolLayout.ChunkSize) * PoolLayout.ChunkSize;
+            if (rounded > _domain.Length)
+            {
+                _domain.Extend(rounded);
+            }
+
+            // The new chunks' free header first, then the size word that makes them part of the heap.
+            _heap.FormatGrowth(rounded);
+            _domain.WriteDurable(PoolLayout.PoolSizeOffset, rounded);
+            _heap.AddChunks(rounded);
+        }
+    }
+
+    /// <summary>Grows the pool by itself (when the heap runs out), up to its maximum size; false when it may not or cannot.</summary>
+    private bool GrowBy(long bytes)
+    {
+        var current = Size;
+        if (_maxSize <= current)
+        {
+            return false;
+        }
+
+        var target = Math.Min(_maxSize, Math.Max(current + bytes, current * 2));
+        if (target - current < bytes)
+        {
+            return false;
+        }
+
+        try
+        {
+            Grow(target);
+            return true;
+        }
+        catch (NotSupportedException)
+        {
+            return false;
+        }
+    }
+
+}

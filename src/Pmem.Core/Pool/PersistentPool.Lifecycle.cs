@@ -1,0 +1,178 @@
+// PersistentPool (lifecycle) -- creating and opening a pool in a domain, validating its header, closing it.
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Text;
+using Pmem.Heap;
+using Pmem.Memory;
+using Pmem.Transactions;
+
+namespace Pmem.Pool;
+
+public sealed partial class PersistentPool
+{
+    /// <summary>
+    /// Formats a new pool in <paramref name="domain"/> (which the pool then owns) and opens it.
+    /// </summary>
+    /// <param name="domain">Zero-filled memory, e.g. a new file's mapping or a simulated domain.</param>
+    /// <param name="layout">The layout name a later open must give (1–255 UTF-8 bytes).</param>
+    /// <param name="options">Lanes, durability and growth.</param>
+    /// <param name="description">Names the pool in exceptions (a file path, say).</param>
+    /// <exception cref="ArgumentException">The layout name is empty or too long, or the domain is too small.</exception>
+    public static PersistentPool Create(PersistenceDomain domain, string layout, PoolCreateOptions? options = null, string? description = null)
+    {
+        ArgumentNullException.ThrowIfNull(domain);
+        options ??= new PoolCreateOptions();
+        var path = description ?? $"<{domain.GetType().Name}>";
+        var layoutBytes = ValidateLayoutName(layout);
+        if (options.LaneCount is < 1 or > 1024 || options.LaneSize < 4096 || options.LaneSize % 4096 != 0)
+        {
+            throw new ArgumentException($"{path}: lane count must be 1–1024 and lane size a positive multiple of 4096.", nameof(options));
+        }
+
+        var heapStart = PoolLayout.HeapStart(options.LaneCount, options.LaneSize);
+        var chunks = (domain.Length - heapStart) / PoolLayout.ChunkSize;
+        if (chunks < 4)
+        {
+            throw new ArgumentException($"{path}: a pool needs at least {PoolLayout.MinimumPoolSize(options.LaneCount, options.LaneSize)} bytes, the domain has {domain.Length}.", nameof(domain));
+        }
+
+        var poolSize = heapStart + chunks * PoolLayout.ChunkSize;
+
+        // Everything but the magic first, drained; the magic last, so a crash mid-create leaves no valid pool.
+        domain.Fill(0, 0, heapStart, PmemCopyFlags.NoDrain);
+        domain.Write(PoolLayout.VersionOffset, PoolLayout.FormatVersion);
+        domain.Write(PoolLayout.HeaderSizeOffset, (uint)PoolLayout.HeaderSize);
+        Guid.NewGuid().TryWriteBytes(domain.GetSpan(PoolLayout.UuidOffset, 16));
+        domain.Write(PoolLayout.CreatedOffset, DateTime.UtcNow.Ticks);
+        domain.Write(PoolLayout.DurabilityOffset, (int)options.Durability);
+        domain.Write(PoolLayout.LaneCountOffset, options.LaneCount);
+        domain.Write(PoolLayout.LaneSizeOffset, options.LaneSize);
+        domain.Write(PoolLayout.HeapOffsetOffset, heapStart);
+        layoutBytes.CopyTo(domain.GetSpan(PoolLayout.LayoutNameOffset, PoolLayout.LayoutNameCapacity));
+        domain.Write(PoolLayout.PoolSizeOffset, poolSize);
+        domain.Write(PoolLayout.HeaderChecksumOffset, HeaderChecksum(domain, PoolLayout.Magic));
+        domain.NotifyStore(0, PoolLayout.HeaderSize);
+        domain.Flush(0, PoolLayout.HeaderSize);
+        PoolHeap.Format(domain, heapStart, poolSize);
+        domain.Drain();
+        domain.WriteDurable(PoolLayout.MagicOffset, PoolLayout.Magic);
+
+        return Open(domain, layout, options.MaxSize, description);
+    }
+
+    /// <summary>Opens the pool in <paramref name="domain"/> (which the pool then owns), running recovery.</summary>
+    /// <exception cref="PoolCorruptedException">Not a pool, truncated, or corrupted header, type table, logs or heap.</exception>
+    /// <exception cref="PoolLayoutMismatchException">The pool has another layout name.</exception>
+    /// <exception cref="PoolVersionException">The pool has a newer format version.</exception>
+    public static PersistentPool Open(PersistenceDomain domain, string layout, long maxSize = 0, string? description = null) =>
+        Open(domain, layout, maxSize, description, ownedResource: null);
+
+    internal static PersistentPool Open(PersistenceDomain domain, string layout, long maxSize, string? description, IDisposable? ownedResource)
+    {
+        ArgumentNullException.ThrowIfNull(domain);
+        var path = description ?? $"<{domain.GetType().Name}>";
+        ValidateLayoutName(layout);
+        ValidateHeader(domain, path, layout);
+        var pool = new PersistentPool(domain, path, layout, ownedResource, maxSize);
+        pool.Recover();
+        return pool;
+    }
+
+    private static byte[] ValidateLayoutName(string layout)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(layout);
+        var bytes = Encoding.UTF8.GetBytes(layout);
+        if (bytes.Length >= PoolLayout.LayoutNameCapacity || bytes.Contains((byte)0))
+        {
+            throw new ArgumentException($"A layout name is 1–{PoolLayout.LayoutNameCapacity - 1} UTF-8 bytes without NUL; '{layout}' is {bytes.Length}.", nameof(layout));
+        }
+
+        return bytes;
+    }
+
+    /// <summary>Checks everything about the header without writing anything.</summary>
+    private static void ValidateHeader(PersistenceDomain domain, string path, string layout)
+    {
+        if (domain.Length < PoolLayout.HeaderSize)
+        {
+            throw new PoolCorruptedException(path, $"not a pool: {domain.Length} bytes is shorter than a pool header");
+        }
+
+        if (domain.Read<ulong>(PoolLayout.MagicOffset) != PoolLayout.Magic)
+        {
+            throw new PoolCorruptedException(path, "not a pool (no pool signature at the start of the file)");
+        }
+
+        var version = domain.Read<uint>(PoolLayout.VersionOffset);
+        if (version is < PoolLayout.OldestReadableVersion or > PoolLayout.FormatVersion)
+        {
+            throw new PoolVersionException(path, version, PoolLayout.OldestReadableVersion, PoolLayout.FormatVersion);
+        }
+
+        if (domain.Read<ulong>(PoolLayout.HeaderChecksumOffset) != HeaderChecksum(domain, PoolLayout.Magic))
+        {
+            throw new PoolCorruptedException(path, "the pool header fails its checksum");
+        }
+
+        if (version == 0 || domain.Read<uint>(PoolLayout.HeaderSizeOffset) != PoolLayout.HeaderSize)
+        {
+            throw new PoolCorruptedException(path, $"the header declares format version {version} and header size {domain.Read<uint>(PoolLayout.HeaderSizeOffset)}");
+        }
+
+        var stored = domain.GetSpan(PoolLayout.LayoutNameOffset, PoolLayout.LayoutNameCapacity);
+        var end = stored.IndexOf((byte)0);
+        var storedLayout = Encoding.UTF8.GetString(end < 0 ? stored : stored[..end]);
+        if (storedLayout != layout)
+        {
+            throw new PoolLayoutMismatchException(path, layout, storedLayout);
+        }
+
+        var laneCount = domain.Read<int>(PoolLayout.LaneCountOffset);
+        var laneSize = domain.Read<int>(PoolLayout.LaneSizeOffset);
+        var heapStart = domain.Read<long>(PoolLayout.HeapOffsetOffset);
+        var durability = domain.Read<int>(PoolLayout.DurabilityOffset);
+        if (laneCount is < 1 or > 1024 || laneSize < 4096 || laneSize % 4096 != 0 || heapStart != PoolLayout.HeapStart(laneCount, laneSize) || !Enum.IsDefined((DurabilityMode)durability))
+        {
+            throw new PoolCorruptedException(path, "the header's lane, heap or durability fields are impossible");
+        }
+
+        var poolSize = domain.Read<long>(PoolLayout.PoolSizeOffset);
+        if (poolSize < heapStart + 4L * PoolLayout.ChunkSize || (poolSize - heapStart) % PoolLayout.ChunkSize != 0)
+        {
+            throw new PoolCorruptedException(path, $"the header records an impossible pool size {poolSize}");
+        }
+
+        if (poolSize > domain.Length)
+        {
+            throw new PoolCorruptedException(path, $"the pool is truncated: the header records {poolSize} bytes, the file has {domain.Length}");
+        }
+    }
+
+    internal static ulong HeaderChecksum(PersistenceDomain domain, ulong magic)
+    {
+        var hash = new XxHash64();
+        Span<byte> magicBytes = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(magicBytes, magic);
+        hash.Append(magicBytes);
+        hash.Append(domain.GetSpan(8, PoolLayout.ChecksummedBytes - 8));
+        return hash.GetCurrentHashAsUInt64();
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    /// <summary>Closes the pool: drains, unmaps and releases the lock. Objects of the pool must not be used afterwards.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        TransactionState.StopCountingOnThisThread(this); // (other threads' counts no longer matter)
+        _commits.Close(TransactionState.OfThread?.Commits); // a clean close leaves no log to replay
+        _domain.Drain();
+        _domain.Dispose();
+        _ownedResource?.Dispose();
+    }
+}

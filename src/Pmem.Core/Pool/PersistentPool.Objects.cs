@@ -1,0 +1,145 @@
+// PersistentPool (objects) -- New, Delete and Root: objects allocated, freed and found by type.
+using Pmem.Heap;
+using Pmem.Objects;
+using Pmem.Transactions;
+
+namespace Pmem.Pool;
+
+public sealed partial class PersistentPool
+{
+    /// <summary>
+    /// Allocates a new zeroed object of type <typeparamref name="T"/>. Inside a transaction the allocation is undone if
+    /// the transaction rolls back; outside, it is durable when this returns (reach it from the root or another object,
+    /// or enumerate it later with <see cref="GetStatistics"/>).
+    /// </summary>
+    /// <exception cref="PoolOutOfSpaceException">No room and the pool cannot grow.</exception>
+    public T New<T>() where T : PersistentObject, IPersistentObject<T>
+    {
+        ThrowIfDisposed();
+        var type = T.PersistentType;
+        var typeIndex = TypeIndexOf<T>();
+        var tx = CurrentTransaction();
+        BlockReservation block;
+        if (tx is not null)
+        {
+            // A prepared block here too: the commit's log then only sets its bit (and checks its content), the zeroes
+            // and type index being durable already.
+            ThrowIfRolledBack(tx);
+            block = type.Size > SizeClasses.MaxRunBlockSize ? ReserveZeroed(type.Size) : TakePrepared(typeIndex, type.Size);
+            tx.Allocations.Add(new AllocationRecord(block, typeIndex, type.Size));
+            return T.Attach(new ObjectHandle(this, block.Offset));
+        }
+
+        if (type.Size > SizeClasses.MaxRunBlockSize)
+        {
+            var large = ReserveZeroed(type.Size);
+            var redo = RentRedo();
+            _heap.LogAllocate(redo, large, typeIndex);
+            redo.RequireDurable(large.Offset, _domain.GetSpan(large.Offset, type.Size));
+            CommitOrRelease(redo, large);
+            return T.Attach(new ObjectHandle(this, large.Offset));
+        }
+
+        // A prepared block (zeroed, typed, drained) becomes allocated by setting its bitmap bit: one line, one drain.
+        block = TakePrepared(typeIndex, type.Size);
+        _heap.PublishPrepared(block);
+        _domain.Drain();
+        _commits.AfterDrain(TransactionState.OfThread?.Commits);
+        return T.Attach(new ObjectHandle(this, block.Offset));
+    }
+
+    /// <summary>The type's index in this pool, remembered per type for the pool that last asked (no lookup).</summary>
+    private uint TypeIndexOf<T>() where T : PersistentObject, IPersistentObject<T>
+    {
+        var known = KnownTypeIndex<T>.Last;
+        if (known is not null && ReferenceEquals(known.Types, _types))
+        {
+            return known.Index;
+        }
+
+        var index = _types.IndexOf(T.PersistentType); // checks the stored layout; an index never changes once given
+        KnownTypeIndex<T>.Last = new KnownTypeIndex<T>(_types, index);
+        return index;
+    }
+
+    private sealed class KnownTypeIndex<T>(TypeTable types, uint index)
+    {
+        public static KnownTypeIndex<T>? Last;
+
+        public TypeTable Types { get; } = types;
+
+        public uint Index { get; } = index;
+    }
+
+    /// <summary>
+    /// Frees <paramref name="obj"/> and the strings and collections it owns (not the objects it references). Inside a
+    /// transaction the free happens at commit.
+    /// </summary>
+    /// <exception cref="ArgumentException">The object belongs to another pool.</exception>
+    /// <exception cref="PersistentTypeMismatchException">The object is not allocated (already freed).</exception>
+    public void Delete(PersistentObject obj)
+    {
+        ArgumentNullException.ThrowIfNull(obj);
+        ThrowIfDisposed();
+        if (!ReferenceEquals(obj.Pool, this))
+        {
+            throw new ArgumentException($"{Path}: the object belongs to another pool ({obj.Pool.Path}).", nameof(obj));
+        }
+
+        if (obj.Offset == _domain.Read<long>(PoolLayout.RootOffsetOffset))
+        {
+            throw new InvalidOperationException($"{Path}: the root object cannot be deleted.");
+        }
+
+        var tx = TransactionState.Current;
+        Atomically(obj.Offset, FreeInTransaction);
+    }
+
+    /// <summary>The pool's root object, created (zeroed) on first use.</summary>
+    /// <exception cref="PersistentTypeMismatchException">The root exists with another type.</exception>
+    public T Root<T>() where T : PersistentObject, IPersistentObject<T>
+    {
+        ThrowIfDisposed();
+        var typeIndex = _types.IndexOf(T.PersistentType);
+        var root = ReadValue<long>(PoolLayout.RootOffsetOffset);
+        if (root == 0)
+        {
+            lock (_rootLock)
+            {
+                root = ReadValue<long>(PoolLayout.RootOffsetOffset);
+                if (root == 0)
+                {
+                    root = CreateRoot(T.PersistentType.Size, typeIndex);
+                }
+            }
+        }
+
+        var stored = ReadValue<uint>(PoolLayout.RootTypeOffset);
+        if (stored != typeIndex)
+        {
+            throw new PersistentTypeMismatchException($"{Path}: the root object is a {_types.NameOf(stored)}, not a {T.PersistentType.Name}.");
+        }
+
+        return T.Attach(new ObjectHandle(this, root));
+    }
+
+    private long CreateRoot(int size, uint typeIndex)
+    {
+        var block = ReserveZeroed(size);
+        if (CurrentTransaction() is { } tx)
+        {
+            tx.Allocations.Add(new AllocationRecord(block, typeIndex, size));
+            tx.Writes.Record(PoolLayout.RootOffsetOffset, block.Offset);
+            tx.Writes.Record(PoolLayout.RootTypeOffset, (ulong)typeIndex);
+            return block.Offset;
+        }
+
+        var redo = RentRedo();
+        _heap.LogAllocate(redo, block, typeIndex);
+        redo.RequireDurable(block.Offset, _domain.GetSpan(block.Offset, size));
+        redo.Set(PoolLayout.RootOffsetOffset, block.Offset);
+        redo.Set(PoolLayout.RootTypeOffset, (ulong)typeIndex);
+        CommitOrRelease(redo, block);
+        return block.Offset;
+    }
+}

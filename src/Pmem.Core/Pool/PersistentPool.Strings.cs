@@ -1,0 +1,103 @@
+// PersistentPool (strings) -- string fields: immutable string blocks, replaced failure-atomically.
+using Pmem.Heap;
+using Pmem.Objects;
+using Pmem.Transactions;
+
+namespace Pmem.Pool;
+
+public sealed partial class PersistentPool
+{
+    /// <summary>Reads the string a string field points to (null for 0).</summary>
+    /// <exception cref="PersistentTypeMismatchException">The field points to something other than a string.</exception>
+    /// <exception cref="PoolCorruptedException">The string does not fit its block.</exception>
+    internal string? ReadString(long fieldOffset)
+    {
+        var target = ReadValue<long>(fieldOffset);
+        if (target == 0)
+        {
+            return null;
+        }
+
+        var capacity = ResolveBlock(target, TypeTable.StringTypeIndex);
+        var length = _domain.Read<int>(target);
+        if (length < 0 || 8L + 2L * length > capacity)
+        {
+            throw new PoolCorruptedException(Path, $"the string at offset {target} claims {length} characters, more than its block holds");
+        }
+
+        return length == 0 ? string.Empty : new string(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, char>(_domain.GetSpan(target + 8, length * 2)));
+    }
+
+    /// <summary>Replaces a string field: a new block, the field set and the old block freed as one commit (or in the transaction).</summary>
+    internal void WriteString(long fieldOffset, string? value)
+    {
+        var tx = CurrentTransaction();
+        if (tx is not null)
+        {
+            ThrowIfRolledBack(tx);
+        }
+
+        var old = ReadValue<long>(fieldOffset);
+        BlockReservation? created = null;
+        if (value is not null)
+        {
+            var block = ReserveBlock(8L + 2L * value.Length);
+            _domain.Write(block.Offset, value.Length);
+            _domain.Write(block.Offset + 4, 0);
+            System.Runtime.InteropServices.MemoryMarshal.AsBytes(value.AsSpan()).CopyTo(_domain.GetSpan(block.Offset + 8, value.Length * 2));
+            _domain.NotifyStore(block.Offset, 8L + 2L * value.Length);
+            _domain.Flush(block.Offset, 8L + 2L * value.Length);
+            created = block;
+        }
+
+        if (tx is not null)
+        {
+            if (created is { } block)
+            {
+                tx.Allocations.Add(new AllocationRecord(block, TypeTable.StringTypeIndex, 8 + 2 * value!.Length));
+            }
+
+            WriteInTransaction(tx, fieldOffset, created?.Offset ?? 0L);
+            if (old != 0)
+            {
+                TransactionCommit.Free(tx, old);
+            }
+
+            return;
+        }
+
+        var redo = RentRedo();
+        if (created is { } newBlock)
+        {
+            _heap.LogAllocate(redo, newBlock, TypeTable.StringTypeIndex);
+            redo.RequireDurable(newBlock.Offset, _domain.GetSpan(newBlock.Offset, 8 + 2 * value!.Length));
+        }
+
+        redo.Set(fieldOffset, created?.Offset ?? 0L);
+        BlockReservation oldBlock = default;
+        var freesOld = old != 0 && _heap.TryGetAllocated(old, out oldBlock, out _);
+        if (freesOld)
+        {
+            _heap.LogFree(redo, oldBlock);
+        }
+
+        try
+        {
+            CommitRedo(redo);
+        }
+        catch
+        {
+            if (created is { } unused)
+            {
+                _heap.Release(unused, _commits.LastSequence);
+            }
+
+            throw;
+        }
+
+        if (freesOld)
+        {
+            _heap.Release(oldBlock, _commits.LastSequence);
+        }
+    }
+}

@@ -1,0 +1,20 @@
+// PoolCreateOptions, PoolOpenOptions -- what a caller chooses when creating or opening a pool.
+using Pmem.Memory;
+
+namespace Pmem.Pool;
+
+/// <summary>Options for creating a pool.</summary>
+public sealed record PoolCreateOptions
+{
+    /// <summary>What the pool's writes survive; see <see cref="DurabilityMode"/>.</summary>
+    public DurabilityMode Durability { get; init; } = DurabilityMode.PowerFailure;
+
+    /// <summary>Number of lanes (commits that may run at once).</summary>
+    public int LaneCount { get; init; } = PoolLayout.DefaultLaneCount;
+
+    /// <summary>Bytes of redo log per lane, in three slots; a third of it bounds the log of one transaction.</summary>
+    public int LaneSize { get; init; } = PoolLayout.DefaultLaneSize;
+
+    /// <summary>Largest size the pool may grow to by itself when full (0 = never grows by itself).</summary>
+    public long MaxSize { get; init; }
+}

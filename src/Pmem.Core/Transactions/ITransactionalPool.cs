@@ -1,0 +1,45 @@
+// ITransactionalPool -- what the transaction layer needs of a pool (the pool implements it; nothing here calls up).
+using Pmem.Heap;
+using Pmem.Log;
+using Pmem.Memory;
+
+namespace Pmem.Transactions;
+
+/// <summary>
+/// A pool as transactions and batches see it: its memory, heap and commit pipeline, its identity for the per-thread
+/// open-transaction count, and the one thing only the pool knows, which blocks an object owns. The pool implements it,
+/// so the transaction layer (scopes, the thread context, the commit recipe) depends on nothing above it.
+/// </summary>
+internal interface ITransactionalPool
+{
+    /// <summary>Tells this pool from every other in the process (never 0), without holding it.</summary>
+    long InstanceId { get; }
+
+    /// <summary>A weak reference to the pool, made once (a thread counted on it does not keep it alive).</summary>
+    WeakReference<ITransactionalPool> WeakSelf { get; }
+
+    /// <summary>Names the pool in exceptions.</summary>
+    string Path { get; }
+
+    PersistenceDomain Domain { get; }
+
+    PoolHeap Heap { get; }
+
+    CommitPipeline Commits { get; }
+
+    /// <summary>A thread begins to count as having a transaction on this pool.</summary>
+    void TransactionOpened();
+
+    /// <summary>A counted thread no longer has a transaction on this pool.</summary>
+    void TransactionClosed();
+
+    /// <exception cref="ObjectDisposedException">The pool is closed.</exception>
+    void ThrowIfDisposed();
+
+    /// <summary>
+    /// Adds to <paramref name="owned"/> the blocks the block at <paramref name="offset"/> (of <paramref name="typeIndex"/>)
+    /// owns and that go with it when it is freed: its strings and collections, a collection's storage and strings.
+    /// Reads as the calling thread's transaction sees the pool.
+    /// </summary>
+    void AddOwnedBlocks(long offset, uint typeIndex, List<long> owned);
+}

@@ -1,0 +1,107 @@
+// TransactionCommit -- the transaction's commit recipe: allocations, writes and frees turned into one redo log.
+using Pmem.Objects;
+
+namespace Pmem.Transactions;
+
+/// <summary>
+/// What a transaction does at its end (libpmemobj's tx.c): commit builds one redo log of the allocations it publishes,
+/// its writes and its frees, and commits it through the pool's pipeline; rollback releases what it reserved. Frees
+/// made inside a transaction are recorded here too (the block and what it owns), to happen at commit.
+/// </summary>
+internal static class TransactionCommit
+{
+    /// <summary>Makes every change of the outermost level of <paramref name="tx"/> durable, atomically.</summary>
+    public static void Commit(TransactionState tx)
+    {
+        if (tx.Allocations.Count == 0 && tx.Frees.Count == 0 && !tx.HasWrites)
+        {
+            return;
+        }
+
+        var pool = tx.Pool;
+        var (domain, heap, commits) = (pool.Domain, pool.Heap, pool.Commits);
+        var redo = tx.RentRedo(); // the thread's state is at hand: no thread-static read
+        foreach (var allocation in tx.Allocations)
+        {
+            heap.LogAllocate(redo, allocation.Block, allocation.TypeIndex);
+            redo.RequireDurable(allocation.Block.Offset, domain.GetSpan(allocation.Block.Offset, allocation.ContentLength));
+        }
+
+        tx.Writes.AppendTo(redo);
+        foreach (var block in tx.Frees)
+        {
+            heap.LogFree(redo, block);
+        }
+
+        pool.ThrowIfDisposed();
+        commits.Commit(redo); // never empty: the early return above took the transactions with nothing to log
+
+        tx.Allocations.Clear(); // now durable: a later rollback must not release them
+        var freedThrough = commits.LastSequence; // at or above this commit's sequence
+        foreach (var block in tx.Frees)
+        {
+            heap.Release(block, freedThrough);
+        }
+
+        tx.Frees.Clear();
+    }
+
+    /// <summary>Rollback: gives back every block the transaction reserved and forgets its frees.</summary>
+    public static void ReleaseReservations(TransactionState tx)
+    {
+        var pool = tx.Pool;
+        foreach (var allocation in tx.Allocations)
+        {
+            pool.Heap.Release(allocation.Block, pool.Commits.LastSequence);
+        }
+
+        tx.Allocations.Clear();
+        tx.Frees.Clear();
+    }
+
+    /// <summary>
+    /// Frees the block at <paramref name="offset"/> and what it owns when <paramref name="tx"/> commits; a block the
+    /// transaction itself allocated is simply never allocated.
+    /// </summary>
+    /// <exception cref="PersistentTypeMismatchException">No allocated block starts at <paramref name="offset"/>.</exception>
+    public static void Free(TransactionState tx, long offset)
+    {
+        var pool = tx.Pool;
+        uint typeIndex;
+        var ownIndex = tx.Allocations.FindIndex(a => a.Block.Offset == offset);
+        if (ownIndex >= 0)
+        {
+            typeIndex = tx.Allocations[ownIndex].TypeIndex;
+        }
+        else if (!pool.Heap.TryGetAllocated(offset, out var allocated, out typeIndex))
+        {
+            throw new PersistentTypeMismatchException($"{pool.Path}: offset {offset} does not designate an allocated object.");
+        }
+        else if (tx.Frees.Exists(f => f.Offset == offset))
+        {
+            return;
+        }
+        else
+        {
+            tx.Frees.Add(allocated);
+        }
+
+        // Owned strings and collections go with their object (read before a made-here block is released).
+        var owned = new List<long>();
+        pool.AddOwnedBlocks(offset, typeIndex, owned);
+        foreach (var child in owned)
+        {
+            Free(tx, child);
+        }
+
+        if (ownIndex >= 0)
+        {
+            // Freed in the transaction that made it: simply never allocate it. (The owned frees above may have
+            // shifted the list, so look the block up again.)
+            ownIndex = tx.Allocations.FindIndex(a => a.Block.Offset == offset);
+            var block = tx.Allocations[ownIndex].Block;
+            tx.Allocations.RemoveAt(ownIndex);
+            pool.Heap.Release(block, pool.Commits.LastSequence);
+        }
+    }
+}
