@@ -32,7 +32,7 @@ internal sealed partial class PoolHeap
         var pending = new LineMergingFlush<FlushNow>(new FlushNow(_domain));
         foreach (var block in blocks)
         {
-            var typeOffset = ChunkOffset(block.Chunk) + SizeClasses.Geometry[block.SizeClass].TypesOffset + block.Slot * 4L;
+            var typeOffset = ChunkOffset(block.Chunk) + SizeClasses.Geometry[block.SizeClass].TypeOffset(block.Slot);
             _domain.Write(typeOffset, typeIndex);
             pending.Stored(typeOffset, sizeof(uint));
         }
@@ -52,8 +52,8 @@ internal sealed partial class PoolHeap
     /// </summary>
     public void PublishPrepared(in BlockReservation block)
     {
-        var word = ChunkOffset(block.Chunk) + SizeClasses.Geometry[block.SizeClass].BitmapOffset + (block.Slot >> 6) * 8L;
-        Interlocked.Or(ref _domain.GetRef<ulong>(word), 1UL << (block.Slot & 63));
+        var word = ChunkOffset(block.Chunk) + SizeClasses.Geometry[block.SizeClass].WordOffset(block.Slot);
+        Interlocked.Or(ref _domain.GetRef<ulong>(word), RunGeometry.BitOf(block.Slot));
         _domain.NotifyStore(word, 8);
         _domain.Flush(word, 8);
     }
@@ -69,10 +69,10 @@ internal sealed partial class PoolHeap
 
         var geometry = SizeClasses.Geometry[block.SizeClass];
         var chunkOffset = ChunkOffset(block.Chunk);
-        redo.Or(chunkOffset + geometry.BitmapOffset + (block.Slot >> 6) * 8L, 1UL << (block.Slot & 63));
+        redo.Or(chunkOffset + geometry.WordOffset(block.Slot), RunGeometry.BitOf(block.Slot));
         if (!block.Prepared)
         {
-            redo.Set(chunkOffset + geometry.TypesOffset + block.Slot * 4L, typeIndex);
+            redo.Set(chunkOffset + geometry.TypeOffset(block.Slot), typeIndex);
         }
     }
 
@@ -86,6 +86,6 @@ internal sealed partial class PoolHeap
         }
 
         var geometry = SizeClasses.Geometry[block.SizeClass];
-        redo.And(ChunkOffset(block.Chunk) + geometry.BitmapOffset + (block.Slot >> 6) * 8L, ~(1UL << (block.Slot & 63)));
+        redo.And(ChunkOffset(block.Chunk) + geometry.WordOffset(block.Slot), ~RunGeometry.BitOf(block.Slot));
     }
 }

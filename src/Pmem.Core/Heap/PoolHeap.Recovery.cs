@@ -123,13 +123,13 @@ internal sealed partial class PoolHeap
                 var used = 0UL;
                 for (var w = 0; w < geometry.BitmapWords; w++)
                 {
-                    var word = _domain.Read<ulong>(chunkOffset + geometry.BitmapOffset + w * 8L);
+                    var word = _domain.Read<ulong>(chunkOffset + geometry.WordOffsetAt(w));
                     used |= word;
                     while (word != 0)
                     {
-                        var slot = w * 64 + BitOperations.TrailingZeroCount(word);
+                        var slot = w * RunGeometry.BitsPerWord + BitOperations.TrailingZeroCount(word);
                         word &= word - 1;
-                        var type = _domain.Read<uint>(chunkOffset + geometry.TypesOffset + slot * 4L);
+                        var type = _domain.Read<uint>(chunkOffset + geometry.TypeOffset(slot));
                         if (!_context.IsKnownType(type))
                         {
                             throw Corrupt($"the allocation header of the block at offset {BlockOffset(run.Chunk, sizeClass, slot)} has unknown type index {type}");
@@ -155,9 +155,9 @@ internal sealed partial class PoolHeap
     {
         var geometry = SizeClasses.Geometry[sizeClass];
         var chunkOffset = ChunkOffset(chunk);
-        var lastWord = _domain.Read<ulong>(chunkOffset + geometry.BitmapOffset + (geometry.BitmapWords - 1) * 8L);
-        var usedBits = geometry.BlockCount - (geometry.BitmapWords - 1) * 64;
-        if (usedBits < 64 && (lastWord >> usedBits) != 0)
+        var lastWord = _domain.Read<ulong>(chunkOffset + geometry.WordOffsetAt(geometry.BitmapWords - 1));
+        var usedBits = geometry.BlockCount - (geometry.BitmapWords - 1) * RunGeometry.BitsPerWord;
+        if (usedBits < RunGeometry.BitsPerWord && (lastWord >> usedBits) != 0)
         {
             throw Corrupt($"the run at offset {chunkOffset} marks blocks past its {geometry.BlockCount} as allocated");
         }

@@ -246,7 +246,7 @@ internal sealed partial class PoolHeap
     {
         block = default;
         typeIndex = 0;
-        if (offset < _heapStart + ChunkHeader.Size || (offset & 63) != 0)
+        if (offset < _heapStart + ChunkHeader.Size || (offset & (PersistenceDomain.CacheLineSize - 1)) != 0)
         {
             return false;
         }
@@ -281,13 +281,13 @@ internal sealed partial class PoolHeap
         }
 
         var slot = (int)(relative / blockSize);
-        var word = _domain.Read<ulong>(chunkOffset + geometry.BitmapOffset + (slot >> 6) * 8L);
-        if ((word & (1UL << (slot & 63))) == 0)
+        var word = _domain.Read<ulong>(chunkOffset + geometry.WordOffset(slot));
+        if ((word & RunGeometry.BitOf(slot)) == 0)
         {
             return false;
         }
 
-        typeIndex = _domain.Read<uint>(chunkOffset + geometry.TypesOffset + slot * 4L);
+        typeIndex = _domain.Read<uint>(chunkOffset + geometry.TypeOffset(slot));
         block = new BlockReservation(offset, head.SizeClass, chunk, slot, blockSize);
         return true;
     }
@@ -313,12 +313,12 @@ internal sealed partial class PoolHeap
                 var geometry = SizeClasses.Geometry[head.SizeClass];
                 for (var w = 0; w < geometry.BitmapWords; w++)
                 {
-                    var word = _domain.Read<ulong>(chunkOffset + geometry.BitmapOffset + w * 8L);
+                    var word = _domain.Read<ulong>(chunkOffset + geometry.WordOffsetAt(w));
                     while (word != 0)
                     {
-                        var slot = w * 64 + BitOperations.TrailingZeroCount(word);
+                        var slot = w * RunGeometry.BitsPerWord + BitOperations.TrailingZeroCount(word);
                         word &= word - 1;
-                        var type = _domain.Read<uint>(chunkOffset + geometry.TypesOffset + slot * 4L);
+                        var type = _domain.Read<uint>(chunkOffset + geometry.TypeOffset(slot));
                         visit(new BlockReservation(BlockOffset(i, head.SizeClass, slot), head.SizeClass, i, slot, SizeClasses.Sizes[head.SizeClass]), type);
                     }
                 }

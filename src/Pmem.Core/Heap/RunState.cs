@@ -27,9 +27,9 @@ internal sealed class RunState(int chunk)
         var free = new ulong[geometry.BitmapWords];
         for (var w = 0; w < free.Length; w++)
         {
-            var valid = Math.Min(64, geometry.BlockCount - w * 64);
-            var mask = valid == 64 ? ulong.MaxValue : (1UL << valid) - 1;
-            free[w] = ~domain.Read<ulong>(chunkOffset + geometry.BitmapOffset + w * 8L) & mask;
+            var valid = Math.Min(RunGeometry.BitsPerWord, geometry.BlockCount - w * RunGeometry.BitsPerWord);
+            var mask = valid == RunGeometry.BitsPerWord ? ulong.MaxValue : (1UL << valid) - 1;
+            free[w] = ~domain.Read<ulong>(chunkOffset + geometry.WordOffsetAt(w)) & mask;
             _freeCount += BitOperations.PopCount(free[w]);
         }
 
@@ -47,7 +47,7 @@ internal sealed class RunState(int chunk)
                 free[w] &= free[w] - 1;
                 _freeCount--;
                 _cursor = w;
-                slot = w * 64 + bit;
+                slot = w * RunGeometry.BitsPerWord + bit;
                 return true;
             }
         }
@@ -59,8 +59,8 @@ internal sealed class RunState(int chunk)
 
     public void Return(int slot)
     {
-        var w = slot >> 6;
-        var mask = 1UL << (slot & 63);
+        var w = RunGeometry.WordOf(slot);
+        var mask = RunGeometry.BitOf(slot);
         if ((_free![w] & mask) == 0)
         {
             _free[w] |= mask;

@@ -1,4 +1,6 @@
 // SizeClasses -- the run block sizes (64 B to 32 KiB) and where a run of each keeps its bitmap, types and blocks.
+using Pmem.Memory;
+
 namespace Pmem.Heap;
 
 /// <summary>The size classes of run blocks: 64 … 1024 bytes by 64, then four classes per doubling up to 32 KiB.</summary>
@@ -47,17 +49,42 @@ internal static class SizeClasses
     }
 }
 
-/// <summary>Where a run's bitmap, type indexes and blocks lie for one size class.</summary>
+/// <summary>
+/// Where a run's bitmap, type indexes and blocks lie for one size class (offsets from the chunk): the header line, the
+/// allocation bitmap (one bit per block, in 8-byte words), a u32 type index per block, then the blocks, each starting
+/// on a cache line.
+/// </summary>
 internal readonly record struct RunGeometry(int BlockCount, int BitmapWords, int BitmapOffset, int TypesOffset, int DataOffset)
 {
+    /// <summary>Blocks per bitmap word (a u64, changed only by atomic Or/And).</summary>
+    public const int BitsPerWord = 64;
+
+    private const int WordShift = 6; // log2(BitsPerWord)
+
+    /// <summary>The bitmap word holding <paramref name="slot"/>'s bit.</summary>
+    public static int WordOf(int slot) => slot >> WordShift;
+
+    /// <summary><paramref name="slot"/>'s bit within its bitmap word.</summary>
+    public static ulong BitOf(int slot) => 1UL << (slot & (BitsPerWord - 1));
+
+    /// <summary>Offset from the chunk of the bitmap word holding <paramref name="slot"/>'s bit.</summary>
+    public long WordOffset(int slot) => BitmapOffset + WordOf(slot) * 8L;
+
+    /// <summary>Offset from the chunk of bitmap word <paramref name="word"/>.</summary>
+    public long WordOffsetAt(int word) => BitmapOffset + word * 8L;
+
+    /// <summary>Offset from the chunk of <paramref name="slot"/>'s type index (its allocation header).</summary>
+    public long TypeOffset(int slot) => TypesOffset + slot * 4L;
+
     public static RunGeometry For(int blockSize)
     {
+        const int line = PersistenceDomain.CacheLineSize;
         var count = (PoolHeap.ChunkSize - ChunkHeader.Size) / blockSize;
         while (true)
         {
-            var words = (count + 63) / 64;
+            var words = (count + BitsPerWord - 1) / BitsPerWord;
             var typesOffset = ChunkHeader.Size + words * 8;
-            var dataOffset = (typesOffset + count * 4 + 63) & ~63;
+            var dataOffset = (typesOffset + count * 4 + line - 1) & ~(line - 1);
             if (dataOffset + (long)count * blockSize <= PoolHeap.ChunkSize)
             {
                 return new RunGeometry(count, words, ChunkHeader.Size, typesOffset, dataOffset);

@@ -1,4 +1,6 @@
 // LaneSet -- the pool's lanes: which commit holds which log slots, biased to the thread that uses a lane.
+using Pmem.Memory;
+
 namespace Pmem.Log;
 
 /// <summary>
@@ -45,7 +47,7 @@ internal sealed class LaneSet
     public const int SlotsPerLane = 3;
 
     /// <summary>Bytes of one slot: a third of the lane, in whole cache lines.</summary>
-    public int SlotSize => LaneSize / SlotsPerLane & ~63;
+    public int SlotSize => LaneSize / SlotsPerLane & ~(PersistenceDomain.CacheLineSize - 1);
 
     public long SlotOffset(int lane, int slot) => OffsetOf(lane) + (long)slot * SlotSize;
 

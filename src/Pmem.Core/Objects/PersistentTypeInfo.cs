@@ -2,6 +2,7 @@
 using System.Collections.Immutable;
 using System.IO.Hashing;
 using System.Text;
+using Pmem.Memory;
 
 namespace Pmem.Objects;
 
@@ -17,7 +18,7 @@ public sealed class PersistentTypeInfo
     public PersistentTypeInfo(string name, int size, ulong layoutHash, ReadOnlySpan<PersistentFieldInfo> fields)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
-        if (size <= 0 || size % 64 != 0)
+        if (size <= 0 || size % PersistenceDomain.CacheLineSize != 0)
         {
             throw new ArgumentException($"Size of persistent type '{name}' must be a positive multiple of 64, not {size}.", nameof(size));
         }

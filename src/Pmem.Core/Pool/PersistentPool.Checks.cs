@@ -97,8 +97,8 @@ public sealed partial class PersistentPool
         if (type == TypeTable.StringTypeIndex)
         {
             _heap.TryGetAllocated(offset, out var block, out _);
-            var length = _domain.Read<int>(offset);
-            if (length < 0 || 8L + 2L * length > block.Size)
+            var length = _domain.Read<int>(offset + StringLayout.LengthOffset);
+            if (!StringLayout.Fits(length, block.Size))
             {
                 errors.Add($"the string at {offset} claims {length} characters, more than its block holds");
             }

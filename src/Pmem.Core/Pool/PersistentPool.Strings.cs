@@ -1,4 +1,5 @@
 // PersistentPool (strings) -- string fields: immutable string blocks, replaced failure-atomically.
+using System.Runtime.InteropServices;
 using Pmem.Heap;
 using Pmem.Objects;
 using Pmem.Transactions;
@@ -19,13 +20,13 @@ public sealed partial class PersistentPool
         }
 
         var capacity = ResolveBlock(target, TypeTable.StringTypeIndex);
-        var length = _domain.Read<int>(target);
-        if (length < 0 || 8L + 2L * length > capacity)
+        var length = _domain.Read<int>(target + StringLayout.LengthOffset);
+        if (!StringLayout.Fits(length, capacity))
         {
             throw new PoolCorruptedException(Path, $"the string at offset {target} claims {length} characters, more than its block holds");
         }
 
-        return length == 0 ? string.Empty : new string(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, char>(_domain.GetSpan(target + 8, length * 2)));
+        return length == 0 ? string.Empty : new string(MemoryMarshal.Cast<byte, char>(_domain.GetSpan(target + StringLayout.CharsOffset, length * 2)));
     }
 
     /// <summary>Replaces a string field: a new block, the field set and the old block freed as one commit (or in the transaction).</summary>
@@ -39,14 +40,15 @@ public sealed partial class PersistentPool
 
         var old = ReadValue<long>(fieldOffset);
         BlockReservation? created = null;
+        var size = value is null ? 0 : StringLayout.BlockSize(value.Length);
         if (value is not null)
         {
-            var block = ReserveBlock(8L + 2L * value.Length);
-            _domain.Write(block.Offset, value.Length);
-            _domain.Write(block.Offset + 4, 0);
-            System.Runtime.InteropServices.MemoryMarshal.AsBytes(value.AsSpan()).CopyTo(_domain.GetSpan(block.Offset + 8, value.Length * 2));
-            _domain.NotifyStore(block.Offset, 8L + 2L * value.Length);
-            _domain.Flush(block.Offset, 8L + 2L * value.Length);
+            var block = ReserveBlock(size);
+            _domain.Write(block.Offset + StringLayout.LengthOffset, value.Length);
+            _domain.Write(block.Offset + StringLayout.ReservedOffset, 0);
+            MemoryMarshal.AsBytes(value.AsSpan()).CopyTo(_domain.GetSpan(block.Offset + StringLayout.CharsOffset, value.Length * 2));
+            _domain.NotifyStore(block.Offset, size);
+            _domain.Flush(block.Offset, size);
             created = block;
         }
 
@@ -54,7 +56,7 @@ public sealed partial class PersistentPool
         {
             if (created is { } block)
             {
-                tx.Allocations.Add(new AllocationRecord(block, TypeTable.StringTypeIndex, 8 + 2 * value!.Length));
+                tx.Allocations.Add(new AllocationRecord(block, TypeTable.StringTypeIndex, (int)size));
             }
 
             WriteInTransaction(tx, fieldOffset, created?.Offset ?? 0L);
@@ -70,7 +72,7 @@ public sealed partial class PersistentPool
         if (created is { } newBlock)
         {
             _heap.LogAllocate(redo, newBlock, TypeTable.StringTypeIndex);
-            redo.RequireDurable(newBlock.Offset, _domain.GetSpan(newBlock.Offset, 8 + 2 * value!.Length));
+            redo.RequireDurable(newBlock.Offset, _domain.GetSpan(newBlock.Offset, (int)size));
         }
 
         redo.Set(fieldOffset, created?.Offset ?? 0L);

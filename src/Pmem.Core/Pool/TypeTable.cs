@@ -183,7 +183,7 @@ internal sealed class TypeTable
         var size = BinaryPrimitives.ReadInt32LittleEndian(entry[16..]);
         var fieldCount = BinaryPrimitives.ReadInt32LittleEndian(entry[20..]);
         var nameLength = BinaryPrimitives.ReadInt32LittleEndian(entry[24..]);
-        if (size <= 0 || size % 64 != 0 || fieldCount is < 0 or > FieldCapacity || nameLength is < 1 or > NameCapacity)
+        if (size <= 0 || size % PersistenceDomain.CacheLineSize != 0 || fieldCount is < 0 or > FieldCapacity || nameLength is < 1 or > NameCapacity)
         {
             throw new PoolCorruptedException(_poolPath, $"type table entry {i} (offset {EntryOffset(i)}) holds impossible values");
         }

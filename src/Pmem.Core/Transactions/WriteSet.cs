@@ -2,6 +2,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Pmem.Log;
+using Pmem.Memory;
 
 namespace Pmem.Transactions;
 
@@ -17,6 +18,9 @@ internal struct WriteSet
 {
     /// <summary>Up to this many writes, lookups scan the write set; beyond it, a per-line index takes over.</summary>
     internal const int ScanLimit = 8;
+
+    /// <summary>log2 of <see cref="PersistenceDomain.CacheLineSize"/>: the index keys writes by cache line.</summary>
+    internal const int LineShift = 6;
 
     private WriteEntry[] _writes = new WriteEntry[16]; // in the order made; a later write wins where writes overlap
     private int _count;
@@ -120,7 +124,7 @@ internal struct WriteSet
             return -1;
         }
 
-        if ((end - 1) >> 6 != offset >> 6 || !_newestNodeByLine!.TryGetValue(offset >> 6, out var node))
+        if ((end - 1) >> LineShift != offset >> LineShift || !_newestNodeByLine!.TryGetValue(offset >> LineShift, out var node))
         {
             return -1; // a write spanning lines is simply appended (rare: fields never straddle a line)
         }
@@ -189,7 +193,7 @@ internal struct WriteSet
         }
 
         Span<int> chain = stackalloc int[32];
-        for (var line = offset >> 6; line <= (end - 1) >> 6; line++)
+        for (var line = offset >> LineShift; line <= (end - 1) >> LineShift; line++)
         {
             if (!_newestNodeByLine!.TryGetValue(line, out var node))
             {
@@ -211,8 +215,8 @@ internal struct WriteSet
                 chain[count++] = _nodes[node].Write;
             }
 
-            var lineStart = Math.Max(offset, line << 6);
-            var lineEnd = Math.Min(end, (line + 1) << 6);
+            var lineStart = Math.Max(offset, line << LineShift);
+            var lineEnd = Math.Min(end, (line + 1) << LineShift);
             for (var i = count - 1; i >= 0; i--)
             {
                 CopyOverlap(in _writes[chain[i]], lineStart, lineEnd, destination[(int)(lineStart - offset)..]);
@@ -261,8 +265,8 @@ internal struct WriteSet
     private void Index(int write)
     {
         var index = _newestNodeByLine!;
-        var first = _writes[write].Offset >> 6;
-        var last = (_writes[write].Offset + _writes[write].Length - 1) >> 6;
+        var first = _writes[write].Offset >> LineShift;
+        var last = (_writes[write].Offset + _writes[write].Length - 1) >> LineShift;
         for (var line = first; line <= last; line++)
         {
             if (_nodeCount == _nodes.Length)

@@ -1,3 +1,5 @@
+using Pmem.Heap;
+using Pmem.Memory;
 using Pmem.Objects;
 using Pmem.Pool;
 using Pmem.Transactions;
@@ -20,6 +22,16 @@ public sealed class WriteSetTests
         var blob = pool.New<Blob>();
         tx.Commit();
         return blob;
+    }
+
+    [Fact]
+    public void The_index_keys_writes_by_cache_line_and_a_run_bitmap_word_holds_64_blocks()
+    {
+        Assert.Equal(PersistenceDomain.CacheLineSize, 1 << WriteSet.LineShift);
+        Assert.Equal(sizeof(ulong) * 8, RunGeometry.BitsPerWord);
+        Assert.Equal(0, RunGeometry.WordOf(RunGeometry.BitsPerWord - 1));
+        Assert.Equal(1, RunGeometry.WordOf(RunGeometry.BitsPerWord));
+        Assert.Equal(1UL << 63, RunGeometry.BitOf(RunGeometry.BitsPerWord * 3 - 1));
     }
 
     [Fact]
