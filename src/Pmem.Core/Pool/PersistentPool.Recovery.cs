@@ -15,7 +15,7 @@ public sealed partial class PersistentPool
     private void Recover()
     {
         _types.Load();
-        var replay = LogsToReplay(out var newest, out var slotSequences);
+        var (replay, newest, slotSequences) = PlanReplay();
         _heap.Load();
 
         // Replay in commit order (newer wins), remembering what each store overwrote. Whatever is found invalid after
@@ -64,9 +64,7 @@ public sealed partial class PersistentPool
     /// committed (at or below C, or with the content they publish durable). Refuses watermarks no crash can leave and
     /// a committed log that is damaged or missing, rather than silently dropping its transaction.
     /// </summary>
-    /// <param name="newest">The newest sequence number in the pool: the watermark once the replay is durable.</param>
-    /// <param name="slotSequences">Per slot, the sequence of the whole log it holds (0: none).</param>
-    private List<SlotLog> LogsToReplay(out long newest, out long[] slotSequences)
+    private ReplayPlan PlanReplay()
     {
         var headerRetired = _domain.Read<long>(PoolLayout.RetiredThroughOffset);
         if (headerRetired < 0)
@@ -75,7 +73,7 @@ public sealed partial class PersistentPool
         }
 
         var found = new List<SlotLog>();
-        slotSequences = new long[_lanes.Count * LaneSet.SlotsPerLane];
+        var slotSequences = new long[_lanes.Count * LaneSet.SlotsPerLane];
         for (var lane = 0; lane < _lanes.Count; lane++)
         {
             for (var slot = 0; slot < LaneSet.SlotsPerLane; slot++)
@@ -100,7 +98,7 @@ public sealed partial class PersistentPool
         // A whole log's watermarks are as true as the header's.
         var retired = Math.Max(headerRetired, found.Count == 0 ? 0 : found.Max(log => log.Retired));
         var committed = found.Count == 0 ? 0 : found.Max(log => log.Committed);
-        newest = Math.Max(headerRetired, newestLog);
+        var newest = Math.Max(headerRetired, newestLog);
 
         // Every commit in (R, C] passed its commit point and its log is kept until R covers it: each must be here.
         if (committed > retired)
@@ -130,8 +128,14 @@ public sealed partial class PersistentPool
             RedoLog.Validate(log, PoolLayout.PoolSizeOffset, poolSize, Path);
         }
 
-        return replay;
+        return new ReplayPlan(replay, newest, slotSequences);
     }
+
+    /// <summary>What recovery found in the lanes (see <see cref="PlanReplay"/>).</summary>
+    /// <param name="Logs">The logs to replay, in commit order.</param>
+    /// <param name="Newest">The newest sequence number in the pool: the watermark once the replay is durable.</param>
+    /// <param name="SlotSequences">Per slot, the sequence of the whole log it holds (0: none).</param>
+    private sealed record ReplayPlan(List<SlotLog> Logs, long Newest, long[] SlotSequences);
 
     /// <summary>Copies the bytes each entry of a log is about to overwrite.</summary>
     private void SaveTargets(byte[] entries, List<(long Offset, byte[] Bytes)> overwritten)
