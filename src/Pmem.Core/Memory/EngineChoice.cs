@@ -61,9 +61,8 @@ internal sealed record EngineChoice(FlushPath FlushPath, FlushPath? CacheLineFlu
         // non-temporal stores and, with eADR, to order stores at all).
         bool fences = path != FlushPath.Clflush;
 
-        // Unlike libpmem, AVX2 is preferred over AVX-512 unless PMEM_AVX512F=1: on the machines measured
-        // (bench/RESULTS.md) the JIT's 32-byte non-temporal loop matched native AVX-512 libpmem and its 64-byte loop
-        // was 1.4x slower from 1 KiB to 1 MiB.
+        // Unlike libpmem, AVX2 is preferred over AVX-512 unless PMEM_AVX512F=1: the JIT's 32-byte non-temporal loop
+        // matches native AVX-512 libpmem and its 64-byte loop never beat it (figures in bench/RESULTS.md).
         bool avx2 = cpu.Avx2 && !options.NoAvx;
         bool avx512 = cpu.Avx512F && options.Avx512F != false && (options.Avx512F == true || !avx2);
         VectorKernel kernel = options.NoMovnt ? VectorKernel.None

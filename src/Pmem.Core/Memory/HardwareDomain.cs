@@ -4,7 +4,7 @@ namespace Pmem.Memory;
 
 /// <summary>
 /// Persistent memory reached through CPU caches: flush writes back cache lines (CLWB, CLFLUSHOPT or CLFLUSH, as
-/// chosen by <see cref="Pmem"/>), drain is SFENCE, copies use <see cref="Pmem"/>'s kernels.
+/// chosen by <see cref="LibPmem"/>), drain is SFENCE, copies use <see cref="LibPmem"/>'s kernels.
 /// </summary>
 public sealed unsafe class HardwareDomain : MappedDomain
 {
@@ -30,9 +30,9 @@ public sealed unsafe class HardwareDomain : MappedDomain
 
     /// <summary>Stores a value and makes it durable before returning (store, cache-line flush, SFENCE).</summary>
     /// <remarks>
-    /// A non-temporal 8-byte store + SFENCE needs no flush and is also atomic, but on this machine kind it measured
-    /// 2-3x slower than store + CLWB + SFENCE for a cold line (bench/RESULTS.md, SmallDurableStoreBenchmarks), so the
-    /// flush path is used for every size. <see cref="LibPmem.StoreDurable8"/> keeps the alternative for re-measuring.
+    /// A non-temporal 8-byte store + SFENCE needs no flush and is also atomic, but it measured slower than store +
+    /// CLWB + SFENCE for a cold line (figures in bench/RESULTS.md, SmallDurableStoreBenchmarks), so the flush path is
+    /// used for every size. <see cref="LibPmem.StoreDurable8"/> keeps the alternative for re-measuring.
     /// </remarks>
     public override void WriteDurable<T>(long offset, T value)
     {

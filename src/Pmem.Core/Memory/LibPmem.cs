@@ -232,9 +232,6 @@ public static unsafe class LibPmem
         }
     }
 
-    /// <summary>True when non-temporal stores are used for copies (a kernel was chosen).</summary>
-    internal static bool UsesNonTemporalStores => Kernel != VectorKernel.None;
-
     /// <summary>The chosen strategy, for tests and diagnostics.</summary>
     internal static EngineChoice ActiveChoice => Choice;
 

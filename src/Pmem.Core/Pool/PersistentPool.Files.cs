@@ -98,7 +98,7 @@ public sealed partial class PersistentPool
             // The durability mode picks the domain; a nonsense value is refused by the header check that follows.
             var durability = (DurabilityMode)BitConverter.ToInt32(mapping.GetSpan(PoolLayout.DurabilityOffset, 4));
             domain = mapping.CreateDomain(Enum.IsDefined(durability) ? durability : DurabilityMode.PowerFailure);
-            return Open(domain, layout, options?.MaxSize ?? 0, path, ownedResource: null);
+            return Open(domain, layout, options?.MaxSize ?? 0, path);
         }
         catch
         {

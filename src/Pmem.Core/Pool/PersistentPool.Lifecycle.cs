@@ -64,16 +64,13 @@ public sealed partial class PersistentPool
     /// <exception cref="PoolCorruptedException">Not a pool, truncated, or corrupted header, type table, logs or heap.</exception>
     /// <exception cref="PoolLayoutMismatchException">The pool has another layout name.</exception>
     /// <exception cref="PoolVersionException">The pool has a newer format version.</exception>
-    public static PersistentPool Open(PersistenceDomain domain, string layout, long maxSize = 0, string? description = null) =>
-        Open(domain, layout, maxSize, description, ownedResource: null);
-
-    internal static PersistentPool Open(PersistenceDomain domain, string layout, long maxSize, string? description, IDisposable? ownedResource)
+    public static PersistentPool Open(PersistenceDomain domain, string layout, long maxSize = 0, string? description = null)
     {
         ArgumentNullException.ThrowIfNull(domain);
         var path = description ?? $"<{domain.GetType().Name}>";
         ValidateLayoutName(layout);
         ValidateHeader(domain, path, layout);
-        var pool = new PersistentPool(domain, path, layout, ownedResource, maxSize);
+        var pool = new PersistentPool(domain, path, layout, maxSize);
         pool.Recover();
         return pool;
     }
@@ -173,6 +170,5 @@ public sealed partial class PersistentPool
         _commits.Close(TransactionState.OfThread?.Commits); // a clean close leaves no log to replay
         _domain.Drain();
         _domain.Dispose();
-        _ownedResource?.Dispose();
     }
 }

@@ -91,7 +91,6 @@ public sealed partial class PersistentPool
             throw new InvalidOperationException($"{Path}: the root object cannot be deleted.");
         }
 
-        var tx = TransactionState.Current;
         Atomically(obj.Offset, FreeInTransaction);
     }
 

@@ -30,19 +30,17 @@ public sealed partial class PersistentPool : IDisposable
     private readonly Lock _rootLock = new();
     private readonly Lock _growLock = new();
     private readonly long _maxSize;
-    private readonly IDisposable? _ownedResource;
     private CommitPipeline _commits = null!; // made by Recover
     private bool _disposed;
 
     [ThreadStatic]
     private static AllocationCache? t_allocationCache;
 
-    private PersistentPool(PersistenceDomain domain, string path, string layout, IDisposable? ownedResource, long maxSize)
+    private PersistentPool(PersistenceDomain domain, string path, string layout, long maxSize)
     {
         _domain = domain;
         Path = path;
         Layout = layout;
-        _ownedResource = ownedResource;
         var laneCount = domain.Read<int>(PoolLayout.LaneCountOffset);
         var laneSize = domain.Read<int>(PoolLayout.LaneSizeOffset);
         _lanes = new LaneSet(PoolLayout.LanesOffset, laneCount, laneSize);

@@ -17,7 +17,7 @@ internal sealed record StorageInfo(PersistentPropertyKind Kind, string StorageTy
 internal sealed record CollectionInfo(CollectionModel Model, string StorageType, string RuntimeTypeName);
 
 /// <summary>
-/// The property types a persistent object can store (DESIGN §4) and their sizes. Sizes equal
+/// The property types a persistent object can store (README, "Persistent classes") and their sizes. Sizes equal
 /// <c>Unsafe.SizeOf&lt;T&gt;()</c> on 64-bit .NET, because the runtime reads and writes each value as a whole <c>T</c>;
 /// a test checks this table against the runtime for every entry.
 /// </summary>
