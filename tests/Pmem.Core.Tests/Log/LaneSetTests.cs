@@ -1,7 +1,8 @@
 using Pmem.Log;
 using Pmem.Pool;
+using Pmem.Tests.Pool;
 
-namespace Pmem.Tests.Pool;
+namespace Pmem.Tests.Log;
 
 /// <summary>Lanes are exclusive whichever way they are taken: biased (plain stores), shared, or by revoking a bias.</summary>
 public sealed class LaneSetTests

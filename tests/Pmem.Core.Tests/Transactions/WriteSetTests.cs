@@ -3,8 +3,9 @@ using Pmem.Memory;
 using Pmem.Objects;
 using Pmem.Pool;
 using Pmem.Transactions;
+using Pmem.Tests.Pool;
 
-namespace Pmem.Tests.Pool;
+namespace Pmem.Tests.Transactions;
 
 /// <summary>
 /// The transaction's write set: reads see its writes, a later write wins where writes overlap, and commit or rollback

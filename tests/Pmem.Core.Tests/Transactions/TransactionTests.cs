@@ -1,7 +1,8 @@
 using Pmem.Pool;
 using Pmem.Transactions;
+using Pmem.Tests.Pool;
 
-namespace Pmem.Tests.Pool;
+namespace Pmem.Tests.Transactions;
 
 public sealed class TransactionTests
 {

@@ -1,8 +1,9 @@
 using System.IO.Hashing;
 using Pmem.Objects;
 using Pmem.Pool;
+using Pmem.Tests.Pool;
 
-namespace Pmem.Tests.Pool;
+namespace Pmem.Tests.Objects;
 
 /// <summary>
 /// The dictionary's lookup fast path (live mapping read directly when the thread has no uncommitted writes on the

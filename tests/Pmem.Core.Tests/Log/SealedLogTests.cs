@@ -2,8 +2,9 @@ using System.Buffers.Binary;
 using Pmem.Log;
 using Pmem.Memory;
 using Pmem.Pool;
+using Pmem.Tests.Pool;
 
-namespace Pmem.Tests.Pool;
+namespace Pmem.Tests.Log;
 
 /// <summary>
 /// Process-crash pools (format 3) seal their redo logs instead of checksumming them: the seal is stored last, so a

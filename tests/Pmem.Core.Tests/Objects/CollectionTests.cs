@@ -1,7 +1,8 @@
 using Pmem.Objects;
 using Pmem.Pool;
+using Pmem.Tests.Pool;
 
-namespace Pmem.Tests.Pool;
+namespace Pmem.Tests.Objects;
 
 public sealed class CollectionTests
 {

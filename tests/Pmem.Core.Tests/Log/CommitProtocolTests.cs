@@ -2,8 +2,9 @@ using System.Runtime.CompilerServices;
 using Pmem.Memory.Simulation;
 using Pmem.Pool;
 using Pmem.Tests.Crash;
+using Pmem.Tests.Pool;
 
-namespace Pmem.Tests.Pool;
+namespace Pmem.Tests.Log;
 
 /// <summary>
 /// When a commit's apply becomes durable, and how a thread stays counted on a pool between transactions: the two
