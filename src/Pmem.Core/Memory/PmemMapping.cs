@@ -1,3 +1,6 @@
+// PmemMapping -- a file mapped for persistent-memory programming (pmem_map_file). Over 400 lines as one subject that
+// reads best whole: the mapping's life from open flags through mmap/MAP_SYNC, huge-page alignment, growth, locking
+// and unmapping, each step depending on the state the previous one left.
 using System.Runtime.InteropServices;
 using System.Text;
 

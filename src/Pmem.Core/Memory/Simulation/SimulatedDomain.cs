@@ -1,3 +1,6 @@
+// SimulatedDomain -- the crash-testing persistence domain. Over 400 lines as one subject that reads best whole: the
+// durable image, per-line store tracking, flush/drain per thread and crash-image generation share one set of line
+// states and one lock, and every rule about when a line is durable is stated once here.
 using System.Runtime.InteropServices;
 
 namespace Pmem.Memory.Simulation;
