@@ -53,7 +53,7 @@ public sealed partial class PersistentPool
             _domain.WriteDurable(PoolLayout.RetiredThroughOffset, newest);
         }
 
-        _commits = new CommitPipeline(_domain, _lanes, Path, newest, slotSequences, _logsMayBeSealed);
+        _commits = new CommitPipeline(_domain, _lanes, Path, newest, slotSequences, _logsMayBeSealed, new HeapLogSpace(_heap, _grow, () => _commits.LastSequence));
         RecoveredTransactions = replay.Count;
         _heap.FinishRecovery();
     }
