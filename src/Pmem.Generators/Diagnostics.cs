@@ -111,6 +111,11 @@ internal static class DiagnosticDescriptors
         "Name collides with a generated or inherited member",
         "The {0} '{1}' has the same name as {2}; rename it");
 
+    public static readonly DiagnosticDescriptor WrapperState = Warning(
+        "PMEM020",
+        "Ordinary instance state in a persistent class lives in one wrapper",
+        "The {0} '{1}' is not persisted and not shared: each read of a reference returns a new wrapper of the object, so a value stored here is gone on the next read; make it a partial property to persist it, or keep it outside the object");
+
     private static DiagnosticDescriptor Error(string id, string title, string message) =>
         Create(id, title, message, DiagnosticSeverity.Error);
 

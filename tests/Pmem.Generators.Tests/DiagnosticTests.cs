@@ -297,7 +297,10 @@ public sealed class DiagnosticTests
             }
             """);
 
-        AssertOnly(run, ("PMEM016", "Cached", "on 'Cached' has no effect"));
+        AssertOnly(
+            run,
+            ("PMEM016", "Cached", "on 'Cached' has no effect"),
+            ("PMEM020", "Cached", "The auto-property 'Cached' is not persisted and not shared"));
         Assert.Single(run.GeneratedSources);
     }
 
@@ -381,6 +384,34 @@ public sealed class DiagnosticTests
             ("PMEM018", "Tags", "'Tags' must be declared as 'PersistentList<string?>'"),
             ("PMEM018", "Totals", "'Totals' must be declared as 'PersistentDictionary<string, long>'"));
         AssertRefused(run);
+    }
+
+    [Fact]
+    public void PMEM020_instance_fields_and_auto_properties_warn_that_they_live_in_one_wrapper()
+    {
+        var run = GeneratorHarness.Run("""
+            using Pmem.Objects;
+
+            [PersistentObject]
+            public partial class Account
+            {
+                private static int s_created;
+                private const int Limit = 10;
+                private int _cache;
+
+                public partial long Balance { get; set; }
+
+                public int Volatile { get; set; }
+
+                public long Twice => Balance * 2 + _cache + s_created + Limit;
+            }
+            """);
+
+        AssertOnly(
+            run,
+            ("PMEM020", "_cache", "The field '_cache' is not persisted and not shared"),
+            ("PMEM020", "Volatile", "The auto-property 'Volatile' is not persisted and not shared"));
+        Assert.Contains("ReadField<long>(0)", run.SingleSource); // a warning: the class is still generated
     }
 
     [Fact]

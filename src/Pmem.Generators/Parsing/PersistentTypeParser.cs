@@ -48,6 +48,14 @@ internal static class PersistentTypeParser
                 continue;
             }
 
+            if (member is IFieldSymbol { IsStatic: false, IsConst: false } field && !type.IsRecord) // a record is refused (PMEM006)
+            {
+                // An auto-property's backing field stands for the property; both live in the wrapper only.
+                var (kind, holder) = field.AssociatedSymbol is IPropertySymbol auto ? ("auto-property", (ISymbol)auto) : ("field", field);
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WrapperState, holder.Locations.FirstOrDefault(), kind, holder.Name));
+                continue;
+            }
+
             if (member is IPropertySymbol property && ParseProperty(property, diagnostics) is { } model)
             {
                 properties.Add(model);
