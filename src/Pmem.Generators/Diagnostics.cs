@@ -8,10 +8,13 @@ namespace Pmem.Generators;
 /// </summary>
 internal static class DiagnosticDescriptors
 {
-    private const string Category = "Pmem.Generators";
+    /// <summary>
+    /// Where help links point: docs/generator.md in the repository (the <c>RepositoryUrl</c> of Directory.Build.props),
+    /// absolute so that they work from the NuGet package; the anchor is the lower-case ID, the heading of its section.
+    /// </summary>
+    public const string HelpBase = "https://github.com/pmem-objects/pmem-objects/blob/main/docs/generator.md#";
 
-    // Relative to the repository root: the project has no published documentation site yet.
-    private const string HelpBase = "docs/generator.md#";
+    private const string Category = "Pmem.Generators";
 
     public static readonly DiagnosticDescriptor ClassNotPartial = Error(
         "PMEM001",
@@ -102,6 +105,16 @@ internal static class DiagnosticDescriptors
         "PMEM018",
         "Persistent collection property must use the pool's nullability",
         "The collection property '{0}' must be declared as '{1}': string and object elements can be null, string keys cannot");
+
+    public static readonly DiagnosticDescriptor NameCollision = Error(
+        "PMEM019",
+        "Name collides with a generated or inherited member",
+        "The {0} '{1}' has the same name as {2}; rename it");
+
+    public static readonly DiagnosticDescriptor WrapperState = Warning(
+        "PMEM020",
+        "Ordinary instance state in a persistent class lives in one wrapper",
+        "The {0} '{1}' is not persisted and not shared: each read of a reference returns a new wrapper of the object, so a value stored here is gone on the next read; make it a partial property to persist it, or keep it outside the object");
 
     private static DiagnosticDescriptor Error(string id, string title, string message) =>
         Create(id, title, message, DiagnosticSeverity.Error);

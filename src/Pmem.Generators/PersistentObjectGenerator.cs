@@ -13,7 +13,8 @@ namespace Pmem.Generators;
 /// </summary>
 /// <remarks>
 /// Pipeline: <c>ForAttributeWithMetadataName</c> → <see cref="PersistentTypeParser"/> (symbols to an equatable
-/// model) → diagnostics, and for error-free models <see cref="LayoutPlanner"/> → <see cref="PersistentTypeEmitter"/>.
+/// model) → diagnostics, and for error-free models <see cref="LayoutPlanner"/> → <see cref="PersistentTypeEmitter"/>;
+/// a model with errors gets only throwing implementations of its partial properties (<see cref="RefusedTypeModel"/>).
 /// Every step's output has value equality, so an edit elsewhere in the compilation re-runs nothing.
 /// </remarks>
 [Generator(LanguageNames.CSharp)]
@@ -49,6 +50,15 @@ public sealed class PersistentObjectGenerator : IIncrementalGenerator
 
         context.RegisterSourceOutput(plans, static (output, unit) =>
             output.AddSource(unit.Model.HintName, PersistentTypeEmitter.Emit(unit.Model, unit.Plan)));
+
+        // A class with errors still gets implementations of its partial properties, or each would add CS9248.
+        var refused = models
+            .Where(static model => model.Refused is not null)
+            .Select(static (model, _) => model.Refused!)
+            .WithTrackingName(TrackingNames.Refused);
+
+        context.RegisterSourceOutput(refused, static (output, model) =>
+            output.AddSource(model.HintName, PersistentTypeEmitter.EmitRefused(model)));
     }
 
     private sealed record GenerationUnit(PersistentTypeModel Model, LayoutPlan Plan);

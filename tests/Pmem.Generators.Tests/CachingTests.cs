@@ -58,6 +58,34 @@ public sealed class CachingTests
     }
 
     [Fact]
+    public void An_unrelated_edit_reuses_every_step_output_of_a_class_with_errors()
+    {
+        // A refused class (PMEM003 here) goes through the Refused step instead of Plans; its model must cache as well.
+        var compilation = GeneratorHarness.CreateCompilation(Classes + """
+
+            [PersistentObject]
+            public partial class Broken
+            {
+                public partial nint Handle { get; set; }
+                public virtual partial long Count { get; protected set; }
+            }
+            """);
+        var driver = GeneratorHarness.CreateDriver(trackSteps: true).RunGenerators(compilation, TestContext.Current.CancellationToken);
+
+        var edited = compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText("namespace Bank; public static class Unrelated { public const int Answer = 42; }", GeneratorHarness.ParseOptions));
+        var result = driver.RunGenerators(edited, TestContext.Current.CancellationToken).GetRunResult().Results.Single();
+
+        foreach (var step in TrackedSteps.Append(TrackingNames.Refused))
+        {
+            Assert.True(result.TrackedSteps.TryGetValue(step, out var runs) && runs.Length > 0, $"step {step} did not run");
+            Assert.Empty(NotReused(result, step));
+        }
+
+        Assert.Single(result.TrackedSteps[TrackingNames.Refused].SelectMany(run => run.Outputs));
+        Assert.All(result.TrackedOutputSteps.SelectMany(step => step.Value).SelectMany(run => run.Outputs), output => Assert.Equal(IncrementalStepRunReason.Cached, output.Reason));
+    }
+
+    [Fact]
     public void Editing_a_persistent_class_is_seen_as_a_change()
     {
         // The check above must be able to fail: a real change to a model has to show up as a modified output.

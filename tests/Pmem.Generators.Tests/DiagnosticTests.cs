@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Microsoft.CodeAnalysis;
+using Pmem.Generators.Parsing;
 using Pmem.Generators.Tests.Infrastructure;
 
 namespace Pmem.Generators.Tests;
@@ -84,7 +85,7 @@ public sealed class DiagnosticTests
             """);
 
         AssertOnly(run, ("PMEM004", "Box", "'Box<T>' cannot be generic"));
-        Assert.Empty(run.GeneratedSources);
+        AssertRefused(run);
     }
 
     [Fact]
@@ -112,7 +113,7 @@ public sealed class DiagnosticTests
             """);
 
         AssertOnly(run, ("PMEM006", "Account", "'Account' is a record"));
-        Assert.Empty(run.GeneratedSources);
+        AssertRefused(run);
     }
 
     [Fact]
@@ -168,7 +169,7 @@ public sealed class DiagnosticTests
             """);
 
         AssertOnly(run, ("PMEM008", "A", "'keys' needs 65 bytes"));
-        Assert.Empty(run.GeneratedSources);
+        AssertRefused(run);
     }
 
     [Fact]
@@ -296,7 +297,10 @@ public sealed class DiagnosticTests
             }
             """);
 
-        AssertOnly(run, ("PMEM016", "Cached", "on 'Cached' has no effect"));
+        AssertOnly(
+            run,
+            ("PMEM016", "Cached", "on 'Cached' has no effect"),
+            ("PMEM020", "Cached", "The auto-property 'Cached' is not persisted and not shared"));
         Assert.Single(run.GeneratedSources);
     }
 
@@ -321,7 +325,7 @@ public sealed class DiagnosticTests
             run,
             ("PMEM017", "Counts", "'Counts' must have only a get accessor"),
             ("PMEM017", "Totals", "'Totals' must have only a get accessor"));
-        Assert.Empty(run.GeneratedSources);
+        AssertRefused(run);
     }
 
     [Fact]
@@ -353,7 +357,7 @@ public sealed class DiagnosticTests
             ("PMEM003", "Maybe", "its element type 'int?' cannot be stored in a collection: nullable value types cannot be collection elements"),
             ("PMEM003", "Nested", "type 'Pmem.Objects.PersistentList<System.Collections.Generic.List<int>?>', which cannot be stored in a pool: its element type 'System.Collections.Generic.List<int>'"),
             ("PMEM003", "Plains", "its value type 'Plain' cannot be stored in a collection"));
-        Assert.Empty(run.GeneratedSources);
+        AssertRefused(run);
     }
 
     [Fact]
@@ -379,25 +383,196 @@ public sealed class DiagnosticTests
             ("PMEM018", "Labels", "'Labels' must be declared as 'PersistentDictionary<int, string?>'"),
             ("PMEM018", "Tags", "'Tags' must be declared as 'PersistentList<string?>'"),
             ("PMEM018", "Totals", "'Totals' must be declared as 'PersistentDictionary<string, long>'"));
-        Assert.Empty(run.GeneratedSources);
+        AssertRefused(run);
     }
 
     [Fact]
-    public void Every_descriptor_has_a_help_link_and_a_documented_section()
+    public void PMEM020_instance_fields_and_auto_properties_warn_that_they_live_in_one_wrapper()
     {
-        var descriptors = typeof(DiagnosticDescriptors)
-            .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
-            .Select(field => (DiagnosticDescriptor)field.GetValue(null)!)
-            .ToList();
-        var docs = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "generator.md"));
+        var run = GeneratorHarness.Run("""
+            using Pmem.Objects;
 
-        Assert.Equal(descriptors.Count, descriptors.Select(descriptor => descriptor.Id).Distinct().Count());
-        foreach (var descriptor in descriptors)
+            [PersistentObject]
+            public partial class Account
+            {
+                private static int s_created;
+                private const int Limit = 10;
+                private int _cache;
+
+                public partial long Balance { get; set; }
+
+                public int Volatile { get; set; }
+
+                public long Twice => Balance * 2 + _cache + s_created + Limit;
+            }
+            """);
+
+        AssertOnly(
+            run,
+            ("PMEM020", "_cache", "The field '_cache' is not persisted and not shared"),
+            ("PMEM020", "Volatile", "The auto-property 'Volatile' is not persisted and not shared"));
+        Assert.Contains("ReadField<long>(0)", run.SingleSource); // a warning: the class is still generated
+    }
+
+    [Fact]
+    public void PMEM019_persistent_property_named_like_a_generated_or_inherited_member()
+    {
+        var run = GeneratorHarness.Run("""
+            using Pmem.Objects;
+
+            [PersistentObject]
+            public partial class Account
+            {
+                public partial long PersistentType { get; set; }
+                public partial long Pool { get; set; }
+                public partial string? ReadString { get; set; }
+                public partial int GetHashCode { get; set; }
+                public partial long? NullableSlot { get; set; }
+                public partial long Balance { get; set; }
+            }
+            """);
+
+        AssertOnly(
+            run,
+            ("PMEM019", "GetHashCode", "The persistent property 'GetHashCode' has the same name as the inherited member 'Pmem.Objects.PersistentObject.GetHashCode()'"),
+            ("PMEM019", "NullableSlot", "The persistent property 'NullableSlot' has the same name as the struct 'NullableSlot<T>' that the generator adds"),
+            ("PMEM019", "PersistentType", "The persistent property 'PersistentType' has the same name as the property 'PersistentType' that the generator adds to every persistent class"),
+            ("PMEM019", "Pool", "The persistent property 'Pool' has the same name as the inherited member 'Pmem.Objects.PersistentObject.Pool'"),
+            ("PMEM019", "ReadString", "The persistent property 'ReadString' has the same name as the inherited member 'Pmem.Objects.PersistentObject.ReadString(int)'"));
+        AssertRefused(run);
+    }
+
+    [Fact]
+    public void PMEM019_other_members_and_the_class_named_like_generated_members()
+    {
+        var run = GeneratorHarness.Run("""
+            using Pmem.Objects;
+
+            [PersistentObject]
+            public partial class Account
+            {
+                public partial long? Limit { get; set; }
+                public static string PersistentType() => "mine";
+                private static int s_persistentType;
+                private struct NullableSlot { }
+                public int GetList => 0;
+            }
+            """);
+        var classRun = GeneratorHarness.Run("""
+            [Pmem.Objects.PersistentObject]
+            public partial class PersistentType
+            {
+                public partial long Count { get; set; }
+            }
+            """);
+
+        AssertOnly(
+            run,
+            ("PMEM019", "GetList", "The member 'GetList' has the same name as the inherited member 'Pmem.Objects.PersistentObject.GetList<T>(int)'"),
+            ("PMEM019", "NullableSlot", "The member 'NullableSlot' has the same name as the struct 'NullableSlot<T>'"),
+            ("PMEM019", "PersistentType", "The member 'PersistentType' has the same name as the property 'PersistentType'"),
+            ("PMEM019", "s_persistentType", "The member 's_persistentType' has the same name as the field 's_persistentType'"));
+        AssertRefused(run);
+        AssertOnly(classRun, ("PMEM019", "PersistentType", "The class 'PersistentType' has the same name as the property 'PersistentType'"));
+        AssertRefused(classRun);
+    }
+
+    [Fact]
+    public void Names_the_generated_code_does_not_take_are_free()
+    {
+        // Attach is implemented explicitly (IPersistentObject<T>.Attach), NullableSlot is declared only for T? values,
+        // and ordinary members may override or hide inherited ones as in any C# class.
+        var run = GeneratorHarness.RunClean("""
+            using Pmem.Objects;
+
+            [PersistentObject]
+            public partial class Account
+            {
+                public partial long Attach { get; set; }
+                public partial long Handle { get; set; }
+                private struct NullableSlot { }
+                public override string ToString() => $"{Attach}";
+            }
+            """);
+
+        Assert.Contains("public partial long Attach", run.SingleSource);
+    }
+
+    [Fact]
+    public void PMEM003_messages_list_every_supported_value_type()
+    {
+        var run = GeneratorHarness.Run("""
+            using Pmem.Objects;
+
+            [PersistentObject]
+            public partial class Account
+            {
+                public partial System.Version? Version { get; set; }
+                public partial PersistentList<System.Version?> Versions { get; }
+            }
+            """);
+
+        var messages = run.GeneratorDiagnostics.Select(diagnostic => diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(2, messages.Count);
+        Assert.All(messages, message =>
+        {
+            var listed = message[message.LastIndexOf(": ", StringComparison.Ordinal)..].Split([", ", ": ", " and "], StringSplitOptions.RemoveEmptyEntries);
+            foreach (var keyword in new[] { "Half", "Int128", "UInt128", "bool", "decimal", "TimeSpan" }.Concat(SupportedTypes.Scalars.Select(scalar => scalar.Keyword)))
+            {
+                Assert.True(listed.Contains(keyword) || listed.Any(item => item.EndsWith(" " + keyword, StringComparison.Ordinal)), $"'{keyword}' is missing from: {message}");
+            }
+        });
+    }
+
+    [Fact]
+    public void Every_descriptor_has_an_absolute_help_link_to_its_section()
+    {
+        var docs = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "generator.md"));
+        var anchors = MarkdownAnchors(docs);
+        var repository = RepositoryUrl();
+
+        Assert.Equal(Descriptors.Count, Descriptors.Select(descriptor => descriptor.Id).Distinct().Count());
+        foreach (var descriptor in Descriptors)
         {
             Assert.Matches("^PMEM[0-9]{3}$", descriptor.Id);
-            Assert.Equal($"docs/generator.md#{descriptor.Id.ToLowerInvariant()}", descriptor.HelpLinkUri);
-            Assert.Matches(new Regex($"^### {descriptor.Id}: {Regex.Escape(descriptor.Title.ToString())}$", RegexOptions.Multiline), docs);
+            Assert.True(Uri.TryCreate(descriptor.HelpLinkUri, UriKind.Absolute, out var link), $"{descriptor.Id}: '{descriptor.HelpLinkUri}' is not an absolute URL");
+            Assert.Equal(Uri.UriSchemeHttps, link.Scheme);
+            Assert.Equal($"{repository}/blob/main/docs/generator.md", link.GetLeftPart(UriPartial.Path));
+            Assert.Equal("#" + descriptor.Id.ToLowerInvariant(), link.Fragment);
+            Assert.Contains(link.Fragment[1..], anchors);
         }
+    }
+
+    [Fact]
+    public void Every_descriptor_is_documented_with_its_title_and_severity()
+    {
+        var docs = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "generator.md")).Replace("\r\n", "\n");
+
+        foreach (var descriptor in Descriptors)
+        {
+            var title = Regex.Escape(descriptor.Title.ToString());
+            var severity = descriptor.DefaultSeverity.ToString();
+            Assert.Matches(new Regex($@"^\| \[{descriptor.Id}\]\(#{descriptor.Id.ToLowerInvariant()}\) \| {severity} \| {title} \|$", RegexOptions.Multiline), docs);
+            Assert.Matches(new Regex($@"^### {descriptor.Id}\n\*\*{title}\*\* \({severity.ToLowerInvariant()}\)$", RegexOptions.Multiline), docs);
+        }
+    }
+
+    [Fact]
+    public void Markdown_anchors_follow_GitHubs_heading_rules()
+    {
+        // The help-link test relies on this: GitHub lower-cases a heading, drops punctuation and turns spaces into hyphens.
+        var anchors = MarkdownAnchors("# Title\n```\n# not a heading\n```\n### PMEM001\n## Layout hash: v1 (FNV-1a)\n## Layout hash: v1 (FNV-1a)\n");
+
+        Assert.Equal(["title", "pmem001", "layout-hash-v1-fnv-1a", "layout-hash-v1-fnv-1a-1"], anchors);
+    }
+
+    [Fact]
+    public void The_help_links_point_into_the_repository_the_package_names()
+    {
+        // Directory.Build.props gives the package its RepositoryUrl; the generator's help links must point into it.
+        Assert.StartsWith(RepositoryUrl() + "/", DiagnosticDescriptors.HelpBase, StringComparison.Ordinal);
+        var props = System.Xml.Linq.XDocument.Load(Path.Combine(RepositoryRoot(), "Directory.Build.props"));
+        Assert.Equal(RepositoryUrl(), props.Descendants("PackageProjectUrl").Single().Value);
     }
 
     /// <summary>
@@ -435,6 +610,59 @@ public sealed class DiagnosticTests
     {
         var tree = Assert.Single(run.OutputCompilation.SyntaxTrees, tree => tree.FilePath == location.GetLineSpan().Path);
         return tree.GetText().ToString(location.SourceSpan);
+    }
+
+    private static readonly List<DiagnosticDescriptor> Descriptors = typeof(DiagnosticDescriptors)
+        .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+        .Where(field => field.FieldType == typeof(DiagnosticDescriptor))
+        .Select(field => (DiagnosticDescriptor)field.GetValue(null)!)
+        .ToList();
+
+    /// <summary>The anchors GitHub gives the headings of a Markdown file, in order (duplicates get -1, -2, …).</summary>
+    private static List<string> MarkdownAnchors(string markdown)
+    {
+        var anchors = new List<string>();
+        var inFence = false;
+        foreach (var line in markdown.Replace("\r\n", "\n").Split('\n'))
+        {
+            if (line.StartsWith("```", StringComparison.Ordinal))
+            {
+                inFence = !inFence;
+                continue;
+            }
+
+            var heading = Regex.Match(line, "^#{1,6} +(.*?) *$");
+            if (inFence || !heading.Success)
+            {
+                continue;
+            }
+
+            var slug = Regex.Replace(heading.Groups[1].Value.ToLowerInvariant(), @"[^\p{L}\p{Nd}\p{Mn}\p{Pc} -]", string.Empty).Replace(' ', '-');
+            var unique = slug;
+            for (var n = 1; anchors.Contains(unique); n++)
+            {
+                unique = $"{slug}-{n}";
+            }
+
+            anchors.Add(unique);
+        }
+
+        return anchors;
+    }
+
+    /// <summary>The RepositoryUrl of Directory.Build.props, without a trailing slash.</summary>
+    private static string RepositoryUrl()
+    {
+        var props = System.Xml.Linq.XDocument.Load(Path.Combine(RepositoryRoot(), "Directory.Build.props"));
+        return props.Descendants("RepositoryUrl").Single().Value.TrimEnd('/');
+    }
+
+    /// <summary>A refused class gets no storage code, and the compiler adds no errors of its own (no CS9248).</summary>
+    private static void AssertRefused(GeneratorRun run)
+    {
+        Assert.All(run.GeneratedSources, source => Assert.Contains("has generator errors (PMEM", source.Text));
+        Assert.All(run.GeneratedSources, source => Assert.DoesNotContain("layoutHash:", source.Text));
+        Assert.DoesNotContain(run.OutputCompilation.GetDiagnostics(TestContext.Current.CancellationToken), diagnostic => diagnostic.Severity == DiagnosticSeverity.Error);
     }
 
     private static string RepositoryRoot([System.Runtime.CompilerServices.CallerFilePath] string callerFile = "") =>

@@ -244,10 +244,9 @@ public sealed class GeneratedSourceTests
 
                 public virtual partial string? Title { get; protected set; }
 
-                // Ordinary members stay ordinary: not stored, no diagnostic.
+                // Ordinary members without instance state stay ordinary: not stored, no diagnostic (an instance field
+                // or auto-property would get PMEM020: it lives in one wrapper).
                 public string Summary => $"{Title} v{Version}";
-
-                public int Transient { get; set; }
 
                 public void Bump() => Version++;
             }

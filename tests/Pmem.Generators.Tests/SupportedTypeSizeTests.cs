@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Loader;
+using System.Text.RegularExpressions;
 using Microsoft.CodeAnalysis;
 using Pmem.Generators.Layout;
 using Pmem.Generators.Parsing;
@@ -95,6 +96,23 @@ public sealed class SupportedTypeSizeTests
         }
 
         Assert.Equal(44, compared);
+    }
+
+    [Fact]
+    public void Every_entry_of_the_supported_type_table_is_checked_here_and_accepted_as_property_and_element()
+    {
+        // The table also writes PMEM003's list of supported types: each entry named there must really be supported.
+        foreach (var scalar in SupportedTypes.Scalars)
+        {
+            Assert.Contains($"public partial {scalar.Keyword} ", AllTypes);
+            Assert.Contains($"public partial {scalar.Keyword}? ", AllTypes);
+        }
+
+        var members = SupportedTypes.Scalars.Select((scalar, i) =>
+            $"public partial {scalar.Keyword} P{i} {{ get; set; }} public partial PersistentList<{scalar.Keyword}> L{i} {{ get; }} public partial PersistentDictionary<{scalar.Keyword}, {scalar.Keyword}> D{i} {{ get; }}");
+        var run = GeneratorHarness.RunClean($"using System; using Pmem.Objects; [PersistentObject] public partial class Table {{ {string.Join("\n", members)} }}");
+
+        Assert.Equal(SupportedTypes.Scalars.Length * 3, Regex.Count(run.SingleSource, "^ +public partial ", RegexOptions.Multiline));
     }
 
     [Fact]

@@ -52,6 +52,8 @@ internal sealed partial class CommitPipeline
     private readonly long[] _inFlight;      // per lane: the commit between taking its sequence and finishing its apply
     private readonly long[] _applyPending;  // per slot: the commit whose apply is flushed but not known drained
     private readonly long[] _slotSequence;  // per slot: the commit whose log it holds (only the lane's holder uses it)
+    private readonly long[] _slotExternal;  // per slot: the heap block holding its log's entries (0: in the slot)
+    private readonly ILogSpace? _logSpace;
     private long _lastSequence;
     private long _retiredDurable;
     private bool _closed;
@@ -75,8 +77,11 @@ internal sealed partial class CommitPipeline
     /// </param>
     /// <param name="formatAllowsSeals">The pool's format may hold sealed logs (see <see cref="RedoLog.WriteLog"/>).</param>
     /// <param name="retiredThroughOffset">Where the pool keeps the durable watermark R (an aligned 8-byte word).</param>
-    public CommitPipeline(PersistenceDomain domain, LaneSet lanes, string poolPath, long retiredOnMedia, long[] slotSequences, bool formatAllowsSeals, long retiredThroughOffset)
+    /// <param name="logSpace">Heap space for logs too large for a slot (null: such a commit throws <see cref="TransactionTooLargeException"/>).</param>
+    public CommitPipeline(PersistenceDomain domain, LaneSet lanes, string poolPath, long retiredOnMedia, long[] slotSequences, bool formatAllowsSeals, long retiredThroughOffset, ILogSpace? logSpace = null)
     {
+        _logSpace = logSpace;
+        _slotExternal = new long[lanes.Count * LaneSet.SlotsPerLane];
         _domain = domain;
         _lanes = lanes;
         _poolPath = poolPath;
@@ -93,14 +98,46 @@ internal sealed partial class CommitPipeline
     }
 
     /// <summary>Commits <paramref name="redo"/>: durable when this returns, and applied in place.</summary>
+    /// <exception cref="PoolOutOfSpaceException">The log is larger than a slot and the heap has no room for it.</exception>
     public void Commit(RedoBuilder redo)
     {
-        if (RedoLog.HeaderSize + redo.Length > _lanes.SlotSize)
+        if (RedoLog.FitsSlot(redo.Length, _lanes.SlotSize))
         {
-            // Refused before it takes a sequence number: recovery counts on every number up to C having a log.
+            Commit(redo, external: 0);
+            return;
+        }
+
+        CommitExternal(redo);
+    }
+
+    /// <summary>
+    /// Commits a log too large for its slot: its entries go to a heap block reserved for it, which the slot keeps until
+    /// the log is retired (see <see cref="RedoLog.WriteLog"/>). The block is reserved before the commit takes a
+    /// sequence number: recovery counts on every number up to C having a log.
+    /// </summary>
+    private void CommitExternal(RedoBuilder redo)
+    {
+        if (_logSpace is null)
+        {
             throw new TransactionTooLargeException(_poolPath, RedoLog.HeaderSize + redo.Length, _lanes.SlotSize);
         }
 
+        var external = _logSpace.Reserve(redo.Length);
+        try
+        {
+            Commit(redo, external);
+        }
+        catch when (external != 0 && !SlotsHold(external))
+        {
+            _logSpace.Release(external); // no slot took it: nothing can refer to it
+            throw;
+        }
+    }
+
+    private bool SlotsHold(long external) => Array.IndexOf(_slotExternal, external) >= 0;
+
+    private void Commit(RedoBuilder redo, long external)
+    {
         var mine = redo.ThreadCommits; // a builder is per thread and carries its thread's state: no TLS read
         var samePool = ReferenceEquals(mine.LastPipeline, this);
         var lane = _lanes.Acquire(samePool ? mine.LastLane : -1, mine.LaneHolder, out var biased);
@@ -110,9 +147,16 @@ internal sealed partial class CommitPipeline
             mine.LastPipeline = this; // (a reference store costs a GC write barrier: not on every commit)
         }
 
+        var released = 0L;
         try
         {
             var slot = LaneSet.SlotIndex(lane, ChooseSlot(lane, mine));
+            if (_slotExternal[slot] != 0 || external != 0)
+            {
+                // The slot's old log is retired now (ChooseSlot): its block can go once the lane is released.
+                released = _slotExternal[slot];
+                _slotExternal[slot] = external;
+            }
 
             // The watermarks cover only commits numbered below the bound, so they can be taken before this commit
             // publishes itself. Then a lower bound of the sequence is published before the sequence is taken (the
@@ -128,7 +172,7 @@ internal sealed partial class CommitPipeline
             var pastCommitPoint = false;
             try
             {
-                RedoLog.WriteLog(_domain, SlotOffset(slot), _lanes.SlotSize, redo, (ulong)sequence, retired, committed, _sealLogs, _poolPath);
+                RedoLog.WriteLog(_domain, SlotOffset(slot), _lanes.SlotSize, redo, (ulong)sequence, retired, committed, _sealLogs, _poolPath, external);
                 _slotSequence[slot] = sequence;
                 if (!_appliesPersistAtOnce)
                 {
@@ -164,6 +208,10 @@ internal sealed partial class CommitPipeline
         finally
         {
             _lanes.Release(lane, mine.LaneHolder, biased);
+            if (released != 0)
+            {
+                _logSpace!.Release(released);
+            }
         }
     }
 
@@ -362,4 +410,18 @@ internal sealed partial class CommitPipeline
     {
         public void Flush(long offset, long length) => mine.Defer(pipeline, offset, length);
     }
+}
+
+/// <summary>
+/// Heap space for logs too large for their slot, provided by the pool (the log layer sits below the heap). Blocks are
+/// reserved, never allocated: a crash leaves them free, and recovery reads a log before anything can reuse its block.
+/// </summary>
+internal interface ILogSpace
+{
+    /// <summary>Reserves a 64-byte-aligned block of at least <paramref name="bytes"/> bytes (volatile only).</summary>
+    /// <exception cref="PoolOutOfSpaceException">No room, even after growing.</exception>
+    long Reserve(long bytes);
+
+    /// <summary>Returns a block <see cref="Reserve"/> gave, once no recovery can need the log in it.</summary>
+    void Release(long offset);
 }

@@ -114,14 +114,14 @@ internal static class RedoApply
     /// </summary>
     public static void FlushTargets(PersistenceDomain domain, long slotOffset, int slotSize, ulong sequence)
     {
-        var length = domain.Read<uint>(slotOffset + RedoLog.EntryBytesOffset);
-        if (domain.Read<ulong>(slotOffset + RedoLog.SequenceOffset) != sequence || length > slotSize - RedoLog.HeaderSize)
+        var header = domain.GetSpan(slotOffset, RedoLog.HeaderSize);
+        if (domain.Read<ulong>(slotOffset + RedoLog.SequenceOffset) != sequence || !RedoLog.TryLocateEntries(domain, slotOffset, slotSize, header, out var entries, out var length))
         {
             return;
         }
 
         var pending = new LineMergingFlush<FlushNow>(new FlushNow(domain));
-        var reader = new RedoReader(domain.GetSpan(slotOffset + RedoLog.HeaderSize, (int)length));
+        var reader = new RedoReader(domain.GetSpan(entries, length));
         while (reader.MoveNext(out _))
         {
             if (reader.Operation != RedoOperation.Verify && reader.Target >= 0 && reader.Target + reader.Length <= domain.Length)

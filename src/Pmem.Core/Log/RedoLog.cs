@@ -20,8 +20,11 @@ internal sealed record SlotLog(long SlotOffset, ulong Sequence, long Retired, lo
 /// protocol <see cref="CommitPipeline"/>).
 /// </summary>
 /// <remarks>
-/// Slot layout: <c>[seq u64][entry bytes u32][entry count u32][checksum u64][watermark R i64][watermark C i64]</c>,
-/// padded to 64 bytes, then entries. The offsets below are the one definition of that header.
+/// Slot layout: <c>[seq u64][entry bytes u32][entry count u32][checksum u64][watermark R i64][watermark C i64]
+/// [external i64]</c>, padded to 64 bytes, then the entries — or, when <c>external</c> is not 0, the entries lie in a
+/// heap block at that offset (a log too large for its slot; the block is reserved, never allocated, and released once
+/// the log is retired). The checksum covers header and entries wherever they lie. The offsets below are the one
+/// definition of that header.
 /// A log is valid only when its checksum matches, so a torn write of the log is simply an uncommitted transaction.
 /// </remarks>
 internal static class RedoLog
@@ -34,10 +37,12 @@ internal static class RedoLog
     public const int ChecksumOffset = 16; // or the seal (see WriteLog); 0 marks an empty slot
     public const int RetiredOffset = 24; // the watermark R when the log was written: durable with it, on the same page
     public const int CommittedOffset = 32; // the watermark C: every commit at or below it had passed its commit point
+    public const int ExternalOffset = 40; // where the entries lie when they do not fit the slot (0: in the slot)
 
     /// <summary>
     /// Writes the entries and a checksummed header into a slot, flushed but not drained: the caller's next drain is
-    /// the commit point. Content too large to verify by hash is drained first.
+    /// the commit point. Content too large to verify by hash is drained first. Entries that do not fit the slot go to
+    /// <c>external</c>, a reserved heap block of at least their length (0: they must fit).
     /// </summary>
     /// <remarks>
     /// With <c>seal</c> the log is sealed instead of checksummed: only for a domain where the process's stores become
@@ -46,9 +51,9 @@ internal static class RedoLog
     /// so a log with its seal is whole. That saves hashing the log on every commit, about a tenth of a process-crash
     /// transfer.
     /// </remarks>
-    public static void WriteLog(PersistenceDomain domain, long slotOffset, int slotSize, RedoBuilder entries, ulong sequence, long retiredThrough, long committedThrough, bool seal, string poolPath)
+    public static void WriteLog(PersistenceDomain domain, long slotOffset, int slotSize, RedoBuilder entries, ulong sequence, long retiredThrough, long committedThrough, bool seal, string poolPath, long external = 0)
     {
-        if (HeaderSize + entries.Length > slotSize)
+        if (external == 0 && !FitsSlot(entries.Length, slotSize))
         {
             throw new TransactionTooLargeException(poolPath, HeaderSize + entries.Length, slotSize);
         }
@@ -68,9 +73,17 @@ internal static class RedoLog
         BinaryPrimitives.WriteUInt32LittleEndian(header[EntryCountOffset..], (uint)entries.Count);
         BinaryPrimitives.WriteInt64LittleEndian(header[RetiredOffset..], retiredThrough);
         BinaryPrimitives.WriteInt64LittleEndian(header[CommittedOffset..], committedThrough);
+        BinaryPrimitives.WriteInt64LittleEndian(header[ExternalOffset..], external);
         if (!seal)
         {
             BinaryPrimitives.WriteUInt64LittleEndian(header[ChecksumOffset..], Checksum(header, data));
+            if (external != 0)
+            {
+                domain.Copy(external, data, PmemCopyFlags.NoDrain);
+                domain.Copy(slotOffset, header, PmemCopyFlags.NoDrain);
+                return;
+            }
+
             domain.Copy(slotOffset, log, PmemCopyFlags.NoDrain);
             return;
         }
@@ -78,7 +91,16 @@ internal static class RedoLog
         // The slot's old log is retired, but a seal left on it over half-copied entries would make a whole log.
         BinaryPrimitives.WriteUInt64LittleEndian(header[ChecksumOffset..], 0);
         domain.Write(slotOffset + ChecksumOffset, 0UL);
-        domain.Copy(slotOffset, log, PmemCopyFlags.NoDrain);
+        if (external != 0)
+        {
+            domain.Copy(external, data, PmemCopyFlags.NoDrain);
+            domain.Copy(slotOffset, header, PmemCopyFlags.NoDrain);
+        }
+        else
+        {
+            domain.Copy(slotOffset, log, PmemCopyFlags.NoDrain);
+        }
+
         if (log.Length > 2048)
         {
             // Large copies may use string stores, which x86 orders only among themselves: fence before the seal.
@@ -94,6 +116,29 @@ internal static class RedoLog
     /// likely as any 64-bit collision. A seal counts only in pools that may hold sealed logs.
     /// </summary>
     internal static ulong Seal(ulong sequence) => (sequence * 0x9E37_79B9_7F4A_7C15UL) ^ 0x5EA1_ED10_6000_0001UL;
+
+    /// <summary>Whether <paramref name="entryBytes"/> of entries fit in a slot with the header.</summary>
+    public static bool FitsSlot(long entryBytes, int slotSize) => HeaderSize + entryBytes <= slotSize;
+
+    /// <summary>
+    /// Where a slot's entries lie, or false when the header's length or external offset is impossible (a torn or
+    /// damaged header: no log).
+    /// </summary>
+    public static bool TryLocateEntries(PersistenceDomain domain, long slotOffset, int slotSize, ReadOnlySpan<byte> header, out long offset, out int length)
+    {
+        var bytes = BinaryPrimitives.ReadUInt32LittleEndian(header[EntryBytesOffset..]);
+        var external = BinaryPrimitives.ReadInt64LittleEndian(header[ExternalOffset..]);
+        offset = external == 0 ? slotOffset + HeaderSize : external;
+        length = (int)Math.Min(bytes, int.MaxValue);
+        if (bytes % 8 != 0 || bytes > int.MaxValue)
+        {
+            return false;
+        }
+
+        return external == 0
+            ? bytes <= slotSize - HeaderSize
+            : external > 0 && external % 64 == 0 && external <= domain.Length - bytes;
+    }
 
     /// <summary>
     /// Reads a slot's log: null when there is none or a torn one (its checksum, or seal, does not match), else the
@@ -111,13 +156,12 @@ internal static class RedoLog
             return null;
         }
 
-        var length = BinaryPrimitives.ReadUInt32LittleEndian(header[EntryBytesOffset..]);
-        if (length > slotSize - HeaderSize || length % 8 != 0)
+        if (!TryLocateEntries(domain, slotOffset, slotSize, header, out var entries, out var length))
         {
             return null; // a torn header: the transaction never committed
         }
 
-        var data = domain.GetSpan(slotOffset + HeaderSize, (int)length);
+        var data = domain.GetSpan(entries, length);
         var sealedWhole = sealsAllowed && stored == Seal(BinaryPrimitives.ReadUInt64LittleEndian(header[SequenceOffset..]));
         if (!sealedWhole && Checksum(header, data) != stored)
         {
@@ -193,7 +237,8 @@ internal static class RedoLog
         var seed = BinaryPrimitives.ReadUInt64LittleEndian(header[SequenceOffset..]) * 0x9E37_79B9_7F4A_7C15UL
             ^ BinaryPrimitives.ReadUInt64LittleEndian(header[EntryBytesOffset..]) // the entry bytes and count together
             ^ BinaryPrimitives.ReadUInt64LittleEndian(header[RetiredOffset..]) * 0xC2B2_AE3D_27D4_EB4FUL
-            ^ BinaryPrimitives.ReadUInt64LittleEndian(header[CommittedOffset..]) * 0x1656_67B1_9E37_79F9UL;
+            ^ BinaryPrimitives.ReadUInt64LittleEndian(header[CommittedOffset..]) * 0x1656_67B1_9E37_79F9UL
+            ^ BinaryPrimitives.ReadUInt64LittleEndian(header[ExternalOffset..]) * 0x27D4_EB2F_1656_67C5UL; // 0 in a slot: older logs check as before
         var value = XxHash3.HashToUInt64(data, (long)seed);
         return value == 0 ? 1 : value; // 0 marks an invalid log
     }

@@ -54,7 +54,8 @@ public sealed partial class PersistentPool
             _domain.WriteDurable(PoolLayout.RetiredThroughOffset, newest);
         }
 
-        _commits = new CommitPipeline(_domain, _lanes, Path, newest, slotSequences, _logsMayBeSealed, PoolLayout.RetiredThroughOffset);
+        _commits = new CommitPipeline(
+            _domain, _lanes, Path, newest, slotSequences, _logsMayBeSealed, PoolLayout.RetiredThroughOffset, new HeapLogSpace(_heap, () => _commits.LastSequence));
         RecoveredTransactions = replay.Count;
         _heap.FinishRecovery();
     }

@@ -74,6 +74,9 @@ public sealed class PersistentLayoutMismatchException(string path, string typeNa
     public string TypeName { get; } = typeName;
 }
 
-/// <summary>A transaction's log does not fit in its lane; split the work into smaller transactions.</summary>
+/// <summary>
+/// A transaction's log does not fit in its lane slot and the pool has no room to hold it elsewhere. Pools opened by
+/// this library move such logs to a heap block, so it is no longer thrown by them (kept for compatibility).
+/// </summary>
 public sealed class TransactionTooLargeException(string path, long needed, long capacity)
     : PoolException(path, $"the transaction needs {needed} bytes of log but a log slot holds {capacity}");

@@ -94,28 +94,67 @@ internal sealed record PersistentPropertyModel(
 /// <param name="Namespace">The containing namespace, or null for the global namespace.</param>
 /// <param name="ClassName">The class name.</param>
 /// <param name="FullyQualifiedName">The <c>global::</c>-qualified name.</param>
+/// <param name="HintName">The file name of the generated source (metadata names: <c>Bank.Account.g.cs</c>, <c>Box`1.g.cs</c>).</param>
 /// <param name="Accessibility">The class's accessibility keywords.</param>
 /// <param name="DurableName">The name recorded in pools.</param>
 /// <param name="Properties">The persistent properties without errors, in declaration order.</param>
 /// <param name="Diagnostics">What to report about the class.</param>
+/// <param name="Refused">For a class with errors, the part that still has to be generated (see <see cref="RefusedTypeModel"/>); else null.</param>
 internal sealed record PersistentTypeModel(
     string? Namespace,
     string ClassName,
     string FullyQualifiedName,
+    string HintName,
     string Accessibility,
     string DurableName,
     EquatableArray<PersistentPropertyModel> Properties,
-    EquatableArray<DiagnosticInfo> Diagnostics)
+    EquatableArray<DiagnosticInfo> Diagnostics,
+    RefusedTypeModel? Refused = null)
 {
-    /// <summary>The file name of the generated source.</summary>
-    public string HintName => FullyQualifiedName.Replace("global::", string.Empty) + ".g.cs";
-
     /// <summary>
-    /// Code is generated only for a class without errors: a half-generated class would bury the real error under
-    /// follow-on compiler errors from the generated part.
+    /// The layout and storage code is generated only for a class without errors: a half-generated class would bury
+    /// the real error under follow-on compiler errors from the generated part. A class with errors gets
+    /// <see cref="Refused"/> instead.
     /// </summary>
     public bool CanGenerate => !Diagnostics.Any(diagnostic => diagnostic.Descriptor.DefaultSeverity == DiagnosticSeverity.Error);
 }
+
+/// <summary>
+/// What is generated for a class with errors: no layout and no storage, only what keeps the compiler from adding
+/// errors of its own to the PMEM ones — above all an implementation of every partial property (without one, each
+/// would report CS9248), whose accessors throw. Nothing can run: the PMEM errors fail the build.
+/// </summary>
+/// <param name="Namespace">The containing namespace, or null for the global namespace.</param>
+/// <param name="HintName">The file name of the generated source.</param>
+/// <param name="ContainingTypes">Declarations of the types the class is nested in, outermost first (<c>partial class Outer</c>).</param>
+/// <param name="Declaration">The class's own declaration (<c>partial class Box&lt;T&gt;</c>, <c>partial record Account</c>).</param>
+/// <param name="ClassName">The class name as an identifier, for the constructor.</param>
+/// <param name="FullyQualifiedName">The <c>global::</c>-qualified name.</param>
+/// <param name="IsPersistentShell">
+/// Whether the part still derives the class from <c>PersistentObject</c> and implements <c>IPersistentObject&lt;TSelf&gt;</c>
+/// (with members that throw), so that code using the class as a persistent type adds no errors either. False where
+/// that would not compile: a record, a static class, another base class, user constructors, a member with a
+/// generated member's name.
+/// </param>
+/// <param name="Message">The message of the thrown exceptions, naming the errors.</param>
+/// <param name="Properties">Every partial property declaration without an implementation.</param>
+internal sealed record RefusedTypeModel(
+    string? Namespace,
+    string HintName,
+    EquatableArray<string> ContainingTypes,
+    string Declaration,
+    string ClassName,
+    string FullyQualifiedName,
+    bool IsPersistentShell,
+    string Message,
+    EquatableArray<PropertyStubModel> Properties);
+
+/// <summary>A partial property declaration of a refused class, to be implemented with accessors that throw.</summary>
+/// <param name="Modifiers">The declaration's modifiers as written: the implementation must repeat them (<c>required</c>, <c>new</c>, <c>virtual</c>, <c>static</c>…).</param>
+/// <param name="TypeName">The fully qualified type, with <c>ref</c> and nullable annotations.</param>
+/// <param name="Name">The property name as an identifier (<c>@class</c>).</param>
+/// <param name="Accessors">Each accessor with its own modifiers: <c>get</c>, <c>private set</c>, <c>init</c>.</param>
+internal sealed record PropertyStubModel(string Modifiers, string TypeName, string Name, EquatableArray<string> Accessors);
 
 /// <summary>A source location without the syntax tree behind it, so models holding it stay cacheable.</summary>
 internal sealed record LocationInfo(string FilePath, TextSpan Span, LinePositionSpan LineSpan)

@@ -5,6 +5,7 @@ using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Pmem.Generators.Emitting;
 using Pmem.Generators.Helpers;
 using Pmem.Generators.Layout;
 
@@ -13,7 +14,8 @@ namespace Pmem.Generators.Parsing;
 /// <summary>Turns an attributed class symbol into a <see cref="PersistentTypeModel"/> and its diagnostics.</summary>
 internal static class PersistentTypeParser
 {
-    private static readonly SymbolDisplayFormat TypeFormat = SymbolDisplayFormat.FullyQualifiedFormat
+    /// <summary>Fully qualified, with nullable reference annotations: how generated declarations spell a property type.</summary>
+    internal static readonly SymbolDisplayFormat TypeFormat = SymbolDisplayFormat.FullyQualifiedFormat
         .AddMiscellaneousOptions(SymbolDisplayMiscellaneousOptions.IncludeNullableReferenceTypeModifier);
 
     /// <summary>The syntax predicate: cheap, no semantic model.</summary>
@@ -46,6 +48,14 @@ internal static class PersistentTypeParser
                 continue;
             }
 
+            if (member is IFieldSymbol { IsStatic: false, IsConst: false } field && !type.IsRecord) // a record is refused (PMEM006)
+            {
+                // An auto-property's backing field stands for the property; both live in the wrapper only.
+                var (kind, holder) = field.AssociatedSymbol is IPropertySymbol auto ? ("auto-property", (ISymbol)auto) : ("field", field);
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WrapperState, holder.Locations.FirstOrDefault(), kind, holder.Name));
+                continue;
+            }
+
             if (member is IPropertySymbol property && ParseProperty(property, diagnostics) is { } model)
             {
                 properties.Add(model);
@@ -53,16 +63,37 @@ internal static class PersistentTypeParser
             }
         }
 
+        CheckNames(context.SemanticModel.Compilation, type, typeLocation, properties, propertyLocations, diagnostics);
         CheckGroups(properties, propertyLocations, diagnostics);
 
-        return new PersistentTypeModel(
-            type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString(),
+        var @namespace = type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString();
+        var fullyQualifiedName = type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat);
+        var hintName = HintName(type, @namespace);
+        var typeModel = new PersistentTypeModel(
+            @namespace,
             type.Name,
-            type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat),
+            fullyQualifiedName,
+            hintName,
             AccessibilityKeywords(type.DeclaredAccessibility),
             durableName,
             properties.ToEquatableArray(),
             diagnostics.ToEquatableArray());
+
+        return typeModel.CanGenerate
+            ? typeModel
+            : typeModel with { Refused = RefusedTypeParser.Parse(context, type, @namespace, hintName, fullyQualifiedName, diagnostics, cancellationToken) };
+    }
+
+    /// <summary>The generated file's name, from metadata names (<c>Bank.Account.g.cs</c>, <c>Outer.Inner.g.cs</c>, <c>Box`1.g.cs</c>).</summary>
+    private static string HintName(INamedTypeSymbol type, string? @namespace)
+    {
+        var name = type.MetadataName;
+        for (var containing = type.ContainingType; containing is not null; containing = containing.ContainingType)
+        {
+            name = containing.MetadataName + "." + name;
+        }
+
+        return (@namespace is null ? name : @namespace + "." + name) + ".g.cs";
     }
 
     private static void CheckClass(GeneratorAttributeSyntaxContext context, INamedTypeSymbol type, Location? location, string displayName, List<DiagnosticInfo> diagnostics)
@@ -290,11 +321,111 @@ internal static class PersistentTypeParser
         }
     }
 
+    /// <summary>
+    /// PMEM019. The generated part declares <see cref="GeneratedMembers"/>, so neither the class nor any of its members
+    /// can have their names; and its bodies call the protected members of <c>PersistentObject</c> by their simple
+    /// names, so no member can take those either. A persistent property also cannot take the name of any other member
+    /// inherited from <c>PersistentObject</c> or <c>object</c>, which its implementation would hide. Colliding
+    /// persistent properties are removed from <paramref name="properties"/>.
+    /// </summary>
+    private static void CheckNames(
+        Compilation compilation, INamedTypeSymbol type, Location? typeLocation, List<PersistentPropertyModel> properties, Dictionary<string, Location?> locations, List<DiagnosticInfo> diagnostics)
+    {
+        var hasNullableSlot = properties.Any(property => property.Kind == PersistentPropertyKind.NullableValue);
+        if (GeneratedMember(type.Name, hasNullableSlot) is { } classCollision)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NameCollision, typeLocation, "class", type.Name, classCollision));
+        }
+
+        var persistentObject = compilation.GetTypeByMetadataName(SymbolNames.PersistentObjectMetadataName);
+        var persistent = new HashSet<string>(properties.Select(property => property.Name), StringComparer.Ordinal);
+        foreach (var member in type.GetMembers())
+        {
+            if (member.IsImplicitlyDeclared || !member.CanBeReferencedByName || member.IsOverride || persistent.Contains(member.Name))
+            {
+                continue;
+            }
+
+            if ((GeneratedMember(member.Name, hasNullableSlot) ?? InheritedMember(persistentObject, type, member.Name, protectedOnly: true)) is { } collision)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NameCollision, member.Locations.FirstOrDefault(), "member", member.Name, collision));
+            }
+        }
+
+        properties.RemoveAll(property =>
+        {
+            var collision = GeneratedMember(property.Name, hasNullableSlot) ?? InheritedMember(persistentObject, type, property.Name, protectedOnly: false);
+            if (collision is not null)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NameCollision, locations[property.Name], "persistent property", property.Name, collision));
+            }
+
+            return collision is not null;
+        });
+    }
+
+    /// <summary>The names the generated part declares in every persistent class, and what they are.</summary>
+    internal static readonly (string Name, string Description)[] GeneratedMembers =
+    [
+        (PersistentTypeEmitter.PersistentTypeProperty, $"the property '{PersistentTypeEmitter.PersistentTypeProperty}' that the generator adds to every persistent class"),
+        (PersistentTypeEmitter.TypeInfoField, $"the field '{PersistentTypeEmitter.TypeInfoField}' that the generator adds to every persistent class"),
+        (PersistentTypeEmitter.NullableSlot, $"the struct '{PersistentTypeEmitter.NullableSlot}<T>' that the generator adds to classes with nullable value properties"),
+    ];
+
+    private static string? GeneratedMember(string name, bool hasNullableSlot)
+    {
+        foreach (var (generatedName, description) in GeneratedMembers)
+        {
+            if (name == generatedName && (hasNullableSlot || generatedName != PersistentTypeEmitter.NullableSlot))
+            {
+                return description;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// A member named <paramref name="name"/> that <paramref name="type"/> inherits once it derives from
+    /// <c>PersistentObject</c>: any accessible one of it and its bases, or with <paramref name="protectedOnly"/> only
+    /// the protected members of <c>PersistentObject</c> itself (what generated bodies call).
+    /// </summary>
+    private static string? InheritedMember(INamedTypeSymbol? persistentObject, INamedTypeSymbol type, string name, bool protectedOnly)
+    {
+        for (var baseType = persistentObject; baseType is not null; baseType = protectedOnly ? null : baseType.BaseType)
+        {
+            foreach (var member in baseType.GetMembers(name))
+            {
+                var inherited = member.DeclaredAccessibility switch
+                {
+                    Accessibility.Protected or Accessibility.ProtectedOrInternal => true,
+                    Accessibility.Public => !protectedOnly,
+                    Accessibility.ProtectedAndInternal => member.ContainingAssembly.GivesAccessTo(type.ContainingAssembly),
+                    Accessibility.Internal => !protectedOnly && member.ContainingAssembly.GivesAccessTo(type.ContainingAssembly),
+                    _ => false,
+                };
+                if (inherited && member.CanBeReferencedByName)
+                {
+                    return $"the inherited member '{member.ToDisplayString()}'";
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A name as a C# identifier: keywords get <c>@</c>.</summary>
+    internal static string Identifier(string name) => SyntaxFacts.GetKeywordKind(name) != SyntaxKind.None ? "@" + name : name;
+
+    /// <summary>Keywords followed by a space, or nothing.</summary>
+    internal static string Prefix(string? keywords) => keywords is null ? string.Empty : keywords + " ";
+
     /// <summary>The layout's view of a property.</summary>
     public static LayoutField ToLayoutField(PersistentPropertyModel property) =>
         new(property.Name, property.StorageType, property.Size, property.Alignment, property.Group);
 
-    private static string? AccessorKeywords(IMethodSymbol accessor, Accessibility propertyAccessibility) =>
+    /// <summary>An accessor's accessibility keywords when they differ from its property's, else null.</summary>
+    internal static string? AccessorKeywords(IMethodSymbol accessor, Accessibility propertyAccessibility) =>
         accessor.DeclaredAccessibility == propertyAccessibility ? null : AccessibilityKeywords(accessor.DeclaredAccessibility);
 
     private static string AccessibilityKeywords(Accessibility accessibility) => accessibility switch

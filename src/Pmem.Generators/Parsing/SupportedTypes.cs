@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
 using Pmem.Generators.Layout;
@@ -6,6 +7,18 @@ namespace Pmem.Generators.Parsing;
 
 /// <summary>How a supported property type is stored.</summary>
 internal sealed record StorageInfo(PersistentPropertyKind Kind, string StorageType, int Size, int Alignment);
+
+/// <summary>A supported fixed-size value type of the <c>System</c> namespace.</summary>
+/// <param name="Keyword">How C# code spells it (<c>int</c>, <c>Half</c>), as PMEM003 lists it.</param>
+/// <param name="SpecialType">Its special type, or <see cref="SpecialType.None"/> when it has none (then it is found by name).</param>
+/// <param name="TypeName">Its name in <c>System</c> (<c>Int32</c>, <c>Half</c>).</param>
+/// <param name="Size">Bytes it occupies: <c>Unsafe.SizeOf&lt;T&gt;()</c> on 64-bit .NET.</param>
+/// <param name="ClrAlignment">The runtime's alignment of it, which places the value inside a <c>T?</c>.</param>
+internal sealed record ScalarType(string Keyword, SpecialType SpecialType, string TypeName, int Size, int ClrAlignment)
+{
+    /// <summary>Canonical stored type, hashed into the layout (<c>System.Int32</c>).</summary>
+    public string StorageType { get; } = "System." + TypeName;
+}
 
 /// <summary>A supported collection type.</summary>
 /// <param name="Model">Its element types.</param>
@@ -25,13 +38,53 @@ internal static class SupportedTypes
 {
     public const string PersistentObjectAttributeName = "Pmem.Objects.PersistentObjectAttribute";
 
-    private const string GeneralReason =
-        "supported are the primitive numerics, bool, char, enums, decimal, Guid, DateTime, DateTimeOffset, TimeSpan, their nullable forms, string, [PersistentObject] classes, PersistentList<T> and PersistentDictionary<TKey, TValue>";
+    /// <summary>
+    /// The fixed-size value types a property, a collection element or a key can have (enums and <c>T?</c> forms
+    /// aside): the one table that classification, sizes and the PMEM003 messages are read from.
+    /// </summary>
+    public static readonly ImmutableArray<ScalarType> Scalars =
+    [
+        new("bool", SpecialType.System_Boolean, "Boolean", 1, 1),
+        new("byte", SpecialType.System_Byte, "Byte", 1, 1),
+        new("sbyte", SpecialType.System_SByte, "SByte", 1, 1),
+        new("short", SpecialType.System_Int16, "Int16", 2, 2),
+        new("ushort", SpecialType.System_UInt16, "UInt16", 2, 2),
+        new("char", SpecialType.System_Char, "Char", 2, 2),
+        new("Half", SpecialType.None, "Half", 2, 2),
+        new("int", SpecialType.System_Int32, "Int32", 4, 4),
+        new("uint", SpecialType.System_UInt32, "UInt32", 4, 4),
+        new("float", SpecialType.System_Single, "Single", 4, 4),
+        new("long", SpecialType.System_Int64, "Int64", 8, 8),
+        new("ulong", SpecialType.System_UInt64, "UInt64", 8, 8),
+        new("double", SpecialType.System_Double, "Double", 8, 8),
+        new("DateTime", SpecialType.System_DateTime, "DateTime", 8, 8),
+        new("TimeSpan", SpecialType.None, "TimeSpan", 8, 8),
 
-    private const string ElementReason =
-        "collection elements are the primitive numerics, bool, char, enums, decimal, Guid, DateTime, DateTimeOffset, TimeSpan, string and [PersistentObject] classes";
+        // decimal is { int flags; uint hi; ulong lo; }: 16 bytes, 8-aligned.
+        new("decimal", SpecialType.System_Decimal, "Decimal", 16, 8),
+
+        // Guid is { int; short; short; 8 bytes }: 16 bytes, 4-aligned.
+        new("Guid", SpecialType.None, "Guid", 16, 4),
+
+        // DateTimeOffset is { DateTime; short offsetMinutes; }: 16 bytes after padding, 8-aligned.
+        new("DateTimeOffset", SpecialType.None, "DateTimeOffset", 16, 8),
+
+        // The runtime gives Int128/UInt128 16-byte alignment on 64-bit platforms (ABI compatibility).
+        new("Int128", SpecialType.None, "Int128", 16, 16),
+        new("UInt128", SpecialType.None, "UInt128", 16, 16),
+    ];
+
+    /// <summary>The end of PMEM003's message for a property type: every supported type, from <see cref="Scalars"/>.</summary>
+    public static readonly string GeneralReason =
+        $"supported are {ScalarList}, enums, their nullable forms, string, [PersistentObject] classes, PersistentList<T> and PersistentDictionary<TKey, TValue>";
+
+    /// <summary>The end of PMEM003's message for a collection element, key or value, from <see cref="Scalars"/>.</summary>
+    public static readonly string ElementReason =
+        $"collection elements are {ScalarList}, enums, string and [PersistentObject] classes";
 
     private const string PmemObjectsPrefix = "global::Pmem.Objects.";
+
+    private static string ScalarList => string.Join(", ", Scalars.Select(scalar => scalar.Keyword));
 
     /// <summary>Whether <paramref name="type"/> is <c>PersistentList&lt;T&gt;</c> or <c>PersistentDictionary&lt;TKey, TValue&gt;</c>, whatever its elements.</summary>
     public static bool IsCollection(ITypeSymbol type) =>
@@ -172,28 +225,29 @@ internal static class SupportedTypes
             return storage is null ? null : ("enum:" + storage.Value.StorageType, storage.Value.Size, storage.Value.ClrAlignment);
         }
 
-        switch (type.SpecialType)
+        if (type.SpecialType is SpecialType.System_IntPtr or SpecialType.System_UIntPtr)
         {
-            case SpecialType.System_Boolean: return ("System.Boolean", 1, 1);
-            case SpecialType.System_Byte: return ("System.Byte", 1, 1);
-            case SpecialType.System_SByte: return ("System.SByte", 1, 1);
-            case SpecialType.System_Int16: return ("System.Int16", 2, 2);
-            case SpecialType.System_UInt16: return ("System.UInt16", 2, 2);
-            case SpecialType.System_Char: return ("System.Char", 2, 2);
-            case SpecialType.System_Int32: return ("System.Int32", 4, 4);
-            case SpecialType.System_UInt32: return ("System.UInt32", 4, 4);
-            case SpecialType.System_Single: return ("System.Single", 4, 4);
-            case SpecialType.System_Int64: return ("System.Int64", 8, 8);
-            case SpecialType.System_UInt64: return ("System.UInt64", 8, 8);
-            case SpecialType.System_Double: return ("System.Double", 8, 8);
-            case SpecialType.System_DateTime: return ("System.DateTime", 8, 8);
+            unsupportedReason = "its size depends on the process (4 or 8 bytes), so a pool written by one process could not be read by another; use long or ulong";
+            return null;
+        }
 
-            // decimal is { int flags; uint hi; ulong lo; }: 16 bytes, 8-aligned.
-            case SpecialType.System_Decimal: return ("System.Decimal", 16, 8);
-            case SpecialType.System_IntPtr:
-            case SpecialType.System_UIntPtr:
-                unsupportedReason = "its size depends on the process (4 or 8 bytes), so a pool written by one process could not be read by another; use long or ulong";
-                return null;
+        var scalar = Find(type);
+        return scalar is null ? null : (scalar.StorageType, scalar.Size, scalar.ClrAlignment);
+    }
+
+    private static ScalarType? Find(ITypeSymbol type)
+    {
+        if (type.SpecialType != SpecialType.None)
+        {
+            foreach (var scalar in Scalars)
+            {
+                if (scalar.SpecialType == type.SpecialType)
+                {
+                    return scalar;
+                }
+            }
+
+            return null;
         }
 
         if (!SymbolNames.Is(type, type.Name, SymbolNames.System))
@@ -201,21 +255,14 @@ internal static class SupportedTypes
             return null;
         }
 
-        switch (type.Name)
+        foreach (var scalar in Scalars)
         {
-            case "Half": return ("System.Half", 2, 2);
-            case "TimeSpan": return ("System.TimeSpan", 8, 8);
-
-            // Guid is { int; short; short; 8 bytes }: 16 bytes, 4-aligned.
-            case "Guid": return ("System.Guid", 16, 4);
-
-            // DateTimeOffset is { DateTime; short offsetMinutes; }: 16 bytes after padding, 8-aligned.
-            case "DateTimeOffset": return ("System.DateTimeOffset", 16, 8);
-
-            // The runtime gives Int128/UInt128 16-byte alignment on 64-bit platforms (ABI compatibility).
-            case "Int128": return ("System.Int128", 16, 16);
-            case "UInt128": return ("System.UInt128", 16, 16);
-            default: return null;
+            if (scalar.SpecialType == SpecialType.None && scalar.TypeName == type.Name)
+            {
+                return scalar;
+            }
         }
+
+        return null;
     }
 }

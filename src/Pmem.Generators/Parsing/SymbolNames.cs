@@ -8,6 +8,8 @@ namespace Pmem.Generators.Parsing;
 /// </summary>
 internal static class SymbolNames
 {
+    public const string PersistentObjectMetadataName = "Pmem.Objects.PersistentObject";
+
     public static readonly string[] PmemObjects = ["Pmem", "Objects"];
     public static readonly string[] System = ["System"];
 

@@ -187,25 +187,81 @@ public sealed class TransactionTests
     }
 
     [Fact]
-    public void A_transaction_too_large_for_its_lane_throws_and_rolls_back()
+    public void A_transaction_larger_than_its_lane_slot_commits_whole_and_survives_a_reopen()
+    {
+        var pool = PersistentPool.Create(MemoryDomain.Create(8 << 20), "tests", new PoolCreateOptions { LaneSize = 4096 });
+        var registry = pool.Root<Registry>();
+        var objects = pool.GetStatistics().ObjectCount;
+        using (var tx = pool.BeginTransaction())
+        {
+            // The example: 1,000 small objects with a string each, added to a list, need ~100 KB of log.
+            for (var i = 0; i < 1000; i++)
+            {
+                var account = pool.New<Account>();
+                account.Balance = i;
+                account.Counter = -i;
+                account.Amount = i + 0.5m;
+                account.Owner = $"owner {i}";
+                account.Next = registry.Accounts.Count > 0 ? registry.Accounts[^1] : null;
+                registry.Accounts.Add(account);
+            }
+
+            tx.Commit();
+        }
+
+        var image = ((MemoryDomain)pool.Domain).ToArray();
+        pool.Dispose();
+        using var reopened = PersistentPool.Open(MemoryDomain.FromImage(image), "tests");
+        var accounts = reopened.Root<Registry>().Accounts;
+        Assert.Equal(1000, accounts.Count);
+        Assert.All(Enumerable.Range(0, 1000), i => Assert.Equal(($"owner {i}", (long)i, i + 0.5m), (accounts[i]!.Owner, accounts[i]!.Balance, accounts[i]!.Amount)));
+        var report = reopened.Check();
+        Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
+        Assert.Empty(report.Unreachable); // the log's own block was reserved, never allocated
+        Assert.True(reopened.GetStatistics().ObjectCount > objects + 2000);
+    }
+
+    [Fact]
+    public void A_transaction_larger_than_its_lane_slot_rolls_back_whole()
     {
         using var pool = PersistentPool.Create(MemoryDomain.Create(4 << 20), "tests", new PoolCreateOptions { LaneSize = 4096 });
         var root = pool.Root<Ledger>();
         var accounts = Enumerable.Range(0, 200).Select(_ => pool.New<Account>()).ToArray();
         var objects = pool.GetStatistics().ObjectCount;
-        Assert.Throws<TransactionTooLargeException>(() =>
+        using (pool.BeginTransaction())
         {
-            using var tx = pool.BeginTransaction();
             foreach (var account in accounts)
             {
                 account.Amount = 1m;
             }
 
             root.First = pool.New<Account>();
-            tx.Commit();
-        });
+        } // disposed without a commit
+
         Assert.All(accounts, a => Assert.Equal(0m, a.Amount));
         Assert.Equal(objects, pool.GetStatistics().ObjectCount);
+    }
+
+    [Fact]
+    public void Many_transactions_larger_than_their_slot_reuse_the_log_blocks()
+    {
+        using var pool = PersistentPool.Create(MemoryDomain.Create(4 << 20), "tests", new PoolCreateOptions { LaneSize = 4096 });
+        var accounts = Enumerable.Range(0, 200).Select(_ => pool.New<Account>()).ToArray();
+        var used = pool.GetStatistics().AllocatedBytes;
+        for (var round = 1; round <= 50; round++)
+        {
+            using var tx = pool.BeginTransaction();
+            foreach (var account in accounts)
+            {
+                account.Amount = round;
+            }
+
+            tx.Commit();
+        }
+
+        Assert.All(accounts, a => Assert.Equal(50m, a.Amount));
+        Assert.Equal(used, pool.GetStatistics().AllocatedBytes);
+        Assert.True(pool.GetStatistics().FreeChunkBytes > 0, "the log blocks must be released, not accumulate");
     }
 
     [Fact]

@@ -1,0 +1,86 @@
+// JsonModels -- the shapes of the --json output (docs/tool.md), serialized through a source-generated context.
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Pmem.Tool.Output;
+
+/// <summary><c>pmem info --json</c>.</summary>
+internal sealed record InfoJson(
+    string Path,
+    long FileSize,
+    HeaderJson Header,
+    SizesJson Sizes,
+    int LogsAwaitingRecovery,
+    IReadOnlyList<TypeCountJson> Objects,
+    IReadOnlyList<StoredTypeJson> StoredTypes);
+
+/// <summary>The header fields as stored.</summary>
+internal sealed record HeaderJson(
+    uint FormatVersion,
+    string Layout,
+    Guid Uuid,
+    DateTime? Created,
+    string Durability,
+    long PoolSize,
+    int LaneCount,
+    int LaneSize,
+    long HeapStart,
+    bool ChecksumValid);
+
+/// <summary>Sizes from <c>PersistentPool.GetStatistics()</c>.</summary>
+internal sealed record SizesJson(long PoolSize, long HeapSize, long AllocatedBytes, long FreeChunkBytes, long ObjectCount);
+
+/// <summary>Allocated blocks of one durable type; <see cref="ObjectBytes"/> is count × object size for stored types, null otherwise.</summary>
+internal sealed record TypeCountJson(string Type, long Count, long? ObjectBytes);
+
+/// <summary>An entry of the pool's type table.</summary>
+internal sealed record StoredTypeJson(uint Index, string TypeId, string Name, int Size, string LayoutHash, IReadOnlyList<FieldJson> Fields);
+
+/// <summary>A field the pool understands: its offset in the object and what it holds.</summary>
+internal sealed record FieldJson(int Offset, string Kind);
+
+/// <summary><c>pmem check --json</c>, and the check part of <c>pmem backup --json</c>.</summary>
+internal sealed record CheckJson(
+    string Path,
+    bool Clean,
+    bool Consistent,
+    long ReachableObjects,
+    long AllocatedObjects,
+    int LogsAwaitingRecovery,
+    IReadOnlyList<string> Errors,
+    IReadOnlyList<long> Unreachable);
+
+/// <summary><c>pmem backup --json</c>.</summary>
+internal sealed record BackupJson(string Source, string Destination, long Bytes, CheckJson Check);
+
+/// <summary>What every command prints with --json when it cannot open its input (exit code 2).</summary>
+internal sealed record ErrorJson(string Path, ErrorDetailJson Error);
+
+/// <summary>The exception's type name and message.</summary>
+internal sealed record ErrorDetailJson(string Kind, string Message);
+
+/// <summary>The source-generated serializer for every JSON shape (no reflection: the tool stays trimmable).</summary>
+/// <remarks>
+/// Use <see cref="Output"/>: the same options plus relaxed escaping, so paths and type names keep their characters
+/// ("it's", "Müller") instead of \u escapes; the output goes to a terminal or a script, never into HTML.
+/// </remarks>
+[JsonSourceGenerationOptions(
+    WriteIndented = true,
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
+[JsonSerializable(typeof(InfoJson))]
+[JsonSerializable(typeof(CheckJson))]
+[JsonSerializable(typeof(BackupJson))]
+[JsonSerializable(typeof(ErrorJson))]
+internal sealed partial class ToolJsonContext : JsonSerializerContext
+{
+    /// <summary>The context the tool writes with.</summary>
+    public static ToolJsonContext Output { get; } = new(new JsonSerializerOptions
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+}

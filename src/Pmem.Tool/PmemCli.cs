@@ -1,0 +1,105 @@
+// PmemCli -- the `pmem` command tree (System.CommandLine) and the entry point tests call in-process.
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
+using System.Reflection;
+using Pmem.Tool.Commands;
+using Pmem.Tool.Output;
+
+namespace Pmem.Tool;
+
+/// <summary>The <c>pmem</c> command line: parses, dispatches, returns the exit code (see <see cref="ExitCodes"/>).</summary>
+internal static class PmemCli
+{
+    /// <summary>Runs the tool with plain output (no colour, no progress): what tests call.</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error) =>
+        Run(args, new ToolConsole(output, error, UseColor: false, ShowProgress: false));
+
+    /// <summary>Runs the tool on <paramref name="console"/>.</summary>
+    public static int Run(string[] args, ToolConsole console)
+    {
+        var root = Build(console);
+        var parse = root.Parse(args);
+        if (parse.Action is ParseErrorAction)
+        {
+            foreach (var error in parse.Errors)
+            {
+                console.Error.WriteLine($"pmem: {error.Message}");
+            }
+
+            var command = parse.CommandResult.Command;
+            var name = command == root ? "pmem" : $"pmem {command.Name}";
+            console.Error.WriteLine($"Run '{name} --help' for usage.");
+            return ExitCodes.CannotOpen;
+        }
+
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration
+            {
+                Output = console.Out,
+                Error = console.Error,
+                EnableDefaultExceptionHandler = false,
+            });
+        }
+        catch (Exception e)
+        {
+            // Commands report every expected failure themselves; what gets here is a bug, and must not read as exit 1.
+            console.Error.WriteLine($"pmem: internal error: {e}");
+            return ExitCodes.InternalError;
+        }
+    }
+
+    /// <summary>Builds the command tree, its actions writing to <paramref name="console"/>.</summary>
+    internal static Command Build(ToolConsole console)
+    {
+        var json = new Option<bool>("--json") { Description = "Write the result as JSON to stdout (for scripts)." };
+        var tempDir = new Option<string?>("--temp-dir")
+        {
+            Description = "Directory for the private copy the pool is opened from (default: the system temporary directory). The copy has no name and vanishes when the tool exits.",
+            HelpName = "dir",
+        };
+
+        var infoPool = PoolArgument("The pool file to describe (only read).");
+        var info = new Command("info", "Show a pool's header, sizes, objects per type, stored types and logs awaiting recovery. Never writes the file: it opens a private copy.")
+        {
+            infoPool, json, tempDir,
+        };
+        info.SetAction(parse => InfoCommand.Run(console, parse.GetValue(infoPool)!, parse.GetValue(json), parse.GetValue(tempDir)));
+
+        var checkPool = PoolArgument("The pool file to check (only read).");
+        var check = new Command("check", "Check a pool's object graph: references resolve, strings fit, each owned block has one owner, every block is reachable. Exit 0 clean, 1 problems found, 2 cannot open. Never writes the file.")
+        {
+            checkPool, json, tempDir,
+        };
+        check.SetAction(parse => CheckCommand.Run(console, parse.GetValue(checkPool)!, parse.GetValue(json), parse.GetValue(tempDir)));
+
+        var backupPool = PoolArgument("The pool file to copy; no process may have it open.");
+        var backupDestination = new Argument<string>("dest") { Description = "The new file (or a directory to copy into)." };
+        var force = new Option<bool>("--force", "-f") { Description = "Replace the destination if it exists." };
+        var backup = new Command("backup", "Copy a pool that no process has open to a new file, then check the copy as 'pmem check' does. Exit 0 only when the copy checks clean.")
+        {
+            backupPool, backupDestination, force, json, tempDir,
+        };
+        backup.SetAction(parse => BackupCommand.Run(console, parse.GetValue(backupPool)!, parse.GetValue(backupDestination)!, parse.GetValue(force), parse.GetValue(json), parse.GetValue(tempDir)));
+
+        // A named command rather than RootCommand, whose name is the executable's ("Pmem.Tool", or the test host's).
+        return new Command("pmem", "Inspect, check and back up Pmem.Objects pool files. Exit codes: 0 ok, 1 problems found, 2 cannot open or bad input, 3 internal error.")
+        {
+            new HelpOption(), new VersionOption { Action = new PrintVersion(console) }, info, check, backup,
+        };
+    }
+
+    /// <summary>The tool's own version (the default action prints the entry assembly's: the test host's, in tests).</summary>
+    private sealed class PrintVersion(ToolConsole console) : SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            var version = typeof(PmemCli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+            console.Out.WriteLine(version);
+            return ExitCodes.Ok;
+        }
+    }
+
+    private static Argument<string> PoolArgument(string description) => new("pool") { Description = description };
+}

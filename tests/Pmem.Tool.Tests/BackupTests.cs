@@ -1,0 +1,139 @@
+using System.Text.Json;
+using Pmem.Pool;
+
+namespace Pmem.Tool.Tests;
+
+public sealed class BackupTests : IDisposable
+{
+    private readonly ToolHarness _files = new();
+
+    public void Dispose() => _files.Dispose();
+
+    [Fact]
+    public void Backup_makes_an_identical_copy_that_checks_clean_and_opens()
+    {
+        var path = _files.CreateLibrary(books: 4);
+        var before = ToolHarness.Hash(path);
+        var destination = _files.PathOf("backup.pool");
+
+        var run = ToolHarness.Run("backup", path, destination);
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("clean", run.Out);
+        Assert.Equal(before, ToolHarness.Hash(path));
+        Assert.Equal(before, ToolHarness.Hash(destination));
+        Assert.Equal(0, ToolHarness.Run("check", destination).ExitCode);
+        using var restored = PersistentPool.Open(destination, ToolHarness.Layout);
+        Assert.Equal(4, restored.Root<Library>().Books.Count);
+        Assert.Empty(Directory.GetFiles(_files.Directory, ".*.tmp"));
+    }
+
+    [Fact]
+    public void Backup_json_reports_the_copy_and_its_check()
+    {
+        var path = _files.CreateLibrary();
+        var destination = _files.PathOf("backup.pool");
+
+        var run = ToolHarness.Run("backup", path, destination, "--json");
+
+        Assert.Equal(0, run.ExitCode);
+        var root = JsonDocument.Parse(run.Out).RootElement;
+        Assert.Equal(path, root.GetProperty("source").GetString());
+        Assert.Equal(destination, root.GetProperty("destination").GetString());
+        Assert.Equal(new FileInfo(path).Length, root.GetProperty("bytes").GetInt64());
+        Assert.True(root.GetProperty("check").GetProperty("clean").GetBoolean());
+        Assert.Equal(destination, root.GetProperty("check").GetProperty("path").GetString());
+    }
+
+    [Fact]
+    public void Backup_into_a_directory_keeps_the_file_name()
+    {
+        var path = _files.CreateLibrary("named.pool");
+        var directory = _files.PathOf("backups");
+        Directory.CreateDirectory(directory);
+
+        var run = ToolHarness.Run("backup", path, directory);
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Equal(ToolHarness.Hash(path), ToolHarness.Hash(Path.Combine(directory, "named.pool")));
+    }
+
+    [Fact]
+    public void Backup_refuses_an_existing_destination_unless_forced()
+    {
+        var path = _files.CreateLibrary();
+        var destination = _files.PathOf("existing.pool");
+        File.WriteAllText(destination, "keep me");
+
+        var refused = ToolHarness.Run("backup", path, destination);
+
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("--force", refused.Error);
+        Assert.Equal("keep me", File.ReadAllText(destination));
+
+        var forced = ToolHarness.Run("backup", path, destination, "--force");
+
+        Assert.Equal(0, forced.ExitCode);
+        Assert.Equal(ToolHarness.Hash(path), ToolHarness.Hash(destination));
+    }
+
+    [Fact]
+    public void Backup_of_a_pool_open_elsewhere_is_refused_with_exit_2_and_says_why()
+    {
+        var path = _files.CreateLibrary();
+        var destination = _files.PathOf("backup.pool");
+        using var pool = PersistentPool.Open(path, ToolHarness.Layout);
+
+        var run = ToolHarness.Run("backup", path, destination, "--json");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("locked", run.Error);
+        Assert.Contains("live backup", run.Error);
+        Assert.Equal("PoolLockedException", JsonDocument.Parse(run.Out).RootElement.GetProperty("error").GetProperty("kind").GetString());
+        Assert.False(File.Exists(destination));
+    }
+
+    [Fact]
+    public void Backup_of_a_file_that_is_not_a_pool_writes_nothing()
+    {
+        var path = _files.PathOf("notes.txt");
+        File.WriteAllText(path, new string('x', 10000));
+        var destination = _files.PathOf("backup.pool");
+
+        var run = ToolHarness.Run("backup", path, destination);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("not a pool", run.Error);
+        Assert.False(File.Exists(destination));
+    }
+
+    [Fact]
+    public void Backup_of_a_pool_onto_itself_is_refused()
+    {
+        var path = _files.CreateLibrary();
+        var before = ToolHarness.Hash(path);
+
+        var run = ToolHarness.Run("backup", path, path, "--force");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Equal(before, ToolHarness.Hash(path));
+    }
+
+    [Fact]
+    public void Backup_of_a_pool_with_problems_exits_1_and_keeps_the_copy()
+    {
+        var path = _files.PathOf("leak.pool");
+        using (var pool = PersistentPool.Create(path, ToolHarness.Layout, ToolHarness.PoolSize))
+        {
+            ToolHarness.Fill(pool, books: 1);
+            pool.New<Book>();
+        }
+
+        var destination = _files.PathOf("backup.pool");
+        var run = ToolHarness.Run("backup", path, destination);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("unreachable", run.Out);
+        Assert.Equal(ToolHarness.Hash(path), ToolHarness.Hash(destination));
+    }
+}

@@ -1,0 +1,160 @@
+using System.Text.Json;
+using Pmem.Objects;
+using Pmem.Pool;
+
+namespace Pmem.Tool.Tests;
+
+public sealed class CheckTests : IDisposable
+{
+    private readonly ToolHarness _files = new();
+
+    public void Dispose() => _files.Dispose();
+
+    [Fact]
+    public void Check_of_a_clean_pool_exits_0()
+    {
+        var path = _files.CreateLibrary();
+
+        var run = ToolHarness.Run("check", path);
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("clean", run.Out);
+    }
+
+    [Fact]
+    public void Check_json_of_a_clean_pool_has_the_documented_shape()
+    {
+        var path = _files.CreateLibrary(books: 2);
+
+        var run = ToolHarness.Run("check", path, "--json");
+
+        Assert.Equal(0, run.ExitCode);
+        var root = JsonDocument.Parse(run.Out).RootElement;
+        Assert.Equal(path, root.GetProperty("path").GetString());
+        Assert.True(root.GetProperty("clean").GetBoolean());
+        Assert.True(root.GetProperty("consistent").GetBoolean());
+        Assert.Equal(root.GetProperty("allocatedObjects").GetInt64(), root.GetProperty("reachableObjects").GetInt64());
+        Assert.True(root.GetProperty("allocatedObjects").GetInt64() >= 6); // library, name, 2 books, 2 titles (+ list blocks)
+        Assert.Equal(0, root.GetProperty("logsAwaitingRecovery").GetInt32());
+        Assert.Empty(root.GetProperty("errors").EnumerateArray());
+        Assert.Empty(root.GetProperty("unreachable").EnumerateArray());
+    }
+
+    [Fact]
+    public void Check_reports_an_unreachable_block_with_exit_1()
+    {
+        var path = _files.PathOf("leak.pool");
+        long leaked;
+        using (var pool = PersistentPool.Create(path, ToolHarness.Layout, ToolHarness.PoolSize))
+        {
+            ToolHarness.Fill(pool, books: 1);
+            leaked = pool.New<Book>().Offset; // nothing refers to it
+        }
+
+        var text = ToolHarness.Run("check", path);
+        var json = ToolHarness.Run("check", path, "--json");
+
+        Assert.Equal(1, text.ExitCode);
+        Assert.Contains($"unreachable: the block at offset {leaked}", text.Out);
+        Assert.Equal(1, json.ExitCode);
+        var root = JsonDocument.Parse(json.Out).RootElement;
+        Assert.False(root.GetProperty("clean").GetBoolean());
+        Assert.True(root.GetProperty("consistent").GetBoolean());
+        Assert.Equal([leaked], root.GetProperty("unreachable").EnumerateArray().Select(e => e.GetInt64()));
+    }
+
+    [Fact]
+    public void Check_reports_a_dangling_reference_in_a_damaged_copy_with_exit_1()
+    {
+        var path = _files.CreateLibrary();
+        long field;
+        using (var pool = PersistentPool.Open(path, ToolHarness.Layout))
+        {
+            var reference = Library.PersistentType.Fields.Single(f => f.Kind == PersistentFieldKind.Reference);
+            field = pool.Root<Library>().Offset + reference.Offset;
+        }
+
+        var damaged = _files.PathOf("damaged.pool");
+        File.Copy(path, damaged);
+        ToolHarness.Poke(damaged, field, BitConverter.GetBytes(123L * 64)); // points into the header: no object there
+
+        var run = ToolHarness.Run("check", damaged, "--json");
+
+        Assert.Equal(1, run.ExitCode);
+        var root = JsonDocument.Parse(run.Out).RootElement;
+        Assert.False(root.GetProperty("consistent").GetBoolean());
+        Assert.NotEmpty(root.GetProperty("errors").EnumerateArray());
+        Assert.Equal(1, ToolHarness.Run("check", damaged).ExitCode);
+        Assert.Contains("error:", ToolHarness.Run("check", damaged).Out);
+    }
+
+    [Fact]
+    public void Check_of_a_pool_with_a_flipped_header_byte_exits_2_with_the_reason()
+    {
+        var path = _files.CreateLibrary();
+        var damaged = _files.PathOf("header.pool");
+        File.Copy(path, damaged);
+        ToolHarness.Poke(damaged, 40, [7]); // the durability mode, covered by the header checksum
+        var before = ToolHarness.Hash(damaged);
+
+        var run = ToolHarness.Run("check", damaged);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("checksum", run.Error);
+        Assert.Equal(before, ToolHarness.Hash(damaged));
+    }
+
+    [Fact]
+    public void Check_of_a_pool_with_damaged_heap_metadata_exits_2_or_1_with_a_message()
+    {
+        var path = _files.CreateLibrary();
+        var damaged = _files.PathOf("heap.pool");
+        File.Copy(path, damaged);
+        long heapStart;
+        using (var json = JsonDocument.Parse(ToolHarness.Run("info", path, "--json").Out))
+        {
+            heapStart = json.RootElement.GetProperty("header").GetProperty("heapStart").GetInt64();
+        }
+
+        ToolHarness.Poke(damaged, heapStart, [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]); // the first chunk header
+
+        var run = ToolHarness.Run("check", damaged);
+
+        Assert.InRange(run.ExitCode, 1, 2);
+        Assert.NotEqual("", run.ExitCode == 2 ? run.Error : run.Out);
+    }
+
+    [Fact]
+    public void Check_of_a_file_that_is_not_a_pool_exits_2()
+    {
+        var path = _files.PathOf("noise.bin");
+        var noise = new byte[1 << 20];
+        new Random(42).NextBytes(noise);
+        File.WriteAllBytes(path, noise);
+
+        var run = ToolHarness.Run("check", path, "--json");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("not a pool", run.Error);
+        Assert.Equal("PoolCorruptedException", JsonDocument.Parse(run.Out).RootElement.GetProperty("error").GetProperty("kind").GetString());
+    }
+
+    [Fact]
+    public void Check_of_a_truncated_pool_exits_2()
+    {
+        var path = _files.CreateLibrary();
+        var truncated = _files.PathOf("truncated.pool");
+        using (var source = File.OpenRead(path))
+        using (var target = File.Create(truncated))
+        {
+            var half = new byte[source.Length / 2];
+            source.ReadExactly(half);
+            target.Write(half);
+        }
+
+        var run = ToolHarness.Run("check", truncated);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("truncated", run.Error);
+    }
+}

@@ -1,0 +1,184 @@
+using System.Text.Json;
+using Pmem.Pool;
+
+namespace Pmem.Tool.Tests;
+
+public sealed class InfoTests : IDisposable
+{
+    private readonly ToolHarness _files = new();
+
+    public void Dispose() => _files.Dispose();
+
+    [Fact]
+    public void Info_shows_header_sizes_objects_and_stored_types_as_text()
+    {
+        var path = _files.CreateLibrary();
+
+        var run = ToolHarness.Run("info", path);
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Equal("", run.Error);
+        Assert.Contains($"layout       {ToolHarness.Layout}", run.Out);
+        Assert.Contains("format       version 3", run.Out);
+        Assert.Contains("durability   PowerFailure", run.Out);
+        Assert.Contains("checksum     ok", run.Out);
+        Assert.Contains("no logs awaiting recovery", run.Out);
+        Assert.Contains("tooltests.library", run.Out);
+        Assert.Contains("tooltests.book", run.Out);
+        Assert.Contains("reference", run.Out);
+        Assert.False(run.Out.Contains('\e'), "no colour when not on a terminal");
+    }
+
+    [Fact]
+    public void Info_json_has_the_documented_shape_and_values()
+    {
+        var path = _files.CreateLibrary(books: 3);
+        Guid uuid;
+        using (var pool = PersistentPool.Open(path, ToolHarness.Layout))
+        {
+            uuid = pool.Uuid;
+        }
+
+        var run = ToolHarness.Run("info", path, "--json");
+
+        Assert.Equal(0, run.ExitCode);
+        using var json = JsonDocument.Parse(run.Out);
+        var root = json.RootElement;
+        Assert.Equal(path, root.GetProperty("path").GetString());
+        Assert.Equal(new FileInfo(path).Length, root.GetProperty("fileSize").GetInt64());
+        Assert.Equal(0, root.GetProperty("logsAwaitingRecovery").GetInt32());
+
+        var header = root.GetProperty("header");
+        Assert.Equal(3u, header.GetProperty("formatVersion").GetUInt32());
+        Assert.Equal(ToolHarness.Layout, header.GetProperty("layout").GetString());
+        Assert.Equal(uuid, header.GetProperty("uuid").GetGuid());
+        Assert.Equal("PowerFailure", header.GetProperty("durability").GetString());
+        Assert.Equal(8, header.GetProperty("laneCount").GetInt32());
+        Assert.Equal(192 * 1024, header.GetProperty("laneSize").GetInt32());
+        Assert.True(header.GetProperty("checksumValid").GetBoolean());
+        Assert.InRange(header.GetProperty("created").GetDateTime(), DateTime.UtcNow.AddMinutes(-10), DateTime.UtcNow.AddMinutes(1));
+
+        var sizes = root.GetProperty("sizes");
+        Assert.Equal(header.GetProperty("poolSize").GetInt64(), sizes.GetProperty("poolSize").GetInt64());
+        Assert.True(sizes.GetProperty("allocatedBytes").GetInt64() > 0);
+        Assert.True(sizes.GetProperty("freeChunkBytes").GetInt64() > 0);
+
+        var counts = root.GetProperty("objects").EnumerateArray().ToDictionary(t => t.GetProperty("type").GetString()!, t => t);
+        Assert.Equal(1, counts["tooltests.library"].GetProperty("count").GetInt64());
+        Assert.Equal(3, counts["tooltests.book"].GetProperty("count").GetInt64());
+        Assert.Equal(3 * Book.PersistentType.Size, counts["tooltests.book"].GetProperty("objectBytes").GetInt64());
+        Assert.Equal(4, counts["string"].GetProperty("count").GetInt64()); // the name and three titles
+        Assert.Equal(JsonValueKind.Null, counts["string"].GetProperty("objectBytes").ValueKind);
+        Assert.Equal(sizes.GetProperty("objectCount").GetInt64(), counts.Values.Sum(t => t.GetProperty("count").GetInt64()));
+
+        var library = root.GetProperty("storedTypes").EnumerateArray().Single(t => t.GetProperty("name").GetString() == "tooltests.library");
+        Assert.Equal(Library.PersistentType.Size, library.GetProperty("size").GetInt32());
+        Assert.Equal(Library.PersistentType.LayoutHash.ToString("x16"), library.GetProperty("layoutHash").GetString());
+        Assert.Equal(Library.PersistentType.TypeId.ToString("x16"), library.GetProperty("typeId").GetString());
+        Assert.True(library.GetProperty("index").GetUInt32() >= 16);
+        var fields = library.GetProperty("fields").EnumerateArray().Select(f => (f.GetProperty("offset").GetInt32(), f.GetProperty("kind").GetString()!)).ToList();
+        Assert.Equal(Library.PersistentType.Fields.Select(f => (f.Offset, f.Kind.ToString().ToLowerInvariant())).ToList(), fields);
+    }
+
+    [Fact]
+    public void Info_and_check_leave_a_closed_pool_byte_identical()
+    {
+        var path = _files.CreateLibrary();
+        var before = ToolHarness.Hash(path);
+        var modified = File.GetLastWriteTimeUtc(path);
+
+        Assert.Equal(0, ToolHarness.Run("info", path).ExitCode);
+        Assert.Equal(0, ToolHarness.Run("info", path, "--json").ExitCode);
+        Assert.Equal(0, ToolHarness.Run("check", path).ExitCode);
+
+        Assert.Equal(before, ToolHarness.Hash(path));
+        Assert.Equal(modified, File.GetLastWriteTimeUtc(path));
+    }
+
+    [Fact]
+    public void Info_counts_the_logs_of_a_pool_that_was_not_closed_and_leaves_the_file_unchanged()
+    {
+        // The bytes of a pool file while the pool is open after some commits: what a crash of the opener leaves.
+        var path = _files.PathOf("crashed.pool");
+        using (var pool = PersistentPool.Create(_files.PathOf("live.pool"), ToolHarness.Layout, ToolHarness.PoolSize))
+        {
+            ToolHarness.Fill(pool, books: 5);
+            File.WriteAllBytes(path, pool.Domain.GetSpan(0, checked((int)pool.Domain.Length)).ToArray());
+        }
+
+        int expected;
+        var copy = _files.PathOf("reference-copy.pool");
+        File.Copy(path, copy);
+        using (var reopened = PersistentPool.Open(copy, ToolHarness.Layout))
+        {
+            expected = reopened.RecoveredTransactions;
+        }
+
+        var before = ToolHarness.Hash(path);
+
+        var info = ToolHarness.Run("info", path, "--json");
+        var check = ToolHarness.Run("check", path, "--json");
+
+        Assert.Equal(0, info.ExitCode);
+        Assert.Equal(0, check.ExitCode);
+        Assert.True(expected > 0, "the image should hold committed logs awaiting recovery");
+        Assert.Equal(expected, JsonDocument.Parse(info.Out).RootElement.GetProperty("logsAwaitingRecovery").GetInt32());
+        Assert.Equal(expected, JsonDocument.Parse(check.Out).RootElement.GetProperty("logsAwaitingRecovery").GetInt32());
+        Assert.Contains("awaiting recovery", ToolHarness.Run("info", path).Out);
+        Assert.Equal(before, ToolHarness.Hash(path));
+    }
+
+    [Fact]
+    public void Info_of_a_pool_open_elsewhere_is_refused_with_exit_2()
+    {
+        var path = _files.CreateLibrary();
+        using var pool = PersistentPool.Open(path, ToolHarness.Layout);
+
+        var run = ToolHarness.Run("info", path);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("locked", run.Error);
+    }
+
+    [Fact]
+    public void Info_of_a_missing_file_exits_2_with_a_message_and_json_error()
+    {
+        var path = _files.PathOf("missing.pool");
+
+        var run = ToolHarness.Run("info", path, "--json");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("cannot open", run.Error);
+        Assert.Contains(path, run.Error);
+        var error = JsonDocument.Parse(run.Out).RootElement;
+        Assert.Equal(path, error.GetProperty("path").GetString());
+        Assert.Equal("FileNotFoundException", error.GetProperty("error").GetProperty("kind").GetString());
+        Assert.False(string.IsNullOrEmpty(error.GetProperty("error").GetProperty("message").GetString()));
+    }
+
+    [Fact]
+    public void Json_keeps_the_characters_of_paths()
+    {
+        var path = _files.CreateLibrary("it's Müller.pool");
+
+        var run = ToolHarness.Run("info", path, "--json");
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("it's Müller.pool", run.Out);
+        Assert.Equal(path, JsonDocument.Parse(run.Out).RootElement.GetProperty("path").GetString());
+    }
+
+    [Fact]
+    public void The_private_copy_goes_to_the_temp_dir_and_leaves_nothing_there()
+    {
+        var path = _files.CreateLibrary();
+        var temp = _files.PathOf("scratch");
+        Directory.CreateDirectory(temp);
+
+        var run = ToolHarness.Run("check", path, "--temp-dir", temp);
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(temp));
+        Assert.Equal(2, ToolHarness.Run("check", path, "--temp-dir", _files.PathOf("no-such-dir")).ExitCode);
+    }
+}

@@ -1,0 +1,85 @@
+using System.Security.Cryptography;
+using Pmem.Pool;
+
+namespace Pmem.Tool.Tests;
+
+/// <summary>What one in-process run of the tool printed and returned.</summary>
+public sealed record ToolRun(int ExitCode, string Out, string Error);
+
+/// <summary>A temporary directory of pool files, deleted at the end of the test, and the helpers the tests share.</summary>
+public sealed class ToolHarness : IDisposable
+{
+    public const string Layout = "tool-tests";
+    public const long PoolSize = 8 << 20;
+
+    public ToolHarness()
+    {
+        Directory = Path.Combine(Path.GetTempPath(), "pmem-tool-tests-" + Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(Directory);
+    }
+
+    public string Directory { get; }
+
+    public string PathOf(string name) => Path.Combine(Directory, name);
+
+    /// <summary>Runs <c>pmem args...</c> in-process with plain output.</summary>
+    public static ToolRun Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var exit = PmemCli.Run(args, output, error);
+        return new ToolRun(exit, output.ToString(), error.ToString());
+    }
+
+    /// <summary>A closed pool: a library named "Tools" with <paramref name="books"/> books, the first one featured.</summary>
+    public string CreateLibrary(string name = "library.pool", int books = 3)
+    {
+        var path = PathOf(name);
+        using var pool = PersistentPool.Create(path, Layout, PoolSize);
+        Fill(pool, books);
+        return path;
+    }
+
+    public static Library Fill(PersistentPool pool, int books)
+    {
+        var library = pool.Root<Library>();
+        library.Name = "Tools";
+        for (var i = 0; i < books; i++)
+        {
+            using var tx = pool.BeginTransaction();
+            var book = pool.New<Book>();
+            book.Title = $"Book {i}";
+            book.Pages = 100 + i;
+            library.Books.Add(book);
+            if (i == 0)
+            {
+                library.Featured = book;
+            }
+
+            tx.Commit();
+        }
+
+        return library;
+    }
+
+    public static string Hash(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
+
+    /// <summary>Writes <paramref name="value"/> at <paramref name="offset"/> of the file (damage made by hand).</summary>
+    public static void Poke(string path, long offset, ReadOnlySpan<byte> value)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite);
+        file.Position = offset;
+        file.Write(value);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
