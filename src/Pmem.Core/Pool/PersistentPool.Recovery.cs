@@ -1,4 +1,5 @@
 // PersistentPool (recovery) -- at open: validates the type table, logs and heap, replays committed logs, writes nothing on failure.
+using Pmem.Heap;
 using Pmem.Log;
 using Pmem.Memory;
 
