@@ -83,10 +83,22 @@ internal sealed partial class PoolHeap
             return ReserveLarge(size);
         }
 
-        // No retirement is needed here, unlike prepared blocks: a block reserved here is published by a log, which
-        // recovery replays after any older log that freed it.
+        // The caller writes the block's content in place before its commit (zeroes, a string's characters, a list's
+        // copied elements, a large log), as for prepared blocks: first no log that wrote into the block when it was
+        // someone else's may stay replayable, or recovery would replay it over that content. (Its bit alone would be
+        // safe: the log that freed it replays before the one that publishes it.)
         Span<BlockReservation> one = stackalloc BlockReservation[1];
-        ReserveMany(size, one, out _);
+        ReserveMany(size, one, out var freedThrough);
+        try
+        {
+            _context.RetireThrough(freedThrough);
+        }
+        catch
+        {
+            Release(one[0], freedThrough);
+            throw;
+        }
+
         return one[0];
     }
 

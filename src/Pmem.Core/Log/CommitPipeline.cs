@@ -172,7 +172,10 @@ internal sealed partial class CommitPipeline
             var pastCommitPoint = false;
             try
             {
-                RedoLog.WriteLog(_domain, SlotOffset(slot), _lanes.SlotSize, redo, (ulong)sequence, retired, committed, _sealLogs, _poolPath, external);
+                // The thread's previous commit here has returned: this log, once whole, proves it committed even
+                // while C lags behind a slow commit on another lane (see PersistentPool.Recovery).
+                var previous = samePool ? mine.LastSequence : 0;
+                RedoLog.WriteLog(_domain, SlotOffset(slot), _lanes.SlotSize, redo, (ulong)sequence, retired, committed, _sealLogs, _poolPath, external, previous);
                 _slotSequence[slot] = sequence;
                 if (!_appliesPersistAtOnce)
                 {
@@ -181,6 +184,7 @@ internal sealed partial class CommitPipeline
 
                 _domain.Drain(); // the commit point; R and C are durable too, and this thread's earlier applies
                 pastCommitPoint = true;
+                mine.LastSequence = sequence;
                 MarkDurable(retired);
                 if (_appliesPersistAtOnce)
                 {

@@ -13,7 +13,8 @@ namespace Pmem.Log;
 /// <param name="Committed">The watermark C the log carries: every commit at or below it had passed its commit point.</param>
 /// <param name="EntryCount">Entries the header counts.</param>
 /// <param name="Entries">The encoded entries.</param>
-internal sealed record SlotLog(long SlotOffset, ulong Sequence, long Retired, long Committed, uint EntryCount, byte[] Entries);
+/// <param name="Previous">The previous commit of the same thread (0: none known): it had passed its commit point.</param>
+internal sealed record SlotLog(long SlotOffset, ulong Sequence, long Retired, long Committed, uint EntryCount, byte[] Entries, long Previous);
 
 /// <summary>
 /// A redo log in a lane slot: writing, sealing, reading and validating it (applying it is <see cref="RedoApply"/>, the
@@ -21,7 +22,7 @@ internal sealed record SlotLog(long SlotOffset, ulong Sequence, long Retired, lo
 /// </summary>
 /// <remarks>
 /// Slot layout: <c>[seq u64][entry bytes u32][entry count u32][checksum u64][watermark R i64][watermark C i64]
-/// [external i64]</c>, padded to 64 bytes, then the entries — or, when <c>external</c> is not 0, the entries lie in a
+/// [external i64][previous i64]</c>, padded to 64 bytes, then the entries — or, when <c>external</c> is not 0, the entries lie in a
 /// heap block at that offset (a log too large for its slot; the block is reserved, never allocated, and released once
 /// the log is retired). The checksum covers header and entries wherever they lie. The offsets below are the one
 /// definition of that header.
@@ -38,6 +39,7 @@ internal static class RedoLog
     public const int RetiredOffset = 24; // the watermark R when the log was written: durable with it, on the same page
     public const int CommittedOffset = 32; // the watermark C: every commit at or below it had passed its commit point
     public const int ExternalOffset = 40; // where the entries lie when they do not fit the slot (0: in the slot)
+    public const int PreviousOffset = 48; // the same thread's previous commit, which had returned (0: none known)
 
     /// <summary>
     /// Writes the entries and a checksummed header into a slot, flushed but not drained: the caller's next drain is
@@ -51,7 +53,7 @@ internal static class RedoLog
     /// so a log with its seal is whole. That saves hashing the log on every commit, about a tenth of a process-crash
     /// transfer.
     /// </remarks>
-    public static void WriteLog(PersistenceDomain domain, long slotOffset, int slotSize, RedoBuilder entries, ulong sequence, long retiredThrough, long committedThrough, bool seal, string poolPath, long external = 0)
+    public static void WriteLog(PersistenceDomain domain, long slotOffset, int slotSize, RedoBuilder entries, ulong sequence, long retiredThrough, long committedThrough, bool seal, string poolPath, long external = 0, long previous = 0)
     {
         if (external == 0 && !FitsSlot(entries.Length, slotSize))
         {
@@ -74,6 +76,7 @@ internal static class RedoLog
         BinaryPrimitives.WriteInt64LittleEndian(header[RetiredOffset..], retiredThrough);
         BinaryPrimitives.WriteInt64LittleEndian(header[CommittedOffset..], committedThrough);
         BinaryPrimitives.WriteInt64LittleEndian(header[ExternalOffset..], external);
+        BinaryPrimitives.WriteInt64LittleEndian(header[PreviousOffset..], previous);
         if (!seal)
         {
             BinaryPrimitives.WriteUInt64LittleEndian(header[ChecksumOffset..], Checksum(header, data));
@@ -174,7 +177,8 @@ internal static class RedoLog
             BinaryPrimitives.ReadInt64LittleEndian(header[RetiredOffset..]),
             BinaryPrimitives.ReadInt64LittleEndian(header[CommittedOffset..]),
             BinaryPrimitives.ReadUInt32LittleEndian(header[EntryCountOffset..]),
-            data.ToArray());
+            data.ToArray(),
+            BinaryPrimitives.ReadInt64LittleEndian(header[PreviousOffset..]));
     }
 
     /// <summary>
@@ -238,7 +242,8 @@ internal static class RedoLog
             ^ BinaryPrimitives.ReadUInt64LittleEndian(header[EntryBytesOffset..]) // the entry bytes and count together
             ^ BinaryPrimitives.ReadUInt64LittleEndian(header[RetiredOffset..]) * 0xC2B2_AE3D_27D4_EB4FUL
             ^ BinaryPrimitives.ReadUInt64LittleEndian(header[CommittedOffset..]) * 0x1656_67B1_9E37_79F9UL
-            ^ BinaryPrimitives.ReadUInt64LittleEndian(header[ExternalOffset..]) * 0x27D4_EB2F_1656_67C5UL; // 0 in a slot: older logs check as before
+            ^ BinaryPrimitives.ReadUInt64LittleEndian(header[ExternalOffset..]) * 0x27D4_EB2F_1656_67C5UL // 0 in older logs: they check as before
+            ^ BinaryPrimitives.ReadUInt64LittleEndian(header[PreviousOffset..]) * 0x85EB_CA77_C2B2_AE63UL;
         var value = XxHash3.HashToUInt64(data, (long)seed);
         return value == 0 ? 1 : value; // 0 marks an invalid log
     }

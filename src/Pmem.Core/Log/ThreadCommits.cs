@@ -17,6 +17,7 @@ internal sealed class ThreadCommits
     public int DeferredCount;
     public CommitPipeline? LastPipeline;
     public int LastLane;
+    public long LastSequence; // the thread's last commit in LastPipeline that passed its commit point (0: none)
     public readonly LaneSet.Holder LaneHolder = new(); // one per thread: see LaneSet
     public CommitPipeline? PendingRetirementPipeline;  // the pipeline whose R this thread stored and has not drained
     public long PendingRetirement;

@@ -121,7 +121,7 @@ public sealed partial class PersistentPool
 
         // Above C, a log counts only if the content it publishes hashes as recorded (see CommitPipeline).
         var replay = found
-            .Where(log => log.Sequence > (ulong)retired && (log.Sequence <= (ulong)committed || RedoLog.ContentIsDurable(_domain, log.Entries)))
+            .Where(log => log.Sequence > (ulong)retired && (log.Sequence <= (ulong)committed || ProvenCommitted(log, found) || RedoLog.ContentIsDurable(_domain, log.Entries)))
             .OrderBy(log => log.Sequence)
             .ToList();
         var poolSize = Size;
@@ -138,6 +138,27 @@ public sealed partial class PersistentPool
     /// <param name="Newest">The newest sequence number in the pool: the watermark once the replay is durable.</param>
     /// <param name="SlotSequences">Per slot, the sequence of the whole log it holds (0: none).</param>
     private sealed record ReplayPlan(List<SlotLog> Logs, long Newest, long[] SlotSequences);
+
+    /// <summary>
+    /// Whether a later whole log proves that <paramref name="log"/> passed its commit point although C does not reach
+    /// it (a slow commit on another lane holds C back): a newer log in the same lane (the lane is held through the
+    /// whole commit), or a log naming it as its thread's previous commit. The content such a log published may since
+    /// have changed (later commits write into a new array or object), so its Verify entries no longer tell; dropping
+    /// it would let older logs replay over what it wrote.
+    /// </summary>
+    private bool ProvenCommitted(SlotLog log, List<SlotLog> found)
+    {
+        var lane = (log.SlotOffset - _lanes.OffsetOf(0)) / _lanes.LaneSize;
+        foreach (var other in found)
+        {
+            if (other.Sequence > log.Sequence && (other.Previous == (long)log.Sequence || (other.SlotOffset - _lanes.OffsetOf(0)) / _lanes.LaneSize == lane))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>Copies the bytes each entry of a log is about to overwrite.</summary>
     private void SaveTargets(byte[] entries, List<(long Offset, byte[] Bytes)> overwritten)

@@ -80,7 +80,7 @@ public sealed class ProcessKillTests
     }
 
     /// <summary>The child is built beside this test project, in the same configuration.</summary>
-    private static string ChildPath()
+    internal static string ChildPath()
     {
         // .../tests/Pmem.Core.Tests/bin/<Configuration>/net10.0/
         var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
