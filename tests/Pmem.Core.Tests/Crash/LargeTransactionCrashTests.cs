@@ -91,7 +91,7 @@ public sealed class LargeTransactionCrashTests
                 AddBatch(pool, root, 5);
             },
             (image, point) => CheckBatches(image),
-            new CrashCampaignOptions { ImagesPerPoint = 12 });
+            new CrashCampaignOptions { ImagesPerPoint = 40 });
 
         PoolCrashTests.Report(nameof(Transactions_larger_than_their_slot_are_all_or_nothing_at_every_crash), result);
     }

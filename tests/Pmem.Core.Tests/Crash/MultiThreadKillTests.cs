@@ -93,6 +93,7 @@ public sealed class MultiThreadKillTests
                 (saved.Count > 0 ? $"; pools as killed: {string.Join(", ", saved)}" : "");
             TestContext.Current.TestOutputHelper?.WriteLine(summary);
             Console.WriteLine(summary);
+            TestSummary.Add(TestSummary.SigKills, Kills);
             foreach (var failure in broken)
             {
                 TestContext.Current.TestOutputHelper?.WriteLine(failure);

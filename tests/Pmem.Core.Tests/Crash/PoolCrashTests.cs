@@ -76,6 +76,7 @@ public sealed class PoolCrashTests
     {
         TestContext.Current.TestOutputHelper?.WriteLine($"{name}: {result}");
         Console.WriteLine($"[crash] {name}: {result.ImagesChecked} crash images checked at {result.CrashPoints} crash points");
+        TestSummary.Add(TestSummary.CrashImages, result.ImagesChecked);
         result.ThrowIfFailed();
         Assert.True(result.ImagesChecked >= 22 * 10, $"only {result.ImagesChecked} images were checked");
     }
@@ -134,7 +135,8 @@ public sealed class PoolCrashTests
                     Assert.Contains(node.Owner, new[] { $"owner {i}", $"owner {i} renamed" });
                     Assert.Contains(node.Amount, new[] { 0m, i * 1.5m });
                 }
-            });
+            },
+            new CrashCampaignOptions { ImagesPerPoint = 60 });
 
         Report(nameof(Allocations_frees_strings_and_references_survive_every_crash), result);
     }
@@ -191,7 +193,8 @@ public sealed class PoolCrashTests
                     Assert.Equal(0L, reopened.Domain.Read<long>(leaked + 8));
                     Assert.Equal(0, reopened.Domain.Read<int>(leaked + 24));
                 }
-            });
+            },
+            new CrashCampaignOptions { ImagesPerPoint = 100 });
 
         Report(nameof(Allocations_outside_a_transaction_are_whole_or_absent_after_every_crash), result);
     }
@@ -253,7 +256,8 @@ public sealed class PoolCrashTests
                 Assert.Equal(8, count);
                 reopened.Root<Ledger>().First!.Owner = new string('z', Large); // the heap still allocates
                 AssertHeapIsSound(reopened);
-            }));
+            }),
+            new CrashCampaignOptions { ImagesPerPoint = 40 });
 
         Report(nameof(Returning_an_empty_run_to_the_free_chunks_survives_every_crash), result);
     }
@@ -277,7 +281,8 @@ public sealed class PoolCrashTests
                 AssertHeapIsSound(reopened);
                 var name = reopened.Root<Ledger>().Name;
                 Assert.True(name is null or "small again" || name == new string('g', 300_000), "torn large string");
-            });
+            },
+            new CrashCampaignOptions { ImagesPerPoint = 60 });
 
         Report(nameof(Growing_the_pool_survives_every_crash), result);
     }

@@ -89,7 +89,8 @@ public sealed class TransactionCrashTests
                     Transfer(pool, vault, random.Next(Vault.Slots), random.Next(Vault.Slots), random.Next(1, 100));
                 }
             },
-            (image, point) => CheckBank(image));
+            (image, point) => CheckBank(image),
+            new CrashCampaignOptions { ImagesPerPoint = 200 });
 
         PoolCrashTests.Report(nameof(Bank_transfers_are_all_or_nothing_at_every_crash), result);
     }
@@ -115,7 +116,7 @@ public sealed class TransactionCrashTests
                 threads.ForEach(t => t.Join());
             },
             (image, point) => CheckBank(image),
-            new CrashCampaignOptions { ImagesPerPoint = 20 });
+            new CrashCampaignOptions { ImagesPerPoint = 150 });
 
         PoolCrashTests.Report(nameof(Transfers_on_several_threads_crashed_together_keep_the_sum), result);
     }
@@ -183,7 +184,8 @@ public sealed class TransactionCrashTests
                 }
 
                 Assert.Equal(root.Total, length);
-            });
+            },
+            new CrashCampaignOptions { ImagesPerPoint = 150 });
 
         PoolCrashTests.Report(nameof(Linked_list_inserts_and_removes_keep_a_well_formed_list_at_every_crash), result);
     }
@@ -230,7 +232,8 @@ public sealed class TransactionCrashTests
                 using var reopened = PoolCrashTests.OpenImage(image);
                 var balance = reopened.Root<Account>().Balance;
                 Assert.True(balance >= floor, $"Balance {balance} is below {floor}, which was durable before this crash");
-            });
+            },
+            new CrashCampaignOptions { ImagesPerPoint = 300 });
 
         PoolCrashTests.Report(nameof(A_durable_write_after_a_transaction_is_never_undone_by_recovery), result);
     }

@@ -76,6 +76,7 @@ public sealed class CorruptionFuzzTests : IDisposable
 
         var summary = Summarize(failures, hangs >= MaxHangs);
         Console.WriteLine($"[fuzz] {checkedCount} damaged pools checked, {opened} opened, {checkedCount - opened} refused");
+        Pmem.Tests.Crash.TestSummary.Add(Pmem.Tests.Crash.TestSummary.DamagedPools, checkedCount);
         TestContext.Current.TestOutputHelper?.WriteLine(summary);
         if (failures.Count > 0)
         {
