@@ -153,7 +153,9 @@ public sealed class RecoveryCrashTests
 
     // On commit 03f2499 this failed intermittently (run together with the other new crash classes) before any crash of
     // the recovery: the uninterrupted recovery of a base image gave a root name string whose block held an account
-    // (PoolCorruptedException "the string at offset 366272 claims 100 characters"). See docs/crash-testing.md.
+    // (PoolCorruptedException "the string at offset 366272 claims 100 characters"): a string written in place into a
+    // reserved block that an unretired log had written when it was an account, fixed in 2d8ab5e (PoolHeap.Reserve
+    // retires first). See docs/crash-testing.md.
     [Fact]
     public void A_crash_during_recovery_recovers_to_the_same_state_as_an_uninterrupted_recovery()
     {
