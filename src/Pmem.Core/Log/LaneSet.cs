@@ -40,6 +40,9 @@ internal sealed class LaneSet
 
     public long OffsetOf(int lane) => _firstLaneOffset + (long)lane * LaneSize;
 
+    /// <summary>The lane a slot at <paramref name="slotOffset"/> belongs to.</summary>
+    public long LaneOf(long slotOffset) => (slotOffset - _firstLaneOffset) / LaneSize;
+
     /// <summary>
     /// Each lane holds three log slots: a commit never overwrites the logs of the two before it on its lane, whose
     /// in-place applies may not be durable yet (see <see cref="CommitPipeline"/>).

@@ -148,10 +148,10 @@ public sealed partial class PersistentPool
     /// </summary>
     private bool ProvenCommitted(SlotLog log, List<SlotLog> found)
     {
-        var lane = (log.SlotOffset - _lanes.OffsetOf(0)) / _lanes.LaneSize;
+        var lane = _lanes.LaneOf(log.SlotOffset);
         foreach (var other in found)
         {
-            if (other.Sequence > log.Sequence && (other.Previous == (long)log.Sequence || (other.SlotOffset - _lanes.OffsetOf(0)) / _lanes.LaneSize == lane))
+            if (other.Sequence > log.Sequence && (other.Previous == (long)log.Sequence || _lanes.LaneOf(other.SlotOffset) == lane))
             {
                 return true;
             }
