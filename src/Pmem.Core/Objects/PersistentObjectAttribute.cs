@@ -1,4 +1,4 @@
-// PersistentObjectAttribute, CacheLineGroupAttribute -- the attributes a persistent class is declared with.
+// PersistentObjectAttribute, CacheLineGroupAttribute, RenamedFromAttribute -- the attributes a persistent class is declared with.
 namespace Pmem.Objects;
 
 /// <summary>
@@ -17,6 +17,13 @@ public sealed class PersistentObjectAttribute : Attribute
     /// or moved to another namespace without making existing pools unreadable.
     /// </summary>
     public string? Name { get; set; }
+
+    /// <summary>
+    /// The schema version of the class (1 when not set). Raise it when a change needs a user migration (see
+    /// <c>PoolOpenOptions.Migrations</c>); a pool records it, refuses to be opened by a lower one, and runs the
+    /// migrations registered for the type when it opens with a higher one.
+    /// </summary>
+    public int Version { get; set; } = 1;
 }
 
 /// <summary>
@@ -28,5 +35,17 @@ public sealed class PersistentObjectAttribute : Attribute
 public sealed class CacheLineGroupAttribute(string name) : Attribute
 {
     /// <summary>The group's name.</summary>
+    public string Name { get; } = name;
+}
+
+/// <summary>
+/// Names a name the annotated persistent property was stored under before, so that pools written before the rename
+/// keep its values: the pool migrates the old property to the new name when it opens.
+/// </summary>
+/// <param name="name">The former property name.</param>
+[AttributeUsage(AttributeTargets.Property, Inherited = false, AllowMultiple = true)]
+public sealed class RenamedFromAttribute(string name) : Attribute
+{
+    /// <summary>The former property name.</summary>
     public string Name { get; } = name;
 }

@@ -38,6 +38,33 @@ public sealed class PersistentTypeInfo
         TypeId = ComputeTypeId(name);
     }
 
+    /// <summary>Describes a persistent type with its full schema: every stored property, and the class's version.</summary>
+    /// <param name="name">The durable name (see <see cref="PersistentObjectAttribute.Name"/>).</param>
+    /// <param name="size">Size of an object in bytes (a positive multiple of 64).</param>
+    /// <param name="layoutHash">Hash of the layout.</param>
+    /// <param name="version">The class's schema version (<see cref="PersistentObjectAttribute.Version"/>), at least 1.</param>
+    /// <param name="properties">Every stored property; the string, reference and collection ones become <see cref="Fields"/>.</param>
+    /// <exception cref="ArgumentException">
+    /// The name is empty, the size is not a positive multiple of 64, the version is below 1, a property lies outside
+    /// the object, or two properties share a name.
+    /// </exception>
+    public PersistentTypeInfo(string name, int size, ulong layoutHash, int version, ReadOnlySpan<PersistentPropertyInfo> properties)
+        : this(name, size, layoutHash, FieldsOf(name, size, properties))
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(version, 1);
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var property in properties)
+        {
+            if (!names.Add(property.Name))
+            {
+                throw new ArgumentException($"Persistent type '{name}' has two properties named '{property.Name}'.", nameof(properties));
+            }
+        }
+
+        Version = version;
+        Properties = [.. properties];
+    }
+
     /// <summary>The durable name.</summary>
     public string Name { get; }
 
@@ -52,6 +79,37 @@ public sealed class PersistentTypeInfo
 
     /// <summary>The string, reference and collection fields.</summary>
     public ImmutableArray<PersistentFieldInfo> Fields { get; }
+
+    /// <summary>The class's schema version (1 unless <see cref="PersistentObjectAttribute.Version"/> raised it).</summary>
+    public int Version { get; } = 1;
+
+    /// <summary>
+    /// Every stored property, or empty for a type described only by its <see cref="Fields"/> (written by hand or by an
+    /// older generator): a pool then knows the layout hash alone and cannot migrate the type when it changes.
+    /// </summary>
+    public ImmutableArray<PersistentPropertyInfo> Properties { get; } = [];
+
+    /// <summary>Whether <see cref="Properties"/> describes the whole layout.</summary>
+    public bool HasSchema => !Properties.IsEmpty;
+
+    private static PersistentFieldInfo[] FieldsOf(string name, int size, ReadOnlySpan<PersistentPropertyInfo> properties)
+    {
+        var fields = new List<PersistentFieldInfo>();
+        foreach (var property in properties)
+        {
+            if (property.Offset + property.Size > size)
+            {
+                throw new ArgumentException($"Property '{property.Name}' of persistent type '{name}' lies outside its {size} bytes.", nameof(properties));
+            }
+
+            if (property.FieldKind is { } kind)
+            {
+                fields.Add(new PersistentFieldInfo(property.Offset, kind));
+            }
+        }
+
+        return [.. fields];
+    }
 
     /// <summary>The identity of a durable type name.</summary>
     public static ulong ComputeTypeId(string name) => XxHash64.HashToUInt64(Encoding.UTF8.GetBytes(name));
