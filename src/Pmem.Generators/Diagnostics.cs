@@ -116,6 +116,21 @@ internal static class DiagnosticDescriptors
         "Ordinary instance state in a persistent class lives in one wrapper",
         "The {0} '{1}' is not persisted and not shared: each read of a reference returns a new wrapper of the object, so a value stored here is gone on the next read; make it a partial property to persist it, or keep it outside the object");
 
+    public static readonly DiagnosticDescriptor DuplicateDurableName = Error(
+        "PMEM021",
+        "Persistent classes share a durable name",
+        "The persistent classes {0} have the same durable name '{1}'; a pool records one layout per durable name and could not tell their objects apart: give each class its own [PersistentObject(Name = ...)]");
+
+    public static readonly DiagnosticDescriptor InvalidVersion = Error(
+        "PMEM022",
+        "Persistent class version must be at least 1",
+        "The persistent class '{0}' has Version = {1}; versions start at 1 (the default) and grow with each change that needs a migration");
+
+    public static readonly DiagnosticDescriptor InvalidFormerName = Error(
+        "PMEM023",
+        "Former property name is not valid",
+        "[RenamedFrom(\"{0}\")] on the persistent property '{1}' {2}");
+
     private static DiagnosticDescriptor Error(string id, string title, string message) =>
         Create(id, title, message, DiagnosticSeverity.Error);
 

@@ -15,6 +15,7 @@ namespace Pmem.Generators;
 /// Pipeline: <c>ForAttributeWithMetadataName</c> → <see cref="PersistentTypeParser"/> (symbols to an equatable
 /// model) → diagnostics, and for error-free models <see cref="LayoutPlanner"/> → <see cref="PersistentTypeEmitter"/>;
 /// a model with errors gets only throwing implementations of its partial properties (<see cref="RefusedTypeModel"/>).
+/// Across classes, the durable names are checked for duplicates (<see cref="DurableNameCollisions"/>).
 /// Every step's output has value equality, so an edit elsewhere in the compilation re-runs nothing.
 /// </remarks>
 [Generator(LanguageNames.CSharp)]
@@ -23,11 +24,31 @@ public sealed class PersistentObjectGenerator : IIncrementalGenerator
     /// <inheritdoc />
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
-        var models = context.SyntaxProvider
+        var parsed = context.SyntaxProvider
             .ForAttributeWithMetadataName(SupportedTypes.PersistentObjectAttributeName, PersistentTypeParser.IsCandidate, PersistentTypeParser.Parse)
-            .Where(static model => model is not null)
-            .Select(static (model, _) => model!)
+            .Where(static parsed => parsed is not null)
+            .Select(static (parsed, _) => parsed!);
+
+        var models = parsed
+            .Select(static (parsed, _) => parsed.Model)
             .WithTrackingName(TrackingNames.Models);
+
+        // The one check across classes: collected from small claims, so that it costs one pass over the names per run
+        // and an edit that changes no durable name leaves its output cached.
+        var durableNameCollisions = parsed
+            .Select(static (parsed, _) => parsed.Claim)
+            .WithTrackingName(TrackingNames.DurableNameClaims)
+            .Collect()
+            .Select(static (claims, _) => DurableNameCollisions.Find(claims))
+            .WithTrackingName(TrackingNames.DurableNameCollisions);
+
+        context.RegisterSourceOutput(durableNameCollisions, static (output, diagnostics) =>
+        {
+            foreach (var diagnostic in diagnostics)
+            {
+                output.ReportDiagnostic(diagnostic.ToDiagnostic());
+            }
+        });
 
         var diagnostics = models
             .Select(static (model, _) => model.Diagnostics)

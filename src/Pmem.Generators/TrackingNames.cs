@@ -7,4 +7,6 @@ internal static class TrackingNames
     public const string Diagnostics = nameof(Diagnostics);
     public const string Plans = nameof(Plans);
     public const string Refused = nameof(Refused);
+    public const string DurableNameClaims = nameof(DurableNameClaims);
+    public const string DurableNameCollisions = nameof(DurableNameCollisions);
 }

@@ -37,3 +37,13 @@ public partial class Account
     /// <summary>Not stored: an ordinary member.</summary>
     public string Describe() => $"{Owner}: {Balance}";
 }
+
+/// <summary>A class at its third schema version whose one property was renamed twice.</summary>
+[PersistentObject(Name = "consumer.renamed", Version = 3)]
+public partial class Renamed
+{
+    /// <summary>Called Title first, then Caption.</summary>
+    [RenamedFrom("Title")]
+    [RenamedFrom("Caption")]
+    public partial string? Label { get; set; }
+}

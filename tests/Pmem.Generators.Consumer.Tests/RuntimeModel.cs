@@ -155,6 +155,9 @@ public partial class Everything
     public partial PersistentDictionary<string, Customer?> CustomersByName { get; }
 }
 
+// Holder and HolderOfAccount stand for two versions of one program in one assembly, so they share a durable name on
+// purpose; in an application that is error PMEM021, which the project file turns off (<NoWarn>: a generator's
+// diagnostics cannot be suppressed with #pragma).
 /// <summary>Version 1 of a holder: its reference points at a customer.</summary>
 [PersistentObject(Name = "consumer.holder")]
 public partial class Holder

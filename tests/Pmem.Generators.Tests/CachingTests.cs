@@ -16,10 +16,10 @@ public sealed class CachingTests
 
         namespace Bank;
 
-        [PersistentObject]
+        [PersistentObject(Version = 2)]
         public partial class Account
         {
-            [CacheLineGroup("hot")] public partial long Balance { get; set; }
+            [CacheLineGroup("hot"), RenamedFrom("Amount")] public partial long Balance { get; set; }
             [CacheLineGroup("hot")] public partial int Version { get; set; }
             public partial string? Owner { get; set; }
             public partial Customer? Customer { get; set; }
@@ -37,7 +37,8 @@ public sealed class CachingTests
         }
         """;
 
-    private static readonly string[] TrackedSteps = [TrackingNames.Models, TrackingNames.Diagnostics, TrackingNames.Plans];
+    private static readonly string[] TrackedSteps =
+        [TrackingNames.Models, TrackingNames.Diagnostics, TrackingNames.Plans, TrackingNames.DurableNameClaims, TrackingNames.DurableNameCollisions];
 
     [Fact]
     public void An_unrelated_edit_reuses_every_step_output()
@@ -99,6 +100,42 @@ public sealed class CachingTests
 
         Assert.Contains(NotReused(result, TrackingNames.Models), reason => reason.Contains("Modified"));
         Assert.Contains(NotReused(result, TrackingNames.Plans), reason => reason.Contains("Modified"));
+    }
+
+    [Fact]
+    public void Moving_a_class_in_its_file_changes_only_its_durable_name_claim()
+    {
+        // The claim holds the class's location (for PMEM021); the model does not (a model with diagnostics holds
+        // theirs, so this source has none), so the class is not emitted again.
+        var clean = Classes.Replace("public partial string Name", "public partial string? Name");
+        var compilation = GeneratorHarness.CreateCompilation(clean);
+        var driver = GeneratorHarness.CreateDriver(trackSteps: true).RunGenerators(compilation, TestContext.Current.CancellationToken);
+
+        var tree = compilation.SyntaxTrees.Single();
+        var moved = compilation.ReplaceSyntaxTree(tree, tree.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(
+            clean.Replace("namespace Bank;", "namespace Bank;\n\n// A comment that moves every class down two lines.\n"))));
+        var result = driver.RunGenerators(moved, TestContext.Current.CancellationToken).GetRunResult().Results.Single();
+
+        Assert.Empty(result.Diagnostics);
+        Assert.Empty(NotReused(result, TrackingNames.Models));
+        Assert.Empty(NotReused(result, TrackingNames.Plans));
+        Assert.Contains(NotReused(result, TrackingNames.DurableNameClaims), reason => reason.Contains("Modified"));
+        Assert.Empty(NotReused(result, TrackingNames.DurableNameCollisions));
+    }
+
+    [Fact]
+    public void Giving_two_classes_one_durable_name_is_seen_by_the_collision_step()
+    {
+        var compilation = GeneratorHarness.CreateCompilation(Classes);
+        var driver = GeneratorHarness.CreateDriver(trackSteps: true).RunGenerators(compilation, TestContext.Current.CancellationToken);
+
+        var tree = compilation.SyntaxTrees.Single();
+        var clashing = compilation.ReplaceSyntaxTree(tree, tree.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(
+            Classes.Replace("[PersistentObject]\npublic partial class Customer", "[PersistentObject(Name = \"Bank.Account\")]\npublic partial class Customer"))));
+        var result = driver.RunGenerators(clashing, TestContext.Current.CancellationToken).GetRunResult().Results.Single();
+
+        Assert.Contains(NotReused(result, TrackingNames.DurableNameCollisions), reason => reason.Contains("Modified"));
+        Assert.Equal(["PMEM013", "PMEM021", "PMEM021"], result.Diagnostics.Select(diagnostic => diagnostic.Id).Order(StringComparer.Ordinal));
     }
 
     [Fact]

@@ -29,6 +29,7 @@ public sealed class RefusedClassTests
     [InlineData("PMEM018", "public partial PersistentList<string> Tags { get; }")]
     [InlineData("PMEM019", "public partial long PersistentType { get; set; }\n    public partial long Pool { get; set; }\n    public partial long? NullableSlot { get; set; }")]
     [InlineData("PMEM019", "public static int PersistentType() => 0;\n    private int ReadString => 0;")]
+    [InlineData("PMEM023", "[RenamedFrom(\"Balance\")] public partial long Total { get; set; }\n    [RenamedFrom(\"\")] public partial long Floor { get; set; }")]
     public void Property_and_member_errors_leave_only_the_PMEM_errors(string id, string members)
     {
         var run = GeneratorHarness.Run($$"""
@@ -53,6 +54,7 @@ public sealed class RefusedClassTests
     [InlineData("PMEM006", "public partial record class Account", "public partial long Balance { get; set; }")]
     [InlineData("PMEM007,PMEM010", "public partial class Account : Entity", "public required partial long Balance { get; set; }")]
     [InlineData("PMEM014", "[PersistentObject(Name = \" \")] public partial class Account", "public partial long Balance { get; set; }")]
+    [InlineData("PMEM022", "[PersistentObject(Version = 0)] public partial class Account", "public partial long Balance { get; set; }")]
     [InlineData("PMEM015", "public abstract partial class Account", "public partial long Balance { get; set; }")]
     [InlineData("PMEM012,PMEM015", "public static partial class Account", "public static partial long Count { get; set; }")]
     public void Class_errors_leave_only_the_PMEM_errors(string ids, string declaration, string members)
@@ -218,14 +220,15 @@ public sealed class RefusedClassTests
     }
 
     /// <summary>
-    /// The generator reported <paramref name="ids"/> (and no other IDs), a part was generated, and the compilation
-    /// has no error and no warning of its own.
+    /// The generator reported <paramref name="ids"/> (and no other IDs), a part was generated that registers nothing,
+    /// and the compilation has no error and no warning of its own.
     /// </summary>
     private static void AssertOnlyGeneratorErrors(GeneratorRun run, params string[] ids)
     {
         Assert.Equal(ids.Order(StringComparer.Ordinal), run.GeneratorDiagnostics.Select(diagnostic => diagnostic.Id).Distinct().Order(StringComparer.Ordinal));
         Assert.All(run.GeneratorDiagnostics, diagnostic => Assert.Equal(DiagnosticSeverity.Error, diagnostic.Severity));
         Assert.NotEmpty(run.GeneratedSources);
+        Assert.All(run.GeneratedSources, source => Assert.DoesNotContain("PersistentTypeRegistry", source.Text));
 
         var compilerProblems = run.OutputCompilation.GetDiagnostics(TestContext.Current.CancellationToken)
             .Where(diagnostic => diagnostic.Severity >= DiagnosticSeverity.Warning)

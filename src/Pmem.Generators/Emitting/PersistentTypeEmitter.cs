@@ -17,6 +17,12 @@ internal static class PersistentTypeEmitter
     /// <summary>The static field behind <see cref="PersistentTypeProperty"/>.</summary>
     public const string TypeInfoField = "s_persistentType";
 
+    /// <summary>
+    /// The module initializer that registers the class's type info with <c>PersistentTypeRegistry</c> when its assembly
+    /// loads, so that a pool can compare its stored schema with the program's before reading objects, without reflection.
+    /// </summary>
+    public const string RegisterMethod = "__PmemRegister";
+
     /// <summary>The nested struct storing <c>T?</c> values, declared only in classes that have such properties.</summary>
     public const string NullableSlot = "NullableSlot";
 
@@ -48,6 +54,8 @@ internal static class PersistentTypeEmitter
             writer.Line($"public static {Objects}PersistentTypeInfo {PersistentTypeProperty} => {TypeInfoField};");
             writer.Line();
             writer.Line($"static {self} {Objects}IPersistentObject<{self}>.Attach({Objects}ObjectHandle handle) => new(handle);");
+            writer.Line();
+            WriteRegistration(writer);
 
             foreach (var property in model.Properties)
             {
@@ -166,29 +174,65 @@ internal static class PersistentTypeEmitter
 
     private static void WriteTypeInfo(IndentedWriter writer, PersistentTypeModel model, LayoutPlan plan)
     {
-        var slots = plan.Fields
-            .Select(field => (Field: field, Kind: model.Properties.First(property => property.Name == field.Name).Kind))
-            .Where(slot => slot.Kind is PersistentPropertyKind.String or PersistentPropertyKind.Reference or PersistentPropertyKind.Collection)
-            .ToList();
-
         writer.Line($"private static readonly {Objects}PersistentTypeInfo {TypeInfoField} = new(");
-        writer.Line($"    name: {SymbolDisplay.FormatLiteral(plan.DurableName, quote: true)},");
+        writer.Line($"    name: {Literal(plan.DurableName)},");
         writer.Line($"    size: {Number(plan.Size)},");
         writer.Line($"    layoutHash: {Hex(plan.LayoutHash)}UL,");
-        if (slots.Count == 0)
+        writer.Line($"    version: {Number(model.Version)},");
+        if (plan.Fields.IsEmpty)
         {
-            writer.Line("    fields: []);");
+            writer.Line("    properties: []);");
             return;
         }
 
-        writer.Line("    fields:");
+        var properties = model.Properties.ToDictionary(property => property.Name, StringComparer.Ordinal);
+        writer.Line("    properties:");
         writer.Line("    [");
-        foreach (var (field, kind) in slots)
+        foreach (var field in plan.Fields)
         {
-            writer.Line($"        new({Number(field.Offset)}, {Objects}PersistentFieldKind.{kind}), // {field.Name}");
+            writer.Line($"        {PropertyInfo(field, properties[field.Name])},");
         }
 
         writer.Line("    ]);");
+    }
+
+    /// <summary>
+    /// One <c>PersistentPropertyInfo</c> constructor call, in offset order: name, stored type, offset and size, then
+    /// only the optional arguments that differ from their defaults.
+    /// </summary>
+    private static string PropertyInfo(PlacedField field, PersistentPropertyModel property)
+    {
+        var arguments = new List<string> { Literal(field.Name), Literal(field.StorageType), Number(field.Offset), Number(field.Size) };
+        if (field.Group is not null)
+        {
+            arguments.Add($"group: {Literal(field.Group)}");
+        }
+
+        if (property.Target is not null)
+        {
+            arguments.Add($"target: {Literal(property.Target)}");
+        }
+
+        if (property.IsNullable && property.Kind is PersistentPropertyKind.String or PersistentPropertyKind.Reference)
+        {
+            arguments.Add("isNullable: true");
+        }
+
+        if (!property.FormerNames.IsEmpty)
+        {
+            arguments.Add($"formerNames: [{string.Join(", ", property.FormerNames.Select(Literal))}]");
+        }
+
+        return $"new({string.Join(", ", arguments)})";
+    }
+
+    /// <summary>The module initializer that hands the type info to the runtime's registry when the assembly loads.</summary>
+    private static void WriteRegistration(IndentedWriter writer)
+    {
+        writer.Line("/// <summary>Registers the type with the runtime when the assembly loads, so that pools can check and migrate it.</summary>");
+        writer.Line("[global::System.Runtime.CompilerServices.ModuleInitializer]");
+        writer.Line("[global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]");
+        writer.Line($"internal static void {RegisterMethod}() => {Objects}PersistentTypeRegistry.Register({TypeInfoField});");
     }
 
     private static void WriteProperty(IndentedWriter writer, PersistentPropertyModel property, PlacedField field)
@@ -286,6 +330,8 @@ internal static class PersistentTypeEmitter
     private static string Identifier(string name) => SyntaxFacts.GetKeywordKind(name) != SyntaxKind.None ? "@" + name : name;
 
     private static string ShortTypeName(string typeName) => typeName.Replace("global::", string.Empty);
+
+    private static string Literal(string text) => SymbolDisplay.FormatLiteral(text, quote: true);
 
     private static string Number(int value) => value.ToString(CultureInfo.InvariantCulture);
 

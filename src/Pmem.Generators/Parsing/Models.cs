@@ -74,6 +74,11 @@ internal sealed record CollectionModel(CollectionElement? Key, CollectionElement
 /// <param name="IsVirtual">Whether the definition is virtual (the implementation must repeat it).</param>
 /// <param name="IsNullable">Whether a string or reference property is declared nullable; a non-nullable one gets <c>!</c>.</param>
 /// <param name="Collection">The element types of a <see cref="PersistentPropertyKind.Collection"/> property, else null.</param>
+/// <param name="Target">
+/// The durable name of the class a reference property, or a collection of references, points to (recorded in the
+/// schema, not hashed into the layout); else null.
+/// </param>
+/// <param name="FormerNames">The names of its <c>[RenamedFrom]</c> attributes, in declaration order.</param>
 internal sealed record PersistentPropertyModel(
     string Name,
     PersistentPropertyKind Kind,
@@ -88,7 +93,9 @@ internal sealed record PersistentPropertyModel(
     string? SetterAccessibility,
     bool IsVirtual,
     bool IsNullable,
-    CollectionModel? Collection = null);
+    CollectionModel? Collection = null,
+    string? Target = null,
+    EquatableArray<string> FormerNames = default);
 
 /// <summary>A <c>[PersistentObject]</c> class as the generator sees it: only strings, numbers and equatable arrays.</summary>
 /// <param name="Namespace">The containing namespace, or null for the global namespace.</param>
@@ -97,6 +104,7 @@ internal sealed record PersistentPropertyModel(
 /// <param name="HintName">The file name of the generated source (metadata names: <c>Bank.Account.g.cs</c>, <c>Box`1.g.cs</c>).</param>
 /// <param name="Accessibility">The class's accessibility keywords.</param>
 /// <param name="DurableName">The name recorded in pools.</param>
+/// <param name="Version">The schema version (<c>[PersistentObject(Version = n)]</c>, 1 when not set).</param>
 /// <param name="Properties">The persistent properties without errors, in declaration order.</param>
 /// <param name="Diagnostics">What to report about the class.</param>
 /// <param name="Refused">For a class with errors, the part that still has to be generated (see <see cref="RefusedTypeModel"/>); else null.</param>
@@ -107,6 +115,7 @@ internal sealed record PersistentTypeModel(
     string HintName,
     string Accessibility,
     string DurableName,
+    int Version,
     EquatableArray<PersistentPropertyModel> Properties,
     EquatableArray<DiagnosticInfo> Diagnostics,
     RefusedTypeModel? Refused = null)
@@ -118,6 +127,19 @@ internal sealed record PersistentTypeModel(
     /// </summary>
     public bool CanGenerate => !Diagnostics.Any(diagnostic => diagnostic.Descriptor.DefaultSeverity == DiagnosticSeverity.Error);
 }
+
+/// <summary>
+/// A class's claim on its durable name, for the check that no two classes of a compilation share one (PMEM021). Kept
+/// apart from <see cref="PersistentTypeModel"/> because it holds the class's location: a model with a location would
+/// change, and be emitted again, whenever lines above the class move.
+/// </summary>
+/// <param name="DurableName">The name recorded in pools.</param>
+/// <param name="ClassName">The class's C# name, for the message.</param>
+/// <param name="Location">The class's identifier in its attributed declaration.</param>
+internal sealed record DurableNameClaim(string DurableName, string ClassName, LocationInfo? Location);
+
+/// <summary>What the parser makes of one attributed class: its model, and its claim on a durable name.</summary>
+internal sealed record ParsedClass(PersistentTypeModel Model, DurableNameClaim Claim);
 
 /// <summary>
 /// What is generated for a class with errors: no layout and no storage, only what keeps the compiler from adding

@@ -5,7 +5,6 @@ using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
-using Pmem.Generators.Emitting;
 using Pmem.Generators.Helpers;
 using Pmem.Generators.Layout;
 
@@ -21,8 +20,8 @@ internal static class PersistentTypeParser
     /// <summary>The syntax predicate: cheap, no semantic model.</summary>
     public static bool IsCandidate(SyntaxNode node, CancellationToken cancellationToken) => node is ClassDeclarationSyntax or RecordDeclarationSyntax;
 
-    /// <summary>Builds the model; null for targets the compiler already rejects (the attribute on a struct).</summary>
-    public static PersistentTypeModel? Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
+    /// <summary>Builds the model and the durable-name claim; null for targets the compiler already rejects (the attribute on a struct).</summary>
+    public static ParsedClass? Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
     {
         if (context.TargetSymbol is not INamedTypeSymbol { TypeKind: TypeKind.Class } type)
         {
@@ -35,7 +34,9 @@ internal static class PersistentTypeParser
         var displayName = type.ToDisplayString();
 
         CheckClass(context, type, typeLocation, displayName, diagnostics);
-        var durableName = ReadDurableName(context.Attributes[0], displayName, typeLocation, diagnostics);
+        var attribute = context.Attributes[0];
+        var durableName = SchemaParser.ReadDurableName(attribute, displayName, typeLocation, diagnostics);
+        var version = SchemaParser.ReadVersion(attribute, displayName, typeLocation, diagnostics);
 
         var properties = new List<PersistentPropertyModel>();
         var propertyLocations = new Dictionary<string, Location?>(StringComparer.Ordinal);
@@ -63,8 +64,9 @@ internal static class PersistentTypeParser
             }
         }
 
-        CheckNames(context.SemanticModel.Compilation, type, typeLocation, properties, propertyLocations, diagnostics);
+        NameCollisionChecks.CheckNames(context.SemanticModel.Compilation, type, typeLocation, properties, propertyLocations, diagnostics);
         CheckGroups(properties, propertyLocations, diagnostics);
+        SchemaParser.CheckFormerNames(properties, propertyLocations, diagnostics);
 
         var @namespace = type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString();
         var fullyQualifiedName = type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat);
@@ -76,12 +78,16 @@ internal static class PersistentTypeParser
             hintName,
             AccessibilityKeywords(type.DeclaredAccessibility),
             durableName,
+            version,
             properties.ToEquatableArray(),
             diagnostics.ToEquatableArray());
 
-        return typeModel.CanGenerate
-            ? typeModel
-            : typeModel with { Refused = RefusedTypeParser.Parse(context, type, @namespace, hintName, fullyQualifiedName, diagnostics, cancellationToken) };
+        if (!typeModel.CanGenerate)
+        {
+            typeModel = typeModel with { Refused = RefusedTypeParser.Parse(context, type, @namespace, hintName, fullyQualifiedName, diagnostics, cancellationToken) };
+        }
+
+        return new ParsedClass(typeModel, new DurableNameClaim(durableName, displayName, LocationInfo.From(typeLocation)));
     }
 
     /// <summary>The generated file's name, from metadata names (<c>Bank.Account.g.cs</c>, <c>Outer.Inner.g.cs</c>, <c>Box`1.g.cs</c>).</summary>
@@ -139,25 +145,6 @@ internal static class PersistentTypeParser
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ExplicitConstructor, constructor.Locations.FirstOrDefault(), displayName));
             }
         }
-    }
-
-    private static string ReadDurableName(AttributeData attribute, string displayName, Location? location, List<DiagnosticInfo> diagnostics)
-    {
-        foreach (var argument in attribute.NamedArguments)
-        {
-            if (argument.Key == "Name" && argument.Value.Value is string name)
-            {
-                if (string.IsNullOrWhiteSpace(name))
-                {
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.EmptyDurableName, location, displayName));
-                    return displayName;
-                }
-
-                return name;
-            }
-        }
-
-        return displayName;
     }
 
     private static PersistentPropertyModel? ParseProperty(IPropertySymbol property, List<DiagnosticInfo> diagnostics)
@@ -223,7 +210,9 @@ internal static class PersistentTypeParser
             AccessorKeywords(property.GetMethod, property.DeclaredAccessibility),
             AccessorKeywords(property.SetMethod, property.DeclaredAccessibility),
             property.IsVirtual,
-            isNullable);
+            isNullable,
+            Target: storage.Kind == PersistentPropertyKind.Reference ? SchemaParser.DurableNameOf((INamedTypeSymbol)property.Type) : null,
+            FormerNames: SchemaParser.ReadFormerNames(property));
     }
 
     private static PersistentPropertyModel? ParseCollectionProperty(
@@ -271,7 +260,9 @@ internal static class PersistentTypeParser
             null,
             property.IsVirtual,
             true,
-            collection.Model);
+            collection.Model,
+            collection.Model.Value.Kind == CollectionElementKind.Reference ? SchemaParser.DurableNameOf((INamedTypeSymbol)valueArgument) : null,
+            SchemaParser.ReadFormerNames(property));
     }
 
     /// <summary>Whether a reference-type argument is annotated differently than expected (oblivious matches anything).</summary>
@@ -319,99 +310,6 @@ internal static class PersistentTypeParser
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.GroupNamesDifferInCase, locations[other.First().Name], first.Key, other.Key));
             }
         }
-    }
-
-    /// <summary>
-    /// PMEM019. The generated part declares <see cref="GeneratedMembers"/>, so neither the class nor any of its members
-    /// can have their names; and its bodies call the protected members of <c>PersistentObject</c> by their simple
-    /// names, so no member can take those either. A persistent property also cannot take the name of any other member
-    /// inherited from <c>PersistentObject</c> or <c>object</c>, which its implementation would hide. Colliding
-    /// persistent properties are removed from <paramref name="properties"/>.
-    /// </summary>
-    private static void CheckNames(
-        Compilation compilation, INamedTypeSymbol type, Location? typeLocation, List<PersistentPropertyModel> properties, Dictionary<string, Location?> locations, List<DiagnosticInfo> diagnostics)
-    {
-        var hasNullableSlot = properties.Any(property => property.Kind == PersistentPropertyKind.NullableValue);
-        if (GeneratedMember(type.Name, hasNullableSlot) is { } classCollision)
-        {
-            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NameCollision, typeLocation, "class", type.Name, classCollision));
-        }
-
-        var persistentObject = compilation.GetTypeByMetadataName(SymbolNames.PersistentObjectMetadataName);
-        var persistent = new HashSet<string>(properties.Select(property => property.Name), StringComparer.Ordinal);
-        foreach (var member in type.GetMembers())
-        {
-            if (member.IsImplicitlyDeclared || !member.CanBeReferencedByName || member.IsOverride || persistent.Contains(member.Name))
-            {
-                continue;
-            }
-
-            if ((GeneratedMember(member.Name, hasNullableSlot) ?? InheritedMember(persistentObject, type, member.Name, protectedOnly: true)) is { } collision)
-            {
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NameCollision, member.Locations.FirstOrDefault(), "member", member.Name, collision));
-            }
-        }
-
-        properties.RemoveAll(property =>
-        {
-            var collision = GeneratedMember(property.Name, hasNullableSlot) ?? InheritedMember(persistentObject, type, property.Name, protectedOnly: false);
-            if (collision is not null)
-            {
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NameCollision, locations[property.Name], "persistent property", property.Name, collision));
-            }
-
-            return collision is not null;
-        });
-    }
-
-    /// <summary>The names the generated part declares in every persistent class, and what they are.</summary>
-    internal static readonly (string Name, string Description)[] GeneratedMembers =
-    [
-        (PersistentTypeEmitter.PersistentTypeProperty, $"the property '{PersistentTypeEmitter.PersistentTypeProperty}' that the generator adds to every persistent class"),
-        (PersistentTypeEmitter.TypeInfoField, $"the field '{PersistentTypeEmitter.TypeInfoField}' that the generator adds to every persistent class"),
-        (PersistentTypeEmitter.NullableSlot, $"the struct '{PersistentTypeEmitter.NullableSlot}<T>' that the generator adds to classes with nullable value properties"),
-    ];
-
-    private static string? GeneratedMember(string name, bool hasNullableSlot)
-    {
-        foreach (var (generatedName, description) in GeneratedMembers)
-        {
-            if (name == generatedName && (hasNullableSlot || generatedName != PersistentTypeEmitter.NullableSlot))
-            {
-                return description;
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>
-    /// A member named <paramref name="name"/> that <paramref name="type"/> inherits once it derives from
-    /// <c>PersistentObject</c>: any accessible one of it and its bases, or with <paramref name="protectedOnly"/> only
-    /// the protected members of <c>PersistentObject</c> itself (what generated bodies call).
-    /// </summary>
-    private static string? InheritedMember(INamedTypeSymbol? persistentObject, INamedTypeSymbol type, string name, bool protectedOnly)
-    {
-        for (var baseType = persistentObject; baseType is not null; baseType = protectedOnly ? null : baseType.BaseType)
-        {
-            foreach (var member in baseType.GetMembers(name))
-            {
-                var inherited = member.DeclaredAccessibility switch
-                {
-                    Accessibility.Protected or Accessibility.ProtectedOrInternal => true,
-                    Accessibility.Public => !protectedOnly,
-                    Accessibility.ProtectedAndInternal => member.ContainingAssembly.GivesAccessTo(type.ContainingAssembly),
-                    Accessibility.Internal => !protectedOnly && member.ContainingAssembly.GivesAccessTo(type.ContainingAssembly),
-                    _ => false,
-                };
-                if (inherited && member.CanBeReferencedByName)
-                {
-                    return $"the inherited member '{member.ToDisplayString()}'";
-                }
-            }
-        }
-
-        return null;
     }
 
     /// <summary>A name as a C# identifier: keywords get <c>@</c>.</summary>

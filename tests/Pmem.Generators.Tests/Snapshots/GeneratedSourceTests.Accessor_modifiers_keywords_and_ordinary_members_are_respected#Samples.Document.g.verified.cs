@@ -19,9 +19,12 @@ public partial class Document : global::Pmem.Objects.PersistentObject, global::P
         name: "Samples.Document",
         size: 64,
         layoutHash: 0xC4F6CDAB20EC089EUL,
-        fields:
+        version: 1,
+        properties:
         [
-            new(0, global::Pmem.Objects.PersistentFieldKind.String), // Title
+            new("Title", "string", 0, 8, isNullable: true),
+            new("Version", "System.Int64", 8, 8),
+            new("class", "System.Int32", 16, 4),
         ]);
 
     private Document(global::Pmem.Objects.ObjectHandle handle) : base(handle) { }
@@ -30,6 +33,11 @@ public partial class Document : global::Pmem.Objects.PersistentObject, global::P
     public static global::Pmem.Objects.PersistentTypeInfo PersistentType => s_persistentType;
 
     static global::Samples.Document global::Pmem.Objects.IPersistentObject<global::Samples.Document>.Attach(global::Pmem.Objects.ObjectHandle handle) => new(handle);
+
+    /// <summary>Registers the type with the runtime when the assembly loads, so that pools can check and migrate it.</summary>
+    [global::System.Runtime.CompilerServices.ModuleInitializer]
+    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+    internal static void __PmemRegister() => global::Pmem.Objects.PersistentTypeRegistry.Register(s_persistentType);
 
     // Offset 8, 8 bytes, cache line 0.
     public partial long Version

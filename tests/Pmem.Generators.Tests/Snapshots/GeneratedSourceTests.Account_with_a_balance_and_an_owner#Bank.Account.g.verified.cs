@@ -18,9 +18,11 @@ public partial class Account : global::Pmem.Objects.PersistentObject, global::Pm
         name: "Bank.Account",
         size: 64,
         layoutHash: 0xC14D216B00AF57E6UL,
-        fields:
+        version: 1,
+        properties:
         [
-            new(8, global::Pmem.Objects.PersistentFieldKind.String), // Owner
+            new("Balance", "System.Int64", 0, 8),
+            new("Owner", "string", 8, 8, isNullable: true),
         ]);
 
     private Account(global::Pmem.Objects.ObjectHandle handle) : base(handle) { }
@@ -29,6 +31,11 @@ public partial class Account : global::Pmem.Objects.PersistentObject, global::Pm
     public static global::Pmem.Objects.PersistentTypeInfo PersistentType => s_persistentType;
 
     static global::Bank.Account global::Pmem.Objects.IPersistentObject<global::Bank.Account>.Attach(global::Pmem.Objects.ObjectHandle handle) => new(handle);
+
+    /// <summary>Registers the type with the runtime when the assembly loads, so that pools can check and migrate it.</summary>
+    [global::System.Runtime.CompilerServices.ModuleInitializer]
+    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+    internal static void __PmemRegister() => global::Pmem.Objects.PersistentTypeRegistry.Register(s_persistentType);
 
     // Offset 0, 8 bytes, cache line 0.
     public partial long Balance

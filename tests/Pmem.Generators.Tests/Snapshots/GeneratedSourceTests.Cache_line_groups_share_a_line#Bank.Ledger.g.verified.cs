@@ -24,7 +24,18 @@ public partial class Ledger : global::Pmem.Objects.PersistentObject, global::Pme
         name: "Bank.Ledger",
         size: 128,
         layoutHash: 0xC6EE911BB1D30C08UL,
-        fields: []);
+        version: 1,
+        properties:
+        [
+            new("Id", "System.Guid", 0, 16),
+            new("Limit", "System.Decimal", 16, 16),
+            new("Opened", "System.DateTimeOffset", 32, 16),
+            new("Reserve", "System.Decimal", 48, 16),
+            new("Head", "System.Int64", 64, 8, group: "head"),
+            new("Count", "System.Int32", 72, 4, group: "head"),
+            new("Tail", "System.Int64", 80, 8, group: "tail"),
+            new("Closed", "System.Boolean", 88, 1, group: "tail"),
+        ]);
 
     private Ledger(global::Pmem.Objects.ObjectHandle handle) : base(handle) { }
 
@@ -32,6 +43,11 @@ public partial class Ledger : global::Pmem.Objects.PersistentObject, global::Pme
     public static global::Pmem.Objects.PersistentTypeInfo PersistentType => s_persistentType;
 
     static global::Bank.Ledger global::Pmem.Objects.IPersistentObject<global::Bank.Ledger>.Attach(global::Pmem.Objects.ObjectHandle handle) => new(handle);
+
+    /// <summary>Registers the type with the runtime when the assembly loads, so that pools can check and migrate it.</summary>
+    [global::System.Runtime.CompilerServices.ModuleInitializer]
+    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+    internal static void __PmemRegister() => global::Pmem.Objects.PersistentTypeRegistry.Register(s_persistentType);
 
     // Offset 64, 8 bytes, cache line 1.
     public partial long Head

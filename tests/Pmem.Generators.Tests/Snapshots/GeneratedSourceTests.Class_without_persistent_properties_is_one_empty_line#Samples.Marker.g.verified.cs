@@ -16,7 +16,8 @@ public partial class Marker : global::Pmem.Objects.PersistentObject, global::Pme
         name: "Samples.Marker",
         size: 64,
         layoutHash: 0xD07A3B9859A80F80UL,
-        fields: []);
+        version: 1,
+        properties: []);
 
     private Marker(global::Pmem.Objects.ObjectHandle handle) : base(handle) { }
 
@@ -24,4 +25,9 @@ public partial class Marker : global::Pmem.Objects.PersistentObject, global::Pme
     public static global::Pmem.Objects.PersistentTypeInfo PersistentType => s_persistentType;
 
     static global::Samples.Marker global::Pmem.Objects.IPersistentObject<global::Samples.Marker>.Attach(global::Pmem.Objects.ObjectHandle handle) => new(handle);
+
+    /// <summary>Registers the type with the runtime when the assembly loads, so that pools can check and migrate it.</summary>
+    [global::System.Runtime.CompilerServices.ModuleInitializer]
+    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+    internal static void __PmemRegister() => global::Pmem.Objects.PersistentTypeRegistry.Register(s_persistentType);
 }

@@ -27,18 +27,20 @@ public partial class Catalog : global::Pmem.Objects.PersistentObject, global::Pm
         name: "Shop.Catalog",
         size: 128,
         layoutHash: 0x7A5A00E425EFC380UL,
-        fields:
+        version: 1,
+        properties:
         [
-            new(0, global::Pmem.Objects.PersistentFieldKind.Collection), // ById
-            new(8, global::Pmem.Objects.PersistentFieldKind.Collection), // BySku
-            new(16, global::Pmem.Objects.PersistentFieldKind.Collection), // Counts
-            new(24, global::Pmem.Objects.PersistentFieldKind.Collection), // Labels
-            new(32, global::Pmem.Objects.PersistentFieldKind.Collection), // Notes
-            new(40, global::Pmem.Objects.PersistentFieldKind.Collection), // Prices
-            new(48, global::Pmem.Objects.PersistentFieldKind.Collection), // Products
-            new(56, global::Pmem.Objects.PersistentFieldKind.Collection), // Sizes
-            new(64, global::Pmem.Objects.PersistentFieldKind.Collection), // Tags
-            new(72, global::Pmem.Objects.PersistentFieldKind.Collection), // Updated
+            new("ById", "dictionary<System.Int64,reference>", 0, 8, target: "Shop.Product"),
+            new("BySku", "dictionary<string,reference>", 8, 8, target: "Shop.Product"),
+            new("Counts", "list<System.Int32>", 16, 8),
+            new("Labels", "dictionary<System.Int32,string>", 24, 8),
+            new("Notes", "dictionary<string,string>", 32, 8),
+            new("Prices", "dictionary<System.Guid,System.Decimal>", 40, 8),
+            new("Products", "list<reference>", 48, 8, target: "Shop.Product"),
+            new("Sizes", "list<enum:System.Byte>", 56, 8),
+            new("Tags", "list<string>", 64, 8),
+            new("Updated", "dictionary<string,System.DateTime>", 72, 8),
+            new("Version", "System.Int64", 80, 8),
         ]);
 
     private Catalog(global::Pmem.Objects.ObjectHandle handle) : base(handle) { }
@@ -47,6 +49,11 @@ public partial class Catalog : global::Pmem.Objects.PersistentObject, global::Pm
     public static global::Pmem.Objects.PersistentTypeInfo PersistentType => s_persistentType;
 
     static global::Shop.Catalog global::Pmem.Objects.IPersistentObject<global::Shop.Catalog>.Attach(global::Pmem.Objects.ObjectHandle handle) => new(handle);
+
+    /// <summary>Registers the type with the runtime when the assembly loads, so that pools can check and migrate it.</summary>
+    [global::System.Runtime.CompilerServices.ModuleInitializer]
+    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+    internal static void __PmemRegister() => global::Pmem.Objects.PersistentTypeRegistry.Register(s_persistentType);
 
     // Offset 80, 8 bytes, cache line 1.
     public partial long Version

@@ -19,7 +19,13 @@ public partial class Order : global::Pmem.Objects.PersistentObject, global::Pmem
         name: "Shop.Order",
         size: 64,
         layoutHash: 0xB6B228686DD3CEF8UL,
-        fields: []);
+        version: 1,
+        properties:
+        [
+            new("Number", "System.Int64", 0, 8),
+            new("Priority", "enum:System.Int32?", 8, 8),
+            new("State", "enum:System.Byte", 16, 1),
+        ]);
 
     private Order(global::Pmem.Objects.ObjectHandle handle) : base(handle) { }
 
@@ -27,6 +33,11 @@ public partial class Order : global::Pmem.Objects.PersistentObject, global::Pmem
     public static global::Pmem.Objects.PersistentTypeInfo PersistentType => s_persistentType;
 
     static global::Shop.Order global::Pmem.Objects.IPersistentObject<global::Shop.Order>.Attach(global::Pmem.Objects.ObjectHandle handle) => new(handle);
+
+    /// <summary>Registers the type with the runtime when the assembly loads, so that pools can check and migrate it.</summary>
+    [global::System.Runtime.CompilerServices.ModuleInitializer]
+    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+    internal static void __PmemRegister() => global::Pmem.Objects.PersistentTypeRegistry.Register(s_persistentType);
 
     // Offset 16, 1 byte, cache line 0.
     public partial global::Shop.OrderState State

@@ -36,7 +36,30 @@ public partial class AllValues : global::Pmem.Objects.PersistentObject, global::
         name: "Samples.AllValues",
         size: 192,
         layoutHash: 0xF9F6EA8E33A34752UL,
-        fields: []);
+        version: 1,
+        properties:
+        [
+            new("DateTimeOffset", "System.DateTimeOffset", 0, 16),
+            new("Decimal", "System.Decimal", 16, 16),
+            new("Guid", "System.Guid", 32, 16),
+            new("Int128", "System.Int128", 48, 16),
+            new("UInt128", "System.UInt128", 64, 16),
+            new("DateTime", "System.DateTime", 80, 8),
+            new("Double", "System.Double", 88, 8),
+            new("Int64", "System.Int64", 96, 8),
+            new("TimeSpan", "System.TimeSpan", 104, 8),
+            new("UInt64", "System.UInt64", 112, 8),
+            new("Int32", "System.Int32", 120, 4),
+            new("Single", "System.Single", 124, 4),
+            new("UInt32", "System.UInt32", 128, 4),
+            new("Char", "System.Char", 132, 2),
+            new("Half", "System.Half", 134, 2),
+            new("Int16", "System.Int16", 136, 2),
+            new("UInt16", "System.UInt16", 138, 2),
+            new("Byte", "System.Byte", 140, 1),
+            new("Flag", "System.Boolean", 141, 1),
+            new("SByte", "System.SByte", 142, 1),
+        ]);
 
     private AllValues(global::Pmem.Objects.ObjectHandle handle) : base(handle) { }
 
@@ -44,6 +67,11 @@ public partial class AllValues : global::Pmem.Objects.PersistentObject, global::
     public static global::Pmem.Objects.PersistentTypeInfo PersistentType => s_persistentType;
 
     static global::Samples.AllValues global::Pmem.Objects.IPersistentObject<global::Samples.AllValues>.Attach(global::Pmem.Objects.ObjectHandle handle) => new(handle);
+
+    /// <summary>Registers the type with the runtime when the assembly loads, so that pools can check and migrate it.</summary>
+    [global::System.Runtime.CompilerServices.ModuleInitializer]
+    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+    internal static void __PmemRegister() => global::Pmem.Objects.PersistentTypeRegistry.Register(s_persistentType);
 
     // Offset 141, 1 byte, cache line 2.
     public partial bool Flag

@@ -15,7 +15,11 @@ internal partial class Settings : global::Pmem.Objects.PersistentObject, global:
         name: "settings/v1",
         size: 64,
         layoutHash: 0x3F01432956C9F4FBUL,
-        fields: []);
+        version: 1,
+        properties:
+        [
+            new("Volume", "System.Int32", 0, 4),
+        ]);
 
     private Settings(global::Pmem.Objects.ObjectHandle handle) : base(handle) { }
 
@@ -23,6 +27,11 @@ internal partial class Settings : global::Pmem.Objects.PersistentObject, global:
     public static global::Pmem.Objects.PersistentTypeInfo PersistentType => s_persistentType;
 
     static global::Settings global::Pmem.Objects.IPersistentObject<global::Settings>.Attach(global::Pmem.Objects.ObjectHandle handle) => new(handle);
+
+    /// <summary>Registers the type with the runtime when the assembly loads, so that pools can check and migrate it.</summary>
+    [global::System.Runtime.CompilerServices.ModuleInitializer]
+    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+    internal static void __PmemRegister() => global::Pmem.Objects.PersistentTypeRegistry.Register(s_persistentType);
 
     // Offset 0, 4 bytes, cache line 0.
     public partial int Volume

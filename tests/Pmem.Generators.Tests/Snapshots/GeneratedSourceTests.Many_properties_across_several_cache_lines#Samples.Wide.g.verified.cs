@@ -40,14 +40,33 @@ public partial class Wide : global::Pmem.Objects.PersistentObject, global::Pmem.
         name: "Samples.Wide",
         size: 256,
         layoutHash: 0x9E5A9CF5BC6C28FFUL,
-        fields:
+        version: 1,
+        properties:
         [
-            new(144, global::Pmem.Objects.PersistentFieldKind.String), // Label11
-            new(152, global::Pmem.Objects.PersistentFieldKind.String), // Label15
-            new(160, global::Pmem.Objects.PersistentFieldKind.String), // Label19
-            new(168, global::Pmem.Objects.PersistentFieldKind.String), // Label23
-            new(176, global::Pmem.Objects.PersistentFieldKind.String), // Label3
-            new(184, global::Pmem.Objects.PersistentFieldKind.String), // Label7
+            new("Key1", "System.Guid", 0, 16),
+            new("Key13", "System.Guid", 16, 16),
+            new("Key17", "System.Guid", 32, 16),
+            new("Key21", "System.Guid", 48, 16),
+            new("Key5", "System.Guid", 64, 16),
+            new("Key9", "System.Guid", 80, 16),
+            new("Counter0", "System.Int64", 96, 8),
+            new("Counter12", "System.Int64", 104, 8),
+            new("Counter16", "System.Int64", 112, 8),
+            new("Counter20", "System.Int64", 120, 8),
+            new("Counter4", "System.Int64", 128, 8),
+            new("Counter8", "System.Int64", 136, 8),
+            new("Label11", "string", 144, 8, isNullable: true),
+            new("Label15", "string", 152, 8, isNullable: true),
+            new("Label19", "string", 160, 8, isNullable: true),
+            new("Label23", "string", 168, 8, isNullable: true),
+            new("Label3", "string", 176, 8, isNullable: true),
+            new("Label7", "string", 184, 8, isNullable: true),
+            new("Small10", "System.Int32", 192, 4),
+            new("Small14", "System.Int32", 196, 4),
+            new("Small18", "System.Int32", 200, 4),
+            new("Small2", "System.Int32", 204, 4),
+            new("Small22", "System.Int32", 208, 4),
+            new("Small6", "System.Int32", 212, 4),
         ]);
 
     private Wide(global::Pmem.Objects.ObjectHandle handle) : base(handle) { }
@@ -56,6 +75,11 @@ public partial class Wide : global::Pmem.Objects.PersistentObject, global::Pmem.
     public static global::Pmem.Objects.PersistentTypeInfo PersistentType => s_persistentType;
 
     static global::Samples.Wide global::Pmem.Objects.IPersistentObject<global::Samples.Wide>.Attach(global::Pmem.Objects.ObjectHandle handle) => new(handle);
+
+    /// <summary>Registers the type with the runtime when the assembly loads, so that pools can check and migrate it.</summary>
+    [global::System.Runtime.CompilerServices.ModuleInitializer]
+    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+    internal static void __PmemRegister() => global::Pmem.Objects.PersistentTypeRegistry.Register(s_persistentType);
 
     // Offset 96, 8 bytes, cache line 1.
     public partial long Counter0

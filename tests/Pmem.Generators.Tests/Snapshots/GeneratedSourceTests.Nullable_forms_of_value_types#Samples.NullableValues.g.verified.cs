@@ -26,7 +26,20 @@ public partial class NullableValues : global::Pmem.Objects.PersistentObject, glo
         name: "Samples.NullableValues",
         size: 192,
         layoutHash: 0xA0A3C6A93E2849EFUL,
-        fields: []);
+        version: 1,
+        properties:
+        [
+            new("Int128", "System.Int128?", 0, 32),
+            new("DateTimeOffset", "System.DateTimeOffset?", 32, 24),
+            new("Int32", "System.Int32?", 56, 8),
+            new("Decimal", "System.Decimal?", 64, 24),
+            new("Guid", "System.Guid?", 88, 20),
+            new("Int16", "System.Int16?", 108, 4),
+            new("DateTime", "System.DateTime?", 112, 16),
+            new("Double", "System.Double?", 128, 16),
+            new("Int64", "System.Int64?", 144, 16),
+            new("Flag", "System.Boolean?", 160, 2),
+        ]);
 
     private NullableValues(global::Pmem.Objects.ObjectHandle handle) : base(handle) { }
 
@@ -34,6 +47,11 @@ public partial class NullableValues : global::Pmem.Objects.PersistentObject, glo
     public static global::Pmem.Objects.PersistentTypeInfo PersistentType => s_persistentType;
 
     static global::Samples.NullableValues global::Pmem.Objects.IPersistentObject<global::Samples.NullableValues>.Attach(global::Pmem.Objects.ObjectHandle handle) => new(handle);
+
+    /// <summary>Registers the type with the runtime when the assembly loads, so that pools can check and migrate it.</summary>
+    [global::System.Runtime.CompilerServices.ModuleInitializer]
+    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+    internal static void __PmemRegister() => global::Pmem.Objects.PersistentTypeRegistry.Register(s_persistentType);
 
     // Offset 160, 2 bytes, cache line 2.
     public partial bool? Flag

@@ -18,10 +18,11 @@ public partial class Customer : global::Pmem.Objects.PersistentObject, global::P
         name: "shop.customer",
         size: 64,
         layoutHash: 0xB2BAB133F4358166UL,
-        fields:
+        version: 1,
+        properties:
         [
-            new(0, global::Pmem.Objects.PersistentFieldKind.Reference), // LastOrder
-            new(8, global::Pmem.Objects.PersistentFieldKind.String), // Name
+            new("LastOrder", "reference", 0, 8, target: "Shop.Order", isNullable: true),
+            new("Name", "string", 8, 8, isNullable: true),
         ]);
 
     private Customer(global::Pmem.Objects.ObjectHandle handle) : base(handle) { }
@@ -30,6 +31,11 @@ public partial class Customer : global::Pmem.Objects.PersistentObject, global::P
     public static global::Pmem.Objects.PersistentTypeInfo PersistentType => s_persistentType;
 
     static global::Shop.Customer global::Pmem.Objects.IPersistentObject<global::Shop.Customer>.Attach(global::Pmem.Objects.ObjectHandle handle) => new(handle);
+
+    /// <summary>Registers the type with the runtime when the assembly loads, so that pools can check and migrate it.</summary>
+    [global::System.Runtime.CompilerServices.ModuleInitializer]
+    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+    internal static void __PmemRegister() => global::Pmem.Objects.PersistentTypeRegistry.Register(s_persistentType);
 
     // Offset 8, 8 bytes, cache line 0.
     public partial string? Name

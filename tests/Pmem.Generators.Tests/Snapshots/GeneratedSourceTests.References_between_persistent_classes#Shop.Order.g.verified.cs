@@ -19,10 +19,12 @@ public partial class Order : global::Pmem.Objects.PersistentObject, global::Pmem
         name: "Shop.Order",
         size: 64,
         layoutHash: 0x896749F0E6FAF46AUL,
-        fields:
+        version: 1,
+        properties:
         [
-            new(16, global::Pmem.Objects.PersistentFieldKind.Reference), // Customer
-            new(24, global::Pmem.Objects.PersistentFieldKind.Reference), // Previous
+            new("Total", "System.Decimal", 0, 16),
+            new("Customer", "reference", 16, 8, target: "shop.customer", isNullable: true),
+            new("Previous", "reference", 24, 8, target: "Shop.Order", isNullable: true),
         ]);
 
     private Order(global::Pmem.Objects.ObjectHandle handle) : base(handle) { }
@@ -31,6 +33,11 @@ public partial class Order : global::Pmem.Objects.PersistentObject, global::Pmem
     public static global::Pmem.Objects.PersistentTypeInfo PersistentType => s_persistentType;
 
     static global::Shop.Order global::Pmem.Objects.IPersistentObject<global::Shop.Order>.Attach(global::Pmem.Objects.ObjectHandle handle) => new(handle);
+
+    /// <summary>Registers the type with the runtime when the assembly loads, so that pools can check and migrate it.</summary>
+    [global::System.Runtime.CompilerServices.ModuleInitializer]
+    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+    internal static void __PmemRegister() => global::Pmem.Objects.PersistentTypeRegistry.Register(s_persistentType);
 
     // Offset 16, 8 bytes, cache line 0.
     public partial global::Shop.Customer? Customer
