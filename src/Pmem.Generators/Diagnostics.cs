@@ -131,6 +131,16 @@ internal static class DiagnosticDescriptors
         "Former property name is not valid",
         "[RenamedFrom(\"{0}\")] on the persistent property '{1}' {2}");
 
+    public static readonly DiagnosticDescriptor ChangeNeedsMigration = Warning(
+        "PMEM024",
+        "Change to a stored property needs a new version",
+        "The persistent class '{0}' {1}, but its Version is still {2}, as recorded in {3}: pools written with that schema cannot be migrated automatically; raise Version and register a migration, or update the lock file if no such pool exists");
+
+    public static readonly DiagnosticDescriptor UnreadableSchemaLock = Warning(
+        "PMEM025",
+        "Schema lock file cannot be read",
+        "The schema lock file '{0}' cannot be used: {1}; no persistent class is checked against it");
+
     private static DiagnosticDescriptor Error(string id, string title, string message) =>
         Create(id, title, message, DiagnosticSeverity.Error);
 

@@ -1,9 +1,12 @@
+using System;
+using System.IO;
 using System.Linq;
 using Microsoft.CodeAnalysis;
 using Pmem.Generators.Emitting;
 using Pmem.Generators.Helpers;
 using Pmem.Generators.Layout;
 using Pmem.Generators.Parsing;
+using Pmem.Generators.SchemaLock;
 
 namespace Pmem.Generators;
 
@@ -42,26 +45,32 @@ public sealed class PersistentObjectGenerator : IIncrementalGenerator
             .Select(static (claims, _) => DurableNameCollisions.Find(claims))
             .WithTrackingName(TrackingNames.DurableNameCollisions);
 
-        context.RegisterSourceOutput(durableNameCollisions, static (output, diagnostics) =>
-        {
-            foreach (var diagnostic in diagnostics)
-            {
-                output.ReportDiagnostic(diagnostic.ToDiagnostic());
-            }
-        });
+        context.RegisterSourceOutput(durableNameCollisions, Report);
 
         var diagnostics = models
             .Select(static (model, _) => model.Diagnostics)
             .Where(static diagnostics => !diagnostics.IsEmpty)
             .WithTrackingName(TrackingNames.Diagnostics);
 
-        context.RegisterSourceOutput(diagnostics, static (output, diagnostics) =>
-        {
-            foreach (var diagnostic in diagnostics)
-            {
-                output.ReportDiagnostic(diagnostic.ToDiagnostic());
-            }
-        });
+        context.RegisterSourceOutput(diagnostics, Report);
+
+        // The optional schema lock file (pmem.schema.json): one read per change of the file, then a cheap check per class.
+        var schemaLock = context.AdditionalTextsProvider
+            .Where(static text => string.Equals(Path.GetFileName(text.Path), LockedSchema.FileName, StringComparison.OrdinalIgnoreCase))
+            .Select(static (text, cancellationToken) => SchemaLockReader.Read(text.Path, text.GetText(cancellationToken)?.ToString()))
+            .Collect()
+            .Select(static (files, _) => SchemaLockCheck.Choose(files))
+            .WithTrackingName(TrackingNames.SchemaLock);
+
+        context.RegisterSourceOutput(schemaLock.Select(static (schema, _) => SchemaLockCheck.ReadProblems(schema)), Report);
+
+        var schemaLockChecks = parsed
+            .Combine(schemaLock)
+            .Select(static (pair, _) => SchemaLockCheck.Check(pair.Left, pair.Right))
+            .Where(static diagnostics => !diagnostics.IsEmpty)
+            .WithTrackingName(TrackingNames.SchemaLockChecks);
+
+        context.RegisterSourceOutput(schemaLockChecks, Report);
 
         var plans = models
             .Where(static model => model.CanGenerate)
@@ -80,6 +89,14 @@ public sealed class PersistentObjectGenerator : IIncrementalGenerator
 
         context.RegisterSourceOutput(refused, static (output, model) =>
             output.AddSource(model.HintName, PersistentTypeEmitter.EmitRefused(model)));
+    }
+
+    private static void Report(SourceProductionContext output, EquatableArray<DiagnosticInfo> diagnostics)
+    {
+        foreach (var diagnostic in diagnostics)
+        {
+            output.ReportDiagnostic(diagnostic.ToDiagnostic());
+        }
     }
 
     private sealed record GenerationUnit(PersistentTypeModel Model, LayoutPlan Plan);

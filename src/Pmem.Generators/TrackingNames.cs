@@ -9,4 +9,6 @@ internal static class TrackingNames
     public const string Refused = nameof(Refused);
     public const string DurableNameClaims = nameof(DurableNameClaims);
     public const string DurableNameCollisions = nameof(DurableNameCollisions);
+    public const string SchemaLock = nameof(SchemaLock);
+    public const string SchemaLockChecks = nameof(SchemaLockChecks);
 }

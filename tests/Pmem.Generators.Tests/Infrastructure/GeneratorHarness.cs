@@ -42,17 +42,19 @@ internal static class GeneratorHarness
             References.AddRange(extraReferences),
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
-    public static GeneratorDriver CreateDriver(bool trackSteps = false) =>
+    public static GeneratorDriver CreateDriver(bool trackSteps = false, IEnumerable<AdditionalText>? additionalTexts = null) =>
         CSharpGeneratorDriver.Create(
             [new PersistentObjectGenerator().AsSourceGenerator()],
+            additionalTexts: additionalTexts,
             parseOptions: ParseOptions,
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: trackSteps));
 
     public static GeneratorRun Run(params string[] sources) => Run(CreateCompilation(sources));
 
-    public static GeneratorRun Run(Compilation compilation)
+    /// <summary>Runs the generator over <paramref name="compilation"/> with the project's <c>AdditionalFiles</c>.</summary>
+    public static GeneratorRun Run(Compilation compilation, params AdditionalText[] additionalTexts)
     {
-        var driver = CreateDriver().RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics, TestContext.Current.CancellationToken);
+        var driver = CreateDriver(additionalTexts: additionalTexts).RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics, TestContext.Current.CancellationToken);
         var result = driver.GetRunResult().Results.Single();
         Assert.Null(result.Exception);
         return new GeneratorRun(

@@ -1,0 +1,53 @@
+// StorageTypeCompatibilityTests -- the stored-type changes a pool migrates by itself, and those that need a new Version.
+using Pmem.Generators.SchemaLock;
+
+namespace Pmem.Generators.Tests;
+
+/// <summary>The widening rule of the lock-file check (PMEM024), case by case.</summary>
+public sealed class StorageTypeCompatibilityTests
+{
+    [Theory]
+    [InlineData("System.Int32", "System.Int32")]
+    [InlineData("string", "string")]
+    [InlineData("reference", "reference")]
+    [InlineData("list<System.Int32>", "list<System.Int32>")]
+    [InlineData("System.Int32", "System.Int64")]
+    [InlineData("System.Int16", "System.Int32")]
+    [InlineData("System.Int16", "System.Int64")]
+    [InlineData("System.SByte", "System.Int16")]
+    [InlineData("System.Byte", "System.Int32")]
+    [InlineData("System.Byte", "System.UInt64")]
+    [InlineData("System.UInt16", "System.Int32")]
+    [InlineData("System.UInt32", "System.UInt64")]
+    [InlineData("System.UInt32", "System.Int64")]
+    [InlineData("System.Single", "System.Double")]
+    [InlineData("System.Int32", "System.Int32?")]
+    [InlineData("System.Guid", "System.Guid?")]
+    [InlineData("System.Int32", "System.Int64?")]
+    [InlineData("System.Int32?", "System.Int64?")]
+    [InlineData("enum:System.Byte", "enum:System.Byte?")]
+    [InlineData("enum:System.Byte", "enum:System.Int32")]
+    public void Automatic(string locked, string current) =>
+        Assert.True(StorageTypeCompatibility.IsAutomatic(locked, current), $"{locked} → {current} should be automatic");
+
+    [Theory]
+    [InlineData("System.Int64", "System.Int32")]
+    [InlineData("System.Int32", "System.UInt32")]
+    [InlineData("System.Int32", "System.UInt64")]
+    [InlineData("System.SByte", "System.Byte")]
+    [InlineData("System.UInt64", "System.Int64")]
+    [InlineData("System.Int32", "System.Double")]
+    [InlineData("System.Int64", "System.Decimal")]
+    [InlineData("System.Double", "System.Single")]
+    [InlineData("System.Int32?", "System.Int32")]
+    [InlineData("System.Int32", "enum:System.Int32")]
+    [InlineData("enum:System.Int32", "System.Int32")]
+    [InlineData("enum:System.Int32", "enum:System.Byte")]
+    [InlineData("string", "reference")]
+    [InlineData("reference", "string")]
+    [InlineData("System.Int64", "string")]
+    [InlineData("list<System.Int32>", "list<System.Int64>")]
+    [InlineData("dictionary<string,reference>", "dictionary<System.Int64,reference>")]
+    public void Needs_a_migration(string locked, string current) =>
+        Assert.False(StorageTypeCompatibility.IsAutomatic(locked, current), $"{locked} → {current} should need a migration");
+}
