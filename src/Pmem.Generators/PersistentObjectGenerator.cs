@@ -18,7 +18,8 @@ namespace Pmem.Generators;
 /// Pipeline: <c>ForAttributeWithMetadataName</c> → <see cref="PersistentTypeParser"/> (symbols to an equatable
 /// model) → diagnostics, and for error-free models <see cref="LayoutPlanner"/> → <see cref="PersistentTypeEmitter"/>;
 /// a model with errors gets only throwing implementations of its partial properties (<see cref="RefusedTypeModel"/>).
-/// Across classes, the durable names are checked for duplicates (<see cref="DurableNameCollisions"/>).
+/// Across classes, the durable names are checked for duplicates (<see cref="DurableNameCollisions"/>); where the
+/// project has a schema lock file, each class is checked against it (<see cref="SchemaLockCheck"/>).
 /// Every step's output has value equality, so an edit elsewhere in the compilation re-runs nothing.
 /// </remarks>
 [Generator(LanguageNames.CSharp)]
