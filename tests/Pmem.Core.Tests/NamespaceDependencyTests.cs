@@ -14,7 +14,7 @@ namespace Pmem.Tests;
 /// <para>Two kinds of exception, both listed here and in docs/architecture.md:</para>
 /// <para>Pinned contract types are public types whose namespace users import (so it cannot follow their folder) but
 /// which depend on nothing above the layers that use them: the pool's exceptions, thrown by the log and the heap, and
-/// the object contract the pool reads (type info, field kinds, the type-mismatch exception). Each is a node of its own
+/// the object contract the pool reads (type info, property and field descriptions, the type registry, the type-mismatch exception). Each is a node of its own
 /// in the graph, so its own dependencies are checked too.</para>
 /// <para>Allowed edges close the one cycle the public API makes on purpose: <c>PersistentPool.New&lt;T&gt;()</c>,
 /// <c>Root&lt;T&gt;()</c> and <c>Delete</c> take and make <see cref="Objects.PersistentObject"/>s (through
@@ -46,6 +46,8 @@ public sealed class NamespaceDependencyTests
         "Pmem.Objects.PersistentTypeInfo",
         "Pmem.Objects.PersistentFieldInfo",
         "Pmem.Objects.PersistentFieldKind",
+        "Pmem.Objects.PersistentPropertyInfo",
+        "Pmem.Objects.PersistentTypeRegistry",
     ];
 
     /// <summary>

@@ -5,6 +5,9 @@ namespace Pmem.Tool.Tests;
 
 public sealed class InfoTests : IDisposable
 {
+    /// <summary>The format new pools get (docs/pool-format.md).</summary>
+    private const uint PoolLayoutVersion = 4;
+
     private readonly ToolHarness _files = new();
 
     public void Dispose() => _files.Dispose();
@@ -19,7 +22,7 @@ public sealed class InfoTests : IDisposable
         Assert.Equal(0, run.ExitCode);
         Assert.Equal("", run.Error);
         Assert.Contains($"layout       {ToolHarness.Layout}", run.Out);
-        Assert.Contains("format       version 3", run.Out);
+        Assert.Contains($"format       version {PoolLayoutVersion}", run.Out);
         Assert.Contains("durability   PowerFailure", run.Out);
         Assert.Contains("checksum     ok", run.Out);
         Assert.Contains("no logs awaiting recovery", run.Out);
@@ -49,7 +52,7 @@ public sealed class InfoTests : IDisposable
         Assert.Equal(0, root.GetProperty("logsAwaitingRecovery").GetInt32());
 
         var header = root.GetProperty("header");
-        Assert.Equal(3u, header.GetProperty("formatVersion").GetUInt32());
+        Assert.Equal(PoolLayoutVersion, header.GetProperty("formatVersion").GetUInt32());
         Assert.Equal(ToolHarness.Layout, header.GetProperty("layout").GetString());
         Assert.Equal(uuid, header.GetProperty("uuid").GetGuid());
         Assert.Equal("PowerFailure", header.GetProperty("durability").GetString());

@@ -44,10 +44,8 @@ internal sealed partial class PoolHeap
                     {
                         reservedLarge.Add(i); // reserved by a transaction that never committed (unless a log sets it)
                     }
-                    else if (!_context.IsKnownType(type))
-                    {
-                        throw Corrupt($"the large object at offset {chunkOffset + ChunkHeader.Size} has unknown type index {type}");
-                    }
+
+                    // Its type index is checked after the replay, when the type table (which logs change) is read.
 
                     break;
                 case ChunkKind.Free:
@@ -112,6 +110,15 @@ internal sealed partial class PoolHeap
     /// <returns>The runs with no allocated block.</returns>
     private List<RunState> ValidateAllocationTypes()
     {
+        for (var i = 0; i < _chunkCount; i += Math.Max(1, _heads[i].Span))
+        {
+            var type = _heads[i].Kind == ChunkKind.Large ? _domain.Read<uint>(ChunkOffset(i) + ChunkHeader.LargeTypeOffset) : 0;
+            if (type != 0 && !_context.IsKnownType(type))
+            {
+                throw Corrupt($"the large object at offset {ChunkOffset(i) + ChunkHeader.Size} has unknown type index {type}");
+            }
+        }
+
         var empty = new List<RunState>();
         foreach (var state in _classes)
         {

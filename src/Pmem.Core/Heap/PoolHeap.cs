@@ -304,6 +304,12 @@ internal sealed partial class PoolHeap
         return true;
     }
 
+    /// <summary>Where the type index of an allocated block is stored (a migration changes it in place).</summary>
+    public long TypeWordOffset(in BlockReservation block) =>
+        block.IsLarge
+            ? ChunkOffset(block.Chunk) + ChunkHeader.LargeTypeOffset
+            : ChunkOffset(block.Chunk) + SizeClasses.Geometry[block.SizeClass].TypeOffset(block.Slot);
+
     /// <summary>Visits every durably allocated block (for checks and statistics).</summary>
     public void ForEachAllocated(Action<BlockReservation, uint> visit)
     {

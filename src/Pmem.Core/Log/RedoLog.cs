@@ -190,7 +190,8 @@ internal static class RedoLog
         var reader = new RedoReader(entries);
         while (reader.MoveNext(out _))
         {
-            if (reader.Operation == RedoOperation.Verify && XxHash3.HashToUInt64(domain.GetSpan(reader.Target, (int)reader.Length)) != reader.Operand)
+            if (reader.Operation == RedoOperation.Verify &&
+                (reader.Target < 0 || reader.Target + reader.Length > domain.Length || XxHash3.HashToUInt64(domain.GetSpan(reader.Target, (int)reader.Length)) != reader.Operand))
             {
                 return false;
             }
@@ -204,7 +205,12 @@ internal static class RedoLog
     /// <paramref name="poolSize"/>) (the pool's mutable words and everything after them), before recovery replays it.
     /// </summary>
     /// <exception cref="PoolCorruptedException">The log is whole but its entries are impossible.</exception>
-    public static void Validate(SlotLog log, long lowestTarget, long poolSize, string poolPath)
+    /// <param name="log">The log.</param>
+    /// <param name="lowestTarget">The first byte entries may target, but for <paramref name="alsoAllowed"/>.</param>
+    /// <param name="poolSize">The end of the pool.</param>
+    /// <param name="poolPath">Names the pool in exceptions.</param>
+    /// <param name="alsoAllowed">Ranges below <paramref name="lowestTarget"/> an entry may cover whole (the header words a format upgrade logs).</param>
+    public static void Validate(SlotLog log, long lowestTarget, long poolSize, string poolPath, ReadOnlySpan<(long Offset, int Length)> alsoAllowed = default)
     {
         var (data, count, laneOffset) = (log.Entries, log.EntryCount, log.SlotOffset);
         uint seen = 0;
@@ -213,7 +219,7 @@ internal static class RedoLog
         while (reader.MoveNext(out error))
         {
             var (target, length) = (reader.Target, reader.Length);
-            if (target < lowestTarget || target + length > poolSize || (reader.Operation is RedoOperation.Or or RedoOperation.And && (target & 7) != 0))
+            if ((target < lowestTarget && !IsAllowed(target, length, alsoAllowed)) || target + length > poolSize || (reader.Operation is RedoOperation.Or or RedoOperation.And && (target & 7) != 0))
             {
                 throw Corrupt(poolPath, laneOffset, $"an entry targets [{target}, {target + length}) outside the pool's {poolSize} bytes");
             }
@@ -230,6 +236,19 @@ internal static class RedoLog
         {
             throw Corrupt(poolPath, laneOffset, $"the header counts {count} entries but the log holds {seen}");
         }
+    }
+
+    private static bool IsAllowed(long target, long length, ReadOnlySpan<(long Offset, int Length)> ranges)
+    {
+        foreach (var (offset, rangeLength) in ranges)
+        {
+            if (target >= offset && target + length <= offset + rangeLength)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static PoolCorruptedException Corrupt(string poolPath, long laneOffset, string what) =>

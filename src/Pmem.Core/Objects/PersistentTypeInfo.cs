@@ -63,6 +63,7 @@ public sealed class PersistentTypeInfo
 
         Version = version;
         Properties = [.. properties];
+        HasSchema = true;
     }
 
     /// <summary>The durable name.</summary>
@@ -89,8 +90,8 @@ public sealed class PersistentTypeInfo
     /// </summary>
     public ImmutableArray<PersistentPropertyInfo> Properties { get; } = [];
 
-    /// <summary>Whether <see cref="Properties"/> describes the whole layout.</summary>
-    public bool HasSchema => !Properties.IsEmpty;
+    /// <summary>Whether <see cref="Properties"/> describes the whole layout (the type was described with its schema, even an empty one).</summary>
+    public bool HasSchema { get; }
 
     private static PersistentFieldInfo[] FieldsOf(string name, int size, ReadOnlySpan<PersistentPropertyInfo> properties)
     {

@@ -81,11 +81,12 @@ internal static class CollectionLayout
     }
 
     /// <summary>
-    /// The storage block and, per element, owned strings and referenced objects. A header that fails
+    /// The storage block and, per element, owned strings and referenced objects, each with the address of the slot
+    /// that holds it (for a migration's rewrite of moved references). A header that fails
     /// <see cref="Problem"/> yields nothing beyond its storage: <paramref name="problems"/> receives why, or, when it is
     /// null (a free), a <see cref="PoolCorruptedException"/> is thrown.
     /// </summary>
-    public static IEnumerable<(long Offset, bool Owned)> Children(PersistentPool pool, long header, uint typeIndex, List<string>? problems)
+    public static IEnumerable<(long Offset, bool Owned, long Slot)> Children(PersistentPool pool, long header, uint typeIndex, List<string>? problems)
     {
         var storage = pool.ReadValue<long>(header + StorageOffset);
         if (Problem(pool, header, typeIndex) is { } problem)
@@ -98,7 +99,7 @@ internal static class CollectionLayout
             problems.Add(problem);
             if (storage != 0 && pool.AllocatedSizeOf(storage, TypeTable.BlobTypeIndex) >= 0)
             {
-                yield return (storage, true); // still its owner: not unreachable
+                yield return (storage, true, header + StorageOffset); // still its owner: not unreachable
             }
 
             yield break;
@@ -109,7 +110,7 @@ internal static class CollectionLayout
             yield break;
         }
 
-        yield return (storage, true);
+        yield return (storage, true, header + StorageOffset);
         if (typeIndex == TypeTable.ListTypeIndex)
         {
             var count = pool.ReadValue<long>(header + CountOffset);
@@ -119,7 +120,7 @@ internal static class CollectionLayout
             {
                 if (pool.ReadValue<long>(storage + i * size) is var target and not 0)
                 {
-                    yield return (target, kind == SlotKind.String);
+                    yield return (target, kind == SlotKind.String, storage + i * size);
                 }
             }
 
@@ -141,12 +142,12 @@ internal static class CollectionLayout
 
             if (keyKind != SlotKind.Raw && pool.ReadValue<long>(entry + EntryHashSize) is var key and not 0)
             {
-                yield return (key, keyKind == SlotKind.String);
+                yield return (key, keyKind == SlotKind.String, entry + EntryHashSize);
             }
 
             if (valueKind != SlotKind.Raw && pool.ReadValue<long>(entry + EntryHashSize + keySize) is var value and not 0)
             {
-                yield return (value, valueKind == SlotKind.String);
+                yield return (value, valueKind == SlotKind.String, entry + EntryHashSize + keySize);
             }
         }
     }

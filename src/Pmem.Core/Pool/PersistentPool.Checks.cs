@@ -87,6 +87,15 @@ public sealed partial class PersistentPool
             }
         }
 
+        foreach (var stored in _types.Types)
+        {
+            // The type table owns the schema records (checked at open); the object graph does not reach them.
+            if (stored.SchemaOffset != 0)
+            {
+                reached.Add(stored.SchemaOffset);
+            }
+        }
+
         var unreachable = allocated.Keys.Where(offset => !reached.Contains(offset)).Order().ToList();
         return new PoolCheckReport(reached.Count(allocated.ContainsKey), allocated.Count, unreachable, errors);
     }
@@ -109,7 +118,7 @@ public sealed partial class PersistentPool
         if (type is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex)
         {
             var storage = _domain.Read<long>(offset + CollectionLayout.StorageOffset);
-            foreach (var (child, owned) in InternalChildren(offset, type, errors))
+            foreach (var (child, owned, _) in InternalChildren(offset, type, errors))
             {
                 var expected = child == storage ? "collection storage" : owned ? "string" : "object";
                 Follow(offset, child, owned, expected, allocated, owners, pending, errors);

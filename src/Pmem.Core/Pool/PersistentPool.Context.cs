@@ -42,7 +42,7 @@ public sealed partial class PersistentPool : IHeapContext, ITransactionalPool
             }
         }
 
-        foreach (var (child, isOwned) in InternalChildren(offset, typeIndex))
+        foreach (var (child, isOwned, _) in InternalChildren(offset, typeIndex))
         {
             if (isOwned)
             {

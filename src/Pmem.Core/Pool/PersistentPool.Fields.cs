@@ -127,7 +127,7 @@ public sealed partial class PersistentPool
             return null;
         }
 
-        ResolveBlock(target, _types.IndexOf(T.PersistentType), T.PersistentType.Name);
+        ResolveBlock(target, TypeIndex(T.PersistentType), T.PersistentType.Name);
         return T.Attach(new ObjectHandle(this, target));
     }
 

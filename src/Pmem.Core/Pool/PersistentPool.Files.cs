@@ -1,6 +1,8 @@
 // PersistentPool (files) -- creating and opening a pool file: mapping, locking, and no file left behind on failure.
 using Pmem.Memory;
 
+using Pmem.Objects;
+
 namespace Pmem.Pool;
 
 /// <summary>Options for opening a pool file.</summary>
@@ -8,6 +10,18 @@ public sealed record PoolOpenOptions
 {
     /// <summary>Largest size the pool may grow to by itself when full (0 = its current size: never grows by itself).</summary>
     public long MaxSize { get; init; }
+
+    /// <summary>
+    /// Persistent types to compare with the pool's stored schema (and migrate) when it opens, besides those the
+    /// generator registers for every loaded assembly: hand-written types, or classes of an assembly not loaded yet.
+    /// </summary>
+    public IReadOnlyList<PersistentTypeInfo> Types { get; init; } = [];
+
+    /// <summary>Migrations of changed classes that need a decision (see <see cref="PoolMigrations"/>).</summary>
+    public PoolMigrations? Migrations { get; init; }
+
+    /// <summary>Objects a migration converts per transaction (tests make it small to cross many batches).</summary>
+    internal int MigrationBatchObjects { get; init; } = 256;
 }
 
 public sealed partial class PersistentPool
@@ -98,7 +112,7 @@ public sealed partial class PersistentPool
             // The durability mode picks the domain; a nonsense value is refused by the header check that follows.
             var durability = (DurabilityMode)BitConverter.ToInt32(mapping.GetSpan(PoolLayout.DurabilityOffset, 4));
             domain = mapping.CreateDomain(Enum.IsDefined(durability) ? durability : DurabilityMode.PowerFailure);
-            return Open(domain, layout, options?.MaxSize ?? 0, path);
+            return Open(domain, layout, options ?? new PoolOpenOptions(), path);
         }
         catch
         {

@@ -64,14 +64,40 @@ public sealed partial class PersistentPool
     /// <exception cref="PoolCorruptedException">Not a pool, truncated, or corrupted header, type table, logs or heap.</exception>
     /// <exception cref="PoolLayoutMismatchException">The pool has another layout name.</exception>
     /// <exception cref="PoolVersionException">The pool has a newer format version.</exception>
-    public static PersistentPool Open(PersistenceDomain domain, string layout, long maxSize = 0, string? description = null)
+    public static PersistentPool Open(PersistenceDomain domain, string layout, long maxSize = 0, string? description = null) =>
+        Open(domain, layout, new PoolOpenOptions { MaxSize = maxSize }, description);
+
+    /// <summary>
+    /// Opens the pool in <paramref name="domain"/>: validates it, completes unfinished commits, then compares the
+    /// program's persistent types with the stored schema and migrates the changed ones (see <see cref="PoolOpenOptions"/>).
+    /// </summary>
+    /// <param name="domain">The memory holding the pool.</param>
+    /// <param name="layout">The layout name the pool was created with.</param>
+    /// <param name="options">Growth limit, types and migrations.</param>
+    /// <param name="description">How exceptions name the pool (default: the domain's type).</param>
+    /// <exception cref="PoolCorruptedException">Not a pool, or corrupted (the memory is left unchanged).</exception>
+    /// <exception cref="PoolLayoutMismatchException">The pool has another layout name.</exception>
+    /// <exception cref="PoolVersionException">The pool has a newer format version.</exception>
+    /// <exception cref="PersistentSchemaException">A changed class needs a migration the program does not register, or the pool was written by a newer program (nothing is written).</exception>
+    public static PersistentPool Open(PersistenceDomain domain, string layout, PoolOpenOptions options, string? description = null)
     {
         ArgumentNullException.ThrowIfNull(domain);
+        ArgumentNullException.ThrowIfNull(options);
         var path = description ?? $"<{domain.GetType().Name}>";
         ValidateLayoutName(layout);
         ValidateHeader(domain, path, layout);
-        var pool = new PersistentPool(domain, path, layout, maxSize);
-        pool.Recover();
+        var pool = new PersistentPool(domain, path, layout, options.MaxSize) { _migrationBatchObjects = Math.Max(1, options.MigrationBatchObjects) };
+        var evolution = pool.Recover(options);
+        try
+        {
+            pool.EvolveSchema(evolution);
+        }
+        catch
+        {
+            pool.AbandonOpen();
+            throw;
+        }
+
         return pool;
     }
 
@@ -106,7 +132,8 @@ public sealed partial class PersistentPool
             throw new PoolVersionException(path, version, PoolLayout.OldestReadableVersion, PoolLayout.FormatVersion);
         }
 
-        if (domain.Read<ulong>(PoolLayout.HeaderChecksumOffset) != HeaderChecksum(domain, PoolLayout.Magic))
+        var checksum = domain.Read<ulong>(PoolLayout.HeaderChecksumOffset);
+        if (checksum != HeaderChecksum(domain, PoolLayout.Magic) && !IsTornUpgrade(domain, version, checksum))
         {
             throw new PoolCorruptedException(path, "the pool header fails its checksum");
         }
@@ -145,13 +172,38 @@ public sealed partial class PersistentPool
         }
     }
 
-    internal static ulong HeaderChecksum(PersistenceDomain domain, ulong magic)
+    /// <summary>
+    /// Whether the header is one a crash left in the middle of applying a format upgrade's log: the version and the
+    /// checksum are on different lines, so one may be new and the other old. The replay then completes the pair;
+    /// recovery checks the checksum again after it.
+    /// </summary>
+    private static bool IsTornUpgrade(PersistenceDomain domain, uint version, ulong checksum)
+    {
+        var header = domain.GetSpan(0, PoolLayout.ChecksummedBytes).ToArray();
+        uint[] others = version < PoolLayout.SchemaVersion ? [PoolLayout.FormatVersion] : version == PoolLayout.FormatVersion ? [2, 3] : [];
+        foreach (var other in others)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(PoolLayout.VersionOffset), other);
+            if (HeaderChecksum(header, PoolLayout.Magic) == checksum)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    internal static ulong HeaderChecksum(PersistenceDomain domain, ulong magic) =>
+        HeaderChecksum(domain.GetSpan(0, PoolLayout.ChecksummedBytes), magic);
+
+    /// <summary>The checksum of a header's first <see cref="PoolLayout.ChecksummedBytes"/> bytes, with <paramref name="magic"/> in place of its first word.</summary>
+    internal static ulong HeaderChecksum(ReadOnlySpan<byte> header, ulong magic)
     {
         var hash = new XxHash64();
         Span<byte> magicBytes = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(magicBytes, magic);
         hash.Append(magicBytes);
-        hash.Append(domain.GetSpan(8, PoolLayout.ChecksummedBytes - 8));
+        hash.Append(header[8..PoolLayout.ChecksummedBytes]);
         return hash.GetCurrentHashAsUInt64();
     }
 

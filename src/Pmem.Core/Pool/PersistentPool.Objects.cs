@@ -57,7 +57,7 @@ public sealed partial class PersistentPool
             return known.Index;
         }
 
-        var index = _types.IndexOf(T.PersistentType); // checks the stored layout; an index never changes once given
+        var index = TypeIndex(T.PersistentType); // checks the stored layout; an index never changes once given
         KnownTypeIndex<T>.Last = new KnownTypeIndex<T>(_types, index);
         return index;
     }
@@ -99,7 +99,7 @@ public sealed partial class PersistentPool
     public T Root<T>() where T : PersistentObject, IPersistentObject<T>
     {
         ThrowIfDisposed();
-        var typeIndex = _types.IndexOf(T.PersistentType);
+        var typeIndex = TypeIndex(T.PersistentType);
         var root = ReadValue<long>(PoolLayout.RootOffsetOffset);
         if (root == 0)
         {
@@ -116,7 +116,8 @@ public sealed partial class PersistentPool
         var stored = ReadValue<uint>(PoolLayout.RootTypeOffset);
         if (stored != typeIndex)
         {
-            throw new PersistentTypeMismatchException($"{Path}: the root object is a {_types.NameOf(stored)}, not a {T.PersistentType.Name}.");
+            throw new PersistentTypeMismatchException($"{Path}: the root object is a {_types.NameOf(stored)}, not a {T.PersistentType.Name}" +
+                $" (if {T.PersistentType.Name} is that class renamed, keep its durable name with [PersistentObject(Name = \"{_types.NameOf(stored)}\")]).");
         }
 
         return T.Attach(new ObjectHandle(this, root));

@@ -13,15 +13,17 @@ public sealed partial class PersistentPool
     /// failed open leaves the file as it found it.
     /// </summary>
     /// <exception cref="PoolCorruptedException">Invalid type table, watermarks, logs, heap or root.</exception>
-    private void Recover()
+    /// <exception cref="PersistentSchemaException">The program's types need a migration it cannot make (see <see cref="PlanEvolution"/>).</exception>
+    /// <returns>What the schema's evolution does once the pool is open.</returns>
+    private List<Action> Recover(PoolOpenOptions options)
     {
-        _types.Load();
         var (replay, newest, slotSequences) = PlanReplay();
         _heap.Load();
 
         // Replay in commit order (newer wins), remembering what each store overwrote. Whatever is found invalid after
         // the replay (an allocated block without a known type, a root that is not allocated) puts it all back.
         var overwritten = new List<(long Offset, byte[] Bytes)>();
+        List<Action> evolution;
         try
         {
             foreach (var log in replay)
@@ -30,8 +32,16 @@ public sealed partial class PersistentPool
                 RedoApply.Apply(_domain, log.Entries);
             }
 
+            _types.Load(Size); // after the replay: migrations change the table through logs
+            FormatVersion = _domain.Read<uint>(PoolLayout.VersionOffset); // a replayed log may have upgraded it
+            if (_domain.Read<ulong>(PoolLayout.HeaderChecksumOffset) != HeaderChecksum(_domain, PoolLayout.Magic))
+            {
+                throw new PoolCorruptedException(Path, "the pool header fails its checksum"); // torn, and no log completes it
+            }
             _heap.ValidateAfterReplay();
             ValidateRoot();
+            ValidateStoredSchema();
+            evolution = PlanEvolution(options);
         }
         catch (PoolException) when (overwritten.Count > 0)
         {
@@ -59,6 +69,7 @@ public sealed partial class PersistentPool
             _domain, _lanes, Path, newest, slotSequences, _logsMayBeSealed, PoolLayout.RetiredThroughOffset, new HeapLogSpace(_heap, () => _commits.LastSequence));
         RecoveredTransactions = replay.Count;
         _heap.FinishRecovery();
+        return evolution;
     }
 
     /// <summary>
@@ -127,7 +138,7 @@ public sealed partial class PersistentPool
         var poolSize = Size;
         foreach (var log in replay)
         {
-            RedoLog.Validate(log, PoolLayout.PoolSizeOffset, poolSize, Path);
+            RedoLog.Validate(log, PoolLayout.PoolSizeOffset, poolSize, Path, PoolLayout.UpgradeWords);
         }
 
         return new ReplayPlan(replay, newest, slotSequences);

@@ -14,11 +14,14 @@ public sealed partial class PersistentPool
     internal string? ReadString(long fieldOffset)
     {
         var target = ReadValue<long>(fieldOffset);
-        if (target == 0)
-        {
-            return null;
-        }
+        return target == 0 ? null : ReadStringAt(target);
+    }
 
+    /// <summary>Reads the string block at <paramref name="target"/>.</summary>
+    /// <exception cref="PersistentTypeMismatchException">No string block starts there.</exception>
+    /// <exception cref="PoolCorruptedException">The string does not fit its block.</exception>
+    internal string ReadStringAt(long target)
+    {
         var capacity = ResolveBlock(target, TypeTable.StringTypeIndex);
         var length = _domain.Read<int>(target + StringLayout.LengthOffset);
         if (!StringLayout.Fits(length, capacity))

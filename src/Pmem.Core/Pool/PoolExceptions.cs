@@ -80,3 +80,17 @@ public sealed class PersistentLayoutMismatchException(string path, string typeNa
 /// </summary>
 public sealed class TransactionTooLargeException(string path, long needed, long capacity)
     : PoolException(path, $"the transaction needs {needed} bytes of log but a log slot holds {capacity}");
+
+/// <summary>
+/// A persistent class changed in a way the pool cannot migrate by itself (or was written by a newer program): the
+/// message names the type, each property, its stored and compiled shapes, and what to write. The file is unchanged.
+/// </summary>
+public sealed class PersistentSchemaException(string path, string typeName, IReadOnlyList<string> problems)
+    : PoolException(path, $"the stored schema of '{typeName}' does not match the program: {string.Join("; ", problems)}")
+{
+    /// <summary>The durable name of the type.</summary>
+    public string TypeName { get; } = typeName;
+
+    /// <summary>Each problem, with its remedy.</summary>
+    public IReadOnlyList<string> Problems { get; } = problems;
+}

@@ -2,8 +2,8 @@
 namespace Pmem.Pool;
 
 /// <summary>
-/// The pool file format, version 3 (version 2 is read too: it differs only in never sealing logs; version 1 had two
-/// log slots per lane). All offsets are from the start of the pool; every multi-byte value is little-endian. See
+/// The pool file format, version 4 (versions 2 and 3 are read too and upgraded to 4 when the pool first records a
+/// schema: version 3 lacks schema records, version 2 also never seals logs; version 1 had two log slots per lane). All offsets are from the start of the pool; every multi-byte value is little-endian. See
 /// <c>docs/pool-format.md</c>.
 /// </summary>
 /// <remarks>
@@ -17,8 +17,11 @@ namespace Pmem.Pool;
 internal static class PoolLayout
 {
     public const ulong Magic = 0x4C4F4F504D454D50; // "PMEMPOOL"
-    /// <summary>The version new pools get: process-crash pools may seal their logs (see <see cref="Log.RedoLog"/>).</summary>
-    public const uint FormatVersion = 3;
+    /// <summary>The version new pools get: types carry schema records, process-crash pools may seal their logs.</summary>
+    public const uint FormatVersion = 4;
+
+    /// <summary>The first version with schema records (<see cref="SchemaWordsOffset"/>).</summary>
+    public const uint SchemaVersion = 4;
 
     /// <summary>The oldest version this release opens (and keeps: a version-2 pool never gets a sealed log).</summary>
     public const uint OldestReadableVersion = 2;
@@ -48,7 +51,34 @@ internal static class PoolLayout
     public const int TypeCountOffset = 536;
     public const int RetiredThroughOffset = 544;
 
+    /// <summary>A migration in progress: the old type index (low 32 bits) and the new one (high 32 bits), or 0.</summary>
+    public const int MigrationTypesOffset = 552;
+
+    /// <summary>The migration's phase (see <see cref="MigrationPhases"/>).</summary>
+    public const int MigrationPhaseOffset = 560;
+
+    /// <summary>The migration's durable cursor: the offset of the last object its current phase finished.</summary>
+    public const int MigrationCursorOffset = 568;
+
+    /// <summary>
+    /// One word per type table entry (index <c>i - FirstUserTypeIndex</c>): the offset of the entry's schema record
+    /// (0: none, a version-3 entry), and <see cref="SchemaRetiredBit"/> once a migration replaced the entry.
+    /// </summary>
+    public const int SchemaWordsOffset = 1024;
+
+    /// <summary>The bit of a schema word that marks its entry retired: its objects were migrated to a newer entry.</summary>
+    public const ulong SchemaRetiredBit = 1UL << 63;
+
     public const int HeaderSize = 4096;
+
+    /// <summary>
+    /// The immutable header words a log may change: the version and the checksum, together, when a pool of an older
+    /// format records its first schema (every other log entry targets the mutable words or beyond).
+    /// </summary>
+    public static ReadOnlySpan<(long Offset, int Length)> UpgradeWords => new[] { ((long)VersionOffset, 4), ((long)HeaderChecksumOffset, 8) };
+
+    /// <summary>The schema word of type table entry <paramref name="entry"/>.</summary>
+    public static long SchemaWordOffset(int entry) => SchemaWordsOffset + (long)entry * 8;
 
     public const int TypeTableOffset = HeaderSize;
     public const int TypeEntrySize = 256;

@@ -1,6 +1,5 @@
-// TypeTable -- the durable table of persistent types: identity, size, layout hash and the fields the pool must understand.
+// TypeTable -- the durable table of persistent types: identity, size, layout hash, schema record and state per entry.
 using System.Buffers.Binary;
-using System.Collections.Concurrent;
 using System.IO.Hashing;
 using System.Text;
 using Pmem.Memory;
@@ -11,20 +10,36 @@ namespace Pmem.Pool;
 /// <summary>A type as recorded durably in a pool's type table.</summary>
 /// <param name="Index">The type index stored with each object of this type.</param>
 /// <param name="TypeId">The identity derived from the durable name.</param>
-/// <param name="Name">The durable name (possibly cut to the table's capacity).</param>
+/// <param name="Name">The durable name.</param>
 /// <param name="Size">Object size in bytes.</param>
 /// <param name="LayoutHash">The layout hash recorded when the type was first stored.</param>
 /// <param name="Fields">The string, reference and collection fields.</param>
-public sealed record StoredType(uint Index, ulong TypeId, string Name, int Size, ulong LayoutHash, IReadOnlyList<PersistentFieldInfo> Fields);
+public sealed record StoredType(uint Index, ulong TypeId, string Name, int Size, ulong LayoutHash, IReadOnlyList<PersistentFieldInfo> Fields)
+{
+    /// <summary>The recorded schema (every property and the class's version), or null for an entry written before schema records.</summary>
+    internal PersistentTypeInfo? Schema { get; init; }
+
+    /// <summary>The offset of the schema record, or 0.</summary>
+    internal long SchemaOffset { get; init; }
+
+    /// <summary>Whether a migration replaced this entry: no object has its index any more.</summary>
+    internal bool IsRetired { get; init; }
+
+    /// <summary>The class version the pool recorded (1 for entries without a schema).</summary>
+    internal int Version => Schema?.Version ?? 1;
+}
 
 /// <summary>
 /// The durable table of persistent types: each entry records a type's identity, size, layout hash and the fields the
-/// pool must understand (strings, references, collections), so checks and frees work without the program's types.
+/// pool must understand; its schema word (in the header) points to the type's <see cref="SchemaRecord"/> and marks
+/// entries a migration retired.
 /// </summary>
 /// <remarks>
 /// Entry (256 bytes): <c>[type id u64][layout hash u64][size u32][field count u32][name length u32][pad u32]
-/// [name 96 bytes][fields 30 × u32 (offset &lt;&lt; 8 | kind)][checksum u64]</c>. A new entry is written and drained
-/// before the count word that publishes it.
+/// [name 96 bytes][fields 30 × u32 (offset &lt;&lt; 8 | kind)][checksum u64]</c>. Entries with a schema record keep
+/// their fields there (field count 0: no cap) and their whole name (the entry holds the first 96 bytes). An entry is
+/// written and drained beyond the count, then published by one commit that sets the count and its schema word; it is
+/// never changed afterwards. Entries of version-3 pools have no schema word until the program records one.
 /// </remarks>
 internal sealed class TypeTable
 {
@@ -32,6 +47,13 @@ internal sealed class TypeTable
     public const uint BlobTypeIndex = 2;
     public const uint ListTypeIndex = 3;
     public const uint DictionaryTypeIndex = 4;
+
+    /// <summary>A block a migration moved out of: its first word is the new offset, until the migration frees it.</summary>
+    public const uint ForwardingTypeIndex = 14;
+
+    /// <summary>A <see cref="SchemaRecord"/>, owned by its type table entry.</summary>
+    public const uint SchemaTypeIndex = 15;
+
     public const uint FirstUserTypeIndex = 16;
 
     /// <summary>How many type indexes a pool can give out (built-in and user types): 0 to this, exclusive.</summary>
@@ -44,9 +66,7 @@ internal sealed class TypeTable
 
     private readonly PersistenceDomain _domain;
     private readonly string _poolPath;
-    private readonly Lock _addLock = new();
-    private readonly ConcurrentDictionary<ulong, StoredType> _byId = new();
-    private StoredType[] _byIndex = [];
+    private volatile Snapshot _snapshot = new([], new Dictionary<ulong, StoredType>());
 
     public TypeTable(PersistenceDomain domain, string poolPath)
     {
@@ -54,10 +74,17 @@ internal sealed class TypeTable
         _poolPath = poolPath;
     }
 
-    public IReadOnlyList<StoredType> Types => _byIndex;
+    /// <summary>Serializes additions and migrations of entries.</summary>
+    public Lock AddLock { get; } = new();
 
-    /// <summary>Reads and validates every entry.</summary>
-    public void Load()
+    /// <summary>Every entry, retired ones included, by index order.</summary>
+    public IReadOnlyList<StoredType> Types => _snapshot.ByIndex;
+
+    public int Count => _snapshot.ByIndex.Length;
+
+    /// <summary>Reads and validates every entry and schema record (not their blocks' allocation: see the pool's check).</summary>
+    /// <exception cref="PoolCorruptedException">An entry, schema word or schema record is damaged.</exception>
+    public void Load(long poolSize)
     {
         var count = _domain.Read<ulong>(PoolLayout.TypeCountOffset);
         if (count > PoolLayout.TypeTableCapacity)
@@ -65,23 +92,40 @@ internal sealed class TypeTable
             throw new PoolCorruptedException(_poolPath, $"the type table claims {count} entries; it holds at most {PoolLayout.TypeTableCapacity}");
         }
 
+        var migration = _domain.Read<ulong>(PoolLayout.MigrationTypesOffset);
         var types = new StoredType[count];
+        var byId = new Dictionary<ulong, StoredType>();
         for (var i = 0; i < (int)count; i++)
         {
-            types[i] = ReadEntry(i);
-            _byId[types[i].TypeId] = types[i];
+            types[i] = ReadEntry(i, poolSize);
+            if (types[i].IsRetired)
+            {
+                continue;
+            }
+
+            if (byId.TryGetValue(types[i].TypeId, out var earlier))
+            {
+                // Two live entries of one name: only a migration in progress from the earlier to this one.
+                if (migration != ((ulong)types[i].Index << 32 | earlier.Index))
+                {
+                    throw new PoolCorruptedException(_poolPath, $"type table entries {earlier.Index - FirstUserTypeIndex} and {i} both record the live type '{types[i].Name}'");
+                }
+            }
+
+            byId[types[i].TypeId] = types[i];
         }
 
-        _byIndex = types;
+        _snapshot = new Snapshot(types, byId);
     }
 
     public bool IsKnown(uint typeIndex) =>
-        typeIndex is StringTypeIndex or BlobTypeIndex or ListTypeIndex or DictionaryTypeIndex ||
-        (typeIndex >= FirstUserTypeIndex && typeIndex - FirstUserTypeIndex < (uint)_byIndex.Length);
+        typeIndex is StringTypeIndex or BlobTypeIndex or ListTypeIndex or DictionaryTypeIndex or ForwardingTypeIndex or SchemaTypeIndex ||
+        (typeIndex >= FirstUserTypeIndex && typeIndex - FirstUserTypeIndex < (uint)_snapshot.ByIndex.Length);
 
     /// <summary>
     /// The one spelling of a type index in messages, checks and statistics: <c>string</c>, <c>(collection storage)</c>,
-    /// <c>(list)</c>, <c>(dictionary)</c>, a stored type's name, or <c>(type index N)</c> for one the table does not hold.
+    /// <c>(list)</c>, <c>(dictionary)</c>, <c>(schema)</c>, <c>(moved object)</c>, a stored type's name, or
+    /// <c>(type index N)</c> for one the table does not hold.
     /// </summary>
     public string NameOf(uint typeIndex) => typeIndex switch
     {
@@ -89,89 +133,65 @@ internal sealed class TypeTable
         BlobTypeIndex => "(collection storage)",
         ListTypeIndex => "(list)",
         DictionaryTypeIndex => "(dictionary)",
-        _ => Get(typeIndex)?.Name ?? $"(type index {typeIndex})",
+        SchemaTypeIndex => "(schema)",
+        ForwardingTypeIndex => "(moved object)",
+        _ => Get(typeIndex) is { } stored ? (stored.IsRetired ? stored.Name + " (retired layout)" : stored.Name) : $"(type index {typeIndex})",
     };
 
-    public StoredType? Get(uint typeIndex) =>
-        typeIndex >= FirstUserTypeIndex && typeIndex - FirstUserTypeIndex < (uint)_byIndex.Length ? _byIndex[typeIndex - FirstUserTypeIndex] : null;
-
-    /// <summary>The index of <paramref name="type"/>, recording it durably on first use.</summary>
-    /// <exception cref="PersistentLayoutMismatchException">The pool stores the type with another layout or size.</exception>
-    public uint IndexOf(PersistentTypeInfo type)
+    public StoredType? Get(uint typeIndex)
     {
-        if (!_byId.TryGetValue(type.TypeId, out var stored))
-        {
-            stored = Add(type);
-        }
-
-        if (stored.LayoutHash != type.LayoutHash || stored.Size != type.Size)
-        {
-            throw new PersistentLayoutMismatchException(_poolPath, type.Name, stored.LayoutHash, type.LayoutHash);
-        }
-
-        return stored.Index;
+        var types = _snapshot.ByIndex;
+        return typeIndex >= FirstUserTypeIndex && typeIndex - FirstUserTypeIndex < (uint)types.Length ? types[typeIndex - FirstUserTypeIndex] : null;
     }
+
+    /// <summary>The live entry of a durable name's identity, or null.</summary>
+    public StoredType? Find(ulong typeId) => _snapshot.ById.GetValueOrDefault(typeId);
 
     public bool TryGetIndex(ulong typeId, out uint index)
     {
-        if (_byId.TryGetValue(typeId, out var stored))
-        {
-            index = stored.Index;
-            return true;
-        }
-
-        index = 0;
-        return false;
+        index = Find(typeId)?.Index ?? 0;
+        return index != 0;
     }
 
-    private StoredType Add(PersistentTypeInfo type)
+    /// <summary>
+    /// Writes entry <paramref name="i"/> for <paramref name="type"/> and drains it; invisible until a commit sets the
+    /// count past it (and its schema word, when <paramref name="withSchema"/>).
+    /// </summary>
+    /// <exception cref="PoolException">The table is full.</exception>
+    /// <exception cref="ArgumentException">A type without a schema has more fields than an entry holds.</exception>
+    public void WriteEntry(int i, PersistentTypeInfo type, bool withSchema)
     {
-        lock (_addLock)
+        if (i >= PoolLayout.TypeTableCapacity)
         {
-            if (_byId.TryGetValue(type.TypeId, out var existing))
-            {
-                return existing;
-            }
-
-            var i = _byIndex.Length;
-            if (i >= PoolLayout.TypeTableCapacity)
-            {
-                throw new PoolException(_poolPath, $"the type table is full ({PoolLayout.TypeTableCapacity} types); cannot record '{type.Name}'");
-            }
-
-            if (type.Fields.Length > FieldCapacity)
-            {
-                throw new ArgumentException($"Persistent type '{type.Name}' has {type.Fields.Length} string/reference/collection fields; a pool records at most {FieldCapacity}.", nameof(type));
-            }
-
-            Span<byte> entry = stackalloc byte[PoolLayout.TypeEntrySize];
-            entry.Clear();
-            BinaryPrimitives.WriteUInt64LittleEndian(entry, type.TypeId);
-            BinaryPrimitives.WriteUInt64LittleEndian(entry[8..], type.LayoutHash);
-            BinaryPrimitives.WriteInt32LittleEndian(entry[16..], type.Size);
-            BinaryPrimitives.WriteInt32LittleEndian(entry[20..], type.Fields.Length);
-            var name = Encoding.UTF8.GetBytes(type.Name);
-            var nameLength = Math.Min(name.Length, NameCapacity);
-            BinaryPrimitives.WriteInt32LittleEndian(entry[24..], nameLength);
-            name.AsSpan(0, nameLength).CopyTo(entry[NameOffset..]);
-            for (var f = 0; f < type.Fields.Length; f++)
-            {
-                var field = type.Fields[f];
-                BinaryPrimitives.WriteUInt32LittleEndian(entry[(FieldsOffset + f * 4)..], ((uint)field.Offset << 8) | (byte)field.Kind);
-            }
-
-            BinaryPrimitives.WriteUInt64LittleEndian(entry[ChecksumOffset..], XxHash64.HashToUInt64(entry[..ChecksumOffset]) | 1);
-            _domain.Copy(EntryOffset(i), entry); // durable before the count publishes it
-            _domain.WriteDurable(PoolLayout.TypeCountOffset, (ulong)(i + 1));
-
-            var stored = ReadEntry(i);
-            _byIndex = [.. _byIndex, stored];
-            _byId[stored.TypeId] = stored;
-            return stored;
+            throw new PoolException(_poolPath, $"the type table is full ({PoolLayout.TypeTableCapacity} types, retired layouts included); cannot record '{type.Name}'");
         }
+
+        if (!withSchema && type.Fields.Length > FieldCapacity)
+        {
+            throw new ArgumentException($"Persistent type '{type.Name}' has {type.Fields.Length} string/reference/collection fields and no schema; a pool records at most {FieldCapacity} for such a type.", nameof(type));
+        }
+
+        Span<byte> entry = stackalloc byte[PoolLayout.TypeEntrySize];
+        entry.Clear();
+        BinaryPrimitives.WriteUInt64LittleEndian(entry, type.TypeId);
+        BinaryPrimitives.WriteUInt64LittleEndian(entry[8..], type.LayoutHash);
+        BinaryPrimitives.WriteInt32LittleEndian(entry[16..], type.Size);
+        var fields = withSchema ? [] : type.Fields.AsSpan();
+        BinaryPrimitives.WriteInt32LittleEndian(entry[20..], fields.Length);
+        var name = Encoding.UTF8.GetBytes(type.Name);
+        var nameLength = Math.Min(name.Length, NameCapacity);
+        BinaryPrimitives.WriteInt32LittleEndian(entry[24..], nameLength);
+        name.AsSpan(0, nameLength).CopyTo(entry[NameOffset..]);
+        for (var f = 0; f < fields.Length; f++)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(entry[(FieldsOffset + f * 4)..], ((uint)fields[f].Offset << 8) | (byte)fields[f].Kind);
+        }
+
+        BinaryPrimitives.WriteUInt64LittleEndian(entry[ChecksumOffset..], XxHash64.HashToUInt64(entry[..ChecksumOffset]) | 1);
+        _domain.Copy(EntryOffset(i), entry); // durable before the commit that publishes it
     }
 
-    private StoredType ReadEntry(int i)
+    private StoredType ReadEntry(int i, long poolSize)
     {
         var entry = _domain.GetSpan(EntryOffset(i), PoolLayout.TypeEntrySize);
         var checksum = BinaryPrimitives.ReadUInt64LittleEndian(entry[ChecksumOffset..]);
@@ -180,6 +200,8 @@ internal sealed class TypeTable
             throw new PoolCorruptedException(_poolPath, $"type table entry {i} (offset {EntryOffset(i)}) fails its checksum");
         }
 
+        var typeId = BinaryPrimitives.ReadUInt64LittleEndian(entry);
+        var layoutHash = BinaryPrimitives.ReadUInt64LittleEndian(entry[8..]);
         var size = BinaryPrimitives.ReadInt32LittleEndian(entry[16..]);
         var fieldCount = BinaryPrimitives.ReadInt32LittleEndian(entry[20..]);
         var nameLength = BinaryPrimitives.ReadInt32LittleEndian(entry[24..]);
@@ -195,14 +217,43 @@ internal sealed class TypeTable
             fields[f] = new PersistentFieldInfo((int)(packed >> 8), (PersistentFieldKind)(packed & 0xFF));
         }
 
-        return new StoredType(
-            FirstUserTypeIndex + (uint)i,
-            BinaryPrimitives.ReadUInt64LittleEndian(entry),
-            Encoding.UTF8.GetString(entry.Slice(NameOffset, nameLength)),
-            size,
-            BinaryPrimitives.ReadUInt64LittleEndian(entry[8..]),
-            fields);
+        var stored = new StoredType(FirstUserTypeIndex + (uint)i, typeId, Encoding.UTF8.GetString(entry.Slice(NameOffset, nameLength)), size, layoutHash, fields);
+        var word = _domain.Read<ulong>(PoolLayout.SchemaWordOffset(i));
+        var schemaOffset = (long)(word & ~PoolLayout.SchemaRetiredBit);
+        if (schemaOffset == 0)
+        {
+            return word == 0 ? stored : throw new PoolCorruptedException(_poolPath, $"type table entry {i} ('{stored.Name}') is retired but has no schema record");
+        }
+
+        var schema = ReadSchema(i, schemaOffset, poolSize, out var problem);
+        if (schema is null || schema.TypeId != typeId || schema.LayoutHash != layoutHash || schema.Size != size || (fieldCount != 0 && !fields.SequenceEqual(schema.Fields)))
+        {
+            throw new PoolCorruptedException(_poolPath, $"the schema record of type table entry {i} ('{stored.Name}', at offset {schemaOffset}) is damaged: {problem ?? "it does not describe the entry's type"}");
+        }
+
+        return stored with
+        {
+            Name = schema.Name,
+            Fields = schema.Fields,
+            Schema = schema,
+            SchemaOffset = schemaOffset,
+            IsRetired = (word & PoolLayout.SchemaRetiredBit) != 0,
+        };
+    }
+
+    private PersistentTypeInfo? ReadSchema(int i, long offset, long poolSize, out string? problem)
+    {
+        var length = SchemaRecord.LengthAt(_domain, offset, poolSize);
+        if (length < 0)
+        {
+            problem = $"no schema record starts at offset {offset}";
+            return null;
+        }
+
+        return SchemaRecord.Decode(_domain.GetSpan(offset, length), out problem);
     }
 
     private static long EntryOffset(int i) => PoolLayout.TypeTableOffset + (long)i * PoolLayout.TypeEntrySize;
+
+    private sealed record Snapshot(StoredType[] ByIndex, Dictionary<ulong, StoredType> ById);
 }

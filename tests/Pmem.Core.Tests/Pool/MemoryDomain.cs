@@ -62,10 +62,17 @@ internal sealed unsafe class MemoryDomain : PersistenceDomain
         SetLength(Math.Max(newLength, Length));
     }
 
+    /// <summary>The domain's bytes when it was disposed (a pool's image after a clean close), if <see cref="KeepImage"/> was set.</summary>
+    public byte[]? ImageAtDispose { get; private set; }
+
+    /// <summary>Whether <see cref="Dispose(bool)"/> keeps a copy of the bytes in <see cref="ImageAtDispose"/>.</summary>
+    public bool KeepImage { get; set; }
+
     protected override void Dispose(bool disposing)
     {
         if (_memory != null)
         {
+            ImageAtDispose = KeepImage ? ToArray() : null;
             NativeMemory.AlignedFree(_memory);
             _memory = null;
         }

@@ -75,10 +75,10 @@ public sealed class PoolOpenErrorTests
     public void A_newer_format_version_is_refused()
     {
         var image = ValidImage();
-        BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(8), 4);
+        BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(8), PoolLayout.FormatVersion + 1);
         var error = OpenFails<PoolVersionException>(image);
-        Assert.Equal(4u, error.Version);
-        Assert.Equal((2u, 3u), (error.OldestSupportedVersion, error.SupportedVersion));
+        Assert.Equal(PoolLayout.FormatVersion + 1, error.Version);
+        Assert.Equal((2u, 4u), (error.OldestSupportedVersion, error.SupportedVersion));
         Assert.False(error.IsOlder);
         Assert.Contains("newer", error.Message);
     }

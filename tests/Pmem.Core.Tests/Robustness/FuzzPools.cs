@@ -13,10 +13,16 @@ internal sealed class FuzzRoot : PersistentObject, IPersistentObject<FuzzRoot>
 {
     private FuzzRoot(ObjectHandle handle) : base(handle) { }
 
+    // With a schema, so the seeds hold a schema record (and its schema word) for the fuzzer to damage.
     public static PersistentTypeInfo PersistentType { get; } = new(
-        "Fuzz.Root", 64, 0xF022,
-        [new(0, PersistentFieldKind.Reference), new(8, PersistentFieldKind.String), new(16, PersistentFieldKind.Reference),
-         new(32, PersistentFieldKind.Reference)]);
+        "Fuzz.Root", 64, 0xF022, 1,
+        [
+            new("Head", "reference", 0, 8, target: "Tests.Account", isNullable: true),
+            new("Name", "string", 8, 8, isNullable: true),
+            new("Registry", "reference", 16, 8, target: "Tests.Registry", isNullable: true),
+            new("Total", "System.Int64", 24, 8),
+            new("Spare", "reference", 32, 8, target: "Tests.Account", isNullable: true),
+        ]);
 
     static FuzzRoot IPersistentObject<FuzzRoot>.Attach(ObjectHandle handle) => new(handle);
 
@@ -252,7 +258,14 @@ internal static class FuzzPools
         }
 
         regions.Add(new FuzzRegion("header", 0, PoolLayout.ChecksummedBytes + 8, 2));
-        Add("header words", PoolLayout.PoolSizeOffset, 40, 8); // size, root, root type, type count, R: outside the checksum
+        Add("header words", PoolLayout.PoolSizeOffset, 64, 8); // size, root, root type, type count, R, migration: outside the checksum
+        var types = Math.Clamp(Word(PoolLayout.TypeCountOffset), 1, 16);
+        Add("schema words", PoolLayout.SchemaWordsOffset, 8 * types, 3);
+        for (var entry = 0; entry < types; entry++)
+        {
+            Add("schema record", Word(PoolLayout.SchemaWordOffset(entry)) & long.MaxValue, 192, 3);
+        }
+
         Add("type table", PoolLayout.TypeTableOffset, PoolLayout.TypeEntrySize * Math.Clamp(Word(PoolLayout.TypeCountOffset), 1, 16), 3);
         var slotSize = LaneSize / 3 & ~63;
         for (var slot = 0; slot < LaneCount * 3; slot++)

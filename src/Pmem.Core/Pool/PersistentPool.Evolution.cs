@@ -1,0 +1,152 @@
+// PersistentPool (evolution) -- at open: the program's types against the stored schema, then every migration they need.
+using Pmem.Objects;
+using Pmem.Transactions;
+
+namespace Pmem.Pool;
+
+public sealed partial class PersistentPool
+{
+    /// <summary>
+    /// Compares every stored type the program knows (<see cref="PersistentTypeRegistry"/>, <see cref="PoolOpenOptions.Types"/>
+    /// and the types of <see cref="PoolOpenOptions.Migrations"/>) with its stored schema, writing nothing: run by
+    /// recovery inside its rollback scope, so a refusal leaves the file as it was. Returns the work
+    /// <see cref="EvolveSchema"/> does once the pool is open.
+    /// </summary>
+    /// <exception cref="PersistentSchemaException">A change needs a migration the program does not register, the pool
+    /// was written by a newer program, or a migration in progress was started by another program version.</exception>
+    private List<Action> PlanEvolution(PoolOpenOptions options)
+    {
+        var explicitTypes = new Dictionary<ulong, List<PersistentTypeInfo>>();
+        foreach (var type in options.Types.Concat(options.Migrations?.Types ?? []))
+        {
+            var list = explicitTypes.TryGetValue(type.TypeId, out var known) ? known : explicitTypes[type.TypeId] = [];
+            if (!list.Exists(other => other.LayoutHash == type.LayoutHash && other.Size == type.Size && other.Version == type.Version))
+            {
+                list.Add(type);
+            }
+        }
+
+        IReadOnlyList<PersistentTypeInfo> Candidates(ulong typeId) =>
+            explicitTypes.TryGetValue(typeId, out var list) ? list : PersistentTypeRegistry.Find(typeId);
+
+        var work = new List<Action>();
+        var migrating = (uint)_domain.Read<ulong>(PoolLayout.MigrationTypesOffset);
+        if (migrating != 0)
+        {
+            work.Add(ResumableMigration(Candidates, options.Migrations));
+        }
+
+        var problems = new List<(string Type, string Problem)>();
+        foreach (var stored in _types.Types.Where(type => !type.IsRetired && type.Index != migrating))
+        {
+            var candidates = Candidates(stored.TypeId);
+            if (candidates.Count == 0)
+            {
+                continue;
+            }
+
+            var type = candidates.FirstOrDefault(c => c.LayoutHash == stored.LayoutHash && c.Size == stored.Size) ?? candidates[0];
+            if (candidates.Count > 1 && (type.LayoutHash != stored.LayoutHash || type.Size != stored.Size))
+            {
+                problems.Add((stored.Name, $"several classes of the program have the durable name '{stored.Name}' and none has its stored layout; give each its own [PersistentObject(Name = ...)]"));
+                continue;
+            }
+
+            var hook = options.Migrations?.Find(stored.TypeId);
+            var same = type.LayoutHash == stored.LayoutHash && type.Size == stored.Size;
+            if (stored.Version > type.Version || (!same && WasMigratedAwayFrom(stored, type)))
+            {
+                problems.Add((stored.Name, Downgrade(stored, type)));
+            }
+            else if (same && !(hook is not null && type.Version > stored.Version))
+            {
+                if (type.HasSchema && (stored.Schema is null || type.Version > stored.Version))
+                {
+                    work.Add(() => ReplaceSchemaRecord(stored, type));
+                }
+            }
+            else
+            {
+                var plan = SchemaPlan.Create(stored, type, hook is not null);
+                problems.AddRange(plan.Problems.Select(problem => (stored.Name, problem)));
+                work.Add(() => StartMigration(plan, hook));
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            var types = problems.Select(problem => problem.Type).Distinct().ToList();
+            throw new PersistentSchemaException(Path, types.Count == 1 ? types[0] : string.Join(", ", types), [.. problems.Select(problem => problem.Problem)]);
+        }
+
+        return work;
+    }
+
+    /// <summary>Does what <see cref="PlanEvolution"/> found: finishes an interrupted migration, records schemas, migrates.</summary>
+    private void EvolveSchema(List<Action> work)
+    {
+        foreach (var step in work)
+        {
+            step();
+        }
+    }
+
+    /// <summary>
+    /// The finish of the migration a crash (or a failed migration hook) interrupted, with the program version that
+    /// started it; refused now if the program does not have that version.
+    /// </summary>
+    private Action ResumableMigration(Func<ulong, IReadOnlyList<PersistentTypeInfo>> candidates, PoolMigrations? migrations)
+    {
+        var target = _types.Get((uint)(_domain.Read<ulong>(PoolLayout.MigrationTypesOffset) >> 32))!;
+        var program = candidates(target.TypeId).FirstOrDefault(c => c.LayoutHash == target.LayoutHash && c.Size == target.Size && c.Version == target.Version);
+        if (program is null)
+        {
+            throw new PersistentSchemaException(Path, target.Name, [
+                $"a migration of '{target.Name}' to {SchemaPlan.Describe(target.Schema!)} is in progress (interrupted by a crash or a failed migration); " +
+                "open the pool with the program version that started it (its class compiled with that layout) to finish it"]);
+        }
+
+        var hook = migrations?.Find(target.TypeId);
+        return () => RunMigration(program, hook);
+    }
+
+    /// <summary>Whether a retired entry of the type has the program's layout: the pool moved on from it, so opening would go back.</summary>
+    private bool WasMigratedAwayFrom(StoredType stored, PersistentTypeInfo type) =>
+        _types.Types.Any(old => old.IsRetired && old.TypeId == stored.TypeId && old.LayoutHash == type.LayoutHash && old.Size == type.Size);
+
+    /// <summary>Records the program's schema for an unchanged layout: a first record (older pools) or a newer version.</summary>
+    private void ReplaceSchemaRecord(StoredType stored, PersistentTypeInfo type)
+    {
+        var record = SchemaRecord.Encode(type);
+        var entry = (int)(stored.Index - TypeTable.FirstUserTypeIndex);
+        if (stored.SchemaOffset == 0)
+        {
+            lock (_types.AddLock)
+            {
+                CommitSchemaWords(record, entry, static _ => { });
+            }
+
+            return;
+        }
+
+        using (var tx = BeginTransaction())
+        {
+            var block = AllocateInTransaction(record.Length, TypeTable.SchemaTypeIndex);
+            WriteBytesInTransaction(block, record);
+            WriteValue(PoolLayout.SchemaWordOffset(entry), (ulong)block);
+            FreeInTransaction(stored.SchemaOffset);
+            tx.Commit();
+        }
+
+        _types.Load(Size);
+    }
+
+    /// <summary>After a failed migration at open: stops the commit pipeline without closing the caller's domain.</summary>
+    private void AbandonOpen()
+    {
+        _disposed = true;
+        TransactionState.StopCountingOnThisThread(this);
+        _commits.Close(TransactionState.OfThread?.Commits);
+        _domain.Drain();
+    }
+}

@@ -1,0 +1,317 @@
+// PersistentPool (migration) -- carrying every object of a changed type to the program's layout, resumably, at open.
+using Pmem.Heap;
+using Pmem.Objects;
+
+namespace Pmem.Pool;
+
+/// <summary>The phases of a migration as the header's phase word records them.</summary>
+/// <remarks>
+/// Low byte: <see cref="Convert"/>, <see cref="Rewrite"/> or <see cref="Free"/>; <see cref="MovedBit"/> once an object
+/// had to move to a larger block (then references to it are rewritten and its old block freed).
+/// </remarks>
+internal static class MigrationPhases
+{
+    public const ulong Convert = 1;
+    public const ulong Rewrite = 2;
+    public const ulong Free = 3;
+    public const ulong MovedBit = 1 << 8;
+
+    public static bool IsValid(ulong phase) => (phase & ~(MovedBit | 0xFF)) == 0 && (phase & 0xFF) is >= Convert and <= Free;
+}
+
+public sealed partial class PersistentPool
+{
+    private readonly List<string> _migratedAtOpen = [];
+
+    /// <summary>Objects per migration transaction: a bounded log, and a resumable cursor after each.</summary>
+    private int _migrationBatchObjects = 256;
+
+    /// <summary>
+    /// What opening the pool migrated: a line per class whose stored schema differed from the program's (its changes
+    /// and how many objects were converted); empty when nothing changed.
+    /// </summary>
+    public IReadOnlyList<string> MigratedAtOpen => _migratedAtOpen;
+
+    /// <summary>
+    /// Migrates every object of <paramref name="plan"/>'s stored type: records the program's layout as a new entry
+    /// and starts the migration in one commit, then runs it (<see cref="RunMigration"/>).
+    /// </summary>
+    private void StartMigration(SchemaPlan plan, UserMigration? hook)
+    {
+        var record = SchemaRecord.Encode(plan.Program);
+        lock (_types.AddLock)
+        {
+            var entry = _types.Count;
+            _types.WriteEntry(entry, plan.Program, withSchema: true);
+            var newIndex = TypeTable.FirstUserTypeIndex + (uint)entry;
+            CommitSchemaWords(record, entry, redo =>
+            {
+                redo.Set(PoolLayout.TypeCountOffset, (ulong)(entry + 1));
+                redo.Set(PoolLayout.MigrationTypesOffset, (ulong)newIndex << 32 | plan.Stored.Index);
+                redo.Set(PoolLayout.MigrationPhaseOffset, MigrationPhases.Convert);
+                redo.Set(PoolLayout.MigrationCursorOffset, 0UL);
+            });
+        }
+
+        RunMigration(plan.Program, hook);
+    }
+
+    /// <summary>
+    /// Runs (or resumes) the migration the header records, phase by phase, each in transactions of a bounded number of
+    /// objects that also advance the durable cursor: convert every old object (in place when the program's layout fits
+    /// its block, else into a new block, leaving a forwarding block behind), rewrite references to moved objects, free
+    /// the forwarding blocks, retire the old entry.
+    /// </summary>
+    private void RunMigration(PersistentTypeInfo program, UserMigration? hook)
+    {
+        var types = _domain.Read<ulong>(PoolLayout.MigrationTypesOffset);
+        var (oldIndex, newIndex) = ((uint)types, (uint)(types >> 32));
+        var stored = _types.Get(oldIndex)!;
+        var plan = SchemaPlan.Create(stored, program, hook is not null);
+        if (plan.Problems.Count > 0)
+        {
+            throw new PersistentSchemaException(Path, program.Name, plan.Problems);
+        }
+
+        var phase = _domain.Read<ulong>(PoolLayout.MigrationPhaseOffset);
+        var converted = 0;
+        if ((phase & 0xFF) == MigrationPhases.Convert)
+        {
+            converted = ConvertObjects(plan, oldIndex, newIndex, hook);
+
+            // Moved objects left forwarding blocks (durably, batch by batch: a resumed run may have moved none itself).
+            phase = OffsetsOfType(TypeTable.ForwardingTypeIndex, 0).Count > 0 ? MigrationPhases.Rewrite | MigrationPhases.MovedBit : MigrationPhases.Free;
+            SetPhase(phase);
+        }
+
+        if ((phase & 0xFF) == MigrationPhases.Rewrite)
+        {
+            RewriteMovedReferences();
+            SetPhase(MigrationPhases.Free | MigrationPhases.MovedBit);
+        }
+
+        foreach (var batch in Batches(OffsetsOfType(TypeTable.ForwardingTypeIndex, 0)))
+        {
+            using var tx = BeginTransaction();
+            foreach (var offset in batch)
+            {
+                FreeInTransaction(offset); // a forwarding block owns nothing: its strings and collections moved on
+            }
+
+            tx.Commit();
+        }
+
+        using (var tx = BeginTransaction())
+        {
+            var entry = (int)(oldIndex - TypeTable.FirstUserTypeIndex);
+            WriteValue(PoolLayout.SchemaWordOffset(entry), (ulong)stored.SchemaOffset | PoolLayout.SchemaRetiredBit);
+            WriteValue(PoolLayout.MigrationTypesOffset, 0UL);
+            WriteValue(PoolLayout.MigrationPhaseOffset, 0UL);
+            WriteValue(PoolLayout.MigrationCursorOffset, 0UL);
+            tx.Commit();
+        }
+
+        _types.Load(Size);
+        var changes = plan.Changes().ToList();
+        _migratedAtOpen.Add($"{program.Name}: {(changes.Count == 0 ? "no property changed" : string.Join(", ", changes))} ({converted} objects converted)");
+    }
+
+    private void SetPhase(ulong phase)
+    {
+        using var tx = BeginTransaction();
+        WriteValue(PoolLayout.MigrationPhaseOffset, phase);
+        WriteValue(PoolLayout.MigrationCursorOffset, 0UL);
+        tx.Commit();
+    }
+
+    /// <summary>Converts the old type's objects past the cursor; returns how many.</summary>
+    private int ConvertObjects(SchemaPlan plan, uint oldIndex, uint newIndex, UserMigration? hook)
+    {
+        var converted = 0;
+        var oldBytes = new byte[plan.Stored.Size];
+        var newBytes = new byte[plan.Program.Size];
+        var cursor = _domain.Read<long>(PoolLayout.MigrationCursorOffset);
+        foreach (var batch in Batches(OffsetsOfType(oldIndex, cursor)))
+        {
+            using var tx = BeginTransaction();
+            foreach (var offset in batch)
+            {
+                ConvertObject(plan, offset, newIndex, hook, ref oldBytes, newBytes);
+            }
+
+            WriteValue(PoolLayout.MigrationCursorOffset, batch[^1]);
+            tx.Commit();
+            converted += batch.Count;
+        }
+
+        return converted;
+    }
+
+    private void ConvertObject(SchemaPlan plan, long offset, uint newIndex, UserMigration? hook, ref byte[] oldBytes, byte[] newBytes)
+    {
+        if (hook is not null)
+        {
+            oldBytes = new byte[plan.Stored.Size]; // the hook's StoredObject may outlive this object's turn
+        }
+
+        _domain.GetSpan(offset, oldBytes.Length).CopyTo(oldBytes);
+        Array.Clear(newBytes);
+        foreach (var step in plan.Steps)
+        {
+            if (step.Source is not { } source || step.Conversion == PropertyConversion.Default)
+            {
+                continue;
+            }
+
+            var from = oldBytes.AsSpan(source.Offset, source.Size);
+            var to = newBytes.AsSpan(step.Target.Offset, step.Target.Size);
+            if (step.Conversion == PropertyConversion.Copy)
+            {
+                from.CopyTo(to);
+            }
+            else
+            {
+                ValueConversion.Widen(from, source.StorageType, to, step.Target.StorageType);
+            }
+        }
+
+        _heap.TryGetAllocated(offset, out var block, out _);
+        var root = _domain.Read<long>(PoolLayout.RootOffsetOffset) == offset;
+        var target = offset;
+        var moves = plan.Program.Size > block.Size;
+        if (moves)
+        {
+            target = AllocateInTransaction(plan.Program.Size, newIndex);
+            WriteBytesInTransaction(target, newBytes);
+            WriteValue(offset, target); // the forwarding word the rewrite phase follows
+            WriteValue(_heap.TypeWordOffset(block), TypeTable.ForwardingTypeIndex);
+            if (root)
+            {
+                WriteValue(PoolLayout.RootOffsetOffset, target);
+            }
+        }
+        else
+        {
+            WriteBytesInTransaction(offset, newBytes);
+            if (plan.Stored.Size > newBytes.Length)
+            {
+                WriteBytesInTransaction(offset + newBytes.Length, new byte[plan.Stored.Size - newBytes.Length]);
+            }
+
+            WriteValue(_heap.TypeWordOffset(block), newIndex);
+        }
+
+        if (root)
+        {
+            WriteValue(PoolLayout.RootTypeOffset, (ulong)newIndex);
+        }
+
+        hook?.Run(new StoredObject(this, plan.Stored.Schema!, oldBytes, offset), this, target);
+        foreach (var dropped in plan.Dropped)
+        {
+            FreeOwned(dropped, oldBytes);
+        }
+
+        foreach (var step in plan.Steps)
+        {
+            if (step.Source is { } source && step.Conversion == PropertyConversion.Default)
+            {
+                FreeOwned(source, oldBytes); // carried by the user's migration, if at all: the stored value goes
+            }
+        }
+    }
+
+    private void FreeOwned(PersistentPropertyInfo property, byte[] oldBytes)
+    {
+        if (property.FieldKind is PersistentFieldKind.String or PersistentFieldKind.Collection &&
+            BitConverter.ToInt64(oldBytes, property.Offset) is var owned and not 0)
+        {
+            FreeInTransaction(owned);
+        }
+    }
+
+    /// <summary>Points every reference to a forwarding block (in objects, collections and the root) at its new place.</summary>
+    private void RewriteMovedReferences()
+    {
+        var cursor = _domain.Read<long>(PoolLayout.MigrationCursorOffset);
+        var holders = new List<(long Offset, uint Type)>();
+        _heap.ForEachAllocated((block, type) =>
+        {
+            if (block.Offset > cursor && (type is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex || _types.Get(type)?.Fields.Count > 0))
+            {
+                holders.Add((block.Offset, type));
+            }
+        });
+
+        for (var start = 0; start < holders.Count; start += _migrationBatchObjects)
+        {
+            using var tx = BeginTransaction();
+            var end = Math.Min(holders.Count, start + _migrationBatchObjects);
+            for (var i = start; i < end; i++)
+            {
+                var (offset, type) = holders[i];
+                foreach (var field in _types.Get(type)?.Fields ?? [])
+                {
+                    if (field.Kind == PersistentFieldKind.Reference)
+                    {
+                        Forward(offset + field.Offset);
+                    }
+                }
+
+                foreach (var (_, owned, slot) in InternalChildren(offset, type).ToList())
+                {
+                    if (!owned)
+                    {
+                        Forward(slot);
+                    }
+                }
+            }
+
+            WriteValue(PoolLayout.MigrationCursorOffset, holders[end - 1].Offset);
+            tx.Commit();
+        }
+    }
+
+    private void Forward(long slot)
+    {
+        var target = ReadValue<long>(slot);
+        if (target != 0 && _heap.TryGetAllocated(target, out _, out var type) && type == TypeTable.ForwardingTypeIndex)
+        {
+            WriteValue(slot, _domain.Read<long>(target));
+        }
+    }
+
+    /// <summary>A stored reference as a migration hook reads it: a moved object is found at its new place.</summary>
+    internal T ReadReferenceDuringMigration<T>(long target) where T : PersistentObject, IPersistentObject<T>
+    {
+        if (_heap.TryGetAllocated(target, out _, out var type) && type == TypeTable.ForwardingTypeIndex)
+        {
+            target = _domain.Read<long>(target);
+        }
+
+        ResolveBlock(target, TypeIndex(T.PersistentType), T.PersistentType.Name);
+        return T.Attach(new ObjectHandle(this, target));
+    }
+
+    /// <summary>The allocated blocks of <paramref name="typeIndex"/> past <paramref name="after"/>, in offset order.</summary>
+    private List<long> OffsetsOfType(uint typeIndex, long after)
+    {
+        var offsets = new List<long>();
+        _heap.ForEachAllocated((block, type) =>
+        {
+            if (type == typeIndex && block.Offset > after)
+            {
+                offsets.Add(block.Offset);
+            }
+        });
+        return offsets;
+    }
+
+    private IEnumerable<List<long>> Batches(List<long> offsets)
+    {
+        for (var start = 0; start < offsets.Count; start += _migrationBatchObjects)
+        {
+            yield return offsets.GetRange(start, Math.Min(_migrationBatchObjects, offsets.Count - start));
+        }
+    }
+}
