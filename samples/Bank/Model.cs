@@ -20,7 +20,7 @@ public partial class BankRoot
     public partial DateTimeOffset LastOpened { get; set; }
 }
 
-/// <summary>One account.</summary>
+/// <summary>One account (model version 2: <c>Currency</c> added, <c>Statements</c> renamed; banks of version 1 migrate when opened).</summary>
 [PersistentObject]
 public partial class Account
 {
@@ -36,7 +36,12 @@ public partial class Account
 
     public partial DateTime? LastStatement { get; set; }
 
-    public partial int Statements { get; set; }
+    /// <summary>Version 2 of the model renamed <c>Statements</c>: pools written by version 1 keep their counts.</summary>
+    [RenamedFrom("Statements")]
+    public partial int StatementCount { get; set; }
+
+    /// <summary>Added in version 2 of the model: accounts of older banks start without one (see Program.cs).</summary>
+    public partial string? Currency { get; set; }
 }
 
 /// <summary>A completed transfer, kept in a linked journal.</summary>

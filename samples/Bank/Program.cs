@@ -29,6 +29,11 @@ catch (PoolException error) // not a bank, damaged, another layout, or open else
 
 using (var pool = opened)
 {
+    foreach (var migration in pool.MigratedAtOpen)
+    {
+        Console.WriteLine($"Migrated a bank of an older model: {migration}");
+    }
+
     var bank = pool.Root<BankRoot>();
     bank.Runs++;
     Console.WriteLine($"Run #{bank.Runs} on {path} ({pool.Durability}, flush path {pool.Domain.FlushPath}); last opened {(bank.Runs == 1 ? "never" : bank.LastOpened.ToString("u"))}");
@@ -37,6 +42,11 @@ using (var pool = opened)
     if (bank.Accounts.Count == 0)
     {
         OpenAccounts(pool, bank);
+    }
+
+    foreach (var account in bank.Accounts.Where(account => account!.Currency is null))
+    {
+        account!.Currency = "EUR"; // accounts of a version-1 bank had no currency
     }
 
     PrintBalances(bank);
@@ -62,7 +72,7 @@ using (var pool = opened)
         foreach (var account in bank.Accounts)
         {
             account!.LastStatement = DateTime.UtcNow;
-            account.Statements++;
+            account.StatementCount++;
         }
     }
 
@@ -104,12 +114,13 @@ PersistentPool OpenOrCreate(string path)
         {
             return PersistentPool.Open(path, Layout, new PoolOpenOptions { MaxSize = 256 << 20 });
         }
-        catch (PoolVersionException error) when (error.IsOlder)
+        catch (PersistentSchemaException error) when (error.IsStoredSchemaUnknown)
         {
-            // A bank from an older release of the library: keep its file untouched beside the new one.
-            var kept = $"{path}.v{error.Version}-{DateTime.UtcNow:yyyyMMddHHmmss}";
+            // A bank from a release before schema records, whose accounts changed since: its old layout is unknown, so
+            // it cannot be migrated. Keep its file untouched beside the new one. (Banks with schema records migrate.)
+            var kept = $"{path}.{DateTime.UtcNow:yyyyMMddHHmmss}";
             File.Move(path, kept);
-            Console.WriteLine($"{path} was written by an older release (format {error.Version}, this one reads {error.OldestSupportedVersion} to {error.SupportedVersion}); kept as {kept}.");
+            Console.WriteLine($"{path} was written before pools recorded their schema and its classes changed since; kept as {kept}.");
         }
     }
 
@@ -126,6 +137,7 @@ void OpenAccounts(PersistentPool pool, BankRoot bank)
         account.Id = Guid.NewGuid();
         account.Owner = owner;
         account.Balance = OpeningBalance;
+        account.Currency = "EUR";
         bank.Accounts.Add(account);
         bank.ByOwner[owner] = account;
     }

@@ -93,4 +93,10 @@ public sealed class PersistentSchemaException(string path, string typeName, IRea
 
     /// <summary>Each problem, with its remedy.</summary>
     public IReadOnlyList<string> Problems { get; } = problems;
+
+    /// <summary>
+    /// Whether a changed class was stored by a release before schema records (format 3), so its stored properties are
+    /// unknown: opening once with the program that wrote the pool records them, after which it migrates.
+    /// </summary>
+    public bool IsStoredSchemaUnknown => Problems.Any(problem => problem.Contains(SchemaPlan.UnknownStoredSchema, StringComparison.Ordinal));
 }

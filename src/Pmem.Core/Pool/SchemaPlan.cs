@@ -29,6 +29,9 @@ internal sealed record PropertyStep(PersistentPropertyInfo Target, PersistentPro
 /// </summary>
 internal sealed class SchemaPlan
 {
+    /// <summary>The words that mark the problem of a type stored without a schema record.</summary>
+    public const string UnknownStoredSchema = "older than schema records";
+
     private SchemaPlan(StoredType stored, PersistentTypeInfo program, List<PropertyStep> steps, List<PersistentPropertyInfo> dropped, List<string> problems)
     {
         Stored = stored;
@@ -63,7 +66,7 @@ internal sealed class SchemaPlan
         var name = program.Name;
         if (stored.Schema is not { } schema)
         {
-            problems.Add($"type '{name}' was stored by a program older than schema records, so its stored properties are unknown. " +
+            problems.Add($"type '{name}' was stored by a program {UnknownStoredSchema}, so its stored properties are unknown. " +
                 "Open the pool once with the program version that wrote it (built with this Pmem.Objects): that records its schema, and the next version then migrates");
             return new SchemaPlan(stored, program, steps, dropped, problems);
         }
