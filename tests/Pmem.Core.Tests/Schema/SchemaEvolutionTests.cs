@@ -319,6 +319,25 @@ public sealed class SchemaEvolutionTests
         }
     }
 
+    [Fact]
+    public void A_type_with_many_owned_fields_and_a_long_name_has_no_cap_below_the_documented_limits()
+    {
+        var domain = MemoryDomain.Create(PersistentPool.MinimumSize);
+        using var pool = PersistentPool.Create(domain, Layout);
+        var wide = pool.Root<WideRecord>();
+        for (var i = 0; i < WideRecord.Strings; i++)
+        {
+            wide[i] = $"value {i}";
+        }
+
+        var stored = pool.StoredTypes.Single();
+        Assert.Equal(WideRecord.PersistentType.Name, stored.Name); // whole, not cut to the entry's 96 bytes
+        Assert.Equal(WideRecord.Strings, stored.Fields.Count);
+        Assert.Equal("value 39", wide[39]);
+        AssertSound(pool);
+        Assert.Equal(WideRecord.Strings, pool.GetStatistics().ObjectsPerType["string"]);
+    }
+
     /// <summary>A pool image as a version-3 release wrote it (a type table without schema records).</summary>
     internal static byte[] AsVersion3(byte[] image)
     {

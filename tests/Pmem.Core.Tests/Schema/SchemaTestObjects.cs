@@ -214,3 +214,23 @@ internal readonly struct NullableSlot<T>(T? value) where T : unmanaged
 
     public T? ToNullable() => _hasValue ? _value : null;
 }
+
+/// <summary>Forty strings (more than a type table entry's 30 fields) and a 200-character durable name.</summary>
+internal sealed class WideRecord : PersistentObject, IPersistentObject<WideRecord>
+{
+    public const int Strings = 40;
+
+    private WideRecord(ObjectHandle handle) : base(handle) { }
+
+    public static PersistentTypeInfo PersistentType { get; } = new(
+        "Tests.Wide." + new string('w', 189), Strings * 8, 0x3D1DE, 1,
+        [.. Enumerable.Range(0, Strings).Select(i => new PersistentPropertyInfo($"S{i}", "string", i * 8, 8, isNullable: true))]);
+
+    static WideRecord IPersistentObject<WideRecord>.Attach(ObjectHandle handle) => new(handle);
+
+    public string? this[int i]
+    {
+        get => ReadString(i * 8);
+        set => WriteString(i * 8, value);
+    }
+}
