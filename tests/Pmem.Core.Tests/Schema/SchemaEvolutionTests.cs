@@ -231,6 +231,38 @@ public sealed class SchemaEvolutionTests
     }
 
     [Fact]
+    public void A_migration_whose_hook_throws_stops_the_open_and_the_next_open_finishes_it()
+    {
+        var calls = 0;
+        var failing = new PoolMigrations().Add<PersonWithInitials>((stored, now) =>
+        {
+            if (++calls == 5)
+            {
+                throw new FormatException("cannot make initials");
+            }
+
+            now.Initials = "?";
+        });
+        var domain = MemoryDomain.FromImage(WriteV1());
+        domain.KeepImage = true;
+        var options = new PoolOpenOptions { Migrations = failing, MigrationBatchObjects = 2, Types = [Directory<PersonWithInitials>.PersistentType] };
+        Assert.Throws<FormatException>(() => PersistentPool.Open(domain, Layout, options));
+        var interrupted = domain.ToArray();
+        domain.Dispose();
+
+        // The old program cannot open it now; the new one with a working migration finishes it.
+        var old = MemoryDomain.FromImage(interrupted);
+        Assert.Contains("in progress", Assert.Throws<PersistentSchemaException>(() => PersistentPool.Open(old, Layout, new PoolOpenOptions { Types = [PersonV1.PersistentType] })).Message);
+        old.Dispose();
+        var working = new PoolMigrations().Add<PersonWithInitials>((stored, now) => now.Initials = "!");
+        using var pool = Open(interrupted, new PoolOpenOptions { Migrations = working, Types = [Directory<PersonWithInitials>.PersistentType] });
+        var initials = pool.Root<Directory<PersonWithInitials>>().People.Select(person => person!.Initials).ToList();
+        Assert.Equal(4, initials.Count(value => value == "?")); // the two batches of two that committed before the throw
+        Assert.Equal(People - 4, initials.Count(value => value == "!"));
+        AssertSound(pool);
+    }
+
+    [Fact]
     public void An_older_program_is_refused_once_the_pool_moved_on_and_nothing_is_written()
     {
         var migrated = Reopen(WriteV1(), V2);
