@@ -370,6 +370,20 @@ public sealed class SchemaEvolutionTests
         Assert.Equal(WideRecord.Strings, pool.GetStatistics().ObjectsPerType["string"]);
     }
 
+    [Fact]
+    public void The_schema_lock_file_records_each_type_in_the_generator_s_format()
+    {
+        var text = PersistentSchemaLock.ToJson([PersonV1.PersistentType, Directory<PersonV1>.PersistentType]);
+        using var json = System.Text.Json.JsonDocument.Parse(text);
+        Assert.Equal(1, json.RootElement.GetProperty("format").GetInt32());
+        var types = json.RootElement.GetProperty("types").EnumerateArray().ToList();
+        Assert.Equal(["Tests.Directory", "Tests.Person"], types.Select(type => type.GetProperty("name").GetString()));
+        var friend = types[1].GetProperty("properties").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "Friend");
+        Assert.Equal(("reference", "Tests.Person"), (friend.GetProperty("storageType").GetString(), friend.GetProperty("target").GetString()));
+        Assert.Throws<ArgumentException>(() => PersistentSchemaLock.ToJson([PersonLegacy.PersistentType]));
+        Assert.Throws<ArgumentException>(() => PersistentSchemaLock.ToJson([PersonV1.PersistentType, PersonV2.PersistentType]));
+    }
+
     /// <summary>A pool image as a version-3 release wrote it (a type table without schema records).</summary>
     internal static byte[] AsVersion3(byte[] image)
     {

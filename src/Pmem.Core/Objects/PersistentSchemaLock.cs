@@ -1,0 +1,80 @@
+// PersistentSchemaLock -- writes the schema lock file (pmem.schema.json) the generator checks later builds against.
+using System.Text;
+using System.Text.Json;
+
+namespace Pmem.Objects;
+
+/// <summary>
+/// Writes the schema lock file the generator reads (<c>pmem.schema.json</c>, an <c>AdditionalFiles</c> item; format in
+/// docs/generator.md): for each type its durable name, version and stored properties. Call it from a test or a
+/// build step once the classes describe what your pools hold; later builds then warn (PMEM024) of a change that
+/// needs a migration while a class keeps the locked version.
+/// </summary>
+public static class PersistentSchemaLock
+{
+    /// <summary>Writes the lock file for <paramref name="types"/> (ordered by durable name), replacing <paramref name="path"/>.</summary>
+    /// <exception cref="ArgumentException">A type has no schema (it was not made by the generator), or two share a durable name.</exception>
+    public static void Write(string path, IEnumerable<PersistentTypeInfo> types)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(types);
+        File.WriteAllText(path, ToJson(types), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
+    }
+
+    /// <summary>The lock file's text for <paramref name="types"/>.</summary>
+    /// <exception cref="ArgumentException">A type has no schema, or two share a durable name.</exception>
+    public static string ToJson(IEnumerable<PersistentTypeInfo> types)
+    {
+        ArgumentNullException.ThrowIfNull(types);
+        var sorted = types.OrderBy(type => type.Name, StringComparer.Ordinal).ToList();
+        for (var i = 0; i < sorted.Count; i++)
+        {
+            if (!sorted[i].HasSchema)
+            {
+                throw new ArgumentException($"'{sorted[i].Name}' has no schema (it was not made by the generator), so it cannot be locked.", nameof(types));
+            }
+
+            if (i > 0 && sorted[i].Name == sorted[i - 1].Name)
+            {
+                throw new ArgumentException($"Two types share the durable name '{sorted[i].Name}'.", nameof(types));
+            }
+        }
+
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("format", 1);
+            json.WriteStartArray("types");
+            foreach (var type in sorted)
+            {
+                json.WriteStartObject();
+                json.WriteString("name", type.Name);
+                json.WriteNumber("version", type.Version);
+                json.WriteStartArray("properties");
+                foreach (var property in type.Properties)
+                {
+                    json.WriteStartObject();
+                    json.WriteString("name", property.Name);
+                    json.WriteString("storageType", property.StorageType);
+                    if (property.Target is { } target)
+                    {
+                        json.WriteString("target", target);
+                    }
+
+                    json.WriteNumber("offset", property.Offset);
+                    json.WriteNumber("size", property.Size);
+                    json.WriteEndObject();
+                }
+
+                json.WriteEndArray();
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
+    }
+}
