@@ -70,10 +70,7 @@ public sealed unsafe class SimulatedDomain : PersistenceDomain
         _allocation = reservation.Allocation;
         _capacity = reservation.Capacity;
         _durable = new byte[RoundUpToLine(length)];
-        if (options.TrackStores)
-        {
-            StoreObserver = new StoreTracker(this);
-        }
+        ObservesStores = options.TrackStores;
     }
 
     /// <summary>
@@ -360,6 +357,9 @@ public sealed unsafe class SimulatedDomain : PersistenceDomain
             base.Dispose(disposing);
         }
     }
+
+    /// <summary>Records a store made through the base class's write methods or <see cref="PersistenceDomain.NotifyStore"/> (with store tracking).</summary>
+    protected override void OnStore(long offset, long length) => RecordStore(offset, length);
 
     /// <summary>Releases the native memory if the domain was not disposed.</summary>
     ~SimulatedDomain() => Dispose(false);
@@ -712,11 +712,5 @@ public sealed unsafe class SimulatedDomain : PersistenceDomain
         public readonly byte[] Content = new byte[LineSize];
         public long StoreSequence;
         public long Stamp;
-    }
-
-    /// <summary>Records stores made through the base class's write methods and <see cref="PersistenceDomain.NotifyStore"/>.</summary>
-    private sealed class StoreTracker(SimulatedDomain domain) : IStoreObserver
-    {
-        public void OnStore(long offset, long length) => domain.RecordStore(offset, length);
     }
 }
