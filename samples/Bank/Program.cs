@@ -36,7 +36,7 @@ using (var pool = opened)
 
     var bank = pool.Root<BankRoot>();
     bank.Runs++;
-    Console.WriteLine($"Run #{bank.Runs} on {path} ({pool.Durability}, flush path {pool.Domain.FlushPath}); last opened {(bank.Runs == 1 ? "never" : bank.LastOpened.ToString("u"))}");
+    Console.WriteLine($"Run #{bank.Runs} on {path} ({pool.Durability}, flush path {pool.Inspect().FlushPath}); last opened {(bank.Runs == 1 ? "never" : bank.LastOpened.ToString("u"))}");
     bank.LastOpened = DateTimeOffset.Now;
 
     if (bank.Accounts.Count == 0)

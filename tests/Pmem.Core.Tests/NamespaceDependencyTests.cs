@@ -6,7 +6,8 @@ namespace Pmem.Tests;
 
 /// <summary>
 /// Pmem.Core's namespaces depend on each other one way only, down the layers of <c>docs/architecture.md</c>:
-/// Memory, Log, Heap, Transactions, Pool, Objects. Dependencies are read from the compiled assembly at test time
+/// Memory, Log, Heap, Transactions, Pool, Objects (the simulated domain is not among them: it lives in the
+/// Pmem.Testing assembly, above all of them). Dependencies are read from the compiled assembly at test time
 /// (base types, interfaces, constraints, fields, signatures, locals and every type, method and field a method body
 /// names), so a call hidden in a method body counts as much as a parameter type.
 /// </summary>
@@ -27,7 +28,6 @@ public sealed class NamespaceDependencyTests
     private static readonly string[] Layers =
     [
         "Pmem.Memory",
-        "Pmem.Memory.Simulation",
         "Pmem.Log",
         "Pmem.Heap",
         "Pmem.Transactions",
@@ -92,6 +92,19 @@ public sealed class NamespaceDependencyTests
             .Distinct()
             .ToList();
         Assert.All(namespaces, n => Assert.Contains(n, Layers));
+    }
+
+    [Fact]
+    public void The_simulation_and_crash_campaigns_live_in_the_testing_assembly_only()
+    {
+        // Test-time code leaves the product package: Pmem.Testing builds on Pmem.Core, never the other way round.
+        var product = typeof(PersistentPool).Assembly;
+        var testing = typeof(Pmem.Memory.Simulation.SimulatedDomain).Assembly;
+        Assert.Equal("Pmem.Testing", testing.GetName().Name);
+        Assert.DoesNotContain(product.GetTypes(), t => t.Namespace == "Pmem.Memory.Simulation");
+        Assert.Equal(typeof(Pmem.Memory.Simulation.CrashCampaign).Assembly, testing);
+        Assert.DoesNotContain(product.GetReferencedAssemblies(), a => a.Name == "Pmem.Testing");
+        Assert.Contains(testing.GetReferencedAssemblies(), a => a.Name == product.GetName().Name);
     }
 
     [Fact]

@@ -4,15 +4,16 @@ using System.Reflection;
 namespace Pmem.Generators.Tests;
 
 /// <summary>
-/// The Pmem.Core package on its own: <c>eng/verify-package.sh</c> packs the already built Pmem.Core, checks that the
-/// generator is inside and not a dependency, and builds and runs a fresh console project that restores the package
-/// from a local folder into an empty package cache. About 10 s; it needs the machine's package source for
-/// Pmem.Core's own dependencies.
+/// The two packages users add, from fresh projects: <c>eng/verify-package.sh</c> packs the already built
+/// <c>Pmem.Objects</c> (src/Pmem.Core) and <c>Pmem.Objects.Testing</c> (src/Pmem.Testing), checks their contents, runs
+/// a fresh console app that uses only <c>Pmem.Objects</c> twice on one pool file, and runs <c>dotnet test</c> on a
+/// fresh xunit project holding the crash campaign of docs/testing.md. About 30 s; it
+/// needs the machine's package source or cache for xunit and Pmem.Objects' own dependencies.
 /// </summary>
 public sealed class PackageTests
 {
     [Fact]
-    public async Task Pmem_Core_package_carries_the_generator_and_a_fresh_consumer_runs_with_it()
+    public async Task Pmem_Objects_and_its_Testing_package_work_in_fresh_consumer_projects()
     {
         Assert.SkipWhen(OperatingSystem.IsWindows(), "eng/verify-package.sh is a bash script.");
         var cancellation = TestContext.Current.CancellationToken;
@@ -49,7 +50,9 @@ public sealed class PackageTests
         var output = await standardOutput + await standardError;
         TestContext.Current.TestOutputHelper?.WriteLine(output);
         Assert.True(process.ExitCode == 0, $"eng/verify-package.sh exited with {process.ExitCode}:\n{output}");
-        Assert.Contains("consumer output: owner=Ada balance=42 history=40,2 size=64", output);
+        Assert.Contains("consumer output: run=1 owner=Ada balance=42 history=40,2 size=64 stored=64/2", output);
+        Assert.Contains("consumer output: run=2 owner=Ada balance=42 history=40,2 size=64 stored=64/2", output);
+        Assert.Contains("consumer tests: the crash campaign of docs/testing.md passed", output);
     }
 
     private static string RepositoryRoot([System.Runtime.CompilerServices.CallerFilePath] string callerFile = "") =>

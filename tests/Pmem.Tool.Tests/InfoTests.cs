@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Pmem.Memory;
 using Pmem.Pool;
 
 namespace Pmem.Tool.Tests;
@@ -78,7 +79,9 @@ public sealed class InfoTests : IDisposable
         Assert.Equal(Library.PersistentType.Size, library.GetProperty("size").GetInt32());
         Assert.Equal(Library.PersistentType.LayoutHash.ToString("x16"), library.GetProperty("layoutHash").GetString());
         Assert.Equal(Library.PersistentType.TypeId.ToString("x16"), library.GetProperty("typeId").GetString());
-        Assert.True(library.GetProperty("index").GetUInt32() >= 16);
+        // Types are named by durable name, in the order first stored; the type table's numbering is not shown.
+        Assert.False(library.TryGetProperty("index", out _));
+        Assert.Equal(["tooltests.library", "tooltests.book"], root.GetProperty("storedTypes").EnumerateArray().Select(t => t.GetProperty("name").GetString()).ToArray());
         var fields = library.GetProperty("fields").EnumerateArray().Select(f => (f.GetProperty("offset").GetInt32(), f.GetProperty("kind").GetString()!)).ToList();
         Assert.Equal(Library.PersistentType.Fields.Select(f => (f.Offset, f.Kind.ToString().ToLowerInvariant())).ToList(), fields);
     }
@@ -103,10 +106,13 @@ public sealed class InfoTests : IDisposable
     {
         // The bytes of a pool file while the pool is open after some commits: what a crash of the opener leaves.
         var path = _files.PathOf("crashed.pool");
-        using (var pool = PersistentPool.Create(_files.PathOf("live.pool"), ToolHarness.Layout, ToolHarness.PoolSize))
+        // The pool lives in a domain the test holds, so its live bytes can be read while it is open.
+        var live = _files.PathOf("live.pool");
+        var domain = PmemMapping.Map(live, ToolHarness.PoolSize, MapFlags.Create | MapFlags.Exclusive).CreateDomain(DurabilityMode.PowerFailure);
+        using (var pool = PersistentPool.Create(domain, ToolHarness.Layout, description: live))
         {
             ToolHarness.Fill(pool, books: 5);
-            File.WriteAllBytes(path, pool.Domain.GetSpan(0, checked((int)pool.Domain.Length)).ToArray());
+            File.WriteAllBytes(path, domain.GetSpan(0, checked((int)domain.Length)).ToArray());
         }
 
         int expected;

@@ -52,8 +52,37 @@ public abstract unsafe class PersistenceDomain : IDisposable
     protected internal byte* BaseAddress => _base;
 
     /// <summary>
-    /// An observer told of every store made through this type's write methods (the simulated domain uses it to
-    /// keep the order of stores within a cache line). Null in production domains.
+    /// True when <see cref="OnStore"/> is called for every store made through this class: <see cref="Write"/>, the
+    /// single-store writes of the layers above (a property set, a log word) and <see cref="NotifyStore"/>. A derived
+    /// domain that models what a crash keeps of a cache line (the stores to it, in order) turns it on in its
+    /// constructor. While it is on, single stores are flushed through the virtual <see cref="Flush"/> and
+    /// <see cref="Drain"/> rather than the engine's inlined path. Off by default, as in every production domain.
+    /// </summary>
+    /// <remarks>
+    /// This and <see cref="OnStore"/> are the extension point for simulations outside this assembly (the
+    /// <c>Pmem.Objects.Testing</c> package's <c>SimulatedDomain</c>); a domain that only implements flush and drain
+    /// needs neither.
+    /// </remarks>
+    protected bool ObservesStores
+    {
+        get => _storeObserver is DerivedStoreObserver;
+        init => StoreObserver = value ? new DerivedStoreObserver(this) : null;
+    }
+
+    /// <summary>
+    /// Told that bytes [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>) were just
+    /// stored, after the store and before any flush of it; called only while <see cref="ObservesStores"/> is on.
+    /// </summary>
+    /// <param name="offset">First byte stored.</param>
+    /// <param name="length">Number of bytes stored.</param>
+    protected virtual void OnStore(long offset, long length)
+    {
+    }
+
+    /// <summary>
+    /// An observer told of every store made through this type's write methods: a derived domain's
+    /// <see cref="OnStore"/> (see <see cref="ObservesStores"/>), or one a test installs on any domain. Null in
+    /// production domains.
     /// </summary>
     internal IStoreObserver? StoreObserver
     {
@@ -263,9 +292,15 @@ public abstract unsafe class PersistenceDomain : IDisposable
         Dispose(true);
         GC.SuppressFinalize(this);
     }
+
+    /// <summary>Forwards stores to the derived domain's <see cref="OnStore"/>.</summary>
+    private sealed class DerivedStoreObserver(PersistenceDomain domain) : IStoreObserver
+    {
+        public void OnStore(long offset, long length) => domain.OnStore(offset, length);
+    }
 }
 
-/// <summary>Told of stores made through a <see cref="PersistenceDomain"/> (used by the simulated domain).</summary>
+/// <summary>Told of stores made through a <see cref="PersistenceDomain"/> (a derived domain's hook, or a test's).</summary>
 internal interface IStoreObserver
 {
     /// <summary>Bytes [offset, offset + length) were just stored.</summary>

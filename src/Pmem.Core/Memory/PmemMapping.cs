@@ -1,8 +1,7 @@
-// PmemMapping -- a file mapped for persistent-memory programming (pmem_map_file). Over 400 lines as one subject that
-// reads best whole: the mapping's life from open flags through mmap/MAP_SYNC, huge-page alignment, growth, locking
-// and unmapping, each step depending on the state the previous one left.
+// PmemMapping -- a file mapped for persistent-memory programming (pmem_map_file): the mapping's life from open flags
+// through mmap/MAP_SYNC, huge-page alignment, growth, locking and unmapping. Opening, creating and sizing the file and
+// probing Device DAX are in PmemMapping.Files.cs.
 using System.Runtime.InteropServices;
-using System.Text;
 
 namespace Pmem.Memory;
 
@@ -22,7 +21,7 @@ namespace Pmem.Memory;
 /// <see cref="TryLockExclusive"/> lock.
 /// </para>
 /// </remarks>
-public sealed unsafe class PmemMapping : IDisposable
+public sealed unsafe partial class PmemMapping : IDisposable
 {
     private const long TwoMiB = 2L << 20, OneGiB = 1L << 30;
 
@@ -343,99 +342,6 @@ public sealed unsafe class PmemMapping : IDisposable
         }
     }
 
-    private static FileDescriptorHandle OpenFile(string path, MapFlags flags, UnixFileMode mode, out string? createdPath)
-    {
-        createdPath = null;
-        int fd;
-        if ((flags & MapFlags.Create) != 0)
-        {
-            // O_EXCL first, so we know whether this call created the file (and must delete it on failure).
-            fd = LibC.Open(path, LibC.O_RDWR | LibC.O_CREAT | LibC.O_EXCL | LibC.O_CLOEXEC, (int)mode);
-            if (fd >= 0)
-            {
-                createdPath = path;
-                return new FileDescriptorHandle(fd);
-            }
-
-            int errno = Marshal.GetLastPInvokeError();
-            if (errno != LibC.EEXIST || (flags & MapFlags.Exclusive) != 0)
-            {
-                throw OpenFailure(path, errno, exclusive: (flags & MapFlags.Exclusive) != 0);
-            }
-        }
-
-        fd = LibC.Open(path, LibC.O_RDWR | LibC.O_CLOEXEC, 0);
-        if (fd < 0)
-        {
-            throw OpenFailure(path, Marshal.GetLastPInvokeError(), exclusive: false);
-        }
-
-        return new FileDescriptorHandle(fd);
-    }
-
-    private static Exception OpenFailure(string path, int errno, bool exclusive) => errno switch
-    {
-        LibC.ENOENT => new PmemFileNotFoundException($"'{path}' does not exist ({LibC.Describe(errno)}); pass MapFlags.Create to create it.", path, errno),
-        LibC.EEXIST when exclusive => new PmemFileExistsException($"'{path}' already exists and MapFlags.Exclusive was given ({LibC.Describe(errno)}).", path, errno),
-        LibC.EISDIR => new PmemIOException($"'{path}' is a directory ({LibC.Describe(errno)}); use MapFlags.TempFile to map an unnamed file in it.", path, errno),
-        LibC.EACCES or LibC.EPERM or LibC.EROFS => new PmemAccessDeniedException($"'{path}' cannot be opened for reading and writing ({LibC.Describe(errno)}).", path, errno),
-        _ => PmemIOException.FromErrno("open", path, errno),
-    };
-
-    private static FileDescriptorHandle OpenTempFile(string directory, UnixFileMode mode)
-    {
-        int fd = LibC.Open(directory, LibC.O_TMPFILE | LibC.O_RDWR | LibC.O_CLOEXEC, (int)mode);
-        if (fd >= 0)
-        {
-            return new FileDescriptorHandle(fd);
-        }
-
-        int errno = Marshal.GetLastPInvokeError();
-        if (errno == LibC.ENOTDIR)
-        {
-            throw new PmemIOException($"'{directory}' is not a directory; MapFlags.TempFile needs one ({LibC.Describe(errno)}).", directory, errno);
-        }
-
-        if (errno is LibC.ENOENT or LibC.EACCES or LibC.EPERM or LibC.EROFS)
-        {
-            throw OpenFailure(directory, errno, exclusive: false);
-        }
-
-        // The file system has no O_TMPFILE: create a unique file and unlink it at once, as libpmem does.
-        byte[] template = Encoding.UTF8.GetBytes(System.IO.Path.Combine(directory, "pmem.XXXXXX") + "\0");
-        fixed (byte* t = template)
-        {
-            fd = LibC.Mkstemp(t);
-            if (fd < 0)
-            {
-                throw PmemIOException.FromErrno("mkstemp in", directory, Marshal.GetLastPInvokeError());
-            }
-
-            LibC.Unlink(Encoding.UTF8.GetString(template, 0, template.Length - 1));
-        }
-
-        LibC.Fchmod(fd, (int)mode);
-        return new FileDescriptorHandle(fd);
-    }
-
-    private static void SetFileSize(int fd, string path, long currentSize, long length, bool sparse)
-    {
-        if (currentSize != length && LibC.Ftruncate(fd, length) != 0)
-        {
-            throw PmemIOException.FromErrno($"ftruncate to {length} bytes", path, Marshal.GetLastPInvokeError());
-        }
-
-        if (!sparse)
-        {
-            // Allocate the blocks now, so a full disk fails here and not as SIGBUS on a later store.
-            int error = LibC.PosixFallocate(fd, 0, length);
-            if (error != 0)
-            {
-                throw PmemIOException.FromErrno($"posix_fallocate of {length} bytes", path, error);
-            }
-        }
-    }
-
     /// <summary>Maps the file at a fixed address inside the reservation; returns the flags that worked.</summary>
     private static int MapFileInto(byte* address, nuint length, int fd, long offset, string path, bool trySync)
     {
@@ -474,39 +380,6 @@ public sealed unsafe class PmemMapping : IDisposable
         }
 
         return size >= TwoMiB || deviceDax ? (nuint)TwoMiB : LibC.PageSize;
-    }
-
-    /// <summary>Device DAX: /sys/dev/char/M:m/subsystem names "dax"; the size is in .../size; the region's deep_flush is found by the device path.</summary>
-    private static (bool IsDeviceDax, long Size, string? DeepFlushFile) ProbeDeviceDax(string path, ulong rdev)
-    {
-        string sysDevice = $"/sys/dev/char/{rdev >> 32}:{rdev & 0xFFFFFFFF}";
-        try
-        {
-            var subsystem = new DirectoryInfo(System.IO.Path.Combine(sysDevice, "subsystem")).ResolveLinkTarget(returnFinalTarget: true);
-            if (subsystem is null || !subsystem.Name.StartsWith("dax", StringComparison.Ordinal))
-            {
-                return (false, 0, null);
-            }
-
-            long size = long.Parse(File.ReadAllText(System.IO.Path.Combine(sysDevice, "size")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
-            string? deepFlush = null;
-            var device = new DirectoryInfo(System.IO.Path.Combine(sysDevice, "device")).ResolveLinkTarget(returnFinalTarget: true);
-            for (var dir = device as DirectoryInfo; dir is not null; dir = dir.Parent)
-            {
-                if (dir.Name.StartsWith("region", StringComparison.Ordinal) && dir.Name.Length > 6 && char.IsAsciiDigit(dir.Name[6]))
-                {
-                    string candidate = $"/sys/bus/nd/devices/{dir.Name}/deep_flush";
-                    deepFlush = File.Exists(candidate) ? candidate : null;
-                    break;
-                }
-            }
-
-            return (true, size, deepFlush);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
-        {
-            throw new PmemIOException($"'{path}' looks like Device DAX but its size could not be read from {sysDevice}: {e.Message}", path, 0);
-        }
     }
 
     private static nuint RoundUp(nuint value, nuint alignment) => (value + alignment - 1) & ~(alignment - 1);

@@ -187,6 +187,6 @@ public sealed partial class PersistentPool
         pending.Push(target);
     }
 
-    /// <summary>The types recorded in the pool.</summary>
-    public IReadOnlyList<StoredType> StoredTypes => _types.Types;
+    /// <summary>The types recorded in the pool, as the type table holds them (tests; the public view is <see cref="Inspect"/>).</summary>
+    internal IReadOnlyList<StoredType> StoredTypes => _types.Types;
 }

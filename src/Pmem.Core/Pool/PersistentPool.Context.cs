@@ -1,6 +1,7 @@
 // PersistentPool (context) -- what the layers below get from the pool: the heap's context and the transactions' pool.
 using Pmem.Heap;
 using Pmem.Log;
+using Pmem.Memory;
 using Pmem.Transactions;
 
 namespace Pmem.Pool;
@@ -21,6 +22,8 @@ public sealed partial class PersistentPool : IHeapContext, ITransactionalPool
     bool IHeapContext.IsKnownType(uint typeIndex) => _types.IsKnown(typeIndex);
 
     long ITransactionalPool.InstanceId => InstanceId;
+
+    PersistenceDomain ITransactionalPool.Domain => _domain;
 
     PoolHeap ITransactionalPool.Heap => _heap;
 

@@ -75,8 +75,11 @@ public sealed partial class PersistentPool : IDisposable
     /// <summary>The pool's current size in bytes.</summary>
     public long Size => _domain.Read<long>(PoolLayout.PoolSizeOffset);
 
-    /// <summary>The persistence domain the pool lives in (for tests and tools).</summary>
-    public PersistenceDomain Domain => _domain;
+    /// <summary>
+    /// The persistence domain the pool lives in, for this assembly's tests and benchmarks: a store through it bypasses
+    /// the log. Tools use <see cref="Inspect"/>.
+    /// </summary>
+    internal PersistenceDomain Domain => _domain;
 
     /// <summary>
     /// How many committed logs recovery replayed when the pool was opened: commits a crash may have interrupted

@@ -14,7 +14,7 @@ namespace Pmem.Pool;
 /// <param name="Size">Object size in bytes.</param>
 /// <param name="LayoutHash">The layout hash recorded when the type was first stored.</param>
 /// <param name="Fields">The string, reference and collection fields.</param>
-public sealed record StoredType(uint Index, ulong TypeId, string Name, int Size, ulong LayoutHash, IReadOnlyList<PersistentFieldInfo> Fields)
+internal sealed record StoredType(uint Index, ulong TypeId, string Name, int Size, ulong LayoutHash, IReadOnlyList<PersistentFieldInfo> Fields)
 {
     /// <summary>The recorded schema (every property and the class's version), or null for an entry written before schema records.</summary>
     internal PersistentTypeInfo? Schema { get; init; }

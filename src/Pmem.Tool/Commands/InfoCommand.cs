@@ -43,8 +43,9 @@ internal static class InfoCommand
         var pool = snapshot.Pool;
         var h = snapshot.Header;
         var stats = pool.GetStatistics();
+        var inspection = pool.Inspect();
         var sizeOf = new Dictionary<string, int>();
-        foreach (var type in pool.StoredTypes)
+        foreach (var type in inspection.StoredTypes)
         {
             sizeOf[type.Name] = type.Size;
         }
@@ -53,9 +54,8 @@ internal static class InfoCommand
             .OrderByDescending(pair => pair.Value).ThenBy(pair => pair.Key, StringComparer.Ordinal)
             .Select(pair => new TypeCountJson(pair.Key, pair.Value, sizeOf.TryGetValue(pair.Key, out var size) ? pair.Value * size : null))
             .ToList();
-        var storedTypes = pool.StoredTypes
+        var storedTypes = inspection.StoredTypes
             .Select(type => new StoredTypeJson(
-                type.Index,
                 type.TypeId.ToString("x16", CultureInfo.InvariantCulture),
                 type.Name,
                 type.Size,
@@ -136,7 +136,7 @@ internal static class InfoCommand
 
         foreach (var t in info.StoredTypes)
         {
-            o.WriteLine($"  [{t.Index}] {t.Name}  {t.Size} bytes  layout {t.LayoutHash}  id {t.TypeId}");
+            o.WriteLine($"  {t.Name}  {t.Size} bytes  layout {t.LayoutHash}  id {t.TypeId}");
             foreach (var f in t.Fields)
             {
                 o.WriteLine($"       +{f.Offset,-5} {f.Kind}");

@@ -35,7 +35,7 @@ internal sealed record SizesJson(long PoolSize, long HeapSize, long AllocatedByt
 internal sealed record TypeCountJson(string Type, long Count, long? ObjectBytes);
 
 /// <summary>An entry of the pool's type table.</summary>
-internal sealed record StoredTypeJson(uint Index, string TypeId, string Name, int Size, string LayoutHash, IReadOnlyList<FieldJson> Fields);
+internal sealed record StoredTypeJson(string TypeId, string Name, int Size, string LayoutHash, IReadOnlyList<FieldJson> Fields);
 
 /// <summary>A field the pool understands: its offset in the object and what it holds.</summary>
 internal sealed record FieldJson(int Offset, string Kind);

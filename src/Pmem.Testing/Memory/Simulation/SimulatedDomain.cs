@@ -1,6 +1,7 @@
-// SimulatedDomain -- the crash-testing persistence domain. Over 400 lines as one subject that reads best whole: the
-// durable image, per-line store tracking, flush/drain per thread and crash-image generation share one set of line
-// states and one lock, and every rule about when a line is durable is stated once here.
+// SimulatedDomain -- the crash-testing persistence domain: the live memory, the durable image beside it, and the rules
+// by which stores, flushes and drains move lines from one to the other. Crash images (SimulatedDomain.CrashImages.cs),
+// persistence checks (SimulatedDomain.Checks.cs) and the per-line state (SimulatedDomain.LineState.cs) are partials of
+// it: they share one set of line states and one lock.
 using System.Runtime.InteropServices;
 
 namespace Pmem.Memory.Simulation;
@@ -23,7 +24,7 @@ namespace Pmem.Memory.Simulation;
 /// </para>
 /// <para>The domain may be used from several threads at once; its bookkeeping is under one lock.</para>
 /// </remarks>
-public sealed unsafe class SimulatedDomain : PersistenceDomain
+public sealed unsafe partial class SimulatedDomain : PersistenceDomain
 {
     private const int LineSize = CacheLineSize;
     private const int WordSize = sizeof(long);
@@ -70,10 +71,7 @@ public sealed unsafe class SimulatedDomain : PersistenceDomain
         _allocation = reservation.Allocation;
         _capacity = reservation.Capacity;
         _durable = new byte[RoundUpToLine(length)];
-        if (options.TrackStores)
-        {
-            StoreObserver = new StoreTracker(this);
-        }
+        ObservesStores = options.TrackStores;
     }
 
     /// <summary>
@@ -114,21 +112,6 @@ public sealed unsafe class SimulatedDomain : PersistenceDomain
 
     /// <summary>Invoked at every drain after it has made the calling thread's flushed lines durable.</summary>
     public Action<SimulatedDomain>? AfterDrain { get; set; }
-
-    /// <summary>
-    /// Issues collected by checking mode at drains (see <see cref="SimulationOptions.CheckingMode"/>) and by
-    /// <see cref="CollectIssues"/>; each distinct issue is recorded once, when first found.
-    /// </summary>
-    public IReadOnlyList<PersistenceIssue> Issues
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _issues.ToArray();
-            }
-        }
-    }
 
     /// <inheritdoc />
     public override void Flush(long offset, long length)
@@ -249,103 +232,6 @@ public sealed unsafe class SimulatedDomain : PersistenceDomain
         }
     }
 
-    /// <summary>
-    /// A crash image: the durable image plus, for every line not yet durable, independently, none, all or (with
-    /// store tracking) a prefix of the stores made to it since it was last durable.
-    /// </summary>
-    /// <param name="seed">Chooses the subset; the same seed after the same operations gives the same image.</param>
-    public byte[] Crash(int seed) => Crash(new Random(seed));
-
-    /// <summary>A crash image whose subset of written-back lines <paramref name="random"/> chooses.</summary>
-    public byte[] Crash(Random random)
-    {
-        ArgumentNullException.ThrowIfNull(random);
-        lock (_lock)
-        {
-            long length = Length;
-            var image = _durable.AsSpan(0, checked((int)length)).ToArray();
-            Span<byte> lineContent = stackalloc byte[LineSize];
-            foreach (long line in PendingLines())
-            {
-                ChooseLineContent(line, random, lineContent);
-                CopyLineInto(image, line, lineContent);
-            }
-
-            return image;
-        }
-    }
-
-    /// <summary>The crash image in which every dirty line was written back: the live content.</summary>
-    public byte[] CrashAllPersisted()
-    {
-        lock (_lock)
-        {
-            return new ReadOnlySpan<byte>(BaseAddress, checked((int)Length)).ToArray();
-        }
-    }
-
-    /// <summary>The crash image in which nothing beyond the durable image was written back.</summary>
-    public byte[] CrashNonePersisted()
-    {
-        lock (_lock)
-        {
-            return _durable.AsSpan(0, checked((int)Length)).ToArray();
-        }
-    }
-
-    /// <summary>
-    /// What is not durable now: lines stored but not flushed (or stored again after their flush), and lines flushed
-    /// but not drained, as ranges of adjacent lines with the same issue. Does not record them in <see cref="Issues"/>.
-    /// </summary>
-    public IReadOnlyList<PersistenceIssue> CheckPersistence()
-    {
-        lock (_lock)
-        {
-            return FindIssues();
-        }
-    }
-
-    /// <summary>Runs <see cref="CheckPersistence"/>, records in <see cref="Issues"/> what was not recorded before, and returns that.</summary>
-    public IReadOnlyList<PersistenceIssue> CollectIssues()
-    {
-        lock (_lock)
-        {
-            return RecordIssues(FindIssues(), kindFilter: null);
-        }
-    }
-
-    /// <summary>Forgets the collected <see cref="Issues"/>.</summary>
-    public void ClearIssues()
-    {
-        lock (_lock)
-        {
-            _issues.Clear();
-            _issuesSeen.Clear();
-        }
-    }
-
-    /// <summary>Throws unless everything stored is durable now.</summary>
-    /// <exception cref="PersistenceCheckException">Some line is not flushed or not drained; the message names each range.</exception>
-    public void AssertAllDurable()
-    {
-        var issues = CheckPersistence();
-        if (issues.Count > 0)
-        {
-            throw new PersistenceCheckException(issues);
-        }
-    }
-
-    /// <summary>Throws if checking mode or <see cref="CollectIssues"/> has recorded any issue.</summary>
-    /// <exception cref="PersistenceCheckException">The recorded issues.</exception>
-    public void AssertNoIssues()
-    {
-        var issues = Issues;
-        if (issues.Count > 0)
-        {
-            throw new PersistenceCheckException(issues);
-        }
-    }
-
     /// <inheritdoc />
     protected override void Dispose(bool disposing)
     {
@@ -360,6 +246,9 @@ public sealed unsafe class SimulatedDomain : PersistenceDomain
             base.Dispose(disposing);
         }
     }
+
+    /// <summary>Records a store made through the base class's write methods or <see cref="PersistenceDomain.NotifyStore"/> (with store tracking).</summary>
+    protected override void OnStore(long offset, long length) => RecordStore(offset, length);
 
     /// <summary>Releases the native memory if the domain was not disposed.</summary>
     ~SimulatedDomain() => Dispose(false);
@@ -482,181 +371,6 @@ public sealed unsafe class SimulatedDomain : PersistenceDomain
 
     private ReadOnlySpan<byte> DurableLine(long line) => _durable.AsSpan(checked((int)(line * LineSize)), LineSize);
 
-    /// <summary>Lines that may differ between crash images, ascending: stored to, in flight, or live ≠ durable.</summary>
-    private List<long> PendingLines()
-    {
-        var lines = new List<long>(_lines.Keys);
-        long lineCount = RoundUpToLine(Length) / LineSize;
-        var live = new ReadOnlySpan<byte>(BaseAddress, checked((int)(lineCount * LineSize)));
-        var durable = _durable.AsSpan(0, live.Length);
-
-        // Compare page-sized blocks first (vectorised) and look at single lines only inside blocks that differ.
-        const int Block = 4096;
-        for (int blockStart = 0; blockStart < live.Length; blockStart += Block)
-        {
-            int blockLength = Math.Min(Block, live.Length - blockStart);
-            if (live.Slice(blockStart, blockLength).SequenceEqual(durable.Slice(blockStart, blockLength)))
-            {
-                continue;
-            }
-
-            for (int lineStart = blockStart; lineStart < blockStart + blockLength; lineStart += LineSize)
-            {
-                long line = lineStart / LineSize;
-                if (!live.Slice(lineStart, LineSize).SequenceEqual(durable.Slice(lineStart, LineSize)) && !_lines.ContainsKey(line))
-                {
-                    lines.Add(line);
-                }
-            }
-        }
-
-        lines.Sort();
-        return lines;
-    }
-
-    private void ChooseLineContent(long line, Random random, Span<byte> content)
-    {
-        DurableLine(line).CopyTo(content);
-        _lines.TryGetValue(line, out var state);
-        if (state is not null && TracksConsistently(line, state))
-        {
-            // Any prefix of the stores; the extremes get extra weight so that small lines see both often.
-            int count = state.Stores.Count;
-            int prefix = random.Next(4) switch
-            {
-                0 => 0,
-                1 => count,
-                _ => random.Next(count + 1),
-            };
-            ApplyStores(state, prefix, content);
-            return;
-        }
-
-        // Whole line: the durable content, the live content, or what some thread's flush captured.
-        var candidates = new List<byte[]> { DurableLine(line).ToArray(), LiveLine(line).ToArray() };
-        foreach (var inFlight in _inFlightByThread.Values)
-        {
-            if (inFlight.TryGetValue(line, out var capture))
-            {
-                candidates.Add(capture.Content);
-            }
-        }
-
-        candidates[random.Next(candidates.Count)].CopyTo(content);
-    }
-
-    /// <summary>True when the recorded stores applied to the durable line give the live line (no unreported stores).</summary>
-    private bool TracksConsistently(long line, LineState state)
-    {
-        if (!_options.TrackStores || state.Overflowed)
-        {
-            return false;
-        }
-
-        Span<byte> expected = stackalloc byte[LineSize];
-        DurableLine(line).CopyTo(expected);
-        ApplyStores(state, state.Stores.Count, expected);
-        return expected.SequenceEqual(LiveLine(line));
-    }
-
-    private static void ApplyStores(LineState state, int count, Span<byte> content)
-    {
-        for (int i = 0; i < count; i++)
-        {
-            var piece = state.Stores[i];
-            ulong value = piece.Value;
-            new ReadOnlySpan<byte>(&value, piece.Length).CopyTo(content.Slice(piece.OffsetInLine, piece.Length));
-        }
-    }
-
-    private void CopyLineInto(byte[] image, long line, ReadOnlySpan<byte> content)
-    {
-        long start = line * LineSize;
-        int count = (int)Math.Min(LineSize, image.Length - start);
-        content[..count].CopyTo(image.AsSpan((int)start, count));
-    }
-
-    private List<PersistenceIssue> FindIssues()
-    {
-        var issues = new List<PersistenceIssue>();
-        long length = Length;
-        var lines = PendingLines();
-        foreach (var inFlight in _inFlightByThread.Values)
-        {
-            lines.AddRange(inFlight.Keys);
-        }
-
-        lines.Sort();
-        long previousLine = -1;
-        foreach (long line in lines)
-        {
-            if (line == previousLine)
-            {
-                continue;
-            }
-
-            previousLine = line;
-            var kind = Classify(line);
-            if (kind is null)
-            {
-                continue;
-            }
-
-            long start = line * LineSize;
-            long end = Math.Min(start + LineSize, length);
-            if (issues.Count > 0 && issues[^1].Kind == kind && issues[^1].End == start)
-            {
-                issues[^1] = issues[^1] with { Length = end - issues[^1].Offset };
-            }
-            else
-            {
-                issues.Add(new PersistenceIssue(kind.Value, start, end - start, _drainCount));
-            }
-        }
-
-        return issues;
-    }
-
-    private PersistenceIssueKind? Classify(long line)
-    {
-        var live = LiveLine(line);
-        var durable = DurableLine(line);
-        bool dirty = !live.SequenceEqual(durable);
-        bool liveCaptured = false;
-        bool captureDiffers = false;
-        foreach (var inFlight in _inFlightByThread.Values)
-        {
-            if (inFlight.TryGetValue(line, out var capture))
-            {
-                liveCaptured |= live.SequenceEqual(capture.Content);
-                captureDiffers |= !durable.SequenceEqual(capture.Content);
-            }
-        }
-
-        if (dirty && !liveCaptured)
-        {
-            return PersistenceIssueKind.NotFlushed;
-        }
-
-        // A flush of a line that holds nothing new is harmless without a drain.
-        return dirty || captureDiffers ? PersistenceIssueKind.FlushedNotDrained : null;
-    }
-
-    private List<PersistenceIssue> RecordIssues(List<PersistenceIssue> found, PersistenceIssueKind? kindFilter)
-    {
-        var added = new List<PersistenceIssue>();
-        foreach (var issue in found)
-        {
-            if ((kindFilter is null || issue.Kind == kindFilter) && _issuesSeen.Add((issue.Kind, issue.Offset, issue.Length)))
-            {
-                _issues.Add(issue);
-                added.Add(issue);
-            }
-        }
-
-        return added;
-    }
-
     private static long RoundUpToLine(long value) => (value + LineSize - 1) & ~(long)(LineSize - 1);
 
     private static Reservation Reserve(long length, SimulationOptions? options)
@@ -679,44 +393,5 @@ public sealed unsafe class SimulatedDomain : PersistenceDomain
         public byte* Base { get; } = baseAddress;
         public void* Allocation { get; } = allocation;
         public long Capacity { get; } = capacity;
-    }
-
-    /// <summary>One atomic piece of a store: at most 8 bytes inside one aligned word of a line.</summary>
-    private readonly record struct StorePiece(byte OffsetInLine, byte Length, ulong Value);
-
-    /// <summary>A line not durable yet: its stores since it was last durable and the flushes in flight for it.</summary>
-    private sealed class LineState
-    {
-        /// <summary>Stores (pieces) made since the line was last durable, in order; empty when overflowed.</summary>
-        public readonly List<StorePiece> Stores = [];
-
-        /// <summary>Pieces ever stored to the line while it was tracked; a flush remembers this to know what it covers.</summary>
-        public long TotalStores;
-
-        /// <summary>Pieces already durable (<see cref="TotalStores"/> minus the pending ones).</summary>
-        public long DurableStores;
-
-        /// <summary>Too many stores to keep: the line persists whole (old or new content) until a drain catches up.</summary>
-        public bool Overflowed;
-
-        /// <summary>Number of threads with a flush of this line in flight.</summary>
-        public int InFlightCount;
-
-        /// <summary>Stamp of the flush that last made the line durable.</summary>
-        public long DurableStamp;
-    }
-
-    /// <summary>A line's content captured by a flush, durable once the flushing thread drains.</summary>
-    private sealed class InFlightLine
-    {
-        public readonly byte[] Content = new byte[LineSize];
-        public long StoreSequence;
-        public long Stamp;
-    }
-
-    /// <summary>Records stores made through the base class's write methods and <see cref="PersistenceDomain.NotifyStore"/>.</summary>
-    private sealed class StoreTracker(SimulatedDomain domain) : IStoreObserver
-    {
-        public void OnStore(long offset, long length) => domain.RecordStore(offset, length);
     }
 }

@@ -1,0 +1,65 @@
+// PoolInspection -- the read-only description of an open pool that tools and diagnostics get from PersistentPool.Inspect.
+using Pmem.Memory;
+using Pmem.Objects;
+
+namespace Pmem.Pool;
+
+/// <summary>
+/// What an open pool is made of, for tools and diagnostics (<c>pmem info</c>, a sample's banner, a support log): a
+/// snapshot taken by <see cref="PersistentPool.Inspect"/>. Reading it changes nothing in the pool.
+/// </summary>
+/// <remarks>
+/// This is the supported way to look inside a pool. The persistence domain the pool lives in is not public, because
+/// a store made through it would bypass the pool's log and allocator; nor are the type table's records, whose
+/// numbering is the file format's business. Types are named here by their durable names.
+/// </remarks>
+/// <param name="Path">The pool file's path (or the description given with its domain).</param>
+/// <param name="Layout">The layout name the pool was created with.</param>
+/// <param name="Uuid">The pool's unique identity, set at creation.</param>
+/// <param name="FormatVersion">The pool file's format version.</param>
+/// <param name="Durability">What the pool's writes survive.</param>
+/// <param name="FlushPath">How stores are made durable on this machine: the cache-line flush instruction, msync, or none needed.</param>
+/// <param name="Size">The pool's size in bytes.</param>
+/// <param name="HeapSize">Bytes of the pool given to the object heap (the rest is the header, type table and lanes).</param>
+/// <param name="LaneCount">Lanes: how many transactions can commit at the same time.</param>
+/// <param name="LaneSize">Bytes per lane (its redo log slots).</param>
+/// <param name="StoredTypes">The persistent types recorded in the pool, in the order they were first stored.</param>
+public sealed record PoolInspection(
+    string Path,
+    string Layout,
+    Guid Uuid,
+    uint FormatVersion,
+    DurabilityMode Durability,
+    FlushPath FlushPath,
+    long Size,
+    long HeapSize,
+    int LaneCount,
+    int LaneSize,
+    IReadOnlyList<StoredTypeInfo> StoredTypes);
+
+/// <summary>A persistent type as the pool recorded it when the type was first stored.</summary>
+/// <param name="Name">The durable name (<see cref="PersistentObjectAttribute.Name"/>, or the class's full name; possibly cut to the table's capacity).</param>
+/// <param name="TypeId">The identity derived from the durable name (<see cref="PersistentTypeInfo.TypeId"/> of the class).</param>
+/// <param name="Size">Object size in bytes.</param>
+/// <param name="LayoutHash">The layout hash recorded then; a class whose <see cref="PersistentTypeInfo.LayoutHash"/> differs cannot open the pool.</param>
+/// <param name="Fields">The fields the pool itself must understand: strings, references and collections.</param>
+public sealed record StoredTypeInfo(string Name, ulong TypeId, int Size, ulong LayoutHash, IReadOnlyList<PersistentFieldInfo> Fields)
+{
+    /// <summary>How many of the type's fields the pool understands (<see cref="Fields"/>).</summary>
+    public int FieldCount => Fields.Count;
+}
+
+public sealed partial class PersistentPool
+{
+    /// <summary>Describes the pool: format, durability, flush path, sizes, lanes and the stored types.</summary>
+    /// <returns>A snapshot; later changes to the pool (growth, new types) do not show in it.</returns>
+    /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
+    public PoolInspection Inspect()
+    {
+        ThrowIfDisposed();
+        var types = _types.Types.Select(t => new StoredTypeInfo(t.Name, t.TypeId, t.Size, t.LayoutHash, t.Fields)).ToArray();
+        var size = Size;
+        return new PoolInspection(Path, Layout, Uuid, FormatVersion, Durability, _domain.FlushPath, size, size - _heap.HeapStart,
+            _lanes.Count, _lanes.LaneSize, types);
+    }
+}
