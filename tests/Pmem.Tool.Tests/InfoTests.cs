@@ -30,6 +30,9 @@ public sealed class InfoTests : IDisposable
         Assert.Contains("tooltests.library", run.Out);
         Assert.Contains("tooltests.book", run.Out);
         Assert.Contains("reference", run.Out);
+        Assert.Contains("tooltests.book  version 1", run.Out); // the stored schema, property by property
+        Assert.Contains("Title: string", run.Out);
+        Assert.Contains("Pages: System.Int32 (4 bytes)", run.Out);
         Assert.False(run.Out.Contains('\e'), "no colour when not on a terminal");
     }
 
@@ -84,6 +87,11 @@ public sealed class InfoTests : IDisposable
         Assert.Equal(["tooltests.library", "tooltests.book"], root.GetProperty("storedTypes").EnumerateArray().Select(t => t.GetProperty("name").GetString()).ToArray());
         var fields = library.GetProperty("fields").EnumerateArray().Select(f => (f.GetProperty("offset").GetInt32(), f.GetProperty("kind").GetString()!)).ToList();
         Assert.Equal(Library.PersistentType.Fields.Select(f => (f.Offset, f.Kind.ToString().ToLowerInvariant())).ToList(), fields);
+        var book = root.GetProperty("storedTypes").EnumerateArray().Single(t => t.GetProperty("name").GetString() == "tooltests.book");
+        Assert.Equal(1, book.GetProperty("version").GetInt32());
+        Assert.Equal(
+            Book.PersistentType.Properties.Select(p => (p.Name, p.StorageType, p.Offset)).ToList(),
+            book.GetProperty("properties").EnumerateArray().Select(p => (p.GetProperty("name").GetString()!, p.GetProperty("storageType").GetString()!, p.GetProperty("offset").GetInt32())).ToList());
     }
 
     [Fact]

@@ -23,7 +23,7 @@ namespace Pmem.Pool;
 /// <param name="HeapSize">Bytes of the pool given to the object heap (the rest is the header, type table and lanes).</param>
 /// <param name="LaneCount">Lanes: how many transactions can commit at the same time.</param>
 /// <param name="LaneSize">Bytes per lane (its redo log slots).</param>
-/// <param name="StoredTypes">The persistent types recorded in the pool, in the order they were first stored.</param>
+/// <param name="StoredTypes">The persistent types recorded in the pool, in the order they were first stored (layouts a migration replaced left out).</param>
 public sealed record PoolInspection(
     string Path,
     string Layout,
@@ -37,16 +37,22 @@ public sealed record PoolInspection(
     int LaneSize,
     IReadOnlyList<StoredTypeInfo> StoredTypes);
 
-/// <summary>A persistent type as the pool recorded it when the type was first stored.</summary>
-/// <param name="Name">The durable name (<see cref="PersistentObjectAttribute.Name"/>, or the class's full name; possibly cut to the table's capacity).</param>
+/// <summary>A persistent type as the pool records it: its current layout and, for pools with schema records, every property.</summary>
+/// <param name="Name">The durable name (<see cref="PersistentObjectAttribute.Name"/>, or the class's full name).</param>
 /// <param name="TypeId">The identity derived from the durable name (<see cref="PersistentTypeInfo.TypeId"/> of the class).</param>
 /// <param name="Size">Object size in bytes.</param>
-/// <param name="LayoutHash">The layout hash recorded then; a class whose <see cref="PersistentTypeInfo.LayoutHash"/> differs cannot open the pool.</param>
+/// <param name="LayoutHash">The layout hash recorded; a class whose <see cref="PersistentTypeInfo.LayoutHash"/> differs is migrated when the pool opens (README, "Changing your classes").</param>
 /// <param name="Fields">The fields the pool itself must understand: strings, references and collections.</param>
 public sealed record StoredTypeInfo(string Name, ulong TypeId, int Size, ulong LayoutHash, IReadOnlyList<PersistentFieldInfo> Fields)
 {
     /// <summary>How many of the type's fields the pool understands (<see cref="Fields"/>).</summary>
     public int FieldCount => Fields.Count;
+
+    /// <summary>The class version the pool recorded (1 when not set, or for a type stored before schema records).</summary>
+    public int Version { get; init; } = 1;
+
+    /// <summary>Every stored property (the schema record), or empty for a type stored before schema records (format 3).</summary>
+    public IReadOnlyList<PersistentPropertyInfo> Properties { get; init; } = [];
 }
 
 public sealed partial class PersistentPool
@@ -57,7 +63,10 @@ public sealed partial class PersistentPool
     public PoolInspection Inspect()
     {
         ThrowIfDisposed();
-        var types = _types.Types.Select(t => new StoredTypeInfo(t.Name, t.TypeId, t.Size, t.LayoutHash, t.Fields)).ToArray();
+        var types = _types.Types
+            .Where(t => !t.IsRetired)
+            .Select(t => new StoredTypeInfo(t.Name, t.TypeId, t.Size, t.LayoutHash, t.Fields) { Version = t.Version, Properties = t.Schema?.Properties ?? [] })
+            .ToArray();
         var size = Size;
         return new PoolInspection(Path, Layout, Uuid, FormatVersion, Durability, _domain.FlushPath, size, size - _heap.HeapStart,
             _lanes.Count, _lanes.LaneSize, types);

@@ -60,7 +60,11 @@ internal static class InfoCommand
                 type.Name,
                 type.Size,
                 type.LayoutHash.ToString("x16", CultureInfo.InvariantCulture),
-                type.Fields.Select(field => new FieldJson(field.Offset, KindName(field.Kind))).ToList()))
+                type.Fields.Select(field => new FieldJson(field.Offset, KindName(field.Kind))).ToList())
+            {
+                Version = type.Version,
+                Properties = type.Properties.Select(p => new PropertyJson(p.Name, p.StorageType, p.Offset, p.Size, p.Target, p.Group)).ToList(),
+            })
             .ToList();
         var header = new HeaderJson(
             h.FormatVersion,
@@ -136,10 +140,19 @@ internal static class InfoCommand
 
         foreach (var t in info.StoredTypes)
         {
-            o.WriteLine($"  {t.Name}  {t.Size} bytes  layout {t.LayoutHash}  id {t.TypeId}");
-            foreach (var f in t.Fields)
+            o.WriteLine($"  {t.Name}  version {t.Version}  {t.Size} bytes  layout {t.LayoutHash}  id {t.TypeId}");
+            foreach (var p in t.Properties)
             {
-                o.WriteLine($"       +{f.Offset,-5} {f.Kind}");
+                var target = p.Target is null ? "" : $" -> {p.Target}";
+                o.WriteLine($"       +{p.Offset,-5} {p.Name}: {p.StorageType}{target} ({p.Size} bytes)");
+            }
+
+            if (t.Properties.Count == 0)
+            {
+                foreach (var f in t.Fields)
+                {
+                    o.WriteLine($"       +{f.Offset,-5} {f.Kind}");
+                }
             }
         }
     }

@@ -35,7 +35,17 @@ internal sealed record SizesJson(long PoolSize, long HeapSize, long AllocatedByt
 internal sealed record TypeCountJson(string Type, long Count, long? ObjectBytes);
 
 /// <summary>An entry of the pool's type table.</summary>
-internal sealed record StoredTypeJson(string TypeId, string Name, int Size, string LayoutHash, IReadOnlyList<FieldJson> Fields);
+internal sealed record StoredTypeJson(string TypeId, string Name, int Size, string LayoutHash, IReadOnlyList<FieldJson> Fields)
+{
+    /// <summary>The class version the pool recorded.</summary>
+    public int Version { get; init; } = 1;
+
+    /// <summary>The stored schema: every property (empty for a pool written before schema records).</summary>
+    public IReadOnlyList<PropertyJson> Properties { get; init; } = [];
+}
+
+/// <summary>One stored property of a type's schema.</summary>
+internal sealed record PropertyJson(string Name, string StorageType, int Offset, int Size, string? Target, string? Group);
 
 /// <summary>A field the pool understands: its offset in the object and what it holds.</summary>
 internal sealed record FieldJson(int Offset, string Kind);
