@@ -32,6 +32,8 @@ internal sealed class TypeTable
     public const uint BlobTypeIndex = 2;
     public const uint ListTypeIndex = 3;
     public const uint DictionaryTypeIndex = 4;
+    public const uint SortedDictionaryTypeIndex = 5;
+    public const uint SortedNodeTypeIndex = 6;
     public const uint FirstUserTypeIndex = 16;
 
     /// <summary>How many type indexes a pool can give out (built-in and user types): 0 to this, exclusive.</summary>
@@ -76,12 +78,12 @@ internal sealed class TypeTable
     }
 
     public bool IsKnown(uint typeIndex) =>
-        typeIndex is StringTypeIndex or BlobTypeIndex or ListTypeIndex or DictionaryTypeIndex ||
+        typeIndex is StringTypeIndex or BlobTypeIndex or ListTypeIndex or DictionaryTypeIndex or SortedDictionaryTypeIndex or SortedNodeTypeIndex ||
         (typeIndex >= FirstUserTypeIndex && typeIndex - FirstUserTypeIndex < (uint)_byIndex.Length);
 
     /// <summary>
     /// The one spelling of a type index in messages, checks and statistics: <c>string</c>, <c>(collection storage)</c>,
-    /// <c>(list)</c>, <c>(dictionary)</c>, a stored type's name, or <c>(type index N)</c> for one the table does not hold.
+    /// <c>(list)</c>, <c>(dictionary)</c>, <c>(sorted dictionary)</c>, <c>(sorted dictionary node)</c>, a stored type's name, or <c>(type index N)</c> for one the table does not hold.
     /// </summary>
     public string NameOf(uint typeIndex) => typeIndex switch
     {
@@ -89,6 +91,8 @@ internal sealed class TypeTable
         BlobTypeIndex => "(collection storage)",
         ListTypeIndex => "(list)",
         DictionaryTypeIndex => "(dictionary)",
+        SortedDictionaryTypeIndex => "(sorted dictionary)",
+        SortedNodeTypeIndex => "(sorted dictionary node)",
         _ => Get(typeIndex)?.Name ?? $"(type index {typeIndex})",
     };
 
