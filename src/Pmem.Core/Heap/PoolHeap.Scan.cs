@@ -1,4 +1,5 @@
 // PoolHeap (scan) -- walking the allocated blocks of one type index run by run, without a lock or an allocation per block.
+using System.Buffers.Binary;
 using System.Numerics;
 using Pmem.Memory;
 
@@ -20,9 +21,11 @@ internal struct TypeScan
 internal sealed partial class PoolHeap
 {
     /// <summary>
-    /// Advances <paramref name="scan"/> to the next allocated block stamped <paramref name="typeIndex"/> whose block holds
-    /// at least <paramref name="minBlockSize"/> bytes (an object never lives in a smaller class, so runs of smaller
-    /// classes are skipped whole). Reads the bitmaps and type indexes as they are now, without the heap lock.
+    /// Advances <paramref name="scan"/> and writes into <paramref name="into"/> the offsets of the next allocated blocks
+    /// stamped <paramref name="typeIndex"/> whose blocks hold at least <paramref name="minBlockSize"/> bytes (an object
+    /// never lives in a smaller class, so runs of smaller classes are skipped whole); returns how many, 0 at the heap's
+    /// end. Reads the bitmaps and type indexes as they are now, without the heap lock; a batch per call (up to a bitmap
+    /// word's matches: <paramref name="into"/> holds at least 64) keeps the per-block cost to a bit scan and a compare.
     /// </summary>
     /// <remarks>
     /// Safe beside other threads' allocations and frees: a block's type index is stored before its bit is set (prepared
@@ -30,26 +33,37 @@ internal sealed partial class PoolHeap
     /// header is compared again before each bitmap word is trusted. A block allocated or freed during the scan may or
     /// may not be found; every block allocated throughout is found exactly once (offsets only grow).
     /// </remarks>
-    public bool NextOfType(ref TypeScan scan, uint typeIndex, long minBlockSize, out long offset)
+    public int NextOfType(ref TypeScan scan, uint typeIndex, long minBlockSize, Span<long> into)
     {
         while (true)
         {
             if (scan.Bits != 0)
             {
+                // One bitmap word: its set bits in order, each block's type index read from the run's index array.
                 var head = scan.Head;
                 var geometry = SizeClasses.Geometry[head.SizeClass];
                 var chunkOffset = ChunkOffset(scan.Chunk);
-                do
+                var types = _domain.GetSpan(chunkOffset + geometry.TypesOffset, geometry.BlockCount * sizeof(uint));
+                var first = chunkOffset + geometry.DataOffset;
+                var blockSize = (long)SizeClasses.Sizes[head.SizeClass];
+                var wordBase = scan.Word * RunGeometry.BitsPerWord;
+                var bits = scan.Bits;
+                scan.Bits = 0;
+                var found = 0;
+                while (bits != 0)
                 {
-                    var slot = scan.Word * RunGeometry.BitsPerWord + BitOperations.TrailingZeroCount(scan.Bits);
-                    scan.Bits &= scan.Bits - 1;
-                    if (_domain.Read<uint>(chunkOffset + geometry.TypeOffset(slot)) == typeIndex)
+                    var slot = wordBase + BitOperations.TrailingZeroCount(bits);
+                    bits &= bits - 1;
+                    if (slot < geometry.BlockCount && BinaryPrimitives.ReadUInt32LittleEndian(types[(slot * sizeof(uint))..]) == typeIndex)
                     {
-                        offset = chunkOffset + geometry.DataOffset + (long)slot * SizeClasses.Sizes[head.SizeClass];
-                        return true;
+                        into[found++] = first + slot * blockSize;
                     }
                 }
-                while (scan.Bits != 0);
+
+                if (found > 0)
+                {
+                    return found;
+                }
             }
 
             if (scan.Started && scan.Head.Kind == ChunkKind.Run && scan.Word + 1 < SizeClasses.Geometry[scan.Head.SizeClass].BitmapWords)
@@ -67,8 +81,7 @@ internal sealed partial class PoolHeap
             {
                 scan.Chunk = next;
                 scan.Head = default;
-                offset = 0;
-                return false;
+                return 0;
             }
 
             scan.Chunk = next;
@@ -80,8 +93,8 @@ internal sealed partial class PoolHeap
                 var size = (long)scan.Head.Span * ChunkSize - ChunkHeader.Size;
                 if (size >= minBlockSize && _domain.Read<uint>(ChunkOffset(next) + ChunkHeader.LargeTypeOffset) == typeIndex)
                 {
-                    offset = ChunkOffset(next) + ChunkHeader.Size;
-                    return true;
+                    into[0] = ChunkOffset(next) + ChunkHeader.Size;
+                    return 1;
                 }
             }
             else if (scan.Head.Kind == ChunkKind.Run && scan.Head.SizeClass < SizeClasses.Count)

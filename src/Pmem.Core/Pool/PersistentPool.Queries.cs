@@ -79,7 +79,10 @@ public sealed partial class PersistentPool
     private sealed class ObjectEnumerator<T>(PersistentPool pool, uint typeIndex, int size) : TypeEnumerator(pool, typeIndex, size), IEnumerator<T>
         where T : PersistentObject, IPersistentObject<T>
     {
-        T IEnumerator<T>.Current => T.Attach(new ObjectHandle(Pool, Offset));
+        // A static abstract call from shared generic code resolves the method on every call; a delegate made once does not.
+        private static readonly Func<ObjectHandle, T> s_attach = T.Attach;
+
+        T IEnumerator<T>.Current => s_attach(new ObjectHandle(Pool, Offset));
 
         object IEnumerator.Current => ((IEnumerator<T>)this).Current;
     }
@@ -95,7 +98,10 @@ public sealed partial class PersistentPool
         private readonly int _size;
         private readonly HashSet<long>? _hidden; // the transaction's frees and allocations of the type
         private readonly long[] _own; // the transaction's allocations of the type
+        private readonly long[] _batch = new long[RunGeometry.BitsPerWord]; // the heap hands out a bitmap word's matches at a time
         private TypeScan _scan;
+        private int _batchCount;
+        private int _batchIndex;
         private int _ownIndex = -1;
 
         public TypeEnumerator(PersistentPool pool, uint typeIndex, int size)
@@ -122,10 +128,11 @@ public sealed partial class PersistentPool
         public bool MoveNext()
         {
             Pool.ThrowIfDisposed();
-            if (_ownIndex < 0)
+            while (_ownIndex < 0)
             {
-                while (Pool._heap.NextOfType(ref _scan, _typeIndex, _size, out var offset))
+                while (_batchIndex < _batchCount)
                 {
+                    var offset = _batch[_batchIndex++];
                     if (_hidden is null || !_hidden.Contains(offset))
                     {
                         Offset = offset;
@@ -133,7 +140,11 @@ public sealed partial class PersistentPool
                     }
                 }
 
-                _ownIndex = 0;
+                (_batchCount, _batchIndex) = (Pool._heap.NextOfType(ref _scan, _typeIndex, _size, _batch), 0);
+                if (_batchCount == 0)
+                {
+                    _ownIndex = 0;
+                }
             }
 
             if (_ownIndex < _own.Length)
@@ -148,7 +159,7 @@ public sealed partial class PersistentPool
         public void Reset()
         {
             _scan = default;
-            _ownIndex = -1;
+            (_batchCount, _batchIndex, _ownIndex) = (0, 0, -1);
         }
 
         public void Dispose()

@@ -59,8 +59,8 @@ internal static class SortedLayout
     public const int NodeOwnerOffset = 24;
     public const int EntriesOffset = 32;
 
-    /// <summary>The node size for new trees: 1 KiB, or more when that would hold fewer than 8 entries.</summary>
-    private const int PreferredNodeSize = 1024;
+    /// <summary>The node size for new trees: 512 bytes (30 <c>long → long</c> entries: an insert logs and flushes a few lines of shifted entries, not a dozen), or more when that would hold fewer than 8 entries.</summary>
+    private const int PreferredNodeSize = 512;
     private const int MinimumFanout = 8;
     private const int MaxNodeSize = 1 << 16;
     private const int MaxHeight = 64;

@@ -17,7 +17,7 @@ namespace Pmem.Tests.Crash;
 public sealed class SortedCollectionCrashTests
 {
     /// <summary>Random images per crash point (ten times as many with <c>PMEM_CRASH_CAMPAIGN=long</c>): the CI budget.</summary>
-    private const int ImagesPerPoint = 8;
+    private const int ImagesPerPoint = 12;
 
     private static Func<SimulatedDomain> Setup(DurabilityMode durability, Action<PersistentPool> prepare, Action<PersistentPool> keep) => () =>
     {
@@ -122,13 +122,13 @@ public sealed class SortedCollectionCrashTests
         operations.Add(index => Assert.Equal(3, HeightOf(index.Pool, index.Numbers))); // the root split: the campaign tests what it means to
         states.Add(states[^1]);
 
-        for (var run = 0; run < 12; run++)
+        for (var run = 0; run < 10; run++)
         {
-            var from = run * 600L;
-            Step(m => m.RemoveWhere(k => k >= from && k < from + 600), index =>
+            var from = run * 250L;
+            Step(m => m.RemoveWhere(k => k >= from && k < from + 250), index =>
             {
                 using var tx = index.Pool.BeginTransaction();
-                for (var key = from; key < from + 600; key += 10)
+                for (var key = from; key < from + 250; key += 10)
                 {
                     index.Numbers.Remove(key);
                 }
@@ -139,9 +139,9 @@ public sealed class SortedCollectionCrashTests
 
         for (var i = 0; i < 6; i++)
         {
-            var key = 9_005L + i * 10;
+            var key = 3_005L + i * 10;
             Step(m => m.Add(key), index => index.Numbers[key] = -key);
-            var gone = 12_000L + i * 10;
+            var gone = 3_500L + i * 10;
             Step(m => m.Remove(gone), index => index.Numbers.Remove(gone));
         }
 
@@ -165,7 +165,7 @@ public sealed class SortedCollectionCrashTests
         {
             var index = pool.Root<Objects.Index>();
             using var tx = pool.BeginTransaction();
-            for (var i = 0; i < 58; i++)
+            for (var i = 0; i < 28; i++)
             {
                 index.Names[Key(i * 2)] = $"value {i}";
             }
@@ -173,7 +173,7 @@ public sealed class SortedCollectionCrashTests
             tx.Commit();
         }
 
-        var model = new SortedSet<string>(Enumerable.Range(0, 58).Select(i => Key(i * 2)), StringComparer.Ordinal);
+        var model = new SortedSet<string>(Enumerable.Range(0, 28).Select(i => Key(i * 2)), StringComparer.Ordinal);
         var states = new List<string[]> { model.ToArray() };
         var operations = new List<Action<Objects.Index>>();
         void Step(Action<SortedSet<string>> onModel, Action<Objects.Index> onPool)
@@ -189,16 +189,16 @@ public sealed class SortedCollectionCrashTests
             Step(m => m.Add(key), index => index.Names[key] = key.ToUpperInvariant());
         }
 
-        for (var i = 0; i < 30; i += 2)
+        for (var i = 0; i < 28; i += 2)
         {
             var key = Key(i * 2);
             Step(m => m.Remove(key), index => index.Names.Remove(key));
         }
 
-        Step(m => m.RemoveWhere(k => string.CompareOrdinal(k, Key(80)) >= 0), index =>
+        Step(m => m.RemoveWhere(k => string.CompareOrdinal(k, Key(30)) >= 0), index =>
         {
             using var tx = index.Pool.BeginTransaction();
-            foreach (var key in index.Names.From(Key(80)).Select(p => p.Key).ToList())
+            foreach (var key in index.Names.From(Key(30)).Select(p => p.Key).ToList())
             {
                 index.Names.Remove(key);
             }
@@ -246,9 +246,9 @@ public sealed class SortedCollectionCrashTests
             return false;
         }
 
-        var capacity = SortedLayout.InnerCapacity(1024, 8);
+        var nodeSize = domain.Read<int>(map.Offset + SortedLayout.NodeSizeOffset);
         var children = domain.Read<int>(root + SortedLayout.NodeEntryCountOffset);
         var lastLeaf = domain.Read<long>(root + SortedLayout.EntriesOffset + (children - 1) * 16 + 8);
-        return children == capacity && domain.Read<int>(lastLeaf + SortedLayout.NodeEntryCountOffset) == SortedLayout.LeafCapacity(1024, 8, 8);
+        return children == SortedLayout.InnerCapacity(nodeSize, 8) && domain.Read<int>(lastLeaf + SortedLayout.NodeEntryCountOffset) == SortedLayout.LeafCapacity(nodeSize, 8, 8);
     }
 }

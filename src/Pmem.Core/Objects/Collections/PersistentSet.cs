@@ -5,7 +5,7 @@ namespace Pmem.Objects;
 
 /// <summary>
 /// A set living in a pool, held by a property of a persistent object, with its elements kept in order: the B+-tree of
-/// <see cref="PersistentSortedDictionary{TKey, TValue}"/> with no value slot (so 124 eight-byte elements per 1 KiB
+/// <see cref="PersistentSortedDictionary{TKey, TValue}"/> with no value slot (so 60 eight-byte elements per 512-byte
 /// leaf). Elements are the sorted dictionary's key types; two elements are the same when their order says they are
 /// equal (ordinal for strings).
 /// </summary>

@@ -18,7 +18,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         var height = Height;
         var path = new TreePath(new long[height], new int[height]);
         var node = Root;
-        var scratch = new byte[_nodeSize];
+        var scratch = _pool.HasUncommittedWrites ? new byte[_nodeSize] : null; // the live nodes when nothing is written yet
         for (var depth = 0; depth < height - 1; depth++)
         {
             path.Nodes[depth] = node;

@@ -52,11 +52,14 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         while (leaf != 0)
         {
             var count = EntryCount(buffer);
+
+            // The far bound is compared per entry only in the leaf where it falls: in the others, the leaf's last entry
+            // in the scan's direction is inside it, so every entry is.
+            var checkBound = count > 0 && !InsideFarBound(buffer.AsSpan(EntriesOffset + (descending ? 0 : count - 1) * _leafEntry, _keySize), descending, descending ? hasLower : hasUpper, descending ? lower : upper, descending ? lowerInclusive : upperInclusive);
             for (; position >= 0 && position < count; position += descending ? -1 : 1)
             {
                 var slot = buffer.AsSpan(EntriesOffset + position * _leafEntry, _leafEntry);
-                if (descending ? hasLower && _keys.Compare(_pool, slot, lower) is var l && (l < 0 || (l == 0 && !lowerInclusive))
-                               : hasUpper && _keys.Compare(_pool, slot, upper) is var u && (u > 0 || (u == 0 && !upperInclusive)))
+                if (checkBound && !InsideFarBound(slot, descending, descending ? hasLower : hasUpper, descending ? lower : upper, descending ? lowerInclusive : upperInclusive))
                 {
                     yield break;
                 }
@@ -76,6 +79,18 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
                 position = descending ? EntryCount(buffer) - 1 : 0;
             }
         }
+    }
+
+    /// <summary>Whether a key slot lies inside the bound a scan ends at (the upper one ascending, the lower one descending).</summary>
+    private bool InsideFarBound(ReadOnlySpan<byte> slot, bool descending, bool hasBound, TKey bound, bool inclusive)
+    {
+        if (!hasBound)
+        {
+            return true;
+        }
+
+        var c = _keys.Compare(_pool, slot, bound);
+        return descending ? c > 0 || (c == 0 && inclusive) : c < 0 || (c == 0 && inclusive);
     }
 
     /// <summary>Copies a leaf into <paramref name="buffer"/> as this thread sees it (an enumeration holds no span across yields).</summary>

@@ -9,7 +9,7 @@ using static Pmem.Pool.SortedLayout;
 namespace Pmem.Objects;
 
 /// <summary>
-/// An ordered map living in a pool, held by a property of a persistent object: a B+-tree of 1 KiB nodes with linked
+/// An ordered map living in a pool, held by a property of a persistent object: a B+-tree of 512-byte nodes with linked
 /// leaves. Keys are integers, enums, <see cref="char"/>, <see cref="bool"/>, <see cref="Guid"/>,
 /// <see cref="DateTime"/>, <see cref="DateTimeOffset"/>, <see cref="TimeSpan"/>, <see cref="decimal"/>,
 /// <see cref="Int128"/>/<see cref="UInt128"/> (their own order) or strings (ordinal order); values are unmanaged values,
