@@ -142,7 +142,7 @@ public sealed class PoolQueryTests
         using var pool = NewPool();
         var stable = Enumerable.Range(0, 500).Select(i => { var a = pool.New<Account>(); a.Balance = 1; return a.Offset; }).ToHashSet();
         using var stop = new CancellationTokenSource();
-        var churn = Enumerable.Range(0, 2).Select(_ => Task.Run(() =>
+        var churn = Enumerable.Range(0, 2).Select(_ => new Thread(() =>
         {
             var mine = new Queue<Account>();
             while (!stop.IsCancellationRequested)
@@ -156,6 +156,7 @@ public sealed class PoolQueryTests
                 }
             }
         })).ToArray();
+        Array.ForEach(churn, thread => thread.Start());
 
         try
         {
@@ -169,7 +170,7 @@ public sealed class PoolQueryTests
         finally
         {
             stop.Cancel();
-            Task.WaitAll(churn);
+            Array.ForEach(churn, thread => thread.Join());
         }
     }
 

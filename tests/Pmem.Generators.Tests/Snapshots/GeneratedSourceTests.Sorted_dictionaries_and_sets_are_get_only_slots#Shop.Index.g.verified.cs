@@ -25,17 +25,18 @@ public partial class Index : global::Pmem.Objects.PersistentObject, global::Pmem
         name: "Shop.Index",
         size: 128,
         layoutHash: 0x939C6EBFACC9BCDEUL,
-        fields:
+        version: 1,
+        properties:
         [
-            new(0, global::Pmem.Objects.PersistentFieldKind.Collection), // ById
-            new(8, global::Pmem.Objects.PersistentFieldKind.Collection), // BySize
-            new(16, global::Pmem.Objects.PersistentFieldKind.Collection), // BySku
-            new(24, global::Pmem.Objects.PersistentFieldKind.Collection), // Events
-            new(32, global::Pmem.Objects.PersistentFieldKind.Collection), // Notes
-            new(40, global::Pmem.Objects.PersistentFieldKind.Collection), // Numbers
-            new(48, global::Pmem.Objects.PersistentFieldKind.Collection), // Prices
-            new(56, global::Pmem.Objects.PersistentFieldKind.Collection), // Tags
-            new(64, global::Pmem.Objects.PersistentFieldKind.Collection), // Totals
+            new("ById", "sorted<System.Guid,reference>", 0, 8, target: "Shop.Product"),
+            new("BySize", "sorted<enum:System.Byte,System.Int32>", 8, 8),
+            new("BySku", "sorted<string,reference>", 16, 8, target: "Shop.Product"),
+            new("Events", "sorted<System.DateTime,string>", 24, 8),
+            new("Notes", "sorted<string,string>", 32, 8),
+            new("Numbers", "set<System.Int32>", 40, 8),
+            new("Prices", "sorted<string,System.Decimal>", 48, 8),
+            new("Tags", "set<string>", 56, 8),
+            new("Totals", "sorted<System.Int64,System.Int64>", 64, 8),
         ]);
 
     private Index(global::Pmem.Objects.ObjectHandle handle) : base(handle) { }
@@ -44,6 +45,11 @@ public partial class Index : global::Pmem.Objects.PersistentObject, global::Pmem
     public static global::Pmem.Objects.PersistentTypeInfo PersistentType => s_persistentType;
 
     static global::Shop.Index global::Pmem.Objects.IPersistentObject<global::Shop.Index>.Attach(global::Pmem.Objects.ObjectHandle handle) => new(handle);
+
+    /// <summary>Registers the type with the runtime when the assembly loads, so that pools can check and migrate it.</summary>
+    [global::System.Runtime.CompilerServices.ModuleInitializer]
+    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+    internal static void __PmemRegister() => global::Pmem.Objects.PersistentTypeRegistry.Register(s_persistentType);
 
     // Offset 64, 8 bytes, cache line 1: the collection is created on first use.
     public partial global::Pmem.Objects.PersistentSortedDictionary<long, long> Totals

@@ -17,9 +17,10 @@ public partial class Product : global::Pmem.Objects.PersistentObject, global::Pm
         name: "Shop.Product",
         size: 64,
         layoutHash: 0x8A92EB11153A9CF4UL,
-        fields:
+        version: 1,
+        properties:
         [
-            new(0, global::Pmem.Objects.PersistentFieldKind.String), // Name
+            new("Name", "string", 0, 8, isNullable: true),
         ]);
 
     private Product(global::Pmem.Objects.ObjectHandle handle) : base(handle) { }
@@ -28,6 +29,11 @@ public partial class Product : global::Pmem.Objects.PersistentObject, global::Pm
     public static global::Pmem.Objects.PersistentTypeInfo PersistentType => s_persistentType;
 
     static global::Shop.Product global::Pmem.Objects.IPersistentObject<global::Shop.Product>.Attach(global::Pmem.Objects.ObjectHandle handle) => new(handle);
+
+    /// <summary>Registers the type with the runtime when the assembly loads, so that pools can check and migrate it.</summary>
+    [global::System.Runtime.CompilerServices.ModuleInitializer]
+    [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+    internal static void __PmemRegister() => global::Pmem.Objects.PersistentTypeRegistry.Register(s_persistentType);
 
     // Offset 0, 8 bytes, cache line 0.
     public partial string? Name
