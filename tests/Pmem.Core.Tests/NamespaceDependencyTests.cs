@@ -44,6 +44,7 @@ public sealed class NamespaceDependencyTests
         "Pmem.Pool.TransactionTooLargeException",
         "Pmem.Objects.PersistentTypeMismatchException",
         "Pmem.Objects.PersistentTypeInfo",
+        "Pmem.Objects.PersistentPropertyInfo", // part of PersistentTypeInfo's schema since issue 14
         "Pmem.Objects.PersistentFieldInfo",
         "Pmem.Objects.PersistentFieldKind",
         "Pmem.Objects.PersistentPropertyInfo",

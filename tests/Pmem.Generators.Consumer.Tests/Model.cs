@@ -47,3 +47,17 @@ public partial class Renamed
     [RenamedFrom("Caption")]
     public partial string? Label { get; set; }
 }
+
+/// <summary>A journal of events kept in order by time, with a set of tags: the sorted collections as properties.</summary>
+[PersistentObject(Name = "consumer.journal")]
+public partial class Journal
+{
+    /// <summary>Event descriptions by time.</summary>
+    public partial PersistentSortedDictionary<DateTime, string?> Events { get; }
+
+    /// <summary>Customers by name, ordinally.</summary>
+    public partial PersistentSortedDictionary<string, Customer?> ByName { get; }
+
+    /// <summary>The tags seen.</summary>
+    public partial PersistentSet<string> Tags { get; }
+}

@@ -362,6 +362,55 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
+    public void PMEM003_sorted_keys_and_set_elements_need_a_durable_order()
+    {
+        var run = GeneratorHarness.Run("""
+            using Pmem.Objects;
+
+            [PersistentObject]
+            public partial class Basket
+            {
+                public partial PersistentSortedDictionary<double, long> ByWeight { get; }
+                public partial PersistentSortedDictionary<Basket, long> ByBasket { get; }
+                public partial PersistentSet<float> Weights { get; }
+                public partial PersistentSet<Basket> Baskets { get; }
+                public partial PersistentSortedDictionary<long, int?> Maybe { get; }
+            }
+            """);
+
+        AssertOnly(
+            run,
+            ("PMEM003", "Baskets", "its element type 'Basket' has no durable order"),
+            ("PMEM003", "ByBasket", "its key type 'Basket' has no durable order"),
+            ("PMEM003", "ByWeight", "its key type 'double' has no durable order"),
+            ("PMEM003", "Maybe", "its value type 'int?' cannot be stored in a collection"),
+            ("PMEM003", "Weights", "its element type 'float' has no durable order"));
+        AssertRefused(run);
+    }
+
+    [Fact]
+    public void PMEM018_sorted_collections_declared_with_other_nullability_than_the_pool_returns()
+    {
+        var run = GeneratorHarness.Run("""
+            using Pmem.Objects;
+
+            [PersistentObject]
+            public partial class Basket
+            {
+                public partial PersistentSet<string?> Tags { get; }
+                public partial PersistentSortedDictionary<string, string> Labels { get; }
+                public partial PersistentSortedDictionary<long, Basket?> Fine { get; }
+            }
+            """);
+
+        AssertOnly(
+            run,
+            ("PMEM018", "Labels", "'Labels' must be declared as 'PersistentSortedDictionary<string, string?>'"),
+            ("PMEM018", "Tags", "'Tags' must be declared as 'PersistentSet<string>'"));
+        AssertRefused(run);
+    }
+
+    [Fact]
     public void PMEM018_collection_declared_with_other_nullability_than_the_pool_returns()
     {
         var run = GeneratorHarness.Run("""

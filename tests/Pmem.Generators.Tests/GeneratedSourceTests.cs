@@ -385,6 +385,41 @@ public sealed class GeneratedSourceTests
     }
 
     [Fact]
+    public void Sorted_dictionaries_and_sets_are_get_only_slots()
+    {
+        var run = GeneratorHarness.RunClean("""
+            using System;
+            using Pmem.Objects;
+
+            namespace Shop;
+
+            public enum Size : byte { Small, Large }
+
+            [PersistentObject]
+            public partial class Product
+            {
+                public partial string? Name { get; set; }
+            }
+
+            [PersistentObject]
+            public partial class Index
+            {
+                public partial PersistentSortedDictionary<long, long> Totals { get; }
+                public partial PersistentSortedDictionary<DateTime, string?> Events { get; }
+                public partial PersistentSortedDictionary<Guid, Product?> ById { get; }
+                public partial PersistentSortedDictionary<string, decimal> Prices { get; }
+                public partial PersistentSortedDictionary<string, string?> Notes { get; }
+                public partial PersistentSortedDictionary<string, Product?> BySku { get; }
+                public partial PersistentSortedDictionary<Size, int> BySize { get; }
+                public partial PersistentSet<int> Numbers { get; }
+                public partial PersistentSet<string> Tags { get; }
+            }
+            """);
+
+        Snapshot.Verify(run);
+    }
+
+    [Fact]
     public void Collections_declared_in_a_nullable_oblivious_context_compile_cleanly()
     {
         var run = GeneratorHarness.RunClean("""
@@ -431,6 +466,10 @@ public sealed class GeneratedSourceTests
             HashOf("PersistentDictionary<int, long>"),
             HashOf("PersistentDictionary<long, int>"),
             HashOf("PersistentDictionary<string, long>"),
+            HashOf("PersistentSortedDictionary<int, long>"),
+            HashOf("PersistentSortedDictionary<string, long>"),
+            HashOf("PersistentSet<int>"),
+            HashOf("PersistentSet<string>"),
         ];
 
         Assert.All(hashes, hash => Assert.Matches("^0x[0-9A-F]{16}$", hash));

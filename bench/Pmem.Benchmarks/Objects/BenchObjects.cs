@@ -45,3 +45,10 @@ public partial class MapHolder
 {
     public partial PersistentDictionary<long, long> Map { get; }
 }
+
+/// <summary>A sorted dictionary of <c>long → long</c> (the sorted-dictionary benchmarks).</summary>
+[PersistentObject(Name = "bench.sortedholder")]
+public partial class SortedHolder
+{
+    public partial PersistentSortedDictionary<long, long> Map { get; }
+}

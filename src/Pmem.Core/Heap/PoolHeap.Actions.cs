@@ -67,13 +67,15 @@ internal sealed partial class PoolHeap
             return;
         }
 
+        // The type index before the bit: a scan on another thread that sees the bit then finds the type (NextOfType).
         var geometry = SizeClasses.Geometry[block.SizeClass];
         var chunkOffset = ChunkOffset(block.Chunk);
-        redo.Or(chunkOffset + geometry.WordOffset(block.Slot), RunGeometry.BitOf(block.Slot));
         if (!block.Prepared)
         {
             redo.Set(chunkOffset + geometry.TypeOffset(block.Slot), typeIndex);
         }
+
+        redo.Or(chunkOffset + geometry.WordOffset(block.Slot), RunGeometry.BitOf(block.Slot));
     }
 
     /// <summary>Redo entries that durably free an allocated block.</summary>

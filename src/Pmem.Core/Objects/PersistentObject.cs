@@ -87,6 +87,48 @@ public abstract class PersistentObject : IEquatable<PersistentObject>
     protected PersistentDictionary<string, TValue?> GetStringKeyedDictionaryOfObjects<TValue>(int fieldOffset) where TValue : PersistentObject, IPersistentObject<TValue> =>
         new(Pool, Offset + fieldOffset, StringCodec.Instance!, ReferenceCodec<TValue>.Instance);
 
+    /// <summary>A sorted dictionary from unmanaged keys to unmanaged values, created on first use.</summary>
+    /// <exception cref="NotSupportedException">The key type has no durable order (floating point, other structs).</exception>
+    protected PersistentSortedDictionary<TKey, TValue> GetSortedDictionary<TKey, TValue>(int fieldOffset) where TKey : unmanaged where TValue : unmanaged =>
+        new(Pool, Offset + fieldOffset, SortedKeysOf<TKey>(), RawCodec<TValue>.Instance);
+
+    /// <summary>A sorted dictionary from unmanaged keys to strings, created on first use.</summary>
+    /// <exception cref="NotSupportedException">The key type has no durable order.</exception>
+    protected PersistentSortedDictionary<TKey, string?> GetSortedDictionaryOfStrings<TKey>(int fieldOffset) where TKey : unmanaged =>
+        new(Pool, Offset + fieldOffset, SortedKeysOf<TKey>(), StringCodec.Instance);
+
+    /// <summary>A sorted dictionary from unmanaged keys to references, created on first use.</summary>
+    /// <exception cref="NotSupportedException">The key type has no durable order.</exception>
+    protected PersistentSortedDictionary<TKey, TValue?> GetSortedDictionaryOfObjects<TKey, TValue>(int fieldOffset) where TKey : unmanaged where TValue : PersistentObject, IPersistentObject<TValue> =>
+        new(Pool, Offset + fieldOffset, SortedKeysOf<TKey>(), ReferenceCodec<TValue>.Instance);
+
+    /// <summary>A sorted dictionary from string keys (ordinal order) to unmanaged values, created on first use.</summary>
+    protected PersistentSortedDictionary<string, TValue> GetStringKeyedSortedDictionary<TValue>(int fieldOffset) where TValue : unmanaged =>
+        new(Pool, Offset + fieldOffset, StringSortedKeys.Instance, RawCodec<TValue>.Instance);
+
+    /// <summary>A sorted dictionary from string keys (ordinal order) to strings, created on first use.</summary>
+    protected PersistentSortedDictionary<string, string?> GetStringKeyedSortedDictionaryOfStrings(int fieldOffset) =>
+        new(Pool, Offset + fieldOffset, StringSortedKeys.Instance, StringCodec.Instance);
+
+    /// <summary>A sorted dictionary from string keys (ordinal order) to references, created on first use.</summary>
+    protected PersistentSortedDictionary<string, TValue?> GetStringKeyedSortedDictionaryOfObjects<TValue>(int fieldOffset) where TValue : PersistentObject, IPersistentObject<TValue> =>
+        new(Pool, Offset + fieldOffset, StringSortedKeys.Instance, ReferenceCodec<TValue>.Instance);
+
+    /// <summary>A set of unmanaged values (kept in order), created on first use.</summary>
+    /// <exception cref="NotSupportedException">The element type has no durable order.</exception>
+    protected PersistentSet<T> GetSet<T>(int fieldOffset) where T : unmanaged =>
+        new(new PersistentSortedDictionary<T, bool>(Pool, Offset + fieldOffset, SortedKeysOf<T>(), NoValueCodec.Instance));
+
+    /// <summary>A set of strings (kept in ordinal order), created on first use.</summary>
+    protected PersistentSet<string> GetStringSet(int fieldOffset) =>
+        new(new PersistentSortedDictionary<string, bool>(Pool, Offset + fieldOffset, StringSortedKeys.Instance, NoValueCodec.Instance));
+
+    private static RawSortedKeys<TKey> SortedKeysOf<TKey>() where TKey : unmanaged
+    {
+        RawSortedKeys<TKey>.ThrowIfUnsupported();
+        return RawSortedKeys<TKey>.Instance;
+    }
+
     /// <inheritdoc />
     public bool Equals(PersistentObject? other) => other is not null && ReferenceEquals(Pool, other.Pool) && Offset == other.Offset;
 

@@ -115,12 +115,14 @@ public sealed partial class PersistentPool
             return;
         }
 
-        if (type is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex)
+        if (type is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex or TypeTable.SortedDictionaryTypeIndex)
         {
             var storage = _domain.Read<long>(offset + CollectionLayout.StorageOffset);
             foreach (var (child, owned, _) in InternalChildren(offset, type, errors))
             {
-                var expected = child == storage ? "collection storage" : owned ? "string" : "object";
+                var expected = type == TypeTable.SortedDictionaryTypeIndex
+                    ? (allocated.GetValueOrDefault(child) == TypeTable.SortedNodeTypeIndex ? "sorted dictionary node" : owned ? "string" : "object")
+                    : child == storage ? "collection storage" : owned ? "string" : "object";
                 Follow(offset, child, owned, expected, allocated, owners, pending, errors);
             }
 
@@ -167,7 +169,8 @@ public sealed partial class PersistentPool
         var fits = expected switch
         {
             "string" => targetType == TypeTable.StringTypeIndex,
-            "collection" => targetType is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex,
+            "collection" => targetType is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex or TypeTable.SortedDictionaryTypeIndex,
+            "sorted dictionary node" => targetType == TypeTable.SortedNodeTypeIndex,
             "collection storage" => targetType == TypeTable.BlobTypeIndex,
             _ => targetType >= TypeTable.FirstUserTypeIndex,
         };

@@ -94,6 +94,10 @@ public sealed partial class PersistentPool
     /// The offsets an internal block owns or references, for frees (<paramref name="problems"/> null: a damaged
     /// collection header throws <see cref="PoolCorruptedException"/>) and checks (it is reported there).
     /// </summary>
-    private IEnumerable<(long Offset, bool Owned, long Slot)> InternalChildren(long offset, uint typeIndex, List<string>? problems = null) =>
-        typeIndex is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex ? CollectionLayout.Children(this, offset, typeIndex, problems) : [];
+    private IEnumerable<(long Offset, bool Owned, long Slot)> InternalChildren(long offset, uint typeIndex, List<string>? problems = null) => typeIndex switch
+    {
+        TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex => CollectionLayout.Children(this, offset, typeIndex, problems),
+        TypeTable.SortedDictionaryTypeIndex => SortedLayout.Children(this, offset, problems), // every node: a node owns nothing itself
+        _ => [],
+    };
 }

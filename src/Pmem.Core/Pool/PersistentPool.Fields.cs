@@ -122,24 +122,31 @@ public sealed partial class PersistentPool
     internal T? ReadReference<T>(long fieldOffset) where T : PersistentObject, IPersistentObject<T>
     {
         var target = ReadValue<long>(fieldOffset);
-        if (target == 0)
-        {
-            return null;
-        }
+        return target == 0 ? null : ReadReferenceAt<T>(target);
+    }
 
+    /// <summary>The object at <paramref name="target"/> (not 0), checked to be an allocated <typeparamref name="T"/>.</summary>
+    internal T ReadReferenceAt<T>(long target) where T : PersistentObject, IPersistentObject<T>
+    {
         ResolveBlock(target, TypeIndex(T.PersistentType), T.PersistentType.Name);
         return T.Attach(new ObjectHandle(this, target));
     }
 
-    /// <summary>Writes a reference field (a word write: see <see cref="WriteValue{T}"/>).</summary>
-    internal void WriteReference<T>(long fieldOffset, T? value) where T : PersistentObject, IPersistentObject<T>
+    /// <summary>The offset a reference to <paramref name="value"/> stores, checked to be in this pool.</summary>
+    internal long ReferenceOffset(PersistentObject? value)
     {
         if (value is not null && !ReferenceEquals(value.Pool, this))
         {
             throw new ArgumentException($"{Path}: a reference must point to an object in the same pool; the object lives in {value.Pool.Path}.", nameof(value));
         }
 
-        WriteValue(fieldOffset, value?.Offset ?? 0L);
+        return value?.Offset ?? 0L;
+    }
+
+    /// <summary>Writes a reference field (a word write: see <see cref="WriteValue{T}"/>).</summary>
+    internal void WriteReference<T>(long fieldOffset, T? value) where T : PersistentObject, IPersistentObject<T>
+    {
+        WriteValue(fieldOffset, ReferenceOffset(value));
     }
 
     /// <summary>

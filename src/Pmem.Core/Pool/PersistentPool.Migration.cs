@@ -80,7 +80,7 @@ public sealed partial class PersistentPool
             converted = ConvertObjects(plan, oldIndex, newIndex, hook);
 
             // Moved objects left forwarding blocks (durably, batch by batch: a resumed run may have moved none itself).
-            phase = OffsetsOfType(TypeTable.ForwardingTypeIndex, 0).Count > 0 ? MigrationPhases.Rewrite | MigrationPhases.MovedBit : MigrationPhases.Free;
+            phase = BlocksOfType(TypeTable.ForwardingTypeIndex, 0).Count > 0 ? MigrationPhases.Rewrite | MigrationPhases.MovedBit : MigrationPhases.Free;
             SetPhase(phase);
         }
 
@@ -90,7 +90,7 @@ public sealed partial class PersistentPool
             SetPhase(MigrationPhases.Free | MigrationPhases.MovedBit);
         }
 
-        foreach (var batch in Batches(OffsetsOfType(TypeTable.ForwardingTypeIndex, 0)))
+        foreach (var batch in Batches(BlocksOfType(TypeTable.ForwardingTypeIndex, 0)))
         {
             using var tx = BeginTransaction();
             foreach (var offset in batch)
@@ -131,7 +131,7 @@ public sealed partial class PersistentPool
         var oldBytes = new byte[plan.Stored.Size];
         var newBytes = new byte[plan.Program.Size];
         var cursor = _domain.Read<long>(PoolLayout.MigrationCursorOffset);
-        foreach (var batch in Batches(OffsetsOfType(oldIndex, cursor)))
+        foreach (var batch in Batches(BlocksOfType(oldIndex, cursor)))
         {
             using var tx = BeginTransaction();
             foreach (var offset in batch)
@@ -237,7 +237,7 @@ public sealed partial class PersistentPool
         var holders = new List<(long Offset, uint Type)>();
         _heap.ForEachAllocated((block, type) =>
         {
-            if (block.Offset > cursor && (type is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex || _types.Get(type)?.Fields.Count > 0))
+            if (block.Offset > cursor && (type is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex or TypeTable.SortedDictionaryTypeIndex || _types.Get(type)?.Fields.Count > 0))
             {
                 holders.Add((block.Offset, type));
             }
@@ -294,7 +294,7 @@ public sealed partial class PersistentPool
     }
 
     /// <summary>The allocated blocks of <paramref name="typeIndex"/> past <paramref name="after"/>, in offset order.</summary>
-    private List<long> OffsetsOfType(uint typeIndex, long after)
+    private List<long> BlocksOfType(uint typeIndex, long after)
     {
         var offsets = new List<long>();
         _heap.ForEachAllocated((block, type) =>

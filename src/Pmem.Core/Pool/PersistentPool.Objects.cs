@@ -10,7 +10,7 @@ public sealed partial class PersistentPool
     /// <summary>
     /// Allocates a new zeroed object of type <typeparamref name="T"/>. Inside a transaction the allocation is undone if
     /// the transaction rolls back; outside, it is durable when this returns (reach it from the root or another object,
-    /// or enumerate it later with <see cref="GetStatistics"/>).
+    /// or find it later with <see cref="All{T}"/>).
     /// </summary>
     /// <exception cref="PoolOutOfSpaceException">No room and the pool cannot grow.</exception>
     public T New<T>() where T : PersistentObject, IPersistentObject<T>

@@ -17,7 +17,7 @@ public sealed partial class PersistentPool
         return target == 0 ? null : ReadStringAt(target);
     }
 
-    /// <summary>Reads the string block at <paramref name="target"/>.</summary>
+    /// <summary>Reads the string block at <paramref name="target"/> (not 0).</summary>
     /// <exception cref="PersistentTypeMismatchException">No string block starts there.</exception>
     /// <exception cref="PoolCorruptedException">The string does not fit its block.</exception>
     internal string ReadStringAt(long target)
@@ -42,18 +42,8 @@ public sealed partial class PersistentPool
         }
 
         var old = ReadValue<long>(fieldOffset);
-        BlockReservation? created = null;
+        BlockReservation? created = value is null ? null : ReserveString(value);
         var size = value is null ? 0 : StringLayout.BlockSize(value.Length);
-        if (value is not null)
-        {
-            var block = ReserveBlock(size);
-            _domain.Write(block.Offset + StringLayout.LengthOffset, value.Length);
-            _domain.Write(block.Offset + StringLayout.ReservedOffset, 0);
-            MemoryMarshal.AsBytes(value.AsSpan()).CopyTo(_domain.GetSpan(block.Offset + StringLayout.CharsOffset, value.Length * 2));
-            _domain.NotifyStore(block.Offset, size);
-            _domain.Flush(block.Offset, size);
-            created = block;
-        }
 
         if (tx is not null)
         {
@@ -104,5 +94,30 @@ public sealed partial class PersistentPool
         {
             _heap.Release(oldBlock, _commits.LastSequence);
         }
+    }
+
+    /// <summary>
+    /// A new string block holding <paramref name="value"/>, allocated by the running transaction (published at its
+    /// commit, released at its rollback): for collections that place the offset in a slot themselves.
+    /// </summary>
+    internal long NewStringInTransaction(string value)
+    {
+        var tx = CurrentTransactionOrThrow();
+        var block = ReserveString(value);
+        tx.Allocations.Add(new AllocationRecord(block, TypeTable.StringTypeIndex, (int)StringLayout.BlockSize(value.Length)));
+        return block.Offset;
+    }
+
+    /// <summary>Reserves a block and writes <paramref name="value"/> into it, flushed (published by the caller's commit).</summary>
+    private BlockReservation ReserveString(string value)
+    {
+        var size = StringLayout.BlockSize(value.Length);
+        var block = ReserveBlock(size);
+        _domain.Write(block.Offset + StringLayout.LengthOffset, value.Length);
+        _domain.Write(block.Offset + StringLayout.ReservedOffset, 0);
+        MemoryMarshal.AsBytes(value.AsSpan()).CopyTo(_domain.GetSpan(block.Offset + StringLayout.CharsOffset, value.Length * 2));
+        _domain.NotifyStore(block.Offset, size);
+        _domain.Flush(block.Offset, size);
+        return block;
     }
 }

@@ -18,7 +18,7 @@ namespace Pmem.Pool;
 /// <para>The pool is libpmemobj's obj.c: a facade over the layers below it (see <c>docs/architecture.md</c>), split into
 /// partial files by subject: <c>Lifecycle</c> (create, open, close), <c>Files</c>, <c>Recovery</c>, <c>Fields</c>
 /// (the surface generated code calls), <c>Strings</c>, <c>Objects</c> (New, Delete, Root), <c>Allocation</c>,
-/// <c>Transactions</c>, <c>Collections</c>, <c>Growth</c>, <c>Checks</c>, and <c>Context</c> (what the heap and the
+/// <c>Transactions</c>, <c>Collections</c>, <c>Queries</c> (<c>All&lt;T&gt;</c>), <c>Growth</c>, <c>Checks</c>, and <c>Context</c> (what the heap and the
 /// transaction layer get from it).</para>
 /// </remarks>
 public sealed partial class PersistentPool : IDisposable

@@ -47,6 +47,8 @@ internal sealed class TypeTable
     public const uint BlobTypeIndex = 2;
     public const uint ListTypeIndex = 3;
     public const uint DictionaryTypeIndex = 4;
+    public const uint SortedDictionaryTypeIndex = 5;
+    public const uint SortedNodeTypeIndex = 6;
 
     /// <summary>A block a migration moved out of: its first word is the new offset, until the migration frees it.</summary>
     public const uint ForwardingTypeIndex = 14;
@@ -119,13 +121,14 @@ internal sealed class TypeTable
     }
 
     public bool IsKnown(uint typeIndex) =>
-        typeIndex is StringTypeIndex or BlobTypeIndex or ListTypeIndex or DictionaryTypeIndex or ForwardingTypeIndex or SchemaTypeIndex ||
+        typeIndex is StringTypeIndex or BlobTypeIndex or ListTypeIndex or DictionaryTypeIndex or SortedDictionaryTypeIndex or SortedNodeTypeIndex
+            or ForwardingTypeIndex or SchemaTypeIndex ||
         (typeIndex >= FirstUserTypeIndex && typeIndex - FirstUserTypeIndex < (uint)_snapshot.ByIndex.Length);
 
     /// <summary>
     /// The one spelling of a type index in messages, checks and statistics: <c>string</c>, <c>(collection storage)</c>,
-    /// <c>(list)</c>, <c>(dictionary)</c>, <c>(schema)</c>, <c>(moved object)</c>, a stored type's name, or
-    /// <c>(type index N)</c> for one the table does not hold.
+    /// <c>(list)</c>, <c>(dictionary)</c>, <c>(sorted dictionary)</c>, <c>(sorted dictionary node)</c>, <c>(schema)</c>,
+    /// <c>(moved object)</c>, a stored type's name, or <c>(type index N)</c> for one the table does not hold.
     /// </summary>
     public string NameOf(uint typeIndex) => typeIndex switch
     {
@@ -133,6 +136,8 @@ internal sealed class TypeTable
         BlobTypeIndex => "(collection storage)",
         ListTypeIndex => "(list)",
         DictionaryTypeIndex => "(dictionary)",
+        SortedDictionaryTypeIndex => "(sorted dictionary)",
+        SortedNodeTypeIndex => "(sorted dictionary node)",
         SchemaTypeIndex => "(schema)",
         ForwardingTypeIndex => "(moved object)",
         _ => Get(typeIndex) is { } stored ? (stored.IsRetired ? stored.Name + " (retired layout)" : stored.Name) : $"(type index {typeIndex})",

@@ -289,21 +289,27 @@ internal static class PersistentTypeEmitter
             };
         }
 
+        if (collection.Shape == CollectionShape.Set)
+        {
+            return key.Kind == CollectionElementKind.String ? "GetStringSet" : $"GetSet<{key.TypeName}>";
+        }
+
+        var sorted = collection.Shape == CollectionShape.SortedDictionary ? "Sorted" : string.Empty;
         if (key.Kind == CollectionElementKind.String)
         {
             return value.Kind switch
             {
-                CollectionElementKind.String => "GetStringKeyedDictionaryOfStrings",
-                CollectionElementKind.Reference => $"GetStringKeyedDictionaryOfObjects<{value.TypeName}>",
-                _ => $"GetStringKeyedDictionary<{value.TypeName}>",
+                CollectionElementKind.String => $"GetStringKeyed{sorted}DictionaryOfStrings",
+                CollectionElementKind.Reference => $"GetStringKeyed{sorted}DictionaryOfObjects<{value.TypeName}>",
+                _ => $"GetStringKeyed{sorted}Dictionary<{value.TypeName}>",
             };
         }
 
         return value.Kind switch
         {
-            CollectionElementKind.String => $"GetDictionaryOfStrings<{key.TypeName}>",
-            CollectionElementKind.Reference => $"GetDictionaryOfObjects<{key.TypeName}, {value.TypeName}>",
-            _ => $"GetDictionary<{key.TypeName}, {value.TypeName}>",
+            CollectionElementKind.String => $"Get{sorted}DictionaryOfStrings<{key.TypeName}>",
+            CollectionElementKind.Reference => $"Get{sorted}DictionaryOfObjects<{key.TypeName}, {value.TypeName}>",
+            _ => $"Get{sorted}Dictionary<{key.TypeName}, {value.TypeName}>",
         };
     }
 

@@ -50,13 +50,36 @@ internal enum CollectionElementKind
 /// <param name="StorageType">Canonical stored type, as for properties (<c>System.Int32</c>, <c>string</c>, <c>reference</c>).</param>
 internal sealed record CollectionElement(CollectionElementKind Kind, string TypeName, string StorageType);
 
-/// <summary>A collection property's element types: a list has only <paramref name="Value"/>, a dictionary also a <paramref name="Key"/>.</summary>
-/// <param name="Key">The dictionary key, or null for a list.</param>
-/// <param name="Value">The list item or dictionary value.</param>
-internal sealed record CollectionModel(CollectionElement? Key, CollectionElement Value)
+/// <summary>Which persistent collection a property holds.</summary>
+internal enum CollectionShape
 {
-    /// <summary>Whether this is a dictionary (else a list).</summary>
+    /// <summary><c>PersistentList&lt;T&gt;</c>.</summary>
+    List,
+
+    /// <summary><c>PersistentDictionary&lt;TKey, TValue&gt;</c>, a hash map.</summary>
+    Dictionary,
+
+    /// <summary><c>PersistentSortedDictionary&lt;TKey, TValue&gt;</c>, an ordered map.</summary>
+    SortedDictionary,
+
+    /// <summary><c>PersistentSet&lt;T&gt;</c>, an ordered set: its element is a key (<see cref="CollectionModel.Key"/>).</summary>
+    Set,
+}
+
+/// <summary>
+/// A collection property's element types: a list has only <paramref name="Value"/>, a dictionary also a
+/// <paramref name="Key"/>; a set's element is its <paramref name="Key"/> (and <paramref name="Value"/> the same element).
+/// </summary>
+/// <param name="Key">The dictionary key or set element, or null for a list.</param>
+/// <param name="Value">The list item or dictionary value.</param>
+/// <param name="Shape">Which collection it is.</param>
+internal sealed record CollectionModel(CollectionElement? Key, CollectionElement Value, CollectionShape Shape)
+{
+    /// <summary>Whether the collection has keys (a dictionary of either kind, or a set).</summary>
     public bool IsDictionary => Key is not null;
+
+    /// <summary>Whether the runtime hands out the values as nullable (strings and references as values, never as keys or set elements).</summary>
+    public bool HasNullableValues => Shape != CollectionShape.Set && Value.Kind != CollectionElementKind.Value;
 }
 
 /// <summary>A persistent partial property, reduced to the values the layout and the emitter need.</summary>

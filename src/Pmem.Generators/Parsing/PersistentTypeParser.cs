@@ -236,7 +236,7 @@ internal static class PersistentTypeParser
         // null-forgiving conversion that hides the nulls a collection can hold (any string or object element can be
         // stored as null). Oblivious declarations accept either.
         var valueArgument = type.TypeArguments[type.TypeArguments.Length - 1];
-        var mismatch = HasOtherNullability(valueArgument, SupportedTypes.IsNullableElement(collection.Model.Value.Kind))
+        var mismatch = HasOtherNullability(valueArgument, collection.Model.HasNullableValues)
             || (collection.Model.IsDictionary && HasOtherNullability(type.TypeArguments[0], expectedAnnotated: false));
         if (mismatch)
         {

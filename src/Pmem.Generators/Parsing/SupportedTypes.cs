@@ -76,7 +76,7 @@ internal static class SupportedTypes
 
     /// <summary>The end of PMEM003's message for a property type: every supported type, from <see cref="Scalars"/>.</summary>
     public static readonly string GeneralReason =
-        $"supported are {ScalarList}, enums, their nullable forms, string, [PersistentObject] classes, PersistentList<T> and PersistentDictionary<TKey, TValue>";
+        $"supported are {ScalarList}, enums, their nullable forms, string, [PersistentObject] classes, PersistentList<T>, PersistentDictionary<TKey, TValue>, PersistentSortedDictionary<TKey, TValue> and PersistentSet<T>";
 
     /// <summary>The end of PMEM003's message for a collection element, key or value, from <see cref="Scalars"/>.</summary>
     public static readonly string ElementReason =
@@ -86,31 +86,57 @@ internal static class SupportedTypes
 
     private static string ScalarList => string.Join(", ", Scalars.Select(scalar => scalar.Keyword));
 
-    /// <summary>Whether <paramref name="type"/> is <c>PersistentList&lt;T&gt;</c> or <c>PersistentDictionary&lt;TKey, TValue&gt;</c>, whatever its elements.</summary>
-    public static bool IsCollection(ITypeSymbol type) =>
-        type is INamedTypeSymbol { IsGenericType: true } named
-        && (SymbolNames.Is(named, "PersistentList", SymbolNames.PmemObjects) || SymbolNames.Is(named, "PersistentDictionary", SymbolNames.PmemObjects));
+    /// <summary>
+    /// Whether <paramref name="type"/> is <c>PersistentList&lt;T&gt;</c>, <c>PersistentDictionary&lt;TKey, TValue&gt;</c>,
+    /// <c>PersistentSortedDictionary&lt;TKey, TValue&gt;</c> or <c>PersistentSet&lt;T&gt;</c>, whatever its elements.
+    /// </summary>
+    public static bool IsCollection(ITypeSymbol type) => ShapeOf(type) is not null;
+
+    private static CollectionShape? ShapeOf(ITypeSymbol type) => type is INamedTypeSymbol { IsGenericType: true } named
+        ? SymbolNames.Is(named, "PersistentList", SymbolNames.PmemObjects) ? CollectionShape.List
+        : SymbolNames.Is(named, "PersistentDictionary", SymbolNames.PmemObjects) ? CollectionShape.Dictionary
+        : SymbolNames.Is(named, "PersistentSortedDictionary", SymbolNames.PmemObjects) ? CollectionShape.SortedDictionary
+        : SymbolNames.Is(named, "PersistentSet", SymbolNames.PmemObjects) ? CollectionShape.Set
+        : null
+        : null;
+
+    /// <summary>Scalars with no durable order, refused as sorted keys and set elements (NaN, -0).</summary>
+    private static readonly ImmutableArray<string> UnorderedScalars = ["System.Half", "System.Single", "System.Double"];
 
     /// <summary>Classifies a collection type (<see cref="IsCollection"/>); null with a reason naming the offending element type.</summary>
     public static CollectionInfo? ClassifyCollection(INamedTypeSymbol type, out string? unsupportedReason)
     {
         unsupportedReason = null;
         var arguments = type.TypeArguments;
-        if (arguments.Length == 1)
+        var shape = ShapeOf(type) ?? CollectionShape.List;
+        if (shape == CollectionShape.List)
         {
             var item = ClassifyElement(arguments[0], "element", out unsupportedReason);
             return item is null
                 ? null
                 : new CollectionInfo(
-                    new CollectionModel(null, item),
+                    new CollectionModel(null, item, shape),
                     $"list<{item.StorageType}>",
                     $"{PmemObjectsPrefix}PersistentList<{RuntimeArgument(item)}>");
         }
 
-        var key = ClassifyElement(arguments[0], "key", out unsupportedReason);
+        var key = ClassifyElement(arguments[0], shape == CollectionShape.Set ? "element" : "key", out unsupportedReason);
         if (key is null)
         {
             return null;
+        }
+
+        if (shape is CollectionShape.SortedDictionary or CollectionShape.Set && (key.Kind == CollectionElementKind.Reference || UnorderedScalars.Contains(key.StorageType)))
+        {
+            // Sorted keys need an order the pool can check without the program: integers, enums, Guid, times, decimal,
+            // strings. Floating point has NaN and -0; an object reference has no value order.
+            unsupportedReason = $"its {(shape == CollectionShape.Set ? "element" : "key")} type '{arguments[0].WithNullableAnnotation(NullableAnnotation.None).ToDisplayString()}' has no durable order: sorted keys and set elements are integers, enums, char, bool, Guid, DateTime, DateTimeOffset, TimeSpan, decimal, Int128, UInt128 or string";
+            return null;
+        }
+
+        if (shape == CollectionShape.Set)
+        {
+            return new CollectionInfo(new CollectionModel(key, key, shape), $"set<{key.StorageType}>", $"{PmemObjectsPrefix}PersistentSet<{key.TypeName}>");
         }
 
         if (key.Kind == CollectionElementKind.Reference)
@@ -122,12 +148,13 @@ internal static class SupportedTypes
         }
 
         var value = ClassifyElement(arguments[1], "value", out unsupportedReason);
+        var (storage, runtime) = shape == CollectionShape.SortedDictionary ? ("sorted", "PersistentSortedDictionary") : ("dictionary", "PersistentDictionary");
         return value is null
             ? null
             : new CollectionInfo(
-                new CollectionModel(key, value),
-                $"dictionary<{key.StorageType},{value.StorageType}>",
-                $"{PmemObjectsPrefix}PersistentDictionary<{key.TypeName}, {RuntimeArgument(value)}>");
+                new CollectionModel(key, value, shape),
+                $"{storage}<{key.StorageType},{value.StorageType}>",
+                $"{PmemObjectsPrefix}{runtime}<{key.TypeName}, {RuntimeArgument(value)}>");
     }
 
     /// <summary>Whether the runtime returns <paramref name="kind"/> elements as nullable (strings and references as values, never as keys).</summary>

@@ -23,6 +23,15 @@ internal abstract class ElementCodec<T>
     public abstract ulong Hash(T value);
 
     public abstract bool SlotEquals(PersistentPool pool, long slot, T value);
+
+    /// <summary>The value a slot's bytes (already read, through the transaction if any) hold.</summary>
+    public abstract T Decode(PersistentPool pool, ReadOnlySpan<byte> slot);
+
+    /// <summary>
+    /// Fills a slot's bytes for <paramref name="value"/> in a buffer the caller writes into the pool; a string is
+    /// allocated in the running transaction first (the slot then owns it).
+    /// </summary>
+    public abstract void Encode(PersistentPool pool, Span<byte> slot, T value);
 }
 
 /// <summary>Unmanaged values stored as their bytes.</summary>
@@ -46,6 +55,14 @@ internal sealed class RawCodec<T> : ElementCodec<T> where T : unmanaged
         var stored = pool.ReadValue<T>(slot);
         return MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in stored)).SequenceEqual(MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
     }
+
+    public override T Decode(PersistentPool pool, ReadOnlySpan<byte> slot) => MemoryMarshal.Read<T>(slot);
+
+    public override void Encode(PersistentPool pool, Span<byte> slot, T value)
+    {
+        slot[..SlotSize].Clear(); // the padding too: slots compare and hash as bytes
+        MemoryMarshal.Write(slot, in value);
+    }
 }
 
 /// <summary>Strings stored as owned immutable persistent strings.</summary>
@@ -65,6 +82,12 @@ internal sealed class StringCodec : ElementCodec<string?>
         value is null ? 0x9E3779B97F4A7C15UL : XxHash3.HashToUInt64(MemoryMarshal.AsBytes(value.AsSpan()));
 
     public override bool SlotEquals(PersistentPool pool, long slot, string? value) => string.Equals(pool.ReadString(slot), value, StringComparison.Ordinal);
+
+    public override string? Decode(PersistentPool pool, ReadOnlySpan<byte> slot) =>
+        MemoryMarshal.Read<long>(slot) is var target and not 0 ? pool.ReadStringAt(target) : null;
+
+    public override void Encode(PersistentPool pool, Span<byte> slot, string? value) =>
+        MemoryMarshal.Write(slot, value is null ? 0L : pool.NewStringInTransaction(value));
 }
 
 /// <summary>References to persistent objects stored as offsets.</summary>
@@ -83,4 +106,9 @@ internal sealed class ReferenceCodec<T> : ElementCodec<T?> where T : PersistentO
     public override ulong Hash(T? value) => (ulong)(value?.Offset ?? 0) * 0x9E3779B97F4A7C15UL;
 
     public override bool SlotEquals(PersistentPool pool, long slot, T? value) => pool.ReadValue<long>(slot) == (value?.Offset ?? 0);
+
+    public override T? Decode(PersistentPool pool, ReadOnlySpan<byte> slot) =>
+        MemoryMarshal.Read<long>(slot) is var target and not 0 ? pool.ReadReferenceAt<T>(target) : null;
+
+    public override void Encode(PersistentPool pool, Span<byte> slot, T? value) => MemoryMarshal.Write(slot, pool.ReferenceOffset(value));
 }

@@ -1,0 +1,291 @@
+// PersistentSortedDictionary -- an ordered map living in a pool (a B+-tree): its public API, lookups and node reads.
+using System.Buffers.Binary;
+using System.Collections;
+using System.Diagnostics.CodeAnalysis;
+using Pmem.Memory;
+using Pmem.Pool;
+using static Pmem.Pool.SortedLayout;
+
+namespace Pmem.Objects;
+
+/// <summary>
+/// An ordered map living in a pool, held by a property of a persistent object: a B+-tree of 512-byte nodes with linked
+/// leaves. Keys are integers, enums, <see cref="char"/>, <see cref="bool"/>, <see cref="Guid"/>,
+/// <see cref="DateTime"/>, <see cref="DateTimeOffset"/>, <see cref="TimeSpan"/>, <see cref="decimal"/>,
+/// <see cref="Int128"/>/<see cref="UInt128"/> (their own order) or strings (ordinal order); values are unmanaged values,
+/// strings or references to persistent objects.
+/// </summary>
+/// <typeparam name="TKey">The key type.</typeparam>
+/// <typeparam name="TValue">The value type.</typeparam>
+/// <remarks>
+/// <para>Every mutation is failure-atomic on its own and joins the running transaction on this thread: a node split or
+/// merge allocates, rewrites and frees nodes in the same commit, so a crash leaves the tree before or after the
+/// operation, never between, and nothing leaks. Reads see the running transaction's changes.</para>
+/// <para>Enumeration (in key order), <see cref="Range"/>, <see cref="From"/>, <see cref="To"/> and
+/// <see cref="Reversed"/> are lazy and throw <see cref="InvalidOperationException"/> if the dictionary changes
+/// meanwhile. Handles are cheap; several handles to one dictionary see the same data.</para>
+/// </remarks>
+public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictionary<TKey, TValue>, IReadOnlyDictionary<TKey, TValue>
+    where TKey : notnull
+{
+    private readonly PersistentPool _pool;
+    private readonly PersistenceDomain _domain; // the pool's, fixed for its lifetime
+    private readonly SortedKeys<TKey> _keys;
+    private readonly ElementCodec<TValue> _values;
+    private readonly long _header;
+    private readonly int _keySize;
+    private readonly int _valueSize;
+    private readonly int _nodeSize;
+    private readonly int _leafEntry;
+    private readonly int _innerEntry;
+    private readonly int _leafCapacity;
+    private readonly int _innerCapacity;
+
+    internal PersistentSortedDictionary(PersistentPool pool, long fieldOffset, SortedKeys<TKey> keys, ElementCodec<TValue> values)
+    {
+        if (values.Kind != SlotKind.Raw && values.SlotSize != 8)
+        {
+            throw new NotSupportedException("Sorted dictionary values are unmanaged values, strings or references.");
+        }
+
+        _pool = pool;
+        _domain = pool.Domain;
+        _keys = keys;
+        _values = values;
+        _keySize = keys.Codec.SlotSize;
+        _valueSize = values.SlotSize;
+        var nodeSize = NodeSizeFor(_keySize, _valueSize);
+        _header = pool.GetOrCreateCollection(fieldOffset, TypeTable.SortedDictionaryTypeIndex, CollectionLayout.HeaderSize, header =>
+        {
+            pool.WriteValue(header + CollectionLayout.KeySizeOffset, keys.Codec.SlotSize);
+            pool.WriteValue(header + CollectionLayout.KeyKindOffset, (int)keys.Codec.Kind);
+            pool.WriteValue(header + CollectionLayout.ValueSizeOffset, values.SlotSize);
+            pool.WriteValue(header + CollectionLayout.ValueKindOffset, (int)values.Kind);
+            pool.WriteValue(header + KeyOrderOffset, (int)keys.Order);
+            pool.WriteValue(header + NodeSizeOffset, nodeSize);
+            pool.WriteValue(header + KeyWidthOffset, keys.Width);
+        });
+
+        if (pool.ReadValue<int>(_header + CollectionLayout.KeySizeOffset) != _keySize || pool.ReadValue<int>(_header + CollectionLayout.KeyKindOffset) != (int)keys.Codec.Kind ||
+            pool.ReadValue<int>(_header + CollectionLayout.ValueSizeOffset) != _valueSize || pool.ReadValue<int>(_header + CollectionLayout.ValueKindOffset) != (int)values.Kind ||
+            pool.ReadValue<int>(_header + KeyOrderOffset) != (int)keys.Order || pool.ReadValue<int>(_header + KeyWidthOffset) != keys.Width)
+        {
+            throw new PersistentTypeMismatchException($"{pool.Path}: the sorted collection at offset {_header} holds other key or value types than {typeof(TKey).Name} → {typeof(TValue).Name}.");
+        }
+
+        if (Problem(pool, _header) is { } problem)
+        {
+            throw new PoolCorruptedException(pool.Path, problem); // before any node is read
+        }
+
+        _nodeSize = pool.ReadValue<int>(_header + NodeSizeOffset);
+        _leafEntry = _keySize + _valueSize;
+        _innerEntry = _keySize + 8;
+        _leafCapacity = LeafCapacity(_nodeSize, _keySize, _valueSize);
+        _innerCapacity = InnerCapacity(_nodeSize, _keySize);
+    }
+
+    /// <summary>The dictionary's offset in its pool.</summary>
+    public long Offset => _header;
+
+    /// <inheritdoc cref="ICollection{T}.Count" />
+    public int Count => (int)_pool.ReadValue<long>(_header + CollectionLayout.CountOffset);
+
+    bool ICollection<KeyValuePair<TKey, TValue>>.IsReadOnly => false;
+
+    /// <summary>The keys in order (a copy).</summary>
+    public ICollection<TKey> Keys => this.Select(pair => pair.Key).ToList();
+
+    /// <summary>The values in key order (a copy).</summary>
+    public ICollection<TValue> Values => this.Select(pair => pair.Value).ToList();
+
+    IEnumerable<TKey> IReadOnlyDictionary<TKey, TValue>.Keys => Keys;
+
+    IEnumerable<TValue> IReadOnlyDictionary<TKey, TValue>.Values => Values;
+
+    private long Root => _pool.ReadValue<long>(_header + RootOffset);
+
+    private int Height => _pool.ReadValue<int>(_header + HeightOffset);
+
+    private long Version => _pool.ReadValue<long>(_header + CollectionLayout.VersionOffset);
+
+    /// <inheritdoc />
+    /// <exception cref="KeyNotFoundException">On get: the key is not in the dictionary.</exception>
+    public TValue this[TKey key]
+    {
+        get => TryGetValue(key, out var value) ? value : throw new KeyNotFoundException($"The key '{key}' is not in the dictionary.");
+        set => Put(key, value, overwrite: true);
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException">The key is already in the dictionary.</exception>
+    public void Add(TKey key, TValue value) => Put(key, value, overwrite: false);
+
+    /// <inheritdoc />
+    public bool TryGetValue(TKey key, [MaybeNullWhen(false)] out TValue value)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var live = !_pool.HasUncommittedWrites;
+        var node = Root;
+        if (node == 0)
+        {
+            value = default;
+            return false;
+        }
+
+        var scratch = live ? null : new byte[_nodeSize];
+        for (var level = Height - 1; level > 0; level--)
+        {
+            var inner = ReadNode(node, scratch);
+            node = ChildAt(inner, ChildIndex(inner, key));
+        }
+
+        var leaf = ReadNode(node, scratch);
+        var position = LowerBound(leaf, key, out var found);
+        if (!found)
+        {
+            value = default;
+            return false;
+        }
+
+        value = _values.Decode(_pool, leaf.Slice(EntriesOffset + position * _leafEntry + _keySize, _valueSize));
+        return true;
+    }
+
+    /// <inheritdoc />
+    public bool ContainsKey(TKey key) => TryGetValue(key, out _);
+
+    /// <summary>The entry with the smallest key.</summary>
+    /// <exception cref="InvalidOperationException">The dictionary is empty.</exception>
+    public KeyValuePair<TKey, TValue> First() => TryGetFirst(out var entry) ? entry : throw Empty();
+
+    /// <summary>The entry with the largest key.</summary>
+    /// <exception cref="InvalidOperationException">The dictionary is empty.</exception>
+    public KeyValuePair<TKey, TValue> Last() => TryGetLast(out var entry) ? entry : throw Empty();
+
+    /// <summary>The entry with the smallest key, if any.</summary>
+    public bool TryGetFirst(out KeyValuePair<TKey, TValue> entry) => FirstOf(Scan(default!, false, false, default!, false, false, descending: false), out entry);
+
+    /// <summary>The entry with the largest key, if any.</summary>
+    public bool TryGetLast(out KeyValuePair<TKey, TValue> entry) => FirstOf(Scan(default!, false, false, default!, false, false, descending: true), out entry);
+
+    /// <summary>The entry with the largest key less than or equal to <paramref name="key"/>, if any.</summary>
+    public bool TryGetFloor(TKey key, out KeyValuePair<TKey, TValue> entry) => FirstOf(To(key, inclusive: true, descending: true), out entry);
+
+    /// <summary>The entry with the smallest key greater than or equal to <paramref name="key"/>, if any.</summary>
+    public bool TryGetCeiling(TKey key, out KeyValuePair<TKey, TValue> entry) => FirstOf(From(key, inclusive: true), out entry);
+
+    /// <summary>Enumerates the entries in key order; throws if the dictionary changes meanwhile.</summary>
+    public IEnumerator<KeyValuePair<TKey, TValue>> GetEnumerator() => Scan(default!, false, false, default!, false, false, descending: false).GetEnumerator();
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+    void ICollection<KeyValuePair<TKey, TValue>>.Add(KeyValuePair<TKey, TValue> item) => Add(item.Key, item.Value);
+
+    bool ICollection<KeyValuePair<TKey, TValue>>.Contains(KeyValuePair<TKey, TValue> item) =>
+        TryGetValue(item.Key, out var value) && EqualityComparer<TValue>.Default.Equals(value, item.Value);
+
+    bool ICollection<KeyValuePair<TKey, TValue>>.Remove(KeyValuePair<TKey, TValue> item) =>
+        ((ICollection<KeyValuePair<TKey, TValue>>)this).Contains(item) && Remove(item.Key);
+
+    void ICollection<KeyValuePair<TKey, TValue>>.CopyTo(KeyValuePair<TKey, TValue>[] array, int arrayIndex)
+    {
+        ArgumentNullException.ThrowIfNull(array);
+        ArgumentOutOfRangeException.ThrowIfNegative(arrayIndex);
+        if (array.Length - arrayIndex < Count)
+        {
+            throw new ArgumentException("The destination is too small.", nameof(array));
+        }
+
+        foreach (var pair in this)
+        {
+            array[arrayIndex++] = pair;
+        }
+    }
+
+    /// <summary>The key order as a comparer (for sets' operations with other collections).</summary>
+    internal IComparer<TKey> KeyComparer => Comparer<TKey>.Create(_keys.Compare);
+
+    /// <summary>Runs <paramref name="body"/> as one failure-atomic step (joining the running transaction).</summary>
+    internal void Atomically(Action body) => _pool.Atomically(body, static body => body());
+
+    private static bool FirstOf(IEnumerable<KeyValuePair<TKey, TValue>> entries, out KeyValuePair<TKey, TValue> entry)
+    {
+        foreach (var found in entries)
+        {
+            entry = found;
+            return true;
+        }
+
+        entry = default;
+        return false;
+    }
+
+    private static InvalidOperationException Empty() => new("The dictionary is empty.");
+
+    /// <summary>
+    /// A node's bytes as this thread sees them: the live mapping when <paramref name="scratch"/> is null (no uncommitted
+    /// writes on this pool), otherwise a copy with the running transaction's writes laid over it.
+    /// </summary>
+    private ReadOnlySpan<byte> ReadNode(long node, byte[]? scratch)
+    {
+        if (scratch is null)
+        {
+            return _domain.GetSpan(node, _nodeSize);
+        }
+
+        _pool.ReadBytes(node, scratch);
+        return scratch;
+    }
+
+    /// <summary>A node's entry count, bounded by what the node can hold (a damaged count never reads past it).</summary>
+    private int EntryCount(ReadOnlySpan<byte> node) =>
+        Math.Clamp(BinaryPrimitives.ReadInt32LittleEndian(node), 0, BinaryPrimitives.ReadInt32LittleEndian(node[NodeLevelOffset..]) == 0 ? _leafCapacity : _innerCapacity);
+
+    private long ChildAt(ReadOnlySpan<byte> inner, int index) =>
+        BinaryPrimitives.ReadInt64LittleEndian(inner[(EntriesOffset + index * _innerEntry + _keySize)..]);
+
+    /// <summary>The child of an inner node whose keys include <paramref name="key"/>: the last whose separator is ≤ the key.</summary>
+    private int ChildIndex(ReadOnlySpan<byte> inner, TKey key)
+    {
+        int low = 1, high = EntryCount(inner) - 1, result = 0;
+        while (low <= high)
+        {
+            var middle = (low + high) >>> 1;
+            if (_keys.Compare(_pool, inner.Slice(EntriesOffset + middle * _innerEntry, _keySize), key) <= 0)
+            {
+                result = middle;
+                low = middle + 1;
+            }
+            else
+            {
+                high = middle - 1;
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>The first entry of a leaf whose key is ≥ <paramref name="key"/> (the entry count when none is).</summary>
+    private int LowerBound(ReadOnlySpan<byte> leaf, TKey key, out bool found)
+    {
+        int low = 0, high = EntryCount(leaf) - 1;
+        found = false;
+        while (low <= high)
+        {
+            var middle = (low + high) >>> 1;
+            var c = _keys.Compare(_pool, leaf.Slice(EntriesOffset + middle * _leafEntry, _keySize), key);
+            if (c < 0)
+            {
+                low = middle + 1;
+            }
+            else
+            {
+                found |= c == 0;
+                high = middle - 1;
+            }
+        }
+
+        return low;
+    }
+}

@@ -1,0 +1,139 @@
+// SortedKeys -- how a sorted collection orders its keys: the comparison of a stored key slot with a key, and its durable order code.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Pmem.Pool;
+
+namespace Pmem.Objects;
+
+/// <summary>
+/// The keys of a sorted collection: their slot codec, their durable <see cref="KeyOrder"/> (which
+/// <see cref="SortedLayout"/> uses to check order without the program's types) and the comparison of a stored slot with
+/// a key, which must agree with it.
+/// </summary>
+internal abstract class SortedKeys<TKey>
+{
+    public abstract ElementCodec<TKey> Codec { get; }
+
+    public abstract KeyOrder Order { get; }
+
+    /// <summary>The key's own bytes in its slot (the slot is rounded up to 8).</summary>
+    public abstract int Width { get; }
+
+    /// <summary>Compares the key stored in <paramref name="slot"/> with <paramref name="key"/>.</summary>
+    public abstract int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, TKey key);
+
+    public abstract int Compare(TKey a, TKey b);
+}
+
+/// <summary>Unmanaged keys stored as their bytes and compared in their default order (<see cref="Comparer{T}.Default"/>, which the JIT devirtualizes).</summary>
+internal sealed class RawSortedKeys<T> : SortedKeys<T> where T : unmanaged
+{
+    public static readonly RawSortedKeys<T> Instance = new();
+
+    private static readonly KeyOrder s_order = OrderOf();
+
+    public override ElementCodec<T> Codec => RawCodec<T>.Instance;
+
+    public override KeyOrder Order => s_order;
+
+    public override int Width => Unsafe.SizeOf<T>();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public override int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, T key) => Comparer<T>.Default.Compare(MemoryMarshal.Read<T>(slot), key);
+
+    public override int Compare(T a, T b) => Comparer<T>.Default.Compare(a, b);
+
+    /// <summary>The durable order of <typeparamref name="T"/>; enums order as their underlying integers.</summary>
+    /// <exception cref="NotSupportedException">A key type whose order is not stable or not byte-defined (floating point, other structs).</exception>
+    private static KeyOrder OrderOf()
+    {
+        if (typeof(T) == typeof(Guid))
+        {
+            return KeyOrder.Guid;
+        }
+
+        if (typeof(T) == typeof(DateTime))
+        {
+            return KeyOrder.DateTime;
+        }
+
+        if (typeof(T) == typeof(DateTimeOffset))
+        {
+            return KeyOrder.DateTimeOffset;
+        }
+
+        if (typeof(T) == typeof(decimal))
+        {
+            return KeyOrder.Decimal;
+        }
+
+        if (typeof(T) == typeof(TimeSpan) || typeof(T) == typeof(Int128))
+        {
+            return KeyOrder.Signed;
+        }
+
+        if (typeof(T) == typeof(UInt128))
+        {
+            return KeyOrder.Unsigned;
+        }
+
+        return Type.GetTypeCode(typeof(T)) switch // an enum answers with its underlying type's code
+        {
+            TypeCode.SByte or TypeCode.Int16 or TypeCode.Int32 or TypeCode.Int64 => KeyOrder.Signed,
+            TypeCode.Byte or TypeCode.UInt16 or TypeCode.UInt32 or TypeCode.UInt64 or TypeCode.Char or TypeCode.Boolean => KeyOrder.Unsigned,
+            _ => 0,
+        };
+    }
+
+    /// <summary>Throws for key types without a durable order (before anything is written).</summary>
+    public static void ThrowIfUnsupported()
+    {
+        if (s_order == 0)
+        {
+            throw new NotSupportedException($"Sorted collections take integer, enum, char, bool, Guid, DateTime, DateTimeOffset, TimeSpan, decimal, Int128, UInt128 or string keys, not {typeof(T).Name}.");
+        }
+    }
+}
+
+/// <summary>String keys: owned persistent strings, compared ordinally; null keys are refused.</summary>
+internal sealed class StringSortedKeys : SortedKeys<string>
+{
+    public static readonly StringSortedKeys Instance = new();
+
+    public override ElementCodec<string> Codec => StringCodec.Instance!;
+
+    public override KeyOrder Order => KeyOrder.Ordinal;
+
+    public override int Width => 8;
+
+    public override int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, string key) =>
+        string.CompareOrdinal(pool.ReadStringAt(MemoryMarshal.Read<long>(slot)), key);
+
+    public override int Compare(string a, string b) => string.CompareOrdinal(a, b);
+}
+
+/// <summary>The values of a set: none, in a slot of no bytes.</summary>
+internal sealed class NoValueCodec : ElementCodec<bool>
+{
+    public static readonly NoValueCodec Instance = new();
+
+    public override int SlotSize => 0;
+
+    public override SlotKind Kind => SlotKind.Raw;
+
+    public override bool Read(PersistentPool pool, long slot) => true;
+
+    public override void Write(PersistentPool pool, long slot, bool value)
+    {
+    }
+
+    public override ulong Hash(bool value) => 0;
+
+    public override bool SlotEquals(PersistentPool pool, long slot, bool value) => true;
+
+    public override bool Decode(PersistentPool pool, ReadOnlySpan<byte> slot) => true;
+
+    public override void Encode(PersistentPool pool, Span<byte> slot, bool value)
+    {
+    }
+}

@@ -1,0 +1,324 @@
+// SortedLayout -- the sorted dictionary's header and B+-tree node format: the one definition, read without the program's types.
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using Pmem.Objects;
+
+namespace Pmem.Pool;
+
+/// <summary>How a sorted collection orders its keys, recorded durably so checks can verify order without the program's types.</summary>
+internal enum KeyOrder
+{
+    /// <summary>Two's-complement integers of the key size (signed integers, signed enums, <see cref="TimeSpan"/>, <see cref="Int128"/>).</summary>
+    Signed = 1,
+
+    /// <summary>Unsigned integers of the key size (unsigned integers and enums, <see cref="char"/>, <see cref="bool"/>, <see cref="UInt128"/>).</summary>
+    Unsigned = 2,
+
+    /// <summary>Owned strings, compared ordinally.</summary>
+    Ordinal = 3,
+
+    /// <summary><see cref="System.Guid"/>'s own order.</summary>
+    Guid = 4,
+
+    /// <summary><see cref="System.DateTime"/> by ticks (the kind ignored, as <see cref="System.DateTime.CompareTo(System.DateTime)"/> does).</summary>
+    DateTime = 5,
+
+    /// <summary><see cref="System.DateTimeOffset"/> by UTC instant.</summary>
+    DateTimeOffset = 6,
+
+    /// <summary><see cref="decimal"/> by value.</summary>
+    Decimal = 7,
+}
+
+/// <summary>
+/// The durable layout of a sorted dictionary (and set): a <see cref="CollectionLayout"/> header whose storage word is
+/// the root node of a B+-tree of fixed-size nodes, each a block of type <see cref="TypeTable.SortedNodeTypeIndex"/>.
+/// </summary>
+/// <remarks>
+/// Header (64 bytes): <c>[count][node count][root][version][key size i32][key kind i32][value size i32][value kind i32]
+/// [key order i32][node size i32][height i32][key width i32]</c> (the key's own bytes, before its slot's padding); value size 0 is a set. Node: <c>[entry count i32][level i32 (0 =
+/// leaf)][next leaf][previous leaf][owning header]</c>, then entries from <see cref="EntriesOffset"/>: a leaf's are
+/// <c>[key slot][value slot]</c> in key order; an inner node's are <c>[key slot][child]</c>, where child i holds the keys
+/// from key i (inclusive) to key i + 1 and the key slot of entry 0 is unused (zero): an inner key is a separator the node
+/// owns (a string key is an owned copy), never the leaf's own slot. The header owns every node and every string in
+/// them; a node block owns nothing by itself, so a node merged away is freed alone.
+/// </remarks>
+internal static class SortedLayout
+{
+    public const long NodeCountOffset = CollectionLayout.CapacityOffset;
+    public const long RootOffset = CollectionLayout.StorageOffset;
+    public const long KeyOrderOffset = 48;
+    public const long NodeSizeOffset = 52;
+    public const long HeightOffset = 56;
+    public const long KeyWidthOffset = 60;
+
+    public const int NodeEntryCountOffset = 0;
+    public const int NodeLevelOffset = 4;
+    public const int NodeNextOffset = 8;
+    public const int NodePreviousOffset = 16;
+    public const int NodeOwnerOffset = 24;
+    public const int EntriesOffset = 32;
+
+    /// <summary>The node size for new trees: 512 bytes (30 <c>long → long</c> entries: an insert logs and flushes a few lines of shifted entries, not a dozen), or more when that would hold fewer than 8 entries.</summary>
+    private const int PreferredNodeSize = 512;
+    private const int MinimumFanout = 8;
+    private const int MaxNodeSize = 1 << 16;
+    private const int MaxHeight = 64;
+
+    public static int NodeSizeFor(int keySize, int valueSize)
+    {
+        var widest = Math.Max(keySize + valueSize, keySize + 8);
+        var size = Math.Max(PreferredNodeSize, EntriesOffset + MinimumFanout * widest);
+        return (size + 63) & ~63;
+    }
+
+    public static int LeafCapacity(int nodeSize, int keySize, int valueSize) => (nodeSize - EntriesOffset) / (keySize + valueSize);
+
+    public static int InnerCapacity(int nodeSize, int keySize) => (nodeSize - EntriesOffset) / (keySize + 8);
+
+    /// <summary>Why the header at <paramref name="header"/> cannot be trusted, or null when its fields are possible.</summary>
+    public static string? Problem(PersistentPool pool, long header)
+    {
+        var count = pool.ReadValue<long>(header + CollectionLayout.CountOffset);
+        var nodes = pool.ReadValue<long>(header + NodeCountOffset);
+        var root = pool.ReadValue<long>(header + RootOffset);
+        var keySize = pool.ReadValue<int>(header + CollectionLayout.KeySizeOffset);
+        var keyKind = pool.ReadValue<int>(header + CollectionLayout.KeyKindOffset);
+        var valueSize = pool.ReadValue<int>(header + CollectionLayout.ValueSizeOffset);
+        var valueKind = pool.ReadValue<int>(header + CollectionLayout.ValueKindOffset);
+        var order = pool.ReadValue<int>(header + KeyOrderOffset);
+        var nodeSize = pool.ReadValue<int>(header + NodeSizeOffset);
+        var height = pool.ReadValue<int>(header + HeightOffset);
+        var width = pool.ReadValue<int>(header + KeyWidthOffset);
+        if (width is not (1 or 2 or 4 or 8 or 16) || width > keySize || keySize is <= 0 or > 16 || keySize % 8 != 0 || keyKind is not ((int)SlotKind.Raw or (int)SlotKind.String) ||
+            (keyKind == (int)SlotKind.String) != (order == (int)KeyOrder.Ordinal) || order is < (int)KeyOrder.Signed or > (int)KeyOrder.Decimal ||
+            valueSize < 0 || valueSize > 1 << 12 || valueSize % 8 != 0 || valueKind is < (int)SlotKind.Raw or > (int)SlotKind.Reference ||
+            (valueKind != (int)SlotKind.Raw && valueSize != 8) || (valueSize == 0 && valueKind != (int)SlotKind.Raw))
+        {
+            return $"the sorted dictionary at {header} records impossible key or value slots";
+        }
+
+        if (nodeSize != NodeSizeFor(keySize, valueSize) && (nodeSize is < PreferredNodeSize or > MaxNodeSize || nodeSize % 64 != 0 ||
+            LeafCapacity(nodeSize, keySize, valueSize) < 4 || InnerCapacity(nodeSize, keySize) < 4))
+        {
+            return $"the sorted dictionary at {header} records an impossible node size {nodeSize}";
+        }
+
+        if (count < 0 || nodes < 0 || height is < 0 or > MaxHeight || (root == 0) != (height == 0) || (root == 0 && (count != 0 || nodes != 0)))
+        {
+            return $"the sorted dictionary at {header} holds {count} entries in {nodes} nodes of height {height} under root {root}";
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Every node and every owned string or referenced object of the tree under <paramref name="header"/>. With
+    /// <paramref name="problems"/> (a check) it also verifies each node: allocated as a node, owned by this header, at its
+    /// level, entry counts possible, keys in order and inside their parent's bounds, the leaf chain, and the totals; what
+    /// is wrong is added there and the damaged part skipped. Without it (a free) damage throws
+    /// <see cref="PoolCorruptedException"/>.
+    /// </summary>
+    public static List<(long Offset, bool Owned, long Slot)> Children(PersistentPool pool, long header, List<string>? problems)
+    {
+        var children = new List<(long, bool, long)>();
+        void Report(string problem)
+        {
+            if (problems is null)
+            {
+                throw new PoolCorruptedException(pool.Path, problem);
+            }
+
+            problems.Add(problem);
+        }
+
+        if (Problem(pool, header) is { } headerProblem)
+        {
+            Report(headerProblem);
+            return children;
+        }
+
+        var root = pool.ReadValue<long>(header + RootOffset);
+        if (root == 0)
+        {
+            return children;
+        }
+
+        var keySize = pool.ReadValue<int>(header + CollectionLayout.KeySizeOffset);
+        var keyKind = (SlotKind)pool.ReadValue<int>(header + CollectionLayout.KeyKindOffset);
+        var valueSize = pool.ReadValue<int>(header + CollectionLayout.ValueSizeOffset);
+        var valueKind = (SlotKind)pool.ReadValue<int>(header + CollectionLayout.ValueKindOffset);
+        var order = (KeyOrder)pool.ReadValue<int>(header + KeyOrderOffset);
+        var nodeSize = pool.ReadValue<int>(header + NodeSizeOffset);
+        var height = pool.ReadValue<int>(header + HeightOffset);
+        var width = pool.ReadValue<int>(header + KeyWidthOffset);
+        var leafCapacity = LeafCapacity(nodeSize, keySize, valueSize);
+        var innerCapacity = InnerCapacity(nodeSize, keySize);
+        var checking = problems is not null;
+        var buffer = new byte[nodeSize];
+        var visited = new HashSet<long>();
+        long entries = 0, previousLeaf = 0;
+        var pending = new Stack<(long Node, int Level, byte[]? Lower, byte[]? Upper)>();
+        pending.Push((root, height - 1, null, null));
+        while (pending.Count > 0)
+        {
+            var (node, level, lower, upper) = pending.Pop();
+            if (!visited.Add(node))
+            {
+                Report($"the sorted dictionary at {header} reaches its node at {node} twice");
+                continue;
+            }
+
+            if (pool.AllocatedSizeOf(node, TypeTable.SortedNodeTypeIndex) < nodeSize)
+            {
+                Report($"the sorted dictionary at {header} points to {node}, which is not an allocated node of {nodeSize} bytes");
+                continue;
+            }
+
+            children.Add((node, true, 0)); // (a node is never moved by a migration: no slot needed)
+            pool.ReadBytes(node, buffer);
+            var count = BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(NodeEntryCountOffset));
+            var storedLevel = BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(NodeLevelOffset));
+            var capacity = level == 0 ? leafCapacity : innerCapacity;
+            var minimum = node == root ? (level == 0 ? 1 : 2) : 1;
+            if (storedLevel != level || count < minimum || count > capacity)
+            {
+                Report($"the sorted dictionary node at {node} holds {count} entries at level {storedLevel} where level {level} and {minimum}..{capacity} entries belong");
+                continue;
+            }
+
+            if (checking && BinaryPrimitives.ReadInt64LittleEndian(buffer.AsSpan(NodeOwnerOffset)) != header)
+            {
+                Report($"the sorted dictionary node at {node} names another owner than {header}");
+            }
+
+            var entrySize = keySize + (level == 0 ? valueSize : 8);
+            byte[]? previousKey = null;
+            var firstKey = level == 0 ? 0 : 1;
+            for (var i = 0; i < count; i++)
+            {
+                var entry = buffer.AsSpan(EntriesOffset + i * entrySize, entrySize);
+                if (i >= firstKey)
+                {
+                    if (keyKind == SlotKind.String)
+                    {
+                        children.Add((BinaryPrimitives.ReadInt64LittleEndian(entry), true, node + EntriesOffset + (long)i * entrySize));
+                    }
+
+                    if (checking)
+                    {
+                        var key = entry[..keySize].ToArray();
+                        if (Compare(pool, order, width, previousKey ?? lower, key) is var c && c is > 0 or int.MinValue ||
+                            (previousKey is not null && c == 0) || (upper is not null && Compare(pool, order, width, key, upper) is >= 0 or int.MinValue))
+                        {
+                            Report($"the sorted dictionary node at {node} holds its key {i} out of order or outside its parent's bounds");
+                        }
+
+                        previousKey = key;
+                    }
+                }
+
+                if (level == 0)
+                {
+                    entries++;
+                    if (valueKind != SlotKind.Raw && BinaryPrimitives.ReadInt64LittleEndian(entry[keySize..]) is var target and not 0)
+                    {
+                        children.Add((target, valueKind == SlotKind.String, node + EntriesOffset + (long)i * entrySize + keySize));
+                    }
+                }
+            }
+
+            if (level == 0)
+            {
+                if (checking && BinaryPrimitives.ReadInt64LittleEndian(buffer.AsSpan(NodePreviousOffset)) != previousLeaf)
+                {
+                    Report($"the sorted dictionary leaf at {node} links back to another leaf than {previousLeaf}");
+                }
+
+                if (checking && previousLeaf != 0 && pool.ReadValue<long>(previousLeaf + NodeNextOffset) != node)
+                {
+                    Report($"the sorted dictionary leaf at {previousLeaf} does not link on to its next leaf {node}");
+                }
+
+                previousLeaf = node;
+                continue;
+            }
+
+            // Children pushed last to first, so leaves are visited in key order (the leaf chain check above).
+            for (var i = count - 1; i >= 0; i--)
+            {
+                var entry = buffer.AsSpan(EntriesOffset + i * entrySize, entrySize);
+                var child = BinaryPrimitives.ReadInt64LittleEndian(entry[keySize..]);
+                var childLower = i == 0 ? lower : entry[..keySize].ToArray();
+                var childUpper = i == count - 1 ? upper : buffer.AsSpan(EntriesOffset + (i + 1) * entrySize, keySize).ToArray();
+                pending.Push((child, level - 1, checking ? childLower : null, checking ? childUpper : null));
+            }
+        }
+
+        if (checking && previousLeaf != 0 && pool.ReadValue<long>(previousLeaf + NodeNextOffset) != 0)
+        {
+            Report($"the sorted dictionary's last leaf at {previousLeaf} links on past the end");
+        }
+
+        if (checking && (entries != pool.ReadValue<long>(header + CollectionLayout.CountOffset) || visited.Count != pool.ReadValue<long>(header + NodeCountOffset)))
+        {
+            Report($"the sorted dictionary at {header} counts {pool.ReadValue<long>(header + CollectionLayout.CountOffset)} entries in {pool.ReadValue<long>(header + NodeCountOffset)} nodes; its tree holds {entries} in {visited.Count}");
+        }
+
+        return children;
+    }
+
+    /// <summary>
+    /// Compares two key slots in the recorded order: negative, zero or positive; <see cref="int.MinValue"/> when a string
+    /// key cannot be read. A null side is unbounded below.
+    /// </summary>
+    public static int Compare(PersistentPool pool, KeyOrder order, int width, byte[]? a, byte[] b)
+    {
+        if (a is null)
+        {
+            return -1;
+        }
+
+        return order switch
+        {
+            KeyOrder.Signed => ReadSigned(a, width).CompareTo(ReadSigned(b, width)),
+            KeyOrder.Unsigned => ReadUnsigned(a, width).CompareTo(ReadUnsigned(b, width)),
+            KeyOrder.Guid => MemoryMarshal.Read<Guid>(a).CompareTo(MemoryMarshal.Read<Guid>(b)),
+            KeyOrder.DateTime => MemoryMarshal.Read<DateTime>(a).CompareTo(MemoryMarshal.Read<DateTime>(b)),
+            KeyOrder.DateTimeOffset => MemoryMarshal.Read<DateTimeOffset>(a).CompareTo(MemoryMarshal.Read<DateTimeOffset>(b)),
+            KeyOrder.Decimal => MemoryMarshal.Read<decimal>(a).CompareTo(MemoryMarshal.Read<decimal>(b)),
+            _ => CompareStrings(pool, a, b),
+        };
+    }
+
+    private static int CompareStrings(PersistentPool pool, byte[] a, byte[] b)
+    {
+        try
+        {
+            var (left, right) = (BinaryPrimitives.ReadInt64LittleEndian(a), BinaryPrimitives.ReadInt64LittleEndian(b));
+            return left == 0 || right == 0 ? int.MinValue : Math.Sign(string.CompareOrdinal(pool.ReadStringAt(left), pool.ReadStringAt(right)));
+        }
+        catch (Exception e) when (e is PoolException or PersistentTypeMismatchException)
+        {
+            return int.MinValue;
+        }
+    }
+
+    private static Int128 ReadSigned(byte[] slot, int width) => width switch
+    {
+        1 => (sbyte)slot[0],
+        2 => MemoryMarshal.Read<short>(slot),
+        4 => MemoryMarshal.Read<int>(slot),
+        8 => MemoryMarshal.Read<long>(slot),
+        _ => MemoryMarshal.Read<Int128>(slot),
+    };
+
+    private static UInt128 ReadUnsigned(byte[] slot, int width) => width switch
+    {
+        1 => slot[0],
+        2 => MemoryMarshal.Read<ushort>(slot),
+        4 => MemoryMarshal.Read<uint>(slot),
+        8 => MemoryMarshal.Read<ulong>(slot),
+        _ => MemoryMarshal.Read<UInt128>(slot),
+    };
+}
