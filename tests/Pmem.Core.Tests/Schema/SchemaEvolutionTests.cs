@@ -48,6 +48,7 @@ public sealed class SchemaEvolutionTests
             person.Count = i * 1000L;
             person.Friend = previous;
             root.People.Add(person);
+            root.ByAge[person.Age] = person;
             root.First ??= person;
             previous = person;
             tx.Commit();
@@ -91,6 +92,7 @@ public sealed class SchemaEvolutionTests
             Assert.Null(person.Email);
             Assert.Equal([$"tag {i}", null], person.Tags.ToArray());
             Assert.Equal(i == 0 ? $"person {people - 1}" : $"person {i - 1}", person.Friend!.FullName);
+            Assert.Equal(person, root.ByAge[20 + i]); // references inside a sorted dictionary's nodes follow too
         }
 
         Assert.Equal("person 0", root.First!.FullName);

@@ -189,11 +189,12 @@ internal sealed class Directory<TPerson> : PersistentObject, IPersistentObject<D
     private Directory(ObjectHandle handle) : base(handle) { }
 
     public static PersistentTypeInfo PersistentType { get; } = new(
-        "Tests.Directory", 64, 0xD1EC7081, 1,
+        "Tests.Directory", 64, 0xD1EC7082, 1,
         [
             new("First", "reference", 0, 8, target: "Tests.Person", isNullable: true),
             new("People", "list<reference>", 8, 8, target: "Tests.Person"),
             new("Title", "string", 16, 8, isNullable: true),
+            new("ByAge", "sorted<System.Int64,reference>", 24, 8, target: "Tests.Person"),
         ]);
 
     static Directory<TPerson> IPersistentObject<Directory<TPerson>>.Attach(ObjectHandle handle) => new(handle);
@@ -203,6 +204,8 @@ internal sealed class Directory<TPerson> : PersistentObject, IPersistentObject<D
     public PersistentList<TPerson?> People => GetObjectList<TPerson>(8);
 
     public string? Title { get => ReadString(16); set => WriteString(16, value); }
+
+    public PersistentSortedDictionary<long, TPerson?> ByAge => GetSortedDictionaryOfObjects<long, TPerson>(24);
 }
 
 /// <summary>The bytes of a <c>T?</c>, as the generator's mirror struct stores them.</summary>
