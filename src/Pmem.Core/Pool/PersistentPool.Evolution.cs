@@ -45,15 +45,15 @@ public sealed partial class PersistentPool
                 continue;
             }
 
-            var type = candidates.FirstOrDefault(c => c.LayoutHash == stored.LayoutHash && c.Size == stored.Size) ?? candidates[0];
-            if (candidates.Count > 1 && (type.LayoutHash != stored.LayoutHash || type.Size != stored.Size))
+            var type = candidates.FirstOrDefault(stored.HasLayoutOf) ?? candidates[0];
+            var same = stored.HasLayoutOf(type);
+            if (candidates.Count > 1 && !same)
             {
                 problems.Add((stored.Name, $"several classes of the program have the durable name '{stored.Name}' and none has its stored layout; give each its own [PersistentObject(Name = ...)]"));
                 continue;
             }
 
             var hook = options.Migrations?.Find(stored.TypeId);
-            var same = type.LayoutHash == stored.LayoutHash && type.Size == stored.Size;
             if (stored.Version > type.Version || (!same && WasMigratedAwayFrom(stored, type)))
             {
                 problems.Add((stored.Name, Downgrade(stored, type)));
@@ -98,7 +98,7 @@ public sealed partial class PersistentPool
     private Action ResumableMigration(Func<ulong, IReadOnlyList<PersistentTypeInfo>> candidates, PoolMigrations? migrations)
     {
         var target = _types.Get((uint)(_domain.Read<ulong>(PoolLayout.MigrationTypesOffset) >> 32))!;
-        var program = candidates(target.TypeId).FirstOrDefault(c => c.LayoutHash == target.LayoutHash && c.Size == target.Size && c.Version == target.Version);
+        var program = candidates(target.TypeId).FirstOrDefault(c => target.HasLayoutOf(c) && c.Version == target.Version);
         if (program is null)
         {
             throw new PersistentSchemaException(Path, target.Name, [
@@ -112,23 +112,19 @@ public sealed partial class PersistentPool
 
     /// <summary>Whether a retired entry of the type has the program's layout: the pool moved on from it, so opening would go back.</summary>
     private bool WasMigratedAwayFrom(StoredType stored, PersistentTypeInfo type) =>
-        _types.Types.Any(old => old.IsRetired && old.TypeId == stored.TypeId && old.LayoutHash == type.LayoutHash && old.Size == type.Size);
+        _types.Types.Any(old => old.IsRetired && old.TypeId == stored.TypeId && old.HasLayoutOf(type));
 
     /// <summary>Records the program's schema for an unchanged layout: a first record (older pools) or a newer version.</summary>
     private void ReplaceSchemaRecord(StoredType stored, PersistentTypeInfo type)
     {
-        var record = SchemaRecord.Encode(type);
-        var entry = (int)(stored.Index - TypeTable.FirstUserTypeIndex);
         if (stored.SchemaOffset == 0)
         {
-            lock (_types.AddLock)
-            {
-                CommitSchemaWords(record, entry, static _ => { });
-            }
-
+            RecordSchema(stored, type);
             return;
         }
 
+        var record = SchemaRecord.Encode(type);
+        var entry = (int)(stored.Index - TypeTable.FirstUserTypeIndex);
         using (var tx = BeginTransaction())
         {
             var block = AllocateInTransaction(record.Length, TypeTable.SchemaTypeIndex);

@@ -179,18 +179,16 @@ public sealed partial class PersistentPool
     /// </summary>
     private static bool IsTornUpgrade(PersistenceDomain domain, uint version, ulong checksum)
     {
-        var header = domain.GetSpan(0, PoolLayout.ChecksummedBytes).ToArray();
         uint[] others = version < PoolLayout.SchemaVersion ? [PoolLayout.FormatVersion] : version == PoolLayout.FormatVersion ? [2, 3] : [];
-        foreach (var other in others)
-        {
-            BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(PoolLayout.VersionOffset), other);
-            if (HeaderChecksum(header, PoolLayout.Magic) == checksum)
-            {
-                return true;
-            }
-        }
+        return others.Any(other => HeaderChecksumWithVersion(domain, other) == checksum);
+    }
 
-        return false;
+    /// <summary>The checksum the header would have with <paramref name="version"/> as its format version.</summary>
+    private static ulong HeaderChecksumWithVersion(PersistenceDomain domain, uint version)
+    {
+        var header = domain.GetSpan(0, PoolLayout.ChecksummedBytes).ToArray();
+        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(PoolLayout.VersionOffset), version);
+        return HeaderChecksum(header, PoolLayout.Magic);
     }
 
     internal static ulong HeaderChecksum(PersistenceDomain domain, ulong magic) =>

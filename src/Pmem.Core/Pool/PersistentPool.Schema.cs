@@ -1,5 +1,4 @@
 // PersistentPool (schema) -- recording each type's schema, upgrading older pools, and comparing the program's types at open.
-using System.Buffers.Binary;
 using Pmem.Heap;
 using Pmem.Objects;
 
@@ -16,7 +15,7 @@ public sealed partial class PersistentPool
     internal uint TypeIndex(PersistentTypeInfo type)
     {
         var stored = _types.Find(type.TypeId) ?? RegisterType(type);
-        if (stored.LayoutHash != type.LayoutHash || stored.Size != type.Size || stored.Version > type.Version)
+        if (!stored.HasLayoutOf(type) || stored.Version > type.Version)
         {
             throw ChangedType(stored, type);
         }
@@ -76,7 +75,7 @@ public sealed partial class PersistentPool
     {
         lock (_types.AddLock)
         {
-            if (_types.Get(stored.Index) is { Schema: null } current && current.LayoutHash == type.LayoutHash)
+            if (_types.Get(stored.Index) is { Schema: null } current && current.HasLayoutOf(type))
             {
                 CommitSchemaWords(SchemaRecord.Encode(type), (int)(stored.Index - TypeTable.FirstUserTypeIndex), static _ => { });
             }
@@ -127,10 +126,8 @@ public sealed partial class PersistentPool
             return;
         }
 
-        var header = _domain.GetSpan(0, PoolLayout.ChecksummedBytes).ToArray();
-        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(PoolLayout.VersionOffset), PoolLayout.FormatVersion);
         redo.Set(PoolLayout.VersionOffset, PoolLayout.FormatVersion);
-        redo.Set(PoolLayout.HeaderChecksumOffset, HeaderChecksum(header, PoolLayout.Magic));
+        redo.Set(PoolLayout.HeaderChecksumOffset, HeaderChecksumWithVersion(_domain, PoolLayout.FormatVersion));
     }
 
     /// <summary>

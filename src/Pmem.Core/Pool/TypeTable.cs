@@ -27,6 +27,9 @@ internal sealed record StoredType(uint Index, ulong TypeId, string Name, int Siz
 
     /// <summary>The class version the pool recorded (1 for entries without a schema).</summary>
     internal int Version => Schema?.Version ?? 1;
+
+    /// <summary>Whether <paramref name="type"/> has this entry's layout (hash and size): its objects read as they are stored.</summary>
+    internal bool HasLayoutOf(PersistentTypeInfo type) => LayoutHash == type.LayoutHash && Size == type.Size;
 }
 
 /// <summary>
