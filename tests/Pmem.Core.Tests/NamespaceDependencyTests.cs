@@ -42,6 +42,7 @@ public sealed class NamespaceDependencyTests
         "Pmem.Pool.PoolCorruptedException",
         "Pmem.Pool.PoolOutOfSpaceException",
         "Pmem.Pool.TransactionTooLargeException",
+        "Pmem.Pool.PoolReadOnlyException", // thrown by the commit pipeline in a read-only pool
         "Pmem.Objects.PersistentTypeMismatchException",
         "Pmem.Objects.PersistentTypeInfo",
         "Pmem.Objects.PersistentPropertyInfo", // part of PersistentTypeInfo's schema since issue 14

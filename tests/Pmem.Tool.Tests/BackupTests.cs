@@ -87,8 +87,8 @@ public sealed class BackupTests : IDisposable
         var run = ToolHarness.Run("backup", path, destination, "--json");
 
         Assert.Equal(2, run.ExitCode);
-        Assert.Contains("locked", run.Error);
-        Assert.Contains("live backup", run.Error);
+        Assert.Contains($"already open by this process ({Environment.ProcessId})", run.Error);
+        Assert.Contains("PersistentPool.Backup", run.Error);
         Assert.Equal("PoolLockedException", JsonDocument.Parse(run.Out).RootElement.GetProperty("error").GetProperty("kind").GetString());
         Assert.False(File.Exists(destination));
     }

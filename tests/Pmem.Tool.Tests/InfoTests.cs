@@ -154,7 +154,8 @@ public sealed class InfoTests : IDisposable
         var run = ToolHarness.Run("info", path);
 
         Assert.Equal(2, run.ExitCode);
-        Assert.Contains("locked", run.Error);
+        Assert.Contains($"already open by this process ({Environment.ProcessId})", run.Error); // the harness runs the tool in this process
+        Assert.Contains("for writing", run.Error);
     }
 
     [Fact]
@@ -186,16 +187,15 @@ public sealed class InfoTests : IDisposable
     }
 
     [Fact]
-    public void The_private_copy_goes_to_the_temp_dir_and_leaves_nothing_there()
+    public void Reading_needs_no_temporary_copy()
     {
         var path = _files.CreateLibrary();
         var temp = _files.PathOf("scratch");
         Directory.CreateDirectory(temp);
 
-        var run = ToolHarness.Run("check", path, "--temp-dir", temp);
+        var run = ToolHarness.Run("check", path, "--temp-dir", temp); // accepted, unused: the pool opens read-only in place
 
         Assert.Equal(0, run.ExitCode);
         Assert.Empty(Directory.EnumerateFileSystemEntries(temp));
-        Assert.Equal(2, ToolHarness.Run("check", path, "--temp-dir", _files.PathOf("no-such-dir")).ExitCode);
     }
 }

@@ -33,6 +33,12 @@ internal sealed partial class PoolHeap
     private readonly string _poolPath;
     private readonly long _heapStart;
     private readonly Lock _heapLock = new();
+
+    /// <summary>
+    /// The lock over the chunks' headers and the free spans. The pool grows under it, and a backup holds it while it
+    /// copies, so no chunk changes outside the log meanwhile.
+    /// </summary>
+    internal Lock ChunkLock => _heapLock;
     private readonly SortedDictionary<int, int> _freeSpans = new();
     private readonly ClassState[] _classes;
     private ChunkHeader[] _heads;
@@ -251,6 +257,31 @@ internal sealed partial class PoolHeap
         created.StartEmpty(SizeClasses.Geometry[_heads[chunk].SizeClass].BitmapWords);
         state.Available.Add(created);
         return created;
+    }
+
+    /// <summary>
+    /// The start of the run block that holds <paramref name="offset"/> (allocated or not), or -1 when the offset is not
+    /// in a run's blocks (a large block, a header, outside the heap).
+    /// </summary>
+    public long RunBlockStartOf(long offset)
+    {
+        var chunkIndex = (offset - _heapStart) / ChunkSize;
+        if (offset < _heapStart || chunkIndex >= Volatile.Read(ref _chunkCount))
+        {
+            return -1;
+        }
+
+        var head = _heads[(int)chunkIndex];
+        if (head.Kind != ChunkKind.Run)
+        {
+            return -1;
+        }
+
+        var geometry = SizeClasses.Geometry[head.SizeClass];
+        var blockSize = SizeClasses.Sizes[head.SizeClass];
+        var dataStart = ChunkOffset((int)chunkIndex) + geometry.DataOffset;
+        var slot = (offset - dataStart) / blockSize;
+        return offset < dataStart || slot >= geometry.BlockCount ? -1 : dataStart + slot * blockSize;
     }
 
     /// <summary>Finds the allocated block that starts at <paramref name="offset"/>.</summary>

@@ -101,6 +101,7 @@ internal sealed partial class CommitPipeline
     /// <exception cref="PoolOutOfSpaceException">The log is larger than a slot and the heap has no room for it.</exception>
     public void Commit(RedoBuilder redo)
     {
+        ThrowIfWritesRefused();
         if (RedoLog.FitsSlot(redo.Length, _lanes.SlotSize))
         {
             Commit(redo, external: 0);
@@ -221,12 +222,13 @@ internal sealed partial class CommitPipeline
 
     /// <summary>
     /// True when a write that bypasses the log must first call <see cref="RetireBeforeUnloggedWrite"/>: something was
-    /// committed since R was last made durable. Two loads; false in the common case.
+    /// committed since R was last made durable, or writes are held or refused (see <see cref="HoldWrites"/>). Three
+    /// loads; false in the common case.
     /// </summary>
     public bool MustRetireBeforeUnloggedWrite
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => Volatile.Read(ref _retiredDurable) < Volatile.Read(ref _lastSequence);
+        get => (Volatile.Read(ref _retiredDurable) < Volatile.Read(ref _lastSequence)) | (Volatile.Read(ref _writesHeld) != 0);
     }
 
     /// <summary>
@@ -237,6 +239,12 @@ internal sealed partial class CommitPipeline
     /// <param name="mine">The calling thread's commit state.</param>
     public void RetireBeforeUnloggedWrite(ThreadCommits mine)
     {
+        WaitUntilWritesAllowed();
+        if (Volatile.Read(ref _retiredDurable) >= Volatile.Read(ref _lastSequence))
+        {
+            return; // only held back: nothing to retire
+        }
+
         if (ReferenceEquals(mine.PendingRetirementPipeline, this) && mine.PendingRetirement >= Volatile.Read(ref _lastSequence))
         {
             return; // already stored by this thread, awaiting its drain

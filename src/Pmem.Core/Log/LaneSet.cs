@@ -24,6 +24,8 @@ internal sealed class LaneSet
     private readonly int[] _taken;       // per lane, one per 64 bytes: 1 while held through the compare-and-swap
     private readonly Holder?[] _owner;   // per lane: the holder it is biased to (null: none yet; Contended: none ever)
     private readonly long _firstLaneOffset;
+    private readonly ManualResetEventSlim _open = new(initialState: true);
+    private int _closed; // 1 while Close holds commits back
 
     public LaneSet(long firstLaneOffset, int count, int laneSize)
     {
@@ -64,6 +66,50 @@ internal sealed class LaneSet
     /// <see cref="Release"/>.
     /// </summary>
     public int Acquire(int preferred, Holder holder, out bool biased)
+    {
+        while (true)
+        {
+            var lane = AcquireAny(preferred, holder, out biased);
+
+            // After the lane is held (its flag stored or its compare-and-swap done): a closer that finds every lane
+            // free after its process-wide barrier knows each later taker sees it closed (the bias protocol above).
+            if (Volatile.Read(ref _closed) == 0)
+            {
+                return lane;
+            }
+
+            Release(lane, holder, biased);
+            _open.Wait();
+        }
+    }
+
+    /// <summary>
+    /// Stops new commits and waits until no lane is held (for a consistent copy of the pool); commits that come
+    /// meanwhile wait, without spinning, until <see cref="Reopen"/>. One closer at a time.
+    /// </summary>
+    public void Close()
+    {
+        _open.Reset();
+        Volatile.Write(ref _closed, 1);
+        Interlocked.MemoryBarrierProcessWide(); // as a revoker's: every lane's holder flag is now visible, or its taker sees the close
+        var spins = new SpinWait();
+        for (var lane = 0; lane < Count; lane++)
+        {
+            while (Volatile.Read(ref _taken[lane * 16]) != 0 || (Volatile.Read(ref _owner[lane]) is { } owner && Volatile.Read(ref owner.Active) != 0))
+            {
+                spins.SpinOnce(); // a commit in its redo protocol: microseconds
+            }
+        }
+    }
+
+    /// <summary>Lets commits take lanes again after <see cref="Close"/>.</summary>
+    public void Reopen()
+    {
+        Volatile.Write(ref _closed, 0);
+        _open.Set();
+    }
+
+    private int AcquireAny(int preferred, Holder holder, out bool biased)
     {
         if ((uint)preferred < (uint)Count)
         {

@@ -17,18 +17,21 @@ internal static unsafe partial class LibC
     public const int MS_SYNC = 4;
     public const int O_RDONLY = 0, O_RDWR = 2, O_CREAT = 0x40, O_EXCL = 0x80, O_CLOEXEC = 0x80000,
         O_DIRECTORY = 0x10000, O_TMPFILE = 0x400000 | O_DIRECTORY;
-    public const int LOCK_EX = 2, LOCK_NB = 4;
+    public const int LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4;
     public const int ENOENT = 2, EINTR = 4, EACCES = 13, EEXIST = 17, ENOTDIR = 20, EISDIR = 21, EINVAL = 22,
         EROFS = 30, EWOULDBLOCK = 11, EPERM = 1, EOPNOTSUPP = 95, ENOMEM = 12;
 
     public static readonly void* MAP_FAILED = (void*)-1;
 
-    /// <summary>The part of <c>struct stat</c> the engine reads, filled by <see cref="FileStatus"/>.</summary>
+    /// <summary>The part of <c>struct stat</c> the engine reads, filled by <see cref="FileStatus(int, out FileInfo)"/>.</summary>
     public struct FileInfo
     {
         public long Size;
         public uint Mode;
         public ulong RDev;
+        public ulong Inode;
+        public uint DevMajor;
+        public uint DevMinor;
     }
 
     public const uint S_IFMT = 0xF000, S_IFREG = 0x8000, S_IFCHR = 0x2000, S_IFDIR = 0x4000;
@@ -64,6 +67,9 @@ internal static unsafe partial class LibC
     [SuppressGCTransition]
     public static partial int Flock(int fd, int operation);
 
+    [LibraryImport(Lib, EntryPoint = "fsync", SetLastError = true)]
+    public static partial int Fsync(int fd);
+
     [LibraryImport(Lib, EntryPoint = "unlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Unlink(string path);
 
@@ -87,16 +93,27 @@ internal static unsafe partial class LibC
     private const uint STATX_BASIC_STATS = 0x7ff;
 
     /// <summary>fstat through statx(fd, "", AT_EMPTY_PATH); returns -1 with errno set on failure.</summary>
-    public static int FileStatus(int fd, out FileInfo info)
+    public static int FileStatus(int fd, out FileInfo info) => FileStatus(fd, "", AT_EMPTY_PATH, out info);
+
+    /// <summary>stat of a path through statx; returns -1 with errno set on failure.</summary>
+    public static int FileStatus(string path, out FileInfo info) => FileStatus(AT_FDCWD, path, 0, out info);
+
+    private const int AT_FDCWD = -100;
+
+    private static int FileStatus(int dirfd, string path, int flags, out FileInfo info)
     {
-        // struct statx is 256 bytes: stx_mode (u16) at 28, stx_size (u64) at 40, stx_rdev_major/minor (u32) at 128/132.
+        // struct statx is 256 bytes: stx_mode (u16) at 28, stx_ino (u64) at 32, stx_size (u64) at 40,
+        // stx_rdev_major/minor (u32) at 128/132, stx_dev_major/minor (u32) at 136/140.
         byte* buffer = stackalloc byte[256];
         info = default;
-        if (Statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, buffer) != 0)
+        if (Statx(dirfd, path, flags, STATX_BASIC_STATS, buffer) != 0)
         {
             return -1;
         }
 
+        info.Inode = *(ulong*)(buffer + 32);
+        info.DevMajor = *(uint*)(buffer + 136);
+        info.DevMinor = *(uint*)(buffer + 140);
         info.Mode = *(ushort*)(buffer + 28);
         info.Size = *(long*)(buffer + 40);
         info.RDev = ((ulong)*(uint*)(buffer + 128) << 32) | *(uint*)(buffer + 132);

@@ -18,4 +18,11 @@ public enum MapFlags
 
     /// <summary><c>PMEM_FILE_TMPFILE</c>: the path is a directory; map a new unnamed file there that vanishes when unmapped.</summary>
     TempFile = 1 << 3,
+
+    /// <summary>
+    /// Open the existing file read-only and map it copy-on-write (<c>MAP_PRIVATE</c>): stores land in this process's
+    /// private pages and never reach the file. Not with <see cref="Create"/> or <see cref="TempFile"/>; such a mapping
+    /// cannot be extended and is never persistent memory.
+    /// </summary>
+    PrivateCopy = 1 << 4,
 }

@@ -28,21 +28,22 @@ public sealed unsafe partial class PmemMapping
             }
         }
 
-        fd = LibC.Open(path, LibC.O_RDWR | LibC.O_CLOEXEC, 0);
+        bool readOnly = (flags & MapFlags.PrivateCopy) != 0;
+        fd = LibC.Open(path, (readOnly ? LibC.O_RDONLY : LibC.O_RDWR) | LibC.O_CLOEXEC, 0);
         if (fd < 0)
         {
-            throw OpenFailure(path, Marshal.GetLastPInvokeError(), exclusive: false);
+            throw OpenFailure(path, Marshal.GetLastPInvokeError(), exclusive: false, readOnly);
         }
 
         return new FileDescriptorHandle(fd);
     }
 
-    private static Exception OpenFailure(string path, int errno, bool exclusive) => errno switch
+    private static Exception OpenFailure(string path, int errno, bool exclusive, bool readOnly = false) => errno switch
     {
         LibC.ENOENT => new PmemFileNotFoundException($"'{path}' does not exist ({LibC.Describe(errno)}); pass MapFlags.Create to create it.", path, errno),
         LibC.EEXIST when exclusive => new PmemFileExistsException($"'{path}' already exists and MapFlags.Exclusive was given ({LibC.Describe(errno)}).", path, errno),
         LibC.EISDIR => new PmemIOException($"'{path}' is a directory ({LibC.Describe(errno)}); use MapFlags.TempFile to map an unnamed file in it.", path, errno),
-        LibC.EACCES or LibC.EPERM or LibC.EROFS => new PmemAccessDeniedException($"'{path}' cannot be opened for reading and writing ({LibC.Describe(errno)}).", path, errno),
+        LibC.EACCES or LibC.EPERM or LibC.EROFS => new PmemAccessDeniedException($"'{path}' cannot be opened for {(readOnly ? "reading" : "reading and writing")} ({LibC.Describe(errno)}).", path, errno),
         _ => PmemIOException.FromErrno("open", path, errno),
     };
 

@@ -131,6 +131,12 @@ public sealed unsafe partial class PmemMapping : IDisposable
             throw new ArgumentException("MapFlags.Exclusive needs MapFlags.Create.", nameof(flags));
         }
 
+        bool privateCopy = (flags & MapFlags.PrivateCopy) != 0;
+        if (privateCopy && create)
+        {
+            throw new ArgumentException("MapFlags.PrivateCopy maps an existing file: not with Create or TempFile.", nameof(flags));
+        }
+
         if (create && length == 0)
         {
             throw new ArgumentOutOfRangeException(nameof(length), length, $"Creating '{path}' needs a positive length.");
@@ -199,9 +205,11 @@ public sealed unsafe partial class PmemMapping : IDisposable
             nuint alignment = AlignmentFor((long)reserved, deviceDax);
             reservation = AddressReservation.Reserve(reserved, alignment, path);
 
-            int mapFlags = MapFileInto(reservation.Address, mapped, fd, 0, path, trySync: true);
+            int mapFlags = privateCopy
+                ? MapPrivateInto(reservation.Address, mapped, fd, path)
+                : MapFileInto(reservation.Address, mapped, fd, 0, path, trySync: true);
             bool syncMapped = (mapFlags & LibC.MAP_SYNC) != 0;
-            bool isPmem = options.IsPmemForce ?? (deviceDax || syncMapped);
+            bool isPmem = !privateCopy && (options.IsPmemForce ?? (deviceDax || syncMapped));
 
             var mapping = new PmemMapping(path, file, reservation, length, mapped, isPmem, deviceDax, (flags & MapFlags.Sparse) != 0, mapFlags);
             MappingRegistry.Add((nuint)reservation.Address, (nuint)reservation.Address + mapped, isPmem, deepFlushFile);
@@ -246,6 +254,11 @@ public sealed unsafe partial class PmemMapping : IDisposable
                 throw new NotSupportedException($"Device DAX '{Path}' has a fixed size and cannot be extended.");
             }
 
+            if (IsPrivateCopy)
+            {
+                throw new NotSupportedException($"'{Path}' is mapped as a private copy (read-only file) and cannot be extended.");
+            }
+
             int fd = _file.Fd;
             if (LibC.FileStatus(fd, out LibC.FileInfo info) != 0)
             {
@@ -288,16 +301,29 @@ public sealed unsafe partial class PmemMapping : IDisposable
         }
     }
 
+    /// <summary>True when the file is mapped copy-on-write and opened read-only (<see cref="MapFlags.PrivateCopy"/>).</summary>
+    public bool IsPrivateCopy => _mapFlags == LibC.MAP_PRIVATE;
+
+    /// <summary>
+    /// Takes a shared advisory lock on the file (<c>flock(LOCK_SH | LOCK_NB)</c>) held until <see cref="Dispose"/>:
+    /// other shared holders may read beside it, an exclusive opener is refused while it is held.
+    /// </summary>
+    /// <returns>True when the lock was taken; false when an exclusive opener holds it.</returns>
+    /// <exception cref="PmemIOException">flock failed for another reason.</exception>
+    public bool TryLockShared() => TryLock(LibC.LOCK_SH);
+
     /// <summary>
     /// Takes an exclusive advisory lock on the file (<c>flock(LOCK_EX | LOCK_NB)</c>) held until <see cref="Dispose"/>.
     /// Locks belong to the open file, so a second mapping of the same file is refused even in the same process.
     /// </summary>
     /// <returns>True when the lock was taken (or is already held by this mapping); false when another opener holds it.</returns>
     /// <exception cref="PmemIOException">flock failed for another reason.</exception>
-    public bool TryLockExclusive()
+    public bool TryLockExclusive() => TryLock(LibC.LOCK_EX);
+
+    private bool TryLock(int kind)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (LibC.Flock(_file.Fd, LibC.LOCK_EX | LibC.LOCK_NB) == 0)
+        if (LibC.Flock(_file.Fd, kind | LibC.LOCK_NB) == 0)
         {
             return true;
         }
@@ -369,6 +395,17 @@ public sealed unsafe partial class PmemMapping : IDisposable
         }
 
         return LibC.MAP_SHARED;
+    }
+
+    /// <summary>Maps the file copy-on-write at a fixed address inside the reservation (stores stay in this process).</summary>
+    private static int MapPrivateInto(byte* address, nuint length, int fd, string path)
+    {
+        if (LibC.Mmap(address, length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_FIXED, fd, 0) == LibC.MAP_FAILED)
+        {
+            throw PmemIOException.FromErrno($"mmap of {length} bytes", path, Marshal.GetLastPInvokeError());
+        }
+
+        return LibC.MAP_PRIVATE;
     }
 
     /// <summary>Huge-page alignment as libpmem's util_map_hint: 1 GiB pages for very large mappings, 2 MiB for large ones.</summary>

@@ -35,7 +35,7 @@ public sealed partial class PersistentPool
     {
         var tx = CurrentTransactionOrThrow();
         var block = ReserveZeroed(size);
-        tx.Allocations.Add(new AllocationRecord(block, typeIndex, (int)Math.Min(size, int.MaxValue)));
+        tx.AddAllocation(new AllocationRecord(block, typeIndex, (int)Math.Min(size, int.MaxValue)));
         return block.Offset;
     }
 

@@ -128,4 +128,61 @@ public sealed partial class PersistentPool
             throw;
         }
     }
+
+    /// <summary>
+    /// Opens a pool file for reading only: the file is opened read-only under a shared lock (other read-only openers
+    /// may read beside it; a writer is refused while it is held, and a pool open for writing refuses this) and is
+    /// never written. Recovery of unfinished commits, a format upgrade and schema migrations run as at
+    /// <see cref="Open(string, string, PoolOpenOptions?)"/>, but in pages private to this process (copy-on-write), so
+    /// the pool reads as the next writer will find it. Every write then throws <see cref="PoolReadOnlyException"/>.
+    /// </summary>
+    /// <param name="path">The pool file (it may be on a read-only file system).</param>
+    /// <param name="layout">The layout name the pool was created with.</param>
+    /// <param name="options">Types and migrations, as for <see cref="Open(string, string, PoolOpenOptions?)"/>; the pool never grows.</param>
+    /// <exception cref="PmemFileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="PmemAccessDeniedException">The file is not readable.</exception>
+    /// <exception cref="PoolLockedException">The pool is open for writing (in this process or another).</exception>
+    /// <exception cref="PoolCorruptedException">Not a pool, truncated, or corrupted.</exception>
+    /// <exception cref="PoolLayoutMismatchException">The pool has another layout name.</exception>
+    /// <exception cref="PoolVersionException">The pool has a newer format version.</exception>
+    /// <exception cref="PersistentSchemaException">A changed class needs a migration the program does not register.</exception>
+    public static PersistentPool OpenReadOnly(string path, string layout, PoolOpenOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ValidateLayoutName(layout);
+        var info = new FileInfo(path);
+        if (info.Exists && info.Length < PoolLayout.HeaderSize && !Directory.Exists(path))
+        {
+            throw new PoolCorruptedException(path, $"not a pool: {info.Length} bytes is shorter than a pool header");
+        }
+
+        var mapping = PmemMapping.Map(path, 0, MapFlags.PrivateCopy);
+        PersistenceDomain? domain = null;
+        try
+        {
+            if (!mapping.TryLockShared())
+            {
+                throw new PoolLockedException(path);
+            }
+
+            // Private pages need no flush nor msync: the process-crash domain only orders stores.
+            domain = mapping.CreateDomain(DurabilityMode.ProcessCrash);
+            var pool = Open(domain, layout, (options ?? new PoolOpenOptions()) with { MaxSize = 0 }, path);
+            pool._commits.RefuseWrites();
+            return pool;
+        }
+        catch
+        {
+            if (domain is not null)
+            {
+                domain.Dispose();
+            }
+            else
+            {
+                mapping.Dispose();
+            }
+
+            throw;
+        }
+    }
 }

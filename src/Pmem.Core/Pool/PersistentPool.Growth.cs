@@ -7,10 +7,12 @@ public sealed partial class PersistentPool
 {
     /// <summary>Grows the pool to at least <paramref name="newSize"/> bytes (rounded up to whole chunks).</summary>
     /// <exception cref="NotSupportedException">The pool's memory cannot grow (its domain was made without room).</exception>
+    /// <exception cref="PoolReadOnlyException">The pool was opened read-only.</exception>
     public void Grow(long newSize)
     {
         ThrowIfDisposed();
-        lock (_growLock)
+        ThrowIfReadOnly();
+        lock (_heap.ChunkLock) // the heap takes it first when it grows the pool itself: one lock, one order
         {
             var current = Size;
             if (newSize <= current)

@@ -207,6 +207,17 @@ public sealed partial class PersistentPool
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
+    /// <summary>True when the pool was opened with <see cref="OpenReadOnly"/>: every write throws <see cref="PoolReadOnlyException"/>.</summary>
+    public bool IsReadOnly => _commits.WritesRefused;
+
+    private void ThrowIfReadOnly()
+    {
+        if (_commits.WritesRefused)
+        {
+            throw new PoolReadOnlyException(Path);
+        }
+    }
+
     /// <summary>Closes the pool: drains, unmaps and releases the lock. Objects of the pool must not be used afterwards.</summary>
     public void Dispose()
     {

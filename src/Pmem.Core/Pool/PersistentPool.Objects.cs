@@ -16,6 +16,7 @@ public sealed partial class PersistentPool
     public T New<T>() where T : PersistentObject, IPersistentObject<T>
     {
         ThrowIfDisposed();
+        ThrowIfReadOnly();
         var type = T.PersistentType;
         var typeIndex = TypeIndexOf<T>();
         var tx = CurrentTransaction();
@@ -26,7 +27,7 @@ public sealed partial class PersistentPool
             // and type index being durable already.
             ThrowIfRolledBack(tx);
             block = type.Size > SizeClasses.MaxRunBlockSize ? ReserveZeroed(type.Size) : TakePrepared(typeIndex, type.Size);
-            tx.Allocations.Add(new AllocationRecord(block, typeIndex, type.Size));
+            tx.AddAllocation(new AllocationRecord(block, typeIndex, type.Size));
             return T.Attach(new ObjectHandle(this, block.Offset));
         }
 
@@ -42,6 +43,7 @@ public sealed partial class PersistentPool
 
         // A prepared block (zeroed, typed, drained) becomes allocated by setting its bitmap bit: one line, one drain.
         block = TakePrepared(typeIndex, type.Size);
+        _commits.WaitUntilWritesAllowed(); // the bit is set outside the log: a backup's copy may be under way
         _heap.PublishPrepared(block);
         _domain.Drain();
         _commits.AfterDrain(TransactionState.OfThread?.Commits);
@@ -81,6 +83,7 @@ public sealed partial class PersistentPool
     {
         ArgumentNullException.ThrowIfNull(obj);
         ThrowIfDisposed();
+        ThrowIfReadOnly();
         if (!ReferenceEquals(obj.Pool, this))
         {
             throw new ArgumentException($"{Path}: the object belongs to another pool ({obj.Pool.Path}).", nameof(obj));
@@ -125,10 +128,11 @@ public sealed partial class PersistentPool
 
     private long CreateRoot(int size, uint typeIndex)
     {
+        ThrowIfReadOnly();
         var block = ReserveZeroed(size);
         if (CurrentTransaction() is { } tx)
         {
-            tx.Allocations.Add(new AllocationRecord(block, typeIndex, size));
+            tx.AddAllocation(new AllocationRecord(block, typeIndex, size));
             tx.Writes.Record(PoolLayout.RootOffsetOffset, block.Offset);
             tx.Writes.Record(PoolLayout.RootTypeOffset, (ulong)typeIndex);
             return block.Offset;

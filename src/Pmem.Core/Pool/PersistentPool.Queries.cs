@@ -112,7 +112,7 @@ public sealed partial class PersistentPool
             _own = [];
             if (pool.CurrentTransaction() is { } tx && (tx.Frees.Count > 0 || tx.Allocations.Count > 0))
             {
-                _own = tx.Allocations.Where(a => a.TypeIndex == typeIndex).Select(a => a.Block.Offset).ToArray();
+                _own = tx.Allocations.Where(a => a.TypeIndex == typeIndex).Select(a => a.Block.Offset).Order().ToArray();
                 _hidden = [.. tx.Frees.Select(f => f.Offset), .. _own];
             }
         }

@@ -49,7 +49,7 @@ public sealed partial class PersistentPool
         {
             if (created is { } block)
             {
-                tx.Allocations.Add(new AllocationRecord(block, TypeTable.StringTypeIndex, (int)size));
+                tx.AddAllocation(new AllocationRecord(block, TypeTable.StringTypeIndex, (int)size));
             }
 
             WriteInTransaction(tx, fieldOffset, created?.Offset ?? 0L);
@@ -104,7 +104,7 @@ public sealed partial class PersistentPool
     {
         var tx = CurrentTransactionOrThrow();
         var block = ReserveString(value);
-        tx.Allocations.Add(new AllocationRecord(block, TypeTable.StringTypeIndex, (int)StringLayout.BlockSize(value.Length)));
+        tx.AddAllocation(new AllocationRecord(block, TypeTable.StringTypeIndex, (int)StringLayout.BlockSize(value.Length)));
         return block.Offset;
     }
 

@@ -69,16 +69,20 @@ public sealed partial class PersistentPool
 
     /// <summary>Begins a transaction on this thread (or a nested scope of the running one).</summary>
     /// <exception cref="InvalidOperationException">This thread runs a transaction on another pool.</exception>
+    /// <exception cref="PoolReadOnlyException">The pool was opened read-only.</exception>
     public Transaction BeginTransaction()
     {
         ThrowIfDisposed();
+        ThrowIfReadOnly();
         return new Transaction(TransactionState.Begin(this));
     }
 
     /// <summary>Begins a batch: each write is flushed as it is made and one drain at the end makes them durable.</summary>
+    /// <exception cref="PoolReadOnlyException">The pool was opened read-only.</exception>
     public Batch Batch()
     {
         ThrowIfDisposed();
+        ThrowIfReadOnly();
         return Transactions.Batch.Begin(this);
     }
 

@@ -28,7 +28,6 @@ public sealed partial class PersistentPool : IDisposable
     private readonly TypeTable _types;
     private readonly LaneSet _lanes;
     private readonly Lock _rootLock = new();
-    private readonly Lock _growLock = new();
     private readonly long _maxSize;
     private CommitPipeline _commits = null!; // made by Recover
     private bool _disposed;

@@ -1,4 +1,6 @@
 // PoolExceptions -- the errors a pool reports, all PoolException (an IOException) naming the file.
+using Pmem.Memory;
+
 namespace Pmem.Pool;
 
 /// <summary>Base of every error about a pool file: carries the file's path (or a description of the memory it lives in).</summary>
@@ -51,9 +53,36 @@ public sealed class PoolVersionException(string path, uint version, uint oldestS
     public bool IsOlder => Version < OldestSupportedVersion;
 }
 
-/// <summary>Another opener (this process or another) holds the pool. The file is left unchanged.</summary>
-public sealed class PoolLockedException(string path)
-    : PoolException(path, "the pool is already open (it is locked by another opener)");
+/// <summary>
+/// Another opener (this process or another) holds the pool. The file is left unchanged. The message names the
+/// holding processes when the OS tells (Linux: <c>/proc/locks</c>).
+/// </summary>
+public sealed class PoolLockedException : PoolException
+{
+    /// <summary>A pool at <paramref name="path"/> found locked; looks up who holds it.</summary>
+    public PoolLockedException(string path)
+        : this(path, FileLockHolders.Of(path))
+    {
+    }
+
+    private PoolLockedException(string path, IReadOnlyList<FileLockHolder> holders)
+        : base(path, holders.Count == 0
+            ? "the pool is already open (it is locked by another opener)"
+            : $"the pool is already open by {string.Join("; ", holders)}")
+    {
+        Holders = holders;
+    }
+
+    /// <summary>The processes holding the pool, as far as the OS tells (empty when it does not).</summary>
+    public IReadOnlyList<FileLockHolder> Holders { get; }
+}
+
+/// <summary>
+/// A write (a transaction, a batch, a property set, an allocation, a growth) on a pool opened with
+/// <see cref="PersistentPool.OpenReadOnly"/>. Nothing is written.
+/// </summary>
+public sealed class PoolReadOnlyException(string path)
+    : PoolException(path, "the pool was opened read-only; open it with PersistentPool.Open to change it");
 
 /// <summary>The pool has no room for an allocation and cannot grow further; the pool stays consistent.</summary>
 public sealed class PoolOutOfSpaceException(string path, long requested)

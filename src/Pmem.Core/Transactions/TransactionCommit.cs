@@ -36,14 +36,13 @@ internal static class TransactionCommit
         pool.ThrowIfDisposed();
         commits.Commit(redo); // never empty: the early return above took the transactions with nothing to log
 
-        tx.Allocations.Clear(); // now durable: a later rollback must not release them
         var freedThrough = commits.LastSequence; // at or above this commit's sequence
         foreach (var block in tx.Frees)
         {
             heap.Release(block, freedThrough);
         }
 
-        tx.Frees.Clear();
+        tx.ClearBlocks(); // now durable: a later rollback must not release the allocations
     }
 
     /// <summary>Rollback: gives back every block the transaction reserved and forgets its frees.</summary>
@@ -55,8 +54,7 @@ internal static class TransactionCommit
             pool.Heap.Release(allocation.Block, pool.Commits.LastSequence);
         }
 
-        tx.Allocations.Clear();
-        tx.Frees.Clear();
+        tx.ClearBlocks();
     }
 
     /// <summary>
@@ -68,7 +66,7 @@ internal static class TransactionCommit
     {
         var pool = tx.Pool;
         uint typeIndex;
-        var ownIndex = tx.Allocations.FindIndex(a => a.Block.Offset == offset);
+        var ownIndex = tx.IndexOfAllocation(offset);
         if (ownIndex >= 0)
         {
             typeIndex = tx.Allocations[ownIndex].TypeIndex;
@@ -77,13 +75,9 @@ internal static class TransactionCommit
         {
             throw new PersistentTypeMismatchException($"{pool.Path}: offset {offset} does not designate an allocated object.");
         }
-        else if (tx.Frees.Exists(f => f.Offset == offset))
+        else if (!tx.AddFree(allocated))
         {
-            return;
-        }
-        else
-        {
-            tx.Frees.Add(allocated);
+            return; // freed already in this transaction
         }
 
         // Owned strings and collections go with their object (read before a made-here block is released).
@@ -98,9 +92,9 @@ internal static class TransactionCommit
         {
             // Freed in the transaction that made it: simply never allocate it. (The owned frees above may have
             // shifted the list, so look the block up again.)
-            ownIndex = tx.Allocations.FindIndex(a => a.Block.Offset == offset);
+            ownIndex = tx.IndexOfAllocation(offset);
             var block = tx.Allocations[ownIndex].Block;
-            tx.Allocations.RemoveAt(ownIndex);
+            tx.RemoveAllocationAt(ownIndex);
             pool.Heap.Release(block, pool.Commits.LastSequence);
         }
     }

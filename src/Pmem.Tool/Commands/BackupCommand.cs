@@ -9,7 +9,7 @@ namespace Pmem.Tool.Commands;
 internal static class BackupCommand
 {
     private const string LiveBackupHint =
-        "backup copies only a pool that no process has open (a live backup of an open pool is not available yet); close it and retry";
+        "pmem backup copies a pool no program has open for writing; a program that has it open can take a consistent copy while it runs with PersistentPool.Backup, or close it and retry";
 
     /// <summary>Runs the command; returns the exit code.</summary>
     public static int Run(ToolConsole console, string source, string destination, bool force, bool json, string? tempDirectory)

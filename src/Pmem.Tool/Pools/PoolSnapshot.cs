@@ -1,15 +1,13 @@
-// PoolSnapshot -- a pool opened from a private copy of its file, so recovery and checks never write the original.
-using Pmem.Memory;
+// PoolSnapshot -- a pool opened read-only (recovery in private pages), so reading it never writes the file.
 using Pmem.Pool;
 using Pmem.Tool.Output;
 
 namespace Pmem.Tool.Pools;
 
 /// <summary>
-/// A pool opened from a copy of its file in an unnamed temporary file (<see cref="MapFlags.TempFile"/>: it has no name
-/// and vanishes when the pool is disposed, even if the tool is killed). Opening runs recovery, which writes; it writes
-/// the copy, so the original stays byte-identical. <see cref="PersistentPool.RecoveredTransactions"/> of the copy
-/// tells how many committed logs awaited recovery in the original.
+/// A pool opened with <see cref="PersistentPool.OpenReadOnly"/>: a shared lock, and recovery of unfinished commits in
+/// pages private to the tool, so the file is never written. <see cref="PersistentPool.RecoveredTransactions"/> tells
+/// how many committed logs awaited recovery in the file.
 /// </summary>
 internal sealed class PoolSnapshot : IDisposable
 {
@@ -20,63 +18,41 @@ internal sealed class PoolSnapshot : IDisposable
         Pool = pool;
     }
 
-    /// <summary>The original's header as stored (before recovery).</summary>
+    /// <summary>The file's header as stored (before recovery).</summary>
     public PoolHeader Header { get; }
 
-    /// <summary>The original file's length.</summary>
+    /// <summary>The file's length.</summary>
     public long FileLength { get; }
 
-    /// <summary>The opened copy.</summary>
+    /// <summary>The pool, opened read-only.</summary>
     public PersistentPool Pool { get; }
 
-    /// <summary>Copies <paramref name="path"/> under a shared lock and opens the copy with the layout name in its header.</summary>
+    /// <summary>Reads the header of <paramref name="path"/> and opens the pool read-only with the layout name in it.</summary>
     /// <param name="path">The pool file; only read.</param>
-    /// <param name="tempDirectory">Where the unnamed copy lives (default: the system's temporary directory).</param>
-    /// <param name="progress">Told how much of the file has been copied.</param>
-    /// <exception cref="PoolException">Locked, not a pool, corrupted, unsupported version (what Open throws).</exception>
-    /// <exception cref="IOException">The file or the temporary copy cannot be read or written.</exception>
+    /// <param name="tempDirectory">Unused since pools open read-only in place (kept for the <c>--temp-dir</c> option).</param>
+    /// <param name="progress">Unused: opening reads only what it needs.</param>
+    /// <exception cref="PoolException">Locked, not a pool, corrupted, unsupported version (what OpenReadOnly throws).</exception>
+    /// <exception cref="IOException">The file cannot be read.</exception>
     public static PoolSnapshot Open(string path, string? tempDirectory, ProgressReporter? progress)
     {
-        using var file = PoolFile.Open(path);
-        var header = file.Header;
-        var length = file.Length;
-        var directory = string.IsNullOrEmpty(tempDirectory) ? System.IO.Path.GetTempPath() : tempDirectory;
-
-        // Allocated (not sparse): recovery writes the copy through the mapping, and a hole that cannot be filled on a
-        // full file system would kill the process with SIGBUS instead of failing here.
-        var mapping = PmemMapping.Map(directory, length, MapFlags.TempFile);
-        MappedDomain? domain = null;
-        try
+        _ = tempDirectory;
+        PoolHeader header;
+        long length;
+        using (var file = PoolFile.Open(path))
         {
-            // The file is allocated and reads as zeros: copy only the chunks that are not all zeros.
-            file.CopyTo((offset, chunk) => chunk.CopyTo(mapping.GetSpan(offset, chunk.Length)), skipZeros: true, progress);
-            progress?.Done();
-
-            // The copy needs no durability: a process-crash domain never flushes or calls msync.
-            domain = mapping.CreateDomain(DurabilityMode.ProcessCrash);
-            if (!header.LayoutValid)
-            {
-                throw new PoolCorruptedException(path, header.ChecksumValid
-                    ? "the header holds no valid layout name"
-                    : "the pool header fails its checksum");
-            }
-
-            var pool = PersistentPool.Open(domain, header.Layout, maxSize: 0, description: path);
-            return new PoolSnapshot(header, length, pool);
+            header = file.Header;
+            length = file.Length;
         }
-        catch
+
+        progress?.Done();
+        if (!header.LayoutValid)
         {
-            if (domain is not null)
-            {
-                domain.Dispose();
-            }
-            else
-            {
-                mapping.Dispose();
-            }
-
-            throw;
+            throw new PoolCorruptedException(path, header.ChecksumValid
+                ? "the header holds no valid layout name"
+                : "the pool header fails its checksum");
         }
+
+        return new PoolSnapshot(header, length, PersistentPool.OpenReadOnly(path, header.Layout));
     }
 
     /// <inheritdoc />

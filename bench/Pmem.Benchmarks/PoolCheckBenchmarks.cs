@@ -1,0 +1,75 @@
+// PoolCheckBenchmarks -- Check() and OpenReadOnly of a pool with 1 M objects (the tool's check and info).
+using BenchmarkDotNet.Attributes;
+using Pmem.Objects;
+using Pmem.Pool;
+
+namespace Pmem.Benchmarks;
+
+/// <summary>
+/// A pool of 1,000,000 objects of 64 bytes on /dev/shm, each with a string and a reference to the one before (a chain
+/// from the root, so every object is reachable): what <c>pmem check</c> does, opened read-only as the tool opens it.
+/// </summary>
+[MinIterationCount(3), MaxIterationCount(8), WarmupCount(1), InvocationCount(1)]
+public class PoolCheckBenchmarks
+{
+    public const int Objects = 1_000_000;
+    private string _path = "";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _path = BenchPools.NewPath(BenchPools.ShmDirectory, "check");
+        using var pool = PersistentPool.Create(_path, "bench", 512L << 20, new PoolCreateOptions { LaneSize = 1 << 20 });
+        Node? previous = null;
+        for (var done = 0; done < Objects; done += 1000)
+        {
+            using var tx = pool.BeginTransaction();
+            for (var i = 0; i < 1000; i++)
+            {
+                var node = done + i == 0 ? pool.Root<Node>() : pool.New<Node>();
+                node.Name = "n";
+                if (previous is not null)
+                {
+                    previous.Next = node;
+                }
+
+                previous = node;
+            }
+
+            tx.Commit();
+        }
+    }
+
+    [Benchmark]
+    public long Open_read_only()
+    {
+        using var pool = PersistentPool.OpenReadOnly(_path, "bench");
+        return pool.Size;
+    }
+
+    [Benchmark]
+    public long Open_read_only_and_check()
+    {
+        using var pool = PersistentPool.OpenReadOnly(_path, "bench");
+        var report = pool.Check();
+        return report.IsConsistent && report.ReachableObjects >= Objects ? report.ReachableObjects : throw new InvalidOperationException("not clean");
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => File.Delete(_path);
+
+    /// <summary>A string and a reference in 64 bytes.</summary>
+    private sealed class Node : PersistentObject, IPersistentObject<Node>
+    {
+        private Node(ObjectHandle handle) : base(handle) { }
+
+        public static PersistentTypeInfo PersistentType { get; } = new(
+            "bench.check.node", 64, 0xC4EC, 1, [new("Name", "string", 0, 8, isNullable: true), new("Next", "reference", 8, 8, target: "bench.check.node", isNullable: true)]);
+
+        static Node IPersistentObject<Node>.Attach(ObjectHandle handle) => new(handle);
+
+        public string? Name { get => ReadString(0); set => WriteString(0, value); }
+
+        public Node? Next { get => ReadReference<Node>(8); set => WriteReference(8, value); }
+    }
+}

@@ -1,0 +1,75 @@
+// CommitPipeline (writers) -- holding every write back for a consistent copy, and refusing writes in a read-only pool.
+using Pmem.Pool;
+
+namespace Pmem.Log;
+
+internal sealed partial class CommitPipeline
+{
+    private readonly ManualResetEventSlim _writesAllowed = new(initialState: true);
+    private int _writesHeld;      // nonzero: writes outside the log take the slow path (MustRetireBeforeUnloggedWrite)
+    private bool _writesRefused;  // a read-only pool: every write throws
+
+    /// <summary>
+    /// Makes every later write throw <see cref="PoolReadOnlyException"/>: commits, writes outside the log and
+    /// allocations outside a transaction (for a pool opened read-only, once recovery is done).
+    /// </summary>
+    public void RefuseWrites()
+    {
+        _writesRefused = true;
+        Volatile.Write(ref _writesHeld, 1);
+    }
+
+    /// <summary>True when writes are refused (a read-only pool).</summary>
+    public bool WritesRefused => _writesRefused;
+
+    /// <summary>
+    /// Holds back every write to the pool until the returned scope is disposed: commits wait for a lane, writes outside
+    /// the log (single words, batches, publishing prepared blocks) wait in their slow path, and commits in progress
+    /// finish first. While it is held, memory changes only by writes already past their check (a single word each,
+    /// as a crash could leave or not), so a copy taken then opens like the pool after a crash at that moment.
+    /// </summary>
+    /// <remarks>One holder at a time (the caller serialises); the caller's own thread must not write meanwhile.</remarks>
+    public WritesHeld HoldWrites()
+    {
+        _writesAllowed.Reset();
+        Volatile.Write(ref _writesHeld, 1);
+        _lanes.Close(); // its process-wide barrier also publishes _writesHeld to every thread
+        return new WritesHeld(this);
+    }
+
+    private void ReleaseWrites()
+    {
+        _lanes.Reopen();
+        if (!_writesRefused)
+        {
+            Volatile.Write(ref _writesHeld, 0);
+        }
+
+        _writesAllowed.Set();
+    }
+
+    /// <summary>Before a write outside the log or a commit's lane: waits while writes are held, throws when refused.</summary>
+    public void WaitUntilWritesAllowed()
+    {
+        ThrowIfWritesRefused();
+        while (Volatile.Read(ref _writesHeld) != 0 && !_writesRefused)
+        {
+            _writesAllowed.Wait();
+        }
+    }
+
+    private void ThrowIfWritesRefused()
+    {
+        if (_writesRefused)
+        {
+            throw new PoolReadOnlyException(_poolPath);
+        }
+    }
+
+    /// <summary>The scope of <see cref="HoldWrites"/>.</summary>
+    public readonly struct WritesHeld(CommitPipeline pipeline) : IDisposable
+    {
+        /// <summary>Lets writes go on.</summary>
+        public void Dispose() => pipeline.ReleaseWrites();
+    }
+}

@@ -1,0 +1,91 @@
+// FileLockHolders -- which processes hold a flock on a file, as Linux tells in /proc/locks, for "the pool is in use" errors.
+using System.Globalization;
+using System.Text;
+
+namespace Pmem.Memory;
+
+/// <summary>A process holding a lock on a file: its id, its command line (when readable) and whether it writes.</summary>
+/// <param name="ProcessId">The holder's process id (0 when the kernel does not say, e.g. another PID namespace).</param>
+/// <param name="CommandLine">The holder's command line from <c>/proc/&lt;pid&gt;/cmdline</c>, or null when unreadable.</param>
+/// <param name="Exclusive">True for an exclusive (writer's) lock, false for a shared (reader's) one.</param>
+public sealed record FileLockHolder(int ProcessId, string? CommandLine, bool Exclusive)
+{
+    /// <inheritdoc />
+    public override string ToString()
+    {
+        var who = ProcessId == 0 ? "a process in another PID namespace"
+            : ProcessId == Environment.ProcessId ? $"this process ({ProcessId})"
+            : CommandLine is null ? $"process {ProcessId}" : $"process {ProcessId} ({CommandLine})";
+        return Exclusive ? $"{who}, for writing" : $"{who}, read-only";
+    }
+}
+
+/// <summary>Finds the holders of <c>flock</c> locks on a file through <c>/proc/locks</c> (Linux; empty elsewhere).</summary>
+internal static class FileLockHolders
+{
+    private const int CommandLineLimit = 200;
+
+    /// <summary>The processes holding a flock on <paramref name="path"/>; empty when none or when the OS does not say.</summary>
+    public static IReadOnlyList<FileLockHolder> Of(string path)
+    {
+        try
+        {
+            if (!OperatingSystem.IsLinux() || LibC.FileStatus(path, out var info) != 0)
+            {
+                return [];
+            }
+
+            var holders = new List<FileLockHolder>();
+            foreach (var line in File.ReadLines("/proc/locks"))
+            {
+                if (Parse(line, info) is { } holder && !holders.Contains(holder))
+                {
+                    holders.Add(holder);
+                }
+            }
+
+            return holders;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return []; // the report is a courtesy: an unreadable /proc leaves the plain message
+        }
+    }
+
+    /// <summary>One line of /proc/locks, e.g. <c>1: FLOCK  ADVISORY  WRITE 4242 fe:00:11732894 0 EOF</c>, if it locks the file.</summary>
+    private static FileLockHolder? Parse(string line, LibC.FileInfo file)
+    {
+        var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (fields.Length < 6 || fields[1] != "FLOCK")
+        {
+            return null;
+        }
+
+        var id = fields[5].Split(':');
+        if (id.Length != 3
+            || !uint.TryParse(id[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var major)
+            || !uint.TryParse(id[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var minor)
+            || !ulong.TryParse(id[2], NumberStyles.None, CultureInfo.InvariantCulture, out var inode)
+            || major != file.DevMajor || minor != file.DevMinor || inode != file.Inode
+            || !int.TryParse(fields[4], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var pid))
+        {
+            return null;
+        }
+
+        return new FileLockHolder(Math.Max(pid, 0), pid > 0 ? CommandLineOf(pid) : null, fields[3] == "WRITE");
+    }
+
+    private static string? CommandLineOf(int pid)
+    {
+        try
+        {
+            var raw = File.ReadAllBytes($"/proc/{pid}/cmdline");
+            var text = Encoding.UTF8.GetString(raw).TrimEnd('\0').Replace('\0', ' ');
+            return text.Length == 0 ? null : text.Length <= CommandLineLimit ? text : text[..CommandLineLimit] + "…";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+}
