@@ -87,6 +87,18 @@ internal sealed class TransactionState
 
     public int Depth { get; private set; }
 
+    /// <summary>
+    /// Counts the thread's outermost transactions: a value cached for "the running transaction" (a collection header it
+    /// made) is good only while both this state and this number are unchanged, since the state object is reused.
+    /// </summary>
+    public long Generation { get; private set; }
+
+    /// <summary>
+    /// The fields whose collection this transaction creates (registered with the pool so that another thread's first
+    /// mutation waits for this transaction's end instead of creating a second header); null when none.
+    /// </summary>
+    public List<long>? CreatedCollections;
+
     public bool RolledBack { get; private set; }
 
     public bool HasWrites => Writes.HasWrites;
@@ -126,6 +138,7 @@ internal sealed class TransactionState
 
         state.Pool = pool;
         state.Depth = 1;
+        state.Generation++;
         state.RolledBack = false;
         if (state._countedPoolId != pool.InstanceId)
         {
@@ -242,6 +255,12 @@ internal sealed class TransactionState
 
     private void Reset()
     {
+        if (CreatedCollections is { Count: > 0 })
+        {
+            Pool.CollectionCreationsEnded(this); // committed or rolled back: either way, waiting threads may look again
+            CreatedCollections.Clear();
+        }
+
         Pool = null!;
         Writes.Clear();
         Allocations.Clear();
