@@ -101,9 +101,9 @@ public sealed partial class PersistentPool
         return false;
     }
 
-    /// <summary>True while the transaction that <see cref="IsOwnAllocation"/> named is still the thread's running one.</summary>
+    /// <summary>True while the transaction that <see cref="IsOwnAllocation"/> named is still the thread's running one (not rolled back).</summary>
     internal bool IsRunningTransaction(object transaction, long generation) =>
-        CurrentTransaction() is { } tx && ReferenceEquals(tx, transaction) && tx.Generation == generation;
+        CurrentTransaction() is { RolledBack: false } tx && ReferenceEquals(tx, transaction) && tx.Generation == generation;
 
     void ITransactionalPool.CollectionCreationsEnded(TransactionState tx)
     {

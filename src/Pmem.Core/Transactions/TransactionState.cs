@@ -217,6 +217,8 @@ internal sealed class TransactionState
         {
             RolledBack = true;
             TransactionCommit.ReleaseReservations(this);
+            Writes.Clear(); // reads until the scopes close see the pool as it is, not writes into blocks just released
+            ReleaseCreatedCollections(); // the headers are gone: threads waiting for them need not wait for the scopes to close
         }
     }
 
@@ -253,14 +255,18 @@ internal sealed class TransactionState
         return false;
     }
 
-    private void Reset()
+    private void ReleaseCreatedCollections()
     {
         if (CreatedCollections is { Count: > 0 })
         {
-            Pool.CollectionCreationsEnded(this); // committed or rolled back: either way, waiting threads may look again
+            Pool.CollectionCreationsEnded(this);
             CreatedCollections.Clear();
         }
+    }
 
+    private void Reset()
+    {
+        ReleaseCreatedCollections(); // committed (or rolled back): either way, waiting threads may look again
         Pool = null!;
         Writes.Clear();
         Allocations.Clear();

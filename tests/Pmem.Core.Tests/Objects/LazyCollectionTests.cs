@@ -120,6 +120,28 @@ public sealed class LazyCollectionTests
     }
 
     [Fact]
+    public void A_rollback_by_an_inner_scope_forgets_the_created_header_before_the_outer_scope_closes()
+    {
+        using var pool = NewPool(out var domain);
+        var registry = pool.Root<Registry>();
+        var numbers = registry.Numbers;
+        using (pool.BeginTransaction())
+        {
+            using (pool.BeginTransaction())
+            {
+                numbers.Add(1);
+                Assert.Equal(1, numbers.Count);
+            } // disposed without commit: the whole transaction rolls back, the header is released now
+
+            Assert.Equal((0, 0, 0L), (numbers.Count, registry.Numbers.Count, numbers.Offset)); // not the released block
+            Assert.Throws<Pmem.Transactions.TransactionAbortedException>(() => numbers.Add(2));
+        }
+
+        Assert.Equal(0L, domain.Read<long>(registry.Offset + 32));
+        AssertSound(pool);
+    }
+
+    [Fact]
     public void A_first_insert_outside_a_transaction_publishes_the_header_for_every_handle_and_the_next_open()
     {
         using var pool = NewPool(out var domain);
