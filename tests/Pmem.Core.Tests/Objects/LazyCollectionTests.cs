@@ -130,7 +130,7 @@ public sealed class LazyCollectionTests
             using (pool.BeginTransaction())
             {
                 numbers.Add(1);
-                Assert.Equal(1, numbers.Count);
+                Assert.Single(numbers);
             } // disposed without commit: the whole transaction rolls back, the header is released now
 
             Assert.Equal((0, 0, 0L), (numbers.Count, registry.Numbers.Count, numbers.Offset)); // not the released block
@@ -148,7 +148,7 @@ public sealed class LazyCollectionTests
         var registry = pool.Root<Registry>();
         var index = pool.New<Index>();
         var early = registry.Counters; // taken before the dictionary exists
-        Assert.Equal(0, early.Count);
+        Assert.Empty(early);
         registry.Counters[4] = 40;
         Assert.NotEqual(0L, domain.Read<long>(registry.Offset + 8));
         Assert.Equal((40L, 1), (early[4], early.Count)); // the early handle finds the header on its next access
