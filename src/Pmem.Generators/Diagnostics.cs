@@ -99,7 +99,7 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor CollectionSetter = Error(
         "PMEM017",
         "Persistent collection property must be get-only",
-        "The collection property '{0}' must have only a get accessor: the object owns its collection, which is created on first use; change its contents instead of replacing it");
+        "The collection property '{0}' must have only a get accessor: the object owns its collection, which is created by its first insert; change its contents instead of replacing it");
 
     public static readonly DiagnosticDescriptor CollectionNullability = Error(
         "PMEM018",

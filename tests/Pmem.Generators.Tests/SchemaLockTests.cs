@@ -100,24 +100,35 @@ public sealed class SchemaLockTests
             .Replace("public partial long Balance { get; set; }", "[RenamedFrom(\"Balance\")] public partial long? Amount { get; set; }\n    public partial Guid Id { get; set; }")
             .Replace("using Pmem.Objects;", "using System;\nusing Pmem.Objects;");
 
+        // Removed (pools drop it), int → double (every int is exact in a double), long → decimal, and a number that
+        // becomes an enum of its underlying type: the runtime converts each of them on open, so no warning either.
+        var converted = Classes
+            .Replace("public partial string? Owner { get; set; }", string.Empty)
+            .Replace("public partial int Count", "public partial double Count")
+            .Replace("public partial long Balance", "public partial Level Balance")
+            .Replace("namespace Bank;", "namespace Bank;\n\npublic enum Level : long { Low, High }");
+
         Assert.Empty(RunWithLock(Classes).GeneratorDiagnostics);
         Assert.Empty(RunWithLock(changed).GeneratorDiagnostics);
+        Assert.Empty(RunWithLock(converted).GeneratorDiagnostics);
     }
 
     [Fact]
-    public void PMEM024_a_removed_property_or_an_incompatible_type_at_the_locked_version()
+    public void PMEM024_an_incompatible_type_or_reference_target_at_the_locked_version()
     {
         var run = RunWithLock(Classes
-            .Replace("public partial long Balance { get; set; }", string.Empty)
+            .Replace("public partial long Balance", "public partial double Balance") // a long may not fit a double
+            .Replace("public partial Customer? Customer", "public partial Account? Customer")
             .Replace("public partial int Count", "public partial short Count")
             .Replace("public partial string? Owner { get; set; }", "[RenamedFrom(\"Owner\")] public partial Customer? Holder { get; set; }"));
 
         const string Tail = "but its Version is still 2, as recorded in pmem.schema.json";
         AssertOnly(
             run,
-            ("PMEM024", "Account", "The persistent class 'Bank.Account' no longer stores the property 'Balance' (if it was renamed, add [RenamedFrom(\"Balance\")] to the new property), " + Tail),
+            ("PMEM024", "Account", "The persistent class 'Bank.Account' stores the property 'Balance' as 'System.Double' instead of 'System.Int64', " + Tail),
             ("PMEM024", "Account", "The persistent class 'Bank.Account' stores the property 'Count' as 'System.Int16' instead of 'System.Int32', " + Tail),
-            ("PMEM024", "Account", "The persistent class 'Bank.Account' stores the property 'Owner' (now 'Holder') as 'reference' instead of 'string', " + Tail));
+            ("PMEM024", "Account", "The persistent class 'Bank.Account' stores the property 'Owner' (now 'Holder') as 'reference' instead of 'string', " + Tail),
+            ("PMEM024", "Account", "The persistent class 'Bank.Account' stores the property 'Customer' as a reference to 'bank.account' instead of 'bank.customer', " + Tail));
         Assert.All(run.GeneratorDiagnostics, diagnostic => Assert.Equal(DiagnosticSeverity.Warning, diagnostic.Severity));
     }
 
@@ -126,10 +137,10 @@ public sealed class SchemaLockTests
     {
         var newVersion = Classes
             .Replace("Version = 2", "Version = 3")
-            .Replace("public partial long Balance { get; set; }", string.Empty);
+            .Replace("public partial int Count", "public partial short Count");
         var renamedType = Classes
             .Replace("Name = \"bank.account\"", "Name = \"bank.ledger\"")
-            .Replace("public partial long Balance { get; set; }", string.Empty);
+            .Replace("public partial int Count", "public partial short Count");
 
         Assert.Empty(RunWithLock(newVersion).GeneratorDiagnostics);
         Assert.Empty(RunWithLock(renamedType).GeneratorDiagnostics);
@@ -148,7 +159,7 @@ public sealed class SchemaLockTests
     public void PMEM025_an_unreadable_lock_file_is_reported_once_and_checks_nothing()
     {
         var run = GeneratorHarness.Run(
-            GeneratorHarness.CreateCompilation(Classes.Replace("public partial long Balance { get; set; }", string.Empty)),
+            GeneratorHarness.CreateCompilation(Classes.Replace("public partial int Count", "public partial short Count")),
             new InMemoryAdditionalText("/project/pmem.schema.json", "{ \"types\": [ }"));
 
         var diagnostic = Assert.Single(run.GeneratorDiagnostics);

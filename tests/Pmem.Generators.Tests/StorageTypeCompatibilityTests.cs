@@ -3,7 +3,7 @@ using Pmem.Generators.SchemaLock;
 
 namespace Pmem.Generators.Tests;
 
-/// <summary>The widening rule of the lock-file check (PMEM024), case by case.</summary>
+/// <summary>The conversion rule of the lock-file check (PMEM024), case by case (StorageRuleAgreementTests holds it to the runtime's).</summary>
 public sealed class StorageTypeCompatibilityTests
 {
     [Theory]
@@ -27,6 +27,17 @@ public sealed class StorageTypeCompatibilityTests
     [InlineData("System.Int32?", "System.Int64?")]
     [InlineData("enum:System.Byte", "enum:System.Byte?")]
     [InlineData("enum:System.Byte", "enum:System.Int32")]
+    [InlineData("System.Int32", "System.Double")]
+    [InlineData("System.UInt32", "System.Double")]
+    [InlineData("System.Int16", "System.Single")]
+    [InlineData("System.SByte", "System.Half")]
+    [InlineData("System.Int64", "System.Decimal")]
+    [InlineData("System.UInt64", "System.Decimal")]
+    [InlineData("System.Half", "System.Double")]
+    [InlineData("System.Int32", "enum:System.Int32")]
+    [InlineData("enum:System.Int32", "System.Int32")]
+    [InlineData("enum:System.Int16", "System.Int64?")]
+    [InlineData("System.UInt64", "System.Int128")]
     public void Automatic(string locked, string current) =>
         Assert.True(StorageTypeCompatibility.IsAutomatic(locked, current), $"{locked} → {current} should be automatic");
 
@@ -36,12 +47,15 @@ public sealed class StorageTypeCompatibilityTests
     [InlineData("System.Int32", "System.UInt64")]
     [InlineData("System.SByte", "System.Byte")]
     [InlineData("System.UInt64", "System.Int64")]
-    [InlineData("System.Int32", "System.Double")]
-    [InlineData("System.Int64", "System.Decimal")]
     [InlineData("System.Double", "System.Single")]
+    [InlineData("System.Int64", "System.Double")]
+    [InlineData("System.Int32", "System.Single")]
+    [InlineData("System.Int16", "System.Half")]
+    [InlineData("System.Int128", "System.Decimal")]
+    [InlineData("System.Decimal", "System.Double")]
+    [InlineData("System.Char", "System.Int32")]
+    [InlineData("System.Boolean", "System.Byte")]
     [InlineData("System.Int32?", "System.Int32")]
-    [InlineData("System.Int32", "enum:System.Int32")]
-    [InlineData("enum:System.Int32", "System.Int32")]
     [InlineData("enum:System.Int32", "enum:System.Byte")]
     [InlineData("string", "reference")]
     [InlineData("reference", "string")]

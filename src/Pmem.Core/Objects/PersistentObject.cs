@@ -51,75 +51,75 @@ public abstract class PersistentObject : IEquatable<PersistentObject>
     protected void WriteReference<T>(int fieldOffset, T? value) where T : PersistentObject, IPersistentObject<T> =>
         Pool.WriteReference(Offset + fieldOffset, value);
 
-    /// <summary>The list of unmanaged values in the collection field at <paramref name="fieldOffset"/>, created on first use.</summary>
+    /// <summary>The list of unmanaged values in the collection field at <paramref name="fieldOffset"/>, created by its first insert (reading writes nothing).</summary>
     protected PersistentList<T> GetList<T>(int fieldOffset) where T : unmanaged =>
         new(Pool, Offset + fieldOffset, RawCodec<T>.Instance);
 
-    /// <summary>The list of strings in the collection field at <paramref name="fieldOffset"/>, created on first use.</summary>
+    /// <summary>The list of strings in the collection field at <paramref name="fieldOffset"/>, created by its first insert (reading writes nothing).</summary>
     protected PersistentList<string?> GetStringList(int fieldOffset) =>
         new(Pool, Offset + fieldOffset, StringCodec.Instance);
 
-    /// <summary>The list of references in the collection field at <paramref name="fieldOffset"/>, created on first use.</summary>
+    /// <summary>The list of references in the collection field at <paramref name="fieldOffset"/>, created by its first insert (reading writes nothing).</summary>
     protected PersistentList<T?> GetObjectList<T>(int fieldOffset) where T : PersistentObject, IPersistentObject<T> =>
         new(Pool, Offset + fieldOffset, ReferenceCodec<T>.Instance);
 
-    /// <summary>A dictionary from unmanaged keys to unmanaged values, created on first use.</summary>
+    /// <summary>A dictionary from unmanaged keys to unmanaged values, created by its first insert (reading writes nothing).</summary>
     protected PersistentDictionary<TKey, TValue> GetDictionary<TKey, TValue>(int fieldOffset) where TKey : unmanaged where TValue : unmanaged =>
         new(Pool, Offset + fieldOffset, RawCodec<TKey>.Instance, RawCodec<TValue>.Instance);
 
-    /// <summary>A dictionary from unmanaged keys to strings, created on first use.</summary>
+    /// <summary>A dictionary from unmanaged keys to strings, created by its first insert (reading writes nothing).</summary>
     protected PersistentDictionary<TKey, string?> GetDictionaryOfStrings<TKey>(int fieldOffset) where TKey : unmanaged =>
         new(Pool, Offset + fieldOffset, RawCodec<TKey>.Instance, StringCodec.Instance);
 
-    /// <summary>A dictionary from unmanaged keys to references, created on first use.</summary>
+    /// <summary>A dictionary from unmanaged keys to references, created by its first insert (reading writes nothing).</summary>
     protected PersistentDictionary<TKey, TValue?> GetDictionaryOfObjects<TKey, TValue>(int fieldOffset) where TKey : unmanaged where TValue : PersistentObject, IPersistentObject<TValue> =>
         new(Pool, Offset + fieldOffset, RawCodec<TKey>.Instance, ReferenceCodec<TValue>.Instance);
 
-    /// <summary>A dictionary from string keys to unmanaged values, created on first use.</summary>
+    /// <summary>A dictionary from string keys to unmanaged values, created by its first insert (reading writes nothing).</summary>
     protected PersistentDictionary<string, TValue> GetStringKeyedDictionary<TValue>(int fieldOffset) where TValue : unmanaged =>
         new(Pool, Offset + fieldOffset, StringCodec.Instance!, RawCodec<TValue>.Instance);
 
-    /// <summary>A dictionary from string keys to strings, created on first use.</summary>
+    /// <summary>A dictionary from string keys to strings, created by its first insert (reading writes nothing).</summary>
     protected PersistentDictionary<string, string?> GetStringKeyedDictionaryOfStrings(int fieldOffset) =>
         new(Pool, Offset + fieldOffset, StringCodec.Instance!, StringCodec.Instance);
 
-    /// <summary>A dictionary from string keys to references, created on first use.</summary>
+    /// <summary>A dictionary from string keys to references, created by its first insert (reading writes nothing).</summary>
     protected PersistentDictionary<string, TValue?> GetStringKeyedDictionaryOfObjects<TValue>(int fieldOffset) where TValue : PersistentObject, IPersistentObject<TValue> =>
         new(Pool, Offset + fieldOffset, StringCodec.Instance!, ReferenceCodec<TValue>.Instance);
 
-    /// <summary>A sorted dictionary from unmanaged keys to unmanaged values, created on first use.</summary>
+    /// <summary>A sorted dictionary from unmanaged keys to unmanaged values, created by its first insert (reading writes nothing).</summary>
     /// <exception cref="NotSupportedException">The key type has no durable order (floating point, other structs).</exception>
     protected PersistentSortedDictionary<TKey, TValue> GetSortedDictionary<TKey, TValue>(int fieldOffset) where TKey : unmanaged where TValue : unmanaged =>
         new(Pool, Offset + fieldOffset, SortedKeysOf<TKey>(), RawCodec<TValue>.Instance);
 
-    /// <summary>A sorted dictionary from unmanaged keys to strings, created on first use.</summary>
+    /// <summary>A sorted dictionary from unmanaged keys to strings, created by its first insert (reading writes nothing).</summary>
     /// <exception cref="NotSupportedException">The key type has no durable order.</exception>
     protected PersistentSortedDictionary<TKey, string?> GetSortedDictionaryOfStrings<TKey>(int fieldOffset) where TKey : unmanaged =>
         new(Pool, Offset + fieldOffset, SortedKeysOf<TKey>(), StringCodec.Instance);
 
-    /// <summary>A sorted dictionary from unmanaged keys to references, created on first use.</summary>
+    /// <summary>A sorted dictionary from unmanaged keys to references, created by its first insert (reading writes nothing).</summary>
     /// <exception cref="NotSupportedException">The key type has no durable order.</exception>
     protected PersistentSortedDictionary<TKey, TValue?> GetSortedDictionaryOfObjects<TKey, TValue>(int fieldOffset) where TKey : unmanaged where TValue : PersistentObject, IPersistentObject<TValue> =>
         new(Pool, Offset + fieldOffset, SortedKeysOf<TKey>(), ReferenceCodec<TValue>.Instance);
 
-    /// <summary>A sorted dictionary from string keys (ordinal order) to unmanaged values, created on first use.</summary>
+    /// <summary>A sorted dictionary from string keys (ordinal order) to unmanaged values, created by its first insert (reading writes nothing).</summary>
     protected PersistentSortedDictionary<string, TValue> GetStringKeyedSortedDictionary<TValue>(int fieldOffset) where TValue : unmanaged =>
         new(Pool, Offset + fieldOffset, StringSortedKeys.Instance, RawCodec<TValue>.Instance);
 
-    /// <summary>A sorted dictionary from string keys (ordinal order) to strings, created on first use.</summary>
+    /// <summary>A sorted dictionary from string keys (ordinal order) to strings, created by its first insert (reading writes nothing).</summary>
     protected PersistentSortedDictionary<string, string?> GetStringKeyedSortedDictionaryOfStrings(int fieldOffset) =>
         new(Pool, Offset + fieldOffset, StringSortedKeys.Instance, StringCodec.Instance);
 
-    /// <summary>A sorted dictionary from string keys (ordinal order) to references, created on first use.</summary>
+    /// <summary>A sorted dictionary from string keys (ordinal order) to references, created by its first insert (reading writes nothing).</summary>
     protected PersistentSortedDictionary<string, TValue?> GetStringKeyedSortedDictionaryOfObjects<TValue>(int fieldOffset) where TValue : PersistentObject, IPersistentObject<TValue> =>
         new(Pool, Offset + fieldOffset, StringSortedKeys.Instance, ReferenceCodec<TValue>.Instance);
 
-    /// <summary>A set of unmanaged values (kept in order), created on first use.</summary>
+    /// <summary>A set of unmanaged values (kept in order), created by its first insert (reading writes nothing).</summary>
     /// <exception cref="NotSupportedException">The element type has no durable order.</exception>
     protected PersistentSet<T> GetSet<T>(int fieldOffset) where T : unmanaged =>
         new(new PersistentSortedDictionary<T, bool>(Pool, Offset + fieldOffset, SortedKeysOf<T>(), NoValueCodec.Instance));
 
-    /// <summary>A set of strings (kept in ordinal order), created on first use.</summary>
+    /// <summary>A set of strings (kept in ordinal order), created by its first insert (reading writes nothing).</summary>
     protected PersistentSet<string> GetStringSet(int fieldOffset) =>
         new(new PersistentSortedDictionary<string, bool>(Pool, Offset + fieldOffset, StringSortedKeys.Instance, NoValueCodec.Instance));
 

@@ -50,31 +50,9 @@ public sealed partial class PersistentPool
         tx.Commit();
     }
 
-    /// <summary>The collection in the field at <paramref name="fieldOffset"/>, created on first use.</summary>
-    internal long GetOrCreateCollection(long fieldOffset, uint typeIndex, long headerSize, Action<long> initialize)
-    {
-        var existing = ReadValue<long>(fieldOffset);
-        if (existing != 0)
-        {
-            ResolveBlock(existing, typeIndex);
-            return existing;
-        }
-
-        var created = 0L;
-        Atomically(0, _ =>
-        {
-            created = ReadValue<long>(fieldOffset);
-            if (created != 0)
-            {
-                return;
-            }
-
-            created = AllocateInTransaction(headerSize, typeIndex);
-            initialize(created);
-            WriteInTransaction(CurrentTransaction()!, fieldOffset, created);
-        });
-        return created;
-    }
+    /// <summary>Checks that <paramref name="header"/> is an allocated block of <paramref name="typeIndex"/>.</summary>
+    /// <exception cref="Objects.PersistentTypeMismatchException">It is not.</exception>
+    internal void ResolveCollection(long header, uint typeIndex) => ResolveBlock(header, typeIndex);
 
     /// <summary>
     /// The size of the block at <paramref name="offset"/> if it is allocated (or allocated by this thread's running

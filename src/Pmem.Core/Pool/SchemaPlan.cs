@@ -172,13 +172,28 @@ internal sealed class SchemaPlan
     private static string Shape(PersistentPropertyInfo property) =>
         property.Target is null ? $"{property.Name}: {property.StorageType}" : $"{property.Name}: {property.StorageType} of '{property.Target}'";
 
+    /// <summary>
+    /// Whether a property stored as <paramref name="storedType"/> (referencing <paramref name="storedTarget"/>) is
+    /// carried to <paramref name="compiledType"/> (referencing <paramref name="compiledTarget"/>) with no user
+    /// migration: the same type and target, or a lossless conversion (<see cref="ValueConversion.CanWiden"/>). The
+    /// rules are the README's "Changing your classes"; the generator's lock-file check (PMEM024) mirrors them and a
+    /// test holds the two to the same verdict for every pair of stored types.
+    /// </summary>
+    internal static bool IsAutomatic(string storedType, string? storedTarget, string compiledType, string? compiledTarget) =>
+        storedType == compiledType ? storedTarget == compiledTarget : ValueConversion.CanWiden(storedType, compiledType);
+
     private static PropertyConversion? Convert(PersistentPropertyInfo source, PersistentPropertyInfo target)
     {
-        if (source.StorageType == target.StorageType)
+        if (!IsAutomatic(source.StorageType, source.Target, target.StorageType, target.Target))
         {
-            return source.Size == target.Size && source.Target == target.Target ? PropertyConversion.Copy : null;
+            return null;
         }
 
-        return ValueConversion.CanWiden(source.StorageType, target.StorageType) ? PropertyConversion.Widen : null;
+        if (source.StorageType == target.StorageType)
+        {
+            return source.Size == target.Size ? PropertyConversion.Copy : null;
+        }
+
+        return PropertyConversion.Widen;
     }
 }

@@ -42,4 +42,10 @@ internal interface ITransactionalPool
     /// Reads as the calling thread's transaction sees the pool.
     /// </summary>
     void AddOwnedBlocks(long offset, uint typeIndex, List<long> owned);
+
+    /// <summary>
+    /// The outermost level of <paramref name="tx"/> ended (after its commit or rollback) while it had created
+    /// collections (<see cref="TransactionState.CreatedCollections"/>): the pool forgets them and wakes waiting threads.
+    /// </summary>
+    void CollectionCreationsEnded(TransactionState tx);
 }

@@ -87,6 +87,18 @@ internal sealed class TransactionState
 
     public int Depth { get; private set; }
 
+    /// <summary>
+    /// Counts the thread's outermost transactions: a value cached for "the running transaction" (a collection header it
+    /// made) is good only while both this state and this number are unchanged, since the state object is reused.
+    /// </summary>
+    public long Generation { get; private set; }
+
+    /// <summary>
+    /// The fields whose collection this transaction creates (registered with the pool so that another thread's first
+    /// mutation waits for this transaction's end instead of creating a second header); null when none.
+    /// </summary>
+    public List<long>? CreatedCollections;
+
     public bool RolledBack { get; private set; }
 
     public bool HasWrites => Writes.HasWrites;
@@ -229,6 +241,7 @@ internal sealed class TransactionState
 
         state.Pool = pool;
         state.Depth = 1;
+        state.Generation++;
         state.RolledBack = false;
         if (state._countedPoolId != pool.InstanceId)
         {
@@ -307,6 +320,8 @@ internal sealed class TransactionState
         {
             RolledBack = true;
             TransactionCommit.ReleaseReservations(this);
+            Writes.Clear(); // reads until the scopes close see the pool as it is, not writes into blocks just released
+            ReleaseCreatedCollections(); // the headers are gone: threads waiting for them need not wait for the scopes to close
         }
     }
 
@@ -360,8 +375,18 @@ internal sealed class TransactionState
         return index >= 0;
     }
 
+    private void ReleaseCreatedCollections()
+    {
+        if (CreatedCollections is { Count: > 0 })
+        {
+            Pool.CollectionCreationsEnded(this);
+            CreatedCollections.Clear();
+        }
+    }
+
     private void Reset()
     {
+        ReleaseCreatedCollections(); // committed (or rolled back): either way, waiting threads may look again
         Pool = null!;
         Writes.Clear();
         ClearBlocks();

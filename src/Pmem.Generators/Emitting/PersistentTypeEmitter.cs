@@ -241,7 +241,7 @@ internal static class PersistentTypeEmitter
         var modifiers = property.Accessibility + (property.IsVirtual ? " virtual" : string.Empty);
         if (property.Collection is { } collection)
         {
-            writer.Line($"// Offset {offset}, 8 bytes, cache line {Number(field.CacheLine)}: the collection is created on first use.");
+            writer.Line($"// Offset {offset}, 8 bytes, cache line {Number(field.CacheLine)}: the collection is created by its first insert (reads write nothing).");
             using (writer.Block($"{modifiers} partial {property.DeclaredTypeName} {Identifier(property.Name)}"))
             {
                 writer.Line($"get => {CollectionGetter(collection)}({offset});");

@@ -25,7 +25,7 @@ internal enum PersistentPropertyKind
     Reference,
 
     /// <summary>
-    /// An 8-byte slot holding an owned persistent list or dictionary, created on first use: a get-only property whose
+    /// An 8-byte slot holding an owned persistent list or dictionary, created by its first insert: a get-only property whose
     /// getter calls one of the <c>Get…List</c> / <c>Get…Dictionary</c> members (see <see cref="CollectionModel"/>).
     /// </summary>
     Collection,

@@ -10,9 +10,10 @@ namespace Pmem.Generators.SchemaLock;
 
 /// <summary>
 /// Compares each class with the schema lock file (<see cref="LockedSchema"/>): at the version the file records, a stored
-/// property may be added, moved, regrouped, widened (<see cref="StorageTypeCompatibility"/>) or renamed with
-/// <c>[RenamedFrom]</c>, which pools migrate by themselves; removing it or changing its type otherwise needs a user
-/// migration, so a new <c>Version</c>, and is reported (PMEM024).
+/// property may be added, removed, moved, regrouped, converted without loss (<see cref="StorageTypeCompatibility"/>)
+/// or renamed with <c>[RenamedFrom]</c>, which pools migrate by themselves; changing its type otherwise (or a
+/// reference's target) needs a user migration, so a new <c>Version</c>, and is reported (PMEM024). These are the
+/// runtime's rules exactly: the check warns of what <c>PersistentPool.Open</c> would refuse, and of nothing else.
 /// </summary>
 internal static class SchemaLockCheck
 {
@@ -34,8 +35,8 @@ internal static class SchemaLockCheck
             : EquatableArray<DiagnosticInfo>.Empty;
 
     /// <summary>
-    /// PMEM024 for each property of the class that the lock file records and that was removed or changed its stored type
-    /// incompatibly, while the class's version is still the recorded one. Classes with errors are not checked (their
+    /// PMEM024 for each property of the class that the lock file records and that changed its stored type (or target)
+    /// in a way pools do not convert by themselves, while the class's version is still the recorded one. Classes with errors are not checked (their
     /// erroneous properties are missing from the model).
     /// </summary>
     public static EquatableArray<DiagnosticInfo> Check(ParsedClass parsed, LockedSchema? schema)
@@ -53,12 +54,16 @@ internal static class SchemaLockCheck
             var current = byName.TryGetValue(recorded.Name, out var same)
                 ? same
                 : model.Properties.FirstOrDefault(property => property.FormerNames.Contains(recorded.Name, StringComparer.Ordinal));
-            var change =
-                current is null ? $"no longer stores the property '{recorded.Name}' (if it was renamed, add [RenamedFrom(\"{recorded.Name}\")] to the new property)"
-                : !StorageTypeCompatibility.IsAutomatic(recorded.StorageType, current.StorageType) ? $"stores the property {Describe(recorded.Name, current.Name)} as '{current.StorageType}' instead of '{recorded.StorageType}'"
-                : null;
-            if (change is not null)
+            if (current is null)
             {
+                continue; // removed: pools drop it by themselves (its strings and collections are freed), as the runtime does
+            }
+
+            if (!StorageTypeCompatibility.IsAutomatic(recorded.StorageType, recorded.Target, current.StorageType, current.Target))
+            {
+                var change = recorded.StorageType == current.StorageType
+                    ? $"stores the property {Describe(recorded.Name, current.Name)} as a reference to '{current.Target}' instead of '{recorded.Target}'"
+                    : $"stores the property {Describe(recorded.Name, current.Name)} as '{current.StorageType}' instead of '{recorded.StorageType}'";
                 var arguments = new[] { parsed.Claim.ClassName, change, model.Version.ToString(System.Globalization.CultureInfo.InvariantCulture), LockedSchema.FileName };
                 diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.ChangeNeedsMigration, parsed.Claim.Location, arguments.ToEquatableArray()));
             }

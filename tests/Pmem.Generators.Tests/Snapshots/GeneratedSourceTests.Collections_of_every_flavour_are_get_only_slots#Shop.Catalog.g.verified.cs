@@ -62,61 +62,61 @@ public partial class Catalog : global::Pmem.Objects.PersistentObject, global::Pm
         set => WriteField<long>(80, value);
     }
 
-    // Offset 16, 8 bytes, cache line 0: the collection is created on first use.
+    // Offset 16, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentList<int> Counts
     {
         get => GetList<int>(16);
     }
 
-    // Offset 56, 8 bytes, cache line 0: the collection is created on first use.
+    // Offset 56, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentList<global::Shop.Size> Sizes
     {
         get => GetList<global::Shop.Size>(56);
     }
 
-    // Offset 64, 8 bytes, cache line 1: the collection is created on first use.
+    // Offset 64, 8 bytes, cache line 1: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentList<string?> Tags
     {
         get => GetStringList(64);
     }
 
-    // Offset 48, 8 bytes, cache line 0: the collection is created on first use.
+    // Offset 48, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentList<global::Shop.Product?> Products
     {
         get => GetObjectList<global::Shop.Product>(48);
     }
 
-    // Offset 40, 8 bytes, cache line 0: the collection is created on first use.
+    // Offset 40, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentDictionary<global::System.Guid, decimal> Prices
     {
         get => GetDictionary<global::System.Guid, decimal>(40);
     }
 
-    // Offset 24, 8 bytes, cache line 0: the collection is created on first use.
+    // Offset 24, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentDictionary<int, string?> Labels
     {
         get => GetDictionaryOfStrings<int>(24);
     }
 
-    // Offset 0, 8 bytes, cache line 0: the collection is created on first use.
+    // Offset 0, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentDictionary<long, global::Shop.Product?> ById
     {
         get => GetDictionaryOfObjects<long, global::Shop.Product>(0);
     }
 
-    // Offset 72, 8 bytes, cache line 1: the collection is created on first use.
+    // Offset 72, 8 bytes, cache line 1: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentDictionary<string, global::System.DateTime> Updated
     {
         get => GetStringKeyedDictionary<global::System.DateTime>(72);
     }
 
-    // Offset 32, 8 bytes, cache line 0: the collection is created on first use.
+    // Offset 32, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentDictionary<string, string?> Notes
     {
         get => GetStringKeyedDictionaryOfStrings(32);
     }
 
-    // Offset 8, 8 bytes, cache line 0: the collection is created on first use.
+    // Offset 8, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     internal partial global::Pmem.Objects.PersistentDictionary<string, global::Shop.Product?> BySku
     {
         get => GetStringKeyedDictionaryOfObjects<global::Shop.Product>(8);

@@ -51,55 +51,55 @@ public partial class Index : global::Pmem.Objects.PersistentObject, global::Pmem
     [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
     internal static void __PmemRegister() => global::Pmem.Objects.PersistentTypeRegistry.Register(s_persistentType);
 
-    // Offset 64, 8 bytes, cache line 1: the collection is created on first use.
+    // Offset 64, 8 bytes, cache line 1: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentSortedDictionary<long, long> Totals
     {
         get => GetSortedDictionary<long, long>(64);
     }
 
-    // Offset 24, 8 bytes, cache line 0: the collection is created on first use.
+    // Offset 24, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentSortedDictionary<global::System.DateTime, string?> Events
     {
         get => GetSortedDictionaryOfStrings<global::System.DateTime>(24);
     }
 
-    // Offset 0, 8 bytes, cache line 0: the collection is created on first use.
+    // Offset 0, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentSortedDictionary<global::System.Guid, global::Shop.Product?> ById
     {
         get => GetSortedDictionaryOfObjects<global::System.Guid, global::Shop.Product>(0);
     }
 
-    // Offset 48, 8 bytes, cache line 0: the collection is created on first use.
+    // Offset 48, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentSortedDictionary<string, decimal> Prices
     {
         get => GetStringKeyedSortedDictionary<decimal>(48);
     }
 
-    // Offset 32, 8 bytes, cache line 0: the collection is created on first use.
+    // Offset 32, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentSortedDictionary<string, string?> Notes
     {
         get => GetStringKeyedSortedDictionaryOfStrings(32);
     }
 
-    // Offset 16, 8 bytes, cache line 0: the collection is created on first use.
+    // Offset 16, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentSortedDictionary<string, global::Shop.Product?> BySku
     {
         get => GetStringKeyedSortedDictionaryOfObjects<global::Shop.Product>(16);
     }
 
-    // Offset 8, 8 bytes, cache line 0: the collection is created on first use.
+    // Offset 8, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentSortedDictionary<global::Shop.Size, int> BySize
     {
         get => GetSortedDictionary<global::Shop.Size, int>(8);
     }
 
-    // Offset 40, 8 bytes, cache line 0: the collection is created on first use.
+    // Offset 40, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentSet<int> Numbers
     {
         get => GetSet<int>(40);
     }
 
-    // Offset 56, 8 bytes, cache line 0: the collection is created on first use.
+    // Offset 56, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentSet<string> Tags
     {
         get => GetStringSet(56);

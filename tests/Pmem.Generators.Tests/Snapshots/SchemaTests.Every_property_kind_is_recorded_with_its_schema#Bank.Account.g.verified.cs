@@ -104,19 +104,19 @@ public partial class Account : global::Pmem.Objects.PersistentObject, global::Pm
         set => WriteReference<global::Bank.Item>(64, value);
     }
 
-    // Offset 56, 8 bytes, cache line 0: the collection is created on first use.
+    // Offset 56, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentList<global::Bank.Item?> Items
     {
         get => GetObjectList<global::Bank.Item>(56);
     }
 
-    // Offset 32, 8 bytes, cache line 0: the collection is created on first use.
+    // Offset 32, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentDictionary<string, global::Bank.Customer?> CoOwners
     {
         get => GetStringKeyedDictionaryOfObjects<global::Bank.Customer>(32);
     }
 
-    // Offset 40, 8 bytes, cache line 0: the collection is created on first use.
+    // Offset 40, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentDictionary<global::System.Guid, int> Counts
     {
         get => GetDictionary<global::System.Guid, int>(40);

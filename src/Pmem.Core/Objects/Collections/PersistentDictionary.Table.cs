@@ -36,7 +36,14 @@ public sealed partial class PersistentDictionary<TKey, TValue>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref byte FindLiveEntry(TKey key, ulong hash, out long entry)
     {
-        ref var header = ref MemoryMarshal.GetReference(_domain.GetSpan(_header, (int)VersionOffset)); // count, capacity, table
+        var offset = Header;
+        if (offset == 0)
+        {
+            entry = -1; // never created: empty
+            return ref Unsafe.NullRef<byte>();
+        }
+
+        ref var header = ref MemoryMarshal.GetReference(_domain.GetSpan(offset, (int)VersionOffset)); // count, capacity, table
         var table = Unsafe.ReadUnaligned<long>(ref Unsafe.Add(ref header, (int)StorageOffset));
         var capacity = Unsafe.ReadUnaligned<long>(ref Unsafe.Add(ref header, (int)CapacityOffset));
         if (table != 0 && (ulong)(capacity - 1) < (ulong)_liveCapacityLimit) // 1..limit: a zero or wild capacity never reaches the unchecked probes
@@ -142,11 +149,12 @@ public sealed partial class PersistentDictionary<TKey, TValue>
         // At most half the slots in use (live or removed): lookups then mostly end at the first slot, which keeps the
         // probe loop's branches predictable (at 3/4 a lookup of 10,000 keys took twice as long). Not a format change:
         // a table filled further by an older version is still searched correctly and grows on its next insert.
-        var used = map._pool.ReadValue<long>(map._header + UsedOffset);
+        map.EnsureHeader(); // the first insert creates the dictionary, in this transaction
+        var used = map._pool.ReadValue<long>(map.Header + UsedOffset);
         if ((used + 1) * 2 > map.Capacity)
         {
             map.Resize(Math.Max(8, map.Count * 4 > map.Capacity ? map.Capacity * 2 : map.Capacity));
-            used = map._pool.ReadValue<long>(map._header + UsedOffset);
+            used = map._pool.ReadValue<long>(map.Header + UsedOffset);
         }
 
         var entry = map.FreeSlot(hash, out var reusesTombstone);
@@ -155,7 +163,7 @@ public sealed partial class PersistentDictionary<TKey, TValue>
         map._pool.WriteValue(entry, hash);
         if (!reusesTombstone)
         {
-            map._pool.WriteValue(map._header + UsedOffset, used + 1);
+            map._pool.WriteValue(map.Header + UsedOffset, used + 1);
         }
 
         map.SetCount(map.Count + 1);
@@ -211,9 +219,9 @@ public sealed partial class PersistentDictionary<TKey, TValue>
             _pool.FreeInTransaction(oldTable);
         }
 
-        _pool.WriteValue(_header + StorageOffset, table);
-        _pool.WriteValue(_header + CapacityOffset, capacity);
-        _pool.WriteValue(_header + UsedOffset, used);
+        _pool.WriteValue(Header + StorageOffset, table);
+        _pool.WriteValue(Header + CapacityOffset, capacity);
+        _pool.WriteValue(Header + UsedOffset, used);
     }
 
     private void ReleaseOwned(long entry)
@@ -233,9 +241,9 @@ public sealed partial class PersistentDictionary<TKey, TValue>
 
     private void SetCount(long count)
     {
-        _pool.WriteValue(_header + CountOffset, count);
+        _pool.WriteValue(Header + CountOffset, count);
         Touch();
     }
 
-    private void Touch() => _pool.WriteValue(_header + VersionOffset, Version + 1);
+    private void Touch() => _pool.WriteValue(Header + VersionOffset, Version + 1);
 }

@@ -27,7 +27,7 @@ public sealed partial class PersistentDictionary<TKey, TValue> : IDictionary<TKe
     private readonly PersistenceDomain _domain; // the pool's, fixed for its lifetime
     private readonly ElementCodec<TKey> _keys;
     private readonly ElementCodec<TValue> _values;
-    private readonly long _header;
+    private CollectionHeader _anchor;
     private readonly int _entrySize;
     private readonly int _keySlotSize;
     private readonly long _liveCapacityLimit; // tables up to this many entries fit one span (the live lookup path)
@@ -52,31 +52,70 @@ public sealed partial class PersistentDictionary<TKey, TValue> : IDictionary<TKe
         // (string and reference slots are 8 bytes, as references are), and a mismatch just leaves the live path off.
         _rawKeys = keys.Kind == SlotKind.Raw && !RuntimeHelpers.IsReferenceOrContainsReferences<TKey>() && _entrySize == LiveEntrySize;
         _rawValues = values.Kind == SlotKind.Raw && !RuntimeHelpers.IsReferenceOrContainsReferences<TValue>();
-        _header = pool.GetOrCreateCollection(fieldOffset, TypeTable.DictionaryTypeIndex, HeaderSize, header =>
-        {
-            pool.WriteValue(header + KeySizeOffset, keys.SlotSize);
-            pool.WriteValue(header + KeyKindOffset, (int)keys.Kind);
-            pool.WriteValue(header + ValueSizeOffset, values.SlotSize);
-            pool.WriteValue(header + ValueKindOffset, (int)values.Kind);
-        });
-
-        if (pool.ReadValue<int>(_header + KeySizeOffset) != keys.SlotSize || pool.ReadValue<int>(_header + KeyKindOffset) != (int)keys.Kind ||
-            pool.ReadValue<int>(_header + ValueSizeOffset) != values.SlotSize || pool.ReadValue<int>(_header + ValueKindOffset) != (int)values.Kind)
-        {
-            throw new PersistentTypeMismatchException($"{pool.Path}: the dictionary at offset {_header} holds other key or value types than {typeof(TKey).Name} → {typeof(TValue).Name}.");
-        }
-
-        if (Problem(pool, _header, TypeTable.DictionaryTypeIndex) is { } problem)
-        {
-            throw new PoolCorruptedException(pool.Path, problem); // before any entry is read past its table
-        }
+        _anchor = new CollectionHeader(fieldOffset);
+        FindHeader(); // checks a header that exists; none yet reads as empty (a read never creates one)
     }
 
-    /// <summary>The dictionary's offset in its pool.</summary>
-    public long Offset => _header;
+    /// <summary>The header, or 0 while the dictionary has not been created (it is, at its first insert).</summary>
+    private long Header => _anchor.Committed is var header && header != 0 ? header : FindHeader();
+
+    private long FindHeader()
+    {
+        var header = _anchor.Find(_pool, out var isNew);
+        if (isNew)
+        {
+            Adopt(header);
+        }
+
+        return header;
+    }
+
+    /// <summary>The header, created in the running transaction if there is none yet (the first insert).</summary>
+    private long EnsureHeader()
+    {
+        if (Header is var header && header != 0)
+        {
+            return header;
+        }
+
+        var (pool, keys, values) = (_pool, _keys, _values);
+        header = pool.CreateCollection(_anchor.FieldOffset, TypeTable.DictionaryTypeIndex, HeaderSize, created =>
+        {
+            pool.WriteValue(created + KeySizeOffset, keys.SlotSize);
+            pool.WriteValue(created + KeyKindOffset, (int)keys.Kind);
+            pool.WriteValue(created + ValueSizeOffset, values.SlotSize);
+            pool.WriteValue(created + ValueKindOffset, (int)values.Kind);
+        });
+        Adopt(header);
+        return header;
+    }
+
+    /// <summary>Checks a header first seen (its type, key and value types, table), then keeps it.</summary>
+    private void Adopt(long header)
+    {
+        _pool.ResolveCollection(header, TypeTable.DictionaryTypeIndex);
+        if (_pool.ReadValue<int>(header + KeySizeOffset) != _keys.SlotSize || _pool.ReadValue<int>(header + KeyKindOffset) != (int)_keys.Kind ||
+            _pool.ReadValue<int>(header + ValueSizeOffset) != _values.SlotSize || _pool.ReadValue<int>(header + ValueKindOffset) != (int)_values.Kind)
+        {
+            throw new PersistentTypeMismatchException($"{_pool.Path}: the dictionary at offset {header} holds other key or value types than {typeof(TKey).Name} → {typeof(TValue).Name}.");
+        }
+
+        if (Problem(_pool, header, TypeTable.DictionaryTypeIndex) is { } problem)
+        {
+            throw new PoolCorruptedException(_pool.Path, problem); // before any entry is read past its table
+        }
+
+        _anchor.Remember(_pool, header);
+    }
+
+    /// <summary>A header field; 0 while the dictionary has no header.</summary>
+    private long HeaderValue(long offset) => Header is var header && header != 0 ? _pool.ReadValue<long>(header + offset) : 0;
+
+    /// <summary>The dictionary's offset in its pool; 0 while it has not been created (reads never create it, the first insert does).</summary>
+    public long Offset => Header;
 
     /// <inheritdoc cref="ICollection{T}.Count" />
-    public int Count => (int)_pool.ReadValue<long>(_header + CountOffset);
+    public int Count => (int)HeaderValue(CountOffset);
 
     bool ICollection<KeyValuePair<TKey, TValue>>.IsReadOnly => false;
 
@@ -95,11 +134,11 @@ public sealed partial class PersistentDictionary<TKey, TValue> : IDictionary<TKe
 
     private static int LiveValueSlot => EntryHashSize + ((Unsafe.SizeOf<TKey>() + 7) & ~7);
 
-    private long Capacity => _pool.ReadValue<long>(_header + CapacityOffset);
+    private long Capacity => HeaderValue(CapacityOffset);
 
-    private long Table => _pool.ReadValue<long>(_header + StorageOffset);
+    private long Table => HeaderValue(StorageOffset);
 
-    private long Version => _pool.ReadValue<long>(_header + VersionOffset);
+    private long Version => HeaderValue(VersionOffset);
 
     /// <inheritdoc />
     public TValue this[TKey key]
@@ -187,9 +226,9 @@ public sealed partial class PersistentDictionary<TKey, TValue> : IDictionary<TKe
         }
 
         map._pool.FreeInTransaction(table);
-        map._pool.WriteValue(map._header + StorageOffset, 0L);
-        map._pool.WriteValue(map._header + CapacityOffset, 0L);
-        map._pool.WriteValue(map._header + UsedOffset, 0L);
+        map._pool.WriteValue(map.Header + StorageOffset, 0L);
+        map._pool.WriteValue(map.Header + CapacityOffset, 0L);
+        map._pool.WriteValue(map.Header + UsedOffset, 0L);
         map.SetCount(0);
     });
 

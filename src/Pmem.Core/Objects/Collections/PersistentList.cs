@@ -19,41 +19,81 @@ public sealed class PersistentList<T> : IList<T>, IReadOnlyList<T>
 {
     private readonly PersistentPool _pool;
     private readonly ElementCodec<T> _codec;
-    private readonly long _header;
+    private CollectionHeader _anchor;
 
     internal PersistentList(PersistentPool pool, long fieldOffset, ElementCodec<T> codec)
     {
         _pool = pool;
         _codec = codec;
-        _header = pool.GetOrCreateCollection(fieldOffset, TypeTable.ListTypeIndex, HeaderSize, header =>
-        {
-            pool.WriteValue(header + SlotSizeOffset, codec.SlotSize);
-            pool.WriteValue(header + SlotKindOffset, (int)codec.Kind);
-        });
-
-        if (pool.ReadValue<int>(_header + SlotSizeOffset) != codec.SlotSize || pool.ReadValue<int>(_header + SlotKindOffset) != (int)codec.Kind)
-        {
-            throw new PersistentTypeMismatchException($"{pool.Path}: the list at offset {_header} holds another element type than {typeof(T).Name}.");
-        }
-
-        if (Problem(pool, _header, TypeTable.ListTypeIndex) is { } problem)
-        {
-            throw new PoolCorruptedException(pool.Path, problem); // before any slot is read past its storage
-        }
+        _anchor = new CollectionHeader(fieldOffset);
+        FindHeader(); // checks a header that exists; none yet reads as empty (a read never creates one)
     }
 
-    /// <summary>The list's offset in its pool.</summary>
-    public long Offset => _header;
+    /// <summary>The header, or 0 while the list has not been created (it is, at its first insert).</summary>
+    private long Header => _anchor.Committed is var header && header != 0 ? header : FindHeader();
+
+    private long FindHeader()
+    {
+        var header = _anchor.Find(_pool, out var isNew);
+        if (isNew)
+        {
+            Adopt(header);
+        }
+
+        return header;
+    }
+
+    /// <summary>The header, created in the running transaction if there is none yet (the first insert).</summary>
+    private long EnsureHeader()
+    {
+        if (Header is var header && header != 0)
+        {
+            return header;
+        }
+
+        var codec = _codec;
+        var pool = _pool;
+        header = pool.CreateCollection(_anchor.FieldOffset, TypeTable.ListTypeIndex, HeaderSize, created =>
+        {
+            pool.WriteValue(created + SlotSizeOffset, codec.SlotSize);
+            pool.WriteValue(created + SlotKindOffset, (int)codec.Kind);
+        });
+        Adopt(header);
+        return header;
+    }
+
+    /// <summary>Checks a header first seen (its type, element type and storage), then keeps it.</summary>
+    private void Adopt(long header)
+    {
+        _pool.ResolveCollection(header, TypeTable.ListTypeIndex);
+        if (_pool.ReadValue<int>(header + SlotSizeOffset) != _codec.SlotSize || _pool.ReadValue<int>(header + SlotKindOffset) != (int)_codec.Kind)
+        {
+            throw new PersistentTypeMismatchException($"{_pool.Path}: the list at offset {header} holds another element type than {typeof(T).Name}.");
+        }
+
+        if (Problem(_pool, header, TypeTable.ListTypeIndex) is { } problem)
+        {
+            throw new PoolCorruptedException(_pool.Path, problem); // before any slot is read past its storage
+        }
+
+        _anchor.Remember(_pool, header);
+    }
+
+    /// <summary>A header field; 0 while the list has no header.</summary>
+    private long HeaderValue(long offset) => Header is var header && header != 0 ? _pool.ReadValue<long>(header + offset) : 0;
+
+    /// <summary>The list's offset in its pool; 0 while it has not been created (reads never create it, the first insert does).</summary>
+    public long Offset => Header;
 
     /// <inheritdoc cref="ICollection{T}.Count" />
-    public int Count => (int)_pool.ReadValue<long>(_header + CountOffset);
+    public int Count => (int)HeaderValue(CountOffset);
 
     /// <summary>Slots allocated for elements.</summary>
-    public int Capacity => (int)_pool.ReadValue<long>(_header + CapacityOffset);
+    public int Capacity => (int)HeaderValue(CapacityOffset);
 
     bool ICollection<T>.IsReadOnly => false;
 
-    private long Version => _pool.ReadValue<long>(_header + VersionOffset);
+    private long Version => HeaderValue(VersionOffset);
 
     /// <inheritdoc />
     public T this[int index]
@@ -73,6 +113,7 @@ public sealed class PersistentList<T> : IList<T>, IReadOnlyList<T>
     public void Insert(int index, T item) => _pool.Atomically((this, index, item), static s =>
     {
         var (list, index, item) = s;
+        list.EnsureHeader();
         var count = list.Count;
         if ((uint)index > (uint)count)
         {
@@ -130,20 +171,25 @@ public sealed class PersistentList<T> : IList<T>, IReadOnlyList<T>
     /// <summary>Removes every element (freeing owned strings) and the storage.</summary>
     public void Clear() => _pool.Atomically(this, static list =>
     {
+        if (list.Header == 0)
+        {
+            return; // never created: nothing to clear, and nothing to write
+        }
+
         var count = list.Count;
         for (var i = 0; i < count; i++)
         {
             list.ReleaseSlot(list.Slot(i));
         }
 
-        var array = list._pool.ReadValue<long>(list._header + StorageOffset);
+        var array = list._pool.ReadValue<long>(list.Header + StorageOffset);
         if (array != 0)
         {
             list._pool.FreeInTransaction(array);
         }
 
-        list._pool.WriteValue(list._header + StorageOffset, 0L);
-        list._pool.WriteValue(list._header + CapacityOffset, 0L);
+        list._pool.WriteValue(list.Header + StorageOffset, 0L);
+        list._pool.WriteValue(list.Header + CapacityOffset, 0L);
         list.SetCount(0);
     });
 
@@ -215,15 +261,15 @@ public sealed class PersistentList<T> : IList<T>, IReadOnlyList<T>
         return index;
     }
 
-    private long Slot(int index) => _pool.ReadValue<long>(_header + StorageOffset) + (long)index * _codec.SlotSize;
+    private long Slot(int index) => _pool.ReadValue<long>(Header + StorageOffset) + (long)index * _codec.SlotSize;
 
     private void SetCount(long count)
     {
-        _pool.WriteValue(_header + CountOffset, count);
+        _pool.WriteValue(Header + CountOffset, count);
         Touch();
     }
 
-    private void Touch() => _pool.WriteValue(_header + VersionOffset, Version + 1);
+    private void Touch() => _pool.WriteValue(Header + VersionOffset, Version + 1);
 
     /// <summary>Frees what a slot owns (a string) before the slot is dropped.</summary>
     private void ReleaseSlot(long slot)
@@ -250,7 +296,7 @@ public sealed class PersistentList<T> : IList<T>, IReadOnlyList<T>
     {
         var size = _codec.SlotSize;
         var count = Count;
-        var oldArray = _pool.ReadValue<long>(_header + StorageOffset);
+        var oldArray = _pool.ReadValue<long>(Header + StorageOffset);
         var newArray = _pool.AllocateInTransaction((long)capacity * size, TypeTable.BlobTypeIndex);
         var buffer = new byte[size];
         var target = 0;
@@ -276,7 +322,7 @@ public sealed class PersistentList<T> : IList<T>, IReadOnlyList<T>
             _pool.FreeInTransaction(oldArray);
         }
 
-        _pool.WriteValue(_header + StorageOffset, newArray);
-        _pool.WriteValue(_header + CapacityOffset, (long)capacity);
+        _pool.WriteValue(Header + StorageOffset, newArray);
+        _pool.WriteValue(Header + CapacityOffset, (long)capacity);
     }
 }

@@ -65,11 +65,12 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         var entry = new byte[_leafEntry];
         if (Root == 0)
         {
+            EnsureHeader(); // the first insert creates the dictionary, in this transaction
             _keys.Codec.Encode(_pool, entry.AsSpan(0, _keySize), key);
             _values.Encode(_pool, entry.AsSpan(_keySize), value);
             var leaf = NewNode(0, 0, 0, [entry], _leafEntry);
-            _pool.WriteValue(_header + RootOffset, leaf);
-            _pool.WriteValue(_header + HeightOffset, 1);
+            _pool.WriteValue(Header + RootOffset, leaf);
+            _pool.WriteValue(Header + HeightOffset, 1);
             SetCount(1);
             return true;
         }
@@ -170,8 +171,8 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         var first = new byte[_innerEntry];
         BinaryPrimitives.WriteInt64LittleEndian(first.AsSpan(_keySize), node);
         var root = NewNode(path.Nodes.Length, 0, 0, [first, parentEntry], _innerEntry);
-        _pool.WriteValue(_header + RootOffset, root);
-        _pool.WriteValue(_header + HeightOffset, path.Nodes.Length + 1);
+        _pool.WriteValue(Header + RootOffset, root);
+        _pool.WriteValue(Header + HeightOffset, path.Nodes.Length + 1);
     }
 
     /// <summary>A separator for an inner node from a leaf's key slot: the same bytes, or a new copy of a string key.</summary>
@@ -209,7 +210,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         BinaryPrimitives.WriteInt32LittleEndian(content.AsSpan(NodeLevelOffset), level);
         BinaryPrimitives.WriteInt64LittleEndian(content.AsSpan(NodeNextOffset), next);
         BinaryPrimitives.WriteInt64LittleEndian(content.AsSpan(NodePreviousOffset), previous);
-        BinaryPrimitives.WriteInt64LittleEndian(content.AsSpan(NodeOwnerOffset), _header);
+        BinaryPrimitives.WriteInt64LittleEndian(content.AsSpan(NodeOwnerOffset), Header);
         for (var i = 0; i < entries.Length; i++)
         {
             entries[i].CopyTo(content, EntriesOffset + i * entrySize);
@@ -217,7 +218,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
 
         var node = _pool.AllocateInTransaction(_nodeSize, TypeTable.SortedNodeTypeIndex);
         _pool.WriteBytesInTransaction(node, content);
-        _pool.WriteValue(_header + NodeCountOffset, _pool.ReadValue<long>(_header + NodeCountOffset) + 1);
+        _pool.WriteValue(Header + NodeCountOffset, _pool.ReadValue<long>(Header + NodeCountOffset) + 1);
         return node;
     }
 
@@ -233,9 +234,9 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
 
     private void SetCount(long count)
     {
-        _pool.WriteValue(_header + CollectionLayout.CountOffset, count);
+        _pool.WriteValue(Header + CollectionLayout.CountOffset, count);
         Touch();
     }
 
-    private void Touch() => _pool.WriteValue(_header + CollectionLayout.VersionOffset, Version + 1);
+    private void Touch() => _pool.WriteValue(Header + CollectionLayout.VersionOffset, Version + 1);
 }

@@ -24,7 +24,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
             return;
         }
 
-        foreach (var (block, owned, _) in Children(map._pool, map._header, problems: null))
+        foreach (var (block, owned, _) in Children(map._pool, map.Header, problems: null))
         {
             if (owned)
             {
@@ -32,9 +32,9 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
             }
         }
 
-        map._pool.WriteValue(map._header + RootOffset, 0L);
-        map._pool.WriteValue(map._header + HeightOffset, 0);
-        map._pool.WriteValue(map._header + NodeCountOffset, 0L);
+        map._pool.WriteValue(map.Header + RootOffset, 0L);
+        map._pool.WriteValue(map.Header + HeightOffset, 0);
+        map._pool.WriteValue(map.Header + NodeCountOffset, 0L);
         map.SetCount(0);
     });
 
@@ -82,14 +82,14 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
             if (isLeaf && count == 0)
             {
                 FreeNode(node);
-                _pool.WriteValue(_header + RootOffset, 0L);
-                _pool.WriteValue(_header + HeightOffset, 0);
+                _pool.WriteValue(Header + RootOffset, 0L);
+                _pool.WriteValue(Header + HeightOffset, 0);
             }
             else if (!isLeaf && count == 1)
             {
                 FreeNode(node);
-                _pool.WriteValue(_header + RootOffset, ChildAt(buffer, 0));
-                _pool.WriteValue(_header + HeightOffset, path.Nodes.Length - 1);
+                _pool.WriteValue(Header + RootOffset, ChildAt(buffer, 0));
+                _pool.WriteValue(Header + HeightOffset, path.Nodes.Length - 1);
             }
 
             return;
@@ -180,7 +180,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
     private void FreeNode(long node)
     {
         _pool.FreeInTransaction(node);
-        _pool.WriteValue(_header + NodeCountOffset, _pool.ReadValue<long>(_header + NodeCountOffset) - 1);
+        _pool.WriteValue(Header + NodeCountOffset, _pool.ReadValue<long>(Header + NodeCountOffset) - 1);
     }
 
     private void FreeOwnedString(ReadOnlySpan<byte> slot, SlotKind kind)

@@ -32,14 +32,14 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
     private readonly PersistenceDomain _domain; // the pool's, fixed for its lifetime
     private readonly SortedKeys<TKey> _keys;
     private readonly ElementCodec<TValue> _values;
-    private readonly long _header;
     private readonly int _keySize;
     private readonly int _valueSize;
-    private readonly int _nodeSize;
     private readonly int _leafEntry;
     private readonly int _innerEntry;
-    private readonly int _leafCapacity;
-    private readonly int _innerCapacity;
+    private CollectionHeader _anchor;
+    private int _nodeSize; // the header's once one is seen (Adopt); until then the size a new header gets
+    private int _leafCapacity;
+    private int _innerCapacity;
 
     internal PersistentSortedDictionary(PersistentPool pool, long fieldOffset, SortedKeys<TKey> keys, ElementCodec<TValue> values)
     {
@@ -54,42 +54,86 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
         _values = values;
         _keySize = keys.Codec.SlotSize;
         _valueSize = values.SlotSize;
-        var nodeSize = NodeSizeFor(_keySize, _valueSize);
-        _header = pool.GetOrCreateCollection(fieldOffset, TypeTable.SortedDictionaryTypeIndex, CollectionLayout.HeaderSize, header =>
-        {
-            pool.WriteValue(header + CollectionLayout.KeySizeOffset, keys.Codec.SlotSize);
-            pool.WriteValue(header + CollectionLayout.KeyKindOffset, (int)keys.Codec.Kind);
-            pool.WriteValue(header + CollectionLayout.ValueSizeOffset, values.SlotSize);
-            pool.WriteValue(header + CollectionLayout.ValueKindOffset, (int)values.Kind);
-            pool.WriteValue(header + KeyOrderOffset, (int)keys.Order);
-            pool.WriteValue(header + NodeSizeOffset, nodeSize);
-            pool.WriteValue(header + KeyWidthOffset, keys.Width);
-        });
-
-        if (pool.ReadValue<int>(_header + CollectionLayout.KeySizeOffset) != _keySize || pool.ReadValue<int>(_header + CollectionLayout.KeyKindOffset) != (int)keys.Codec.Kind ||
-            pool.ReadValue<int>(_header + CollectionLayout.ValueSizeOffset) != _valueSize || pool.ReadValue<int>(_header + CollectionLayout.ValueKindOffset) != (int)values.Kind ||
-            pool.ReadValue<int>(_header + KeyOrderOffset) != (int)keys.Order || pool.ReadValue<int>(_header + KeyWidthOffset) != keys.Width)
-        {
-            throw new PersistentTypeMismatchException($"{pool.Path}: the sorted collection at offset {_header} holds other key or value types than {typeof(TKey).Name} → {typeof(TValue).Name}.");
-        }
-
-        if (Problem(pool, _header) is { } problem)
-        {
-            throw new PoolCorruptedException(pool.Path, problem); // before any node is read
-        }
-
-        _nodeSize = pool.ReadValue<int>(_header + NodeSizeOffset);
         _leafEntry = _keySize + _valueSize;
         _innerEntry = _keySize + 8;
-        _leafCapacity = LeafCapacity(_nodeSize, _keySize, _valueSize);
-        _innerCapacity = InnerCapacity(_nodeSize, _keySize);
+        SetNodeSize(NodeSizeFor(_keySize, _valueSize));
+        _anchor = new CollectionHeader(fieldOffset);
+        FindHeader(); // checks a header that exists; none yet reads as empty (a read never creates one)
     }
 
+    /// <summary>The header, or 0 while the dictionary has not been created (it is, at its first insert).</summary>
+    private long Header => _anchor.Committed is var header && header != 0 ? header : FindHeader();
+
+    private long FindHeader()
+    {
+        var header = _anchor.Find(_pool, out var isNew);
+        if (isNew)
+        {
+            Adopt(header);
+        }
+
+        return header;
+    }
+
+    /// <summary>The header, created in the running transaction if there is none yet (the first insert).</summary>
+    private long EnsureHeader()
+    {
+        if (Header is var header && header != 0)
+        {
+            return header;
+        }
+
+        var (pool, keys, values, nodeSize) = (_pool, _keys, _values, NodeSizeFor(_keySize, _valueSize));
+        header = pool.CreateCollection(_anchor.FieldOffset, TypeTable.SortedDictionaryTypeIndex, CollectionLayout.HeaderSize, created =>
+        {
+            pool.WriteValue(created + CollectionLayout.KeySizeOffset, keys.Codec.SlotSize);
+            pool.WriteValue(created + CollectionLayout.KeyKindOffset, (int)keys.Codec.Kind);
+            pool.WriteValue(created + CollectionLayout.ValueSizeOffset, values.SlotSize);
+            pool.WriteValue(created + CollectionLayout.ValueKindOffset, (int)values.Kind);
+            pool.WriteValue(created + KeyOrderOffset, (int)keys.Order);
+            pool.WriteValue(created + NodeSizeOffset, nodeSize);
+            pool.WriteValue(created + KeyWidthOffset, keys.Width);
+        });
+        Adopt(header);
+        return header;
+    }
+
+    /// <summary>Checks a header first seen (its type, key and value types, key order, nodes), then keeps it.</summary>
+    private void Adopt(long header)
+    {
+        _pool.ResolveCollection(header, TypeTable.SortedDictionaryTypeIndex);
+        if (_pool.ReadValue<int>(header + CollectionLayout.KeySizeOffset) != _keySize || _pool.ReadValue<int>(header + CollectionLayout.KeyKindOffset) != (int)_keys.Codec.Kind ||
+            _pool.ReadValue<int>(header + CollectionLayout.ValueSizeOffset) != _valueSize || _pool.ReadValue<int>(header + CollectionLayout.ValueKindOffset) != (int)_values.Kind ||
+            _pool.ReadValue<int>(header + KeyOrderOffset) != (int)_keys.Order || _pool.ReadValue<int>(header + KeyWidthOffset) != _keys.Width)
+        {
+            throw new PersistentTypeMismatchException($"{_pool.Path}: the sorted collection at offset {header} holds other key or value types than {typeof(TKey).Name} → {typeof(TValue).Name}.");
+        }
+
+        if (Problem(_pool, header) is { } problem)
+        {
+            throw new PoolCorruptedException(_pool.Path, problem); // before any node is read
+        }
+
+        SetNodeSize(_pool.ReadValue<int>(header + NodeSizeOffset));
+        _anchor.Remember(_pool, header);
+    }
+
+    private void SetNodeSize(int nodeSize)
+    {
+        _nodeSize = nodeSize;
+        _leafCapacity = LeafCapacity(nodeSize, _keySize, _valueSize);
+        _innerCapacity = InnerCapacity(nodeSize, _keySize);
+    }
+
+    /// <summary>A header field; 0 while the dictionary has no header.</summary>
+    private long HeaderValue(long offset) => Header is var header && header != 0 ? _pool.ReadValue<long>(header + offset) : 0;
+
     /// <summary>The dictionary's offset in its pool.</summary>
-    public long Offset => _header;
+    /// <remarks>0 while it has not been created: reads never create it, the first insert does.</remarks>
+    public long Offset => Header;
 
     /// <inheritdoc cref="ICollection{T}.Count" />
-    public int Count => (int)_pool.ReadValue<long>(_header + CollectionLayout.CountOffset);
+    public int Count => (int)HeaderValue(CollectionLayout.CountOffset);
 
     bool ICollection<KeyValuePair<TKey, TValue>>.IsReadOnly => false;
 
@@ -103,11 +147,11 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
 
     IEnumerable<TValue> IReadOnlyDictionary<TKey, TValue>.Values => Values;
 
-    private long Root => _pool.ReadValue<long>(_header + RootOffset);
+    private long Root => HeaderValue(RootOffset);
 
-    private int Height => _pool.ReadValue<int>(_header + HeightOffset);
+    private int Height => Header is var header && header != 0 ? _pool.ReadValue<int>(header + HeightOffset) : 0;
 
-    private long Version => _pool.ReadValue<long>(_header + CollectionLayout.VersionOffset);
+    private long Version => HeaderValue(CollectionLayout.VersionOffset);
 
     /// <inheritdoc />
     /// <exception cref="KeyNotFoundException">On get: the key is not in the dictionary.</exception>

@@ -1,0 +1,123 @@
+// PersistentPool (collection creation) -- a collection's header made at its first mutation, once, in the running transaction.
+using Pmem.Transactions;
+
+namespace Pmem.Pool;
+
+public sealed partial class PersistentPool
+{
+    // Fields whose collection a still-open transaction is creating, and which transaction waits for which (to refuse a
+    // wait that would close a cycle). Guarded by _creations itself; touched only by first mutations, never by reads.
+    private readonly Dictionary<long, TransactionState> _creations = [];
+    private readonly Dictionary<TransactionState, TransactionState> _creationWaits = [];
+
+    /// <summary>Threads waiting for another transaction's collection creation (for tests).</summary>
+    internal int CollectionCreationWaiters
+    {
+        get
+        {
+            lock (_creations)
+            {
+                return _creationWaits.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The collection header in the field at <paramref name="fieldOffset"/>, as the running transaction sees it, made
+    /// now (allocated, initialized and published in the field, all inside the running transaction) if there is none.
+    /// </summary>
+    /// <remarks>
+    /// Reads never create a header: an empty field reads as an empty collection, so a getter writes nothing. The
+    /// header of a first mutation is part of that mutation's transaction: a rollback leaves the field 0 and frees the
+    /// header. Two threads mutating an uncreated collection at once must not each publish a header (the later commit
+    /// would orphan the earlier one): the first registers the field until its transaction ends, and the second
+    /// waits for that end, then finds the header (commit) or makes its own (rollback).
+    /// </remarks>
+    /// <exception cref="InvalidOperationException">
+    /// No transaction runs; or waiting would deadlock (the other transaction waits, directly or not, for one this
+    /// thread's transaction is creating): the caller's transaction then rolls back, which lets the other go on.
+    /// </exception>
+    internal long CreateCollection(long fieldOffset, uint typeIndex, long headerSize, Action<long> initialize)
+    {
+        var tx = CurrentTransactionOrThrow();
+        lock (_creations)
+        {
+            while (true)
+            {
+                var existing = ReadValue<long>(fieldOffset); // as this transaction sees it: its own creation included
+                if (existing != 0)
+                {
+                    return existing;
+                }
+
+                if (!_creations.TryGetValue(fieldOffset, out var owner) || ReferenceEquals(owner, tx))
+                {
+                    break;
+                }
+
+                for (var waiter = owner; waiter is not null; waiter = _creationWaits.GetValueOrDefault(waiter))
+                {
+                    if (ReferenceEquals(waiter, tx))
+                    {
+                        throw new InvalidOperationException(
+                            $"{Path}: two transactions each wait for a collection the other is creating (field at offset {fieldOffset}); this one rolls back.");
+                    }
+                }
+
+                _creationWaits[tx] = owner;
+                try
+                {
+                    Monitor.Wait(_creations); // woken when a creating transaction ends (CollectionCreationsEnded)
+                }
+                finally
+                {
+                    _creationWaits.Remove(tx);
+                }
+            }
+
+            _creations[fieldOffset] = tx;
+            (tx.CreatedCollections ??= []).Add(fieldOffset);
+        }
+
+        var created = AllocateInTransaction(headerSize, typeIndex);
+        initialize(created);
+        WriteInTransaction(tx, fieldOffset, created);
+        return created;
+    }
+
+    /// <summary>
+    /// True when the calling thread's running transaction allocated the block at <paramref name="offset"/>: a header
+    /// it created, which a rollback frees, so a handle may keep it only while that transaction runs.
+    /// </summary>
+    internal bool IsOwnAllocation(long offset, out object? transaction, out long generation)
+    {
+        if (CurrentTransaction() is { } tx && tx.TryFindAllocation(offset, out _))
+        {
+            (transaction, generation) = (tx, tx.Generation);
+            return true;
+        }
+
+        (transaction, generation) = (null, 0);
+        return false;
+    }
+
+    /// <summary>True while the transaction that <see cref="IsOwnAllocation"/> named is still the thread's running one (not rolled back).</summary>
+    internal bool IsRunningTransaction(object transaction, long generation) =>
+        CurrentTransaction() is { RolledBack: false } tx && ReferenceEquals(tx, transaction) && tx.Generation == generation;
+
+    void ITransactionalPool.CollectionCreationsEnded(TransactionState tx)
+    {
+        lock (_creations)
+        {
+            foreach (var field in tx.CreatedCollections!)
+            {
+                if (_creations.TryGetValue(field, out var owner) && ReferenceEquals(owner, tx))
+                {
+                    _creations.Remove(field);
+                }
+            }
+
+            Monitor.PulseAll(_creations);
+        }
+    }
+}
