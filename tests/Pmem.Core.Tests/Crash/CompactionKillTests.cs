@@ -34,13 +34,18 @@ public sealed class CompactionKillTests
                 using (var child = Start(pool, mode, "--compact"))
                 {
                     var ready = await child.StandardOutput.ReadLineAsync(token).AsTask().WaitAsync(TimeSpan.FromSeconds(60), token);
-                    Assert.True(ready == "ready", $"the child said '{ready}': {await ReadErrors(child, token)}");
-                    await Task.Delay(random.Next(20, 2500), token);
+                    if (ready != "ready")
+                    {
+                        Assert.Fail($"the child said '{ready}': {await ReadErrors(child, token)}");
+                    }
+
+                    await Task.Delay(random.Next(20, 2500), token); // a compaction takes about half a second here
                     child.Kill(entireProcessTree: true); // SIGKILL, whatever it is doing
                     await child.WaitForExitAsync(token);
                     var output = await child.StandardOutput.ReadToEndAsync(token);
                     compactions += output.Split('\n').Count(line => line.StartsWith("compacted", StringComparison.Ordinal));
-                    Assert.DoesNotContain("Exception", await child.StandardError.ReadToEndAsync(token));
+                    var errors = await child.StandardError.ReadToEndAsync(token);
+                    Assert.DoesNotContain("Exception", errors);
                 }
 
                 if (File.Exists(PoolCompaction.TemporaryPath(pool)))
