@@ -68,11 +68,37 @@ internal static class PmemCli
         info.SetAction(parse => InfoCommand.Run(console, parse.GetValue(infoPool)!, parse.GetValue(json), parse.GetValue(tempDir)));
 
         var checkPool = PoolArgument("The pool file to check (only read).");
-        var check = new Command("check", "Check a pool's object graph: references resolve, strings fit, each owned block has one owner, every block is reachable. Exit 0 clean, 1 problems found, 2 cannot open. Never writes the file.")
+        var repair = new Option<bool>("--repair")
         {
-            checkPool, json, tempDir,
+            Description = "Say what a repair would do (a dry run on a private copy: the file is not written): free unreachable blocks, null dangling references, drop or recount damaged collections. Exit 0 nothing to do, 1 actions listed.",
         };
-        check.SetAction(parse => CheckCommand.Run(console, parse.GetValue(checkPool)!, parse.GetValue(json), parse.GetValue(tempDir)));
+        var apply = new Option<bool>("--apply") { Description = "With --repair: copy the pool to a backup beside it first, then repair it. Exit 0 when it then checks clean." };
+        var backupPath = new Option<string?>("--backup")
+        {
+            Description = "With --repair --apply: the backup file (default: <pool>.before-repair-<UTC yyyyMMddHHmmss>). It must not exist.",
+            HelpName = "file",
+        };
+        var check = new Command("check", "Check a pool's object graph: references resolve, strings fit, each owned block has one owner, every block is reachable. Exit 0 clean, 1 problems found, 2 cannot open. Never writes the file, unless --repair --apply.")
+        {
+            checkPool, json, tempDir, repair, apply, backupPath,
+        };
+        check.Validators.Add(result =>
+        {
+            if (!result.GetValue(repair) && (result.GetValue(apply) || result.GetValue(backupPath) is not null))
+            {
+                result.AddError("--apply and --backup go with --repair.");
+            }
+        });
+        check.SetAction(parse => parse.GetValue(repair)
+            ? RepairCommand.Run(console, parse.GetValue(checkPool)!, parse.GetValue(apply), parse.GetValue(backupPath), parse.GetValue(json), parse.GetValue(tempDir))
+            : CheckCommand.Run(console, parse.GetValue(checkPool)!, parse.GetValue(json), parse.GetValue(tempDir)));
+
+        var compactPool = PoolArgument("The pool file to compact; no process may have it open.");
+        var compact = new Command("compact", "Defragment a pool and shrink its file: every block moves to a dense new layout (every reference rewritten) in a new file beside the pool, which is synced and renamed over it; a crash leaves the old pool or the new one. Reports the sizes before and after.")
+        {
+            compactPool, json,
+        };
+        compact.SetAction(parse => CompactCommand.Run(console, parse.GetValue(compactPool)!, parse.GetValue(json)));
 
         var backupPool = PoolArgument("The pool file to copy; no process may have it open.");
         var backupDestination = new Argument<string>("dest") { Description = "The new file (or a directory to copy into)." };
@@ -84,9 +110,9 @@ internal static class PmemCli
         backup.SetAction(parse => BackupCommand.Run(console, parse.GetValue(backupPool)!, parse.GetValue(backupDestination)!, parse.GetValue(force), parse.GetValue(json), parse.GetValue(tempDir)));
 
         // A named command rather than RootCommand, whose name is the executable's ("Pmem.Tool", or the test host's).
-        return new Command("pmem", "Inspect, check and back up Pmem.Objects pool files. Exit codes: 0 ok, 1 problems found, 2 cannot open or bad input, 3 internal error.")
+        return new Command("pmem", "Inspect, check, repair, back up and compact Pmem.Objects pool files. Exit codes: 0 ok, 1 problems found, 2 cannot open or bad input, 3 internal error.")
         {
-            new HelpOption(), new VersionOption { Action = new PrintVersion(console) }, info, check, backup,
+            new HelpOption(), new VersionOption { Action = new PrintVersion(console) }, info, check, backup, compact,
         };
     }
 

@@ -33,6 +33,7 @@ public sealed class NamespaceDependencyTests
         "Pmem.Transactions",
         "Pmem.Pool",
         "Pmem.Objects",
+        "Pmem.Tooling",
     ];
 
     /// <summary>Public types kept in a namespace above the layers that use them (see the class remarks).</summary>

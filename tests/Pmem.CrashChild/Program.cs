@@ -6,11 +6,18 @@ using Pmem.Pool;
 // Usage: Pmem.CrashChild <pool path> <PowerFailure|ProcessCrash> [--check]
 //    or: Pmem.CrashChild <pool path> <PowerFailure|ProcessCrash> --threads N [--clear-every N] [--clear same|own|bare|random]
 //        [--stop-after MS] [--check]: the multi-threaded workload (ThreadedWorkload.cs)
+//    or: Pmem.CrashChild <pool path> <PowerFailure|ProcessCrash> --compact-setup|--compact|--compact-fingerprint:
+//        compaction until killed (CompactionWorkload.cs)
 // Creates the pool with 8 accounts of 1,000 if it does not exist, prints "ready", then moves money between random
 // accounts in transactions (and replaces a string outside them) until it is killed. With --check it opens the pool
 // (running recovery), checks the invariants and prints "ok <transfers>" or the broken invariant (exit code 1).
 var path = args[0];
 var mode = Enum.Parse<DurabilityMode>(args[1]);
+if (args.Length > 2 && args[2].StartsWith("--compact", StringComparison.Ordinal))
+{
+    return CompactionWorkload.Run(path, mode, args[2]);
+}
+
 if (args.Contains("--threads"))
 {
     return ThreadedWorkload.Run(path, mode, args);

@@ -1,23 +1,23 @@
-// DurableFiles -- making a new file's name durable: fsync of the directory that holds it, after a rename.
+// DurableFiles -- making a file's contents and a directory entry durable (fsync), for publishing a file by rename.
 using System.Runtime.InteropServices;
 
 namespace Pmem.Memory;
 
-/// <summary>Helpers for files written whole and then renamed into place (backups, compactions).</summary>
+/// <summary>fsync of a file and of a directory: what publishing a new file by an atomic rename needs (backups, compactions).</summary>
 internal static class DurableFiles
 {
-    /// <summary>
-    /// Renames <paramref name="temporary"/> (already flushed to disk) to <paramref name="destination"/> and makes the
-    /// rename durable by syncing the directory: after a crash the destination holds either its old content or the new.
-    /// </summary>
-    /// <exception cref="IOException">The rename or the directory sync failed.</exception>
-    public static void Publish(string temporary, string destination, bool overwrite)
+    /// <summary>Makes <paramref name="path"/>'s contents and size durable.</summary>
+    /// <exception cref="IOException">The file cannot be opened or synced.</exception>
+    public static void SyncFile(string path)
     {
-        File.Move(temporary, destination, overwrite);
-        SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(destination))!);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        if (LibC.Fsync((int)stream.SafeFileHandle.DangerousGetHandle()) != 0)
+        {
+            throw PmemIOException.FromErrno("fsync", path, Marshal.GetLastPInvokeError());
+        }
     }
 
-    /// <summary>fsync of a directory, so that names created or renamed in it survive a power failure.</summary>
+    /// <summary>Makes the entries of <paramref name="directory"/> durable: a rename into it survives a power failure.</summary>
     /// <exception cref="IOException">The directory cannot be opened or synced.</exception>
     public static void SyncDirectory(string directory)
     {
@@ -43,5 +43,26 @@ internal static class DurableFiles
         {
             LibC.Close(fd);
         }
+    }
+
+    /// <summary>
+    /// Renames <paramref name="temporary"/> (already flushed to disk) to <paramref name="destination"/> and makes the
+    /// rename durable: after a crash the destination holds either its old content or the new, whole.
+    /// </summary>
+    /// <exception cref="IOException">The rename or the directory sync failed.</exception>
+    public static void Publish(string temporary, string destination, bool overwrite)
+    {
+        File.Move(temporary, destination, overwrite);
+        SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(destination))!);
+    }
+
+    /// <summary>
+    /// Replaces <paramref name="path"/> with <paramref name="replacement"/> (same directory) atomically: syncs the
+    /// replacement, renames it over the path, and makes the rename durable.
+    /// </summary>
+    public static void Replace(string replacement, string path)
+    {
+        SyncFile(replacement);
+        Publish(replacement, path, overwrite: true);
     }
 }

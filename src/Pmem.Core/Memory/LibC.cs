@@ -56,6 +56,9 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
 
+    [LibraryImport(Lib, EntryPoint = "fsync", SetLastError = true)]
+    public static partial int Fsync(int fd);
+
     [LibraryImport(Lib, EntryPoint = "ftruncate", SetLastError = true)]
     public static partial int Ftruncate(int fd, long length);
 
@@ -66,9 +69,6 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, EntryPoint = "flock", SetLastError = true)]
     [SuppressGCTransition]
     public static partial int Flock(int fd, int operation);
-
-    [LibraryImport(Lib, EntryPoint = "fsync", SetLastError = true)]
-    public static partial int Fsync(int fd);
 
     [LibraryImport(Lib, EntryPoint = "unlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Unlink(string path);

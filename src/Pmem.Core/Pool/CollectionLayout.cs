@@ -132,6 +132,7 @@ internal static class CollectionLayout
         var keyKind = (SlotKind)pool.ReadValue<int>(header + KeyKindOffset);
         var valueKind = (SlotKind)pool.ReadValue<int>(header + ValueKindOffset);
         TryEntrySize(pool, header, typeIndex, out var entrySize);
+        long live = 0;
         for (long i = 0; i < capacity; i++)
         {
             var entry = storage + i * entrySize;
@@ -139,6 +140,8 @@ internal static class CollectionLayout
             {
                 continue;
             }
+
+            live++;
 
             if (keyKind != SlotKind.Raw && pool.ReadValue<long>(entry + EntryHashSize) is var key and not 0)
             {
@@ -150,6 +153,32 @@ internal static class CollectionLayout
                 yield return (value, valueKind == SlotKind.String, entry + EntryHashSize + keySize);
             }
         }
+
+        if (problems is not null && live != pool.ReadValue<long>(header + CountOffset))
+        {
+            problems.Add($"the dictionary at {header} counts {pool.ReadValue<long>(header + CountOffset)} entries; its table holds {live}");
+        }
+    }
+
+    /// <summary>The live entries of a dictionary's table (hash word above 1), for a repair that recounts them.</summary>
+    public static long LiveEntries(PersistentPool pool, long header, out long used)
+    {
+        used = 0;
+        long live = 0;
+        var storage = pool.ReadValue<long>(header + StorageOffset);
+        if (Problem(pool, header, TypeTable.DictionaryTypeIndex) is not null || storage == 0 || !TryEntrySize(pool, header, TypeTable.DictionaryTypeIndex, out var entrySize))
+        {
+            return -1;
+        }
+
+        for (long i = 0, capacity = pool.ReadValue<long>(header + CapacityOffset); i < capacity; i++)
+        {
+            var hash = pool.ReadValue<ulong>(storage + i * entrySize);
+            used += hash == 0 ? 0 : 1;
+            live += hash > 1 ? 1 : 0;
+        }
+
+        return live;
     }
 
     /// <summary>Bytes per list slot or dictionary entry, when the recorded sizes and kinds are possible.</summary>

@@ -99,13 +99,18 @@ public sealed partial class PersistentPool
         length = _domain.Length;
         written = 0;
         var seen = new List<ulong>((int)(length / BackupPiece) + 1);
-        var buffer = new byte[BackupPiece];
+        var buffer = hashes is null ? new byte[BackupPiece] : [];
         for (long offset = 0; offset < length; offset += BackupPiece)
         {
-            // Hash exactly the bytes written: memory read twice could differ, and a later change back would then
-            // hide a piece written in between.
-            var piece = buffer.AsSpan(0, (int)Math.Min(BackupPiece, length - offset));
-            _domain.GetSpan(offset, piece.Length).CopyTo(piece);
+            // The first pass hashes exactly the bytes it writes: memory read twice could differ, and a later change
+            // back would then hide a piece written in between. While writes are held the memory stays as it is.
+            var piece = (ReadOnlySpan<byte>)_domain.GetSpan(offset, (int)Math.Min(BackupPiece, length - offset));
+            if (hashes is null)
+            {
+                piece.CopyTo(buffer);
+                piece = buffer.AsSpan(0, piece.Length);
+            }
+
             var hash = XxHash3.HashToUInt64(piece);
             var index = seen.Count;
             seen.Add(hash);

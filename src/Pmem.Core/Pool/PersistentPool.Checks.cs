@@ -51,39 +51,44 @@ public sealed partial class PersistentPool
     public PoolCheckReport Check()
     {
         ThrowIfDisposed();
+        return CheckGraph(null, out _);
+    }
+
+    /// <summary>The check, also recording each problem with the block and the slot it was found through (for repairs).</summary>
+    internal PoolCheckReport CheckGraph(List<GraphProblem>? found, out IReadOnlyDictionary<long, (long Holder, long Slot)> through)
+    {
         var allocated = new Dictionary<long, uint>();
         _heap.ForEachAllocated((block, type) => allocated[block.Offset] = type);
-        var errors = new List<string>();
-        var reached = new HashSet<long>();
-        var owners = new Dictionary<long, long>(); // owned block → its owner
-        var pending = new Stack<long>();
+        var walk = new GraphWalk(allocated, found);
         var root = _domain.Read<long>(PoolLayout.RootOffsetOffset);
         if (root != 0)
         {
-            pending.Push(root);
+            walk.Pending.Push((root, PoolLayout.RootOffsetOffset, 0));
         }
 
-        while (pending.Count > 0)
+        while (walk.Pending.Count > 0)
         {
-            var offset = pending.Pop();
-            if (!reached.Add(offset))
+            var (offset, slot, holder) = walk.Pending.Pop();
+            if (!walk.Reached.Add(offset))
             {
                 continue;
             }
 
+            walk.Through[offset] = (holder, slot);
+
             if (!allocated.TryGetValue(offset, out var type))
             {
-                errors.Add($"offset {offset} is referenced but not allocated");
+                walk.Problem(GraphProblemKind.BadEdge, holder, slot, offset, false, $"offset {offset} is referenced but not allocated");
                 continue;
             }
 
             try
             {
-                CheckBlock(offset, type, allocated, owners, pending, errors);
+                CheckBlock(offset, type, walk);
             }
             catch (PoolException e)
             {
-                errors.Add($"the block at {offset} cannot be read: {e.Message}");
+                walk.Problem(GraphProblemKind.Unreadable, holder, slot, offset, false, $"the block at {offset} cannot be read: {e.Message}");
             }
         }
 
@@ -92,24 +97,27 @@ public sealed partial class PersistentPool
             // The type table owns the schema records (checked at open); the object graph does not reach them.
             if (stored.SchemaOffset != 0)
             {
-                reached.Add(stored.SchemaOffset);
+                walk.Reached.Add(stored.SchemaOffset);
             }
         }
 
-        var unreachable = allocated.Keys.Where(offset => !reached.Contains(offset)).Order().ToList();
-        return new PoolCheckReport(reached.Count(allocated.ContainsKey), allocated.Count, unreachable, errors);
+        var unreachable = allocated.Keys.Where(offset => !walk.Reached.Contains(offset)).Order().ToList();
+        through = walk.Through;
+        return new PoolCheckReport(walk.Reached.Count(allocated.ContainsKey), allocated.Count, unreachable, walk.Errors);
     }
 
     /// <summary>Checks one reachable block and queues what it owns or references.</summary>
-    private void CheckBlock(long offset, uint type, Dictionary<long, uint> allocated, Dictionary<long, long> owners, Stack<long> pending, List<string> errors)
+    private void CheckBlock(long offset, uint type, GraphWalk walk)
     {
+        var allocated = walk.Allocated;
+        var (holder, reachedThrough) = walk.Through[offset];
         if (type == TypeTable.StringTypeIndex)
         {
             _heap.TryGetAllocated(offset, out var block, out _);
             var length = _domain.Read<int>(offset + StringLayout.LengthOffset);
             if (!StringLayout.Fits(length, block.Size))
             {
-                errors.Add($"the string at {offset} claims {length} characters, more than its block holds");
+                walk.Problem(GraphProblemKind.Unreadable, holder, reachedThrough, offset, true, $"the string at {offset} claims {length} characters, more than its block holds");
             }
 
             return;
@@ -118,12 +126,18 @@ public sealed partial class PersistentPool
         if (type is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex or TypeTable.SortedDictionaryTypeIndex)
         {
             var storage = _domain.Read<long>(offset + CollectionLayout.StorageOffset);
-            foreach (var (child, owned, _) in InternalChildren(offset, type, errors))
+            var damage = new List<string>();
+            foreach (var (child, owned, slot) in InternalChildren(offset, type, damage))
             {
                 var expected = type == TypeTable.SortedDictionaryTypeIndex
                     ? (allocated.GetValueOrDefault(child) == TypeTable.SortedNodeTypeIndex ? "sorted dictionary node" : owned ? "string" : "object")
                     : child == storage ? "collection storage" : owned ? "string" : "object";
-                Follow(offset, child, owned, expected, allocated, owners, pending, errors);
+                Follow(offset, slot, child, owned, expected, walk);
+            }
+
+            foreach (var problem in damage)
+            {
+                walk.Problem(GraphProblemKind.DamagedCollection, holder, reachedThrough, offset, true, problem);
             }
 
             return;
@@ -139,7 +153,7 @@ public sealed partial class PersistentPool
         {
             if (offset + field.Offset + 8 > Size)
             {
-                errors.Add($"{stored.Name} at {offset}: field at +{field.Offset} lies past the pool's end");
+                walk.Problem(GraphProblemKind.Unreadable, holder, reachedThrough, offset, false, $"{stored.Name} at {offset}: field at +{field.Offset} lies past the pool's end");
                 continue;
             }
 
@@ -152,17 +166,18 @@ public sealed partial class PersistentPool
                     PersistentFieldKind.Collection => "collection",
                     _ => "object",
                 };
-                Follow(offset, target, field.Kind is PersistentFieldKind.String or PersistentFieldKind.Collection, expected, allocated, owners, pending, errors);
+                Follow(offset, offset + field.Offset, target, field.Kind is PersistentFieldKind.String or PersistentFieldKind.Collection, expected, walk);
             }
         }
     }
 
     /// <summary>Checks that an edge leads to an allocated block of the kind it must, with one owner if owned, and queues it.</summary>
-    private void Follow(long from, long target, bool owned, string expected, Dictionary<long, uint> allocated, Dictionary<long, long> owners, Stack<long> pending, List<string> errors)
+    private void Follow(long from, long slot, long target, bool owned, string expected, GraphWalk walk)
     {
+        var allocated = walk.Allocated;
         if (!allocated.TryGetValue(target, out var targetType))
         {
-            errors.Add($"the {_types.NameOf(allocated[from])} at {from} points to {target}, which is not an allocated {expected}");
+            walk.Problem(GraphProblemKind.BadEdge, from, slot, target, owned, $"the {_types.NameOf(allocated[from])} at {from} points to {target}, which is not an allocated {expected}");
             return;
         }
 
@@ -176,18 +191,18 @@ public sealed partial class PersistentPool
         };
         if (!fits)
         {
-            errors.Add($"the {_types.NameOf(allocated[from])} at {from} points to {target}, a {_types.NameOf(targetType)}, where a {expected} belongs");
+            walk.Problem(GraphProblemKind.BadEdge, from, slot, target, owned, $"the {_types.NameOf(allocated[from])} at {from} points to {target}, a {_types.NameOf(targetType)}, where a {expected} belongs");
             return;
         }
 
-        if (owned && !owners.TryAdd(target, from))
+        if (owned && !walk.Owners.TryAdd(target, from))
         {
             // Freeing either owner would free the block under the other (the mark of a block allocated twice).
-            errors.Add($"the {expected} at {target} has two owners: the {_types.NameOf(allocated[owners[target]])} at {owners[target]} and the {_types.NameOf(allocated[from])} at {from}");
+            walk.Problem(GraphProblemKind.SecondOwner, from, slot, target, owned, $"the {expected} at {target} has two owners: the {_types.NameOf(allocated[walk.Owners[target]])} at {walk.Owners[target]} and the {_types.NameOf(allocated[from])} at {from}");
             return;
         }
 
-        pending.Push(target);
+        walk.Pending.Push((target, slot, from));
     }
 
     /// <summary>The types recorded in the pool, as the type table holds them (tests; the public view is <see cref="Inspect"/>).</summary>

@@ -158,11 +158,11 @@ internal static class SortedLayout
         var buffer = new byte[nodeSize];
         var visited = new HashSet<long>();
         long entries = 0, previousLeaf = 0;
-        var pending = new Stack<(long Node, int Level, byte[]? Lower, byte[]? Upper)>();
-        pending.Push((root, height - 1, null, null));
+        var pending = new Stack<(long Node, long Slot, int Level, byte[]? Lower, byte[]? Upper)>();
+        pending.Push((root, header + RootOffset, height - 1, null, null));
         while (pending.Count > 0)
         {
-            var (node, level, lower, upper) = pending.Pop();
+            var (node, slot, level, lower, upper) = pending.Pop();
             if (!visited.Add(node))
             {
                 Report($"the sorted dictionary at {header} reaches its node at {node} twice");
@@ -175,7 +175,7 @@ internal static class SortedLayout
                 continue;
             }
 
-            children.Add((node, true, 0)); // (a node is never moved by a migration: no slot needed)
+            children.Add((node, true, slot)); // the slot that points to it: the header's root word or its parent's child entry
             pool.ReadBytes(node, buffer);
             var count = BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(NodeEntryCountOffset));
             var storedLevel = BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(NodeLevelOffset));
@@ -251,7 +251,7 @@ internal static class SortedLayout
                 var child = BinaryPrimitives.ReadInt64LittleEndian(entry[keySize..]);
                 var childLower = i == 0 ? lower : entry[..keySize].ToArray();
                 var childUpper = i == count - 1 ? upper : buffer.AsSpan(EntriesOffset + (i + 1) * entrySize, keySize).ToArray();
-                pending.Push((child, level - 1, checking ? childLower : null, checking ? childUpper : null));
+                pending.Push((child, node + EntriesOffset + (long)i * entrySize + keySize, level - 1, checking ? childLower : null, checking ? childUpper : null));
             }
         }
 
@@ -267,6 +267,9 @@ internal static class SortedLayout
 
         return children;
     }
+
+    /// <summary>The words of a node that hold other blocks' offsets besides its entries: the leaf links and the owning header.</summary>
+    public static readonly int[] NodeLinkOffsets = [NodeNextOffset, NodePreviousOffset, NodeOwnerOffset];
 
     /// <summary>
     /// Compares two key slots in the recorded order: negative, zero or positive; <see cref="int.MinValue"/> when a string

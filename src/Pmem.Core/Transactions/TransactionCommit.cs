@@ -62,7 +62,16 @@ internal static class TransactionCommit
     /// transaction itself allocated is simply never allocated.
     /// </summary>
     /// <exception cref="PersistentTypeMismatchException">No allocated block starts at <paramref name="offset"/>.</exception>
-    public static void Free(TransactionState tx, long offset)
+    public static void Free(TransactionState tx, long offset) => Free(tx, offset, withOwned: true);
+
+    /// <summary>
+    /// Frees the block at <paramref name="offset"/> alone, not what it may claim to own, when <paramref name="tx"/>
+    /// commits: a repair freeing unreachable blocks, each of which it frees itself, must not follow a damaged block's
+    /// offsets into blocks that are reachable.
+    /// </summary>
+    public static void FreeAlone(TransactionState tx, long offset) => Free(tx, offset, withOwned: false);
+
+    private static void Free(TransactionState tx, long offset, bool withOwned)
     {
         var pool = tx.Pool;
         uint typeIndex;
@@ -82,7 +91,11 @@ internal static class TransactionCommit
 
         // Owned strings and collections go with their object (read before a made-here block is released).
         var owned = new List<long>();
-        pool.AddOwnedBlocks(offset, typeIndex, owned);
+        if (withOwned)
+        {
+            pool.AddOwnedBlocks(offset, typeIndex, owned);
+        }
+
         foreach (var child in owned)
         {
             Free(tx, child);

@@ -1,0 +1,188 @@
+// PersistentPool (compaction) -- copying every allocated block densely into a new pool, each stored offset rewritten.
+using Pmem.Heap;
+using Pmem.Memory;
+
+namespace Pmem.Pool;
+
+/// <summary>What a pool holds, for sizing its compacted copy.</summary>
+/// <param name="Blocks">Allocated blocks of every kind.</param>
+/// <param name="LiveBytes">The fixed areas (header, type table, lanes) plus the bytes of every allocated block.</param>
+/// <param name="DenseSize">The size of a pool holding exactly these blocks in full runs and spans.</param>
+internal readonly record struct PoolOccupancy(long Blocks, long LiveBytes, long DenseSize);
+
+public sealed partial class PersistentPool
+{
+    /// <summary>Allocations per transaction of a compaction: each logs two entries, well inside one log slot.</summary>
+    private const int CompactionBatch = 512;
+
+    /// <summary>Counts the allocated blocks and the size a dense copy of them needs (whole runs per size class, large spans).</summary>
+    internal PoolOccupancy MeasureOccupancy()
+    {
+        ThrowIfDisposed();
+        var perClass = new long[SizeClasses.Count];
+        long blocks = 0, bytes = 0, chunks = 0;
+        _heap.ForEachAllocated((block, _) =>
+        {
+            blocks++;
+            bytes += block.Size;
+            if (block.IsLarge)
+            {
+                chunks += (block.Size + ChunkHeader.Size) / PoolLayout.ChunkSize;
+            }
+            else
+            {
+                perClass[block.SizeClass]++;
+            }
+        });
+
+        for (var c = 0; c < perClass.Length; c++)
+        {
+            var perRun = SizeClasses.Geometry[c].BlockCount;
+            chunks += (perClass[c] + perRun - 1) / perRun;
+        }
+
+        return new PoolOccupancy(blocks, _heap.HeapStart + bytes, _heap.HeapStart + Math.Max(4, chunks) * PoolLayout.ChunkSize);
+    }
+
+    /// <summary>
+    /// Copies every allocated block of this pool (reachable or not, schema records included) into
+    /// <paramref name="target"/>, a new empty pool of the same lanes, layout and durability, one after another in
+    /// offset order, and rewrites every stored offset (references, strings, collections, their storage and tree nodes,
+    /// the root, the schema words) to the blocks' new places; then gives the target this pool's identity (uuid,
+    /// creation time, format version). The target is private until the caller publishes it: only its allocations go
+    /// through its log; contents are written in place and made durable by its close.
+    /// </summary>
+    /// <exception cref="PoolCorruptedException">A stored offset does not lead to an allocated block (the pool needs a repair first), or a collection cannot be read.</exception>
+    internal void CopyCompactedInto(PersistentPool target)
+    {
+        ThrowIfDisposed();
+        if (_domain.Read<ulong>(PoolLayout.MigrationTypesOffset) != 0)
+        {
+            throw new PoolCorruptedException(Path, "a schema migration is in progress: open the pool with the program that started it to finish it before compacting");
+        }
+
+        var blocks = new List<(long Offset, long Size, uint Type)>();
+        _heap.ForEachAllocated((block, type) => blocks.Add((block.Offset, block.Size, type)));
+
+        // The type table as it is (type indexes are stored in every block), before any block is stamped with one.
+        var tableBytes = _types.Count * PoolLayout.TypeEntrySize;
+        target._domain.Copy(PoolLayout.TypeTableOffset, _domain.GetSpan(PoolLayout.TypeTableOffset, tableBytes), PmemCopyFlags.NoDrain);
+
+        var moved = new Dictionary<long, long>(blocks.Count);
+        for (var start = 0; start < blocks.Count; start += CompactionBatch)
+        {
+            using var tx = target.BeginTransaction();
+            foreach (var (offset, size, type) in blocks.GetRange(start, Math.Min(CompactionBatch, blocks.Count - start)))
+            {
+                moved[offset] = target.AllocateInTransaction(size, type);
+            }
+
+            tx.Commit();
+        }
+
+        foreach (var (offset, size, _) in blocks)
+        {
+            for (long done = 0; done < size; done += 1 << 24)
+            {
+                var length = (int)Math.Min(1 << 24, size - done);
+                target._domain.Copy(moved[offset] + done, _domain.GetSpan(offset + done, length), PmemCopyFlags.NoDrain);
+            }
+        }
+
+        var starts = blocks.Select(b => b.Offset).ToArray();
+        foreach (var (offset, _, type) in blocks)
+        {
+            foreach (var slot in StoredOffsetSlots(offset, type))
+            {
+                var value = _domain.Read<long>(slot);
+                if (value == 0)
+                {
+                    continue;
+                }
+
+                if (!moved.TryGetValue(value, out var now))
+                {
+                    throw new PoolCorruptedException(Path, $"the {_types.NameOf(type)} at {offset} holds {value} at +{slot - offset}, which is not an allocated block; repair the pool (pmem check --repair) before compacting it");
+                }
+
+                var holder = starts[BlockContaining(starts, slot)];
+                target._domain.Write(moved[holder] + (slot - holder), now);
+                target._domain.Flush(moved[holder] + (slot - holder), 8);
+            }
+        }
+
+        using (var tx = target.BeginTransaction())
+        {
+            var root = _domain.Read<long>(PoolLayout.RootOffsetOffset);
+            target.WriteValue(PoolLayout.RootOffsetOffset, root == 0 ? 0 : moved[root]);
+            target.WriteValue(PoolLayout.RootTypeOffset, _domain.Read<ulong>(PoolLayout.RootTypeOffset));
+            target.WriteValue(PoolLayout.TypeCountOffset, (ulong)_types.Count);
+            for (var entry = 0; entry < _types.Count; entry++)
+            {
+                var word = _domain.Read<ulong>(PoolLayout.SchemaWordOffset(entry));
+                var record = (long)(word & ~PoolLayout.SchemaRetiredBit);
+                target.WriteValue(PoolLayout.SchemaWordOffset(entry), record == 0 ? word : (ulong)moved[record] | (word & PoolLayout.SchemaRetiredBit));
+            }
+
+            tx.Commit();
+        }
+
+        // The same pool, moved: its identity and format version (the checksummed header words) come along.
+        var header = target._domain.GetSpan(0, PoolLayout.ChecksummedBytes);
+        _domain.GetSpan(PoolLayout.VersionOffset, 4).CopyTo(header[PoolLayout.VersionOffset..]);
+        _domain.GetSpan(PoolLayout.UuidOffset, 16).CopyTo(header[PoolLayout.UuidOffset..]);
+        _domain.GetSpan(PoolLayout.CreatedOffset, 8).CopyTo(header[PoolLayout.CreatedOffset..]);
+        target._domain.Write(PoolLayout.HeaderChecksumOffset, HeaderChecksum(target._domain, PoolLayout.Magic));
+        target._domain.NotifyStore(0, PoolLayout.HeaderSize);
+        target._domain.Flush(0, PoolLayout.HeaderSize);
+        target._domain.Drain();
+    }
+
+    /// <summary>
+    /// The addresses of every word of the block at <paramref name="offset"/> (and of what it owns: a collection's storage,
+    /// a tree's nodes) that holds another block's offset. Damage throws <see cref="PoolCorruptedException"/>.
+    /// </summary>
+    private IEnumerable<long> StoredOffsetSlots(long offset, uint type)
+    {
+        if (type == TypeTable.DictionaryTypeIndex && _domain.Read<int>(offset + CollectionLayout.KeyKindOffset) == (int)SlotKind.Reference)
+        {
+            // Such a table is placed by its keys' offsets; no codec makes one, so it is damage rather than a case to rehash.
+            throw new PoolCorruptedException(Path, $"the dictionary at {offset} records keys by reference, which no release writes");
+        }
+
+        if (type == TypeTable.SortedDictionaryTypeIndex)
+        {
+            foreach (var (child, _, slot) in SortedLayout.Children(this, offset, problems: null))
+            {
+                yield return slot;
+                if (_heap.TryGetAllocated(child, out _, out var childType) && childType == TypeTable.SortedNodeTypeIndex)
+                {
+                    foreach (var link in SortedLayout.NodeLinkOffsets)
+                    {
+                        yield return child + link;
+                    }
+                }
+            }
+
+            yield break;
+        }
+
+        foreach (var (_, _, slot) in InternalChildren(offset, type))
+        {
+            yield return slot;
+        }
+
+        foreach (var field in _types.Get(type)?.Fields ?? [])
+        {
+            // References, strings and collections are all stored as the target block's offset.
+            yield return offset + field.Offset;
+        }
+    }
+
+    /// <summary>The index of the block (by ascending start) that holds <paramref name="address"/>.</summary>
+    private static int BlockContaining(long[] starts, long address)
+    {
+        var index = Array.BinarySearch(starts, address);
+        return index >= 0 ? index : ~index - 1;
+    }
+}

@@ -1,0 +1,235 @@
+// PersistentPool (repair) -- mending what Check finds, in transactions: null bad slots, drop or recount collections, free leaks.
+using Pmem.Objects;
+using Pmem.Transactions;
+
+namespace Pmem.Pool;
+
+/// <summary>One thing a repair did.</summary>
+/// <param name="Kind">
+/// <c>null-reference</c>, <c>null-string</c>, <c>null-element</c>, <c>remove-entry</c>, <c>drop-collection</c>,
+/// <c>recount-collection</c> or <c>free-unreachable</c>.
+/// </param>
+/// <param name="Offset">The block changed or freed.</param>
+/// <param name="Type">The durable name of that block's type.</param>
+/// <param name="Description">What was done and why, in a sentence.</param>
+internal readonly record struct RepairStep(string Kind, long Offset, string Type, string Description);
+
+public sealed partial class PersistentPool
+{
+    /// <summary>Rounds of check-and-fix: each fix can only make more blocks unreachable, freed in the next round.</summary>
+    private const int MaxRepairRounds = 8;
+
+    /// <summary>Changes per repair transaction: a bounded log.</summary>
+    private const int RepairBatch = 256;
+
+    /// <summary>
+    /// Repairs what <see cref="Check"/> reports, round by round until it is clean: a slot that leads to no block of its
+    /// kind (dangling, mistyped, or a second owner) is nulled, a dictionary entry whose key is such a slot removed, a
+    /// collection whose storage or header cannot be trusted dropped from its owner (its contents reported lost), one
+    /// whose count disagrees with its storage recounted; then every block nothing reaches is freed, each alone (what a
+    /// damaged block claims to own is not followed). Every change is made in transactions, after recovery: no committed
+    /// transaction is lost.
+    /// </summary>
+    /// <returns>What was done, in order.</returns>
+    /// <exception cref="PoolCorruptedException">A schema migration is in progress, or the check still fails after the last round.</exception>
+    internal List<RepairStep> Repair()
+    {
+        ThrowIfDisposed();
+        if (_domain.Read<ulong>(PoolLayout.MigrationTypesOffset) != 0)
+        {
+            throw new PoolCorruptedException(Path, "a schema migration is in progress: open the pool with the program that started it to finish it before repairing");
+        }
+
+        var steps = new List<RepairStep>();
+        for (var round = 0; round < MaxRepairRounds; round++)
+        {
+            var problems = new List<GraphProblem>();
+            var report = CheckGraph(problems, out var through);
+            if (problems.Count > 0)
+            {
+                FixProblems(problems, through, steps);
+            }
+            else if (report.Unreachable.Count > 0)
+            {
+                FreeUnreachable(report.Unreachable, steps);
+            }
+            else
+            {
+                return steps;
+            }
+        }
+
+        var left = Check();
+        if (left.IsConsistent && left.Unreachable.Count == 0)
+        {
+            return steps;
+        }
+
+        throw new PoolCorruptedException(Path, $"the repair could not make the pool check clean in {MaxRepairRounds} rounds (left: {(left.Errors.Count > 0 ? left.Errors[0] : $"{left.Unreachable.Count} unreachable blocks")})");
+    }
+
+    private void FixProblems(List<GraphProblem> problems, IReadOnlyDictionary<long, (long Holder, long Slot)> through, List<RepairStep> steps)
+    {
+        var cleared = new HashSet<long>(); // slots this round changed: a second problem at one slot is moot
+        for (var start = 0; start < problems.Count; start += RepairBatch)
+        {
+            using var tx = BeginTransaction();
+            foreach (var problem in problems.Skip(start).Take(RepairBatch))
+            {
+                if (problem.Kind == GraphProblemKind.DamagedCollection && TryRecount(problem.Target, problems, steps))
+                {
+                    continue;
+                }
+
+                if (problem.Kind == GraphProblemKind.DamagedCollection)
+                {
+                    var type = _types.NameOf(_heap.TryGetAllocated(problem.Target, out _, out var t) ? t : 0);
+                    if (cleared.Add(problem.Slot))
+                    {
+                        Unlink(problem.Target, through, cleared, steps, $"the {type} at {problem.Target} is damaged ({problem.Message}); dropped from its owner, {Claimed(problem.Target)} lost");
+                    }
+
+                    continue;
+                }
+
+                ClearSlot(problem, through, cleared, steps);
+            }
+
+            tx.Commit();
+        }
+    }
+
+    /// <summary>Makes a bad slot harmless, as its holder allows: null it, remove its dictionary entry, or drop its collection.</summary>
+    private void ClearSlot(GraphProblem problem, IReadOnlyDictionary<long, (long Holder, long Slot)> through, HashSet<long> cleared, List<RepairStep> steps)
+    {
+        var (holder, slot) = (problem.Holder, problem.Slot);
+        if (!cleared.Add(slot))
+        {
+            return;
+        }
+
+        if (holder == 0)
+        {
+            WriteValue(slot, 0L);
+            steps.Add(new RepairStep("null-reference", 0, "root", $"the root pointed to {problem.Target}: {problem.Message}; the pool now has no root"));
+            return;
+        }
+
+        _heap.TryGetAllocated(holder, out _, out var type);
+        var name = _types.NameOf(type);
+        if (type is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex or TypeTable.SortedDictionaryTypeIndex)
+        {
+            var storageSlot = holder + CollectionLayout.StorageOffset;
+            if (slot == storageSlot || (type == TypeTable.SortedDictionaryTypeIndex && problem.Owned))
+            {
+                Unlink(holder, through, cleared, steps, $"the {name} at {holder} holds a bad block ({problem.Message}); dropped from its owner, {Claimed(holder)} lost");
+            }
+            else if (type == TypeTable.DictionaryTypeIndex && IsDictionaryKey(holder, slot, out var entry))
+            {
+                WriteBytesInTransaction(entry, new byte[(int)DictionaryEntrySize(holder)]);
+                WriteValue(entry, 1UL); // removed: probing goes on past it
+                WriteValue(holder + CollectionLayout.CountOffset, ReadValue<long>(holder + CollectionLayout.CountOffset) - 1);
+                steps.Add(new RepairStep("remove-entry", holder, name, $"the {name} at {holder}: removed the entry whose key was bad ({problem.Message})"));
+            }
+            else
+            {
+                WriteValue(slot, 0L);
+                steps.Add(new RepairStep("null-element", holder, name, $"the {name} at {holder}: the element at {slot} set to null ({problem.Message})"));
+            }
+
+            return;
+        }
+
+        var field = _types.Get(type)?.Fields.FirstOrDefault(f => holder + f.Offset == slot);
+        WriteValue(slot, 0L);
+        var (kind, what) = field?.Kind switch
+        {
+            PersistentFieldKind.String => ("null-string", "string"),
+            PersistentFieldKind.Collection => ("drop-collection", "collection"),
+            _ => ("null-reference", "reference"),
+        };
+        steps.Add(new RepairStep(kind, holder, name, $"the {name} at {holder}: its {what} at +{slot - holder} set to null ({problem.Message})"));
+    }
+
+    /// <summary>Drops a collection from the object that owns it (the field reads as a new empty collection); its blocks become unreachable.</summary>
+    private void Unlink(long header, IReadOnlyDictionary<long, (long Holder, long Slot)> through, HashSet<long> cleared, List<RepairStep> steps, string description)
+    {
+        if (!through.TryGetValue(header, out var owner))
+        {
+            return;
+        }
+
+        cleared.Add(owner.Slot);
+        WriteValue(owner.Slot, 0L);
+        _heap.TryGetAllocated(header, out _, out var type);
+        steps.Add(new RepairStep("drop-collection", header, _types.NameOf(type), description));
+    }
+
+    /// <summary>Sets a collection's counts from its storage when they are all that is wrong; false when more is.</summary>
+    private bool TryRecount(long header, List<GraphProblem> problems, List<RepairStep> steps)
+    {
+        if (problems.Count(p => p.Target == header && p.Kind == GraphProblemKind.DamagedCollection) != 1 ||
+            !_heap.TryGetAllocated(header, out _, out var type))
+        {
+            return false;
+        }
+
+        var count = ReadValue<long>(header + CollectionLayout.CountOffset);
+        if (type == TypeTable.DictionaryTypeIndex && CollectionLayout.LiveEntries(this, header, out var used) is var live and >= 0 && live != count)
+        {
+            WriteValue(header + CollectionLayout.CountOffset, live);
+            WriteValue(header + CollectionLayout.UsedOffset, used);
+            steps.Add(new RepairStep("recount-collection", header, _types.NameOf(type), $"the dictionary at {header} counted {count} entries; its table holds {live}: count set to {live}"));
+            return true;
+        }
+
+        if (type == TypeTable.SortedDictionaryTypeIndex && SortedLayout.Problem(this, header) is null)
+        {
+            var damage = new List<string>();
+            var nodes = SortedLayout.Children(this, header, damage).Where(c => _heap.TryGetAllocated(c.Offset, out _, out var t) && t == TypeTable.SortedNodeTypeIndex).Select(c => c.Offset).ToList();
+            if (damage.Count != 1 || !damage[0].StartsWith($"the sorted dictionary at {header} counts", StringComparison.Ordinal))
+            {
+                return false; // more than the totals is wrong
+            }
+
+            long entries = nodes.Where(n => ReadValue<int>(n + SortedLayout.NodeLevelOffset) == 0).Sum(n => (long)ReadValue<int>(n + SortedLayout.NodeEntryCountOffset));
+            WriteValue(header + CollectionLayout.CountOffset, entries);
+            WriteValue(header + SortedLayout.NodeCountOffset, (long)nodes.Count);
+            steps.Add(new RepairStep("recount-collection", header, _types.NameOf(type), $"the sorted dictionary at {header} counted {count} entries; its tree holds {entries} in {nodes.Count} nodes: counts set"));
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>Frees every unreachable block alone (each is in the list itself; what a damaged one claims to own is not followed).</summary>
+    private void FreeUnreachable(IReadOnlyList<long> unreachable, List<RepairStep> steps)
+    {
+        for (var start = 0; start < unreachable.Count; start += RepairBatch)
+        {
+            using var tx = BeginTransaction();
+            foreach (var offset in unreachable.Skip(start).Take(RepairBatch))
+            {
+                _heap.TryGetAllocated(offset, out var block, out var type);
+                TransactionCommit.FreeAlone(CurrentTransactionOrThrow(), offset);
+                var name = _types.NameOf(type);
+                steps.Add(new RepairStep("free-unreachable", offset, name, $"freed the {name} at {offset} ({block.Size} bytes): nothing reaches it from the root"));
+            }
+
+            tx.Commit();
+        }
+    }
+
+    private string Claimed(long header) => $"{ReadValue<long>(header + CollectionLayout.CountOffset)} element(s) it claimed";
+
+    private bool IsDictionaryKey(long header, long slot, out long entry)
+    {
+        var storage = ReadValue<long>(header + CollectionLayout.StorageOffset);
+        var size = DictionaryEntrySize(header);
+        entry = storage + (slot - storage) / size * size;
+        return slot == entry + CollectionLayout.EntryHashSize;
+    }
+
+    private long DictionaryEntrySize(long header) =>
+        CollectionLayout.EntryHashSize + (long)ReadValue<int>(header + CollectionLayout.KeySizeOffset) + ReadValue<int>(header + CollectionLayout.ValueSizeOffset);
+}

@@ -1,0 +1,100 @@
+// PoolCompaction -- defragmenting and shrinking a pool file: a dense copy beside it, made durable, renamed over it.
+using Pmem.Memory;
+using Pmem.Pool;
+
+namespace Pmem.Tooling;
+
+/// <summary>What <see cref="PoolCompaction.Compact"/> did.</summary>
+/// <param name="Path">The pool file.</param>
+/// <param name="SizeBefore">The file's size before, in bytes.</param>
+/// <param name="SizeAfter">The file's size after, in bytes.</param>
+/// <param name="Blocks">Allocated blocks moved (objects, strings, collection storage and nodes, schema records).</param>
+/// <param name="LiveBytes">The pool's fixed areas (header, type table, lanes) plus the bytes of its allocated blocks: what no layout can go below.</param>
+/// <param name="RecoveredTransactions">Committed transactions the open before the compaction replayed (a crash had interrupted them).</param>
+public sealed record PoolCompactionResult(string Path, long SizeBefore, long SizeAfter, long Blocks, long LiveBytes, int RecoveredTransactions);
+
+/// <summary>
+/// Compaction: moves every allocated block of a pool to a dense new layout, rewriting every reference and internal
+/// offset, and shrinks the file — what <c>pmem compact</c> runs.
+/// </summary>
+/// <remarks>
+/// The pool is opened (recovering any committed transaction a crash left in its logs) and held locked throughout. Its
+/// blocks are copied into a new pool file beside it, <see cref="TemporaryPath"/>, with the same layout name, uuid,
+/// creation time, format version, lanes and durability; that file is synced, renamed over the original in one step,
+/// and the directory synced. A crash at any moment leaves the old pool or the new one, each complete; a temporary file
+/// a crash left behind is deleted by the next compaction (no open ever reads it). Every allocated block is kept, also
+/// those nothing reaches from the root (<c>pool.All&lt;T&gt;()</c> may still find them): compaction changes where
+/// objects are, never what the pool holds. Linux only (like the pool files themselves).
+/// </remarks>
+public static class PoolCompaction
+{
+    /// <summary>The temporary file a compaction of <paramref name="path"/> builds: the path with <c>.compacting</c> appended.</summary>
+    public static string TemporaryPath(string path) => path + ".compacting";
+
+    /// <summary>Compacts the pool file at <paramref name="path"/> in place (see the class remarks).</summary>
+    /// <param name="path">The pool file; no one may have it open.</param>
+    /// <param name="layout">The layout name it was created with.</param>
+    /// <returns>The sizes before and after and what was moved.</returns>
+    /// <exception cref="PoolLockedException">The pool is open (in this or another process); nothing is written.</exception>
+    /// <exception cref="PoolCorruptedException">
+    /// Not a pool, or damaged: <see cref="PersistentPool.Check"/> reports errors or a stored offset leads to no allocated
+    /// block (run a repair first), or a schema migration is unfinished. The pool file is unchanged (but for recovery of committed logs).
+    /// </exception>
+    /// <exception cref="PoolLayoutMismatchException">The pool has another layout name.</exception>
+    /// <exception cref="PoolVersionException">The pool has a newer format version.</exception>
+    /// <exception cref="IOException">The new file cannot be written or synced (for example, the disk is full); the pool is unchanged.</exception>
+    public static PoolCompactionResult Compact(string path, string layout)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var sizeBefore = new FileInfo(path).Exists ? new FileInfo(path).Length : 0;
+        using var pool = PersistentPool.Open(path, layout);
+        var temporary = TemporaryPath(path);
+
+        var before = pool.Check();
+        if (!before.IsConsistent)
+        {
+            throw new PoolCorruptedException(path, $"the pool does not check clean ({before.Errors[0]}); repair it (pmem check --repair) before compacting it");
+        }
+
+        // Only a compaction builds it, and one holds the pool's lock: this one is a crashed compaction's leftover.
+        File.Delete(temporary);
+        var occupancy = pool.MeasureOccupancy();
+        var inspection = pool.Inspect();
+        try
+        {
+            var options = new PoolCreateOptions
+            {
+                Durability = pool.Durability,
+                LaneCount = inspection.LaneCount,
+                LaneSize = inspection.LaneSize,
+                MaxSize = Math.Max(occupancy.DenseSize * 2, pool.Size), // room to grow should a run not fill exactly
+            };
+            using (var target = PersistentPool.Create(temporary, layout, occupancy.DenseSize, options))
+            {
+                pool.CopyCompactedInto(target);
+            }
+
+            Verify(temporary, layout, occupancy.Blocks);
+            DurableFiles.Replace(temporary, path);
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
+
+        return new PoolCompactionResult(path, sizeBefore, new FileInfo(path).Length, occupancy.Blocks, occupancy.LiveBytes, pool.RecoveredTransactions);
+    }
+
+    /// <summary>Opens the new file as the next open will, and refuses to publish it unless it checks clean and holds every block.</summary>
+    private static void Verify(string temporary, string layout, long blocks)
+    {
+        using var copy = PersistentPool.Open(temporary, layout);
+        var report = copy.Check();
+        if (!report.IsConsistent || report.AllocatedObjects != blocks)
+        {
+            var first = report.Errors.Count > 0 ? report.Errors[0] : $"{report.AllocatedObjects} blocks where {blocks} belong";
+            throw new PoolCorruptedException(temporary, $"the compacted copy does not check clean ({first}); the pool is left as it was");
+        }
+    }
+}

@@ -1,0 +1,116 @@
+// PoolRepair -- mending a damaged pool file: a dry run on a private copy, or a backup copy and then the repair itself.
+using Pmem.Memory;
+using Pmem.Pool;
+
+namespace Pmem.Tooling;
+
+/// <summary>One thing a repair does (or, in a dry run, would do).</summary>
+/// <param name="Kind">
+/// <c>null-reference</c> (a reference field or the root pointed to no object of its type), <c>null-string</c>,
+/// <c>null-element</c> (a list element or dictionary value), <c>remove-entry</c> (a dictionary entry whose key was
+/// bad), <c>drop-collection</c> (storage or header beyond repair: the owner's field reads as a new empty collection),
+/// <c>recount-collection</c> (counts set from the storage), <c>free-unreachable</c> (a block nothing reaches from the root).
+/// </param>
+/// <param name="Offset">The block changed or freed.</param>
+/// <param name="Type">The durable type name of that block (<c>string</c>, <c>list</c>, … for the built-in kinds).</param>
+/// <param name="Description">What is done and why.</param>
+public sealed record PoolRepairAction(string Kind, long Offset, string Type, string Description);
+
+/// <summary>What <see cref="PoolRepair.Run"/> did or would do.</summary>
+/// <param name="Path">The pool file.</param>
+/// <param name="Applied">False for a dry run: the file was not changed.</param>
+/// <param name="BackupPath">Where the pool was copied before the repair (null for a dry run).</param>
+/// <param name="Actions">The actions, in the order they are applied.</param>
+public sealed record PoolRepairResult(string Path, bool Applied, string? BackupPath, IReadOnlyList<PoolRepairAction> Actions);
+
+/// <summary>
+/// Repair of a damaged pool — what <c>pmem check --repair</c> runs: nulls dangling and mistyped references, removes
+/// dictionary entries with bad keys, drops collections whose storage cannot be trusted, recounts collections whose
+/// counts disagree with their storage, and frees every block not reachable from the root, until
+/// <see cref="PersistentPool.Check"/> is clean.
+/// </summary>
+/// <remarks>
+/// Objects reachable only through <c>pool.All&lt;T&gt;()</c> (not from the root) are unreachable and are freed: a dry
+/// run lists them by type first. Every change is made in transactions after the open's recovery, so no committed
+/// transaction is dropped. The pool must not be open anywhere (<see cref="PoolLockedException"/>).
+/// </remarks>
+public static class PoolRepair
+{
+    /// <summary>Repairs an open pool in place (no copy, no backup): the actions taken.</summary>
+    /// <param name="pool">The pool; no transaction may be running on it.</param>
+    /// <exception cref="PoolCorruptedException">A schema migration is unfinished, or the damage is beyond these repairs (the actions until then are committed).</exception>
+    public static IReadOnlyList<PoolRepairAction> Repair(PersistentPool pool)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        return [.. pool.Repair().Select(s => new PoolRepairAction(s.Kind, s.Offset, s.Type, s.Description))];
+    }
+
+    /// <summary>
+    /// Repairs the pool file at <paramref name="path"/>. A dry run (<paramref name="apply"/> false) repairs a private copy
+    /// in <paramref name="tempDirectory"/> (default: the system's) and deletes it: the file is not changed, and the actions
+    /// listed are exactly those an apply would take. With <paramref name="apply"/> the file is first copied to
+    /// <paramref name="backupPath"/> (default: <see cref="DefaultBackupPath"/>), synced, then opened and repaired.
+    /// </summary>
+    /// <exception cref="PoolLockedException">The pool is open (in this or another process).</exception>
+    /// <exception cref="PoolCorruptedException">Not a pool, or damaged beyond these repairs.</exception>
+    /// <exception cref="IOException">The copy or backup cannot be written (the pool is unchanged), or the backup path exists.</exception>
+    public static PoolRepairResult Run(string path, string layout, bool apply, string? backupPath = null, string? tempDirectory = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var copy = apply ? backupPath ?? DefaultBackupPath(path) : System.IO.Path.Combine(tempDirectory ?? System.IO.Path.GetTempPath(), $"pmem-repair-{Guid.NewGuid():N}.pool");
+        CopyUnderSharedLock(path, copy);
+        PersistentPool pool;
+        try
+        {
+            pool = PersistentPool.Open(apply ? path : copy, layout);
+        }
+        catch
+        {
+            File.Delete(copy); // nothing was changed: a backup of it is not needed
+            throw;
+        }
+
+        try
+        {
+            return new PoolRepairResult(path, apply, apply ? copy : null, Repair(pool));
+        }
+        finally
+        {
+            pool.Dispose();
+            if (!apply)
+            {
+                File.Delete(copy);
+            }
+        }
+    }
+
+    /// <summary>The backup a repair makes by default: beside the pool, <c>&lt;pool&gt;.before-repair-&lt;UTC yyyyMMddHHmmss&gt;</c>.</summary>
+    public static string DefaultBackupPath(string path) => $"{path}.before-repair-{DateTime.UtcNow:yyyyMMddHHmmss}";
+
+    /// <summary>Copies the file under a shared lock (refused while a pool holds it open), to a new file, synced.</summary>
+    private static void CopyUnderSharedLock(string path, string destination)
+    {
+        if (!File.Exists(path))
+        {
+            throw new PmemFileNotFoundException($"{path}: no such file", path, 2);
+        }
+
+        FileStream source;
+        try
+        {
+            // A read-only FileStream takes flock(LOCK_SH), which fails while an open pool holds LOCK_EX.
+            source = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        }
+        catch (IOException e) when (e.HResult == 11) // EWOULDBLOCK
+        {
+            throw new PoolLockedException(path);
+        }
+
+        using (source)
+        {
+            using var target = new FileStream(destination, FileMode.CreateNew, FileAccess.Write);
+            source.CopyTo(target, 1 << 20);
+            target.Flush(flushToDisk: true);
+        }
+    }
+}

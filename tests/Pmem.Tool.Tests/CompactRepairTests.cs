@@ -1,0 +1,256 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Pmem.Pool;
+
+namespace Pmem.Tool.Tests;
+
+/// <summary>
+/// <c>pmem compact</c> and <c>pmem check --repair</c>, run as the real tool process (the built Pmem.Tool.dll under
+/// <c>dotnet</c>) on real pool files: fragmented, damaged, locked, truncated and foreign ones.
+/// </summary>
+public sealed class CompactRepairTests : IDisposable
+{
+#if DEBUG
+    private const string Configuration = "Debug";
+#else
+    private const string Configuration = "Release";
+#endif
+
+    private readonly ToolHarness _files = new();
+
+    public void Dispose() => _files.Dispose();
+
+    /// <summary>A library of 300 books, every other one deleted: a heap with holes in every run.</summary>
+    private string FragmentedLibrary()
+    {
+        var path = _files.PathOf("fragmented.pool");
+        using var pool = PersistentPool.Create(path, ToolHarness.Layout, ToolHarness.PoolSize, new PoolCreateOptions { MaxSize = 64 << 20 });
+        var library = ToolHarness.Fill(pool, books: 0);
+        using (var tx = pool.BeginTransaction())
+        {
+            for (var i = 0; i < 3000; i++)
+            {
+                var book = pool.New<Book>();
+                book.Title = $"Book {i} " + new string('*', i % 200);
+                book.Pages = i;
+                library.Books.Add(book);
+            }
+
+            tx.Commit();
+        }
+
+        using (var tx = pool.BeginTransaction())
+        {
+            for (var i = library.Books.Count - 1; i >= 0; i -= 2)
+            {
+                var book = library.Books[i]!;
+                library.Books.RemoveAt(i);
+                pool.Delete(book);
+            }
+
+            tx.Commit();
+        }
+
+        return path;
+    }
+
+    /// <summary>A library whose featured book was deleted while still referenced (from the field and from the list), plus a leak.</summary>
+    private string DamagedLibrary()
+    {
+        var path = _files.PathOf("damaged.pool");
+        using var pool = PersistentPool.Create(path, ToolHarness.Layout, ToolHarness.PoolSize);
+        var library = ToolHarness.Fill(pool, books: 3);
+        pool.Delete(library.Featured!);
+        pool.New<Book>().Title = "leaked";
+        return path;
+    }
+
+    [Fact]
+    public void Compact_shrinks_a_fragmented_pool_and_keeps_its_objects()
+    {
+        var path = FragmentedLibrary();
+        var before = new FileInfo(path).Length;
+
+        var run = Tool("compact", path);
+
+        Assert.True(run.ExitCode == 0, run.Error);
+        Assert.Contains($"{path}: compacted: ", run.Out);
+        Assert.True(new FileInfo(path).Length < before);
+        Assert.Equal(0, ToolHarness.Run("check", path).ExitCode);
+        using var pool = PersistentPool.Open(path, ToolHarness.Layout);
+        var library = pool.Root<Library>();
+        Assert.Equal(1500, library.Books.Count);
+        Assert.Equal(Enumerable.Range(0, 1500).Select(i => i * 2), library.Books.Select(b => b!.Pages));
+        Assert.Equal("Tools", library.Name);
+    }
+
+    [Fact]
+    public void Compact_json_reports_sizes_before_and_after()
+    {
+        var path = FragmentedLibrary();
+        var before = new FileInfo(path).Length;
+
+        var run = Tool("compact", path, "--json");
+
+        Assert.Equal(0, run.ExitCode);
+        var root = JsonDocument.Parse(run.Out).RootElement;
+        Assert.Equal(before, root.GetProperty("sizeBefore").GetInt64());
+        Assert.Equal(new FileInfo(path).Length, root.GetProperty("sizeAfter").GetInt64());
+        Assert.True(root.GetProperty("liveBytes").GetInt64() <= root.GetProperty("sizeAfter").GetInt64());
+        Assert.True(root.GetProperty("blocks").GetInt64() > 3000);
+    }
+
+    [Fact]
+    public void Compact_of_a_pool_open_elsewhere_says_so_and_changes_nothing()
+    {
+        var path = _files.CreateLibrary();
+        using var pool = PersistentPool.Open(path, ToolHarness.Layout);
+        var length = new FileInfo(path).Length;
+
+        var run = Tool("compact", path);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Single(run.Error.Trim().Split('\n'));
+        Assert.Contains("already open", run.Error);
+        Assert.Equal(length, new FileInfo(path).Length);
+        Assert.False(File.Exists(path + ".compacting"));
+    }
+
+    [Fact]
+    public void Compact_of_a_damaged_pool_asks_for_a_repair_and_leaves_the_file_byte_identical()
+    {
+        var path = DamagedLibrary();
+        var hash = ToolHarness.Hash(path);
+
+        var run = Tool("compact", path);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Single(run.Error.Trim().Split('\n'));
+        Assert.Contains("pmem check --repair", run.Error);
+        Assert.Equal(hash, ToolHarness.Hash(path));
+    }
+
+    [Theory]
+    [InlineData("compact")]
+    [InlineData("check", "--repair")]
+    [InlineData("check", "--repair", "--apply")]
+    public void Truncated_foreign_and_missing_files_get_one_line_and_exit_2(params string[] command)
+    {
+        var truncated = _files.CreateLibrary("truncated.pool");
+        using (var file = new FileStream(truncated, FileMode.Open))
+        {
+            file.SetLength(100_000);
+        }
+
+        var foreign = _files.PathOf("foreign.bin");
+        File.WriteAllBytes(foreign, Enumerable.Range(0, 50_000).Select(i => (byte)(i * 7)).ToArray());
+        foreach (var path in new[] { truncated, foreign, _files.PathOf("missing.pool") })
+        {
+            var hash = File.Exists(path) ? ToolHarness.Hash(path) : null;
+            var run = Tool([command[0], path, .. command[1..]]);
+            Assert.True(run.ExitCode == 2, $"{path}: {run.ExitCode} {run.Out} {run.Error}");
+            Assert.Single(run.Error.Trim().Split('\n'));
+            Assert.StartsWith($"pmem {command[0]}", run.Error);
+            Assert.Equal(hash, File.Exists(path) ? ToolHarness.Hash(path) : null);
+        }
+
+        Assert.Equal(2, Directory.GetFiles(_files.Directory).Length); // no backup or temporary file left
+    }
+
+    [Fact]
+    public void Repair_dry_run_lists_the_actions_exits_1_and_writes_nothing()
+    {
+        var path = DamagedLibrary();
+        var hash = ToolHarness.Hash(path);
+
+        var run = Tool("check", path, "--repair");
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("dry run: the repair would take 4 action(s)", run.Out);
+        Assert.Contains("null-reference: the tooltests.library", run.Out);
+        Assert.Contains("null-element: the (list)", run.Out);
+        Assert.Contains("would free 1 unreachable tooltests.book block(s)", run.Out);
+        Assert.Contains("would free 1 unreachable string block(s)", run.Out);
+        Assert.Equal(hash, ToolHarness.Hash(path));
+        Assert.Single(Directory.GetFiles(_files.Directory));
+    }
+
+    [Fact]
+    public void Repair_apply_backs_up_first_then_the_pool_checks_clean()
+    {
+        var path = DamagedLibrary();
+        var original = File.ReadAllBytes(path);
+        var backup = _files.PathOf("damaged.backup");
+
+        var run = Tool("check", path, "--repair", "--apply", "--backup", backup, "--json");
+
+        Assert.True(run.ExitCode == 0, run.Out + run.Error);
+        var root = JsonDocument.Parse(run.Out).RootElement;
+        Assert.True(root.GetProperty("applied").GetBoolean());
+        Assert.Equal(backup, root.GetProperty("backup").GetString());
+        Assert.Equal(4, root.GetProperty("actions").GetArrayLength());
+        Assert.True(root.GetProperty("after").GetProperty("clean").GetBoolean());
+        Assert.Equal(original, File.ReadAllBytes(backup));
+        Assert.Equal(0, ToolHarness.Run("check", path).ExitCode);
+        using var pool = PersistentPool.Open(path, ToolHarness.Layout);
+        var library = pool.Root<Library>();
+        Assert.Null(library.Featured);
+        Assert.Equal(new string?[] { null, "Book 1", "Book 2" }, library.Books.Select(b => b?.Title));
+    }
+
+    [Fact]
+    public void Repair_of_a_clean_pool_has_nothing_to_do()
+    {
+        var path = _files.CreateLibrary();
+
+        var dryRun = Tool("check", path, "--repair");
+        var run = Tool("check", path, "--repair", "--apply");
+
+        Assert.Equal(0, dryRun.ExitCode);
+        Assert.Contains("nothing to repair", dryRun.Out);
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("0 action(s) applied", run.Out);
+        Assert.Contains("clean", run.Out);
+    }
+
+    [Fact]
+    public void Apply_without_repair_is_a_usage_error()
+    {
+        var run = ToolHarness.Run("check", _files.CreateLibrary(), "--apply");
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("--apply and --backup go with --repair", run.Error);
+    }
+
+    /// <summary>Runs the built tool as its own process.</summary>
+    private static ToolRun Tool(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(ToolPath());
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment["NO_COLOR"] = "1";
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "pmem did not finish in 2 minutes");
+        return new ToolRun(process.ExitCode, output.Result, error.Result);
+    }
+
+    private static string ToolPath()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            var tool = Path.Combine(directory.FullName, "src", "Pmem.Tool", "bin", Configuration, "net10.0", "Pmem.Tool.dll");
+            if (File.Exists(Path.Combine(directory.FullName, "Pmem.Objects.sln")))
+            {
+                Assert.True(File.Exists(tool), $"the tool is not built at {tool}");
+                return tool;
+            }
+        }
+
+        throw new InvalidOperationException("Pmem.Objects.sln not found above " + AppContext.BaseDirectory);
+    }
+}
