@@ -29,6 +29,14 @@ internal sealed class PoolSnapshot : IDisposable
     /// <summary>The opened copy.</summary>
     public PersistentPool Pool { get; }
 
+    /// <summary>
+    /// Opens <paramref name="path"/> for a command that only reads it, showing progress on <paramref name="console"/>:
+    /// the one place every such command opens its pool (today a private copy; a true read-only open can replace it here).
+    /// </summary>
+    /// <inheritdoc cref="Open(string, string?, ProgressReporter?)" path="/exception" />
+    public static PoolSnapshot OpenForReading(ToolConsole console, string path, string? tempDirectory) =>
+        Open(path, tempDirectory, ProgressReporter.Start(console, "reading " + path));
+
     /// <summary>Copies <paramref name="path"/> under a shared lock and opens the copy with the layout name in its header.</summary>
     /// <param name="path">The pool file; only read.</param>
     /// <param name="tempDirectory">Where the unnamed copy lives (default: the system's temporary directory).</param>
