@@ -167,8 +167,10 @@ public static class PoolDump
         {
             if (reader.Find(name) is null)
             {
-                pool.AllOfType(name); // throws the pool's own "stores no type named" for unknown names
-                throw new ArgumentException($"{pool.Path}: the type '{name}' cannot be read: {string.Join("; ", reader.Problems)}", nameof(options));
+                // No parameter name: the message is the whole story, shown to people as it is.
+                throw new ArgumentException(pool.StoredTypes.Any(t => t.Name == name && !t.IsRetired)
+                    ? $"{pool.Path}: the type '{name}' cannot be read: {string.Join("; ", reader.Problems)}"
+                    : $"{pool.Path}: the pool stores no type named '{name}' (pmem info lists the stored types)");
             }
 
             return pool.AllOfType(name);
