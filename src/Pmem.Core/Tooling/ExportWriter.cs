@@ -190,7 +190,7 @@ internal sealed class ExportWriter
         switch (property.Kind)
         {
             case PropertyKind.String:
-                WriteString(_reader.ReadString(slot, where));
+                WriteString(_reader.ReadString(slot, where), where);
                 return;
             case PropertyKind.Reference:
                 if (slot != 0)
@@ -241,7 +241,7 @@ internal sealed class ExportWriter
                 ScalarText.Write(_json, element.Scalar, _scratch);
                 break;
             case ElementKind.String:
-                WriteString(value.Text);
+                WriteString(value.Text, where);
                 break;
             default:
                 WriteReference(value.Target);
@@ -249,16 +249,39 @@ internal sealed class ExportWriter
         }
     }
 
-    private void WriteString(string? text)
+    private void WriteString(string? text, Where where)
     {
         if (text is null)
         {
             _json.WriteNullValue();
+            return;
         }
-        else
+
+        // JSON text is Unicode: half a surrogate pair (legal in a .NET string) would be replaced, and the import would
+        // differ. Refused by name instead; the vectorized search keeps the common case cheap.
+        if (text.AsSpan().IndexOfAnyInRange('\ud800', '\udfff') >= 0 && !IsWellFormed(text))
         {
-            _json.WriteStringValue(text);
+            throw new PoolException(_reader.Pool.Path, $"cannot be exported: {where} holds a string with half a surrogate pair, which JSON text cannot carry");
         }
+
+        _json.WriteStringValue(text);
+    }
+
+    private static bool IsWellFormed(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(text[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Writes "#id" for an object (queued to be written if it is new), or null for 0.</summary>

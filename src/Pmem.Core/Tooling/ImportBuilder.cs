@@ -120,7 +120,7 @@ internal sealed class ImportBuilder
                     _pool.WriteBytesInTransaction(field, bytes);
                     break;
                 case PropertyKind.String:
-                    _pool.WriteString(field, json.TokenType == JsonTokenType.String ? json.GetString() : throw Mismatch(where, ref json));
+                    _pool.WriteString(field, json.TokenType == JsonTokenType.String ? json.GetString() : throw Mismatch(where, ref json, "string"));
                     break;
                 case PropertyKind.Reference:
                     _pool.WriteBytesInTransaction(field, BitConverter.GetBytes(Reference(ref json, property.Value, where)));

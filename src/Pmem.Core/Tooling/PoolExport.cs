@@ -79,7 +79,7 @@ public static class PoolExport
         var temporary = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.import-{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var pool = PersistentPool.Create(temporary, file.Layout, size, new PoolCreateOptions { MaxSize = Math.Max(size * 4, 1L << 30) }))
+            using (var pool = PersistentPool.Create(temporary, file.Layout, size, new PoolCreateOptions { MaxSize = size * 4 }))
             {
                 try
                 {
