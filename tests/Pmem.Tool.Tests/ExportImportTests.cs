@@ -171,6 +171,23 @@ public sealed class ExportImportTests : IDisposable
     }
 
     [Fact]
+    public void Export_and_import_into_a_missing_directory_are_one_line_and_exit_2()
+    {
+        var source = _files.CreateLibrary();
+        var file = Export(source);
+        var missing = _files.PathOf("no-such-directory");
+
+        var export = ToolHarness.RunProcess("export", source, Path.Combine(missing, "out.json"));
+        var import = ToolHarness.RunProcess("import", file, Path.Combine(missing, "new.pool"));
+
+        Assert.Equal(2, export.ExitCode);
+        Assert.StartsWith($"pmem export: cannot export {source}: ", Assert.Single(export.Error.TrimEnd().Split('\n')));
+        Assert.Equal(2, import.ExitCode);
+        Assert.StartsWith($"pmem import: cannot import {file}: ", Assert.Single(import.Error.TrimEnd().Split('\n')));
+        Assert.False(System.IO.Directory.Exists(missing));
+    }
+
+    [Fact]
     public void Import_with_a_bad_size_is_refused()
     {
         var file = Export(_files.CreateLibrary());

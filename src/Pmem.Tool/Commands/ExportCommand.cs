@@ -44,7 +44,11 @@ internal static class ExportCommand
             }
             catch (Exception e) when (Failures.IsReadFailure(e))
             {
-                File.Delete(temporary);
+                if (File.Exists(temporary))
+                {
+                    File.Delete(temporary);
+                }
+
                 return Failures.Report(console, "export", path, e, json, failure: "cannot export");
             }
         }
