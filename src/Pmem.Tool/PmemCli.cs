@@ -109,10 +109,37 @@ internal static class PmemCli
         };
         backup.SetAction(parse => BackupCommand.Run(console, parse.GetValue(backupPool)!, parse.GetValue(backupDestination)!, parse.GetValue(force), parse.GetValue(json), parse.GetValue(tempDir)));
 
-        // A named command rather than RootCommand, whose name is the executable's ("Pmem.Tool", or the test host's).
-        return new Command("pmem", "Inspect, check, repair, back up and compact Pmem.Objects pool files. Exit codes: 0 ok, 1 problems found, 2 cannot open or bad input, 3 internal error.")
+        var dumpPool = PoolArgument("The pool file to show (only read).");
+        var dumpType = new Option<string?>("--type") { Description = "Start from every object of this durable type name (as 'pmem info' lists them) instead of the root.", HelpName = "name" };
+        var maxItems = new Option<int>("--max-items") { Description = "Items shown per collection in text (the rest are counted; --json lists all).", DefaultValueFactory = _ => 100, HelpName = "n" };
+        var dump = new Command("dump", "Show the object graph from the root (or every object of a type) using the pool's stored schema: each object once with an id, later occurrences as '→ #id'. Never writes the file.")
         {
-            new HelpOption(), new VersionOption { Action = new PrintVersion(console) }, info, check, backup, compact,
+            dumpPool, dumpType, maxItems, json, tempDir,
+        };
+        dump.SetAction(parse => DumpCommand.Run(console, parse.GetValue(dumpPool)!, parse.GetValue(dumpType), parse.GetValue(json), parse.GetValue(maxItems), parse.GetValue(tempDir)));
+
+        var exportPool = PoolArgument("The pool file to export (only read).");
+        var exportFile = new Argument<string>("file.json") { Description = "The JSON file to write (format pmem-export/1, docs/tool.md)." };
+        var exportForce = new Option<bool>("--force", "-f") { Description = "Replace the file if it exists." };
+        var export = new Command("export", "Write every object of a pool, with its schema, root and layout name, to a JSON file that 'pmem import' turns back into a pool. Never writes the pool.")
+        {
+            exportPool, exportFile, exportForce, json, tempDir,
+        };
+        export.SetAction(parse => ExportCommand.Run(console, parse.GetValue(exportPool)!, parse.GetValue(exportFile)!, parse.GetValue(exportForce), parse.GetValue(json), parse.GetValue(tempDir)));
+
+        var importFile = new Argument<string>("file.json") { Description = "A file written by 'pmem export'." };
+        var importPool = new Argument<string>("pool") { Description = "The new pool file; must not exist." };
+        var importSize = new Option<string?>("--size") { Description = "The new pool's size (bytes, or with K, M or G); default: the exported pool's size. It grows by itself up to four times that.", HelpName = "bytes" };
+        var import = new Command("import", "Create a new pool from a 'pmem export' file: same layout, types, objects and root; it opens with the program's classes. A failed import leaves nothing behind.")
+        {
+            importFile, importPool, importSize, json,
+        };
+        import.SetAction(parse => ImportCommand.Run(console, parse.GetValue(importFile)!, parse.GetValue(importPool)!, parse.GetValue(importSize), parse.GetValue(json)));
+
+        // A named command rather than RootCommand, whose name is the executable's ("Pmem.Tool", or the test host's).
+        return new Command("pmem", "Inspect, check, repair, back up, compact, dump, export and import Pmem.Objects pool files. Exit codes: 0 ok, 1 problems found, 2 cannot open or bad input, 3 internal error.")
+        {
+            new HelpOption(), new VersionOption { Action = new PrintVersion(console) }, info, check, backup, compact, dump, export, import,
         };
     }
 

@@ -6,7 +6,7 @@ namespace Pmem.Tests;
 
 /// <summary>
 /// Pmem.Core's namespaces depend on each other one way only, down the layers of <c>docs/architecture.md</c>:
-/// Memory, Log, Heap, Transactions, Pool, Objects (the simulated domain is not among them: it lives in the
+/// Memory, Log, Heap, Transactions, Pool, Objects, Tooling (the simulated domain is not among them: it lives in the
 /// Pmem.Testing assembly, above all of them). Dependencies are read from the compiled assembly at test time
 /// (base types, interfaces, constraints, fields, signatures, locals and every type, method and field a method body
 /// names), so a call hidden in a method body counts as much as a parameter type.

@@ -31,6 +31,36 @@ public sealed class ToolHarness : IDisposable
         return new ToolRun(exit, output.ToString(), error.ToString());
     }
 
+    /// <summary>
+    /// Runs the built tool as its own process (the apphost next to the tests), as a user would: exit code, stdout and
+    /// stderr, with a time limit so a hang fails the test instead of stalling the run.
+    /// </summary>
+    public static ToolRun RunProcess(params string[] args)
+    {
+        var exe = Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "Pmem.Tool.exe" : "Pmem.Tool");
+        var start = new System.Diagnostics.ProcessStartInfo(exe)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"pmem {string.Join(' ', args)} did not finish in 2 minutes");
+        }
+
+        return new ToolRun(process.ExitCode, output.Result, error.Result);
+    }
+
     /// <summary>A closed pool: a library named "Tools" with <paramref name="books"/> books, the first one featured.</summary>
     public string CreateLibrary(string name = "library.pool", int books = 3)
     {

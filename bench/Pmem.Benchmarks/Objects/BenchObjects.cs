@@ -52,3 +52,14 @@ public partial class SortedHolder
 {
     public partial PersistentSortedDictionary<long, long> Map { get; }
 }
+
+/// <summary>A small linked object with a string: what export benchmarks write (a number, a text, a reference).</summary>
+[PersistentObject(Name = "bench.node")]
+public partial class Node
+{
+    public partial long Value { get; set; }
+
+    public partial string? Name { get; set; }
+
+    public partial Node? Next { get; set; }
+}

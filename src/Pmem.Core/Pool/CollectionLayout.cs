@@ -181,6 +181,47 @@ internal static class CollectionLayout
         return live;
     }
 
+    /// <summary>A list's storage, count and slot (its header checked first), for readers that walk its elements.</summary>
+    /// <exception cref="PoolCorruptedException">The header is damaged (see <see cref="Problem"/>).</exception>
+    public static (long Storage, long Count, int SlotSize, SlotKind Kind) ListShape(PersistentPool pool, long header)
+    {
+        ThrowIfDamaged(pool, header, TypeTable.ListTypeIndex);
+        return (pool.ReadValue<long>(header + StorageOffset), pool.ReadValue<long>(header + CountOffset),
+            pool.ReadValue<int>(header + SlotSizeOffset), (SlotKind)pool.ReadValue<int>(header + SlotKindOffset));
+    }
+
+    /// <summary>The key and value slots of a dictionary, or of a sorted dictionary (same header words), as recorded.</summary>
+    public static (int KeySize, SlotKind KeyKind, int ValueSize, SlotKind ValueKind) EntryShape(PersistentPool pool, long header) =>
+        (pool.ReadValue<int>(header + KeySizeOffset), (SlotKind)pool.ReadValue<int>(header + KeyKindOffset),
+         pool.ReadValue<int>(header + ValueSizeOffset), (SlotKind)pool.ReadValue<int>(header + ValueKindOffset));
+
+    /// <summary>The key and value slot addresses of a dictionary's live entries, in table order (its header checked first).</summary>
+    /// <exception cref="PoolCorruptedException">The header is damaged (see <see cref="Problem"/>).</exception>
+    public static IEnumerable<(long Key, long Value)> DictionaryEntries(PersistentPool pool, long header)
+    {
+        ThrowIfDamaged(pool, header, TypeTable.DictionaryTypeIndex);
+        var storage = pool.ReadValue<long>(header + StorageOffset);
+        var capacity = pool.ReadValue<long>(header + CapacityOffset);
+        var keySize = pool.ReadValue<int>(header + KeySizeOffset);
+        TryEntrySize(pool, header, TypeTable.DictionaryTypeIndex, out var entrySize);
+        for (long i = 0; i < capacity && storage != 0; i++)
+        {
+            var entry = storage + i * entrySize;
+            if (pool.ReadValue<ulong>(entry) > 1)
+            {
+                yield return (entry + EntryHashSize, entry + EntryHashSize + keySize);
+            }
+        }
+    }
+
+    private static void ThrowIfDamaged(PersistentPool pool, long header, uint typeIndex)
+    {
+        if (Problem(pool, header, typeIndex) is { } problem)
+        {
+            throw new PoolCorruptedException(pool.Path, problem);
+        }
+    }
+
     /// <summary>Bytes per list slot or dictionary entry, when the recorded sizes and kinds are possible.</summary>
     private static bool TryEntrySize(PersistentPool pool, long header, uint typeIndex, out long entrySize)
     {

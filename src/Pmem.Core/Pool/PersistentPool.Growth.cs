@@ -43,7 +43,11 @@ public sealed partial class PersistentPool
             return false;
         }
 
+        // Whole chunks, rounded down inside the maximum: Grow rounds up, which past the maximum would also pass the
+        // mapping's reservation (an ArgumentOutOfRangeException from Extend instead of "out of space").
+        var heapStart = _heap.HeapStart;
         var target = Math.Min(_maxSize, Math.Max(current + bytes, current * 2));
+        target = heapStart + (target - heapStart) / PoolLayout.ChunkSize * PoolLayout.ChunkSize;
         if (target - current < bytes)
         {
             return false;

@@ -17,8 +17,45 @@ public sealed partial class PersistentPool
     {
         ThrowIfDisposed();
         ThrowIfReadOnly();
-        var type = T.PersistentType;
-        var typeIndex = TypeIndexOf<T>();
+        return T.Attach(new ObjectHandle(this, NewBlock(T.PersistentType, TypeIndexOf<T>())));
+    }
+
+    /// <summary>
+    /// A new zeroed object of a type described only by its schema (tools without the program's classes: an import),
+    /// recording the type on first use as the program's registration would; same rules as <see cref="New{T}"/>.
+    /// </summary>
+    internal long NewObject(PersistentTypeInfo type)
+    {
+        ThrowIfDisposed();
+        ThrowIfReadOnly();
+        return NewBlock(type, TypeIndex(type));
+    }
+
+    /// <summary>Makes a new zeroed object of <paramref name="type"/> the root (the pool must have none yet).</summary>
+    /// <exception cref="InvalidOperationException">The pool has a root already.</exception>
+    internal long NewRootObject(PersistentTypeInfo type)
+    {
+        ThrowIfDisposed();
+        var typeIndex = TypeIndex(type);
+        lock (_rootLock)
+        {
+            return ReadValue<long>(PoolLayout.RootOffsetOffset) == 0
+                ? CreateRoot(type.Size, typeIndex)
+                : throw new InvalidOperationException($"{Path}: the pool has a root object already.");
+        }
+    }
+
+    /// <summary>The root object's offset, or 0 when the pool has none.</summary>
+    internal long RootOffset => ReadValue<long>(PoolLayout.RootOffsetOffset);
+
+    /// <summary>The type index of the allocated block at <paramref name="offset"/>, or false when no block starts there.</summary>
+    internal bool TryGetBlockType(long offset, out uint typeIndex) => _heap.TryGetAllocated(offset, out _, out typeIndex);
+
+    /// <summary>The type table entry of a type index (null for built-in and unknown indexes).</summary>
+    internal StoredType? StoredTypeAt(uint typeIndex) => _types.Get(typeIndex);
+
+    private long NewBlock(PersistentTypeInfo type, uint typeIndex)
+    {
         var tx = CurrentTransaction();
         BlockReservation block;
         if (tx is not null)
@@ -28,7 +65,7 @@ public sealed partial class PersistentPool
             ThrowIfRolledBack(tx);
             block = type.Size > SizeClasses.MaxRunBlockSize ? ReserveZeroed(type.Size) : TakePrepared(typeIndex, type.Size);
             tx.AddAllocation(new AllocationRecord(block, typeIndex, type.Size));
-            return T.Attach(new ObjectHandle(this, block.Offset));
+            return block.Offset;
         }
 
         if (type.Size > SizeClasses.MaxRunBlockSize)
@@ -38,7 +75,7 @@ public sealed partial class PersistentPool
             _heap.LogAllocate(redo, large, typeIndex);
             redo.RequireDurable(large.Offset, _domain.GetSpan(large.Offset, type.Size));
             CommitOrRelease(redo, large);
-            return T.Attach(new ObjectHandle(this, large.Offset));
+            return large.Offset;
         }
 
         // A prepared block (zeroed, typed, drained) becomes allocated by setting its bitmap bit: one line, one drain.
@@ -47,7 +84,7 @@ public sealed partial class PersistentPool
         _heap.PublishPrepared(block);
         _domain.Drain();
         _commits.AfterDrain(TransactionState.OfThread?.Commits);
-        return T.Attach(new ObjectHandle(this, block.Offset));
+        return block.Offset;
     }
 
     /// <summary>The type's index in this pool, remembered per type for the pool that last asked (no lookup).</summary>

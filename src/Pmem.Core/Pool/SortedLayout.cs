@@ -272,6 +272,65 @@ internal static class SortedLayout
     public static readonly int[] NodeLinkOffsets = [NodeNextOffset, NodePreviousOffset, NodeOwnerOffset];
 
     /// <summary>
+    /// The key and value slot addresses of a sorted dictionary's entries in key order: down the first children to the
+    /// first leaf, then along the leaf chain. The header is checked first; a chain that leaves the tree's nodes or runs
+    /// past the recorded count is damage.
+    /// </summary>
+    /// <exception cref="PoolCorruptedException">The header or the leaf chain is damaged.</exception>
+    public static IEnumerable<(long Key, long Value)> Entries(PersistentPool pool, long header)
+    {
+        if (Problem(pool, header) is { } problem)
+        {
+            throw new PoolCorruptedException(pool.Path, problem);
+        }
+
+        var node = pool.ReadValue<long>(header + RootOffset);
+        var keySize = pool.ReadValue<int>(header + CollectionLayout.KeySizeOffset);
+        var valueSize = pool.ReadValue<int>(header + CollectionLayout.ValueSizeOffset);
+        var nodeSize = pool.ReadValue<int>(header + NodeSizeOffset);
+        var count = pool.ReadValue<long>(header + CollectionLayout.CountOffset);
+        var leafCapacity = LeafCapacity(nodeSize, keySize, valueSize);
+        for (var level = pool.ReadValue<int>(header + HeightOffset) - 1; level > 0 && node != 0; level--)
+        {
+            ThrowIfNotNode(pool, header, node, nodeSize);
+            node = pool.ReadValue<long>(node + EntriesOffset + keySize); // entry 0's child: the smallest keys
+        }
+
+        long seen = 0;
+        while (node != 0)
+        {
+            ThrowIfNotNode(pool, header, node, nodeSize);
+            var entries = pool.ReadValue<int>(node + NodeEntryCountOffset);
+            if (entries < 0 || entries > leafCapacity || seen + entries > count || pool.ReadValue<int>(node + NodeLevelOffset) != 0)
+            {
+                throw new PoolCorruptedException(pool.Path, $"the sorted dictionary at {header} has a leaf at {node} holding {entries} entries where at most {Math.Min(leafCapacity, count - seen)} belong");
+            }
+
+            for (var i = 0; i < entries; i++)
+            {
+                var slot = node + EntriesOffset + (long)i * (keySize + valueSize);
+                yield return (slot, slot + keySize);
+            }
+
+            seen += entries;
+            node = pool.ReadValue<long>(node + NodeNextOffset);
+        }
+
+        if (seen != count)
+        {
+            throw new PoolCorruptedException(pool.Path, $"the sorted dictionary at {header} counts {count} entries; its leaves hold {seen}");
+        }
+    }
+
+    private static void ThrowIfNotNode(PersistentPool pool, long header, long node, int nodeSize)
+    {
+        if (pool.AllocatedSizeOf(node, TypeTable.SortedNodeTypeIndex) < nodeSize)
+        {
+            throw new PoolCorruptedException(pool.Path, $"the sorted dictionary at {header} points to {node}, which is not an allocated node of {nodeSize} bytes");
+        }
+    }
+
+    /// <summary>
     /// Compares two key slots in the recorded order: negative, zero or positive; <see cref="int.MinValue"/> when a string
     /// key cannot be read. A null side is unbounded below.
     /// </summary>

@@ -115,6 +115,23 @@ internal static class ValueConversion
     public static int NullableValueOffset(string storageType) =>
         TryParse(storageType, out var scalar, out var nullable) && nullable ? Scalars[scalar].Alignment : -1;
 
+    /// <summary>
+    /// The scalar behind a stored type (<c>enum:</c> and <c>?</c> removed), its size, and where a <c>T?</c>'s value
+    /// starts (0 for a plain value); false for anything but a scalar, an enum or their nullable forms.
+    /// </summary>
+    public static bool TryDescribe(string storageType, out string scalar, out int size, out int nullableValueOffset)
+    {
+        if (!TryParse(storageType, out scalar, out var nullable))
+        {
+            (size, nullableValueOffset) = (0, 0);
+            return false;
+        }
+
+        var described = Scalars[scalar];
+        (size, nullableValueOffset) = (described.Size, nullable ? described.Alignment : 0);
+        return true;
+    }
+
     private static bool Widens(Scalar from, Scalar to) => (from.Family, to.Family) switch
     {
         (Family.Signed, Family.Signed) or (Family.Unsigned, Family.Unsigned) or (Family.Unsigned, Family.Signed) => to.Bits > from.Bits,

@@ -39,7 +39,7 @@ internal static class CheckCommand
     /// <exception cref="IOException">Cannot open (every <see cref="PoolException"/> is one).</exception>
     public static CheckJson CheckPool(ToolConsole console, string path, string? tempDirectory)
     {
-        using var snapshot = PoolSnapshot.Open(path, tempDirectory, ProgressReporter.Start(console, "reading " + path));
+        using var snapshot = PoolSnapshot.OpenForReading(console, path, tempDirectory);
         using var working = ProgressReporter.StartIndeterminate(console, "checking " + path);
         var report = snapshot.Pool.Check();
         return new CheckJson(

@@ -15,7 +15,7 @@ internal static class Failures
     /// Writes "pmem &lt;command&gt;: &lt;path&gt;: &lt;message&gt;" to stderr (plus a hint, if any), and with
     /// <paramref name="json"/> the <see cref="ErrorJson"/> to stdout; returns <see cref="ExitCodes.CannotOpen"/>.
     /// </summary>
-    public static int Report(ToolConsole console, string command, string path, Exception e, bool json, string? hint = null)
+    public static int Report(ToolConsole console, string command, string path, Exception e, bool json, string? hint = null, string failure = "cannot open")
     {
         var message = Describe(e, path);
         if (hint is not null)
@@ -23,7 +23,7 @@ internal static class Failures
             message += "; " + hint;
         }
 
-        console.Error.WriteLine($"pmem {command}: {console.Bad("cannot open")} {path}: {message}");
+        console.Error.WriteLine($"pmem {command}: {console.Bad(failure)} {path}: {message}");
         if (json)
         {
             WriteJson(console, new ErrorJson(path, new ErrorDetailJson(e.GetType().Name, message)), ToolJsonContext.Output.ErrorJson);
@@ -31,6 +31,12 @@ internal static class Failures
 
         return ExitCodes.CannotOpen;
     }
+
+    /// <summary>
+    /// True for the failures of reading a pool's objects or an export: those of <see cref="IsOpenFailure"/>, an unknown
+    /// type name, and a reference to an object of the wrong type.
+    /// </summary>
+    public static bool IsReadFailure(Exception e) => IsOpenFailure(e) || e is ArgumentException or Pmem.Objects.PersistentTypeMismatchException;
 
     /// <summary>The exception's message without the path prefix pool errors carry ("path: message").</summary>
     public static string Describe(Exception e, string path)

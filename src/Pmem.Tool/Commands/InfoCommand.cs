@@ -16,7 +16,7 @@ internal static class InfoCommand
         InfoJson info;
         try
         {
-            using var snapshot = PoolSnapshot.Open(path, tempDirectory, ProgressReporter.Start(console, "reading " + path));
+            using var snapshot = PoolSnapshot.OpenForReading(console, path, tempDirectory);
             using var working = ProgressReporter.StartIndeterminate(console, "counting objects");
             info = Describe(path, snapshot);
         }

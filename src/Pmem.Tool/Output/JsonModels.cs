@@ -64,6 +64,12 @@ internal sealed record CheckJson(
 /// <summary><c>pmem backup --json</c>.</summary>
 internal sealed record BackupJson(string Source, string Destination, long Bytes, CheckJson Check);
 
+/// <summary><c>pmem export --json</c>.</summary>
+internal sealed record ExportJson(string Pool, string File, long Objects, int Types, long Bytes);
+
+/// <summary><c>pmem import --json</c>.</summary>
+internal sealed record ImportJson(string File, string Pool, long Objects, int Types, long Bytes);
+
 /// <summary>What every command prints with --json when it cannot open its input (exit code 2).</summary>
 internal sealed record ErrorJson(string Path, ErrorDetailJson Error);
 
@@ -83,6 +89,8 @@ internal sealed record ErrorDetailJson(string Kind, string Message);
 [JsonSerializable(typeof(CheckJson))]
 [JsonSerializable(typeof(BackupJson))]
 [JsonSerializable(typeof(ErrorJson))]
+[JsonSerializable(typeof(ExportJson))]
+[JsonSerializable(typeof(ImportJson))]
 internal sealed partial class ToolJsonContext : JsonSerializerContext
 {
     /// <summary>The context the tool writes with.</summary>

@@ -27,6 +27,13 @@ internal sealed class PoolSnapshot : IDisposable
     /// <summary>The pool, opened read-only.</summary>
     public PersistentPool Pool { get; }
 
+    /// <summary>
+    /// Opens <paramref name="path"/> for a command that only reads it: the one place every such command opens its pool.
+    /// </summary>
+    /// <inheritdoc cref="Open(string, string?, ProgressReporter?)" path="/exception" />
+    public static PoolSnapshot OpenForReading(ToolConsole console, string path, string? tempDirectory) =>
+        Open(path, tempDirectory, ProgressReporter.Start(console, "reading " + path));
+
     /// <summary>Reads the header of <paramref name="path"/> and opens the pool read-only with the layout name in it.</summary>
     /// <param name="path">The pool file; only read.</param>
     /// <param name="tempDirectory">Unused since pools open read-only in place (kept for the <c>--temp-dir</c> option).</param>

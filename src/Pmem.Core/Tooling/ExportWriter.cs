@@ -1,0 +1,311 @@
+// ExportWriter -- writes a pool's objects as the versioned JSON export format: the schema, then each object once, references as "#id".
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Pmem.Pool;
+
+namespace Pmem.Tooling;
+
+/// <summary>
+/// Writes the JSON of <c>pmem export</c> and <c>pmem dump --json</c> (docs/tool.md, "Export format"): the layout name,
+/// the stored schema, the root, and every object once under an id (<c>"#1"</c>), other objects named by their ids, so
+/// shared objects stay shared and cycles need nothing special. Objects are written as they are found: from the given
+/// starting points, then every object they reach (breadth first, an explicit queue: no recursion on deep graphs).
+/// </summary>
+internal sealed class ExportWriter
+{
+    public const string ExportFormat = "pmem-export/1";
+    public const string DumpFormat = "pmem-dump/1";
+
+    private static readonly JsonEncodedText IdName = JsonEncodedText.Encode("id");
+    private static readonly JsonEncodedText TypeName = JsonEncodedText.Encode("type");
+    private static readonly JsonEncodedText ValuesName = JsonEncodedText.Encode("values");
+
+    private readonly GraphReader _reader;
+    private readonly Utf8JsonWriter _json;
+    private readonly Dictionary<long, long> _ids = [];
+    private readonly Queue<long> _pending = new();
+    private readonly HashSet<long> _seen = [];
+    private readonly byte[] _scratch = new byte[16];
+
+    public ExportWriter(GraphReader reader, Utf8JsonWriter json)
+    {
+        _reader = reader;
+        _json = json;
+    }
+
+    /// <summary>Objects written so far.</summary>
+    public long ObjectCount => _seen.Count;
+
+    /// <summary>Writes the whole document: header, schema, the objects from <paramref name="starts"/> and all they reach.</summary>
+    public void WriteDocument(string format, IEnumerable<long> starts, bool withStarts)
+    {
+        var pool = _reader.Pool;
+        _json.WriteStartObject();
+        _json.WriteString("format", format);
+        _json.WriteString("layout", pool.Layout);
+        _json.WriteNumber("poolSize", pool.Size);
+        var root = pool.RootOffset;
+        if (withStarts)
+        {
+            // A dump names the root only when it starts there: the objects of one type may not reach it.
+            var listed = starts.ToList();
+            starts = listed;
+            _json.WritePropertyName("root");
+            WriteReference(listed.Contains(root) ? root : 0, follow: false);
+            _json.WriteStartArray("start");
+            foreach (var start in listed)
+            {
+                WriteReference(start, follow: false);
+            }
+
+            _json.WriteEndArray();
+        }
+        else
+        {
+            _json.WritePropertyName("root");
+            WriteReference(root, follow: false);
+        }
+
+        WriteTypes();
+        _json.WriteStartArray("objects");
+        foreach (var start in starts)
+        {
+            Enqueue(start);
+            while (_pending.TryDequeue(out var offset))
+            {
+                WriteObject(offset);
+            }
+        }
+
+        _json.WriteEndArray();
+        _json.WriteEndObject();
+        _json.Flush();
+    }
+
+    private void WriteTypes()
+    {
+        _json.WriteStartArray("types");
+        foreach (var type in _reader.Types)
+        {
+            var schema = type.Schema;
+            _json.WriteStartObject();
+            _json.WriteString("name", schema.Name);
+            _json.WriteNumber("version", schema.Version);
+            _json.WriteNumber("size", schema.Size);
+            _json.WriteString("layoutHash", schema.LayoutHash.ToString("x16"));
+            _json.WriteStartArray("properties");
+            foreach (var property in schema.Properties)
+            {
+                _json.WriteStartObject();
+                _json.WriteString("name", property.Name);
+                _json.WriteString("storageType", property.StorageType);
+                _json.WriteNumber("offset", property.Offset);
+                _json.WriteNumber("size", property.Size);
+                WriteOptional("target", property.Target);
+                WriteOptional("group", property.Group);
+                if (property.IsNullable)
+                {
+                    _json.WriteBoolean("nullable", true);
+                }
+
+                if (property.FormerNames.Length > 0)
+                {
+                    _json.WriteStartArray("formerNames");
+                    foreach (var former in property.FormerNames)
+                    {
+                        _json.WriteStringValue(former);
+                    }
+
+                    _json.WriteEndArray();
+                }
+
+                _json.WriteEndObject();
+            }
+
+            _json.WriteEndArray();
+            _json.WriteEndObject();
+        }
+
+        _json.WriteEndArray();
+    }
+
+    private void WriteOptional(string name, string? value)
+    {
+        if (value is not null)
+        {
+            _json.WriteString(name, value);
+        }
+    }
+
+    private void Enqueue(long offset)
+    {
+        if (_seen.Add(offset))
+        {
+            _pending.Enqueue(offset);
+        }
+    }
+
+    private void WriteObject(long offset)
+    {
+        var type = _reader.ShapeAt(offset, new Where("an object", 0, ""));
+        var bytes = _reader.ReadObject(offset, type);
+        _json.WriteStartObject();
+        _json.WritePropertyName(IdName);
+        WriteReference(offset, follow: false);
+        _json.WriteString(TypeName, type.JsonName);
+        _json.WriteStartObject(ValuesName);
+        foreach (var property in type.Properties)
+        {
+            _json.WritePropertyName(property.JsonName);
+            WriteProperty(bytes, offset, type, property);
+        }
+
+        _json.WriteEndObject();
+        _json.WriteEndObject();
+    }
+
+    private void WriteProperty(ReadOnlySpan<byte> bytes, long offset, TypeShape type, PropertyShape property)
+    {
+        var at = bytes[property.Offset..];
+        switch (property.Kind)
+        {
+            case PropertyKind.Scalar:
+                ScalarText.Write(_json, property.Value.Scalar, at);
+                return;
+            case PropertyKind.Nullable:
+                if (at[0] == 0)
+                {
+                    _json.WriteNullValue();
+                }
+                else
+                {
+                    ScalarText.Write(_json, property.Value.Scalar, at[property.NullableValueOffset..]);
+                }
+
+                return;
+        }
+
+        var slot = MemoryMarshal.Read<long>(at);
+        var where = new Where(type.Name, offset, property.Name);
+        switch (property.Kind)
+        {
+            case PropertyKind.String:
+                WriteString(_reader.ReadString(slot, where), where);
+                return;
+            case PropertyKind.Reference:
+                if (slot != 0)
+                {
+                    _reader.CheckReference(slot, property.Value, where);
+                }
+
+                WriteReference(slot);
+                return;
+        }
+
+        if (slot == 0)
+        {
+            _json.WriteNullValue(); // never created (a collection is made on first use)
+            return;
+        }
+
+        var (_, entries) = _reader.OpenCollection(slot, property, where);
+        _json.WriteStartArray();
+        foreach (var (key, value) in entries)
+        {
+            switch (property.Kind)
+            {
+                case PropertyKind.List:
+                    WriteElement(value, property.Value, where);
+                    break;
+                case PropertyKind.Set:
+                    WriteElement(key, property.Key!, where);
+                    break;
+                default:
+                    _json.WriteStartArray();
+                    WriteElement(key, property.Key!, where);
+                    WriteElement(value, property.Value, where);
+                    _json.WriteEndArray();
+                    break;
+            }
+        }
+
+        _json.WriteEndArray();
+    }
+
+    private void WriteElement(long slot, ElementShape element, Where where)
+    {
+        var value = _reader.ReadElement(slot, element, _scratch, where);
+        switch (value.Kind)
+        {
+            case ElementKind.Scalar:
+                ScalarText.Write(_json, element.Scalar, _scratch);
+                break;
+            case ElementKind.String:
+                WriteString(value.Text, where);
+                break;
+            default:
+                WriteReference(value.Target);
+                break;
+        }
+    }
+
+    private void WriteString(string? text, Where where)
+    {
+        if (text is null)
+        {
+            _json.WriteNullValue();
+            return;
+        }
+
+        // JSON text is Unicode: half a surrogate pair (legal in a .NET string) would be replaced, and the import would
+        // differ. Refused by name instead; the vectorized search keeps the common case cheap.
+        if (text.AsSpan().IndexOfAnyInRange('\ud800', '\udfff') >= 0 && !IsWellFormed(text))
+        {
+            throw new PoolException(_reader.Pool.Path, $"cannot be exported: {where} holds a string with half a surrogate pair, which JSON text cannot carry");
+        }
+
+        _json.WriteStringValue(text);
+    }
+
+    private static bool IsWellFormed(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(text[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Writes "#id" for an object (queued to be written if it is new), or null for 0.</summary>
+    private void WriteReference(long offset, bool follow = true)
+    {
+        if (offset == 0)
+        {
+            _json.WriteNullValue();
+            return;
+        }
+
+        ref var id = ref CollectionsMarshal.GetValueRefOrAddDefault(_ids, offset, out var exists);
+        if (!exists)
+        {
+            id = _ids.Count;
+        }
+
+        Span<char> text = stackalloc char[24];
+        text[0] = '#';
+        id.TryFormat(text[1..], out var written, provider: System.Globalization.CultureInfo.InvariantCulture);
+        _json.WriteStringValue(text[..(written + 1)]);
+        if (follow)
+        {
+            Enqueue(offset);
+        }
+    }
+}

@@ -1,0 +1,68 @@
+// ExportCommand -- `pmem export`: a pool's objects, schema and root as a JSON file that `pmem import` turns back into a pool.
+using Pmem.Tool.Output;
+using Pmem.Tool.Pools;
+using Pmem.Tooling;
+
+namespace Pmem.Tool.Commands;
+
+/// <summary>Exports a pool (from a private copy: the pool file is never written) into a new JSON file.</summary>
+internal static class ExportCommand
+{
+    /// <summary>Runs the command; returns the exit code.</summary>
+    public static int Run(ToolConsole console, string path, string file, bool force, bool json, string? tempDirectory)
+    {
+        if (!force && (File.Exists(file) || Directory.Exists(file)))
+        {
+            return Failures.Report(console, "export", file, new IOException("the file exists (--force replaces it)"), json, failure: "cannot write");
+        }
+
+        PoolSnapshot snapshot;
+        try
+        {
+            snapshot = PoolSnapshot.OpenForReading(console, path, tempDirectory);
+        }
+        catch (Exception e) when (Failures.IsOpenFailure(e))
+        {
+            return Failures.Report(console, "export", path, e, json);
+        }
+
+        // Written beside the destination and renamed at the end: a failed export leaves no half file behind.
+        var full = Path.GetFullPath(file);
+        var temporary = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.export-{Guid.NewGuid():N}.tmp");
+        PoolExportResult result;
+        using (snapshot)
+        {
+            try
+            {
+                using (var working = ProgressReporter.StartIndeterminate(console, "exporting " + path))
+                using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+                {
+                    result = PoolExport.Export(snapshot.Pool, stream);
+                }
+
+                File.Move(temporary, full, force);
+            }
+            catch (Exception e) when (Failures.IsReadFailure(e))
+            {
+                if (File.Exists(temporary))
+                {
+                    File.Delete(temporary);
+                }
+
+                return Failures.Report(console, "export", path, e, json, failure: "cannot export");
+            }
+        }
+
+        var bytes = new FileInfo(full).Length;
+        if (json)
+        {
+            Failures.WriteJson(console, new ExportJson(path, file, result.Objects, result.Types, bytes), ToolJsonContext.Output.ExportJson);
+        }
+        else
+        {
+            console.Out.WriteLine($"{path}: {console.Good("exported")} {result.Objects} object(s) of {result.Types} type(s) to {file} ({Format.Bytes(bytes)})");
+        }
+
+        return ExitCodes.Ok;
+    }
+}

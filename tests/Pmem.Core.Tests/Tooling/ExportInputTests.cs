@@ -1,0 +1,223 @@
+// Import of damaged or foreign exports, export of damaged pools, and dump text: clear errors naming what and where, nothing left behind.
+using System.Text;
+using Pmem.Objects;
+using Pmem.Pool;
+using Pmem.Tooling;
+
+namespace Pmem.Tests.Tooling;
+
+public sealed class ExportInputTests : IDisposable
+{
+    private const string Layout = "export-tests";
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "pmem-export-input-" + Guid.NewGuid().ToString("N"));
+
+    public ExportInputTests() => Directory.CreateDirectory(_directory);
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private string PathOf(string name) => Path.Combine(_directory, name);
+
+    /// <summary>A root <see cref="Everything"/> with a name, a leaf and a list, exported (compact).</summary>
+    private string SmallExport(Action<PersistentPool>? more = null, long size = 8 << 20)
+    {
+        var path = PathOf("small.pool");
+        File.Delete(path); // a test may export several variants
+        using var pool = PersistentPool.Create(path, Layout, size);
+        var root = pool.Root<Everything>();
+        root.Name = "root";
+        root.Int = 42;
+        root.Leaf = pool.New<Leaf>();
+        root.Leaf.Label = "leaf";
+        root.Numbers.Add(1);
+        more?.Invoke(pool);
+        using var output = new MemoryStream();
+        PoolExport.Export(pool, output);
+        return Encoding.UTF8.GetString(output.ToArray());
+    }
+
+    private PoolImportException Refused(string json)
+    {
+        var target = PathOf("imported.pool");
+        var before = Directory.GetFiles(_directory).Order().ToList();
+        var e = Assert.Throws<PoolImportException>(() => PoolExport.Import(new MemoryStream(Encoding.UTF8.GetBytes(json)), target, new PoolImportOptions { SourceName = "in.json" }));
+        Assert.Equal(before, Directory.GetFiles(_directory).Order().ToList()); // no pool, no temporary file
+        Assert.Equal("in.json", e.PoolPath);
+        return e;
+    }
+
+    [Fact]
+    public void Truncated_json_is_refused_at_any_length()
+    {
+        var json = SmallExport();
+        for (var length = 0; length < json.Length; length += Math.Max(1, json.Length / 40))
+        {
+            Assert.StartsWith("in.json: it ", Refused(json[..length]).Message);
+        }
+    }
+
+    [Fact]
+    public void Another_format_version_is_refused()
+    {
+        var e = Refused(SmallExport().Replace("\"format\":\"pmem-export/1\"", "\"format\":\"pmem-export/7\""));
+
+        Assert.Equal("in.json: its format is 'pmem-export/7'; this version reads 'pmem-export/1'", e.Message);
+    }
+
+    [Fact]
+    public void A_dangling_id_is_refused()
+    {
+        var e = Refused(SmallExport().Replace("\"Leaf\":\"#2\"", "\"Leaf\":\"#77\""));
+
+        Assert.Equal("in.json: object #1, property 'Leaf' (reference) refers to #77, which the file does not define", e.Message);
+    }
+
+    [Fact]
+    public void A_value_of_another_type_than_the_schema_says_is_refused()
+    {
+        Assert.Contains("property 'Int' (System.Int32): \"forty\" is not a value of this type", Refused(SmallExport().Replace("\"Int\":42", "\"Int\":\"forty\"")).Message);
+        Assert.Contains("property 'Int' (System.Int32): 4294967296 is not a value of this type", Refused(SmallExport().Replace("\"Int\":42", "\"Int\":4294967296")).Message);
+        Assert.Contains("property 'Name' (string): 5 is not a string", Refused(SmallExport().Replace("\"Name\":\"root\"", "\"Name\":5")).Message);
+        Assert.Contains("property 'Numbers' (list<System.Int32>): \"one\" is not a System.Int32", Refused(SmallExport().Replace("\"Numbers\":[1]", "\"Numbers\":[\"one\"]")).Message);
+        Assert.Contains("the type 'Tests.Everything' has no stored property 'Surprise'", Refused(SmallExport().Replace("\"Int\":42", "\"Surprise\":42")).Message);
+    }
+
+    [Fact]
+    public void A_schema_the_library_cannot_store_is_refused()
+    {
+        var e = Refused(SmallExport().Replace("\"storageType\":\"System.Int32\"", "\"storageType\":\"System.Int31\""));
+
+        Assert.StartsWith("in.json: type 'Tests.Everything' is not a possible stored type: 'Tests.Everything.Int' is stored as 'System.Int31'", e.Message);
+    }
+
+    [Fact]
+    public void An_existing_destination_is_never_replaced()
+    {
+        var json = SmallExport();
+        var target = PathOf("small.pool"); // the source itself
+        var before = File.ReadAllBytes(target);
+
+        Assert.Throws<IOException>(() => PoolExport.Import(new MemoryStream(Encoding.UTF8.GetBytes(json)), target));
+        Assert.Equal(before, File.ReadAllBytes(target));
+    }
+
+    [Fact]
+    public void A_pool_too_small_for_the_objects_fails_and_leaves_nothing()
+    {
+        var json = SmallExport(pool =>
+        {
+            using var tx = pool.BeginTransaction();
+            for (var i = 0; i < 30_000; i++)
+            {
+                pool.Root<Everything>().Words.Add(new string('x', 200));
+            }
+
+            tx.Commit();
+        }, size: 64 << 20);
+
+        // Room for the header, lanes and little else; growth limited to 4x by the import.
+        var e = Assert.ThrowsAny<PoolException>(() => PoolExport.Import(new MemoryStream(Encoding.UTF8.GetBytes(json)), PathOf("tiny.pool"), new PoolImportOptions { Size = PersistentPool.MinimumSize }));
+        Assert.IsNotType<PoolImportException>(e);
+        Assert.Equal(["small.pool"], Directory.GetFiles(_directory).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void Export_of_a_dangling_reference_names_the_object_and_property()
+    {
+        var path = PathOf("damaged.pool");
+        long root;
+        using (var pool = PersistentPool.Create(path, Layout, 8 << 20))
+        {
+            var everything = pool.Root<Everything>();
+            everything.Leaf = pool.New<Leaf>();
+            root = everything.Offset;
+        }
+
+        using (var file = new FileStream(path, FileMode.Open, FileAccess.Write))
+        {
+            file.Position = root + 248; // Leaf
+            file.Write(BitConverter.GetBytes(64L * 3)); // into the header: no object there
+        }
+
+        using var damaged = PersistentPool.Open(path, Layout);
+        var e = Assert.Throws<PoolCorruptedException>(() => PoolExport.Export(damaged, Stream.Null));
+        Assert.Equal($"{path}: the Tests.Everything at offset {root}, property 'Leaf', points to offset 192, where no object starts", e.Message);
+    }
+
+    [Fact]
+    public void Dump_text_shows_every_kind_of_value()
+    {
+        var path = PathOf("dump.pool");
+        using var pool = PersistentPool.Create(path, Layout, 8 << 20);
+        var root = pool.Root<Everything>();
+        root.Letter = 'q';
+        root.When = new DateTime(2020, 5, 6, 7, 8, 9, DateTimeKind.Utc);
+        root.MaybeInt = null;
+        root.MaybeMoney = 2.50m;
+        root.Name = "say \"hi\"\n";
+        root.Leaf = pool.New<Leaf>();
+        root.Leaf.Back = root;
+        root.Labels[5] = "five";
+        root.Tags.Add("t");
+        for (var i = 0; i < 5; i++)
+        {
+            root.Numbers.Add(i);
+        }
+
+        var text = new StringWriter();
+        var shown = PoolDump.WriteText(pool, text, new PoolDumpOptions { MaxItems = 3 });
+
+        var lines = text.ToString().Split(Environment.NewLine);
+        Assert.Equal(2, shown);
+        Assert.Equal("#1 Tests.Everything (root)", lines[0]);
+        Assert.Contains("  Letter: 'q'", lines);
+        Assert.Contains("  When: 2020-05-06T07:08:09.0000000Z", lines);
+        Assert.Contains("  MaybeInt: null", lines);
+        Assert.Contains("  MaybeMoney: 2.50", lines);
+        Assert.Contains("  Name: \"say \\\"hi\\\"\\n\"", lines);
+        Assert.Contains("  Leaf: #2 Tests.Leaf", lines);
+        Assert.Contains("    Back: → #1", lines);
+        Assert.Contains("  Numbers: list<System.Int32>, 5 items", lines);
+        Assert.Contains("    [2]: 2", lines);
+        Assert.Contains("    … 2 more (--max-items shows more)", lines);
+        Assert.Contains("  Labels: dictionary<System.Int64,string>, 1 item", lines);
+        Assert.Contains("    [5]: \"five\"", lines);
+        Assert.Contains("    - \"t\"", lines);
+        Assert.Contains("  Never: list<System.Int32>, not created", lines);
+    }
+
+    [Fact]
+    public void Dump_of_a_long_chain_lists_deep_objects_at_the_top_level()
+    {
+        var path = PathOf("chain.pool");
+        using var pool = PersistentPool.Create(path, Layout, 8 << 20);
+        var current = pool.Root<Everything>();
+        for (var i = 0; i < 30; i++)
+        {
+            var next = pool.New<Everything>();
+            next.Int = i;
+            current.Next = next;
+            current = next;
+        }
+
+        var text = new StringWriter();
+        var shown = PoolDump.WriteText(pool, text);
+
+        Assert.Equal(31, shown);
+        var lines = text.ToString().Split(Environment.NewLine);
+        Assert.Contains(lines, line => line.EndsWith("(below)", StringComparison.Ordinal));
+        Assert.Contains(lines, line => line.StartsWith('#') && line.EndsWith("(nested too deep above)", StringComparison.Ordinal));
+        Assert.All(lines, line => Assert.True(line.Length - line.TrimStart().Length <= 2 * (DumpWriter.MaxDepth + 2), line));
+    }
+
+    [Fact]
+    public void A_string_with_half_a_surrogate_pair_fails_the_export_by_name()
+    {
+        var path = PathOf("surrogate.pool");
+        using var pool = PersistentPool.Create(path, Layout, 8 << 20);
+        pool.Root<Everything>().Name = "a\ud800b";
+
+        var e = Assert.Throws<PoolException>(() => PoolExport.Export(pool, Stream.Null));
+
+        Assert.Equal($"{path}: cannot be exported: the Tests.Everything at offset {pool.RootOffset}, property 'Name', holds a string with half a surrogate pair, which JSON text cannot carry", e.Message);
+    }
+}

@@ -1,0 +1,128 @@
+using System.Text.Json;
+using Pmem.Objects;
+using Pmem.Pool;
+
+namespace Pmem.Tool.Tests;
+
+/// <summary><c>pmem dump</c>, run as its own process: text and JSON, by root or by type, capped collections, damaged pools.</summary>
+public sealed class DumpTests : IDisposable
+{
+    private readonly ToolHarness _files = new();
+
+    public void Dispose() => _files.Dispose();
+
+    [Fact]
+    public void Dump_shows_each_object_once_and_later_occurrences_as_references()
+    {
+        var path = _files.CreateLibrary(books: 3);
+
+        var run = ToolHarness.RunProcess("dump", path);
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Equal("", run.Error);
+        var lines = run.Out.Split('\n');
+        Assert.Equal("#1 tooltests.library (root)", lines[0]);
+        Assert.Contains("  Name: \"Tools\"", lines);
+        Assert.Contains("  Books: list<reference> → tooltests.book, 3 items", lines);
+        Assert.Contains("    [0]: #2 tooltests.book", lines);
+        Assert.Contains("      Title: \"Book 0\"", lines);
+        Assert.Contains("    [2]: #4 tooltests.book", lines);
+        Assert.Contains("  Featured: → #2", lines); // the featured book, shown above
+        Assert.Contains("      Pages: 102", lines);
+        Assert.Single(lines, line => line.EndsWith("#2 tooltests.book", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Dump_by_type_starts_from_every_object_of_the_type()
+    {
+        var path = _files.CreateLibrary(books: 3);
+
+        var run = ToolHarness.RunProcess("dump", path, "--type", "tooltests.book");
+
+        Assert.Equal(0, run.ExitCode);
+        var tops = run.Out.Split('\n').Where(line => line.StartsWith('#')).ToList();
+        Assert.Equal(3, tops.Count);
+        Assert.All(tops, line => Assert.EndsWith("tooltests.book", line));
+        Assert.DoesNotContain("tooltests.library", run.Out);
+    }
+
+    [Fact]
+    public void Dump_caps_long_collections_and_says_how_many_it_left_out()
+    {
+        var path = _files.CreateLibrary(books: 5);
+
+        var run = ToolHarness.RunProcess("dump", path, "--max-items", "2");
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("  Books: list<reference> → tooltests.book, 5 items", run.Out);
+        Assert.Contains("    [1]: #3 tooltests.book", run.Out);
+        Assert.DoesNotContain("[2]:", run.Out);
+        Assert.Contains("    … 3 more (--max-items shows more)", run.Out);
+    }
+
+    [Fact]
+    public void Dump_json_lists_every_object_once_with_ids()
+    {
+        var path = _files.CreateLibrary(books: 3);
+
+        var run = ToolHarness.RunProcess("dump", path, "--json");
+
+        Assert.Equal(0, run.ExitCode);
+        var root = JsonDocument.Parse(run.Out).RootElement;
+        Assert.Equal("pmem-dump/1", root.GetProperty("format").GetString());
+        Assert.Equal("#1", root.GetProperty("root").GetString());
+        Assert.Equal(["#1"], root.GetProperty("start").EnumerateArray().Select(e => e.GetString()));
+        var objects = root.GetProperty("objects").EnumerateArray().ToList();
+        Assert.Equal(4, objects.Count);
+        Assert.Equal(4, objects.Select(o => o.GetProperty("id").GetString()).Distinct().Count());
+        var library = objects[0].GetProperty("values");
+        Assert.Equal("Tools", library.GetProperty("Name").GetString());
+        Assert.Equal(library.GetProperty("Featured").GetString(), library.GetProperty("Books")[0].GetString());
+    }
+
+    [Fact]
+    public void Dump_of_an_unknown_type_is_one_line_and_exit_2()
+    {
+        var path = _files.CreateLibrary();
+
+        var run = ToolHarness.RunProcess("dump", path, "--type", "no.such.type");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Equal($"pmem dump: cannot read {path}: the pool stores no type named 'no.such.type' (pmem info lists the stored types)", run.Error.TrimEnd());
+    }
+
+    [Fact]
+    public void Dump_of_a_damaged_pool_is_one_line_exit_2_and_leaves_the_file_alone()
+    {
+        var path = _files.CreateLibrary();
+        long field;
+        using (var pool = PersistentPool.Open(path, ToolHarness.Layout))
+        {
+            var reference = Library.PersistentType.Fields.Single(f => f.Kind == PersistentFieldKind.Reference);
+            field = pool.Root<Library>().Offset + reference.Offset;
+        }
+
+        ToolHarness.Poke(path, field, BitConverter.GetBytes(123L * 64)); // points into the header: no object there
+        var before = ToolHarness.Hash(path);
+
+        var run = ToolHarness.RunProcess("dump", path);
+
+        Assert.Equal(2, run.ExitCode);
+        var error = Assert.Single(run.Error.TrimEnd().Split('\n'));
+        Assert.Equal($"pmem dump: cannot read {path}: the tooltests.library at offset {field - Library.PersistentType.Fields.Single(f => f.Kind == PersistentFieldKind.Reference).Offset}, property 'Featured', points to offset {123 * 64}, where no object starts", error);
+        Assert.Equal(before, ToolHarness.Hash(path));
+    }
+
+    [Fact]
+    public void Dump_of_a_file_that_is_not_a_pool_is_one_line_and_exit_2()
+    {
+        var path = _files.PathOf("not-a-pool");
+        File.WriteAllBytes(path, new byte[1 << 20]);
+
+        var run = ToolHarness.RunProcess("dump", path);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Single(run.Error.TrimEnd().Split('\n'));
+        Assert.StartsWith($"pmem dump: cannot open {path}: ", run.Error);
+    }
+}
