@@ -33,15 +33,15 @@ internal sealed class GraphWalk(Dictionary<long, uint> allocated, List<GraphProb
     public Dictionary<long, uint> Allocated { get; } = allocated;
 
     /// <summary>Blocks reached so far.</summary>
-    public HashSet<long> Reached { get; } = [];
+    public HashSet<long> Reached { get; } = new(allocated.Count);
 
     /// <summary>Owned block → its owner.</summary>
-    public Dictionary<long, long> Owners { get; } = [];
+    public Dictionary<long, long> Owners { get; } = new(allocated.Count / 2);
 
     /// <summary>Blocks to visit, with the slot that reached each and the block holding that slot.</summary>
     public Stack<(long Offset, long Slot, long Holder)> Pending { get; } = new();
 
-    /// <summary>Each reached block → the block and slot it was first reached through.</summary>
+    /// <summary>Each reached block → the block and slot it was first reached through (kept only when problems are recorded, for a repair).</summary>
     public Dictionary<long, (long Holder, long Slot)> Through { get; } = [];
 
     /// <summary>The check's messages.</summary>

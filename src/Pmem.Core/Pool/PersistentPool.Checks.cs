@@ -60,6 +60,7 @@ public sealed partial class PersistentPool
         var allocated = new Dictionary<long, uint>();
         _heap.ForEachAllocated((block, type) => allocated[block.Offset] = type);
         var walk = new GraphWalk(allocated, found);
+        var reachedAllocated = 0L;
         var root = _domain.Read<long>(PoolLayout.RootOffsetOffset);
         if (root != 0)
         {
@@ -74,7 +75,10 @@ public sealed partial class PersistentPool
                 continue;
             }
 
-            walk.Through[offset] = (holder, slot);
+            if (found is not null)
+            {
+                walk.Through[offset] = (holder, slot); // only a repair needs it: a plain check skips a map of every block
+            }
 
             if (!allocated.TryGetValue(offset, out var type))
             {
@@ -84,7 +88,8 @@ public sealed partial class PersistentPool
 
             try
             {
-                CheckBlock(offset, type, walk);
+                reachedAllocated++;
+                CheckBlock(offset, type, holder, slot, walk);
             }
             catch (PoolException e)
             {
@@ -95,22 +100,21 @@ public sealed partial class PersistentPool
         foreach (var stored in _types.Types)
         {
             // The type table owns the schema records (checked at open); the object graph does not reach them.
-            if (stored.SchemaOffset != 0)
+            if (stored.SchemaOffset != 0 && walk.Reached.Add(stored.SchemaOffset) && allocated.ContainsKey(stored.SchemaOffset))
             {
-                walk.Reached.Add(stored.SchemaOffset);
+                reachedAllocated++;
             }
         }
 
         var unreachable = allocated.Keys.Where(offset => !walk.Reached.Contains(offset)).Order().ToList();
         through = walk.Through;
-        return new PoolCheckReport(walk.Reached.Count(allocated.ContainsKey), allocated.Count, unreachable, walk.Errors);
+        return new PoolCheckReport(reachedAllocated, allocated.Count, unreachable, walk.Errors);
     }
 
     /// <summary>Checks one reachable block and queues what it owns or references.</summary>
-    private void CheckBlock(long offset, uint type, GraphWalk walk)
+    private void CheckBlock(long offset, uint type, long holder, long reachedThrough, GraphWalk walk)
     {
         var allocated = walk.Allocated;
-        var (holder, reachedThrough) = walk.Through[offset];
         if (type == TypeTable.StringTypeIndex)
         {
             _heap.TryGetAllocated(offset, out var block, out _);
