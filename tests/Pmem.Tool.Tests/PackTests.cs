@@ -66,7 +66,7 @@ public sealed class PackTests : IDisposable
         File.WriteAllBytes(damaged, File.ReadAllBytes(pool)[..100_000]);
         var refused = Execute(packages, pmem, "info", damaged);
         Assert.Equal(2, refused.ExitCode);
-        Assert.Equal(1, refused.Error.Trim().Split('\n').Length); // one clear line, no stack trace
+        Assert.Single(refused.Error.Trim().Split('\n')); // one clear line, no stack trace
         Assert.Contains("truncated", refused.Error);
     }
 
