@@ -1,21 +1,14 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Pmem.Pool;
 
 namespace Pmem.Tool.Tests;
 
 /// <summary>
-/// <c>pmem compact</c> and <c>pmem check --repair</c>, run as the real tool process (the built Pmem.Tool.dll under
-/// <c>dotnet</c>) on real pool files: fragmented, damaged, locked, truncated and foreign ones.
+/// <c>pmem compact</c> and <c>pmem check --repair</c>, run as the real tool process (<see cref="ToolHarness.RunProcess"/>)
+/// on real pool files: fragmented, damaged, locked, truncated and foreign ones.
 /// </summary>
 public sealed class CompactRepairTests : IDisposable
 {
-#if DEBUG
-    private const string Configuration = "Debug";
-#else
-    private const string Configuration = "Release";
-#endif
-
     private readonly ToolHarness _files = new();
 
     public void Dispose() => _files.Dispose();
@@ -222,35 +215,5 @@ public sealed class CompactRepairTests : IDisposable
     }
 
     /// <summary>Runs the built tool as its own process.</summary>
-    private static ToolRun Tool(params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(ToolPath());
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        start.Environment["NO_COLOR"] = "1";
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "pmem did not finish in 2 minutes");
-        return new ToolRun(process.ExitCode, output.Result, error.Result);
-    }
-
-    private static string ToolPath()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            var tool = Path.Combine(directory.FullName, "src", "Pmem.Tool", "bin", Configuration, "net10.0", "Pmem.Tool.dll");
-            if (File.Exists(Path.Combine(directory.FullName, "Pmem.Objects.sln")))
-            {
-                Assert.True(File.Exists(tool), $"the tool is not built at {tool}");
-                return tool;
-            }
-        }
-
-        throw new InvalidOperationException("Pmem.Objects.sln not found above " + AppContext.BaseDirectory);
-    }
+    private static ToolRun Tool(params string[] args) => ToolHarness.RunProcess(args);
 }

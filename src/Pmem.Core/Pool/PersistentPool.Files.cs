@@ -90,44 +90,8 @@ public sealed partial class PersistentPool
     /// <exception cref="PoolCorruptedException">Not a pool, truncated, or corrupted (the file is left unchanged).</exception>
     /// <exception cref="PoolLayoutMismatchException">The pool has another layout name (the file is left unchanged).</exception>
     /// <exception cref="PoolVersionException">The pool has a newer format version (the file is left unchanged).</exception>
-    public static PersistentPool Open(string path, string layout, PoolOpenOptions? options = null)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        ValidateLayoutName(layout);
-        var info = new FileInfo(path);
-        if (info.Exists && info.Length < PoolLayout.HeaderSize && !Directory.Exists(path))
-        {
-            throw new PoolCorruptedException(path, $"not a pool: {info.Length} bytes is shorter than a pool header");
-        }
-
-        var mapping = PmemMapping.Map(path, 0, MapFlags.None, reserve: Math.Max(options?.MaxSize ?? 0, info.Exists ? info.Length : 0));
-        PersistenceDomain? domain = null;
-        try
-        {
-            if (!mapping.TryLockExclusive())
-            {
-                throw new PoolLockedException(path);
-            }
-
-            // The durability mode picks the domain; a nonsense value is refused by the header check that follows.
-            var durability = (DurabilityMode)BitConverter.ToInt32(mapping.GetSpan(PoolLayout.DurabilityOffset, 4));
-            domain = mapping.CreateDomain(Enum.IsDefined(durability) ? durability : DurabilityMode.PowerFailure);
-            return Open(domain, layout, options ?? new PoolOpenOptions(), path);
-        }
-        catch
-        {
-            if (domain is not null)
-            {
-                domain.Dispose();
-            }
-            else
-            {
-                mapping.Dispose();
-            }
-
-            throw;
-        }
-    }
+    public static PersistentPool Open(string path, string layout, PoolOpenOptions? options = null) =>
+        OpenFile(path, layout, options ?? new PoolOpenOptions(), readOnly: false);
 
     /// <summary>
     /// Opens a pool file for reading only: the file is opened read-only under a shared lock (other read-only openers
@@ -146,7 +110,14 @@ public sealed partial class PersistentPool
     /// <exception cref="PoolLayoutMismatchException">The pool has another layout name.</exception>
     /// <exception cref="PoolVersionException">The pool has a newer format version.</exception>
     /// <exception cref="PersistentSchemaException">A changed class needs a migration the program does not register.</exception>
-    public static PersistentPool OpenReadOnly(string path, string layout, PoolOpenOptions? options = null)
+    public static PersistentPool OpenReadOnly(string path, string layout, PoolOpenOptions? options = null) =>
+        OpenFile(path, layout, (options ?? new PoolOpenOptions()) with { MaxSize = 0 }, readOnly: true);
+
+    /// <summary>
+    /// Maps and locks the file (exclusive and shared for writing; shared and copy-on-write for reading only), opens the
+    /// pool in it, and unmaps it again if anything fails.
+    /// </summary>
+    private static PersistentPool OpenFile(string path, string layout, PoolOpenOptions options, bool readOnly)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ValidateLayoutName(layout);
@@ -156,19 +127,27 @@ public sealed partial class PersistentPool
             throw new PoolCorruptedException(path, $"not a pool: {info.Length} bytes is shorter than a pool header");
         }
 
-        var mapping = PmemMapping.Map(path, 0, MapFlags.PrivateCopy);
+        var mapping = readOnly
+            ? PmemMapping.Map(path, 0, MapFlags.PrivateCopy)
+            : PmemMapping.Map(path, 0, MapFlags.None, reserve: Math.Max(options.MaxSize, info.Exists ? info.Length : 0));
         PersistenceDomain? domain = null;
         try
         {
-            if (!mapping.TryLockShared())
+            if (!(readOnly ? mapping.TryLockShared() : mapping.TryLockExclusive()))
             {
                 throw new PoolLockedException(path);
             }
 
+            // The durability mode picks the domain; a nonsense value is refused by the header check that follows.
             // Private pages need no flush nor msync: the process-crash domain only orders stores.
-            domain = mapping.CreateDomain(DurabilityMode.ProcessCrash);
-            var pool = Open(domain, layout, (options ?? new PoolOpenOptions()) with { MaxSize = 0 }, path);
-            pool._commits.RefuseWrites();
+            var durability = (DurabilityMode)BitConverter.ToInt32(mapping.GetSpan(PoolLayout.DurabilityOffset, 4));
+            domain = mapping.CreateDomain(readOnly ? DurabilityMode.ProcessCrash : Enum.IsDefined(durability) ? durability : DurabilityMode.PowerFailure);
+            var pool = Open(domain, layout, options, path);
+            if (readOnly)
+            {
+                pool._commits.RefuseWrites();
+            }
+
             return pool;
         }
         catch
