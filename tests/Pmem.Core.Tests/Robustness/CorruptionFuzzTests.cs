@@ -19,6 +19,7 @@ namespace Pmem.Tests.Robustness;
 /// A failure is reported as its case (<c>seed/index</c>) and damage; <c>PMEM_FUZZ_CASE=seed/index</c> runs that case
 /// alone. The case count is fixed (<see cref="CasesPerSeed"/>, ten times more with <c>PMEM_CRASH_CAMPAIGN=long</c>).
 /// </remarks>
+[Collection(Pmem.Tests.Memory.MappingRegistryCollection.Name)] // file locks: a test's fork briefly holds a case file's flock (see PoolFileTests)
 public sealed class CorruptionFuzzTests : IDisposable
 {
     private const int CasesPerSeed = 1000;
