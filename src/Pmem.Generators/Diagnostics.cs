@@ -141,6 +141,11 @@ internal static class DiagnosticDescriptors
         "Schema lock file cannot be read",
         "The schema lock file '{0}' cannot be used: {1}; no persistent class is checked against it");
 
+    public static readonly DiagnosticDescriptor UnindexableType = Error(
+        "PMEM026",
+        "Persistent property type cannot be indexed",
+        "The persistent property '{0}' has type '{1}', which cannot be indexed: indexed properties are {2} (not floating point, nullable value types, references or collections)");
+
     private static DiagnosticDescriptor Error(string id, string title, string message) =>
         Create(id, title, message, DiagnosticSeverity.Error);
 

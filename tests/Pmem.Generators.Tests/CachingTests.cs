@@ -21,7 +21,7 @@ public sealed class CachingTests
         {
             [CacheLineGroup("hot"), RenamedFrom("Amount")] public partial long Balance { get; set; }
             [CacheLineGroup("hot")] public partial int Version { get; set; }
-            public partial string? Owner { get; set; }
+            [Indexed] public partial string? Owner { get; set; }
             public partial Customer? Customer { get; set; }
             public partial decimal? Limit { get; set; }
             public partial PersistentList<long> History { get; }
@@ -31,7 +31,7 @@ public sealed class CachingTests
         [PersistentObject]
         public partial class Customer
         {
-            public partial Guid Id { get; set; }
+            [Indexed(Unique = true)] public partial Guid Id { get; set; }
             // PMEM013 (a warning) keeps the diagnostics step busy without stopping generation.
             public partial string Name { get; set; }
         }
@@ -96,6 +96,22 @@ public sealed class CachingTests
         var tree = compilation.SyntaxTrees.Single();
         var changed = compilation.ReplaceSyntaxTree(tree, tree.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(
             Classes.Replace("public partial Guid Id { get; set; }", "public partial Guid Id { get; set; }\n    public partial long Score { get; set; }"))));
+        var result = driver.RunGenerators(changed, TestContext.Current.CancellationToken).GetRunResult().Results.Single();
+
+        Assert.Contains(NotReused(result, TrackingNames.Models), reason => reason.Contains("Modified"));
+        Assert.Contains(NotReused(result, TrackingNames.Plans), reason => reason.Contains("Modified"));
+    }
+
+    [Fact]
+    public void Changing_an_index_is_seen_as_a_change_of_the_model_and_the_plan()
+    {
+        // The index kind is part of the model's equality: [Indexed] → [Indexed(Unique = true)] must be emitted again.
+        var compilation = GeneratorHarness.CreateCompilation(Classes);
+        var driver = GeneratorHarness.CreateDriver(trackSteps: true).RunGenerators(compilation, TestContext.Current.CancellationToken);
+
+        var tree = compilation.SyntaxTrees.Single();
+        var changed = compilation.ReplaceSyntaxTree(tree, tree.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(
+            Classes.Replace("[Indexed] public partial string? Owner", "[Indexed(Unique = true)] public partial string? Owner"))));
         var result = driver.RunGenerators(changed, TestContext.Current.CancellationToken).GetRunResult().Results.Single();
 
         Assert.Contains(NotReused(result, TrackingNames.Models), reason => reason.Contains("Modified"));

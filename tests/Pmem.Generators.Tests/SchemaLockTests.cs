@@ -114,6 +114,17 @@ public sealed class SchemaLockTests
     }
 
     [Fact]
+    public void An_index_added_or_made_unique_at_the_locked_version_is_not_a_change()
+    {
+        // An index is kept by the pool beside the objects; the stored bytes, and so the lock file's view, stay the same.
+        var indexed = Classes
+            .Replace("public partial long Balance", "[Indexed] public partial long Balance")
+            .Replace("public partial string? Owner", "[Indexed(Unique = true)] public partial string? Owner");
+
+        Assert.Empty(RunWithLock(indexed).GeneratorDiagnostics);
+    }
+
+    [Fact]
     public void PMEM024_an_incompatible_type_or_reference_target_at_the_locked_version()
     {
         var run = RunWithLock(Classes

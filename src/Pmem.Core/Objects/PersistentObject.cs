@@ -42,6 +42,14 @@ public abstract class PersistentObject : IEquatable<PersistentObject>
     /// <summary>Replaces a string field failure-atomically: the new string is written, published and the old one freed as one step.</summary>
     protected void WriteString(int fieldOffset, string? value) => Pool.WriteString(Offset + fieldOffset, value);
 
+    /// <summary>Writes an unmanaged field of an indexed property (<see cref="IndexedAttribute"/>) of <paramref name="type"/>.</summary>
+    /// <remarks>Placeholder in the generator's branch: it writes the field only; the runtime's version also keeps the index.</remarks>
+    protected void WriteIndexedField<T>(PersistentTypeInfo type, int fieldOffset, T value) where T : unmanaged => WriteField(fieldOffset, value);
+
+    /// <summary>Writes a string field of an indexed property (<see cref="IndexedAttribute"/>) of <paramref name="type"/>.</summary>
+    /// <remarks>Placeholder in the generator's branch: it writes the field only; the runtime's version also keeps the index.</remarks>
+    protected void WriteIndexedString(PersistentTypeInfo type, int fieldOffset, string? value) => WriteString(fieldOffset, value);
+
     /// <summary>Reads a reference field; null when the field is 0.</summary>
     /// <exception cref="PersistentTypeMismatchException">The referenced object is not a <typeparamref name="T"/>.</exception>
     protected T? ReadReference<T>(int fieldOffset) where T : PersistentObject, IPersistentObject<T> =>

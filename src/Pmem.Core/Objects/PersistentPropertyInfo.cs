@@ -26,6 +26,7 @@ public sealed class PersistentPropertyInfo
     /// <param name="target">The durable name of a referenced class, or null.</param>
     /// <param name="isNullable">Whether a string or reference property is declared nullable.</param>
     /// <param name="formerNames">Names the property was stored under before (<see cref="RenamedFromAttribute"/>).</param>
+    /// <param name="index">Whether the pool keeps an index of the property (<see cref="IndexedAttribute"/>).</param>
     /// <exception cref="ArgumentException">A name or storage type is empty, or the offset or size is negative.</exception>
     public PersistentPropertyInfo(
         string name,
@@ -35,7 +36,8 @@ public sealed class PersistentPropertyInfo
         string? group = null,
         string? target = null,
         bool isNullable = false,
-        ReadOnlySpan<string> formerNames = default)
+        ReadOnlySpan<string> formerNames = default,
+        PersistentIndexKind index = PersistentIndexKind.None)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentException.ThrowIfNullOrEmpty(storageType);
@@ -57,6 +59,7 @@ public sealed class PersistentPropertyInfo
         Target = string.IsNullOrEmpty(target) ? null : target;
         IsNullable = isNullable;
         FormerNames = [.. formerNames];
+        Index = index;
         FieldKind = KindOf(storageType);
     }
 
@@ -83,6 +86,9 @@ public sealed class PersistentPropertyInfo
 
     /// <summary>Names the property was stored under before.</summary>
     public ImmutableArray<string> FormerNames { get; }
+
+    /// <summary>Whether the pool keeps an index of the property (<see cref="IndexedAttribute"/>), and whether it is unique.</summary>
+    public PersistentIndexKind Index { get; }
 
     /// <summary>What the pool must understand of the slot (a string, reference or collection), or null for a plain value.</summary>
     public PersistentFieldKind? FieldKind { get; }

@@ -223,6 +223,11 @@ internal static class PersistentTypeEmitter
             arguments.Add($"formerNames: [{string.Join(", ", property.FormerNames.Select(Literal))}]");
         }
 
+        if (property.Index != PropertyIndexKind.None)
+        {
+            arguments.Add($"index: {Objects}PersistentIndexKind.{property.Index}");
+        }
+
         return $"new({string.Join(", ", arguments)})";
     }
 
@@ -260,6 +265,15 @@ internal static class PersistentTypeEmitter
             _ => ($"ReadField<{property.AccessTypeName}>({offset})", $"WriteField<{property.AccessTypeName}>({offset}, value)"),
         };
 
+        // An indexed property (a string or a plain value; the parser refuses others) writes through the runtime member
+        // that also updates the pool's index, which it finds through the type info.
+        if (property.Index != PropertyIndexKind.None)
+        {
+            write = property.Kind == PersistentPropertyKind.String
+                ? $"WriteIndexedString({TypeInfoField}, {offset}, value)"
+                : $"WriteIndexedField<{property.AccessTypeName}>({TypeInfoField}, {offset}, value)";
+        }
+
         // A non-nullable string or reference reads as null on a new object (PMEM013 warns); the declaration promised
         // otherwise, so the body must not add a nullability warning of its own.
         if (!property.IsNullable)
@@ -267,7 +281,13 @@ internal static class PersistentTypeEmitter
             read += "!";
         }
 
-        writer.Line($"// Offset {offset}, {Number(field.Size)} byte{(field.Size == 1 ? string.Empty : "s")}, cache line {Number(field.CacheLine)}.");
+        var index = property.Index switch
+        {
+            PropertyIndexKind.Indexed => "; indexed",
+            PropertyIndexKind.Unique => "; indexed, unique",
+            _ => string.Empty,
+        };
+        writer.Line($"// Offset {offset}, {Number(field.Size)} byte{(field.Size == 1 ? string.Empty : "s")}, cache line {Number(field.CacheLine)}{index}.");
         using (writer.Block($"{modifiers} partial {property.DeclaredTypeName} {Identifier(property.Name)}"))
         {
             writer.Line($"{Prefix(property.GetterAccessibility)}get => {read};");

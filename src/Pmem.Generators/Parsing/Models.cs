@@ -31,6 +31,22 @@ internal enum PersistentPropertyKind
     Collection,
 }
 
+/// <summary>
+/// Whether a property is indexed (<c>[Indexed]</c>, <c>[Indexed(Unique = true)]</c>): the generator's copy of the
+/// runtime's <c>PersistentIndexKind</c>, whose member names the emitter writes.
+/// </summary>
+internal enum PropertyIndexKind
+{
+    /// <summary>Not indexed.</summary>
+    None,
+
+    /// <summary>Indexed; several objects may hold the same value.</summary>
+    Indexed,
+
+    /// <summary>Indexed; no two objects may hold the same value other than the default.</summary>
+    Unique,
+}
+
 /// <summary>How a collection stores one kind of its elements (a list's items, a dictionary's keys or values).</summary>
 internal enum CollectionElementKind
 {
@@ -102,6 +118,10 @@ internal sealed record CollectionModel(CollectionElement? Key, CollectionElement
 /// schema, not hashed into the layout); else null.
 /// </param>
 /// <param name="FormerNames">The names of its <c>[RenamedFrom]</c> attributes, in declaration order.</param>
+/// <param name="Index">
+/// Its <c>[Indexed]</c> kind: recorded in the schema and picks the setter, but not part of the layout (see
+/// <c>PersistentTypeParser.ToLayoutField</c>), so adding or removing an index moves and rehashes nothing.
+/// </param>
 internal sealed record PersistentPropertyModel(
     string Name,
     PersistentPropertyKind Kind,
@@ -118,7 +138,8 @@ internal sealed record PersistentPropertyModel(
     bool IsNullable,
     CollectionModel? Collection = null,
     string? Target = null,
-    EquatableArray<string> FormerNames = default);
+    EquatableArray<string> FormerNames = default,
+    PropertyIndexKind Index = PropertyIndexKind.None);
 
 /// <summary>A <c>[PersistentObject]</c> class as the generator sees it: only strings, numbers and equatable arrays.</summary>
 /// <param name="Namespace">The containing namespace, or null for the global namespace.</param>

@@ -169,9 +169,11 @@ internal static class PersistentTypeParser
             return null;
         }
 
+        var index = IndexParser.Read(property);
         if (SupportedTypes.IsCollection(property.Type))
         {
-            return ParseCollectionProperty(property, (INamedTypeSymbol)property.Type, group, location, diagnostics);
+            var collection = ParseCollectionProperty(property, (INamedTypeSymbol)property.Type, group, location, diagnostics);
+            return IndexParser.Check(property, index, null, location, diagnostics) ? collection : null;
         }
 
         if (property.GetMethod is null || property.SetMethod is null || property.SetMethod.IsInitOnly)
@@ -185,6 +187,11 @@ internal static class PersistentTypeParser
         {
             diagnostics.Add(DiagnosticInfo.Create(
                 DiagnosticDescriptors.UnsupportedType, location, property.Name, property.Type.ToDisplayString(), unsupportedReason ?? string.Empty));
+            return null;
+        }
+
+        if (!IndexParser.Check(property, index, storage, location, diagnostics))
+        {
             return null;
         }
 
@@ -212,7 +219,8 @@ internal static class PersistentTypeParser
             property.IsVirtual,
             isNullable,
             Target: storage.Kind == PersistentPropertyKind.Reference ? SchemaParser.DurableNameOf((INamedTypeSymbol)property.Type) : null,
-            FormerNames: SchemaParser.ReadFormerNames(property));
+            FormerNames: SchemaParser.ReadFormerNames(property),
+            Index: index);
     }
 
     private static PersistentPropertyModel? ParseCollectionProperty(

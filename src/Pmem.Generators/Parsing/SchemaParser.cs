@@ -121,7 +121,8 @@ internal static class SchemaParser
         }
     }
 
-    private static object? NamedArgument(AttributeData attribute, string name)
+    /// <summary>The value of an attribute's named argument (<c>Name = ...</c>), or null when it is not set.</summary>
+    internal static object? NamedArgument(AttributeData attribute, string name)
     {
         foreach (var argument in attribute.NamedArguments)
         {

@@ -100,8 +100,20 @@ internal static class SupportedTypes
         : null
         : null;
 
-    /// <summary>Scalars with no durable order, refused as sorted keys and set elements (NaN, -0).</summary>
+    /// <summary>Scalars with no durable order, refused as sorted keys, set elements and indexed properties (NaN, -0).</summary>
     private static readonly ImmutableArray<string> UnorderedScalars = ["System.Half", "System.Single", "System.Double"];
+
+    /// <summary>The types with a durable order (sorted keys, set elements, indexed properties), as messages list them.</summary>
+    public const string OrderedTypes = "integers, enums, char, bool, Guid, DateTime, DateTimeOffset, TimeSpan, decimal, Int128, UInt128 or string";
+
+    /// <summary>
+    /// Whether a property stored as <paramref name="storage"/> can be <c>[Indexed]</c>: exactly the sorted-dictionary key
+    /// types, because the pool keeps an index as a sorted map from the value. Not floating point (NaN, -0), not
+    /// <c>T?</c> (null has no place in the key order), references or collections.
+    /// </summary>
+    public static bool IsIndexable(StorageInfo storage) =>
+        storage.Kind == PersistentPropertyKind.String
+        || (storage.Kind == PersistentPropertyKind.Value && !UnorderedScalars.Contains(storage.StorageType));
 
     /// <summary>Classifies a collection type (<see cref="IsCollection"/>); null with a reason naming the offending element type.</summary>
     public static CollectionInfo? ClassifyCollection(INamedTypeSymbol type, out string? unsupportedReason)
@@ -130,7 +142,7 @@ internal static class SupportedTypes
         {
             // Sorted keys need an order the pool can check without the program: integers, enums, Guid, times, decimal,
             // strings. Floating point has NaN and -0; an object reference has no value order.
-            unsupportedReason = $"its {(shape == CollectionShape.Set ? "element" : "key")} type '{arguments[0].WithNullableAnnotation(NullableAnnotation.None).ToDisplayString()}' has no durable order: sorted keys and set elements are integers, enums, char, bool, Guid, DateTime, DateTimeOffset, TimeSpan, decimal, Int128, UInt128 or string";
+            unsupportedReason = $"its {(shape == CollectionShape.Set ? "element" : "key")} type '{arguments[0].WithNullableAnnotation(NullableAnnotation.None).ToDisplayString()}' has no durable order: sorted keys and set elements are {OrderedTypes}";
             return null;
         }
 
