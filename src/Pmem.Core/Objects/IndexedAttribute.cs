@@ -6,13 +6,25 @@ public enum PersistentIndexKind
 {
     /// <summary>Not indexed.</summary>
     None = 0,
+
     /// <summary>Indexed; several objects may hold the same value.</summary>
     Indexed = 1,
+
     /// <summary>Indexed; no two objects may hold the same value other than the property's default.</summary>
     Unique = 2,
 }
 
-/// <summary>Makes the pool keep an ordered index of the annotated persistent property (see <c>PersistentPool.Index</c>).</summary>
+/// <summary>
+/// Makes the pool keep an ordered index of the annotated persistent property, maintained by its setter in the same
+/// failure-atomic step (see <c>PersistentPool.Index</c>). Integer, enum, char, bool, Guid, DateTime, DateTimeOffset,
+/// TimeSpan, decimal, Int128, UInt128 and string properties can be indexed.
+/// </summary>
+/// <remarks>
+/// With <see cref="Unique"/>, setting a value another object holds throws <c>PersistentUniqueConstraintException</c>
+/// and changes nothing; the property's default value (0, null, <see cref="Guid.Empty"/>, …) is exempt, as SQL's
+/// <c>UNIQUE</c> exempts NULL, so new objects never collide before their key is set. Adding or removing the attribute
+/// changes no layout: the pool builds or drops the index when it next opens.
+/// </remarks>
 [AttributeUsage(AttributeTargets.Property, Inherited = false, AllowMultiple = false)]
 public sealed class IndexedAttribute : Attribute
 {

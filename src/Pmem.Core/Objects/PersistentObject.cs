@@ -36,19 +36,24 @@ public abstract class PersistentObject : IEquatable<PersistentObject>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     protected void WriteField<T>(int fieldOffset, T value) where T : unmanaged => Pool.WriteValue(Offset + fieldOffset, value);
 
+    /// <summary>
+    /// Writes an indexed unmanaged field (<see cref="IndexedAttribute"/>) and moves the object's entry in the index,
+    /// as one failure-atomic step.
+    /// </summary>
+    /// <exception cref="Pool.PersistentUniqueConstraintException">The index is unique and another object holds <paramref name="value"/>.</exception>
+    protected void WriteIndexedField<T>(PersistentTypeInfo type, int fieldOffset, T value) where T : unmanaged =>
+        IndexedWrites.WriteField(this, type, fieldOffset, value);
+
+    /// <summary>Writes an indexed string field and moves the object's entry in the index (a null string has none), as one failure-atomic step.</summary>
+    /// <exception cref="Pool.PersistentUniqueConstraintException">The index is unique and another object holds <paramref name="value"/>.</exception>
+    protected void WriteIndexedString(PersistentTypeInfo type, int fieldOffset, string? value) =>
+        IndexedWrites.WriteString(this, type, fieldOffset, value);
+
     /// <summary>Reads a string field (an 8-byte offset of an immutable persistent string; 0 = null).</summary>
     protected string? ReadString(int fieldOffset) => Pool.ReadString(Offset + fieldOffset);
 
     /// <summary>Replaces a string field failure-atomically: the new string is written, published and the old one freed as one step.</summary>
     protected void WriteString(int fieldOffset, string? value) => Pool.WriteString(Offset + fieldOffset, value);
-
-    /// <summary>Writes an unmanaged field of an indexed property (<see cref="IndexedAttribute"/>) of <paramref name="type"/>.</summary>
-    /// <remarks>Placeholder in the generator's branch: it writes the field only; the runtime's version also keeps the index.</remarks>
-    protected void WriteIndexedField<T>(PersistentTypeInfo type, int fieldOffset, T value) where T : unmanaged => WriteField(fieldOffset, value);
-
-    /// <summary>Writes a string field of an indexed property (<see cref="IndexedAttribute"/>) of <paramref name="type"/>.</summary>
-    /// <remarks>Placeholder in the generator's branch: it writes the field only; the runtime's version also keeps the index.</remarks>
-    protected void WriteIndexedString(PersistentTypeInfo type, int fieldOffset, string? value) => WriteString(fieldOffset, value);
 
     /// <summary>Reads a reference field; null when the field is 0.</summary>
     /// <exception cref="PersistentTypeMismatchException">The referenced object is not a <typeparamref name="T"/>.</exception>

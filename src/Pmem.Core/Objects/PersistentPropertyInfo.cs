@@ -26,7 +26,7 @@ public sealed class PersistentPropertyInfo
     /// <param name="target">The durable name of a referenced class, or null.</param>
     /// <param name="isNullable">Whether a string or reference property is declared nullable.</param>
     /// <param name="formerNames">Names the property was stored under before (<see cref="RenamedFromAttribute"/>).</param>
-    /// <param name="index">Whether the pool keeps an index of the property (<see cref="IndexedAttribute"/>).</param>
+    /// <param name="index">Whether the property is indexed (<see cref="IndexedAttribute"/>); not part of the layout.</param>
     /// <exception cref="ArgumentException">A name or storage type is empty, or the offset or size is negative.</exception>
     public PersistentPropertyInfo(
         string name,
@@ -59,8 +59,10 @@ public sealed class PersistentPropertyInfo
         Target = string.IsNullOrEmpty(target) ? null : target;
         IsNullable = isNullable;
         FormerNames = [.. formerNames];
-        Index = index;
         FieldKind = KindOf(storageType);
+        Index = index is >= PersistentIndexKind.None and <= PersistentIndexKind.Unique
+            ? index
+            : throw new ArgumentOutOfRangeException(nameof(index), index, $"Property '{name}' has an unknown index kind.");
     }
 
     /// <summary>The property's name.</summary>
@@ -87,7 +89,7 @@ public sealed class PersistentPropertyInfo
     /// <summary>Names the property was stored under before.</summary>
     public ImmutableArray<string> FormerNames { get; }
 
-    /// <summary>Whether the pool keeps an index of the property (<see cref="IndexedAttribute"/>), and whether it is unique.</summary>
+    /// <summary>Whether the pool keeps an index of this property (<see cref="IndexedAttribute"/>).</summary>
     public PersistentIndexKind Index { get; }
 
     /// <summary>What the pool must understand of the slot (a string, reference or collection), or null for a plain value.</summary>

@@ -64,6 +64,7 @@ public sealed class PersistentTypeInfo
         Version = version;
         Properties = [.. properties];
         HasSchema = true;
+        HasIndexes = Properties.Any(property => property.Index != PersistentIndexKind.None);
     }
 
     /// <summary>The durable name.</summary>
@@ -89,6 +90,9 @@ public sealed class PersistentTypeInfo
     /// older generator): a pool then knows the layout hash alone and cannot migrate the type when it changes.
     /// </summary>
     public ImmutableArray<PersistentPropertyInfo> Properties { get; } = [];
+
+    /// <summary>Whether a property is indexed (<see cref="IndexedAttribute"/>).</summary>
+    internal bool HasIndexes { get; }
 
     /// <summary>Whether <see cref="Properties"/> describes the whole layout (the type was described with its schema, even an empty one).</summary>
     public bool HasSchema { get; }

@@ -15,6 +15,9 @@ internal enum GraphProblemKind
 
     /// <summary>A block that cannot be read: a string longer than its block, a field past the pool's end.</summary>
     Unreadable,
+
+    /// <summary>An index that disagrees with its objects (an entry for no such object or another value, or a count that differs).</summary>
+    DamagedIndex,
 }
 
 /// <summary>One broken invariant: where it was found and through which slot.</summary>

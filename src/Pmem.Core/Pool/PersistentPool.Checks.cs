@@ -67,6 +67,11 @@ public sealed partial class PersistentPool
             walk.Pending.Push((root, PoolLayout.RootOffsetOffset, 0));
         }
 
+        if (_domain.Read<long>(PoolLayout.IndexDirectoryOffset) is var directory and not 0)
+        {
+            walk.Pending.Push((directory, PoolLayout.IndexDirectoryOffset, 0)); // the header owns the directory, the directory its trees
+        }
+
         while (walk.Pending.Count > 0)
         {
             var (offset, slot, holder) = walk.Pending.Pop();
@@ -106,6 +111,7 @@ public sealed partial class PersistentPool
             }
         }
 
+        CheckIndexes(walk);
         var unreachable = allocated.Keys.Where(offset => !walk.Reached.Contains(offset)).Order().ToList();
         through = walk.Through;
         return new PoolCheckReport(reachedAllocated, allocated.Count, unreachable, walk.Errors);
@@ -122,6 +128,19 @@ public sealed partial class PersistentPool
             if (!StringLayout.Fits(length, block.Size))
             {
                 walk.Problem(GraphProblemKind.Unreadable, holder, reachedThrough, offset, true, $"the string at {offset} claims {length} characters, more than its block holds");
+            }
+
+            return;
+        }
+
+        if (type == TypeTable.IndexDirectoryTypeIndex)
+        {
+            foreach (var slot in IndexDirectory.Read(_domain, offset))
+            {
+                if (_domain.Read<long>(slot.TreeWord) is var tree and not 0)
+                {
+                    Follow(offset, slot.TreeWord, tree, owned: true, "collection", walk);
+                }
             }
 
             return;

@@ -55,24 +55,7 @@ public sealed partial class PersistentPool
                     break;
                 }
 
-                for (var waiter = owner; waiter is not null; waiter = _creationWaits.GetValueOrDefault(waiter))
-                {
-                    if (ReferenceEquals(waiter, tx))
-                    {
-                        throw new InvalidOperationException(
-                            $"{Path}: two transactions each wait for a collection the other is creating (field at offset {fieldOffset}); this one rolls back.");
-                    }
-                }
-
-                _creationWaits[tx] = owner;
-                try
-                {
-                    Monitor.Wait(_creations); // woken when a creating transaction ends (CollectionCreationsEnded)
-                }
-                finally
-                {
-                    _creationWaits.Remove(tx);
-                }
+                WaitForCreations(tx, owner, $"a collection (field at offset {fieldOffset})");
             }
 
             _creations[fieldOffset] = tx;
@@ -83,6 +66,38 @@ public sealed partial class PersistentPool
         initialize(created);
         WriteInTransaction(tx, fieldOffset, created);
         return created;
+    }
+
+    /// <summary>
+    /// Waits (inside <c>lock (_creations)</c>) until a transaction ends, <paramref name="owner"/> being the one
+    /// <paramref name="tx"/> waits for (null: none to blame, such as index readers), refusing a wait that would close a cycle.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The wait would deadlock: the caller's transaction then rolls back.</exception>
+    private void WaitForCreations(TransactionState? tx, TransactionState? owner, string what)
+    {
+        if (tx is null || owner is null)
+        {
+            Monitor.Wait(_creations);
+            return;
+        }
+
+        for (var waiter = owner; waiter is not null; waiter = _creationWaits.GetValueOrDefault(waiter))
+        {
+            if (ReferenceEquals(waiter, tx))
+            {
+                throw new InvalidOperationException($"{Path}: two transactions each wait for what the other holds ({what}); this one rolls back.");
+            }
+        }
+
+        _creationWaits[tx] = owner;
+        try
+        {
+            Monitor.Wait(_creations); // woken when a creating (or index-changing) transaction ends (CollectionCreationsEnded)
+        }
+        finally
+        {
+            _creationWaits.Remove(tx);
+        }
     }
 
     /// <summary>
@@ -109,6 +124,11 @@ public sealed partial class PersistentPool
     {
         lock (_creations)
         {
+            if (ReferenceEquals(_indexLockOwner, tx))
+            {
+                _indexLockOwner = null; // the index lock rides on the same list (IndexLockMark)
+            }
+
             foreach (var field in tx.CreatedCollections!)
             {
                 if (_creations.TryGetValue(field, out var owner) && ReferenceEquals(owner, tx))

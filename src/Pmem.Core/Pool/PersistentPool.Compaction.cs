@@ -15,7 +15,10 @@ public sealed partial class PersistentPool
     /// <summary>Allocations per transaction of a compaction: each logs two entries, well inside one log slot.</summary>
     private const int CompactionBatch = 512;
 
-    /// <summary>Counts the allocated blocks and the size a dense copy of them needs (whole runs per size class, large spans).</summary>
+    /// <summary>
+    /// Counts the allocated blocks and the size a dense copy of them needs (whole runs per size class, large spans);
+    /// the indexes' blocks count too, though the copy leaves them out: the program rebuilds them in that room.
+    /// </summary>
     internal PoolOccupancy MeasureOccupancy()
     {
         ThrowIfDisposed();
@@ -45,7 +48,7 @@ public sealed partial class PersistentPool
     }
 
     /// <summary>
-    /// Copies every allocated block of this pool (reachable or not, schema records included) into
+    /// Copies every allocated block of this pool (reachable or not, schema records included; indexes not) into
     /// <paramref name="target"/>, a new empty pool of the same lanes, layout and durability, one after another in
     /// offset order, and rewrites every stored offset (references, strings, collections, their storage and tree nodes,
     /// the root, the schema words) to the blocks' new places; then gives the target this pool's identity (uuid,
@@ -53,7 +56,8 @@ public sealed partial class PersistentPool
     /// through its log; contents are written in place and made durable by its close.
     /// </summary>
     /// <exception cref="PoolCorruptedException">A stored offset does not lead to an allocated block (the pool needs a repair first), or a collection cannot be read.</exception>
-    internal void CopyCompactedInto(PersistentPool target)
+    /// <returns>The blocks copied: every allocated block but the indexes'.</returns>
+    internal long CopyCompactedInto(PersistentPool target)
     {
         ThrowIfDisposed();
         if (_domain.Read<ulong>(PoolLayout.MigrationTypesOffset) != 0)
@@ -62,7 +66,14 @@ public sealed partial class PersistentPool
         }
 
         var blocks = new List<(long Offset, long Size, uint Type)>();
-        _heap.ForEachAllocated((block, type) => blocks.Add((block.Offset, block.Size, type)));
+        var indexBlocks = IndexBlocks(); // index keys hold objects' offsets in order: the program rebuilds them in the copy
+        _heap.ForEachAllocated((block, type) =>
+        {
+            if (!indexBlocks.Contains(block.Offset))
+            {
+                blocks.Add((block.Offset, block.Size, type));
+            }
+        });
 
         // The type table as it is (type indexes are stored in every block), before any block is stamped with one.
         var tableBytes = _types.Count * PoolLayout.TypeEntrySize;
@@ -136,6 +147,7 @@ public sealed partial class PersistentPool
         target._domain.NotifyStore(0, PoolLayout.HeaderSize);
         target._domain.Flush(0, PoolLayout.HeaderSize);
         target._domain.Drain();
+        return blocks.Count;
     }
 
     /// <summary>

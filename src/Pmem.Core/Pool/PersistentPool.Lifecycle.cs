@@ -91,6 +91,7 @@ public sealed partial class PersistentPool
         try
         {
             pool.EvolveSchema(evolution);
+            pool.PrepareIndexes(options);
         }
         catch
         {
@@ -179,7 +180,7 @@ public sealed partial class PersistentPool
     /// </summary>
     private static bool IsTornUpgrade(PersistenceDomain domain, uint version, ulong checksum)
     {
-        uint[] others = version < PoolLayout.SchemaVersion ? [PoolLayout.FormatVersion] : version == PoolLayout.FormatVersion ? [2, 3] : [];
+        uint[] others = version < PoolLayout.FormatVersion ? [PoolLayout.FormatVersion] : [2, 3, 4];
         return others.Any(other => HeaderChecksumWithVersion(domain, other) == checksum);
     }
 

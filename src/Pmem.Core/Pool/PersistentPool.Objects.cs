@@ -17,7 +17,43 @@ public sealed partial class PersistentPool
     {
         ThrowIfDisposed();
         ThrowIfReadOnly();
-        return T.Attach(new ObjectHandle(this, NewBlock(T.PersistentType, TypeIndexOf<T>())));
+        var typeIndex = TypeIndexOf<T>();
+        if (T.PersistentType.HasIndexes && LiveIndexesOf(typeIndex) is { Length: > 0 } indexes)
+        {
+            return T.Attach(new ObjectHandle(this, NewIndexed(T.PersistentType, typeIndex, indexes)));
+        }
+
+        return T.Attach(new ObjectHandle(this, NewBlock(T.PersistentType, typeIndex)));
+    }
+
+    /// <summary>A new object and its entries in its type's indexes (its default values), in one transaction.</summary>
+    private long NewIndexed(PersistentTypeInfo type, uint typeIndex, LiveIndex[] indexes)
+    {
+        using var tx = BeginTransaction();
+        var offset = NewBlock(type, typeIndex);
+        EnterIndexLock();
+        foreach (var index in indexes)
+        {
+            IndexMaintenance.Instance!.Add(this, index, offset);
+        }
+
+        tx.Commit();
+        return offset;
+    }
+
+    /// <summary>Removes the object at <paramref name="offset"/> from its type's indexes, in the running transaction.</summary>
+    private void RemoveFromIndexes(long offset)
+    {
+        if (_liveIndexes.Length == 0 || !TryGetBlockType(offset, out var typeIndex) || LiveIndexesOf(typeIndex) is not { Length: > 0 } indexes)
+        {
+            return;
+        }
+
+        EnterIndexLock();
+        foreach (var index in indexes)
+        {
+            IndexMaintenance.Instance!.Remove(this, index, offset);
+        }
     }
 
     /// <summary>
@@ -131,7 +167,11 @@ public sealed partial class PersistentPool
             throw new InvalidOperationException($"{Path}: the root object cannot be deleted.");
         }
 
-        Atomically(obj.Offset, FreeInTransaction);
+        Atomically(obj.Offset, offset =>
+        {
+            RemoveFromIndexes(offset);
+            FreeInTransaction(offset);
+        });
     }
 
     /// <summary>The pool's root object, created (zeroed) on first use.</summary>

@@ -41,6 +41,7 @@ public sealed partial class PersistentPool
             _heap.ValidateAfterReplay();
             ValidateRoot();
             ValidateStoredSchema();
+            ValidateIndexDirectory();
             evolution = PlanEvolution(options);
         }
         catch (PoolException) when (overwritten.Count > 0)

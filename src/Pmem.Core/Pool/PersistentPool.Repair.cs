@@ -76,6 +76,12 @@ public sealed partial class PersistentPool
             using var tx = BeginTransaction();
             foreach (var problem in problems.Skip(start).Take(RepairBatch))
             {
+                if (IsIndexProblem(problem))
+                {
+                    DropIndex(problem, cleared, steps);
+                    continue;
+                }
+
                 if (problem.Kind == GraphProblemKind.DamagedCollection && TryRecount(problem.Target, problems, steps))
                 {
                     continue;
@@ -97,6 +103,27 @@ public sealed partial class PersistentPool
 
             tx.Commit();
         }
+
+        LoadIndexSlots();
+    }
+
+    /// <summary>Whether a problem lies in an index (reached through the directory, or disagreeing with its objects).</summary>
+    private bool IsIndexProblem(GraphProblem problem) =>
+        problem.Kind == GraphProblemKind.DamagedIndex || (problem.Holder != 0 && problem.Holder == _domain.Read<long>(PoolLayout.IndexDirectoryOffset));
+
+    /// <summary>Clears a damaged index's directory entry: its tree becomes unreachable (freed by the next round) and the program rebuilds the index when it next opens the pool.</summary>
+    private void DropIndex(GraphProblem problem, HashSet<long> cleared, List<RepairStep> steps)
+    {
+        var directory = _domain.Read<long>(PoolLayout.IndexDirectoryOffset);
+        var slot = (int)((problem.Slot - directory - IndexDirectory.HeaderSize) / IndexDirectory.EntrySize);
+        var entry = IndexDirectory.EntryOffset(directory, slot);
+        if (slot is < 0 or >= IndexDirectory.Capacity || !cleared.Add(entry))
+        {
+            return;
+        }
+
+        WriteBytesInTransaction(entry, new byte[IndexDirectory.EntrySize]);
+        steps.Add(new RepairStep("drop-index", directory, "(index directory)", $"index entry {slot} dropped ({problem.Message}); the program rebuilds the index when it next opens the pool"));
     }
 
     /// <summary>Makes a bad slot harmless, as its holder allows: null it, remove its dictionary entry, or drop its collection.</summary>

@@ -25,6 +25,11 @@ public sealed partial class PersistentPool
             RecordSchema(stored, type);
         }
 
+        if (!_indexesInStep[stored.Index])
+        {
+            KeepIndexesInStep(type, stored.Index);
+        }
+
         return stored.Index;
     }
 
@@ -101,7 +106,7 @@ public sealed partial class PersistentPool
             _heap.LogAllocate(redo, block, TypeTable.SchemaTypeIndex);
             redo.RequireDurable(block.Offset, _domain.GetSpan(block.Offset, record.Length));
             redo.Set(PoolLayout.SchemaWordOffset(entry), (ulong)block.Offset);
-            LogFormatUpgrade(redo);
+            LogFormatUpgrade(redo, PoolLayout.SchemaVersion);
         }
 
         more(redo);
@@ -118,10 +123,10 @@ public sealed partial class PersistentPool
         FormatVersion = _domain.Read<uint>(PoolLayout.VersionOffset);
     }
 
-    /// <summary>Logs the header's move to the schema format (version and checksum together), when it is older.</summary>
-    private void LogFormatUpgrade(Log.RedoBuilder redo)
+    /// <summary>Logs the header's move to the current format (version and checksum together), when it is older than <paramref name="needed"/>.</summary>
+    private void LogFormatUpgrade(Log.RedoBuilder redo, uint needed)
     {
-        if (FormatVersion >= PoolLayout.SchemaVersion)
+        if (FormatVersion >= needed)
         {
             return;
         }

@@ -129,3 +129,21 @@ public sealed class PersistentSchemaException(string path, string typeName, IRea
     /// </summary>
     public bool IsStoredSchemaUnknown => Problems.Any(problem => problem.Contains(SchemaPlan.UnknownStoredSchema, StringComparison.Ordinal));
 }
+
+/// <summary>
+/// A unique index (<c>[Indexed(Unique = true)]</c>) would hold one value for two objects: the write that tried it
+/// changed nothing (the running transaction rolls back when the exception leaves it); at open, a property newly
+/// declared unique already holds a value twice, and the index is not built.
+/// </summary>
+public sealed class PersistentUniqueConstraintException(string path, string typeName, string propertyName, string value, long existingObject)
+    : PoolException(path, $"'{typeName}.{propertyName}' is unique, and the object at offset {existingObject} holds {value} already")
+{
+    /// <summary>The durable name of the type.</summary>
+    public string TypeName { get; } = typeName;
+
+    /// <summary>The unique property.</summary>
+    public string PropertyName { get; } = propertyName;
+
+    /// <summary>The object that holds the value already.</summary>
+    public long ExistingObject { get; } = existingObject;
+}

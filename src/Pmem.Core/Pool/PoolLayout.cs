@@ -2,8 +2,9 @@
 namespace Pmem.Pool;
 
 /// <summary>
-/// The pool file format, version 4 (versions 2 and 3 are read too and upgraded to 4 when the pool first records a
-/// schema: version 3 lacks schema records, version 2 also never seals logs; version 1 had two log slots per lane). All offsets are from the start of the pool; every multi-byte value is little-endian. See
+/// The pool file format, version 5 (versions 2 to 4 are read too and upgraded to 5 when the pool first records a
+/// schema or an index: version 4 lacks the index directory, version 3 also schema records, version 2 also never seals
+/// logs; version 1 had two log slots per lane). All offsets are from the start of the pool; every multi-byte value is little-endian. See
 /// <c>docs/pool-format.md</c>.
 /// </summary>
 /// <remarks>
@@ -17,11 +18,14 @@ namespace Pmem.Pool;
 internal static class PoolLayout
 {
     public const ulong Magic = 0x4C4F4F504D454D50; // "PMEMPOOL"
-    /// <summary>The version new pools get: types carry schema records, process-crash pools may seal their logs.</summary>
-    public const uint FormatVersion = 4;
+    /// <summary>The version new pools get: types carry schema records, indexes live in the index directory, process-crash pools may seal their logs.</summary>
+    public const uint FormatVersion = 5;
 
     /// <summary>The first version with schema records (<see cref="SchemaWordsOffset"/>).</summary>
     public const uint SchemaVersion = 4;
+
+    /// <summary>The first version with an index directory (<see cref="IndexDirectoryOffset"/>); older releases must not open a pool with indexes they would not maintain.</summary>
+    public const uint IndexVersion = 5;
 
     /// <summary>The oldest version this release opens (and keeps: a version-2 pool never gets a sealed log).</summary>
     public const uint OldestReadableVersion = 2;
@@ -59,6 +63,9 @@ internal static class PoolLayout
 
     /// <summary>The migration's durable cursor: the offset of the last object its current phase finished.</summary>
     public const int MigrationCursorOffset = 568;
+
+    /// <summary>The offset of the index directory block (<see cref="IndexDirectory"/>), or 0 while the pool has no index.</summary>
+    public const int IndexDirectoryOffset = 576;
 
     /// <summary>
     /// One word per type table entry (index <c>i - FirstUserTypeIndex</c>): the offset of the entry's schema record

@@ -52,6 +52,12 @@ internal static class SortedLayout
     public const long HeightOffset = 56;
     public const long KeyWidthOffset = 60;
 
+    /// <summary>
+    /// Set in a recorded key order when each key slot ends with an object's offset (an index's tree): keys order by
+    /// the value part first, then by that offset as an unsigned number.
+    /// </summary>
+    public const KeyOrder ObjectOffsetOrder = (KeyOrder)0x100;
+
     public const int NodeEntryCountOffset = 0;
     public const int NodeLevelOffset = 4;
     public const int NodeNextOffset = 8;
@@ -90,7 +96,9 @@ internal static class SortedLayout
         var nodeSize = pool.ReadValue<int>(header + NodeSizeOffset);
         var height = pool.ReadValue<int>(header + HeightOffset);
         var width = pool.ReadValue<int>(header + KeyWidthOffset);
-        if (width is not (1 or 2 or 4 or 8 or 16) || width > keySize || keySize is <= 0 or > 16 || keySize % 8 != 0 || keyKind is not ((int)SlotKind.Raw or (int)SlotKind.String) ||
+        var valueKeySize = (order & (int)ObjectOffsetOrder) != 0 ? keySize - 8 : keySize; // an index key's value part
+        order &= ~(int)ObjectOffsetOrder;
+        if (width is not (1 or 2 or 4 or 8 or 16) || width > valueKeySize || valueKeySize is <= 0 or > 16 || keySize % 8 != 0 || keyKind is not ((int)SlotKind.Raw or (int)SlotKind.String) ||
             (keyKind == (int)SlotKind.String) != (order == (int)KeyOrder.Ordinal) || order is < (int)KeyOrder.Signed or > (int)KeyOrder.Decimal ||
             valueSize < 0 || valueSize > 1 << 12 || valueSize % 8 != 0 || valueKind is < (int)SlotKind.Raw or > (int)SlotKind.Reference ||
             (valueKind != (int)SlotKind.Raw && valueSize != 8) || (valueSize == 0 && valueKind != (int)SlotKind.Raw))
@@ -339,6 +347,12 @@ internal static class SortedLayout
         if (a is null)
         {
             return -1;
+        }
+
+        if ((order & ObjectOffsetOrder) != 0)
+        {
+            var c = Compare(pool, order & ~ObjectOffsetOrder, width, a, b);
+            return c != 0 ? c : BinaryPrimitives.ReadUInt64LittleEndian(a.AsSpan(a.Length - 8)).CompareTo(BinaryPrimitives.ReadUInt64LittleEndian(b.AsSpan(b.Length - 8)));
         }
 
         return order switch

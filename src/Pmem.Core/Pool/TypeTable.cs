@@ -53,6 +53,9 @@ internal sealed class TypeTable
     public const uint SortedDictionaryTypeIndex = 5;
     public const uint SortedNodeTypeIndex = 6;
 
+    /// <summary>The <see cref="IndexDirectory"/> block, owned by the header's index directory word.</summary>
+    public const uint IndexDirectoryTypeIndex = 7;
+
     /// <summary>A block a migration moved out of: its first word is the new offset, until the migration frees it.</summary>
     public const uint ForwardingTypeIndex = 14;
 
@@ -125,12 +128,12 @@ internal sealed class TypeTable
 
     public bool IsKnown(uint typeIndex) =>
         typeIndex is StringTypeIndex or BlobTypeIndex or ListTypeIndex or DictionaryTypeIndex or SortedDictionaryTypeIndex or SortedNodeTypeIndex
-            or ForwardingTypeIndex or SchemaTypeIndex ||
+            or ForwardingTypeIndex or SchemaTypeIndex or IndexDirectoryTypeIndex ||
         (typeIndex >= FirstUserTypeIndex && typeIndex - FirstUserTypeIndex < (uint)_snapshot.ByIndex.Length);
 
     /// <summary>
     /// The one spelling of a type index in messages, checks and statistics: <c>string</c>, <c>(collection storage)</c>,
-    /// <c>(list)</c>, <c>(dictionary)</c>, <c>(sorted dictionary)</c>, <c>(sorted dictionary node)</c>, <c>(schema)</c>,
+    /// <c>(list)</c>, <c>(dictionary)</c>, <c>(sorted dictionary)</c>, <c>(sorted dictionary node)</c>, <c>(schema)</c>, <c>(index directory)</c>,
     /// <c>(moved object)</c>, a stored type's name, or <c>(type index N)</c> for one the table does not hold.
     /// </summary>
     public string NameOf(uint typeIndex) => typeIndex switch
@@ -142,6 +145,7 @@ internal sealed class TypeTable
         SortedDictionaryTypeIndex => "(sorted dictionary)",
         SortedNodeTypeIndex => "(sorted dictionary node)",
         SchemaTypeIndex => "(schema)",
+        IndexDirectoryTypeIndex => "(index directory)",
         ForwardingTypeIndex => "(moved object)",
         _ => Get(typeIndex) is { } stored ? (stored.IsRetired ? stored.Name + " (retired layout)" : stored.Name) : $"(type index {typeIndex})",
     };

@@ -69,12 +69,13 @@ public static class PoolCompaction
                 LaneSize = inspection.LaneSize,
                 MaxSize = Math.Max(occupancy.DenseSize * 2, pool.Size), // room to grow should a run not fill exactly
             };
+            long copied;
             using (var target = PersistentPool.Create(temporary, layout, occupancy.DenseSize, options))
             {
-                pool.CopyCompactedInto(target);
+                copied = pool.CopyCompactedInto(target);
             }
 
-            Verify(temporary, layout, occupancy.Blocks);
+            Verify(temporary, layout, copied);
             DurableFiles.Replace(temporary, path);
         }
         catch

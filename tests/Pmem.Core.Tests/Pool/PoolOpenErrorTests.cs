@@ -78,7 +78,7 @@ public sealed class PoolOpenErrorTests
         BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(8), PoolLayout.FormatVersion + 1);
         var error = OpenFails<PoolVersionException>(image);
         Assert.Equal(PoolLayout.FormatVersion + 1, error.Version);
-        Assert.Equal((2u, 4u), (error.OldestSupportedVersion, error.SupportedVersion));
+        Assert.Equal((2u, 5u), (error.OldestSupportedVersion, error.SupportedVersion));
         Assert.False(error.IsOlder);
         Assert.Contains("newer", error.Message);
     }

@@ -1,0 +1,80 @@
+// IndexedWrites -- the setters of indexed properties: the write and the index's change in one failure-atomic step.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Pmem.Pool;
+
+namespace Pmem.Objects;
+
+/// <summary>
+/// Writes of indexed properties (what generated setters call) and the pool's hook for new and deleted objects: each
+/// change of a value moves the object's index entry in the same transaction (the running one, or its own), under the
+/// pool's index lock, so an index never disagrees with its objects, even after a crash.
+/// </summary>
+internal sealed class IndexedWrites : IndexMaintenance
+{
+    private static readonly IndexedWrites s_instance = new();
+
+#pragma warning disable CA2255 // the pool (a lower layer) must find the index trees' code before any pool opens; no reflection
+    [ModuleInitializer]
+#pragma warning restore CA2255
+    internal static void Install() => Instance = s_instance;
+
+    public override void Add(PersistentPool pool, LiveIndex index, long obj) => IndexOperations.For(index.Property.StorageType).Add(pool, index, obj);
+
+    public override void Remove(PersistentPool pool, LiveIndex index, long obj) => IndexOperations.For(index.Property.StorageType).Remove(pool, index, obj);
+
+    /// <summary>Writes an unmanaged indexed property and moves the object's entry.</summary>
+    /// <exception cref="PersistentUniqueConstraintException">A unique index: another object holds the value (nothing changes; a running transaction rolls back).</exception>
+    public static void WriteField<T>(PersistentObject obj, PersistentTypeInfo type, int fieldOffset, T value) where T : unmanaged
+    {
+        var pool = obj.Pool;
+        var at = obj.Offset + fieldOffset;
+        if (pool.LiveIndexAt(pool.TypeIndex(type), fieldOffset) is not { } index)
+        {
+            pool.WriteValue(at, value); // not indexed in this pool yet (see PersistentPool.KeepIndexesInStep)
+            return;
+        }
+
+        var old = pool.ReadValue<T>(at);
+        if (MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in old)).SequenceEqual(MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value))))
+        {
+            return;
+        }
+
+        pool.Atomically((pool, index, obj.Offset, at, value), static s =>
+        {
+            s.pool.EnterIndexLock();
+            var operations = IndexOperations.For(s.index.Property.StorageType);
+            operations.Remove(s.pool, s.index, s.Offset);
+            s.pool.WriteValue(s.at, s.value);
+            operations.Add(s.pool, s.index, s.Offset);
+        });
+    }
+
+    /// <summary>Writes an indexed string property and moves the object's entry (a null string has none).</summary>
+    /// <exception cref="PersistentUniqueConstraintException">A unique index: another object holds the string.</exception>
+    public static void WriteString(PersistentObject obj, PersistentTypeInfo type, int fieldOffset, string? value)
+    {
+        var pool = obj.Pool;
+        var at = obj.Offset + fieldOffset;
+        if (pool.LiveIndexAt(pool.TypeIndex(type), fieldOffset) is not { } index)
+        {
+            pool.WriteString(at, value);
+            return;
+        }
+
+        if (string.Equals(pool.ReadString(at), value, StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        pool.Atomically((pool, index, obj.Offset, at, value), static s =>
+        {
+            s.pool.EnterIndexLock();
+            var operations = IndexOperations.For(s.index.Property.StorageType);
+            operations.Remove(s.pool, s.index, s.Offset);
+            s.pool.WriteString(s.at, s.value);
+            operations.Add(s.pool, s.index, s.Offset);
+        });
+    }
+}

@@ -1,0 +1,379 @@
+// PersistentPool (indexes) -- the index directory at run time: which indexes are live, keeping them in step with the program, and the index lock.
+using Pmem.Heap;
+using Pmem.Objects;
+using Pmem.Transactions;
+
+namespace Pmem.Pool;
+
+/// <summary>
+/// What the pool asks of the index trees (the Objects layer implements it over its sorted trees and installs
+/// <see cref="Instance"/> when the library loads): add or remove one object's entry, in the running transaction.
+/// </summary>
+internal abstract class IndexMaintenance
+{
+    /// <summary>The implementation; set once before any pool opens.</summary>
+    public static IndexMaintenance? Instance { get; set; }
+
+    /// <summary>Adds the entry of the object at <paramref name="obj"/> (its property's current value), checking uniqueness.</summary>
+    public abstract void Add(PersistentPool pool, LiveIndex index, long obj);
+
+    /// <summary>Removes the entry of the object at <paramref name="obj"/> (its property's current value), if it has one.</summary>
+    public abstract void Remove(PersistentPool pool, LiveIndex index, long obj);
+}
+
+/// <summary>A live index: its directory entry and the stored property it orders.</summary>
+internal sealed record LiveIndex(IndexSlot Slot, PersistentPropertyInfo Property);
+
+public sealed partial class PersistentPool
+{
+    private const int IndexBuildBatch = 1024;
+
+    private readonly object _indexSync = new(); // directory changes and builds, one at a time
+    private volatile LiveIndex[] _liveIndexes = [];
+    private volatile IndexSlot[] _indexSlots = [];
+    private readonly bool[] _indexesInStep = new bool[TypeTable.IndexCount]; // per type index: this session's program agrees with the directory
+    private TransactionState? _indexLockOwner; // guarded by _creations (its waits join the creation waits' cycle check)
+    private int _indexReaders;
+
+    /// <summary>Every live (maintained) index.</summary>
+    internal LiveIndex[] LiveIndexes => _liveIndexes;
+
+    /// <summary>At open, after the replay: the directory is possible (before anything is written).</summary>
+    private void ValidateIndexDirectory()
+    {
+        var directory = _domain.Read<long>(PoolLayout.IndexDirectoryOffset);
+        if (directory != 0 && IndexDirectory.Problem(this, directory) is { } problem)
+        {
+            throw new PoolCorruptedException(Path, problem);
+        }
+
+        LoadIndexSlots();
+    }
+
+    private void LoadIndexSlots()
+    {
+        var slots = IndexDirectory.Read(_domain, _domain.Read<long>(PoolLayout.IndexDirectoryOffset));
+        var live = new List<LiveIndex>();
+        foreach (var slot in slots)
+        {
+            if (!slot.IsStale && _types.Get(slot.TypeIndex) is { IsRetired: false } stored &&
+                stored.Schema?.Properties.FirstOrDefault(p => p.Offset == slot.PropertyOffset) is { } property)
+            {
+                live.Add(new LiveIndex(slot, property));
+            }
+        }
+
+        _indexSlots = slots;
+        _liveIndexes = [.. live];
+    }
+
+    /// <summary>The live indexes of objects of <paramref name="typeIndex"/> (empty for most types: one array test).</summary>
+    internal LiveIndex[] LiveIndexesOf(uint typeIndex)
+    {
+        var live = _liveIndexes;
+        if (live.Length == 0)
+        {
+            return [];
+        }
+
+        return Array.FindAll(live, index => index.Slot.TypeIndex == typeIndex);
+    }
+
+    /// <summary>The live index of the property at <paramref name="propertyOffset"/> of <paramref name="typeIndex"/>, or null.</summary>
+    internal LiveIndex? LiveIndexAt(uint typeIndex, int propertyOffset)
+    {
+        foreach (var index in _liveIndexes)
+        {
+            if (index.Slot.TypeIndex == typeIndex && index.Slot.PropertyOffset == propertyOffset)
+            {
+                return index;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Brings the directory in step with the program's declaration of <paramref name="type"/> (stored as
+    /// <paramref name="typeIndex"/>): indexes it no longer declares (or declares otherwise) become stale and are freed;
+    /// declared ones that are missing are built from the objects. Runs once per type and session, outside
+    /// transactions only (inside one it waits for a later call: until then the missing indexes are simply absent, so
+    /// nothing needs maintaining, and lookups say so). Never in a read-only pool.
+    /// </summary>
+    private void KeepIndexesInStep(PersistentTypeInfo type, uint typeIndex)
+    {
+        if (_indexesInStep[typeIndex] || (!type.HasIndexes && _indexSlots.Length == 0) || IsReadOnly)
+        {
+            return;
+        }
+
+        lock (_indexSync)
+        {
+            if (_indexesInStep[typeIndex])
+            {
+                return;
+            }
+
+            // Marking stale and claiming the index of a type without objects are commits of their own, right even
+            // inside a transaction; freeing and filling trees wait for a call outside one.
+            var inTransaction = CurrentTransaction() is not null;
+            var declared = type.Properties.Where(p => p.Index != PersistentIndexKind.None).ToList();
+            foreach (var slot in _indexSlots.Where(s => s.TypeIndex == typeIndex && !s.IsStale))
+            {
+                var property = declared.FirstOrDefault(p => p.Offset == slot.PropertyOffset);
+                if (property is null || (property.Index == PersistentIndexKind.Unique) != slot.IsUnique)
+                {
+                    SetIndexFlags(slot, slot.Flags | IndexDirectory.StaleFlag, inTransaction: false);
+                }
+            }
+
+            var missing = declared.Where(property => LiveIndexAt(typeIndex, property.Offset) is null).ToList();
+            if (inTransaction && missing.Count > 0 && !new OffsetsOfType(this, typeIndex, _types.Get(typeIndex)!.Size).Any())
+            {
+                foreach (var property in missing)
+                {
+                    SetIndexFlags(ClaimIndexSlot(typeIndex, property), property.Index == PersistentIndexKind.Unique ? IndexDirectory.UniqueFlag : 0, inTransaction: false);
+                }
+
+                missing.Clear();
+            }
+
+            if (inTransaction)
+            {
+                _indexesInStep[typeIndex] = missing.Count == 0 && !_indexSlots.Any(s => s.IsStale);
+                return;
+            }
+
+            FreeStaleIndexes();
+            foreach (var property in missing)
+            {
+                BuildIndex(typeIndex, property);
+            }
+
+            _indexesInStep[typeIndex] = true;
+        }
+    }
+
+    /// <summary>
+    /// At open, after migrations (writable pools): frees what a crash left stale, drops the indexes of retired types,
+    /// and brings every stored type the program knows in step (so indexes added to classes are built now, not at a
+    /// first use that may run inside a transaction).
+    /// </summary>
+    /// <exception cref="PersistentUniqueConstraintException">A property newly declared unique holds one value in two objects.</exception>
+    private void PrepareIndexes(PoolOpenOptions options)
+    {
+        if (IsReadOnly)
+        {
+            return;
+        }
+
+        TidyIndexes();
+        foreach (var type in options.Types.Concat(PersistentTypeRegistry.All))
+        {
+            if ((type.HasIndexes || _indexSlots.Length > 0) && _types.Find(type.TypeId) is { } stored && stored.HasLayoutOf(type) && stored.Version == type.Version)
+            {
+                TypeIndex(type);
+            }
+        }
+    }
+
+    private void TidyIndexes()
+    {
+        if (_indexSlots.Length == 0)
+        {
+            return;
+        }
+
+        lock (_indexSync)
+        {
+            foreach (var slot in _indexSlots.Where(s => !s.IsStale && _types.Get(s.TypeIndex) is not { IsRetired: false, Schema: not null }))
+            {
+                SetIndexFlags(slot, slot.Flags | IndexDirectory.StaleFlag, inTransaction: false);
+            }
+
+            FreeStaleIndexes();
+        }
+    }
+
+    /// <summary>Frees every stale index tree and its entry, one transaction each.</summary>
+    private void FreeStaleIndexes()
+    {
+        foreach (var slot in _indexSlots.Where(s => s.IsStale))
+        {
+            Atomically(slot, slot =>
+            {
+                if (ReadValue<long>(slot.TreeWord) is var tree and not 0)
+                {
+                    FreeInTransaction(tree); // the header owns its nodes and strings
+                }
+
+                var entry = IndexDirectory.EntryOffset(_domain.Read<long>(PoolLayout.IndexDirectoryOffset), slot.Slot);
+                WriteBytesInTransaction(entry, new byte[IndexDirectory.EntrySize]);
+            });
+        }
+
+        LoadIndexSlots();
+    }
+
+    /// <summary>
+    /// Claims an entry (stale while it fills), adds every object in batches, and makes it live with the last batch:
+    /// a crash before that leaves a stale entry for the next open to free.
+    /// </summary>
+    /// <exception cref="PersistentUniqueConstraintException">A unique index finds two objects with one value (the entry is freed).</exception>
+    private void BuildIndex(uint typeIndex, PersistentPropertyInfo property)
+    {
+        var maintenance = IndexMaintenance.Instance ?? throw new InvalidOperationException("The index maintenance is not installed.");
+        var slot = ClaimIndexSlot(typeIndex, property);
+        var building = new LiveIndex(slot, property);
+        var objects = new OffsetsOfType(this, typeIndex, _types.Get(typeIndex)!.Size).ToList();
+        try
+        {
+            for (var start = 0; start == 0 || start < objects.Count; start += IndexBuildBatch)
+            {
+                using var tx = BeginTransaction();
+                EnterIndexLock();
+                foreach (var obj in objects.Skip(start).Take(IndexBuildBatch))
+                {
+                    maintenance.Add(this, building, obj);
+                }
+
+                if (start + IndexBuildBatch >= objects.Count)
+                {
+                    SetIndexFlags(slot, slot.Flags & ~IndexDirectory.StaleFlag, inTransaction: true);
+                }
+
+                tx.Commit();
+            }
+        }
+        catch (PersistentUniqueConstraintException)
+        {
+            LoadIndexSlots();
+            FreeStaleIndexes();
+            throw;
+        }
+
+        LoadIndexSlots();
+    }
+
+    /// <summary>A free directory entry, claimed stale for <paramref name="property"/> in a commit of its own (the directory made first if there is none).</summary>
+    private IndexSlot ClaimIndexSlot(uint typeIndex, PersistentPropertyInfo property)
+    {
+        var directory = _domain.Read<long>(PoolLayout.IndexDirectoryOffset);
+        if (directory == 0)
+        {
+            directory = CreateIndexDirectory();
+        }
+
+        var used = _indexSlots.Select(s => s.Slot).ToHashSet();
+        var free = Enumerable.Range(0, IndexDirectory.Capacity).FirstOrDefault(s => !used.Contains(s), -1);
+        if (free < 0)
+        {
+            throw new InvalidOperationException($"{Path}: the pool holds {IndexDirectory.Capacity} indexes, as many as it can; remove [Indexed] from a property to index '{property.Name}'.");
+        }
+
+        var flags = IndexDirectory.StaleFlag | (property.Index == PersistentIndexKind.Unique ? IndexDirectory.UniqueFlag : 0);
+        var entry = IndexDirectory.EntryOffset(directory, free);
+        var redo = RentRedo();
+        redo.Set(entry + IndexDirectory.TypeIndexOffset, ((ulong)(uint)property.Offset << 32) | typeIndex);
+        redo.Set(entry + IndexDirectory.FlagsOffset, (ulong)flags);
+        CommitRedo(redo);
+        LoadIndexSlots();
+        return _indexSlots.First(s => s.Slot == free);
+    }
+
+    /// <summary>Allocates the directory and points the header to it in one commit, upgrading an older format.</summary>
+    private long CreateIndexDirectory()
+    {
+        var redo = RentRedo();
+        var block = ReserveZeroed(IndexDirectory.Size);
+        _domain.Write(block.Offset, IndexDirectory.Magic);
+        _domain.Write(block.Offset + IndexDirectory.CapacityOffset, IndexDirectory.Capacity);
+        _domain.Flush(block.Offset, IndexDirectory.HeaderSize);
+        _heap.LogAllocate(redo, block, TypeTable.IndexDirectoryTypeIndex);
+        redo.RequireDurable(block.Offset, _domain.GetSpan(block.Offset, IndexDirectory.HeaderSize));
+        redo.Set(PoolLayout.IndexDirectoryOffset, (ulong)block.Offset);
+        LogFormatUpgrade(redo, PoolLayout.IndexVersion);
+        CommitOrRelease(redo, block);
+        FormatVersion = _domain.Read<uint>(PoolLayout.VersionOffset);
+        return block.Offset;
+    }
+
+    private void SetIndexFlags(IndexSlot slot, uint flags, bool inTransaction)
+    {
+        var word = slot.TreeWord + IndexDirectory.FlagsOffset;
+        if (inTransaction)
+        {
+            WriteBytesInTransaction(word, BitConverter.GetBytes((ulong)flags));
+            return;
+        }
+
+        var redo = RentRedo();
+        redo.Set(word, (ulong)flags);
+        CommitRedo(redo);
+        LoadIndexSlots();
+    }
+
+    /// <summary>
+    /// Takes the index lock for the running transaction until it ends: index trees change one transaction at a time,
+    /// and lookups wait for the change to commit. A wait that would close a cycle with collection creations throws.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No transaction runs, or waiting would deadlock (this transaction then rolls back).</exception>
+    internal void EnterIndexLock()
+    {
+        var tx = CurrentTransactionOrThrow();
+        if (HoldsIndexLock(tx))
+        {
+            return;
+        }
+
+        lock (_creations)
+        {
+            while (_indexLockOwner is not null || _indexReaders > 0)
+            {
+                WaitForCreations(tx, _indexLockOwner, "the index lock");
+            }
+
+            _indexLockOwner = tx;
+            (tx.CreatedCollections ??= []).Add(IndexLockMark); // so that the transaction's end releases it
+        }
+    }
+
+    /// <summary>Runs <paramref name="read"/> while no other transaction changes an index (the calling thread's own changes are seen).</summary>
+    internal TResult ReadIndexes<TResult>(Func<TResult> read)
+    {
+        var tx = CurrentTransaction();
+        if (tx is not null && HoldsIndexLock(tx))
+        {
+            return read();
+        }
+
+        lock (_creations)
+        {
+            while (_indexLockOwner is not null)
+            {
+                WaitForCreations(tx, _indexLockOwner, "the index lock");
+            }
+
+            _indexReaders++;
+        }
+
+        try
+        {
+            return read();
+        }
+        finally
+        {
+            lock (_creations)
+            {
+                _indexReaders--;
+                Monitor.PulseAll(_creations);
+            }
+        }
+    }
+
+    /// <summary>The index lock's place in a transaction's created collections: ending the transaction releases it.</summary>
+    private const long IndexLockMark = -1;
+
+    /// <summary>Whether <paramref name="tx"/> holds the index lock: only its own thread sets or clears that, so no lock is needed to ask.</summary>
+    private bool HoldsIndexLock(TransactionState tx) => ReferenceEquals(Volatile.Read(ref _indexLockOwner), tx);
+}
