@@ -49,6 +49,7 @@ public sealed class NamespaceDependencyTests
         "Pmem.Objects.PersistentPropertyInfo", // part of PersistentTypeInfo's schema since issue 14
         "Pmem.Objects.PersistentFieldInfo",
         "Pmem.Objects.PersistentFieldKind",
+        "Pmem.Objects.PersistentIndexKind", // part of PersistentPropertyInfo since indexes
         "Pmem.Objects.PersistentPropertyInfo",
         "Pmem.Objects.PersistentTypeRegistry",
     ];

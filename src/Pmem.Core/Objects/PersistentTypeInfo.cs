@@ -94,6 +94,9 @@ public sealed class PersistentTypeInfo
     /// <summary>Whether a property is indexed (<see cref="IndexedAttribute"/>).</summary>
     internal bool HasIndexes { get; }
 
+    /// <summary>The pool (its instance id) that last brought its indexes in step with this type: the hot path's one test.</summary>
+    internal long IndexesInStepPool;
+
     /// <summary>Whether <see cref="Properties"/> describes the whole layout (the type was described with its schema, even an empty one).</summary>
     public bool HasSchema { get; }
 

@@ -31,7 +31,7 @@ public sealed partial class PersistentPool
     private readonly object _indexSync = new(); // directory changes and builds, one at a time
     private volatile LiveIndex[] _liveIndexes = [];
     private volatile IndexSlot[] _indexSlots = [];
-    private readonly bool[] _indexesInStep = new bool[TypeTable.IndexCount]; // per type index: this session's program agrees with the directory
+    private readonly HashSet<PersistentTypeInfo> _typesInStep = []; // this session's program types whose indexes agree with the directory (under _indexSync)
     private TransactionState? _indexLockOwner; // guarded by _creations (its waits join the creation waits' cycle check)
     private int _indexReaders;
 
@@ -96,27 +96,50 @@ public sealed partial class PersistentPool
     /// <summary>
     /// Brings the directory in step with the program's declaration of <paramref name="type"/> (stored as
     /// <paramref name="typeIndex"/>): indexes it no longer declares (or declares otherwise) become stale and are freed;
-    /// declared ones that are missing are built from the objects. Runs once per type and session, outside
-    /// transactions only (inside one it waits for a later call: until then the missing indexes are simply absent, so
-    /// nothing needs maintaining, and lookups say so). Never in a read-only pool.
+    /// declared ones that are missing are built from the objects. Runs once per type and session, before any object
+    /// of the type is written (every write reaches its object through this method first). Never in a read-only pool.
     /// </summary>
+    /// <remarks>
+    /// Open does it for every type the program registered. Inside a transaction only commits of their own are made
+    /// (marking stale, claiming the index of a type without objects); a missing index over existing objects cannot be
+    /// built there (its objects would be written before it is live), so that case throws.
+    /// </remarks>
+    /// <exception cref="InvalidOperationException">Inside a transaction: an index must be built over existing objects, or another thread is building one.</exception>
     private void KeepIndexesInStep(PersistentTypeInfo type, uint typeIndex)
     {
-        if (_indexesInStep[typeIndex] || (!type.HasIndexes && _indexSlots.Length == 0) || IsReadOnly)
+        if (IsReadOnly)
         {
             return;
         }
 
-        lock (_indexSync)
+        if (!type.HasIndexes && !Array.Exists(_indexSlots, s => s.TypeIndex == typeIndex))
         {
-            if (_indexesInStep[typeIndex])
+            InStep(type); // nothing declared, nothing stored: nothing can appear for it this session
+            return;
+        }
+
+        var tx = CurrentTransaction();
+        var inTransaction = tx is not null;
+        if (!Monitor.TryEnter(_indexSync, tx is not null && HoldsIndexLock(tx) ? TimeSpan.Zero : Timeout.InfiniteTimeSpan))
+        {
+            // A builder holds the directory and may wait for this transaction's index lock: waiting could deadlock.
+            throw new InvalidOperationException($"{Path}: another thread is building an index while this transaction first uses '{type.Name}'; use the class once outside a transaction first.");
+        }
+
+        try
+        {
+            bool known;
+            lock (_typesInStep)
             {
+                known = _typesInStep.Contains(type);
+            }
+
+            if (known)
+            {
+                type.IndexesInStepPool = InstanceId;
                 return;
             }
 
-            // Marking stale and claiming the index of a type without objects are commits of their own, right even
-            // inside a transaction; freeing and filling trees wait for a call outside one.
-            var inTransaction = CurrentTransaction() is not null;
             var declared = type.Properties.Where(p => p.Index != PersistentIndexKind.None).ToList();
             foreach (var slot in _indexSlots.Where(s => s.TypeIndex == typeIndex && !s.IsStale))
             {
@@ -128,19 +151,21 @@ public sealed partial class PersistentPool
             }
 
             var missing = declared.Where(property => LiveIndexAt(typeIndex, property.Offset) is null).ToList();
-            if (inTransaction && missing.Count > 0 && !new OffsetsOfType(this, typeIndex, _types.Get(typeIndex)!.Size).Any())
+            if (inTransaction)
             {
+                if (missing.Count > 0 && new OffsetsOfType(this, typeIndex, _types.Get(typeIndex)!.Size).Any())
+                {
+                    throw new InvalidOperationException(
+                        $"{Path}: '{type.Name}' declares an index ({missing[0].Name}) the pool has not built, and its first use this session is inside a transaction: " +
+                        "open the pool with the class known (load its assembly before Open, or list it in PoolOpenOptions.Types), or use the class once outside a transaction.");
+                }
+
                 foreach (var property in missing)
                 {
                     SetIndexFlags(ClaimIndexSlot(typeIndex, property), property.Index == PersistentIndexKind.Unique ? IndexDirectory.UniqueFlag : 0, inTransaction: false);
                 }
 
-                missing.Clear();
-            }
-
-            if (inTransaction)
-            {
-                _indexesInStep[typeIndex] = missing.Count == 0 && !_indexSlots.Any(s => s.IsStale);
+                InStep(type); // stale trees wait for the next open
                 return;
             }
 
@@ -150,8 +175,22 @@ public sealed partial class PersistentPool
                 BuildIndex(typeIndex, property);
             }
 
-            _indexesInStep[typeIndex] = true;
+            InStep(type);
         }
+        finally
+        {
+            Monitor.Exit(_indexSync);
+        }
+    }
+
+    private void InStep(PersistentTypeInfo type)
+    {
+        lock (_typesInStep)
+        {
+            _typesInStep.Add(type);
+        }
+
+        Volatile.Write(ref type.IndexesInStepPool, InstanceId);
     }
 
     /// <summary>
@@ -195,24 +234,36 @@ public sealed partial class PersistentPool
         }
     }
 
-    /// <summary>Frees every stale index tree and its entry, one transaction each.</summary>
+    /// <summary>
+    /// Frees every stale index tree and its entry, one transaction each. A tree too damaged to free is left to a
+    /// repair (its blocks become unreachable): a stale index is garbage, and open must not fail over it.
+    /// </summary>
     private void FreeStaleIndexes()
     {
         foreach (var slot in _indexSlots.Where(s => s.IsStale))
         {
-            Atomically(slot, slot =>
+            try
             {
-                if (ReadValue<long>(slot.TreeWord) is var tree and not 0)
-                {
-                    FreeInTransaction(tree); // the header owns its nodes and strings
-                }
-
-                var entry = IndexDirectory.EntryOffset(_domain.Read<long>(PoolLayout.IndexDirectoryOffset), slot.Slot);
-                WriteBytesInTransaction(entry, new byte[IndexDirectory.EntrySize]);
-            });
+                Atomically(slot, slot => ClearIndexEntry(slot, freeTree: true));
+            }
+            catch (PoolCorruptedException)
+            {
+                Atomically(slot, slot => ClearIndexEntry(slot, freeTree: false));
+            }
         }
 
         LoadIndexSlots();
+    }
+
+    private void ClearIndexEntry(IndexSlot slot, bool freeTree)
+    {
+        if (freeTree && ReadValue<long>(slot.TreeWord) is var tree and not 0)
+        {
+            FreeInTransaction(tree); // the header owns its nodes and strings
+        }
+
+        var entry = IndexDirectory.EntryOffset(_domain.Read<long>(PoolLayout.IndexDirectoryOffset), slot.Slot);
+        WriteBytesInTransaction(entry, new byte[IndexDirectory.EntrySize]);
     }
 
     /// <summary>

@@ -25,7 +25,7 @@ public sealed partial class PersistentPool
             RecordSchema(stored, type);
         }
 
-        if (!_indexesInStep[stored.Index])
+        if (Volatile.Read(ref type.IndexesInStepPool) != InstanceId)
         {
             KeepIndexesInStep(type, stored.Index);
         }

@@ -51,7 +51,7 @@ public sealed record StoredTypeInfo(string Name, ulong TypeId, int Size, ulong L
     /// <summary>The class version the pool recorded (1 when not set, or for a type stored before schema records).</summary>
     public int Version { get; init; } = 1;
 
-    /// <summary>Every stored property (the schema record), or empty for a type stored before schema records (format 3).</summary>
+    /// <summary>Every stored property (the schema record, with <see cref="PersistentPropertyInfo.Index"/> set where the pool keeps an index), or empty for a type stored before schema records (format 3).</summary>
     public IReadOnlyList<PersistentPropertyInfo> Properties { get; init; } = [];
 }
 
@@ -65,10 +65,17 @@ public sealed partial class PersistentPool
         ThrowIfDisposed();
         var types = _types.Types
             .Where(t => !t.IsRetired)
-            .Select(t => new StoredTypeInfo(t.Name, t.TypeId, t.Size, t.LayoutHash, t.Fields) { Version = t.Version, Properties = t.Schema?.Properties ?? [] })
+            .Select(t => new StoredTypeInfo(t.Name, t.TypeId, t.Size, t.LayoutHash, t.Fields) { Version = t.Version, Properties = WithIndexes(t) })
             .ToArray();
         var size = Size;
         return new PoolInspection(Path, Layout, Uuid, FormatVersion, Durability, _domain.FlushPath, size, size - _heap.HeapStart,
             _lanes.Count, _lanes.LaneSize, types);
     }
+
+    /// <summary>A stored type's properties, each with the index the pool keeps of it (<see cref="PersistentPropertyInfo.Index"/>).</summary>
+    private IReadOnlyList<PersistentPropertyInfo> WithIndexes(StoredType type) =>
+        type.Schema?.Properties.Select(p => LiveIndexAt(type.Index, p.Offset) is { } index
+            ? new PersistentPropertyInfo(p.Name, p.StorageType, p.Offset, p.Size, p.Group, p.Target, p.IsNullable, p.FormerNames.AsSpan(),
+                index.Slot.IsUnique ? PersistentIndexKind.Unique : PersistentIndexKind.Indexed)
+            : p).ToArray() ?? [];
 }

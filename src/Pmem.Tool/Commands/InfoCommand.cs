@@ -63,7 +63,7 @@ internal static class InfoCommand
                 type.Fields.Select(field => new FieldJson(field.Offset, KindName(field.Kind))).ToList())
             {
                 Version = type.Version,
-                Properties = type.Properties.Select(p => new PropertyJson(p.Name, p.StorageType, p.Offset, p.Size, p.Target, p.Group)).ToList(),
+                Properties = type.Properties.Select(p => new PropertyJson(p.Name, p.StorageType, p.Offset, p.Size, p.Target, p.Group, IndexName(p.Index))).ToList(),
             })
             .ToList();
         var header = new HeaderJson(
@@ -87,6 +87,14 @@ internal static class InfoCommand
         PersistentFieldKind.Reference => "reference",
         PersistentFieldKind.Collection => "collection",
         _ => $"unknown ({(int)kind})",
+    };
+
+    /// <summary>How the info output names a property's index: <c>indexed</c>, <c>unique</c>, or null for none.</summary>
+    private static string? IndexName(PersistentIndexKind kind) => kind switch
+    {
+        PersistentIndexKind.Indexed => "indexed",
+        PersistentIndexKind.Unique => "unique",
+        _ => null,
     };
 
     private static void WriteText(ToolConsole console, InfoJson info)
@@ -144,7 +152,8 @@ internal static class InfoCommand
             foreach (var p in t.Properties)
             {
                 var target = p.Target is null ? "" : $" -> {p.Target}";
-                o.WriteLine($"       +{p.Offset,-5} {p.Name}: {p.StorageType}{target} ({p.Size} bytes)");
+                var index = p.Index is null ? "" : $" [{p.Index}]";
+                o.WriteLine($"       +{p.Offset,-5} {p.Name}: {p.StorageType}{target} ({p.Size} bytes){index}");
             }
 
             if (t.Properties.Count == 0)

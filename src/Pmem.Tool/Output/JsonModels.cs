@@ -45,7 +45,7 @@ internal sealed record StoredTypeJson(string TypeId, string Name, int Size, stri
 }
 
 /// <summary>One stored property of a type's schema.</summary>
-internal sealed record PropertyJson(string Name, string StorageType, int Offset, int Size, string? Target, string? Group);
+internal sealed record PropertyJson(string Name, string StorageType, int Offset, int Size, string? Target, string? Group, string? Index = null);
 
 /// <summary>A field the pool understands: its offset in the object and what it holds.</summary>
 internal sealed record FieldJson(int Offset, string Kind);

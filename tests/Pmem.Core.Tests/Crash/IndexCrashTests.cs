@@ -55,7 +55,8 @@ public sealed class IndexCrashTests
             model[i] = $"name {i % 6}";
         }
 
-        var states = new List<(long, string?)[]> { [.. model.Select(p => (p.Key, p.Value))] };
+        var states = new List<(long, string?)[]>();
+        states.Add([.. model.Select(p => (p.Key, p.Value))]);
         var operations = new List<Action<PersistentPool>>();
         void Step(Action<SortedDictionary<long, string?>> onModel, Action<PersistentPool> onPool)
         {
@@ -67,8 +68,8 @@ public sealed class IndexCrashTests
         static Member Find(PersistentPool pool, long number) => pool.Index<Member, long>(nameof(Member.Number)).Find(number)[0];
         for (var i = 1; i <= 6; i++)
         {
-            var number = i * 5L;
-            Step(m => m[number] = $"renamed {i}", pool => Find(pool, number).Name = $"renamed {i}");
+            var (number, name) = (i * 5L, $"renamed {i}");
+            Step(m => m[number] = name, pool => Find(pool, number).Name = name);
         }
 
         Step(m => { m[100] = m[3]; m.Remove(3); }, pool => Find(pool, 3).Number = 100);
@@ -116,7 +117,7 @@ public sealed class IndexCrashTests
                 PoolCrashTests.AssertHeapIsSound(reopened);
                 var members = Members(reopened);
                 Assert.True(states[done].SequenceEqual(members) || (done + 1 < states.Count && states[done + 1].SequenceEqual(members)),
-                    $"after {done} operations the members match neither state {done} nor {done + 1}");
+                    $"after {done} operations the members match neither state {done} nor {done + 1}: {string.Join(", ", members.Take(8))}; state {string.Join(", ", states[done].Take(8))}");
                 foreach (var (number, name) in members)
                 {
                     Assert.Equal(number, Find(reopened, number).Number);
@@ -162,7 +163,7 @@ public sealed class IndexCrashTests
                 Assert.Equal(60, reopened.Index<Member, long>(nameof(Member.Number)).Count);
                 PoolCrashTests.AssertHeapIsSound(reopened);
             }),
-            new CrashCampaignOptions { ImagesPerPoint = ImagesPerPoint });
+            new CrashCampaignOptions { ImagesPerPoint = 2 * ImagesPerPoint });
         PoolCrashTests.Report($"{nameof(A_crashed_index_build_leaves_a_pool_that_builds_it_whole_next_time)}({durability})", result);
     }
 

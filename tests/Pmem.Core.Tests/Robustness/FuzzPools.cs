@@ -4,6 +4,7 @@ using Pmem.Memory;
 using Pmem.Memory.Simulation;
 using Pmem.Objects;
 using Pmem.Pool;
+using Pmem.Tests.Objects;
 using Pmem.Tests.Pool;
 
 namespace Pmem.Tests.Robustness;
@@ -156,6 +157,14 @@ internal static class FuzzPools
             pool.Delete(temporary);
         }
 
+        for (var i = 0; i < 16; i++) // indexed objects: the index directory and its trees, for the fuzzer to damage
+        {
+            using var tx = pool.BeginTransaction();
+            var member = pool.New<Indexes.Member>();
+            (member.Number, member.Name, member.Tide) = (i + 1, $"member {i % 4}", (Tide)(i % 2 == 0 ? 3 : -2));
+            tx.Commit();
+        }
+
         registry.Numbers.RemoveAt(3);
         registry.Lines.RemoveAt(1);
         registry.Names.Remove("key 2");
@@ -190,6 +199,7 @@ internal static class FuzzPools
 
             root.Spare = pool.New<Account>();
             root.Spare.Owner = $"spare {i}";
+            pool.Index<Indexes.Member, long>(nameof(Indexes.Member.Number)).Find(i + 1)[0].Name = $"round {i}";
             tx.Commit();
         }
     }
@@ -230,6 +240,9 @@ internal static class FuzzPools
         }
 
         _ = (registry.Counters.TryGetValue(5, out _), registry.Names.ContainsKey("key 3"), registry.ById.ContainsKey(4));
+        read += pool.Index<Indexes.Member, string>(nameof(Indexes.Member.Name)).Find("member 1").Count;
+        read += pool.Index<Indexes.Member, long>(nameof(Indexes.Member.Number)).Range(2, 9).Count;
+        read += pool.Index<Indexes.Member, Tide>(nameof(Indexes.Member.Tide)).Take(Cap).Count();
         return read;
     }
 
@@ -237,7 +250,13 @@ internal static class FuzzPools
     public static void Commit(PersistentPool pool)
     {
         var root = pool.Root<FuzzRoot>();
+        var member = pool.Index<Indexes.Member, long>(nameof(Indexes.Member.Number)).Find(3).FirstOrDefault(); // outside the transaction: may build
         using var tx = pool.BeginTransaction();
+        if (member is not null)
+        {
+            member.Name = "after the damage";
+        }
+
         root.Total++;
         root.Name = "after the damage";
         root.Spare = pool.New<Account>();
@@ -264,6 +283,15 @@ internal static class FuzzPools
         for (var entry = 0; entry < types; entry++)
         {
             Add("schema record", Word(PoolLayout.SchemaWordOffset(entry)) & long.MaxValue, 192, 3);
+        }
+
+        if (Word(PoolLayout.IndexDirectoryOffset) is var directory and > 0)
+        {
+            Add("index directory", directory, IndexDirectory.HeaderSize + 8 * IndexDirectory.EntrySize, 3);
+            for (var entry = 0; entry < 4; entry++)
+            {
+                Add("index tree", Word(IndexDirectory.EntryOffset(directory, entry)), 64, 2);
+            }
         }
 
         Add("type table", PoolLayout.TypeTableOffset, PoolLayout.TypeEntrySize * Math.Clamp(Word(PoolLayout.TypeCountOffset), 1, 16), 3);

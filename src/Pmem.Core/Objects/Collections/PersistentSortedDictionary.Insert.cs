@@ -33,6 +33,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
 
     private byte[] CopyOfNode(long node)
     {
+        ThrowIfNotNode(node);
         var buffer = new byte[_nodeSize];
         _pool.ReadBytes(node, buffer);
         return buffer;

@@ -1,5 +1,6 @@
 // PersistentSortedDictionary (ranges) -- ordered scans along the leaf chain, forward and backward, with inclusive or exclusive bounds.
 using System.Buffers.Binary;
+using Pmem.Pool;
 using static Pmem.Pool.SortedLayout;
 
 namespace Pmem.Objects;
@@ -49,8 +50,14 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
 
         var buffer = new byte[_nodeSize];
         var (leaf, position) = descending ? StartBackward(upper, hasUpper, upperInclusive, buffer) : StartForward(lower, hasLower, lowerInclusive, buffer);
+        var leavesLeft = HeaderValue(SortedLayout.NodeCountOffset); // a damaged leaf chain that loops ends here
         while (leaf != 0)
         {
+            if (leavesLeft-- <= 0)
+            {
+                throw new PoolCorruptedException(_pool.Path, $"the sorted collection at {Header} has a leaf chain longer than its {HeaderValue(SortedLayout.NodeCountOffset)} nodes");
+            }
+
             var count = EntryCount(buffer);
 
             // The far bound is compared per entry only in the leaf where it falls: in the others, the leaf's last entry
@@ -96,6 +103,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
     /// <summary>Copies a leaf into <paramref name="buffer"/> as this thread sees it (an enumeration holds no span across yields).</summary>
     private void LoadLeaf(long leaf, byte[] buffer)
     {
+        ThrowIfNotNode(leaf);
         if (_pool.HasUncommittedWrites)
         {
             _pool.ReadBytes(leaf, buffer);

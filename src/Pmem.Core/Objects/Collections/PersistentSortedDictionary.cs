@@ -273,6 +273,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
     /// </summary>
     private ReadOnlySpan<byte> ReadNode(long node, byte[]? scratch)
     {
+        ThrowIfNotNode(node);
         if (scratch is null)
         {
             return _domain.GetSpan(node, _nodeSize);
@@ -280,6 +281,19 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
 
         _pool.ReadBytes(node, scratch);
         return scratch;
+    }
+
+    /// <summary>
+    /// Throws unless <paramref name="node"/> is an allocated node block of this tree's size: a damaged child or leaf
+    /// link must not send a read, or a write, anywhere else.
+    /// </summary>
+    /// <exception cref="PoolCorruptedException">It is not.</exception>
+    private void ThrowIfNotNode(long node)
+    {
+        if (_pool.AllocatedSizeOf(node, TypeTable.SortedNodeTypeIndex) < _nodeSize)
+        {
+            throw new PoolCorruptedException(_pool.Path, $"the sorted collection at {Header} points to {node}, which is not one of its nodes");
+        }
     }
 
     /// <summary>A node's entry count, bounded by what the node can hold (a damaged count never reads past it).</summary>

@@ -26,6 +26,12 @@ internal abstract class IndexOperations
     /// </summary>
     public abstract List<long> Objects<TKey>(PersistentPool pool, LiveIndex index, Bound<TKey> lower, Bound<TKey> upper, bool descending);
 
+    /// <summary>
+    /// What <see cref="Objects"/> answers, found without the index: every object of the stored type read and sorted
+    /// (for read-only pools that have not built an index).
+    /// </summary>
+    public abstract List<long> Scan<TKey>(PersistentPool pool, string typeName, int propertyOffset, Bound<TKey> lower, Bound<TKey> upper, bool descending);
+
     /// <summary>The operations for a stored property type.</summary>
     /// <exception cref="NotSupportedException">The stored type cannot be indexed.</exception>
     public static IndexOperations For(string storageType) => (storageType.StartsWith("enum:", StringComparison.Ordinal) ? storageType[5..] : storageType) switch
@@ -125,6 +131,35 @@ internal abstract class IndexOperations<TStored> : IndexOperations where TStored
         }
 
         return entries.Select(entry => entry.Key.Object).ToList();
+    }
+
+    public override List<long> Scan<TKey>(PersistentPool pool, string typeName, int propertyOffset, Bound<TKey> lower, Bound<TKey> upper, bool descending)
+    {
+        var (low, high) = (Entry(lower.Value, lower.Inclusive ? FirstObject : LastObject), Entry(upper.Value, upper.Inclusive ? LastObject : FirstObject));
+        var entries = new List<IndexEntry<TStored>>();
+        foreach (var obj in pool.AllOfType(typeName))
+        {
+            var value = Keys.ReadProperty(pool, obj, propertyOffset);
+            if (value is null)
+            {
+                continue;
+            }
+
+            // No object lives at offset 0 or at the largest offset, so a bound entry never equals an object's.
+            var entry = new IndexEntry<TStored>(value, obj);
+            if ((!lower.IsSet || Keys.Compare(entry, low) > 0) && (!upper.IsSet || Keys.Compare(entry, high) < 0))
+            {
+                entries.Add(entry);
+            }
+        }
+
+        entries.Sort(Keys.Compare);
+        if (descending)
+        {
+            entries.Reverse();
+        }
+
+        return entries.ConvertAll(entry => entry.Object);
     }
 
     private static IndexEntry<TStored> Entry<TKey>(TKey? value, long obj) => value is null ? default : new(Unsafe.As<TKey, TStored>(ref value), obj);

@@ -15,7 +15,8 @@ namespace Pmem.Objects;
 /// <remarks>
 /// <para>Each lookup collects its objects while no transaction on another thread is changing the index, and sees the
 /// calling thread's running transaction (its own changes included). Results are lists, unaffected by later changes.
-/// Objects whose indexed string is null are not in the index. Strings order ordinally.</para>
+/// Objects whose indexed string is null are not in the index. Strings order ordinally. A read-only pool that has not
+/// built an index (it was added to the class since the pool was last open for writing) answers by reading every object.</para>
 /// <para>LINQ over the index (it is an <see cref="IEnumerable{T}"/> in value order) filters what it enumerates; only
 /// <see cref="Find"/>, <see cref="TryFind"/>, <see cref="Range"/>, <see cref="From"/> and <see cref="To"/> use the
 /// tree to skip to their values.</para>
@@ -43,14 +44,9 @@ public sealed class PersistentIndex<T, TKey> : IEnumerable<T>
     public bool IsUnique => _property.Index == PersistentIndexKind.Unique;
 
     /// <summary>How many objects the index holds (all of the type, less those whose indexed string is null).</summary>
-    public int Count
-    {
-        get
-        {
-            var index = Live();
-            return _pool.ReadIndexes(() => IndexOperations.For(index.Property.StorageType).Count(_pool, index));
-        }
-    }
+    public int Count => Live() is { } index
+        ? _pool.ReadIndexes(() => IndexOperations.For(index.Property.StorageType).Count(_pool, index))
+        : Objects(default, default, descending: false).Count;
 
     /// <summary>The objects whose property equals <paramref name="value"/>, by offset.</summary>
     public IReadOnlyList<T> Find(TKey value) => Objects(new(true, value, true), new(true, value, true), descending: false);
@@ -88,9 +84,10 @@ public sealed class PersistentIndex<T, TKey> : IEnumerable<T>
             throw new ArgumentNullException(lower.IsSet && lower.Value is null ? "lower" : "upper", "Index bounds cannot be null (null strings are not indexed).");
         }
 
-        var index = Live();
-        var operations = IndexOperations.For(index.Property.StorageType);
-        var offsets = _pool.ReadIndexes(() => operations.Objects(_pool, index, lower, upper, descending));
+        var operations = IndexOperations.For(_property.StorageType);
+        var offsets = Live() is { } index
+            ? _pool.ReadIndexes(() => operations.Objects(_pool, index, lower, upper, descending))
+            : operations.Scan(_pool, T.PersistentType.Name, _property.Offset, lower, upper, descending);
         var objects = new T[offsets.Count];
         for (var i = 0; i < objects.Length; i++)
         {
@@ -100,14 +97,13 @@ public sealed class PersistentIndex<T, TKey> : IEnumerable<T>
         return objects;
     }
 
-    /// <summary>The index as the pool has it now.</summary>
-    /// <exception cref="InvalidOperationException">The pool has not built the index (see the message).</exception>
-    private LiveIndex Live()
+    /// <summary>The index as the pool has it now; null in a read-only pool that has not built it (lookups then read every object).</summary>
+    /// <exception cref="InvalidOperationException">A writable pool could not build the index yet (see the message).</exception>
+    private LiveIndex? Live()
     {
         var typeIndex = _pool.TypeIndex(T.PersistentType);
-        return _pool.LiveIndexAt(typeIndex, _property.Offset) ?? throw new InvalidOperationException(_pool.IsReadOnly
-            ? $"{_pool.Path}: the index of '{T.PersistentType.Name}.{_property.Name}' is not built in this pool, and a read-only pool cannot build it; open it for writing once."
-            : $"{_pool.Path}: the index of '{T.PersistentType.Name}.{_property.Name}' is not built yet: the class was first used inside a transaction; use the index (or the class) once outside a transaction, or load its assembly before the pool opens.");
+        return _pool.LiveIndexAt(typeIndex, _property.Offset) ?? (_pool.IsReadOnly ? null : throw new InvalidOperationException(
+            $"{_pool.Path}: the index of '{T.PersistentType.Name}.{_property.Name}' is not built yet; use the class once outside a transaction, or load its assembly before the pool opens."));
     }
 }
 
