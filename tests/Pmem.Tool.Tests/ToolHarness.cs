@@ -92,14 +92,38 @@ public sealed class ToolHarness : IDisposable
         return library;
     }
 
-    public static string Hash(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
+    public static string Hash(string path) => WhenUnlocked(() => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path))));
 
     /// <summary>Writes <paramref name="value"/> at <paramref name="offset"/> of the file (damage made by hand).</summary>
     public static void Poke(string path, long offset, ReadOnlySpan<byte> value)
     {
-        using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite);
-        file.Position = offset;
-        file.Write(value);
+        var bytes = value.ToArray();
+        WhenUnlocked(() =>
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite);
+            file.Position = offset;
+            file.Write(bytes);
+            return 0;
+        });
+    }
+
+    /// <summary>
+    /// Runs a file access again while the file is locked: a tool process another test class forks at that moment holds
+    /// copies of this process's descriptors, and with them a closed pool's lock, until it execs.
+    /// </summary>
+    private static T WhenUnlocked<T>(Func<T> access)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return access();
+            }
+            catch (IOException) when (attempt < 50)
+            {
+                Thread.Sleep(20);
+            }
+        }
     }
 
     public void Dispose()
