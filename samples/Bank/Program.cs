@@ -99,9 +99,17 @@ using (var pool = opened)
 }
 
 // Recovery: a worker process transfers money until it is killed with SIGKILL in the middle of whatever it was doing.
-using (var worker = Process.Start(new ProcessStartInfo(Environment.ProcessPath!, ["--transfer-until-killed", path]) { RedirectStandardOutput = true })!)
+// Started as `dotnet Bank.dll` (not through the Bank executable), this process is dotnet, which needs the assembly first.
+var self = Environment.ProcessPath!;
+string[] workerArgs = Path.GetFileNameWithoutExtension(self) == "dotnet" ? [Environment.GetCommandLineArgs()[0], "--transfer-until-killed", path] : ["--transfer-until-killed", path];
+using (var worker = Process.Start(new ProcessStartInfo(self, workerArgs) { RedirectStandardOutput = true })!)
 {
-    worker.StandardOutput.ReadLine(); // "working": the pool is open and transfers are running
+    if (worker.StandardOutput.ReadLine() != "working") // the pool is open and transfers are running
+    {
+        Console.Error.WriteLine("The transfer worker did not start.");
+        return 1;
+    }
+
     Thread.Sleep(300);
     worker.Kill(entireProcessTree: true);
     worker.WaitForExit();
