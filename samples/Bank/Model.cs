@@ -2,16 +2,14 @@ using Pmem.Objects;
 
 namespace Bank;
 
-/// <summary>The pool's root: every account, an index by owner, and the transfer journal.</summary>
+/// <summary>The pool's root: every account, and the transfers by time.</summary>
 [PersistentObject]
 public partial class BankRoot
 {
     public partial PersistentList<Account?> Accounts { get; }
 
-    public partial PersistentDictionary<string, Account?> ByOwner { get; }
-
-    /// <summary>The most recent transfer; each points to the one before it.</summary>
-    public partial Transfer? LastTransfer { get; set; }
+    /// <summary>Every journaled transfer by when it was made (UTC), oldest first: ask it for a range of times.</summary>
+    public partial PersistentSortedDictionary<DateTime, Transfer?> TransfersByTime { get; }
 
     public partial long TransferCount { get; set; }
 
@@ -20,12 +18,21 @@ public partial class BankRoot
     public partial DateTimeOffset LastOpened { get; set; }
 }
 
-/// <summary>One account (model version 2: <c>Currency</c> added, <c>Statements</c> renamed; banks of version 1 migrate when opened).</summary>
+/// <summary>
+/// One account (model version 3: <c>Number</c> added and <c>Owner</c> indexed; version 2 added <c>Currency</c> and renamed
+/// <c>Statements</c>). Banks of older versions migrate when opened.
+/// </summary>
 [PersistentObject]
 public partial class Account
 {
     public partial Guid Id { get; set; }
 
+    /// <summary>Found with <c>pool.Index&lt;Account, long&gt;(nameof(Account.Number))</c>; no two accounts share one.</summary>
+    [Indexed(Unique = true)]
+    public partial long Number { get; set; }
+
+    /// <summary>Found with <c>pool.Index&lt;Account, string&gt;(nameof(Account.Owner)).Find(owner)</c>.</summary>
+    [Indexed]
     public partial string? Owner { get; set; }
 
     [CacheLineGroup("money")]
@@ -44,7 +51,7 @@ public partial class Account
     public partial string? Currency { get; set; }
 }
 
-/// <summary>A completed transfer, kept in a linked journal.</summary>
+/// <summary>A completed transfer, journaled in <see cref="BankRoot.TransfersByTime"/>.</summary>
 [PersistentObject]
 public partial class Transfer
 {
@@ -55,6 +62,4 @@ public partial class Transfer
     public partial decimal Amount { get; set; }
 
     public partial DateTimeOffset At { get; set; }
-
-    public partial Transfer? Previous { get; set; }
 }

@@ -1,13 +1,15 @@
 using System.Diagnostics;
 using Bank;
+using Pmem.Objects;
 using Pmem.Pool;
 
 // A bank whose accounts live in a pool file and survive crashes and restarts.
 //   dotnet run --project samples/Bank [pool path]
 // Run it twice: the second run continues from the first. Each run shows a transaction (and one that rolls back),
-// a batch, and recovery after a run that was killed mid-transfer.
+// a batch, lookups by indexed properties and by time, and recovery after a run that was killed mid-transfer.
 const string Layout = "pmem-bank-sample";
 const decimal OpeningBalance = 1_000m;
+const long FirstNumber = 1001;
 string[] owners = ["Ada", "Grace", "Barbara", "Edsger"];
 
 if (args is ["--transfer-until-killed", var workerPath])
@@ -44,15 +46,32 @@ using (var pool = opened)
         OpenAccounts(pool, bank);
     }
 
-    foreach (var account in bank.Accounts.Where(account => account!.Currency is null))
-    {
-        account!.Currency = "EUR"; // accounts of a version-1 bank had no currency
-    }
-
+    UpgradeOlderBank(pool, bank);
     PrintBalances(bank);
 
+    // Indexed properties: the pool finds accounts by owner and by number, with no dictionary of ours to keep in step.
+    var byOwner = pool.Index<Account, string>(nameof(Account.Owner));
+    var byNumber = pool.Index<Account, long>(nameof(Account.Number));
+    var (from, to) = (byOwner.Find(owners[(int)(bank.Runs % 4)]).Single(), byOwner.Find(owners[(int)((bank.Runs + 1) % 4)]).Single());
+    byNumber.TryFind(FirstNumber, out var first);
+    Console.WriteLine($"Indexes: {from.Owner} owns account {from.Number}, {to.Owner} account {to.Number}; account {FirstNumber} is {first?.Owner}'s");
+
+    // A unique index refuses a second account with a number in use: the transaction that tried rolls back.
+    try
+    {
+        using var tx = pool.BeginTransaction();
+        var account = pool.New<Account>();
+        account.Owner = "Alan";
+        account.Number = from.Number;
+        bank.Accounts.Add(account);
+        tx.Commit();
+    }
+    catch (PersistentUniqueConstraintException)
+    {
+        Console.WriteLine($"Unique: a new account for Alan numbered {from.Number} was refused; Alan has {byOwner.Find("Alan").Count} accounts");
+    }
+
     // A transaction: both legs of a transfer, and its journal entry, or nothing.
-    var (from, to) = (bank.ByOwner[owners[(int)(bank.Runs % 4)]]!, bank.ByOwner[owners[(int)((bank.Runs + 1) % 4)]]!);
     TransferMoney(pool, bank, from, to, 125m);
     Console.WriteLine($"Transaction: moved 125.00 from {from.Owner} to {to.Owner} (transfer #{bank.TransferCount})");
 
@@ -80,9 +99,17 @@ using (var pool = opened)
 }
 
 // Recovery: a worker process transfers money until it is killed with SIGKILL in the middle of whatever it was doing.
-using (var worker = Process.Start(new ProcessStartInfo(Environment.ProcessPath!, ["--transfer-until-killed", path]) { RedirectStandardOutput = true })!)
+// Started as `dotnet Bank.dll` (not through the Bank executable), this process is dotnet, which needs the assembly first.
+var self = Environment.ProcessPath!;
+string[] workerArgs = Path.GetFileNameWithoutExtension(self) == "dotnet" ? [Environment.GetCommandLineArgs()[0], "--transfer-until-killed", path] : ["--transfer-until-killed", path];
+using (var worker = Process.Start(new ProcessStartInfo(self, workerArgs) { RedirectStandardOutput = true })!)
 {
-    worker.StandardOutput.ReadLine(); // "working": the pool is open and transfers are running
+    if (worker.StandardOutput.ReadLine() != "working") // the pool is open and transfers are running
+    {
+        Console.Error.WriteLine("The transfer worker did not start.");
+        return 1;
+    }
+
     Thread.Sleep(300);
     worker.Kill(entireProcessTree: true);
     worker.WaitForExit();
@@ -135,15 +162,42 @@ void OpenAccounts(PersistentPool pool, BankRoot bank)
     {
         var account = pool.New<Account>();
         account.Id = Guid.NewGuid();
+        account.Number = FirstNumber + bank.Accounts.Count;
         account.Owner = owner;
         account.Balance = OpeningBalance;
         account.Currency = "EUR";
         bank.Accounts.Add(account);
-        bank.ByOwner[owner] = account;
     }
 
     tx.Commit();
     Console.WriteLine($"Opened {owners.Length} accounts of {OpeningBalance:N2} in one transaction");
+}
+
+// Banks of older models: version 1 had no currencies; version 2 had no account numbers, and linked its journal through
+// Transfer.Previous (the migration at open removed that link; its transfers are journaled by time here).
+void UpgradeOlderBank(PersistentPool pool, BankRoot bank)
+{
+    for (var i = 0; i < bank.Accounts.Count; i++)
+    {
+        var account = bank.Accounts[i]!;
+        account.Currency ??= "EUR";
+        if (account.Number == 0)
+        {
+            account.Number = FirstNumber + i;
+        }
+    }
+
+    if (bank.TransfersByTime.Count == 0 && bank.TransferCount > 0)
+    {
+        using var tx = pool.BeginTransaction();
+        foreach (var transfer in pool.All<Transfer>())
+        {
+            Journal(bank, transfer);
+        }
+
+        tx.Commit();
+        Console.WriteLine($"Journaled the {bank.TransfersByTime.Count} transfers of an older bank by time");
+    }
 }
 
 static void TransferMoney(PersistentPool pool, BankRoot bank, Account from, Account to, decimal amount)
@@ -159,20 +213,36 @@ static void TransferMoney(PersistentPool pool, BankRoot bank, Account from, Acco
     to.Balance += amount;
     to.Version++;
     var entry = pool.New<Transfer>();
-    (entry.From, entry.To, entry.Amount, entry.At, entry.Previous) = (from, to, amount, DateTimeOffset.Now, bank.LastTransfer);
-    bank.LastTransfer = entry;
+    (entry.From, entry.To, entry.Amount, entry.At) = (from, to, amount, DateTimeOffset.Now);
+    Journal(bank, entry);
     bank.TransferCount++;
     tx.Commit();
+}
+
+// Journals a transfer under its time in UTC (a tick later if another transfer has that time).
+static void Journal(BankRoot bank, Transfer transfer)
+{
+    var at = transfer.At.UtcDateTime;
+    while (bank.TransfersByTime.ContainsKey(at))
+    {
+        at = at.AddTicks(1);
+    }
+
+    bank.TransfersByTime.Add(at, transfer);
 }
 
 static void PrintBalances(BankRoot bank) =>
     Console.WriteLine("  " + string.Join("  ", bank.Accounts.Select(a => $"{a!.Owner}: {a.Balance,9:N2}")));
 
+// A range query on the journal: today's transfers (UTC), newest first.
 static void PrintJournal(BankRoot bank, int count)
 {
-    for (var t = bank.LastTransfer; t is not null && count-- > 0; t = t.Previous)
+    var today = DateTime.UtcNow.Date;
+    var todays = bank.TransfersByTime.Range(today, today.AddDays(1), descending: true).ToList();
+    Console.WriteLine($"Journal: {todays.Count} of the {bank.TransfersByTime.Count} transfers kept were made today (UTC); the latest {count}:");
+    foreach (var (_, t) in todays.Take(count))
     {
-        Console.WriteLine($"  {t.At:HH:mm:ss.fff}  {t.From!.Owner,-8} -> {t.To!.Owner,-8} {t.Amount,8:N2}");
+        Console.WriteLine($"  {t!.At:HH:mm:ss.fff}  {t.From!.Owner,-8} -> {t.To!.Owner,-8} {t.Amount,8:N2}");
     }
 }
 
@@ -192,22 +262,10 @@ int TransferUntilKilled(string path)
         {
             // Keep the journal short so the pool does not fill: drop all but the newest 100 entries.
             using var tx = pool.BeginTransaction();
-            var keep = bank.LastTransfer;
-            for (var i = 0; i < 99 && keep?.Previous is not null; i++)
+            foreach (var (at, old) in bank.TransfersByTime.Take(bank.TransfersByTime.Count - 100).ToList())
             {
-                keep = keep.Previous;
-            }
-
-            for (var old = keep?.Previous; old is not null;)
-            {
-                var previous = old.Previous;
-                pool.Delete(old);
-                old = previous;
-            }
-
-            if (keep is not null)
-            {
-                keep.Previous = null;
+                bank.TransfersByTime.Remove(at);
+                pool.Delete(old!);
             }
 
             tx.Commit();
