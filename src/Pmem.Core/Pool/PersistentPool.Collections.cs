@@ -30,6 +30,9 @@ public sealed partial class PersistentPool
         tx.Writes.Record(offset, bytes);
     }
 
+    /// <summary>Whether the running transaction has written into [<paramref name="offset"/>, +<paramref name="length"/>) (or near it).</summary>
+    internal bool HasWritten(long offset, int length) => CurrentTransaction() is { HasWrites: true } tx && tx.Writes.Touches(offset, length);
+
     /// <summary>Allocates a zeroed internal block inside the running transaction.</summary>
     internal long AllocateInTransaction(long size, uint typeIndex)
     {

@@ -32,6 +32,25 @@ public sealed partial class PersistentPool
         return length == 0 ? string.Empty : new string(MemoryMarshal.Cast<byte, char>(_domain.GetSpan(target + StringLayout.CharsOffset, length * 2)));
     }
 
+    /// <summary>
+    /// Compares the string block at <paramref name="target"/> (not 0) with <paramref name="value"/> ordinally, in place:
+    /// no .NET string is made (a tree descent compares a key at every level). Strings never change in place, so the
+    /// mapping is what every thread sees.
+    /// </summary>
+    /// <exception cref="PersistentTypeMismatchException">No string block starts there.</exception>
+    /// <exception cref="PoolCorruptedException">The string does not fit its block.</exception>
+    internal int CompareStringAt(long target, ReadOnlySpan<char> value)
+    {
+        var capacity = ResolveBlock(target, TypeTable.StringTypeIndex);
+        var length = _domain.Read<int>(target + StringLayout.LengthOffset);
+        if (!StringLayout.Fits(length, capacity))
+        {
+            throw new PoolCorruptedException(Path, $"the string at offset {target} claims {length} characters, more than its block holds");
+        }
+
+        return MemoryMarshal.Cast<byte, char>(_domain.GetSpan(target + StringLayout.CharsOffset, length * 2)).SequenceCompareTo(value);
+    }
+
     /// <summary>Replaces a string field: a new block, the field set and the old block freed as one commit (or in the transaction).</summary>
     internal void WriteString(long fieldOffset, string? value)
     {

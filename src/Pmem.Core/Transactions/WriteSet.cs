@@ -40,6 +40,9 @@ internal struct WriteSet
     /// <summary>True when the set holds a write.</summary>
     public readonly bool HasWrites => _count > 0;
 
+    /// <summary>The writes held (tests: rewrites in place do not add one).</summary>
+    internal readonly int Count => _count;
+
     /// <summary>Records a field write (the hot path: stores the value without span copies).</summary>
     public unsafe void Record<T>(long offset, T value) where T : unmanaged
     {
@@ -124,21 +127,63 @@ internal struct WriteSet
             return -1;
         }
 
-        if ((end - 1) >> LineShift != offset >> LineShift || !_newestNodeByLine!.TryGetValue(offset >> LineShift, out var node))
+        // The newest write overlapping the range, line by line: it must be one write, of exactly this range (a write
+        // spanning lines is in every line's chain; collections rewrite a whole node area again and again).
+        var candidate = -1;
+        for (var line = offset >> LineShift; line <= (end - 1) >> LineShift; line++)
         {
-            return -1; // a write spanning lines is simply appended (rare: fields never straddle a line)
+            if (!_newestNodeByLine!.TryGetValue(line, out var node))
+            {
+                return -1;
+            }
+
+            var found = -1;
+            for (; node >= 0 && found < 0; node = _nodes[node].Previous)
+            {
+                ref readonly var write = ref _writes[_nodes[node].Write];
+                if (write.Offset < end && offset < write.Offset + write.Length)
+                {
+                    found = _nodes[node].Write;
+                }
+            }
+
+            if (found < 0 || (candidate >= 0 && found != candidate))
+            {
+                return -1;
+            }
+
+            candidate = found;
         }
 
-        for (; node >= 0; node = _nodes[node].Previous)
+        return candidate >= 0 && _writes[candidate].Offset == offset && _writes[candidate].Length == length ? candidate : -1;
+    }
+
+    /// <summary>Whether a write of this transaction touches [<paramref name="offset"/>, +<paramref name="length"/>) (by line once indexed: it may answer yes for a write near the range).</summary>
+    public readonly bool Touches(long offset, int length)
+    {
+        var end = offset + length;
+        if (!_indexed)
         {
-            ref readonly var write = ref _writes[_nodes[node].Write];
-            if (write.Offset < end && offset < write.Offset + write.Length)
+            for (var i = 0; i < _count; i++)
             {
-                return write.Offset == offset && write.Length == length ? _nodes[node].Write : -1;
+                if (_writes[i].Offset < end && offset < _writes[i].Offset + _writes[i].Length)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        for (var line = offset >> LineShift; line <= (end - 1) >> LineShift; line++)
+        {
+            if (_newestNodeByLine!.ContainsKey(line))
+            {
+                return true;
             }
         }
 
-        return -1;
+        return false;
     }
 
     /// <summary>

@@ -184,6 +184,42 @@ public sealed class WriteSetTests
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_range_spanning_lines_written_again_is_rewritten_in_place_unless_a_later_write_overlaps_it(bool indexed)
+    {
+        using var pool = NewPool();
+        var blob = CommittedBlob(pool);
+        Account[] others = indexed ? MakeAccounts(pool, WriteSet.ScanLimit) : [];
+        using var tx = pool.BeginTransaction();
+        foreach (var other in others)
+        {
+            other.Balance = 7;
+        }
+
+        ref var writes = ref TransactionState.OfThread!.Writes;
+        pool.WriteBytesInTransaction(blob.Offset + 32, Filled(160, 0x11)); // lines 0 to 2
+        var held = writes.Count;
+        for (byte round = 0x20; round < 0x30; round++)
+        {
+            pool.WriteBytesInTransaction(blob.Offset + 32, Filled(160, round)); // the same range: in place
+        }
+
+        Assert.Equal(held, writes.Count);
+        pool.WriteBytesInTransaction(blob.Offset + 100, Filled(4, 0xCC)); // inside it, later: the range is no longer the newest
+        pool.WriteBytesInTransaction(blob.Offset + 32, Filled(160, 0xDD));
+        Assert.Equal(held + 2, writes.Count);
+        var expected = new byte[192];
+        expected.AsSpan(32, 160).Fill(0xDD);
+        var seen = new byte[192];
+        pool.ReadBytes(blob.Offset, seen);
+        Assert.Equal(expected, seen);
+        tx.Commit();
+        pool.ReadBytes(blob.Offset, seen);
+        Assert.Equal(expected, seen);
+    }
+
+    [Theory]
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(3)]

@@ -123,7 +123,7 @@ internal sealed class StringIndexKeys : IndexKeys<string>
     }
 
     public override int CompareValue(PersistentPool pool, ReadOnlySpan<byte> slot, string value) =>
-        string.CompareOrdinal(pool.ReadStringAt(MemoryMarshal.Read<long>(slot)), value);
+        pool.CompareStringAt(MemoryMarshal.Read<long>(slot), value);
 
     public override string ReadProperty(PersistentPool pool, long objectOffset, int propertyOffset) => pool.ReadString(objectOffset + propertyOffset)!;
 

@@ -223,12 +223,25 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         return node;
     }
 
+    /// <summary>
+    /// Writes entries [from, to) of a node from its image in <paramref name="buffer"/>. A node this transaction wrote
+    /// before gets its whole entry area written instead: one range that the write set rewrites in place, where
+    /// shifted ranges would pile up (and every later read of the node would replay them all).
+    /// </summary>
     private void WriteEntries(long node, byte[] buffer, int from, int to, int entrySize)
     {
-        if (to > from)
+        if (to <= from)
         {
-            _pool.WriteBytesInTransaction(node + EntriesOffset + (long)from * entrySize, buffer.AsSpan(EntriesOffset + from * entrySize, (to - from) * entrySize));
+            return;
         }
+
+        if (buffer.Length == _nodeSize && _pool.HasWritten(node + EntriesOffset, _nodeSize - EntriesOffset))
+        {
+            _pool.WriteBytesInTransaction(node + EntriesOffset, buffer.AsSpan(EntriesOffset));
+            return;
+        }
+
+        _pool.WriteBytesInTransaction(node + EntriesOffset + (long)from * entrySize, buffer.AsSpan(EntriesOffset + from * entrySize, (to - from) * entrySize));
     }
 
     private void WriteEntryCount(long node, int count) => _pool.WriteValue(node + NodeEntryCountOffset, count);

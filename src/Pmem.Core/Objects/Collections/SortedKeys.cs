@@ -107,7 +107,7 @@ internal sealed class StringSortedKeys : SortedKeys<string>
     public override int Width => 8;
 
     public override int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, string key) =>
-        string.CompareOrdinal(pool.ReadStringAt(MemoryMarshal.Read<long>(slot)), key);
+        pool.CompareStringAt(MemoryMarshal.Read<long>(slot), key);
 
     public override int Compare(string a, string b) => string.CompareOrdinal(a, b);
 }
