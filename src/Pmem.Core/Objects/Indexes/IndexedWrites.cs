@@ -41,14 +41,7 @@ internal sealed class IndexedWrites : IndexMaintenance
             return;
         }
 
-        pool.Atomically((pool, index, obj.Offset, at, value), static s =>
-        {
-            s.pool.EnterIndexLock();
-            var operations = IndexOperations.For(s.index.Property.StorageType);
-            operations.Remove(s.pool, s.index, s.Offset);
-            s.pool.WriteValue(s.at, s.value);
-            operations.Add(s.pool, s.index, s.Offset);
-        });
+        MoveEntry(pool, index, obj.Offset, at, value, static (pool, at, value) => pool.WriteValue(at, value));
     }
 
     /// <summary>Writes an indexed string property and moves the object's entry (a null string has none).</summary>
@@ -68,13 +61,17 @@ internal sealed class IndexedWrites : IndexMaintenance
             return;
         }
 
-        pool.Atomically((pool, index, obj.Offset, at, value), static s =>
+        MoveEntry(pool, index, obj.Offset, at, value, static (pool, at, value) => pool.WriteString(at, value));
+    }
+
+    /// <summary>Takes the object's entry out, writes the value, and files the entry again, in one transaction under the index lock.</summary>
+    private static void MoveEntry<TValue>(PersistentPool pool, LiveIndex index, long obj, long at, TValue value, Action<PersistentPool, long, TValue> write) =>
+        pool.Atomically((pool, index, obj, at, value, write), static s =>
         {
             s.pool.EnterIndexLock();
             var operations = IndexOperations.For(s.index.Property.StorageType);
-            operations.Remove(s.pool, s.index, s.Offset);
-            s.pool.WriteString(s.at, s.value);
-            operations.Add(s.pool, s.index, s.Offset);
+            operations.Remove(s.pool, s.index, s.obj);
+            s.write(s.pool, s.at, s.value);
+            operations.Add(s.pool, s.index, s.obj);
         });
-    }
 }
