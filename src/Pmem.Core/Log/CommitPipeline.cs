@@ -48,12 +48,14 @@ internal sealed partial class CommitPipeline
     private readonly LaneSet _lanes;
     private readonly string _poolPath;
     private readonly long _retiredThroughOffset; // where the pool header keeps the durable R
-    // Lock-free bookkeeping: in flight, pending applies, slot sequences and durable R per lane, one line per lane.
-    private readonly LaneWords _words;
+    // Lock-free bookkeeping, packed so a watermark scan reads a few cache lines:
+    private readonly long[] _inFlight;      // per lane: the commit between taking its sequence and finishing its apply
+    private readonly long[] _applyPending;  // per slot: the commit whose apply is flushed but not known drained
+    private readonly long[] _slotSequence;  // per slot: the commit whose log it holds (only the lane's holder uses it)
     private readonly long[] _slotExternal;  // per slot: the heap block holding its log's entries (0: in the slot)
     private readonly ILogSpace? _logSpace;
-    private SequenceCounter _sequence;      // the newest sequence handed out, alone on its line (see SequenceCounter)
-    private long _retiredDurable;           // a durable R recorded off the commit path (commits record theirs per lane)
+    private long _lastSequence;
+    private long _retiredDurable;
     private bool _closed;
 
     // On a process-crash pool a store survives the process as soon as it is made (flush is nothing, drain only
@@ -84,10 +86,12 @@ internal sealed partial class CommitPipeline
         _lanes = lanes;
         _poolPath = poolPath;
         _retiredThroughOffset = retiredThroughOffset;
-        _words = slotSequences.Length == lanes.Count * LaneSet.SlotsPerLane
-            ? new LaneWords(lanes.Count, slotSequences)
+        _inFlight = new long[lanes.Count];
+        _applyPending = new long[lanes.Count * LaneSet.SlotsPerLane];
+        _slotSequence = slotSequences.Length == lanes.Count * LaneSet.SlotsPerLane
+            ? slotSequences
             : throw new ArgumentException("one sequence per slot", nameof(slotSequences));
-        _sequence.Last = retiredOnMedia;
+        _lastSequence = retiredOnMedia;
         _retiredDurable = retiredOnMedia;
         _appliesPersistAtOnce = domain is ProcessCrashDomain;
         _sealLogs = formatAllowsSeals && _appliesPersistAtOnce;
@@ -159,11 +163,11 @@ internal sealed partial class CommitPipeline
             // publishes itself. Then a lower bound of the sequence is published before the sequence is taken (the
             // increment is a full fence), so a thread computing watermarks never misses a commit that has its number
             // but has not published it yet.
-            var bound = Volatile.Read(ref _sequence.Last) + 1;
+            var bound = Volatile.Read(ref _lastSequence) + 1;
             var (retired, committed) = Watermarks(bound);
-            ref var inFlight = ref _words.InFlight(lane);
+            ref var inFlight = ref _inFlight[lane];
             Volatile.Write(ref inFlight, bound);
-            var sequence = Interlocked.Increment(ref _sequence.Last);
+            var sequence = Interlocked.Increment(ref _lastSequence);
             Volatile.Write(ref inFlight, sequence);
 
             var pastCommitPoint = false;
@@ -173,7 +177,7 @@ internal sealed partial class CommitPipeline
                 // while C lags behind a slow commit on another lane (see PersistentPool.Recovery).
                 var previous = samePool ? mine.LastSequence : 0;
                 RedoLog.WriteLog(_domain, SlotOffset(slot), _lanes.SlotSize, redo, (ulong)sequence, retired, committed, _sealLogs, _poolPath, external, previous);
-                _words.SlotSequence(slot) = sequence;
+                _slotSequence[slot] = sequence;
                 if (!_appliesPersistAtOnce)
                 {
                     FlushDeferred(mine); // this thread's earlier applies: their write-back overlaps the log's
@@ -182,7 +186,7 @@ internal sealed partial class CommitPipeline
                 _domain.Drain(); // the commit point; R and C are durable too, and this thread's earlier applies
                 pastCommitPoint = true;
                 mine.LastSequence = sequence;
-                MarkLaneDurable(lane, retired);
+                MarkDurable(retired);
                 if (_appliesPersistAtOnce)
                 {
                     RedoApply.Apply(_domain, redo.Entries, default(NoFlush)); // a store is all it takes there
@@ -198,7 +202,7 @@ internal sealed partial class CommitPipeline
                 if (pastCommitPoint && !_appliesPersistAtOnce)
                 {
                     // Pending before no longer in flight: a thread computing watermarks reads in-flight entries first.
-                    Volatile.Write(ref _words.Pending(slot), sequence);
+                    Volatile.Write(ref _applyPending[slot], sequence);
                     ForgetDrained(mine, lane);
                     mine.Add(this, slot, sequence);
                 }
@@ -224,7 +228,7 @@ internal sealed partial class CommitPipeline
     public bool MustRetireBeforeUnloggedWrite
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => (Volatile.Read(ref _retiredDurable) < Volatile.Read(ref _sequence.Last)) | (Volatile.Read(ref _writesHeld) != 0);
+        get => (Volatile.Read(ref _retiredDurable) < Volatile.Read(ref _lastSequence)) | (Volatile.Read(ref _writesHeld) != 0);
     }
 
     /// <summary>
@@ -236,12 +240,12 @@ internal sealed partial class CommitPipeline
     public void RetireBeforeUnloggedWrite(ThreadCommits mine)
     {
         WaitUntilWritesAllowed();
-        if (Volatile.Read(ref _retiredDurable) >= Volatile.Read(ref _sequence.Last))
+        if (Volatile.Read(ref _retiredDurable) >= Volatile.Read(ref _lastSequence))
         {
             return; // only held back: nothing to retire
         }
 
-        if (ReferenceEquals(mine.PendingRetirementPipeline, this) && mine.PendingRetirement >= Volatile.Read(ref _sequence.Last))
+        if (ReferenceEquals(mine.PendingRetirementPipeline, this) && mine.PendingRetirement >= Volatile.Read(ref _lastSequence))
         {
             return; // already stored by this thread, awaiting its drain
         }
@@ -296,7 +300,7 @@ internal sealed partial class CommitPipeline
     }
 
     /// <summary>The newest sequence number handed out: every commit that has returned is at or below it.</summary>
-    public long LastSequence => Volatile.Read(ref _sequence.Last);
+    public long LastSequence => Volatile.Read(ref _lastSequence);
 
     /// <summary>
     /// This thread drained this pipeline's domain, so its applies flushed before the drain are durable. Applies whose
@@ -376,7 +380,7 @@ internal sealed partial class CommitPipeline
     /// </summary>
     private void ClearPending(int slot, long sequence, int heldLane = -1)
     {
-        ref var pending = ref _words.Pending(slot);
+        ref var pending = ref _applyPending[slot];
         if (slot / LaneSet.SlotsPerLane == heldLane)
         {
             if (Volatile.Read(ref pending) == sequence)
@@ -400,18 +404,13 @@ internal sealed partial class CommitPipeline
         var slot = 0;
         for (var i = 1; i < LaneSet.SlotsPerLane; i++)
         {
-            if (_words.SlotSequence(first + i) < _words.SlotSequence(first + slot))
+            if (_slotSequence[first + i] < _slotSequence[first + slot])
             {
                 slot = i;
             }
         }
 
-        var oldest = _words.SlotSequence(first + slot);
-        if (Volatile.Read(ref _words.Retired(lane)) < oldest)
-        {
-            RetireThrough(oldest, mine); // in steady state this lane's own last log covers it: not even called
-        }
-
+        RetireThrough(_slotSequence[first + slot], mine); // in steady state already covered: returns at once
         return slot;
     }
 
