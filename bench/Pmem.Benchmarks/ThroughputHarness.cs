@@ -43,6 +43,7 @@ internal static class ThroughputHarness
             foreach (var place in places)
             {
                 var results = builds.ToDictionary(b => b.Name, _ => new Dictionary<int, List<double>>());
+                var cpuPerTransaction = builds.ToDictionary(b => b.Name, _ => new Dictionary<int, List<double>>());
                 var notes = new List<string>();
                 for (var round = 0; round < rounds; round++)
                 {
@@ -56,8 +57,10 @@ internal static class ThroughputHarness
                             {
                                 var t = int.Parse(parts[1], CultureInfo.InvariantCulture);
                                 var perSecond = double.Parse(parts[2], CultureInfo.InvariantCulture);
+                                var cpuNanoseconds = double.Parse(parts[3], CultureInfo.InvariantCulture);
                                 (results[name].TryGetValue(t, out var list) ? list : results[name][t] = []).Add(perSecond);
-                                Console.Error.WriteLine($"  {workload} {place} {name} round {round + 1} T={t}: {Format(perSecond)} tx/s (load {load}) {string.Join(' ', parts.Skip(3))}");
+                                (cpuPerTransaction[name].TryGetValue(t, out var cpuList) ? cpuList : cpuPerTransaction[name][t] = []).Add(cpuNanoseconds);
+                                Console.Error.WriteLine($"  {workload} {place} {name} round {round + 1} T={t}: {Format(perSecond)} tx/s, {cpuNanoseconds:F0} ns CPU/tx (load {load}) {string.Join(' ', parts.Skip(4))}");
                             }
                             else if (parts[0] == "NOTE")
                             {
@@ -68,6 +71,7 @@ internal static class ThroughputHarness
                 }
 
                 PrintTable(workload, place, threads, results, notes);
+                PrintCpuTable(threads, cpuPerTransaction);
             }
         }
 
@@ -99,6 +103,21 @@ internal static class ThroughputHarness
         foreach (var note in notes.Distinct())
         {
             Console.WriteLine($"- {note}");
+        }
+    }
+
+    /// <summary>
+    /// Process CPU time per transaction (median of rounds): on a machine shared with other jobs, threads that get no core
+    /// lower the throughput but not this; contention for cache lines or locks raises it.
+    /// </summary>
+    private static void PrintCpuTable(int[] threads, Dictionary<string, Dictionary<int, List<double>>> cpu)
+    {
+        Console.WriteLine();
+        Console.WriteLine($"| CPU ns per tx | {string.Join(" | ", threads.Select(t => $"T={t}"))} |");
+        Console.WriteLine($"|---|{string.Concat(threads.Select(_ => "---:|"))}");
+        foreach (var (name, byThreads) in cpu)
+        {
+            Console.WriteLine($"| {name} | {string.Join(" | ", threads.Select(t => byThreads.TryGetValue(t, out var v) ? $"{Median(v):F0} ({v.Min():F0}–{v.Max():F0})" : "–"))} |");
         }
     }
 
@@ -142,9 +161,11 @@ internal static class ThroughputHarness
         system.RoundNote(1);
         foreach (var t in threads)
         {
+            var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
             var (transactions, elapsed) = workers.RunRound(t, seconds);
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
             var note = system.RoundNote(transactions);
-            Console.WriteLine(FormattableString.Invariant($"RESULT {t} {transactions / elapsed.TotalSeconds:F0} {note}"));
+            Console.WriteLine(FormattableString.Invariant($"RESULT {t} {transactions / elapsed.TotalSeconds:F0} {cpu.TotalNanoseconds / Math.Max(1, transactions):F0} {note}"));
         }
 
         Console.WriteLine($"NOTE {place}: {Describe(system)}");
