@@ -8,7 +8,8 @@ namespace Pmem.Benchmarks;
 /// <summary>
 /// T threads each run transfer transactions (read two balances, write two) between their own accounts, nothing shared;
 /// the figure is the total transactions per second. BenchmarkDotNet measures one operation at a time, so this is a
-/// plain harness: every round runs each T for a few seconds, the table shows the median and range of the rounds.
+/// plain harness: every round runs each T for a few seconds after a warm-up at the largest T and at T=1 (at least
+/// 2 s each), and the table shows the median and range of the rounds.
 /// </summary>
 /// <remarks>
 /// Each (place, round, build) runs in a child process with its own environment (<c>PMEM_IS_PMEM_FORCE=1</c> only for
@@ -156,8 +157,11 @@ internal static class ThroughputHarness
         var max = threads.Max();
         using var system = MakeSystem(place, max);
         using var workers = new ThroughputWorkers(system, max, allocate);
-        workers.RunRound(max, TimeSpan.FromSeconds(0.5)); // JIT tiers, arenas' runs, lane biases
-        workers.RunRound(1, TimeSpan.FromSeconds(0.5));
+        // JIT tiers, arenas' runs, lane biases. The allocating workload needed 2-3 s on the loaded machine before its
+        // cost per transaction settled (its first 1 s round cost 9x a later one), so the warm-up is not short.
+        var warmup = TimeSpan.FromSeconds(Math.Max(2, seconds.TotalSeconds));
+        workers.RunRound(max, warmup);
+        workers.RunRound(1, warmup);
         system.RoundNote(1);
         foreach (var t in threads)
         {
