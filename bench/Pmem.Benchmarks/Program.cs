@@ -6,8 +6,18 @@ using Pmem.Benchmarks;
 using Pmem.Memory;
 
 // Usage: dotnet run -c Release --project bench/Pmem.Benchmarks -- --filter '*' --inProcess
-Console.WriteLine($"Engine: {LibPmem.ActiveFlushPath} — {LibPmem.Description}");
-Console.WriteLine($"Native: {NativeLibPmem.Status}; {NativeLibPmemObj.Status}");
+//        dotnet run -c Release --project bench/Pmem.Benchmarks -- --throughput [--places ...] [--builds A=exe,B=exe]
+if (!args.Contains("--throughput-child"))
+{
+    Console.WriteLine($"Engine: {LibPmem.ActiveFlushPath} — {LibPmem.Description}");
+    Console.WriteLine($"Native: {NativeLibPmem.Status}; {NativeLibPmemObj.Status}");
+}
+
+if (args.Contains("--throughput") || args.Contains("--throughput-child"))
+{
+    ThroughputHarness.Run(args);
+    return;
+}
 
 if (args.Contains("--counts"))
 {

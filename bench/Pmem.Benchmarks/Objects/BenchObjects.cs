@@ -63,3 +63,10 @@ public partial class Node
 
     public partial Node? Next { get; set; }
 }
+
+/// <summary>One thread's log of the throughput harness's allocating workload: a list it appends to.</summary>
+[PersistentObject(Name = "bench.threadlog")]
+public partial class ThreadLog
+{
+    public partial PersistentList<long> Items { get; }
+}

@@ -15,19 +15,32 @@ namespace Pmem.Memory;
 /// pages nobody flushed yet are written early, which is always allowed.
 /// </para>
 /// <para>
-/// Group commit: threads that drain at the same time share syncs. A drain waits for one sync that started after its
-/// own flushes were recorded; while a sync runs, later drains queue, and the next sync takes all their ranges at once.
-/// Drain is conservative: it may also sync other threads' flushed ranges, never fewer than its own.
+/// Group commit: a sync takes every range recorded so far (everyone who has flushed by then), and a drain whose
+/// flushes a running sync has taken waits for it on the monitor, without spinning. A drain whose flushes no running
+/// sync took starts another sync at once (up to <see cref="MaxConcurrentSyncs"/>), so a lone thread never waits and
+/// two threads do not take turns. A drain returns once its flushes are durable: when the sync that took them and
+/// every older sync have finished (a newer sync's span need not cover an older one's). A failed sync puts its ranges
+/// back, and no sync running then counts; the next drain syncs them again. Drain is conservative: it may also sync
+/// other threads' flushed ranges, never fewer than its own.
 /// </para>
 /// </remarks>
 public sealed unsafe class MsyncDomain : MappedDomain
 {
     private readonly object _gate = new();
     private readonly DirtySpan _dirty = new((long)LibC.PageSize);
+    private readonly Queue<SyncInFlight> _inFlight = new(); // syncs running, oldest first (epochs in order)
     private long _flushedEpoch;   // increases with every recorded flush
+    private long _takenEpoch;     // every flush up to this epoch is in a sync that is running or done
     private long _syncedEpoch;    // every flush up to this epoch is durable
-    private bool _syncing;
     private long _syncCalls;
+
+    /// <summary>
+    /// Syncs that may run at once. A drain whose flushes no running sync has taken starts its own while fewer than this
+    /// run, instead of waiting for the running one to end and then syncing alone: the kernel and the device overlap
+    /// concurrent syncs of one file (bench/RESULTS.md, session 8), and one serial sync at a time left two threads no
+    /// faster than one.
+    /// </summary>
+    internal const int MaxConcurrentSyncs = 8;
 
     internal MsyncDomain(PmemMapping mapping)
         : base(mapping)
@@ -60,35 +73,47 @@ public sealed unsafe class MsyncDomain : MappedDomain
     /// <exception cref="PmemIOException">msync failed; the ranges stay recorded so a later drain retries them.</exception>
     public override void Drain()
     {
-        (long Start, long End) span;
-        long epoch;
+        long mine;
         lock (_gate)
         {
-            long mine = _flushedEpoch;
-            while (true)
-            {
-                if (_syncedEpoch >= mine)
-                {
-                    return; // a sync that began after our flushes has finished
-                }
-
-                if (!_syncing)
-                {
-                    break;
-                }
-
-                Monitor.Wait(_gate);
-            }
-
-            _syncing = true;
-            epoch = _flushedEpoch;
-            span = _dirty.Take();
+            mine = _flushedEpoch;
         }
 
+        while (true)
+        {
+            SyncInFlight sync;
+            lock (_gate)
+            {
+                while (true)
+                {
+                    if (_syncedEpoch >= mine)
+                    {
+                        return; // syncs that began after our flushes have finished, and every sync before them
+                    }
+
+                    if (_takenEpoch < mine && _inFlight.Count < MaxConcurrentSyncs)
+                    {
+                        break; // our flushes are in no running sync, and another may start: lead it
+                    }
+
+                    Monitor.Wait(_gate); // a running sync takes ours, or a slot frees: no spinning
+                }
+
+                sync = new SyncInFlight(_flushedEpoch, _dirty.Take());
+                _takenEpoch = sync.Epoch;
+                _inFlight.Enqueue(sync);
+            }
+
+            Sync(sync); // then wait, if older syncs still run
+        }
+    }
+
+    private void Sync(SyncInFlight sync)
+    {
         var synced = false;
         try
         {
-            var (start, end) = span;
+            var (start, end) = sync.Span;
             end = Math.Min(end, (Length + (long)LibC.PageSize - 1) & ~((long)LibC.PageSize - 1));
             if (end > start)
             {
@@ -105,19 +130,45 @@ public sealed unsafe class MsyncDomain : MappedDomain
         {
             lock (_gate)
             {
+                sync.Done = true;
                 if (!synced)
                 {
-                    _dirty.Add(span.Start, span.End - span.Start);
-                }
-                else
-                {
-                    _syncedEpoch = epoch;
+                    // Its ranges go back, and no sync running now may count as covering them: everything not known
+                    // durable counts as untaken, so the next drain re-syncs it with these ranges.
+                    _dirty.Add(sync.Span.Start, sync.Span.End - sync.Span.Start);
+                    foreach (var running in _inFlight)
+                    {
+                        running.Tainted = true;
+                    }
+
+                    _takenEpoch = _syncedEpoch;
                 }
 
-                _syncing = false;
+                // Durable through a sync's epoch only once every older sync has finished too.
+                while (_inFlight.TryPeek(out var oldest) && oldest.Done)
+                {
+                    _inFlight.Dequeue();
+                    if (!oldest.Tainted)
+                    {
+                        _syncedEpoch = Math.Max(_syncedEpoch, oldest.Epoch);
+                    }
+                }
+
                 Monitor.PulseAll(_gate);
             }
         }
+    }
+
+    /// <summary>A running sync: the flushes up to <see cref="Epoch"/> whose pages it syncs.</summary>
+    private sealed class SyncInFlight(long epoch, (long Start, long End) span)
+    {
+        public readonly long Epoch = epoch;
+        public readonly (long Start, long End) Span = span;
+        public bool Done;
+
+        // Running when another sync failed: it cannot advance the durable epoch; a later sync, which takes the failed
+        // ranges again, does.
+        public bool Tainted;
     }
 
     /// <inheritdoc />

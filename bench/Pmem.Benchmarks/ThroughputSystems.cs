@@ -1,0 +1,321 @@
+// ThroughputSystems -- the systems the throughput harness drives: our pool, SQLite WAL FULL, LMDB; one worker per thread.
+using System.Buffers.Binary;
+using LightningDB;
+using Microsoft.Data.Sqlite;
+using Pmem.Benchmarks.Objects;
+using Pmem.Memory;
+using Pmem.Pool;
+
+namespace Pmem.Benchmarks;
+
+/// <summary>A system under test: makes one worker per thread, on that thread (so its data come from its own arena).</summary>
+internal interface IThroughputSystem : IDisposable
+{
+    /// <summary>Called on worker thread <paramref name="thread"/>: its own accounts (nothing shared with other workers).</summary>
+    IThroughputWorker NewWorker(int thread, bool allocate);
+
+    /// <summary>A line after a round (e.g. syncs per transaction), or null.</summary>
+    string? RoundNote(long transactions) => null;
+}
+
+/// <summary>One thread's side: runs one transfer transaction per call.</summary>
+internal interface IThroughputWorker
+{
+    void Transaction();
+}
+
+/// <summary>Our pool: transfer between the thread's own accounts; with allocation, also a new object, a delete, a list append.</summary>
+internal sealed class PoolSystem(PersistentPool pool) : IThroughputSystem
+{
+    private long _syncsAtRoundStart;
+
+    public const int AccountsPerThread = 256;
+
+    public string Domain => $"{pool.Domain.GetType().Name} ({pool.Domain.FlushPath})";
+
+    public IThroughputWorker NewWorker(int thread, bool allocate)
+    {
+        var accounts = new Account[AccountsPerThread];
+        using (var tx = pool.BeginTransaction())
+        {
+            for (var i = 0; i < accounts.Length; i++)
+            {
+                accounts[i] = pool.New<Account>();
+                accounts[i].Balance = 1_000_000;
+            }
+
+            tx.Commit();
+        }
+
+        return allocate ? new Allocating(pool, accounts) : new Transfers(pool, accounts);
+    }
+
+    public string? RoundNote(long transactions)
+    {
+        if (pool.Domain is not MsyncDomain msync)
+        {
+            return null;
+        }
+
+        var syncs = msync.SyncCalls - _syncsAtRoundStart;
+        _syncsAtRoundStart = msync.SyncCalls;
+        return transactions > 0 ? $"{(double)syncs / transactions:F2} msync/tx" : null;
+    }
+
+    public void Dispose() => pool.Dispose();
+
+    private class Transfers(PersistentPool pool, Account[] accounts) : IThroughputWorker
+    {
+        private int _cursor;
+
+        public virtual void Transaction()
+        {
+            var a = _cursor = (_cursor + 1) % accounts.Length;
+            var from = accounts[a];
+            var to = accounts[(a + 1) % accounts.Length];
+            using var tx = pool.BeginTransaction();
+            from.Balance -= 10;
+            to.Balance += 10;
+            tx.Commit();
+        }
+
+        protected void TransferIn(int a)
+        {
+            var from = accounts[a];
+            var to = accounts[(a + 1) % accounts.Length];
+            from.Balance -= 10;
+            to.Balance += 10;
+        }
+
+        protected int Next() => _cursor = (_cursor + 1) % accounts.Length;
+    }
+
+    private sealed class Allocating : Transfers
+    {
+        private readonly PersistentPool _pool;
+        private readonly ThreadLog _log;
+        private Account? _previous;
+        private long _count;
+
+        public Allocating(PersistentPool pool, Account[] accounts)
+            : base(pool, accounts)
+        {
+            _pool = pool;
+            using var tx = pool.BeginTransaction();
+            _log = pool.New<ThreadLog>();
+            tx.Commit();
+        }
+
+        public override void Transaction()
+        {
+            using var tx = _pool.BeginTransaction();
+            TransferIn(Next());
+            var made = _pool.New<Account>();
+            made.Balance = _count;
+            if (_previous is not null)
+            {
+                _pool.Delete(_previous);
+            }
+
+            _previous = made;
+            if ((++_count & 255) == 0)
+            {
+                _log.Items.Clear();
+            }
+
+            _log.Items.Add(_count);
+            tx.Commit();
+        }
+    }
+}
+
+/// <summary>SQLite, WAL, synchronous=FULL, one connection per thread, each thread updating its own rows.</summary>
+internal sealed class SqliteSystem : IThroughputSystem
+{
+    private const int Rows = 256;
+    private readonly string _path;
+    private readonly List<SqliteConnection> _connections = [];
+
+    public SqliteSystem(string directory, int threads)
+    {
+        _path = BenchPools.NewPath(directory, "tput-sqlite").Replace(".pool", ".db", StringComparison.Ordinal);
+        using var connection = Open();
+        Execute(connection, "PRAGMA journal_mode=WAL;");
+        Execute(connection, "CREATE TABLE accounts(id INTEGER PRIMARY KEY, balance INTEGER NOT NULL);");
+        Execute(connection, "CREATE TABLE log(id INTEGER PRIMARY KEY, thread INTEGER NOT NULL, value INTEGER NOT NULL);");
+        Execute(connection, "BEGIN;");
+        for (var i = 0; i < Rows * threads; i++)
+        {
+            Execute(connection, $"INSERT INTO accounts(id, balance) VALUES ({i}, 1000000);");
+        }
+
+        Execute(connection, "COMMIT;");
+    }
+
+    public IThroughputWorker NewWorker(int thread, bool allocate)
+    {
+        var connection = Open();
+        lock (_connections)
+        {
+            _connections.Add(connection);
+        }
+
+        return new Worker(connection, thread * Rows, thread, allocate);
+    }
+
+    public void Dispose()
+    {
+        foreach (var connection in _connections)
+        {
+            connection.Dispose();
+        }
+
+        SqliteConnection.ClearAllPools();
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        {
+            File.Delete(_path + suffix);
+        }
+    }
+
+    private SqliteConnection Open()
+    {
+        var connection = new SqliteConnection($"Data Source={_path};Pooling=False;Default Timeout=600");
+        connection.Open();
+        Execute(connection, "PRAGMA synchronous=FULL;");
+        Execute(connection, "PRAGMA busy_timeout=600000;");
+        return connection;
+    }
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = new SqliteCommand(sql, connection);
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>BEGIN IMMEDIATE (writers queue for WAL's one write lock instead of failing to upgrade), two updates, COMMIT.</summary>
+    private sealed class Worker : IThroughputWorker
+    {
+        private readonly SqliteCommand _begin, _debit, _credit, _commit, _insert, _delete;
+        private readonly SqliteParameter _debitId, _creditId, _insertId, _deleteId;
+        private readonly int _first;
+        private readonly bool _allocate;
+        private readonly long _idBase;
+        private int _cursor;
+        private long _count;
+
+        public Worker(SqliteConnection connection, int first, int thread, bool allocate)
+        {
+            _first = first;
+            _allocate = allocate;
+            _idBase = (thread + 1L) << 40;
+            _begin = Prepare(connection, "BEGIN IMMEDIATE;");
+            _commit = Prepare(connection, "COMMIT;");
+            _debit = Prepare(connection, "UPDATE accounts SET balance = balance - 10 WHERE id = $id;");
+            _credit = Prepare(connection, "UPDATE accounts SET balance = balance + 10 WHERE id = $id;");
+            _insert = Prepare(connection, $"INSERT INTO log(id, thread, value) VALUES ($id, {thread}, $id);");
+            _delete = Prepare(connection, "DELETE FROM log WHERE id = $id;");
+            _debitId = _debit.Parameters.AddWithValue("$id", 0L);
+            _creditId = _credit.Parameters.AddWithValue("$id", 0L);
+            _insertId = _insert.Parameters.AddWithValue("$id", 0L);
+            _deleteId = _delete.Parameters.AddWithValue("$id", 0L);
+        }
+
+        public void Transaction()
+        {
+            var a = _cursor = (_cursor + 1) % Rows;
+            _debitId.Value = (long)(_first + a);
+            _creditId.Value = (long)(_first + (a + 1) % Rows);
+            _begin.ExecuteNonQuery();
+            _debit.ExecuteNonQuery();
+            _credit.ExecuteNonQuery();
+            if (_allocate)
+            {
+                // The same shape as ours: a row made, the previous one deleted (the list is the log table itself).
+                _insertId.Value = _idBase + ++_count;
+                _insert.ExecuteNonQuery();
+                _deleteId.Value = _idBase + _count - 1;
+                _delete.ExecuteNonQuery();
+            }
+
+            _commit.ExecuteNonQuery();
+        }
+
+        private static SqliteCommand Prepare(SqliteConnection connection, string sql)
+        {
+            var command = new SqliteCommand(sql, connection);
+            command.Prepare();
+            return command;
+        }
+    }
+}
+
+/// <summary>LMDB (LightningDB): one environment, a write transaction per transfer (LMDB has one writer at a time).</summary>
+internal sealed class LmdbSystem : IThroughputSystem
+{
+    private const int Rows = 256;
+    private readonly string _directory;
+    private readonly LightningEnvironment _environment;
+    private readonly LightningDatabase _database;
+
+    public LmdbSystem(string directory, int threads)
+    {
+        _directory = BenchPools.NewPath(directory, "tput-lmdb").Replace(".pool", ".lmdb", StringComparison.Ordinal);
+        Directory.CreateDirectory(_directory);
+        _environment = new LightningEnvironment(_directory, new EnvironmentConfiguration { MapSize = 256L << 20, MaxDatabases = 1 });
+        _environment.Open(); // default flags: durable commits (fdatasync of the data file and meta page)
+        using var tx = _environment.BeginTransaction();
+        _database = tx.OpenDatabase(configuration: new DatabaseConfiguration { Flags = DatabaseOpenFlags.Create });
+        Span<byte> key = stackalloc byte[8], value = stackalloc byte[8];
+        for (var i = 0; i < Rows * threads; i++)
+        {
+            BinaryPrimitives.WriteInt64BigEndian(key, i);
+            BinaryPrimitives.WriteInt64LittleEndian(value, 1_000_000);
+            tx.Put(_database, key, value);
+        }
+
+        tx.Commit();
+    }
+
+    public IThroughputWorker NewWorker(int thread, bool allocate) => new Worker(this, thread * Rows, thread, allocate);
+
+    public void Dispose()
+    {
+        _database.Dispose();
+        _environment.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    private sealed class Worker(LmdbSystem system, int first, int thread, bool allocate) : IThroughputWorker
+    {
+        private readonly long _idBase = (thread + 1L) << 40;
+        private int _cursor;
+        private long _count;
+
+        public void Transaction()
+        {
+            var a = _cursor = (_cursor + 1) % Rows;
+            using var tx = system._environment.BeginTransaction();
+            Add(tx, first + a, -10);
+            Add(tx, first + (a + 1) % Rows, 10);
+            if (allocate)
+            {
+                Span<byte> key = stackalloc byte[8];
+                BinaryPrimitives.WriteInt64BigEndian(key, _idBase + ++_count);
+                tx.Put(system._database, key, key);
+                BinaryPrimitives.WriteInt64BigEndian(key, _idBase + _count - 1);
+                tx.Delete(system._database, key);
+            }
+
+            tx.Commit();
+        }
+
+        private void Add(LightningTransaction tx, long id, long amount)
+        {
+            Span<byte> key = stackalloc byte[8], value = stackalloc byte[8];
+            BinaryPrimitives.WriteInt64BigEndian(key, id);
+            var (_, _, stored) = tx.Get(system._database, key);
+            BinaryPrimitives.WriteInt64LittleEndian(value, BinaryPrimitives.ReadInt64LittleEndian(stored.AsSpan()) + amount);
+            tx.Put(system._database, key, value);
+        }
+    }
+}
