@@ -143,15 +143,18 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
     /// <summary>Descends to the leaf that holds <paramref name="key"/> (or the first or last leaf without one) and loads it.</summary>
     private long Leftmost(bool hasKey, TKey key, byte[] buffer, bool rightmost = false)
     {
+        // Inner nodes are read in place (copied only to lay a transaction's writes over them); only the leaf, which
+        // the scan keeps across yields, is copied.
         var node = Root;
-        LoadLeaf(node, buffer);
+        var scratch = _pool.HasUncommittedWrites ? buffer : null;
         for (var level = Height - 1; level > 0; level--)
         {
-            var index = hasKey ? ChildIndex(buffer, key) : rightmost ? EntryCount(buffer) - 1 : 0;
-            node = ChildAt(buffer, index);
-            LoadLeaf(node, buffer);
+            var inner = ReadNode(node, scratch);
+            var index = hasKey ? ChildIndex(inner, key) : rightmost ? EntryCount(inner) - 1 : 0;
+            node = ChildAt(inner, index);
         }
 
+        LoadLeaf(node, buffer);
         return node;
     }
 }

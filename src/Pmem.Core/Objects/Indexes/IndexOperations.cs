@@ -66,8 +66,12 @@ internal abstract class IndexOperations<TStored> : IndexOperations where TStored
     /// <summary>The smallest and largest object offsets in the keys' order (unsigned).</summary>
     private const long FirstObject = 0, LastObject = -1;
 
+    // A handle per live index, made once: a new handle checks the tree's header (a heap lookup and a dozen reads).
+    // Handles may be shared between threads (see CollectionHeader); a rebuilt index is a new LiveIndex.
+    private readonly ConditionalWeakTable<LiveIndex, PersistentSortedDictionary<IndexEntry<TStored>, bool>> _trees = new();
+
     private PersistentSortedDictionary<IndexEntry<TStored>, bool> Tree(PersistentPool pool, LiveIndex index) =>
-        new(pool, index.Slot.TreeWord, Keys, NoValueCodec.Instance);
+        _trees.TryGetValue(index, out var tree) ? tree : _trees.GetValue(index, index => new(pool, index.Slot.TreeWord, Keys, NoValueCodec.Instance));
 
     public override void Add(PersistentPool pool, LiveIndex index, long obj)
     {
