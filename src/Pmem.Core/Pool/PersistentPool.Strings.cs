@@ -35,17 +35,17 @@ public sealed partial class PersistentPool
     /// <summary>
     /// Compares the string block at <paramref name="target"/> (not 0) with <paramref name="value"/> ordinally, in place:
     /// no .NET string is made (a tree descent compares a key at every level). Strings never change in place, so the
-    /// mapping is what every thread sees.
+    /// mapping is what every thread sees. Only the pool's bounds are checked, not the block (a heap lookup per
+    /// comparison would double a descent): a damaged key orders wrongly but reads nothing outside the pool, and
+    /// <see cref="Check"/> finds it.
     /// </summary>
-    /// <exception cref="PersistentTypeMismatchException">No string block starts there.</exception>
-    /// <exception cref="PoolCorruptedException">The string does not fit its block.</exception>
+    /// <exception cref="PoolCorruptedException">The string would lie outside the pool.</exception>
     internal int CompareStringAt(long target, ReadOnlySpan<char> value)
     {
-        var capacity = ResolveBlock(target, TypeTable.StringTypeIndex);
-        var length = _domain.Read<int>(target + StringLayout.LengthOffset);
-        if (!StringLayout.Fits(length, capacity))
+        var length = target > 0 && target <= Size - StringLayout.CharsOffset ? _domain.Read<int>(target + StringLayout.LengthOffset) : -1;
+        if (length < 0 || StringLayout.BlockSize(length) > Size - target)
         {
-            throw new PoolCorruptedException(Path, $"the string at offset {target} claims {length} characters, more than its block holds");
+            throw new PoolCorruptedException(Path, $"a sorted key names a string at offset {target} of {length} characters, which does not fit in the pool");
         }
 
         return MemoryMarshal.Cast<byte, char>(_domain.GetSpan(target + StringLayout.CharsOffset, length * 2)).SequenceCompareTo(value);
