@@ -31,9 +31,7 @@ public sealed partial class PersistentPool
     private readonly object _indexSync = new(); // directory changes and builds, one at a time
     private volatile LiveIndex[] _liveIndexes = [];
     private volatile IndexSlot[] _indexSlots = [];
-    private readonly HashSet<PersistentTypeInfo> _typesInStep = []; // this session's program types whose indexes agree with the directory (under _indexSync)
-    private TransactionState? _indexLockOwner; // guarded by _creations (its waits join the creation waits' cycle check)
-    private int _indexReaders;
+    private readonly HashSet<PersistentTypeInfo> _typesInStep = []; // this session's program types whose indexes agree with the directory (locked by itself)
 
     /// <summary>Every live (maintained) index.</summary>
     internal LiveIndex[] LiveIndexes => _liveIndexes;
@@ -109,6 +107,7 @@ public sealed partial class PersistentPool
     {
         if (IsReadOnly)
         {
+            InStep(type); // a read-only pool never changes its indexes: asking again finds nothing more to do
             return;
         }
 
@@ -162,7 +161,7 @@ public sealed partial class PersistentPool
 
                 foreach (var property in missing)
                 {
-                    SetIndexFlags(ClaimIndexSlot(typeIndex, property), property.Index == PersistentIndexKind.Unique ? IndexDirectory.UniqueFlag : 0, inTransaction: false);
+                    ClaimIndexSlot(typeIndex, property, stale: false); // no objects: complete as claimed
                 }
 
                 InStep(type); // stale trees wait for the next open
@@ -244,27 +243,28 @@ public sealed partial class PersistentPool
         {
             try
             {
-                Atomically(slot, slot => ClearIndexEntry(slot, freeTree: true));
+                Atomically(slot, slot =>
+                {
+                    if (ReadValue<long>(slot.TreeWord) is var tree and not 0)
+                    {
+                        FreeInTransaction(tree); // the header owns its nodes and strings
+                    }
+
+                    ClearIndexEntry(slot.Slot);
+                });
             }
             catch (PoolCorruptedException)
             {
-                Atomically(slot, slot => ClearIndexEntry(slot, freeTree: false));
+                Atomically(slot.Slot, ClearIndexEntry);
             }
         }
 
         LoadIndexSlots();
     }
 
-    private void ClearIndexEntry(IndexSlot slot, bool freeTree)
-    {
-        if (freeTree && ReadValue<long>(slot.TreeWord) is var tree and not 0)
-        {
-            FreeInTransaction(tree); // the header owns its nodes and strings
-        }
-
-        var entry = IndexDirectory.EntryOffset(_domain.Read<long>(PoolLayout.IndexDirectoryOffset), slot.Slot);
-        WriteBytesInTransaction(entry, new byte[IndexDirectory.EntrySize]);
-    }
+    /// <summary>Empties directory entry <paramref name="slot"/> in the running transaction (its tree, if any, is the caller's to free or to leave to a repair).</summary>
+    private void ClearIndexEntry(int slot) =>
+        WriteBytesInTransaction(IndexDirectory.EntryOffset(_domain.Read<long>(PoolLayout.IndexDirectoryOffset), slot), new byte[IndexDirectory.EntrySize]);
 
     /// <summary>
     /// Claims an entry (stale while it fills), adds every object in batches, and makes it live with the last batch:
@@ -274,7 +274,7 @@ public sealed partial class PersistentPool
     private void BuildIndex(uint typeIndex, PersistentPropertyInfo property)
     {
         var maintenance = IndexMaintenance.Instance ?? throw new InvalidOperationException("The index maintenance is not installed.");
-        var slot = ClaimIndexSlot(typeIndex, property);
+        var slot = ClaimIndexSlot(typeIndex, property, stale: true);
         var building = new LiveIndex(slot, property);
         var objects = new OffsetsOfType(this, typeIndex, _types.Get(typeIndex)!.Size).ToList();
         try
@@ -298,16 +298,18 @@ public sealed partial class PersistentPool
         }
         catch (PersistentUniqueConstraintException)
         {
-            LoadIndexSlots();
-            FreeStaleIndexes();
+            FreeStaleIndexes(); // the claimed entry is still stale: its last batch rolled back
             throw;
         }
 
         LoadIndexSlots();
     }
 
-    /// <summary>A free directory entry, claimed stale for <paramref name="property"/> in a commit of its own (the directory made first if there is none).</summary>
-    private IndexSlot ClaimIndexSlot(uint typeIndex, PersistentPropertyInfo property)
+    /// <summary>
+    /// A free directory entry, claimed for <paramref name="property"/> in a commit of its own (the directory made first
+    /// if there is none): stale while a build fills it, or live at once for a type without objects.
+    /// </summary>
+    private IndexSlot ClaimIndexSlot(uint typeIndex, PersistentPropertyInfo property, bool stale)
     {
         var directory = _domain.Read<long>(PoolLayout.IndexDirectoryOffset);
         if (directory == 0)
@@ -322,7 +324,7 @@ public sealed partial class PersistentPool
             throw new InvalidOperationException($"{Path}: the pool holds {IndexDirectory.Capacity} indexes, as many as it can; remove [Indexed] from a property to index '{property.Name}'.");
         }
 
-        var flags = IndexDirectory.StaleFlag | (property.Index == PersistentIndexKind.Unique ? IndexDirectory.UniqueFlag : 0);
+        var flags = (stale ? IndexDirectory.StaleFlag : 0) | (property.Index == PersistentIndexKind.Unique ? IndexDirectory.UniqueFlag : 0);
         var entry = IndexDirectory.EntryOffset(directory, free);
         var redo = RentRedo();
         redo.Set(entry + IndexDirectory.TypeIndexOffset, ((ulong)(uint)property.Offset << 32) | typeIndex);
@@ -363,68 +365,4 @@ public sealed partial class PersistentPool
         CommitRedo(redo);
         LoadIndexSlots();
     }
-
-    /// <summary>
-    /// Takes the index lock for the running transaction until it ends: index trees change one transaction at a time,
-    /// and lookups wait for the change to commit. A wait that would close a cycle with collection creations throws.
-    /// </summary>
-    /// <exception cref="InvalidOperationException">No transaction runs, or waiting would deadlock (this transaction then rolls back).</exception>
-    internal void EnterIndexLock()
-    {
-        var tx = CurrentTransactionOrThrow();
-        if (HoldsIndexLock(tx))
-        {
-            return;
-        }
-
-        lock (_creations)
-        {
-            while (_indexLockOwner is not null || _indexReaders > 0)
-            {
-                WaitForCreations(tx, _indexLockOwner, "the index lock");
-            }
-
-            _indexLockOwner = tx;
-            (tx.CreatedCollections ??= []).Add(IndexLockMark); // so that the transaction's end releases it
-        }
-    }
-
-    /// <summary>Runs <paramref name="read"/> while no other transaction changes an index (the calling thread's own changes are seen).</summary>
-    internal TResult ReadIndexes<TResult>(Func<TResult> read)
-    {
-        var tx = CurrentTransaction();
-        if (tx is not null && HoldsIndexLock(tx))
-        {
-            return read();
-        }
-
-        lock (_creations)
-        {
-            while (_indexLockOwner is not null)
-            {
-                WaitForCreations(tx, _indexLockOwner, "the index lock");
-            }
-
-            _indexReaders++;
-        }
-
-        try
-        {
-            return read();
-        }
-        finally
-        {
-            lock (_creations)
-            {
-                _indexReaders--;
-                Monitor.PulseAll(_creations);
-            }
-        }
-    }
-
-    /// <summary>The index lock's place in a transaction's created collections: ending the transaction releases it.</summary>
-    private const long IndexLockMark = -1;
-
-    /// <summary>Whether <paramref name="tx"/> holds the index lock: only its own thread sets or clears that, so no lock is needed to ask.</summary>
-    private bool HoldsIndexLock(TransactionState tx) => ReferenceEquals(Volatile.Read(ref _indexLockOwner), tx);
 }

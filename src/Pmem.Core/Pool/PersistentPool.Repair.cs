@@ -122,7 +122,7 @@ public sealed partial class PersistentPool
             return;
         }
 
-        WriteBytesInTransaction(entry, new byte[IndexDirectory.EntrySize]);
+        ClearIndexEntry(slot);
         steps.Add(new RepairStep("drop-index", directory, "(index directory)", $"index entry {slot} dropped ({problem.Message}); the program rebuilds the index when it next opens the pool"));
     }
 
