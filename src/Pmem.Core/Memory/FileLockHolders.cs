@@ -25,6 +25,88 @@ internal static class FileLockHolders
 {
     private const int CommandLineLimit = 200;
 
+    // The files this process holds a lock on, by device and inode: a lock of this process on any other file is a
+    // released one that a child forked meanwhile still holds until it execs (its copy of the descriptor closes then).
+    // A count per file: read-only mappings in one process may share a file's lock.
+    private static readonly Dictionary<(uint Major, uint Minor, ulong Inode), int> s_heldHere = [];
+
+    /// <summary>Records a lock this process took on the file open as <paramref name="fd"/>; returns its identity for <see cref="Released"/>.</summary>
+    public static (uint, uint, ulong)? Held(int fd)
+    {
+        if (!OperatingSystem.IsLinux() || LibC.FileStatus(fd, out var info) != 0)
+        {
+            return null;
+        }
+
+        lock (s_heldHere)
+        {
+            var file = (info.DevMajor, info.DevMinor, info.Inode);
+            s_heldHere[file] = s_heldHere.GetValueOrDefault(file) + 1;
+        }
+
+        return (info.DevMajor, info.DevMinor, info.Inode);
+    }
+
+    /// <summary>Forgets a lock recorded by <see cref="Held"/> once its descriptor is closed.</summary>
+    public static void Released((uint, uint, ulong) file)
+    {
+        lock (s_heldHere)
+        {
+            if (s_heldHere.TryGetValue(file, out var count) && count > 1)
+            {
+                s_heldHere[file] = count - 1;
+            }
+            else
+            {
+                s_heldHere.Remove(file);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether a lock that refused the file open as <paramref name="fd"/> can only be a released lock of this process
+    /// still held by a child it forked (between fork and exec, the child holds every descriptor): worth a short wait,
+    /// where a lock another opener holds is not.
+    /// </summary>
+    public static bool MayBeForkedCopy(int fd)
+    {
+        if (!OperatingSystem.IsLinux() || LibC.FileStatus(fd, out var info) != 0)
+        {
+            return false;
+        }
+
+        lock (s_heldHere)
+        {
+            if (s_heldHere.ContainsKey((info.DevMajor, info.DevMinor, info.Inode)))
+            {
+                return false;
+            }
+        }
+
+        try
+        {
+            var ours = false;
+            foreach (var line in File.ReadLines("/proc/locks"))
+            {
+                if (Parse(line, info) is { } holder)
+                {
+                    if (holder.ProcessId != Environment.ProcessId)
+                    {
+                        return false;
+                    }
+
+                    ours = true;
+                }
+            }
+
+            return ours;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The processes holding a flock on <paramref name="path"/>; empty when none or when the OS does not say.</summary>
     public static IReadOnlyList<FileLockHolder> Of(string path)
     {

@@ -33,6 +33,7 @@ public sealed unsafe partial class PmemMapping : IDisposable
     private long _length;
     private nuint _mappedBytes;
     private bool _disposed;
+    private (uint, uint, ulong)? _lockedFile; // see FileLockHolders.Held
 
     private PmemMapping(string path, FileDescriptorHandle file, AddressReservation reservation, long length, nuint mappedBytes,
         bool isPmem, bool isDeviceDax, bool sparse, int mapFlags)
@@ -323,18 +324,29 @@ public sealed unsafe partial class PmemMapping : IDisposable
     private bool TryLock(int kind)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (LibC.Flock(_file.Fd, kind | LibC.LOCK_NB) == 0)
+        // A pool this process just closed may stay locked for a moment by a child another thread is starting: it
+        // holds the descriptor from fork to exec. Only such a lock is waited for, briefly; any other refuses at once.
+        for (var wait = 1; ; wait *= 2)
         {
-            return true;
-        }
+            if (LibC.Flock(_file.Fd, kind | LibC.LOCK_NB) == 0)
+            {
+                _lockedFile ??= FileLockHolders.Held(_file.Fd);
+                return true;
+            }
 
-        int errno = Marshal.GetLastPInvokeError();
-        if (errno == LibC.EWOULDBLOCK)
-        {
-            return false;
-        }
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != LibC.EWOULDBLOCK)
+            {
+                throw PmemIOException.FromErrno("flock", Path, errno);
+            }
 
-        throw PmemIOException.FromErrno("flock", Path, errno);
+            if (wait > 1024 || !FileLockHolders.MayBeForkedCopy(_file.Fd))
+            {
+                return false;
+            }
+
+            Thread.Sleep(wait);
+        }
     }
 
     /// <summary>
@@ -365,6 +377,10 @@ public sealed unsafe partial class PmemMapping : IDisposable
             MappingRegistry.Remove((nuint)_reservation.Address);
             _reservation.Dispose();
             _file.Dispose();
+            if (_lockedFile is { } locked)
+            {
+                FileLockHolders.Released(locked);
+            }
         }
     }
 
