@@ -45,6 +45,7 @@ public sealed class NamespaceDependencyTests
         "Pmem.Pool.TransactionTooLargeException",
         "Pmem.Pool.PoolReadOnlyException", // thrown by the commit pipeline in a read-only pool
         "Pmem.Objects.PersistentTypeMismatchException",
+        "Pmem.Objects.PersistentDanglingReferenceException", // a reference read by the pool finds its object deleted
         "Pmem.Objects.PersistentTypeInfo",
         "Pmem.Objects.PersistentPropertyInfo", // part of PersistentTypeInfo's schema since issue 14
         "Pmem.Objects.PersistentFieldInfo",

@@ -8,4 +8,7 @@ internal readonly record struct BlockReservation(long Offset, int SizeClass, int
 
     /// <summary>Zeroed and stamped with its type index durably (<see cref="PoolHeap.Prepare"/>): only its bit is left to set.</summary>
     public bool Prepared { get; init; }
+
+    /// <summary>The generation the block has (allocated) or gets when published (reserved); see <see cref="BlockGeneration"/>.</summary>
+    public ushort Generation { get; init; }
 }

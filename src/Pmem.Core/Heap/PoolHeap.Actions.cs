@@ -33,7 +33,7 @@ internal sealed partial class PoolHeap
         foreach (var block in blocks)
         {
             var typeOffset = ChunkOffset(block.Chunk) + SizeClasses.Geometry[block.SizeClass].TypeOffset(block.Slot);
-            _domain.Write(typeOffset, typeIndex);
+            _domain.Write(typeOffset, BlockGeneration.Header(typeIndex, block.Generation));
             pending.Stored(typeOffset, sizeof(uint));
         }
 
@@ -63,7 +63,7 @@ internal sealed partial class PoolHeap
     {
         if (block.IsLarge)
         {
-            redo.Set(ChunkOffset(block.Chunk) + ChunkHeader.LargeTypeOffset, typeIndex);
+            redo.Set(ChunkOffset(block.Chunk) + ChunkHeader.LargeTypeOffset, BlockGeneration.Header(typeIndex, block.Generation));
             return;
         }
 
@@ -72,7 +72,7 @@ internal sealed partial class PoolHeap
         var chunkOffset = ChunkOffset(block.Chunk);
         if (!block.Prepared)
         {
-            redo.Set(chunkOffset + geometry.TypeOffset(block.Slot), typeIndex);
+            redo.Set(chunkOffset + geometry.TypeOffset(block.Slot), BlockGeneration.Header(typeIndex, block.Generation));
         }
 
         redo.Or(chunkOffset + geometry.WordOffset(block.Slot), RunGeometry.BitOf(block.Slot));

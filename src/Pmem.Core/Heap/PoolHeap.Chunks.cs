@@ -128,7 +128,10 @@ internal sealed partial class PoolHeap
     {
         var chunks = (int)((size + ChunkHeader.Size + ChunkSize - 1) / ChunkSize);
         var start = TakeChunks(chunks, size, ChunkKind.Large, 0);
-        return new BlockReservation(ChunkOffset(start) + ChunkHeader.Size, -1, start, 0, (long)chunks * ChunkSize - ChunkHeader.Size);
+        return new BlockReservation(ChunkOffset(start) + ChunkHeader.Size, -1, start, 0, (long)chunks * ChunkSize - ChunkHeader.Size)
+        {
+            Generation = StampsGenerations ? BlockGeneration.FromCounter(ref _largeGenerations) : (ushort)0,
+        };
     }
 
     private int CreateRun(int sizeClass, long requested) =>

@@ -39,7 +39,7 @@ internal sealed partial class PoolHeap
                     _classes[sizeClass].Available.Add(new RunState(i));
                     break;
                 case ChunkKind.Large:
-                    var type = _domain.Read<uint>(chunkOffset + ChunkHeader.LargeTypeOffset);
+                    var type = BlockGeneration.TypeOf(_domain.Read<uint>(chunkOffset + ChunkHeader.LargeTypeOffset));
                     if (type == 0)
                     {
                         reservedLarge.Add(i); // reserved by a transaction that never committed (unless a log sets it)
@@ -86,7 +86,7 @@ internal sealed partial class PoolHeap
             _emptyRuns = [];
             foreach (var chunk in _reservedLarge)
             {
-                if (_domain.Read<uint>(ChunkOffset(chunk) + ChunkHeader.LargeTypeOffset) == 0)
+                if (BlockGeneration.TypeOf(_domain.Read<uint>(ChunkOffset(chunk) + ChunkHeader.LargeTypeOffset)) == 0)
                 {
                     FreeLargeChunks(chunk);
                 }
@@ -112,7 +112,7 @@ internal sealed partial class PoolHeap
     {
         for (var i = 0; i < _chunkCount; i += Math.Max(1, _heads[i].Span))
         {
-            var type = _heads[i].Kind == ChunkKind.Large ? _domain.Read<uint>(ChunkOffset(i) + ChunkHeader.LargeTypeOffset) : 0;
+            var type = _heads[i].Kind == ChunkKind.Large ? BlockGeneration.TypeOf(_domain.Read<uint>(ChunkOffset(i) + ChunkHeader.LargeTypeOffset)) : 0;
             if (type != 0 && !_context.IsKnownType(type))
             {
                 throw Corrupt($"the large object at offset {ChunkOffset(i) + ChunkHeader.Size} has unknown type index {type}");
@@ -136,7 +136,7 @@ internal sealed partial class PoolHeap
                     {
                         var slot = w * RunGeometry.BitsPerWord + BitOperations.TrailingZeroCount(word);
                         word &= word - 1;
-                        var type = _domain.Read<uint>(chunkOffset + geometry.TypeOffset(slot));
+                        var type = BlockGeneration.TypeOf(_domain.Read<uint>(chunkOffset + geometry.TypeOffset(slot)));
                         if (!_context.IsKnownType(type))
                         {
                             throw Corrupt($"the allocation header of the block at offset {BlockOffset(run.Chunk, sizeClass, slot)} has unknown type index {type}");

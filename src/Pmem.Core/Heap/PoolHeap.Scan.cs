@@ -21,7 +21,8 @@ internal struct TypeScan
 internal sealed partial class PoolHeap
 {
     /// <summary>
-    /// Advances <paramref name="scan"/> and writes into <paramref name="into"/> the offsets of the next allocated blocks
+    /// Advances <paramref name="scan"/> and writes into <paramref name="into"/> the references (offset and generation,
+    /// <see cref="BlockGeneration.Reference"/>) of the next allocated blocks
     /// stamped <paramref name="typeIndex"/> whose blocks hold at least <paramref name="minBlockSize"/> bytes (an object
     /// never lives in a smaller class, so runs of smaller classes are skipped whole); returns how many, 0 at the heap's
     /// end. Reads the bitmaps and type indexes as they are now, without the heap lock; a batch per call (up to a bitmap
@@ -54,9 +55,9 @@ internal sealed partial class PoolHeap
                 {
                     var slot = wordBase + BitOperations.TrailingZeroCount(bits);
                     bits &= bits - 1;
-                    if (slot < geometry.BlockCount && BinaryPrimitives.ReadUInt32LittleEndian(types[(slot * sizeof(uint))..]) == typeIndex)
+                    if (slot < geometry.BlockCount && BinaryPrimitives.ReadUInt32LittleEndian(types[(slot * sizeof(uint))..]) is var header && BlockGeneration.TypeOf(header) == typeIndex)
                     {
-                        into[found++] = first + slot * blockSize;
+                        into[found++] = BlockGeneration.Reference(first + slot * blockSize, BlockGeneration.Of(header));
                     }
                 }
 
@@ -91,9 +92,9 @@ internal sealed partial class PoolHeap
             if (scan.Head.Kind == ChunkKind.Large)
             {
                 var size = (long)scan.Head.Span * ChunkSize - ChunkHeader.Size;
-                if (size >= minBlockSize && _domain.Read<uint>(ChunkOffset(next) + ChunkHeader.LargeTypeOffset) == typeIndex)
+                if (size >= minBlockSize && _domain.Read<uint>(ChunkOffset(next) + ChunkHeader.LargeTypeOffset) is var header && BlockGeneration.TypeOf(header) == typeIndex)
                 {
-                    into[0] = ChunkOffset(next) + ChunkHeader.Size;
+                    into[0] = BlockGeneration.Reference(ChunkOffset(next) + ChunkHeader.Size, BlockGeneration.Of(header));
                     return 1;
                 }
             }

@@ -33,6 +33,7 @@ internal sealed partial class PoolHeap
     private readonly string _poolPath;
     private readonly long _heapStart;
     private readonly Lock _heapLock = new();
+    private int _largeGenerations = Random.Shared.Next(); // see BlockGeneration
 
     /// <summary>
     /// The lock over the chunks' headers and the free spans. The pool grows under it, and a backup holds it while it
@@ -70,6 +71,12 @@ internal sealed partial class PoolHeap
     }
 
     public long HeapStart => _heapStart;
+
+    /// <summary>
+    /// Whether reservations get a new generation (<see cref="BlockGeneration"/>): set by the pool once its format
+    /// records generations; older formats keep 0 in every header, which their releases read as part of the type.
+    /// </summary>
+    public bool StampsGenerations { get; set; }
 
     /// <summary>Writes the heap of a new pool: one free span over every chunk.</summary>
     public static void Format(PersistenceDomain domain, long heapStart, long poolSize)
@@ -236,7 +243,11 @@ internal sealed partial class PoolHeap
     {
         while (taken < into.Length && run.TryTake(out var slot))
         {
-            into[taken++] = new BlockReservation(BlockOffset(run.Chunk, sizeClass, slot), sizeClass, run.Chunk, slot, SizeClasses.Sizes[sizeClass]);
+            into[taken++] = new BlockReservation(BlockOffset(run.Chunk, sizeClass, slot), sizeClass, run.Chunk, slot, SizeClasses.Sizes[sizeClass])
+            {
+                // The slot is free and reserved here alone: its header word still holds the generation of its last allocation.
+                Generation = StampsGenerations ? BlockGeneration.After(_domain.Read<uint>(ChunkOffset(run.Chunk) + SizeClasses.Geometry[sizeClass].TypeOffset(slot))) : (ushort)0,
+            };
         }
 
         freedThrough = Math.Max(freedThrough, run.FreedThrough);
@@ -305,8 +316,9 @@ internal sealed partial class PoolHeap
         var chunkOffset = ChunkOffset(chunk);
         if (head.Kind == ChunkKind.Large && offset == chunkOffset + ChunkHeader.Size)
         {
-            typeIndex = _domain.Read<uint>(chunkOffset + ChunkHeader.LargeTypeOffset);
-            block = new BlockReservation(offset, -1, chunk, 0, (long)head.Span * ChunkSize - ChunkHeader.Size);
+            var header = _domain.Read<uint>(chunkOffset + ChunkHeader.LargeTypeOffset);
+            typeIndex = BlockGeneration.TypeOf(header);
+            block = new BlockReservation(offset, -1, chunk, 0, (long)head.Span * ChunkSize - ChunkHeader.Size) { Generation = BlockGeneration.Of(header) };
             return typeIndex != 0;
         }
 
@@ -330,8 +342,9 @@ internal sealed partial class PoolHeap
             return false;
         }
 
-        typeIndex = _domain.Read<uint>(chunkOffset + geometry.TypeOffset(slot));
-        block = new BlockReservation(offset, head.SizeClass, chunk, slot, blockSize);
+        var allocationHeader = _domain.Read<uint>(chunkOffset + geometry.TypeOffset(slot));
+        typeIndex = BlockGeneration.TypeOf(allocationHeader);
+        block = new BlockReservation(offset, head.SizeClass, chunk, slot, blockSize) { Generation = BlockGeneration.Of(allocationHeader) };
         return true;
     }
 
@@ -351,10 +364,10 @@ internal sealed partial class PoolHeap
             var chunkOffset = ChunkOffset(i);
             if (head.Kind == ChunkKind.Large)
             {
-                var type = _domain.Read<uint>(chunkOffset + ChunkHeader.LargeTypeOffset);
-                if (type != 0)
+                var header = _domain.Read<uint>(chunkOffset + ChunkHeader.LargeTypeOffset);
+                if (BlockGeneration.TypeOf(header) != 0)
                 {
-                    visit(new BlockReservation(chunkOffset + ChunkHeader.Size, -1, i, 0, (long)head.Span * ChunkSize - ChunkHeader.Size), type);
+                    visit(new BlockReservation(chunkOffset + ChunkHeader.Size, -1, i, 0, (long)head.Span * ChunkSize - ChunkHeader.Size) { Generation = BlockGeneration.Of(header) }, BlockGeneration.TypeOf(header));
                 }
             }
             else if (head.Kind == ChunkKind.Run)
@@ -367,8 +380,8 @@ internal sealed partial class PoolHeap
                     {
                         var slot = w * RunGeometry.BitsPerWord + BitOperations.TrailingZeroCount(word);
                         word &= word - 1;
-                        var type = _domain.Read<uint>(chunkOffset + geometry.TypeOffset(slot));
-                        visit(new BlockReservation(BlockOffset(i, head.SizeClass, slot), head.SizeClass, i, slot, SizeClasses.Sizes[head.SizeClass]), type);
+                        var header = _domain.Read<uint>(chunkOffset + geometry.TypeOffset(slot));
+                        visit(new BlockReservation(BlockOffset(i, head.SizeClass, slot), head.SizeClass, i, slot, SizeClasses.Sizes[head.SizeClass]) { Generation = BlockGeneration.Of(header) }, BlockGeneration.TypeOf(header));
                     }
                 }
             }

@@ -20,6 +20,7 @@ public abstract class PersistentObject : IEquatable<PersistentObject>
     {
         Pool = handle.Pool ?? throw new ArgumentException("The handle designates no pool.", nameof(handle));
         Offset = handle.Offset;
+        Generation = handle.Generation;
     }
 
     /// <summary>The pool holding this object.</summary>
@@ -27,6 +28,9 @@ public abstract class PersistentObject : IEquatable<PersistentObject>
 
     /// <summary>The object's offset in its pool: its durable identity, stable across restarts.</summary>
     public long Offset { get; }
+
+    /// <summary>The generation of the object's block when this handle was made: stored in every reference to it, so a reference that outlives the object is detected.</summary>
+    internal ushort Generation { get; }
 
     /// <summary>Reads an unmanaged field at <paramref name="fieldOffset"/> bytes into the object.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -1,4 +1,6 @@
 // CollectionLayout -- the collection header and slot kinds: the one definition, read without the program's types.
+using Pmem.Heap;
+
 namespace Pmem.Pool;
 
 /// <summary>What a collection slot holds, recorded durably so checks and frees work without the program's types.</summary>
@@ -120,7 +122,7 @@ internal static class CollectionLayout
             {
                 if (pool.ReadValue<long>(storage + i * size) is var target and not 0)
                 {
-                    yield return (target, kind == SlotKind.String, storage + i * size);
+                    yield return (ChildTarget(kind, target), kind == SlotKind.String, storage + i * size);
                 }
             }
 
@@ -145,12 +147,12 @@ internal static class CollectionLayout
 
             if (keyKind != SlotKind.Raw && pool.ReadValue<long>(entry + EntryHashSize) is var key and not 0)
             {
-                yield return (key, keyKind == SlotKind.String, entry + EntryHashSize);
+                yield return (ChildTarget(keyKind, key), keyKind == SlotKind.String, entry + EntryHashSize);
             }
 
             if (valueKind != SlotKind.Raw && pool.ReadValue<long>(entry + EntryHashSize + keySize) is var value and not 0)
             {
-                yield return (value, valueKind == SlotKind.String, entry + EntryHashSize + keySize);
+                yield return (ChildTarget(valueKind, value), valueKind == SlotKind.String, entry + EntryHashSize + keySize);
             }
         }
 
@@ -250,4 +252,7 @@ internal static class CollectionLayout
 
     private static bool IsSlot(int size, int kind) =>
         size > 0 && size <= MaxSlotSize && size % 8 == 0 && kind is >= (int)SlotKind.Raw and <= (int)SlotKind.Reference && (kind == (int)SlotKind.Raw || size == 8);
+
+    /// <summary>The block a child slot's word designates: a reference word carries its target's generation above the offset.</summary>
+    internal static long ChildTarget(SlotKind kind, long word) => kind == SlotKind.Reference ? BlockGeneration.TargetOf(word) : word;
 }

@@ -1,4 +1,5 @@
 // PersistentPool (checks) -- statistics and the consistency check of the object graph, pmempool check's job.
+using Pmem.Heap;
 using Pmem.Objects;
 
 namespace Pmem.Pool;
@@ -181,6 +182,11 @@ public sealed partial class PersistentPool
             }
 
             var target = _domain.Read<long>(offset + field.Offset);
+            if (field.Kind == PersistentFieldKind.Reference)
+            {
+                target = BlockGeneration.TargetOf(target); // its generation is checked by Follow
+            }
+
             if (target != 0)
             {
                 var expected = field.Kind switch
@@ -215,6 +221,14 @@ public sealed partial class PersistentPool
         if (!fits)
         {
             walk.Problem(GraphProblemKind.BadEdge, from, slot, target, owned, $"the {_types.NameOf(allocated[from])} at {from} points to {target}, a {_types.NameOf(targetType)}, where a {expected} belongs");
+            return;
+        }
+
+        if (!owned && BlockGeneration.OfReference(_domain.Read<long>(slot)) is var written && written != 0 &&
+            _heap.TryGetAllocated(target, out var block, out _) && !BlockGeneration.Matches(written, block.Generation))
+        {
+            walk.Problem(GraphProblemKind.BadEdge, from, slot, target, owned,
+                $"the {_types.NameOf(allocated[from])} at {from} points to {target}, whose object was deleted: the block holds a newer {_types.NameOf(targetType)} (generation {block.Generation}, the reference {written})");
             return;
         }
 

@@ -1,4 +1,5 @@
 // PersistentPool (collections) -- the primitives persistent collections are built from: transaction-aware, by offset.
+using Pmem.Heap;
 using Pmem.Transactions;
 
 namespace Pmem.Pool;
@@ -34,12 +35,23 @@ public sealed partial class PersistentPool
     internal bool HasWritten(long offset, int length) => CurrentTransaction() is { HasWrites: true } tx && tx.Writes.Touches(offset, length);
 
     /// <summary>Allocates a zeroed internal block inside the running transaction.</summary>
-    internal long AllocateInTransaction(long size, uint typeIndex)
+    internal long AllocateInTransaction(long size, uint typeIndex) => AllocateBlockInTransaction(size, typeIndex).Offset;
+
+    /// <summary>
+    /// Allocates a zeroed block inside the running transaction, in the generation the heap gives it or in
+    /// <paramref name="generation"/> (a compaction keeps each block's, so the references it copies stay valid).
+    /// </summary>
+    internal BlockReservation AllocateBlockInTransaction(long size, uint typeIndex, ushort? generation = null)
     {
         var tx = CurrentTransactionOrThrow();
         var block = ReserveZeroed(size);
+        if (generation is { } kept)
+        {
+            block = block with { Generation = kept };
+        }
+
         tx.AddAllocation(new AllocationRecord(block, typeIndex, (int)Math.Min(size, int.MaxValue)));
-        return block.Offset;
+        return block;
     }
 
     /// <summary>Frees a block (and what it owns) when the running transaction commits.</summary>

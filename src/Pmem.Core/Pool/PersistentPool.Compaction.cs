@@ -65,13 +65,13 @@ public sealed partial class PersistentPool
             throw new PoolCorruptedException(Path, "a schema migration is in progress: open the pool with the program that started it to finish it before compacting");
         }
 
-        var blocks = new List<(long Offset, long Size, uint Type)>();
+        var blocks = new List<(long Offset, long Size, uint Type, ushort Generation)>();
         var indexBlocks = IndexBlocks(); // index keys hold objects' offsets in order: the program rebuilds them in the copy
         _heap.ForEachAllocated((block, type) =>
         {
             if (!indexBlocks.Contains(block.Offset))
             {
-                blocks.Add((block.Offset, block.Size, type));
+                blocks.Add((block.Offset, block.Size, type, block.Generation));
             }
         });
 
@@ -83,15 +83,16 @@ public sealed partial class PersistentPool
         for (var start = 0; start < blocks.Count; start += CompactionBatch)
         {
             using var tx = target.BeginTransaction();
-            foreach (var (offset, size, type) in blocks.GetRange(start, Math.Min(CompactionBatch, blocks.Count - start)))
+            foreach (var (offset, size, type, generation) in blocks.GetRange(start, Math.Min(CompactionBatch, blocks.Count - start)))
             {
-                moved[offset] = target.AllocateInTransaction(size, type);
+                // In its generation: the references copied below keep theirs, and a dangling one stays detectable.
+                moved[offset] = target.AllocateBlockInTransaction(size, type, generation).Offset;
             }
 
             tx.Commit();
         }
 
-        foreach (var (offset, size, _) in blocks)
+        foreach (var (offset, size, _, _) in blocks)
         {
             for (long done = 0; done < size; done += 1 << 24)
             {
@@ -101,7 +102,7 @@ public sealed partial class PersistentPool
         }
 
         var starts = blocks.Select(b => b.Offset).ToArray();
-        foreach (var (offset, _, type) in blocks)
+        foreach (var (offset, _, type, _) in blocks)
         {
             foreach (var slot in StoredOffsetSlots(offset, type))
             {
@@ -111,13 +112,14 @@ public sealed partial class PersistentPool
                     continue;
                 }
 
-                if (!moved.TryGetValue(value, out var now))
+                // A reference carries its target's generation above the offset (owned offsets carry none): it goes along.
+                if (!moved.TryGetValue(BlockGeneration.TargetOf(value), out var now))
                 {
                     throw new PoolCorruptedException(Path, $"the {_types.NameOf(type)} at {offset} holds {value} at +{slot - offset}, which is not an allocated block; repair the pool (pmem check --repair) before compacting it");
                 }
 
                 var holder = starts[BlockContaining(starts, slot)];
-                target._domain.Write(moved[holder] + (slot - holder), now);
+                target._domain.Write(moved[holder] + (slot - holder), now | (value & ~BlockGeneration.OffsetMask));
                 target._domain.Flush(moved[holder] + (slot - holder), 8);
             }
         }

@@ -1,5 +1,6 @@
 // PersistentPool (fields) -- the surface generated code calls: read and write a field, a reference, durably.
 using System.Runtime.CompilerServices;
+using Pmem.Heap;
 using Pmem.Log;
 using Pmem.Memory;
 using Pmem.Objects;
@@ -121,18 +122,24 @@ public sealed partial class PersistentPool
     /// <summary>Reads a reference field: null for 0, else the object, checked to be an allocated <typeparamref name="T"/>.</summary>
     internal T? ReadReference<T>(long fieldOffset) where T : PersistentObject, IPersistentObject<T>
     {
-        var target = ReadValue<long>(fieldOffset);
-        return target == 0 ? null : ReadReferenceAt<T>(target);
+        var reference = ReadValue<long>(fieldOffset);
+        return reference == 0 ? null : ReadReferenceAt<T>(reference);
     }
 
-    /// <summary>The object at <paramref name="target"/> (not 0), checked to be an allocated <typeparamref name="T"/>.</summary>
-    internal T ReadReferenceAt<T>(long target) where T : PersistentObject, IPersistentObject<T>
+    /// <summary>
+    /// The object a reference word (not 0) designates, checked to be an allocated <typeparamref name="T"/> in the
+    /// generation the reference was written with.
+    /// </summary>
+    /// <exception cref="PersistentDanglingReferenceException">The object was deleted (its block is free or was allocated again).</exception>
+    /// <exception cref="PersistentTypeMismatchException">The block holds another type.</exception>
+    internal T ReadReferenceAt<T>(long reference) where T : PersistentObject, IPersistentObject<T>
     {
-        ResolveBlock(target, TypeIndex(T.PersistentType), T.PersistentType.Name);
-        return T.Attach(new ObjectHandle(this, target));
+        var target = BlockGeneration.TargetOf(reference);
+        var generation = ResolveReference(target, BlockGeneration.OfReference(reference), TypeIndex(T.PersistentType), T.PersistentType.Name);
+        return T.Attach(new ObjectHandle(this, target, generation));
     }
 
-    /// <summary>The offset a reference to <paramref name="value"/> stores, checked to be in this pool.</summary>
+    /// <summary>The word a reference to <paramref name="value"/> stores (its offset and generation), checked to be in this pool.</summary>
     internal long ReferenceOffset(PersistentObject? value)
     {
         if (value is not null && !ReferenceEquals(value.Pool, this))
@@ -140,7 +147,48 @@ public sealed partial class PersistentPool
             throw new ArgumentException($"{Path}: a reference must point to an object in the same pool; the object lives in {value.Pool.Path}.", nameof(value));
         }
 
-        return value?.Offset ?? 0L;
+        return value is null ? 0L : BlockGeneration.Reference(value.Offset, value.Generation);
+    }
+
+    /// <summary>The word a reference to the object at <paramref name="offset"/> (0: none) stores, with the object's generation.</summary>
+    internal long ReferenceTo(long offset) => offset == 0 ? 0 : BlockGeneration.Reference(offset, GenerationAt(offset));
+
+    /// <summary>The generation of the block at <paramref name="offset"/> (allocated, or allocated by this thread's transaction); 0 when there is none.</summary>
+    internal ushort GenerationAt(long offset)
+    {
+        if (CurrentTransaction() is { } tx && tx.TryFindAllocation(offset, out var own))
+        {
+            return own.Block.Generation;
+        }
+
+        return _heap.TryGetAllocated(offset, out var block, out _) ? block.Generation : (ushort)0;
+    }
+
+    /// <summary>
+    /// Checks that a reference to <paramref name="target"/> written in <paramref name="generation"/> leads to a live
+    /// block of <paramref name="typeIndex"/>; returns the block's generation.
+    /// </summary>
+    private ushort ResolveReference(long target, ushort generation, uint typeIndex, string expected)
+    {
+        BlockReservation block;
+        uint stored;
+        if (CurrentTransaction() is { } tx && tx.TryFindAllocation(target, out var own))
+        {
+            (block, stored) = (own.Block, own.TypeIndex);
+        }
+        else if (!_heap.TryGetAllocated(target, out block, out stored))
+        {
+            throw new PersistentDanglingReferenceException($"{Path}: a reference to a {expected} points to offset {target}, where no object is allocated (it was deleted, or the reference is damaged).", target);
+        }
+
+        if (!BlockGeneration.Matches(generation, block.Generation))
+        {
+            throw new PersistentDanglingReferenceException(
+                $"{Path}: a reference to a {expected} points to offset {target}, whose object was deleted; the block now holds a newer {_types.NameOf(stored)} (generation {block.Generation}, the reference was written for {generation}).", target);
+        }
+
+        CheckType(target, stored, typeIndex, expected);
+        return block.Generation;
     }
 
     /// <summary>Writes a reference field (a word write: see <see cref="WriteValue{T}"/>).</summary>

@@ -142,7 +142,7 @@ public sealed partial class PersistentPool
             // Private pages need no flush nor msync: the process-crash domain only orders stores.
             var durability = (DurabilityMode)BitConverter.ToInt32(mapping.GetSpan(PoolLayout.DurabilityOffset, 4));
             domain = mapping.CreateDomain(readOnly ? DurabilityMode.ProcessCrash : Enum.IsDefined(durability) ? durability : DurabilityMode.PowerFailure);
-            var pool = Open(domain, layout, options, path);
+            var pool = Open(domain, layout, options, path, readOnly);
             if (readOnly)
             {
                 pool._commits.RefuseWrites();

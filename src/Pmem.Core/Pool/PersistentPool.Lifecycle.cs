@@ -79,7 +79,11 @@ public sealed partial class PersistentPool
     /// <exception cref="PoolLayoutMismatchException">The pool has another layout name.</exception>
     /// <exception cref="PoolVersionException">The pool has a newer format version.</exception>
     /// <exception cref="PersistentSchemaException">A changed class needs a migration the program does not register, or the pool was written by a newer program (nothing is written).</exception>
-    public static PersistentPool Open(PersistenceDomain domain, string layout, PoolOpenOptions options, string? description = null)
+    public static PersistentPool Open(PersistenceDomain domain, string layout, PoolOpenOptions options, string? description = null) =>
+        Open(domain, layout, options, description, readOnly: false);
+
+    /// <summary>Opens the pool; one opened <paramref name="readOnly"/> (in private pages) changes its format for nobody.</summary>
+    private static PersistentPool Open(PersistenceDomain domain, string layout, PoolOpenOptions options, string? description, bool readOnly)
     {
         ArgumentNullException.ThrowIfNull(domain);
         ArgumentNullException.ThrowIfNull(options);
@@ -92,6 +96,10 @@ public sealed partial class PersistentPool
         {
             pool.EvolveSchema(evolution);
             pool.PrepareIndexes(options);
+            if (!readOnly)
+            {
+                pool.StartGenerations();
+            }
         }
         catch
         {
@@ -180,7 +188,7 @@ public sealed partial class PersistentPool
     /// </summary>
     private static bool IsTornUpgrade(PersistenceDomain domain, uint version, ulong checksum)
     {
-        uint[] others = version < PoolLayout.FormatVersion ? [PoolLayout.FormatVersion] : [2, 3, 4];
+        uint[] others = version < PoolLayout.FormatVersion ? [PoolLayout.FormatVersion] : [2, 3, 4, 5];
         return others.Any(other => HeaderChecksumWithVersion(domain, other) == checksum);
     }
 

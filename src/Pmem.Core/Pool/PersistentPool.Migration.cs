@@ -181,10 +181,11 @@ public sealed partial class PersistentPool
         var moves = plan.Program.Size > block.Size;
         if (moves)
         {
-            target = AllocateInTransaction(plan.Program.Size, newIndex);
+            var moved = AllocateBlockInTransaction(plan.Program.Size, newIndex);
+            target = moved.Offset;
             WriteBytesInTransaction(target, newBytes);
-            WriteValue(offset, target); // the forwarding word the rewrite phase follows
-            WriteValue(_heap.TypeWordOffset(block), TypeTable.ForwardingTypeIndex);
+            WriteValue(offset, BlockGeneration.Reference(target, moved.Generation)); // the forwarding word the rewrite phase copies into references
+            WriteValue(_heap.TypeWordOffset(block), BlockGeneration.Header(TypeTable.ForwardingTypeIndex, block.Generation));
             if (root)
             {
                 WriteValue(PoolLayout.RootOffsetOffset, target);
@@ -198,7 +199,7 @@ public sealed partial class PersistentPool
                 WriteBytesInTransaction(offset + newBytes.Length, new byte[plan.Stored.Size - newBytes.Length]);
             }
 
-            WriteValue(_heap.TypeWordOffset(block), newIndex);
+            WriteValue(_heap.TypeWordOffset(block), BlockGeneration.Header(newIndex, block.Generation)); // references to it stay valid
         }
 
         if (root)
@@ -274,23 +275,25 @@ public sealed partial class PersistentPool
 
     private void Forward(long slot)
     {
-        var target = ReadValue<long>(slot);
-        if (target != 0 && _heap.TryGetAllocated(target, out _, out var type) && type == TypeTable.ForwardingTypeIndex)
+        var reference = ReadValue<long>(slot);
+        var target = BlockGeneration.TargetOf(reference);
+        if (target != 0 && _heap.TryGetAllocated(target, out var block, out var type) && type == TypeTable.ForwardingTypeIndex &&
+            BlockGeneration.Matches(BlockGeneration.OfReference(reference), block.Generation))
         {
-            WriteValue(slot, _domain.Read<long>(target));
+            WriteValue(slot, _domain.Read<long>(target)); // a dangling reference stays dangling rather than reaching the moved object
         }
     }
 
     /// <summary>A stored reference as a migration hook reads it: a moved object is found at its new place.</summary>
-    internal T ReadReferenceDuringMigration<T>(long target) where T : PersistentObject, IPersistentObject<T>
+    internal T ReadReferenceDuringMigration<T>(long reference) where T : PersistentObject, IPersistentObject<T>
     {
-        if (_heap.TryGetAllocated(target, out _, out var type) && type == TypeTable.ForwardingTypeIndex)
+        if (_heap.TryGetAllocated(BlockGeneration.TargetOf(reference), out var block, out var type) && type == TypeTable.ForwardingTypeIndex &&
+            BlockGeneration.Matches(BlockGeneration.OfReference(reference), block.Generation))
         {
-            target = _domain.Read<long>(target);
+            reference = _domain.Read<long>(block.Offset);
         }
 
-        ResolveBlock(target, TypeIndex(T.PersistentType), T.PersistentType.Name);
-        return T.Attach(new ObjectHandle(this, target));
+        return ReadReferenceAt<T>(reference);
     }
 
     /// <summary>The allocated blocks of <paramref name="typeIndex"/> past <paramref name="after"/>, in offset order.</summary>

@@ -18,27 +18,25 @@ public sealed partial class PersistentPool
         ThrowIfDisposed();
         ThrowIfReadOnly();
         var typeIndex = TypeIndexOf<T>();
-        if (T.PersistentType.HasIndexes && LiveIndexesOf(typeIndex) is { Length: > 0 } indexes)
-        {
-            return T.Attach(new ObjectHandle(this, NewIndexed(T.PersistentType, typeIndex, indexes)));
-        }
-
-        return T.Attach(new ObjectHandle(this, NewBlock(T.PersistentType, typeIndex)));
+        var block = T.PersistentType.HasIndexes && LiveIndexesOf(typeIndex) is { Length: > 0 } indexes
+            ? NewIndexed(T.PersistentType, typeIndex, indexes)
+            : NewBlock(T.PersistentType, typeIndex);
+        return T.Attach(new ObjectHandle(this, block.Offset, block.Generation));
     }
 
     /// <summary>A new object and its entries in its type's indexes (its default values), in one transaction.</summary>
-    private long NewIndexed(PersistentTypeInfo type, uint typeIndex, LiveIndex[] indexes)
+    private BlockReservation NewIndexed(PersistentTypeInfo type, uint typeIndex, LiveIndex[] indexes)
     {
         using var tx = BeginTransaction();
-        var offset = NewBlock(type, typeIndex);
+        var block = NewBlock(type, typeIndex);
         EnterIndexLock();
         foreach (var index in indexes)
         {
-            IndexMaintenance.Instance!.Add(this, index, offset);
+            IndexMaintenance.Instance!.Add(this, index, block.Offset);
         }
 
         tx.Commit();
-        return offset;
+        return block;
     }
 
     /// <summary>Removes the object at <paramref name="offset"/> from its type's indexes, in the running transaction.</summary>
@@ -64,7 +62,7 @@ public sealed partial class PersistentPool
     {
         ThrowIfDisposed();
         ThrowIfReadOnly();
-        return NewBlock(type, TypeIndex(type));
+        return NewBlock(type, TypeIndex(type)).Offset;
     }
 
     /// <summary>Makes a new zeroed object of <paramref name="type"/> the root (the pool must have none yet).</summary>
@@ -90,7 +88,7 @@ public sealed partial class PersistentPool
     /// <summary>The type table entry of a type index (null for built-in and unknown indexes).</summary>
     internal StoredType? StoredTypeAt(uint typeIndex) => _types.Get(typeIndex);
 
-    private long NewBlock(PersistentTypeInfo type, uint typeIndex)
+    private BlockReservation NewBlock(PersistentTypeInfo type, uint typeIndex)
     {
         var tx = CurrentTransaction();
         BlockReservation block;
@@ -101,7 +99,7 @@ public sealed partial class PersistentPool
             ThrowIfRolledBack(tx);
             block = type.Size > SizeClasses.MaxRunBlockSize ? ReserveZeroed(type.Size) : TakePrepared(typeIndex, type.Size);
             tx.AddAllocation(new AllocationRecord(block, typeIndex, type.Size));
-            return block.Offset;
+            return block;
         }
 
         if (type.Size > SizeClasses.MaxRunBlockSize)
@@ -111,7 +109,7 @@ public sealed partial class PersistentPool
             _heap.LogAllocate(redo, large, typeIndex);
             redo.RequireDurable(large.Offset, _domain.GetSpan(large.Offset, type.Size));
             CommitOrRelease(redo, large);
-            return large.Offset;
+            return large;
         }
 
         // A prepared block (zeroed, typed, drained) becomes allocated by setting its bitmap bit: one line, one drain.
@@ -120,7 +118,7 @@ public sealed partial class PersistentPool
         _heap.PublishPrepared(block);
         _domain.Drain();
         _commits.AfterDrain(TransactionState.OfThread?.Commits);
-        return block.Offset;
+        return block;
     }
 
     /// <summary>The type's index in this pool, remembered per type for the pool that last asked (no lookup).</summary>
@@ -152,6 +150,7 @@ public sealed partial class PersistentPool
     /// </summary>
     /// <exception cref="ArgumentException">The object belongs to another pool.</exception>
     /// <exception cref="PersistentTypeMismatchException">The object is not allocated (already freed).</exception>
+    /// <exception cref="PersistentDanglingReferenceException">The object was deleted and its block holds a new object.</exception>
     public void Delete(PersistentObject obj)
     {
         ArgumentNullException.ThrowIfNull(obj);
@@ -165,6 +164,12 @@ public sealed partial class PersistentPool
         if (obj.Offset == _domain.Read<long>(PoolLayout.RootOffsetOffset))
         {
             throw new InvalidOperationException($"{Path}: the root object cannot be deleted.");
+        }
+
+        if (!BlockGeneration.Matches(obj.Generation, GenerationAt(obj.Offset)))
+        {
+            // A handle kept past its object's deletion must not delete the object that reuses the block.
+            throw new PersistentDanglingReferenceException($"{Path}: the {obj.GetType().Name} at offset {obj.Offset} was deleted already; its block now holds another object.", obj.Offset);
         }
 
         Atomically(obj.Offset, offset =>

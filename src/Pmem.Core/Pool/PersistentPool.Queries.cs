@@ -82,7 +82,7 @@ public sealed partial class PersistentPool
         // A static abstract call from shared generic code resolves the method on every call; a delegate made once does not.
         private static readonly Func<ObjectHandle, T> s_attach = T.Attach;
 
-        T IEnumerator<T>.Current => s_attach(new ObjectHandle(Pool, Offset));
+        T IEnumerator<T>.Current => s_attach(new ObjectHandle(Pool, Offset, Generation));
 
         object IEnumerator.Current => ((IEnumerator<T>)this).Current;
     }
@@ -97,7 +97,7 @@ public sealed partial class PersistentPool
         private readonly uint _typeIndex;
         private readonly int _size;
         private readonly HashSet<long>? _hidden; // the transaction's frees and allocations of the type
-        private readonly long[] _own; // the transaction's allocations of the type
+        private readonly (long Offset, ushort Generation)[] _own; // the transaction's allocations of the type
         private readonly long[] _batch = new long[RunGeometry.BitsPerWord]; // the heap hands out a bitmap word's matches at a time
         private TypeScan _scan;
         private int _batchCount;
@@ -112,14 +112,16 @@ public sealed partial class PersistentPool
             _own = [];
             if (pool.CurrentTransaction() is { } tx && (tx.Frees.Count > 0 || tx.Allocations.Count > 0))
             {
-                _own = tx.Allocations.Where(a => a.TypeIndex == typeIndex).Select(a => a.Block.Offset).Order().ToArray();
-                _hidden = [.. tx.Frees.Select(f => f.Offset), .. _own];
+                _own = tx.Allocations.Where(a => a.TypeIndex == typeIndex).Select(a => (a.Block.Offset, a.Block.Generation)).Order().ToArray();
+                _hidden = [.. tx.Frees.Select(f => f.Offset), .. _own.Select(a => a.Offset)];
             }
         }
 
         protected PersistentPool Pool { get; }
 
         protected long Offset { get; private set; }
+
+        protected ushort Generation { get; private set; }
 
         public long Current => Offset;
 
@@ -132,10 +134,11 @@ public sealed partial class PersistentPool
             {
                 while (_batchIndex < _batchCount)
                 {
-                    var offset = _batch[_batchIndex++];
+                    var reference = _batch[_batchIndex++]; // the scan hands out offsets with their generations
+                    var offset = BlockGeneration.TargetOf(reference);
                     if (_hidden is null || !_hidden.Contains(offset))
                     {
-                        Offset = offset;
+                        (Offset, Generation) = (offset, BlockGeneration.OfReference(reference));
                         return true;
                     }
                 }
@@ -149,7 +152,7 @@ public sealed partial class PersistentPool
 
             if (_ownIndex < _own.Length)
             {
-                Offset = _own[_ownIndex++];
+                (Offset, Generation) = _own[_ownIndex++];
                 return true;
             }
 

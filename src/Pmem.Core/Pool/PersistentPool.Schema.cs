@@ -123,6 +123,22 @@ public sealed partial class PersistentPool
         FormatVersion = _domain.Read<uint>(PoolLayout.VersionOffset);
     }
 
+    /// <summary>
+    /// Moves a version-5 pool to the current format at a writable open, so its blocks and references start carrying
+    /// generations: a version-5 pool has everything else the current format has. Older pools move with their first
+    /// schema record or index, as before.
+    /// </summary>
+    private void StartGenerations()
+    {
+        if (FormatVersion == PoolLayout.IndexVersion)
+        {
+            var redo = RentRedo();
+            LogFormatUpgrade(redo, PoolLayout.GenerationsVersion);
+            CommitRedo(redo);
+            FormatVersion = _domain.Read<uint>(PoolLayout.VersionOffset);
+        }
+    }
+
     /// <summary>Logs the header's move to the current format (version and checksum together), when it is older than <paramref name="needed"/>.</summary>
     private void LogFormatUpgrade(Log.RedoBuilder redo, uint needed)
     {

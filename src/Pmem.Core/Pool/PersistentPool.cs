@@ -53,7 +53,15 @@ public sealed partial class PersistentPool : IDisposable
     }
 
     /// <summary>The pool file's format version (new pools get the newest; older ones keep theirs).</summary>
-    public uint FormatVersion { get; private set; }
+    public uint FormatVersion
+    {
+        get;
+        private set
+        {
+            field = value;
+            _heap.StampsGenerations = value >= PoolLayout.GenerationsVersion;
+        }
+    }
 
     // A process-crash pool of version 3 or later may hold sealed logs (RedoLog.WriteLog); the commit pipeline writes
     // them only when the domain keeps the process's stores in order, as a ProcessCrashDomain's shared mapping does.

@@ -18,14 +18,20 @@ namespace Pmem.Pool;
 internal static class PoolLayout
 {
     public const ulong Magic = 0x4C4F4F504D454D50; // "PMEMPOOL"
-    /// <summary>The version new pools get: types carry schema records, indexes live in the index directory, process-crash pools may seal their logs.</summary>
-    public const uint FormatVersion = 5;
+    /// <summary>The version new pools get: types carry schema records, indexes live in the index directory, blocks and references carry generations, process-crash pools may seal their logs.</summary>
+    public const uint FormatVersion = 6;
 
     /// <summary>The first version with schema records (<see cref="SchemaWordsOffset"/>).</summary>
     public const uint SchemaVersion = 4;
 
     /// <summary>The first version with an index directory (<see cref="IndexDirectoryOffset"/>); older releases must not open a pool with indexes they would not maintain.</summary>
     public const uint IndexVersion = 5;
+
+    /// <summary>
+    /// The first version whose allocation headers and references carry block generations (Heap.BlockGeneration);
+    /// older releases would read a generation as part of the type index, or of the target's offset.
+    /// </summary>
+    public const uint GenerationsVersion = 6;
 
     /// <summary>The oldest version this release opens (and keeps: a version-2 pool never gets a sealed log).</summary>
     public const uint OldestReadableVersion = 2;

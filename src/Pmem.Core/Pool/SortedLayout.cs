@@ -231,7 +231,7 @@ internal static class SortedLayout
                     entries++;
                     if (valueKind != SlotKind.Raw && BinaryPrimitives.ReadInt64LittleEndian(entry[keySize..]) is var target and not 0)
                     {
-                        children.Add((target, valueKind == SlotKind.String, node + EntriesOffset + (long)i * entrySize + keySize));
+                        children.Add((CollectionLayout.ChildTarget(valueKind, target), valueKind == SlotKind.String, node + EntriesOffset + (long)i * entrySize + keySize));
                     }
                 }
             }

@@ -95,7 +95,7 @@ internal sealed class DumpWriter
             case PropertyKind.Reference:
                 if (slot != 0)
                 {
-                    _reader.CheckReference(slot, property.Value, where);
+                    slot = _reader.CheckReference(slot, property.Value, where);
                 }
 
                 WriteReference(head, slot, depth);

@@ -195,7 +195,7 @@ internal sealed class ExportWriter
             case PropertyKind.Reference:
                 if (slot != 0)
                 {
-                    _reader.CheckReference(slot, property.Value, where);
+                    slot = _reader.CheckReference(slot, property.Value, where);
                 }
 
                 WriteReference(slot);

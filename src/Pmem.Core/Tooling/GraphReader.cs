@@ -1,4 +1,5 @@
 // GraphReader -- reads a pool's objects, strings, references and collections by the stored schema alone, checking each step.
+using Pmem.Heap;
 using Pmem.Objects;
 using Pmem.Pool;
 
@@ -115,14 +116,22 @@ internal sealed class GraphReader
         }
     }
 
-    /// <summary>Checks that a reference (not 0) leads to an object of the element's target type.</summary>
-    public void CheckReference(long target, ElementShape element, Where context)
+    /// <summary>Checks that a reference word (not 0) leads to a live object of the element's target type; returns the object's offset.</summary>
+    public long CheckReference(long reference, ElementShape element, Where context)
     {
+        var target = BlockGeneration.TargetOf(reference);
         var shape = ShapeAt(target, context);
         if (element.Target is { } expected && shape.Name != expected)
         {
             throw new PoolCorruptedException(Pool.Path, $"{context} points to a {shape.Name} at offset {target} where a {expected} belongs");
         }
+
+        if (!BlockGeneration.Matches(BlockGeneration.OfReference(reference), Pool.GenerationAt(target)))
+        {
+            throw new PoolCorruptedException(Pool.Path, $"{context} points to offset {target}, whose object was deleted (its block now holds another {shape.Name}); repair the pool (pmem check --repair) to null the reference");
+        }
+
+        return target;
     }
 
     /// <summary>Reads one element slot: a scalar's bytes into <paramref name="scalar"/>, a string, or a checked reference.</summary>
@@ -137,12 +146,7 @@ internal sealed class GraphReader
                 return new StoredValue(ElementKind.String, ReadString(Pool.ReadValue<long>(slot), context), 0);
             case ElementKind.Reference:
                 var target = Pool.ReadValue<long>(slot);
-                if (target != 0)
-                {
-                    CheckReference(target, element, context);
-                }
-
-                return new StoredValue(ElementKind.Reference, null, target);
+                return new StoredValue(ElementKind.Reference, null, target == 0 ? 0 : CheckReference(target, element, context));
             default:
                 return new StoredValue(ElementKind.None, null, 0);
         }

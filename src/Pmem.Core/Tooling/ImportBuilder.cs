@@ -123,7 +123,7 @@ internal sealed class ImportBuilder
                     _pool.WriteString(field, json.TokenType == JsonTokenType.String ? json.GetString() : throw Mismatch(where, ref json, "string"));
                     break;
                 case PropertyKind.Reference:
-                    _pool.WriteBytesInTransaction(field, BitConverter.GetBytes(Reference(ref json, property.Value, where)));
+                    _pool.WriteBytesInTransaction(field, BitConverter.GetBytes(_pool.ReferenceTo(Reference(ref json, property.Value, where))));
                     break;
                 default:
                     ReadCollection(ref json, property, field, where);

@@ -109,7 +109,7 @@ internal sealed class SchemaCodec : ElementCodec<SchemaElement>
                 StringCodec.Instance.Encode(pool, slot, value.Text);
                 break;
             case ElementKind.Reference:
-                MemoryMarshal.Write(slot, value.Target);
+                MemoryMarshal.Write(slot, pool.ReferenceTo(value.Target));
                 break;
         }
     }

@@ -113,7 +113,7 @@ public sealed class PoolCheckTests
         root.Next = pool.New<Account>();
         pool.Domain.Write(root.Offset + 16, long.MaxValue - 63); // Next is at +16
 
-        Assert.Throws<PersistentTypeMismatchException>(() => root.Next);
+        Assert.Throws<PersistentDanglingReferenceException>(() => root.Next); // a PersistentTypeMismatchException
         Assert.Contains(pool.Check().Errors, error => error.Contains("not an allocated", StringComparison.Ordinal));
     }
 }

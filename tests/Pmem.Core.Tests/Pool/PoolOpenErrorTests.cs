@@ -78,7 +78,7 @@ public sealed class PoolOpenErrorTests
         BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(8), PoolLayout.FormatVersion + 1);
         var error = OpenFails<PoolVersionException>(image);
         Assert.Equal(PoolLayout.FormatVersion + 1, error.Version);
-        Assert.Equal((2u, 5u), (error.OldestSupportedVersion, error.SupportedVersion));
+        Assert.Equal((2u, PoolLayout.FormatVersion), (error.OldestSupportedVersion, error.SupportedVersion));
         Assert.False(error.IsOlder);
         Assert.Contains("newer", error.Message);
     }
@@ -138,7 +138,7 @@ public sealed class PoolOpenErrorTests
         var found = false;
         for (var i = 0; i < typeSlots.Length - 4 && !found; i += 4)
         {
-            if (BinaryPrimitives.ReadUInt32LittleEndian(typeSlots[i..]) == BinaryPrimitives.ReadUInt32LittleEndian(image.AsSpan(528)))
+            if ((BinaryPrimitives.ReadUInt32LittleEndian(typeSlots[i..]) & 0xFFFF) == BinaryPrimitives.ReadUInt32LittleEndian(image.AsSpan(528))) // the high half: the block's generation
             {
                 BinaryPrimitives.WriteUInt32LittleEndian(typeSlots[i..], 999);
                 found = true;
@@ -155,14 +155,14 @@ public sealed class PoolOpenErrorTests
         var image = ValidImage();
         var heapStart = BinaryPrimitives.ReadInt64LittleEndian(image.AsSpan(56));
         var root = BinaryPrimitives.ReadInt64LittleEndian(image.AsSpan(520));
-        var account = BinaryPrimitives.ReadInt64LittleEndian(image.AsSpan((int)root)); // root.First
+        var account = BinaryPrimitives.ReadInt64LittleEndian(image.AsSpan((int)root)) & Pmem.Heap.BlockGeneration.OffsetMask; // root.First
         var chunkStart = (int)(heapStart + (account - heapStart) / (256 * 1024) * (256 * 1024));
         // The account's run holds only accounts: give every allocated slot's type an index no type has.
         var types = image.AsSpan(chunkStart + 64, 16384);
         var changed = 0;
         for (var i = 0; i < types.Length - 4; i += 4)
         {
-            var type = BinaryPrimitives.ReadUInt32LittleEndian(types[i..]);
+            var type = BinaryPrimitives.ReadUInt32LittleEndian(types[i..]) & 0xFFFF; // the high half: the block's generation
             if (type >= 16 && type < 64)
             {
                 BinaryPrimitives.WriteUInt32LittleEndian(types[i..], 777);

@@ -99,7 +99,7 @@ public sealed class PoolTests
         using var pool = NewPool();
         var ledger = pool.Root<Ledger>();
         pool.Domain.WriteDurable(ledger.Offset + 0, ledger.Offset + 64);
-        Assert.Throws<PersistentTypeMismatchException>(() => ledger.First);
+        Assert.Throws<PersistentDanglingReferenceException>(() => ledger.First); // a PersistentTypeMismatchException
     }
 
     [Fact]

@@ -2,6 +2,7 @@
 using System.IO.Hashing;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Pmem.Heap;
 using Pmem.Pool;
 
 namespace Pmem.Objects;
@@ -105,7 +106,10 @@ internal sealed class ReferenceCodec<T> : ElementCodec<T?> where T : PersistentO
 
     public override ulong Hash(T? value) => (ulong)(value?.Offset ?? 0) * 0x9E3779B97F4A7C15UL;
 
-    public override bool SlotEquals(PersistentPool pool, long slot, T? value) => pool.ReadValue<long>(slot) == (value?.Offset ?? 0);
+    public override bool SlotEquals(PersistentPool pool, long slot, T? value) =>
+        pool.ReadValue<long>(slot) is var stored && (value is null
+            ? stored == 0
+            : BlockGeneration.TargetOf(stored) == value.Offset && BlockGeneration.Matches(BlockGeneration.OfReference(stored), value.Generation));
 
     public override T? Decode(PersistentPool pool, ReadOnlySpan<byte> slot) =>
         MemoryMarshal.Read<long>(slot) is var target and not 0 ? pool.ReadReferenceAt<T>(target) : null;
