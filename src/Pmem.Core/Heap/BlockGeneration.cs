@@ -11,7 +11,8 @@ namespace Pmem.Heap;
 /// Generation 0 means "not known": blocks of pools older than <c>PoolLayout.GenerationsVersion</c> and references
 /// written to them. A reference with generation 0 is not checked; a block with generation 0 matches any reference.
 /// A run block's generation counts up from the one its header held (so a reference detects the next 65,535 reuses
-/// of its block); a large block's is drawn at random, since its header line does not outlive the chunks' reuse.
+/// of its block); a large block's header line does not outlive its chunks' reuse, so large blocks take theirs from a
+/// counter that starts at a random value each time the pool opens (consecutive reuses in a session always differ).
 /// </remarks>
 internal static class BlockGeneration
 {
