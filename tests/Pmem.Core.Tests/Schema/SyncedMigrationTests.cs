@@ -1,0 +1,40 @@
+// Migrations on an ordinary file (msync): transactions sized in bytes, thousands of objects each.
+using Pmem.Pool;
+
+namespace Pmem.Tests.Schema;
+
+/// <summary>
+/// A migration on a file synced by msync commits batches of about a MiB of objects (a log in a heap block) rather than
+/// 256: every object still converts, every reference still follows, and the pool checks clean.
+/// </summary>
+[Collection(Pmem.Tests.Memory.MappingRegistryCollection.Name)] // file locks (see PoolFileTests)
+public sealed class SyncedMigrationTests : IDisposable
+{
+    private const int People = 12_000; // several batches of the growing class's objects
+    private readonly DirectoryInfo _directory = new(Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), "pmem-synced-migration-" + Guid.NewGuid().ToString("N")));
+
+    public SyncedMigrationTests() => _directory.Create();
+
+    public void Dispose() => _directory.Delete(recursive: true);
+
+    [Fact]
+    public void A_class_that_grows_migrates_in_large_batches_on_a_synced_file()
+    {
+        var path = Path.Combine(_directory.FullName, "people.pool");
+        using (var pool = PersistentPool.Create(path, SchemaEvolutionTests.Layout, 64 << 20, new PoolCreateOptions { MaxSize = 256 << 20 }))
+        {
+            Assert.Equal(Pmem.Memory.FlushPath.Msync, pool.Domain.FlushPath);
+            SchemaEvolutionTests.FillV1(pool, People);
+        }
+
+        using (var pool = PersistentPool.Open(path, SchemaEvolutionTests.Layout, SchemaEvolutionTests.V2))
+        {
+            Assert.Contains($"({People} objects converted)", Assert.Single(pool.MigratedAtOpen));
+            SchemaEvolutionTests.AssertMigratedToV2(pool, People);
+        }
+
+        using var reopened = PersistentPool.Open(path, SchemaEvolutionTests.Layout, SchemaEvolutionTests.V2);
+        Assert.Empty(reopened.MigratedAtOpen);
+        Assert.Equal(0, reopened.RecoveredTransactions);
+    }
+}
