@@ -1,5 +1,6 @@
 // PersistentObject -- the base class of generated persistent classes: a handle whose members generated code calls.
 using System.Runtime.CompilerServices;
+using Pmem.Heap;
 using Pmem.Pool;
 
 namespace Pmem.Objects;
@@ -19,18 +20,23 @@ public abstract class PersistentObject : IEquatable<PersistentObject>
     protected PersistentObject(ObjectHandle handle)
     {
         Pool = handle.Pool ?? throw new ArgumentException("The handle designates no pool.", nameof(handle));
-        Offset = handle.Offset;
-        Generation = handle.Generation;
+        _reference = BlockGeneration.Reference(handle.Offset, handle.Generation);
     }
+
+    // The offset and the generation in one word, as a reference stores them: a handle stays two words.
+    private readonly long _reference;
 
     /// <summary>The pool holding this object.</summary>
     public PersistentPool Pool { get; }
 
     /// <summary>The object's offset in its pool: its durable identity, stable across restarts.</summary>
-    public long Offset { get; }
+    public long Offset => BlockGeneration.TargetOf(_reference);
 
     /// <summary>The generation of the object's block when this handle was made: stored in every reference to it, so a reference that outlives the object is detected.</summary>
-    internal ushort Generation { get; }
+    internal ushort Generation => BlockGeneration.OfReference(_reference);
+
+    /// <summary>The word a reference to this object stores: its offset and its block's generation.</summary>
+    internal long Reference => _reference;
 
     /// <summary>Reads an unmanaged field at <paramref name="fieldOffset"/> bytes into the object.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -147,7 +147,7 @@ public sealed partial class PersistentPool
             throw new ArgumentException($"{Path}: a reference must point to an object in the same pool; the object lives in {value.Pool.Path}.", nameof(value));
         }
 
-        return value is null ? 0L : BlockGeneration.Reference(value.Offset, value.Generation);
+        return value?.Reference ?? 0L;
     }
 
     /// <summary>The word a reference to the object at <paramref name="offset"/> (0: none) stores, with the object's generation.</summary>
