@@ -34,7 +34,7 @@ public sealed partial class PersistentPool
         EnterIndexLock();
         foreach (var index in indexes)
         {
-            IndexMaintenance.Instance!.Add(this, index, offset);
+            index.Tree(this).Add(offset);
         }
 
         tx.Commit();
@@ -52,7 +52,7 @@ public sealed partial class PersistentPool
         EnterIndexLock();
         foreach (var index in indexes)
         {
-            IndexMaintenance.Instance!.Remove(this, index, offset);
+            index.Tree(this).Remove(offset);
         }
     }
 
