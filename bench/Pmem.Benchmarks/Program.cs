@@ -10,7 +10,7 @@ using Pmem.Memory;
 if (!args.Contains("--throughput-child"))
 {
     Console.WriteLine($"Engine: {LibPmem.ActiveFlushPath} — {LibPmem.Description}");
-    Console.WriteLine($"Native: {NativeLibPmem.Status}; {NativeLibPmemObj.Status}");
+    Console.WriteLine($"Native: {NativeLibPmem.Status}; {NativeLibPmemObj.Status}; {LmdbSorted.Status}");
 }
 
 if (args.Contains("--throughput") || args.Contains("--throughput-child"))
@@ -34,6 +34,11 @@ if (!NativeLibPmem.IsAvailable)
 if (!NativeLibPmemObj.IsAvailable)
 {
     config = config.AddFilter(new SimpleFilter(b => !b.Descriptor.Categories.Contains("NativeObj")));
+}
+
+if (!LmdbSorted.IsAvailable)
+{
+    config = config.AddFilter(new SimpleFilter(b => !b.Descriptor.Categories.Contains(LmdbSorted.Category)));
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(PersistBenchmarks).Assembly).Run(args, config);

@@ -33,13 +33,17 @@ public sealed partial class PersistentPool
         }
     }
 
-    /// <summary>Runs <paramref name="read"/> while no other transaction changes an index (the calling thread's own changes are seen).</summary>
-    internal TResult ReadIndexes<TResult>(Func<TResult> read)
+    /// <summary>
+    /// Runs <paramref name="read"/> on <paramref name="state"/> while no other transaction changes an index (the calling
+    /// thread's own changes are seen). The state is passed in so that callers' lambdas capture nothing (a lookup
+    /// allocates no closure).
+    /// </summary>
+    internal TResult ReadIndexes<TState, TResult>(in TState state, Func<TState, TResult> read)
     {
         var tx = CurrentTransaction();
         if (tx is not null && HoldsIndexLock(tx))
         {
-            return read();
+            return read(state);
         }
 
         lock (_creations)
@@ -54,7 +58,7 @@ public sealed partial class PersistentPool
 
         try
         {
-            return read();
+            return read(state);
         }
         finally
         {

@@ -7,22 +7,45 @@ namespace Pmem.Pool;
 
 /// <summary>
 /// What the pool asks of the index trees (the Objects layer implements it over its sorted trees and installs
-/// <see cref="Instance"/> when the library loads): add or remove one object's entry, in the running transaction.
+/// <see cref="Instance"/> when the library loads): a handle on one live index's tree.
 /// </summary>
 internal abstract class IndexMaintenance
 {
     /// <summary>The implementation; set once before any pool opens.</summary>
     public static IndexMaintenance? Instance { get; set; }
 
-    /// <summary>Adds the entry of the object at <paramref name="obj"/> (its property's current value), checking uniqueness.</summary>
-    public abstract void Add(PersistentPool pool, LiveIndex index, long obj);
-
-    /// <summary>Removes the entry of the object at <paramref name="obj"/> (its property's current value), if it has one.</summary>
-    public abstract void Remove(PersistentPool pool, LiveIndex index, long obj);
+    /// <summary>The handle on <paramref name="index"/>'s tree (made once per live index, see <see cref="LiveIndex.Tree"/>).</summary>
+    public abstract IndexTree Open(PersistentPool pool, LiveIndex index);
 }
 
-/// <summary>A live index: its directory entry and the stored property it orders.</summary>
-internal sealed record LiveIndex(IndexSlot Slot, PersistentPropertyInfo Property);
+/// <summary>One live index's tree as the Objects layer keeps it: adds and removes objects' entries in the running transaction.</summary>
+internal abstract class IndexTree
+{
+    /// <summary>Adds the entry of the object at <paramref name="obj"/> (its property's current value), checking uniqueness.</summary>
+    public abstract void Add(long obj);
+
+    /// <summary>Removes the entry of the object at <paramref name="obj"/> (its property's current value), if it has one.</summary>
+    public abstract void Remove(long obj);
+}
+
+/// <summary>A live index: its directory entry, the stored property it orders, and its tree's handle.</summary>
+internal sealed class LiveIndex(IndexSlot slot, PersistentPropertyInfo property)
+{
+    private IndexTree? _tree;
+
+    public IndexSlot Slot { get; } = slot;
+
+    public PersistentPropertyInfo Property { get; } = property;
+
+    /// <summary>
+    /// The tree's handle, made at first use and kept: every add, remove and lookup of this index goes through it, so
+    /// the stored type's operations are chosen and the tree's header checked once, not per call. Made under the index
+    /// lock or as a reader of it; two threads making it at once make two equal handles, either of which may be kept.
+    /// A rebuilt or reloaded index is a new <see cref="LiveIndex"/> with a new handle.
+    /// </summary>
+    public IndexTree Tree(PersistentPool pool) =>
+        _tree ??= (IndexMaintenance.Instance ?? throw new InvalidOperationException("The index maintenance is not installed.")).Open(pool, this);
+}
 
 public sealed partial class PersistentPool
 {
@@ -30,6 +53,7 @@ public sealed partial class PersistentPool
 
     private readonly object _indexSync = new(); // directory changes and builds, one at a time
     private volatile LiveIndex[] _liveIndexes = [];
+    private volatile Dictionary<uint, LiveIndex[]> _liveIndexesByType = []; // read only; replaced with _liveIndexes
     private volatile IndexSlot[] _indexSlots = [];
     private readonly HashSet<PersistentTypeInfo> _typesInStep = []; // this session's program types whose indexes agree with the directory (locked by itself)
 
@@ -62,20 +86,13 @@ public sealed partial class PersistentPool
         }
 
         _indexSlots = slots;
+        _liveIndexesByType = live.GroupBy(index => index.Slot.TypeIndex).ToDictionary(group => group.Key, group => group.ToArray());
         _liveIndexes = [.. live];
     }
 
-    /// <summary>The live indexes of objects of <paramref name="typeIndex"/> (empty for most types: one array test).</summary>
-    internal LiveIndex[] LiveIndexesOf(uint typeIndex)
-    {
-        var live = _liveIndexes;
-        if (live.Length == 0)
-        {
-            return [];
-        }
-
-        return Array.FindAll(live, index => index.Slot.TypeIndex == typeIndex);
-    }
+    /// <summary>The live indexes of objects of <paramref name="typeIndex"/> (empty for most types; made at load, not per New or Delete).</summary>
+    internal LiveIndex[] LiveIndexesOf(uint typeIndex) =>
+        _liveIndexes.Length != 0 && _liveIndexesByType.TryGetValue(typeIndex, out var indexes) ? indexes : [];
 
     /// <summary>The live index of the property at <paramref name="propertyOffset"/> of <paramref name="typeIndex"/>, or null.</summary>
     internal LiveIndex? LiveIndexAt(uint typeIndex, int propertyOffset)
@@ -273,7 +290,6 @@ public sealed partial class PersistentPool
     /// <exception cref="PersistentUniqueConstraintException">A unique index finds two objects with one value (the entry is freed).</exception>
     private void BuildIndex(uint typeIndex, PersistentPropertyInfo property)
     {
-        var maintenance = IndexMaintenance.Instance ?? throw new InvalidOperationException("The index maintenance is not installed.");
         var slot = ClaimIndexSlot(typeIndex, property, stale: true);
         var building = new LiveIndex(slot, property);
         var objects = new OffsetsOfType(this, typeIndex, _types.Get(typeIndex)!.Size).ToList();
@@ -285,7 +301,7 @@ public sealed partial class PersistentPool
                 EnterIndexLock();
                 foreach (var obj in objects.Skip(start).Take(IndexBuildBatch))
                 {
-                    maintenance.Add(this, building, obj);
+                    building.Tree(this).Add(obj);
                 }
 
                 if (start + IndexBuildBatch >= objects.Count)

@@ -32,7 +32,7 @@ public sealed partial class PersistentPool
         EnterIndexLock();
         foreach (var index in indexes)
         {
-            IndexMaintenance.Instance!.Add(this, index, block.Offset);
+            index.Tree(this).Add(block.Offset);
         }
 
         tx.Commit();
@@ -50,7 +50,7 @@ public sealed partial class PersistentPool
         EnterIndexLock();
         foreach (var index in indexes)
         {
-            IndexMaintenance.Instance!.Remove(this, index, offset);
+            index.Tree(this).Remove(offset);
         }
     }
 

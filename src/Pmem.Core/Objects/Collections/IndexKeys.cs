@@ -125,6 +125,10 @@ internal sealed class StringIndexKeys : IndexKeys<string>
     public override int CompareValue(PersistentPool pool, ReadOnlySpan<byte> slot, string value) =>
         pool.CompareStringAt(MemoryMarshal.Read<long>(slot), value);
 
+    public override bool ComparesOutOfLine => true;
+
+    public override void Prefetch(PersistentPool pool, ReadOnlySpan<byte> slot) => PrefetchString(pool, slot);
+
     public override string ReadProperty(PersistentPool pool, long objectOffset, int propertyOffset) => pool.ReadString(objectOffset + propertyOffset)!;
 
     public override bool IsDefault(string value) => value is null;

@@ -36,6 +36,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
     private readonly int _valueSize;
     private readonly int _leafEntry;
     private readonly int _innerEntry;
+    private readonly bool _prefetchKeys; // string keys: a node's keys are loaded together before its binary search
     private CollectionHeader _anchor;
     private int _nodeSize; // the header's once one is seen (Adopt); until then the size a new header gets
     private int _leafCapacity;
@@ -56,6 +57,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
         _valueSize = values.SlotSize;
         _leafEntry = _keySize + _valueSize;
         _innerEntry = _keySize + 8;
+        _prefetchKeys = keys.ComparesOutOfLine;
         SetNodeSize(NodeSizeFor(_keySize, _valueSize));
         _anchor = new CollectionHeader(fieldOffset);
         FindHeader(); // checks a header that exists; none yet reads as empty (a read never creates one)
@@ -273,6 +275,11 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
     /// </summary>
     private ReadOnlySpan<byte> ReadNode(long node, byte[]? scratch)
     {
+        if (scratch is null)
+        {
+            CachePrefetch.Lines(_domain, node, _nodeSize); // its lines load while the node is checked (a hint: never faults)
+        }
+
         ThrowIfNotNode(node);
         if (scratch is null)
         {
@@ -307,6 +314,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
     private int ChildIndex(ReadOnlySpan<byte> inner, TKey key)
     {
         int low = 1, high = EntryCount(inner) - 1, result = 0;
+        PrefetchKeys(inner, low, high, _innerEntry);
         while (low <= high)
         {
             var middle = (low + high) >>> 1;
@@ -324,11 +332,29 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
         return result;
     }
 
+    /// <summary>
+    /// Starts loading what comparing with the keys from <paramref name="first"/> to <paramref name="last"/> reads outside
+    /// the node (string blocks): a binary search then waits for about one miss instead of one per step.
+    /// </summary>
+    private void PrefetchKeys(ReadOnlySpan<byte> node, int first, int last, int entrySize)
+    {
+        if (!_prefetchKeys)
+        {
+            return;
+        }
+
+        for (var i = first; i <= last; i++)
+        {
+            _keys.Prefetch(_pool, node.Slice(EntriesOffset + i * entrySize, _keySize));
+        }
+    }
+
     /// <summary>The first entry of a leaf whose key is ≥ <paramref name="key"/> (the entry count when none is).</summary>
     private int LowerBound(ReadOnlySpan<byte> leaf, TKey key, out bool found)
     {
         int low = 0, high = EntryCount(leaf) - 1;
         found = false;
+        PrefetchKeys(leaf, low, high, _leafEntry);
         while (low <= high)
         {
             var middle = (low + high) >>> 1;

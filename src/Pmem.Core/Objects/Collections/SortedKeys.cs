@@ -1,6 +1,7 @@
 // SortedKeys -- how a sorted collection orders its keys: the comparison of a stored key slot with a key, and its durable order code.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Pmem.Memory;
 using Pmem.Pool;
 
 namespace Pmem.Objects;
@@ -23,6 +24,21 @@ internal abstract class SortedKeys<TKey>
     public abstract int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, TKey key);
 
     public abstract int Compare(TKey a, TKey b);
+
+    /// <summary>
+    /// Whether a comparison reads more than the slot (a string key's block): the tree then starts loading every key of
+    /// a node before its binary search (<see cref="Prefetch"/>), so that their misses overlap instead of following each other.
+    /// </summary>
+    public virtual bool ComparesOutOfLine => false;
+
+    /// <summary>Hints that the bytes a comparison with <paramref name="slot"/> reads outside it will be read soon.</summary>
+    public virtual void Prefetch(PersistentPool pool, ReadOnlySpan<byte> slot)
+    {
+    }
+
+    /// <summary>Hints that the first line of the string block a slot names (its length and first characters) will be read soon.</summary>
+    protected static void PrefetchString(PersistentPool pool, ReadOnlySpan<byte> slot) =>
+        CachePrefetch.Lines(pool.Domain, MemoryMarshal.Read<long>(slot), PersistenceDomain.CacheLineSize);
 }
 
 /// <summary>Unmanaged keys stored as their bytes and compared in their default order (<see cref="Comparer{T}.Default"/>, which the JIT devirtualizes).</summary>
@@ -110,6 +126,10 @@ internal sealed class StringSortedKeys : SortedKeys<string>
         pool.CompareStringAt(MemoryMarshal.Read<long>(slot), key);
 
     public override int Compare(string a, string b) => string.CompareOrdinal(a, b);
+
+    public override bool ComparesOutOfLine => true;
+
+    public override void Prefetch(PersistentPool pool, ReadOnlySpan<byte> slot) => PrefetchString(pool, slot);
 }
 
 /// <summary>The values of a set: none, in a slot of no bytes.</summary>

@@ -1,36 +1,53 @@
-// IndexOperations -- one index tree's entries, typed by the stored property: add, remove and range reads of objects by value.
+// IndexOperations -- what an index does by the stored property's type: the handle on a live index's tree, its reader for a key type, and the scan without a tree.
 using System.Runtime.CompilerServices;
 using Pmem.Pool;
 
 namespace Pmem.Objects;
 
 /// <summary>
-/// The operations on an index tree whose key type follows from the indexed property's stored type (its
-/// <see cref="PersistentPropertyInfo.StorageType"/>): one instance per key type, chosen without reflection.
+/// The operations of indexes whose key type follows from the indexed property's stored type (its
+/// <see cref="PersistentPropertyInfo.StorageType"/>): one instance per key type, chosen without reflection, once per
+/// live index (its <see cref="IndexTree"/>) or index handle, not per call.
 /// </summary>
 internal abstract class IndexOperations
 {
-    /// <summary>Adds the object's entry for its property's current value (none for a null string), checking a unique index first.</summary>
-    /// <exception cref="PersistentUniqueConstraintException">Another object holds that value in a unique index.</exception>
-    public abstract void Add(PersistentPool pool, LiveIndex index, long obj);
+    // Lookups collect offsets here before making wrappers: one list per thread, taken while in use (so a lookup
+    // running inside another's never shares it) and dropped when a large range has grown it.
+    [ThreadStatic] private static List<long>? t_offsets;
+    private const int KeptOffsetsCapacity = 4096;
 
-    /// <summary>Removes the object's entry for its property's current value, if there is one.</summary>
-    public abstract void Remove(PersistentPool pool, LiveIndex index, long obj);
-
-    /// <summary>The entry count of the index.</summary>
-    public abstract int Count(PersistentPool pool, LiveIndex index);
+    /// <summary>The handle on <paramref name="index"/>'s tree.</summary>
+    public abstract IndexTree Open(PersistentPool pool, LiveIndex index);
 
     /// <summary>
-    /// The objects whose value lies between the bounds (each bound optional), in value order then offset order, or
-    /// its reverse. <typeparamref name="TKey"/> has the stored type's bytes (checked by <see cref="PersistentIndexes.Index{T, TKey}"/>).
+    /// The reader of <paramref name="index"/>'s tree by keys of <typeparamref name="TKey"/>, which has the stored type's
+    /// bytes (checked by <see cref="PersistentIndexes.Index{T, TKey}"/>): an enum reads its underlying type's tree.
     /// </summary>
-    public abstract List<long> Objects<TKey>(PersistentPool pool, LiveIndex index, Bound<TKey> lower, Bound<TKey> upper, bool descending);
+    public abstract IIndexReader<TKey> ReaderOf<TKey>(PersistentPool pool, LiveIndex index) where TKey : notnull;
 
     /// <summary>
-    /// What <see cref="Objects"/> answers, found without the index: every object of the stored type read and sorted
-    /// (for read-only pools that have not built an index).
+    /// What <see cref="IIndexReader{TKey}.Objects"/> answers, found without the index: every object of the stored type
+    /// read and sorted (for read-only pools that have not built an index).
     /// </summary>
     public abstract List<long> Scan<TKey>(PersistentPool pool, string typeName, int propertyOffset, Bound<TKey> lower, Bound<TKey> upper, bool descending);
+
+    /// <summary>An empty list for a lookup's offsets; give it back with <see cref="ReturnOffsets"/>.</summary>
+    public static List<long> RentOffsets()
+    {
+        var offsets = t_offsets ?? new List<long>();
+        t_offsets = null;
+        return offsets;
+    }
+
+    /// <summary>Keeps <paramref name="offsets"/> for this thread's next lookup (unless a large range grew it).</summary>
+    public static void ReturnOffsets(List<long> offsets)
+    {
+        if (offsets.Capacity <= KeptOffsetsCapacity)
+        {
+            offsets.Clear();
+            t_offsets = offsets;
+        }
+    }
 
     /// <summary>The operations for a stored property type.</summary>
     /// <exception cref="NotSupportedException">The stored type cannot be indexed.</exception>
@@ -58,88 +75,22 @@ internal abstract class IndexOperations
     };
 }
 
-/// <summary>The operations on an index tree keyed by <typeparamref name="TStored"/> (the property's stored type).</summary>
+/// <summary>The operations of indexes keyed by <typeparamref name="TStored"/> (the property's stored type).</summary>
 internal abstract class IndexOperations<TStored> : IndexOperations where TStored : notnull
 {
     protected abstract IndexKeys<TStored> Keys { get; }
 
-    /// <summary>The smallest and largest object offsets in the keys' order (unsigned).</summary>
-    private const long FirstObject = 0, LastObject = -1;
+    public override IndexTree Open(PersistentPool pool, LiveIndex index) => new IndexTree<TStored>(pool, index, Keys);
 
-    // A handle per live index, made once: a new handle checks the tree's header (a heap lookup and a dozen reads).
-    // Handles may be shared between threads (see CollectionHeader); a rebuilt index is a new LiveIndex.
-    private readonly ConditionalWeakTable<LiveIndex, PersistentSortedDictionary<IndexEntry<TStored>, bool>> _trees = new();
-
-    private PersistentSortedDictionary<IndexEntry<TStored>, bool> Tree(PersistentPool pool, LiveIndex index) =>
-        _trees.TryGetValue(index, out var tree) ? tree : _trees.GetValue(index, index => new(pool, index.Slot.TreeWord, Keys, NoValueCodec.Instance));
-
-    public override void Add(PersistentPool pool, LiveIndex index, long obj)
+    public override IIndexReader<TKey> ReaderOf<TKey>(PersistentPool pool, LiveIndex index)
     {
-        var value = Keys.ReadProperty(pool, obj, index.Slot.PropertyOffset);
-        if (value is null)
-        {
-            return;
-        }
-
-        var tree = Tree(pool, index);
-        if (index.Slot.IsUnique && !Keys.IsDefault(value))
-        {
-            foreach (var other in tree.Range(new(value, FirstObject), new(value, LastObject), upperInclusive: true))
-            {
-                if (other.Key.Object != obj)
-                {
-                    throw new PersistentUniqueConstraintException(pool.Path, pool.StoredTypeAt(index.Slot.TypeIndex)?.Name ?? "?", index.Property.Name, Describe(value), other.Key.Object);
-                }
-            }
-        }
-
-        tree.TryAdd(new(value, obj), true);
-    }
-
-    public override void Remove(PersistentPool pool, LiveIndex index, long obj)
-    {
-        var value = Keys.ReadProperty(pool, obj, index.Slot.PropertyOffset);
-        if (value is not null)
-        {
-            Tree(pool, index).Remove(new(value, obj));
-        }
-    }
-
-    public override int Count(PersistentPool pool, LiveIndex index) => Tree(pool, index).Count;
-
-    public override List<long> Objects<TKey>(PersistentPool pool, LiveIndex index, Bound<TKey> lower, Bound<TKey> upper, bool descending)
-    {
-        var tree = Tree(pool, index);
-        IEnumerable<KeyValuePair<IndexEntry<TStored>, bool>> entries;
-        var (low, high) = (Entry(lower.Value, lower.Inclusive ? FirstObject : LastObject), Entry(upper.Value, upper.Inclusive ? LastObject : FirstObject));
-        if (lower.IsSet && upper.IsSet)
-        {
-            if (Keys.Compare(low, high) > 0)
-            {
-                return [];
-            }
-
-            entries = tree.Range(low, high, lower.Inclusive, upper.Inclusive, descending);
-        }
-        else if (lower.IsSet)
-        {
-            entries = tree.From(low, lower.Inclusive, descending);
-        }
-        else if (upper.IsSet)
-        {
-            entries = tree.To(high, upper.Inclusive, descending);
-        }
-        else
-        {
-            entries = descending ? tree.Reversed() : tree;
-        }
-
-        return entries.Select(entry => entry.Key.Object).ToList();
+        var tree = (IndexTree<TStored>)index.Tree(pool);
+        return typeof(TKey) == typeof(TStored) ? (IIndexReader<TKey>)(object)tree : new ReaderAs<TKey>(tree);
     }
 
     public override List<long> Scan<TKey>(PersistentPool pool, string typeName, int propertyOffset, Bound<TKey> lower, Bound<TKey> upper, bool descending)
     {
-        var (low, high) = (Entry(lower.Value, lower.Inclusive ? FirstObject : LastObject), Entry(upper.Value, upper.Inclusive ? LastObject : FirstObject));
+        var (low, high) = (Entry(lower.Value, lower.Inclusive ? IndexTree<TStored>.FirstObject : IndexTree<TStored>.LastObject), Entry(upper.Value, upper.Inclusive ? IndexTree<TStored>.LastObject : IndexTree<TStored>.FirstObject));
         var entries = new List<IndexEntry<TStored>>();
         foreach (var obj in pool.AllOfType(typeName))
         {
@@ -168,7 +119,22 @@ internal abstract class IndexOperations<TStored> : IndexOperations where TStored
 
     private static IndexEntry<TStored> Entry<TKey>(TKey? value, long obj) => value is null ? default : new(Unsafe.As<TKey, TStored>(ref value), obj);
 
-    private static string Describe(TStored value) => value is string text ? $"\"{text}\"" : Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "?";
+    /// <summary>A tree read by keys of another type with the stored type's bytes (an enum and its underlying integer).</summary>
+    private sealed class ReaderAs<TKey>(IndexTree<TStored> tree) : IIndexReader<TKey> where TKey : notnull
+    {
+        public LiveIndex Index => tree.Index;
+
+        public int Count => tree.Count;
+
+        public bool Objects(Bound<TKey> lower, Bound<TKey> upper, bool descending, List<long>? into, out long first) =>
+            tree.Objects(Stored(lower), Stored(upper), descending, into, out first);
+
+        private static Bound<TStored> Stored(Bound<TKey> bound)
+        {
+            var value = bound.Value;
+            return new(bound.IsSet, bound.IsSet ? Unsafe.As<TKey?, TStored>(ref value) : default, bound.Inclusive);
+        }
+    }
 }
 
 /// <summary>One end of a range: unset (unbounded), or a value, inclusive or not.</summary>

@@ -19,9 +19,8 @@ internal sealed class IndexedWrites : IndexMaintenance
 #pragma warning restore CA2255
     internal static void Install() => Instance = s_instance;
 
-    public override void Add(PersistentPool pool, LiveIndex index, long obj) => IndexOperations.For(index.Property.StorageType).Add(pool, index, obj);
-
-    public override void Remove(PersistentPool pool, LiveIndex index, long obj) => IndexOperations.For(index.Property.StorageType).Remove(pool, index, obj);
+    /// <summary>The stored type's operations are chosen here, once per live index (its handle keeps them).</summary>
+    public override IndexTree Open(PersistentPool pool, LiveIndex index) => IndexOperations.For(index.Property.StorageType).Open(pool, index);
 
     /// <summary>Writes an unmanaged indexed property and moves the object's entry.</summary>
     /// <exception cref="PersistentUniqueConstraintException">A unique index: another object holds the value (nothing changes; a running transaction rolls back).</exception>
@@ -69,9 +68,9 @@ internal sealed class IndexedWrites : IndexMaintenance
         pool.Atomically((pool, index, obj, at, value, write), static s =>
         {
             s.pool.EnterIndexLock();
-            var operations = IndexOperations.For(s.index.Property.StorageType);
-            operations.Remove(s.pool, s.index, s.obj);
+            var tree = s.index.Tree(s.pool);
+            tree.Remove(s.obj);
             s.write(s.pool, s.at, s.value);
-            operations.Add(s.pool, s.index, s.obj);
+            tree.Add(s.obj);
         });
 }

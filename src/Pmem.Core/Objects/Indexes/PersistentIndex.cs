@@ -30,6 +30,8 @@ public sealed class PersistentIndex<T, TKey> : IEnumerable<T>
 
     private readonly PersistentPool _pool;
     private readonly PersistentPropertyInfo _property;
+    private IndexOperations? _operations;
+    private IIndexReader<TKey>? _reader; // the reader of the live index last seen (one field: a thread sees a reader with its index)
 
     internal PersistentIndex(PersistentPool pool, PersistentPropertyInfo property)
     {
@@ -45,7 +47,7 @@ public sealed class PersistentIndex<T, TKey> : IEnumerable<T>
 
     /// <summary>How many objects the index holds (all of the type, less those whose indexed string is null).</summary>
     public int Count => Live() is { } index
-        ? _pool.ReadIndexes(() => IndexOperations.For(index.Property.StorageType).Count(_pool, index))
+        ? _pool.ReadIndexes((self: this, index), static s => s.self.ReaderOf(s.index).Count)
         : Objects(default, default, descending: false).Count;
 
     /// <summary>The objects whose property equals <paramref name="value"/>, by offset.</summary>
@@ -54,8 +56,18 @@ public sealed class PersistentIndex<T, TKey> : IEnumerable<T>
     /// <summary>The object (the first by offset) whose property equals <paramref name="value"/>, if any: for unique indexes.</summary>
     public bool TryFind(TKey value, [MaybeNullWhen(false)] out T obj)
     {
-        var found = Find(value);
-        obj = found.Count > 0 ? found[0] : null;
+        var bound = new Bound<TKey>(true, value, true);
+        ThrowIfNull(bound, bound);
+        if (Live() is not { } index)
+        {
+            var found = Operations.Scan(_pool, T.PersistentType.Name, _property.Offset, bound, bound, descending: false);
+            obj = found.Count > 0 ? s_attach(new ObjectHandle(_pool, found[0])) : null;
+            return obj is not null;
+        }
+
+        // Only the first is read: no list, and the walk stops at it.
+        var first = _pool.ReadIndexes((self: this, index, bound), static s => s.self.ReaderOf(s.index).Objects(s.bound, s.bound, false, null, out var first) ? first : 0);
+        obj = first != 0 ? s_attach(new ObjectHandle(_pool, first)) : null; // no object lives at offset 0
         return obj is not null;
     }
 
@@ -77,17 +89,26 @@ public sealed class PersistentIndex<T, TKey> : IEnumerable<T>
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
+    /// <summary>The operations of the property's stored type, chosen at first use.</summary>
+    private IndexOperations Operations => _operations ??= IndexOperations.For(_property.StorageType);
+
     private IReadOnlyList<T> Objects(Bound<TKey> lower, Bound<TKey> upper, bool descending)
     {
-        if ((lower.IsSet && lower.Value is null) || (upper.IsSet && upper.Value is null))
+        ThrowIfNull(lower, upper);
+        if (Live() is not { } index)
         {
-            throw new ArgumentNullException(lower.IsSet && lower.Value is null ? "lower" : "upper", "Index bounds cannot be null (null strings are not indexed).");
+            return Attach(Operations.Scan(_pool, T.PersistentType.Name, _property.Offset, lower, upper, descending));
         }
 
-        var operations = IndexOperations.For(_property.StorageType);
-        var offsets = Live() is { } index
-            ? _pool.ReadIndexes(() => operations.Objects(_pool, index, lower, upper, descending))
-            : operations.Scan(_pool, T.PersistentType.Name, _property.Offset, lower, upper, descending);
+        var offsets = IndexOperations.RentOffsets();
+        _pool.ReadIndexes((self: this, index, lower, upper, descending, offsets), static s => s.self.ReaderOf(s.index).Objects(s.lower, s.upper, s.descending, s.offsets, out _));
+        var objects = Attach(offsets);
+        IndexOperations.ReturnOffsets(offsets); // not on a throw: the next lookup makes a new list
+        return objects;
+    }
+
+    private T[] Attach(List<long> offsets)
+    {
         var objects = new T[offsets.Count];
         for (var i = 0; i < objects.Length; i++)
         {
@@ -95,6 +116,18 @@ public sealed class PersistentIndex<T, TKey> : IEnumerable<T>
         }
 
         return objects;
+    }
+
+    /// <summary>This handle's reader of <paramref name="index"/>, made once per live index (called as a reader of the index lock: making it may check the tree's header).</summary>
+    private IIndexReader<TKey> ReaderOf(LiveIndex index) =>
+        _reader is { } reader && ReferenceEquals(reader.Index, index) ? reader : _reader = Operations.ReaderOf<TKey>(_pool, index);
+
+    private static void ThrowIfNull(Bound<TKey> lower, Bound<TKey> upper)
+    {
+        if ((lower.IsSet && lower.Value is null) || (upper.IsSet && upper.Value is null))
+        {
+            throw new ArgumentNullException(lower.IsSet && lower.Value is null ? "lower" : "upper", "Index bounds cannot be null (null strings are not indexed).");
+        }
     }
 
     /// <summary>The index as the pool has it now; null in a read-only pool that has not built it (lookups then read every object).</summary>
