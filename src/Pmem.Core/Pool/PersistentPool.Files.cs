@@ -20,8 +20,8 @@ public sealed record PoolOpenOptions
     /// <summary>Migrations of changed classes that need a decision (see <see cref="PoolMigrations"/>).</summary>
     public PoolMigrations? Migrations { get; init; }
 
-    /// <summary>Objects a migration converts per transaction; 0 (default) sizes batches to the domain (tests make it small to cross many batches).</summary>
-    internal int MigrationBatchObjects { get; init; }
+    /// <summary>Objects a migration converts per transaction (tests make it small to cross many batches).</summary>
+    internal int MigrationBatchObjects { get; init; } = 256;
 }
 
 public sealed partial class PersistentPool

@@ -90,7 +90,7 @@ public sealed partial class PersistentPool
         var path = description ?? $"<{domain.GetType().Name}>";
         ValidateLayoutName(layout);
         ValidateHeader(domain, path, layout);
-        var pool = new PersistentPool(domain, path, layout, options.MaxSize) { _migrationBatchObjects = Math.Max(0, options.MigrationBatchObjects) };
+        var pool = new PersistentPool(domain, path, layout, options.MaxSize) { _migrationBatchObjects = Math.Max(1, options.MigrationBatchObjects) };
         var evolution = pool.Recover(options);
         try
         {

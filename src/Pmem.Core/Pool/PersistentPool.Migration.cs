@@ -1,6 +1,5 @@
 // PersistentPool (migration) -- carrying every object of a changed type to the program's layout, resumably, at open.
 using Pmem.Heap;
-using Pmem.Memory;
 using Pmem.Objects;
 
 namespace Pmem.Pool;
@@ -24,24 +23,8 @@ public sealed partial class PersistentPool
 {
     private readonly List<string> _migratedAtOpen = [];
 
-    /// <summary>Objects per migration transaction (0: <see cref="MigrationBatch"/> decides): a bounded log, and a resumable cursor after each.</summary>
-    private int _migrationBatchObjects;
-
-    /// <summary>Objects of a migration transaction where a commit costs a fence: enough to amortize it, a log that fits its lane.</summary>
-    private const int FencedMigrationBatch = 256;
-
-    /// <summary>Bytes of objects a migration transaction carries on a file synced by msync, where every commit syncs its dirty pages.</summary>
-    private const int SyncedMigrationBatchBytes = 1 << 20;
-
-    /// <summary>
-    /// Objects per migration transaction for objects of <paramref name="objectSize"/> bytes: on persistent memory (or
-    /// in a process-crash pool) a commit is a fence, so a few hundred objects amortize it; on an ordinary file it is
-    /// an msync, and batches of a few MiB (their logs go to a heap block) cut the syncs a thousandfold.
-    /// </summary>
-    private int MigrationBatch(long objectSize) =>
-        _migrationBatchObjects > 0 ? _migrationBatchObjects
-        : _domain.FlushPath == FlushPath.Msync ? (int)Math.Max(FencedMigrationBatch, SyncedMigrationBatchBytes / Math.Max(64, objectSize))
-        : FencedMigrationBatch;
+    /// <summary>Objects per migration transaction: a bounded log, and a resumable cursor after each.</summary>
+    private int _migrationBatchObjects = 256;
 
     /// <summary>
     /// What opening the pool migrated: a line per class whose stored schema differed from the program's (its changes
@@ -103,11 +86,11 @@ public sealed partial class PersistentPool
 
         if ((phase & 0xFF) == MigrationPhases.Rewrite)
         {
-            RewriteMovedReferences(MigrationBatch(program.Size));
+            RewriteMovedReferences();
             SetPhase(MigrationPhases.Free | MigrationPhases.MovedBit);
         }
 
-        foreach (var batch in Batches(BlocksOfType(TypeTable.ForwardingTypeIndex, 0), MigrationBatch(program.Size)))
+        foreach (var batch in Batches(BlocksOfType(TypeTable.ForwardingTypeIndex, 0)))
         {
             using var tx = BeginTransaction();
             foreach (var offset in batch)
@@ -148,7 +131,7 @@ public sealed partial class PersistentPool
         var oldBytes = new byte[plan.Stored.Size];
         var newBytes = new byte[plan.Program.Size];
         var cursor = _domain.Read<long>(PoolLayout.MigrationCursorOffset);
-        foreach (var batch in Batches(BlocksOfType(oldIndex, cursor), MigrationBatch(plan.Program.Size)))
+        foreach (var batch in Batches(BlocksOfType(oldIndex, cursor)))
         {
             using var tx = BeginTransaction();
             foreach (var offset in batch)
@@ -249,7 +232,7 @@ public sealed partial class PersistentPool
     }
 
     /// <summary>Points every reference to a forwarding block (in objects, collections and the root) at its new place.</summary>
-    private void RewriteMovedReferences(int batchObjects)
+    private void RewriteMovedReferences()
     {
         var cursor = _domain.Read<long>(PoolLayout.MigrationCursorOffset);
         var holders = new List<(long Offset, uint Type)>();
@@ -261,10 +244,10 @@ public sealed partial class PersistentPool
             }
         });
 
-        for (var start = 0; start < holders.Count; start += batchObjects)
+        for (var start = 0; start < holders.Count; start += _migrationBatchObjects)
         {
             using var tx = BeginTransaction();
-            var end = Math.Min(holders.Count, start + batchObjects);
+            var end = Math.Min(holders.Count, start + _migrationBatchObjects);
             for (var i = start; i < end; i++)
             {
                 var (offset, type) = holders[i];
@@ -327,11 +310,11 @@ public sealed partial class PersistentPool
         return offsets;
     }
 
-    private static IEnumerable<List<long>> Batches(List<long> offsets, int batchObjects)
+    private IEnumerable<List<long>> Batches(List<long> offsets)
     {
-        for (var start = 0; start < offsets.Count; start += batchObjects)
+        for (var start = 0; start < offsets.Count; start += _migrationBatchObjects)
         {
-            yield return offsets.GetRange(start, Math.Min(batchObjects, offsets.Count - start));
+            yield return offsets.GetRange(start, Math.Min(_migrationBatchObjects, offsets.Count - start));
         }
     }
 }

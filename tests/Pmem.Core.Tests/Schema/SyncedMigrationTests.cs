@@ -1,16 +1,16 @@
-// Migrations on an ordinary file (msync): transactions sized in bytes, thousands of objects each.
+// Migrations on an ordinary file (msync): many batches, every object converted, every reference followed.
 using Pmem.Pool;
 
 namespace Pmem.Tests.Schema;
 
 /// <summary>
-/// A migration on a file synced by msync commits batches of about a MiB of objects (a log in a heap block) rather than
-/// 256: every object still converts, every reference still follows, and the pool checks clean.
+/// A migration on a file synced by msync, across many batches: every object converts, every reference follows, and
+/// the pool checks clean. (Batches of a MiB of objects were tried there and measured slower: bench/RESULTS.md, session 9.)
 /// </summary>
 [Collection(Pmem.Tests.Memory.MappingRegistryCollection.Name)] // file locks (see PoolFileTests)
 public sealed class SyncedMigrationTests : IDisposable
 {
-    private const int People = 12_000; // several batches of the growing class's objects
+    private const int People = 12_000; // many batches of the growing class's objects
     private readonly DirectoryInfo _directory = new(Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), "pmem-synced-migration-" + Guid.NewGuid().ToString("N")));
 
     public SyncedMigrationTests() => _directory.Create();
