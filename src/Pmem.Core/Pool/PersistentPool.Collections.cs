@@ -73,15 +73,8 @@ public sealed partial class PersistentPool
     /// The size of the block at <paramref name="offset"/> if it is allocated (or allocated by this thread's running
     /// transaction) with type <paramref name="typeIndex"/>; -1 otherwise. For collections' checks of their storage.
     /// </summary>
-    internal long AllocatedSizeOf(long offset, uint typeIndex)
-    {
-        if (CurrentTransaction() is { } tx && tx.TryFindAllocation(offset, out var own))
-        {
-            return own.TypeIndex == typeIndex ? own.Block.Size : -1;
-        }
-
-        return _heap.TryGetAllocated(offset, out var block, out var stored) && stored == typeIndex ? block.Size : -1;
-    }
+    internal long AllocatedSizeOf(long offset, uint typeIndex) =>
+        TryGetBlock(offset, out var block, out var stored) && stored == typeIndex ? block.Size : -1;
 
     /// <summary>
     /// The offsets an internal block owns or references, for frees (<paramref name="problems"/> null: a damaged

@@ -154,15 +154,7 @@ public sealed partial class PersistentPool
     internal long ReferenceTo(long offset) => offset == 0 ? 0 : BlockGeneration.Reference(offset, GenerationAt(offset));
 
     /// <summary>The generation of the block at <paramref name="offset"/> (allocated, or allocated by this thread's transaction); 0 when there is none.</summary>
-    internal ushort GenerationAt(long offset)
-    {
-        if (CurrentTransaction() is { } tx && tx.TryFindAllocation(offset, out var own))
-        {
-            return own.Block.Generation;
-        }
-
-        return _heap.TryGetAllocated(offset, out var block, out _) ? block.Generation : (ushort)0;
-    }
+    internal ushort GenerationAt(long offset) => TryGetBlock(offset, out var block, out _) ? block.Generation : (ushort)0;
 
     /// <summary>
     /// Checks that a reference to <paramref name="target"/> written in <paramref name="generation"/> leads to a live
@@ -170,13 +162,7 @@ public sealed partial class PersistentPool
     /// </summary>
     private ushort ResolveReference(long target, ushort generation, uint typeIndex, string expected)
     {
-        BlockReservation block;
-        uint stored;
-        if (CurrentTransaction() is { } tx && tx.TryFindAllocation(target, out var own))
-        {
-            (block, stored) = (own.Block, own.TypeIndex);
-        }
-        else if (!_heap.TryGetAllocated(target, out block, out stored))
+        if (!TryGetBlock(target, out var block, out var stored))
         {
             throw new PersistentDanglingReferenceException($"{Path}: a reference to a {expected} points to offset {target}, where no object is allocated (it was deleted, or the reference is damaged).", target);
         }
@@ -205,19 +191,25 @@ public sealed partial class PersistentPool
     private long ResolveBlock(long target, uint typeIndex, string? expected = null)
     {
         expected ??= _types.NameOf(typeIndex);
-        if (CurrentTransaction() is { } tx && tx.TryFindAllocation(target, out var own))
-        {
-            CheckType(target, own.TypeIndex, typeIndex, expected);
-            return own.Block.Size;
-        }
-
-        if (!_heap.TryGetAllocated(target, out var block, out var stored))
+        if (!TryGetBlock(target, out var block, out var stored))
         {
             throw new PersistentTypeMismatchException($"{Path}: offset {target} does not designate an allocated object (expected a {expected}).");
         }
 
         CheckType(target, stored, typeIndex, expected);
         return block.Size;
+    }
+
+    /// <summary>The block that starts at <paramref name="offset"/> and its type: allocated, or allocated by this thread's running transaction.</summary>
+    private bool TryGetBlock(long offset, out BlockReservation block, out uint typeIndex)
+    {
+        if (CurrentTransaction() is { } tx && tx.TryFindAllocation(offset, out var own))
+        {
+            (block, typeIndex) = (own.Block, own.TypeIndex);
+            return true;
+        }
+
+        return _heap.TryGetAllocated(offset, out block, out typeIndex);
     }
 
     private void CheckType(long target, uint stored, uint expectedIndex, string expected)
