@@ -62,20 +62,20 @@ internal sealed class SqliteBank : IDisposable
         _path = BenchPools.NewPath(directory, "sqlite").Replace(".pool", ".db", StringComparison.Ordinal);
         _connection = new SqliteConnection($"Data Source={_path};Pooling=False");
         _connection.Open();
-        Execute("PRAGMA journal_mode=WAL;");
-        Execute("PRAGMA synchronous=FULL;");
-        Execute("CREATE TABLE accounts(id INTEGER PRIMARY KEY, balance INTEGER NOT NULL);");
-        Execute("BEGIN;");
+        _connection.ExecuteSql("PRAGMA journal_mode=WAL;");
+        _connection.ExecuteSql("PRAGMA synchronous=FULL;");
+        _connection.ExecuteSql("CREATE TABLE accounts(id INTEGER PRIMARY KEY, balance INTEGER NOT NULL);");
+        _connection.ExecuteSql("BEGIN;");
         for (var i = 0; i < PoolTransfer.Accounts; i++)
         {
-            Execute($"INSERT INTO accounts(id, balance) VALUES ({i}, 1000000);");
+            _connection.ExecuteSql($"INSERT INTO accounts(id, balance) VALUES ({i}, 1000000);");
         }
 
-        Execute("COMMIT;");
-        _begin = Prepare("BEGIN;");
-        _commit = Prepare("COMMIT;");
-        _debit = Prepare("UPDATE accounts SET balance = balance - $amount WHERE id = $id;");
-        _credit = Prepare("UPDATE accounts SET balance = balance + $amount WHERE id = $id;");
+        _connection.ExecuteSql("COMMIT;");
+        _begin = _connection.PrepareSql("BEGIN;");
+        _commit = _connection.PrepareSql("COMMIT;");
+        _debit = _connection.PrepareSql("UPDATE accounts SET balance = balance - $amount WHERE id = $id;");
+        _credit = _connection.PrepareSql("UPDATE accounts SET balance = balance + $amount WHERE id = $id;");
         _debit.Parameters.AddWithValue("$amount", 10L);
         _credit.Parameters.AddWithValue("$amount", 10L);
         _debitId = _debit.Parameters.AddWithValue("$id", 0L);
@@ -101,23 +101,7 @@ internal sealed class SqliteBank : IDisposable
     {
         _connection.Dispose();
         SqliteConnection.ClearAllPools();
-        foreach (var suffix in new[] { "", "-wal", "-shm" })
-        {
-            File.Delete(_path + suffix);
-        }
-    }
-
-    private void Execute(string sql)
-    {
-        using var command = new SqliteCommand(sql, _connection);
-        command.ExecuteNonQuery();
-    }
-
-    private SqliteCommand Prepare(string sql)
-    {
-        var command = new SqliteCommand(sql, _connection);
-        command.Prepare();
-        return command;
+        SqliteFiles.DeleteDatabase(_path);
     }
 }
 

@@ -37,10 +37,10 @@ internal sealed class SqliteSorted : IDisposable
         _path = BenchPools.NewPath(directory, "sorted-sqlite").Replace(".pool", ".db", StringComparison.Ordinal);
         _connection = new SqliteConnection($"Data Source={_path};Pooling=False");
         _connection.Open();
-        Execute("PRAGMA journal_mode=WAL;");
-        Execute("PRAGMA synchronous=FULL;");
-        Execute("CREATE TABLE map(k INTEGER PRIMARY KEY, v INTEGER NOT NULL);");
-        _insert = Prepare("INSERT INTO map(k, v) VALUES ($k, $v);");
+        _connection.ExecuteSql("PRAGMA journal_mode=WAL;");
+        _connection.ExecuteSql("PRAGMA synchronous=FULL;");
+        _connection.ExecuteSql("CREATE TABLE map(k INTEGER PRIMARY KEY, v INTEGER NOT NULL);");
+        _insert = _connection.PrepareSql("INSERT INTO map(k, v) VALUES ($k, $v);");
         _insertKey = _insert.Parameters.Add("$k", SqliteType.Integer);
         _insertValue = _insert.Parameters.Add("$v", SqliteType.Integer);
         var keys = SortedPrefill.Keys();
@@ -57,11 +57,11 @@ internal sealed class SqliteSorted : IDisposable
         }
 
         _insert.Transaction = null;
-        _get = Prepare("SELECT v FROM map WHERE k = $k;");
+        _get = _connection.PrepareSql("SELECT v FROM map WHERE k = $k;");
         _getKey = _get.Parameters.Add("$k", SqliteType.Integer);
-        _delete = Prepare("DELETE FROM map WHERE k = $k;");
+        _delete = _connection.PrepareSql("DELETE FROM map WHERE k = $k;");
         _deleteKey = _delete.Parameters.Add("$k", SqliteType.Integer);
-        _range = Prepare("SELECT k, v FROM map WHERE k >= $a ORDER BY k LIMIT $n;");
+        _range = _connection.PrepareSql("SELECT k, v FROM map WHERE k >= $a ORDER BY k LIMIT $n;");
         _rangeLower = _range.Parameters.Add("$a", SqliteType.Integer);
         _rangeCount = _range.Parameters.Add("$n", SqliteType.Integer);
         Console.WriteLine($"// sqlite: {keys.Length:N0} rows, WAL, synchronous=FULL, on {directory}");
@@ -110,23 +110,7 @@ internal sealed class SqliteSorted : IDisposable
         }
 
         _connection.Dispose();
-        foreach (var suffix in new[] { "", "-wal", "-shm" })
-        {
-            File.Delete(_path + suffix);
-        }
-    }
-
-    private void Execute(string sql)
-    {
-        using var command = new SqliteCommand(sql, _connection);
-        command.ExecuteNonQuery();
-    }
-
-    private SqliteCommand Prepare(string sql)
-    {
-        var command = new SqliteCommand(sql, _connection);
-        command.Prepare();
-        return command;
+        SqliteFiles.DeleteDatabase(_path);
     }
 }
 

@@ -140,16 +140,16 @@ internal sealed class SqliteSystem : IThroughputSystem
     {
         _path = BenchPools.NewPath(directory, "tput-sqlite").Replace(".pool", ".db", StringComparison.Ordinal);
         using var connection = Open();
-        Execute(connection, "PRAGMA journal_mode=WAL;");
-        Execute(connection, "CREATE TABLE accounts(id INTEGER PRIMARY KEY, balance INTEGER NOT NULL);");
-        Execute(connection, "CREATE TABLE log(id INTEGER PRIMARY KEY, thread INTEGER NOT NULL, value INTEGER NOT NULL);");
-        Execute(connection, "BEGIN;");
+        connection.ExecuteSql("PRAGMA journal_mode=WAL;");
+        connection.ExecuteSql("CREATE TABLE accounts(id INTEGER PRIMARY KEY, balance INTEGER NOT NULL);");
+        connection.ExecuteSql("CREATE TABLE log(id INTEGER PRIMARY KEY, thread INTEGER NOT NULL, value INTEGER NOT NULL);");
+        connection.ExecuteSql("BEGIN;");
         for (var i = 0; i < Rows * threads; i++)
         {
-            Execute(connection, $"INSERT INTO accounts(id, balance) VALUES ({i}, 1000000);");
+            connection.ExecuteSql($"INSERT INTO accounts(id, balance) VALUES ({i}, 1000000);");
         }
 
-        Execute(connection, "COMMIT;");
+        connection.ExecuteSql("COMMIT;");
     }
 
     public IThroughputWorker NewWorker(int thread, bool allocate)
@@ -171,26 +171,18 @@ internal sealed class SqliteSystem : IThroughputSystem
         }
 
         SqliteConnection.ClearAllPools();
-        foreach (var suffix in new[] { "", "-wal", "-shm" })
-        {
-            File.Delete(_path + suffix);
-        }
+        SqliteFiles.DeleteDatabase(_path);
     }
 
     private SqliteConnection Open()
     {
         var connection = new SqliteConnection($"Data Source={_path};Pooling=False;Default Timeout=600");
         connection.Open();
-        Execute(connection, "PRAGMA synchronous=FULL;");
-        Execute(connection, "PRAGMA busy_timeout=600000;");
+        connection.ExecuteSql("PRAGMA synchronous=FULL;");
+        connection.ExecuteSql("PRAGMA busy_timeout=600000;");
         return connection;
     }
 
-    private static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = new SqliteCommand(sql, connection);
-        command.ExecuteNonQuery();
-    }
 
     /// <summary>BEGIN IMMEDIATE (writers queue for WAL's one write lock instead of failing to upgrade), two updates, COMMIT.</summary>
     private sealed class Worker : IThroughputWorker
@@ -208,12 +200,12 @@ internal sealed class SqliteSystem : IThroughputSystem
             _first = first;
             _allocate = allocate;
             _idBase = (thread + 1L) << 40;
-            _begin = Prepare(connection, "BEGIN IMMEDIATE;");
-            _commit = Prepare(connection, "COMMIT;");
-            _debit = Prepare(connection, "UPDATE accounts SET balance = balance - 10 WHERE id = $id;");
-            _credit = Prepare(connection, "UPDATE accounts SET balance = balance + 10 WHERE id = $id;");
-            _insert = Prepare(connection, $"INSERT INTO log(id, thread, value) VALUES ($id, {thread}, $id);");
-            _delete = Prepare(connection, "DELETE FROM log WHERE id = $id;");
+            _begin = connection.PrepareSql("BEGIN IMMEDIATE;");
+            _commit = connection.PrepareSql("COMMIT;");
+            _debit = connection.PrepareSql("UPDATE accounts SET balance = balance - 10 WHERE id = $id;");
+            _credit = connection.PrepareSql("UPDATE accounts SET balance = balance + 10 WHERE id = $id;");
+            _insert = connection.PrepareSql($"INSERT INTO log(id, thread, value) VALUES ($id, {thread}, $id);");
+            _delete = connection.PrepareSql("DELETE FROM log WHERE id = $id;");
             _debitId = _debit.Parameters.AddWithValue("$id", 0L);
             _creditId = _credit.Parameters.AddWithValue("$id", 0L);
             _insertId = _insert.Parameters.AddWithValue("$id", 0L);
@@ -240,12 +232,6 @@ internal sealed class SqliteSystem : IThroughputSystem
             _commit.ExecuteNonQuery();
         }
 
-        private static SqliteCommand Prepare(SqliteConnection connection, string sql)
-        {
-            var command = new SqliteCommand(sql, connection);
-            command.Prepare();
-            return command;
-        }
     }
 }
 
