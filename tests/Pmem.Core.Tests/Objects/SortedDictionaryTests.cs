@@ -118,6 +118,114 @@ public sealed class SortedDictionaryTests
     }
 
     [Fact]
+    public void Ranges_read_by_foreach_match_a_model_in_both_directions_and_inside_a_transaction()
+    {
+        using var pool = NewPool();
+        var map = pool.Root<Index>().Numbers;
+        var names = pool.Root<Index>().Names;
+        var model = new SortedDictionary<long, long>();
+        var nameKeys = new SortedSet<long>();
+        var random = new Random(11);
+        for (var i = 0; i < 2_000; i++)
+        {
+            var key = random.Next(10_000);
+            map[key] = key * 7;
+            model[key] = key * 7;
+            names[$"k{key:D5}"] = $"v{key}";
+            nameKeys.Add(key);
+        }
+
+        void Compare()
+        {
+            for (var round = 0; round < 200; round++)
+            {
+                long lower = random.Next(-100, 10_100), upper = random.Next(-100, 10_100);
+                bool lowerInclusive = random.Next(2) == 0, upperInclusive = random.Next(2) == 0, descending = random.Next(2) == 0;
+                var expected = model.Where(p => (lowerInclusive ? p.Key >= lower : p.Key > lower) && (upperInclusive ? p.Key <= upper : p.Key < upper)).ToList();
+                if (descending)
+                {
+                    expected.Reverse();
+                }
+
+                var seen = new List<KeyValuePair<long, long>>();
+                foreach (var pair in map.Range(lower, upper, lowerInclusive, upperInclusive, descending))
+                {
+                    seen.Add(pair);
+                }
+
+                Assert.Equal(expected, seen);
+                var from = new List<long>();
+                foreach (var pair in map.From(lower, lowerInclusive, descending))
+                {
+                    from.Add(pair.Key);
+                }
+
+                Assert.Equal(model.Keys.Where(k => lowerInclusive ? k >= lower : k > lower).OrderBy(k => descending ? -k : k), from);
+            }
+
+            var strings = new List<string>();
+            foreach (var pair in names.Range("k02000", "k04000", descending: true))
+            {
+                Assert.Equal($"v{int.Parse(pair.Key[1..])}", pair.Value);
+                strings.Add(pair.Key);
+            }
+
+            Assert.Equal(nameKeys.Where(k => k is >= 2_000 and < 4_000).Select(k => $"k{k:D5}").Reverse(), strings);
+        }
+
+        Compare();
+        using (var tx = pool.BeginTransaction())
+        {
+            for (var i = 0; i < 300; i++)
+            {
+                var key = random.Next(10_000);
+                if (random.Next(2) == 0 && model.Remove(key))
+                {
+                    map.Remove(key);
+                }
+                else
+                {
+                    map[key] = -key;
+                    model[key] = -key;
+                }
+            }
+
+            Compare(); // the transaction's own writes, laid over the leaves it reads
+            tx.Commit();
+        }
+
+        Compare();
+    }
+
+    [Fact]
+    public void A_range_enumeration_throws_at_its_next_step_once_the_dictionary_changes()
+    {
+        using var pool = NewPool();
+        var map = pool.Root<Index>().Numbers;
+        for (long k = 0; k < 100; k++)
+        {
+            map.Add(k, k);
+        }
+
+        using var entries = map.Range(10, 90).GetEnumerator();
+        Assert.True(entries.MoveNext());
+        Assert.True(entries.MoveNext());
+        Assert.Equal(11, entries.Current.Key);
+        map[50] = -1; // an overwrite changes no key, but the enumeration has seen the old value's leaf
+        Assert.Throws<InvalidOperationException>(() => entries.MoveNext());
+
+        var count = 0;
+        foreach (var pair in map.Range(10, 90, descending: true))
+        {
+            count++;
+        }
+
+        Assert.Equal(80, count);
+        Assert.Throws<NotSupportedException>(() => entries.Reset());
+        Assert.Throws<InvalidOperationException>(() => default(PersistentSortedDictionary<long, long>.Entries).GetEnumerator());
+    }
+
+    [Fact]
     public void First_last_floor_and_ceiling_find_the_nearest_keys()
     {
         using var pool = NewPool();

@@ -15,6 +15,9 @@ internal abstract class ElementCodec<T>
 
     public abstract SlotKind Kind { get; }
 
+    /// <summary>Whether a slot's first bytes are the value itself (<see cref="RawCodec{T}"/>): scans then read it without a call.</summary>
+    public virtual bool IsPlainBytes => false;
+
     public abstract T Read(PersistentPool pool, long slot);
 
     /// <summary>Writes inside the running transaction; a string slot frees the string it held.</summary>
@@ -43,6 +46,8 @@ internal sealed class RawCodec<T> : ElementCodec<T> where T : unmanaged
     public override int SlotSize { get; } = (Unsafe.SizeOf<T>() + 7) & ~7;
 
     public override SlotKind Kind => SlotKind.Raw;
+
+    public override bool IsPlainBytes => true;
 
     public override T Read(PersistentPool pool, long slot) => pool.ReadValue<T>(slot);
 

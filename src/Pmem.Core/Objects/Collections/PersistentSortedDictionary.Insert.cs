@@ -132,7 +132,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         entry.CopyTo(all, position * entrySize);
         Buffer.BlockCopy(buffer, at, all, (position + 1) * entrySize, (count - position) * entrySize);
         var leftCount = (count + 1) / 2;
-        var right = Entries(all, leftCount, count + 1, entrySize);
+        var right = EntriesOf(all, leftCount, count + 1, entrySize);
         byte[] separator;
         long rightNode;
         if (isLeaf)
@@ -192,7 +192,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         return copy;
     }
 
-    private static byte[][] Entries(byte[] all, int from, int to, int entrySize)
+    private static byte[][] EntriesOf(byte[] all, int from, int to, int entrySize)
     {
         var entries = new byte[to - from][];
         for (var i = from; i < to; i++)
