@@ -354,6 +354,30 @@ internal sealed partial class PoolHeap
             ? ChunkOffset(block.Chunk) + ChunkHeader.LargeTypeOffset
             : ChunkOffset(block.Chunk) + SizeClasses.Geometry[block.SizeClass].TypeOffset(block.Slot);
 
+    /// <summary>How many blocks are allocated (their bits counted; no allocation header is read).</summary>
+    public int CountAllocated()
+    {
+        long count = 0;
+        for (var i = 0; i < _chunkCount; i += Math.Max(1, _heads[i].Span))
+        {
+            var head = _heads[i];
+            if (head.Kind == ChunkKind.Large)
+            {
+                count += BlockGeneration.TypeOf(_domain.Read<uint>(ChunkOffset(i) + ChunkHeader.LargeTypeOffset)) != 0 ? 1 : 0;
+            }
+            else if (head.Kind == ChunkKind.Run)
+            {
+                var geometry = SizeClasses.Geometry[head.SizeClass];
+                for (var w = 0; w < geometry.BitmapWords; w++)
+                {
+                    count += BitOperations.PopCount(_domain.Read<ulong>(ChunkOffset(i) + geometry.WordOffsetAt(w)));
+                }
+            }
+        }
+
+        return (int)Math.Min(count, Array.MaxLength);
+    }
+
     /// <summary>Visits every durably allocated block (for checks and statistics).</summary>
     public void ForEachAllocated(Action<BlockReservation, uint> visit)
     {

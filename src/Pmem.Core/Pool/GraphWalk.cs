@@ -29,11 +29,17 @@ internal enum GraphProblemKind
 /// <param name="Message">The check's description.</param>
 internal readonly record struct GraphProblem(GraphProblemKind Kind, long Holder, long Slot, long Target, bool Owned, string Message);
 
+/// <summary>An allocated block as the heap's scan saw it: what a check needs of its allocation header, read once.</summary>
+/// <param name="Type">Its type index.</param>
+/// <param name="Generation">Its generation (references to it must carry it, or 0).</param>
+/// <param name="Size">Its capacity in bytes.</param>
+internal readonly record struct AllocatedBlock(uint Type, ushort Generation, long Size);
+
 /// <summary>The working state of <see cref="PersistentPool.CheckGraph"/>.</summary>
-internal sealed class GraphWalk(Dictionary<long, uint> allocated, List<GraphProblem>? found)
+internal sealed class GraphWalk(Dictionary<long, AllocatedBlock> allocated, List<GraphProblem>? found)
 {
-    /// <summary>Every allocated block and its type index.</summary>
-    public Dictionary<long, uint> Allocated { get; } = allocated;
+    /// <summary>Every allocated block, by offset.</summary>
+    public Dictionary<long, AllocatedBlock> Allocated { get; } = allocated;
 
     /// <summary>Blocks reached so far.</summary>
     public HashSet<long> Reached { get; } = new(allocated.Count);

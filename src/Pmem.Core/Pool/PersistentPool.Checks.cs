@@ -58,8 +58,8 @@ public sealed partial class PersistentPool
     /// <summary>The check, also recording each problem with the block and the slot it was found through (for repairs).</summary>
     internal PoolCheckReport CheckGraph(List<GraphProblem>? found, out IReadOnlyDictionary<long, (long Holder, long Slot)> through)
     {
-        var allocated = new Dictionary<long, uint>();
-        _heap.ForEachAllocated((block, type) => allocated[block.Offset] = type);
+        var allocated = new Dictionary<long, AllocatedBlock>(_heap.CountAllocated()); // sized once: a million blocks would rehash twenty times
+        _heap.ForEachAllocated((block, type) => allocated[block.Offset] = new AllocatedBlock(type, block.Generation, block.Size));
         var walk = new GraphWalk(allocated, found);
         var reachedAllocated = 0L;
         var root = _domain.Read<long>(PoolLayout.RootOffsetOffset);
@@ -86,7 +86,7 @@ public sealed partial class PersistentPool
                 walk.Through[offset] = (holder, slot); // only a repair needs it: a plain check skips a map of every block
             }
 
-            if (!allocated.TryGetValue(offset, out var type))
+            if (!allocated.TryGetValue(offset, out var block))
             {
                 walk.Problem(GraphProblemKind.BadEdge, holder, slot, offset, false, $"offset {offset} is referenced but not allocated");
                 continue;
@@ -95,7 +95,7 @@ public sealed partial class PersistentPool
             try
             {
                 reachedAllocated++;
-                CheckBlock(offset, type, holder, slot, walk);
+                CheckBlock(offset, block, holder, slot, walk);
             }
             catch (PoolException e)
             {
@@ -119,12 +119,12 @@ public sealed partial class PersistentPool
     }
 
     /// <summary>Checks one reachable block and queues what it owns or references.</summary>
-    private void CheckBlock(long offset, uint type, long holder, long reachedThrough, GraphWalk walk)
+    private void CheckBlock(long offset, AllocatedBlock block, long holder, long reachedThrough, GraphWalk walk)
     {
         var allocated = walk.Allocated;
+        var type = block.Type;
         if (type == TypeTable.StringTypeIndex)
         {
-            _heap.TryGetAllocated(offset, out var block, out _);
             var length = _domain.Read<int>(offset + StringLayout.LengthOffset);
             if (!StringLayout.Fits(length, block.Size))
             {
@@ -154,7 +154,7 @@ public sealed partial class PersistentPool
             foreach (var (child, owned, slot) in InternalChildren(offset, type, damage))
             {
                 var expected = type == TypeTable.SortedDictionaryTypeIndex
-                    ? (allocated.GetValueOrDefault(child) == TypeTable.SortedNodeTypeIndex ? "sorted dictionary node" : owned ? "string" : "object")
+                    ? (allocated.GetValueOrDefault(child).Type == TypeTable.SortedNodeTypeIndex ? "sorted dictionary node" : owned ? "string" : "object")
                     : child == storage ? "collection storage" : owned ? "string" : "object";
                 Follow(offset, slot, child, owned, expected, walk);
             }
@@ -204,12 +204,13 @@ public sealed partial class PersistentPool
     private void Follow(long from, long slot, long target, bool owned, string expected, GraphWalk walk)
     {
         var allocated = walk.Allocated;
-        if (!allocated.TryGetValue(target, out var targetType))
+        if (!allocated.TryGetValue(target, out var targetBlock))
         {
-            walk.Problem(GraphProblemKind.BadEdge, from, slot, target, owned, $"the {_types.NameOf(allocated[from])} at {from} points to {target}, which is not an allocated {expected}");
+            walk.Problem(GraphProblemKind.BadEdge, from, slot, target, owned, $"the {_types.NameOf(allocated[from].Type)} at {from} points to {target}, which is not an allocated {expected}");
             return;
         }
 
+        var targetType = targetBlock.Type;
         var fits = expected switch
         {
             "string" => targetType == TypeTable.StringTypeIndex,
@@ -220,22 +221,21 @@ public sealed partial class PersistentPool
         };
         if (!fits)
         {
-            walk.Problem(GraphProblemKind.BadEdge, from, slot, target, owned, $"the {_types.NameOf(allocated[from])} at {from} points to {target}, a {_types.NameOf(targetType)}, where a {expected} belongs");
+            walk.Problem(GraphProblemKind.BadEdge, from, slot, target, owned, $"the {_types.NameOf(allocated[from].Type)} at {from} points to {target}, a {_types.NameOf(targetType)}, where a {expected} belongs");
             return;
         }
 
-        if (!owned && BlockGeneration.OfReference(_domain.Read<long>(slot)) is var written && written != 0 &&
-            _heap.TryGetAllocated(target, out var block, out _) && !BlockGeneration.Matches(written, block.Generation))
+        if (!owned && BlockGeneration.OfReference(_domain.Read<long>(slot)) is var written && written != 0 && !BlockGeneration.Matches(written, targetBlock.Generation))
         {
             walk.Problem(GraphProblemKind.BadEdge, from, slot, target, owned,
-                $"the {_types.NameOf(allocated[from])} at {from} points to {target}, whose object was deleted: the block holds a newer {_types.NameOf(targetType)} (generation {block.Generation}, the reference {written})");
+                $"the {_types.NameOf(allocated[from].Type)} at {from} points to {target}, whose object was deleted: the block holds a newer {_types.NameOf(targetType)} (generation {targetBlock.Generation}, the reference {written})");
             return;
         }
 
         if (owned && !walk.Owners.TryAdd(target, from))
         {
             // Freeing either owner would free the block under the other (the mark of a block allocated twice).
-            walk.Problem(GraphProblemKind.SecondOwner, from, slot, target, owned, $"the {expected} at {target} has two owners: the {_types.NameOf(allocated[walk.Owners[target]])} at {walk.Owners[target]} and the {_types.NameOf(allocated[from])} at {from}");
+            walk.Problem(GraphProblemKind.SecondOwner, from, slot, target, owned, $"the {expected} at {target} has two owners: the {_types.NameOf(allocated[walk.Owners[target]].Type)} at {walk.Owners[target]} and the {_types.NameOf(allocated[from].Type)} at {from}");
             return;
         }
 

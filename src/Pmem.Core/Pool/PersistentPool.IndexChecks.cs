@@ -15,7 +15,7 @@ public sealed partial class PersistentPool
         foreach (var index in _liveIndexes)
         {
             var tree = _domain.Read<long>(index.Slot.TreeWord);
-            if (tree != 0 && (!walk.Allocated.TryGetValue(tree, out var treeType) || treeType != TypeTable.SortedDictionaryTypeIndex || SortedLayout.Problem(this, tree) is not null))
+            if (tree != 0 && (!walk.Allocated.TryGetValue(tree, out var treeBlock) || treeBlock.Type != TypeTable.SortedDictionaryTypeIndex || SortedLayout.Problem(this, tree) is not null))
             {
                 continue;
             }
@@ -27,7 +27,7 @@ public sealed partial class PersistentPool
         }
     }
 
-    private string? IndexProblem(LiveIndex index, long tree, Dictionary<long, uint> allocated)
+    private string? IndexProblem(LiveIndex index, long tree, Dictionary<long, AllocatedBlock> allocated)
     {
         var name = $"the index of {_types.NameOf(index.Slot.TypeIndex)}.{index.Property.Name}";
         var propertyOffset = index.Slot.PropertyOffset;
@@ -42,7 +42,7 @@ public sealed partial class PersistentPool
                 {
                     entries++;
                     var obj = _domain.Read<long>(key + keySize - 8);
-                    if (!allocated.TryGetValue(obj, out var type) || type != index.Slot.TypeIndex)
+                    if (!allocated.TryGetValue(obj, out var block) || block.Type != index.Slot.TypeIndex)
                     {
                         return $"{name} holds an entry for {obj}, which is not an allocated {_types.NameOf(index.Slot.TypeIndex)}";
                     }
@@ -63,9 +63,9 @@ public sealed partial class PersistentPool
         }
 
         long objects = 0;
-        foreach (var (offset, type) in allocated)
+        foreach (var (offset, block) in allocated)
         {
-            if (type == index.Slot.TypeIndex && (!isString || _domain.Read<long>(offset + propertyOffset) != 0))
+            if (block.Type == index.Slot.TypeIndex && (!isString || _domain.Read<long>(offset + propertyOffset) != 0))
             {
                 objects++;
             }
