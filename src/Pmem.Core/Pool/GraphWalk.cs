@@ -35,14 +35,59 @@ internal readonly record struct GraphProblem(GraphProblemKind Kind, long Holder,
 /// <param name="Size">Its capacity in bytes.</param>
 internal readonly record struct AllocatedBlock(uint Type, ushort Generation, long Size);
 
+/// <summary>
+/// A set of block offsets kept as one bit per cache line of the pool, in segments of 1 MiB of pool made on first use:
+/// marking a million reached blocks takes a few hundred KiB instead of a hash set's tens of MiB. Offsets no block
+/// can start at (a damaged word's) are kept apart.
+/// </summary>
+internal sealed class BlockSet(long poolSize)
+{
+    private const int SegmentShift = 20;
+    private const int LineShift = 6;
+    private readonly ulong[]?[] _segments = new ulong[]?[(Math.Max(poolSize, 0) >> SegmentShift) + 1];
+    private HashSet<long>? _others;
+
+    /// <summary>Adds <paramref name="offset"/>; false when it was there already.</summary>
+    public bool Add(long offset)
+    {
+        if (!IsLine(offset))
+        {
+            return (_others ??= []).Add(offset);
+        }
+
+        ref var word = ref Word(_segments[offset >> SegmentShift] ??= new ulong[1 << (SegmentShift - LineShift - 6)], offset, out var bit);
+        if ((word & bit) != 0)
+        {
+            return false;
+        }
+
+        word |= bit;
+        return true;
+    }
+
+    /// <summary>Whether <paramref name="offset"/> was added.</summary>
+    public bool Contains(long offset) => IsLine(offset)
+        ? _segments[offset >> SegmentShift] is { } segment && (Word(segment, offset, out var bit) & bit) != 0
+        : _others?.Contains(offset) == true;
+
+    private bool IsLine(long offset) => offset >= 0 && (offset & ((1 << LineShift) - 1)) == 0 && (offset >> SegmentShift) < _segments.Length;
+
+    private static ref ulong Word(ulong[] segment, long offset, out ulong bit)
+    {
+        var line = (int)((offset & ((1L << SegmentShift) - 1)) >> LineShift);
+        bit = 1UL << (line & 63);
+        return ref segment[line >> 6];
+    }
+}
+
 /// <summary>The working state of <see cref="PersistentPool.CheckGraph"/>.</summary>
-internal sealed class GraphWalk(Dictionary<long, AllocatedBlock> allocated, List<GraphProblem>? found)
+internal sealed class GraphWalk(Dictionary<long, AllocatedBlock> allocated, long poolSize, List<GraphProblem>? found)
 {
     /// <summary>Every allocated block, by offset.</summary>
     public Dictionary<long, AllocatedBlock> Allocated { get; } = allocated;
 
     /// <summary>Blocks reached so far.</summary>
-    public HashSet<long> Reached { get; } = new(allocated.Count);
+    public BlockSet Reached { get; } = new(poolSize);
 
     /// <summary>Owned block → its owner.</summary>
     public Dictionary<long, long> Owners { get; } = new(allocated.Count / 2);

@@ -60,7 +60,7 @@ public sealed partial class PersistentPool
     {
         var allocated = new Dictionary<long, AllocatedBlock>(_heap.CountAllocated()); // sized once: a million blocks would rehash twenty times
         _heap.ForEachAllocated((block, type) => allocated[block.Offset] = new AllocatedBlock(type, block.Generation, block.Size));
-        var walk = new GraphWalk(allocated, found);
+        var walk = new GraphWalk(allocated, Size, found);
         var reachedAllocated = 0L;
         var root = _domain.Read<long>(PoolLayout.RootOffsetOffset);
         if (root != 0)

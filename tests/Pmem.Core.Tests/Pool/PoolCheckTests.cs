@@ -23,6 +23,28 @@ public sealed class PoolCheckTests
     }
 
     [Fact]
+    public void The_check_marks_reached_blocks_by_line_and_keeps_odd_offsets_apart()
+    {
+        var set = new BlockSet(8L << 20);
+        var model = new HashSet<long>();
+        var random = new Random(5);
+        long[] odd = [-64, 1, 63, (8L << 20) + (2L << 20), long.MaxValue, long.MinValue];
+        for (var i = 0; i < 20_000; i++)
+        {
+            var offset = random.Next(4) == 0 ? odd[random.Next(odd.Length)] : random.NextInt64(0, 9L << 20) & ~63L;
+            Assert.Equal(model.Add(offset), set.Add(offset));
+        }
+
+        for (long offset = -128; offset < (9L << 20); offset += 64 * 7 + (offset & 1))
+        {
+            Assert.Equal(model.Contains(offset), set.Contains(offset));
+        }
+
+        Assert.All(odd, offset => Assert.Equal(model.Contains(offset), set.Contains(offset)));
+        Assert.False(new BlockSet(0).Contains(0));
+    }
+
+    [Fact]
     public void A_healthy_pool_with_collections_checks_clean()
     {
         using var pool = NewRegistry(out _);
