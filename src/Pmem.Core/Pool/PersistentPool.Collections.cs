@@ -1,5 +1,6 @@
 // PersistentPool (collections) -- the primitives persistent collections are built from: transaction-aware, by offset.
 using Pmem.Heap;
+using Pmem.Memory;
 using Pmem.Transactions;
 
 namespace Pmem.Pool;
@@ -38,13 +39,25 @@ public sealed partial class PersistentPool
     internal long AllocateInTransaction(long size, uint typeIndex) => AllocateBlockInTransaction(size, typeIndex).Offset;
 
     /// <summary>
-    /// Allocates a zeroed block inside the running transaction, in the generation the heap gives it or in
-    /// <paramref name="generation"/> (a compaction keeps each block's, so the references it copies stay valid).
+    /// Allocates a block inside the running transaction, in the generation the heap gives it or in
+    /// <paramref name="generation"/> (a compaction keeps each block's, so the references it copies stay valid). Its
+    /// first bytes are <paramref name="content"/> and the rest zeroes, flushed with the transaction's commit like every
+    /// write into its own allocations (content given here is written once, not zeroed and then written).
     /// </summary>
-    internal BlockReservation AllocateBlockInTransaction(long size, uint typeIndex, ushort? generation = null)
+    internal BlockReservation AllocateBlockInTransaction(long size, uint typeIndex, ushort? generation = null, ReadOnlySpan<byte> content = default)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(content.Length, size);
         var tx = CurrentTransactionOrThrow();
-        var block = ReserveZeroed(size);
+        var block = ReserveBlock(size);
+        if (!content.IsEmpty)
+        {
+            _domain.Copy(block.Offset, content, PmemCopyFlags.NoDrain);
+        }
+
+        if (size > content.Length)
+        {
+            _domain.Fill(block.Offset + content.Length, 0, size - content.Length, PmemCopyFlags.NoDrain);
+        }
         if (generation is { } kept)
         {
             block = block with { Generation = kept };

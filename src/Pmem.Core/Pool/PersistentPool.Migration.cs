@@ -181,9 +181,8 @@ public sealed partial class PersistentPool
         var moves = plan.Program.Size > block.Size;
         if (moves)
         {
-            var moved = AllocateBlockInTransaction(plan.Program.Size, newIndex);
+            var moved = AllocateBlockInTransaction(plan.Program.Size, newIndex, content: newBytes);
             target = moved.Offset;
-            WriteBytesInTransaction(target, newBytes);
             WriteValue(offset, BlockGeneration.Reference(target, moved.Generation)); // the forwarding word the rewrite phase copies into references
             WriteValue(_heap.TypeWordOffset(block), BlockGeneration.Header(TypeTable.ForwardingTypeIndex, block.Generation));
             if (root)
