@@ -236,6 +236,55 @@ public sealed class HeapReuseCrashTests
 
         PoolCrashTests.Report(nameof(Reusing_garbage_and_other_classes_chunks_keeps_the_heap_sound_and_new_objects_zeroed_at_every_crash), result);
     }
+
+    /// <summary>
+    /// Collections' internal blocks (hash tables, list storage) carved from garbage: the slots a transaction does not
+    /// write must read as empty at every crash, so the zeroes of a new internal block must be as durable as its commit.
+    /// </summary>
+    [Fact]
+    public void Collection_storage_carved_from_garbage_reads_empty_where_nothing_was_written_at_every_crash()
+    {
+        PersistentPool? pool = null;
+        var result = CrashCampaign.Run(
+            () =>
+            {
+                var domain = new SimulatedDomain(PoolLength);
+                domain.Fill(0, Garbage, PoolLength);
+                pool = PersistentPool.Create(domain, PoolCrashTests.LayoutName, PoolCrashTests.SmallPool);
+                pool.Root<Registry>();
+                return domain;
+            },
+            _ =>
+            {
+                var registry = pool!.Root<Registry>();
+                for (var i = 0; i < 40; i += 5)
+                {
+                    using var tx = pool.BeginTransaction();
+                    for (var k = i; k < i + 5; k++)
+                    {
+                        registry.Counters[k] = k * k; // tables grow: each rehash is a new table over garbage
+                        registry.Numbers.Add(k);
+                    }
+
+                    tx.Commit();
+                }
+            },
+            PoolCrashTests.OnOwnThread((image, _) =>
+            {
+                using var reopened = PoolCrashTests.OpenImage(image);
+                PoolCrashTests.AssertHeapIsSound(reopened);
+                var registry = reopened.Root<Registry>();
+                var count = registry.Numbers.Count;
+                Assert.Equal(0, count % 5); // five per transaction
+                Assert.Equal(Enumerable.Range(0, count).Select(k => (long)k), registry.Numbers);
+                Assert.Equal(count, registry.Counters.Count);
+                Assert.Equal(Enumerable.Range(0, count).Select(k => KeyValuePair.Create((long)k, (long)k * k)), registry.Counters.OrderBy(pair => pair.Key));
+                Assert.All(Enumerable.Range(count, 40 - count), k => Assert.False(registry.Counters.ContainsKey(k), $"key {k} was never committed"));
+            }),
+            new CrashCampaignOptions { ImagesPerPoint = 4 });
+
+        PoolCrashTests.Report(nameof(Collection_storage_carved_from_garbage_reads_empty_where_nothing_was_written_at_every_crash), result);
+    }
 }
 
 /// <summary>The root of <see cref="HeapReuseCrashTests"/>: a list of accounts, a list of kilos, a large object and a string.</summary>
