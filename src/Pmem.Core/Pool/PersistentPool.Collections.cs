@@ -58,6 +58,7 @@ public sealed partial class PersistentPool
         {
             _domain.Fill(block.Offset + content.Length, 0, size - content.Length, PmemCopyFlags.NoDrain);
         }
+
         if (generation is { } kept)
         {
             block = block with { Generation = kept };
