@@ -86,10 +86,24 @@ public sealed partial class PersistentPool
         return batch[0];
     }
 
-    private BlockReservation ReserveZeroed(long size)
+    /// <summary>
+    /// Reserves a block whose first bytes are <paramref name="content"/> and the rest zeroes, flushed but not drained
+    /// (the commit that publishes the block drains them): content given here is written once, not zeroed and rewritten.
+    /// </summary>
+    private BlockReservation ReserveZeroed(long size, ReadOnlySpan<byte> content = default)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(content.Length, size);
         var block = ReserveBlock(size);
-        _domain.Fill(block.Offset, 0, size, PmemCopyFlags.NoDrain);
+        if (!content.IsEmpty)
+        {
+            _domain.Copy(block.Offset, content, PmemCopyFlags.NoDrain);
+        }
+
+        if (size > content.Length)
+        {
+            _domain.Fill(block.Offset + content.Length, 0, size - content.Length, PmemCopyFlags.NoDrain);
+        }
+
         return block;
     }
 

@@ -1,6 +1,5 @@
 // PersistentPool (collections) -- the primitives persistent collections are built from: transaction-aware, by offset.
 using Pmem.Heap;
-using Pmem.Memory;
 using Pmem.Transactions;
 
 namespace Pmem.Pool;
@@ -46,19 +45,8 @@ public sealed partial class PersistentPool
     /// </summary>
     internal BlockReservation AllocateBlockInTransaction(long size, uint typeIndex, ushort? generation = null, ReadOnlySpan<byte> content = default)
     {
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(content.Length, size);
         var tx = CurrentTransactionOrThrow();
-        var block = ReserveBlock(size);
-        if (!content.IsEmpty)
-        {
-            _domain.Copy(block.Offset, content, PmemCopyFlags.NoDrain);
-        }
-
-        if (size > content.Length)
-        {
-            _domain.Fill(block.Offset + content.Length, 0, size - content.Length, PmemCopyFlags.NoDrain);
-        }
-
+        var block = ReserveZeroed(size, content);
         if (generation is { } kept)
         {
             block = block with { Generation = kept };

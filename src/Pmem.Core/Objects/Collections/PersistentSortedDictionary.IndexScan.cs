@@ -28,12 +28,12 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         Debug.Assert((_keys.Order & ObjectOffsetOrder) != 0, "only index trees' keys end in an object's offset");
         first = 0;
         var node = Root;
-        if (node == 0 || (lower.IsSet && upper.IsSet && _keys.Compare(lower.Value!, upper.Value!) is var c && (c > 0 || (c == 0 && !(lower.Inclusive && upper.Inclusive)))))
+        if (node == 0 || IsEmptyRange(lower, upper))
         {
             return false;
         }
 
-        // The near bound places the start; the far bound ends the walk (as StartForward, StartBackward and Scan do).
+        // The near bound places the start; the far bound ends the walk (as the range enumerator does with StartForward, StartBackward and its far-bound stop).
         var (near, far) = descending ? (upper, lower) : (lower, upper);
         var scratch = _pool.HasUncommittedWrites ? new byte[_nodeSize] : null;
         for (var level = Height - 1; level > 0; level--)

@@ -181,13 +181,13 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
 
             _versionAt = header + CollectionLayout.VersionOffset;
             _version = _pool.ReadValue<long>(_versionAt);
-            if (_map.Root == 0 || (_lower.IsSet && _upper.IsSet && _map._keys.Compare(_lower.Value!, _upper.Value!) is var c && (c > 0 || (c == 0 && !(_lower.Inclusive && _upper.Inclusive)))))
+            if (_map.Root == 0 || _map.IsEmptyRange(_lower, _upper))
             {
                 return false;
             }
 
             _buffer = new byte[_map._nodeSize];
-            (_, _position) = _descending
+            _position = _descending
                 ? _map.StartBackward(_upper.Value!, _upper.IsSet, _upper.Inclusive, _buffer)
                 : _map.StartForward(_lower.Value!, _lower.IsSet, _lower.Inclusive, _buffer);
             _leavesLeft = _map.HeaderValue(NodeCountOffset); // a damaged leaf chain that loops ends here
@@ -255,6 +255,10 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         public void Dispose() => _state = State.Done;
     }
 
+    /// <summary>Whether no key can lie between the bounds: both set, and the lower above the upper (or equal, either excluded).</summary>
+    private bool IsEmptyRange(Bound<TKey> lower, Bound<TKey> upper) =>
+        lower.IsSet && upper.IsSet && _keys.Compare(lower.Value!, upper.Value!) is var c && (c > 0 || (c == 0 && !(lower.Inclusive && upper.Inclusive)));
+
     /// <summary>Whether a key slot lies inside the bound a scan ends at (the upper one ascending, the lower one descending).</summary>
     private bool InsideFarBound(ReadOnlySpan<byte> slot, bool descending, bool hasBound, TKey bound, bool inclusive)
     {
@@ -281,34 +285,34 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         }
     }
 
-    /// <summary>The leaf (loaded into <paramref name="buffer"/>) and entry where an ascending scan from the bound starts.</summary>
-    private (long Leaf, int Position) StartForward(TKey lower, bool hasLower, bool inclusive, byte[] buffer)
+    /// <summary>Loads the leaf where an ascending scan from the bound starts into <paramref name="buffer"/>; returns the entry.</summary>
+    private int StartForward(TKey lower, bool hasLower, bool inclusive, byte[] buffer)
     {
-        var leaf = Leftmost(hasLower, lower, buffer);
+        LoadLeafOf(hasLower, lower, buffer);
         if (!hasLower)
         {
-            return (leaf, 0);
+            return 0;
         }
 
         var position = LowerBound(buffer, lower, out var found);
-        return (leaf, found && !inclusive ? position + 1 : position); // past the leaf's end: the loop moves to the next
+        return found && !inclusive ? position + 1 : position; // past the leaf's end: the scan moves to the next
     }
 
-    /// <summary>The leaf and entry where a descending scan from the bound starts.</summary>
-    private (long Leaf, int Position) StartBackward(TKey upper, bool hasUpper, bool inclusive, byte[] buffer)
+    /// <summary>Loads the leaf where a descending scan from the bound starts into <paramref name="buffer"/>; returns the entry.</summary>
+    private int StartBackward(TKey upper, bool hasUpper, bool inclusive, byte[] buffer)
     {
-        var leaf = Leftmost(hasUpper, upper, buffer, rightmost: !hasUpper);
+        LoadLeafOf(hasUpper, upper, buffer, rightmost: !hasUpper);
         if (!hasUpper)
         {
-            return (leaf, EntryCount(buffer) - 1);
+            return EntryCount(buffer) - 1;
         }
 
         var position = LowerBound(buffer, upper, out var found);
-        return (leaf, found && inclusive ? position : position - 1); // before the leaf's start: the loop moves to the previous
+        return found && inclusive ? position : position - 1; // before the leaf's start: the scan moves to the previous
     }
 
     /// <summary>Descends to the leaf that holds <paramref name="key"/> (or the first or last leaf without one) and loads it.</summary>
-    private long Leftmost(bool hasKey, TKey key, byte[] buffer, bool rightmost = false)
+    private void LoadLeafOf(bool hasKey, TKey key, byte[] buffer, bool rightmost = false)
     {
         // Inner nodes are read in place (copied only to lay a transaction's writes over them); only the leaf, which
         // the scan keeps across yields, is copied.
@@ -322,6 +326,5 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         }
 
         LoadLeaf(node, buffer);
-        return node;
     }
 }
