@@ -17,7 +17,7 @@ public sealed class CheckTests : IDisposable
 
         var run = ToolHarness.Run("check", path);
 
-        Assert.Equal(0, run.ExitCode);
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Error}");
         Assert.Contains("clean", run.Out);
     }
 

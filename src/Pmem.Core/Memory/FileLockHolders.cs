@@ -66,7 +66,7 @@ internal static class FileLockHolders
     /// <summary>
     /// Whether a lock that refused the file open as <paramref name="fd"/> can only be a released lock of this process
     /// still held by a child it forked (between fork and exec, the child holds every descriptor): worth a short wait,
-    /// where a lock another opener holds is not.
+    /// where a lock another opener holds is not. Also true when nobody holds it any more (it was released since).
     /// </summary>
     public static bool MayBeForkedCopy(int fd)
     {
@@ -85,21 +85,16 @@ internal static class FileLockHolders
 
         try
         {
-            var ours = false;
+            // No holder at all: the lock went away since it refused (the child exec'd), so trying again is right too.
             foreach (var line in File.ReadLines("/proc/locks"))
             {
-                if (Parse(line, info) is { } holder)
+                if (Parse(line, info) is { } holder && holder.ProcessId != Environment.ProcessId)
                 {
-                    if (holder.ProcessId != Environment.ProcessId)
-                    {
-                        return false;
-                    }
-
-                    ours = true;
+                    return false;
                 }
             }
 
-            return ours;
+            return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
