@@ -215,7 +215,8 @@ for site in "${selected[@]}"; do
   kind=$(echo "$info" | cut -f3)
   code=$(echo "$info" | cut -f4- | sed 's/|/\\|/g')
   start=$(date +%s)
-  if ! build --no-restore; then
+  # A removed call may leave a primary-constructor parameter unread (CS9113): a warning, not what is being tested.
+  if ! build --no-restore -p:TreatWarningsAsErrors=false; then
     result="build failed"; failing=$(grep -m1 -oE 'error [A-Z]+[0-9]+: [^[]*' "$scratch/build.log" | sed 's/|/\\|/g')
     broken=$((broken + 1))
   elif run_tests; then
