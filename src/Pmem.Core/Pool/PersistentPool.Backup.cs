@@ -1,6 +1,8 @@
 // PersistentPool (backup) -- a consistent copy of an open pool while other threads write, with a brief pause of writes.
 using System.Diagnostics;
 using System.IO.Hashing;
+using System.Runtime.ExceptionServices;
+using Microsoft.Win32.SafeHandles;
 using Pmem.Memory;
 
 namespace Pmem.Pool;
@@ -15,7 +17,9 @@ public sealed record PoolBackupResult(string Destination, long Bytes, long Recop
 
 public sealed partial class PersistentPool
 {
-    private const int BackupPiece = 1 << 20;
+    private const int BackupPiece = 256 << 10; // a buffer that stays in the core's cache between copy, hash and write
+    private const int WritebackPieces = 16;
+    private const int BackupWorkers = 4;
     private readonly Lock _backupLock = new();
 
     /// <summary>
@@ -24,9 +28,10 @@ public sealed partial class PersistentPool
     /// crash at one moment during the call (pending logs are replayed by the copy's first open).
     /// </summary>
     /// <remarks>
-    /// The file is copied once while writers run, hashing each 1 MiB piece; then writes are held (commits wait for a
+    /// The file is copied once while writers run, hashing each 256 KiB piece; then writes are held (commits wait for a
     /// lane, other writes in their slow path, commits in progress finish) while every piece is hashed again and those
-    /// that changed are copied again. Writers wait only for that second pass, not for the whole copy. The copy goes to a
+    /// that changed are copied again. Writers wait only for that second pass, not for the whole copy. Both passes run
+    /// on up to four threads (the caller's and the thread pool's). The copy goes to a
     /// hidden temporary file beside the destination, is flushed to disk and then renamed into place, so a failed or
     /// interrupted backup leaves no partial file under the destination's name. One backup runs at a time per pool.
     /// </remarks>
@@ -65,13 +70,17 @@ public sealed partial class PersistentPool
                 TimeSpan held;
                 using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0))
                 {
-                    var hashes = CopyPieces(file, hashes: null, out length, out _);
+                    var hashes = CopyAllPieces(file.SafeFileHandle);
                     var pause = Stopwatch.StartNew();
                     using (_commits.HoldWrites())
                     {
                         lock (_heap.ChunkLock) // the heap changes chunk headers outside the log under it
                         {
-                            CopyPieces(file, hashes, out length, out recopied);
+                            recopied = CopyChangedPieces(file.SafeFileHandle, hashes, out length);
+                            if (file.Length != length)
+                            {
+                                file.SetLength(length); // the pool grew since the first pass began
+                            }
                         }
                     }
 
@@ -91,43 +100,83 @@ public sealed partial class PersistentPool
     }
 
     /// <summary>
-    /// Writes every piece of the mapping to <paramref name="file"/> (first pass, <paramref name="hashes"/> null), or only
-    /// the pieces whose hash differs from the first pass's (second pass); returns the pieces' hashes.
+    /// The first pass, while writers run: copies every piece of the mapping to <paramref name="file"/> through a
+    /// buffer and returns each piece's hash. A piece is hashed exactly as it is written: memory read twice could
+    /// differ, and a later change back would then hide a piece written in between. Each 4 MiB written is sent on to
+    /// the disk at once, so the final fsync does not start the whole file's writeback.
     /// </summary>
-    private List<ulong> CopyPieces(FileStream file, List<ulong>? hashes, out long length, out long written)
+    private ulong[] CopyAllPieces(SafeFileHandle file)
     {
-        length = _domain.Length;
-        written = 0;
-        var seen = new List<ulong>((int)(length / BackupPiece) + 1);
-        var buffer = hashes is null ? new byte[BackupPiece] : [];
-        for (long offset = 0; offset < length; offset += BackupPiece)
+        var length = _domain.Length;
+        var hashes = new ulong[PieceCount(length)];
+        var next = -1;
+        OnWorkers(() =>
         {
-            // The first pass hashes exactly the bytes it writes: memory read twice could differ, and a later change
-            // back would then hide a piece written in between. While writes are held the memory stays as it is.
-            var piece = (ReadOnlySpan<byte>)_domain.GetSpan(offset, (int)Math.Min(BackupPiece, length - offset));
-            if (hashes is null)
+            var buffer = GC.AllocateUninitializedArray<byte>(BackupPiece);
+            for (int index; (index = Interlocked.Increment(ref next)) < hashes.Length;)
             {
-                piece.CopyTo(buffer);
-                piece = buffer.AsSpan(0, piece.Length);
+                var offset = (long)index * BackupPiece;
+                var piece = buffer.AsSpan(0, PieceLength(length, offset));
+                _domain.GetSpan(offset, piece.Length).CopyTo(piece);
+                hashes[index] = XxHash3.HashToUInt64(piece);
+                RandomAccess.Write(file, piece, offset);
+                if ((index + 1) % WritebackPieces == 0)
+                {
+                    DurableFiles.StartWriteback(file, offset + BackupPiece - (WritebackPieces * (long)BackupPiece), WritebackPieces * (long)BackupPiece);
+                }
             }
+        });
+        return hashes;
+    }
 
-            var hash = XxHash3.HashToUInt64(piece);
-            var index = seen.Count;
-            seen.Add(hash);
-            if (hashes is not null && index < hashes.Count && hashes[index] == hash)
-            {
-                continue;
-            }
-
-            RandomAccess.Write(file.SafeFileHandle, piece, offset);
-            written += piece.Length;
-        }
-
-        if (file.Length != length)
+    /// <summary>
+    /// The second pass, while writes are held (memory stays as it is): hashes every piece again and copies those
+    /// whose hash differs from the first pass's, or that the pool grew into since; returns the bytes copied.
+    /// </summary>
+    private long CopyChangedPieces(SafeFileHandle file, ulong[] hashes, out long length)
+    {
+        var total = _domain.Length;
+        length = total;
+        var count = PieceCount(total);
+        var written = 0L;
+        var next = -1;
+        OnWorkers(() =>
         {
-            file.SetLength(length); // the pool grew (or, in a second pass, had grown) since the first pass began
-        }
+            for (int index; (index = Interlocked.Increment(ref next)) < count;)
+            {
+                var offset = (long)index * BackupPiece;
+                var piece = (ReadOnlySpan<byte>)_domain.GetSpan(offset, PieceLength(total, offset));
+                if (index < hashes.Length && hashes[index] == XxHash3.HashToUInt64(piece))
+                {
+                    continue;
+                }
 
-        return seen;
+                RandomAccess.Write(file, piece, offset);
+                Interlocked.Add(ref written, piece.Length);
+            }
+        });
+        return written;
+    }
+
+    private static int PieceCount(long length) => (int)((length + BackupPiece - 1) / BackupPiece);
+
+    private static int PieceLength(long length, long offset) => (int)Math.Min(BackupPiece, length - offset);
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on up to <see cref="BackupWorkers"/> threads, the caller's among them (so it
+    /// progresses even when the thread pool is busy); rethrows the first failure as it was thrown.
+    /// </summary>
+    private static void OnWorkers(Action work)
+    {
+        var workers = Math.Clamp(Environment.ProcessorCount, 1, BackupWorkers);
+        try
+        {
+            Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ => work());
+        }
+        catch (AggregateException failure)
+        {
+            ExceptionDispatchInfo.Throw(failure.InnerExceptions[0]);
+            throw;
+        }
     }
 }
