@@ -66,6 +66,11 @@ internal sealed partial class CommitPipeline
     // keeps the process's stores in order (the process-crash domain, as for the applies above).
     private readonly bool _sealLogs;
 
+    // Sealed logs cleared once applied (see CommitInFlightOnly): commits then share no word. Set at open only.
+    private bool _clearsAppliedLogs;
+    private long[] _laneSequence = [];  // per lane, one every LaneWordStride after a stride of padding: its next number
+    private const int LaneWordStride = 16; // 128 bytes: no two lanes' words on one line, nor on a prefetched pair
+
     /// <summary>A pipeline over a recovered pool's lanes.</summary>
     /// <param name="domain">The pool's domain.</param>
     /// <param name="lanes">The pool's lanes.</param>
@@ -78,7 +83,8 @@ internal sealed partial class CommitPipeline
     /// <param name="formatAllowsSeals">The pool's format may hold sealed logs (see <see cref="RedoLog.WriteLog"/>).</param>
     /// <param name="retiredThroughOffset">Where the pool keeps the durable watermark R (an aligned 8-byte word).</param>
     /// <param name="logSpace">Heap space for logs too large for a slot (null: such a commit throws <see cref="TransactionTooLargeException"/>).</param>
-    public CommitPipeline(PersistenceDomain domain, LaneSet lanes, string poolPath, long retiredOnMedia, long[] slotSequences, bool formatAllowsSeals, long retiredThroughOffset, ILogSpace? logSpace = null)
+    /// <param name="formatClearsLogs">The pool's format lets it clear logs once applied (see <see cref="StartClearingAppliedLogs"/>), and recovery left no whole log.</param>
+    public CommitPipeline(PersistenceDomain domain, LaneSet lanes, string poolPath, long retiredOnMedia, long[] slotSequences, bool formatAllowsSeals, long retiredThroughOffset, ILogSpace? logSpace = null, bool formatClearsLogs = false)
     {
         _logSpace = logSpace;
         _slotExternal = new long[lanes.Count * LaneSet.SlotsPerLane];
@@ -95,6 +101,10 @@ internal sealed partial class CommitPipeline
         _retiredDurable = retiredOnMedia;
         _appliesPersistAtOnce = domain is ProcessCrashDomain;
         _sealLogs = formatAllowsSeals && _appliesPersistAtOnce;
+        if (formatClearsLogs && _sealLogs)
+        {
+            ClearAppliedLogsFromNowOn();
+        }
     }
 
     /// <summary>Commits <paramref name="redo"/>: durable when this returns, and applied in place.</summary>
@@ -151,6 +161,12 @@ internal sealed partial class CommitPipeline
         var released = 0L;
         try
         {
+            if (_clearsAppliedLogs)
+            {
+                CommitInFlightOnly(redo, lane, external, ref released);
+                return;
+            }
+
             var slot = LaneSet.SlotIndex(lane, ChooseSlot(lane, mine));
             if (_slotExternal[slot] != 0 || external != 0)
             {

@@ -115,6 +115,16 @@ internal static class RedoLog
     }
 
     /// <summary>
+    /// Empties a slot: its log is no longer whole, so recovery never reads it again (one aligned 8-byte store, flushed,
+    /// not drained). A process-crash pool of a version that clears applied logs does this once a log is applied.
+    /// </summary>
+    public static void Clear(PersistenceDomain domain, long slotOffset)
+    {
+        domain.Write(slotOffset + ChecksumOffset, 0UL);
+        domain.Flush(slotOffset + ChecksumOffset, 8);
+    }
+
+    /// <summary>
     /// The seal of a log with this sequence: not 0 (no log), and for a log's checksum to equal it by chance is as
     /// likely as any 64-bit collision. A seal counts only in pools that may hold sealed logs.
     /// </summary>

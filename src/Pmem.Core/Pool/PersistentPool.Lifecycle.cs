@@ -98,7 +98,7 @@ public sealed partial class PersistentPool
             pool.PrepareIndexes(options);
             if (!readOnly)
             {
-                pool.StartGenerations();
+                pool.MoveToCurrentFormat();
             }
         }
         catch
@@ -188,7 +188,9 @@ public sealed partial class PersistentPool
     /// </summary>
     private static bool IsTornUpgrade(PersistenceDomain domain, uint version, ulong checksum)
     {
-        uint[] others = version < PoolLayout.FormatVersion ? [PoolLayout.FormatVersion] : [2, 3, 4, 5];
+        IEnumerable<uint> others = version < PoolLayout.FormatVersion
+            ? [PoolLayout.FormatVersion]
+            : Enumerable.Range((int)PoolLayout.OldestReadableVersion, (int)(PoolLayout.FormatVersion - PoolLayout.OldestReadableVersion)).Select(older => (uint)older);
         return others.Any(other => HeaderChecksumWithVersion(domain, other) == checksum);
     }
 

@@ -66,8 +66,15 @@ public sealed partial class PersistentPool
             _domain.WriteDurable(PoolLayout.RetiredThroughOffset, newest);
         }
 
+        var clearsLogs = ClearsAppliedLogs;
+        if (clearsLogs)
+        {
+            // Such a pool keeps whole logs only for commits in flight: these are applied now (see ClearsAppliedLogs).
+            CommitPipeline.ClearLogs(_domain, _lanes, slotSequences);
+        }
+
         _commits = new CommitPipeline(
-            _domain, _lanes, Path, newest, slotSequences, _logsMayBeSealed, PoolLayout.RetiredThroughOffset, new HeapLogSpace(_heap, () => _commits.LastSequence));
+            _domain, _lanes, Path, newest, slotSequences, _logsMayBeSealed, PoolLayout.RetiredThroughOffset, new HeapLogSpace(_heap, () => _commits.LastSequence), clearsLogs);
         RecoveredTransactions = replay.Count;
         _heap.FinishRecovery();
         return evolution;
@@ -102,9 +109,15 @@ public sealed partial class PersistentPool
 
         // R is a commit's sequence number whose log outlives it until two newer logs fill its lane, so at most one torn
         // log per lane (the one a crash cut short) can stand above the newest whole log. (Earlier releases could
-        // overwrite the newest log first after a recovery, which the same bound covers.)
+        // overwrite the newest log first after a recovery, which the same bound covers.) A pool that clears applied
+        // logs may have none left, and then R only numbers the next commits: it must leave room for them.
         var newestLog = found.Count == 0 ? 0 : (long)found.Max(log => log.Sequence);
-        if (headerRetired > newestLog + _lanes.Count)
+        if (headerRetired > MaxRetiredWatermark)
+        {
+            throw new PoolCorruptedException(Path, $"the header's retirement watermark R (offset {PoolLayout.RetiredThroughOffset}) holds the impossible value {headerRetired}");
+        }
+
+        if (headerRetired > newestLog + _lanes.Count && !(found.Count == 0 && ClearsAppliedLogs))
         {
             throw new PoolCorruptedException(Path, $"the header's retirement watermark R is {headerRetired}, but the newest whole log is commit {newestLog}: the watermark or the logs are damaged");
         }
@@ -144,6 +157,17 @@ public sealed partial class PersistentPool
 
         return new ReplayPlan(replay, newest, slotSequences);
     }
+
+    /// <summary>
+    /// Whether this pool clears each log once applied (a process-crash pool of <see cref="PoolLayout.ClearedLogsVersion"/>
+    /// or later): its commits leave no whole log behind, so a whole log found at open is a commit that was in flight, and
+    /// once recovery has applied it, it is cleared too. Logs an older pipeline wrote (one that ran this pool without
+    /// clearing, as a simulated domain does) keep their watermarks, which recovery reads as for any pool.
+    /// </summary>
+    private bool ClearsAppliedLogs => FormatVersion >= PoolLayout.ClearedLogsVersion && Durability == DurabilityMode.ProcessCrash;
+
+    /// <summary>The largest R a pool can hold: commits numbered above it would overflow.</summary>
+    private const long MaxRetiredWatermark = long.MaxValue / 4;
 
     /// <summary>What recovery found in the lanes (see <see cref="PlanReplay"/>).</summary>
     /// <param name="Logs">The logs to replay, in commit order.</param>

@@ -124,18 +124,24 @@ public sealed partial class PersistentPool
     }
 
     /// <summary>
-    /// Moves a version-5 pool to the current format at a writable open, so its blocks and references start carrying
-    /// generations: a version-5 pool has everything else the current format has. Older pools move with their first
-    /// schema record or index, as before.
+    /// At a writable open: moves a version-5 or 6 pool to the current format, which has nothing they lack but block
+    /// generations (version 6) and process-crash logs cleared once applied (version 7); older pools move with their
+    /// first schema record or index, as before. Then a process-crash pool of the current format starts clearing its
+    /// logs, which lets commits on different lanes share no word (see CommitPipeline).
     /// </summary>
-    private void StartGenerations()
+    private void MoveToCurrentFormat()
     {
-        if (FormatVersion == PoolLayout.IndexVersion)
+        if (FormatVersion is PoolLayout.IndexVersion or PoolLayout.GenerationsVersion)
         {
             var redo = RentRedo();
-            LogFormatUpgrade(redo, PoolLayout.GenerationsVersion);
+            LogFormatUpgrade(redo, PoolLayout.ClearedLogsVersion);
             CommitRedo(redo);
             FormatVersion = _domain.Read<uint>(PoolLayout.VersionOffset);
+        }
+
+        if (FormatVersion >= PoolLayout.ClearedLogsVersion)
+        {
+            _commits.StartClearingAppliedLogs(Transactions.TransactionState.OfThread?.Commits);
         }
     }
 

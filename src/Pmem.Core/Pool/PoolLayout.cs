@@ -18,8 +18,8 @@ namespace Pmem.Pool;
 internal static class PoolLayout
 {
     public const ulong Magic = 0x4C4F4F504D454D50; // "PMEMPOOL"
-    /// <summary>The version new pools get: types carry schema records, indexes live in the index directory, blocks and references carry generations, process-crash pools may seal their logs.</summary>
-    public const uint FormatVersion = 6;
+    /// <summary>The version new pools get: types carry schema records, indexes live in the index directory, blocks and references carry generations, process-crash pools seal their logs and clear them once applied.</summary>
+    public const uint FormatVersion = 7;
 
     /// <summary>The first version with schema records (<see cref="SchemaWordsOffset"/>).</summary>
     public const uint SchemaVersion = 4;
@@ -32,6 +32,13 @@ internal static class PoolLayout
     /// older releases would read a generation as part of the type index, or of the target's offset.
     /// </summary>
     public const uint GenerationsVersion = 6;
+
+    /// <summary>
+    /// The first version whose process-crash pools clear each log once it is applied and number commits per lane
+    /// (CommitPipeline): a whole log there is a commit still in flight. Older releases would take the cleared logs'
+    /// absence for damage, and the per-lane numbers are not one commit order.
+    /// </summary>
+    public const uint ClearedLogsVersion = 7;
 
     /// <summary>The oldest version this release opens (and keeps: a version-2 pool never gets a sealed log).</summary>
     public const uint OldestReadableVersion = 2;

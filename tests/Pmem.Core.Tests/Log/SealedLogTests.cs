@@ -8,8 +8,9 @@ namespace Pmem.Tests.Log;
 
 /// <summary>
 /// Process-crash pools (format 3) seal their redo logs instead of checksumming them: the seal is stored last, so a
-/// log with its seal is whole, and only pools that may hold sealed logs accept one. The images here are what a killed
-/// process leaves: the mapping's bytes with the last commit's log still in its slot.
+/// log with its seal is whole, and only pools that may hold sealed logs accept one. From format 7 they also clear
+/// each log once applied. The images here are what a process killed between its apply and that clear leaves: the
+/// mapping's bytes with the last commit's log still in its slot.
 /// </summary>
 public sealed class SealedLogTests : IDisposable
 {
@@ -88,6 +89,101 @@ public sealed class SealedLogTests : IDisposable
         Assert.Equal(2u, BinaryPrimitives.ReadUInt32LittleEndian(image.AsSpan(PoolLayout.VersionOffset)));
     }
 
+    [Fact]
+    public void A_process_crash_pool_clears_each_log_once_applied()
+    {
+        using var pool = PersistentPool.Create(_path, LayoutName, 8 << 20, new PoolCreateOptions { Durability = DurabilityMode.ProcessCrash });
+        var account = pool.New<Account>();
+        for (var i = 0; i < 10; i++)
+        {
+            using var tx = pool.BeginTransaction();
+            account.Balance = i;
+            tx.Commit();
+        }
+
+        Assert.Null(FindNewestLog(pool.Domain.GetSpan(0, (int)pool.Domain.Length).ToArray()));
+        Assert.Equal(9, account.Balance);
+    }
+
+    [Fact]
+    public void A_version_6_process_crash_pool_with_logs_moves_to_version_7_clears_them_and_keeps_its_data()
+    {
+        // A version-6 pool's logs stay whole after their apply: written here by a pipeline on a memory domain, which
+        // never clears them, and then put in a file as version 6.
+        byte[] image;
+        long balanceOffset;
+        using (var domain = MemoryDomain.Create(8 << 20))
+        {
+            using var pool = PersistentPool.Create(domain, LayoutName, new PoolCreateOptions { Durability = DurabilityMode.ProcessCrash });
+            var account = pool.Root<Account>();
+            for (var i = 1; i <= 5; i++)
+            {
+                using var tx = pool.BeginTransaction();
+                account.Balance = i * 10;
+                tx.Commit();
+            }
+
+            balanceOffset = account.Offset;
+            image = domain.GetSpan(0, (int)domain.Length).ToArray();
+        }
+
+        SetVersion(image, 6);
+        Assert.NotNull(FindNewestLog(image));
+        File.WriteAllBytes(_path, image);
+
+        using (var pool = PersistentPool.Open(_path, LayoutName))
+        {
+            Assert.Equal(PoolLayout.FormatVersion, pool.FormatVersion);
+            Assert.Null(FindNewestLog(pool.Domain.GetSpan(0, (int)pool.Domain.Length).ToArray()));
+            Assert.Equal(50, pool.Domain.Read<long>(balanceOffset));
+            using var tx = pool.BeginTransaction();
+            pool.Root<Account>().Balance = 60;
+            tx.Commit();
+        }
+
+        Assert.Equal(60, OpenAndReadBalance(File.ReadAllBytes(_path), balanceOffset, out var recovered));
+        Assert.Equal(0, recovered);
+    }
+
+    [Fact]
+    public void Commits_on_two_threads_get_different_numbers_and_a_kill_before_either_clear_replays_both()
+    {
+        using var pool = PersistentPool.Create(_path, LayoutName, 8 << 20, new PoolCreateOptions { Durability = DurabilityMode.ProcessCrash });
+        var accounts = new[] { pool.New<Account>(), pool.New<Account>() };
+        var threads = accounts.Select((account, i) => new Thread(() =>
+        {
+            for (var n = 1; n <= 100; n++)
+            {
+                using var tx = pool.BeginTransaction();
+                account.Balance = n * (i + 1);
+                tx.Commit();
+            }
+        })).ToArray();
+        foreach (var thread in threads)
+        {
+            thread.Start();
+        }
+
+        foreach (var thread in threads)
+        {
+            thread.Join();
+        }
+
+        var image = pool.Domain.GetSpan(0, (int)pool.Domain.Length).ToArray();
+        var logs = ResealLastLogs(image); // the two threads' lanes, and the lane of the commits that made the accounts
+        Assert.True(logs.Count >= 2);
+        Assert.Equal(logs.Count, logs.Select(log => log.Sequence).Distinct().Count());
+        foreach (var account in accounts)
+        {
+            WriteBalance(image, account.Offset, -1); // as if both applies were lost
+        }
+
+        using var reopened = PersistentPool.Open(MemoryDomain.FromImage(image), LayoutName);
+        Assert.Equal(logs.Count, reopened.RecoveredTransactions);
+        Assert.Equal(100, reopened.Domain.Read<long>(accounts[0].Offset));
+        Assert.Equal(200, reopened.Domain.Read<long>(accounts[1].Offset));
+    }
+
     /// <summary>Commits one transaction on a pool file and returns the file's bytes as the process leaves them.</summary>
     private (byte[] Image, long BalanceOffset) CommitOnFile(DurabilityMode mode)
     {
@@ -101,7 +197,13 @@ public sealed class SealedLogTests : IDisposable
             tx.Commit();
         }
 
-        return (pool.Domain.GetSpan(0, (int)pool.Domain.Length).ToArray(), account.Offset);
+        var image = pool.Domain.GetSpan(0, (int)pool.Domain.Length).ToArray();
+        if (mode == DurabilityMode.ProcessCrash)
+        {
+            ResealLastLogs(image); // killed between the apply and the clear
+        }
+
+        return (image, account.Offset);
     }
 
     private static long OpenAndReadBalance(byte[] image, long balanceOffset, out int recovered)
@@ -123,32 +225,44 @@ public sealed class SealedLogTests : IDisposable
         BinaryPrimitives.WriteUInt64LittleEndian(image.AsSpan(PoolLayout.HeaderChecksumOffset), checksum);
     }
 
+    /// <summary>Each lane's last log resealed (see <see cref="ClearedLogs"/>), read back.</summary>
+    private static List<SlotLog> ResealLastLogs(byte[] image) =>
+        [.. ClearedLogs.ResealLast(image).Select(log => ReadSlot(image, log.SlotOffset)!)];
+
     /// <summary>The log with the highest sequence among every lane's slots.</summary>
-    private static SlotLog NewestLog(byte[] image)
+    private static SlotLog NewestLog(byte[] image) => FindNewestLog(image) ?? throw new InvalidOperationException("no log in any slot");
+
+    /// <summary>The log with the highest sequence among every lane's slots whose checksum word is set (null: none).</summary>
+    private static SlotLog? FindNewestLog(byte[] image)
     {
-        var lanes = new LaneSet(
-            PoolLayout.LanesOffset,
-            BinaryPrimitives.ReadInt32LittleEndian(image.AsSpan(PoolLayout.LaneCountOffset)),
-            BinaryPrimitives.ReadInt32LittleEndian(image.AsSpan(PoolLayout.LaneSizeOffset)));
+        var lanes = LanesOf(image);
         SlotLog? newest = null;
         for (var lane = 0; lane < lanes.Count; lane++)
         {
             for (var slot = 0; slot < LaneSet.SlotsPerLane; slot++)
             {
-                var offset = lanes.SlotOffset(lane, slot);
-                var header = image.AsSpan((int)offset, RedoLog.HeaderSize).ToArray();
-                var sequence = BinaryPrimitives.ReadUInt64LittleEndian(header);
-                var stored = BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(16));
-                if (stored != 0 && (newest is null || sequence > newest.Sequence))
+                if (ReadSlot(image, lanes.SlotOffset(lane, slot)) is { } log && (newest is null || log.Sequence > newest.Sequence))
                 {
-                    var length = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(8));
-                    newest = new SlotLog(offset, sequence, stored, header, image.AsSpan((int)offset + RedoLog.HeaderSize, length).ToArray());
+                    newest = log;
                 }
             }
         }
 
-        return newest ?? throw new InvalidOperationException("no log in any slot");
+        return newest;
     }
+
+    private static SlotLog? ReadSlot(byte[] image, long offset)
+    {
+        var header = image.AsSpan((int)offset, RedoLog.HeaderSize).ToArray();
+        var stored = BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(RedoLog.ChecksumOffset));
+        var length = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(RedoLog.EntryBytesOffset));
+        return stored == 0 ? null : new SlotLog(offset, BinaryPrimitives.ReadUInt64LittleEndian(header), stored, header, image.AsSpan((int)offset + RedoLog.HeaderSize, length).ToArray());
+    }
+
+    private static LaneSet LanesOf(byte[] image) => new(
+        PoolLayout.LanesOffset,
+        BinaryPrimitives.ReadInt32LittleEndian(image.AsSpan(PoolLayout.LaneCountOffset)),
+        BinaryPrimitives.ReadInt32LittleEndian(image.AsSpan(PoolLayout.LaneSizeOffset)));
 
     private sealed record SlotLog(long SlotOffset, ulong Sequence, ulong Stored, byte[] Header, byte[] Data);
 }

@@ -74,6 +74,11 @@ internal static class FuzzPools
                 killed = pool.Domain.GetSpan(0, (int)pool.Domain.Length).ToArray(); // what kill -9 leaves
             }
 
+            if (mode == DurabilityMode.ProcessCrash)
+            {
+                Log.ClearedLogs.ResealLast(killed); // killed before its last commit cleared its log
+            }
+
             seeds.Add(Seed($"{tag}-closed", File.ReadAllBytes(path), expectLogs: false));
             seeds.Add(Seed($"{tag}-killed", killed, expectLogs: true));
             File.Delete(path);

@@ -1,0 +1,37 @@
+// ClearedLogs -- the image a process killed between a commit's apply and the clear of its log leaves, for tests.
+using System.Buffers.Binary;
+using Pmem.Log;
+using Pmem.Pool;
+
+namespace Pmem.Tests.Log;
+
+/// <summary>
+/// A process-crash pool of format 7 clears each log once applied by storing 0 over its seal, and every commit uses its
+/// lane's first slot, so the rest of each lane's last log is still there: putting the seal back gives what a kill
+/// between that commit's apply and its clear leaves.
+/// </summary>
+internal static class ClearedLogs
+{
+    /// <summary>Reseals each lane's last log in <paramref name="image"/>; returns their slot offsets and sequences.</summary>
+    public static List<(long SlotOffset, ulong Sequence)> ResealLast(byte[] image)
+    {
+        var lanes = new LaneSet(
+            PoolLayout.LanesOffset,
+            BinaryPrimitives.ReadInt32LittleEndian(image.AsSpan(PoolLayout.LaneCountOffset)),
+            BinaryPrimitives.ReadInt32LittleEndian(image.AsSpan(PoolLayout.LaneSizeOffset)));
+        var resealed = new List<(long, ulong)>();
+        for (var lane = 0; lane < lanes.Count; lane++)
+        {
+            var offset = lanes.SlotOffset(lane, 0);
+            var sequence = BinaryPrimitives.ReadUInt64LittleEndian(image.AsSpan((int)offset + RedoLog.SequenceOffset));
+            var seal = image.AsSpan((int)offset + RedoLog.ChecksumOffset, 8);
+            if (sequence != 0 && BinaryPrimitives.ReadUInt64LittleEndian(seal) == 0)
+            {
+                BinaryPrimitives.WriteUInt64LittleEndian(seal, RedoLog.Seal(sequence));
+                resealed.Add((offset, sequence));
+            }
+        }
+
+        return resealed;
+    }
+}
