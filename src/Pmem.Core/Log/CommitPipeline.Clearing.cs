@@ -33,7 +33,7 @@ internal sealed partial class CommitPipeline
         var sequence = next;
         next = sequence + _lanes.Count;
         var slotOffset = SlotOffset(slot);
-        var watermark = _lastSequence; // fixed from open on: every log of an earlier session is applied
+        var watermark = _sequence.Last; // fixed from open on: every log of an earlier session is applied
         RedoLog.WriteLog(_domain, slotOffset, _lanes.SlotSize, redo, (ulong)sequence, watermark, watermark, seal: true, _poolPath, external);
         _domain.Drain(); // the commit point: the seal before any store of the apply
         RedoApply.Apply(_domain, redo.Entries, default(NoFlush));
@@ -64,7 +64,7 @@ internal sealed partial class CommitPipeline
         }
 
         RetireAll(mine);
-        ClearLogs(_domain, _lanes, _slotSequence);
+        ClearLogs(_domain, _lanes, _words.SlotSequences());
         ClearAppliedLogsFromNowOn();
     }
 
@@ -106,7 +106,7 @@ internal sealed partial class CommitPipeline
 
     private void ClearAppliedLogsFromNowOn()
     {
-        var newest = Volatile.Read(ref _lastSequence);
+        var newest = Volatile.Read(ref _sequence.Last);
         _retiredDurable = newest; // (equal already: nothing is in flight at open)
         var words = new long[(_lanes.Count + 2) * LaneWordStride]; // a stride of padding on each side
         for (var lane = 0; lane < _lanes.Count; lane++)

@@ -1,7 +1,4 @@
 // CommitPipeline (retirement) -- the watermarks R and C, and making applies durable so that logs can be retired.
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 
 namespace Pmem.Log;
 
@@ -10,7 +7,7 @@ internal sealed partial class CommitPipeline
     /// <summary>Makes R cover every applied commit, durably (for rare paths and for close).</summary>
     public void RetireAll(ThreadCommits? mine)
     {
-        if (Volatile.Read(ref _retiredDurable) >= Volatile.Read(ref _lastSequence))
+        if (RetiredDurable >= Volatile.Read(ref _sequence.Last))
         {
             return;
         }
@@ -31,14 +28,19 @@ internal sealed partial class CommitPipeline
     /// <param name="mine">The calling thread's commit state, if it has one.</param>
     public void RetireThrough(long sequence, ThreadCommits? mine)
     {
-        if (sequence > Volatile.Read(ref _lastSequence))
+        if (Volatile.Read(ref _retiredDurable) >= sequence)
+        {
+            return; // recorded already: no lane's words read
+        }
+
+        if (sequence > Volatile.Read(ref _sequence.Last))
         {
             // No commit will ever reach it: waiting would never end.
-            throw new InvalidOperationException($"{_poolPath}: cannot retire through commit {sequence}, past the newest commit {Volatile.Read(ref _lastSequence)}.");
+            throw new InvalidOperationException($"{_poolPath}: cannot retire through commit {sequence}, past the newest commit {Volatile.Read(ref _sequence.Last)}.");
         }
 
         var spins = new SpinWait();
-        while (Volatile.Read(ref _retiredDurable) < sequence)
+        while (RetiredDurable < sequence)
         {
             if (DurablyAppliedThrough() >= sequence)
             {
@@ -85,9 +87,9 @@ internal sealed partial class CommitPipeline
     private void DrainPendingApplies(long through, ThreadCommits? mine)
     {
         List<(int Slot, long Sequence)>? helped = null;
-        for (var slot = 0; slot < _applyPending.Length; slot++)
+        for (var slot = 0; slot < _words.Slots; slot++)
         {
-            var sequence = Volatile.Read(ref _applyPending[slot]);
+            var sequence = Volatile.Read(ref _words.Pending(slot));
             if (sequence != 0 && sequence <= through)
             {
                 (helped ??= []).Add((slot, sequence));
@@ -121,46 +123,12 @@ internal sealed partial class CommitPipeline
     /// </summary>
     private (long Retired, long Committed) Watermarks(long bound)
     {
-        var oldestInFlight = Oldest(_inFlight, bound);
-        var oldestUndrained = _appliesPersistAtOnce ? oldestInFlight : Oldest(_applyPending, oldestInFlight);
+        var (oldestInFlight, oldestUndrained) = _words.Oldest(bound, withPending: !_appliesPersistAtOnce);
         return (oldestUndrained - 1, oldestInFlight - 1);
     }
 
-    /// <summary>
-    /// The smallest non-zero entry, or <paramref name="bound"/> if smaller. Branch-free and vectorized: as unsigned,
-    /// value − 1 turns 0 (no commit) into the largest number. Each aligned 8-byte element is read atomically.
-    /// </summary>
-    private static long Oldest(long[] entries, long bound)
-    {
-        ref var first = ref MemoryMarshal.GetArrayDataReference(entries);
-        var oldest = (ulong)(bound - 1);
-        var i = 0;
-        if (Vector256.IsHardwareAccelerated && entries.Length >= Vector256<ulong>.Count)
-        {
-            var one = Vector256<ulong>.One;
-            var minimum = Vector256.Create(oldest);
-            for (; i <= entries.Length - Vector256<ulong>.Count; i += Vector256<ulong>.Count)
-            {
-                var values = Vector256.LoadUnsafe(ref Unsafe.As<long, ulong>(ref Unsafe.Add(ref first, i)));
-                minimum = Vector256.Min(minimum, values - one);
-            }
-
-            for (var lane = 0; lane < Vector256<ulong>.Count; lane++)
-            {
-                oldest = Math.Min(oldest, minimum.GetElement(lane));
-            }
-        }
-
-        for (; i < entries.Length; i++)
-        {
-            oldest = Math.Min(oldest, (ulong)(Volatile.Read(ref Unsafe.Add(ref first, i)) - 1));
-        }
-
-        return (long)(oldest + 1);
-    }
-
     /// <summary>Every commit with a sequence number at or below this has its apply durable.</summary>
-    private long DurablyAppliedThrough() => Watermarks(Volatile.Read(ref _lastSequence) + 1).Retired;
+    private long DurablyAppliedThrough() => Watermarks(Volatile.Read(ref _sequence.Last) + 1).Retired;
 
     /// <summary>Raises R on the media to <see cref="DurablyAppliedThrough"/> (never lowers it) and flushes it.</summary>
     private long StoreRetired()
@@ -188,8 +156,8 @@ internal sealed partial class CommitPipeline
     }
 
     /// <summary>
-    /// Raises the record of the durable R. A plain store: two threads racing may leave the smaller value, which only
-    /// under-claims (a later commit or a retirement raises it again), and a locked instruction per commit costs more.
+    /// Raises the record of the durable R off the commit path (retirements, a thread's drain after it stored R). A plain
+    /// store: two threads racing may leave the smaller value, which only under-claims (a later retirement raises it).
     /// </summary>
     private void MarkDurable(long retired)
     {
@@ -199,6 +167,36 @@ internal sealed partial class CommitPipeline
         }
     }
 
+    /// <summary>
+    /// A commit's record of the R its drained log made durable: in its lane's words, which only the lane's holder
+    /// writes, so a commit writes no pool-wide word but the sequence number.
+    /// </summary>
+    private void MarkLaneDurable(int lane, long retired)
+    {
+        ref var word = ref _words.Retired(lane);
+        if (retired > word)
+        {
+            Volatile.Write(ref word, retired);
+        }
+    }
+
+    /// <summary>The largest R known durable: recorded off the commit path, or by any lane's commits.</summary>
+    private long RetiredDurable
+    {
+        get
+        {
+            var recorded = Volatile.Read(ref _retiredDurable);
+            var lanes = _words.MaxRetired();
+            if (lanes <= recorded)
+            {
+                return recorded;
+            }
+
+            MarkDurable(lanes); // so that the next check finds it without reading every lane
+            return lanes;
+        }
+    }
+
     /// <summary>Whether some apply at or below <paramref name="sequence"/> is still pending.</summary>
-    private bool HasPendingThrough(long sequence) => Oldest(_applyPending, sequence + 1) <= sequence;
+    private bool HasPendingThrough(long sequence) => _words.OldestPending(sequence + 1) <= sequence;
 }

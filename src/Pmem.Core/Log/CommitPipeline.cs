@@ -48,14 +48,12 @@ internal sealed partial class CommitPipeline
     private readonly LaneSet _lanes;
     private readonly string _poolPath;
     private readonly long _retiredThroughOffset; // where the pool header keeps the durable R
-    // Lock-free bookkeeping, packed so a watermark scan reads a few cache lines:
-    private readonly long[] _inFlight;      // per lane: the commit between taking its sequence and finishing its apply
-    private readonly long[] _applyPending;  // per slot: the commit whose apply is flushed but not known drained
-    private readonly long[] _slotSequence;  // per slot: the commit whose log it holds (only the lane's holder uses it)
+    // Lock-free bookkeeping: in flight, pending applies, slot sequences and durable R per lane, one line per lane.
+    private readonly LaneWords _words;
     private readonly long[] _slotExternal;  // per slot: the heap block holding its log's entries (0: in the slot)
     private readonly ILogSpace? _logSpace;
-    private long _lastSequence;
-    private long _retiredDurable;
+    private SequenceCounter _sequence;      // the newest sequence handed out, alone on its line (see SequenceCounter)
+    private long _retiredDurable;           // a durable R recorded off the commit path (commits record theirs per lane)
     private bool _closed;
 
     // On a process-crash pool a store survives the process as soon as it is made (flush is nothing, drain only
@@ -92,12 +90,10 @@ internal sealed partial class CommitPipeline
         _lanes = lanes;
         _poolPath = poolPath;
         _retiredThroughOffset = retiredThroughOffset;
-        _inFlight = new long[lanes.Count];
-        _applyPending = new long[lanes.Count * LaneSet.SlotsPerLane];
-        _slotSequence = slotSequences.Length == lanes.Count * LaneSet.SlotsPerLane
-            ? slotSequences
+        _words = slotSequences.Length == lanes.Count * LaneSet.SlotsPerLane
+            ? new LaneWords(lanes.Count, slotSequences)
             : throw new ArgumentException("one sequence per slot", nameof(slotSequences));
-        _lastSequence = retiredOnMedia;
+        _sequence.Last = retiredOnMedia;
         _retiredDurable = retiredOnMedia;
         _appliesPersistAtOnce = domain is ProcessCrashDomain;
         _sealLogs = formatAllowsSeals && _appliesPersistAtOnce;
@@ -179,11 +175,11 @@ internal sealed partial class CommitPipeline
             // publishes itself. Then a lower bound of the sequence is published before the sequence is taken (the
             // increment is a full fence), so a thread computing watermarks never misses a commit that has its number
             // but has not published it yet.
-            var bound = Volatile.Read(ref _lastSequence) + 1;
+            var bound = Volatile.Read(ref _sequence.Last) + 1;
             var (retired, committed) = Watermarks(bound);
-            ref var inFlight = ref _inFlight[lane];
+            ref var inFlight = ref _words.InFlight(lane);
             Volatile.Write(ref inFlight, bound);
-            var sequence = Interlocked.Increment(ref _lastSequence);
+            var sequence = Interlocked.Increment(ref _sequence.Last);
             Volatile.Write(ref inFlight, sequence);
 
             var pastCommitPoint = false;
@@ -193,7 +189,7 @@ internal sealed partial class CommitPipeline
                 // while C lags behind a slow commit on another lane (see PersistentPool.Recovery).
                 var previous = samePool ? mine.LastSequence : 0;
                 RedoLog.WriteLog(_domain, SlotOffset(slot), _lanes.SlotSize, redo, (ulong)sequence, retired, committed, _sealLogs, _poolPath, external, previous);
-                _slotSequence[slot] = sequence;
+                _words.SlotSequence(slot) = sequence;
                 if (!_appliesPersistAtOnce)
                 {
                     FlushDeferred(mine); // this thread's earlier applies: their write-back overlaps the log's
@@ -202,7 +198,7 @@ internal sealed partial class CommitPipeline
                 _domain.Drain(); // the commit point; R and C are durable too, and this thread's earlier applies
                 pastCommitPoint = true;
                 mine.LastSequence = sequence;
-                MarkDurable(retired);
+                MarkLaneDurable(lane, retired);
                 if (_appliesPersistAtOnce)
                 {
                     RedoApply.Apply(_domain, redo.Entries, default(NoFlush)); // a store is all it takes there
@@ -218,7 +214,7 @@ internal sealed partial class CommitPipeline
                 if (pastCommitPoint && !_appliesPersistAtOnce)
                 {
                     // Pending before no longer in flight: a thread computing watermarks reads in-flight entries first.
-                    Volatile.Write(ref _applyPending[slot], sequence);
+                    Volatile.Write(ref _words.Pending(slot), sequence);
                     ForgetDrained(mine, lane);
                     mine.Add(this, slot, sequence);
                 }
@@ -244,7 +240,7 @@ internal sealed partial class CommitPipeline
     public bool MustRetireBeforeUnloggedWrite
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => (Volatile.Read(ref _retiredDurable) < Volatile.Read(ref _lastSequence)) | (Volatile.Read(ref _writesHeld) != 0);
+        get => (Volatile.Read(ref _retiredDurable) < Volatile.Read(ref _sequence.Last)) | (Volatile.Read(ref _writesHeld) != 0);
     }
 
     /// <summary>
@@ -256,12 +252,12 @@ internal sealed partial class CommitPipeline
     public void RetireBeforeUnloggedWrite(ThreadCommits mine)
     {
         WaitUntilWritesAllowed();
-        if (Volatile.Read(ref _retiredDurable) >= Volatile.Read(ref _lastSequence))
+        if (Volatile.Read(ref _retiredDurable) >= Volatile.Read(ref _sequence.Last))
         {
             return; // only held back: nothing to retire
         }
 
-        if (ReferenceEquals(mine.PendingRetirementPipeline, this) && mine.PendingRetirement >= Volatile.Read(ref _lastSequence))
+        if (ReferenceEquals(mine.PendingRetirementPipeline, this) && mine.PendingRetirement >= Volatile.Read(ref _sequence.Last))
         {
             return; // already stored by this thread, awaiting its drain
         }
@@ -316,7 +312,7 @@ internal sealed partial class CommitPipeline
     }
 
     /// <summary>The newest sequence number handed out: every commit that has returned is at or below it.</summary>
-    public long LastSequence => Volatile.Read(ref _lastSequence);
+    public long LastSequence => Volatile.Read(ref _sequence.Last);
 
     /// <summary>
     /// This thread drained this pipeline's domain, so its applies flushed before the drain are durable. Applies whose
@@ -396,7 +392,7 @@ internal sealed partial class CommitPipeline
     /// </summary>
     private void ClearPending(int slot, long sequence, int heldLane = -1)
     {
-        ref var pending = ref _applyPending[slot];
+        ref var pending = ref _words.Pending(slot);
         if (slot / LaneSet.SlotsPerLane == heldLane)
         {
             if (Volatile.Read(ref pending) == sequence)
@@ -420,13 +416,18 @@ internal sealed partial class CommitPipeline
         var slot = 0;
         for (var i = 1; i < LaneSet.SlotsPerLane; i++)
         {
-            if (_slotSequence[first + i] < _slotSequence[first + slot])
+            if (_words.SlotSequence(first + i) < _words.SlotSequence(first + slot))
             {
                 slot = i;
             }
         }
 
-        RetireThrough(_slotSequence[first + slot], mine); // in steady state already covered: returns at once
+        var oldest = _words.SlotSequence(first + slot);
+        if (Volatile.Read(ref _words.Retired(lane)) < oldest)
+        {
+            RetireThrough(oldest, mine); // in steady state this lane's own last log covers it: not even called
+        }
+
         return slot;
     }
 
