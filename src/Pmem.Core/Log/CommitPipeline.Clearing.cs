@@ -3,17 +3,17 @@ namespace Pmem.Log;
 
 // On a process-crash pool every store survives the process the moment it is made, so an apply is durable when it is
 // done, and a log can be cleared right after its apply with one more store. Then a whole log is a commit still in
-// flight, and recovery needs no watermark to tell which logs to trust. Commits in flight at a crash had not
-// returned, so none of them happened before another: they touch different data, and their order does not matter.
+// flight, and recovery needs no watermark to tell which logs to trust. Commits in flight at a crash had not returned,
+// so none of them happened before another: they touch different data, and their order does not matter.
 //
-// That is what lets such a commit share nothing with other lanes: no pool-wide sequence number (each lane numbers
-// its own commits, interleaved so that numbers stay unique), no scan of other lanes for R and C, no record of the
-// durable R, and no pending apply to track. Every other commit path stays as it is: the watermarks stay fixed
-// (R = C = the newest commit at open), so RetireThrough, RetireAll and writes outside the
-// log find nothing to retire, which is true: no log can be replayed over anything they write.
+// That is what lets such a commit share nothing with other lanes: no pool-wide sequence number (each lane numbers its
+// own commits, interleaved so that numbers stay unique, in its LaneWords), no scan of other lanes for R and C, no
+// record of the durable R, and no pending apply to track. Every other commit path stays as it is: the watermarks stay
+// fixed (R = C = the newest commit at open), so RetireThrough, RetireAll and writes outside the log find nothing to
+// retire, which is true: no log can be replayed over anything they write.
 //
-// The first slot of each lane serves every commit (the lane's previous log is cleared), so the log's lines stay in
-// this core's cache.
+// The first slot of each lane serves every commit (the lane's previous log is cleared), so the log's lines stay in this
+// core's cache.
 internal sealed partial class CommitPipeline
 {
     /// <summary>
@@ -29,7 +29,7 @@ internal sealed partial class CommitPipeline
             _slotExternal[slot] = external;
         }
 
-        ref var next = ref _laneSequence[LaneWordStride + lane * LaneWordStride];
+        ref var next = ref _words.NextSequence(lane);
         var sequence = next;
         next = sequence + _lanes.Count;
         var slotOffset = SlotOffset(slot);
@@ -108,13 +108,11 @@ internal sealed partial class CommitPipeline
     {
         var newest = Volatile.Read(ref _sequence.Last);
         _retiredDurable = newest; // (equal already: nothing is in flight at open)
-        var words = new long[(_lanes.Count + 2) * LaneWordStride]; // a stride of padding on each side
         for (var lane = 0; lane < _lanes.Count; lane++)
         {
-            words[LaneWordStride + lane * LaneWordStride] = newest + 1 + lane;
+            _words.NextSequence(lane) = newest + 1 + lane;
         }
 
-        _laneSequence = words;
         _clearsAppliedLogs = true;
     }
 }

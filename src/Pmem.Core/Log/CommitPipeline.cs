@@ -66,8 +66,6 @@ internal sealed partial class CommitPipeline
 
     // Sealed logs cleared once applied (see CommitInFlightOnly): commits then share no word. Set at open only.
     private bool _clearsAppliedLogs;
-    private long[] _laneSequence = [];  // per lane, one every LaneWordStride after a stride of padding: its next number
-    private const int LaneWordStride = 16; // 128 bytes: no two lanes' words on one line, nor on a prefetched pair
 
     /// <summary>A pipeline over a recovered pool's lanes.</summary>
     /// <param name="domain">The pool's domain.</param>

@@ -7,14 +7,15 @@ namespace Pmem.Log;
 
 /// <summary>
 /// Per lane: the commit in flight on it, per slot the commit whose apply is not yet known durable and the commit whose
-/// log the slot holds, and the largest R that a drained log of this lane made durable. A commit writes only its own
+/// log the slot holds, the largest R that a drained log of this lane made durable, and (a pipeline that clears
+/// applied logs numbers commits per lane) the lane's next commit number. A commit writes only its own
 /// lane's words and other threads only read them (to compute the watermarks), so each lane's words sit on lines of
 /// their own: packed, two threads committing on two lanes wrote the same lines on every commit, and each line moved
 /// between cores costs more than a process-crash commit (bench/RESULTS.md, session 12).
 /// </summary>
 /// <remarks>
-/// A lane's eight words take 64 bytes at a stride of 128, after 128 bytes of padding: wherever the array starts, no
-/// line holds two lanes' words or another object's.
+/// A lane's nine words take 72 bytes at a stride of 128, after 128 bytes of padding: wherever the (8-aligned) array
+/// starts, no line holds two lanes' words or another object's.
 /// </remarks>
 internal sealed class LaneWords
 {
@@ -23,6 +24,7 @@ internal sealed class LaneWords
     private const int PendingWord = 1;                          // + slot: apply flushed, not known drained
     private const int SequenceWord = 1 + LaneSet.SlotsPerLane;  // + slot: the commit whose log the slot holds
     private const int RetiredWord = 1 + 2 * LaneSet.SlotsPerLane; // R of this lane's newest drained log
+    private const int NextWord = RetiredWord + 1;               // a pipeline that clears logs: the lane's next number
 
     private readonly long[] _words;
 
@@ -48,6 +50,9 @@ internal sealed class LaneWords
     public ref long SlotSequence(int slot) => ref Word(slot / LaneSet.SlotsPerLane, SequenceWord + slot % LaneSet.SlotsPerLane);
 
     public ref long Retired(int lane) => ref Word(lane, RetiredWord);
+
+    /// <summary>The number of the lane's next commit, on a pipeline that clears applied logs (only its holder uses it).</summary>
+    public ref long NextSequence(int lane) => ref Word(lane, NextWord);
 
     /// <summary>Every slot's sequence, in slot order (0: none).</summary>
     public long[] SlotSequences()

@@ -89,7 +89,7 @@ public sealed class RetirementRaceCrashTests
         finally
         {
             releaseA.Set();
-            aDone.Wait();
+            Worker.WaitFor(aDone);
             domain.BeforeDrain = null;
         }
 
@@ -148,7 +148,10 @@ public sealed class RetirementRaceCrashTests
             return done.Task;
         }
 
-        public void Run(Action action) => Start(action).GetAwaiter().GetResult();
+        public void Run(Action action) => WaitFor(Start(action));
+
+        /// <summary>Blocks until work handed to a worker is done (the test thread has no other work meanwhile).</summary>
+        public static void WaitFor(Task done) => done.GetAwaiter().GetResult();
 
         public void Dispose()
         {
