@@ -6,6 +6,8 @@ using Pmem.Pool;
 // Usage: Pmem.CrashChild <pool path> <PowerFailure|ProcessCrash> [--check]
 //    or: Pmem.CrashChild <pool path> <PowerFailure|ProcessCrash> --threads N [--clear-every N] [--clear same|own|bare|random]
 //        [--stop-after MS] [--check]: the multi-threaded workload (ThreadedWorkload.cs)
+//    or: Pmem.CrashChild <pool path> <PowerFailure|ProcessCrash> --shared N [--check]: threads sharing objects under
+//        one lock (SharedWorkload.cs)
 //    or: Pmem.CrashChild <pool path> <PowerFailure|ProcessCrash> --compact-setup|--compact|--compact-fingerprint:
 //        compaction until killed (CompactionWorkload.cs)
 // Creates the pool with 8 accounts of 1,000 if it does not exist, prints "ready", then moves money between random
@@ -21,6 +23,11 @@ if (args.Length > 2 && args[2].StartsWith("--compact", StringComparison.Ordinal)
 if (args.Contains("--threads"))
 {
     return ThreadedWorkload.Run(path, mode, args);
+}
+
+if (args.Contains("--shared"))
+{
+    return SharedWorkload.Run(path, mode, args);
 }
 
 if (args.Length > 2 && args[2] == "--check")

@@ -29,6 +29,8 @@ public sealed class MultiThreadKillTests
 
     private static int Kills => Environment.GetEnvironmentVariable(CrashCampaign.LengthVariable) == "long" ? 100 : 12;
 
+    private static readonly string[] Workload = ["--threads", Threads.ToString(CultureInfo.InvariantCulture)];
+
     [Theory]
     [InlineData("PowerFailure")]
     [InlineData("ProcessCrash")]
@@ -48,7 +50,7 @@ public sealed class MultiThreadKillTests
         {
             for (var kill = 0; kill < Kills; kill++)
             {
-                var died = await RunAndKill(pool, mode, random.Next(10, 501), cancel);
+                var died = await RunAndKill(pool, mode, Workload, random.Next(10, 501), cancel);
                 if (File.Exists(pool))
                 {
                     File.Copy(pool, killed, overwrite: true);
@@ -62,7 +64,7 @@ public sealed class MultiThreadKillTests
                 }
                 else
                 {
-                    (output, exitCode) = await RunCheck(pool, mode, cancel);
+                    (output, exitCode) = await RunCheck(pool, mode, Workload, cancel);
                 }
 
                 if (exitCode == 0 && TryParse(output, out var commits))
@@ -108,10 +110,10 @@ public sealed class MultiThreadKillTests
         }
     }
 
-    /// <summary>Starts the workload, waits for "ready" and the delay, and kills it; returns why when it died first.</summary>
-    private static async Task<string?> RunAndKill(string pool, string mode, int delayMilliseconds, CancellationToken cancel)
+    /// <summary>Starts the child's <paramref name="workload"/>, waits for "ready" and the delay, and kills it; returns why when it died first.</summary>
+    internal static async Task<string?> RunAndKill(string pool, string mode, string[] workload, int delayMilliseconds, CancellationToken cancel)
     {
-        using var child = Start(pool, mode, "--threads", Threads.ToString(CultureInfo.InvariantCulture));
+        using var child = Start(pool, mode, workload);
         var ready = await child.StandardOutput.ReadLineAsync(cancel).AsTask().WaitAsync(TimeSpan.FromSeconds(60), cancel);
         if (ready != "ready")
         {
@@ -134,9 +136,10 @@ public sealed class MultiThreadKillTests
         return null;
     }
 
-    private static async Task<(string Output, int ExitCode)> RunCheck(string pool, string mode, CancellationToken cancel)
+    /// <summary>Runs the child's check of <paramref name="workload"/> (recovery and invariants) on the killed pool.</summary>
+    internal static async Task<(string Output, int ExitCode)> RunCheck(string pool, string mode, string[] workload, CancellationToken cancel)
     {
-        using var check = Start(pool, mode, "--threads", Threads.ToString(CultureInfo.InvariantCulture), "--check");
+        using var check = Start(pool, mode, [.. workload, "--check"]);
         var output = check.StandardOutput.ReadToEndAsync(cancel);
         var error = check.StandardError.ReadToEndAsync(cancel);
         try
@@ -192,7 +195,7 @@ public sealed class MultiThreadKillTests
     }
 
     /// <summary>A fresh directory on /dev/shm (a tmpfs, as persistent memory would be mapped) or else in the temp directory.</summary>
-    private static DirectoryInfo CreateDirectory()
+    internal static DirectoryInfo CreateDirectory()
     {
         const string shm = "/dev/shm";
         if (!Directory.Exists(shm))
