@@ -150,15 +150,24 @@ public sealed class SealedLogTests : IDisposable
     {
         using var pool = PersistentPool.Create(_path, LayoutName, 8 << 20, new PoolCreateOptions { Durability = DurabilityMode.ProcessCrash });
         var accounts = new[] { pool.New<Account>(), pool.New<Account>() };
-        var threads = accounts.Select((account, i) => new Thread(() =>
+        Thread Worker(int i) => new(() =>
         {
             for (var n = 1; n <= 100; n++)
             {
                 using var tx = pool.BeginTransaction();
-                account.Balance = n * (i + 1);
+                accounts[i].Balance = n * (i + 1);
                 tx.Commit();
             }
-        })).ToArray();
+        });
+
+        // Lanes are first taken by thread id: two threads on one lane would leave only the later one's last log.
+        var lanes = pool.Domain.Read<int>(PoolLayout.LaneCountOffset);
+        var threads = new[] { Worker(0), Worker(1) };
+        while (threads[1].ManagedThreadId % lanes == threads[0].ManagedThreadId % lanes)
+        {
+            threads[1] = Worker(1);
+        }
+
         foreach (var thread in threads)
         {
             thread.Start();
