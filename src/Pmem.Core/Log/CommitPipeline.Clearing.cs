@@ -93,13 +93,13 @@ internal sealed partial class CommitPipeline
         {
             if (slotSequences[slot] != 0 && slot != newest)
             {
-                RedoLog.Clear(domain, lanes.SlotOffset(slot / LaneSet.SlotsPerLane, slot % LaneSet.SlotsPerLane));
+                RedoLog.Clear(domain, lanes.SlotOffset(slot));
                 slotSequences[slot] = 0;
             }
         }
 
         domain.Drain();
-        RedoLog.Clear(domain, lanes.SlotOffset(newest / LaneSet.SlotsPerLane, newest % LaneSet.SlotsPerLane));
+        RedoLog.Clear(domain, lanes.SlotOffset(newest));
         slotSequences[newest] = 0;
         domain.Drain();
     }

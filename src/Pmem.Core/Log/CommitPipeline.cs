@@ -303,8 +303,7 @@ internal sealed partial class CommitPipeline
         return slot;
     }
 
-    private long SlotOffset(int slotIndex) =>
-        _lanes.SlotOffset(slotIndex / LaneSet.SlotsPerLane, slotIndex % LaneSet.SlotsPerLane);
+    private long SlotOffset(int slotIndex) => _lanes.SlotOffset(slotIndex);
 }
 
 /// <summary>

@@ -59,6 +59,9 @@ internal sealed class LaneSet
     /// <summary>Index of a slot among all lanes' slots.</summary>
     public static int SlotIndex(int lane, int slot) => lane * SlotsPerLane + slot;
 
+    /// <summary>Where the slot with index <paramref name="slotIndex"/> (see <see cref="SlotIndex"/>) lies.</summary>
+    public long SlotOffset(int slotIndex) => SlotOffset(slotIndex / SlotsPerLane, slotIndex % SlotsPerLane);
+
     /// <summary>
     /// Takes a free lane for <paramref name="holder"/> (one per thread), trying <paramref name="preferred"/> first
     /// (the thread's last lane; -1 for none, then the one its id maps to); spins (then yields) while all are busy,

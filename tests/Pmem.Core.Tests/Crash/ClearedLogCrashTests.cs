@@ -1,6 +1,7 @@
 using Pmem.Memory;
 using Pmem.Memory.Simulation;
 using Pmem.Pool;
+using Pmem.Tests.Log;
 using Pmem.Tests.Pool;
 
 namespace Pmem.Tests.Crash;
@@ -36,13 +37,7 @@ public sealed class ClearedLogCrashTests : IDisposable
                 Commit(pool, ledger, 1);
             });
 
-            // Lanes are first taken by thread id: the later thread must land on another lane than the busy one.
-            var lanes = pool.Domain.Read<int>(PoolLayout.LaneCountOffset);
-            var later = new Thread(() => Commit(pool, ledger, 2));
-            while (later.ManagedThreadId % lanes == busy.ManagedThreadId % lanes)
-            {
-                later = new Thread(() => Commit(pool, ledger, 2));
-            }
+            var later = ClearedLogs.OnAnotherLane(pool, busy, () => Commit(pool, ledger, 2));
 
             busy.Start();
             busy.Join();

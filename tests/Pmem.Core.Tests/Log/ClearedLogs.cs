@@ -1,4 +1,4 @@
-// ClearedLogs -- the image a process killed between a commit's apply and the clear of its log leaves, for tests.
+// ClearedLogs -- for tests of pools that clear applied logs: a thread on another lane, and what a kill before a clear leaves.
 using System.Buffers.Binary;
 using Pmem.Log;
 using Pmem.Pool;
@@ -12,6 +12,23 @@ namespace Pmem.Tests.Log;
 /// </summary>
 internal static class ClearedLogs
 {
+    /// <summary>
+    /// A thread running <paramref name="body"/> that first takes another lane of <paramref name="pool"/> than
+    /// <paramref name="other"/> would: lanes are first taken by thread id, and two threads on one lane leave only the
+    /// later one's last log.
+    /// </summary>
+    public static Thread OnAnotherLane(PersistentPool pool, Thread other, ThreadStart body)
+    {
+        var lanes = pool.Domain.Read<int>(PoolLayout.LaneCountOffset);
+        var thread = new Thread(body);
+        while (thread.ManagedThreadId % lanes == other.ManagedThreadId % lanes)
+        {
+            thread = new Thread(body);
+        }
+
+        return thread;
+    }
+
     /// <summary>Reseals each lane's last log in <paramref name="image"/>; returns their slot offsets and sequences.</summary>
     public static List<(long SlotOffset, ulong Sequence)> ResealLast(byte[] image)
     {

@@ -150,7 +150,7 @@ public sealed class SealedLogTests : IDisposable
     {
         using var pool = PersistentPool.Create(_path, LayoutName, 8 << 20, new PoolCreateOptions { Durability = DurabilityMode.ProcessCrash });
         var accounts = new[] { pool.New<Account>(), pool.New<Account>() };
-        Thread Worker(int i) => new(() =>
+        ThreadStart Work(int i) => () =>
         {
             for (var n = 1; n <= 100; n++)
             {
@@ -158,15 +158,10 @@ public sealed class SealedLogTests : IDisposable
                 accounts[i].Balance = n * (i + 1);
                 tx.Commit();
             }
-        });
+        };
 
-        // Lanes are first taken by thread id: two threads on one lane would leave only the later one's last log.
-        var lanes = pool.Domain.Read<int>(PoolLayout.LaneCountOffset);
-        var threads = new[] { Worker(0), Worker(1) };
-        while (threads[1].ManagedThreadId % lanes == threads[0].ManagedThreadId % lanes)
-        {
-            threads[1] = Worker(1);
-        }
+        var first = new Thread(Work(0));
+        var threads = new[] { first, ClearedLogs.OnAnotherLane(pool, first, Work(1)) };
 
         foreach (var thread in threads)
         {
