@@ -18,7 +18,7 @@ public sealed class BackupTests : IDisposable
 
         var run = ToolHarness.Run("backup", path, destination);
 
-        Assert.Equal(0, run.ExitCode);
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Error}");
         Assert.Contains("clean", run.Out);
         Assert.Equal(before, ToolHarness.Hash(path));
         Assert.Equal(before, ToolHarness.Hash(destination));
@@ -36,7 +36,7 @@ public sealed class BackupTests : IDisposable
 
         var run = ToolHarness.Run("backup", path, destination, "--json");
 
-        Assert.Equal(0, run.ExitCode);
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Error}");
         var root = JsonDocument.Parse(run.Out).RootElement;
         Assert.Equal(path, root.GetProperty("source").GetString());
         Assert.Equal(destination, root.GetProperty("destination").GetString());
@@ -54,7 +54,7 @@ public sealed class BackupTests : IDisposable
 
         var run = ToolHarness.Run("backup", path, directory);
 
-        Assert.Equal(0, run.ExitCode);
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Error}");
         Assert.Equal(ToolHarness.Hash(path), ToolHarness.Hash(Path.Combine(directory, "named.pool")));
     }
 
