@@ -173,9 +173,11 @@ internal static class ThroughputHarness
         foreach (var t in threads)
         {
             var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+            var (allocatedBefore, collectionsBefore) = (GC.GetTotalAllocatedBytes(), GC.CollectionCount(0));
             var (transactions, elapsed) = workers.RunRound(t, seconds);
             var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
-            var note = system.RoundNote(transactions);
+            var managed = FormattableString.Invariant($"{(double)(GC.GetTotalAllocatedBytes() - allocatedBefore) / Math.Max(1, transactions):F0}B/tx,{GC.CollectionCount(0) - collectionsBefore}gc0");
+            var note = system.RoundNote(transactions) is { } systemNote ? $"{systemNote} {managed}" : managed;
             Console.WriteLine(FormattableString.Invariant($"RESULT {t} {transactions / elapsed.TotalSeconds:F0} {cpu.TotalNanoseconds / Math.Max(1, transactions):F0} {note}"));
         }
 

@@ -42,4 +42,31 @@ public sealed class LazyCollectionTests
         Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
         Assert.Empty(report.Unreachable);
     }
+
+    [Fact]
+    public void An_object_keeps_one_collection_handle_that_follows_rollbacks_and_other_threads()
+    {
+        using var pool = PersistentPool.Create(new SimulatedDomain(8 << 20), "consumer");
+        var root = pool.Root<Everything>();
+        Assert.Same(root.Tags, root.Tags);
+
+        // The first insert's transaction rolls back: the kept handle reads the field again, finds no list, and the
+        // next insert creates one.
+        using (pool.BeginTransaction())
+        {
+            root.Tags.Add("rolled back");
+            Assert.Single(root.Tags);
+        }
+
+        Assert.Empty(root.Tags);
+        root.Tags.Add("kept");
+
+        // Another thread's handle of the same object (its own wrapper) and this one see each other's inserts.
+        var other = new Thread(() => pool.Root<Everything>().Tags.Add("other"));
+        other.Start();
+        other.Join();
+        Assert.Equal(new[] { "kept", "other" }, root.Tags);
+        Assert.Equal(new[] { "kept", "other" }, pool.Root<Everything>().Tags);
+        Assert.True(pool.Check().IsConsistent);
+    }
 }

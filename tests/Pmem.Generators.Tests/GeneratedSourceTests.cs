@@ -437,8 +437,8 @@ public sealed class GeneratedSourceTests
             }
             """);
 
-        Assert.Contains("get => GetStringList(0);", run.SingleSource);
-        Assert.Contains("get => GetStringKeyedDictionaryOfObjects<global::Legacy.Note>(8);", run.SingleSource);
+        Assert.Contains("get => __PmemCollectionLines ??= GetStringList(0);", run.SingleSource);
+        Assert.Contains("get => __PmemCollectionLinks ??= GetStringKeyedDictionaryOfObjects<global::Legacy.Note>(8);", run.SingleSource);
     }
 
     [Fact]

@@ -31,7 +31,7 @@ public sealed partial class PersistentPool : IHeapContext, ITransactionalPool
 
     void ITransactionalPool.ThrowIfDisposed() => ThrowIfDisposed();
 
-    void ITransactionalPool.AddOwnedBlocks(long offset, uint typeIndex, List<long> owned)
+    void ITransactionalPool.AddOwnedBlocks(long offset, uint typeIndex, ref List<long>? owned)
     {
         foreach (var field in _types.Get(typeIndex)?.Fields ?? [])
         {
@@ -40,7 +40,7 @@ public sealed partial class PersistentPool : IHeapContext, ITransactionalPool
                 var child = ReadValue<long>(offset + field.Offset);
                 if (child != 0)
                 {
-                    owned.Add(child);
+                    (owned ??= []).Add(child);
                 }
             }
         }
@@ -49,7 +49,7 @@ public sealed partial class PersistentPool : IHeapContext, ITransactionalPool
         {
             if (isOwned)
             {
-                owned.Add(child);
+                (owned ??= []).Add(child);
             }
         }
     }

@@ -172,10 +172,10 @@ public sealed partial class PersistentPool
             throw new PersistentDanglingReferenceException($"{Path}: the {obj.GetType().Name} at offset {obj.Offset} was deleted already; its block now holds another object.", obj.Offset);
         }
 
-        Atomically(obj.Offset, offset =>
+        Atomically((Pool: this, obj.Offset), static state => // static: no delegate made per delete
         {
-            RemoveFromIndexes(offset);
-            FreeInTransaction(offset);
+            state.Pool.RemoveFromIndexes(state.Offset);
+            state.Pool.FreeInTransaction(state.Offset);
         });
     }
 

@@ -37,11 +37,11 @@ internal interface ITransactionalPool
     void ThrowIfDisposed();
 
     /// <summary>
-    /// Adds to <paramref name="owned"/> the blocks the block at <paramref name="offset"/> (of <paramref name="typeIndex"/>)
-    /// owns and that go with it when it is freed: its strings and collections, a collection's storage and strings.
-    /// Reads as the calling thread's transaction sees the pool.
+    /// Adds to <paramref name="owned"/> (made at the first one) the blocks the block at <paramref name="offset"/> (of
+    /// <paramref name="typeIndex"/>) owns and that go with it when it is freed: its strings and collections, a
+    /// collection's storage and strings. Reads as the calling thread's transaction sees the pool.
     /// </summary>
-    void AddOwnedBlocks(long offset, uint typeIndex, List<long> owned);
+    void AddOwnedBlocks(long offset, uint typeIndex, ref List<long>? owned);
 
     /// <summary>
     /// The outermost level of <paramref name="tx"/> ended (after its commit or rollback) while it had created

@@ -90,15 +90,15 @@ internal static class TransactionCommit
         }
 
         // Owned strings and collections go with their object (read before a made-here block is released).
-        var owned = new List<long>();
+        List<long>? owned = null; // made only for an object that owns something
         if (withOwned)
         {
-            pool.AddOwnedBlocks(offset, typeIndex, owned);
+            pool.AddOwnedBlocks(offset, typeIndex, ref owned);
         }
 
-        foreach (var child in owned)
+        for (var i = 0; i < owned?.Count; i++)
         {
-            Free(tx, child);
+            Free(tx, owned[i]);
         }
 
         if (ownIndex >= 0)

@@ -23,6 +23,9 @@ internal static class PersistentTypeEmitter
     /// </summary>
     public const string RegisterMethod = "__PmemRegister";
 
+    /// <summary>Prefix of the private field that keeps a collection property's handle.</summary>
+    public const string CollectionHandlePrefix = "__PmemCollection";
+
     /// <summary>The nested struct storing <c>T?</c> values, declared only in classes that have such properties.</summary>
     public const string NullableSlot = "NullableSlot";
 
@@ -246,10 +249,16 @@ internal static class PersistentTypeEmitter
         var modifiers = property.Accessibility + (property.IsVirtual ? " virtual" : string.Empty);
         if (property.Collection is { } collection)
         {
+            // One handle per object handle, made at the first read: a collection handle checks its header once, so a
+            // handle per read would repeat that check (and an allocation) on every access.
+            var handleField = CollectionHandlePrefix + property.Name;
+            var handleType = property.DeclaredTypeName.EndsWith("?", StringComparison.Ordinal) ? property.DeclaredTypeName : property.DeclaredTypeName + "?";
+            writer.Line($"private {handleType} {handleField};");
+            writer.Line();
             writer.Line($"// Offset {offset}, 8 bytes, cache line {Number(field.CacheLine)}: the collection is created by its first insert (reads write nothing).");
             using (writer.Block($"{modifiers} partial {property.DeclaredTypeName} {Identifier(property.Name)}"))
             {
-                writer.Line($"get => {CollectionGetter(collection)}({offset});");
+                writer.Line($"get => {handleField} ??= {CollectionGetter(collection)}({offset});");
             }
 
             return;

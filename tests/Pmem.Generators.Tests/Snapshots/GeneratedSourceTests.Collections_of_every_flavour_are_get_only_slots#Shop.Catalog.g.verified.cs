@@ -62,63 +62,83 @@ public partial class Catalog : global::Pmem.Objects.PersistentObject, global::Pm
         set => WriteField<long>(80, value);
     }
 
+    private global::Pmem.Objects.PersistentList<int>? __PmemCollectionCounts;
+
     // Offset 16, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentList<int> Counts
     {
-        get => GetList<int>(16);
+        get => __PmemCollectionCounts ??= GetList<int>(16);
     }
+
+    private global::Pmem.Objects.PersistentList<global::Shop.Size>? __PmemCollectionSizes;
 
     // Offset 56, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentList<global::Shop.Size> Sizes
     {
-        get => GetList<global::Shop.Size>(56);
+        get => __PmemCollectionSizes ??= GetList<global::Shop.Size>(56);
     }
+
+    private global::Pmem.Objects.PersistentList<string?>? __PmemCollectionTags;
 
     // Offset 64, 8 bytes, cache line 1: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentList<string?> Tags
     {
-        get => GetStringList(64);
+        get => __PmemCollectionTags ??= GetStringList(64);
     }
+
+    private global::Pmem.Objects.PersistentList<global::Shop.Product?>? __PmemCollectionProducts;
 
     // Offset 48, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentList<global::Shop.Product?> Products
     {
-        get => GetObjectList<global::Shop.Product>(48);
+        get => __PmemCollectionProducts ??= GetObjectList<global::Shop.Product>(48);
     }
+
+    private global::Pmem.Objects.PersistentDictionary<global::System.Guid, decimal>? __PmemCollectionPrices;
 
     // Offset 40, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentDictionary<global::System.Guid, decimal> Prices
     {
-        get => GetDictionary<global::System.Guid, decimal>(40);
+        get => __PmemCollectionPrices ??= GetDictionary<global::System.Guid, decimal>(40);
     }
+
+    private global::Pmem.Objects.PersistentDictionary<int, string?>? __PmemCollectionLabels;
 
     // Offset 24, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentDictionary<int, string?> Labels
     {
-        get => GetDictionaryOfStrings<int>(24);
+        get => __PmemCollectionLabels ??= GetDictionaryOfStrings<int>(24);
     }
+
+    private global::Pmem.Objects.PersistentDictionary<long, global::Shop.Product?>? __PmemCollectionById;
 
     // Offset 0, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentDictionary<long, global::Shop.Product?> ById
     {
-        get => GetDictionaryOfObjects<long, global::Shop.Product>(0);
+        get => __PmemCollectionById ??= GetDictionaryOfObjects<long, global::Shop.Product>(0);
     }
+
+    private global::Pmem.Objects.PersistentDictionary<string, global::System.DateTime>? __PmemCollectionUpdated;
 
     // Offset 72, 8 bytes, cache line 1: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentDictionary<string, global::System.DateTime> Updated
     {
-        get => GetStringKeyedDictionary<global::System.DateTime>(72);
+        get => __PmemCollectionUpdated ??= GetStringKeyedDictionary<global::System.DateTime>(72);
     }
+
+    private global::Pmem.Objects.PersistentDictionary<string, string?>? __PmemCollectionNotes;
 
     // Offset 32, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentDictionary<string, string?> Notes
     {
-        get => GetStringKeyedDictionaryOfStrings(32);
+        get => __PmemCollectionNotes ??= GetStringKeyedDictionaryOfStrings(32);
     }
+
+    private global::Pmem.Objects.PersistentDictionary<string, global::Shop.Product?>? __PmemCollectionBySku;
 
     // Offset 8, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     internal partial global::Pmem.Objects.PersistentDictionary<string, global::Shop.Product?> BySku
     {
-        get => GetStringKeyedDictionaryOfObjects<global::Shop.Product>(8);
+        get => __PmemCollectionBySku ??= GetStringKeyedDictionaryOfObjects<global::Shop.Product>(8);
     }
 }

@@ -51,57 +51,75 @@ public partial class Index : global::Pmem.Objects.PersistentObject, global::Pmem
     [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
     internal static void __PmemRegister() => global::Pmem.Objects.PersistentTypeRegistry.Register(s_persistentType);
 
+    private global::Pmem.Objects.PersistentSortedDictionary<long, long>? __PmemCollectionTotals;
+
     // Offset 64, 8 bytes, cache line 1: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentSortedDictionary<long, long> Totals
     {
-        get => GetSortedDictionary<long, long>(64);
+        get => __PmemCollectionTotals ??= GetSortedDictionary<long, long>(64);
     }
+
+    private global::Pmem.Objects.PersistentSortedDictionary<global::System.DateTime, string?>? __PmemCollectionEvents;
 
     // Offset 24, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentSortedDictionary<global::System.DateTime, string?> Events
     {
-        get => GetSortedDictionaryOfStrings<global::System.DateTime>(24);
+        get => __PmemCollectionEvents ??= GetSortedDictionaryOfStrings<global::System.DateTime>(24);
     }
+
+    private global::Pmem.Objects.PersistentSortedDictionary<global::System.Guid, global::Shop.Product?>? __PmemCollectionById;
 
     // Offset 0, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentSortedDictionary<global::System.Guid, global::Shop.Product?> ById
     {
-        get => GetSortedDictionaryOfObjects<global::System.Guid, global::Shop.Product>(0);
+        get => __PmemCollectionById ??= GetSortedDictionaryOfObjects<global::System.Guid, global::Shop.Product>(0);
     }
+
+    private global::Pmem.Objects.PersistentSortedDictionary<string, decimal>? __PmemCollectionPrices;
 
     // Offset 48, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentSortedDictionary<string, decimal> Prices
     {
-        get => GetStringKeyedSortedDictionary<decimal>(48);
+        get => __PmemCollectionPrices ??= GetStringKeyedSortedDictionary<decimal>(48);
     }
+
+    private global::Pmem.Objects.PersistentSortedDictionary<string, string?>? __PmemCollectionNotes;
 
     // Offset 32, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentSortedDictionary<string, string?> Notes
     {
-        get => GetStringKeyedSortedDictionaryOfStrings(32);
+        get => __PmemCollectionNotes ??= GetStringKeyedSortedDictionaryOfStrings(32);
     }
+
+    private global::Pmem.Objects.PersistentSortedDictionary<string, global::Shop.Product?>? __PmemCollectionBySku;
 
     // Offset 16, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentSortedDictionary<string, global::Shop.Product?> BySku
     {
-        get => GetStringKeyedSortedDictionaryOfObjects<global::Shop.Product>(16);
+        get => __PmemCollectionBySku ??= GetStringKeyedSortedDictionaryOfObjects<global::Shop.Product>(16);
     }
+
+    private global::Pmem.Objects.PersistentSortedDictionary<global::Shop.Size, int>? __PmemCollectionBySize;
 
     // Offset 8, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentSortedDictionary<global::Shop.Size, int> BySize
     {
-        get => GetSortedDictionary<global::Shop.Size, int>(8);
+        get => __PmemCollectionBySize ??= GetSortedDictionary<global::Shop.Size, int>(8);
     }
+
+    private global::Pmem.Objects.PersistentSet<int>? __PmemCollectionNumbers;
 
     // Offset 40, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentSet<int> Numbers
     {
-        get => GetSet<int>(40);
+        get => __PmemCollectionNumbers ??= GetSet<int>(40);
     }
+
+    private global::Pmem.Objects.PersistentSet<string>? __PmemCollectionTags;
 
     // Offset 56, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentSet<string> Tags
     {
-        get => GetStringSet(56);
+        get => __PmemCollectionTags ??= GetStringSet(56);
     }
 }

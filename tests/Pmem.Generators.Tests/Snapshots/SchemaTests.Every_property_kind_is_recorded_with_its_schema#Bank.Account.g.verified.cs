@@ -104,22 +104,28 @@ public partial class Account : global::Pmem.Objects.PersistentObject, global::Pm
         set => WriteReference<global::Bank.Item>(64, value);
     }
 
+    private global::Pmem.Objects.PersistentList<global::Bank.Item?>? __PmemCollectionItems;
+
     // Offset 56, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentList<global::Bank.Item?> Items
     {
-        get => GetObjectList<global::Bank.Item>(56);
+        get => __PmemCollectionItems ??= GetObjectList<global::Bank.Item>(56);
     }
+
+    private global::Pmem.Objects.PersistentDictionary<string, global::Bank.Customer?>? __PmemCollectionCoOwners;
 
     // Offset 32, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentDictionary<string, global::Bank.Customer?> CoOwners
     {
-        get => GetStringKeyedDictionaryOfObjects<global::Bank.Customer>(32);
+        get => __PmemCollectionCoOwners ??= GetStringKeyedDictionaryOfObjects<global::Bank.Customer>(32);
     }
+
+    private global::Pmem.Objects.PersistentDictionary<global::System.Guid, int>? __PmemCollectionCounts;
 
     // Offset 40, 8 bytes, cache line 0: the collection is created by its first insert (reads write nothing).
     public partial global::Pmem.Objects.PersistentDictionary<global::System.Guid, int> Counts
     {
-        get => GetDictionary<global::System.Guid, int>(40);
+        get => __PmemCollectionCounts ??= GetDictionary<global::System.Guid, int>(40);
     }
 
     // Offset 28, 4 bytes, cache line 0.

@@ -71,15 +71,13 @@ public sealed partial class PersistentDictionary<TKey, TValue> : IDictionary<TKe
     }
 
     /// <summary>The header, created in the running transaction if there is none yet (the first insert).</summary>
-    private long EnsureHeader()
-    {
-        if (Header is var header && header != 0)
-        {
-            return header;
-        }
+    private long EnsureHeader() => Header is var header && header != 0 ? header : CreateHeader();
 
+    // Apart from EnsureHeader: the closure below is made when its method starts, so only the first insert makes it.
+    private long CreateHeader()
+    {
         var (pool, keys, values) = (_pool, _keys, _values);
-        header = pool.CreateCollection(_anchor.FieldOffset, TypeTable.DictionaryTypeIndex, HeaderSize, created =>
+        var header = pool.CreateCollection(_anchor.FieldOffset, TypeTable.DictionaryTypeIndex, HeaderSize, created =>
         {
             pool.WriteValue(created + KeySizeOffset, keys.SlotSize);
             pool.WriteValue(created + KeyKindOffset, (int)keys.Kind);

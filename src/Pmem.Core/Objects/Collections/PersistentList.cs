@@ -44,16 +44,14 @@ public sealed class PersistentList<T> : IList<T>, IReadOnlyList<T>
     }
 
     /// <summary>The header, created in the running transaction if there is none yet (the first insert).</summary>
-    private long EnsureHeader()
-    {
-        if (Header is var header && header != 0)
-        {
-            return header;
-        }
+    private long EnsureHeader() => Header is var header && header != 0 ? header : CreateHeader();
 
+    // Apart from EnsureHeader: the closure below is made when its method starts, so only the first insert makes it.
+    private long CreateHeader()
+    {
         var codec = _codec;
         var pool = _pool;
-        header = pool.CreateCollection(_anchor.FieldOffset, TypeTable.ListTypeIndex, HeaderSize, created =>
+        var header = pool.CreateCollection(_anchor.FieldOffset, TypeTable.ListTypeIndex, HeaderSize, created =>
         {
             pool.WriteValue(created + SlotSizeOffset, codec.SlotSize);
             pool.WriteValue(created + SlotKindOffset, (int)codec.Kind);

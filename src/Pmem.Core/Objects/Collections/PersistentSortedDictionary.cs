@@ -78,15 +78,13 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
     }
 
     /// <summary>The header, created in the running transaction if there is none yet (the first insert).</summary>
-    private long EnsureHeader()
-    {
-        if (Header is var header && header != 0)
-        {
-            return header;
-        }
+    private long EnsureHeader() => Header is var header && header != 0 ? header : CreateHeader();
 
+    // Apart from EnsureHeader: the closure below is made when its method starts, so only the first insert makes it.
+    private long CreateHeader()
+    {
         var (pool, keys, values, nodeSize) = (_pool, _keys, _values, NodeSizeFor(_keySize, _valueSize));
-        header = pool.CreateCollection(_anchor.FieldOffset, TypeTable.SortedDictionaryTypeIndex, CollectionLayout.HeaderSize, created =>
+        var header = pool.CreateCollection(_anchor.FieldOffset, TypeTable.SortedDictionaryTypeIndex, CollectionLayout.HeaderSize, created =>
         {
             pool.WriteValue(created + CollectionLayout.KeySizeOffset, keys.Codec.SlotSize);
             pool.WriteValue(created + CollectionLayout.KeyKindOffset, (int)keys.Codec.Kind);
