@@ -1,4 +1,4 @@
-// AllocationCache -- one thread's prepared blocks for one pool, per type index, taken without a lock or a log.
+// AllocationCache -- one thread's prepared blocks for one pool, per type index, and the blocks its commits freed, per size class.
 namespace Pmem.Heap;
 
 /// <summary>
@@ -7,8 +7,16 @@ namespace Pmem.Heap;
 /// sets the block's bitmap bit: one flushed line and one drain, no lock, no log (see <c>docs/transactions.md</c>).
 /// </summary>
 /// <remarks>
+/// <para>
 /// The blocks are reserved in volatile state only: their bits are clear, so a crash frees them. A cache whose thread
 /// ends returns its blocks to the heap from its finalizer; a thread that moves to another pool returns them at once.
+/// </para>
+/// <para>
+/// Blocks the thread's commits free are kept here too, per size class, up to <see cref="FreedCapacity"/>, and go first
+/// into its next batch of that class: a thread that frees as much as it allocates then takes no lock, where every
+/// free took the size class's lock, a line every allocating thread wrote (docs/transactions.md, "What every commit
+/// still shares"). A full class gives its older half back to the heap under one lock.
+/// </para>
 /// </remarks>
 internal sealed class AllocationCache
 {
@@ -18,6 +26,10 @@ internal sealed class AllocationCache
     private readonly PoolHeap _heap;
     private readonly BlockReservation[]?[] _blocks;
     private readonly int[] _counts; // per type index: the pool's whole range of indexes
+    private readonly FreedBlocks?[] _freed = new FreedBlocks?[SizeClasses.Count];
+
+    /// <summary>Most freed blocks kept per size class: two of the largest batches.</summary>
+    public const int FreedCapacity = 2 * MaxBatch;
 
     public AllocationCache(PoolHeap heap, int typeIndexCount)
     {
@@ -34,8 +46,8 @@ internal sealed class AllocationCache
     /// <summary>Blocks to prepare at once for blocks of <paramref name="blockSize"/> bytes: 2 KiB worth, 2 to 32.</summary>
     public static int BatchFor(int blockSize) => Math.Clamp(2048 / blockSize, 2, MaxBatch);
 
-    /// <summary>True when any type's cache holds a block.</summary>
-    public bool HoldsBlocks => _counts.AsSpan().ContainsAnyExcept(0);
+    /// <summary>True when any type's cache, or any size class's freed blocks, hold a block.</summary>
+    public bool HoldsBlocks => _counts.AsSpan().ContainsAnyExcept(0) || Array.Exists(_freed, freed => freed is { Count: > 0 });
 
     public bool TryTake(uint typeIndex, out BlockReservation block)
     {
@@ -58,6 +70,65 @@ internal sealed class AllocationCache
         _counts[typeIndex] = blocks.Length;
     }
 
+    /// <summary>
+    /// Keeps a block a commit of this thread has just freed, for this thread's next batch of its size class (a large
+    /// block goes back to the heap at once). <paramref name="freedThrough"/> is as for <see cref="PoolHeap.Release"/>.
+    /// </summary>
+    public void KeepFreed(in BlockReservation block, long freedThrough)
+    {
+        if (block.IsLarge)
+        {
+            _heap.Release(block, freedThrough);
+            return;
+        }
+
+        var freed = _freed[block.SizeClass] ??= new FreedBlocks();
+        if (freed.Offsets.AsSpan(0, freed.Count).Contains(block.Offset))
+        {
+            return; // kept already: a block kept twice would be handed to two owners
+        }
+
+        if (freed.Count == FreedCapacity)
+        {
+            // The older half goes back in one lock; the newer half, likelier in cache, stays.
+            _heap.ReleaseMany(freed.Blocks.AsSpan(0, FreedCapacity / 2), freed.FreedThrough);
+            freed.Blocks.AsSpan(FreedCapacity / 2).CopyTo(freed.Blocks);
+            freed.Offsets.AsSpan(FreedCapacity / 2).CopyTo(freed.Offsets);
+            freed.Count = FreedCapacity / 2;
+        }
+
+        freed.Blocks[freed.Count] = block;
+        freed.Offsets[freed.Count++] = block.Offset;
+        freed.FreedThrough = Math.Max(freed.FreedThrough, freedThrough);
+    }
+
+    /// <summary>
+    /// Takes up to <paramref name="into"/>.Length kept freed blocks of <paramref name="sizeClass"/>, the newest first,
+    /// reserved again with their next generation. <paramref name="freedThrough"/> covers every commit whose log may
+    /// mention them.
+    /// </summary>
+    public int TakeFreed(int sizeClass, Span<BlockReservation> into, out long freedThrough)
+    {
+        freedThrough = 0;
+        if (_freed[sizeClass] is not { Count: > 0 } freed)
+        {
+            return 0;
+        }
+
+        var taken = Math.Min(into.Length, freed.Count);
+        freed.Count -= taken;
+        for (var i = 0; i < taken; i++)
+        {
+            into[i] = _heap.Reuse(freed.Blocks[freed.Count + i]);
+        }
+
+        freedThrough = freed.FreedThrough;
+        return taken;
+    }
+
+    /// <summary>Freed blocks kept for <paramref name="sizeClass"/> (for tests).</summary>
+    internal int FreedCount(int sizeClass) => _freed[sizeClass]?.Count ?? 0;
+
     /// <summary>Gives every cached block back to the heap's free lists.</summary>
     public void ReturnAll(long freedThrough, bool mayReturnRuns = true)
     {
@@ -70,5 +141,23 @@ internal sealed class AllocationCache
 
             _counts[type] = 0;
         }
+
+        foreach (var freed in _freed)
+        {
+            if (freed is { Count: > 0 })
+            {
+                _heap.ReleaseMany(freed.Blocks.AsSpan(0, freed.Count), Math.Max(freed.FreedThrough, freedThrough), mayReturnRuns);
+                freed.Count = 0;
+            }
+        }
+    }
+
+    /// <summary>One size class's kept freed blocks (offsets apart, so the duplicate check is one vector search).</summary>
+    private sealed class FreedBlocks
+    {
+        public readonly BlockReservation[] Blocks = new BlockReservation[FreedCapacity];
+        public readonly long[] Offsets = new long[FreedCapacity];
+        public int Count;
+        public long FreedThrough;
     }
 }

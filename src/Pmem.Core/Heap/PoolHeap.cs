@@ -131,28 +131,57 @@ internal sealed partial class PoolHeap
             return;
         }
 
-        var state = _classes[block.SizeClass];
-        RunState? emptied = null;
+        ReleaseMany(new ReadOnlySpan<BlockReservation>(in block), freedThrough, mayReturnRun);
+    }
+
+    /// <summary>
+    /// Returns run blocks of one size class (a thread's kept freed blocks) to the volatile free lists under one lock;
+    /// as <see cref="Release"/> otherwise.
+    /// </summary>
+    public void ReleaseMany(ReadOnlySpan<BlockReservation> blocks, long freedThrough, bool mayReturnRun = true)
+    {
+        if (blocks.IsEmpty)
+        {
+            return;
+        }
+
+        var sizeClass = blocks[0].SizeClass;
+        var state = _classes[sizeClass];
+        List<RunState>? emptied = null;
         lock (state.Lock)
         {
-            var run = state.CurrentFor(block.Chunk) ?? FindRun(state, block.Chunk);
-            run.Return(block.Slot);
-            run.FreedThrough = Math.Max(run.FreedThrough, freedThrough);
-            if (mayReturnRun && run.IsEmpty(SizeClasses.Geometry[block.SizeClass].BlockCount) && state.CurrentFor(run.Chunk) is null)
+            foreach (var block in blocks)
             {
-                // Every block is free and none is reserved: the chunk goes back to the free spans, so a pool that
-                // moves from one size class to another does not keep runs it no longer uses. The class keeps its
-                // current run, so alternating one allocation and one free does not create and return a run each time.
-                state.Available.Remove(run);
-                emptied = run;
+                var run = state.CurrentFor(block.Chunk) ?? FindRun(state, block.Chunk);
+                run.Return(block.Slot);
+                run.FreedThrough = Math.Max(run.FreedThrough, freedThrough);
+                if (mayReturnRun && run.IsEmpty(SizeClasses.Geometry[sizeClass].BlockCount) && state.CurrentFor(run.Chunk) is null)
+                {
+                    // Every block is free and none is reserved: the chunk goes back to the free spans, so a pool that
+                    // moves from one size class to another does not keep runs it no longer uses. The class keeps its
+                    // current run, so alternating one allocation and one free does not create and return a run each time.
+                    state.Available.Remove(run);
+                    (emptied ??= []).Add(run);
+                }
             }
         }
 
         if (emptied is not null)
         {
-            ReturnEmptyRun(emptied);
+            foreach (var run in emptied)
+            {
+                ReturnEmptyRun(run);
+            }
         }
     }
+
+    /// <summary>A run block freed this session, reserved again by the thread that kept it: its next generation, not prepared.</summary>
+    public BlockReservation Reuse(in BlockReservation freed) =>
+        freed with { Prepared = false, Generation = NextGeneration(freed.Chunk, freed.SizeClass, freed.Slot) };
+
+    // A free slot reserved by one thread alone: its header word still holds the generation of its last allocation.
+    private ushort NextGeneration(int chunk, int sizeClass, int slot) =>
+        StampsGenerations ? BlockGeneration.After(_domain.Read<uint>(ChunkOffset(chunk) + SizeClasses.Geometry[sizeClass].TypeOffset(slot))) : (ushort)0;
 
     /// <summary>
     /// Reserves up to <paramref name="into"/>.Length blocks of <paramref name="size"/>'s size class under one lock
@@ -245,8 +274,7 @@ internal sealed partial class PoolHeap
         {
             into[taken++] = new BlockReservation(BlockOffset(run.Chunk, sizeClass, slot), sizeClass, run.Chunk, slot, SizeClasses.Sizes[sizeClass])
             {
-                // The slot is free and reserved here alone: its header word still holds the generation of its last allocation.
-                Generation = StampsGenerations ? BlockGeneration.After(_domain.Read<uint>(ChunkOffset(run.Chunk) + SizeClasses.Geometry[sizeClass].TypeOffset(slot))) : (ushort)0,
+                Generation = NextGeneration(run.Chunk, sizeClass, slot),
             };
         }
 

@@ -14,6 +14,9 @@ public sealed partial class PersistentPool
         return cache.TryTake(typeIndex, out var block) ? block : PrepareBatch(cache, typeIndex, size);
     }
 
+    /// <summary>The calling thread's allocation cache for this pool (for tests).</summary>
+    internal AllocationCache ThreadAllocationCache => AllocationCacheOfThisThread();
+
     private AllocationCache AllocationCacheOfThisThread()
     {
         var cache = t_allocationCache;
@@ -48,17 +51,25 @@ public sealed partial class PersistentPool
     {
         Span<BlockReservation> batch = stackalloc BlockReservation[AllocationCache.MaxBatch];
         batch = batch[..AllocationCache.BatchFor(SizeClasses.Sizes[SizeClasses.ClassFor(size)])];
-        int count;
-        long freedThrough;
-        try
+        var count = cache.TakeFreed(SizeClasses.ClassFor(size), batch, out var freedThrough); // no lock: this thread's frees
+        if (count < batch.Length)
         {
-            count = _heap.ReserveMany(size, batch, out freedThrough);
-        }
-        catch (PoolOutOfSpaceException) when (cache.HoldsBlocks)
-        {
-            // Blocks this thread prepared for other types may be the last free ones: give them back and try again.
-            cache.ReturnAll(0);
-            count = _heap.ReserveMany(size, batch, out freedThrough);
+            try
+            {
+                count += _heap.ReserveMany(size, batch[count..], out var reservedFreedThrough);
+                freedThrough = Math.Max(freedThrough, reservedFreedThrough);
+            }
+            catch (PoolOutOfSpaceException) when (count > 0)
+            {
+                // The blocks this thread freed make a batch of their own.
+            }
+            catch (PoolOutOfSpaceException) when (cache.HoldsBlocks)
+            {
+                // Blocks this thread prepared for other types, or freed, may be the last free ones: give them back and
+                // try again.
+                cache.ReturnAll(0);
+                count = _heap.ReserveMany(size, batch, out freedThrough);
+            }
         }
 
         batch = batch[..count];
@@ -107,7 +118,44 @@ public sealed partial class PersistentPool
         return block;
     }
 
-    private BlockReservation ReserveBlock(long size) => _heap.Reserve(size);
+    /// <summary>
+    /// Reserves one block (a string's, a collection's storage): one this thread's commits freed if it kept one of the
+    /// size class, else one from the heap, which gets the thread's kept blocks back first if it has no room.
+    /// </summary>
+    private BlockReservation ReserveBlock(long size)
+    {
+        var cache = AllocationCacheOfThisThread();
+        Span<BlockReservation> kept = stackalloc BlockReservation[1];
+        if (SizeClasses.ClassFor(size) is var sizeClass and >= 0 && cache.TakeFreed(sizeClass, kept, out var freedThrough) == 1)
+        {
+            try
+            {
+                // As for the heap's blocks: no log that mentions the block may stay replayable over what is written now.
+                _commits.RetireThrough(freedThrough, TransactionState.OfThread?.Commits);
+            }
+            catch
+            {
+                _heap.Release(kept[0], freedThrough);
+                throw;
+            }
+
+            return kept[0];
+        }
+
+        try
+        {
+            return _heap.Reserve(size);
+        }
+        catch (PoolOutOfSpaceException) when (cache.HoldsBlocks)
+        {
+            cache.ReturnAll(0); // blocks this thread keeps may be the last free ones
+            return _heap.Reserve(size);
+        }
+    }
+
+    /// <summary>A block a commit of this thread freed: kept for the thread's next batch of its size class (see <see cref="AllocationCache"/>).</summary>
+    void ITransactionalPool.KeepFreed(in BlockReservation block, long freedThrough) =>
+        AllocationCacheOfThisThread().KeepFreed(block, freedThrough);
 
     private static RedoBuilder RentRedo() => TransactionState.ForThread.RentRedo();
 

@@ -44,6 +44,12 @@ internal interface ITransactionalPool
     void AddOwnedBlocks(long offset, uint typeIndex, ref List<long>? owned);
 
     /// <summary>
+    /// Returns a block the calling thread's commit has just freed, for that thread to reuse (see
+    /// <see cref="PoolHeap.Release"/> for <paramref name="freedThrough"/>).
+    /// </summary>
+    void KeepFreed(in BlockReservation block, long freedThrough);
+
+    /// <summary>
     /// The outermost level of <paramref name="tx"/> ended (after its commit or rollback) while it had created
     /// collections (<see cref="TransactionState.CreatedCollections"/>): the pool forgets them and wakes waiting threads.
     /// </summary>

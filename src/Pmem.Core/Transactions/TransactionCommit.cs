@@ -39,7 +39,7 @@ internal static class TransactionCommit
         var freedThrough = commits.LastSequence; // at or above this commit's sequence
         foreach (var block in tx.Frees)
         {
-            heap.Release(block, freedThrough);
+            pool.KeepFreed(block, freedThrough); // for this thread's next allocations, without the heap's lock
         }
 
         tx.ClearBlocks(); // now durable: a later rollback must not release the allocations

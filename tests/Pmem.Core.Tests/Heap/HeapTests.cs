@@ -57,6 +57,86 @@ public sealed class HeapTests
     }
 
     [Fact]
+    public void A_thread_reuses_the_blocks_its_commits_freed_first()
+    {
+        using var pool = NewPool();
+        var accounts = new List<Account>();
+        using (var tx = pool.BeginTransaction())
+        {
+            for (var i = 0; i < 3 * AllocationCache.MaxBatch; i++)
+            {
+                accounts.Add(pool.New<Account>());
+            }
+
+            tx.Commit();
+        }
+
+        var sizeClass = SizeClasses.ClassFor(64);
+        var freed = accounts.Take(AllocationCache.MaxBatch).Select(a => a.Offset).ToHashSet();
+        using (var tx = pool.BeginTransaction())
+        {
+            foreach (var account in accounts.Take(AllocationCache.MaxBatch))
+            {
+                pool.Delete(account);
+            }
+
+            tx.Commit();
+        }
+
+        // Kept by this thread, not handed back to the heap: its next batch (its prepared blocks were used up by the
+        // three whole batches above) is exactly those blocks.
+        Assert.Equal(AllocationCache.MaxBatch, pool.ThreadAllocationCache.FreedCount(sizeClass));
+        var again = Enumerable.Range(0, AllocationCache.MaxBatch).Select(_ => pool.New<Account>().Offset).ToHashSet();
+        Assert.Equal(0, pool.ThreadAllocationCache.FreedCount(sizeClass));
+        Assert.Equal(freed, again);
+        var reopened = Reopen(pool);
+        Assert.True(reopened.Check().IsConsistent);
+        reopened.Dispose();
+    }
+
+    [Fact]
+    public void A_block_kept_twice_is_handed_out_once_and_a_full_class_gives_half_back()
+    {
+        using var pool = NewPool();
+        var accounts = new List<Account>();
+        using (var tx = pool.BeginTransaction())
+        {
+            for (var i = 0; i < AllocationCache.FreedCapacity + 2; i++)
+            {
+                accounts.Add(pool.New<Account>());
+            }
+
+            tx.Commit();
+        }
+
+        var cache = pool.ThreadAllocationCache;
+        var sizeClass = SizeClasses.ClassFor(64);
+        var heap = ((Pmem.Transactions.ITransactionalPool)pool).Heap;
+        Assert.True(heap.TryGetAllocated(accounts[0].Offset, out var block, out var typeIndex));
+        cache.KeepFreed(block, 0);
+        cache.KeepFreed(block, 0);
+        Assert.Equal(1, cache.FreedCount(sizeClass));
+        Span<BlockReservation> taken = stackalloc BlockReservation[4];
+        Assert.Equal(1, cache.TakeFreed(sizeClass, taken, out _));
+        Assert.Equal(block.Offset, taken[0].Offset);
+        Assert.Equal(BlockGeneration.After(BlockGeneration.Header(typeIndex, block.Generation)), taken[0].Generation);
+        heap.Release(taken[0], 0); // (the test took it out of the cache: give it to the heap, which owns it)
+
+        using (var tx = pool.BeginTransaction())
+        {
+            foreach (var account in accounts.Skip(1))
+            {
+                pool.Delete(account);
+            }
+
+            tx.Commit();
+        }
+
+        // 64 kept, then the 65th made room by giving the older 32 back under one lock.
+        Assert.Equal(AllocationCache.FreedCapacity / 2 + 1, cache.FreedCount(sizeClass));
+    }
+
+    [Fact]
     public void Freeing_after_a_reopen_before_any_allocation_reuses_the_block_once()
     {
         var pool = NewPool();
