@@ -70,6 +70,11 @@ public sealed partial class PersistentPool
                 cache.ReturnAll(0);
                 count = _heap.ReserveMany(size, batch, out freedThrough);
             }
+            catch when (count > 0)
+            {
+                _heap.ReleaseMany(batch[..count], freedThrough); // the growth failed: the kept blocks go to the heap
+                throw;
+            }
         }
 
         batch = batch[..count];

@@ -78,6 +78,10 @@ public sealed partial class PersistentPool
     internal long AllocatedSizeOf(long offset, uint typeIndex) =>
         TryGetBlock(offset, out var block, out var stored) && stored == typeIndex ? block.Size : -1;
 
+    /// <summary>Whether blocks of <paramref name="typeIndex"/> can have <see cref="InternalChildren"/> (collections' blocks).</summary>
+    private static bool HasInternalChildren(uint typeIndex) =>
+        typeIndex is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex or TypeTable.SortedDictionaryTypeIndex;
+
     /// <summary>
     /// The offsets an internal block owns or references, for frees (<paramref name="problems"/> null: a damaged
     /// collection header throws <see cref="PoolCorruptedException"/>) and checks (it is reported there).

@@ -33,8 +33,13 @@ public sealed partial class PersistentPool : IHeapContext, ITransactionalPool
 
     void ITransactionalPool.AddOwnedBlocks(long offset, uint typeIndex, ref List<long>? owned)
     {
-        foreach (var field in _types.Get(typeIndex)?.Fields ?? [])
+        // Indexed, not enumerated through the interface: enumerating an empty array that way uses one enumerator
+        // shared by the whole process, whose MoveNext stores to it, so every thread deleting an object without strings
+        // or collections wrote the same cache line (bench/RESULTS.md, session 13).
+        var fields = _types.Get(typeIndex)?.Fields;
+        for (var i = 0; i < fields?.Count; i++)
         {
+            var field = fields[i];
             if (field.Kind is Objects.PersistentFieldKind.String or Objects.PersistentFieldKind.Collection)
             {
                 var child = ReadValue<long>(offset + field.Offset);
@@ -43,6 +48,11 @@ public sealed partial class PersistentPool : IHeapContext, ITransactionalPool
                     (owned ??= []).Add(child);
                 }
             }
+        }
+
+        if (!HasInternalChildren(typeIndex))
+        {
+            return; // an object: what it owns is in its fields
         }
 
         foreach (var (child, isOwned, _) in InternalChildren(offset, typeIndex))
