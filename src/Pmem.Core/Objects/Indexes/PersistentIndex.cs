@@ -25,9 +25,6 @@ public sealed class PersistentIndex<T, TKey> : IEnumerable<T>
     where T : PersistentObject, IPersistentObject<T>
     where TKey : notnull
 {
-    // A static abstract call from shared generic code resolves the method on every call; a delegate made once does not.
-    private static readonly Func<ObjectHandle, T> s_attach = T.Attach;
-
     private readonly PersistentPool _pool;
     private readonly PersistentPropertyInfo _property;
     private IndexOperations? _operations;
@@ -61,13 +58,13 @@ public sealed class PersistentIndex<T, TKey> : IEnumerable<T>
         if (Live() is not { } index)
         {
             var found = Operations.Scan(_pool, T.PersistentType.Name, _property.Offset, bound, bound, descending: false);
-            obj = found.Count > 0 ? s_attach(new ObjectHandle(_pool, found[0])) : null;
+            obj = found.Count > 0 ? T.Attach(new ObjectHandle(_pool, found[0])) : null;
             return obj is not null;
         }
 
         // Only the first is read: no list, and the walk stops at it.
         var first = _pool.ReadIndexes((self: this, index, bound), static s => s.self.ReaderOf(s.index).Objects(s.bound, s.bound, false, null, out var first) ? first : 0);
-        obj = first != 0 ? s_attach(new ObjectHandle(_pool, first)) : null; // no object lives at offset 0
+        obj = first != 0 ? T.Attach(new ObjectHandle(_pool, first)) : null; // no object lives at offset 0
         return obj is not null;
     }
 
@@ -112,7 +109,7 @@ public sealed class PersistentIndex<T, TKey> : IEnumerable<T>
         var objects = new T[offsets.Count];
         for (var i = 0; i < objects.Length; i++)
         {
-            objects[i] = s_attach(new ObjectHandle(_pool, offsets[i]));
+            objects[i] = T.Attach(new ObjectHandle(_pool, offsets[i]));
         }
 
         return objects;
