@@ -1,4 +1,4 @@
-// PoolHeap (scan) -- walking the allocated blocks of one type index run by run, without a lock or an allocation per block.
+// PoolHeap (scan) -- walking allocated blocks without a lock: one type index run by run, all of them, or their count.
 using System.Buffers.Binary;
 using System.Numerics;
 using Pmem.Memory;
@@ -126,5 +126,65 @@ internal sealed partial class PoolHeap
 
         var geometry = SizeClasses.Geometry[scan.Head.SizeClass];
         scan.Bits = Volatile.Read(ref _domain.GetRef<ulong>(ChunkOffset(scan.Chunk) + geometry.WordOffsetAt(scan.Word)));
+    }
+
+    /// <summary>How many blocks are allocated (their bits counted; no allocation header is read).</summary>
+    public int CountAllocated()
+    {
+        long count = 0;
+        for (var i = 0; i < _chunkCount; i += Math.Max(1, _heads[i].Span))
+        {
+            var head = _heads[i];
+            if (head.Kind == ChunkKind.Large)
+            {
+                count += BlockGeneration.TypeOf(_domain.Read<uint>(ChunkOffset(i) + ChunkHeader.LargeTypeOffset)) != 0 ? 1 : 0;
+            }
+            else if (head.Kind == ChunkKind.Run)
+            {
+                var geometry = SizeClasses.Geometry[head.SizeClass];
+                for (var w = 0; w < geometry.BitmapWords; w++)
+                {
+                    count += BitOperations.PopCount(_domain.Read<ulong>(ChunkOffset(i) + geometry.WordOffsetAt(w)));
+                }
+            }
+        }
+
+        return (int)Math.Min(count, Array.MaxLength);
+    }
+
+    /// <summary>Visits every durably allocated block (for checks and statistics).</summary>
+    public void ForEachAllocated(Action<BlockReservation, uint> visit)
+    {
+        var i = 0;
+        while (i < _chunkCount)
+        {
+            var head = _heads[i];
+            var chunkOffset = ChunkOffset(i);
+            if (head.Kind == ChunkKind.Large)
+            {
+                var header = _domain.Read<uint>(chunkOffset + ChunkHeader.LargeTypeOffset);
+                if (BlockGeneration.TypeOf(header) != 0)
+                {
+                    visit(new BlockReservation(chunkOffset + ChunkHeader.Size, -1, i, 0, (long)head.Span * ChunkSize - ChunkHeader.Size) { Generation = BlockGeneration.Of(header) }, BlockGeneration.TypeOf(header));
+                }
+            }
+            else if (head.Kind == ChunkKind.Run)
+            {
+                var geometry = SizeClasses.Geometry[head.SizeClass];
+                for (var w = 0; w < geometry.BitmapWords; w++)
+                {
+                    var word = _domain.Read<ulong>(chunkOffset + geometry.WordOffsetAt(w));
+                    while (word != 0)
+                    {
+                        var slot = w * RunGeometry.BitsPerWord + BitOperations.TrailingZeroCount(word);
+                        word &= word - 1;
+                        var header = _domain.Read<uint>(chunkOffset + geometry.TypeOffset(slot));
+                        visit(new BlockReservation(BlockOffset(i, head.SizeClass, slot), head.SizeClass, i, slot, SizeClasses.Sizes[head.SizeClass]) { Generation = BlockGeneration.Of(header) }, BlockGeneration.TypeOf(header));
+                    }
+                }
+            }
+
+            i += Math.Max(1, head.Span);
+        }
     }
 }

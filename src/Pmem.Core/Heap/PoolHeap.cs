@@ -86,9 +86,12 @@ internal sealed partial class PoolHeap
         domain.Flush(heapStart, 8);
     }
 
-    /// <summary>Reserves a block (volatile only) of at least <paramref name="size"/> bytes.</summary>
+    /// <summary>
+    /// Reserves a block (volatile only) of at least <paramref name="size"/> bytes: one the calling thread's commits
+    /// freed and <paramref name="kept"/> holds, if it holds one of the size class, else one from the free lists.
+    /// </summary>
     /// <exception cref="PoolOutOfSpaceException">No room, even after growing.</exception>
-    public BlockReservation Reserve(long size)
+    public BlockReservation Reserve(long size, AllocationCache? kept = null)
     {
         var sizeClass = SizeClasses.ClassFor(size);
         if (sizeClass < 0)
@@ -101,7 +104,12 @@ internal sealed partial class PoolHeap
         // someone else's may stay replayable, or recovery would replay it over that content. (Its bit alone would be
         // safe: the log that freed it replays before the one that publishes it.)
         Span<BlockReservation> one = stackalloc BlockReservation[1];
-        ReserveMany(size, one, out var freedThrough);
+        long freedThrough;
+        if (kept is null || kept.TakeFreed(sizeClass, one, out freedThrough) == 0)
+        {
+            ReserveMany(size, one, out freedThrough);
+        }
+
         try
         {
             _context.RetireThrough(freedThrough);
@@ -381,67 +389,6 @@ internal sealed partial class PoolHeap
         block.IsLarge
             ? ChunkOffset(block.Chunk) + ChunkHeader.LargeTypeOffset
             : ChunkOffset(block.Chunk) + SizeClasses.Geometry[block.SizeClass].TypeOffset(block.Slot);
-
-    /// <summary>How many blocks are allocated (their bits counted; no allocation header is read).</summary>
-    public int CountAllocated()
-    {
-        long count = 0;
-        for (var i = 0; i < _chunkCount; i += Math.Max(1, _heads[i].Span))
-        {
-            var head = _heads[i];
-            if (head.Kind == ChunkKind.Large)
-            {
-                count += BlockGeneration.TypeOf(_domain.Read<uint>(ChunkOffset(i) + ChunkHeader.LargeTypeOffset)) != 0 ? 1 : 0;
-            }
-            else if (head.Kind == ChunkKind.Run)
-            {
-                var geometry = SizeClasses.Geometry[head.SizeClass];
-                for (var w = 0; w < geometry.BitmapWords; w++)
-                {
-                    count += BitOperations.PopCount(_domain.Read<ulong>(ChunkOffset(i) + geometry.WordOffsetAt(w)));
-                }
-            }
-        }
-
-        return (int)Math.Min(count, Array.MaxLength);
-    }
-
-    /// <summary>Visits every durably allocated block (for checks and statistics).</summary>
-    public void ForEachAllocated(Action<BlockReservation, uint> visit)
-    {
-        var i = 0;
-        while (i < _chunkCount)
-        {
-            var head = _heads[i];
-            var chunkOffset = ChunkOffset(i);
-            if (head.Kind == ChunkKind.Large)
-            {
-                var header = _domain.Read<uint>(chunkOffset + ChunkHeader.LargeTypeOffset);
-                if (BlockGeneration.TypeOf(header) != 0)
-                {
-                    visit(new BlockReservation(chunkOffset + ChunkHeader.Size, -1, i, 0, (long)head.Span * ChunkSize - ChunkHeader.Size) { Generation = BlockGeneration.Of(header) }, BlockGeneration.TypeOf(header));
-                }
-            }
-            else if (head.Kind == ChunkKind.Run)
-            {
-                var geometry = SizeClasses.Geometry[head.SizeClass];
-                for (var w = 0; w < geometry.BitmapWords; w++)
-                {
-                    var word = _domain.Read<ulong>(chunkOffset + geometry.WordOffsetAt(w));
-                    while (word != 0)
-                    {
-                        var slot = w * RunGeometry.BitsPerWord + BitOperations.TrailingZeroCount(word);
-                        word &= word - 1;
-                        var header = _domain.Read<uint>(chunkOffset + geometry.TypeOffset(slot));
-                        visit(new BlockReservation(BlockOffset(i, head.SizeClass, slot), head.SizeClass, i, slot, SizeClasses.Sizes[head.SizeClass]) { Generation = BlockGeneration.Of(header) }, BlockGeneration.TypeOf(header));
-                    }
-                }
-            }
-
-            i += Math.Max(1, head.Span);
-        }
-    }
-
 
     private long ChunkOffset(int chunk) => _heapStart + (long)chunk * ChunkSize;
 

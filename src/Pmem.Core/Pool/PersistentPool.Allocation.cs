@@ -50,8 +50,9 @@ public sealed partial class PersistentPool
     private BlockReservation PrepareBatch(AllocationCache cache, uint typeIndex, int size)
     {
         Span<BlockReservation> batch = stackalloc BlockReservation[AllocationCache.MaxBatch];
-        batch = batch[..AllocationCache.BatchFor(SizeClasses.Sizes[SizeClasses.ClassFor(size)])];
-        var count = cache.TakeFreed(SizeClasses.ClassFor(size), batch, out var freedThrough); // no lock: this thread's frees
+        var sizeClass = SizeClasses.ClassFor(size);
+        batch = batch[..AllocationCache.BatchFor(SizeClasses.Sizes[sizeClass])];
+        var count = cache.TakeFreed(sizeClass, batch, out var freedThrough); // no lock: this thread's frees
         if (count < batch.Length)
         {
             try
@@ -124,37 +125,20 @@ public sealed partial class PersistentPool
     }
 
     /// <summary>
-    /// Reserves one block (a string's, a collection's storage): one this thread's commits freed if it kept one of the
-    /// size class, else one from the heap, which gets the thread's kept blocks back first if it has no room.
+    /// Reserves one block (a string's, a collection's storage), one this thread's commits freed first; with no room
+    /// left, the thread's kept and prepared blocks go back to the heap and it tries again.
     /// </summary>
     private BlockReservation ReserveBlock(long size)
     {
         var cache = AllocationCacheOfThisThread();
-        Span<BlockReservation> kept = stackalloc BlockReservation[1];
-        if (SizeClasses.ClassFor(size) is var sizeClass and >= 0 && cache.TakeFreed(sizeClass, kept, out var freedThrough) == 1)
-        {
-            try
-            {
-                // As for the heap's blocks: no log that mentions the block may stay replayable over what is written now.
-                _commits.RetireThrough(freedThrough, TransactionState.OfThread?.Commits);
-            }
-            catch
-            {
-                _heap.Release(kept[0], freedThrough);
-                throw;
-            }
-
-            return kept[0];
-        }
-
         try
         {
-            return _heap.Reserve(size);
+            return _heap.Reserve(size, cache);
         }
         catch (PoolOutOfSpaceException) when (cache.HoldsBlocks)
         {
             cache.ReturnAll(0); // blocks this thread keeps may be the last free ones
-            return _heap.Reserve(size);
+            return _heap.Reserve(size, cache);
         }
     }
 
