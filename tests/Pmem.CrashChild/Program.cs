@@ -10,9 +10,16 @@ using Pmem.Pool;
 //        one lock (SharedWorkload.cs)
 //    or: Pmem.CrashChild <pool path> <PowerFailure|ProcessCrash> --compact-setup|--compact|--compact-fingerprint:
 //        compaction until killed (CompactionWorkload.cs)
+//    or: Pmem.CrashChild --map-race <directory> <threads> <milliseconds>: threads mapping small files at once
+//        (MappingRaceWorkload.cs)
 // Creates the pool with 8 accounts of 1,000 if it does not exist, prints "ready", then moves money between random
 // accounts in transactions (and replaces a string outside them) until it is killed. With --check it opens the pool
 // (running recovery), checks the invariants and prints "ok <transfers>" or the broken invariant (exit code 1).
+if (args[0] == "--map-race")
+{
+    return MappingRaceWorkload.Run(args);
+}
+
 var path = args[0];
 var mode = Enum.Parse<DurabilityMode>(args[1]);
 if (args.Length > 2 && args[2].StartsWith("--compact", StringComparison.Ordinal))

@@ -13,7 +13,7 @@ internal static unsafe partial class LibC
 
     public const int PROT_NONE = 0, PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
     public const int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_SHARED_VALIDATE = 0x03, MAP_FIXED = 0x10,
-        MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000, MAP_SYNC = 0x80000;
+        MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000, MAP_SYNC = 0x80000, MAP_FIXED_NOREPLACE = 0x100000;
     public const int MS_SYNC = 4;
     public const int O_RDONLY = 0, O_RDWR = 2, O_CREAT = 0x40, O_EXCL = 0x80, O_CLOEXEC = 0x80000,
         O_DIRECTORY = 0x10000, O_TMPFILE = 0x400000 | O_DIRECTORY;

@@ -15,9 +15,16 @@ internal sealed class FileDescriptorHandle : SafeHandle
     protected override bool ReleaseHandle() => LibC.Close(Fd) == 0;
 }
 
-/// <summary>A reserved range of address space (file pages mapped into part of it), unmapped whole when released.</summary>
+/// <summary>
+/// A reserved range of address space (file pages mapped into part of it), unmapped when released: all of it, except a
+/// part lost to a refused mapping (see <see cref="MapFixed"/>), which may belong to someone else by then.
+/// </summary>
 internal sealed unsafe class AddressReservation : SafeHandle
 {
+    private const int ReserveFlags = LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE;
+
+    private nuint _lostStart, _lostEnd; // offsets; empty when nothing was lost
+
     public AddressReservation(byte* address, nuint size)
         : base(IntPtr.Zero, ownsHandle: true)
     {
@@ -29,15 +36,65 @@ internal sealed unsafe class AddressReservation : SafeHandle
 
     public byte* Address => (byte*)handle;
 
+    /// <summary>Bytes from <see cref="Address"/> that are still this reservation's without a gap: what can be mapped into.</summary>
+    public nuint UsableSize => _lostEnd > _lostStart ? _lostStart : Size;
+
     public override bool IsInvalid => handle == IntPtr.Zero;
 
-    protected override bool ReleaseHandle() => LibC.Munmap((void*)handle, Size) == 0;
+    /// <summary>
+    /// Maps <paramref name="length"/> bytes at <paramref name="offset"/> into the reservation (mmap with MAP_FIXED).
+    /// Linux may already have unmapped the range when it refuses such a mapping (it leaves a gap where the failed
+    /// mapping was), and another thread's mmap could take that gap before anything else is tried: so the range is
+    /// reserved again at once without replacing anything, and if that fails (the old reservation is still there, or
+    /// another mapping is) the range is lost: never mapped over or unmapped by this reservation again.
+    /// </summary>
+    /// <returns>0, or the errno of the refusal.</returns>
+    public int MapFixed(nuint offset, nuint length, int protection, int flags, int fd, long fileOffset)
+    {
+        if (offset + length > UsableSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), $"[{offset}, {offset + length}) is not all usable in this reservation ({UsableSize} of {Size} bytes).");
+        }
+
+        byte* at = Address + offset;
+        if (LibC.Mmap(at, length, protection, flags | LibC.MAP_FIXED, fd, fileOffset) != LibC.MAP_FAILED)
+        {
+            return 0;
+        }
+
+        int errno = Marshal.GetLastPInvokeError();
+        byte* again = (byte*)LibC.Mmap(at, length, LibC.PROT_NONE, ReserveFlags | LibC.MAP_FIXED_NOREPLACE, -1, 0);
+        if (again != at)
+        {
+            if (again != LibC.MAP_FAILED)
+            {
+                LibC.Munmap(again, length); // a kernel without MAP_FIXED_NOREPLACE took the address as a hint
+            }
+
+            _lostStart = _lostEnd > _lostStart ? Math.Min(_lostStart, offset) : offset;
+            _lostEnd = Math.Max(_lostEnd, offset + length);
+        }
+
+        return errno;
+    }
+
+    protected override bool ReleaseHandle()
+    {
+        if (_lostEnd <= _lostStart)
+        {
+            return LibC.Munmap((void*)handle, Size) == 0;
+        }
+
+        bool before = _lostStart == 0 || LibC.Munmap((void*)handle, _lostStart) == 0;
+        bool after = _lostEnd == Size || LibC.Munmap((byte*)handle + _lostEnd, Size - _lostEnd) == 0;
+        return before && after;
+    }
 
     /// <summary>Reserves <paramref name="size"/> bytes (PROT_NONE, no swap) starting on a multiple of <paramref name="alignment"/>.</summary>
     public static AddressReservation Reserve(nuint size, nuint alignment, string path)
     {
         nuint total = size + alignment;
-        byte* raw = (byte*)LibC.Mmap(null, total, LibC.PROT_NONE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE, -1, 0);
+        byte* raw = (byte*)LibC.Mmap(null, total, LibC.PROT_NONE, ReserveFlags, -1, 0);
         if (raw == LibC.MAP_FAILED)
         {
             throw PmemIOException.FromErrno($"reserving {size} bytes of address space for mapping", path, Marshal.GetLastPInvokeError());

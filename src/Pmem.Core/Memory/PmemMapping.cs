@@ -206,9 +206,7 @@ public sealed unsafe partial class PmemMapping : IDisposable
             nuint alignment = AlignmentFor((long)reserved, deviceDax);
             reservation = AddressReservation.Reserve(reserved, alignment, path);
 
-            int mapFlags = privateCopy
-                ? MapPrivateInto(reservation.Address, mapped, fd, path)
-                : MapFileInto(reservation.Address, mapped, fd, 0, path, trySync: true);
+            int mapFlags = privateCopy ? MapPrivateInto(reservation, mapped, fd, path) : MapFileInto(reservation, mapped, fd, path);
             bool syncMapped = (mapFlags & LibC.MAP_SYNC) != 0;
             bool isPmem = !privateCopy && (options.IsPmemForce ?? (deviceDax || syncMapped));
 
@@ -276,13 +274,18 @@ public sealed unsafe partial class PmemMapping : IDisposable
             nuint newMapped = RoundUp((nuint)newLength, LibC.PageSize);
             try
             {
+                if (newMapped > _reservation.UsableSize)
+                {
+                    throw new PmemIOException($"'{Path}' cannot be extended to {newLength} bytes in this process: an earlier extension's mmap failed and its address range may now be another mapping's.", Path, LibC.ENOMEM);
+                }
+
                 if (newMapped > _mappedBytes)
                 {
                     // Map the extension over the PROT_NONE reservation with the same flags as the first part.
-                    void* at = _reservation.Address + _mappedBytes;
-                    if (LibC.Mmap(at, newMapped - _mappedBytes, LibC.PROT_READ | LibC.PROT_WRITE, _mapFlags | LibC.MAP_FIXED, fd, (long)_mappedBytes) == LibC.MAP_FAILED)
+                    int errno = _reservation.MapFixed(_mappedBytes, newMapped - _mappedBytes, LibC.PROT_READ | LibC.PROT_WRITE, _mapFlags, fd, (long)_mappedBytes);
+                    if (errno != 0)
                     {
-                        throw PmemIOException.FromErrno($"mmap of the extension to {newLength} bytes", Path, Marshal.GetLastPInvokeError());
+                        throw PmemIOException.FromErrno($"mmap of the extension to {newLength} bytes", Path, errno);
                     }
                 }
             }
@@ -384,41 +387,44 @@ public sealed unsafe partial class PmemMapping : IDisposable
         }
     }
 
-    /// <summary>Maps the file at a fixed address inside the reservation; returns the flags that worked.</summary>
-    private static int MapFileInto(byte* address, nuint length, int fd, long offset, string path, bool trySync)
+    /// <summary>Maps the file at the start of the reservation; returns the flags that worked.</summary>
+    /// <remarks>
+    /// MAP_SYNC is tried first on a mapping the kernel places (and unmapped at once), never over the reservation: the
+    /// kernel accepts it only on DAX, and refusing a MAP_FIXED mapping can leave a gap in the reservation that another
+    /// thread's mmap takes before the plain mapping is placed over it, which would then replace that thread's memory.
+    /// </remarks>
+    private static int MapFileInto(AddressReservation reservation, nuint length, int fd, string path)
     {
         const int protection = LibC.PROT_READ | LibC.PROT_WRITE;
-        if (trySync)
+        const int syncFlags = LibC.MAP_SHARED_VALIDATE | LibC.MAP_SYNC;
+        void* probe = LibC.Mmap(null, length, protection, syncFlags, fd, 0);
+        int flags = LibC.MAP_SHARED;
+        if (probe != LibC.MAP_FAILED)
         {
-            // Accepted only on DAX: that is how libpmem learns the mapping is persistent memory. The flag check
-            // happens before the kernel touches the existing (reserved) pages, so a refusal leaves them in place.
-            int syncFlags = LibC.MAP_SHARED_VALIDATE | LibC.MAP_SYNC;
-            if (LibC.Mmap(address, length, protection, syncFlags | LibC.MAP_FIXED, fd, offset) != LibC.MAP_FAILED)
-            {
-                return syncFlags;
-            }
-
-            int errno = Marshal.GetLastPInvokeError();
-            if (errno is not (LibC.EOPNOTSUPP or LibC.EINVAL))
-            {
-                throw PmemIOException.FromErrno($"mmap of {length} bytes", path, errno);
-            }
+            LibC.Munmap(probe, length);
+            flags = syncFlags;
+        }
+        else if (Marshal.GetLastPInvokeError() is int errno and not (LibC.EOPNOTSUPP or LibC.EINVAL))
+        {
+            throw PmemIOException.FromErrno($"mmap of {length} bytes", path, errno);
         }
 
-        if (LibC.Mmap(address, length, protection, LibC.MAP_SHARED | LibC.MAP_FIXED, fd, offset) == LibC.MAP_FAILED)
+        int refused = reservation.MapFixed(0, length, protection, flags, fd, 0);
+        if (refused != 0)
         {
-            throw PmemIOException.FromErrno($"mmap of {length} bytes", path, Marshal.GetLastPInvokeError());
+            throw PmemIOException.FromErrno($"mmap of {length} bytes", path, refused);
         }
 
-        return LibC.MAP_SHARED;
+        return flags;
     }
 
-    /// <summary>Maps the file copy-on-write at a fixed address inside the reservation (stores stay in this process).</summary>
-    private static int MapPrivateInto(byte* address, nuint length, int fd, string path)
+    /// <summary>Maps the file copy-on-write at the start of the reservation (stores stay in this process).</summary>
+    private static int MapPrivateInto(AddressReservation reservation, nuint length, int fd, string path)
     {
-        if (LibC.Mmap(address, length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_FIXED, fd, 0) == LibC.MAP_FAILED)
+        int refused = reservation.MapFixed(0, length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE, fd, 0);
+        if (refused != 0)
         {
-            throw PmemIOException.FromErrno($"mmap of {length} bytes", path, Marshal.GetLastPInvokeError());
+            throw PmemIOException.FromErrno($"mmap of {length} bytes", path, refused);
         }
 
         return LibC.MAP_PRIVATE;
