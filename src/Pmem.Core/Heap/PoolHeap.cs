@@ -64,9 +64,10 @@ internal sealed partial class PoolHeap
         _chunkCount = (int)((poolSize - heapStart) / ChunkSize);
         _heads = new ChunkHeader[_chunkCount];
         _classes = new ClassState[SizeClasses.Count];
+        var arenas = Arenas.CountFor(_chunkCount);
         for (var i = 0; i < _classes.Length; i++)
         {
-            _classes[i] = new ClassState();
+            _classes[i] = new ClassState(arenas);
         }
     }
 
@@ -204,7 +205,7 @@ internal sealed partial class PoolHeap
     {
         var sizeClass = SizeClasses.ClassFor(size);
         var state = _classes[sizeClass];
-        var arena = Arenas.OfThisThread();
+        var arena = Arenas.OfThisThread(state.Current.Length);
         var taken = 0;
         freedThrough = 0;
         lock (state.Lock)
