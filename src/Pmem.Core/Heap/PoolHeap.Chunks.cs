@@ -176,7 +176,18 @@ internal sealed partial class PoolHeap
 
                 var tail = _freeSpans.Count > 0 && _freeSpans.Last() is var last && last.Key + last.Value == _chunkCount ? last.Value : 0;
                 var needed = (long)(chunks - tail) * ChunkSize;
-                if (!_context.Grow(needed))
+                bool grew;
+                try
+                {
+                    grew = _context.Grow(needed);
+                }
+                catch (IOException e) when (e is not PoolException)
+                {
+                    // The file kept its old size (the mapping gives back what it added): full, and the disk says why.
+                    throw new PoolOutOfSpaceException(_poolPath, requested, e);
+                }
+
+                if (!grew)
                 {
                     throw new PoolOutOfSpaceException(_poolPath, requested);
                 }

@@ -265,18 +265,18 @@ public sealed unsafe partial class PmemMapping : IDisposable
             }
 
             bool grewFile = false;
-            if (info.Size < newLength)
+            nuint newMapped = RoundUp((nuint)newLength, LibC.PageSize);
+            if (newMapped > _reservation.UsableSize)
             {
-                SetFileSize(fd, Path, info.Size, newLength, _sparse);
-                grewFile = true;
+                throw new PmemIOException($"'{Path}' cannot be extended to {newLength} bytes in this process: an earlier extension's mmap failed and its address range may now be another mapping's.", Path, LibC.ENOMEM);
             }
 
-            nuint newMapped = RoundUp((nuint)newLength, LibC.PageSize);
             try
             {
-                if (newMapped > _reservation.UsableSize)
+                if (info.Size < newLength)
                 {
-                    throw new PmemIOException($"'{Path}' cannot be extended to {newLength} bytes in this process: an earlier extension's mmap failed and its address range may now be another mapping's.", Path, LibC.ENOMEM);
+                    grewFile = true; // from the ftruncate on: a failed posix_fallocate (a full disk) gives the size back too
+                    SetFileSize(fd, Path, info.Size, newLength, _sparse);
                 }
 
                 if (newMapped > _mappedBytes)

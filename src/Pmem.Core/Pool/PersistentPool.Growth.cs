@@ -63,5 +63,4 @@ public sealed partial class PersistentPool
             return false;
         }
     }
-
 }

@@ -84,12 +84,23 @@ public sealed class PoolLockedException : PoolException
 public sealed class PoolReadOnlyException(string path)
     : PoolException(path, "the pool was opened read-only; open it with PersistentPool.Open to change it");
 
-/// <summary>The pool has no room for an allocation and cannot grow further; the pool stays consistent.</summary>
-public sealed class PoolOutOfSpaceException(string path, long requested)
-    : PoolException(path, $"out of space: no room for {requested} bytes (grow the pool or raise its maximum size)")
+/// <summary>
+/// The pool has no room for an allocation and cannot grow further (it is at its maximum size, or growing the file
+/// failed: the disk is full, for example, and then <see cref="Exception.InnerException"/> says why); the pool stays
+/// consistent and keeps its size.
+/// </summary>
+public sealed class PoolOutOfSpaceException : PoolException
 {
+    /// <summary>Creates the exception for a pool at its maximum size.</summary>
+    public PoolOutOfSpaceException(string path, long requested)
+        : base(path, $"out of space: no room for {requested} bytes (grow the pool or raise its maximum size)") => RequestedBytes = requested;
+
+    /// <summary>Creates the exception for a pool whose file could not grow.</summary>
+    public PoolOutOfSpaceException(string path, long requested, Exception growthFailure)
+        : base(path, $"out of space: no room for {requested} bytes, and the pool file could not grow ({growthFailure.Message})", growthFailure) => RequestedBytes = requested;
+
     /// <summary>Bytes the failed allocation asked for.</summary>
-    public long RequestedBytes { get; } = requested;
+    public long RequestedBytes { get; }
 }
 
 /// <summary>

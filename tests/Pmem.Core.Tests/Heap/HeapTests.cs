@@ -242,6 +242,33 @@ public sealed class HeapTests
     }
 
     [Fact]
+    public void A_pool_whose_file_cannot_grow_is_out_of_space_with_the_reason_and_stays_usable()
+    {
+        using var pool = NewPool(capacity: 64 << 20, maxSize: 64 << 20);
+        var size = pool.Size;
+        ((MemoryDomain)pool.Domain).ExtendFailure = () => new Pmem.Memory.PmemIOException("posix_fallocate: No space left on device", "pool", 28);
+        var root = pool.Root<Ledger>();
+        var error = Assert.Throws<PoolOutOfSpaceException>((Action)(() =>
+        {
+            while (true)
+            {
+                var account = pool.New<Account>();
+                account.Next = root.First;
+                root.First = account;
+            }
+        }));
+        Assert.Equal(64, error.RequestedBytes);
+        Assert.IsType<Pmem.Memory.PmemIOException>(error.InnerException);
+        Assert.Contains("could not grow (posix_fallocate: No space left on device)", error.Message);
+        Assert.Equal(size, pool.Size);
+        Assert.True(pool.Check().IsConsistent);
+
+        ((MemoryDomain)pool.Domain).ExtendFailure = null; // room again: the pool grows
+        root.First = pool.New<Account>();
+        Assert.True(pool.Size > size);
+    }
+
+    [Fact]
     public void Blocks_prepared_for_one_type_serve_another_when_the_pool_is_full()
     {
         using var pool = NewPool();

@@ -52,8 +52,16 @@ internal sealed unsafe class MemoryDomain : PersistenceDomain
     public override void Move(long destinationOffset, long sourceOffset, long length, PmemCopyFlags flags = PmemCopyFlags.None) =>
         GetSpan(sourceOffset, checked((int)length)).CopyTo(GetSpan(destinationOffset, checked((int)length)));
 
+    /// <summary>What <see cref="Extend"/> throws instead of growing (a full disk, say), when set.</summary>
+    public Func<Exception>? ExtendFailure { get; set; }
+
     public override void Extend(long newLength)
     {
+        if (ExtendFailure is { } failure)
+        {
+            throw failure();
+        }
+
         if (newLength > _capacity)
         {
             throw new NotSupportedException($"MemoryDomain cannot grow past its capacity of {_capacity} bytes.");
