@@ -62,5 +62,11 @@ public sealed partial class PersistentPool
         {
             return false;
         }
+        catch (IOException e) when (e is not PoolException && current + bytes < target)
+        {
+            // The file system refused the doubling (a nearly full disk): it may still hold what this allocation needs.
+            Grow(current + bytes);
+            return true;
+        }
     }
 }

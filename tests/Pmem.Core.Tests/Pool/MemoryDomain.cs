@@ -52,14 +52,14 @@ internal sealed unsafe class MemoryDomain : PersistenceDomain
     public override void Move(long destinationOffset, long sourceOffset, long length, PmemCopyFlags flags = PmemCopyFlags.None) =>
         GetSpan(sourceOffset, checked((int)length)).CopyTo(GetSpan(destinationOffset, checked((int)length)));
 
-    /// <summary>What <see cref="Extend"/> throws instead of growing (a full disk, say), when set.</summary>
-    public Func<Exception>? ExtendFailure { get; set; }
+    /// <summary>What <see cref="Extend"/> throws instead of growing to a length (a full disk, say), when set and not null for it.</summary>
+    public Func<long, Exception?>? ExtendFailure { get; set; }
 
     public override void Extend(long newLength)
     {
-        if (ExtendFailure is { } failure)
+        if (ExtendFailure?.Invoke(newLength) is { } failure)
         {
-            throw failure();
+            throw failure;
         }
 
         if (newLength > _capacity)
