@@ -12,12 +12,19 @@ using Pmem.Pool;
 //        compaction until killed (CompactionWorkload.cs)
 //    or: Pmem.CrashChild --map-race <directory> <threads> <milliseconds>: threads mapping small files at once
 //        (MappingRaceWorkload.cs)
+//    or: Pmem.CrashChild --dispose-race <directory> <PowerFailure|ProcessCrash> <rounds>: a pool disposed while
+//        threads use it (DisposeRaceWorkload.cs)
 // Creates the pool with 8 accounts of 1,000 if it does not exist, prints "ready", then moves money between random
 // accounts in transactions (and replaces a string outside them) until it is killed. With --check it opens the pool
 // (running recovery), checks the invariants and prints "ok <transfers>" or the broken invariant (exit code 1).
 if (args[0] == "--map-race")
 {
     return MappingRaceWorkload.Run(args);
+}
+
+if (args[0] == "--dispose-race")
+{
+    return DisposeRaceWorkload.Run(args);
 }
 
 var path = args[0];

@@ -18,6 +18,9 @@ public abstract unsafe class MappedDomain : PersistenceDomain
     /// <summary>The mapped file's path.</summary>
     public string Path => Mapping.Path;
 
+    /// <inheritdoc />
+    protected override string Name => Path;
+
     /// <summary>True when the mapping is persistent memory (see <see cref="PmemMapping.IsPmem"/>).</summary>
     public bool IsPmem => Mapping.IsPmem;
 
@@ -39,12 +42,11 @@ public abstract unsafe class MappedDomain : PersistenceDomain
     /// <inheritdoc />
     protected override void Dispose(bool disposing)
     {
+        base.Dispose(disposing); // the length first: later accesses throw before they reach the address
         if (disposing)
         {
             Mapping.Dispose();
         }
-
-        base.Dispose(disposing);
     }
 
     /// <summary>Pointer to <paramref name="offset"/> after checking [offset, offset + length) is inside the domain.</summary>

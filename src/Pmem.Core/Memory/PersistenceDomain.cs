@@ -25,6 +25,7 @@ public abstract unsafe class PersistenceDomain : IDisposable
 
     private byte* _base;
     private long _length;
+    private bool _disposed;
     private IStoreObserver? _storeObserver;
     private InlineFlush _inlineFlush;      // how this domain kind flushes a single store (set by the subclass)
     private InlineFlush _storeFlush;       // the same, or OutOfLine while a store observer is installed
@@ -41,6 +42,9 @@ public abstract unsafe class PersistenceDomain : IDisposable
 
     /// <summary>Number of addressable bytes.</summary>
     public long Length => Volatile.Read(ref _length);
+
+    /// <summary>What exceptions call the domain (a mapped file's path; the class name otherwise).</summary>
+    protected virtual string Name => GetType().Name;
 
     /// <summary>Which mechanism makes stores durable in this domain.</summary>
     public abstract FlushPath FlushPath { get; }
@@ -276,14 +280,25 @@ public abstract unsafe class PersistenceDomain : IDisposable
     // Not NoInlining: the JIT then sees that it always throws and treats the call as one that does not return, so the
     // callers' values need not survive it (no stack spills on the hot paths).
     [DoesNotReturn]
-    private void ThrowOutOfRange(long offset, long length) =>
-        throw new ArgumentOutOfRangeException(nameof(offset), $"Range [{offset}, {offset}+{length}) is outside the domain of {_length} bytes.");
+    private void ThrowOutOfRange(long offset, long length)
+    {
+        if (Volatile.Read(ref _disposed))
+        {
+            throw new ObjectDisposedException(Name, "The memory was closed (its pool was disposed): objects of a closed pool cannot be read or written.");
+        }
 
-    /// <summary>Releases the memory; the domain must not be used afterwards.</summary>
+        throw new ArgumentOutOfRangeException(nameof(offset), $"Range [{offset}, {offset}+{length}) is outside the domain of {_length} bytes.");
+    }
+
+    /// <summary>
+    /// Releases the memory; every later access throws <see cref="ObjectDisposedException"/>. The length goes to 0 first,
+    /// and the base address stays: an access that passed its range check on another thread just before reaches what a
+    /// derived domain leaves there (a mapping leaves scratch memory, see <see cref="PmemMapping.Dispose"/>).
+    /// </summary>
     protected virtual void Dispose(bool disposing)
     {
-        _base = null;
-        _length = 0;
+        Volatile.Write(ref _disposed, true);
+        Volatile.Write(ref _length, 0);
     }
 
     /// <inheritdoc />

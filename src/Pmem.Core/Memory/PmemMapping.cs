@@ -367,6 +367,12 @@ public sealed unsafe partial class PmemMapping : IDisposable
     };
 
     /// <summary>Unmaps the file, releases the lock and closes the file (<c>pmem_unmap</c>).</summary>
+    /// <remarks>
+    /// The file's pages are replaced in one step by private scratch memory, and that address range is given back only
+    /// when this object is collected: a store or load another thread makes into the mapping just as it is disposed
+    /// (one that passed its range check before) lands in the scratch memory, instead of faulting, which would end the
+    /// process, or reaching a file another process may have opened since.
+    /// </remarks>
     public void Dispose()
     {
         lock (_gate)
@@ -378,7 +384,12 @@ public sealed unsafe partial class PmemMapping : IDisposable
 
             _disposed = true;
             MappingRegistry.Remove((nuint)_reservation.Address);
-            _reservation.Dispose();
+            const int scratch = LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE;
+            if (_reservation.MapFixed(0, _mappedBytes, LibC.PROT_READ | LibC.PROT_WRITE, scratch, -1, 0) != 0)
+            {
+                _reservation.Dispose(); // no scratch memory (ENOMEM): the file's pages at least must go now
+            }
+
             _file.Dispose();
             if (_lockedFile is { } locked)
             {

@@ -229,7 +229,12 @@ public sealed partial class PersistentPool
         }
     }
 
-    /// <summary>Closes the pool: drains, unmaps and releases the lock. Objects of the pool must not be used afterwards.</summary>
+    /// <summary>
+    /// Closes the pool: drains, unmaps and releases the lock. Its objects, transactions and collections throw
+    /// <see cref="ObjectDisposedException"/> afterwards, on any thread; a read or write another thread makes just as the
+    /// pool closes either completes before or throws (or, having passed its check at that moment, reaches scratch
+    /// memory left in the file's place), and never ends the process.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed)

@@ -1,0 +1,57 @@
+using System.Diagnostics;
+using Pmem.Memory;
+using Pmem.Pool;
+using Pmem.Tests.Crash;
+
+namespace Pmem.Tests.Pool;
+
+/// <summary>
+/// A pool disposed while its objects are still used: on the same thread later, or on other threads at that very
+/// moment. Every such use throws <see cref="ObjectDisposedException"/> naming the pool file, and none ends the process
+/// (the racing threads run in a child process, so that a fault fails this test instead of ending the test run).
+/// </summary>
+public sealed class DisposeRaceTests : IDisposable
+{
+    private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("pmem-dispose-");
+
+    public void Dispose() => _directory.Delete(recursive: true);
+
+    [Fact]
+    public void Objects_of_a_disposed_pool_throw_ObjectDisposedException_naming_the_pool()
+    {
+        var path = Path.Combine(_directory.FullName, "closed.pool");
+        var pool = PersistentPool.Create(path, "closed", 8 << 20);
+        var account = pool.New<Account>();
+        pool.Dispose();
+
+        var read = Assert.Throws<ObjectDisposedException>(() => account.Balance);
+        Assert.Equal(path, read.ObjectName);
+        Assert.Throws<ObjectDisposedException>(() => account.Balance = 5);
+        Assert.Throws<ObjectDisposedException>(() => pool.New<Account>());
+        Assert.Throws<ObjectDisposedException>(() => pool.BeginTransaction());
+    }
+
+    [Theory]
+    [InlineData(DurabilityMode.ProcessCrash)]
+    [InlineData(DurabilityMode.PowerFailure)]
+    public void Disposing_a_pool_while_eight_threads_use_it_ends_each_with_ObjectDisposedException(DurabilityMode mode)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in new[] { ProcessKillTests.ChildPath(), "--dispose-race", _directory.FullName, mode.ToString(), "30" })
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using var child = Process.Start(info)!;
+        var error = child.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var output = child.StandardOutput.ReadToEnd();
+        Assert.True(child.WaitForExit(TimeSpan.FromMinutes(3)), "the child did not finish");
+        Assert.True(child.ExitCode == 0, $"exit code {child.ExitCode}: {output} {error.Result}");
+        Assert.Equal("ok 30", output.Trim());
+    }
+}
