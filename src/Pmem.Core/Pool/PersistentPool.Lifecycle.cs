@@ -237,7 +237,7 @@ public sealed partial class PersistentPool
     /// </summary>
     public void Dispose()
     {
-        if (_disposed)
+        if (_disposed || Interlocked.Exchange(ref _closing, 1) != 0)
         {
             return;
         }

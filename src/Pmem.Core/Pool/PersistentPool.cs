@@ -31,6 +31,7 @@ public sealed partial class PersistentPool : IDisposable
     private readonly long _maxSize;
     private CommitPipeline _commits = null!; // made by Recover
     private bool _disposed;
+    private int _closing; // 1 once Dispose started: two threads disposing at once close it once
 
     [ThreadStatic]
     private static AllocationCache? t_allocationCache;

@@ -31,6 +31,39 @@ public sealed class DisposeRaceTests : IDisposable
         Assert.Throws<ObjectDisposedException>(() => pool.BeginTransaction());
     }
 
+    [Fact]
+    public void Two_threads_disposing_a_pool_at_once_close_it_once_without_an_exception()
+    {
+        for (var round = 0; round < 50; round++)
+        {
+            var path = Path.Combine(_directory.FullName, $"twice{round}.pool");
+            var pool = PersistentPool.Create(path, "twice", 8 << 20);
+            pool.New<Account>().Balance = round;
+            using var start = new Barrier(2);
+            var errors = new List<Exception>();
+            var closers = Enumerable.Range(0, 2).Select(_ => new Thread(() =>
+            {
+                start.SignalAndWait();
+                try
+                {
+                    pool.Dispose();
+                }
+                catch (Exception e)
+                {
+                    lock (errors)
+                    {
+                        errors.Add(e);
+                    }
+                }
+            })).ToList();
+            closers.ForEach(closer => closer.Start());
+            closers.ForEach(closer => closer.Join());
+            Assert.Empty(errors);
+            using var reopened = PersistentPool.Open(path, "twice"); // closed cleanly: the lock is free
+            Assert.True(reopened.Check().IsConsistent);
+        }
+    }
+
     [Theory]
     [InlineData(DurabilityMode.ProcessCrash)]
     [InlineData(DurabilityMode.PowerFailure)]
