@@ -368,10 +368,11 @@ public sealed unsafe partial class PmemMapping : IDisposable
 
     /// <summary>Unmaps the file, releases the lock and closes the file (<c>pmem_unmap</c>).</summary>
     /// <remarks>
-    /// The file's pages are replaced in one step by private scratch memory, and that address range is given back only
-    /// when this object is collected: a store or load another thread makes into the mapping just as it is disposed
-    /// (one that passed its range check before) lands in the scratch memory, instead of faulting, which would end the
-    /// process, or reaching a file another process may have opened since.
+    /// The shared mapping is replaced in one step by a private (copy-on-write) mapping of the same file, and that address
+    /// range is given back only when this object is collected: a load another thread makes into the mapping just as it
+    /// is disposed (one that passed its range check before) still reads the pool's bytes, and a store lands in a
+    /// private copy, instead of faulting, which would end the process, or reaching a file another process may have
+    /// opened since.
     /// </remarks>
     public void Dispose()
     {
@@ -384,10 +385,19 @@ public sealed unsafe partial class PmemMapping : IDisposable
 
             _disposed = true;
             MappingRegistry.Remove((nuint)_reservation.Address);
-            const int scratch = LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE;
-            if (_reservation.MapFixed(0, _mappedBytes, LibC.PROT_READ | LibC.PROT_WRITE, scratch, -1, 0) != 0)
+            // Through a description of its own (the same file by /proc): a mapping holds its description, and the lock
+            // lives on the one being closed.
+            const int readWrite = LibC.PROT_READ | LibC.PROT_WRITE, scratch = LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE;
+            int copy = LibC.Open($"/proc/self/fd/{_file.Fd}", LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
+            if ((copy < 0 || _reservation.MapFixed(0, _mappedBytes, readWrite, LibC.MAP_PRIVATE, copy, 0) != 0) &&
+                _reservation.MapFixed(0, _mappedBytes, readWrite, scratch, -1, 0) != 0)
             {
-                _reservation.Dispose(); // no scratch memory (ENOMEM): the file's pages at least must go now
+                _reservation.Dispose(); // no memory for either (ENOMEM): the file's pages at least must go now
+            }
+
+            if (copy >= 0)
+            {
+                LibC.Close(copy);
             }
 
             _file.Dispose();

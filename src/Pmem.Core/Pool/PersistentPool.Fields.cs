@@ -63,8 +63,13 @@ public sealed partial class PersistentPool
         {
             if (scopes.BatchPoolId == InstanceId)
             {
-                _domain.WriteAndFlush(offset, value);
-                return;
+                if (!Volatile.Read(ref scopes.BatchAbandoned))
+                {
+                    _domain.WriteAndFlush(offset, value);
+                    return;
+                }
+
+                Transactions.Batch.EndAbandoned(scopes, this); // then this write is durable on its own
             }
 
             if (scopes.Commits is { AwaitsDrain: true } commits)
@@ -99,6 +104,13 @@ public sealed partial class PersistentPool
 
     private void WriteInTransaction<T>(TransactionState tx, long offset, T value) where T : unmanaged
     {
+        if (tx.IsAbandoned)
+        {
+            tx.DiscardAbandoned(); // given up on another thread: this write is outside any transaction
+            WriteValue(offset, value);
+            return;
+        }
+
         ThrowIfRolledBack(tx);
         if (tx.IsInOwnAllocation(offset, Unsafe.SizeOf<T>()))
         {
@@ -164,11 +176,13 @@ public sealed partial class PersistentPool
     {
         if (!TryGetBlock(target, out var block, out var stored))
         {
+            ThrowIfDisposed(); // a read racing with Dispose may see the closed pool's bytes: that is the error to report
             throw new PersistentDanglingReferenceException($"{Path}: a reference to a {expected} points to offset {target}, where no object is allocated (it was deleted, or the reference is damaged).", target);
         }
 
         if (!BlockGeneration.Matches(generation, block.Generation))
         {
+            ThrowIfDisposed();
             throw new PersistentDanglingReferenceException(
                 $"{Path}: a reference to a {expected} points to offset {target}, whose object was deleted; the block now holds a newer {_types.NameOf(stored)} (generation {block.Generation}, the reference was written for {generation}).", target);
         }
@@ -193,6 +207,7 @@ public sealed partial class PersistentPool
         expected ??= _types.NameOf(typeIndex);
         if (!TryGetBlock(target, out var block, out var stored))
         {
+            ThrowIfDisposed();
             throw new PersistentTypeMismatchException($"{Path}: offset {target} does not designate an allocated object (expected a {expected}).");
         }
 
@@ -216,6 +231,7 @@ public sealed partial class PersistentPool
     {
         if (stored != expectedIndex)
         {
+            ThrowIfDisposed();
             throw new PersistentTypeMismatchException($"{Path}: the object at offset {target} is a {_types.NameOf(stored)}, not a {expected}.");
         }
     }

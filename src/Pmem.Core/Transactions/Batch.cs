@@ -20,6 +20,11 @@ public readonly struct Batch : IDisposable
     {
         // The thread's state is kept and reused (BatchPoolId is 0 between batches): a batch allocates nothing.
         var state = TransactionState.ForThread;
+        if (state.BatchPoolId != 0 && state.BatchAbandoned)
+        {
+            EndAbandoned(state, pool);
+        }
+
         if (state.BatchPoolId == 0)
         {
             state.BatchPoolId = pool.InstanceId;
@@ -37,7 +42,8 @@ public readonly struct Batch : IDisposable
     /// <summary>Ends the scope; the outermost end drains once, making every write of the batch durable.</summary>
     /// <exception cref="InvalidOperationException">
     /// Called on another thread than the one that began the batch, while the batch runs (an <c>await</c> inside the
-    /// batch's <c>using</c> block moves the rest of the method to another thread). The batch stays open on its thread.
+    /// batch's <c>using</c> block moves the rest of the method to another thread). Its thread ends it (one drain)
+    /// the next time it writes in it or begins a batch; until then its writes made there may not be durable.
     /// </exception>
     public void Dispose()
     {
@@ -49,8 +55,9 @@ public readonly struct Batch : IDisposable
 
         if (!ReferenceEquals(TransactionState.OfThread, state))
         {
+            Volatile.Write(ref state.BatchAbandoned, true);
             throw new InvalidOperationException(
-                "A batch must end on the thread that began it; this one is still open there and its writes are not yet durable. " +
+                "A batch must end on the thread that began it; the writes made there are not yet durable (that thread ends the batch when it next writes). " +
                 "Do not await inside a batch.");
         }
 
@@ -60,5 +67,13 @@ public readonly struct Batch : IDisposable
             _pool!.Domain.Drain();
             _pool.Commits.AfterDrain(state.Commits);
         }
+    }
+
+    /// <summary>On the batch's own thread: ends a batch whose scope was disposed on another thread (see <see cref="Dispose"/>).</summary>
+    internal static void EndAbandoned(TransactionState state, ITransactionalPool pool)
+    {
+        (state.BatchPoolId, state.BatchDepth, state.BatchAbandoned) = (0, 0, false);
+        pool.Domain.Drain();
+        pool.Commits.AfterDrain(state.Commits);
     }
 }

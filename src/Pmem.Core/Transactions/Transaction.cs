@@ -22,11 +22,13 @@ public readonly struct Transaction : IDisposable
 {
     private readonly TransactionState? _state;
     private readonly int _level;
+    private readonly long _generation;
 
     internal Transaction(TransactionState state)
     {
         _state = state;
         _level = state.Depth;
+        _generation = state.Generation;
     }
 
     /// <summary>True while this scope is open and nothing in the transaction has rolled back.</summary>
@@ -65,19 +67,22 @@ public readonly struct Transaction : IDisposable
     /// <summary>Rolls back unless <see cref="Commit"/> ended this scope.</summary>
     /// <exception cref="InvalidOperationException">
     /// Called on another thread than the one that began the transaction, while it is open (an <c>await</c> inside the
-    /// transaction's <c>using</c> block moves the rest of the method to another thread). It stays open on its thread.
+    /// transaction's <c>using</c> block moves the rest of the method to another thread). Nothing of the transaction
+    /// is committed; its thread forgets it the next time it uses a transaction or the pool, so that later work there
+    /// does not join it. (Writes made after the <c>await</c>, on the other thread, were outside any transaction.)
     /// </exception>
     public void Dispose()
     {
-        if (_state is not { } state || state.Depth != _level)
+        if (_state is not { } state || state.Depth != _level || state.Generation != _generation || state.IsAbandoned)
         {
-            return; // committed, or already disposed
+            return; // committed, or already disposed (or given up on another thread)
         }
 
         if (!ReferenceEquals(TransactionState.OfThread, state))
         {
+            state.AbandonTransaction(_generation);
             throw new InvalidOperationException(
-                "A transaction must end on the thread that began it; it is still open there. Do not await inside a transaction.");
+                "A transaction must end on the thread that began it; it was not committed, and writes made since it moved threads were made outside it. Do not await inside a transaction.");
         }
 
         state.RollBack();

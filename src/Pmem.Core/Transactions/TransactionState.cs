@@ -54,6 +54,18 @@ internal sealed class TransactionState
     public int BatchDepth;
     public long BatchGeneration;
 
+    /// <summary>
+    /// Set when the thread's batch was disposed on another thread (an <c>await</c> moved the rest of its scope there):
+    /// the thread ends it (one drain) the next time it writes in it or begins one (see <see cref="Batch"/>).
+    /// </summary>
+    public bool BatchAbandoned;
+
+    // The generation of the thread's transaction that a Dispose on another thread gave up on (0: none): the thread
+    // discards it the next time it begins a transaction or reaches it from the pool, so that later work on the thread
+    // does not join a transaction nobody will end. Set and discarded under _abandonLock.
+    private long _abandonedTransaction;
+    private readonly Lock _abandonLock = new();
+
     /// <summary>The thread's commit bookkeeping (see <see cref="CommitPipeline"/>); null until it first commits or retires.</summary>
     public ThreadCommits? Commits;
 
@@ -228,6 +240,11 @@ internal sealed class TransactionState
     public static TransactionState Begin(ITransactionalPool pool)
     {
         var state = ForThread;
+        if (state.Depth > 0 && state.IsAbandoned)
+        {
+            state.DiscardAbandoned();
+        }
+
         if (state.Depth > 0)
         {
             if (!ReferenceEquals(state.Pool, pool))
@@ -267,11 +284,52 @@ internal sealed class TransactionState
 
         if (state.Depth > 0)
         {
-            return ReferenceEquals(state.Pool, pool) ? state : null;
+            if (!state.IsAbandoned)
+            {
+                return ReferenceEquals(state.Pool, pool) ? state : null;
+            }
+
+            state.DiscardAbandoned();
         }
 
         state.StopCounting(pool);
         return null;
+    }
+
+    /// <summary>True when the running transaction was given up by a Dispose on another thread (see <see cref="AbandonTransaction"/>).</summary>
+    public bool IsAbandoned
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Volatile.Read(ref _abandonedTransaction) == Generation;
+    }
+
+    /// <summary>
+    /// Gives up the transaction of generation <paramref name="generation"/>, called on another thread than the one
+    /// running it (its scope's Dispose after an <c>await</c>): threads waiting for the collections it creates or for
+    /// the index lock it holds stop waiting now, and its own thread discards the rest when it next comes by.
+    /// </summary>
+    public void AbandonTransaction(long generation)
+    {
+        lock (_abandonLock)
+        {
+            if (Depth > 0 && Generation == generation)
+            {
+                Volatile.Write(ref _abandonedTransaction, generation);
+                ReleaseCreatedCollections();
+            }
+        }
+    }
+
+    /// <summary>On the transaction's own thread: forgets a transaction given up on another thread (nothing of it was written).</summary>
+    public void DiscardAbandoned()
+    {
+        lock (_abandonLock)
+        {
+            RollBack();
+            Depth = 0;
+            Reset();
+            _abandonedTransaction = 0;
+        }
     }
 
     /// <summary>Gives back the calling thread's count on <paramref name="pool"/>, if it holds one and is idle.</summary>

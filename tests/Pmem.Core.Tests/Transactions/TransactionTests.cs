@@ -317,31 +317,87 @@ public sealed class TransactionTests
     }
 
     [Fact]
-    public void Ending_a_batch_or_a_transaction_on_another_thread_throws_and_leaves_it_open()
+    public void Ending_a_batch_or_a_transaction_on_another_thread_throws_and_its_thread_ends_it_when_it_next_comes_by()
     {
-        using var pool = NewPool();
-        var domain = (MemoryDomain)pool.Domain;
+        var domain = MemoryDomain.Create(4 << 20);
+        domain.KeepImage = true;
+        var pool = PersistentPool.Create(domain, "tests");
         var account = pool.New<Account>();
         account.Balance = 1;
 
         var batch = pool.Batch();
+        account.Balance = 2; // flushed, not drained
+        var drains = domain.Drains;
         var error = OnOtherThread(batch.Dispose);
         Assert.IsType<InvalidOperationException>(error);
         Assert.Contains("thread that began it", error!.Message);
-        var drains = domain.Drains;
-        account.Balance = 2; // still batched on this thread: no drain yet
         Assert.Equal(drains, domain.Drains);
-        batch.Dispose();
-        Assert.Equal(drains + 1, domain.Drains);
-        Assert.Null(OnOtherThread(batch.Dispose)); // an ended batch's copy: nothing to do anywhere
+        account.Balance = 3; // the thread's next write ends the given-up batch (a drain) and is durable on its own
+        Assert.True(domain.Drains >= drains + 2);
+        drains = domain.Drains;
+        batch.Dispose(); // ended already: nothing to do
+        Assert.Equal(drains, domain.Drains);
+        Assert.Null(OnOtherThread(batch.Dispose));
 
         var tx = pool.BeginTransaction();
-        account.Balance = 3;
+        account.Balance = 4;
         Assert.IsType<InvalidOperationException>(OnOtherThread(tx.Dispose));
-        Assert.True(tx.IsActive);
-        tx.Commit();
-        Assert.Null(OnOtherThread(tx.Dispose)); // committed: nothing to roll back
-        Assert.Equal(3, account.Balance);
+        Assert.Null(OnOtherThread(tx.Dispose)); // given up already
+        Assert.Equal(3, account.Balance); // the thread forgot it: its write was never committed
+        Assert.False(tx.IsActive);
+        Assert.Throws<InvalidOperationException>(tx.Commit);
+
+        using (var next = pool.BeginTransaction()) // a new outermost transaction, not a level of the given-up one
+        {
+            account.Balance = 5;
+            next.Commit();
+        }
+
+        pool.Dispose();
+        using var reopened = PersistentPool.Open(MemoryDomain.FromImage(domain.ImageAtDispose!), "tests");
+        Assert.Equal(5, reopened.All<Account>().Single().Balance);
+    }
+
+    [Fact]
+    public void A_transaction_awaited_across_threads_is_not_committed_and_later_transactions_of_its_thread_are()
+    {
+        var domain = MemoryDomain.Create(4 << 20);
+        domain.KeepImage = true;
+        var pool = PersistentPool.Create(domain, "tests");
+        var account = pool.New<Account>();
+        var resume = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Exception? awaitError = null;
+        long afterward = -1;
+
+        async Task AwaitInside()
+        {
+            using var tx = pool.BeginTransaction();
+            account.Balance = 10;
+            await resume.Task; // the rest runs on a thread-pool thread
+            tx.Commit();
+        }
+
+        var beginner = new Thread(() =>
+        {
+            var flow = AwaitInside(); // runs to the await on this thread
+            resume.SetResult();
+            awaitError = Record.Exception(() => flow.GetAwaiter().GetResult());
+            using (var tx = pool.BeginTransaction()) // a transaction of its own, not a level of the given-up one
+            {
+                account.Balance = 20;
+                tx.Commit();
+            }
+
+            afterward = account.Balance;
+        });
+        beginner.Start();
+        beginner.Join();
+
+        Assert.IsType<InvalidOperationException>(awaitError);
+        Assert.Equal(20, afterward);
+        pool.Dispose();
+        using var reopened = PersistentPool.Open(MemoryDomain.FromImage(domain.ImageAtDispose!), "tests");
+        Assert.Equal(20, reopened.All<Account>().Single().Balance);
     }
 
     private static Exception? OnOtherThread(Action action)
