@@ -300,7 +300,7 @@ internal sealed class TransactionState
     public bool IsAbandoned
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => Volatile.Read(ref _abandonedTransaction) == Generation;
+        get => Volatile.Read(ref _abandonedTransaction) is var given && given != 0 && given == Generation;
     }
 
     /// <summary>
