@@ -1,6 +1,6 @@
 // PmemMapping -- a file mapped for persistent-memory programming (pmem_map_file): the mapping's life from open flags
-// through mmap/MAP_SYNC, huge-page alignment, growth, locking and unmapping. Opening, creating and sizing the file and
-// probing Device DAX are in PmemMapping.Files.cs.
+// through huge-page alignment, growth, locking and unmapping. Opening, creating and sizing the file and probing Device
+// DAX are in PmemMapping.Files.cs; placing its pages in the reserved address space in PmemMapping.Placement.cs.
 using System.Runtime.InteropServices;
 
 namespace Pmem.Memory;
@@ -385,19 +385,9 @@ public sealed unsafe partial class PmemMapping : IDisposable
 
             _disposed = true;
             MappingRegistry.Remove((nuint)_reservation.Address);
-            // Through a description of its own (the same file by /proc): a mapping holds its description, and the lock
-            // lives on the one being closed.
-            const int readWrite = LibC.PROT_READ | LibC.PROT_WRITE, scratch = LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE;
-            int copy = LibC.Open($"/proc/self/fd/{_file.Fd}", LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
-            if ((copy < 0 || _reservation.MapFixed(0, _mappedBytes, readWrite, LibC.MAP_PRIVATE, copy, 0) != 0) &&
-                _reservation.MapFixed(0, _mappedBytes, readWrite, scratch, -1, 0) != 0)
+            if (!ReplaceWithPrivateCopy())
             {
-                _reservation.Dispose(); // no memory for either (ENOMEM): the file's pages at least must go now
-            }
-
-            if (copy >= 0)
-            {
-                LibC.Close(copy);
+                _reservation.Dispose(); // no memory for it (ENOMEM): the file's pages at least must go now
             }
 
             _file.Dispose();
@@ -406,49 +396,6 @@ public sealed unsafe partial class PmemMapping : IDisposable
                 FileLockHolders.Released(locked);
             }
         }
-    }
-
-    /// <summary>Maps the file at the start of the reservation; returns the flags that worked.</summary>
-    /// <remarks>
-    /// MAP_SYNC is tried first on a mapping the kernel places (and unmapped at once), never over the reservation: the
-    /// kernel accepts it only on DAX, and refusing a MAP_FIXED mapping can leave a gap in the reservation that another
-    /// thread's mmap takes before the plain mapping is placed over it, which would then replace that thread's memory.
-    /// </remarks>
-    private static int MapFileInto(AddressReservation reservation, nuint length, int fd, string path)
-    {
-        const int protection = LibC.PROT_READ | LibC.PROT_WRITE;
-        const int syncFlags = LibC.MAP_SHARED_VALIDATE | LibC.MAP_SYNC;
-        void* probe = LibC.Mmap(null, length, protection, syncFlags, fd, 0);
-        int flags = LibC.MAP_SHARED;
-        if (probe != LibC.MAP_FAILED)
-        {
-            LibC.Munmap(probe, length);
-            flags = syncFlags;
-        }
-        else if (Marshal.GetLastPInvokeError() is int errno and not (LibC.EOPNOTSUPP or LibC.EINVAL))
-        {
-            throw PmemIOException.FromErrno($"mmap of {length} bytes", path, errno);
-        }
-
-        int refused = reservation.MapFixed(0, length, protection, flags, fd, 0);
-        if (refused != 0)
-        {
-            throw PmemIOException.FromErrno($"mmap of {length} bytes", path, refused);
-        }
-
-        return flags;
-    }
-
-    /// <summary>Maps the file copy-on-write at the start of the reservation (stores stay in this process).</summary>
-    private static int MapPrivateInto(AddressReservation reservation, nuint length, int fd, string path)
-    {
-        int refused = reservation.MapFixed(0, length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE, fd, 0);
-        if (refused != 0)
-        {
-            throw PmemIOException.FromErrno($"mmap of {length} bytes", path, refused);
-        }
-
-        return LibC.MAP_PRIVATE;
     }
 
     /// <summary>Huge-page alignment as libpmem's util_map_hint: 1 GiB pages for very large mappings, 2 MiB for large ones.</summary>
