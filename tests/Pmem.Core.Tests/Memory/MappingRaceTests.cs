@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Pmem.Tests.Crash;
 
 namespace Pmem.Tests.Memory;
@@ -23,17 +22,8 @@ public sealed class MappingRaceTests : IDisposable
             return;
         }
 
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { ProcessKillTests.ChildPath(), "--map-race", _directory.FullName, "8", "3000" })
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using var child = Process.Start(info)!;
-        var error = child.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        var output = child.StandardOutput.ReadToEnd();
-        Assert.True(child.WaitForExit(TimeSpan.FromMinutes(2)), "the child did not finish");
-        Assert.True(child.ExitCode == 0, $"exit code {child.ExitCode}: {output} {error.Result}");
+        var (exitCode, output, error) = CrashChildRun.Run(TimeSpan.FromMinutes(2), "--map-race", _directory.FullName, "8", "3000");
+        Assert.True(exitCode == 0, $"exit code {exitCode}: {output} {error}");
         Assert.StartsWith("ok ", output);
     }
 }

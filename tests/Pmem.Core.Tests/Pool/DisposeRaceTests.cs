@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Pmem.Memory;
 using Pmem.Pool;
 using Pmem.Tests.Crash;
@@ -74,17 +73,8 @@ public sealed class DisposeRaceTests : IDisposable
             return;
         }
 
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { ProcessKillTests.ChildPath(), "--dispose-race", _directory.FullName, mode.ToString(), "30" })
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using var child = Process.Start(info)!;
-        var error = child.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        var output = child.StandardOutput.ReadToEnd();
-        Assert.True(child.WaitForExit(TimeSpan.FromMinutes(3)), "the child did not finish");
-        Assert.True(child.ExitCode == 0, $"exit code {child.ExitCode}: {output} {error.Result}");
+        var (exitCode, output, error) = CrashChildRun.Run(TimeSpan.FromMinutes(3), "--dispose-race", _directory.FullName, mode.ToString(), "30");
+        Assert.True(exitCode == 0, $"exit code {exitCode}: {output} {error}");
         Assert.Equal("ok 30", output.Trim());
     }
 }
