@@ -282,12 +282,20 @@ public abstract unsafe class PersistenceDomain : IDisposable
     [DoesNotReturn]
     private void ThrowOutOfRange(long offset, long length)
     {
+        ThrowIfDisposed();
+        throw new ArgumentOutOfRangeException(nameof(offset), $"Range [{offset}, {offset}+{length}) is outside the domain of {_length} bytes.");
+    }
+
+    /// <summary>
+    /// Throws <see cref="ObjectDisposedException"/> once the domain is disposed: for the layers above, before they report
+    /// damage they met in bytes an access racing with <see cref="Dispose()"/> read after the memory was closed.
+    /// </summary>
+    internal void ThrowIfDisposed()
+    {
         if (Volatile.Read(ref _disposed))
         {
             throw new ObjectDisposedException(Name, "The memory was closed (its pool was disposed): objects of a closed pool cannot be read or written.");
         }
-
-        throw new ArgumentOutOfRangeException(nameof(offset), $"Range [{offset}, {offset}+{length}) is outside the domain of {_length} bytes.");
     }
 
     /// <summary>

@@ -1,5 +1,5 @@
 // PmemMapping (placement) -- the file's pages placed into the reserved address space: shared (MAP_SYNC when the kernel
-// takes it), a private copy for read-only opens, and a private copy again when the mapping is disposed.
+// takes it), a private copy for read-only opens, and scratch memory in their place when the mapping is disposed.
 using System.Runtime.InteropServices;
 
 namespace Pmem.Memory;
@@ -7,27 +7,15 @@ namespace Pmem.Memory;
 public sealed unsafe partial class PmemMapping
 {
     /// <summary>
-    /// Maps a private copy of the file (or, failing that, scratch memory) over the mapped range in one step, for
-    /// <see cref="Dispose"/>; false when neither could be mapped.
+    /// Maps scratch memory (private, anonymous, reserving no swap) over the mapped range in one step, for
+    /// <see cref="Dispose"/>; false when it could not be mapped. Not a private copy of the file: that would hold the
+    /// file (its disk space or, on tmpfs, its memory, even once deleted) until this object is collected.
     /// </summary>
-    private bool ReplaceWithPrivateCopy()
+    private bool ReplaceWithScratch()
     {
-        // Through a description of its own (the same file by /proc): a mapping holds its description, and the lock
-        // lives on the one being closed.
-        const int readWrite = LibC.PROT_READ | LibC.PROT_WRITE, scratch = LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE;
-        int copy = LibC.Open($"/proc/self/fd/{_file.Fd}", LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
-        try
-        {
-            return (copy >= 0 && _reservation.MapFixed(0, _mappedBytes, readWrite, LibC.MAP_PRIVATE, copy, 0) == 0) ||
-                (_reservation.UsableSize >= _mappedBytes && _reservation.MapFixed(0, _mappedBytes, readWrite, scratch, -1, 0) == 0);
-        }
-        finally
-        {
-            if (copy >= 0)
-            {
-                LibC.Close(copy);
-            }
-        }
+        const int scratch = LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE;
+        return _reservation.UsableSize >= _mappedBytes &&
+            _reservation.MapFixed(0, _mappedBytes, LibC.PROT_READ | LibC.PROT_WRITE, scratch, -1, 0) == 0;
     }
 
     /// <summary>Maps the file at the start of the reservation; returns the flags that worked.</summary>

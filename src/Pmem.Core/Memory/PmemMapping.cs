@@ -368,11 +368,10 @@ public sealed unsafe partial class PmemMapping : IDisposable
 
     /// <summary>Unmaps the file, releases the lock and closes the file (<c>pmem_unmap</c>).</summary>
     /// <remarks>
-    /// The shared mapping is replaced in one step by a private (copy-on-write) mapping of the same file, and that address
-    /// range is given back only when this object is collected: a load another thread makes into the mapping just as it
-    /// is disposed (one that passed its range check before) still reads the pool's bytes, and a store lands in a
-    /// private copy, instead of faulting, which would end the process, or reaching a file another process may have
-    /// opened since.
+    /// The file's pages are replaced in one step by scratch memory, and that address range is given back only when
+    /// this object is collected: a load or store another thread makes into the mapping just as it is disposed (one
+    /// that passed its range check before) reads zeroes or lands in the scratch memory, instead of faulting, which
+    /// would end the process, or reaching a file another process may have opened since.
     /// </remarks>
     public void Dispose()
     {
@@ -385,7 +384,7 @@ public sealed unsafe partial class PmemMapping : IDisposable
 
             _disposed = true;
             MappingRegistry.Remove((nuint)_reservation.Address);
-            if (!ReplaceWithPrivateCopy())
+            if (!ReplaceWithScratch())
             {
                 _reservation.Dispose(); // no memory for it (ENOMEM): the file's pages at least must go now
             }

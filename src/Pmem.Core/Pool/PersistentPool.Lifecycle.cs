@@ -216,7 +216,7 @@ public sealed partial class PersistentPool
         return hash.GetCurrentHashAsUInt64();
     }
 
-    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+    internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
     /// <summary>True when the pool was opened with <see cref="OpenReadOnly"/>: every write throws <see cref="PoolReadOnlyException"/>.</summary>
     public bool IsReadOnly => _commits.WritesRefused;

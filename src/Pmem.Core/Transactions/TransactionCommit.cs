@@ -82,6 +82,7 @@ internal static class TransactionCommit
         }
         else if (!pool.Heap.TryGetAllocated(offset, out var allocated, out typeIndex))
         {
+            pool.Domain.ThrowIfDisposed(); // a delete racing with Dispose may read the closed pool's scratch memory
             throw new PersistentTypeMismatchException($"{pool.Path}: offset {offset} does not designate an allocated object.");
         }
         else if (!tx.AddFree(allocated))

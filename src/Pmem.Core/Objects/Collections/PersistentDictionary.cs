@@ -95,6 +95,7 @@ public sealed partial class PersistentDictionary<TKey, TValue> : IDictionary<TKe
         if (_pool.ReadValue<int>(header + KeySizeOffset) != _keys.SlotSize || _pool.ReadValue<int>(header + KeyKindOffset) != (int)_keys.Kind ||
             _pool.ReadValue<int>(header + ValueSizeOffset) != _values.SlotSize || _pool.ReadValue<int>(header + ValueKindOffset) != (int)_values.Kind)
         {
+            _pool.ThrowIfDisposed(); // a check racing with Dispose reads the closed pool's scratch memory
             throw new PersistentTypeMismatchException($"{_pool.Path}: the dictionary at offset {header} holds other key or value types than {typeof(TKey).Name} → {typeof(TValue).Name}.");
         }
 

@@ -66,6 +66,7 @@ public sealed class PersistentList<T> : IList<T>, IReadOnlyList<T>
         _pool.ResolveCollection(header, TypeTable.ListTypeIndex);
         if (_pool.ReadValue<int>(header + SlotSizeOffset) != _codec.SlotSize || _pool.ReadValue<int>(header + SlotKindOffset) != (int)_codec.Kind)
         {
+            _pool.ThrowIfDisposed(); // a check racing with Dispose reads the closed pool's scratch memory
             throw new PersistentTypeMismatchException($"{_pool.Path}: the list at offset {header} holds another element type than {typeof(T).Name}.");
         }
 

@@ -106,6 +106,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
             _pool.ReadValue<int>(header + CollectionLayout.ValueSizeOffset) != _valueSize || _pool.ReadValue<int>(header + CollectionLayout.ValueKindOffset) != (int)_values.Kind ||
             _pool.ReadValue<int>(header + KeyOrderOffset) != (int)_keys.Order || _pool.ReadValue<int>(header + KeyWidthOffset) != _keys.Width)
         {
+            _pool.ThrowIfDisposed(); // a check racing with Dispose reads the closed pool's scratch memory
             throw new PersistentTypeMismatchException($"{_pool.Path}: the sorted collection at offset {header} holds other key or value types than {typeof(TKey).Name} → {typeof(TValue).Name}.");
         }
 
