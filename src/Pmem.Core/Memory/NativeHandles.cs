@@ -78,6 +78,38 @@ internal sealed unsafe class AddressReservation : SafeHandle
         return errno;
     }
 
+    /// <summary>
+    /// Gives back now the address space past the first <paramref name="keep"/> bytes (a lost part excepted: it may be
+    /// another mapping's), and counts it as lost, so that the release gives back only the rest.
+    /// </summary>
+    public void ReleaseTail(nuint keep)
+    {
+        bool lost = _lostEnd > _lostStart;
+        if (keep >= Size || (lost && _lostStart < keep))
+        {
+            return;
+        }
+
+        if (!lost)
+        {
+            LibC.Munmap(Address + keep, Size - keep);
+        }
+        else
+        {
+            if (_lostStart > keep)
+            {
+                LibC.Munmap(Address + keep, _lostStart - keep);
+            }
+
+            if (_lostEnd < Size)
+            {
+                LibC.Munmap(Address + _lostEnd, Size - _lostEnd);
+            }
+        }
+
+        (_lostStart, _lostEnd) = (keep, Size);
+    }
+
     protected override bool ReleaseHandle()
     {
         if (_lostEnd <= _lostStart)

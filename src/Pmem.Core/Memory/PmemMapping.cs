@@ -384,7 +384,11 @@ public sealed unsafe partial class PmemMapping : IDisposable
 
             _disposed = true;
             MappingRegistry.Remove((nuint)_reservation.Address);
-            if (!ReplaceWithScratch())
+            if (ReplaceWithScratch())
+            {
+                _reservation.ReleaseTail(_mappedBytes); // room to grow is not kept until then: only what an access can reach
+            }
+            else
             {
                 _reservation.Dispose(); // no memory for it (ENOMEM): the file's pages at least must go now
             }

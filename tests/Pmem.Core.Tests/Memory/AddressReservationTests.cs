@@ -74,4 +74,23 @@ public sealed unsafe class AddressReservationTests : IDisposable
         Assert.False(IsMapped(address + (3 * Page), Page), "the last page was not unmapped");
         LibC.Munmap(address + Page, 2 * Page);
     }
+
+    [Fact]
+    public void A_released_tail_is_unmapped_at_once_and_the_rest_at_release()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        var reservation = AddressReservation.Reserve(4 * Page, Page, _directory.FullName);
+        var address = reservation.Address;
+        reservation.ReleaseTail(Page);
+        Assert.True(IsMapped(address, Page), "the kept page was unmapped");
+        Assert.False(IsMapped(address + Page, 3 * Page), "the tail is still mapped");
+        Assert.Equal(Page, reservation.UsableSize);
+
+        reservation.Dispose();
+        Assert.False(IsMapped(address, Page), "the kept page was not unmapped at release");
+    }
 }
