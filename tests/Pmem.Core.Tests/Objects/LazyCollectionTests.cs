@@ -277,6 +277,39 @@ public sealed class LazyCollectionTests
         AssertSound(pool);
     }
 
+    [Fact]
+    public void A_creating_transaction_given_up_on_another_thread_lets_a_waiting_insert_go_at_once()
+    {
+        using var pool = NewPool(out _);
+        var registry = pool.Root<Registry>();
+        Pmem.Transactions.Transaction creating = default;
+        using var created = new ManualResetEventSlim();
+        using var finish = new ManualResetEventSlim();
+        var creator = new Thread(() =>
+        {
+            creating = pool.BeginTransaction();
+            registry.Lines.Add("never"); // creates the lines in a transaction that is then given up elsewhere
+            created.Set();
+            finish.Wait(TimeSpan.FromSeconds(60)); // stays away from the pool, as a thread after an await does
+        })
+        { IsBackground = true };
+        creator.Start();
+        created.Wait(TimeSpan.FromSeconds(30));
+
+        Exception? failure = null;
+        var waiter = new Thread(() => failure = Record.Exception(() => registry.Lines.Add("kept"))) { IsBackground = true };
+        waiter.Start();
+        WaitUntil(() => pool.CollectionCreationWaiters == 1 || !waiter.IsAlive);
+
+        Assert.IsType<InvalidOperationException>(Record.Exception(creating.Dispose)); // on this thread: given up
+        Assert.True(waiter.Join(TimeSpan.FromSeconds(30)), "the insert still waits for a transaction nobody will end");
+        finish.Set();
+        creator.Join();
+        Assert.Null(failure);
+        Assert.Equal(["kept"], registry.Lines.ToArray());
+        AssertSound(pool);
+    }
+
     private static void WaitUntil(Func<bool> condition)
     {
         for (var deadline = DateTime.UtcNow.AddSeconds(30); !condition(); Thread.Sleep(1))
