@@ -69,7 +69,7 @@ public sealed partial class PersistentPool
                     return;
                 }
 
-                Transactions.Batch.EndAbandoned(scopes, this); // then this write is durable on its own
+                Transactions.Batch.End(scopes, this); // then this write is durable on its own
             }
 
             if (scopes.Commits is { AwaitsDrain: true } commits)

@@ -22,7 +22,7 @@ public readonly struct Batch : IDisposable
         var state = TransactionState.ForThread;
         if (state.BatchPoolId != 0 && state.BatchAbandoned)
         {
-            EndAbandoned(state, pool);
+            End(state, pool);
         }
 
         if (state.BatchPoolId == 0)
@@ -63,14 +63,15 @@ public readonly struct Batch : IDisposable
 
         if (--state.BatchDepth == 0)
         {
-            state.BatchPoolId = 0;
-            _pool!.Domain.Drain();
-            _pool.Commits.AfterDrain(state.Commits);
+            End(state, _pool!);
         }
     }
 
-    /// <summary>On the batch's own thread: ends a batch whose scope was disposed on another thread (see <see cref="Dispose"/>).</summary>
-    internal static void EndAbandoned(TransactionState state, ITransactionalPool pool)
+    /// <summary>
+    /// Ends the thread's batch with its one drain: at its outermost scope's end, or on its own thread when the scope was
+    /// disposed on another thread (see <see cref="Dispose"/>).
+    /// </summary>
+    internal static void End(TransactionState state, ITransactionalPool pool)
     {
         (state.BatchPoolId, state.BatchDepth, state.BatchAbandoned) = (0, 0, false);
         pool.Domain.Drain();

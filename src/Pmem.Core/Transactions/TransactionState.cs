@@ -12,7 +12,7 @@ namespace Pmem.Transactions;
 /// (<see cref="Commits"/>). Nothing reaches the pool's live data before commit, so rollback is just forgetting; commit
 /// turns everything into one redo log (<see cref="TransactionCommit"/>, and <c>docs/transactions.md</c>).
 /// </summary>
-internal sealed class TransactionState
+internal sealed partial class TransactionState
 {
     // One state per thread, made once and reused: Depth 0 means no transaction is running. A single thread-static
     // keeps begin, end and every property access in a transaction to one thread-local lookup each.
@@ -59,12 +59,6 @@ internal sealed class TransactionState
     /// the thread ends it (one drain) the next time it writes in it or begins one (see <see cref="Batch"/>).
     /// </summary>
     public bool BatchAbandoned;
-
-    // The generation of the thread's transaction that a Dispose on another thread gave up on (0: none): the thread
-    // discards it the next time it begins a transaction or reaches it from the pool, so that later work on the thread
-    // does not join a transaction nobody will end. Set and discarded under _abandonLock.
-    private long _abandonedTransaction;
-    private readonly Lock _abandonLock = new();
 
     /// <summary>The thread's commit bookkeeping (see <see cref="CommitPipeline"/>); null until it first commits or retires.</summary>
     public ThreadCommits? Commits;
@@ -294,42 +288,6 @@ internal sealed class TransactionState
 
         state.StopCounting(pool);
         return null;
-    }
-
-    /// <summary>True when the running transaction was given up by a Dispose on another thread (see <see cref="AbandonTransaction"/>).</summary>
-    public bool IsAbandoned
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => Volatile.Read(ref _abandonedTransaction) is var given && given != 0 && given == Generation;
-    }
-
-    /// <summary>
-    /// Gives up the transaction of generation <paramref name="generation"/>, called on another thread than the one
-    /// running it (its scope's Dispose after an <c>await</c>): threads waiting for the collections it creates or for
-    /// the index lock it holds stop waiting now, and its own thread discards the rest when it next comes by.
-    /// </summary>
-    public void AbandonTransaction(long generation)
-    {
-        lock (_abandonLock)
-        {
-            if (Depth > 0 && Generation == generation)
-            {
-                Volatile.Write(ref _abandonedTransaction, generation);
-                ReleaseCreatedCollections();
-            }
-        }
-    }
-
-    /// <summary>On the transaction's own thread: forgets a transaction given up on another thread (nothing of it was written).</summary>
-    public void DiscardAbandoned()
-    {
-        lock (_abandonLock)
-        {
-            RollBack();
-            Depth = 0;
-            Reset();
-            _abandonedTransaction = 0;
-        }
     }
 
     /// <summary>Gives back the calling thread's count on <paramref name="pool"/>, if it holds one and is idle.</summary>

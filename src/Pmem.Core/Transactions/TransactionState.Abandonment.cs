@@ -1,0 +1,49 @@
+// TransactionState (abandonment) -- a thread's transaction given up by a Dispose on another thread, after an await.
+using System.Runtime.CompilerServices;
+
+namespace Pmem.Transactions;
+
+internal sealed partial class TransactionState
+{
+    // The generation of the thread's transaction that a Dispose on another thread gave up on (0: none): the thread
+    // discards it the next time it begins a transaction or reaches it from the pool, so that later work on the thread
+    // does not join a transaction nobody will end. Set and discarded under _abandonLock.
+    private long _abandonedTransaction;
+    private readonly Lock _abandonLock = new();
+
+    /// <summary>True when the running transaction was given up by a Dispose on another thread (see <see cref="AbandonTransaction"/>).</summary>
+    public bool IsAbandoned
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Volatile.Read(ref _abandonedTransaction) is var given && given != 0 && given == Generation;
+    }
+
+    /// <summary>
+    /// Gives up the transaction of generation <paramref name="generation"/>, called on another thread than the one
+    /// running it (its scope's Dispose after an <c>await</c>): threads waiting for the collections it creates or for
+    /// the index lock it holds stop waiting now, and its own thread discards the rest when it next comes by.
+    /// </summary>
+    public void AbandonTransaction(long generation)
+    {
+        lock (_abandonLock)
+        {
+            if (Depth > 0 && Generation == generation)
+            {
+                Volatile.Write(ref _abandonedTransaction, generation);
+                ReleaseCreatedCollections();
+            }
+        }
+    }
+
+    /// <summary>On the transaction's own thread: forgets a transaction given up on another thread (nothing of it was written).</summary>
+    public void DiscardAbandoned()
+    {
+        lock (_abandonLock)
+        {
+            RollBack();
+            Depth = 0;
+            Reset();
+            _abandonedTransaction = 0;
+        }
+    }
+}
