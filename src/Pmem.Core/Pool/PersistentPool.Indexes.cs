@@ -160,7 +160,7 @@ public sealed partial class PersistentPool
             foreach (var slot in _indexSlots.Where(s => s.TypeIndex == typeIndex && !s.IsStale))
             {
                 var property = declared.FirstOrDefault(p => p.Offset == slot.PropertyOffset);
-                if (property is null || (property.Index == PersistentIndexKind.Unique) != slot.IsUnique)
+                if (property is null || (property.Index == PersistentIndexKind.Unique) != slot.IsUnique || (!inTransaction && HasUnprefixedStrings(slot)))
                 {
                     SetIndexFlags(slot, slot.Flags | IndexDirectory.StaleFlag, inTransaction: false);
                 }
@@ -198,6 +198,14 @@ public sealed partial class PersistentPool
             Monitor.Exit(_indexSync);
         }
     }
+
+    /// <summary>
+    /// Whether the slot's tree keys strings without prefixes (<see cref="KeyOrder.Ordinal"/>, as pools before
+    /// <see cref="KeyOrder.OrdinalPrefixed"/> built them): such an index is rebuilt like one newly declared, so that
+    /// its lookups stop reading a string at every comparison.
+    /// </summary>
+    private bool HasUnprefixedStrings(IndexSlot slot) =>
+        ReadValue<long>(slot.TreeWord) is var tree and not 0 && ReadValue<int>(tree + SortedLayout.KeyOrderOffset) == (int)(KeyOrder.Ordinal | SortedLayout.ObjectOffsetOrder);
 
     private void InStep(PersistentTypeInfo type)
     {

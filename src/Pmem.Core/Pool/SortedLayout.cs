@@ -5,31 +5,6 @@ using Pmem.Objects;
 
 namespace Pmem.Pool;
 
-/// <summary>How a sorted collection orders its keys, recorded durably so checks can verify order without the program's types.</summary>
-internal enum KeyOrder
-{
-    /// <summary>Two's-complement integers of the key size (signed integers, signed enums, <see cref="TimeSpan"/>, <see cref="Int128"/>).</summary>
-    Signed = 1,
-
-    /// <summary>Unsigned integers of the key size (unsigned integers and enums, <see cref="char"/>, <see cref="bool"/>, <see cref="UInt128"/>).</summary>
-    Unsigned = 2,
-
-    /// <summary>Owned strings, compared ordinally.</summary>
-    Ordinal = 3,
-
-    /// <summary><see cref="System.Guid"/>'s own order.</summary>
-    Guid = 4,
-
-    /// <summary><see cref="System.DateTime"/> by ticks (the kind ignored, as <see cref="System.DateTime.CompareTo(System.DateTime)"/> does).</summary>
-    DateTime = 5,
-
-    /// <summary><see cref="System.DateTimeOffset"/> by UTC instant.</summary>
-    DateTimeOffset = 6,
-
-    /// <summary><see cref="decimal"/> by value.</summary>
-    Decimal = 7,
-}
-
 /// <summary>
 /// The durable layout of a sorted dictionary (and set): a <see cref="CollectionLayout"/> header whose storage word is
 /// the root node of a B+-tree of fixed-size nodes, each a block of type <see cref="TypeTable.SortedNodeTypeIndex"/>.
@@ -57,6 +32,9 @@ internal static class SortedLayout
     /// the value part first, then by that offset as an unsigned number.
     /// </summary>
     public const KeyOrder ObjectOffsetOrder = (KeyOrder)0x100;
+
+    /// <summary>The key part of a <see cref="KeyOrder.OrdinalPrefixed"/> slot: the string's offset, then its <see cref="StringKeyPrefix"/>.</summary>
+    public const int PrefixedStringKeySize = 8 + StringKeyPrefix.Size;
 
     public const int NodeEntryCountOffset = 0;
     public const int NodeLevelOffset = 4;
@@ -98,8 +76,11 @@ internal static class SortedLayout
         var width = pool.ReadValue<int>(header + KeyWidthOffset);
         var valueKeySize = (order & (int)ObjectOffsetOrder) != 0 ? keySize - 8 : keySize; // an index key's value part
         order &= ~(int)ObjectOffsetOrder;
-        if (width is not (1 or 2 or 4 or 8 or 16) || width > valueKeySize || valueKeySize is <= 0 or > 16 || keySize % 8 != 0 || keyKind is not ((int)SlotKind.Raw or (int)SlotKind.String) ||
-            (keyKind == (int)SlotKind.String) != (order == (int)KeyOrder.Ordinal) || order is < (int)KeyOrder.Signed or > (int)KeyOrder.Decimal ||
+        var widthFits = order == (int)KeyOrder.OrdinalPrefixed
+            ? width == PrefixedStringKeySize && valueKeySize == PrefixedStringKeySize
+            : width is 1 or 2 or 4 or 8 or 16 && width <= valueKeySize && valueKeySize is > 0 and <= 16;
+        if (!widthFits || keySize % 8 != 0 || keyKind is not ((int)SlotKind.Raw or (int)SlotKind.String) ||
+            (keyKind == (int)SlotKind.String) != (order is (int)KeyOrder.Ordinal or (int)KeyOrder.OrdinalPrefixed) || order is < (int)KeyOrder.Signed or > (int)KeyOrder.OrdinalPrefixed ||
             valueSize < 0 || valueSize > 1 << 12 || valueSize % 8 != 0 || valueKind is < (int)SlotKind.Raw or > (int)SlotKind.Reference ||
             (valueKind != (int)SlotKind.Raw && valueSize != 8) || (valueSize == 0 && valueKind != (int)SlotKind.Raw))
         {
@@ -220,6 +201,11 @@ internal static class SortedLayout
                             (previousKey is not null && c == 0) || (upper is not null && Compare(pool, order, width, key, upper) is >= 0 or int.MinValue))
                         {
                             Report($"the sorted dictionary node at {node} holds its key {i} out of order or outside its parent's bounds");
+                        }
+
+                        if ((order & ~ObjectOffsetOrder) == KeyOrder.OrdinalPrefixed && !PrefixMatches(pool, key))
+                        {
+                            Report($"the sorted dictionary node at {node} holds its key {i} with a prefix that is not its string's");
                         }
 
                         previousKey = key;
@@ -377,6 +363,22 @@ internal static class SortedLayout
         catch (Exception e) when (e is PoolException or PersistentTypeMismatchException)
         {
             return int.MinValue;
+        }
+    }
+
+    /// <summary>Whether a prefixed string key's stored prefix is its string's (an unreadable string is reported by the order check).</summary>
+    private static bool PrefixMatches(PersistentPool pool, byte[] key)
+    {
+        try
+        {
+            var target = BinaryPrimitives.ReadInt64LittleEndian(key);
+            Span<byte> expected = stackalloc byte[StringKeyPrefix.Size];
+            StringKeyPrefix.Encode(target == 0 ? "" : pool.ReadStringAt(target), expected);
+            return target == 0 || expected.SequenceEqual(key.AsSpan(8, StringKeyPrefix.Size));
+        }
+        catch (Exception e) when (e is PoolException or PersistentTypeMismatchException)
+        {
+            return true;
         }
     }
 

@@ -56,7 +56,7 @@ internal static class FuzzPools
     public const string Layout = "fuzz";
     private const int LaneCount = 2;
     private const int LaneSize = 8192;
-    private static readonly long PoolSize = PoolLayout.HeapStart(LaneCount, LaneSize) + 8L * PoolLayout.ChunkSize;
+    private static readonly long PoolSize = PoolLayout.HeapStart(LaneCount, LaneSize) + 16L * PoolLayout.ChunkSize;
 
     /// <summary>Every seed, each checked to open; the mid-work ones hold committed logs that recovery replays.</summary>
     public static IReadOnlyList<FuzzSeed> Build(string directory)

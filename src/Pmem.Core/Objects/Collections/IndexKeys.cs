@@ -97,7 +97,11 @@ internal sealed class RawIndexKeys<T> : IndexKeys<T> where T : unmanaged
     }
 }
 
-/// <summary>Index keys of a string property: an owned copy of the string (ordinal order), then the object. Null strings are not indexed.</summary>
+/// <summary>
+/// Index keys of a string property as pools before <see cref="KeyOrder.OrdinalPrefixed"/> stored them: an owned copy
+/// of the string (ordinal order), then the object; every comparison reads the string. Null strings are not indexed.
+/// Trees of this layout are still read and written; new trees use <see cref="PrefixedStringIndexKeys"/>.
+/// </summary>
 internal sealed class StringIndexKeys : IndexKeys<string>
 {
     public static readonly StringIndexKeys Instance = new();
@@ -160,6 +164,103 @@ internal sealed class StringIndexKeys : IndexKeys<string>
         {
             MemoryMarshal.Write(slot, pool.NewStringInTransaction(value.Value));
             BinaryPrimitives.WriteInt64LittleEndian(slot[8..], value.Object);
+        }
+    }
+}
+
+/// <summary>
+/// Index keys of a string property: an owned copy of the string, its <see cref="StringKeyPrefix"/>, then the object
+/// (<see cref="KeyOrder.OrdinalPrefixed"/>). A comparison reads the string only when both prefixes are full and equal,
+/// so a search stays in the tree's nodes. Null strings are not indexed.
+/// </summary>
+internal sealed class PrefixedStringIndexKeys : IndexKeys<string>
+{
+    public static readonly PrefixedStringIndexKeys Instance = new();
+
+    private const int PrefixAt = 8;
+    private const int SlotSize = SortedLayout.PrefixedStringKeySize + 8;
+
+    // The search key's prefix, encoded once per string searched for on this thread (a search compares it ~20 times).
+    [ThreadStatic] private static SearchKey? t_search;
+
+    private readonly EntryCodec _codec = new();
+
+    public override ElementCodec<IndexEntry<string>> Codec => _codec;
+
+    public override KeyOrder Order => KeyOrder.OrdinalPrefixed | SortedLayout.ObjectOffsetOrder;
+
+    public override int Width => SortedLayout.PrefixedStringKeySize;
+
+    /// <summary>
+    /// 2 KiB: about 50 entries a leaf, so a lookup among a million strings reads four nodes, not seven (each a miss
+    /// waited for; see bench/RESULTS.md, session 15). An insert logs more of its leaf's shifted tail in exchange.
+    /// </summary>
+    public override int NodeSize(int keySize, int valueSize) => 2048;
+
+    public override int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, IndexEntry<string> key)
+    {
+        var c = CompareValue(pool, slot, key.Value);
+        return c != 0 ? c : CompareObjects(slot, SlotSize, key.Object);
+    }
+
+    public override int Compare(IndexEntry<string> a, IndexEntry<string> b) => StringIndexKeys.Instance.Compare(a, b);
+
+    public override int CompareValue(PersistentPool pool, ReadOnlySpan<byte> slot, string value)
+    {
+        var c = StringKeyPrefix.Compare(slot.Slice(PrefixAt, StringKeyPrefix.Size), SearchKey.For(ref t_search, value));
+        return c != StringKeyPrefix.Undecided ? c : pool.CompareStringAt(MemoryMarshal.Read<long>(slot), value);
+    }
+
+    public override string ReadProperty(PersistentPool pool, long objectOffset, int propertyOffset) => pool.ReadString(objectOffset + propertyOffset)!;
+
+    public override bool IsDefault(string value) => value is null;
+
+    /// <summary>One thread's last searched string and its prefix.</summary>
+    private sealed class SearchKey
+    {
+        private string? _text;
+        private StringKeyPrefix.Words _words;
+
+        public static ref readonly StringKeyPrefix.Words For(ref SearchKey? cached, string text)
+        {
+            var search = cached ??= new SearchKey();
+            if (!ReferenceEquals(search._text, text))
+            {
+                search._words = StringKeyPrefix.Of(text);
+                search._text = text;
+            }
+
+            return ref search._words;
+        }
+    }
+
+    private sealed class EntryCodec : ElementCodec<IndexEntry<string>>
+    {
+        public override int SlotSize => PrefixedStringIndexKeys.SlotSize;
+
+        public override SlotKind Kind => SlotKind.String; // the first 8 bytes: the tree owns its copy of the string
+
+        public override IndexEntry<string> Read(PersistentPool pool, long slot) => new(pool.ReadString(slot)!, pool.ReadValue<long>(slot + SlotSize - 8));
+
+        public override void Write(PersistentPool pool, long slot, IndexEntry<string> value)
+        {
+            Span<byte> bytes = stackalloc byte[SlotSize];
+            Encode(pool, bytes, value);
+            pool.WriteBytesInTransaction(slot, bytes);
+        }
+
+        public override ulong Hash(IndexEntry<string> value) => StringIndexKeys.Instance.Codec.Hash(value);
+
+        public override bool SlotEquals(PersistentPool pool, long slot, IndexEntry<string> value) => Read(pool, slot) == value;
+
+        public override IndexEntry<string> Decode(PersistentPool pool, ReadOnlySpan<byte> slot) =>
+            new(pool.ReadStringAt(MemoryMarshal.Read<long>(slot)), ObjectOf(slot, SlotSize));
+
+        public override void Encode(PersistentPool pool, Span<byte> slot, IndexEntry<string> value)
+        {
+            MemoryMarshal.Write(slot, pool.NewStringInTransaction(value.Value));
+            StringKeyPrefix.Encode(value.Value, slot[PrefixAt..]);
+            BinaryPrimitives.WriteInt64LittleEndian(slot[(SlotSize - 8)..], value.Object);
         }
     }
 }

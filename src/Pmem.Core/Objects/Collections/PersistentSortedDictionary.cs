@@ -58,7 +58,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
         _leafEntry = _keySize + _valueSize;
         _innerEntry = _keySize + 8;
         _prefetchKeys = keys.ComparesOutOfLine;
-        SetNodeSize(NodeSizeFor(_keySize, _valueSize));
+        SetNodeSize(keys.NodeSize(_keySize, _valueSize));
         _anchor = new CollectionHeader(fieldOffset);
         FindHeader(); // checks a header that exists; none yet reads as empty (a read never creates one)
     }
@@ -83,7 +83,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
     // Apart from EnsureHeader: the closure below is made when its method starts, so only the first insert makes it.
     private long CreateHeader()
     {
-        var (pool, keys, values, nodeSize) = (_pool, _keys, _values, NodeSizeFor(_keySize, _valueSize));
+        var (pool, keys, values, nodeSize) = (_pool, _keys, _values, _keys.NodeSize(_keySize, _valueSize));
         var header = pool.CreateCollection(_anchor.FieldOffset, TypeTable.SortedDictionaryTypeIndex, CollectionLayout.HeaderSize, created =>
         {
             pool.WriteValue(created + CollectionLayout.KeySizeOffset, keys.Codec.SlotSize);

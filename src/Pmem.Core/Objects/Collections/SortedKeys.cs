@@ -25,6 +25,9 @@ internal abstract class SortedKeys<TKey>
 
     public abstract int Compare(TKey a, TKey b);
 
+    /// <summary>The node size of a new tree with these keys.</summary>
+    public virtual int NodeSize(int keySize, int valueSize) => SortedLayout.NodeSizeFor(keySize, valueSize);
+
     /// <summary>
     /// Whether a comparison reads more than the slot (a string key's block): the tree then starts loading every key of
     /// a node before its binary search (<see cref="Prefetch"/>), so that their misses overlap instead of following each other.
