@@ -7,6 +7,7 @@ public sealed partial class PersistentPool
 {
     private TransactionState? _indexLockOwner; // guarded by _creations (its waits join the creation waits' cycle check)
     private int _indexReaders;
+    private int _creationWaiters; // threads in WaitForCreations (guarded by _creations): a reader leaving wakes them only if any
 
     /// <summary>
     /// Takes the index lock for the running transaction until it ends: index trees change one transaction at a time,
@@ -64,8 +65,10 @@ public sealed partial class PersistentPool
         {
             lock (_creations)
             {
-                _indexReaders--;
-                Monitor.PulseAll(_creations);
+                if (--_indexReaders == 0 && _creationWaiters > 0)
+                {
+                    Monitor.PulseAll(_creations); // a writer waits for the last reader (a native call each lookup would pay otherwise)
+                }
             }
         }
     }
