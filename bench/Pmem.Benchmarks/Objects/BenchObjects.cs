@@ -70,3 +70,12 @@ public partial class ThreadLog
 {
     public partial PersistentList<long> Items { get; }
 }
+
+/// <summary>Two string-keyed sorted dictionaries (the string key layouts' benchmark): the first is read in the former layout.</summary>
+[PersistentObject(Name = "bench.stringsortedpair")]
+public partial class StringSortedPair
+{
+    public partial PersistentSortedDictionary<string, long> First { get; }
+
+    public partial PersistentSortedDictionary<string, long> Second { get; }
+}

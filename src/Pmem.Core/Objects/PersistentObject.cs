@@ -127,15 +127,15 @@ public abstract class PersistentObject : IEquatable<PersistentObject>
 
     /// <summary>A sorted dictionary from string keys (ordinal order) to unmanaged values, created by its first insert (reading writes nothing).</summary>
     protected PersistentSortedDictionary<string, TValue> GetStringKeyedSortedDictionary<TValue>(int fieldOffset) where TValue : unmanaged =>
-        new(Pool, Offset + fieldOffset, StringSortedKeys.Instance, RawCodec<TValue>.Instance);
+        new(Pool, Offset + fieldOffset, PrefixedStringSortedKeys.Instance, RawCodec<TValue>.Instance);
 
     /// <summary>A sorted dictionary from string keys (ordinal order) to strings, created by its first insert (reading writes nothing).</summary>
     protected PersistentSortedDictionary<string, string?> GetStringKeyedSortedDictionaryOfStrings(int fieldOffset) =>
-        new(Pool, Offset + fieldOffset, StringSortedKeys.Instance, StringCodec.Instance);
+        new(Pool, Offset + fieldOffset, PrefixedStringSortedKeys.Instance, StringCodec.Instance);
 
     /// <summary>A sorted dictionary from string keys (ordinal order) to references, created by its first insert (reading writes nothing).</summary>
     protected PersistentSortedDictionary<string, TValue?> GetStringKeyedSortedDictionaryOfObjects<TValue>(int fieldOffset) where TValue : PersistentObject, IPersistentObject<TValue> =>
-        new(Pool, Offset + fieldOffset, StringSortedKeys.Instance, ReferenceCodec<TValue>.Instance);
+        new(Pool, Offset + fieldOffset, PrefixedStringSortedKeys.Instance, ReferenceCodec<TValue>.Instance);
 
     /// <summary>A set of unmanaged values (kept in order), created by its first insert (reading writes nothing).</summary>
     /// <exception cref="NotSupportedException">The element type has no durable order.</exception>
@@ -144,7 +144,7 @@ public abstract class PersistentObject : IEquatable<PersistentObject>
 
     /// <summary>A set of strings (kept in ordinal order), created by its first insert (reading writes nothing).</summary>
     protected PersistentSet<string> GetStringSet(int fieldOffset) =>
-        new(new PersistentSortedDictionary<string, bool>(Pool, Offset + fieldOffset, StringSortedKeys.Instance, NoValueCodec.Instance));
+        new(new PersistentSortedDictionary<string, bool>(Pool, Offset + fieldOffset, PrefixedStringSortedKeys.Instance, NoValueCodec.Instance));
 
     private static RawSortedKeys<TKey> SortedKeysOf<TKey>() where TKey : unmanaged
     {

@@ -184,7 +184,8 @@ internal sealed class GraphReader
 
         var (keySize, keyKind, valueSize, valueKind) = CollectionLayout.EntryShape(Pool, header);
         var key = property.Key!;
-        if (keySize != key.SlotSize || keyKind != key.SlotKind || valueSize != property.Value.SlotSize || valueKind != property.Value.SlotKind)
+        var prefixedStrings = property.Kind != PropertyKind.Dictionary && key.Kind == ElementKind.String && keySize == SortedLayout.PrefixedStringKeySize; // a string, then its prefix
+        if ((keySize != key.SlotSize && !prefixedStrings) || keyKind != key.SlotKind || valueSize != property.Value.SlotSize || valueKind != property.Value.SlotKind)
         {
             throw Mismatch(header, property, context);
         }

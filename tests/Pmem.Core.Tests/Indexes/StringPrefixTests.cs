@@ -216,4 +216,49 @@ public sealed class StringPrefixTests : IDisposable
         var report = pool.Check();
         Assert.Contains(report.Errors, e => e.Contains("prefix"));
     }
+
+    [Fact]
+    public void A_sorted_dictionary_of_the_former_string_layout_stays_in_it_and_new_ones_get_prefixes()
+    {
+        using var pool = PersistentPool.Create(MemoryDomain.Create(32 << 20), "tests");
+        var old = pool.Root<Pmem.Tests.Objects.Index>();
+        var former = new PersistentSortedDictionary<string, string?>(pool, old.Offset + 8, StringSortedKeys.Instance, StringCodec.Instance);
+        var model = new SortedDictionary<string, string?>(StringComparer.Ordinal);
+        var names = Names();
+        foreach (var name in names.Take(300))
+        {
+            former[name] = name.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            model[name] = former[name];
+        }
+
+        // The program's handle (prefixed keys) adopts the tree in the layout its header records, and changes it in that layout.
+        var names2 = old.Names;
+        foreach (var name in names.Skip(300))
+        {
+            names2[name] = "new";
+            model[name] = "new";
+        }
+
+        foreach (var name in names.Where((_, i) => i % 3 == 0))
+        {
+            Assert.True(names2.Remove(name));
+            model.Remove(name);
+        }
+
+        Assert.Equal(model, names2);
+        Assert.Equal(model.Keys.Where(k => string.CompareOrdinal(k, "b") >= 0), names2.From("b").Select(p => p.Key));
+        Assert.All(model, pair => Assert.Equal(pair.Value, names2[pair.Key]));
+        Assert.Equal((int)KeyOrder.Ordinal, pool.Domain.Read<int>(names2.Offset + SortedLayout.KeyOrderOffset));
+
+        var words = old.Words; // a new tree beside it
+        foreach (var name in names)
+        {
+            Assert.True(words.Add(name));
+        }
+
+        Assert.Equal((int)KeyOrder.OrdinalPrefixed, pool.Domain.Read<int>(words.Offset + SortedLayout.KeyOrderOffset));
+        Assert.Equal(names.Order(StringComparer.Ordinal), words);
+        Assert.All(names, name => Assert.True(words.Contains(name)));
+        SortedDictionaryTests.AssertSound(pool);
+    }
 }

@@ -177,11 +177,10 @@ internal sealed class PrefixedStringIndexKeys : IndexKeys<string>
 {
     public static readonly PrefixedStringIndexKeys Instance = new();
 
-    private const int PrefixAt = 8;
-    private const int SlotSize = SortedLayout.PrefixedStringKeySize + 8;
+    /// <summary>The node size of trees with prefixed string keys.</summary>
+    public const int NodeBytes = 2048;
 
-    // The search key's prefix, encoded once per string searched for on this thread (a search compares it ~20 times).
-    [ThreadStatic] private static SearchKey? t_search;
+    private const int SlotSize = SortedLayout.PrefixedStringKeySize + 8;
 
     private readonly EntryCodec _codec = new();
 
@@ -195,7 +194,7 @@ internal sealed class PrefixedStringIndexKeys : IndexKeys<string>
     /// 2 KiB: about 50 entries a leaf, so a lookup among a million strings reads four nodes, not seven (each a miss
     /// waited for; see bench/RESULTS.md, session 15). An insert logs more of its leaf's shifted tail in exchange.
     /// </summary>
-    public override int NodeSize(int keySize, int valueSize) => 2048;
+    public override int NodeSize(int keySize, int valueSize) => NodeBytes;
 
     public override int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, IndexEntry<string> key)
     {
@@ -205,34 +204,11 @@ internal sealed class PrefixedStringIndexKeys : IndexKeys<string>
 
     public override int Compare(IndexEntry<string> a, IndexEntry<string> b) => StringIndexKeys.Instance.Compare(a, b);
 
-    public override int CompareValue(PersistentPool pool, ReadOnlySpan<byte> slot, string value)
-    {
-        var c = StringKeyPrefix.Compare(slot.Slice(PrefixAt, StringKeyPrefix.Size), SearchKey.For(ref t_search, value));
-        return c != StringKeyPrefix.Undecided ? c : pool.CompareStringAt(MemoryMarshal.Read<long>(slot), value);
-    }
+    public override int CompareValue(PersistentPool pool, ReadOnlySpan<byte> slot, string value) => StringSearchKey.Compare(pool, slot, value);
 
     public override string ReadProperty(PersistentPool pool, long objectOffset, int propertyOffset) => pool.ReadString(objectOffset + propertyOffset)!;
 
     public override bool IsDefault(string value) => value is null;
-
-    /// <summary>One thread's last searched string and its prefix.</summary>
-    private sealed class SearchKey
-    {
-        private string? _text;
-        private StringKeyPrefix.Words _words;
-
-        public static ref readonly StringKeyPrefix.Words For(ref SearchKey? cached, string text)
-        {
-            var search = cached ??= new SearchKey();
-            if (!ReferenceEquals(search._text, text))
-            {
-                search._words = StringKeyPrefix.Of(text);
-                search._text = text;
-            }
-
-            return ref search._words;
-        }
-    }
 
     private sealed class EntryCodec : ElementCodec<IndexEntry<string>>
     {
@@ -258,8 +234,7 @@ internal sealed class PrefixedStringIndexKeys : IndexKeys<string>
 
         public override void Encode(PersistentPool pool, Span<byte> slot, IndexEntry<string> value)
         {
-            MemoryMarshal.Write(slot, pool.NewStringInTransaction(value.Value));
-            StringKeyPrefix.Encode(value.Value, slot[PrefixAt..]);
+            StringSearchKey.Encode(pool, slot, value.Value);
             BinaryPrimitives.WriteInt64LittleEndian(slot[(SlotSize - 8)..], value.Object);
         }
     }

@@ -30,13 +30,13 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
 {
     private readonly PersistentPool _pool;
     private readonly PersistenceDomain _domain; // the pool's, fixed for its lifetime
-    private readonly SortedKeys<TKey> _keys;
     private readonly ElementCodec<TValue> _values;
-    private readonly int _keySize;
     private readonly int _valueSize;
-    private readonly int _leafEntry;
-    private readonly int _innerEntry;
-    private readonly bool _prefetchKeys; // string keys: a node's keys are loaded together before its binary search
+    private SortedKeys<TKey> _keys; // the given keys, or their former layout's when the header records that (Adopt)
+    private int _keySize;
+    private int _leafEntry;
+    private int _innerEntry;
+    private bool _prefetchKeys; // keys compared out of line: a node's keys are loaded together before its binary search
     private CollectionHeader _anchor;
     private int _nodeSize; // the header's once one is seen (Adopt); until then the size a new header gets
     private int _leafCapacity;
@@ -51,13 +51,9 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
 
         _pool = pool;
         _domain = pool.Domain;
-        _keys = keys;
         _values = values;
-        _keySize = keys.Codec.SlotSize;
         _valueSize = values.SlotSize;
-        _leafEntry = _keySize + _valueSize;
-        _innerEntry = _keySize + 8;
-        _prefetchKeys = keys.ComparesOutOfLine;
+        _keys = UseKeys(keys);
         SetNodeSize(keys.NodeSize(_keySize, _valueSize));
         _anchor = new CollectionHeader(fieldOffset);
         FindHeader(); // checks a header that exists; none yet reads as empty (a read never creates one)
@@ -98,10 +94,28 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
         return header;
     }
 
-    /// <summary>Checks a header first seen (its type, key and value types, key order, nodes), then keeps it.</summary>
+    private SortedKeys<TKey> UseKeys(SortedKeys<TKey> keys)
+    {
+        _keys = keys;
+        _keySize = keys.Codec.SlotSize;
+        _leafEntry = _keySize + _valueSize;
+        _innerEntry = _keySize + 8;
+        _prefetchKeys = keys.ComparesOutOfLine;
+        return keys;
+    }
+
+    /// <summary>
+    /// Checks a header first seen (its type, key and value types, key order, nodes), then keeps it. A tree whose keys
+    /// are in their former layout (strings without prefixes) is read and written in it.
+    /// </summary>
     private void Adopt(long header)
     {
         _pool.ResolveCollection(header, TypeTable.SortedDictionaryTypeIndex);
+        if (_keys.Former is { } former && _pool.ReadValue<int>(header + KeyOrderOffset) == (int)former.Order &&
+            _pool.ReadValue<int>(header + CollectionLayout.KeySizeOffset) == former.Codec.SlotSize)
+        {
+            UseKeys(former); // handles sharing this one adopt the same header and set the same fields
+        }
         if (_pool.ReadValue<int>(header + CollectionLayout.KeySizeOffset) != _keySize || _pool.ReadValue<int>(header + CollectionLayout.KeyKindOffset) != (int)_keys.Codec.Kind ||
             _pool.ReadValue<int>(header + CollectionLayout.ValueSizeOffset) != _valueSize || _pool.ReadValue<int>(header + CollectionLayout.ValueKindOffset) != (int)_values.Kind ||
             _pool.ReadValue<int>(header + KeyOrderOffset) != (int)_keys.Order || _pool.ReadValue<int>(header + KeyWidthOffset) != _keys.Width)

@@ -29,6 +29,12 @@ internal abstract class SortedKeys<TKey>
     public virtual int NodeSize(int keySize, int valueSize) => SortedLayout.NodeSizeFor(keySize, valueSize);
 
     /// <summary>
+    /// Keys of the same type in the layout trees written before this one hold (read and written in it), or null: a tree
+    /// whose header records them is kept in its own layout.
+    /// </summary>
+    public virtual SortedKeys<TKey>? Former => null;
+
+    /// <summary>
     /// Whether a comparison reads more than the slot (a string key's block): the tree then starts loading every key of
     /// a node before its binary search (<see cref="Prefetch"/>), so that their misses overlap instead of following each other.
     /// </summary>
@@ -114,7 +120,10 @@ internal sealed class RawSortedKeys<T> : SortedKeys<T> where T : unmanaged
     }
 }
 
-/// <summary>String keys: owned persistent strings, compared ordinally; null keys are refused.</summary>
+/// <summary>
+/// String keys as trees before <see cref="KeyOrder.OrdinalPrefixed"/> hold them: owned persistent strings, compared
+/// ordinally by reading each; null keys are refused. New trees use <see cref="PrefixedStringSortedKeys"/>.
+/// </summary>
 internal sealed class StringSortedKeys : SortedKeys<string>
 {
     public static readonly StringSortedKeys Instance = new();
@@ -133,6 +142,93 @@ internal sealed class StringSortedKeys : SortedKeys<string>
     public override bool ComparesOutOfLine => true;
 
     public override void Prefetch(PersistentPool pool, ReadOnlySpan<byte> slot) => PrefetchString(pool, slot);
+}
+
+/// <summary>
+/// String keys with inline prefixes (<see cref="KeyOrder.OrdinalPrefixed"/>): each slot holds the owned string's offset,
+/// then its <see cref="StringKeyPrefix"/>, so a comparison reads the string only when both prefixes are cut and equal.
+/// Null keys are refused. Trees of the former layout (<see cref="StringSortedKeys"/>) are kept in it.
+/// </summary>
+internal sealed class PrefixedStringSortedKeys : SortedKeys<string>
+{
+    public static readonly PrefixedStringSortedKeys Instance = new();
+
+    public override ElementCodec<string> Codec => PrefixedStringCodec.Instance;
+
+    public override KeyOrder Order => KeyOrder.OrdinalPrefixed;
+
+    public override int Width => SortedLayout.PrefixedStringKeySize;
+
+    /// <inheritdoc cref="PrefixedStringIndexKeys.NodeSize" />
+    public override int NodeSize(int keySize, int valueSize) => Math.Max(PrefixedStringIndexKeys.NodeBytes, base.NodeSize(keySize, valueSize));
+
+    public override SortedKeys<string> Former => StringSortedKeys.Instance;
+
+    public override int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, string key) => StringSearchKey.Compare(pool, slot, key);
+
+    public override int Compare(string a, string b) => string.CompareOrdinal(a, b);
+}
+
+/// <summary>A string key slot's string and prefix, and a thread's search key encoded once for the comparisons of one search.</summary>
+internal static class StringSearchKey
+{
+    public const int PrefixAt = 8;
+
+    [ThreadStatic] private static Cached? t_last;
+
+    /// <summary>Compares the prefixed string key in <paramref name="slot"/> with <paramref name="key"/> (ordinally).</summary>
+    public static int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, string key)
+    {
+        var last = t_last ??= new Cached();
+        if (!ReferenceEquals(last.Text, key))
+        {
+            (last.Words, last.Text) = (StringKeyPrefix.Of(key), key);
+        }
+
+        var c = StringKeyPrefix.Compare(slot.Slice(PrefixAt, StringKeyPrefix.Size), last.Words);
+        return c != StringKeyPrefix.Undecided ? c : pool.CompareStringAt(MemoryMarshal.Read<long>(slot), key);
+    }
+
+    /// <summary>Writes a new owned copy of <paramref name="text"/> and its prefix into a slot's first bytes (in the running transaction).</summary>
+    public static void Encode(PersistentPool pool, Span<byte> slot, string text)
+    {
+        MemoryMarshal.Write(slot, pool.NewStringInTransaction(text));
+        StringKeyPrefix.Encode(text, slot[PrefixAt..]);
+    }
+
+    /// <summary>One thread's last searched string and its prefix.</summary>
+    private sealed class Cached
+    {
+        public string? Text;
+        public StringKeyPrefix.Words Words;
+    }
+}
+
+/// <summary>The slots of <see cref="PrefixedStringSortedKeys"/>: an owned string's offset, then its prefix.</summary>
+internal sealed class PrefixedStringCodec : ElementCodec<string>
+{
+    public static readonly PrefixedStringCodec Instance = new();
+
+    public override int SlotSize => SortedLayout.PrefixedStringKeySize;
+
+    public override SlotKind Kind => SlotKind.String; // the first 8 bytes: an owned string
+
+    public override string Read(PersistentPool pool, long slot) => pool.ReadString(slot)!;
+
+    public override void Write(PersistentPool pool, long slot, string value)
+    {
+        Span<byte> bytes = stackalloc byte[SlotSize];
+        Encode(pool, bytes, value);
+        pool.WriteBytesInTransaction(slot, bytes);
+    }
+
+    public override ulong Hash(string value) => StringCodec.Instance.Hash(value);
+
+    public override bool SlotEquals(PersistentPool pool, long slot, string value) => string.Equals(pool.ReadString(slot), value, StringComparison.Ordinal);
+
+    public override string Decode(PersistentPool pool, ReadOnlySpan<byte> slot) => pool.ReadStringAt(MemoryMarshal.Read<long>(slot));
+
+    public override void Encode(PersistentPool pool, Span<byte> slot, string value) => StringSearchKey.Encode(pool, slot, value);
 }
 
 /// <summary>The values of a set: none, in a slot of no bytes.</summary>
