@@ -30,11 +30,13 @@ internal struct SchemaElement
 internal sealed class SchemaCodec : ElementCodec<SchemaElement>
 {
     private readonly ElementShape _shape;
+    private readonly bool _prefixed; // sorted string keys: the string's offset, then its prefix (PrefixedStringCodec)
 
-    public SchemaCodec(ElementShape shape)
+    public SchemaCodec(ElementShape shape, bool sortedKeys = false)
     {
         _shape = shape;
-        SlotSize = shape.SlotSize;
+        _prefixed = sortedKeys && shape.Kind == ElementKind.String;
+        SlotSize = _prefixed ? SortedLayout.PrefixedStringKeySize : shape.SlotSize;
     }
 
     public override int SlotSize { get; }
@@ -52,7 +54,7 @@ internal sealed class SchemaCodec : ElementCodec<SchemaElement>
 
     public override void Write(PersistentPool pool, long slot, SchemaElement value)
     {
-        if (_shape.Kind == ElementKind.String)
+        if (_shape.Kind == ElementKind.String && !_prefixed)
         {
             pool.WriteString(slot, value.Text);
             return;
@@ -105,6 +107,9 @@ internal sealed class SchemaCodec : ElementCodec<SchemaElement>
                 slot[..SlotSize].Clear(); // the padding too: slots compare and hash as bytes
                 ((ReadOnlySpan<byte>)value.Bytes)[..Width].CopyTo(slot);
                 break;
+            case ElementKind.String when _prefixed:
+                StringSearchKey.Encode(pool, slot, value.Text!);
+                break;
             case ElementKind.String:
                 StringCodec.Instance.Encode(pool, slot, value.Text);
                 break;
@@ -127,21 +132,25 @@ internal sealed class SchemaSortedKeys : SortedKeys<SchemaElement>
     public SchemaSortedKeys(ElementShape shape)
     {
         _shape = shape;
-        Codec = new SchemaCodec(shape);
-        Order = shape.Order;
+        Codec = new SchemaCodec(shape, sortedKeys: true);
+        Order = shape.Kind == ElementKind.String ? KeyOrder.OrdinalPrefixed : shape.Order; // as PrefixedStringSortedKeys writes them
     }
 
     public override ElementCodec<SchemaElement> Codec { get; }
 
     public override KeyOrder Order { get; }
 
-    public override int Width => _shape.Width;
+    public override int Width => Order == KeyOrder.OrdinalPrefixed ? SortedLayout.PrefixedStringKeySize : _shape.Width;
 
-    public override int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, SchemaElement key) => Order == KeyOrder.Ordinal
-        ? string.CompareOrdinal(pool.ReadStringAt(MemoryMarshal.Read<long>(slot)), key.Text)
+    public override int NodeSize(int keySize, int valueSize) => PrefixedStringSortedKeys.Instance.NodeSize(keySize, valueSize) is var size && Order == KeyOrder.OrdinalPrefixed
+        ? size
+        : base.NodeSize(keySize, valueSize);
+
+    public override int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, SchemaElement key) => Order == KeyOrder.OrdinalPrefixed
+        ? StringSearchKey.Compare(pool, slot, key.Text!)
         : SortedLayout.Compare(pool, Order, Width, slot[..Width].ToArray(), ((ReadOnlySpan<byte>)key.Bytes)[..Width].ToArray());
 
-    public override int Compare(SchemaElement a, SchemaElement b) => Order == KeyOrder.Ordinal
+    public override int Compare(SchemaElement a, SchemaElement b) => Order == KeyOrder.OrdinalPrefixed
         ? string.CompareOrdinal(a.Text, b.Text)
         : SortedLayout.Compare(null!, Order, Width, ((ReadOnlySpan<byte>)a.Bytes)[..Width].ToArray(), ((ReadOnlySpan<byte>)b.Bytes)[..Width].ToArray());
 }

@@ -188,6 +188,10 @@ public sealed class ExportRoundTripTests : IDisposable
         Assert.Equal(shared.Offset, root.Index["b"]!.Offset);
         Assert.Equal(root.Next!.Leaf!.Offset, root.Leaves[3]!.Offset);
         Assert.Null(root.Leaves[1]);
+
+        // String keys are imported in the layout the program writes (prefixed), not in the one older pools hold.
+        Assert.Equal((int)KeyOrder.OrdinalPrefixed, pool.Domain.Read<int>(root.Index.Offset + SortedLayout.KeyOrderOffset));
+        Assert.Equal((int)KeyOrder.OrdinalPrefixed, pool.Domain.Read<int>(root.Tags.Offset + SortedLayout.KeyOrderOffset));
     }
 
     [Fact]
