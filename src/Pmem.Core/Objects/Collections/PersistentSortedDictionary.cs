@@ -32,6 +32,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
     private readonly PersistenceDomain _domain; // the pool's, fixed for its lifetime
     private readonly ElementCodec<TValue> _values;
     private readonly int _valueSize;
+    private readonly SortedKeys<TKey> _givenKeys; // what new trees are made with
     private SortedKeys<TKey> _keys; // the given keys, or their former layout's when the header records that (Adopt)
     private int _keySize;
     private int _leafEntry;
@@ -53,6 +54,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
         _domain = pool.Domain;
         _values = values;
         _valueSize = values.SlotSize;
+        _givenKeys = keys;
         _keys = UseKeys(keys);
         SetNodeSize(keys.NodeSize(_keySize, _valueSize));
         _anchor = new CollectionHeader(fieldOffset);
@@ -79,7 +81,8 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
     // Apart from EnsureHeader: the closure below is made when its method starts, so only the first insert makes it.
     private long CreateHeader()
     {
-        var (pool, keys, values, nodeSize) = (_pool, _keys, _values, _keys.NodeSize(_keySize, _valueSize));
+        var keys = UseKeys(_givenKeys); // a new tree is made in the current layout, whatever an earlier one had
+        var (pool, values, nodeSize) = (_pool, _values, keys.NodeSize(_keySize, _valueSize));
         var header = pool.CreateCollection(_anchor.FieldOffset, TypeTable.SortedDictionaryTypeIndex, CollectionLayout.HeaderSize, created =>
         {
             pool.WriteValue(created + CollectionLayout.KeySizeOffset, keys.Codec.SlotSize);
@@ -111,11 +114,9 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
     private void Adopt(long header)
     {
         _pool.ResolveCollection(header, TypeTable.SortedDictionaryTypeIndex);
-        if (_keys.Former is { } former && _pool.ReadValue<int>(header + KeyOrderOffset) == (int)former.Order &&
-            _pool.ReadValue<int>(header + CollectionLayout.KeySizeOffset) == former.Codec.SlotSize)
-        {
-            UseKeys(former); // handles sharing this one adopt the same header and set the same fields
-        }
+        // Handles sharing this one adopt the same header, so they set the same fields.
+        UseKeys(_givenKeys.Former is { } former && _pool.ReadValue<int>(header + KeyOrderOffset) == (int)former.Order &&
+            _pool.ReadValue<int>(header + CollectionLayout.KeySizeOffset) == former.Codec.SlotSize ? former : _givenKeys);
         if (_pool.ReadValue<int>(header + CollectionLayout.KeySizeOffset) != _keySize || _pool.ReadValue<int>(header + CollectionLayout.KeyKindOffset) != (int)_keys.Codec.Kind ||
             _pool.ReadValue<int>(header + CollectionLayout.ValueSizeOffset) != _valueSize || _pool.ReadValue<int>(header + CollectionLayout.ValueKindOffset) != (int)_values.Kind ||
             _pool.ReadValue<int>(header + KeyOrderOffset) != (int)_keys.Order || _pool.ReadValue<int>(header + KeyWidthOffset) != _keys.Width)
