@@ -142,8 +142,8 @@ internal sealed class SchemaSortedKeys : SortedKeys<SchemaElement>
 
     public override int Width => Order == KeyOrder.OrdinalPrefixed ? SortedLayout.PrefixedStringKeySize : _shape.Width;
 
-    public override int NodeSize(int keySize, int valueSize) => PrefixedStringSortedKeys.Instance.NodeSize(keySize, valueSize) is var size && Order == KeyOrder.OrdinalPrefixed
-        ? size
+    public override int NodeSize(int keySize, int valueSize) => Order == KeyOrder.OrdinalPrefixed
+        ? PrefixedStringSortedKeys.Instance.NodeSize(keySize, valueSize)
         : base.NodeSize(keySize, valueSize);
 
     public override int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, SchemaElement key) => Order == KeyOrder.OrdinalPrefixed

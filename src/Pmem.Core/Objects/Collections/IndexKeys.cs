@@ -196,6 +196,9 @@ internal sealed class PrefixedStringIndexKeys : IndexKeys<string>
     /// </summary>
     public override int NodeSize(int keySize, int valueSize) => NodeBytes;
 
+    /// <summary>A tree of the former layout (no prefixes, as older pools hold) is read and written in it.</summary>
+    public override SortedKeys<IndexEntry<string>> Former => StringIndexKeys.Instance;
+
     public override int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, IndexEntry<string> key)
     {
         var c = CompareValue(pool, slot, key.Value);

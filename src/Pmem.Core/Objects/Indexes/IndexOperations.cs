@@ -157,9 +157,4 @@ internal sealed class StringIndexOperations : IndexOperations<string>
     internal static bool BuildsUnprefixedTrees { get; set; }
 
     protected override IndexKeys<string> Keys => BuildsUnprefixedTrees ? StringIndexKeys.Instance : PrefixedStringIndexKeys.Instance;
-
-    /// <summary>A tree with the former key layout (no prefixes, as older pools hold) is read and written in it.</summary>
-    public override IndexTree Open(PersistentPool pool, LiveIndex index) =>
-        new IndexTree<string>(pool, index, pool.ReadValue<long>(index.Slot.TreeWord) is var tree and not 0 &&
-            pool.ReadValue<int>(tree + SortedLayout.KeyOrderOffset) == (int)StringIndexKeys.Instance.Order ? StringIndexKeys.Instance : Keys);
 }
