@@ -37,6 +37,12 @@ internal static class StringKeyPrefix
         var used = 0;
         foreach (var unit in text)
         {
+            if (unit < 0x7F && used < CodeBytes)
+            {
+                prefix[used++] = (byte)(unit + 1); // the common case, without the general path's copy
+                continue;
+            }
+
             int length;
             if (unit < 0x7F)
             {

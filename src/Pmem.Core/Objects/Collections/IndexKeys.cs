@@ -54,6 +54,8 @@ internal sealed class RawIndexKeys<T> : IndexKeys<T> where T : unmanaged
         return c != 0 ? c : CompareObjects(slot, s_valueSlot + 8, key.Object);
     }
 
+    public override int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, in SearchKey<IndexEntry<T>> key) => Compare(pool, slot, key.Key);
+
     public override int Compare(IndexEntry<T> a, IndexEntry<T> b)
     {
         var c = Comparer<T>.Default.Compare(a.Value, b.Value);
@@ -203,6 +205,14 @@ internal sealed class PrefixedStringIndexKeys : IndexKeys<string>
     {
         var c = CompareValue(pool, slot, key.Value);
         return c != 0 ? c : CompareObjects(slot, SlotSize, key.Object);
+    }
+
+    public override SearchKey<IndexEntry<string>> Prepare(IndexEntry<string> key) => new(key, StringKeyPrefix.Of(key.Value));
+
+    public override int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, in SearchKey<IndexEntry<string>> key)
+    {
+        var c = StringSearchKey.Compare(pool, slot, key.Key.Value, key.Prefix);
+        return c != 0 ? c : CompareObjects(slot, SlotSize, key.Key.Object);
     }
 
     public override int Compare(IndexEntry<string> a, IndexEntry<string> b) => StringIndexKeys.Instance.Compare(a, b);

@@ -36,10 +36,12 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         // The near bound places the start; the far bound ends the walk (as the range enumerator does with StartForward, StartBackward and its far-bound stop).
         var (near, far) = descending ? (upper, lower) : (lower, upper);
         var scratch = _pool.HasUncommittedWrites ? new byte[_nodeSize] : null;
+        var nearKey = near.IsSet ? _keys.Prepare(near.Value!) : default;
+        var farKey = far.IsSet ? _keys.Prepare(far.Value!) : default;
         for (var level = Height - 1; level > 0; level--)
         {
             var inner = ReadNode(node, scratch);
-            node = ChildAt(inner, near.IsSet ? ChildIndex(inner, near.Value!) : descending ? EntryCount(inner) - 1 : 0);
+            node = ChildAt(inner, near.IsSet ? ChildIndex(inner, nearKey) : descending ? EntryCount(inner) - 1 : 0);
         }
 
         var leaf = ReadNode(node, scratch);
@@ -50,7 +52,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         }
         else
         {
-            position = LowerBound(leaf, near.Value!, out var found);
+            position = LowerBound(leaf, nearKey, out var found);
             position = descending ? (found && near.Inclusive ? position : position - 1) : (found && !near.Inclusive ? position + 1 : position);
         }
 
@@ -67,11 +69,11 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
 
             // As in Scan: the far bound is compared per entry only in the leaf where it falls.
             var count = EntryCount(leaf);
-            var checkBound = count > 0 && !InsideFarBound(leaf.Slice(EntriesOffset + (descending ? 0 : count - 1) * _leafEntry, _keySize), descending, far.IsSet, far.Value!, far.Inclusive);
+            var checkBound = count > 0 && !InsideFarBound(leaf.Slice(EntriesOffset + (descending ? 0 : count - 1) * _leafEntry, _keySize), descending, far.IsSet, farKey, far.Inclusive);
             for (; position >= 0 && position < count; position += step)
             {
                 var slot = leaf.Slice(EntriesOffset + position * _leafEntry, _keySize);
-                if (checkBound && !InsideFarBound(slot, descending, far.IsSet, far.Value!, far.Inclusive))
+                if (checkBound && !InsideFarBound(slot, descending, far.IsSet, farKey, far.Inclusive))
                 {
                     return any;
                 }

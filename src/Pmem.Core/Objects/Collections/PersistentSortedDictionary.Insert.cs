@@ -13,7 +13,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
     /// </summary>
     private readonly record struct TreePath(long[] Nodes, int[] Taken);
 
-    private TreePath Descend(TKey key)
+    private TreePath Descend(in SearchKey<TKey> key)
     {
         var height = Height;
         var path = new TreePath(new long[height], new int[height]);
@@ -76,10 +76,11 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
             return true;
         }
 
-        var path = Descend(key);
+        var search = _keys.Prepare(key);
+        var path = Descend(search);
         var leafNode = path.Nodes[^1];
         var buffer = CopyOfNode(leafNode);
-        var position = LowerBound(buffer, key, out var found);
+        var position = LowerBound(buffer, search, out var found);
         if (found)
         {
             if (existing == Existing.Keep)

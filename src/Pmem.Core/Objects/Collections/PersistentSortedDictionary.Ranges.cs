@@ -91,6 +91,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         private int _position; // the entry last returned (or, before it, where the leaf's first is)
         private int _stop; // the first position in the step's direction this leaf does not return
         private bool _stopIsFarBound; // _stop is where the far bound falls, not the leaf's end
+        private SearchKey<TKey> _far; // the far bound, prepared once (when set)
         private State _state;
 
         internal Enumerator(PersistentSortedDictionary<TKey, TValue> map, Bound<TKey> lower, Bound<TKey> upper, bool descending)
@@ -187,6 +188,8 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
             }
 
             _buffer = new byte[_map._nodeSize];
+            var far = _descending ? _lower : _upper;
+            _far = far.IsSet ? _map._keys.Prepare(far.Value!) : default;
             _position = _descending
                 ? _map.StartBackward(_upper.Value!, _upper.IsSet, _upper.Inclusive, _buffer)
                 : _map.StartForward(_lower.Value!, _lower.IsSet, _lower.Inclusive, _buffer);
@@ -210,13 +213,13 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
             var count = _map.EntryCount(_buffer);
             var far = _descending ? _lower : _upper;
             (_stop, _stopIsFarBound) = (_descending ? -1 : count, false);
-            if (count == 0 || !far.IsSet || _map.InsideFarBound(KeyAt(_descending ? 0 : count - 1), _descending, true, far.Value!, far.Inclusive))
+            if (count == 0 || !far.IsSet || _map.InsideFarBound(KeyAt(_descending ? 0 : count - 1), _descending, true, _far, far.Inclusive))
             {
                 return;
             }
 
             var stop = _position;
-            while (stop != _stop && _map.InsideFarBound(KeyAt(stop), _descending, true, far.Value!, far.Inclusive))
+            while (stop != _stop && _map.InsideFarBound(KeyAt(stop), _descending, true, _far, far.Inclusive))
             {
                 stop += _step;
             }
@@ -260,7 +263,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         lower.IsSet && upper.IsSet && _keys.Compare(lower.Value!, upper.Value!) is var c && (c > 0 || (c == 0 && !(lower.Inclusive && upper.Inclusive)));
 
     /// <summary>Whether a key slot lies inside the bound a scan ends at (the upper one ascending, the lower one descending).</summary>
-    private bool InsideFarBound(ReadOnlySpan<byte> slot, bool descending, bool hasBound, TKey bound, bool inclusive)
+    private bool InsideFarBound(ReadOnlySpan<byte> slot, bool descending, bool hasBound, in SearchKey<TKey> bound, bool inclusive)
     {
         if (!hasBound)
         {
@@ -288,31 +291,33 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
     /// <summary>Loads the leaf where an ascending scan from the bound starts into <paramref name="buffer"/>; returns the entry.</summary>
     private int StartForward(TKey lower, bool hasLower, bool inclusive, byte[] buffer)
     {
-        LoadLeafOf(hasLower, lower, buffer);
+        var search = hasLower ? _keys.Prepare(lower) : default;
+        LoadLeafOf(hasLower, search, buffer);
         if (!hasLower)
         {
             return 0;
         }
 
-        var position = LowerBound(buffer, lower, out var found);
+        var position = LowerBound(buffer, search, out var found);
         return found && !inclusive ? position + 1 : position; // past the leaf's end: the scan moves to the next
     }
 
     /// <summary>Loads the leaf where a descending scan from the bound starts into <paramref name="buffer"/>; returns the entry.</summary>
     private int StartBackward(TKey upper, bool hasUpper, bool inclusive, byte[] buffer)
     {
-        LoadLeafOf(hasUpper, upper, buffer, rightmost: !hasUpper);
+        var search = hasUpper ? _keys.Prepare(upper) : default;
+        LoadLeafOf(hasUpper, search, buffer, rightmost: !hasUpper);
         if (!hasUpper)
         {
             return EntryCount(buffer) - 1;
         }
 
-        var position = LowerBound(buffer, upper, out var found);
+        var position = LowerBound(buffer, search, out var found);
         return found && inclusive ? position : position - 1; // before the leaf's start: the scan moves to the previous
     }
 
     /// <summary>Descends to the leaf that holds <paramref name="key"/> (or the first or last leaf without one) and loads it.</summary>
-    private void LoadLeafOf(bool hasKey, TKey key, byte[] buffer, bool rightmost = false)
+    private void LoadLeafOf(bool hasKey, in SearchKey<TKey> key, byte[] buffer, bool rightmost = false)
     {
         // Inner nodes are read in place (copied only to lay a transaction's writes over them); only the leaf, which
         // the scan keeps across yields, is copied.

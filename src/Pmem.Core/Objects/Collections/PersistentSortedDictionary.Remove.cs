@@ -45,10 +45,11 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
             return false;
         }
 
-        var path = Descend(key);
+        var search = _keys.Prepare(key);
+        var path = Descend(search);
         var leaf = path.Nodes[^1];
         var buffer = CopyOfNode(leaf);
-        var position = LowerBound(buffer, key, out var found);
+        var position = LowerBound(buffer, search, out var found);
         if (!found)
         {
             return false;

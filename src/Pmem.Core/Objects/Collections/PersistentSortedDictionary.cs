@@ -194,14 +194,15 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
         }
 
         var scratch = live ? null : new byte[_nodeSize];
+        var search = _keys.Prepare(key);
         for (var level = Height - 1; level > 0; level--)
         {
             var inner = ReadNode(node, scratch);
-            node = ChildAt(inner, ChildIndex(inner, key));
+            node = ChildAt(inner, ChildIndex(inner, search));
         }
 
         var leaf = ReadNode(node, scratch);
-        var position = LowerBound(leaf, key, out var found);
+        var position = LowerBound(leaf, search, out var found);
         if (!found)
         {
             value = default;
@@ -325,7 +326,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
         BinaryPrimitives.ReadInt64LittleEndian(inner[(EntriesOffset + index * _innerEntry + _keySize)..]);
 
     /// <summary>The child of an inner node whose keys include <paramref name="key"/>: the last whose separator is ≤ the key.</summary>
-    private int ChildIndex(ReadOnlySpan<byte> inner, TKey key)
+    private int ChildIndex(ReadOnlySpan<byte> inner, in SearchKey<TKey> key)
     {
         int low = 1, high = EntryCount(inner) - 1, result = 0;
         PrefetchKeys(inner, low, high, _innerEntry);
@@ -364,7 +365,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
     }
 
     /// <summary>The first entry of a leaf whose key is ≥ <paramref name="key"/> (the entry count when none is).</summary>
-    private int LowerBound(ReadOnlySpan<byte> leaf, TKey key, out bool found)
+    private int LowerBound(ReadOnlySpan<byte> leaf, in SearchKey<TKey> key, out bool found)
     {
         int low = 0, high = EntryCount(leaf) - 1;
         found = false;

@@ -23,6 +23,12 @@ internal abstract class SortedKeys<TKey>
     /// <summary>Compares the key stored in <paramref name="slot"/> with <paramref name="key"/>.</summary>
     public abstract int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, TKey key);
 
+    /// <summary><paramref name="key"/> ready for the comparisons of one search (<see cref="Compare(PersistentPool, ReadOnlySpan{byte}, in SearchKey{TKey})"/>).</summary>
+    public virtual SearchKey<TKey> Prepare(TKey key) => new(key, default);
+
+    /// <summary>Compares the key stored in <paramref name="slot"/> with a prepared search key.</summary>
+    public virtual int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, in SearchKey<TKey> key) => Compare(pool, slot, key.Key);
+
     public abstract int Compare(TKey a, TKey b);
 
     /// <summary>The node size of a new tree with these keys.</summary>
@@ -65,6 +71,8 @@ internal sealed class RawSortedKeys<T> : SortedKeys<T> where T : unmanaged
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public override int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, T key) => Comparer<T>.Default.Compare(MemoryMarshal.Read<T>(slot), key);
+
+    public override int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, in SearchKey<T> key) => Comparer<T>.Default.Compare(MemoryMarshal.Read<T>(slot), key.Key);
 
     public override int Compare(T a, T b) => Comparer<T>.Default.Compare(a, b);
 
@@ -166,7 +174,22 @@ internal sealed class PrefixedStringSortedKeys : SortedKeys<string>
 
     public override int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, string key) => StringSearchKey.Compare(pool, slot, key);
 
+    public override SearchKey<string> Prepare(string key) => new(key, StringKeyPrefix.Of(key));
+
+    public override int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, in SearchKey<string> key) => StringSearchKey.Compare(pool, slot, key.Key, key.Prefix);
+
     public override int Compare(string a, string b) => string.CompareOrdinal(a, b);
+}
+
+/// <summary>
+/// A key as one search compares it: the key, and what each comparison would otherwise work out again (a prefixed
+/// string key's <see cref="StringKeyPrefix"/>; default for other keys).
+/// </summary>
+internal readonly struct SearchKey<TKey>(TKey key, StringKeyPrefix.Words prefix)
+{
+    public TKey Key { get; } = key;
+
+    public StringKeyPrefix.Words Prefix { get; } = prefix;
 }
 
 /// <summary>A string key slot's string and prefix, and a thread's search key encoded once for the comparisons of one search.</summary>
@@ -185,7 +208,13 @@ internal static class StringSearchKey
             (last.Words, last.Text) = (StringKeyPrefix.Of(key), key);
         }
 
-        var c = StringKeyPrefix.Compare(slot.Slice(PrefixAt, StringKeyPrefix.Size), last.Words);
+        return Compare(pool, slot, key, last.Words);
+    }
+
+    /// <summary>Compares the prefixed string key in <paramref name="slot"/> with <paramref name="key"/>, whose prefix is <paramref name="prefix"/>.</summary>
+    public static int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, string key, in StringKeyPrefix.Words prefix)
+    {
+        var c = StringKeyPrefix.Compare(slot.Slice(PrefixAt, StringKeyPrefix.Size), prefix);
         return c != StringKeyPrefix.Undecided ? c : pool.CompareStringAt(MemoryMarshal.Read<long>(slot), key);
     }
 
