@@ -75,19 +75,6 @@ public sealed partial class PersistentPool
     /// <exception cref="InvalidOperationException">The wait would deadlock: the caller's transaction then rolls back.</exception>
     private void WaitForCreations(TransactionState? tx, TransactionState? owner, string what)
     {
-        _creationWaiters++;
-        try
-        {
-            WaitOrThrowOnCycle(tx, owner, what);
-        }
-        finally
-        {
-            _creationWaiters--;
-        }
-    }
-
-    private void WaitOrThrowOnCycle(TransactionState? tx, TransactionState? owner, string what)
-    {
         if (tx is null || owner is null)
         {
             Monitor.Wait(_creations);

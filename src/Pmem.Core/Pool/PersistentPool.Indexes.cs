@@ -134,6 +134,14 @@ public sealed partial class PersistentPool
             return;
         }
 
+        if (IsInStep(type))
+        {
+            // Done this session already: only the type's one-pool shortcut was taken by another pool using it meanwhile.
+            // (Asked before taking _indexSync, which this thread's transaction may not wait for: see below.)
+            Volatile.Write(ref type.IndexesInStepPool, InstanceId);
+            return;
+        }
+
         var tx = CurrentTransaction();
         var inTransaction = tx is not null;
         if (!Monitor.TryEnter(_indexSync, tx is not null && HoldsIndexLock(tx) ? TimeSpan.Zero : Timeout.InfiniteTimeSpan))
@@ -144,13 +152,7 @@ public sealed partial class PersistentPool
 
         try
         {
-            bool known;
-            lock (_typesInStep)
-            {
-                known = _typesInStep.Contains(type);
-            }
-
-            if (known)
+            if (IsInStep(type))
             {
                 type.IndexesInStepPool = InstanceId;
                 return;
@@ -206,6 +208,14 @@ public sealed partial class PersistentPool
     /// </summary>
     private bool HasUnprefixedStrings(IndexSlot slot) =>
         ReadValue<long>(slot.TreeWord) is var tree and not 0 && ReadValue<int>(tree + SortedLayout.KeyOrderOffset) == (int)(KeyOrder.Ordinal | SortedLayout.ObjectOffsetOrder);
+
+    private bool IsInStep(PersistentTypeInfo type)
+    {
+        lock (_typesInStep)
+        {
+            return _typesInStep.Contains(type);
+        }
+    }
 
     private void InStep(PersistentTypeInfo type)
     {

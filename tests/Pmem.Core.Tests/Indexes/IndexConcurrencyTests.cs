@@ -1,0 +1,124 @@
+// IndexConcurrencyTests -- lookups on several threads beside transactions that change the index: never a half-changed tree, never a hang.
+using Pmem.Objects;
+using Pmem.Pool;
+using Pmem.Tests.Objects;
+
+namespace Pmem.Tests.Indexes;
+
+/// <summary>
+/// Index lookups take no lock of their own (each thread counts itself in a slot of its own), so these tests race
+/// them against committing writers: a lookup must see each transaction whole or not at all, and a writer that waits for
+/// the lookups under way must be woken. A second pool of the same class is used meanwhile, as a process with two
+/// pools does.
+/// </summary>
+[Collection(Pmem.Tests.Memory.MappingRegistryCollection.Name)] // file pools: see PoolFileTests
+public sealed class IndexConcurrencyTests : IDisposable
+{
+    private const int MembersPerWriter = 200; // several leaves: swaps move entries between them and split or merge some
+    private const int Writers = 2;
+    private readonly string _directory = Directory.CreateDirectory(
+        Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), $"pmem-index-mt-{Guid.NewGuid():N}")).FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public void Lookups_racing_committing_writers_always_see_whole_transactions()
+    {
+        using var pool = PersistentPool.Create(Path.Combine(_directory, "race.pool"), "tests", 16 << 20);
+        var members = new Member[Writers][];
+        pool.Root<Club>().Members.Add(pool.New<Member>()); // the class's first use outside a transaction builds its indexes (a nameless member is in none)
+        using (var tx = pool.BeginTransaction())
+        {
+            for (var w = 0; w < Writers; w++)
+            {
+                members[w] = new Member[MembersPerWriter];
+                for (var i = 0; i < MembersPerWriter; i++)
+                {
+                    var member = members[w][i] = pool.New<Member>();
+                    member.Number = (w * MembersPerWriter) + i + 1;
+                    member.Name = $"{(i % 2 == 0 ? "left" : "right")} {i % 7}"; // each writer: half left, half right
+                    pool.Root<Club>().Members.Add(member);
+                }
+            }
+
+            tx.Commit();
+        }
+
+        // Each transaction swaps a left and a right name of one writer's members: at every commit exactly half of all
+        // members are on the left, so a lookup that counts another number saw a transaction in part.
+        var byName = pool.Index<Member, string>(nameof(Member.Name));
+        var expected = Writers * MembersPerWriter / 2;
+        var stop = 0;
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var lookups = 0L;
+        var threads = new List<Thread>();
+        for (var w = 0; w < Writers; w++)
+        {
+            var own = members[w];
+            var seed = w;
+            threads.Add(new Thread(() => Guard(failures, () =>
+            {
+                var random = new Random(seed);
+                for (var round = 0; round < 4000; round++)
+                {
+                    var left = own.Where(m => m.Name!.StartsWith("left", StringComparison.Ordinal)).ElementAt(random.Next(MembersPerWriter / 2));
+                    var right = own.Where(m => m.Name!.StartsWith("right", StringComparison.Ordinal)).ElementAt(random.Next(MembersPerWriter / 2));
+                    using var tx = pool.BeginTransaction();
+                    (left.Name, right.Name) = ($"right {random.Next(7)}", $"left {random.Next(7)}");
+                    tx.Commit();
+                }
+            })));
+        }
+
+        for (var r = 0; r < 2; r++)
+        {
+            threads.Add(new Thread(() => Guard(failures, () =>
+            {
+                while (Volatile.Read(ref stop) == 0)
+                {
+                    var seen = byName.Range("left", "left\uffff").Count;
+                    if (seen != expected)
+                    {
+                        failures.Enqueue($"a lookup saw {seen} members on the left, not {expected}");
+                        return;
+                    }
+
+                    Interlocked.Increment(ref lookups);
+                }
+            })));
+        }
+
+        // Another pool of the same class, used throughout: the class's shortcut for "indexes in step" then keeps
+        // naming the other pool, and every use in this one asks its own record again (while writers hold the index lock).
+        using var other = PersistentPool.Create(Path.Combine(_directory, "other.pool"), "tests", 8 << 20);
+        other.Root<Club>().Members.Add(other.New<Member>());
+        threads.Add(new Thread(() => Guard(failures, () =>
+        {
+            while (Volatile.Read(ref stop) == 0)
+            {
+                _ = other.Index<Member, string>(nameof(Member.Name)).Count;
+            }
+        })));
+        threads.ForEach(t => t.Start());
+        var writersDone = threads.Take(Writers).All(t => t.Join(TimeSpan.FromSeconds(120)));
+        Volatile.Write(ref stop, 1);
+        var readersDone = threads.Skip(Writers).All(t => t.Join(TimeSpan.FromSeconds(30)));
+        Assert.True(writersDone && readersDone, "a writer or a lookup hangs");
+        Assert.True(failures.IsEmpty, string.Join(Environment.NewLine, failures));
+        Assert.True(Interlocked.Read(ref lookups) > 0);
+        Assert.Equal(expected, byName.Range("left", "left\uffff").Count);
+        SortedDictionaryTests.AssertSound(pool);
+    }
+
+    private static void Guard(System.Collections.Concurrent.ConcurrentQueue<string> failures, Action body)
+    {
+        try
+        {
+            body();
+        }
+        catch (Exception failure)
+        {
+            failures.Enqueue(failure.ToString());
+        }
+    }
+}
