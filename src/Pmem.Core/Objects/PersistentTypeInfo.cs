@@ -94,7 +94,10 @@ public sealed class PersistentTypeInfo
     /// <summary>Whether a property is indexed (<see cref="IndexedAttribute"/>).</summary>
     internal bool HasIndexes { get; }
 
-    /// <summary>The pool (its instance id) that last brought its indexes in step with this type: the hot path's one test.</summary>
+    /// <summary>
+    /// The pool (its instance id) that last brought its indexes in step with this type: the hot path's one test. Other
+    /// pools of the process using the type then ask their own record instead (<c>KeepIndexesInStep</c>).
+    /// </summary>
     internal long IndexesInStepPool;
 
     /// <summary>Whether <see cref="Properties"/> describes the whole layout (the type was described with its schema, even an empty one).</summary>

@@ -1,4 +1,5 @@
 // PersistentPool (indexes) -- the index directory at run time: which indexes are live, keeping them in step with the program, and the index lock.
+using System.Collections.Concurrent;
 using Pmem.Heap;
 using Pmem.Objects;
 using Pmem.Transactions;
@@ -55,7 +56,7 @@ public sealed partial class PersistentPool
     private volatile LiveIndex[] _liveIndexes = [];
     private volatile Dictionary<uint, LiveIndex[]> _liveIndexesByType = []; // read only; replaced with _liveIndexes
     private volatile IndexSlot[] _indexSlots = [];
-    private readonly HashSet<PersistentTypeInfo> _typesInStep = []; // this session's program types whose indexes agree with the directory (locked by itself)
+    private readonly ConcurrentDictionary<PersistentTypeInfo, bool> _typesInStep = new(); // this session's program types whose indexes agree with the directory
 
     /// <summary>Every live (maintained) index.</summary>
     internal LiveIndex[] LiveIndexes => _liveIndexes;
@@ -122,6 +123,14 @@ public sealed partial class PersistentPool
     /// <exception cref="InvalidOperationException">Inside a transaction: an index must be built over existing objects, or another thread is building one.</exception>
     private void KeepIndexesInStep(PersistentTypeInfo type, uint typeIndex)
     {
+        if (_typesInStep.ContainsKey(type))
+        {
+            // Done this session already: another pool of the process holds the type's one-pool shortcut, so this one
+            // asks its own record at each use (without a lock, and without taking the shortcut back and forth). Asked
+            // before _indexSync, which this thread's transaction may not wait for: see below.
+            return;
+        }
+
         if (IsReadOnly)
         {
             InStep(type); // a read-only pool never changes its indexes: asking again finds nothing more to do
@@ -131,14 +140,6 @@ public sealed partial class PersistentPool
         if (!type.HasIndexes && !Array.Exists(_indexSlots, s => s.TypeIndex == typeIndex))
         {
             InStep(type); // nothing declared, nothing stored: nothing can appear for it this session
-            return;
-        }
-
-        if (IsInStep(type))
-        {
-            // Done this session already: only the type's one-pool shortcut was taken by another pool using it meanwhile.
-            // (Asked before taking _indexSync, which this thread's transaction may not wait for: see below.)
-            Volatile.Write(ref type.IndexesInStepPool, InstanceId);
             return;
         }
 
@@ -152,7 +153,7 @@ public sealed partial class PersistentPool
 
         try
         {
-            if (IsInStep(type))
+            if (_typesInStep.ContainsKey(type))
             {
                 type.IndexesInStepPool = InstanceId;
                 return;
@@ -209,21 +210,9 @@ public sealed partial class PersistentPool
     private bool HasUnprefixedStrings(IndexSlot slot) =>
         ReadValue<long>(slot.TreeWord) is var tree and not 0 && ReadValue<int>(tree + SortedLayout.KeyOrderOffset) == (int)(KeyOrder.Ordinal | SortedLayout.ObjectOffsetOrder);
 
-    private bool IsInStep(PersistentTypeInfo type)
-    {
-        lock (_typesInStep)
-        {
-            return _typesInStep.Contains(type);
-        }
-    }
-
     private void InStep(PersistentTypeInfo type)
     {
-        lock (_typesInStep)
-        {
-            _typesInStep.Add(type);
-        }
-
+        _typesInStep.TryAdd(type, true);
         Volatile.Write(ref type.IndexesInStepPool, InstanceId);
     }
 
