@@ -150,6 +150,13 @@ internal sealed class SchemaSortedKeys : SortedKeys<SchemaElement>
         ? StringSearchKey.Compare(pool, slot, key.Text!)
         : SortedLayout.Compare(pool, Order, Width, slot[..Width].ToArray(), ((ReadOnlySpan<byte>)key.Bytes)[..Width].ToArray());
 
+    public override SearchKey<SchemaElement> Prepare(SchemaElement key) =>
+        new(key, Order == KeyOrder.OrdinalPrefixed ? StringKeyPrefix.Of(key.Text) : default);
+
+    public override int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, in SearchKey<SchemaElement> key) => Order == KeyOrder.OrdinalPrefixed
+        ? StringSearchKey.Compare(pool, slot, key.Key.Text!, key.Prefix)
+        : Compare(pool, slot, key.Key);
+
     public override int Compare(SchemaElement a, SchemaElement b) => Order == KeyOrder.OrdinalPrefixed
         ? string.CompareOrdinal(a.Text, b.Text)
         : SortedLayout.Compare(null!, Order, Width, ((ReadOnlySpan<byte>)a.Bytes)[..Width].ToArray(), ((ReadOnlySpan<byte>)b.Bytes)[..Width].ToArray());

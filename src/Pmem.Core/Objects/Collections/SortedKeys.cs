@@ -192,24 +192,16 @@ internal readonly struct SearchKey<TKey>(TKey key, StringKeyPrefix.Words prefix)
     public StringKeyPrefix.Words Prefix { get; } = prefix;
 }
 
-/// <summary>A string key slot's string and prefix, and a thread's search key encoded once for the comparisons of one search.</summary>
+/// <summary>A string key slot's string and prefix, compared with a search key and written.</summary>
 internal static class StringSearchKey
 {
     public const int PrefixAt = 8;
 
-    [ThreadStatic] private static Cached? t_last;
-
-    /// <summary>Compares the prefixed string key in <paramref name="slot"/> with <paramref name="key"/> (ordinally).</summary>
-    public static int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, string key)
-    {
-        var last = t_last ??= new Cached();
-        if (!ReferenceEquals(last.Text, key))
-        {
-            (last.Words, last.Text) = (StringKeyPrefix.Of(key), key);
-        }
-
-        return Compare(pool, slot, key, last.Words);
-    }
+    /// <summary>
+    /// Compares the prefixed string key in <paramref name="slot"/> with <paramref name="key"/> (ordinally), encoding the
+    /// key's prefix for this one comparison: searches prepare it once instead (<see cref="SortedKeys{TKey}.Prepare"/>).
+    /// </summary>
+    public static int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, string key) => Compare(pool, slot, key, StringKeyPrefix.Of(key));
 
     /// <summary>Compares the prefixed string key in <paramref name="slot"/> with <paramref name="key"/>, whose prefix is <paramref name="prefix"/>.</summary>
     public static int Compare(PersistentPool pool, ReadOnlySpan<byte> slot, string key, in StringKeyPrefix.Words prefix)
@@ -223,13 +215,6 @@ internal static class StringSearchKey
     {
         MemoryMarshal.Write(slot, pool.NewStringInTransaction(text));
         StringKeyPrefix.Encode(text, slot[PrefixAt..]);
-    }
-
-    /// <summary>One thread's last searched string and its prefix.</summary>
-    private sealed class Cached
-    {
-        public string? Text;
-        public StringKeyPrefix.Words Words;
     }
 }
 
