@@ -14,6 +14,8 @@ using Pmem.Pool;
 //        (MappingRaceWorkload.cs)
 //    or: Pmem.CrashChild --dispose-race <directory> <PowerFailure|ProcessCrash> <rounds>: a pool disposed while
 //        threads use it (DisposeRaceWorkload.cs)
+//    or: Pmem.CrashChild --dispose-values <directory> <PowerFailure|ProcessCrash> <rounds>: a pool disposed while
+//        threads read and write it; racing reads see only stored values, returned writes are durable (DisposeValuesWorkload.cs)
 // Creates the pool with 8 accounts of 1,000 if it does not exist, prints "ready", then moves money between random
 // accounts in transactions (and replaces a string outside them) until it is killed. With --check it opens the pool
 // (running recovery), checks the invariants and prints "ok <transfers>" or the broken invariant (exit code 1).
@@ -25,6 +27,11 @@ if (args[0] == "--map-race")
 if (args[0] == "--dispose-race")
 {
     return DisposeRaceWorkload.Run(args);
+}
+
+if (args[0] == "--dispose-values")
+{
+    return DisposeValuesWorkload.Run(args);
 }
 
 var path = args[0];

@@ -1,4 +1,5 @@
 // CommitPipeline (writers) -- holding every write back for a consistent copy, and refusing writes in a read-only pool.
+using System.Diagnostics.CodeAnalysis;
 using Pmem.Pool;
 
 namespace Pmem.Log;
@@ -8,6 +9,8 @@ internal sealed partial class CommitPipeline
     private readonly ManualResetEventSlim _writesAllowed = new(initialState: true);
     private int _writesHeld;      // nonzero: writes outside the log take the slow path (MustRetireBeforeUnloggedWrite)
     private bool _writesRefused;  // a read-only pool: every write throws
+    private bool _shut;           // the pool is being disposed: every write throws ObjectDisposedException
+    private const int ShutCheckMilliseconds = 100; // a wait for writes re-checks the shut flag this often
 
     /// <summary>
     /// Makes every later write throw <see cref="PoolReadOnlyException"/>: commits, writes outside the log and
@@ -40,7 +43,7 @@ internal sealed partial class CommitPipeline
     private void ReleaseWrites()
     {
         _lanes.Reopen();
-        if (!_writesRefused)
+        if (!_writesRefused && !Volatile.Read(ref _shut))
         {
             Volatile.Write(ref _writesHeld, 0);
         }
@@ -48,23 +51,50 @@ internal sealed partial class CommitPipeline
         _writesAllowed.Set();
     }
 
-    /// <summary>Before a write outside the log or a commit's lane: waits while writes are held, throws when refused.</summary>
+    /// <summary>
+    /// Ends every write for good, as the pool is disposed: waits until no commit holds a lane; from then on commits,
+    /// writes outside the log and commits waiting for a lane throw <see cref="ObjectDisposedException"/>. A write outside
+    /// the log that passed its check before may still land; it reports the disposal itself if it reached the memory
+    /// after the mapping closed (see <see cref="Memory.PersistenceDomain.ThrowIfDisposedAfterAccess"/>).
+    /// </summary>
+    public void Shut()
+    {
+        Volatile.Write(ref _shut, true);
+        Volatile.Write(ref _writesHeld, 1);
+        _lanes.Shut(); // its process-wide barrier publishes both to every thread
+        _writesAllowed.Set();
+    }
+
+    /// <summary>Before a write outside the log or a commit's lane: waits while writes are held, throws when refused or shut.</summary>
     public void WaitUntilWritesAllowed()
     {
         ThrowIfWritesRefused();
         while (Volatile.Read(ref _writesHeld) != 0 && !_writesRefused)
         {
-            _writesAllowed.Wait();
+            ThrowIfShut();
+            _writesAllowed.Wait(ShutCheckMilliseconds);
         }
     }
 
     private void ThrowIfWritesRefused()
     {
+        ThrowIfShut();
         if (_writesRefused)
         {
             throw new PoolReadOnlyException(_poolPath);
         }
     }
+
+    private void ThrowIfShut()
+    {
+        if (Volatile.Read(ref _shut))
+        {
+            ThrowShut();
+        }
+    }
+
+    [DoesNotReturn]
+    private void ThrowShut() => throw new ObjectDisposedException(_poolPath, "The pool was disposed: its objects cannot be written.");
 
     /// <summary>The scope of <see cref="HoldWrites"/>.</summary>
     public readonly struct WritesHeld(CommitPipeline pipeline) : IDisposable

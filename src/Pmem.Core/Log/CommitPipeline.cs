@@ -146,6 +146,11 @@ internal sealed partial class CommitPipeline
         var mine = redo.ThreadCommits; // a builder is per thread and carries its thread's state: no TLS read
         var samePool = ReferenceEquals(mine.LastPipeline, this);
         var lane = _lanes.Acquire(samePool ? mine.LastLane : -1, mine.LaneHolder, out var biased);
+        if (lane < 0)
+        {
+            ThrowShut(); // the lanes are shut only by Shut
+        }
+
         mine.LastLane = lane;
         if (!samePool)
         {

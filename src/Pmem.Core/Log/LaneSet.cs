@@ -26,6 +26,8 @@ internal sealed class LaneSet
     private readonly long _firstLaneOffset;
     private readonly ManualResetEventSlim _open = new(initialState: true);
     private int _closed; // 1 while Close holds commits back
+    private bool _shut;  // closed for good: Acquire gives up instead of waiting
+    private const int ShutCheckMilliseconds = 100;
 
     public LaneSet(long firstLaneOffset, int count, int laneSize)
     {
@@ -66,7 +68,7 @@ internal sealed class LaneSet
     /// Takes a free lane for <paramref name="holder"/> (one per thread), trying <paramref name="preferred"/> first
     /// (the thread's last lane; -1 for none, then the one its id maps to); spins (then yields) while all are busy,
     /// since commits hold lanes only briefly. <paramref name="biased"/> says how it was taken, for
-    /// <see cref="Release"/>.
+    /// <see cref="Release"/>. Returns -1, holding nothing, once <see cref="Shut"/> was called.
     /// </summary>
     public int Acquire(int preferred, Holder holder, out bool biased)
     {
@@ -82,7 +84,12 @@ internal sealed class LaneSet
             }
 
             Release(lane, holder, biased);
-            _open.Wait();
+            if (Volatile.Read(ref _shut))
+            {
+                return -1;
+            }
+
+            _open.Wait(ShutCheckMilliseconds); // Shut sets the event; the timeout covers a Close that reset it just after
         }
     }
 
@@ -105,11 +112,28 @@ internal sealed class LaneSet
         }
     }
 
-    /// <summary>Lets commits take lanes again after <see cref="Close"/>.</summary>
+    /// <summary>Lets commits take lanes again after <see cref="Close"/> (not after <see cref="Shut"/>).</summary>
     public void Reopen()
     {
+        if (Volatile.Read(ref _shut))
+        {
+            return;
+        }
+
         Volatile.Write(ref _closed, 0);
         _open.Set();
+    }
+
+    /// <summary>
+    /// Closes the lanes for good (the pool is being disposed): waits, as <see cref="Close"/> does, until no commit holds
+    /// a lane, and from then on <see cref="Acquire"/> returns -1, also to commits that were waiting for a reopen. May
+    /// come while a <see cref="Close"/> is in force.
+    /// </summary>
+    public void Shut()
+    {
+        Volatile.Write(ref _shut, true);
+        Close();
+        _open.Set(); // wakes commits waiting for a reopen: they find the lanes shut
     }
 
     private int AcquireAny(int preferred, Holder holder, out bool biased)

@@ -126,12 +126,39 @@ public abstract unsafe class PersistenceDomain : IDisposable
     }
 
     /// <summary>Reads a value at <paramref name="offset"/>.</summary>
+    /// <remarks>
+    /// A read racing with <see cref="Dispose()"/> on another thread returns what was stored there or throws
+    /// <see cref="ObjectDisposedException"/>: never the bytes a derived domain leaves in the memory's place.
+    /// </remarks>
     /// <exception cref="ArgumentOutOfRangeException">The value does not lie wholly inside the domain.</exception>
+    /// <exception cref="ObjectDisposedException">The domain was disposed (before or during the read).</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public T Read<T>(long offset) where T : unmanaged
     {
         CheckRange(offset, sizeof(T));
-        return Unsafe.ReadUnaligned<T>(_base + offset);
+        var value = Unsafe.ReadUnaligned<T>(_base + offset);
+        ThrowIfDisposedAfterAccess();
+        return value;
+    }
+
+    /// <summary>
+    /// After bytes were read through a span or reference (or stored and made durable), before they are trusted or the
+    /// write is reported done: throws <see cref="ObjectDisposedException"/> if the domain was disposed meanwhile, since
+    /// the access may then have reached the memory left in its place. One load and a branch.
+    /// </summary>
+    /// <remarks>
+    /// Why this suffices: <see cref="Dispose(bool)"/> sets the flag before a derived domain replaces the memory, and
+    /// an access that reached the replacement was translated after the replacement, so this later load sees the flag
+    /// (the read barrier keeps the access before it).
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void ThrowIfDisposedAfterAccess()
+    {
+        Volatile.ReadBarrier();
+        if (Volatile.Read(ref _disposed))
+        {
+            ThrowDisposed();
+        }
     }
 
     /// <summary>Stores a value at <paramref name="offset"/> without flushing it.</summary>
@@ -294,9 +321,16 @@ public abstract unsafe class PersistenceDomain : IDisposable
     {
         if (Volatile.Read(ref _disposed))
         {
-            throw new ObjectDisposedException(Name, "The memory was closed (its pool was disposed): objects of a closed pool cannot be read or written.");
+            ThrowDisposed();
         }
     }
+
+    /// <summary>True once <see cref="Dispose()"/> has begun.</summary>
+    internal bool IsDisposed => Volatile.Read(ref _disposed);
+
+    [DoesNotReturn]
+    private void ThrowDisposed() =>
+        throw new ObjectDisposedException(Name, "The memory was closed (its pool was disposed): objects of a closed pool cannot be read or written.");
 
     /// <summary>
     /// Releases the memory; every later access throws <see cref="ObjectDisposedException"/>. The length goes to 0 first,

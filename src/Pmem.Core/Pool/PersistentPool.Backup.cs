@@ -85,6 +85,7 @@ public sealed partial class PersistentPool
                     }
 
                     held = pause.Elapsed;
+                    _domain.ThrowIfDisposedAfterAccess(); // a copy of a pool closed meanwhile may hold its scratch memory
                     file.Flush(flushToDisk: true);
                 }
 

@@ -40,6 +40,7 @@ public sealed partial class PersistentPool
             perType[name] = perType.GetValueOrDefault(name) + 1;
         });
 
+        _domain.ThrowIfDisposedAfterAccess();
         return new PoolStatistics(Size, Size - _heap.HeapStart, allocated, _heap.FreeChunkBytes(), count, perType);
     }
 
@@ -52,7 +53,9 @@ public sealed partial class PersistentPool
     public PoolCheckReport Check()
     {
         ThrowIfDisposed();
-        return CheckGraph(null, out _);
+        var report = CheckGraph(null, out _);
+        _domain.ThrowIfDisposedAfterAccess(); // problems read from a pool closed meanwhile are not the pool's
+        return report;
     }
 
     /// <summary>The check, also recording each problem with the block and the slot it was found through (for repairs).</summary>

@@ -10,6 +10,7 @@ public sealed partial class PersistentPool
     internal void ReadBytes(long offset, Span<byte> destination)
     {
         _domain.GetSpan(offset, destination.Length).CopyTo(destination);
+        _domain.ThrowIfDisposedAfterAccess();
         if (CurrentTransaction() is { HasWrites: true } tx)
         {
             tx.Writes.Overlay(offset, destination);

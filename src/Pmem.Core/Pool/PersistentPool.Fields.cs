@@ -79,7 +79,8 @@ public sealed partial class PersistentPool
             }
         }
 
-        _domain.WriteAndPersist(offset, value); // nothing is needed after the flush call: no spills (see WriteValue)
+        _domain.WriteAndPersist(offset, value);
+        _domain.ThrowIfDisposedAfterAccess(); // a write racing Dispose reports it unless it landed in the file
     }
 
     /// <summary>A durable word write whose drain also makes the thread's earlier applies or stored R durable.</summary>
@@ -88,6 +89,7 @@ public sealed partial class PersistentPool
     {
         _domain.WriteAndPersist(offset, value);
         _commits.AfterDrain(commits);
+        _domain.ThrowIfDisposedAfterAccess();
     }
 
     /// <summary>

@@ -230,10 +230,11 @@ public sealed partial class PersistentPool
     }
 
     /// <summary>
-    /// Closes the pool: drains, unmaps and releases the lock. Its objects, transactions and collections throw
-    /// <see cref="ObjectDisposedException"/> afterwards, on any thread; a read or write another thread makes just as the
-    /// pool closes either completes before or throws (or, having passed its check at that moment, reaches scratch
-    /// memory left in the file's place), and never ends the process.
+    /// Closes the pool: waits for commits under way, drains, unmaps and releases the lock. Its objects, transactions
+    /// and collections throw <see cref="ObjectDisposedException"/> afterwards, on any thread. A read or write another
+    /// thread makes just as the pool closes never ends the process: a read returns a value that was stored or throws
+    /// <see cref="ObjectDisposedException"/>; a commit or write that returns normally is durable, and one that throws
+    /// <see cref="ObjectDisposedException"/> may or may not have reached the file (as with a crash at that moment).
     /// </summary>
     public void Dispose()
     {
@@ -244,6 +245,7 @@ public sealed partial class PersistentPool
 
         _disposed = true;
         TransactionState.StopCountingOnThisThread(this); // (other threads' counts no longer matter)
+        _commits.Shut(); // commits under way end first; later writes throw ObjectDisposedException
         _commits.Close(TransactionState.OfThread?.Commits); // a clean close leaves no log to replay
         _domain.Drain();
         _domain.Dispose();

@@ -118,6 +118,7 @@ public sealed partial class PersistentPool
         _heap.PublishPrepared(block);
         _domain.Drain();
         _commits.AfterDrain(TransactionState.OfThread?.Commits);
+        _domain.ThrowIfDisposedAfterAccess(); // the bit may have reached the closed memory of a pool disposed meanwhile
         return block;
     }
 

@@ -143,6 +143,7 @@ public sealed partial class PersistentPool
                 }
 
                 (_batchCount, _batchIndex) = (Pool._heap.NextOfType(ref _scan, _typeIndex, _size, _batch), 0);
+                Pool._domain.ThrowIfDisposedAfterAccess(); // type indexes are read in place: none from a pool closed meanwhile
                 if (_batchCount == 0)
                 {
                     _ownIndex = 0;

@@ -29,7 +29,14 @@ public sealed partial class PersistentPool
             throw new PoolCorruptedException(Path, $"the string at offset {target} claims {length} characters, more than its block holds");
         }
 
-        return length == 0 ? string.Empty : new string(MemoryMarshal.Cast<byte, char>(_domain.GetSpan(target + StringLayout.CharsOffset, length * 2)));
+        if (length == 0)
+        {
+            return string.Empty;
+        }
+
+        var text = new string(MemoryMarshal.Cast<byte, char>(_domain.GetSpan(target + StringLayout.CharsOffset, length * 2)));
+        _domain.ThrowIfDisposedAfterAccess(); // never characters read from a pool closed meanwhile
+        return text;
     }
 
     /// <summary>
@@ -48,7 +55,9 @@ public sealed partial class PersistentPool
             throw new PoolCorruptedException(Path, $"a sorted key names a string at offset {target} of {length} characters, which does not fit in the pool");
         }
 
-        return MemoryMarshal.Cast<byte, char>(_domain.GetSpan(target + StringLayout.CharsOffset, length * 2)).SequenceCompareTo(value);
+        var order = MemoryMarshal.Cast<byte, char>(_domain.GetSpan(target + StringLayout.CharsOffset, length * 2)).SequenceCompareTo(value);
+        _domain.ThrowIfDisposedAfterAccess();
+        return order;
     }
 
     /// <summary>Replaces a string field: a new block, the field set and the old block freed as one commit (or in the transaction).</summary>

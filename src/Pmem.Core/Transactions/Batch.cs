@@ -76,5 +76,6 @@ public readonly struct Batch : IDisposable
         (state.BatchPoolId, state.BatchDepth, state.BatchAbandoned) = (0, 0, false);
         pool.Domain.Drain();
         pool.Commits.AfterDrain(state.Commits);
+        pool.Domain.ThrowIfDisposedAfterAccess(); // a write racing Dispose may have reached the closed memory
     }
 }

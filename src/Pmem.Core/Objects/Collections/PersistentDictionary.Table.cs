@@ -26,6 +26,7 @@ public sealed partial class PersistentDictionary<TKey, TValue>
     private long FindLive(TKey key, ulong hash)
     {
         FindLiveEntry(key, hash, out var entry);
+        _domain.ThrowIfDisposedAfterAccess(); // "not there" is no answer when the table read was of a closed pool
         return entry;
     }
 

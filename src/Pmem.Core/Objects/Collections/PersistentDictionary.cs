@@ -159,8 +159,11 @@ public sealed partial class PersistentDictionary<TKey, TValue> : IDictionary<TKe
             if (!Unsafe.IsNullRef(ref live))
             {
                 value = Unsafe.ReadUnaligned<TValue>(ref Unsafe.Add(ref live, LiveValueSlot));
+                _domain.ThrowIfDisposedAfterAccess(); // neither the value nor "not there" from a pool closed meanwhile
                 return true;
             }
+
+            _domain.ThrowIfDisposedAfterAccess();
 
             return ReadFound(found, out value); // not found, or found in a table too large for the live path
         }

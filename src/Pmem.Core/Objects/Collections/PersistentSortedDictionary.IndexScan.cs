@@ -25,6 +25,13 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
     /// <exception cref="PoolCorruptedException">A node link or the leaf chain is damaged.</exception>
     internal bool CollectObjects(Bound<TKey> lower, Bound<TKey> upper, bool descending, List<long>? into, out long first)
     {
+        var any = CollectObjectsInPlace(lower, upper, descending, into, out first);
+        _domain.ThrowIfDisposedAfterAccess(); // nodes are read in place: no answer from a pool closed meanwhile
+        return any;
+    }
+
+    private bool CollectObjectsInPlace(Bound<TKey> lower, Bound<TKey> upper, bool descending, List<long>? into, out long first)
+    {
         Debug.Assert((_keys.Order & ObjectOffsetOrder) != 0, "only index trees' keys end in an object's offset");
         first = 0;
         var node = Root;

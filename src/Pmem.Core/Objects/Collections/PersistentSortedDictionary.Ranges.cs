@@ -285,6 +285,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         else
         {
             _domain.GetSpan(leaf, _nodeSize).CopyTo(buffer);
+            _domain.ThrowIfDisposedAfterAccess();
         }
     }
 

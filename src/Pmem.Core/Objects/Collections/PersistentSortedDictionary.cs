@@ -203,14 +203,9 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
 
         var leaf = ReadNode(node, scratch);
         var position = LowerBound(leaf, search, out var found);
-        if (!found)
-        {
-            value = default;
-            return false;
-        }
-
-        value = _values.Decode(_pool, leaf.Slice(EntriesOffset + position * _leafEntry + _keySize, _valueSize));
-        return true;
+        value = found ? _values.Decode(_pool, leaf.Slice(EntriesOffset + position * _leafEntry + _keySize, _valueSize)) : default;
+        _domain.ThrowIfDisposedAfterAccess(); // nodes are read in place: no answer from a pool closed meanwhile
+        return found;
     }
 
     /// <inheritdoc />
@@ -314,6 +309,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
     {
         if (_pool.AllocatedSizeOf(node, TypeTable.SortedNodeTypeIndex) < _nodeSize)
         {
+            _domain.ThrowIfDisposed(); // a link read in place from a pool closed meanwhile is no damage
             throw new PoolCorruptedException(_pool.Path, $"the sorted collection at {Header} points to {node}, which is not one of its nodes");
         }
     }
