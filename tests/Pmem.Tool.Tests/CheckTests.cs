@@ -144,13 +144,8 @@ public sealed class CheckTests : IDisposable
     {
         var path = _files.CreateLibrary();
         var truncated = _files.PathOf("truncated.pool");
-        using (var source = File.OpenRead(path))
-        using (var target = File.Create(truncated))
-        {
-            var half = new byte[source.Length / 2];
-            source.ReadExactly(half);
-            target.Write(half);
-        }
+        var bytes = ToolHarness.ReadBytes(path);
+        File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
 
         var run = ToolHarness.Run("check", truncated);
 

@@ -130,10 +130,7 @@ public sealed class CompactRepairTests : IDisposable
     public void Truncated_foreign_and_missing_files_get_one_line_and_exit_2(params string[] command)
     {
         var truncated = _files.CreateLibrary("truncated.pool");
-        using (var file = new FileStream(truncated, FileMode.Open))
-        {
-            file.SetLength(100_000);
-        }
+        ToolHarness.Truncate(truncated, 100_000);
 
         var foreign = _files.PathOf("foreign.bin");
         File.WriteAllBytes(foreign, Enumerable.Range(0, 50_000).Select(i => (byte)(i * 7)).ToArray());
@@ -172,7 +169,7 @@ public sealed class CompactRepairTests : IDisposable
     public void Repair_apply_backs_up_first_then_the_pool_checks_clean()
     {
         var path = DamagedLibrary();
-        var original = File.ReadAllBytes(path);
+        var original = ToolHarness.ReadBytes(path);
         var backup = _files.PathOf("damaged.backup");
 
         var run = Tool("check", path, "--repair", "--apply", "--backup", backup, "--json");

@@ -94,6 +94,17 @@ public sealed class ToolHarness : IDisposable
 
     public static string Hash(string path) => WhenUnlocked(() => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path))));
 
+    /// <summary>The file's bytes, read once no forked tool process holds a closed pool's lock (see <see cref="WhenUnlocked"/>).</summary>
+    public static byte[] ReadBytes(string path) => WhenUnlocked(() => File.ReadAllBytes(path));
+
+    /// <summary>Cuts the file to <paramref name="length"/> bytes, once no forked tool process holds its lock.</summary>
+    public static void Truncate(string path, long length) => WhenUnlocked(() =>
+    {
+        using var file = new FileStream(path, FileMode.Open);
+        file.SetLength(length);
+        return 0;
+    });
+
     /// <summary>Writes <paramref name="value"/> at <paramref name="offset"/> of the file (damage made by hand).</summary>
     public static void Poke(string path, long offset, ReadOnlySpan<byte> value)
     {
