@@ -325,9 +325,6 @@ public abstract unsafe class PersistenceDomain : IDisposable
         }
     }
 
-    /// <summary>True once <see cref="Dispose()"/> has begun.</summary>
-    internal bool IsDisposed => Volatile.Read(ref _disposed);
-
     [DoesNotReturn]
     private void ThrowDisposed() =>
         throw new ObjectDisposedException(Name, "The memory was closed (its pool was disposed): objects of a closed pool cannot be read or written.");
