@@ -9,8 +9,6 @@ internal sealed partial class CommitPipeline
     private readonly ManualResetEventSlim _writesAllowed = new(initialState: true);
     private int _writesHeld;      // nonzero: writes outside the log take the slow path (MustRetireBeforeUnloggedWrite)
     private bool _writesRefused;  // a read-only pool: every write throws
-    private bool _shut;           // the pool is being disposed: every write throws ObjectDisposedException
-    private const int ShutCheckMilliseconds = 100; // a wait for writes re-checks the shut flag this often
 
     /// <summary>
     /// Makes every later write throw <see cref="PoolReadOnlyException"/>: commits, writes outside the log and
@@ -43,7 +41,7 @@ internal sealed partial class CommitPipeline
     private void ReleaseWrites()
     {
         _lanes.Reopen();
-        if (!_writesRefused && !Volatile.Read(ref _shut))
+        if (!_writesRefused && !_lanes.IsShut)
         {
             Volatile.Write(ref _writesHeld, 0);
         }
@@ -59,9 +57,8 @@ internal sealed partial class CommitPipeline
     /// </summary>
     public void Shut()
     {
-        Volatile.Write(ref _shut, true);
         Volatile.Write(ref _writesHeld, 1);
-        _lanes.Shut(); // its process-wide barrier publishes both to every thread
+        _lanes.Shut(); // sets the shut flag every write checks; its process-wide barrier publishes both to every thread
         _writesAllowed.Set();
     }
 
@@ -72,7 +69,7 @@ internal sealed partial class CommitPipeline
         while (Volatile.Read(ref _writesHeld) != 0 && !_writesRefused)
         {
             ThrowIfShut();
-            _writesAllowed.Wait(ShutCheckMilliseconds);
+            _writesAllowed.Wait(LaneSet.ShutCheckMilliseconds);
         }
     }
 
@@ -87,7 +84,7 @@ internal sealed partial class CommitPipeline
 
     private void ThrowIfShut()
     {
-        if (Volatile.Read(ref _shut))
+        if (_lanes.IsShut)
         {
             ThrowShut();
         }

@@ -27,7 +27,6 @@ internal sealed class LaneSet
     private readonly ManualResetEventSlim _open = new(initialState: true);
     private int _closed; // 1 while Close holds commits back
     private bool _shut;  // closed for good: Acquire gives up instead of waiting
-    private const int ShutCheckMilliseconds = 100;
 
     public LaneSet(long firstLaneOffset, int count, int laneSize)
     {
@@ -39,6 +38,12 @@ internal sealed class LaneSet
     }
 
     public int Count { get; }
+
+    /// <summary>How often a wait for a reopen (here, or for writes in the pipeline) checks whether the lanes were shut.</summary>
+    public const int ShutCheckMilliseconds = 100;
+
+    /// <summary>True once <see cref="Shut"/> was called: the pool is being disposed.</summary>
+    public bool IsShut => Volatile.Read(ref _shut);
 
     public int LaneSize { get; }
 
