@@ -205,6 +205,11 @@ internal sealed partial class PoolHeap
             }
 
             var chunkOffset = ChunkOffset(start);
+            if (PrefaultNewChunks)
+            {
+                _domain.PrefaultForWrite(chunkOffset, (long)chunks * ChunkSize);
+            }
+
             if (kind == ChunkKind.Run)
             {
                 var geometry = SizeClasses.Geometry[sizeClass];

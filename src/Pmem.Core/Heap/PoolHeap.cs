@@ -79,6 +79,12 @@ internal sealed partial class PoolHeap
     /// </summary>
     public bool StampsGenerations { get; set; }
 
+    /// <summary>
+    /// Whether chunks taken from now on get their pages mapped writable at once (<see cref="PersistenceDomain.PrefaultForWrite"/>):
+    /// set while a migration fills new blocks one after another, which would otherwise fault on every page.
+    /// </summary>
+    public bool PrefaultNewChunks { get; set; }
+
     /// <summary>Writes the heap of a new pool: one free span over every chunk.</summary>
     public static void Format(PersistenceDomain domain, long heapStart, long poolSize)
     {

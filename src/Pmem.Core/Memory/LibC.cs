@@ -39,6 +39,12 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, EntryPoint = "mmap", SetLastError = true)]
     public static partial void* Mmap(void* address, nuint length, int protection, int flags, int fd, long offset);
 
+    /// <summary>madvise: map a range's pages writable now, in one call (Linux 5.14 and later; EINVAL before).</summary>
+    public const int MADV_POPULATE_WRITE = 23;
+
+    [LibraryImport(Lib, EntryPoint = "madvise", SetLastError = true)]
+    public static partial int Madvise(void* address, nuint length, int advice);
+
     [LibraryImport(Lib, EntryPoint = "munmap", SetLastError = true)]
     [SuppressGCTransition]
     public static partial int Munmap(void* address, nuint length);

@@ -30,6 +30,24 @@ public abstract unsafe class MappedDomain : PersistenceDomain
     /// <summary>Takes the mapping's exclusive file lock (see <see cref="PmemMapping.TryLockExclusive"/>).</summary>
     public bool TryLockExclusive() => Mapping.TryLockExclusive();
 
+    /// <inheritdoc />
+    /// <remarks>
+    /// <c>MADV_POPULATE_WRITE</c> over the whole pages of the range: in a virtual machine each page fault is an exit to
+    /// the hypervisor, and a migration that writes every page of its objects took one per page (bench/RESULTS.md,
+    /// session 18). On an ordinary file the pages become dirty, which the writes that follow would make them anyway.
+    /// A kernel without it (before 5.14) refuses the call, and then the pages fault in as before.
+    /// </remarks>
+    internal override void PrefaultForWrite(long offset, long length)
+    {
+        var page = (long)LibC.PageSize;
+        var start = Math.Max(0, offset) & ~(page - 1);
+        var end = Math.Min(Length & ~(page - 1), (offset + length + page - 1) & ~(page - 1));
+        if (end > start && !Mapping.IsPrivateCopy)
+        {
+            _ = LibC.Madvise(BaseAddress + start, (nuint)(end - start), LibC.MADV_POPULATE_WRITE); // a hint: failure changes nothing
+        }
+    }
+
     /// <summary>Grows the file and the domain inside the mapping's reservation; the base address does not move.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Smaller than the current length or beyond the reservation.</exception>
     /// <exception cref="PmemIOException">The file could not grow.</exception>

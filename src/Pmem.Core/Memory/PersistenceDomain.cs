@@ -286,6 +286,15 @@ public abstract unsafe class PersistenceDomain : IDisposable
     /// <summary>Moves <paramref name="length"/> bytes inside the domain (overlap allowed) and makes them durable as the flags say (<c>pmem_memmove</c>).</summary>
     public abstract void Move(long destinationOffset, long sourceOffset, long length, PmemCopyFlags flags = PmemCopyFlags.None);
 
+    /// <summary>
+    /// A hint that the range is about to be written throughout: a mapped domain maps its pages writable in one call
+    /// instead of taking a page fault for each page as it is first written. Changes no byte, never fails, and does
+    /// nothing where the platform cannot (or for a domain that is not a mapping).
+    /// </summary>
+    internal virtual void PrefaultForWrite(long offset, long length)
+    {
+    }
+
     /// <summary>Grows the domain to <paramref name="newLength"/> bytes; the base address does not move.</summary>
     /// <exception cref="NotSupportedException">This domain cannot grow.</exception>
     public virtual void Extend(long newLength) =>

@@ -75,12 +75,17 @@ public sealed partial class PersistentPool
 
         var phase = _domain.Read<ulong>(PoolLayout.MigrationPhaseOffset);
         var converted = 0;
+        List<long>? forwarding = null; // the forwarding blocks, when this run knows them without a scan of the heap
         if ((phase & 0xFF) == MigrationPhases.Convert)
         {
-            converted = ConvertObjects(plan, oldIndex, newIndex, hook);
+            var resumed = _domain.Read<long>(PoolLayout.MigrationCursorOffset) != 0;
+            var moved = new List<long>();
+            converted = ConvertObjects(plan, oldIndex, newIndex, hook, moved);
 
-            // Moved objects left forwarding blocks (durably, batch by batch: a resumed run may have moved none itself).
-            phase = BlocksOfType(TypeTable.ForwardingTypeIndex, 0).Count > 0 ? MigrationPhases.Rewrite | MigrationPhases.MovedBit : MigrationPhases.Free;
+            // Moved objects left forwarding blocks, durably batch by batch. A run that converted every object knows
+            // them all (none exist before a migration's first batch); a resumed one may have moved none itself.
+            forwarding = resumed ? BlocksOfType(TypeTable.ForwardingTypeIndex, 0) : moved;
+            phase = forwarding.Count > 0 ? MigrationPhases.Rewrite | MigrationPhases.MovedBit : MigrationPhases.Free;
             SetPhase(phase);
         }
 
@@ -90,7 +95,7 @@ public sealed partial class PersistentPool
             SetPhase(MigrationPhases.Free | MigrationPhases.MovedBit);
         }
 
-        foreach (var batch in Batches(BlocksOfType(TypeTable.ForwardingTypeIndex, 0)))
+        foreach (var batch in Batches(forwarding ?? BlocksOfType(TypeTable.ForwardingTypeIndex, 0)))
         {
             using var tx = BeginTransaction();
             foreach (var offset in batch)
@@ -124,30 +129,51 @@ public sealed partial class PersistentPool
         tx.Commit();
     }
 
-    /// <summary>Converts the old type's objects past the cursor; returns how many.</summary>
-    private int ConvertObjects(SchemaPlan plan, uint oldIndex, uint newIndex, UserMigration? hook)
+    /// <summary>Converts the old type's objects past the cursor; returns how many, and adds those that moved to <paramref name="moved"/> (in offset order).</summary>
+    private int ConvertObjects(SchemaPlan plan, uint oldIndex, uint newIndex, UserMigration? hook, List<long> moved)
     {
         var converted = 0;
         var oldBytes = new byte[plan.Stored.Size];
         var newBytes = new byte[plan.Program.Size];
         var cursor = _domain.Read<long>(PoolLayout.MigrationCursorOffset);
-        foreach (var batch in Batches(BlocksOfType(oldIndex, cursor)))
+        var objects = BlocksOfType(oldIndex, cursor);
+        if (objects.Count == 0)
         {
-            using var tx = BeginTransaction();
-            foreach (var offset in batch)
-            {
-                ConvertObject(plan, offset, newIndex, hook, ref oldBytes, newBytes);
-            }
+            return 0;
+        }
 
-            WriteValue(PoolLayout.MigrationCursorOffset, batch[^1]);
-            tx.Commit();
-            converted += batch.Count;
+        // Every page of the old objects is written (converted in place, or a forwarding word), and every page of the
+        // new blocks: map them writable in bulk rather than one page fault at a time.
+        PrefaultForWrite(objects, plan.Stored.Size);
+        _heap.PrefaultNewChunks = true;
+        try
+        {
+            foreach (var batch in Batches(objects))
+            {
+                using var tx = BeginTransaction();
+                foreach (var offset in batch)
+                {
+                    if (ConvertObject(plan, offset, newIndex, hook, ref oldBytes, newBytes))
+                    {
+                        moved.Add(offset);
+                    }
+                }
+
+                WriteValue(PoolLayout.MigrationCursorOffset, batch[^1]);
+                tx.Commit();
+                converted += batch.Count;
+            }
+        }
+        finally
+        {
+            _heap.PrefaultNewChunks = false;
         }
 
         return converted;
     }
 
-    private void ConvertObject(SchemaPlan plan, long offset, uint newIndex, UserMigration? hook, ref byte[] oldBytes, byte[] newBytes)
+    /// <summary>Converts one object, in place or into a new block; true when it moved (its block now forwards).</summary>
+    private bool ConvertObject(SchemaPlan plan, long offset, uint newIndex, UserMigration? hook, ref byte[] oldBytes, byte[] newBytes)
     {
         if (hook is not null)
         {
@@ -219,6 +245,8 @@ public sealed partial class PersistentPool
                 FreeOwned(source, oldBytes); // carried by the user's migration, if at all: the stored value goes
             }
         }
+
+        return moves;
     }
 
     private void FreeOwned(PersistentPropertyInfo property, byte[] oldBytes)
@@ -293,6 +321,28 @@ public sealed partial class PersistentPool
         }
 
         return ReadReferenceAt<T>(reference);
+    }
+
+    /// <summary>
+    /// Prefaults the stretches the objects at <paramref name="offsets"/> (in offset order) lie in, leaving out gaps
+    /// of more than a chunk, so that a few objects far apart do not populate the pool between them.
+    /// </summary>
+    private void PrefaultForWrite(List<long> offsets, int size)
+    {
+        var start = offsets[0];
+        var end = start + size;
+        foreach (var offset in offsets)
+        {
+            if (offset - end > PoolHeap.ChunkSize)
+            {
+                _domain.PrefaultForWrite(start, end - start);
+                start = offset;
+            }
+
+            end = offset + size;
+        }
+
+        _domain.PrefaultForWrite(start, end - start);
     }
 
     /// <summary>The allocated blocks of <paramref name="typeIndex"/> past <paramref name="after"/>, in offset order.</summary>

@@ -267,4 +267,47 @@ public sealed unsafe class DomainTests : IDisposable
         domain.Persist(0, 8);
         Assert.Equal(5L, domain.Read<long>(0));
     }
+
+    [Theory]
+    [MemberData(nameof(AllDomains))]
+    public void Prefault_for_write_maps_the_range_and_changes_no_byte(bool pmem, DurabilityMode mode)
+    {
+        using var domain = (MappedDomain)Map(length: 1 << 20, forcePmem: pmem).CreateDomain(mode);
+        domain.Fill(0, 0x5A, 100);
+        var mappedBefore = MappedKiB((nint)domain.Mapping.Address);
+
+        domain.PrefaultForWrite(64 * 1024 + 100, 512 * 1024); // unaligned: whole pages around it
+        domain.PrefaultForWrite(domain.Length - 10, 4096);     // past the end: clipped
+        domain.PrefaultForWrite(-4096, 100);                    // before the start: nothing
+        domain.PrefaultForWrite(0, 0);
+
+        if (Environment.OSVersion.Version >= new Version(5, 14))
+        {
+            Assert.True(MappedKiB((nint)domain.Mapping.Address) - mappedBefore >= 512, "MADV_POPULATE_WRITE should have mapped the range's pages");
+        }
+
+        var expected = new byte[domain.Length];
+        Array.Fill(expected, (byte)0x5A, 0, 100);
+        Assert.Equal(expected, domain.GetSpan(0, (int)domain.Length).ToArray());
+    }
+
+    /// <summary>The resident KiB of the mapping that starts at <paramref name="address"/>, from /proc/self/smaps.</summary>
+    private static long MappedKiB(nint address)
+    {
+        var inside = false;
+        foreach (var line in File.ReadLines("/proc/self/smaps"))
+        {
+            var dash = line.IndexOf('-');
+            if (dash > 0 && line.IndexOf(' ') > dash && long.TryParse(line.AsSpan(0, dash), System.Globalization.NumberStyles.HexNumber, null, out var start))
+            {
+                inside = start == address;
+            }
+            else if (inside && line.StartsWith("Rss:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.AsSpan(4).Trim().TrimEnd("kB").Trim());
+            }
+        }
+
+        throw new InvalidOperationException($"no mapping starts at {address:x}");
+    }
 }
