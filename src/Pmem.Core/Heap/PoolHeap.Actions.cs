@@ -61,21 +61,35 @@ internal sealed partial class PoolHeap
     /// <summary>Redo entries that make a reserved block durably allocated with <paramref name="typeIndex"/>.</summary>
     public void LogAllocate(RedoBuilder redo, in BlockReservation block, uint typeIndex)
     {
+        // The type index before the bit: a scan on another thread that sees the bit then finds the type (NextOfType).
+        LogAllocationType(redo, block, typeIndex);
+        LogAllocationBit(redo, block);
+    }
+
+    /// <summary>
+    /// The first half of <see cref="LogAllocate"/>: the block's type index (a large block's whole allocation). A log
+    /// may hold several blocks' types first and then their bits, which <see cref="RedoBuilder"/> merges per word.
+    /// </summary>
+    public void LogAllocationType(RedoBuilder redo, in BlockReservation block, uint typeIndex)
+    {
         if (block.IsLarge)
         {
             redo.Set(ChunkOffset(block.Chunk) + ChunkHeader.LargeTypeOffset, BlockGeneration.Header(typeIndex, block.Generation));
-            return;
         }
-
-        // The type index before the bit: a scan on another thread that sees the bit then finds the type (NextOfType).
-        var geometry = SizeClasses.Geometry[block.SizeClass];
-        var chunkOffset = ChunkOffset(block.Chunk);
-        if (!block.Prepared)
+        else if (!block.Prepared)
         {
-            redo.Set(chunkOffset + geometry.TypeOffset(block.Slot), BlockGeneration.Header(typeIndex, block.Generation));
+            var geometry = SizeClasses.Geometry[block.SizeClass];
+            redo.Set(ChunkOffset(block.Chunk) + geometry.TypeOffset(block.Slot), BlockGeneration.Header(typeIndex, block.Generation));
         }
+    }
 
-        redo.Or(chunkOffset + geometry.WordOffset(block.Slot), RunGeometry.BitOf(block.Slot));
+    /// <summary>The second half of <see cref="LogAllocate"/>: a small block's bit in its run (nothing for a large block).</summary>
+    public void LogAllocationBit(RedoBuilder redo, in BlockReservation block)
+    {
+        if (!block.IsLarge)
+        {
+            redo.Or(ChunkOffset(block.Chunk) + SizeClasses.Geometry[block.SizeClass].WordOffset(block.Slot), RunGeometry.BitOf(block.Slot));
+        }
     }
 
     /// <summary>Redo entries that durably free an allocated block.</summary>

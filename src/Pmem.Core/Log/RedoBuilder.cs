@@ -18,6 +18,7 @@ namespace Pmem.Log;
 internal sealed class RedoBuilder
 {
     private byte[] _buffer = new byte[1024]; // [header][entries]; the header's padding stays zero
+    private int _lastWordEnd = -1;           // where the last Or/And entry ends (merged into when it is the last entry)
 
     /// <summary>Bytes of entries.</summary>
     public int Length { get; private set; }
@@ -43,6 +44,7 @@ internal sealed class RedoBuilder
         Length = 0;
         Count = 0;
         DrainBeforeLog = false;
+        _lastWordEnd = -1;
     }
 
     /// <summary>
@@ -99,9 +101,24 @@ internal sealed class RedoBuilder
             throw new InvalidOperationException($"Bitwise redo entries need an aligned 8-byte word, not offset {offset}.");
         }
 
+        var head = ((ulong)operation << 56) | (ulong)offset;
+        if (operation != RedoOperation.Verify && _lastWordEnd == Length && Length > 0)
+        {
+            // The same operation on the same word as the entry just before: one entry does both (bits of blocks
+            // allocated or freed together), and nothing between them can observe the difference.
+            var last = _buffer.AsSpan(RedoLog.HeaderSize + Length - 16, 16);
+            if (BinaryPrimitives.ReadUInt64LittleEndian(last) == head)
+            {
+                var mask = BinaryPrimitives.ReadUInt64LittleEndian(last[8..]);
+                BinaryPrimitives.WriteUInt64LittleEndian(last[8..], operation == RedoOperation.Or ? mask | operand : mask & operand);
+                return;
+            }
+        }
+
         var span = Reserve(16);
-        BinaryPrimitives.WriteUInt64LittleEndian(span, ((ulong)operation << 56) | (ulong)offset);
+        BinaryPrimitives.WriteUInt64LittleEndian(span, head);
         BinaryPrimitives.WriteUInt64LittleEndian(span[8..], operand);
+        _lastWordEnd = operation == RedoOperation.Verify ? -1 : Length;
     }
 
     private Span<byte> Reserve(int bytes, bool countsAsEntry = true)

@@ -21,10 +21,17 @@ internal static class TransactionCommit
         var pool = tx.Pool;
         var (domain, heap, commits) = (pool.Domain, pool.Heap, pool.Commits);
         var redo = tx.RentRedo(); // the thread's state is at hand: no thread-static read
+        // Every type index before any bit (as LogAllocate orders one block's), so that the bits of blocks in one
+        // bitmap word follow each other and the builder merges them into one entry.
         foreach (var allocation in tx.Allocations)
         {
-            heap.LogAllocate(redo, allocation.Block, allocation.TypeIndex);
+            heap.LogAllocationType(redo, allocation.Block, allocation.TypeIndex);
             redo.RequireDurable(allocation.Block.Offset, domain.GetSpan(allocation.Block.Offset, allocation.ContentLength));
+        }
+
+        foreach (var allocation in tx.Allocations)
+        {
+            heap.LogAllocationBit(redo, allocation.Block);
         }
 
         tx.Writes.AppendTo(redo);

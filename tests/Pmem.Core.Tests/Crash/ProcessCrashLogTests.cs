@@ -24,7 +24,7 @@ namespace Pmem.Tests.Crash;
 /// </para>
 /// <para>
 /// Invariant, on every image: the pool opens, its heap is sound with nothing leaked, and each transaction's batch of
-/// nodes (logs of 2.6 KB in the slot and of 9 KB in a heap block, both above the 2 KiB at which the copy is fenced before
+/// nodes (logs of 2.7 KB in the slot and of 9 KB in a heap block, both above the 2 KiB at which the copy is fenced before
 /// the seal) is in the list whole or not at all, with the total matching the list.
 /// </para>
 /// <para>
@@ -35,8 +35,8 @@ namespace Pmem.Tests.Crash;
 /// </remarks>
 public sealed class ProcessCrashLogTests
 {
-    private const int SmallBatch = 24;  // ≈ 2.6 KB of log: in the slot, above 2 KiB
-    private const int LargeBatch = 60;  // ≈ 9 KB: in a heap block
+    private const int SmallBatch = 36;  // ≈ 2.7 KB of log: in the slot, above 2 KiB
+    private const int LargeBatch = 96;  // ≈ 9 KB: in a heap block
     private const int LaneSize = 16384; // slots of 5 440 bytes
 
     private static readonly PoolCreateOptions Options = new() { Durability = DurabilityMode.ProcessCrash, LaneCount = 2, LaneSize = LaneSize };
