@@ -1,6 +1,5 @@
 // ThreadCommits -- one thread's commit state: its lane holder, applies not yet drained, lines still to flush.
 using System.Runtime.CompilerServices;
-using Pmem.Memory;
 
 namespace Pmem.Log;
 
@@ -42,18 +41,6 @@ internal sealed class ThreadCommits
 
     public void Defer(CommitPipeline pipeline, long start, long length)
     {
-        const long lineMask = PersistenceDomain.CacheLineSize - 1;
-        if (DeferredCount > 0 && Deferred[DeferredCount - 1] is var last && ReferenceEquals(last.Pipeline, pipeline) &&
-            start >= (last.Start & ~lineMask) && start <= ((last.Start + last.Length + lineMask) & ~lineMask))
-        {
-            // In or right after the last range's lines: one range covers the same lines, each flushed once rather
-            // than once per entry (neighbouring fields, the type words of blocks allocated together).
-            var end = Math.Max(last.Start + last.Length, start + length);
-            var first = Math.Min(last.Start, start);
-            Deferred[DeferredCount - 1] = new DeferredRange(pipeline, first, end - first);
-            return;
-        }
-
         if (DeferredCount == Deferred.Length)
         {
             Array.Resize(ref Deferred, DeferredCount * 2);

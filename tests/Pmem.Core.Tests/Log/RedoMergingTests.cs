@@ -1,12 +1,11 @@
-// RedoMergingTests -- bitwise entries on one word merge in the builder, and deferred flushes on the same lines coalesce.
+// RedoMergingTests -- bitwise entries on one word merge in the builder.
 using Pmem.Log;
 
 namespace Pmem.Tests.Log;
 
 /// <summary>
-/// A transaction that allocates or frees many blocks of one run logs one Or or And per bitmap word, not per block, and
-/// an apply's neighbouring targets are flushed once per line, not once per entry; neither changes what is applied or
-/// which lines are flushed.
+/// A transaction that allocates or frees many blocks of one run logs one Or or And per bitmap word, not per block,
+/// without changing what is applied.
 /// </summary>
 public sealed class RedoMergingTests
 {
@@ -44,20 +43,6 @@ public sealed class RedoMergingTests
         redo.Clear();
         redo.Or(72, 32); // after a clear, nothing to merge into
         Assert.Equal([(RedoOperation.Or, 72L, 32UL)], Entries(redo));
-    }
-
-    [Fact]
-    public void Deferred_flushes_in_or_right_after_the_last_ranges_lines_coalesce()
-    {
-        var mine = new ThreadCommits();
-        mine.Defer(null!, 8, 8);    // line 0
-        mine.Defer(null!, 16, 8);   // line 0 again
-        mine.Defer(null!, 64, 8);   // line 1, right after
-        mine.Defer(null!, 300, 8);  // line 4: lines 2 and 3 are not to be flushed
-        mine.Defer(null!, 260, 4);  // line 4, before the last range's start
-        mine.Defer(null!, 0, 8);    // line 0: before the last range's lines
-
-        Assert.Equal([(8L, 64L), (260L, 48L), (0L, 8L)], mine.Deferred.Take(mine.DeferredCount).Select(range => (range.Start, range.Length)));
     }
 
     private static List<(RedoOperation Operation, long Target, ulong Operand)> Entries(RedoBuilder redo)
