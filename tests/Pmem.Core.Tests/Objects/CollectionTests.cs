@@ -159,6 +159,62 @@ public sealed class CollectionTests
     }
 
     [Fact]
+    public void Removals_leave_no_tombstones_and_every_key_stays_found_through_churn()
+    {
+        using var pool = NewPool();
+        var registry = pool.Root<Registry>();
+        var (counters, names) = (registry.Counters, registry.Names);
+        var model = new Dictionary<long, long>();
+        var random = new Random(3);
+        for (var i = 0; i < 20_000; i++)
+        {
+            // Keys from a range a few times the live count: long probe runs, removals inside them, rare resizes.
+            var key = random.Next(2_000);
+            if (model.Count > 300 && random.Next(2) == 0 || model.ContainsKey(key))
+            {
+                var gone = model.Count > 0 && !model.ContainsKey(key) ? model.Keys.ElementAt(random.Next(model.Count)) : key;
+                Assert.True(counters.Remove(gone));
+                Assert.True(names.Remove($"name {gone}"));
+                model.Remove(gone);
+            }
+            else
+            {
+                counters.Add(key, i);
+                names.Add($"name {key}", $"value {i}");
+                model[key] = i;
+            }
+
+            if (i % 1_000 == 999)
+            {
+                foreach (var (known, value) in model)
+                {
+                    Assert.True(counters.TryGetValue(known, out var stored) && stored == value, $"key {known} lost after step {i}");
+                    Assert.True(names.ContainsKey($"name {known}"), $"name {known} lost after step {i}");
+                }
+
+                // Every slot in use holds a live entry: removals emptied theirs (a tombstone would count as used).
+                Assert.Equal(model.Count, pool.ReadValue<long>(counters.Offset + CollectionLayout.UsedOffset));
+                Assert.Equal(model.Count, pool.ReadValue<long>(names.Offset + CollectionLayout.UsedOffset));
+            }
+        }
+
+        using (var tx = pool.BeginTransaction())
+        {
+            // Removals inside a transaction shift entries the transaction's own lookups then find; a rollback restores them.
+            foreach (var key in model.Keys.Take(100).ToList())
+            {
+                Assert.True(counters.Remove(key));
+            }
+
+            Assert.All(model.Keys.Skip(100), key => Assert.True(counters.ContainsKey(key)));
+        }
+
+        Assert.All(model.Keys, key => Assert.True(counters.ContainsKey(key)));
+        Assert.Equal(model.Count, counters.Count);
+        AssertSound(pool);
+    }
+
+    [Fact]
     public void Adding_an_existing_key_throws()
     {
         using var pool = NewPool();

@@ -225,6 +225,49 @@ public sealed partial class PersistentDictionary<TKey, TValue>
         _pool.WriteValue(Header + UsedOffset, used);
     }
 
+    /// <summary>
+    /// Empties a removed entry by backward-shift deletion: each later entry of its probe run that may sit in the hole
+    /// moves there (its slot bytes as they are, owned strings with them), and the run's last hole becomes empty. So
+    /// removals leave no tombstones, which would otherwise fill the table until an insert rehashes all of it in one
+    /// transaction. A tombstone met on the way (tables written before) ends the shift: the hole becomes one too.
+    /// </summary>
+    private void EmptyEntry(long entry)
+    {
+        var (table, capacity) = (Table, Capacity);
+        var mask = capacity - 1;
+        var hole = (entry - table) / _entrySize;
+        var moved = new byte[_entrySize];
+        for (long probe = (hole + 1) & mask, seen = 0; seen < capacity; probe = (probe + 1) & mask, seen++)
+        {
+            var at = table + probe * _entrySize;
+            var stored = _pool.ReadValue<ulong>(at);
+            if (stored == Empty)
+            {
+                _pool.WriteBytesInTransaction(table + hole * _entrySize, new byte[_entrySize]);
+                _pool.WriteValue(Header + UsedOffset, _pool.ReadValue<long>(Header + UsedOffset) - 1);
+                return;
+            }
+
+            if (stored == Tombstone)
+            {
+                break;
+            }
+
+            // The entry may fill the hole unless its home slot lies after the hole (cyclically, up to the entry itself).
+            if (((probe - (long)(stored & (ulong)mask)) & mask) >= ((probe - hole) & mask))
+            {
+                _pool.ReadBytes(at, moved);
+                _pool.WriteBytesInTransaction(table + hole * _entrySize, moved);
+                hole = probe;
+            }
+        }
+
+        // Removed entries hold zero slots, so a later insert into the tombstone frees nothing twice.
+        var removed = table + hole * _entrySize;
+        _pool.WriteBytesInTransaction(removed + EntryHashSize, new byte[_entrySize - EntryHashSize]);
+        _pool.WriteValue(removed, Tombstone);
+    }
+
     private void ReleaseOwned(long entry)
     {
         foreach (var (slot, kind) in new[] { (entry + EntryHashSize, _keys.Kind), (entry + EntryHashSize + _keys.SlotSize, _values.Kind) })

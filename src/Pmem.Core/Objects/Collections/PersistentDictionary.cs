@@ -200,9 +200,7 @@ public sealed partial class PersistentDictionary<TKey, TValue> : IDictionary<TKe
             }
 
             map.ReleaseOwned(entry);
-            // Removed entries hold zero slots, so a later insert into the tombstone frees nothing twice.
-            map._pool.WriteBytesInTransaction(entry + EntryHashSize, new byte[map._entrySize - EntryHashSize]);
-            map._pool.WriteValue(entry, Tombstone);
+            map.EmptyEntry(entry);
             map.SetCount(map.Count - 1);
             removed = true;
         });
