@@ -8,7 +8,8 @@ namespace Pmem.Benchmarks;
 /// <summary>
 /// 1 M <see cref="NamedItem"/>s whose indexed <c>Name</c> is set in random order (so the index tree fills as a real one
 /// does, leaves about 70 % full), each also added under its name to the root's <c>PersistentDictionary&lt;string, NamedItem?&gt;</c>:
-/// New, the indexed set and the dictionary add in transactions of 1,000.
+/// New, the indexed set and the dictionary add in transactions of 1,000. With <c>hashed</c>, 1 M
+/// <see cref="HashedItem"/>s of the same names too (a hashed index).
 /// </summary>
 internal static class NamedPrefill
 {
@@ -16,7 +17,7 @@ internal static class NamedPrefill
 
     public static string Name(int i) => $"customer-{i:D7}";
 
-    public static PersistentDictionary<string, NamedItem?> Fill(PersistentPool pool)
+    public static PersistentDictionary<string, NamedItem?> Fill(PersistentPool pool, bool hashed = false)
     {
         var byName = pool.Root<NamedHolder>().ByName;
         var names = Enumerable.Range(0, Count).ToArray();
@@ -32,6 +33,12 @@ internal static class NamedPrefill
                 item.Name = name;
                 item.Value = names[j];
                 byName.Add(name, item);
+                if (hashed)
+                {
+                    var twin = pool.New<HashedItem>();
+                    twin.Name = name;
+                    twin.Value = names[j];
+                }
             }
 
             tx.Commit();
@@ -45,7 +52,8 @@ internal static class NamedPrefill
 /// <summary>
 /// Issue 15's target: an indexed lookup of a string property among 1 M objects (<c>pool.Index&lt;T, string&gt;(…).Find</c>)
 /// against a <c>PersistentDictionary&lt;string, T&gt;</c> lookup of the same names in the same pool (the baseline), and a
-/// managed <c>Dictionary&lt;string, T&gt;</c> of the same objects for reference. 64 random names an operation; each
+/// managed <c>Dictionary&lt;string, T&gt;</c> of the same objects for reference, and a hashed index
+/// (<c>[Indexed(Hashed = true)]</c>) over as many objects of the same names. 64 random names an operation; each
 /// result's object (its wrapper) is touched through its offset.
 /// </summary>
 [MemoryDiagnoser]
@@ -55,6 +63,7 @@ public class PoolIndexLookupBenchmarks
     private PersistentPool _pool = null!;
     private PersistentDictionary<string, NamedItem?> _dictionary = null!;
     private PersistentIndex<NamedItem, string> _index = null!;
+    private PersistentIndex<HashedItem, string> _hashed = null!;
     private Dictionary<string, NamedItem> _managed = null!;
     private string[] _names = null!;
     private int _cursor;
@@ -62,13 +71,15 @@ public class PoolIndexLookupBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _pool = BenchPools.CreateAnonymous(BenchPools.ShmDirectory, "index-lookup", 1L << 30);
-        _dictionary = NamedPrefill.Fill(_pool);
+        _pool = BenchPools.CreateAnonymous(BenchPools.ShmDirectory, "index-lookup", 3L << 29);
+        _dictionary = NamedPrefill.Fill(_pool, hashed: true);
         _index = _pool.Index<NamedItem, string>(nameof(NamedItem.Name));
+        _hashed = _pool.Index<HashedItem, string>(nameof(HashedItem.Name));
         _managed = _dictionary.ToDictionary(pair => pair.Key, pair => pair.Value!);
         var random = new Random(7);
         _names = [.. Enumerable.Range(0, 8192).Select(_ => NamedPrefill.Name(random.Next(NamedPrefill.Count)))];
-        if (_index.Count != NamedPrefill.Count || _index.Find(_names[0]).Single().Name != _names[0] || _dictionary[_names[0]]!.Name != _names[0])
+        if (_index.Count != NamedPrefill.Count || _index.Find(_names[0]).Single().Name != _names[0] || _dictionary[_names[0]]!.Name != _names[0] ||
+            _hashed.Count != NamedPrefill.Count || _hashed.Find(_names[0]).Single().Name != _names[0])
         {
             throw new InvalidOperationException("The prefill is not what the lookups expect.");
         }
@@ -102,6 +113,33 @@ public class PoolIndexLookupBenchmarks
     }
 
     [Benchmark(OperationsPerInvoke = Lookups)]
+    public long Hashed_index_Find()
+    {
+        var start = _cursor = (_cursor + Lookups) & (_names.Length - 1);
+        long sum = 0;
+        for (var j = 0; j < Lookups; j++)
+        {
+            sum += _hashed.Find(_names[start + j])[0].Offset;
+        }
+
+        return sum;
+    }
+
+    [Benchmark(OperationsPerInvoke = Lookups)]
+    public long Hashed_index_TryFind()
+    {
+        var start = _cursor = (_cursor + Lookups) & (_names.Length - 1);
+        long sum = 0;
+        for (var j = 0; j < Lookups; j++)
+        {
+            _hashed.TryFind(_names[start + j], out var item);
+            sum += item!.Offset;
+        }
+
+        return sum;
+    }
+
+    [Benchmark(OperationsPerInvoke = Lookups)]
     public long Managed_Dictionary_TryGetValue()
     {
         var start = _cursor = (_cursor + Lookups) & (_names.Length - 1);
@@ -122,23 +160,26 @@ public class PoolIndexLookupBenchmarks
 /// <summary>
 /// Setting an indexed <c>long</c> (the write and the move of the object's index entry, in its own transaction) against
 /// setting a plain <c>long</c> of the same objects (a durable 8-byte store, no transaction) and the same plain set inside
-/// an explicit transaction. 1 M objects whose indexed values were set in transactions of 1,000; the benchmarks set
-/// random values (0 to 4 M) on objects taken in turn.
+/// an explicit transaction, and setting the same <c>long</c> with a hashed index. 1 M objects of each class whose
+/// indexed values were set in transactions of 1,000; the benchmarks set random values (0 to 4 M) on objects taken in turn.
 /// </summary>
 public class PoolIndexSetBenchmarks
 {
     private const int Objects = 1 << 20;
     private PersistentPool _pool = null!;
     private IndexedItem[] _items = null!;
+    private HashedIndexedItem[] _hashed = null!;
     private long[] _values = null!;
     private int _cursor;
+    private int _pass; // passes over the objects so far: each pass sets every object to another value than the last
 
     [GlobalSetup]
     public void Setup()
     {
-        _pool = BenchPools.CreateAnonymous(BenchPools.ShmDirectory, "index-set", 1L << 30);
+        _pool = BenchPools.CreateAnonymous(BenchPools.ShmDirectory, "index-set", 3L << 29);
         var random = new Random(11);
         _items = new IndexedItem[Objects];
+        _hashed = new HashedIndexedItem[Objects];
         var started = System.Diagnostics.Stopwatch.StartNew();
         // Objects first, then their ranks: setting the rank of an object created in the same transaction moves its
         // entry out of the index's leaf of zeros, and a transaction's repeated writes to one leaf make every later
@@ -154,10 +195,13 @@ public class PoolIndexSetBenchmarks
                     {
                         _items[j] = _pool.New<IndexedItem>();
                         _items[j].Plain = j;
+                        _hashed[j] = _pool.New<HashedIndexedItem>();
+                        _hashed[j].Plain = j;
                     }
                     else
                     {
                         _items[j].Rank = random.NextInt64(4L * Objects);
+                        _hashed[j].Rank = _items[j].Rank;
                     }
                 }
 
@@ -165,7 +209,7 @@ public class PoolIndexSetBenchmarks
             }
         }
 
-        Console.WriteLine($"// prefill: {Objects:N0} items with two indexes, ranks set, in {started.Elapsed.TotalSeconds:F1} s");
+        Console.WriteLine($"// prefill: {Objects:N0} items with two indexes and as many with two hashed indexes, ranks set, in {started.Elapsed.TotalSeconds:F1} s");
         _values = [.. Enumerable.Range(0, 4096).Select(_ => random.NextInt64(4L * Objects))];
     }
 
@@ -188,8 +232,22 @@ public class PoolIndexSetBenchmarks
     [Benchmark]
     public void Indexed_long_set()
     {
+        var i = NextObject();
+        _items[i].Rank = _values[(i + _pass) & 4095]; // a setter given the value it holds returns at once: never that
+    }
+
+    [Benchmark]
+    public void Hashed_long_set()
+    {
+        var i = NextObject();
+        _hashed[i].Rank = _values[(i + _pass) & 4095];
+    }
+
+    private int NextObject()
+    {
         var i = _cursor = (_cursor + 1) & (Objects - 1);
-        _items[i].Rank = _values[(i + (i >> 12)) & 4095]; // a new value on every pass over the objects
+        _pass += i == 0 ? 1 : 0;
+        return i;
     }
 
     [GlobalCleanup]

@@ -31,8 +31,8 @@ public partial class Account
     [Indexed(Unique = true)]
     public partial long Number { get; set; }
 
-    /// <summary>Found with <c>pool.Index&lt;Account, string&gt;(nameof(Account.Owner)).Find(owner)</c>.</summary>
-    [Indexed]
+    /// <summary>Found with <c>pool.Index&lt;Account, string&gt;(nameof(Account.Owner)).Find(owner)</c>: looked up by equality only, so hashed.</summary>
+    [Indexed(Hashed = true)]
     public partial string? Owner { get; set; }
 
     [CacheLineGroup("money")]

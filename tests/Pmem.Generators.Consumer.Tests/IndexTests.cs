@@ -42,4 +42,43 @@ public sealed class IndexTests
         Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
         Assert.Empty(report.Unreachable);
     }
+
+    [Fact]
+    public void Generated_hashed_index_setters_keep_the_indexes_through_a_crash()
+    {
+        var domain = new SimulatedDomain(8 << 20);
+        byte[] image;
+        using (var pool = PersistentPool.Create(domain, "consumer"))
+        {
+            pool.Root<HashedClub>();
+            for (var i = 0; i < 100; i++)
+            {
+                using var tx = pool.BeginTransaction();
+                var member = pool.New<HashedMember>();
+                member.Number = i + 1;
+                member.Owner = $"owner {i % 10}";
+                member.Day = (DayOfWeek)(i % 7);
+                pool.Root<HashedClub>().Members.Add(member);
+                tx.Commit();
+            }
+
+            var byNumber = pool.Index<HashedMember, long>(nameof(HashedMember.Number));
+            Assert.True(byNumber.IsHashed);
+            var first = byNumber.Find(1)[0];
+            Assert.Throws<PersistentUniqueConstraintException>(() => first.Number = 2);
+            first.Owner = "ada";
+            image = domain.CrashNonePersisted();
+        }
+
+        using var reopened = PersistentPool.Open(SimulatedDomain.FromImage(image), "consumer");
+        var byOwner = reopened.Index<HashedMember, string>(nameof(HashedMember.Owner));
+        Assert.Equal([1L], byOwner.Find("ada").Select(m => m.Number));
+        Assert.Equal(9, byOwner.Find("owner 0").Count);
+        Assert.Equal(15, reopened.Index<HashedMember, DayOfWeek>(nameof(HashedMember.Day)).Find(DayOfWeek.Monday).Count);
+        Assert.Equal([10L, 11L, 12L], reopened.Index<HashedMember, long>(nameof(HashedMember.Number)).Range(10, 13).Select(m => m.Number));
+        Assert.True(reopened.FormatVersion >= 8, $"format {reopened.FormatVersion}"); // hashed indexes came with format 8
+        var report = reopened.Check();
+        Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
+        Assert.Empty(report.Unreachable);
+    }
 }

@@ -25,3 +25,25 @@ public partial class Club
     /// <summary>The members.</summary>
     public partial PersistentList<Member?> Members { get; }
 }
+
+/// <summary><see cref="Member"/> with hashed indexes, generated for real.</summary>
+[PersistentObject(Name = "consumer.hashedmember")]
+public partial class HashedMember
+{
+    [Indexed(Unique = true, Hashed = true)]
+    public partial long Number { get; set; }
+
+    [Indexed(Hashed = true)]
+    public partial string? Owner { get; set; }
+
+    [Indexed(Hashed = true)]
+    public partial DayOfWeek Day { get; set; }
+}
+
+/// <summary>The root of the hashed index test.</summary>
+[PersistentObject(Name = "consumer.hashedclub")]
+public partial class HashedClub
+{
+    /// <summary>The members.</summary>
+    public partial PersistentList<HashedMember?> Members { get; }
+}

@@ -49,6 +49,38 @@ public sealed class IndexedPropertyTests
         Assert.Contains("new(\"Quantity\", \"System.Int32\", 56, 4)", source);
     }
 
+    [Fact]
+    public void Hashed_and_hashed_unique_properties_write_through_the_index_and_record_their_kind()
+    {
+        var run = GeneratorHarness.RunClean("""
+            using System;
+            using Pmem.Objects;
+
+            namespace Shop;
+
+            [PersistentObject]
+            public partial class Session
+            {
+                [Indexed(Hashed = true)] public partial long Customer { get; set; }
+                [Indexed(Unique = true, Hashed = true)] public partial string? Token { get; set; }
+                [Indexed(Hashed = true, Unique = false)] public partial Guid Device { get; set; }
+                [Indexed(Hashed = false)] public partial long Sequence { get; set; }
+            }
+            """);
+
+        var source = run.SingleSource;
+        Assert.Matches(@"new\(""Customer"", ""System\.Int64"", \d+, 8, index: global::Pmem\.Objects\.PersistentIndexKind\.Hashed\)", source);
+        Assert.Matches(@"new\(""Token"", ""string"", \d+, 8, isNullable: true, index: global::Pmem\.Objects\.PersistentIndexKind\.HashedUnique\)", source);
+        Assert.Matches(@"new\(""Device"", ""System\.Guid"", \d+, 16, index: global::Pmem\.Objects\.PersistentIndexKind\.Hashed\)", source);
+        Assert.Matches(@"new\(""Sequence"", ""System\.Int64"", \d+, 8, index: global::Pmem\.Objects\.PersistentIndexKind\.Indexed\)", source);
+        Assert.Equal(2, Regex.Matches(source, @"index: global::Pmem\.Objects\.PersistentIndexKind\.Hashed\)").Count);
+        Assert.Matches(@"set => WriteIndexedField<long>\(s_persistentType, \d+, value\);", source);
+        Assert.Matches(@"set => WriteIndexedString\(s_persistentType, \d+, value\);", source);
+        Assert.Matches(@"set => WriteIndexedField<global::System\.Guid>\(s_persistentType, \d+, value\);", source);
+        Assert.Contains("; indexed, hashed.", source);
+        Assert.Contains("; indexed, hashed, unique.", source);
+    }
+
     [Theory]
     [InlineData("sbyte", "sbyte")]
     [InlineData("byte", "byte")]

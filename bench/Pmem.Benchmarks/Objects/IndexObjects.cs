@@ -12,6 +12,16 @@ public partial class NamedItem
     public partial long Value { get; set; }
 }
 
+/// <summary><see cref="NamedItem"/> with a hashed index on its name (the index lookup benchmarks).</summary>
+[PersistentObject(Name = "bench.hasheditem")]
+public partial class HashedItem
+{
+    [Indexed(Hashed = true)]
+    public partial string? Name { get; set; }
+
+    public partial long Value { get; set; }
+}
+
 /// <summary>The lookup benchmarks' root: the same objects in a dictionary by name (the baseline).</summary>
 [PersistentObject(Name = "bench.namedholder")]
 public partial class NamedHolder
@@ -27,6 +37,19 @@ public partial class IndexedItem
     public partial string? Name { get; set; }
 
     [Indexed]
+    public partial long Rank { get; set; }
+
+    public partial long Plain { get; set; }
+}
+
+/// <summary><see cref="IndexedItem"/> with hashed indexes (the indexed set benchmarks).</summary>
+[PersistentObject(Name = "bench.hashedindexeditem")]
+public partial class HashedIndexedItem
+{
+    [Indexed(Hashed = true)]
+    public partial string? Name { get; set; }
+
+    [Indexed(Hashed = true)]
     public partial long Rank { get; set; }
 
     public partial long Plain { get; set; }

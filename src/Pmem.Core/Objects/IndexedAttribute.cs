@@ -12,6 +12,12 @@ public enum PersistentIndexKind
 
     /// <summary>Indexed; no two objects may hold the same value other than the property's default.</summary>
     Unique = 2,
+
+    /// <summary>Indexed by a hash table (<see cref="IndexedAttribute.Hashed"/>); several objects may hold the same value.</summary>
+    Hashed = 3,
+
+    /// <summary>Indexed by a hash table; no two objects may hold the same value other than the property's default.</summary>
+    HashedUnique = 4,
 }
 
 /// <summary>
@@ -24,10 +30,21 @@ public enum PersistentIndexKind
 /// and changes nothing; the property's default value (0, null, <see cref="Guid.Empty"/>, …) is exempt, as SQL's
 /// <c>UNIQUE</c> exempts NULL, so new objects never collide before their key is set. Adding or removing the attribute
 /// changes no layout: the pool builds or drops the index when it next opens.
+/// <para>
+/// With <see cref="Hashed"/>, the index is a hash table instead of a sorted tree: a lookup by equality (<c>Find</c>,
+/// <c>TryFind</c>) probes one slot instead of descending a tree, and a setter moves a hash entry instead of a tree
+/// entry; range lookups and enumeration still work, but read every entry and sort them.
+/// </para>
 /// </remarks>
 [AttributeUsage(AttributeTargets.Property, Inherited = false, AllowMultiple = false)]
 public sealed class IndexedAttribute : Attribute
 {
     /// <summary>Whether no two objects may hold the same value (the property's default value excepted).</summary>
     public bool Unique { get; set; }
+
+    /// <summary>
+    /// Whether the index is a hash table, for properties looked up by equality only: <c>Find</c> and <c>TryFind</c> cost
+    /// about a persistent dictionary's lookup, while ranges and ordered enumeration read and sort every entry.
+    /// </summary>
+    public bool Hashed { get; set; }
 }

@@ -60,7 +60,7 @@ public sealed class PersistentPropertyInfo
         IsNullable = isNullable;
         FormerNames = [.. formerNames];
         FieldKind = KindOf(storageType);
-        Index = index is >= PersistentIndexKind.None and <= PersistentIndexKind.Unique
+        Index = index is >= PersistentIndexKind.None and <= PersistentIndexKind.HashedUnique
             ? index
             : throw new ArgumentOutOfRangeException(nameof(index), index, $"Property '{name}' has an unknown index kind.");
     }
@@ -91,6 +91,21 @@ public sealed class PersistentPropertyInfo
 
     /// <summary>Whether the pool keeps an index of this property (<see cref="IndexedAttribute"/>).</summary>
     public PersistentIndexKind Index { get; }
+
+    /// <summary>Whether the index refuses a second holder of a value.</summary>
+    internal bool HasUniqueIndex => Index is PersistentIndexKind.Unique or PersistentIndexKind.HashedUnique;
+
+    /// <summary>Whether the index is a hash table.</summary>
+    internal bool HasHashedIndex => Index is PersistentIndexKind.Hashed or PersistentIndexKind.HashedUnique;
+
+    /// <summary>The index kind of a unique or not, hashed or sorted index.</summary>
+    internal static PersistentIndexKind IndexKindOf(bool unique, bool hashed) => (unique, hashed) switch
+    {
+        (false, false) => PersistentIndexKind.Indexed,
+        (true, false) => PersistentIndexKind.Unique,
+        (false, true) => PersistentIndexKind.Hashed,
+        (true, true) => PersistentIndexKind.HashedUnique,
+    };
 
     /// <summary>What the pool must understand of the slot (a string, reference or collection), or null for a plain value.</summary>
     public PersistentFieldKind? FieldKind { get; }

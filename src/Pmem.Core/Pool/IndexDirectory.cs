@@ -5,7 +5,7 @@ namespace Pmem.Pool;
 
 /// <summary>One index as the directory records it.</summary>
 /// <param name="Slot">The entry's number in the directory.</param>
-/// <param name="TreeWord">The offset of the word holding the index tree's header (0 while the tree is empty).</param>
+/// <param name="TreeWord">The offset of the word holding the index tree's header, or a hashed index's table (0 while empty); the entry starts there.</param>
 /// <param name="TypeIndex">The stored type whose objects the index orders.</param>
 /// <param name="PropertyOffset">The indexed property's offset inside those objects.</param>
 /// <param name="Flags">What <see cref="IndexDirectory"/>'s flags say.</param>
@@ -16,6 +16,15 @@ internal readonly record struct IndexSlot(int Slot, long TreeWord, uint TypeInde
 
     /// <summary>Not maintained (being built, or dropped): only freed, never read.</summary>
     public bool IsStale => (Flags & IndexDirectory.StaleFlag) != 0;
+
+    /// <summary>A hash table of values (with a tree for values several objects hold), not a sorted tree.</summary>
+    public bool IsHashed => (Flags & IndexDirectory.HashFlag) != 0;
+
+    /// <summary>A hashed index's word holding the tree of the values several objects hold (see <see cref="IndexDirectory"/>).</summary>
+    public long SharedTreeWord => TreeWord + IndexDirectory.SharedTreeOffset;
+
+    /// <summary>A hashed index's word counting the values its shared tree holds.</summary>
+    public long SharedValuesWord => TreeWord + IndexDirectory.SharedValuesOffset;
 }
 
 /// <summary>
@@ -25,10 +34,14 @@ internal readonly record struct IndexSlot(int Slot, long TreeWord, uint TypeInde
 /// <remarks>
 /// <code>
 /// 0    magic u64 "PMINDEXD"    8  capacity u32 (entries)   12 reserved, to 64
-/// 64   entries of 64 bytes: [tree header u64][type index u32 (0: free entry)][property offset u32][flags u32][reserved]
+/// 64   entries of 64 bytes: [tree header u64][type index u32 (0: free entry)][property offset u32][flags u32][u32]
+///      [shared tree header u64][shared values u64][reserved, to 64]    (the last two: hashed indexes only)
 /// </code>
 /// An index tree is a sorted dictionary without values whose keys are the property's value followed by the object's
 /// offset (<see cref="SortedLayout.ObjectOffsetOrder"/>); it owns its nodes and strings, and the entry owns the tree.
+/// A hashed index (<see cref="HashFlag"/>) keeps instead a dictionary from each value to the one object holding it;
+/// a value several objects hold maps to <see cref="SharedValueMark"/> and its objects are entries of the shared tree,
+/// an index tree as above (each value there has at least one entry), whose distinct values the shared values word counts.
 /// Entries change only in transactions. An entry is claimed stale, filled, and made current by the transaction
 /// that adds its last objects, so a crash mid-build leaves a stale entry, which the next open frees.
 /// </remarks>
@@ -45,9 +58,15 @@ internal static class IndexDirectory
     public const int TypeIndexOffset = 8;
     public const int PropertyOffsetOffset = 12;
     public const int FlagsOffset = 16;
+    public const int SharedTreeOffset = 24;
+    public const int SharedValuesOffset = 32;
 
     public const uint UniqueFlag = 1;
     public const uint StaleFlag = 2;
+    public const uint HashFlag = 4;
+
+    /// <summary>A hashed index's dictionary value for a value several objects hold (odd: no object lives there).</summary>
+    public const long SharedValueMark = 1;
 
     public static long EntryOffset(long directory, int slot) => directory + HeaderSize + (long)slot * EntrySize;
 
@@ -89,14 +108,20 @@ internal static class IndexDirectory
         foreach (var slot in Read(pool.Domain, directory))
         {
             if (pool.StoredTypeAt(slot.TypeIndex) is not { } stored || slot.PropertyOffset < 0 || slot.PropertyOffset > stored.Size - 1 ||
-                (slot.Flags & ~(UniqueFlag | StaleFlag)) != 0)
+                (slot.Flags & ~(UniqueFlag | StaleFlag | HashFlag)) != 0)
             {
                 return $"the index directory entry {slot.Slot} at {slot.TreeWord} names type index {slot.TypeIndex}, property offset {slot.PropertyOffset} and flags {slot.Flags}, which the pool cannot hold";
             }
 
-            if (pool.ReadValue<long>(slot.TreeWord) is var tree and not 0 && pool.AllocatedSizeOf(tree, TypeTable.SortedDictionaryTypeIndex) < 0)
+            var treeType = slot.IsHashed ? TypeTable.DictionaryTypeIndex : TypeTable.SortedDictionaryTypeIndex;
+            if (pool.ReadValue<long>(slot.TreeWord) is var tree and not 0 && pool.AllocatedSizeOf(tree, treeType) < 0)
             {
-                return $"the index directory entry {slot.Slot} points to {tree}, which is not an allocated sorted dictionary";
+                return $"the index directory entry {slot.Slot} points to {tree}, which is not an allocated {(slot.IsHashed ? "dictionary" : "sorted dictionary")}";
+            }
+
+            if (slot.IsHashed && pool.ReadValue<long>(slot.SharedTreeWord) is var shared and not 0 && pool.AllocatedSizeOf(shared, TypeTable.SortedDictionaryTypeIndex) < 0)
+            {
+                return $"the index directory entry {slot.Slot} points to {shared} for its shared values, which is not an allocated sorted dictionary";
             }
         }
 

@@ -145,6 +145,11 @@ public sealed partial class PersistentPool
                 {
                     Follow(offset, slot.TreeWord, tree, owned: true, "collection", walk);
                 }
+
+                if (slot.IsHashed && _domain.Read<long>(slot.SharedTreeWord) is var shared and not 0)
+                {
+                    Follow(offset, slot.SharedTreeWord, shared, owned: true, "collection", walk);
+                }
             }
 
             return;

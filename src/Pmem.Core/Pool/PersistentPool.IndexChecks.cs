@@ -15,16 +15,59 @@ public sealed partial class PersistentPool
         foreach (var index in _liveIndexes)
         {
             var tree = _domain.Read<long>(index.Slot.TreeWord);
-            if (tree != 0 && (!walk.Allocated.TryGetValue(tree, out var treeBlock) || treeBlock.Type != TypeTable.SortedDictionaryTypeIndex || SortedLayout.Problem(this, tree) is not null))
+            if (index.Slot.IsHashed ? !HashedBlocksWhole(index, walk.Allocated) : tree != 0 && !IsWhole(tree, TypeTable.SortedDictionaryTypeIndex, walk.Allocated))
             {
                 continue;
             }
 
-            if (IndexProblem(index, tree, walk.Allocated) is { } problem)
+            if ((index.Slot.IsHashed ? HashedIndexProblem(index, walk.Allocated) : IndexProblem(index, tree, walk.Allocated)) is { } problem)
             {
                 walk.Problem(GraphProblemKind.DamagedIndex, directory, index.Slot.TreeWord, tree, true, problem);
             }
         }
+    }
+
+    /// <summary>Whether a collection header is an allocated block of its type whose header and storage are possible (the walk reports it otherwise).</summary>
+    private bool IsWhole(long header, uint typeIndex, Dictionary<long, AllocatedBlock> allocated) =>
+        allocated.TryGetValue(header, out var block) && block.Type == typeIndex &&
+        (typeIndex == TypeTable.SortedDictionaryTypeIndex ? SortedLayout.Problem(this, header) : CollectionLayout.Problem(this, header, typeIndex)) is null;
+
+    private bool HashedBlocksWhole(LiveIndex index, Dictionary<long, AllocatedBlock> allocated) =>
+        (_domain.Read<long>(index.Slot.TreeWord) is var table && (table == 0 || IsWhole(table, TypeTable.DictionaryTypeIndex, allocated))) &&
+        (_domain.Read<long>(index.Slot.SharedTreeWord) is var shared && (shared == 0 || IsWhole(shared, TypeTable.SortedDictionaryTypeIndex, allocated)));
+
+    /// <summary>A hashed index checks its own entries (its keys are normalized values); the objects it must hold are counted here.</summary>
+    private string? HashedIndexProblem(LiveIndex index, Dictionary<long, AllocatedBlock> allocated)
+    {
+        var name = $"the index of {_types.NameOf(index.Slot.TypeIndex)}.{index.Property.Name}";
+        try
+        {
+            var typeIndex = index.Slot.TypeIndex;
+            var disagreement = ((ICheckedIndexTree)index.Tree(this)).Disagreement(
+                obj => allocated.TryGetValue(obj, out var block) && block.Type == typeIndex, out var entries);
+            var objects = CountIndexed(index, allocated);
+            return disagreement ?? (objects == entries ? null : $"{name} holds {entries} entries for {objects} objects");
+        }
+        catch (Exception e) when (e is PoolException or PersistentTypeMismatchException)
+        {
+            return $"{name} cannot be read: {e.Message}";
+        }
+    }
+
+    /// <summary>The objects an index holds: every object of its type, less those whose indexed string is null.</summary>
+    private long CountIndexed(LiveIndex index, Dictionary<long, AllocatedBlock> allocated)
+    {
+        var isString = index.Property.FieldKind == PersistentFieldKind.String;
+        long objects = 0;
+        foreach (var (offset, block) in allocated)
+        {
+            if (block.Type == index.Slot.TypeIndex && (!isString || _domain.Read<long>(offset + index.Slot.PropertyOffset) != 0))
+            {
+                objects++;
+            }
+        }
+
+        return objects;
     }
 
     private string? IndexProblem(LiveIndex index, long tree, Dictionary<long, AllocatedBlock> allocated)
@@ -49,6 +92,8 @@ public sealed partial class PersistentPool
 
                     var same = isString
                         ? _domain.Read<long>(obj + propertyOffset) is var text and not 0 && string.Equals(ReadStringAt(_domain.Read<long>(key)), ReadStringAt(text), StringComparison.Ordinal)
+                        : index.Property.StorageType == "System.DateTimeOffset"
+                        ? _domain.Read<DateTimeOffset>(key).EqualsExact(_domain.Read<DateTimeOffset>(obj + propertyOffset)) // padding bytes differ between copies
                         : _domain.GetSpan(key, index.Property.Size).SequenceEqual(_domain.GetSpan(obj + propertyOffset, index.Property.Size));
                     if (!same)
                     {
@@ -62,19 +107,11 @@ public sealed partial class PersistentPool
             }
         }
 
-        long objects = 0;
-        foreach (var (offset, block) in allocated)
-        {
-            if (block.Type == index.Slot.TypeIndex && (!isString || _domain.Read<long>(offset + propertyOffset) != 0))
-            {
-                objects++;
-            }
-        }
-
+        var objects = CountIndexed(index, allocated);
         return objects == entries ? null : $"{name} holds {entries} entries for {objects} objects";
     }
 
-    /// <summary>Every block an index owns (the directory, its trees, their nodes and strings): a compacted copy leaves them out and the program rebuilds its indexes.</summary>
+    /// <summary>Every block an index owns (the directory, its trees or tables, their nodes, storage and strings): a compacted copy leaves them out and the program rebuilds its indexes.</summary>
     private HashSet<long> IndexBlocks()
     {
         var blocks = new HashSet<long>();
@@ -87,12 +124,15 @@ public sealed partial class PersistentPool
         blocks.Add(directory);
         foreach (var slot in _indexSlots)
         {
-            if (_domain.Read<long>(slot.TreeWord) is var tree and not 0)
+            foreach (var (word, type) in new[] { (slot.TreeWord, slot.IsHashed ? TypeTable.DictionaryTypeIndex : TypeTable.SortedDictionaryTypeIndex), (slot.SharedTreeWord, TypeTable.SortedDictionaryTypeIndex) })
             {
-                blocks.Add(tree);
-                foreach (var (child, _, _) in SortedLayout.Children(this, tree, problems: null))
+                if ((word == slot.TreeWord || slot.IsHashed) && _domain.Read<long>(word) is var header and not 0)
                 {
-                    blocks.Add(child);
+                    blocks.Add(header);
+                    foreach (var (child, _, _) in InternalChildren(header, type))
+                    {
+                        blocks.Add(child);
+                    }
                 }
             }
         }

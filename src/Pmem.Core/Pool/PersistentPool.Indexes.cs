@@ -29,6 +29,16 @@ internal abstract class IndexTree
     public abstract void Remove(long obj);
 }
 
+/// <summary>A live index's tree that checks its own entries (hashed indexes: their keys are normalized values).</summary>
+internal interface ICheckedIndexTree
+{
+    /// <summary>
+    /// The first disagreement between the index and its objects (an entry naming no object for which
+    /// <paramref name="isIndexedObject"/> holds, or one filed under another value), or null; counts the entries.
+    /// </summary>
+    string? Disagreement(Func<long, bool> isIndexedObject, out long entries);
+}
+
 /// <summary>A live index: its directory entry, the stored property it orders, and its tree's handle.</summary>
 internal sealed class LiveIndex(IndexSlot slot, PersistentPropertyInfo property)
 {
@@ -163,7 +173,7 @@ public sealed partial class PersistentPool
             foreach (var slot in _indexSlots.Where(s => s.TypeIndex == typeIndex && !s.IsStale))
             {
                 var property = declared.FirstOrDefault(p => p.Offset == slot.PropertyOffset);
-                if (property is null || (property.Index == PersistentIndexKind.Unique) != slot.IsUnique || (!inTransaction && HasUnprefixedStrings(slot)))
+                if (property is null || property.HasUniqueIndex != slot.IsUnique || property.HasHashedIndex != slot.IsHashed || (!inTransaction && HasUnprefixedStrings(slot)))
                 {
                     SetIndexFlags(slot, slot.Flags | IndexDirectory.StaleFlag, inTransaction: false);
                 }
@@ -208,7 +218,7 @@ public sealed partial class PersistentPool
     /// its lookups stop reading a string at every comparison.
     /// </summary>
     private bool HasUnprefixedStrings(IndexSlot slot) =>
-        ReadValue<long>(slot.TreeWord) is var tree and not 0 && ReadValue<int>(tree + SortedLayout.KeyOrderOffset) == (int)(KeyOrder.Ordinal | SortedLayout.ObjectOffsetOrder);
+        !slot.IsHashed && ReadValue<long>(slot.TreeWord) is var tree and not 0 && ReadValue<int>(tree + SortedLayout.KeyOrderOffset) == (int)(KeyOrder.Ordinal | SortedLayout.ObjectOffsetOrder);
 
     private void InStep(PersistentTypeInfo type)
     {
@@ -271,7 +281,12 @@ public sealed partial class PersistentPool
                 {
                     if (ReadValue<long>(slot.TreeWord) is var tree and not 0)
                     {
-                        FreeInTransaction(tree); // the header owns its nodes and strings
+                        FreeInTransaction(tree); // the header owns its nodes (or table) and strings
+                    }
+
+                    if (slot.IsHashed && ReadValue<long>(slot.SharedTreeWord) is var shared and not 0)
+                    {
+                        FreeInTransaction(shared);
                     }
 
                     ClearIndexEntry(slot.Slot);
@@ -347,12 +362,19 @@ public sealed partial class PersistentPool
             throw new InvalidOperationException($"{Path}: the pool holds {IndexDirectory.Capacity} indexes, as many as it can; remove [Indexed] from a property to index '{property.Name}'.");
         }
 
-        var flags = (stale ? IndexDirectory.StaleFlag : 0) | (property.Index == PersistentIndexKind.Unique ? IndexDirectory.UniqueFlag : 0);
+        var flags = (stale ? IndexDirectory.StaleFlag : 0) | (property.HasUniqueIndex ? IndexDirectory.UniqueFlag : 0) |
+            (property.HasHashedIndex ? IndexDirectory.HashFlag : 0);
         var entry = IndexDirectory.EntryOffset(directory, free);
         var redo = RentRedo();
         redo.Set(entry + IndexDirectory.TypeIndexOffset, ((ulong)(uint)property.Offset << 32) | typeIndex);
         redo.Set(entry + IndexDirectory.FlagsOffset, (ulong)flags);
+        if (property.HasHashedIndex)
+        {
+            LogFormatUpgrade(redo, PoolLayout.HashedIndexVersion);
+        }
+
         CommitRedo(redo);
+        FormatVersion = _domain.Read<uint>(PoolLayout.VersionOffset);
         LoadIndexSlots();
         return _indexSlots.First(s => s.Slot == free);
     }

@@ -76,6 +76,6 @@ public sealed partial class PersistentPool
     private IReadOnlyList<PersistentPropertyInfo> WithIndexes(StoredType type) =>
         type.Schema?.Properties.Select(p => LiveIndexAt(type.Index, p.Offset) is { } index
             ? new PersistentPropertyInfo(p.Name, p.StorageType, p.Offset, p.Size, p.Group, p.Target, p.IsNullable, p.FormerNames.AsSpan(),
-                index.Slot.IsUnique ? PersistentIndexKind.Unique : PersistentIndexKind.Indexed)
+                PersistentPropertyInfo.IndexKindOf(index.Slot.IsUnique, index.Slot.IsHashed))
             : p).ToArray() ?? [];
 }

@@ -18,8 +18,8 @@ namespace Pmem.Pool;
 internal static class PoolLayout
 {
     public const ulong Magic = 0x4C4F4F504D454D50; // "PMEMPOOL"
-    /// <summary>The version new pools get: types carry schema records, indexes live in the index directory, blocks and references carry generations, process-crash pools seal their logs and clear them once applied.</summary>
-    public const uint FormatVersion = 7;
+    /// <summary>The version new pools get: types carry schema records, indexes live in the index directory, blocks and references carry generations, process-crash pools seal their logs and clear them once applied, indexes may be hashed.</summary>
+    public const uint FormatVersion = 8;
 
     /// <summary>The first version with schema records (<see cref="SchemaWordsOffset"/>).</summary>
     public const uint SchemaVersion = 4;
@@ -39,6 +39,12 @@ internal static class PoolLayout
     /// absence for damage, and the per-lane numbers are not one commit order.
     /// </summary>
     public const uint ClearedLogsVersion = 7;
+
+    /// <summary>
+    /// The first version whose index directory may hold hashed indexes (IndexDirectory.HashFlag); a pool moves to it
+    /// with its first hashed index, so older releases, which would take the flag for damage, refuse it by its version.
+    /// </summary>
+    public const uint HashedIndexVersion = 8;
 
     /// <summary>The oldest version this release opens (and keeps: a version-2 pool never gets a sealed log).</summary>
     public const uint OldestReadableVersion = 2;

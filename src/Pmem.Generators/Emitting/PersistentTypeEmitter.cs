@@ -294,6 +294,8 @@ internal static class PersistentTypeEmitter
         {
             PropertyIndexKind.Indexed => "; indexed",
             PropertyIndexKind.Unique => "; indexed, unique",
+            PropertyIndexKind.Hashed => "; indexed, hashed",
+            PropertyIndexKind.HashedUnique => "; indexed, hashed, unique",
             _ => string.Empty,
         };
         writer.Line($"// Offset {offset}, {Number(field.Size)} byte{(field.Size == 1 ? string.Empty : "s")}, cache line {Number(field.CacheLine)}{index}.");

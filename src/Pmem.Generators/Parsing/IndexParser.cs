@@ -5,7 +5,7 @@ using Microsoft.CodeAnalysis;
 namespace Pmem.Generators.Parsing;
 
 /// <summary>
-/// Reads <c>[Indexed]</c> / <c>[Indexed(Unique = true)]</c> into a <see cref="PropertyIndexKind"/> (a plain value, so the
+/// Reads <c>[Indexed]</c> / <c>[Indexed(Unique = true, Hashed = true)]</c> into a <see cref="PropertyIndexKind"/> (a plain value, so the
 /// model stays equatable) and refuses it on a type the pool cannot keep in a sorted index.
 /// </summary>
 internal static class IndexParser
@@ -17,7 +17,10 @@ internal static class IndexParser
         {
             if (SymbolNames.Is(attribute.AttributeClass, "IndexedAttribute", SymbolNames.PmemObjects))
             {
-                return SchemaParser.NamedArgument(attribute, "Unique") is true ? PropertyIndexKind.Unique : PropertyIndexKind.Indexed;
+                var unique = SchemaParser.NamedArgument(attribute, "Unique") is true;
+                return SchemaParser.NamedArgument(attribute, "Hashed") is true
+                    ? unique ? PropertyIndexKind.HashedUnique : PropertyIndexKind.Hashed
+                    : unique ? PropertyIndexKind.Unique : PropertyIndexKind.Indexed;
             }
         }
 

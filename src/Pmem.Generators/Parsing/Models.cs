@@ -45,6 +45,12 @@ internal enum PropertyIndexKind
 
     /// <summary>Indexed; no two objects may hold the same value other than the default.</summary>
     Unique,
+
+    /// <summary>Indexed by a hash table; several objects may hold the same value.</summary>
+    Hashed,
+
+    /// <summary>Indexed by a hash table; no two objects may hold the same value other than the default.</summary>
+    HashedUnique,
 }
 
 /// <summary>How a collection stores one kind of its elements (a list's items, a dictionary's keys or values).</summary>

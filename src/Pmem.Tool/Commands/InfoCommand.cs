@@ -94,6 +94,8 @@ internal static class InfoCommand
     {
         PersistentIndexKind.Indexed => "indexed",
         PersistentIndexKind.Unique => "unique",
+        PersistentIndexKind.Hashed => "hashed",
+        PersistentIndexKind.HashedUnique => "hashed, unique",
         _ => null,
     };
 

@@ -66,7 +66,9 @@ internal sealed class RawIndexKeys<T> : IndexKeys<T> where T : unmanaged
 
     public override T ReadProperty(PersistentPool pool, long objectOffset, int propertyOffset) => pool.ReadValue<T>(objectOffset + propertyOffset);
 
-    public override bool IsDefault(T value) => MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)).IndexOfAnyExcept((byte)0) < 0;
+    public override bool IsDefault(T value) => typeof(T) == typeof(DateTimeOffset)
+        ? Unsafe.As<T, DateTimeOffset>(ref value).EqualsExact(default) // its padding bytes are whatever a copy left there
+        : MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)).IndexOfAnyExcept((byte)0) < 0;
 
     private sealed class EntryCodec : ElementCodec<IndexEntry<T>>
     {

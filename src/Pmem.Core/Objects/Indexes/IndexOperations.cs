@@ -80,35 +80,40 @@ internal abstract class IndexOperations<TStored> : IndexOperations where TStored
 {
     protected abstract IndexKeys<TStored> Keys { get; }
 
-    public override IndexTree Open(PersistentPool pool, LiveIndex index) => new IndexTree<TStored>(pool, index, Keys);
+    /// <summary>How a hashed index's dictionary stores the values as keys.</summary>
+    protected abstract ElementCodec<TStored> HashedCodec { get; }
+
+    public override IndexTree Open(PersistentPool pool, LiveIndex index) =>
+        index.Slot.IsHashed ? new HashIndexTable<TStored>(pool, index, Keys, HashedCodec) : new IndexTree<TStored>(pool, index, Keys);
 
     public override IIndexReader<TKey> ReaderOf<TKey>(PersistentPool pool, LiveIndex index)
     {
-        var tree = (IndexTree<TStored>)index.Tree(pool);
-        return typeof(TKey) == typeof(TStored) ? (IIndexReader<TKey>)(object)tree : new ReaderAs<TKey>(tree);
+        var tree = (IIndexReader<TStored>)index.Tree(pool);
+        return typeof(TKey) == typeof(TStored) ? (IIndexReader<TKey>)tree : new ReaderAs<TKey>(tree);
     }
 
     public override List<long> Scan<TKey>(PersistentPool pool, string typeName, int propertyOffset, Bound<TKey> lower, Bound<TKey> upper, bool descending)
     {
-        var (low, high) = (Entry(lower.Value, lower.Inclusive ? IndexTree<TStored>.FirstObject : IndexTree<TStored>.LastObject), Entry(upper.Value, upper.Inclusive ? IndexTree<TStored>.LastObject : IndexTree<TStored>.FirstObject));
         var entries = new List<IndexEntry<TStored>>();
         foreach (var obj in pool.AllOfType(typeName))
         {
-            var value = Keys.ReadProperty(pool, obj, propertyOffset);
-            if (value is null)
+            if (Keys.ReadProperty(pool, obj, propertyOffset) is { } value)
             {
-                continue;
-            }
-
-            // No object lives at offset 0 or at the largest offset, so a bound entry never equals an object's.
-            var entry = new IndexEntry<TStored>(value, obj);
-            if ((!lower.IsSet || Keys.Compare(entry, low) > 0) && (!upper.IsSet || Keys.Compare(entry, high) < 0))
-            {
-                entries.Add(entry);
+                entries.Add(new(value, obj));
             }
         }
 
-        entries.Sort(Keys.Compare);
+        return Select(Keys, entries, Stored(lower), Stored(upper), descending);
+    }
+
+    /// <summary>The objects of the <paramref name="entries"/> that lie between the bounds, in the keys' order or its reverse (sorts <paramref name="entries"/>).</summary>
+    public static List<long> Select(IndexKeys<TStored> keys, List<IndexEntry<TStored>> entries, Bound<TStored> lower, Bound<TStored> upper, bool descending)
+    {
+        // No object lives at offset 0 or at the largest offset, so a bound entry never equals an object's.
+        var low = new IndexEntry<TStored>(lower.Value!, lower.Inclusive ? IndexTree<TStored>.FirstObject : IndexTree<TStored>.LastObject);
+        var high = new IndexEntry<TStored>(upper.Value!, upper.Inclusive ? IndexTree<TStored>.LastObject : IndexTree<TStored>.FirstObject);
+        entries.RemoveAll(entry => (lower.IsSet && keys.Compare(entry, low) < 0) || (upper.IsSet && keys.Compare(entry, high) > 0));
+        entries.Sort(keys.Compare);
         if (descending)
         {
             entries.Reverse();
@@ -117,10 +122,14 @@ internal abstract class IndexOperations<TStored> : IndexOperations where TStored
         return entries.ConvertAll(entry => entry.Object);
     }
 
-    private static IndexEntry<TStored> Entry<TKey>(TKey? value, long obj) => value is null ? default : new(Unsafe.As<TKey, TStored>(ref value), obj);
+    private static Bound<TStored> Stored<TKey>(Bound<TKey> bound)
+    {
+        var value = bound.Value;
+        return new(bound.IsSet, bound.IsSet ? Unsafe.As<TKey?, TStored>(ref value) : default, bound.Inclusive);
+    }
 
     /// <summary>A tree read by keys of another type with the stored type's bytes (an enum and its underlying integer).</summary>
-    private sealed class ReaderAs<TKey>(IndexTree<TStored> tree) : IIndexReader<TKey> where TKey : notnull
+    private sealed class ReaderAs<TKey>(IIndexReader<TStored> tree) : IIndexReader<TKey> where TKey : notnull
     {
         public LiveIndex Index => tree.Index;
 
@@ -128,12 +137,6 @@ internal abstract class IndexOperations<TStored> : IndexOperations where TStored
 
         public bool Objects(Bound<TKey> lower, Bound<TKey> upper, bool descending, List<long>? into, out long first) =>
             tree.Objects(Stored(lower), Stored(upper), descending, into, out first);
-
-        private static Bound<TStored> Stored(Bound<TKey> bound)
-        {
-            var value = bound.Value;
-            return new(bound.IsSet, bound.IsSet ? Unsafe.As<TKey?, TStored>(ref value) : default, bound.Inclusive);
-        }
     }
 }
 
@@ -146,6 +149,8 @@ internal sealed class RawIndexOperations<T> : IndexOperations<T> where T : unman
     public static readonly RawIndexOperations<T> Instance = new();
 
     protected override IndexKeys<T> Keys => RawIndexKeys<T>.Instance;
+
+    protected override ElementCodec<T> HashedCodec => typeof(T) == typeof(DateTimeOffset) ? (ElementCodec<T>)(object)UtcTicksCodec.Instance : RawCodec<T>.Instance;
 }
 
 /// <summary>An index over strings (ordinal order; null strings are not in it).</summary>
@@ -157,4 +162,6 @@ internal sealed class StringIndexOperations : IndexOperations<string>
     internal static bool BuildsUnprefixedTrees { get; set; }
 
     protected override IndexKeys<string> Keys => BuildsUnprefixedTrees ? StringIndexKeys.Instance : PrefixedStringIndexKeys.Instance;
+
+    protected override ElementCodec<string> HashedCodec => StringCodec.Instance!;
 }

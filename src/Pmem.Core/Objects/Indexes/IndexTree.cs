@@ -91,5 +91,6 @@ internal sealed class IndexTree<TStored> : IndexTree, IIndexReader<TStored> wher
             upper.IsSet ? new(true, new(upper.Value!, upper.Inclusive ? LastObject : FirstObject), upper.Inclusive) : default,
             descending, into, out first);
 
-    private static string Describe(TStored value) => value is string text ? $"\"{text}\"" : Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "?";
+    /// <summary>A value as a unique-constraint message quotes it.</summary>
+    internal static string Describe(TStored value) => value is string text ? $"\"{text}\"" : Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "?";
 }

@@ -20,6 +20,9 @@ namespace Pmem.Objects;
 /// <para>LINQ over the index (it is an <see cref="IEnumerable{T}"/> in value order) filters what it enumerates; only
 /// <see cref="Find"/>, <see cref="TryFind"/>, <see cref="Range"/>, <see cref="From"/> and <see cref="To"/> use the
 /// tree to skip to their values.</para>
+/// <para>A hashed index (<see cref="IndexedAttribute.Hashed"/>, <see cref="IsHashed"/>) answers <see cref="Find"/> and
+/// <see cref="TryFind"/> with one probe of its hash table; every other lookup gives the same answer as a sorted index
+/// would, from all of its entries, sorted.</para>
 /// </remarks>
 public sealed class PersistentIndex<T, TKey> : IEnumerable<T>
     where T : PersistentObject, IPersistentObject<T>
@@ -40,7 +43,10 @@ public sealed class PersistentIndex<T, TKey> : IEnumerable<T>
     public string PropertyName => _property.Name;
 
     /// <summary>Whether the index is unique (<see cref="IndexedAttribute.Unique"/>).</summary>
-    public bool IsUnique => _property.Index == PersistentIndexKind.Unique;
+    public bool IsUnique => _property.HasUniqueIndex;
+
+    /// <summary>Whether the index is a hash table (<see cref="IndexedAttribute.Hashed"/>): equality lookups probe it, ranges read it whole.</summary>
+    public bool IsHashed => _property.HasHashedIndex;
 
     /// <summary>How many objects the index holds (all of the type, less those whose indexed string is null).</summary>
     public int Count => Live() is { } index
