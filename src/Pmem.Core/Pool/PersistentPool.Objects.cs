@@ -42,7 +42,7 @@ public sealed partial class PersistentPool
     /// <summary>Removes the object at <paramref name="offset"/> from its type's indexes, in the running transaction.</summary>
     private void RemoveFromIndexes(long offset)
     {
-        if (_liveIndexes.Length == 0 || !TryGetTypeInTransaction(offset, out var typeIndex) || LiveIndexesOf(typeIndex) is not { Length: > 0 } indexes)
+        if (_liveIndexes.Length == 0 || !TryGetBlock(offset, out _, out var typeIndex) || LiveIndexesOf(typeIndex) is not { Length: > 0 } indexes)
         {
             return;
         }
@@ -84,18 +84,6 @@ public sealed partial class PersistentPool
 
     /// <summary>The type index of the allocated block at <paramref name="offset"/>, or false when no block starts there.</summary>
     internal bool TryGetBlockType(long offset, out uint typeIndex) => _heap.TryGetAllocated(offset, out _, out typeIndex);
-
-    /// <summary>The type of the block at <paramref name="offset"/> as the running transaction sees it: its own new objects are not allocated in the heap until it commits.</summary>
-    private bool TryGetTypeInTransaction(long offset, out uint typeIndex)
-    {
-        if (CurrentTransaction() is { } tx && tx.TryFindAllocation(offset, out var record))
-        {
-            typeIndex = record.TypeIndex;
-            return true;
-        }
-
-        return TryGetBlockType(offset, out typeIndex);
-    }
 
     /// <summary>The type table entry of a type index (null for built-in and unknown indexes).</summary>
     internal StoredType? StoredTypeAt(uint typeIndex) => _types.Get(typeIndex);
