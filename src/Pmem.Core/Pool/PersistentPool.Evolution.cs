@@ -4,6 +4,9 @@ using Pmem.Transactions;
 
 namespace Pmem.Pool;
 
+/// <summary>What opening a pool does about its schema, in order; <paramref name="Migrates"/> when a step converts objects.</summary>
+internal sealed record EvolutionWork(List<Action> Steps, bool Migrates);
+
 public sealed partial class PersistentPool
 {
     /// <summary>
@@ -14,7 +17,7 @@ public sealed partial class PersistentPool
     /// </summary>
     /// <exception cref="PersistentSchemaException">A change needs a migration the program does not register, the pool
     /// was written by a newer program, or a migration in progress was started by another program version.</exception>
-    private List<Action> PlanEvolution(PoolOpenOptions options)
+    private EvolutionWork PlanEvolution(PoolOpenOptions options)
     {
         var explicitTypes = new Dictionary<ulong, List<PersistentTypeInfo>>();
         foreach (var type in options.Types.Concat(options.Migrations?.Types ?? []))
@@ -30,10 +33,12 @@ public sealed partial class PersistentPool
             explicitTypes.TryGetValue(typeId, out var list) ? list : PersistentTypeRegistry.Find(typeId);
 
         var work = new List<Action>();
+        var migrates = false;
         var migrating = (uint)_domain.Read<ulong>(PoolLayout.MigrationTypesOffset);
         if (migrating != 0)
         {
             work.Add(ResumableMigration(Candidates, options.Migrations));
+            migrates = true;
         }
 
         var problems = new List<(string Type, string Problem)>();
@@ -70,6 +75,7 @@ public sealed partial class PersistentPool
                 var plan = SchemaPlan.Create(stored, type, hook is not null);
                 problems.AddRange(plan.Problems.Select(problem => (stored.Name, problem)));
                 work.Add(() => StartMigration(plan, hook));
+                migrates = true;
             }
         }
 
@@ -79,13 +85,13 @@ public sealed partial class PersistentPool
             throw new PersistentSchemaException(Path, types.Count == 1 ? types[0] : string.Join(", ", types), [.. problems.Select(problem => problem.Problem)]);
         }
 
-        return work;
+        return new EvolutionWork(work, migrates);
     }
 
     /// <summary>Does what <see cref="PlanEvolution"/> found: finishes an interrupted migration, records schemas, migrates.</summary>
-    private void EvolveSchema(List<Action> work)
+    private void EvolveSchema(EvolutionWork work)
     {
-        foreach (var step in work)
+        foreach (var step in work.Steps)
         {
             step();
         }

@@ -22,6 +22,9 @@ public sealed record PoolOpenOptions
 
     /// <summary>Objects a migration converts per transaction (tests make it small to cross many batches).</summary>
     internal int MigrationBatchObjects { get; init; } = 256;
+
+    /// <summary>Whether a migration of an ordinary file runs in a copy published by rename (tests and benchmarks turn it off to migrate in place).</summary>
+    internal bool MigrateThroughCopy { get; init; } = true;
 }
 
 public sealed partial class PersistentPool
@@ -122,6 +125,7 @@ public sealed partial class PersistentPool
         ArgumentException.ThrowIfNullOrEmpty(path);
         ValidateLayoutName(layout);
         var info = new FileInfo(path);
+        info = info.LinkTarget is null ? info : info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info; // the file, not a link to it
         if (info.Exists && info.Length < PoolLayout.HeaderSize && !Directory.Exists(path))
         {
             throw new PoolCorruptedException(path, $"not a pool: {info.Length} bytes is shorter than a pool header");
@@ -131,6 +135,8 @@ public sealed partial class PersistentPool
             ? PmemMapping.Map(path, 0, MapFlags.PrivateCopy)
             : PmemMapping.Map(path, 0, MapFlags.None, reserve: Math.Max(options.MaxSize, info.Exists ? info.Length : 0));
         PersistenceDomain? domain = null;
+        IReadOnlyList<string>? migrated;
+        PersistentPool original;
         try
         {
             if (!(readOnly ? mapping.TryLockShared() : mapping.TryLockExclusive()))
@@ -142,13 +148,18 @@ public sealed partial class PersistentPool
             // Private pages need no flush nor msync: the process-crash domain only orders stores.
             var durability = (DurabilityMode)BitConverter.ToInt32(mapping.GetSpan(PoolLayout.DurabilityOffset, 4));
             domain = mapping.CreateDomain(readOnly ? DurabilityMode.ProcessCrash : Enum.IsDefined(durability) ? durability : DurabilityMode.PowerFailure);
-            var pool = Open(domain, layout, options, path, readOnly);
-            if (readOnly)
+            (original, var evolution) = OpenRecovered(domain, layout, options, path);
+            migrated = !readOnly && MigratesThroughCopy(domain, evolution, options, path) ? original.MigrateInCopy(path, layout, options) : null;
+            if (migrated is null)
             {
-                pool._commits.RefuseWrites();
-            }
+                original.FinishOpen(evolution, options, readOnly);
+                if (readOnly)
+                {
+                    original._commits.RefuseWrites();
+                }
 
-            return pool;
+                return original;
+            }
         }
         catch
         {
@@ -163,5 +174,12 @@ public sealed partial class PersistentPool
 
             throw;
         }
+
+        // The migrated copy is the pool file now: the old one's lock goes, and the open starts again on the new file.
+        domain.Dispose();
+        var pool = OpenFile(path, layout, options with { MigrateThroughCopy = false }, readOnly: false);
+        pool._migratedAtOpen.AddRange(migrated);
+        pool.RecoveredTransactions = original.RecoveredTransactions;
+        return pool;
     }
 }

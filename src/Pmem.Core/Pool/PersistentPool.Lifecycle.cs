@@ -85,29 +85,40 @@ public sealed partial class PersistentPool
     /// <summary>Opens the pool; one opened <paramref name="readOnly"/> (in private pages) changes its format for nobody.</summary>
     private static PersistentPool Open(PersistenceDomain domain, string layout, PoolOpenOptions options, string? description, bool readOnly)
     {
+        var (pool, evolution) = OpenRecovered(domain, layout, options, description);
+        pool.FinishOpen(evolution, options, readOnly);
+        return pool;
+    }
+
+    /// <summary>Validates the header and recovers: the pool is consistent, its schema's evolution planned, not run.</summary>
+    private static (PersistentPool Pool, EvolutionWork Evolution) OpenRecovered(PersistenceDomain domain, string layout, PoolOpenOptions options, string? description)
+    {
         ArgumentNullException.ThrowIfNull(domain);
         ArgumentNullException.ThrowIfNull(options);
         var path = description ?? $"<{domain.GetType().Name}>";
         ValidateLayoutName(layout);
         ValidateHeader(domain, path, layout);
         var pool = new PersistentPool(domain, path, layout, options.MaxSize) { _migrationBatchObjects = Math.Max(1, options.MigrationBatchObjects) };
-        var evolution = pool.Recover(options);
+        return (pool, pool.Recover(options));
+    }
+
+    /// <summary>Runs the planned evolution, prepares the indexes and (unless reading only) moves to the current format.</summary>
+    private void FinishOpen(EvolutionWork evolution, PoolOpenOptions options, bool readOnly)
+    {
         try
         {
-            pool.EvolveSchema(evolution);
-            pool.PrepareIndexes(options);
+            EvolveSchema(evolution);
+            PrepareIndexes(options);
             if (!readOnly)
             {
-                pool.MoveToCurrentFormat();
+                MoveToCurrentFormat();
             }
         }
         catch
         {
-            pool.AbandonOpen();
+            AbandonOpen();
             throw;
         }
-
-        return pool;
     }
 
     private static byte[] ValidateLayoutName(string layout)

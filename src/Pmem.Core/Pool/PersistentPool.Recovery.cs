@@ -15,7 +15,7 @@ public sealed partial class PersistentPool
     /// <exception cref="PoolCorruptedException">Invalid type table, watermarks, logs, heap or root.</exception>
     /// <exception cref="PersistentSchemaException">The program's types need a migration it cannot make (see <see cref="PlanEvolution"/>).</exception>
     /// <returns>What the schema's evolution does once the pool is open.</returns>
-    private List<Action> Recover(PoolOpenOptions options)
+    private EvolutionWork Recover(PoolOpenOptions options)
     {
         var (replay, newest, slotSequences) = PlanReplay();
         _heap.Load();
@@ -23,7 +23,7 @@ public sealed partial class PersistentPool
         // Replay in commit order (newer wins), remembering what each store overwrote. Whatever is found invalid after
         // the replay (an allocated block without a known type, a root that is not allocated) puts it all back.
         var overwritten = new List<(long Offset, byte[] Bytes)>();
-        List<Action> evolution;
+        EvolutionWork evolution;
         try
         {
             foreach (var log in replay)

@@ -17,8 +17,10 @@ public sealed class SyncedMigrationTests : IDisposable
 
     public void Dispose() => _directory.Delete(recursive: true);
 
-    [Fact]
-    public void A_class_that_grows_migrates_in_large_batches_on_a_synced_file()
+    [Theory]
+    [InlineData(true)] // in a copy renamed over the file (what an open does on an ordinary file)
+    [InlineData(false)] // in place, in synced transactions (what it does when the copy cannot be made)
+    public void A_class_that_grows_migrates_in_large_batches_on_a_synced_file(bool throughCopy)
     {
         var path = Path.Combine(_directory.FullName, "people.pool");
         using (var pool = PersistentPool.Create(path, SchemaEvolutionTests.Layout, 64 << 20, new PoolCreateOptions { MaxSize = 256 << 20 }))
@@ -27,7 +29,7 @@ public sealed class SyncedMigrationTests : IDisposable
             SchemaEvolutionTests.FillV1(pool, People);
         }
 
-        using (var pool = PersistentPool.Open(path, SchemaEvolutionTests.Layout, SchemaEvolutionTests.V2))
+        using (var pool = PersistentPool.Open(path, SchemaEvolutionTests.Layout, SchemaEvolutionTests.V2 with { MigrateThroughCopy = throughCopy }))
         {
             Assert.Contains($"({People} objects converted)", Assert.Single(pool.MigratedAtOpen));
             SchemaEvolutionTests.AssertMigratedToV2(pool, People);
