@@ -25,6 +25,14 @@ internal readonly record struct IndexSlot(int Slot, long TreeWord, uint TypeInde
 
     /// <summary>A hashed index's word counting the values its shared tree holds.</summary>
     public long SharedValuesWord => TreeWord + IndexDirectory.SharedValuesOffset;
+
+    /// <summary>
+    /// The words holding the blocks the entry owns (0 while empty), each with its block type: the tree, or a hashed
+    /// index's table and shared tree. What checks, repairs, compaction and freeing a stale index follow.
+    /// </summary>
+    public (long Word, uint Type)[] OwnedWords => IsHashed
+        ? [(TreeWord, TypeTable.DictionaryTypeIndex), (SharedTreeWord, TypeTable.SortedDictionaryTypeIndex)]
+        : [(TreeWord, TypeTable.SortedDictionaryTypeIndex)];
 }
 
 /// <summary>
@@ -113,15 +121,13 @@ internal static class IndexDirectory
                 return $"the index directory entry {slot.Slot} at {slot.TreeWord} names type index {slot.TypeIndex}, property offset {slot.PropertyOffset} and flags {slot.Flags}, which the pool cannot hold";
             }
 
-            var treeType = slot.IsHashed ? TypeTable.DictionaryTypeIndex : TypeTable.SortedDictionaryTypeIndex;
-            if (pool.ReadValue<long>(slot.TreeWord) is var tree and not 0 && pool.AllocatedSizeOf(tree, treeType) < 0)
+            foreach (var (word, type) in slot.OwnedWords)
             {
-                return $"the index directory entry {slot.Slot} points to {tree}, which is not an allocated {(slot.IsHashed ? "dictionary" : "sorted dictionary")}";
-            }
-
-            if (slot.IsHashed && pool.ReadValue<long>(slot.SharedTreeWord) is var shared and not 0 && pool.AllocatedSizeOf(shared, TypeTable.SortedDictionaryTypeIndex) < 0)
-            {
-                return $"the index directory entry {slot.Slot} points to {shared} for its shared values, which is not an allocated sorted dictionary";
+                if (pool.ReadValue<long>(word) is var block and not 0 && pool.AllocatedSizeOf(block, type) < 0)
+                {
+                    var what = word == slot.SharedTreeWord ? " for its shared values" : "";
+                    return $"the index directory entry {slot.Slot} points to {block}{what}, which is not an allocated {(type == TypeTable.DictionaryTypeIndex ? "dictionary" : "sorted dictionary")}";
+                }
             }
         }
 

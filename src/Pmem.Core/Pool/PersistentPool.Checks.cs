@@ -141,14 +141,12 @@ public sealed partial class PersistentPool
         {
             foreach (var slot in IndexDirectory.Read(_domain, offset))
             {
-                if (_domain.Read<long>(slot.TreeWord) is var tree and not 0)
+                foreach (var (word, _) in slot.OwnedWords)
                 {
-                    Follow(offset, slot.TreeWord, tree, owned: true, "collection", walk);
-                }
-
-                if (slot.IsHashed && _domain.Read<long>(slot.SharedTreeWord) is var shared and not 0)
-                {
-                    Follow(offset, slot.SharedTreeWord, shared, owned: true, "collection", walk);
+                    if (_domain.Read<long>(word) is var header and not 0)
+                    {
+                        Follow(offset, word, header, owned: true, "collection", walk);
+                    }
                 }
             }
 

@@ -14,11 +14,12 @@ public sealed partial class PersistentPool
         var directory = _domain.Read<long>(PoolLayout.IndexDirectoryOffset);
         foreach (var index in _liveIndexes)
         {
-            var tree = _domain.Read<long>(index.Slot.TreeWord);
-            if (index.Slot.IsHashed ? !HashedBlocksWhole(index, walk.Allocated) : tree != 0 && !IsWhole(tree, TypeTable.SortedDictionaryTypeIndex, walk.Allocated))
+            if (!OwnedBlocksWhole(index.Slot, walk.Allocated))
             {
                 continue;
             }
+
+            var tree = _domain.Read<long>(index.Slot.TreeWord);
 
             if ((index.Slot.IsHashed ? HashedIndexProblem(index, walk.Allocated) : IndexProblem(index, tree, walk.Allocated)) is { } problem)
             {
@@ -32,9 +33,8 @@ public sealed partial class PersistentPool
         allocated.TryGetValue(header, out var block) && block.Type == typeIndex &&
         (typeIndex == TypeTable.SortedDictionaryTypeIndex ? SortedLayout.Problem(this, header) : CollectionLayout.Problem(this, header, typeIndex)) is null;
 
-    private bool HashedBlocksWhole(LiveIndex index, Dictionary<long, AllocatedBlock> allocated) =>
-        (_domain.Read<long>(index.Slot.TreeWord) is var table && (table == 0 || IsWhole(table, TypeTable.DictionaryTypeIndex, allocated))) &&
-        (_domain.Read<long>(index.Slot.SharedTreeWord) is var shared && (shared == 0 || IsWhole(shared, TypeTable.SortedDictionaryTypeIndex, allocated)));
+    private bool OwnedBlocksWhole(IndexSlot slot, Dictionary<long, AllocatedBlock> allocated) =>
+        slot.OwnedWords.All(owned => _domain.Read<long>(owned.Word) is var header && (header == 0 || IsWhole(header, owned.Type, allocated)));
 
     /// <summary>A hashed index checks its own entries (its keys are normalized values); the objects it must hold are counted here.</summary>
     private string? HashedIndexProblem(LiveIndex index, Dictionary<long, AllocatedBlock> allocated)
@@ -124,9 +124,9 @@ public sealed partial class PersistentPool
         blocks.Add(directory);
         foreach (var slot in _indexSlots)
         {
-            foreach (var (word, type) in new[] { (slot.TreeWord, slot.IsHashed ? TypeTable.DictionaryTypeIndex : TypeTable.SortedDictionaryTypeIndex), (slot.SharedTreeWord, TypeTable.SortedDictionaryTypeIndex) })
+            foreach (var (word, type) in slot.OwnedWords)
             {
-                if ((word == slot.TreeWord || slot.IsHashed) && _domain.Read<long>(word) is var header and not 0)
+                if (_domain.Read<long>(word) is var header and not 0)
                 {
                     blocks.Add(header);
                     foreach (var (child, _, _) in InternalChildren(header, type))

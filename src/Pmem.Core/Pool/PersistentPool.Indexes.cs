@@ -279,14 +279,12 @@ public sealed partial class PersistentPool
             {
                 Atomically(slot, slot =>
                 {
-                    if (ReadValue<long>(slot.TreeWord) is var tree and not 0)
+                    foreach (var (word, _) in slot.OwnedWords)
                     {
-                        FreeInTransaction(tree); // the header owns its nodes (or table) and strings
-                    }
-
-                    if (slot.IsHashed && ReadValue<long>(slot.SharedTreeWord) is var shared and not 0)
-                    {
-                        FreeInTransaction(shared);
+                        if (ReadValue<long>(word) is var block and not 0)
+                        {
+                            FreeInTransaction(block); // a header owns its nodes (or table) and strings
+                        }
                     }
 
                     ClearIndexEntry(slot.Slot);

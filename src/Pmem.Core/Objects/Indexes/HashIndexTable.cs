@@ -168,15 +168,15 @@ internal sealed class HashIndexTable<TStored> : IndexTree, IIndexReader<TStored>
             return true;
         }
 
-        var all = new Bound<IndexEntry<TStored>>(true, new(value, IndexTree<TStored>.FirstObject), true);
-        return _shared.CollectObjects(all, all with { Value = new(value, IndexTree<TStored>.LastObject) }, descending, into, out first);
+        var (low, high) = IndexTree<TStored>.AllOf(value);
+        return _shared.CollectObjects(low, high, descending, into, out first);
     }
 
     /// <summary>The first object (by offset) of a shared value in the shared tree, or 0.</summary>
     private long FirstShared(TStored value)
     {
-        var all = new Bound<IndexEntry<TStored>>(true, new(value, IndexTree<TStored>.FirstObject), true);
-        return _shared.CollectObjects(all, all with { Value = new(value, IndexTree<TStored>.LastObject) }, descending: false, into: null, out var first) ? first : 0;
+        var (low, high) = IndexTree<TStored>.AllOf(value);
+        return _shared.CollectObjects(low, high, descending: false, into: null, out var first) ? first : 0;
     }
 
     /// <summary>Every (value, object) entry: the table's single holders and the shared tree's entries.</summary>

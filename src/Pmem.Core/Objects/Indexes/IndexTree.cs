@@ -33,6 +33,10 @@ internal sealed class IndexTree<TStored> : IndexTree, IIndexReader<TStored> wher
 
     private readonly PersistentPool _pool;
     private readonly IndexKeys<TStored> _keys;
+
+    /// <summary>Bounds that take in every entry of <paramref name="value"/>, whichever its object.</summary>
+    public static (Bound<IndexEntry<TStored>> Low, Bound<IndexEntry<TStored>> High) AllOf(TStored value) =>
+        (new(true, new(value, FirstObject), true), new(true, new(value, LastObject), true));
     private readonly PersistentSortedDictionary<IndexEntry<TStored>, bool> _tree;
 
     public IndexTree(PersistentPool pool, LiveIndex index, IndexKeys<TStored> keys)
@@ -57,8 +61,7 @@ internal sealed class IndexTree<TStored> : IndexTree, IIndexReader<TStored> wher
 
         if (Index.Slot.IsUnique && !_keys.IsDefault(value))
         {
-            var all = new Bound<IndexEntry<TStored>>(true, new(value, FirstObject), true);
-            var (low, high) = (all, all with { Value = new(value, LastObject) });
+            var (low, high) = AllOf(value);
             if (_tree.CollectObjects(low, high, descending: false, into: null, out var holder) && holder == obj)
             {
                 // The object holds the value already (its own entry): another holder would come after it.
