@@ -152,6 +152,21 @@ internal sealed partial class PoolHeap
         return (int)Math.Min(count, Array.MaxLength);
     }
 
+    /// <summary>
+    /// Visits the bytes of every free chunk group after its header line, as (offset, length): content nothing reads,
+    /// which a copy of the pool may leave as zeroes.
+    /// </summary>
+    public void ForEachFreeBody(Action<long, long> visit)
+    {
+        for (var i = 0; i < _chunkCount; i += Math.Max(1, _heads[i].Span))
+        {
+            if (_heads[i].Kind == ChunkKind.Free)
+            {
+                visit(ChunkOffset(i) + ChunkHeader.Size, (long)Math.Max(1, _heads[i].Span) * ChunkSize - ChunkHeader.Size);
+            }
+        }
+    }
+
     /// <summary>Visits every durably allocated block (for checks and statistics).</summary>
     public void ForEachAllocated(Action<BlockReservation, uint> visit)
     {

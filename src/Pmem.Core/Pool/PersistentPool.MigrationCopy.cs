@@ -1,5 +1,6 @@
 // PersistentPool (migration through a copy) -- a pool file on an ordinary disk migrated in a copy beside it, published by rename.
 using System.Runtime.Versioning;
+using Microsoft.Win32.SafeHandles;
 using Pmem.Memory;
 
 namespace Pmem.Pool;
@@ -74,13 +75,13 @@ public sealed partial class PersistentPool
     }
 
     /// <summary>
-    /// Writes the whole mapping to a new file (the pool file's own lock keeps other readers of it out, File.Copy too);
-    /// the page cache holds it until the migrated copy is synced.
+    /// Copies the mapping into a new file (the pool file's own lock keeps other readers of it out, File.Copy too): its
+    /// blocks allocated in full first (so a full disk fails here, not as SIGBUS later), then every byte but the bodies
+    /// of free chunks, which nothing reads and stay zeroes. The page cache holds it until the migrated copy is synced.
     /// </summary>
     [UnsupportedOSPlatform("windows")]
     private void CopyMappingTo(string copy, string original)
     {
-        const int Piece = 4 << 20;
         using var file = new FileStream(copy, new FileStreamOptions
         {
             Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 0,
@@ -88,9 +89,26 @@ public sealed partial class PersistentPool
         File.SetUnixFileMode(file.SafeFileHandle, File.GetUnixFileMode(original)); // the pool file's, not the umask's
         var length = _domain.Length;
         file.SetLength(length);
-        for (long offset = 0; offset < length; offset += Piece)
+        if (LibC.PosixFallocate((int)file.SafeFileHandle.DangerousGetHandle(), 0, length) is var error and not 0)
         {
-            RandomAccess.Write(file.SafeFileHandle, _domain.GetSpan(offset, (int)Math.Min(Piece, length - offset)), offset);
+            throw PmemIOException.FromErrno($"posix_fallocate of {length} bytes", copy, error);
+        }
+
+        long copied = 0;
+        _heap.ForEachFreeBody((free, freeLength) =>
+        {
+            CopyRange(file.SafeFileHandle, copied, free - copied);
+            copied = free + freeLength;
+        });
+        CopyRange(file.SafeFileHandle, copied, length - copied);
+    }
+
+    private void CopyRange(SafeFileHandle file, long offset, long length)
+    {
+        const int Piece = 4 << 20;
+        for (var end = offset + length; offset < end; offset += Piece)
+        {
+            RandomAccess.Write(file, _domain.GetSpan(offset, (int)Math.Min(Piece, end - offset)), offset);
         }
     }
 
