@@ -10,6 +10,8 @@ using Pmem.Pool;
 //        one lock (SharedWorkload.cs)
 //    or: Pmem.CrashChild <pool path> <PowerFailure|ProcessCrash> --compact-setup|--compact|--compact-fingerprint:
 //        compaction until killed (CompactionWorkload.cs)
+//    or: Pmem.CrashChild <pool path> <PowerFailure|ProcessCrash> --migrate: opens a pool of version-1 people with
+//        version 2 of the class, every object migrating (MigrationWorkload.cs)
 //    or: Pmem.CrashChild --map-race <directory> <threads> <milliseconds>: threads mapping small files at once
 //        (MappingRaceWorkload.cs)
 //    or: Pmem.CrashChild --dispose-race <directory> <PowerFailure|ProcessCrash> <rounds>: a pool disposed while
@@ -39,6 +41,11 @@ var mode = Enum.Parse<DurabilityMode>(args[1]);
 if (args.Length > 2 && args[2].StartsWith("--compact", StringComparison.Ordinal))
 {
     return CompactionWorkload.Run(path, mode, args[2]);
+}
+
+if (args.Length > 2 && args[2] == "--migrate")
+{
+    return MigrationWorkload.Run(path);
 }
 
 if (args.Contains("--threads"))

@@ -175,11 +175,18 @@ public sealed partial class PersistentPool
             throw;
         }
 
-        // The migrated copy is the pool file now: the old one's lock goes, and the open starts again on the new file.
-        domain.Dispose();
-        var pool = OpenFile(path, layout, options with { MigrateThroughCopy = false }, readOnly: false);
-        pool._migratedAtOpen.AddRange(migrated);
-        pool.RecoveredTransactions = original.RecoveredTransactions;
-        return pool;
+        // The migrated copy is the pool file now: the open starts again on it, and only then is the replaced file's
+        // lock let go (an opener could otherwise take the new file in between), with its mapping and pages.
+        try
+        {
+            var pool = OpenFile(path, layout, options with { MigrateThroughCopy = false }, readOnly: false);
+            pool._migratedAtOpen.AddRange(migrated);
+            pool.RecoveredTransactions = original.RecoveredTransactions;
+            return pool;
+        }
+        finally
+        {
+            domain.Dispose();
+        }
     }
 }

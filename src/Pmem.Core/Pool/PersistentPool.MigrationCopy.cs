@@ -1,6 +1,7 @@
 // PersistentPool (migration through a copy) -- a pool file on an ordinary disk migrated in a copy beside it, published by rename.
 using System.Runtime.Versioning;
 using Microsoft.Win32.SafeHandles;
+using Pmem.Log;
 using Pmem.Memory;
 
 namespace Pmem.Pool;
@@ -77,7 +78,9 @@ public sealed partial class PersistentPool
     /// <summary>
     /// Copies the mapping into a new file (the pool file's own lock keeps other readers of it out, File.Copy too): its
     /// blocks allocated in full first (so a full disk fails here, not as SIGBUS later), then every byte but the bodies
-    /// of free chunks, which nothing reads and stay zeroes. The page cache holds it until the migrated copy is synced.
+    /// of free chunks, which stay zeroes. Only logs too large for their slot lie in free chunks (in blocks reserved, not
+    /// allocated) and recovery reads them even retired: whatever a slot's header names is copied too, damaged or not.
+    /// The page cache holds the copy until the migrated copy is synced.
     /// </summary>
     [UnsupportedOSPlatform("windows")]
     private void CopyMappingTo(string copy, string original)
@@ -101,6 +104,19 @@ public sealed partial class PersistentPool
             copied = free + freeLength;
         });
         CopyRange(file.SafeFileHandle, copied, length - copied);
+        for (var lane = 0; lane < _lanes.Count; lane++)
+        {
+            for (var slot = 0; slot < LaneSet.SlotsPerLane; slot++)
+            {
+                var header = _lanes.SlotOffset(lane, slot);
+                var external = _domain.Read<long>(header + RedoLog.ExternalOffset);
+                var bytes = _domain.Read<uint>(header + RedoLog.EntryBytesOffset);
+                if (external > 0 && external < length)
+                {
+                    CopyRange(file.SafeFileHandle, external, Math.Min(bytes, length - external));
+                }
+            }
+        }
     }
 
     private void CopyRange(SafeFileHandle file, long offset, long length)
