@@ -66,15 +66,7 @@ public sealed partial class PersistentPool
         }
         catch
         {
-            if (domain is not null)
-            {
-                domain.Dispose();
-            }
-            else
-            {
-                mapping.Dispose();
-            }
-
+            Unmap(mapping, domain);
             File.Delete(path); // we created it (Exclusive), so nothing of anyone else's is lost
             throw;
         }
@@ -115,6 +107,19 @@ public sealed partial class PersistentPool
     /// <exception cref="PersistentSchemaException">A changed class needs a migration the program does not register.</exception>
     public static PersistentPool OpenReadOnly(string path, string layout, PoolOpenOptions? options = null) =>
         OpenFile(path, layout, (options ?? new PoolOpenOptions()) with { MaxSize = 0 }, readOnly: true);
+
+    /// <summary>After a failed create or open: the domain if one was made (it owns the mapping), else the mapping.</summary>
+    private static void Unmap(PmemMapping mapping, PersistenceDomain? domain)
+    {
+        if (domain is not null)
+        {
+            domain.Dispose();
+        }
+        else
+        {
+            mapping.Dispose();
+        }
+    }
 
     /// <summary>
     /// Maps and locks the file (exclusive and shared for writing; shared and copy-on-write for reading only), opens the
@@ -163,14 +168,7 @@ public sealed partial class PersistentPool
         }
         catch
         {
-            if (domain is not null)
-            {
-                domain.Dispose();
-            }
-            else
-            {
-                mapping.Dispose();
-            }
+            Unmap(mapping, domain);
 
             throw;
         }

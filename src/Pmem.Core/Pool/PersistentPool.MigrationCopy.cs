@@ -147,14 +147,7 @@ public sealed partial class PersistentPool
         }
         catch
         {
-            if (domain is not null)
-            {
-                domain.Dispose();
-            }
-            else
-            {
-                mapping.Dispose();
-            }
+            Unmap(mapping, domain);
 
             throw;
         }

@@ -304,33 +304,7 @@ public sealed class MigrationCopyKillTests(MigrationCopyKillTests.V1Pool templat
     private static void CreateV1(string path)
     {
         using var pool = PersistentPool.Create(path, SchemaEvolutionTests.Layout, 24L << 20, new PoolCreateOptions { Durability = DurabilityMode.PowerFailure });
-        var root = pool.Root<Directory<PersonV1>>();
-        root.Title = "people";
-        PersonV1? previous = null;
-        for (var batch = 0; batch < People; batch += 1000)
-        {
-            using var tx = pool.BeginTransaction();
-            for (var i = batch; i < Math.Min(People, batch + 1000); i++)
-            {
-                var person = pool.New<PersonV1>();
-                person.Age = 20 + i;
-                person.Score = i + 0.5f;
-                person.Name = $"person {i}";
-                person.Nick = $"nick {i}";
-                person.Tags.Add($"tag {i}");
-                person.Tags.Add(null);
-                person.Count = i * 1000L;
-                person.Friend = previous;
-                root.People.Add(person);
-                root.ByAge[person.Age] = person;
-                root.First ??= person;
-                previous = person;
-            }
-
-            tx.Commit();
-        }
-
-        root.First!.Friend = previous; // a cycle through the first person
+        SchemaEvolutionTests.FillV1(pool, People, perTransaction: 1000);
     }
 
     /// <summary>

@@ -30,27 +30,32 @@ public sealed class SchemaEvolutionTests
         return domain.ImageAtDispose!;
     }
 
-    internal static void FillV1(PersistentPool pool, int people)
+    /// <summary>Adds <paramref name="people"/> V1 people to the root's directory, <paramref name="perTransaction"/> in each transaction.</summary>
+    internal static void FillV1(PersistentPool pool, int people, int perTransaction = 1)
     {
         var root = pool.Root<Directory<PersonV1>>();
         root.Title = "people";
         PersonV1? previous = null;
-        for (var i = 0; i < people; i++)
+        for (var start = 0; start < people; start += perTransaction)
         {
             using var tx = pool.BeginTransaction();
-            var person = pool.New<PersonV1>();
-            person.Age = 20 + i;
-            person.Score = i + 0.5f;
-            person.Name = $"person {i}";
-            person.Nick = $"nick {i}";
-            person.Tags.Add($"tag {i}");
-            person.Tags.Add(null);
-            person.Count = i * 1000L;
-            person.Friend = previous;
-            root.People.Add(person);
-            root.ByAge[person.Age] = person;
-            root.First ??= person;
-            previous = person;
+            for (var i = start; i < Math.Min(people, start + perTransaction); i++)
+            {
+                var person = pool.New<PersonV1>();
+                person.Age = 20 + i;
+                person.Score = i + 0.5f;
+                person.Name = $"person {i}";
+                person.Nick = $"nick {i}";
+                person.Tags.Add($"tag {i}");
+                person.Tags.Add(null);
+                person.Count = i * 1000L;
+                person.Friend = previous;
+                root.People.Add(person);
+                root.ByAge[person.Age] = person;
+                root.First ??= person;
+                previous = person;
+            }
+
             tx.Commit();
         }
 
