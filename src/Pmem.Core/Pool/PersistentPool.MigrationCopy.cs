@@ -61,7 +61,7 @@ public sealed partial class PersistentPool
             return null;
         }
 
-        AbandonOpen(); // the original is not written again: its lock stays held until the copy replaces it
+        AbandonOpen(); // closes the original's commits as a close does; its lock stays held until the copy replaces it
         try
         {
             var migrated = MigrateCopy(copy, Path, layout, options);
