@@ -86,13 +86,13 @@ public class SchemaMigrationBenchmarks
     [Benchmark]
     public void Migrate_in_place_without_copy()
     {
-        using var pool = PersistentPool.Open(_work, "bench", new PoolOpenOptions { Types = [ItemInPlace.PersistentType], MigrateThroughCopy = false });
+        using var pool = PersistentPool.Open(_work, "bench", new PoolOpenOptions { Types = [ItemInPlace.PersistentType], MigrateInPlace = true });
     }
 
     [Benchmark]
     public void Migrate_growing_without_copy()
     {
-        using var pool = PersistentPool.Open(_work, "bench", new PoolOpenOptions { Types = [ItemGrown.PersistentType], MigrateThroughCopy = false });
+        using var pool = PersistentPool.Open(_work, "bench", new PoolOpenOptions { Types = [ItemGrown.PersistentType], MigrateInPlace = true });
     }
 
     [GlobalCleanup]

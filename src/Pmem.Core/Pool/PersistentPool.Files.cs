@@ -23,8 +23,14 @@ public sealed record PoolOpenOptions
     /// <summary>Objects a migration converts per transaction (tests make it small to cross many batches).</summary>
     internal int MigrationBatchObjects { get; init; } = 256;
 
-    /// <summary>Whether a migration of an ordinary file runs in a copy published by rename (tests and benchmarks turn it off to migrate in place).</summary>
-    internal bool MigrateThroughCopy { get; init; } = true;
+    /// <summary>
+    /// Migrate a pool file on an ordinary file system in place, in synced transactions, rather than in a copy renamed
+    /// over it (the default; see the README's "Changing your classes"). In place needs no room for a second copy and
+    /// resumes after a crash from where it stopped, but pays a sync per batch of objects: several times slower. A
+    /// migration through a copy that is interrupted starts again at the next open. Persistent memory always migrates
+    /// in place.
+    /// </summary>
+    public bool MigrateInPlace { get; init; }
 }
 
 public sealed partial class PersistentPool
@@ -177,7 +183,7 @@ public sealed partial class PersistentPool
         // lock let go (an opener could otherwise take the new file in between), with its mapping and pages.
         try
         {
-            var pool = OpenFile(path, layout, options with { MigrateThroughCopy = false }, readOnly: false);
+            var pool = OpenFile(path, layout, options with { MigrateInPlace = true }, readOnly: false);
             pool._migratedAtOpen.AddRange(migrated);
             pool.RecoveredTransactions = original.RecoveredTransactions;
             return pool;

@@ -16,7 +16,7 @@ public sealed partial class PersistentPool
     /// transaction would otherwise sync its pages, and only with room on the file system for a second copy.
     /// </summary>
     private static bool MigratesThroughCopy(PersistenceDomain domain, EvolutionWork evolution, PoolOpenOptions options, string file) =>
-        evolution.Migrates && options.MigrateThroughCopy && domain is MsyncDomain && HasRoomForCopy(file, domain.Length);
+        evolution.Migrates && !options.MigrateInPlace && domain is MsyncDomain && HasRoomForCopy(file, domain.Length);
 
     private static bool HasRoomForCopy(string file, long length)
     {
@@ -141,7 +141,7 @@ public sealed partial class PersistentPool
             }
 
             domain = mapping.CreateDomain(DurabilityMode.ProcessCrash);
-            using var pool = Open(domain, layout, options with { MigrateThroughCopy = false }, description, readOnly: false);
+            using var pool = Open(domain, layout, options with { MigrateInPlace = true }, description, readOnly: false);
             domain = null; // the pool owns it now
             return [.. pool.MigratedAtOpen];
         }

@@ -29,7 +29,7 @@ public sealed class SyncedMigrationTests : IDisposable
             SchemaEvolutionTests.FillV1(pool, People);
         }
 
-        using (var pool = PersistentPool.Open(path, SchemaEvolutionTests.Layout, SchemaEvolutionTests.V2 with { MigrateThroughCopy = throughCopy }))
+        using (var pool = PersistentPool.Open(path, SchemaEvolutionTests.Layout, SchemaEvolutionTests.V2 with { MigrateInPlace = !throughCopy }))
         {
             Assert.Contains($"({People} objects converted)", Assert.Single(pool.MigratedAtOpen));
             SchemaEvolutionTests.AssertMigratedToV2(pool, People);
