@@ -30,7 +30,9 @@ public sealed partial class PersistentPool
     /// <remarks>
     /// The file is copied once while writers run, hashing each 256 KiB piece; then writes are held (commits wait for a
     /// lane, other writes in their slow path, commits in progress finish) while every piece is hashed again and those
-    /// that changed are copied again. Writers wait only for that second pass, not for the whole copy. Both passes run
+    /// that changed are copied again. Writers wait only for that second pass, not for the whole copy. Pieces that lie
+    /// in free chunks are not copied (the copy's blocks are allocated in full and read as zeroes there), so a backup
+    /// costs what the pool holds rather than its size. Both passes run
     /// on up to four threads (the caller's and the thread pool's). The copy goes to a
     /// hidden temporary file beside the destination, is flushed to disk and then renamed into place, so a failed or
     /// interrupted backup leaves no partial file under the destination's name. One backup runs at a time per pool.
@@ -70,17 +72,33 @@ public sealed partial class PersistentPool
                 TimeSpan held;
                 using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0))
                 {
-                    var hashes = CopyAllPieces(file.SafeFileHandle);
+                    var allocated = _domain.Length;
+                    file.SetLength(allocated);
+                    DurableFiles.Allocate(file.SafeFileHandle, 0, allocated, temporary); // what no pass writes reads as zeroes
+                    bool[] freeAtFirst;
+                    lock (_heap.ChunkLock)
+                    {
+                        freeAtFirst = PiecesInFreeChunks(allocated);
+                    }
+
+                    var hashes = CopyAllPieces(file.SafeFileHandle, freeAtFirst);
                     var pause = Stopwatch.StartNew();
                     using (_commits.HoldWrites())
                     {
                         lock (_heap.ChunkLock) // the heap changes chunk headers outside the log under it
                         {
-                            recopied = CopyChangedPieces(file.SafeFileHandle, hashes, out length);
+                            recopied = CopyChangedPieces(file.SafeFileHandle, hashes, freeAtFirst, out length);
                             if (file.Length != length)
                             {
                                 file.SetLength(length); // the pool grew since the first pass began
                             }
+
+                            DurableFiles.Allocate(file.SafeFileHandle, allocated, length - allocated, temporary);
+                            ForEachLogOutsideSlots((external, bytes) =>
+                            {
+                                RandomAccess.Write(file.SafeFileHandle, _domain.GetSpan(external, (int)bytes), external);
+                                recopied += bytes;
+                            });
                         }
                     }
 
@@ -101,12 +119,30 @@ public sealed partial class PersistentPool
     }
 
     /// <summary>
+    /// Which pieces lie wholly in the bodies of free chunks (under the heap's chunk lock): content nothing reads, which
+    /// the copy leaves as the zeroes the file was allocated with. Only their chunks' header lines matter, and those
+    /// lie in other pieces.
+    /// </summary>
+    private bool[] PiecesInFreeChunks(long length)
+    {
+        var free = new bool[PieceCount(length)];
+        _heap.ForEachFreeBody((offset, bytes) =>
+        {
+            for (var index = (offset + BackupPiece - 1) / BackupPiece; index < (offset + bytes) / BackupPiece && index < free.Length; index++)
+            {
+                free[index] = true;
+            }
+        });
+        return free;
+    }
+
+    /// <summary>
     /// The first pass, while writers run: copies every piece of the mapping to <paramref name="file"/> through a
-    /// buffer and returns each piece's hash. A piece is hashed exactly as it is written: memory read twice could
+    /// buffer (but those in free chunks then, <paramref name="skip"/>) and returns each piece's hash. A piece is hashed exactly as it is written: memory read twice could
     /// differ, and a later change back would then hide a piece written in between. Each 4 MiB written is sent on to
     /// the disk at once, so the final fsync does not start the whole file's writeback.
     /// </summary>
-    private ulong[] CopyAllPieces(SafeFileHandle file)
+    private ulong[] CopyAllPieces(SafeFileHandle file, bool[] skip)
     {
         var length = _domain.Length;
         var hashes = new ulong[PieceCount(length)];
@@ -117,6 +153,11 @@ public sealed partial class PersistentPool
             for (int index; (index = Interlocked.Increment(ref next)) < hashes.Length;)
             {
                 var offset = (long)index * BackupPiece;
+                if (skip[index])
+                {
+                    continue;
+                }
+
                 var piece = buffer.AsSpan(0, PieceLength(length, offset));
                 _domain.GetSpan(offset, piece.Length).CopyTo(piece);
                 hashes[index] = XxHash3.HashToUInt64(piece);
@@ -132,13 +173,15 @@ public sealed partial class PersistentPool
 
     /// <summary>
     /// The second pass, while writes are held (memory stays as it is): hashes every piece again and copies those
-    /// whose hash differs from the first pass's, or that the pool grew into since; returns the bytes copied.
+    /// whose hash differs from the first pass's, that it left out while their chunks were free (unless they still
+    /// are), or that the pool grew into since; returns the bytes copied.
     /// </summary>
-    private long CopyChangedPieces(SafeFileHandle file, ulong[] hashes, out long length)
+    private long CopyChangedPieces(SafeFileHandle file, ulong[] hashes, bool[] skipped, out long length)
     {
         var total = _domain.Length;
         length = total;
         var count = PieceCount(total);
+        var free = PiecesInFreeChunks(total);
         var written = 0L;
         var next = -1;
         OnWorkers(() =>
@@ -147,7 +190,7 @@ public sealed partial class PersistentPool
             {
                 var offset = (long)index * BackupPiece;
                 var piece = (ReadOnlySpan<byte>)_domain.GetSpan(offset, PieceLength(total, offset));
-                if (index < hashes.Length && hashes[index] == XxHash3.HashToUInt64(piece))
+                if (free[index] || (index < hashes.Length && !skipped[index] && hashes[index] == XxHash3.HashToUInt64(piece)))
                 {
                     continue;
                 }

@@ -92,10 +92,7 @@ public sealed partial class PersistentPool
         File.SetUnixFileMode(file.SafeFileHandle, File.GetUnixFileMode(original)); // the pool file's, not the umask's
         var length = _domain.Length;
         file.SetLength(length);
-        if (LibC.PosixFallocate((int)file.SafeFileHandle.DangerousGetHandle(), 0, length) is var error and not 0)
-        {
-            throw PmemIOException.FromErrno($"posix_fallocate of {length} bytes", copy, error);
-        }
+        DurableFiles.Allocate(file.SafeFileHandle, 0, length, copy);
 
         long copied = 0;
         _heap.ForEachFreeBody((free, freeLength) =>
@@ -104,16 +101,27 @@ public sealed partial class PersistentPool
             copied = free + freeLength;
         });
         CopyRange(file.SafeFileHandle, copied, length - copied);
+        ForEachLogOutsideSlots((external, bytes) => CopyRange(file.SafeFileHandle, external, bytes));
+    }
+
+    /// <summary>
+    /// Visits the heap ranges the lane slots' headers name as holding their logs' entries (logs too large for a slot;
+    /// <see cref="RedoLog.ExternalOffset"/>), bounded by the pool, whether the log is whole or not: they lie in blocks
+    /// reserved, not allocated, so in free chunks, and recovery reads them even retired. A copy that leaves free chunks
+    /// out copies these.
+    /// </summary>
+    private void ForEachLogOutsideSlots(Action<long, long> visit)
+    {
+        var length = _domain.Length;
         for (var lane = 0; lane < _lanes.Count; lane++)
         {
             for (var slot = 0; slot < LaneSet.SlotsPerLane; slot++)
             {
                 var header = _lanes.SlotOffset(lane, slot);
                 var external = _domain.Read<long>(header + RedoLog.ExternalOffset);
-                var bytes = _domain.Read<uint>(header + RedoLog.EntryBytesOffset);
                 if (external > 0 && external < length)
                 {
-                    CopyRange(file.SafeFileHandle, external, Math.Min(bytes, length - external));
+                    visit(external, Math.Min(_domain.Read<uint>(header + RedoLog.EntryBytesOffset), length - external));
                 }
             }
         }
