@@ -32,10 +32,10 @@ public sealed partial class PersistentPool
     /// lane, other writes in their slow path, commits in progress finish) while every piece is hashed again and those
     /// that changed are copied again. Writers wait only for that second pass, not for the whole copy. Pieces that lie
     /// in free chunks are not copied (the copy's blocks are allocated in full and read as zeroes there), so a backup
-    /// costs what the pool holds rather than its size. Both passes run
-    /// on up to four threads (the caller's and the thread pool's). The copy goes to a
-    /// hidden temporary file beside the destination, is flushed to disk and then renamed into place, so a failed or
-    /// interrupted backup leaves no partial file under the destination's name. One backup runs at a time per pool.
+    /// costs what the pool holds rather than its size. Both passes run on up to four threads (the caller's and the
+    /// thread pool's). The copy goes to a hidden temporary file beside the destination, is flushed to disk and then
+    /// renamed into place, so a failed or interrupted backup leaves no partial file under the destination's name. One
+    /// backup runs at a time per pool.
     /// </remarks>
     /// <param name="destination">The new file (a directory: a file of the pool's name in it).</param>
     /// <param name="overwrite">Replace an existing destination (atomically, by the rename).</param>
@@ -138,9 +138,10 @@ public sealed partial class PersistentPool
 
     /// <summary>
     /// The first pass, while writers run: copies every piece of the mapping to <paramref name="file"/> through a
-    /// buffer (but those in free chunks then, <paramref name="skip"/>) and returns each piece's hash. A piece is hashed exactly as it is written: memory read twice could
-    /// differ, and a later change back would then hide a piece written in between. Each 4 MiB written is sent on to
-    /// the disk at once, so the final fsync does not start the whole file's writeback.
+    /// buffer (but those in free chunks then, <paramref name="skip"/>) and returns each piece's hash. A piece is hashed
+    /// exactly as it is written: memory read twice could differ, and a later change back would then hide a piece
+    /// written in between. Each 4 MiB written is sent on to the disk at once, so the final fsync does not start the
+    /// whole file's writeback.
     /// </summary>
     private ulong[] CopyAllPieces(SafeFileHandle file, bool[] skip)
     {
