@@ -30,19 +30,6 @@ internal static class DurableFiles
         }
     }
 
-    /// <summary>
-    /// Allocates <paramref name="file"/>'s blocks over [offset, offset + length) (Linux; elsewhere nothing), so that
-    /// ranges a copy leaves unwritten read as zeroes and a full disk fails here, not as SIGBUS in a later mapping.
-    /// </summary>
-    /// <exception cref="PmemIOException">The file system refused (for example, no space left).</exception>
-    public static void Allocate(SafeFileHandle file, long offset, long length, string path)
-    {
-        if (OperatingSystem.IsLinux() && length > 0 && LibC.PosixFallocate((int)file.DangerousGetHandle(), offset, length) is var error and not 0)
-        {
-            throw PmemIOException.FromErrno($"posix_fallocate of {length} bytes at {offset}", path, error);
-        }
-    }
-
     /// <summary>Makes the entries of <paramref name="directory"/> durable: a rename into it survives a power failure.</summary>
     /// <exception cref="IOException">The directory cannot be opened or synced.</exception>
     public static void SyncDirectory(string directory)

@@ -27,6 +27,7 @@ internal static unsafe partial class LibC
     public struct FileInfo
     {
         public long Size;
+        public long Blocks; // of 512 bytes: fewer than the size needs when the file is sparse
         public uint Mode;
         public ulong RDev;
         public ulong Inode;
@@ -113,8 +114,8 @@ internal static unsafe partial class LibC
 
     private static int FileStatus(int dirfd, string path, int flags, out FileInfo info)
     {
-        // struct statx is 256 bytes: stx_mode (u16) at 28, stx_ino (u64) at 32, stx_size (u64) at 40,
-        // stx_rdev_major/minor (u32) at 128/132, stx_dev_major/minor (u32) at 136/140.
+        // struct statx is 256 bytes: stx_mode (u16) at 28, stx_ino (u64) at 32, stx_size (u64) at 40, stx_blocks (u64)
+        // at 48, stx_rdev_major/minor (u32) at 128/132, stx_dev_major/minor (u32) at 136/140.
         byte* buffer = stackalloc byte[256];
         info = default;
         if (Statx(dirfd, path, flags, STATX_BASIC_STATS, buffer) != 0)
@@ -127,6 +128,7 @@ internal static unsafe partial class LibC
         info.DevMinor = *(uint*)(buffer + 140);
         info.Mode = *(ushort*)(buffer + 28);
         info.Size = *(long*)(buffer + 40);
+        info.Blocks = *(long*)(buffer + 48);
         info.RDev = ((ulong)*(uint*)(buffer + 128) << 32) | *(uint*)(buffer + 132);
         return 0;
     }

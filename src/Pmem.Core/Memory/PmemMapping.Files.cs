@@ -83,6 +83,19 @@ public sealed unsafe partial class PmemMapping
         return new FileDescriptorHandle(fd);
     }
 
+    /// <summary>
+    /// Gives the holes of a sparse file (a backup, a copy made with <c>cp --sparse</c>) their blocks, so that a full
+    /// disk fails here and not as SIGBUS at a later store into the mapping. Does nothing for an allocated file.
+    /// </summary>
+    /// <exception cref="PmemIOException">The file system has no room for the file's blocks.</exception>
+    internal void AllocateHoles()
+    {
+        if (LibC.FileStatus(_file.Fd, out var info) == 0 && (info.Mode & LibC.S_IFMT) == LibC.S_IFREG && info.Blocks * 512 < info.Size)
+        {
+            SetFileSize(_file.Fd, Path, info.Size, info.Size, sparse: false);
+        }
+    }
+
     private static void SetFileSize(int fd, string path, long currentSize, long length, bool sparse)
     {
         if (currentSize != length && LibC.Ftruncate(fd, length) != 0)

@@ -31,8 +31,8 @@ public sealed partial class PersistentPool
     /// The file is copied once while writers run, hashing each 256 KiB piece; then writes are held (commits wait for a
     /// lane, other writes in their slow path, commits in progress finish) while every piece is hashed again and those
     /// that changed are copied again. Writers wait only for that second pass, not for the whole copy. Pieces that lie
-    /// in free chunks are not copied (the copy's blocks are allocated in full and read as zeroes there), so a backup
-    /// costs what the pool holds rather than its size. Both passes run on up to four threads (the caller's and the
+    /// in free chunks are not copied (they stay holes in the copy, zeroes to read; a writable open of it allocates
+    /// them), so a backup costs what the pool holds rather than its size. Both passes run on up to four threads (the caller's and the
     /// thread pool's). The copy goes to a hidden temporary file beside the destination, is flushed to disk and then
     /// renamed into place, so a failed or interrupted backup leaves no partial file under the destination's name. One
     /// backup runs at a time per pool.
@@ -73,8 +73,7 @@ public sealed partial class PersistentPool
                 using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0))
                 {
                     var allocated = _domain.Length;
-                    file.SetLength(allocated);
-                    DurableFiles.Allocate(file.SafeFileHandle, 0, allocated, temporary); // what no pass writes reads as zeroes
+                    file.SetLength(allocated); // what no pass writes stays a hole (zeroes; an open of the copy allocates them)
                     bool[] freeAtFirst;
                     lock (_heap.ChunkLock)
                     {
@@ -93,7 +92,6 @@ public sealed partial class PersistentPool
                                 file.SetLength(length); // the pool grew since the first pass began
                             }
 
-                            DurableFiles.Allocate(file.SafeFileHandle, allocated, length - allocated, temporary);
                             ForEachLogOutsideSlots((external, bytes) =>
                             {
                                 RandomAccess.Write(file.SafeFileHandle, _domain.GetSpan(external, (int)bytes), external);
@@ -120,7 +118,7 @@ public sealed partial class PersistentPool
 
     /// <summary>
     /// Which pieces lie wholly in the bodies of free chunks (under the heap's chunk lock): content nothing reads, which
-    /// the copy leaves as the zeroes the file was allocated with. Only their chunks' header lines matter, and those
+    /// the copy leaves as holes (zeroes). Only their chunks' header lines matter, and those
     /// lie in other pieces.
     /// </summary>
     private bool[] PiecesInFreeChunks(long length)

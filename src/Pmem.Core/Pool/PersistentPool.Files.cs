@@ -155,6 +155,11 @@ public sealed partial class PersistentPool
                 throw new PoolLockedException(path);
             }
 
+            if (!readOnly && mapping.Length >= PoolLayout.HeaderSize && BitConverter.ToUInt64(mapping.GetSpan(PoolLayout.MagicOffset, 8)) == PoolLayout.Magic)
+            {
+                mapping.AllocateHoles(); // a pool's only: a foreign sparse file is refused below, as it is
+            }
+
             // The durability mode picks the domain; a nonsense value is refused by the header check that follows.
             // Private pages need no flush nor msync: the process-crash domain only orders stores.
             var durability = (DurabilityMode)BitConverter.ToInt32(mapping.GetSpan(PoolLayout.DurabilityOffset, 4));

@@ -76,9 +76,8 @@ public sealed partial class PersistentPool
     }
 
     /// <summary>
-    /// Copies the mapping into a new file (the pool file's own lock keeps other readers of it out, File.Copy too): its
-    /// blocks allocated in full first (so a full disk fails here, not as SIGBUS later), then every byte but the bodies
-    /// of free chunks, which stay zeroes. Only logs too large for their slot lie in free chunks (in blocks reserved, not
+    /// Copies the mapping into a new file (the pool file's own lock keeps other readers of it out, File.Copy too):
+    /// every byte but the bodies of free chunks, which stay holes (the copy's open gives them blocks). Only logs too large for their slot lie in free chunks (in blocks reserved, not
     /// allocated) and recovery reads them even retired: whatever a slot's header names is copied too, damaged or not.
     /// The page cache holds the copy until the migrated copy is synced.
     /// </summary>
@@ -92,7 +91,6 @@ public sealed partial class PersistentPool
         File.SetUnixFileMode(file.SafeFileHandle, File.GetUnixFileMode(original)); // the pool file's, not the umask's
         var length = _domain.Length;
         file.SetLength(length);
-        DurableFiles.Allocate(file.SafeFileHandle, 0, length, copy);
 
         long copied = 0;
         _heap.ForEachFreeBody((free, freeLength) =>
@@ -147,6 +145,8 @@ public sealed partial class PersistentPool
             {
                 throw new PoolLockedException(copy);
             }
+
+            mapping.AllocateHoles(); // the free chunks the copy left out: a full disk fails before the migration
 
             domain = mapping.CreateDomain(DurabilityMode.ProcessCrash);
             using var pool = Open(domain, layout, options with { MigrateInPlace = true }, description, readOnly: false);

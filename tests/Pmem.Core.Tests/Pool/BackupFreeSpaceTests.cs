@@ -70,12 +70,41 @@ public sealed class BackupFreeSpaceTests : IDisposable
         Assert.True(inPool >= 6 * (LargeString / Freed.Length) * 9 / 10, $"the pool should still hold the freed strings' bytes ({inPool})");
         Assert.True(inBackup < inPool / 4, $"the backup holds {inBackup} of the {inPool} pieces of freed strings the pool holds");
         Assert.Equal(new FileInfo(path).Length, new FileInfo(result.Destination).Length);
+        Assert.True(AllocatedBytes(result.Destination) < new FileInfo(path).Length / 2, "the backup should be sparse where the pool was free");
 
+        // Reading it leaves it as it is; opening it to write gives its holes blocks first (a full disk fails then, not
+        // as SIGBUS at a store).
+        using (var readOnly = PersistentPool.OpenReadOnly(result.Destination, "backup"))
+        {
+            Assert.Equal(20, readOnly.Root<Registry>().Accounts.Count);
+        }
+
+        Assert.True(AllocatedBytes(result.Destination) < new FileInfo(path).Length / 2);
         using var copy = PersistentPool.Open(result.Destination, "backup");
+        Assert.True(AllocatedBytes(result.Destination) >= new FileInfo(path).Length, "a writable open should allocate the holes");
         Assert.Equal(Enumerable.Range(0, 20).Select(i => ($"kept {i}", (long)i)), copy.Root<Registry>().Accounts.Select(a => (a!.Owner!, a.Balance)));
         var report = copy.Check();
         Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
         Assert.Empty(report.Unreachable);
+    }
+
+    [Fact]
+    public void A_sparse_file_that_is_no_pool_gets_no_blocks_from_an_open()
+    {
+        var path = PoolPath("foreign.img");
+        using (var file = File.Create(path))
+        {
+            file.SetLength(64 << 20);
+        }
+
+        Assert.Throws<PoolCorruptedException>(() => PersistentPool.Open(path, "backup"));
+        Assert.True(AllocatedBytes(path) < 1 << 20, "opening a foreign file must not allocate it");
+    }
+
+    private static long AllocatedBytes(string path)
+    {
+        Assert.Equal(0, Pmem.Memory.LibC.FileStatus(path, out var info));
+        return info.Blocks * 512;
     }
 
     private static int Occurrences(ReadOnlySpan<byte> bytes, ReadOnlySpan<byte> marker)
