@@ -6,7 +6,7 @@ using Pmem.Pool;
 namespace Pmem.Benchmarks;
 
 /// <summary>
-/// A 1 GiB pool holding 1,000,000 objects of 64 bytes. <c>File_copy</c> copies a closed file of the same pool (the
+/// A 1 GiB pool holding 1,000,000 objects of 64 bytes (and, with <see cref="Fill"/> "full", 840 strings of 1 MiB). <c>File_copy</c> copies a closed file of the same pool (the
 /// issue's reference); <c>Backup_quiet</c> backs the open pool up with no other thread; <c>Backup_with_writer</c> does
 /// so while another thread commits transfers as fast as it can. Each backup is flushed to disk (File.Copy is not: the
 /// ratio is the conservative one; <c>File_copy_and_fsync</c> is the like-for-like reference). The writer's commits and how long they were held are printed per iteration.
@@ -23,6 +23,10 @@ public class PoolBackupBenchmarks
 
     [Params("shm", "disk")]
     public string Place { get; set; } = "shm";
+
+    /// <summary>"objects": the million objects only (64 MB of a 1 GiB pool); "full": also strings of 1 MiB up to ~90 % of it.</summary>
+    [Params("objects", "full")]
+    public string Fill { get; set; } = "objects";
 
     [GlobalSetup]
     public void Setup()
@@ -43,11 +47,20 @@ public class PoolBackupBenchmarks
 
                 tx.Commit();
             }
+
+            if (Fill == "full")
+            {
+                var text = new string('x', (512 << 10) - 64); // UTF-16, a large block of four chunks
+                for (var i = 0; i < 840; i++)
+                {
+                    pool.New<Blob>().Text = text;
+                }
+            }
         }
 
         File.Copy(_closed, _open);
         _pool = PersistentPool.Open(_open, "bench", new PoolOpenOptions { Types = [Item.PersistentType] });
-        Console.WriteLine($"// {Objects} objects in a {PoolSize >> 20} MiB pool on {directory} ({_pool.Domain.FlushPath})");
+        Console.WriteLine($"// {Objects} objects ({Fill}) in a {PoolSize >> 20} MiB pool on {directory} ({_pool.Domain.FlushPath}), {_pool.GetStatistics().AllocatedBytes >> 20} MiB allocated");
     }
 
     [Benchmark(Baseline = true)]
@@ -101,6 +114,18 @@ public class PoolBackupBenchmarks
         File.Delete(_closed);
         File.Delete(_open);
         File.Delete(_destination);
+    }
+
+    /// <summary>A string, to fill the pool.</summary>
+    private sealed class Blob : PersistentObject, IPersistentObject<Blob>
+    {
+        private Blob(ObjectHandle handle) : base(handle) { }
+
+        public static PersistentTypeInfo PersistentType { get; } = new("bench.backup.blob", 64, 0xB4C2, 1, [new("Text", "string", 0, 8, isNullable: true)]);
+
+        static Blob IPersistentObject<Blob>.Attach(ObjectHandle handle) => new(handle);
+
+        public string? Text { get => ReadString(0); set => WriteString(0, value); }
     }
 
     /// <summary>A long in 64 bytes.</summary>
