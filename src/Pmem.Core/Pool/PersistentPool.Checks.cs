@@ -187,14 +187,11 @@ public sealed partial class PersistentPool
                 continue;
             }
 
-            var target = _domain.Read<long>(offset + field.Offset);
-            if (field.Kind == PersistentFieldKind.Reference)
+            // Only a whole word of 0 is null: a reference with generation bits but offset 0 is damage, as reads find.
+            var word = _domain.Read<long>(offset + field.Offset);
+            if (word != 0)
             {
-                target = BlockGeneration.TargetOf(target); // its generation is checked by Follow
-            }
-
-            if (target != 0)
-            {
+                var target = field.Kind == PersistentFieldKind.Reference ? BlockGeneration.TargetOf(word) : word; // Follow checks the generation
                 var expected = field.Kind switch
                 {
                     PersistentFieldKind.String => "string",

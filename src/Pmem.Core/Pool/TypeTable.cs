@@ -123,6 +123,12 @@ internal sealed class TypeTable
             byId[types[i].TypeId] = types[i];
         }
 
+        // A migration retires an entry in the commit that ends it, so a newer live entry of its name always exists.
+        if (Array.Find(types, t => t.IsRetired && !byId.ContainsKey(t.TypeId)) is { } orphan)
+        {
+            throw new PoolCorruptedException(_poolPath, $"type table entry {orphan.Index - FirstUserTypeIndex} records '{orphan.Name}' as retired by a migration, but no entry holds the type's current layout");
+        }
+
         _snapshot = new Snapshot(types, byId);
     }
 

@@ -68,9 +68,26 @@ public sealed class PoolCrashTests
             thread.Join();
             if (failure is not null)
             {
+                KeepFailedImage(image, point);
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
             }
         };
+
+    /// <summary>The variable naming a directory where checkers keep the images they failed on (to replay a failure seen once).</summary>
+    internal const string FailedImagesVariable = "PMEM_CRASH_FAILED_IMAGES";
+
+    private static void KeepFailedImage(byte[] image, CrashPoint point)
+    {
+        if (Environment.GetEnvironmentVariable(FailedImagesVariable) is not { Length: > 0 } directory)
+        {
+            return;
+        }
+
+        var test = TestContext.Current.Test?.TestDisplayName ?? "unknown";
+        var name = string.Concat(test.Select(c => char.IsLetterOrDigit(c) ? c : '_'));
+        Directory.CreateDirectory(directory);
+        File.WriteAllBytes(Path.Combine(directory, $"{name[..Math.Min(name.Length, 120)]}-{point.DrainIndex}-{point.Kind}-{point.Seed}.img"), image);
+    }
 
     internal static void Report(string name, CrashCampaignResult result)
     {

@@ -131,6 +131,28 @@ public sealed class DanglingReferenceTests : IDisposable
     }
 
     [Fact]
+    public void A_reference_word_with_a_generation_and_offset_0_is_damage_for_check_reads_and_repair_alike()
+    {
+        // Only a word of 0 is null; bits above the offset with no offset are damage (a flipped bit), not a null.
+        var domain = MemoryDomain.Create(8 << 20);
+        using var pool = PersistentPool.Create(domain, LayoutName);
+        var root = pool.Root<Ledger>();
+        root.First = pool.New<Account>();
+        var slot = root.Offset; // Ledger.First
+        domain.WriteDurable(slot, BlockGeneration.Reference(0, 7));
+
+        Assert.Throws<PersistentDanglingReferenceException>(() => root.First);
+        var error = Assert.Single(pool.Check().Errors);
+        Assert.Contains("points to 0", error);
+
+        var steps = PoolRepair.Repair(pool);
+        Assert.Contains(steps, step => step.Kind == "null-reference");
+        Assert.Equal(0L, domain.Read<long>(slot));
+        Assert.Null(root.First);
+        Assert.True(pool.Check().IsConsistent);
+    }
+
+    [Fact]
     public void Deleting_through_a_handle_kept_past_its_object_leaves_the_new_object_alone()
     {
         using var pool = PersistentPool.Create(MemoryDomain.Create(8 << 20), LayoutName);

@@ -41,6 +41,27 @@ public sealed class PoolOpenErrorTests
         Assert.Equal("kept", pool.Root<Ledger>().Name);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void A_type_entry_marked_retired_with_no_current_entry_is_refused(int entry)
+    {
+        // Only the commit that ends a migration retires an entry, beside the live one it migrated to: a lone retired
+        // entry is a damaged schema word, whose objects would all be refused at their first read.
+        byte[] image;
+        using (var pool = PersistentPool.Create(MemoryDomain.Create(4 << 20), Schema.SchemaEvolutionTests.Layout))
+        {
+            Schema.SchemaEvolutionTests.FillV1(pool, 3); // two types with schema records: the directory, the person
+            image = ((MemoryDomain)pool.Domain).ToArray();
+        }
+
+        var word = image.AsSpan((int)PoolLayout.SchemaWordOffset(entry), 8);
+        BinaryPrimitives.WriteUInt64LittleEndian(word, BinaryPrimitives.ReadUInt64LittleEndian(word) | PoolLayout.SchemaRetiredBit);
+        var error = OpenFails<PoolCorruptedException>(image, Schema.SchemaEvolutionTests.Layout);
+        Assert.Contains($"type table entry {entry} records", error.Message);
+        Assert.Contains("retired by a migration", error.Message);
+    }
+
     [Fact]
     public void Something_that_is_not_a_pool_is_refused()
     {
