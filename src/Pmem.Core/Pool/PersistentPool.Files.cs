@@ -165,7 +165,7 @@ public sealed partial class PersistentPool
             var durability = (DurabilityMode)BitConverter.ToInt32(mapping.GetSpan(PoolLayout.DurabilityOffset, 4));
             domain = mapping.CreateDomain(readOnly ? DurabilityMode.ProcessCrash : Enum.IsDefined(durability) ? durability : DurabilityMode.PowerFailure);
             (original, var evolution) = OpenRecovered(domain, layout, options, path);
-            migrated = !readOnly && MigratesThroughCopy(domain, evolution, options, path) ? original.MigrateInCopy(path, layout, options) : null;
+            migrated = !readOnly && MigratesThroughCopy(domain, evolution, options, info.FullName) ? original.MigrateInCopy(info.FullName, layout, options) : null;
             if (migrated is null)
             {
                 original.FinishOpen(evolution, options, readOnly);

@@ -41,14 +41,16 @@ public sealed partial class PersistentPool
     /// <returns>What the migration reports for <see cref="MigratedAtOpen"/>; null when the file could not be copied
     /// (the copy is removed and this pool is untouched: the caller migrates in place).</returns>
     /// <remarks>Whatever the migration throws (a migration hook's exception, a full pool) propagates; the pool file is then unchanged.</remarks>
-    private IReadOnlyList<string>? MigrateInCopy(string file, string layout, PoolOpenOptions options)
+    /// <param name="target">The pool file itself, not a symbolic link to it: the copy is renamed over the file.</param>
+    /// <param name="layout">The pool's layout name.</param>
+    /// <param name="options">The open's types and migrations.</param>
+    private IReadOnlyList<string>? MigrateInCopy(string target, string layout, PoolOpenOptions options)
     {
         if (OperatingSystem.IsWindows())
         {
             return null; // pool files are Linux's (mmap, flock); the copy needs its file modes
         }
 
-        var target = File.ResolveLinkTarget(file, returnFinalTarget: true)?.FullName ?? file; // rename over the file, not a link to it
         var copy = MigrationCopyPath(target);
         try
         {
@@ -100,29 +102,6 @@ public sealed partial class PersistentPool
         });
         CopyRange(file.SafeFileHandle, copied, length - copied);
         ForEachLogOutsideSlots((external, bytes) => CopyRange(file.SafeFileHandle, external, bytes));
-    }
-
-    /// <summary>
-    /// Visits the heap ranges the lane slots' headers name as holding their logs' entries (logs too large for a slot;
-    /// <see cref="RedoLog.ExternalOffset"/>), bounded by the pool, whether the log is whole or not: they lie in blocks
-    /// reserved, not allocated, so in free chunks, and recovery reads them even retired. A copy that leaves free chunks
-    /// out copies these.
-    /// </summary>
-    private void ForEachLogOutsideSlots(Action<long, long> visit)
-    {
-        var length = _domain.Length;
-        for (var lane = 0; lane < _lanes.Count; lane++)
-        {
-            for (var slot = 0; slot < LaneSet.SlotsPerLane; slot++)
-            {
-                var header = _lanes.SlotOffset(lane, slot);
-                var external = _domain.Read<long>(header + RedoLog.ExternalOffset);
-                if (external > 0 && external < length)
-                {
-                    visit(external, Math.Min(_domain.Read<uint>(header + RedoLog.EntryBytesOffset), length - external));
-                }
-            }
-        }
     }
 
     private void CopyRange(SafeFileHandle file, long offset, long length)

@@ -229,4 +229,27 @@ public sealed partial class PersistentPool
             throw new PoolCorruptedException(Path, $"the root object at offset {root} is not an allocated object of its recorded type");
         }
     }
+
+    /// <summary>
+    /// Visits the heap ranges the lane slots' headers name as holding their logs' entries (logs too large for a slot;
+    /// <see cref="RedoLog.ExternalOffset"/>), bounded by the pool, whether the log is whole or not: they lie in blocks
+    /// reserved, not allocated, so in free chunks, and recovery reads them even retired. A copy that leaves free chunks
+    /// out copies these.
+    /// </summary>
+    private void ForEachLogOutsideSlots(Action<long, long> visit)
+    {
+        var length = _domain.Length;
+        for (var lane = 0; lane < _lanes.Count; lane++)
+        {
+            for (var slot = 0; slot < LaneSet.SlotsPerLane; slot++)
+            {
+                var header = _lanes.SlotOffset(lane, slot);
+                var external = _domain.Read<long>(header + RedoLog.ExternalOffset);
+                if (external > 0 && external < length)
+                {
+                    visit(external, Math.Min(_domain.Read<uint>(header + RedoLog.EntryBytesOffset), length - external));
+                }
+            }
+        }
+    }
 }
