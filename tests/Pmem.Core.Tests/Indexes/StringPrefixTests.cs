@@ -23,11 +23,7 @@ public sealed class StringPrefixTests : IDisposable
     private readonly string _directory = Directory.CreateDirectory(
         Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), $"pmem-prefix-{Guid.NewGuid():N}")).FullName;
 
-    public void Dispose()
-    {
-        StringIndexOperations.BuildsUnprefixedTrees = false;
-        Directory.Delete(_directory, recursive: true);
-    }
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
 
     private string PoolPath => Path.Combine(_directory, "club.pool");
 
@@ -170,17 +166,54 @@ public sealed class StringPrefixTests : IDisposable
     }
 
     [Fact]
+    public void The_former_layout_switch_changes_only_the_trees_its_own_thread_builds()
+    {
+        // Process-wide, it once made index tests running beside this class build unprefixed trees, then refuse them.
+        var names = Names();
+        StringIndexOperations.BuildsUnprefixedTrees = true;
+        try
+        {
+            Exception? failure = null;
+            var other = new Thread(() =>
+            {
+                try
+                {
+                    using var pool = PersistentPool.Create(PoolPath, "tests", 16 << 20);
+                    Fill(pool, names);
+                    Assert.Equal((int)(KeyOrder.OrdinalPrefixed | SortedLayout.ObjectOffsetOrder), KeyOrderOfNames(pool));
+                    AssertLookups(pool, names);
+                }
+                catch (Exception e)
+                {
+                    failure = e;
+                }
+            });
+            other.Start();
+            other.Join();
+            Assert.Null(failure);
+        }
+        finally
+        {
+            StringIndexOperations.BuildsUnprefixedTrees = false;
+        }
+    }
+
+    [Fact]
     public void A_pool_whose_string_index_has_no_prefixes_is_read_as_it_is_and_rebuilt_with_prefixes_at_a_writable_open()
     {
         var names = Names();
-        StringIndexOperations.BuildsUnprefixedTrees = true;
-        using (var pool = PersistentPool.Create(PoolPath, "tests", 16 << 20))
+        StringIndexOperations.BuildsUnprefixedTrees = true; // this thread's trees only
+        try
         {
+            using var pool = PersistentPool.Create(PoolPath, "tests", 16 << 20);
             Fill(pool, names);
             Assert.Equal((int)(KeyOrder.Ordinal | SortedLayout.ObjectOffsetOrder), KeyOrderOfNames(pool));
         }
+        finally
+        {
+            StringIndexOperations.BuildsUnprefixedTrees = false; // the thread runs other tests next
+        }
 
-        StringIndexOperations.BuildsUnprefixedTrees = false;
         using (var pool = PersistentPool.OpenReadOnly(PoolPath, "tests"))
         {
             Assert.Equal((int)(KeyOrder.Ordinal | SortedLayout.ObjectOffsetOrder), KeyOrderOfNames(pool)); // read in its own layout

@@ -158,8 +158,12 @@ internal sealed class StringIndexOperations : IndexOperations<string>
 {
     public static readonly StringIndexOperations Instance = new();
 
-    /// <summary>Tests set this to build trees in the former layout, as older pools hold them.</summary>
-    internal static bool BuildsUnprefixedTrees { get; set; }
+    // Per thread: a test that builds trees in the former layout must not change the trees other tests, running beside
+    // it in the process, build or check (they would refuse their own prefixed trees as another key type).
+    [ThreadStatic] private static bool t_buildsUnprefixedTrees;
+
+    /// <summary>Tests set this on their thread to build trees in the former layout, as older pools hold them.</summary>
+    internal static bool BuildsUnprefixedTrees { get => t_buildsUnprefixedTrees; set => t_buildsUnprefixedTrees = value; }
 
     protected override IndexKeys<string> Keys => BuildsUnprefixedTrees ? StringIndexKeys.Instance : PrefixedStringIndexKeys.Instance;
 
