@@ -7,6 +7,13 @@ using Pmem.Memory;
 
 // Usage: dotnet run -c Release --project bench/Pmem.Benchmarks -- --filter '*' --inProcess
 //        dotnet run -c Release --project bench/Pmem.Benchmarks -- --throughput [--places ...] [--builds A=exe,B=exe]
+//        dotnet run -c Release --project bench/Pmem.Benchmarks -- --first-migration template|run ... (FirstMigration.cs)
+if (args is ["--first-migration", .. var migration])
+{
+    FirstMigration.Run(migration); // before anything else runs: the timed open must find nothing compiled
+    return;
+}
+
 if (!args.Contains("--throughput-child"))
 {
     Console.WriteLine($"Engine: {LibPmem.ActiveFlushPath} — {LibPmem.Description}");

@@ -30,23 +30,27 @@ public class SchemaMigrationBenchmarks
         var directory = Place == "shm" ? BenchPools.ShmDirectory : BenchPools.DiskDirectory;
         _template = BenchPools.NewPath(directory, "migration-template");
         _work = BenchPools.NewPath(directory, "migration-work");
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        using (var pool = PersistentPool.Create(_template, "bench", PoolSize, new PoolCreateOptions { LaneSize = 1 << 20 }))
-        {
-            for (var done = 0; done < Objects; done += 1000)
-            {
-                using var tx = pool.BeginTransaction();
-                for (var i = 0; i < 1000; i++)
-                {
-                    var item = pool.New<ItemV1>();
-                    item.Balance = done + i;
-                }
+        CreateTemplate(_template);
+    }
 
-                tx.Commit();
+    /// <summary>Writes the version-1 pool every migration starts from: <see cref="Objects"/> items in 1,000-object transactions.</summary>
+    internal static void CreateTemplate(string path)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        using var pool = PersistentPool.Create(path, "bench", PoolSize, new PoolCreateOptions { LaneSize = 1 << 20 });
+        for (var done = 0; done < Objects; done += 1000)
+        {
+            using var tx = pool.BeginTransaction();
+            for (var i = 0; i < 1000; i++)
+            {
+                var item = pool.New<ItemV1>();
+                item.Balance = done + i;
             }
 
-            Console.WriteLine($"// {Objects} objects in a {PoolSize >> 20} MiB pool on {directory} ({pool.Domain.FlushPath}), created in {watch.Elapsed.TotalSeconds:F1} s");
+            tx.Commit();
         }
+
+        Console.WriteLine($"// {Objects} objects in a {PoolSize >> 20} MiB pool at {path} ({pool.Domain.FlushPath}), created in {watch.Elapsed.TotalSeconds:F1} s");
     }
 
     [IterationSetup]
@@ -105,7 +109,7 @@ public class SchemaMigrationBenchmarks
     }
 
     /// <summary>Version 1: a long in 64 bytes.</summary>
-    private sealed class ItemV1 : PersistentObject, IPersistentObject<ItemV1>
+    internal sealed class ItemV1 : PersistentObject, IPersistentObject<ItemV1>
     {
         private ItemV1(ObjectHandle handle) : base(handle) { }
 
@@ -117,7 +121,7 @@ public class SchemaMigrationBenchmarks
     }
 
     /// <summary>A property added that still fits: converted in place.</summary>
-    private sealed class ItemInPlace : PersistentObject, IPersistentObject<ItemInPlace>
+    internal sealed class ItemInPlace : PersistentObject, IPersistentObject<ItemInPlace>
     {
         private ItemInPlace(ObjectHandle handle) : base(handle) { }
 
@@ -128,7 +132,7 @@ public class SchemaMigrationBenchmarks
     }
 
     /// <summary>A property added past the first line: every object moves to a 128-byte block.</summary>
-    private sealed class ItemGrown : PersistentObject, IPersistentObject<ItemGrown>
+    internal sealed class ItemGrown : PersistentObject, IPersistentObject<ItemGrown>
     {
         private ItemGrown(ObjectHandle handle) : base(handle) { }
 

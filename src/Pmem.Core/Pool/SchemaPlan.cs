@@ -1,4 +1,5 @@
 // SchemaPlan -- how each property of a changed type is carried from its stored layout to the program's, or why not.
+using System.Collections.Immutable;
 using Pmem.Objects;
 
 namespace Pmem.Pool;
@@ -36,8 +37,8 @@ internal sealed class SchemaPlan
     {
         Stored = stored;
         Program = program;
-        Steps = steps;
-        Dropped = dropped;
+        Steps = [.. steps];
+        Dropped = [.. dropped];
         Problems = problems;
     }
 
@@ -45,10 +46,11 @@ internal sealed class SchemaPlan
 
     public PersistentTypeInfo Program { get; }
 
-    public IReadOnlyList<PropertyStep> Steps { get; }
+    /// <summary>A step per program property (an array: a migration walks it twice per object, with no enumerator to allocate).</summary>
+    public ImmutableArray<PropertyStep> Steps { get; }
 
     /// <summary>Stored properties the program no longer has.</summary>
-    public IReadOnlyList<PersistentPropertyInfo> Dropped { get; }
+    public ImmutableArray<PersistentPropertyInfo> Dropped { get; }
 
     /// <summary>Why the change cannot be made automatically (empty when it can).</summary>
     public IReadOnlyList<string> Problems { get; }

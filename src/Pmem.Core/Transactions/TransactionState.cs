@@ -135,6 +135,13 @@ internal sealed partial class TransactionState
     private Dictionary<long, int>? _allocationAt; // block offset → index in Allocations
     private HashSet<long>? _freed;
 
+    // The lookups of the thread's last large transaction, emptied, for its next one: a migration commits thousands of
+    // transactions of a few hundred blocks each, and building the lookups anew each time allocated most of its memory.
+    // Kept only up to KeptLookupEntries, so one huge transaction does not pin its lookups for the thread's life.
+    private const int KeptLookupEntries = 4096;
+    private Dictionary<long, int>? _spareAllocationAt;
+    private HashSet<long>? _spareFreed;
+
     /// <summary>Records a block this transaction allocated.</summary>
     public void AddAllocation(AllocationRecord record)
     {
@@ -145,7 +152,8 @@ internal sealed partial class TransactionState
         }
         else if (Allocations.Count > IndexedFrom)
         {
-            _allocationAt = new Dictionary<long, int>(Allocations.Count * 2);
+            _allocationAt = _spareAllocationAt ?? new Dictionary<long, int>(Allocations.Count * 2);
+            _spareAllocationAt = null;
             for (var i = 0; i < Allocations.Count; i++)
             {
                 _allocationAt.Add(Allocations[i].Block.Offset, i);
@@ -212,7 +220,14 @@ internal sealed partial class TransactionState
 
             if (Frees.Count >= IndexedFrom)
             {
-                _freed = [.. Frees.Select(f => f.Offset), block.Offset];
+                _freed = _spareFreed ?? [];
+                _spareFreed = null;
+                foreach (var free in Frees)
+                {
+                    _freed.Add(free.Offset);
+                }
+
+                _freed.Add(block.Offset);
             }
         }
 
@@ -225,6 +240,18 @@ internal sealed partial class TransactionState
     {
         Allocations.Clear();
         Frees.Clear();
+        if (_allocationAt is { Count: <= KeptLookupEntries } allocationAt)
+        {
+            allocationAt.Clear();
+            _spareAllocationAt = allocationAt;
+        }
+
+        if (_freed is { Count: <= KeptLookupEntries } freed)
+        {
+            freed.Clear();
+            _spareFreed = freed;
+        }
+
         _allocationAt = null;
         _freed = null;
     }

@@ -106,6 +106,51 @@ public sealed class ManyBlockTransactionTests
     }
 
     [Fact]
+    public void Consecutive_large_transactions_on_one_thread_see_only_their_own_blocks()
+    {
+        // A thread keeps its last large transaction's lookups, emptied, for the next: nothing of the first may remain.
+        using var pool = NewPool();
+        var first = new List<Account>();
+        using (var tx = pool.BeginTransaction())
+        {
+            for (var i = 0; i < Count; i++)
+            {
+                first.Add(pool.New<Account>());
+            }
+
+            for (var i = 0; i < Count; i += 2)
+            {
+                pool.Delete(first[i]);
+            }
+
+            tx.Commit();
+        }
+
+        var kept = first.Where((_, i) => i % 2 == 1).ToList();
+        var before = pool.GetStatistics().ObjectCount;
+        using (var tx = pool.BeginTransaction())
+        {
+            for (var i = 0; i < Count; i++)
+            {
+                pool.New<Account>().Balance = i;
+            }
+
+            var state = pool.CurrentTransaction()!;
+            Assert.All(kept, a => Assert.False(state.IsInOwnAllocation(a.Offset, 64))); // the first transaction's, committed
+            foreach (var account in kept.Concat(kept))
+            {
+                pool.Delete(account); // each freed once: the second round finds it recorded
+            }
+
+            tx.Commit();
+        }
+
+        Assert.Equal(before + Count - kept.Count, pool.GetStatistics().ObjectCount);
+        Assert.Equal(Enumerable.Range(0, Count).Select(i => (long)i).Order(), pool.All<Account>().Select(a => a.Balance).Order());
+        Assert.True(pool.Check().IsConsistent);
+    }
+
+    [Fact]
     public void Rolling_back_a_transaction_of_hundreds_of_blocks_leaves_nothing()
     {
         using var pool = NewPool();
