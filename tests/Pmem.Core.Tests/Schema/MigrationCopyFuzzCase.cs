@@ -1,11 +1,6 @@
 // The migration-copy fuzzer's case: one damaged V1 file opened by the V2 program, and every promise it checks.
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Reflection;
-using Pmem.Heap;
-using Pmem.Memory;
-using Pmem.Memory.Simulation;
-using Pmem.Objects;
 using Pmem.Pool;
 using Pmem.Tests.Robustness;
 

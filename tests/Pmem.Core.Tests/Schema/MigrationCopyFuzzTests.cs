@@ -1,7 +1,6 @@
 // The migration-copy fuzzer: damaged V1 pool files opened by the V2 program, whose migration runs in a copy of the file.
 using System.Buffers.Binary;
 using System.Diagnostics;
-using System.Reflection;
 using Pmem.Heap;
 using Pmem.Memory;
 using Pmem.Memory.Simulation;
