@@ -13,7 +13,8 @@ namespace Pmem.Benchmarks;
 /// </summary>
 /// <remarks>
 /// <c>--first-migration template &lt;file&gt;</c> writes the template (in its own process, so the timed one starts cold);
-/// <c>--first-migration run &lt;template&gt; &lt;work file&gt; growing|in-place</c> times the migrations.
+/// <c>--first-migration run &lt;template&gt; &lt;work file&gt; growing|in-place [--allocations]</c> times the migrations
+/// (with <c>--allocations</c>, also what they allocated, by type, from the runtime's samples).
 /// </remarks>
 internal static class FirstMigration
 {
@@ -34,7 +35,7 @@ internal static class FirstMigration
 
                 break;
             default:
-                Console.Error.WriteLine("usage: --first-migration template <file> | --first-migration run <template> <work file> growing|in-place");
+                Console.Error.WriteLine("usage: --first-migration template <file> | --first-migration run <template> <work file> growing|in-place [--allocations]");
                 Environment.ExitCode = 2;
                 break;
         }
