@@ -75,7 +75,7 @@ public sealed class CheckTests : IDisposable
         }
 
         var damaged = _files.PathOf("damaged.pool");
-        File.Copy(path, damaged);
+        ToolHarness.Copy(path, damaged);
         ToolHarness.Poke(damaged, field, BitConverter.GetBytes(123L * 64)); // points into the header: no object there
 
         var run = ToolHarness.Run("check", damaged, "--json");
@@ -93,7 +93,7 @@ public sealed class CheckTests : IDisposable
     {
         var path = _files.CreateLibrary();
         var damaged = _files.PathOf("header.pool");
-        File.Copy(path, damaged);
+        ToolHarness.Copy(path, damaged);
         ToolHarness.Poke(damaged, 40, [7]); // the durability mode, covered by the header checksum
         var before = ToolHarness.Hash(damaged);
 
@@ -109,7 +109,7 @@ public sealed class CheckTests : IDisposable
     {
         var path = _files.CreateLibrary();
         var damaged = _files.PathOf("heap.pool");
-        File.Copy(path, damaged);
+        ToolHarness.Copy(path, damaged);
         long heapStart;
         using (var json = JsonDocument.Parse(ToolHarness.Run("info", path, "--json").Out))
         {

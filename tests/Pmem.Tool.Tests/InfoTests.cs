@@ -125,7 +125,7 @@ public sealed class InfoTests : IDisposable
 
         int expected;
         var copy = _files.PathOf("reference-copy.pool");
-        File.Copy(path, copy);
+        ToolHarness.Copy(path, copy);
         using (var reopened = PersistentPool.Open(copy, ToolHarness.Layout))
         {
             expected = reopened.RecoveredTransactions;

@@ -97,6 +97,13 @@ public sealed class ToolHarness : IDisposable
     /// <summary>The file's bytes, read once no forked tool process holds a closed pool's lock (see <see cref="WhenUnlocked"/>).</summary>
     public static byte[] ReadBytes(string path) => WhenUnlocked(() => File.ReadAllBytes(path));
 
+    /// <summary>Copies a pool file (File.Copy takes a shared lock of the source), once no forked tool process holds its lock.</summary>
+    public static void Copy(string source, string destination) => WhenUnlocked(() =>
+    {
+        File.Copy(source, destination, overwrite: true); // a failed attempt may have created it
+        return 0;
+    });
+
     /// <summary>Cuts the file to <paramref name="length"/> bytes, once no forked tool process holds its lock.</summary>
     public static void Truncate(string path, long length) => WhenUnlocked(() =>
     {
