@@ -144,34 +144,17 @@ internal sealed record FuzzFailure(string Category, string Case, string Damage, 
 }
 
 /// <summary>One damaged image, opened and exercised on its own thread; records what went wrong.</summary>
-internal sealed class FuzzCase(string name, string damage, byte[] bytes, string? file)
+internal sealed class FuzzCase(string name, string damage, byte[] bytes, string? file) : FuzzCaseBase<FuzzFailure>(name)
 {
-    private readonly List<FuzzFailure> _failures = [];
-    private volatile string _step = "start";
-
-    public string Name { get; } = name;
-
     public string Damage { get; } = damage;
 
-    public string Step => _step;
-
     public bool Opened { get; private set; }
-
-    public List<FuzzFailure> TakeFailures()
-    {
-        lock (_failures)
-        {
-            var taken = _failures.ToList();
-            _failures.Clear();
-            return taken;
-        }
-    }
 
     public void Run()
     {
         try
         {
-            _step = "open";
+            Step = "open";
             var pool = Open(bytes);
             if (pool is null)
             {
@@ -182,23 +165,23 @@ internal sealed class FuzzCase(string name, string damage, byte[] bytes, string?
             byte[]? image = null;
             try
             {
-                _step = "check";
+                Step = "check";
                 Guard("check", () => pool.Check(), allowDocumented: false);
-                _step = "read";
+                Step = "read";
                 Guard("read", () => FuzzPools.Read(pool));
-                _step = "commit";
+                Step = "commit";
                 Guard("commit", () => FuzzPools.Commit(pool));
                 image = file is null ? pool.Domain.GetSpan(0, (int)pool.Domain.Length).ToArray() : null; // to reopen in memory
             }
             finally
             {
-                _step = "dispose";
+                Step = "dispose";
                 Guard("dispose", pool.Dispose);
             }
 
-            _step = "reopen";
+            Step = "reopen";
             Guard("reopen", () => (file is null ? PersistentPool.Open(SimulatedDomain.FromImage(image!), FuzzPools.Layout) : PersistentPool.Open(file, FuzzPools.Layout)).Dispose());
-            _step = "done";
+            Step = "done";
         }
         catch (Exception e)
         {
@@ -242,7 +225,7 @@ internal sealed class FuzzCase(string name, string damage, byte[] bytes, string?
     /// <summary>Opens the file read-only, checks and reads it: documented exceptions only, and the file never changes.</summary>
     private void ReadOnly(byte[] image)
     {
-        _step = "read-only open";
+        Step = "read-only open";
         try
         {
             using var pool = PersistentPool.OpenReadOnly(file!, FuzzPools.Layout);
@@ -291,9 +274,6 @@ internal sealed class FuzzCase(string name, string damage, byte[] bytes, string?
             failure = failure with { Message = e.Message };
         }
 
-        lock (_failures)
-        {
-            _failures.Add(failure);
-        }
+        Add(failure);
     }
 }

@@ -12,29 +12,12 @@ public sealed partial class MigrationCopyFuzzTests
     internal sealed record CaseFailure(string Case, string Damage, string Key, string Detail);
 
     /// <summary>One damaged file, opened with the V2 program on its own thread; records its outcome and what went wrong.</summary>
-    private sealed class MigrationCase(string name, string damage, byte[] bytes, string file, Template template)
+    private sealed class MigrationCase(string name, string damage, byte[] bytes, string file, Template template) : FuzzCaseBase<CaseFailure>(name)
     {
-        private readonly List<CaseFailure> _failures = [];
-        private volatile string _step = "start";
-
-        public string Name { get; } = name;
-
-        public string Step => _step;
-
         public string Outcome { get; private set; } = "?";
 
         /// <summary>What was thrown or changed, for the verbose listing.</summary>
         public string Note { get; private set; } = "";
-
-        public List<CaseFailure> TakeFailures()
-        {
-            lock (_failures)
-            {
-                var taken = _failures.ToList();
-                _failures.Clear();
-                return taken;
-            }
-        }
 
         public void Run()
         {
@@ -50,12 +33,12 @@ public sealed partial class MigrationCopyFuzzTests
 
         private void RunCase()
         {
-            _step = "write";
+            Step = "write";
             File.WriteAllBytes(file, bytes);
             var inode = Inode(file);
             var copy = PersistentPool.MigrationCopyPath(file);
             PersistentPool pool;
-            _step = "open";
+            Step = "open";
             try
             {
                 pool = PersistentPool.Open(file, SchemaEvolutionTests.Layout, SchemaEvolutionTests.V2);
@@ -81,7 +64,7 @@ public sealed partial class MigrationCopyFuzzTests
             PoolCheckReport? report = null;
             try
             {
-                _step = "check";
+                Step = "check";
                 try
                 {
                     report = pool.Check();
@@ -91,19 +74,19 @@ public sealed partial class MigrationCopyFuzzTests
                     Fail("check", e); // Check reports damage, it never throws
                 }
 
-                _step = "read";
+                Step = "read";
                 if (Guard("read", () => Read(pool)) is { } unreadable && report is { IsConsistent: true })
                 {
                     // Damage the open cannot see is acceptable only when Check reports it.
                     Fail("read of a pool Check calls consistent", unreadable);
                 }
 
-                _step = "commit";
+                Step = "commit";
                 Guard("commit", () => Commit(pool));
             }
             finally
             {
-                _step = "dispose";
+                Step = "dispose";
                 try
                 {
                     pool.Dispose();
@@ -117,14 +100,14 @@ public sealed partial class MigrationCopyFuzzTests
             var consistent = report is { IsConsistent: true };
             if (report is { IsConsistent: false } && migrated)
             {
-                _step = "original check";
+                Step = "original check";
                 OriginalChecks(report);
             }
 
             Outcome = $"opened, {(migrated ? "migrated in the copy" : "nothing migrated")}, {(consistent ? "consistent" : report is null ? "Check threw" : "Check reports damage")}";
 
             // A pool that opened (and was migrated and published) opens again with nothing left to migrate.
-            _step = "reopen";
+            Step = "reopen";
             try
             {
                 using var again = PersistentPool.Open(file, SchemaEvolutionTests.Layout, SchemaEvolutionTests.V2);
@@ -142,7 +125,7 @@ public sealed partial class MigrationCopyFuzzTests
                 Fail("reopen", e);
             }
 
-            _step = "done";
+            Step = "done";
         }
 
         /// <summary>
@@ -186,7 +169,7 @@ public sealed partial class MigrationCopyFuzzTests
                 Fail("open", e);
             }
 
-            _step = "after refusal";
+            Step = "after refusal";
             if (File.Exists(copy))
             {
                 Fail("refusal", $"a refused open left {Path.GetFileName(copy)} beside the file ({e.GetType().Name}: {Short(e.Message)})");
@@ -345,14 +328,6 @@ public sealed partial class MigrationCopyFuzzTests
 
         private void Fail(string step, string what, string? key = null) =>
             Add(new CaseFailure(Name, damage, key ?? $"{step}: {what}", what));
-
-        private void Add(CaseFailure failure)
-        {
-            lock (_failures)
-            {
-                _failures.Add(failure);
-            }
-        }
 
         private static string Short(string message)
         {
