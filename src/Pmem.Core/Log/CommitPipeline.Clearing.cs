@@ -22,7 +22,7 @@ internal sealed partial class CommitPipeline
     /// </summary>
     private void CommitInFlightOnly(RedoBuilder redo, int lane, long external, ref long released)
     {
-        var slot = LaneSet.SlotIndex(lane, 0);
+        var slot = _lanes.SlotIndex(lane, 0);
         if (_slotExternal[slot] != 0 || external != 0)
         {
             released = _slotExternal[slot]; // its log was cleared by the lane's previous commit

@@ -118,7 +118,7 @@ internal sealed partial class CommitPipeline
     private void ClearPending(int slot, long sequence, int heldLane = -1)
     {
         ref var pending = ref _words.Pending(slot);
-        if (slot / LaneSet.SlotsPerLane == heldLane)
+        if (_lanes.LaneOfSlot(slot) == heldLane)
         {
             if (Volatile.Read(ref pending) == sequence)
             {

@@ -1,5 +1,7 @@
 // CommitPipeline (retirement) -- the watermarks R and C, and making applies durable so that logs can be retired.
 
+using Pmem.Memory;
+
 namespace Pmem.Log;
 
 internal sealed partial class CommitPipeline
@@ -113,6 +115,49 @@ internal sealed partial class CommitPipeline
         {
             ClearPending(slot, sequence);
         }
+    }
+
+    /// <summary>
+    /// Whether a small piece of content a commit publishes (a new object's zeroes, a string's characters) is hashed into
+    /// its log (<see cref="RedoBuilder.RequireDurable"/>) rather than drained before it. Hashed content ties the log to
+    /// C: a log above C whose content no longer hashes as recorded (a later commit changed it) counts only if something
+    /// else proves it committed, so every commit's C must be fresh. Drained content needs no C, so a commit may carry
+    /// stale watermarks and read the other lanes' words only every few commits (<see cref="CommitWatermarks"/>): done
+    /// where a drain is a fence (persistent memory, and its simulation) and the lanes have slack for it (format 9). On a
+    /// file, where a drain is an msync, the hash stays.
+    /// </summary>
+    public bool HashesPublishedContent => _scansEveryCommit;
+
+    private static bool DrainsPublishedContent(PersistenceDomain domain, LaneSet lanes) =>
+        domain.IsPersistentMemory && lanes.SlotsPerLane > LaneSet.LegacySlotsPerLane;
+
+    /// <summary>
+    /// R and C for the header of a commit on <paramref name="lane"/> (the caller holds it), for commits below
+    /// <paramref name="bound"/>. Fresh (<see cref="Watermarks"/>) where every commit scans; otherwise the lane's last
+    /// scan's, rescanned every half lane of commits. Stale watermarks are still true (R and C only claim something of
+    /// every commit at or below them, and a durable apply stays durable); what needs them fresh is reusing a slot, and
+    /// a lane reuses its oldest slot, whose log is a lane's worth of commits old: the scan made durable by a commit half
+    /// a lane before covers it, unless another lane holds R back (then <see cref="ChooseSlot"/> retires through it).
+    /// </summary>
+    private (long Retired, long Committed) CommitWatermarks(int lane, long bound)
+    {
+        if (_scansEveryCommit)
+        {
+            return Watermarks(bound);
+        }
+
+        ref var left = ref _words.CommitsBeforeScan(lane);
+        if (left > 0)
+        {
+            left--;
+            return (_words.KnownRetired(lane), _words.KnownCommitted(lane));
+        }
+
+        var (retired, committed) = Watermarks(bound);
+        _words.KnownRetired(lane) = retired;
+        _words.KnownCommitted(lane) = committed;
+        left = _lanes.SlotsPerLane / 2 - 1;
+        return (retired, committed);
     }
 
     /// <summary>

@@ -11,7 +11,7 @@ namespace Pmem.Log;
 /// </summary>
 /// <remarks>
 /// <para>
-/// A commit writes its log into one of its lane's three slots, flushes the lines its thread's previous apply stored
+/// A commit writes its log into the oldest of its lane's slots, flushes the lines its thread's previous apply stored
 /// to, drains (the commit point), applies the entries in place without flushing them, and returns (see
 /// <see cref="FlushDeferred"/> for why the flush waits). Until a later drain by the same thread covers the apply,
 /// recovery may need the log, so the log stays valid; two watermarks in every log header tell recovery which logs to
@@ -27,8 +27,9 @@ namespace Pmem.Log;
 /// <para>
 /// Why a stale log is never replayed over newer data: a newer commit whose log is still there is replayed after it;
 /// a log disappears only when its slot is reused, and a slot is reused only once R durably covers the log in it (and
-/// so every older log). With three slots, a thread committing on its own lane finds the oldest slot covered by the R
-/// its previous commit wrote, so steady state costs one drain. When another thread's apply holds R back, the
+/// so every older log). A thread committing on its own lane finds the oldest slot covered by an R one of its recent
+/// commits wrote (its previous one with three slots; see <see cref="CommitWatermarks"/> for twelve), so steady state
+/// costs one drain. When another thread's apply holds R back, the
 /// committer flushes that log's targets itself and drains (a flush writes back the line's current content, whoever
 /// stored it). Writes that bypass the log (a single-word property set, a batch, the heap's chunk changes) first make
 /// every applied log durable and store R, so a log they overwrite is never replayed over them. The one write outside
@@ -64,6 +65,10 @@ internal sealed partial class CommitPipeline
     // keeps the process's stores in order (the process-crash domain, as for the applies above).
     private readonly bool _sealLogs;
 
+    // Every commit reads all lanes' words for fresh watermarks (see CommitWatermarks). Not where published content is
+    // drained before the log and the lanes have slack: there a lane scans every few commits.
+    private readonly bool _scansEveryCommit;
+
     // Sealed logs cleared once applied (see CommitInFlightOnly): commits then share no word. Set at open only.
     private bool _clearsAppliedLogs;
 
@@ -83,18 +88,19 @@ internal sealed partial class CommitPipeline
     public CommitPipeline(PersistenceDomain domain, LaneSet lanes, string poolPath, long retiredOnMedia, long[] slotSequences, bool formatAllowsSeals, long retiredThroughOffset, ILogSpace? logSpace = null, bool formatClearsLogs = false)
     {
         _logSpace = logSpace;
-        _slotExternal = new long[lanes.Count * LaneSet.SlotsPerLane];
+        _slotExternal = new long[lanes.SlotCount];
         _domain = domain;
         _lanes = lanes;
         _poolPath = poolPath;
         _retiredThroughOffset = retiredThroughOffset;
-        _words = slotSequences.Length == lanes.Count * LaneSet.SlotsPerLane
-            ? new LaneWords(lanes.Count, slotSequences)
+        _words = slotSequences.Length == lanes.SlotCount
+            ? new LaneWords(lanes.Count, lanes.SlotsPerLane, slotSequences)
             : throw new ArgumentException("one sequence per slot", nameof(slotSequences));
         _sequence.Last = retiredOnMedia;
         _retiredDurable = retiredOnMedia;
         _appliesPersistAtOnce = domain is ProcessCrashDomain;
         _sealLogs = formatAllowsSeals && _appliesPersistAtOnce;
+        _scansEveryCommit = !DrainsPublishedContent(domain, lanes);
         if (formatClearsLogs && _sealLogs)
         {
             ClearAppliedLogsFromNowOn();
@@ -166,7 +172,7 @@ internal sealed partial class CommitPipeline
                 return;
             }
 
-            var slot = LaneSet.SlotIndex(lane, ChooseSlot(lane, mine));
+            var slot = _lanes.SlotIndex(lane, ChooseSlot(lane, mine));
             if (_slotExternal[slot] != 0 || external != 0)
             {
                 // The slot's old log is retired now (ChooseSlot): its block can go once the lane is released.
@@ -179,7 +185,7 @@ internal sealed partial class CommitPipeline
             // increment is a full fence), so a thread computing watermarks never misses a commit that has its number
             // but has not published it yet.
             var bound = Volatile.Read(ref _sequence.Last) + 1;
-            var (retired, committed) = Watermarks(bound);
+            var (retired, committed) = CommitWatermarks(lane, bound);
             ref var inFlight = ref _words.InFlight(lane);
             Volatile.Write(ref inFlight, bound);
             var sequence = Interlocked.Increment(ref _sequence.Last);
@@ -289,9 +295,9 @@ internal sealed partial class CommitPipeline
     /// </summary>
     private int ChooseSlot(int lane, ThreadCommits mine)
     {
-        var first = LaneSet.SlotIndex(lane, 0);
+        var first = _lanes.SlotIndex(lane, 0);
         var slot = 0;
-        for (var i = 1; i < LaneSet.SlotsPerLane; i++)
+        for (var i = 1; i < _lanes.SlotsPerLane; i++)
         {
             if (_words.SlotSequence(first + i) < _words.SlotSequence(first + slot))
             {

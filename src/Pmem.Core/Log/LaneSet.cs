@@ -25,13 +25,22 @@ internal sealed class LaneSet
     private readonly Holder?[] _owner;   // per lane: the holder it is biased to (null: none yet; Contended: none ever)
     private readonly long _firstLaneOffset;
     private readonly ManualResetEventSlim _open = new(initialState: true);
+    private readonly ulong _slotDivisor; // see LaneOfSlot
     private int _closed; // 1 while Close holds commits back
     private bool _shut;  // closed for good: Acquire gives up instead of waiting
 
-    public LaneSet(long firstLaneOffset, int count, int laneSize)
+    public LaneSet(long firstLaneOffset, int count, int laneSize, int slotsPerLane = LegacySlotsPerLane)
     {
+        if (slotsPerLane is < LegacySlotsPerLane or > MaxSlotsPerLane)
+        {
+            throw new ArgumentOutOfRangeException(nameof(slotsPerLane));
+        }
+
         _firstLaneOffset = firstLaneOffset;
         LaneSize = laneSize;
+        SlotsPerLane = slotsPerLane;
+        _slotDivisor = SlotDivisor(slotsPerLane);
+        SlotSize = laneSize / slotsPerLane & ~(PersistenceDomain.CacheLineSize - 1);
         _taken = new int[count * 16]; // no false sharing between lanes
         _owner = new Holder?[count];
         Count = count;
@@ -53,21 +62,47 @@ internal sealed class LaneSet
     public long LaneOf(long slotOffset) => (slotOffset - _firstLaneOffset) / LaneSize;
 
     /// <summary>
-    /// Each lane holds three log slots: a commit never overwrites the logs of the two before it on its lane, whose
-    /// in-place applies may not be durable yet (see <see cref="CommitPipeline"/>).
+    /// Log slots per lane in pools before format 9: a commit never overwrites the logs of the two before it on its lane,
+    /// whose in-place applies may not be durable yet (see <see cref="CommitPipeline"/>).
     /// </summary>
-    public const int SlotsPerLane = 3;
+    public const int LegacySlotsPerLane = 3;
 
-    /// <summary>Bytes of one slot: a third of the lane, in whole cache lines.</summary>
-    public int SlotSize => LaneSize / SlotsPerLane & ~(PersistenceDomain.CacheLineSize - 1);
+    /// <summary>The most slots a lane may be divided into (pools of format 9 and later).</summary>
+    public const int MaxSlotsPerLane = 12;
+
+    /// <summary>Log slots in each lane.</summary>
+    public int SlotsPerLane { get; }
+
+    /// <summary>Bytes of one slot: the lane's share for one slot, in whole cache lines.</summary>
+    public int SlotSize { get; }
+
+    /// <summary>Number of slots over all lanes.</summary>
+    public int SlotCount => Count * SlotsPerLane;
 
     public long SlotOffset(int lane, int slot) => OffsetOf(lane) + (long)slot * SlotSize;
 
     /// <summary>Index of a slot among all lanes' slots.</summary>
-    public static int SlotIndex(int lane, int slot) => lane * SlotsPerLane + slot;
+    public int SlotIndex(int lane, int slot) => lane * SlotsPerLane + slot;
 
     /// <summary>Where the slot with index <paramref name="slotIndex"/> (see <see cref="SlotIndex"/>) lies.</summary>
-    public long SlotOffset(int slotIndex) => SlotOffset(slotIndex / SlotsPerLane, slotIndex % SlotsPerLane);
+    public long SlotOffset(int slotIndex)
+    {
+        var lane = LaneOfSlot(slotIndex, _slotDivisor);
+        return SlotOffset(lane, slotIndex - lane * SlotsPerLane);
+    }
+
+    /// <summary>The lane of a slot index, by a multiplication (see <see cref="SlotDivisor"/>).</summary>
+    public int LaneOfSlot(int slotIndex) => LaneOfSlot(slotIndex, _slotDivisor);
+
+    /// <summary>
+    /// The multiplier that divides a slot index by <paramref name="slotsPerLane"/> in <see cref="LaneOfSlot(int, ulong)"/>:
+    /// ⌈2^64 / d⌉, exact for every 32-bit dividend. A division by a divisor known only at run time is an integer
+    /// division instruction, and a commit divides a dozen times.
+    /// </summary>
+    public static ulong SlotDivisor(int slotsPerLane) => ulong.MaxValue / (ulong)slotsPerLane + 1;
+
+    /// <summary>The quotient <paramref name="slotIndex"/> / d for the multiplier of <see cref="SlotDivisor"/>.</summary>
+    public static int LaneOfSlot(int slotIndex, ulong divisor) => (int)Math.BigMul(divisor, (ulong)(uint)slotIndex, out _);
 
     /// <summary>
     /// Takes a free lane for <paramref name="holder"/> (one per thread), trying <paramref name="preferred"/> first

@@ -14,45 +14,68 @@ namespace Pmem.Log;
 /// between cores costs more than a process-crash commit (bench/RESULTS.md, session 12).
 /// </summary>
 /// <remarks>
-/// A lane's nine words take 72 bytes at a stride of 128, after 128 bytes of padding: wherever the (8-aligned) array
-/// starts, no line holds two lanes' words or another object's.
+/// A lane's words take a stride of a multiple of 128 bytes with at least seven unused words at its end, after one
+/// stride of padding: wherever the (8-aligned) array starts, no line holds two lanes' words or another object's.
 /// </remarks>
 internal sealed class LaneWords
 {
-    private const int Stride = 16;                              // longs per lane
-    private const int InFlightWord = 0;                         // the commit between its sequence and its apply's end
-    private const int PendingWord = 1;                          // + slot: apply flushed, not known drained
-    private const int SequenceWord = 1 + LaneSet.SlotsPerLane;  // + slot: the commit whose log the slot holds
-    private const int RetiredWord = 1 + 2 * LaneSet.SlotsPerLane; // R of this lane's newest drained log
-    private const int NextWord = RetiredWord + 1;               // a pipeline that clears logs: the lane's next number
+    private const int InFlightWord = 0;  // the commit between its sequence and its apply's end
+    private const int PendingWord = 1;   // + slot: apply flushed, not known drained
+    private const int LineLongs = 16;    // longs per 128 bytes
 
     private readonly long[] _words;
+    private readonly int _stride;        // longs per lane
+    private readonly ulong _slotDivisor; // see LaneSet.SlotDivisor
+    private readonly int _sequenceWord;  // + slot: the commit whose log the slot holds
+    private readonly int _retiredWord;   // R of this lane's newest drained log
+    private readonly int _nextWord;      // a pipeline that clears logs: the lane's next number
+    private readonly int _knownWord;     // R and C the lane's last scan found (see CommitPipeline.CommitWatermarks),
+                                         // then the commits left before its next scan
 
-    public LaneWords(int lanes, ReadOnlySpan<long> slotSequences)
+    public LaneWords(int lanes, int slotsPerLane, ReadOnlySpan<long> slotSequences)
     {
         Lanes = lanes;
-        _words = new long[(lanes + 1) * Stride];
+        SlotsPerLane = slotsPerLane;
+        _slotDivisor = LaneSet.SlotDivisor(slotsPerLane);
+        _sequenceWord = PendingWord + slotsPerLane;
+        _retiredWord = _sequenceWord + slotsPerLane;
+        _nextWord = _retiredWord + 1;
+        _knownWord = _nextWord + 1;
+        // At least seven unused words after each lane's: wherever the 8-aligned array starts, no line holds two lanes'.
+        _stride = (_knownWord + 3 + 7 + LineLongs - 1) / LineLongs * LineLongs;
+        _words = new long[(lanes + 1) * _stride];
         for (var slot = 0; slot < slotSequences.Length; slot++)
         {
             SlotSequence(slot) = slotSequences[slot];
         }
     }
 
+    public int SlotsPerLane { get; }
+
     public int Lanes { get; }
 
     /// <summary>Number of slots over all lanes.</summary>
-    public int Slots => Lanes * LaneSet.SlotsPerLane;
+    public int Slots => Lanes * SlotsPerLane;
 
     public ref long InFlight(int lane) => ref Word(lane, InFlightWord);
 
-    public ref long Pending(int slot) => ref Word(slot / LaneSet.SlotsPerLane, PendingWord + slot % LaneSet.SlotsPerLane);
+    public ref long Pending(int slot) => ref SlotWord(slot, PendingWord);
 
-    public ref long SlotSequence(int slot) => ref Word(slot / LaneSet.SlotsPerLane, SequenceWord + slot % LaneSet.SlotsPerLane);
+    public ref long SlotSequence(int slot) => ref SlotWord(slot, _sequenceWord);
 
-    public ref long Retired(int lane) => ref Word(lane, RetiredWord);
+    public ref long Retired(int lane) => ref Word(lane, _retiredWord);
 
     /// <summary>The number of the lane's next commit, on a pipeline that clears applied logs (only its holder uses it).</summary>
-    public ref long NextSequence(int lane) => ref Word(lane, NextWord);
+    public ref long NextSequence(int lane) => ref Word(lane, _nextWord);
+
+    /// <summary>R of the lane's last scan of all lanes (only its holder uses it).</summary>
+    public ref long KnownRetired(int lane) => ref Word(lane, _knownWord);
+
+    /// <summary>C of the lane's last scan of all lanes (only its holder uses it).</summary>
+    public ref long KnownCommitted(int lane) => ref Word(lane, _knownWord + 1);
+
+    /// <summary>Commits the lane may still make with <see cref="KnownRetired"/> and <see cref="KnownCommitted"/> before it scans again.</summary>
+    public ref long CommitsBeforeScan(int lane) => ref Word(lane, _knownWord + 2);
 
     /// <summary>Every slot's sequence, in slot order (0: none).</summary>
     public long[] SlotSequences()
@@ -78,7 +101,7 @@ internal sealed class LaneWords
         var inFlight = (ulong)(bound - 1);
         for (var lane = 0; lane < Lanes; lane++)
         {
-            inFlight = Math.Min(inFlight, (ulong)(Volatile.Read(ref Unsafe.Add(ref first, Stride * (lane + 1) + InFlightWord)) - 1));
+            inFlight = Math.Min(inFlight, (ulong)(Volatile.Read(ref Unsafe.Add(ref first, _stride * (lane + 1) + InFlightWord)) - 1));
         }
 
         if (!withPending)
@@ -87,15 +110,24 @@ internal sealed class LaneWords
         }
 
         var undrained = inFlight;
-        if (Vector256.IsHardwareAccelerated && LaneSet.SlotsPerLane == 3)
+        if (Vector256.IsHardwareAccelerated)
         {
-            // One load per lane: its three pending words and the next word, which the mask turns into "none".
+            // Four pending words per load; the mask turns the words past the lane's last slot (its slot sequences)
+            // into "none".
             var minimum = Vector256.Create(undrained);
-            var pendingOnly = Vector256.Create(ulong.MaxValue, ulong.MaxValue, ulong.MaxValue, 0UL);
             for (var lane = 0; lane < Lanes; lane++)
             {
-                var words = Vector256.LoadUnsafe(ref Unsafe.As<long, ulong>(ref Unsafe.Add(ref first, Stride * (lane + 1) + PendingWord)));
-                minimum = Vector256.Min(minimum, (words & pendingOnly) - Vector256<ulong>.One);
+                ref var pending = ref Unsafe.As<long, ulong>(ref Unsafe.Add(ref first, _stride * (lane + 1) + PendingWord));
+                for (var i = 0; i < SlotsPerLane; i += Vector256<ulong>.Count)
+                {
+                    var words = Vector256.LoadUnsafe(ref pending, (nuint)i);
+                    if (SlotsPerLane - i < Vector256<ulong>.Count)
+                    {
+                        words &= Vector256.LessThan(Vector256.Create(0UL, 1UL, 2UL, 3UL), Vector256.Create((ulong)(SlotsPerLane - i)));
+                    }
+
+                    minimum = Vector256.Min(minimum, words - Vector256<ulong>.One);
+                }
             }
 
             for (var i = 0; i < Vector256<ulong>.Count; i++)
@@ -107,9 +139,9 @@ internal sealed class LaneWords
         {
             for (var lane = 0; lane < Lanes; lane++)
             {
-                for (var i = 0; i < LaneSet.SlotsPerLane; i++)
+                for (var i = 0; i < SlotsPerLane; i++)
                 {
-                    undrained = Math.Min(undrained, (ulong)(Volatile.Read(ref Unsafe.Add(ref first, Stride * (lane + 1) + PendingWord + i)) - 1));
+                    undrained = Math.Min(undrained, (ulong)(Volatile.Read(ref Unsafe.Add(ref first, _stride * (lane + 1) + PendingWord + i)) - 1));
                 }
             }
         }
@@ -141,7 +173,13 @@ internal sealed class LaneWords
         return max;
     }
 
-    private ref long Word(int lane, int word) => ref _words[Stride * (lane + 1) + word];
+    private ref long SlotWord(int slot, int first)
+    {
+        var lane = LaneSet.LaneOfSlot(slot, _slotDivisor);
+        return ref Word(lane, first + slot - lane * SlotsPerLane);
+    }
+
+    private ref long Word(int lane, int word) => ref _words[_stride * (lane + 1) + word];
 }
 
 /// <summary>

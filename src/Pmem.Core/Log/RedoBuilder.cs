@@ -50,12 +50,13 @@ internal sealed class RedoBuilder
     /// <summary>
     /// Ties the commit to content written in place before it (a new object's zeroes, a new string's characters):
     /// those lines are flushed but, like the log, not yet drained, so either could persist without the other. Small
-    /// content is hashed into the log (recovery refuses the log unless the content matches); large content is
-    /// drained before the log is written, which costs one fence but no hashing.
+    /// content is hashed into the log when <paramref name="hashSmallContent"/> (recovery refuses the log unless the
+    /// content matches); other content is drained before the log is written, which costs one fence but no hashing.
+    /// A pipeline says which it needs (<see cref="CommitPipeline.HashesPublishedContent"/>).
     /// </summary>
-    public void RequireDurable(long offset, ReadOnlySpan<byte> content)
+    public void RequireDurable(long offset, ReadOnlySpan<byte> content, bool hashSmallContent)
     {
-        if (content.Length > VerifyLimit)
+        if (content.Length > VerifyLimit || !hashSmallContent)
         {
             DrainBeforeLog = true;
             return;

@@ -12,7 +12,7 @@ internal readonly record struct PoolOccupancy(long Blocks, long LiveBytes, long 
 
 public sealed partial class PersistentPool
 {
-    /// <summary>Allocations per transaction of a compaction: each logs two entries, well inside one log slot.</summary>
+    /// <summary>Allocations per transaction of a compaction, per 64 KiB of log slot (see <see cref="PerLogSlot"/>): each logs two entries.</summary>
     private const int CompactionBatch = 512;
 
     /// <summary>
@@ -80,10 +80,11 @@ public sealed partial class PersistentPool
         target._domain.Copy(PoolLayout.TypeTableOffset, _domain.GetSpan(PoolLayout.TypeTableOffset, tableBytes), PmemCopyFlags.NoDrain);
 
         var moved = new Dictionary<long, long>(blocks.Count);
-        for (var start = 0; start < blocks.Count; start += CompactionBatch)
+        var batch = target.PerLogSlot(CompactionBatch);
+        for (var start = 0; start < blocks.Count; start += batch)
         {
             using var tx = target.BeginTransaction();
-            foreach (var (offset, size, type, generation) in blocks.GetRange(start, Math.Min(CompactionBatch, blocks.Count - start)))
+            foreach (var (offset, size, type, generation) in blocks.GetRange(start, Math.Min(batch, blocks.Count - start)))
             {
                 // In its generation: the references copied below keep theirs, and a dangling one stays detectable.
                 moved[offset] = target.AllocateBlockInTransaction(size, type, generation).Offset;

@@ -20,8 +20,11 @@ public sealed record PoolOpenOptions
     /// <summary>Migrations of changed classes that need a decision (see <see cref="PoolMigrations"/>).</summary>
     public PoolMigrations? Migrations { get; init; }
 
-    /// <summary>Objects a migration converts per transaction (tests make it small to cross many batches).</summary>
-    internal int MigrationBatchObjects { get; init; } = 256;
+    /// <summary>
+    /// Objects a migration converts per transaction (tests make it small to cross many batches); 0: 256 per 64 KiB of
+    /// log slot.
+    /// </summary>
+    internal int MigrationBatchObjects { get; init; }
 
     /// <summary>
     /// Migrate a pool file on an ordinary file system in place, in synced transactions, rather than in a copy renamed

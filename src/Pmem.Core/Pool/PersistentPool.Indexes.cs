@@ -60,7 +60,7 @@ internal sealed class LiveIndex(IndexSlot slot, PersistentPropertyInfo property)
 
 public sealed partial class PersistentPool
 {
-    private const int IndexBuildBatch = 1024;
+    private const int IndexBuildBatch = 1024; // per 64 KiB of log slot (see PerLogSlot), unless the log fills first
 
     private readonly object _indexSync = new(); // directory changes and builds, one at a time
     private volatile LiveIndex[] _liveIndexes = [];
@@ -315,22 +315,25 @@ public sealed partial class PersistentPool
         var objects = new OffsetsOfType(this, typeIndex, _types.Get(typeIndex)!.Size).ToList();
         try
         {
-            for (var start = 0; start == 0 || start < objects.Count; start += IndexBuildBatch)
+            var next = 0;
+            do
             {
                 using var tx = BeginTransaction();
                 EnterIndexLock();
-                foreach (var obj in objects.Skip(start).Take(IndexBuildBatch))
+                var end = Math.Min(objects.Count, next + PerLogSlot(IndexBuildBatch));
+                while (next < end && !LogNearsSlot())
                 {
-                    building.Tree(this).Add(obj);
+                    building.Tree(this).Add(objects[next++]);
                 }
 
-                if (start + IndexBuildBatch >= objects.Count)
+                if (next >= objects.Count)
                 {
                     SetIndexFlags(slot, slot.Flags & ~IndexDirectory.StaleFlag, inTransaction: true);
                 }
 
                 tx.Commit();
             }
+            while (next < objects.Count);
         }
         catch (PersistentUniqueConstraintException)
         {
@@ -386,7 +389,7 @@ public sealed partial class PersistentPool
         _domain.Write(block.Offset + IndexDirectory.CapacityOffset, IndexDirectory.Capacity);
         _domain.Flush(block.Offset, IndexDirectory.HeaderSize);
         _heap.LogAllocate(redo, block, TypeTable.IndexDirectoryTypeIndex);
-        redo.RequireDurable(block.Offset, _domain.GetSpan(block.Offset, IndexDirectory.HeaderSize));
+        redo.RequireDurable(block.Offset, _domain.GetSpan(block.Offset, IndexDirectory.HeaderSize), _commits.HashesPublishedContent);
         redo.Set(PoolLayout.IndexDirectoryOffset, (ulong)block.Offset);
         LogFormatUpgrade(redo, PoolLayout.IndexVersion);
         CommitOrRelease(redo, block);

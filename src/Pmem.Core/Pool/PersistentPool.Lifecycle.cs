@@ -98,7 +98,8 @@ public sealed partial class PersistentPool
         var path = description ?? $"<{domain.GetType().Name}>";
         ValidateLayoutName(layout);
         ValidateHeader(domain, path, layout);
-        var pool = new PersistentPool(domain, path, layout, options.MaxSize) { _migrationBatchObjects = Math.Max(1, options.MigrationBatchObjects) };
+        var pool = new PersistentPool(domain, path, layout, options.MaxSize);
+        pool._migrationBatchObjects = options.MigrationBatchObjects > 0 ? options.MigrationBatchObjects : pool.PerLogSlot(256);
         return (pool, pool.Recover(options));
     }
 
@@ -199,10 +200,15 @@ public sealed partial class PersistentPool
     /// </summary>
     private static bool IsTornUpgrade(PersistenceDomain domain, uint version, ulong checksum)
     {
-        IEnumerable<uint> others = version < PoolLayout.FormatVersion
-            ? [PoolLayout.FormatVersion]
-            : Enumerable.Range((int)PoolLayout.OldestReadableVersion, (int)(PoolLayout.FormatVersion - PoolLayout.OldestReadableVersion)).Select(older => (uint)older);
-        return others.Any(other => HeaderChecksumWithVersion(domain, other) == checksum);
+        for (var other = PoolLayout.OldestReadableVersion; other <= PoolLayout.FormatVersion; other++)
+        {
+            if (other != version && HeaderChecksumWithVersion(domain, other) == checksum)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>The checksum the header would have with <paramref name="version"/> as its format version.</summary>

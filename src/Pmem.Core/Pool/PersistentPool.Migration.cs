@@ -24,7 +24,7 @@ public sealed partial class PersistentPool
     private readonly List<string> _migratedAtOpen = [];
 
     /// <summary>Objects per migration transaction: a bounded log, and a resumable cursor after each.</summary>
-    private int _migrationBatchObjects = 256;
+    private int _migrationBatchObjects; // set at open (see PerLogSlot)
 
     /// <summary>
     /// What opening the pool migrated: a line per class whose stored schema differed from the program's (its changes

@@ -94,15 +94,15 @@ public sealed partial class PersistentPool
         }
 
         var found = new List<SlotLog>();
-        var slotSequences = new long[_lanes.Count * LaneSet.SlotsPerLane];
+        var slotSequences = new long[_lanes.SlotCount];
         for (var lane = 0; lane < _lanes.Count; lane++)
         {
-            for (var slot = 0; slot < LaneSet.SlotsPerLane; slot++)
+            for (var slot = 0; slot < _lanes.SlotsPerLane; slot++)
             {
                 if (RedoLog.TryRead(_domain, _lanes.SlotOffset(lane, slot), _lanes.SlotSize, _logsMayBeSealed) is { } log)
                 {
                     found.Add(log);
-                    slotSequences[LaneSet.SlotIndex(lane, slot)] = (long)log.Sequence;
+                    slotSequences[_lanes.SlotIndex(lane, slot)] = (long)log.Sequence;
                 }
             }
         }
@@ -130,9 +130,9 @@ public sealed partial class PersistentPool
         // Every commit in (R, C] passed its commit point and its log is kept until R covers it: each must be here.
         if (committed > retired)
         {
-            if (committed - retired > (long)_lanes.Count * LaneSet.SlotsPerLane)
+            if (committed - retired > (long)_lanes.SlotCount)
             {
-                throw new PoolCorruptedException(Path, $"the logs' watermarks claim {committed - retired} committed transactions awaiting recovery, more than the {_lanes.Count * LaneSet.SlotsPerLane} log slots hold");
+                throw new PoolCorruptedException(Path, $"the logs' watermarks claim {committed - retired} committed transactions awaiting recovery, more than the {_lanes.SlotCount} log slots hold");
             }
 
             for (var sequence = retired + 1; sequence <= committed; sequence++)
@@ -241,7 +241,7 @@ public sealed partial class PersistentPool
         var length = _domain.Length;
         for (var lane = 0; lane < _lanes.Count; lane++)
         {
-            for (var slot = 0; slot < LaneSet.SlotsPerLane; slot++)
+            for (var slot = 0; slot < _lanes.SlotsPerLane; slot++)
             {
                 var header = _lanes.SlotOffset(lane, slot);
                 var external = _domain.Read<long>(header + RedoLog.ExternalOffset);

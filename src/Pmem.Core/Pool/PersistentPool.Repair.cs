@@ -19,7 +19,7 @@ public sealed partial class PersistentPool
     /// <summary>Rounds of check-and-fix: each fix can only make more blocks unreachable, freed in the next round.</summary>
     private const int MaxRepairRounds = 8;
 
-    /// <summary>Changes per repair transaction: a bounded log.</summary>
+    /// <summary>Changes per repair transaction per 64 KiB of log slot (see <see cref="PerLogSlot"/>): a bounded log.</summary>
     private const int RepairBatch = 256;
 
     /// <summary>
@@ -71,10 +71,10 @@ public sealed partial class PersistentPool
     private void FixProblems(List<GraphProblem> problems, IReadOnlyDictionary<long, (long Holder, long Slot)> through, List<RepairStep> steps)
     {
         var cleared = new HashSet<long>(); // slots this round changed: a second problem at one slot is moot
-        for (var start = 0; start < problems.Count; start += RepairBatch)
+        for (var start = 0; start < problems.Count; start += PerLogSlot(RepairBatch))
         {
             using var tx = BeginTransaction();
-            foreach (var problem in problems.Skip(start).Take(RepairBatch))
+            foreach (var problem in problems.Skip(start).Take(PerLogSlot(RepairBatch)))
             {
                 if (IsIndexProblem(problem))
                 {
@@ -232,10 +232,10 @@ public sealed partial class PersistentPool
     /// <summary>Frees every unreachable block alone (each is in the list itself; what a damaged one claims to own is not followed).</summary>
     private void FreeUnreachable(IReadOnlyList<long> unreachable, List<RepairStep> steps)
     {
-        for (var start = 0; start < unreachable.Count; start += RepairBatch)
+        for (var start = 0; start < unreachable.Count; start += PerLogSlot(RepairBatch))
         {
             using var tx = BeginTransaction();
-            foreach (var offset in unreachable.Skip(start).Take(RepairBatch))
+            foreach (var offset in unreachable.Skip(start).Take(PerLogSlot(RepairBatch)))
             {
                 _heap.TryGetAllocated(offset, out var block, out var type);
                 TransactionCommit.FreeAlone(CurrentTransactionOrThrow(), offset);

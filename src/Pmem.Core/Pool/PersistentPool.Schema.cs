@@ -104,7 +104,7 @@ public sealed partial class PersistentPool
             _domain.NotifyStore(block.Offset, record.Length);
             _domain.Flush(block.Offset, record.Length);
             _heap.LogAllocate(redo, block, TypeTable.SchemaTypeIndex);
-            redo.RequireDurable(block.Offset, _domain.GetSpan(block.Offset, record.Length));
+            redo.RequireDurable(block.Offset, _domain.GetSpan(block.Offset, record.Length), _commits.HashesPublishedContent);
             redo.Set(PoolLayout.SchemaWordOffset(entry), (ulong)block.Offset);
             LogFormatUpgrade(redo, PoolLayout.SchemaVersion);
         }
@@ -124,9 +124,9 @@ public sealed partial class PersistentPool
     }
 
     /// <summary>
-    /// At a writable open: moves a version-5 or 6 pool to the current format, which has nothing they lack but block
-    /// generations (version 6) and process-crash logs cleared once applied (version 7); older pools move with their
-    /// first schema record or index, as before. Then a process-crash pool of the current format starts clearing its
+    /// At a writable open: moves a version-5 or 6 pool to version 8, which has nothing they lack but block generations
+    /// (version 6) and process-crash logs cleared once applied (version 7); older pools move with their first schema
+    /// record or index, as before. (Version 9's roomier lanes are for new pools: see PoolLayout.UpgradeVersion.) Then a process-crash pool of the current format starts clearing its
     /// logs, which lets commits on different lanes share no word (see CommitPipeline).
     /// </summary>
     private void MoveToCurrentFormat()
@@ -145,7 +145,10 @@ public sealed partial class PersistentPool
         }
     }
 
-    /// <summary>Logs the header's move to the current format (version and checksum together), when it is older than <paramref name="needed"/>.</summary>
+    /// <summary>
+    /// Logs the header's move to <see cref="PoolLayout.UpgradeVersion"/> (version and checksum together), when it is
+    /// older than <paramref name="needed"/>.
+    /// </summary>
     private void LogFormatUpgrade(Log.RedoBuilder redo, uint needed)
     {
         if (FormatVersion >= needed)
@@ -153,8 +156,8 @@ public sealed partial class PersistentPool
             return;
         }
 
-        redo.Set(PoolLayout.VersionOffset, PoolLayout.FormatVersion);
-        redo.Set(PoolLayout.HeaderChecksumOffset, HeaderChecksumWithVersion(_domain, PoolLayout.FormatVersion));
+        redo.Set(PoolLayout.VersionOffset, PoolLayout.UpgradeVersion);
+        redo.Set(PoolLayout.HeaderChecksumOffset, HeaderChecksumWithVersion(_domain, PoolLayout.UpgradeVersion));
     }
 
     /// <summary>

@@ -39,6 +39,24 @@ public sealed partial class PersistentPool
     /// <summary>For tests: whether the next write outside the log must first retire applied logs (see CommitPipeline).</summary>
     internal bool MustRetireBeforeUnloggedWrite => _commits.MustRetireBeforeUnloggedWrite;
 
+    /// <summary>
+    /// Items per transaction for work the pool commits in batches (compaction, index builds, repairs, migrations):
+    /// <paramref name="per64KiB"/> for each 64 KiB of this pool's log slots, at least one. A batch's log then stays in
+    /// its slot: a larger one needs a block of the heap, which a full or freshly compacted pool may not have, and slots
+    /// are 16 KiB from format 9 on (64 KiB before).
+    /// </summary>
+    private int PerLogSlot(int per64KiB) => Math.Max(1, (int)((long)per64KiB * _lanes.SlotSize / (64 * 1024)));
+
+    /// <summary>
+    /// Whether the calling thread's transaction has logged about half a log slot: work that commits in batches whose
+    /// logs vary (an index build's tree nodes) ends its batch there, for the reason of <see cref="PerLogSlot"/>.
+    /// </summary>
+    private bool LogNearsSlot()
+    {
+        var tx = CurrentTransactionOrThrow();
+        return tx.Writes.LoggedBytes + 64L * (tx.Allocations.Count + tx.Frees.Count) >= _lanes.SlotSize / 2;
+    }
+
     void ITransactionalPool.TransactionOpened() => Interlocked.Increment(ref _openTransactions);
 
     void ITransactionalPool.TransactionClosed() => Interlocked.Decrement(ref _openTransactions);

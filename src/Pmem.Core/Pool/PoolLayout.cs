@@ -1,17 +1,19 @@
 // PoolLayout -- the pool file format: header offsets, the type table, the lane area and where the heap starts.
+using Pmem.Log;
+
 namespace Pmem.Pool;
 
 /// <summary>
-/// The pool file format, version 5 (versions 2 to 4 are read too and upgraded to 5 when the pool first records a
-/// schema or an index: version 4 lacks the index directory, version 3 also schema records, version 2 also never seals
-/// logs; version 1 had two log slots per lane). All offsets are from the start of the pool; every multi-byte value is little-endian. See
+/// The pool file format, version 9 (versions 2 to 8 are read too; those from 5 on move to 8 at a writable open, older
+/// ones when the pool first records a schema or an index: version 4 lacks the index directory, version 3 also schema
+/// records, version 2 also never seals logs; version 1 had two log slots per lane; before 9 a lane has three slots). All offsets are from the start of the pool; every multi-byte value is little-endian. See
 /// <c>docs/pool-format.md</c>.
 /// </summary>
 /// <remarks>
 /// <code>
 /// 0        header (4 KiB): immutable part with checksum, then mutable words changed only through a redo log
 /// 4096     type table (64 KiB): 256 entries of 256 bytes, each with its own checksum
-/// 69632    lanes: LaneCount lanes of LaneSize bytes, each three redo log slots
+/// 69632    lanes: LaneCount lanes of LaneSize bytes, each SlotsPerLane redo log slots
 /// heap     256 KiB chunks up to the pool size; each chunk group starts with a 64-byte chunk header line
 /// </code>
 /// </remarks>
@@ -19,7 +21,13 @@ internal static class PoolLayout
 {
     public const ulong Magic = 0x4C4F4F504D454D50; // "PMEMPOOL"
     /// <summary>The version new pools get: types carry schema records, indexes live in the index directory, blocks and references carry generations, process-crash pools seal their logs and clear them once applied, indexes may be hashed.</summary>
-    public const uint FormatVersion = 8;
+    public const uint FormatVersion = 9;
+
+    /// <summary>
+    /// The version an older pool moves to in place (with its first schema record or index, or at a writable open): its
+    /// lanes keep their three slots, since a log left in them must stay where recovery looks for it.
+    /// </summary>
+    public const uint UpgradeVersion = 8;
 
     /// <summary>The first version with schema records (<see cref="SchemaWordsOffset"/>).</summary>
     public const uint SchemaVersion = 4;
@@ -45,6 +53,21 @@ internal static class PoolLayout
     /// with its first hashed index, so older releases, which would take the flag for damage, refuse it by its version.
     /// </summary>
     public const uint HashedIndexVersion = 8;
+
+    /// <summary>
+    /// The first version whose lanes hold more than three log slots (<see cref="SlotsPerLane"/>): a commit then reads
+    /// the other lanes' words only every few commits. Older releases would look for logs in the wrong places.
+    /// </summary>
+    public const uint RoomyLanesVersion = 9;
+
+    /// <summary>
+    /// Log slots per lane of a pool of format <paramref name="version"/> with lanes of <paramref name="laneSize"/>
+    /// bytes: three before <see cref="RoomyLanesVersion"/>, then as many slots of at least 4 KiB as fit, at least three
+    /// and at most <see cref="LaneSet.MaxSlotsPerLane"/> (the default lane: twelve of 16 KiB).
+    /// </summary>
+    public static int SlotsPerLane(uint version, int laneSize) => version < RoomyLanesVersion
+        ? LaneSet.LegacySlotsPerLane
+        : Math.Clamp(laneSize / (4 * 1024), LaneSet.LegacySlotsPerLane, LaneSet.MaxSlotsPerLane);
 
     /// <summary>The oldest version this release opens (and keeps: a version-2 pool never gets a sealed log).</summary>
     public const uint OldestReadableVersion = 2;
@@ -113,7 +136,7 @@ internal static class PoolLayout
 
     public const int LanesOffset = TypeTableOffset + TypeTableSize;
     public const int DefaultLaneCount = 8;
-    public const int DefaultLaneSize = 192 * 1024; // three 64 KiB log slots
+    public const int DefaultLaneSize = 192 * 1024; // twelve 16 KiB log slots (three of 64 KiB before format 9)
 
     public const int ChunkSize = 256 * 1024;
     public const int ChunkHeaderSize = 64;

@@ -12,7 +12,10 @@ public sealed record PoolCreateOptions
     /// <summary>Number of lanes (commits that may run at once).</summary>
     public int LaneCount { get; init; } = PoolLayout.DefaultLaneCount;
 
-    /// <summary>Bytes of redo log per lane, in three slots; a third of it bounds the log of one transaction.</summary>
+    /// <summary>
+    /// Bytes of redo log per lane, in slots of at least 4 KiB (at most twelve, at least three; the default: twelve of
+    /// 16 KiB). A transaction whose log outgrows its slot writes it into a block of the heap instead.
+    /// </summary>
     public int LaneSize { get; init; } = PoolLayout.DefaultLaneSize;
 
     /// <summary>Largest size the pool may grow to by itself when full (0 = never grows by itself).</summary>

@@ -43,6 +43,9 @@ internal struct WriteSet
     /// <summary>The writes held (tests: rewrites in place do not add one).</summary>
     internal readonly int Count => _count;
 
+    /// <summary>About the bytes the writes take in a redo log (an entry header and the data each).</summary>
+    internal readonly long LoggedBytes => 16L * _count + _dataLength;
+
     /// <summary>Records a field write (the hot path: stores the value without span copies).</summary>
     public unsafe void Record<T>(long offset, T value) where T : unmanaged
     {

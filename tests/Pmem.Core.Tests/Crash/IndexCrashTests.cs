@@ -4,6 +4,7 @@ using Pmem.Memory.Simulation;
 using Pmem.Objects;
 using Pmem.Pool;
 using Pmem.Tests.Indexes;
+using Pmem.Tests.Pool;
 
 namespace Pmem.Tests.Crash;
 
@@ -185,8 +186,7 @@ public sealed class IndexCrashTests
             }
 
             image = domain.GetSpan(0, (int)domain.Length).ToArray();
-            BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(PoolLayout.VersionOffset), 4);
-            BinaryPrimitives.WriteUInt64LittleEndian(image.AsSpan(PoolLayout.HeaderChecksumOffset), PersistentPool.HeaderChecksum(image, PoolLayout.Magic));
+            OlderFormat.AsVersion(image, 4);
         }
 
         PersistentPool? pool = null;
@@ -203,10 +203,10 @@ public sealed class IndexCrashTests
             {
                 using var reopened = PoolCrashTests.OpenImage(crashed);
                 var directory = reopened.Domain.Read<long>(PoolLayout.IndexDirectoryOffset);
-                Assert.Equal(directory != 0, reopened.FormatVersion == PoolLayout.FormatVersion); // never a directory in a version-4 pool
+                Assert.Equal(directory != 0, reopened.FormatVersion == PoolLayout.UpgradeVersion); // never a directory in a version-4 pool
                 PoolCrashTests.AssertHeapIsSound(reopened);
                 Assert.Equal([4L], reopened.Index<Member, long>(nameof(Member.Number)).Find(4).Select(m => m.Number));
-                Assert.Equal(PoolLayout.FormatVersion, reopened.FormatVersion);
+                Assert.Equal(PoolLayout.UpgradeVersion, reopened.FormatVersion);
             }),
             new CrashCampaignOptions { ImagesPerPoint = 20 });
         PoolCrashTests.Report(nameof(A_version_4_pool_gets_its_first_index_and_the_format_upgrade_atomically), result);

@@ -109,13 +109,13 @@ public sealed class MigrationCrashTests
                 {
                     // Before the commit: version 3 without a schema; after it: version 4 with one. Never a mix.
                     var stored = pool.StoredTypes.Single();
-                    Assert.Equal(pool.FormatVersion == PoolLayout.FormatVersion, stored.Schema is not null);
-                    Assert.Contains(pool.FormatVersion, new[] { 3u, PoolLayout.FormatVersion });
+                    Assert.Equal(pool.FormatVersion == PoolLayout.UpgradeVersion, stored.Schema is not null);
+                    Assert.Contains(pool.FormatVersion, new[] { 3u, PoolLayout.UpgradeVersion });
                 }
 
                 using var upgraded = PersistentPool.Open(SimulatedDomain.FromImage(crashed), SchemaEvolutionTests.Layout, options);
                 Assert.Equal(("legacy", 42), (upgraded.Root<PersonV1>().Name, upgraded.Root<PersonV1>().Age));
-                Assert.Equal(PoolLayout.FormatVersion, upgraded.FormatVersion);
+                Assert.Equal(PoolLayout.UpgradeVersion, upgraded.FormatVersion);
                 SchemaEvolutionTests.AssertSound(upgraded);
             }),
             new CrashCampaignOptions { ImagesPerPoint = 40, BaseSeed = 47 });

@@ -22,6 +22,27 @@ public sealed class PoolCrashTests
 
     internal static long SmallPoolLength => PoolLayout.MinimumPoolSize(2, 8192);
 
+    /// <summary>
+    /// Crash images per point for a campaign run once per lane shape: all of <paramref name="images"/> for the protocol
+    /// new pools use on persistent memory, fewer for the older ones, which earlier campaigns covered alone (a long
+    /// campaign multiplies them all).
+    /// </summary>
+    internal static int ImagesFor(LaneShape shape, int images) => shape switch
+    {
+        LaneShape.TwelveSlots => images,
+        LaneShape.ThreeSlots => images / 2,
+        _ => images / 4,
+    };
+
+    /// <summary>A small simulated domain and pool with lanes of the given shape (<see cref="LaneShape"/>).</summary>
+    internal static (SimulatedDomain Domain, PersistentPool Pool) NewPool(LaneShape shape, int lanes = 2)
+    {
+        var laneSize = shape == LaneShape.ThreeSlots ? 8192 : 48 * 1024;
+        var options = new SimulationOptions { PersistentMemory = shape != LaneShape.TwelveSlotsOnFile };
+        var domain = new SimulatedDomain(PoolLayout.MinimumPoolSize(lanes, laneSize), options);
+        return (domain, PersistentPool.Create(domain, LayoutName, new PoolCreateOptions { LaneCount = lanes, LaneSize = laneSize }));
+    }
+
     /// <summary>A small simulated pool with an empty <see cref="Ledger"/> root, handed to <paramref name="keep"/>.</summary>
     internal static Func<SimulatedDomain> LedgerSetup(Action<PersistentPool> keep, SimulationOptions? options = null) => () =>
     {
@@ -303,4 +324,19 @@ public sealed class PoolCrashTests
 
         Report(nameof(Growing_the_pool_survives_every_crash), result);
     }
+}
+
+/// <summary>
+/// The lanes a crash campaign's pool has, which decide the commit protocol it exercises (docs/transactions.md).
+/// </summary>
+public enum LaneShape
+{
+    /// <summary>Three slots per lane (lanes too small for more): every commit takes fresh watermarks and hashes the content it publishes.</summary>
+    ThreeSlots,
+
+    /// <summary>Twelve slots per lane on persistent memory: commits carry a lane's last watermarks and drain published content first.</summary>
+    TwelveSlots,
+
+    /// <summary>Twelve slots per lane on a domain that reports itself an ordinary file: fresh watermarks and hashes again.</summary>
+    TwelveSlotsOnFile,
 }

@@ -48,16 +48,18 @@ public sealed class SharedObjectCrashTests
     /// both equal k, the register's value is k (the last committed write wins), every node's string matches it, and
     /// the heap is sound with nothing leaked.
     /// </summary>
-    [Fact]
-    public void Appends_to_a_shared_list_under_a_lock_recover_to_a_prefix_of_the_commit_order_at_every_crash()
+    [Theory]
+    [InlineData(LaneShape.ThreeSlots)]
+    [InlineData(LaneShape.TwelveSlots)]
+    public void Appends_to_a_shared_list_under_a_lock_recover_to_a_prefix_of_the_commit_order_at_every_crash(LaneShape lanes)
     {
         PersistentPool? pool = null;
         var gate = new Lock();
         var result = CrashCampaign.Run(
             () =>
             {
-                var domain = new SimulatedDomain(PoolLayout.MinimumPoolSize(Threads, PoolCrashTests.SmallPool.LaneSize));
-                pool = PersistentPool.Create(domain, PoolCrashTests.LayoutName, PoolCrashTests.SmallPool with { LaneCount = Threads });
+                var (domain, created) = PoolCrashTests.NewPool(lanes, Threads);
+                pool = created;
                 using var tx = pool.BeginTransaction();
                 pool.Root<Ledger>().Second = pool.New<Account>(); // the shared register
                 tx.Commit();
@@ -111,9 +113,9 @@ public sealed class SharedObjectCrashTests
                 Assert.Equal(k, register.Balance);
                 Assert.Equal(k, register.Counter);
             },
-            new CrashCampaignOptions { ImagesPerPoint = 60 });
+            new CrashCampaignOptions { ImagesPerPoint = PoolCrashTests.ImagesFor(lanes, 60) });
 
-        PoolCrashTests.Report(nameof(Appends_to_a_shared_list_under_a_lock_recover_to_a_prefix_of_the_commit_order_at_every_crash), result);
+        PoolCrashTests.Report($"{nameof(Appends_to_a_shared_list_under_a_lock_recover_to_a_prefix_of_the_commit_order_at_every_crash)}({lanes})", result);
     }
 
     /// <summary>
@@ -122,8 +124,10 @@ public sealed class SharedObjectCrashTests
     /// are a prefix 1..k of the commit order (every account's stamp is at most k, the account the last transfer
     /// touched carries k, and the transfer count of the vault's first account equals k).
     /// </summary>
-    [Fact]
-    public void Transfers_among_shared_accounts_under_a_lock_conserve_the_sum_and_a_prefix_at_every_crash()
+    [Theory]
+    [InlineData(LaneShape.ThreeSlots)]
+    [InlineData(LaneShape.TwelveSlots)]
+    public void Transfers_among_shared_accounts_under_a_lock_conserve_the_sum_and_a_prefix_at_every_crash(LaneShape lanes)
     {
         PersistentPool? pool = null;
         var gate = new Lock();
@@ -131,8 +135,8 @@ public sealed class SharedObjectCrashTests
         var result = CrashCampaign.Run(
             () =>
             {
-                var domain = new SimulatedDomain(PoolLayout.MinimumPoolSize(Threads, PoolCrashTests.SmallPool.LaneSize));
-                pool = PersistentPool.Create(domain, PoolCrashTests.LayoutName, PoolCrashTests.SmallPool with { LaneCount = Threads });
+                var (domain, created) = PoolCrashTests.NewPool(lanes, Threads);
+                pool = created;
                 using var tx = pool.BeginTransaction();
                 var vault = pool.Root<Vault>();
                 for (var i = 0; i < Vault.Slots; i++)
@@ -199,8 +203,8 @@ public sealed class SharedObjectCrashTests
                     Assert.True(balances[i] == accounts[i].Balance && stamps[i] == accounts[i].Counter, $"account {i} holds {accounts[i].Balance} stamped {accounts[i].Counter}; the first {k} transfers give {balances[i]} stamped {stamps[i]}");
                 }
             },
-            new CrashCampaignOptions { ImagesPerPoint = 60 });
+            new CrashCampaignOptions { ImagesPerPoint = PoolCrashTests.ImagesFor(lanes, 60) });
 
-        PoolCrashTests.Report(nameof(Transfers_among_shared_accounts_under_a_lock_conserve_the_sum_and_a_prefix_at_every_crash), result);
+        PoolCrashTests.Report($"{nameof(Transfers_among_shared_accounts_under_a_lock_conserve_the_sum_and_a_prefix_at_every_crash)}({lanes})", result);
     }
 }

@@ -13,10 +13,9 @@ public sealed class TransactionCrashTests
 {
     private const long InitialBalance = 1000;
 
-    private static Func<SimulatedDomain> BankSetup(Action<PersistentPool> keep) => () =>
+    private static Func<SimulatedDomain> BankSetup(Action<PersistentPool> keep, LaneShape lanes = LaneShape.ThreeSlots) => () =>
     {
-        var domain = new SimulatedDomain(PoolCrashTests.SmallPoolLength);
-        var pool = PersistentPool.Create(domain, PoolCrashTests.LayoutName, PoolCrashTests.SmallPool);
+        var (domain, pool) = PoolCrashTests.NewPool(lanes);
         using (var tx = pool.BeginTransaction())
         {
             var vault = pool.Root<Vault>();
@@ -59,12 +58,15 @@ public sealed class TransactionCrashTests
         tx.Commit();
     }
 
-    [Fact]
-    public void Bank_transfers_are_all_or_nothing_at_every_crash()
+    [Theory]
+    [InlineData(LaneShape.ThreeSlots)]
+    [InlineData(LaneShape.TwelveSlots)]
+    [InlineData(LaneShape.TwelveSlotsOnFile)]
+    public void Bank_transfers_are_all_or_nothing_at_every_crash(LaneShape lanes)
     {
         PersistentPool? pool = null;
         var result = CrashCampaign.Run(
-            BankSetup(p => pool = p),
+            BankSetup(p => pool = p, lanes),
             _ =>
             {
                 var vault = pool!.Root<Vault>();
@@ -90,17 +92,20 @@ public sealed class TransactionCrashTests
                 }
             },
             (image, point) => CheckBank(image),
-            new CrashCampaignOptions { ImagesPerPoint = 200 });
+            new CrashCampaignOptions { ImagesPerPoint = PoolCrashTests.ImagesFor(lanes, 200) });
 
-        PoolCrashTests.Report(nameof(Bank_transfers_are_all_or_nothing_at_every_crash), result);
+        PoolCrashTests.Report($"{nameof(Bank_transfers_are_all_or_nothing_at_every_crash)}({lanes})", result);
     }
 
-    [Fact]
-    public void Transfers_on_several_threads_crashed_together_keep_the_sum()
+    [Theory]
+    [InlineData(LaneShape.ThreeSlots)]
+    [InlineData(LaneShape.TwelveSlots)]
+    [InlineData(LaneShape.TwelveSlotsOnFile)]
+    public void Transfers_on_several_threads_crashed_together_keep_the_sum(LaneShape lanes)
     {
         PersistentPool? pool = null;
         var result = CrashCampaign.Run(
-            BankSetup(p => pool = p),
+            BankSetup(p => pool = p, lanes),
             _ =>
             {
                 var vault = pool!.Root<Vault>();
@@ -116,17 +121,26 @@ public sealed class TransactionCrashTests
                 threads.ForEach(t => t.Join());
             },
             (image, point) => CheckBank(image),
-            new CrashCampaignOptions { ImagesPerPoint = 150 });
+            new CrashCampaignOptions { ImagesPerPoint = PoolCrashTests.ImagesFor(lanes, 150) });
 
-        PoolCrashTests.Report(nameof(Transfers_on_several_threads_crashed_together_keep_the_sum), result);
+        PoolCrashTests.Report($"{nameof(Transfers_on_several_threads_crashed_together_keep_the_sum)}({lanes})", result);
     }
 
-    [Fact]
-    public void Linked_list_inserts_and_removes_keep_a_well_formed_list_at_every_crash()
+    [Theory]
+    [InlineData(LaneShape.ThreeSlots)]
+    [InlineData(LaneShape.TwelveSlots)]
+    [InlineData(LaneShape.TwelveSlotsOnFile)]
+    public void Linked_list_inserts_and_removes_keep_a_well_formed_list_at_every_crash(LaneShape lanes)
     {
         PersistentPool? pool = null;
         var result = CrashCampaign.Run(
-            PoolCrashTests.LedgerSetup(p => pool = p),
+            () =>
+            {
+                var (domain, created) = PoolCrashTests.NewPool(lanes);
+                created.Root<Ledger>();
+                pool = created;
+                return domain;
+            },
             _ =>
             {
                 var root = pool!.Root<Ledger>();
@@ -185,13 +199,16 @@ public sealed class TransactionCrashTests
 
                 Assert.Equal(root.Total, length);
             },
-            new CrashCampaignOptions { ImagesPerPoint = 150 });
+            new CrashCampaignOptions { ImagesPerPoint = PoolCrashTests.ImagesFor(lanes, 150) });
 
-        PoolCrashTests.Report(nameof(Linked_list_inserts_and_removes_keep_a_well_formed_list_at_every_crash), result);
+        PoolCrashTests.Report($"{nameof(Linked_list_inserts_and_removes_keep_a_well_formed_list_at_every_crash)}({lanes})", result);
     }
 
-    [Fact]
-    public void A_durable_write_after_a_transaction_is_never_undone_by_recovery()
+    [Theory]
+    [InlineData(LaneShape.ThreeSlots)]
+    [InlineData(LaneShape.TwelveSlots)]
+    [InlineData(LaneShape.TwelveSlotsOnFile)]
+    public void A_durable_write_after_a_transaction_is_never_undone_by_recovery(LaneShape lanes)
     {
         // Every write raises Balance; one that returned is durable, so no crash image may show less. A transaction's
         // log stays valid after it applies, so this fails if a write that bypasses the log does not retire it first.
@@ -200,9 +217,9 @@ public sealed class TransactionCrashTests
         var result = CrashCampaign.Run(
             () =>
             {
-                var domain = new SimulatedDomain(PoolCrashTests.SmallPoolLength);
-                pool = PersistentPool.Create(domain, PoolCrashTests.LayoutName, PoolCrashTests.SmallPool);
-                pool.Root<Account>();
+                var (domain, created) = PoolCrashTests.NewPool(lanes);
+                created.Root<Account>();
+                pool = created;
                 return domain;
             },
             domain =>
@@ -233,17 +250,20 @@ public sealed class TransactionCrashTests
                 var balance = reopened.Root<Account>().Balance;
                 Assert.True(balance >= floor, $"Balance {balance} is below {floor}, which was durable before this crash");
             },
-            new CrashCampaignOptions { ImagesPerPoint = 300 });
+            new CrashCampaignOptions { ImagesPerPoint = PoolCrashTests.ImagesFor(lanes, 300) });
 
-        PoolCrashTests.Report(nameof(A_durable_write_after_a_transaction_is_never_undone_by_recovery), result);
+        PoolCrashTests.Report($"{nameof(A_durable_write_after_a_transaction_is_never_undone_by_recovery)}({lanes})", result);
     }
 
-    [Fact]
-    public void A_commit_makes_an_idle_threads_undrained_apply_durable_before_it_reuses_slots()
+    [Theory]
+    [InlineData(LaneShape.ThreeSlots)]
+    [InlineData(LaneShape.TwelveSlots)]
+    [InlineData(LaneShape.TwelveSlotsOnFile)]
+    public void A_commit_makes_an_idle_threads_undrained_apply_durable_before_it_reuses_slots(LaneShape lanes)
     {
         Vault? vault = null;
         PersistentPool? pool = null;
-        var domain = BankSetup(p => pool = p)();
+        var domain = BankSetup(p => pool = p, lanes)();
         using (pool)
         {
             vault = pool!.Root<Vault>();
@@ -259,7 +279,7 @@ public sealed class TransactionCrashTests
 
             // More commits than a lane has slots: before the watermark may cover that log, this thread must make the
             // idle thread's apply durable itself (and must not wait for it).
-            for (var i = 0; i < 10; i++)
+            for (var i = 0; i < 30; i++)
             {
                 Transfer(pool, vault, 2, 3, 1);
             }
@@ -269,16 +289,19 @@ public sealed class TransactionCrashTests
             var accounts = recovered.Root<Vault>();
             Assert.Equal(InitialBalance - 111, accounts[0]!.Balance);
             Assert.Equal(InitialBalance + 111, accounts[1]!.Balance);
-            Assert.Equal(InitialBalance - 10, accounts[2]!.Balance);
-            Assert.Equal(InitialBalance + 10, accounts[3]!.Balance);
+            Assert.Equal(InitialBalance - 30, accounts[2]!.Balance);
+            Assert.Equal(InitialBalance + 30, accounts[3]!.Balance);
         }
     }
 
-    [Fact]
-    public void What_concurrent_commits_returned_from_is_durable_with_more_threads_than_lanes()
+    [Theory]
+    [InlineData(LaneShape.ThreeSlots)]
+    [InlineData(LaneShape.TwelveSlots)]
+    [InlineData(LaneShape.TwelveSlotsOnFile)]
+    public void What_concurrent_commits_returned_from_is_durable_with_more_threads_than_lanes(LaneShape lanes)
     {
         PersistentPool? pool = null;
-        var domain = BankSetup(p => pool = p)();
+        var domain = BankSetup(p => pool = p, lanes)();
         using (pool)
         {
             var vault = pool!.Root<Vault>();

@@ -4,6 +4,7 @@ using Pmem.Memory.Simulation;
 using Pmem.Objects;
 using Pmem.Pool;
 using Pmem.Tests.Objects;
+using Pmem.Tests.Pool;
 using Pmem.Tooling;
 
 namespace Pmem.Tests.Indexes;
@@ -112,8 +113,7 @@ public sealed class HashIndexLifecycleTests : HashIndexTestBase
             }
 
             image = domain.GetSpan(0, (int)domain.Length).ToArray();
-            BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(PoolLayout.VersionOffset), 7);
-            BinaryPrimitives.WriteUInt64LittleEndian(image.AsSpan(PoolLayout.HeaderChecksumOffset), PersistentPool.HeaderChecksum(image, PoolLayout.Magic));
+            OlderFormat.AsVersion(image, 7);
         }
 
         // Sorted indexes only: the pool stays at version 7.

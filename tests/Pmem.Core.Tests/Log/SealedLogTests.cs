@@ -133,7 +133,7 @@ public sealed class SealedLogTests : IDisposable
 
         using (var pool = PersistentPool.Open(_path, LayoutName))
         {
-            Assert.Equal(PoolLayout.FormatVersion, pool.FormatVersion);
+            Assert.Equal(PoolLayout.UpgradeVersion, pool.FormatVersion);
             Assert.Null(FindNewestLog(pool.Domain.GetSpan(0, (int)pool.Domain.Length).ToArray()));
             Assert.Equal(50, pool.Domain.Read<long>(balanceOffset));
             using var tx = pool.BeginTransaction();
@@ -221,13 +221,7 @@ public sealed class SealedLogTests : IDisposable
         BinaryPrimitives.WriteInt64LittleEndian(image.AsSpan((int)offset), value);
 
     /// <summary>Rewrites the format version, with the header checksum that covers it.</summary>
-    private static void SetVersion(byte[] image, uint version)
-    {
-        BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(PoolLayout.VersionOffset), version);
-        using var domain = MemoryDomain.FromImage(image.AsSpan(0, PoolLayout.HeaderSize));
-        var checksum = PersistentPool.HeaderChecksum(domain, PoolLayout.Magic);
-        BinaryPrimitives.WriteUInt64LittleEndian(image.AsSpan(PoolLayout.HeaderChecksumOffset), checksum);
-    }
+    private static void SetVersion(byte[] image, uint version) => OlderFormat.AsVersion(image, version);
 
     /// <summary>Each lane's last log resealed (see <see cref="ClearedLogs"/>), read back.</summary>
     private static List<SlotLog> ResealLastLogs(byte[] image) =>
@@ -243,7 +237,7 @@ public sealed class SealedLogTests : IDisposable
         SlotLog? newest = null;
         for (var lane = 0; lane < lanes.Count; lane++)
         {
-            for (var slot = 0; slot < LaneSet.SlotsPerLane; slot++)
+            for (var slot = 0; slot < lanes.SlotsPerLane; slot++)
             {
                 if (ReadSlot(image, lanes.SlotOffset(lane, slot)) is { } log && (newest is null || log.Sequence > newest.Sequence))
                 {
@@ -263,10 +257,7 @@ public sealed class SealedLogTests : IDisposable
         return stored == 0 ? null : new SlotLog(offset, BinaryPrimitives.ReadUInt64LittleEndian(header), stored, header, image.AsSpan((int)offset + RedoLog.HeaderSize, length).ToArray());
     }
 
-    private static LaneSet LanesOf(byte[] image) => new(
-        PoolLayout.LanesOffset,
-        BinaryPrimitives.ReadInt32LittleEndian(image.AsSpan(PoolLayout.LaneCountOffset)),
-        BinaryPrimitives.ReadInt32LittleEndian(image.AsSpan(PoolLayout.LaneSizeOffset)));
+    private static LaneSet LanesOf(byte[] image) => ClearedLogs.LanesOf(image);
 
     private sealed record SlotLog(long SlotOffset, ulong Sequence, ulong Stored, byte[] Header, byte[] Data);
 }

@@ -273,7 +273,7 @@ public sealed class DanglingReferenceTests : IDisposable
         Assert.Equal(before, File.ReadAllBytes(PoolPath)); // read-only: nothing written
 
         using var upgraded = PersistentPool.Open(PoolPath, LayoutName);
-        Assert.Equal(PoolLayout.FormatVersion, upgraded.FormatVersion);
+        Assert.Equal(PoolLayout.UpgradeVersion, upgraded.FormatVersion);
         var ledger = upgraded.Root<Ledger>();
         Assert.Equal(11, ledger.First!.Balance); // a reference without a generation is not checked, and reads
         var reused = ReuseBlockOf(upgraded, ledger.First!, inTransaction: false);
@@ -306,9 +306,7 @@ public sealed class DanglingReferenceTests : IDisposable
             BitConverter.TryWriteBytes(image.AsSpan((int)field), BlockGeneration.TargetOf(BitConverter.ToInt64(image, (int)field)));
         }
 
-        BitConverter.TryWriteBytes(image.AsSpan(PoolLayout.VersionOffset), 5u);
-        BitConverter.TryWriteBytes(image.AsSpan(PoolLayout.HeaderChecksumOffset), PersistentPool.HeaderChecksum(image, PoolLayout.Magic));
-        return image;
+        return OlderFormat.AsVersion(image, 5);
     }
 }
 

@@ -324,7 +324,7 @@ public sealed class SchemaEvolutionTests
         // The program that wrote it records the schema (and the format moves to 4); the next version migrates.
         var upgraded = Reopen(image, new PoolOpenOptions { Types = [PersonV1.PersistentType] }, pool =>
         {
-            Assert.Equal(PoolLayout.FormatVersion, pool.FormatVersion);
+            Assert.Equal(PoolLayout.UpgradeVersion, pool.FormatVersion);
             Assert.Equal(7, pool.StoredTypes.Single().Schema!.Properties.Length);
             Assert.Equal("legacy", pool.Root<PersonV1>().Name);
             AssertSound(pool);
@@ -392,10 +392,5 @@ public sealed class SchemaEvolutionTests
     }
 
     /// <summary>A pool image as a version-3 release wrote it (a type table without schema records).</summary>
-    internal static byte[] AsVersion3(byte[] image)
-    {
-        BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(PoolLayout.VersionOffset), 3);
-        BinaryPrimitives.WriteUInt64LittleEndian(image.AsSpan(PoolLayout.HeaderChecksumOffset), PersistentPool.HeaderChecksum(image, PoolLayout.Magic));
-        return image;
-    }
+    internal static byte[] AsVersion3(byte[] image) => OlderFormat.AsVersion(image, 3);
 }

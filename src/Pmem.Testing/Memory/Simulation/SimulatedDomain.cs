@@ -92,7 +92,7 @@ public sealed unsafe partial class SimulatedDomain : PersistenceDomain
     public override FlushPath FlushPath => FlushPath.Simulated;
 
     /// <inheritdoc />
-    public override bool IsPersistentMemory => true;
+    public override bool IsPersistentMemory => _options.PersistentMemory;
 
     /// <summary>The largest length <see cref="Extend"/> accepts.</summary>
     public long Capacity => _capacity;

@@ -34,4 +34,12 @@ public sealed record SimulationOptions
     /// whole old or new content (bounds memory when a line is stored to many times without being made durable).
     /// </summary>
     public int MaxStoresPerLine { get; init; } = 4096;
+
+    /// <summary>
+    /// Whether the domain reports itself as persistent memory (<see cref="PersistenceDomain.IsPersistentMemory"/>), as
+    /// by default. False makes a pool treat it as an ordinary file, where a drain is an msync: the pool then hashes the
+    /// content a commit publishes into its log instead of draining it first, and takes fresh watermarks at every
+    /// commit, so crash campaigns can cover that protocol too.
+    /// </summary>
+    public bool PersistentMemory { get; init; } = true;
 }
