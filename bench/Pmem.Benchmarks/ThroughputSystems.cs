@@ -66,11 +66,11 @@ internal sealed class PoolSystem(PersistentPool pool) : IThroughputSystem
 
     private class Transfers(PersistentPool pool, Account[] accounts) : IThroughputWorker
     {
-        private int _cursor;
+        private WorkerCounters _hot; // see WorkerCounters
 
         public virtual void Transaction()
         {
-            var a = _cursor = (_cursor + 1) % accounts.Length;
+            var a = _hot.Cursor = (_hot.Cursor + 1) % accounts.Length;
             var from = accounts[a];
             var to = accounts[(a + 1) % accounts.Length];
             using var tx = pool.BeginTransaction();
@@ -87,15 +87,14 @@ internal sealed class PoolSystem(PersistentPool pool) : IThroughputSystem
             to.Balance += 10;
         }
 
-        protected int Next() => _cursor = (_cursor + 1) % accounts.Length;
+        protected int Next() => _hot.Cursor = (_hot.Cursor + 1) % accounts.Length;
     }
 
     private sealed class Allocating : Transfers
     {
         private readonly PersistentPool _pool;
         private readonly ThreadLog _log;
-        private Account? _previous;
-        private long _count;
+        private WorkerCounters _counts;
 
         public Allocating(PersistentPool pool, Account[] accounts)
             : base(pool, accounts)
@@ -111,19 +110,19 @@ internal sealed class PoolSystem(PersistentPool pool) : IThroughputSystem
             using var tx = _pool.BeginTransaction();
             TransferIn(Next());
             var made = _pool.New<Account>();
-            made.Balance = _count;
-            if (_previous is not null)
+            made.Balance = _counts.Count;
+            if (_counts.Previous is Account previous)
             {
-                _pool.Delete(_previous);
+                _pool.Delete(previous);
             }
 
-            _previous = made;
-            if ((++_count & 255) == 0)
+            _counts.Previous = made;
+            if ((++_counts.Count & 255) == 0)
             {
                 _log.Items.Clear();
             }
 
-            _log.Items.Add(_count);
+            _log.Items.Add(_counts.Count);
             tx.Commit();
         }
     }
@@ -192,8 +191,7 @@ internal sealed class SqliteSystem : IThroughputSystem
         private readonly int _first;
         private readonly bool _allocate;
         private readonly long _idBase;
-        private int _cursor;
-        private long _count;
+        private WorkerCounters _hot;
 
         public Worker(SqliteConnection connection, int first, int thread, bool allocate)
         {
@@ -214,7 +212,7 @@ internal sealed class SqliteSystem : IThroughputSystem
 
         public void Transaction()
         {
-            var a = _cursor = (_cursor + 1) % Rows;
+            var a = _hot.Cursor = (_hot.Cursor + 1) % Rows;
             _debitId.Value = (long)(_first + a);
             _creditId.Value = (long)(_first + (a + 1) % Rows);
             _begin.ExecuteNonQuery();
@@ -223,9 +221,9 @@ internal sealed class SqliteSystem : IThroughputSystem
             if (_allocate)
             {
                 // The same shape as ours: a row made, the previous one deleted (the list is the log table itself).
-                _insertId.Value = _idBase + ++_count;
+                _insertId.Value = _idBase + ++_hot.Count;
                 _insert.ExecuteNonQuery();
-                _deleteId.Value = _idBase + _count - 1;
+                _deleteId.Value = _idBase + _hot.Count - 1;
                 _delete.ExecuteNonQuery();
             }
 
@@ -274,21 +272,20 @@ internal sealed class LmdbSystem : IThroughputSystem
     private sealed class Worker(LmdbSystem system, int first, int thread, bool allocate) : IThroughputWorker
     {
         private readonly long _idBase = (thread + 1L) << 40;
-        private int _cursor;
-        private long _count;
+        private WorkerCounters _hot;
 
         public void Transaction()
         {
-            var a = _cursor = (_cursor + 1) % Rows;
+            var a = _hot.Cursor = (_hot.Cursor + 1) % Rows;
             using var tx = system._environment.BeginTransaction();
             Add(tx, first + a, -10);
             Add(tx, first + (a + 1) % Rows, 10);
             if (allocate)
             {
                 Span<byte> key = stackalloc byte[8];
-                BinaryPrimitives.WriteInt64BigEndian(key, _idBase + ++_count);
+                BinaryPrimitives.WriteInt64BigEndian(key, _idBase + ++_hot.Count);
                 tx.Put(system._database, key, key);
-                BinaryPrimitives.WriteInt64BigEndian(key, _idBase + _count - 1);
+                BinaryPrimitives.WriteInt64BigEndian(key, _idBase + _hot.Count - 1);
                 tx.Delete(system._database, key);
             }
 
@@ -304,4 +301,22 @@ internal sealed class LmdbSystem : IThroughputSystem
             tx.Put(system._database, key, value);
         }
     }
+}
+
+/// <summary>
+/// A worker's counters, written by every transaction, with a cache line of nothing on each side: workers are made on
+/// their own threads, but a collection may compact two of them side by side, and a line two threads write would cost
+/// every transaction of both (the pool's transfer at two threads ran at 1.1x instead of 1.7x of one thread).
+/// </summary>
+[System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 3 * 64)]
+internal struct WorkerCounters
+{
+    [System.Runtime.InteropServices.FieldOffset(64)]
+    public int Cursor;
+
+    [System.Runtime.InteropServices.FieldOffset(72)]
+    public long Count;
+
+    [System.Runtime.InteropServices.FieldOffset(80)]
+    public object? Previous;
 }
