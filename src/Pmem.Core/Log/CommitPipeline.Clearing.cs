@@ -32,7 +32,7 @@ internal sealed partial class CommitPipeline
         ref var next = ref _words.NextSequence(lane);
         var sequence = next;
         next = sequence + _lanes.Count;
-        var slotOffset = SlotOffset(slot);
+        var slotOffset = _lanes.SlotOffset(lane, 0);
         var watermark = _sequence.Last; // fixed from open on: every log of an earlier session is applied
         RedoLog.WriteLog(_domain, slotOffset, _lanes.SlotSize, redo, (ulong)sequence, watermark, watermark, seal: true, _poolPath, external);
         _domain.Drain(); // the commit point: the seal before any store of the apply

@@ -172,7 +172,8 @@ internal sealed partial class CommitPipeline
                 return;
             }
 
-            var slot = _lanes.SlotIndex(lane, ChooseSlot(lane, mine));
+            var inLane = ChooseSlot(lane, mine);
+            var slot = _lanes.SlotIndex(lane, inLane);
             if (_slotExternal[slot] != 0 || external != 0)
             {
                 // The slot's old log is retired now (ChooseSlot): its block can go once the lane is released.
@@ -197,7 +198,7 @@ internal sealed partial class CommitPipeline
                 // The thread's previous commit here has returned: this log, once whole, proves it committed even
                 // while C lags behind a slow commit on another lane (see PersistentPool.Recovery).
                 var previous = samePool ? mine.LastSequence : 0;
-                RedoLog.WriteLog(_domain, SlotOffset(slot), _lanes.SlotSize, redo, (ulong)sequence, retired, committed, _sealLogs, _poolPath, external, previous);
+                RedoLog.WriteLog(_domain, _lanes.SlotOffset(lane, inLane), _lanes.SlotSize, redo, (ulong)sequence, retired, committed, _sealLogs, _poolPath, external, previous);
                 _words.SlotSequence(slot) = sequence;
                 if (!_appliesPersistAtOnce)
                 {
