@@ -126,8 +126,9 @@ public sealed partial class PersistentPool
     /// <summary>
     /// At a writable open: moves a version-5 or 6 pool to version 8, which has nothing they lack but block generations
     /// (version 6) and process-crash logs cleared once applied (version 7); older pools move with their first schema
-    /// record or index, as before. (Version 9's roomier lanes are for new pools: see PoolLayout.UpgradeVersion.) Then a process-crash pool of the current format starts clearing its
-    /// logs, which lets commits on different lanes share no word (see CommitPipeline).
+    /// record or index, as before (version 9's lanes are for new pools only: see PoolLayout.UpgradeVersion). Then a
+    /// process-crash pool of version 7 or later starts clearing its logs, which lets commits on different lanes share
+    /// no word (see CommitPipeline).
     /// </summary>
     private void MoveToCurrentFormat()
     {

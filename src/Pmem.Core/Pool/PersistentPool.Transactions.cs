@@ -43,7 +43,7 @@ public sealed partial class PersistentPool
     /// Items per transaction for work the pool commits in batches (compaction, index builds, repairs, migrations):
     /// <paramref name="per64KiB"/> for each 64 KiB of this pool's log slots, at least one. A batch's log then stays in
     /// its slot: a larger one needs a block of the heap, which a full or freshly compacted pool may not have, and slots
-    /// are 16 KiB from format 9 on (64 KiB before).
+    /// are 16 KiB by default from format 9 on (64 KiB before).
     /// </summary>
     private int PerLogSlot(int per64KiB) => Math.Max(1, (int)((long)per64KiB * _lanes.SlotSize / (64 * 1024)));
 

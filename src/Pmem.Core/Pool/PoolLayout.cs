@@ -6,7 +6,8 @@ namespace Pmem.Pool;
 /// <summary>
 /// The pool file format, version 9 (versions 2 to 8 are read too; those from 5 on move to 8 at a writable open, older
 /// ones when the pool first records a schema or an index: version 4 lacks the index directory, version 3 also schema
-/// records, version 2 also never seals logs; version 1 had two log slots per lane; before 9 a lane has three slots). All offsets are from the start of the pool; every multi-byte value is little-endian. See
+/// records, version 2 also never seals logs; version 1 had two log slots per lane; before 9 a lane has three slots).
+/// All offsets are from the start of the pool; every multi-byte value is little-endian. See
 /// <c>docs/pool-format.md</c>.
 /// </summary>
 /// <remarks>
@@ -20,7 +21,11 @@ namespace Pmem.Pool;
 internal static class PoolLayout
 {
     public const ulong Magic = 0x4C4F4F504D454D50; // "PMEMPOOL"
-    /// <summary>The version new pools get: types carry schema records, indexes live in the index directory, blocks and references carry generations, process-crash pools seal their logs and clear them once applied, indexes may be hashed.</summary>
+    /// <summary>
+    /// The version new pools get: types carry schema records, indexes live in the index directory, blocks and
+    /// references carry generations, process-crash pools seal their logs and clear them once applied, indexes may be
+    /// hashed, lanes hold up to twelve log slots.
+    /// </summary>
     public const uint FormatVersion = 9;
 
     /// <summary>
