@@ -220,7 +220,7 @@ public sealed class SealedLogTests : IDisposable
     private static void WriteBalance(byte[] image, long offset, long value) =>
         BinaryPrimitives.WriteInt64LittleEndian(image.AsSpan((int)offset), value);
 
-    /// <summary>Rewrites the format version, with the header checksum that covers it.</summary>
+    /// <summary>Rewrites the format version, with the header checksum that covers it and the logs where its lanes keep them.</summary>
     private static void SetVersion(byte[] image, uint version) => OlderFormat.AsVersion(image, version);
 
     /// <summary>Each lane's last log resealed (see <see cref="ClearedLogs"/>), read back.</summary>
