@@ -112,18 +112,21 @@ internal sealed class LaneWords
         var undrained = inFlight;
         if (Vector256.IsHardwareAccelerated)
         {
-            // Four pending words per load; the mask turns the words past the lane's last slot (its slot sequences)
-            // into "none".
+            // Four pending words per load; the last load's mask turns the words past the lane's last slot (its slot
+            // sequences) into "none".
             var minimum = Vector256.Create(undrained);
+            var slots = SlotsPerLane;
+            var lastLoad = (slots - 1) / Vector256<ulong>.Count * Vector256<ulong>.Count;
+            var lastMask = Vector256.LessThan(Vector256.Create(0UL, 1UL, 2UL, 3UL), Vector256.Create((ulong)(slots - lastLoad)));
             for (var lane = 0; lane < Lanes; lane++)
             {
                 ref var pending = ref Unsafe.As<long, ulong>(ref Unsafe.Add(ref first, _stride * (lane + 1) + PendingWord));
-                for (var i = 0; i < SlotsPerLane; i += Vector256<ulong>.Count)
+                for (var i = 0; i < slots; i += Vector256<ulong>.Count)
                 {
                     var words = Vector256.LoadUnsafe(ref pending, (nuint)i);
-                    if (SlotsPerLane - i < Vector256<ulong>.Count)
+                    if (i == lastLoad)
                     {
-                        words &= Vector256.LessThan(Vector256.Create(0UL, 1UL, 2UL, 3UL), Vector256.Create((ulong)(SlotsPerLane - i)));
+                        words &= lastMask;
                     }
 
                     minimum = Vector256.Min(minimum, words - Vector256<ulong>.One);

@@ -71,10 +71,11 @@ public sealed partial class PersistentPool
     private void FixProblems(List<GraphProblem> problems, IReadOnlyDictionary<long, (long Holder, long Slot)> through, List<RepairStep> steps)
     {
         var cleared = new HashSet<long>(); // slots this round changed: a second problem at one slot is moot
-        for (var start = 0; start < problems.Count; start += PerLogSlot(RepairBatch))
+        var batch = PerLogSlot(RepairBatch);
+        for (var start = 0; start < problems.Count; start += batch)
         {
             using var tx = BeginTransaction();
-            foreach (var problem in problems.Skip(start).Take(PerLogSlot(RepairBatch)))
+            foreach (var problem in problems.Skip(start).Take(batch))
             {
                 if (IsIndexProblem(problem))
                 {
@@ -232,10 +233,11 @@ public sealed partial class PersistentPool
     /// <summary>Frees every unreachable block alone (each is in the list itself; what a damaged one claims to own is not followed).</summary>
     private void FreeUnreachable(IReadOnlyList<long> unreachable, List<RepairStep> steps)
     {
-        for (var start = 0; start < unreachable.Count; start += PerLogSlot(RepairBatch))
+        var batch = PerLogSlot(RepairBatch);
+        for (var start = 0; start < unreachable.Count; start += batch)
         {
             using var tx = BeginTransaction();
-            foreach (var offset in unreachable.Skip(start).Take(PerLogSlot(RepairBatch)))
+            foreach (var offset in unreachable.Skip(start).Take(batch))
             {
                 _heap.TryGetAllocated(offset, out var block, out var type);
                 TransactionCommit.FreeAlone(CurrentTransactionOrThrow(), offset);
