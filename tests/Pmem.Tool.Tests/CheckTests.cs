@@ -22,6 +22,25 @@ public sealed class CheckTests : IDisposable
     }
 
     [Fact]
+    public void Check_waits_out_a_lock_of_this_process_that_no_open_pool_holds()
+    {
+        // What a tool process another thread forks holds from fork to exec: a closed pool's lock, with this process's id.
+        var path = _files.CreateLibrary();
+        var copyOfTheLock = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        var release = Task.Run(async () =>
+        {
+            await Task.Delay(200);
+            copyOfTheLock.Dispose();
+        });
+
+        var run = ToolHarness.Run("check", path);
+        release.Wait();
+
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Error}");
+        Assert.Contains("clean", run.Out);
+    }
+
+    [Fact]
     public void Check_json_of_a_clean_pool_has_the_documented_shape()
     {
         var path = _files.CreateLibrary(books: 2);

@@ -68,12 +68,63 @@ internal static class FileLockHolders
     /// still held by a child it forked (between fork and exec, the child holds every descriptor): worth a short wait,
     /// where a lock another opener holds is not. Also true when nobody holds it any more (it was released since).
     /// </summary>
-    public static bool MayBeForkedCopy(int fd)
+    public static bool MayBeForkedCopy(int fd) =>
+        OperatingSystem.IsLinux() && LibC.FileStatus(fd, out var info) == 0 && MayBeForkedCopy(info);
+
+    /// <summary><see cref="MayBeForkedCopy(int)"/> for the file at <paramref name="path"/> (one that could not be opened).</summary>
+    public static bool MayBeForkedCopy(string path) =>
+        OperatingSystem.IsLinux() && LibC.FileStatus(path, out var info) == 0 && MayBeForkedCopy(info);
+
+    /// <summary>
+    /// Runs <paramref name="tryLock"/> until it takes its lock, again after a short sleep while
+    /// <paramref name="mayBeForkedCopy"/> says the refusing lock can only be a forked child's copy (about 2 s at most).
+    /// </summary>
+    /// <returns>True when the lock was taken; false when another opener holds it, or the copy outlived the wait.</returns>
+    public static bool TryLockPastForkedCopies(Func<bool> tryLock, Func<bool> mayBeForkedCopy)
     {
-        if (!OperatingSystem.IsLinux() || LibC.FileStatus(fd, out var info) != 0)
+        for (var wait = 1; ; wait *= 2)
         {
-            return false;
+            if (tryLock())
+            {
+                return true;
+            }
+
+            if (wait > 1024 || !mayBeForkedCopy())
+            {
+                return false;
+            }
+
+            Thread.Sleep(wait);
         }
+    }
+
+    /// <summary>
+    /// Opens <paramref name="path"/> read-only under .NET's shared <c>flock</c>, waiting briefly like
+    /// <see cref="TryLockPastForkedCopies"/> while a forked child's copy of a lock this process released refuses it.
+    /// </summary>
+    /// <returns>The file, or null when an exclusive lock (an open pool) refuses it.</returns>
+    public static FileStream? OpenShared(string path, FileOptions options)
+    {
+        const int EWOULDBLOCK = 11;
+        FileStream? opened = null;
+        bool TryOpen()
+        {
+            try
+            {
+                opened = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, options);
+                return true;
+            }
+            catch (IOException e) when (e.HResult == EWOULDBLOCK)
+            {
+                return false;
+            }
+        }
+
+        return TryLockPastForkedCopies(TryOpen, () => MayBeForkedCopy(path)) ? opened : null;
+    }
+
+    private static bool MayBeForkedCopy(LibC.FileInfo info)
+    {
 
         lock (s_heldHere)
         {

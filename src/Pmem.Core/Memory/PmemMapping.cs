@@ -329,27 +329,19 @@ public sealed unsafe partial class PmemMapping : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         // A pool this process just closed may stay locked for a moment by a child another thread is starting: it
         // holds the descriptor from fork to exec. Only such a lock is waited for, briefly; any other refuses at once.
-        for (var wait = 1; ; wait *= 2)
-        {
-            if (LibC.Flock(_file.Fd, kind | LibC.LOCK_NB) == 0)
+        return FileLockHolders.TryLockPastForkedCopies(
+            () =>
             {
-                _lockedFile ??= FileLockHolders.Held(_file.Fd);
-                return true;
-            }
+                if (LibC.Flock(_file.Fd, kind | LibC.LOCK_NB) == 0)
+                {
+                    _lockedFile ??= FileLockHolders.Held(_file.Fd);
+                    return true;
+                }
 
-            int errno = Marshal.GetLastPInvokeError();
-            if (errno != LibC.EWOULDBLOCK)
-            {
-                throw PmemIOException.FromErrno("flock", Path, errno);
-            }
-
-            if (wait > 1024 || !FileLockHolders.MayBeForkedCopy(_file.Fd))
-            {
-                return false;
-            }
-
-            Thread.Sleep(wait);
-        }
+                int errno = Marshal.GetLastPInvokeError();
+                return errno == LibC.EWOULDBLOCK ? false : throw PmemIOException.FromErrno("flock", Path, errno);
+            },
+            () => FileLockHolders.MayBeForkedCopy(_file.Fd));
     }
 
     /// <summary>

@@ -95,17 +95,8 @@ public static class PoolRepair
             throw new PmemFileNotFoundException($"{path}: no such file", path, 2);
         }
 
-        FileStream source;
-        try
-        {
-            // A read-only FileStream takes flock(LOCK_SH), which fails while an open pool holds LOCK_EX.
-            source = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        }
-        catch (IOException e) when (e.HResult == 11) // EWOULDBLOCK
-        {
-            throw new PoolLockedException(path);
-        }
-
+        // A read-only FileStream takes flock(LOCK_SH), which fails while an open pool holds LOCK_EX.
+        var source = FileLockHolders.OpenShared(path, FileOptions.SequentialScan) ?? throw new PoolLockedException(path);
         using (source)
         {
             using var target = new FileStream(destination, FileMode.CreateNew, FileAccess.Write);

@@ -1,6 +1,7 @@
 // PoolFile -- a pool file opened for reading under a shared lock, so no opener can change it while the tool reads.
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
+using Pmem.Memory;
 using Pmem.Pool;
 using Pmem.Tool.Output;
 
@@ -48,21 +49,15 @@ internal sealed partial class PoolFile : IDisposable
             throw new IOException($"{path}: is a directory, not a pool file");
         }
 
-        FileStream stream;
-        try
-        {
-            // .NET takes flock(LOCK_SH | LOCK_NB) itself for a read-only FileStream (unless file locking is disabled).
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
-        }
-        catch (IOException e) when (e.HResult == EWOULDBLOCK)
-        {
-            throw new PoolLockedException(path);
-        }
-
+        // .NET takes flock(LOCK_SH | LOCK_NB) itself for a read-only FileStream (unless file locking is disabled); a
+        // forked child's copy of a lock this process released is waited out briefly, as an open does.
+        var stream = FileLockHolders.OpenShared(path, FileOptions.SequentialScan) ?? throw new PoolLockedException(path);
         try
         {
             // Take it ourselves as well, in case DOTNET_SYSTEM_IO_DISABLEFILELOCKING turned .NET's lock off.
-            if (Flock(stream.SafeFileHandle, LOCK_SH | LOCK_NB) != 0 && Marshal.GetLastPInvokeError() == EWOULDBLOCK)
+            if (!FileLockHolders.TryLockPastForkedCopies(
+                    () => Flock(stream.SafeFileHandle, LOCK_SH | LOCK_NB) == 0 || Marshal.GetLastPInvokeError() != EWOULDBLOCK,
+                    () => FileLockHolders.MayBeForkedCopy(path)))
             {
                 throw new PoolLockedException(path);
             }
