@@ -22,7 +22,7 @@ public sealed class CheckTests : IDisposable
     }
 
     [Fact]
-    public void Check_waits_out_a_lock_of_this_process_that_no_open_pool_holds()
+    public async Task Check_waits_out_a_lock_of_this_process_that_no_open_pool_holds()
     {
         // What a tool process another thread forks holds from fork to exec: a closed pool's lock, with this process's id.
         var path = _files.CreateLibrary();
@@ -34,7 +34,7 @@ public sealed class CheckTests : IDisposable
         });
 
         var run = ToolHarness.Run("check", path);
-        release.Wait();
+        await release;
 
         Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Error}");
         Assert.Contains("clean", run.Out);

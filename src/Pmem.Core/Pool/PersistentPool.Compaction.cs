@@ -52,7 +52,7 @@ public sealed partial class PersistentPool
     /// <paramref name="target"/>, a new empty pool of the same lanes, layout and durability, one after another in
     /// offset order, and rewrites every stored offset (references, strings, collections, their storage and tree nodes,
     /// the root, the schema words) to the blocks' new places; then gives the target this pool's identity (uuid,
-    /// creation time, format version). The target is private until the caller publishes it: only its allocations go
+    /// creation time); the target keeps the current format version. The target is private until the caller publishes it: only its allocations go
     /// through its log; contents are written in place and made durable by its close.
     /// </summary>
     /// <exception cref="PoolCorruptedException">A stored offset does not lead to an allocated block (the pool needs a repair first), or a collection cannot be read.</exception>
@@ -141,9 +141,9 @@ public sealed partial class PersistentPool
             tx.Commit();
         }
 
-        // The same pool, moved: its identity and format version (the checksummed header words) come along.
+        // The same pool, moved: its identity (checksummed header words) comes along. The format stays the target's:
+        // the caller gives an older pool's copy back its version once the copy is closed (ThreeSlotLanes).
         var header = target._domain.GetSpan(0, PoolLayout.ChecksummedBytes);
-        _domain.GetSpan(PoolLayout.VersionOffset, 4).CopyTo(header[PoolLayout.VersionOffset..]);
         _domain.GetSpan(PoolLayout.UuidOffset, 16).CopyTo(header[PoolLayout.UuidOffset..]);
         _domain.GetSpan(PoolLayout.CreatedOffset, 8).CopyTo(header[PoolLayout.CreatedOffset..]);
         target._domain.Write(PoolLayout.HeaderChecksumOffset, HeaderChecksum(target._domain, PoolLayout.Magic));

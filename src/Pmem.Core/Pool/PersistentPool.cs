@@ -41,10 +41,7 @@ public sealed partial class PersistentPool : IDisposable
         _domain = domain;
         Path = path;
         Layout = layout;
-        var laneCount = domain.Read<int>(PoolLayout.LaneCountOffset);
-        var laneSize = domain.Read<int>(PoolLayout.LaneSizeOffset);
-        var version = domain.Read<uint>(PoolLayout.VersionOffset); // a replayed log never moves a pool across version 9
-        _lanes = new LaneSet(PoolLayout.LanesOffset, laneCount, laneSize, PoolLayout.SlotsPerLane(version, laneSize));
+        _lanes = PoolLayout.LanesOf(domain.GetSpan(0, PoolLayout.HeaderSize)); // a replayed log never moves a pool across version 9
         _types = new TypeTable(domain, path);
         _heap = new PoolHeap(domain, path, domain.Read<long>(PoolLayout.HeapOffsetOffset), domain.Read<long>(PoolLayout.PoolSizeOffset), this);
         _maxSize = Math.Max(maxSize, domain.Read<long>(PoolLayout.PoolSizeOffset));

@@ -1,4 +1,5 @@
 // PoolLayout -- the pool file format: header offsets, the type table, the lane area and where the heap starts.
+using System.Buffers.Binary;
 using Pmem.Log;
 
 namespace Pmem.Pool;
@@ -73,6 +74,14 @@ internal static class PoolLayout
     public static int SlotsPerLane(uint version, int laneSize) => version < RoomyLanesVersion
         ? LaneSet.LegacySlotsPerLane
         : Math.Clamp(laneSize / (4 * 1024), LaneSet.LegacySlotsPerLane, LaneSet.MaxSlotsPerLane);
+
+    /// <summary>The lanes of the pool whose header (first <see cref="HeaderSize"/> bytes, or more) is <paramref name="header"/>.</summary>
+    public static LaneSet LanesOf(ReadOnlySpan<byte> header)
+    {
+        var laneSize = BinaryPrimitives.ReadInt32LittleEndian(header[LaneSizeOffset..]);
+        var version = BinaryPrimitives.ReadUInt32LittleEndian(header[VersionOffset..]);
+        return new LaneSet(LanesOffset, BinaryPrimitives.ReadInt32LittleEndian(header[LaneCountOffset..]), laneSize, SlotsPerLane(version, laneSize));
+    }
 
     /// <summary>The oldest version this release opens (and keeps: a version-2 pool never gets a sealed log).</summary>
     public const uint OldestReadableVersion = 2;

@@ -20,7 +20,8 @@ public sealed record PoolCompactionResult(string Path, long SizeBefore, long Siz
 /// <remarks>
 /// The pool is opened (recovering any committed transaction a crash left in its logs) and held locked throughout. Its
 /// blocks are copied into a new pool file beside it, <see cref="TemporaryPath"/>, with the same layout name, uuid,
-/// creation time, format version, lanes and durability; that file is synced, renamed over the original in one step,
+/// creation time, lanes and durability, and the same format version, except that a pool of format 8 moves to the
+/// current one (whose lanes hold more log slots; nothing else differs); that file is synced, renamed over the original in one step,
 /// and the directory synced. A crash at any moment leaves the old pool or the new one, each complete; a temporary file
 /// a crash left behind is deleted by the next compaction (no open ever reads it). Every allocated block is kept, also
 /// those nothing reaches from the root (<c>pool.All&lt;T&gt;()</c> may still find them): compaction changes where
@@ -73,6 +74,12 @@ public static class PoolCompaction
             using (var target = PersistentPool.Create(temporary, layout, occupancy.DenseSize, options))
             {
                 copied = pool.CopyCompactedInto(target);
+            }
+
+            if (pool.FormatVersion < PoolLayout.UpgradeVersion)
+            {
+                // Its blocks are as that format wrote them; a pool of format 8 is all a 9 is but for the lanes, so it moves.
+                ThreeSlotLanes.AsVersion(temporary, pool.FormatVersion);
             }
 
             Verify(temporary, layout, copied);

@@ -30,16 +30,7 @@ internal static class ClearedLogs
     }
 
     /// <summary>The lanes of the pool in <paramref name="image"/>, with the slots its format version gives them.</summary>
-    public static LaneSet LanesOf(byte[] image)
-    {
-        var laneSize = BinaryPrimitives.ReadInt32LittleEndian(image.AsSpan(PoolLayout.LaneSizeOffset));
-        var version = BinaryPrimitives.ReadUInt32LittleEndian(image.AsSpan(PoolLayout.VersionOffset));
-        return new LaneSet(
-            PoolLayout.LanesOffset,
-            BinaryPrimitives.ReadInt32LittleEndian(image.AsSpan(PoolLayout.LaneCountOffset)),
-            laneSize,
-            PoolLayout.SlotsPerLane(version, laneSize));
-    }
+    public static LaneSet LanesOf(byte[] image) => PoolLayout.LanesOf(image);
 
     /// <summary>Reseals each lane's last log in <paramref name="image"/>; returns their slot offsets and sequences.</summary>
     public static List<(long SlotOffset, ulong Sequence)> ResealLast(byte[] image)

@@ -47,6 +47,47 @@ public sealed class PoolCompactionTests : IDisposable
         Assert.False(File.Exists(PoolCompaction.TemporaryPath(path)));
     }
 
+    [Theory]
+    [InlineData(DurabilityMode.PowerFailure, 8u, 1, 2)]
+    [InlineData(DurabilityMode.PowerFailure, 8u, 1, 4)]
+    [InlineData(DurabilityMode.PowerFailure, 8u, 2, 6)]
+    [InlineData(DurabilityMode.ProcessCrash, 8u, 1, 3)]
+    [InlineData(DurabilityMode.PowerFailure, 7u, 1, 2)]
+    [InlineData(DurabilityMode.PowerFailure, 7u, 1, 4)]
+    [InlineData(DurabilityMode.PowerFailure, 7u, 1, 5)]
+    [InlineData(DurabilityMode.PowerFailure, 7u, 3, 6)]
+    [InlineData(DurabilityMode.ProcessCrash, 7u, 1, 3)]
+    public void An_older_pool_compacts_to_its_format_or_from_8_to_the_current_one(DurabilityMode mode, uint version, int lanes, int fills)
+    {
+        // Its copy is built with twelve slots per lane, wherever the copy's commits left their newest logs (fills).
+        var path = PoolPath();
+        string before;
+        using (var pool = PersistentPool.Create(path, LayoutName, 32 << 20, new PoolCreateOptions { Durability = mode, MaxSize = 64 << 20, LaneCount = lanes }))
+        {
+            for (var i = 0; i < fills; i++)
+            {
+                FillRegistry(pool);
+            }
+
+            before = DescribeRegistry(pool);
+        }
+
+        File.WriteAllBytes(path, OlderFormat.AsVersion(File.ReadAllBytes(path), version));
+        PoolCompaction.Compact(path, LayoutName);
+
+        using (var compacted = PersistentPool.Open(path, LayoutName, new PoolOpenOptions { MaxSize = 64 << 20 }))
+        {
+            Assert.Equal(before, DescribeRegistry(compacted));
+            Assert.Equal(version == PoolLayout.UpgradeVersion ? PoolLayout.FormatVersion : version, compacted.FormatVersion);
+            FillRegistry(compacted); // commits into the lanes as the format lays them out
+            before = DescribeRegistry(compacted);
+        }
+
+        using var reopened = PersistentPool.Open(path, LayoutName);
+        Assert.Equal(before, DescribeRegistry(reopened));
+        Assert.True(reopened.Check().IsConsistent);
+    }
+
     [Fact]
     public void Large_sorted_trees_and_sets_are_the_same_after_compaction()
     {
@@ -110,6 +151,14 @@ public sealed class PoolCompactionTests : IDisposable
         }
 
         PoolCompaction.Compact(path, LayoutName);
+        {
+            var img = File.ReadAllBytes(path);
+            var lanesx = Pmem.Tests.Log.ClearedLogs.LanesOf(img);
+            Console.WriteLine($"lanes {lanesx.Count} slots {lanesx.SlotsPerLane} R {BitConverter.ToInt64(img, (int)PoolLayout.RetiredThroughOffset)} ver {BitConverter.ToUInt32(img, (int)PoolLayout.VersionOffset)}");
+            var roomy = new Pmem.Log.LaneSet(PoolLayout.LanesOffset, lanesx.Count, lanesx.LaneSize, 12);
+            for (var k = 0; k < 12; k++) Console.Write($" {BitConverter.ToInt64(img, (int)roomy.SlotOffset(0, k) + Pmem.Log.RedoLog.SequenceOffset)}");
+            Console.WriteLine();
+        }
 
         using var compacted = PersistentPool.Open(path, LayoutName);
         Assert.Equal(before, DescribeIndex(compacted));
@@ -197,6 +246,14 @@ public sealed class PoolCompactionTests : IDisposable
 
         File.WriteAllBytes(PoolCompaction.TemporaryPath(path), new byte[12345]);
         PoolCompaction.Compact(path, LayoutName);
+        {
+            var img = File.ReadAllBytes(path);
+            var lanesx = Pmem.Tests.Log.ClearedLogs.LanesOf(img);
+            Console.WriteLine($"lanes {lanesx.Count} slots {lanesx.SlotsPerLane} R {BitConverter.ToInt64(img, (int)PoolLayout.RetiredThroughOffset)} ver {BitConverter.ToUInt32(img, (int)PoolLayout.VersionOffset)}");
+            var roomy = new Pmem.Log.LaneSet(PoolLayout.LanesOffset, lanesx.Count, lanesx.LaneSize, 12);
+            for (var k = 0; k < 12; k++) Console.Write($" {BitConverter.ToInt64(img, (int)roomy.SlotOffset(0, k) + Pmem.Log.RedoLog.SequenceOffset)}");
+            Console.WriteLine();
+        }
 
         Assert.False(File.Exists(PoolCompaction.TemporaryPath(path)));
         using var reopened = PersistentPool.Open(path, LayoutName);
