@@ -99,11 +99,12 @@ internal static class FileLockHolders
     }
 
     /// <summary>
-    /// Opens <paramref name="path"/> read-only under .NET's shared <c>flock</c>, waiting briefly like
+    /// Opens <paramref name="path"/> as a <see cref="FileStream"/> under the <c>flock</c> .NET takes for it (shared
+    /// unless <paramref name="share"/> is <see cref="FileShare.None"/>), waiting briefly like
     /// <see cref="TryLockPastForkedCopies"/> while a forked child's copy of a lock this process released refuses it.
     /// </summary>
-    /// <returns>The file, or null when an exclusive lock (an open pool) refuses it.</returns>
-    public static FileStream? OpenShared(string path, FileOptions options)
+    /// <returns>The file, or null when another opener's lock (an open pool's) refuses it.</returns>
+    public static FileStream? Open(string path, FileAccess access, FileShare share, FileOptions options)
     {
         const int EWOULDBLOCK = 11;
         FileStream? opened = null;
@@ -111,7 +112,7 @@ internal static class FileLockHolders
         {
             try
             {
-                opened = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, options);
+                opened = new FileStream(path, FileMode.Open, access, share, bufferSize: 0, options);
                 return true;
             }
             catch (IOException e) when (e.HResult == EWOULDBLOCK)
@@ -125,7 +126,6 @@ internal static class FileLockHolders
 
     private static bool MayBeForkedCopy(LibC.FileInfo info)
     {
-
         lock (s_heldHere)
         {
             if (s_heldHere.ContainsKey((info.DevMajor, info.DevMinor, info.Inode)))

@@ -96,7 +96,7 @@ public static class PoolRepair
         }
 
         // A read-only FileStream takes flock(LOCK_SH), which fails while an open pool holds LOCK_EX.
-        var source = FileLockHolders.OpenShared(path, FileOptions.SequentialScan) ?? throw new PoolLockedException(path);
+        var source = FileLockHolders.Open(path, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan) ?? throw new PoolLockedException(path);
         using (source)
         {
             using var target = new FileStream(destination, FileMode.CreateNew, FileAccess.Write);

@@ -1,6 +1,7 @@
 // ThreeSlotLanes -- a closed pool's header and lanes rewritten as a format before 9, whose lanes hold three log slots.
 using System.Buffers.Binary;
 using Pmem.Log;
+using Pmem.Memory;
 using Pmem.Pool;
 
 namespace Pmem.Tooling;
@@ -33,10 +34,11 @@ internal static class ThreeSlotLanes
     /// <summary>
     /// <see cref="AsVersion(Span{byte}, uint)"/> on the closed pool file at <paramref name="path"/>, made durable.
     /// </summary>
-    /// <exception cref="IOException">The file cannot be read, written or synced.</exception>
+    /// <exception cref="IOException">The file cannot be read, written or synced, or another opener holds it.</exception>
     public static void AsVersion(string path, uint version)
     {
-        using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        using var file = FileLockHolders.Open(path, FileAccess.ReadWrite, FileShare.None, FileOptions.None)
+            ?? throw new IOException($"{path}: the file is locked by another opener");
         var header = new byte[PoolLayout.HeaderSize];
         file.ReadExactly(header);
         var lanes = PoolLayout.LanesOf(header);

@@ -51,7 +51,7 @@ internal sealed partial class PoolFile : IDisposable
 
         // .NET takes flock(LOCK_SH | LOCK_NB) itself for a read-only FileStream (unless file locking is disabled); a
         // forked child's copy of a lock this process released is waited out briefly, as an open does.
-        var stream = FileLockHolders.OpenShared(path, FileOptions.SequentialScan) ?? throw new PoolLockedException(path);
+        var stream = FileLockHolders.Open(path, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan) ?? throw new PoolLockedException(path);
         try
         {
             // Take it ourselves as well, in case DOTNET_SYSTEM_IO_DISABLEFILELOCKING turned .NET's lock off.

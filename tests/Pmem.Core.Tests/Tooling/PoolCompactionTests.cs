@@ -151,14 +151,6 @@ public sealed class PoolCompactionTests : IDisposable
         }
 
         PoolCompaction.Compact(path, LayoutName);
-        {
-            var img = File.ReadAllBytes(path);
-            var lanesx = Pmem.Tests.Log.ClearedLogs.LanesOf(img);
-            Console.WriteLine($"lanes {lanesx.Count} slots {lanesx.SlotsPerLane} R {BitConverter.ToInt64(img, (int)PoolLayout.RetiredThroughOffset)} ver {BitConverter.ToUInt32(img, (int)PoolLayout.VersionOffset)}");
-            var roomy = new Pmem.Log.LaneSet(PoolLayout.LanesOffset, lanesx.Count, lanesx.LaneSize, 12);
-            for (var k = 0; k < 12; k++) Console.Write($" {BitConverter.ToInt64(img, (int)roomy.SlotOffset(0, k) + Pmem.Log.RedoLog.SequenceOffset)}");
-            Console.WriteLine();
-        }
 
         using var compacted = PersistentPool.Open(path, LayoutName);
         Assert.Equal(before, DescribeIndex(compacted));
@@ -246,14 +238,6 @@ public sealed class PoolCompactionTests : IDisposable
 
         File.WriteAllBytes(PoolCompaction.TemporaryPath(path), new byte[12345]);
         PoolCompaction.Compact(path, LayoutName);
-        {
-            var img = File.ReadAllBytes(path);
-            var lanesx = Pmem.Tests.Log.ClearedLogs.LanesOf(img);
-            Console.WriteLine($"lanes {lanesx.Count} slots {lanesx.SlotsPerLane} R {BitConverter.ToInt64(img, (int)PoolLayout.RetiredThroughOffset)} ver {BitConverter.ToUInt32(img, (int)PoolLayout.VersionOffset)}");
-            var roomy = new Pmem.Log.LaneSet(PoolLayout.LanesOffset, lanesx.Count, lanesx.LaneSize, 12);
-            for (var k = 0; k < 12; k++) Console.Write($" {BitConverter.ToInt64(img, (int)roomy.SlotOffset(0, k) + Pmem.Log.RedoLog.SequenceOffset)}");
-            Console.WriteLine();
-        }
 
         Assert.False(File.Exists(PoolCompaction.TemporaryPath(path)));
         using var reopened = PersistentPool.Open(path, LayoutName);
