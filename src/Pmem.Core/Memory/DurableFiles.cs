@@ -8,10 +8,12 @@ namespace Pmem.Memory;
 internal static class DurableFiles
 {
     /// <summary>Makes <paramref name="path"/>'s contents and size durable.</summary>
-    /// <exception cref="IOException">The file cannot be opened or synced.</exception>
+    /// <exception cref="IOException">The file cannot be opened or synced, or an opener holds it exclusively.</exception>
     public static void SyncFile(string path)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        // A pool just closed may stay locked for a moment by a child another thread is starting: waited out.
+        using var stream = FileLockHolders.Open(path, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.None)
+            ?? throw new IOException($"{path}: cannot be synced, another opener holds it");
         if (LibC.Fsync((int)stream.SafeFileHandle.DangerousGetHandle()) != 0)
         {
             throw PmemIOException.FromErrno("fsync", path, Marshal.GetLastPInvokeError());
