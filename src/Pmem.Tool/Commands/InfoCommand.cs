@@ -75,6 +75,7 @@ internal static class InfoCommand
             h.PoolSize,
             h.LaneCount,
             h.LaneSize,
+            PoolLayout.SlotsPerLane(h.FormatVersion, h.LaneSize),
             h.HeapStart,
             h.ChecksumValid);
         var sizes = new SizesJson(stats.PoolSize, stats.HeapSize, stats.AllocatedBytes, stats.FreeChunkBytes, stats.ObjectCount);
@@ -110,7 +111,7 @@ internal static class InfoCommand
         o.WriteLine($"created      {(h.Created is { } created ? created.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture) : "(invalid)")}");
         o.WriteLine($"durability   {h.Durability}");
         o.WriteLine($"pool size    {Format.BytesExact(h.PoolSize)}{(info.FileSize != h.PoolSize ? $", file {Format.BytesExact(info.FileSize)}" : "")}");
-        o.WriteLine($"lanes        {h.LaneCount} × {Format.Bytes(h.LaneSize)}");
+        o.WriteLine($"lanes        {h.LaneCount} × {Format.Bytes(h.LaneSize)}, {h.LogSlotsPerLane} log slots each");
         o.WriteLine($"heap start   {h.HeapStart}");
         o.WriteLine($"checksum     {(h.ChecksumValid ? console.Good("ok") : console.Bad("FAILED"))}");
         o.WriteLine(info.LogsAwaitingRecovery == 0

@@ -25,6 +25,7 @@ internal sealed record HeaderJson(
     long PoolSize,
     int LaneCount,
     int LaneSize,
+    int LogSlotsPerLane,
     long HeapStart,
     bool ChecksumValid);
 
