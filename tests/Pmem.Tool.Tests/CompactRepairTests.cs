@@ -91,6 +91,8 @@ public sealed class CompactRepairTests : IDisposable
         Assert.Equal(new FileInfo(path).Length, root.GetProperty("sizeAfter").GetInt64());
         Assert.True(root.GetProperty("liveBytes").GetInt64() <= root.GetProperty("sizeAfter").GetInt64());
         Assert.True(root.GetProperty("blocks").GetInt64() > 3000);
+        Assert.Equal(InfoTests.PoolLayoutVersion, root.GetProperty("formatVersionBefore").GetUInt32());
+        Assert.Equal(InfoTests.PoolLayoutVersion, root.GetProperty("formatVersionAfter").GetUInt32());
     }
 
     [Fact]

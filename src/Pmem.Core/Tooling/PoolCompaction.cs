@@ -11,7 +11,11 @@ namespace Pmem.Tooling;
 /// <param name="Blocks">Allocated blocks moved (objects, strings, collection storage and nodes, schema records).</param>
 /// <param name="LiveBytes">The pool's fixed areas (header, type table, lanes) plus the bytes of its allocated blocks: what no layout can go below.</param>
 /// <param name="RecoveredTransactions">Committed transactions the open before the compaction replayed (a crash had interrupted them).</param>
-public sealed record PoolCompactionResult(string Path, long SizeBefore, long SizeAfter, long Blocks, long LiveBytes, int RecoveredTransactions);
+public sealed record PoolCompactionResult(string Path, long SizeBefore, long SizeAfter, long Blocks, long LiveBytes, int RecoveredTransactions)
+{
+    /// <summary>The pool's format version before (after the open's own upgrades) and after: they differ when a compaction moved a format-8 pool to the current format.</summary>
+    public (uint Before, uint After) FormatVersions { get; init; }
+}
 
 /// <summary>
 /// Compaction: moves every allocated block of a pool to a dense new layout, rewriting every reference and internal
@@ -61,6 +65,7 @@ public static class PoolCompaction
         File.Delete(temporary);
         var occupancy = pool.MeasureOccupancy();
         var inspection = pool.Inspect();
+        uint formatAfter;
         try
         {
             var options = new PoolCreateOptions
@@ -82,7 +87,7 @@ public static class PoolCompaction
                 ThreeSlotLanes.AsVersion(temporary, pool.FormatVersion);
             }
 
-            Verify(temporary, layout, copied);
+            formatAfter = Verify(temporary, layout, copied);
             DurableFiles.Replace(temporary, path);
         }
         catch
@@ -91,11 +96,17 @@ public static class PoolCompaction
             throw;
         }
 
-        return new PoolCompactionResult(path, sizeBefore, new FileInfo(path).Length, occupancy.Blocks, occupancy.LiveBytes, pool.RecoveredTransactions);
+        return new PoolCompactionResult(path, sizeBefore, new FileInfo(path).Length, occupancy.Blocks, occupancy.LiveBytes, pool.RecoveredTransactions)
+        {
+            FormatVersions = (pool.FormatVersion, formatAfter),
+        };
     }
 
-    /// <summary>Opens the new file as the next open will, and refuses to publish it unless it checks clean and holds every block.</summary>
-    private static void Verify(string temporary, string layout, long blocks)
+    /// <summary>
+    /// Opens the new file as the next open will, and refuses to publish it unless it checks clean and holds every block;
+    /// returns its format version.
+    /// </summary>
+    private static uint Verify(string temporary, string layout, long blocks)
     {
         using var copy = PersistentPool.Open(temporary, layout);
         var report = copy.Check();
@@ -104,5 +115,7 @@ public static class PoolCompaction
             var first = report.Errors.Count > 0 ? report.Errors[0] : $"{report.AllocatedObjects} blocks where {blocks} belong";
             throw new PoolCorruptedException(temporary, $"the compacted copy does not check clean ({first}); the pool is left as it was");
         }
+
+        return copy.FormatVersion;
     }
 }

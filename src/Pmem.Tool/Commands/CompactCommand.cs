@@ -30,13 +30,18 @@ internal static class CompactCommand
 
         if (json)
         {
-            Failures.WriteJson(console, new CompactJson(result.Path, result.SizeBefore, result.SizeAfter, result.Blocks, result.LiveBytes, result.RecoveredTransactions), MaintenanceJsonContext.Output.CompactJson);
+            Failures.WriteJson(console, new CompactJson(result.Path, result.SizeBefore, result.SizeAfter, result.Blocks, result.LiveBytes, result.RecoveredTransactions, result.FormatVersions.Before, result.FormatVersions.After), MaintenanceJsonContext.Output.CompactJson);
             return ExitCodes.Ok;
         }
 
         var saved = result.SizeBefore - result.SizeAfter;
         console.Out.WriteLine($"{path}: {console.Good("compacted")}: {Format.Bytes(result.SizeBefore)} -> {Format.Bytes(result.SizeAfter)} ({(result.SizeBefore == 0 ? 0 : saved * 100 / result.SizeBefore)}% smaller)");
         console.Out.WriteLine($"  {result.Blocks:N0} block(s) moved; live bytes {Format.Bytes(result.LiveBytes)} (header, type table, lanes and blocks): the file is {(double)result.SizeAfter / result.LiveBytes:0.00}x that");
+        if (result.FormatVersions.Before != result.FormatVersions.After)
+        {
+            console.Out.WriteLine($"  format version {result.FormatVersions.Before} -> {result.FormatVersions.After} (more log slots per lane: see pmem info)");
+        }
+
         if (result.RecoveredTransactions > 0)
         {
             console.Out.WriteLine($"  note: {result.RecoveredTransactions} committed log(s) were recovered first");

@@ -6,7 +6,7 @@ using System.Text.Json.Serialization;
 namespace Pmem.Tool.Output;
 
 /// <summary><c>pmem compact --json</c>.</summary>
-internal sealed record CompactJson(string Path, long SizeBefore, long SizeAfter, long Blocks, long LiveBytes, int RecoveredTransactions);
+internal sealed record CompactJson(string Path, long SizeBefore, long SizeAfter, long Blocks, long LiveBytes, int RecoveredTransactions, uint FormatVersionBefore, uint FormatVersionAfter);
 
 /// <summary><c>pmem check --repair --json</c>: the actions, and with <c>--apply</c> the backup and the check after.</summary>
 internal sealed record RepairJson(string Path, bool Applied, string? Backup, IReadOnlyList<RepairActionJson> Actions, CheckJson? After);

@@ -73,12 +73,13 @@ public sealed class PoolCompactionTests : IDisposable
         }
 
         File.WriteAllBytes(path, OlderFormat.AsVersion(File.ReadAllBytes(path), version));
-        PoolCompaction.Compact(path, LayoutName);
+        var result = PoolCompaction.Compact(path, LayoutName);
 
         using (var compacted = PersistentPool.Open(path, LayoutName, new PoolOpenOptions { MaxSize = 64 << 20 }))
         {
             Assert.Equal(before, DescribeRegistry(compacted));
             Assert.Equal(version == PoolLayout.UpgradeVersion ? PoolLayout.FormatVersion : version, compacted.FormatVersion);
+            Assert.Equal((version, compacted.FormatVersion), result.FormatVersions);
             FillRegistry(compacted); // commits into the lanes as the format lays them out
             before = DescribeRegistry(compacted);
         }
