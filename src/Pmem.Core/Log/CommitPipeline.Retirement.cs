@@ -150,7 +150,7 @@ internal sealed partial class CommitPipeline
         if (left > 0)
         {
             left--;
-            return (_words.KnownRetired(lane), _words.KnownCommitted(lane)); // the bound is not used
+            return (_words.KnownRetired(lane), _words.KnownCommitted(lane));
         }
 
         var (retired, committed) = Watermarks(bound);
@@ -159,9 +159,6 @@ internal sealed partial class CommitPipeline
         left = _lanes.SlotsPerLane / 2 - 1;
         return (retired, committed);
     }
-
-    /// <summary>Whether the next commit on <paramref name="lane"/> (the caller holds it) reads the other lanes' words (<see cref="CommitWatermarks"/>).</summary>
-    private bool ScansAtThisCommit(int lane) => _scansEveryCommit || _words.CommitsBeforeScan(lane) <= 0;
 
     /// <summary>
     /// R and C for commits up to <paramref name="bound"/> (exclusive; read before calling): R is just below the

@@ -172,7 +172,7 @@ internal sealed partial class CommitPipeline
                 return;
             }
 
-            var inLane = ChooseSlot(lane, mine, out var newestInLane);
+            var inLane = ChooseSlot(lane, mine);
             var slot = _lanes.SlotIndex(lane, inLane);
             if (_slotExternal[slot] != 0 || external != 0)
             {
@@ -184,10 +184,8 @@ internal sealed partial class CommitPipeline
             // The watermarks cover only commits numbered below the bound, so they can be taken before this commit
             // publishes itself. Then a lower bound of the sequence is published before the sequence is taken (the
             // increment is a full fence), so a thread computing watermarks never misses a commit that has its number
-            // but has not published it yet. Any number already handed out is such a bound: a commit that scans reads
-            // the newest, for fresh watermarks; one that takes its lane's last scan's uses its lane's newest log, so
-            // that the counter's line is only incremented, not read first and then incremented.
-            var bound = (ScansAtThisCommit(lane) ? Volatile.Read(ref _sequence.Last) : newestInLane) + 1;
+            // but has not published it yet.
+            var bound = Volatile.Read(ref _sequence.Last) + 1;
             var (retired, committed) = CommitWatermarks(lane, bound);
             ref var inFlight = ref _words.InFlight(lane);
             Volatile.Write(ref inFlight, bound);
@@ -294,19 +292,15 @@ internal sealed partial class CommitPipeline
 
     /// <summary>
     /// The lane's slot holding its oldest log, once R durably covers that log (so recovery ignores it): makes pending
-    /// applies durable, or stores R, when they hold it back. <paramref name="newest"/> is the sequence of the lane's
-    /// newest log (0 for a lane without one).
+    /// applies durable, or stores R, when they hold it back.
     /// </summary>
-    private int ChooseSlot(int lane, ThreadCommits mine, out long newest)
+    private int ChooseSlot(int lane, ThreadCommits mine)
     {
         var first = _lanes.SlotIndex(lane, 0);
         var slot = 0;
-        newest = _words.SlotSequence(first);
         for (var i = 1; i < _lanes.SlotsPerLane; i++)
         {
-            var sequence = _words.SlotSequence(first + i);
-            newest = Math.Max(newest, sequence);
-            if (sequence < _words.SlotSequence(first + slot))
+            if (_words.SlotSequence(first + i) < _words.SlotSequence(first + slot))
             {
                 slot = i;
             }
