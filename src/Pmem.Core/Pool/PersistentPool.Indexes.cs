@@ -315,12 +315,13 @@ public sealed partial class PersistentPool
         var objects = new OffsetsOfType(this, typeIndex, _types.Get(typeIndex)!.Size).ToList();
         try
         {
+            var batch = PerLogSlot(IndexBuildBatch);
             var next = 0;
             do
             {
                 using var tx = BeginTransaction();
                 EnterIndexLock();
-                var end = Math.Min(objects.Count, next + PerLogSlot(IndexBuildBatch));
+                var end = Math.Min(objects.Count, next + batch);
                 while (next < end && !LogNearsSlot())
                 {
                     building.Tree(this).Add(objects[next++]);
@@ -389,7 +390,7 @@ public sealed partial class PersistentPool
         _domain.Write(block.Offset + IndexDirectory.CapacityOffset, IndexDirectory.Capacity);
         _domain.Flush(block.Offset, IndexDirectory.HeaderSize);
         _heap.LogAllocate(redo, block, TypeTable.IndexDirectoryTypeIndex);
-        redo.RequireDurable(block.Offset, _domain.GetSpan(block.Offset, IndexDirectory.HeaderSize), _commits.HashesPublishedContent);
+        RequireDurable(redo, block.Offset, IndexDirectory.HeaderSize);
         redo.Set(PoolLayout.IndexDirectoryOffset, (ulong)block.Offset);
         LogFormatUpgrade(redo, PoolLayout.IndexVersion);
         CommitOrRelease(redo, block);

@@ -107,7 +107,7 @@ public sealed partial class PersistentPool
             var large = ReserveZeroed(type.Size);
             var redo = RentRedo();
             _heap.LogAllocate(redo, large, typeIndex);
-            redo.RequireDurable(large.Offset, _domain.GetSpan(large.Offset, type.Size), _commits.HashesPublishedContent);
+            RequireDurable(redo, large.Offset, type.Size);
             CommitOrRelease(redo, large);
             return large;
         }
@@ -223,7 +223,7 @@ public sealed partial class PersistentPool
 
         var redo = RentRedo();
         _heap.LogAllocate(redo, block, typeIndex);
-        redo.RequireDurable(block.Offset, _domain.GetSpan(block.Offset, size), _commits.HashesPublishedContent);
+        RequireDurable(redo, block.Offset, size);
         redo.Set(PoolLayout.RootOffsetOffset, block.Offset);
         redo.Set(PoolLayout.RootTypeOffset, (ulong)typeIndex);
         CommitOrRelease(redo, block);

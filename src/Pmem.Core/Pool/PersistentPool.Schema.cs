@@ -104,7 +104,7 @@ public sealed partial class PersistentPool
             _domain.NotifyStore(block.Offset, record.Length);
             _domain.Flush(block.Offset, record.Length);
             _heap.LogAllocate(redo, block, TypeTable.SchemaTypeIndex);
-            redo.RequireDurable(block.Offset, _domain.GetSpan(block.Offset, record.Length), _commits.HashesPublishedContent);
+            RequireDurable(redo, block.Offset, record.Length);
             redo.Set(PoolLayout.SchemaWordOffset(entry), (ulong)block.Offset);
             LogFormatUpgrade(redo, PoolLayout.SchemaVersion);
         }

@@ -93,7 +93,7 @@ public sealed partial class PersistentPool
         if (created is { } newBlock)
         {
             _heap.LogAllocate(redo, newBlock, TypeTable.StringTypeIndex);
-            redo.RequireDurable(newBlock.Offset, _domain.GetSpan(newBlock.Offset, (int)size), _commits.HashesPublishedContent);
+            RequireDurable(redo, newBlock.Offset, (int)size);
         }
 
         redo.Set(fieldOffset, created?.Offset ?? 0L);
