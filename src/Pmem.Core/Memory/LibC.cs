@@ -66,6 +66,9 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, EntryPoint = "fsync", SetLastError = true)]
     public static partial int Fsync(int fd);
 
+    [LibraryImport(Lib, EntryPoint = "fdatasync", SetLastError = true)]
+    public static partial int Fdatasync(int fd);
+
     [LibraryImport(Lib, EntryPoint = "sync_file_range", SetLastError = true)]
     public static partial int SyncFileRange(int fd, long offset, long length, uint flags);
 

@@ -1,0 +1,409 @@
+// WriteAheadFile -- a pool's write-ahead log on an ordinary file: records appended with pwrite, group fdatasync.
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace Pmem.Memory;
+
+/// <summary>
+/// A circular file of records that many threads append to and make durable together: each committer writes its record
+/// with <c>pwrite</c> at a position it reserved, and one of the waiting committers (the leader) calls <c>fdatasync</c>
+/// for everyone whose record is written by then, while the others wait on a monitor.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Positions (LSNs) grow for the file's life; a record at LSN x lies at <c>HeaderSize + x % capacity</c>, split at the
+/// end of the file. Every record carries the id of the log's current life and its own LSN, under one checksum, so a
+/// reader starting at a known LSN stops at the first record that is torn, left from an earlier lap, or left from an
+/// earlier life (after a recovery the next life starts where the valid records ended, over records never made durable).
+/// </para>
+/// <para>
+/// A record is durable once a sync that started after every record up to its end was written has finished: a hole
+/// left by a committer still writing holds later records back, since a reader stops at the hole. A failed write or sync
+/// fails the file for good (after a failed fdatasync the kernel may have dropped the dirty pages): every later call
+/// throws.
+/// </para>
+/// </remarks>
+internal sealed class WriteAheadFile : IDisposable
+{
+    /// <summary>Bytes before the first record: magic, version, capacity, checksum; the rest zero.</summary>
+    public const int HeaderSize = 4096;
+
+    /// <summary>Bytes of a record's frame, before its payload: life id, LSN, payload length, checksum.</summary>
+    public const int FrameSize = 32;
+
+    private const ulong Magic = 0x314C41574D454D50; // "PMEMWAL1"
+    private const uint Version = 1;
+
+    private readonly object _gate = new();
+    private readonly SortedDictionary<long, long> _writtenAhead = []; // records written past a hole: start → end
+    private readonly SafeFileHandle _file;
+    private ulong _life;
+    private long _tail;        // the next record's LSN
+    private long _written;     // every record below it is written
+    private long _durable;     // every record below it is durable
+    private long _reclaimed;   // records below it are no longer needed: their space may be reused
+    private bool _syncing;
+    private Exception? _failure;
+    private long _syncCalls;
+
+    private WriteAheadFile(string path, SafeFileHandle file, long capacity)
+    {
+        Path = path;
+        _file = file;
+        Capacity = capacity;
+    }
+
+    /// <summary>The file's path (named in exceptions).</summary>
+    public string Path { get; }
+
+    /// <summary>Bytes of records the file holds at once.</summary>
+    public long Capacity { get; }
+
+    /// <summary>fdatasync calls made so far (for tests and diagnostics).</summary>
+    public long SyncCalls => Interlocked.Read(ref _syncCalls);
+
+    /// <summary>The largest payload one record may carry: a quarter of the capacity, so a checkpoint always makes room.</summary>
+    public int MaxPayload => (int)Math.Min(int.MaxValue, Capacity / 4 - FrameSize);
+
+    /// <summary>Opens the log at <paramref name="path"/>, or creates it (zero-filled, synced, its directory entry too).</summary>
+    /// <param name="path">The log file.</param>
+    /// <param name="capacity">Record bytes of a new file (a multiple of 4 KiB); an existing file keeps its own.</param>
+    /// <param name="writable">False: opened for reading only (recovery into a private view), never created.</param>
+    /// <exception cref="PmemIOException">The file cannot be created, read or synced.</exception>
+    /// <exception cref="InvalidDataException">The file exists but is not a write-ahead log of this format.</exception>
+    public static WriteAheadFile Open(string path, long capacity, bool writable)
+    {
+        if (writable && !File.Exists(path))
+        {
+            Create(path, capacity);
+        }
+
+        var file = File.OpenHandle(path, FileMode.Open, writable ? FileAccess.ReadWrite : FileAccess.Read, FileShare.ReadWrite);
+        try
+        {
+            Span<byte> header = stackalloc byte[32];
+            if (RandomAccess.Read(file, header, 0) != header.Length || BinaryPrimitives.ReadUInt64LittleEndian(header) != Magic)
+            {
+                throw new InvalidDataException($"{path}: not a pool's write-ahead log (no PMEMWAL1 header).");
+            }
+
+            var version = BinaryPrimitives.ReadUInt32LittleEndian(header[8..]);
+            var stored = BinaryPrimitives.ReadInt64LittleEndian(header[16..]);
+            if (version != Version || BinaryPrimitives.ReadUInt64LittleEndian(header[24..]) != XxHash3.HashToUInt64(header[..24])
+                || stored <= 0 || stored % 4096 != 0 || RandomAccess.GetLength(file) < HeaderSize + stored)
+            {
+                throw new InvalidDataException($"{path}: the write-ahead log's header is damaged or of another version ({version}), or the file is shorter than it says.");
+            }
+
+            return new WriteAheadFile(path, file, stored);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    private static void Create(string path, long capacity)
+    {
+        if (capacity <= 0 || capacity % 4096 != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "a positive multiple of 4 KiB");
+        }
+
+        // Written in full rather than allocated: writes into allocated-but-unwritten extents would make every
+        // fdatasync journal an extent change as well.
+        var temporary = path + ".new";
+        using (var file = File.OpenHandle(temporary, FileMode.Create, FileAccess.ReadWrite, FileShare.None))
+        {
+            var zeroes = new byte[1 << 20];
+            for (long at = 0; at < HeaderSize + capacity; at += zeroes.Length)
+            {
+                RandomAccess.Write(file, zeroes.AsSpan(0, (int)Math.Min(zeroes.Length, HeaderSize + capacity - at)), at);
+            }
+
+            Span<byte> header = stackalloc byte[32];
+            BinaryPrimitives.WriteUInt64LittleEndian(header, Magic);
+            BinaryPrimitives.WriteUInt32LittleEndian(header[8..], Version);
+            BinaryPrimitives.WriteInt64LittleEndian(header[16..], capacity);
+            BinaryPrimitives.WriteUInt64LittleEndian(header[24..], XxHash3.HashToUInt64(header[..24]));
+            RandomAccess.Write(file, header, 0);
+            Sync(file, temporary, fullSync: true);
+        }
+
+        DurableFiles.Publish(temporary, path, overwrite: false);
+    }
+
+    /// <summary>
+    /// Starts a life of the log: records appended from now on carry <paramref name="life"/> and start at
+    /// <paramref name="start"/>, where the previous life's valid records ended (or anywhere past them).
+    /// </summary>
+    public void StartLife(ulong life, long start)
+    {
+        lock (_gate)
+        {
+            _life = life;
+            _tail = _written = _durable = _reclaimed = start;
+            _writtenAhead.Clear();
+        }
+    }
+
+    /// <summary>The current life's id.</summary>
+    public ulong Life => _life;
+
+    /// <summary>The LSN the next record gets.</summary>
+    public long Tail
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _tail;
+            }
+        }
+    }
+
+    /// <summary>Record bytes written since the last <see cref="Reclaim"/>: what a checkpoint would free.</summary>
+    public long InUse
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _tail - _reclaimed;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reserves room for a record of <paramref name="payloadLength"/> bytes and returns its LSN, or -1 when the file has
+    /// no room until a checkpoint reclaims some. The caller must then write the record (<see cref="Write"/>), or the
+    /// records after it never become durable.
+    /// </summary>
+    public long TryReserve(int payloadLength)
+    {
+        var size = FrameSize + (long)payloadLength;
+        lock (_gate)
+        {
+            ThrowIfFailed();
+            if (_tail + size - _reclaimed > Capacity)
+            {
+                return -1;
+            }
+
+            var lsn = _tail;
+            _tail += size;
+            return lsn;
+        }
+    }
+
+    /// <summary>Writes the record reserved at <paramref name="lsn"/>: its frame, then <paramref name="payload"/>.</summary>
+    /// <exception cref="PmemIOException">The write failed; the file is failed for good.</exception>
+    public void Write(long lsn, ReadOnlySpan<byte> payload)
+    {
+        var size = FrameSize + payload.Length;
+        var buffer = ArrayPool<byte>.Shared.Rent(size);
+        try
+        {
+            var record = buffer.AsSpan(0, size);
+            BinaryPrimitives.WriteUInt64LittleEndian(record, _life);
+            BinaryPrimitives.WriteInt64LittleEndian(record[8..], lsn);
+            BinaryPrimitives.WriteInt32LittleEndian(record[16..], payload.Length);
+            BinaryPrimitives.WriteInt32LittleEndian(record[20..], 0);
+            payload.CopyTo(record[FrameSize..]);
+            BinaryPrimitives.WriteUInt64LittleEndian(record[24..], Checksum(record[..24], record[FrameSize..]));
+            try
+            {
+                var at = lsn % Capacity;
+                var first = (int)Math.Min(size, Capacity - at);
+                RandomAccess.Write(_file, record[..first], HeaderSize + at);
+                if (first < size)
+                {
+                    RandomAccess.Write(_file, record[first..], HeaderSize);
+                }
+            }
+            catch (IOException exception)
+            {
+                Fail(new PmemIOException($"write of the write-ahead log '{Path}' failed: {exception.Message}", Path, exception.HResult));
+                throw _failure!;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        lock (_gate)
+        {
+            if (lsn != _written)
+            {
+                _writtenAhead.Add(lsn, lsn + size);
+                return;
+            }
+
+            _written = lsn + size;
+            while (_writtenAhead.Remove(_written, out var end))
+            {
+                _written = end;
+            }
+
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    /// <summary>
+    /// Returns once every record below <paramref name="end"/> is durable: the caller syncs for every record written by
+    /// then when no sync is running, and otherwise waits (without spinning) for the running one and the records before
+    /// its own.
+    /// </summary>
+    /// <exception cref="PmemIOException">A sync failed (this one or an earlier one); the file is failed for good.</exception>
+    public void WaitDurable(long end)
+    {
+        long target;
+        lock (_gate)
+        {
+            while (true)
+            {
+                ThrowIfFailed();
+                if (_durable >= end)
+                {
+                    return;
+                }
+
+                if (!_syncing && _written >= end)
+                {
+                    _syncing = true;
+                    target = _written;
+                    break;
+                }
+
+                Monitor.Wait(_gate);
+            }
+        }
+
+        try
+        {
+            Sync(_file, Path, fullSync: false);
+            Interlocked.Increment(ref _syncCalls);
+        }
+        catch (PmemIOException exception)
+        {
+            Fail(exception);
+            throw;
+        }
+
+        lock (_gate)
+        {
+            _syncing = false;
+            _durable = Math.Max(_durable, target);
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    /// <summary>Records before <paramref name="lsn"/> are no longer needed (a checkpoint covers them): their room may be reused.</summary>
+    public void Reclaim(long lsn)
+    {
+        lock (_gate)
+        {
+            _reclaimed = Math.Max(_reclaimed, Math.Min(lsn, _durable));
+        }
+    }
+
+    /// <summary>
+    /// Reads the records of life <paramref name="life"/> from <paramref name="start"/> on, in order, handing each
+    /// payload to <paramref name="visit"/> until it returns false or a record is missing, torn or from another life or
+    /// lap. Returns the LSN after the last record handed over and accepted.
+    /// </summary>
+    public long Read(ulong life, long start, Func<long, ReadOnlySpan<byte>, bool> visit)
+    {
+        var lsn = start;
+        var frame = new byte[FrameSize];
+        var payload = new byte[4096];
+        while (true)
+        {
+            ReadAt(lsn, frame);
+            var length = BinaryPrimitives.ReadInt32LittleEndian(frame.AsSpan(16));
+            if (BinaryPrimitives.ReadUInt64LittleEndian(frame) != life || BinaryPrimitives.ReadInt64LittleEndian(frame.AsSpan(8)) != lsn
+                || length < 0 || length > MaxPayload || BinaryPrimitives.ReadInt32LittleEndian(frame.AsSpan(20)) != 0)
+            {
+                return lsn;
+            }
+
+            if (payload.Length < length)
+            {
+                payload = new byte[Math.Max(length, payload.Length * 2)];
+            }
+
+            var body = payload.AsSpan(0, length);
+            ReadAt(lsn + FrameSize, body);
+            if (BinaryPrimitives.ReadUInt64LittleEndian(frame.AsSpan(24)) != Checksum(frame.AsSpan(0, 24), body) || !visit(lsn, body))
+            {
+                return lsn;
+            }
+
+            lsn += FrameSize + length;
+        }
+    }
+
+    private void ReadAt(long lsn, Span<byte> destination)
+    {
+        var at = lsn % Capacity;
+        var first = (int)Math.Min(destination.Length, Capacity - at);
+        ReadExactly(destination[..first], HeaderSize + at);
+        if (first < destination.Length)
+        {
+            ReadExactly(destination[first..], HeaderSize);
+        }
+    }
+
+    private void ReadExactly(Span<byte> destination, long offset)
+    {
+        while (!destination.IsEmpty)
+        {
+            var read = RandomAccess.Read(_file, destination, offset);
+            if (read <= 0)
+            {
+                throw new InvalidDataException($"{Path}: the write-ahead log is shorter than its header says.");
+            }
+
+            destination = destination[read..];
+            offset += read;
+        }
+    }
+
+    private static ulong Checksum(ReadOnlySpan<byte> frame, ReadOnlySpan<byte> payload) =>
+        XxHash3.HashToUInt64(payload, (long)XxHash3.HashToUInt64(frame));
+
+    private static void Sync(SafeFileHandle file, string path, bool fullSync)
+    {
+        var fd = (int)file.DangerousGetHandle();
+        if ((fullSync ? LibC.Fsync(fd) : LibC.Fdatasync(fd)) != 0)
+        {
+            throw (PmemIOException)PmemIOException.FromErrno(fullSync ? "fsync" : "fdatasync", path, Marshal.GetLastPInvokeError());
+        }
+    }
+
+    private void Fail(Exception failure)
+    {
+        lock (_gate)
+        {
+            _failure ??= failure;
+            _syncing = false;
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    private void ThrowIfFailed()
+    {
+        if (_failure is not null)
+        {
+            throw new PmemIOException($"the write-ahead log '{Path}' failed earlier ({_failure.Message}); the pool takes no more commits until it is reopened.", Path, 0);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _file.Dispose();
+}
