@@ -19,13 +19,14 @@ internal static class BenchPools
         Path.Combine(directory, $"pmem-bench-{name}-{Environment.ProcessId}-{Guid.NewGuid():N}.pool");
 
     /// <summary>Creates a pool whose file is unlinked at once (the mapping keeps it alive; nothing is left behind).</summary>
-    public static PersistentPool CreateAnonymous(string directory, string name, long size, DurabilityMode durability = DurabilityMode.PowerFailure)
+    public static PersistentPool CreateAnonymous(string directory, string name, long size, DurabilityMode durability = DurabilityMode.PowerFailure, bool writeAheadLog = false)
     {
         _ = NativeLibPmem.IsAvailable; // C environment first, as the engine benchmarks do
         var path = NewPath(directory, name);
-        var pool = PersistentPool.Create(path, "bench", size, new PoolCreateOptions { Durability = durability });
+        var pool = PersistentPool.Create(path, "bench", size, new PoolCreateOptions { Durability = durability, WriteAheadLog = writeAheadLog });
         File.Delete(path);
-        Console.WriteLine($"// pool {name}: {durability}, domain {pool.Domain.GetType().Name} ({pool.Domain.FlushPath}) on {directory}");
+        File.Delete(PersistentPool.WriteAheadLogPath(path)); // open: its records still go to the unlinked file
+        Console.WriteLine($"// pool {name}: {durability}{(writeAheadLog ? " with a write-ahead log" : "")}, domain {pool.Domain.GetType().Name} ({pool.Domain.FlushPath}) on {directory}");
         return pool;
     }
 

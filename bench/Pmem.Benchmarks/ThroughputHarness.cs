@@ -19,7 +19,7 @@ namespace Pmem.Benchmarks;
 /// </remarks>
 internal static class ThroughputHarness
 {
-    private static readonly string[] AllPlaces = ["shm-pf", "shm-pc", "disk-pf", "disk-sqlite", "disk-lmdb"];
+    private static readonly string[] AllPlaces = ["shm-pf", "shm-pc", "disk-pf", "disk-wal", "disk-sqlite", "disk-lmdb"];
 
     public static void Run(string[] args)
     {
@@ -193,11 +193,13 @@ internal static class ThroughputHarness
             "shm-pf" => new PoolSystem(Quiet(() => BenchPools.CreateAnonymous(shm, "tput", 64L << 20))),
             "shm-pc" => new PoolSystem(Quiet(() => BenchPools.CreateAnonymous(shm, "tput", 64L << 20, DurabilityMode.ProcessCrash))),
             "disk-pf" => new PoolSystem(Quiet(() => BenchPools.CreateAnonymous(disk, "tput", 64L << 20))),
+            "disk-wal" => new PoolSystem(Quiet(() => BenchPools.CreateAnonymous(disk, "tput", 64L << 20, writeAheadLog: true))),
+            "shm-wal" => new PoolSystem(Quiet(() => BenchPools.CreateAnonymous(shm, "tput", 64L << 20, writeAheadLog: true))),
             "disk-sqlite" => new SqliteSystem(disk, threads),
             "shm-sqlite" => new SqliteSystem(shm, threads),
             "disk-lmdb" => new LmdbSystem(disk, threads),
             "shm-lmdb" => new LmdbSystem(shm, threads),
-            _ => throw new ArgumentException($"unknown place {place}; known: {string.Join(", ", AllPlaces)}, shm-sqlite, shm-lmdb"),
+            _ => throw new ArgumentException($"unknown place {place}; known: {string.Join(", ", AllPlaces)}, shm-wal, shm-sqlite, shm-lmdb"),
         };
     }
 

@@ -28,6 +28,7 @@ internal interface IThroughputWorker
 internal sealed class PoolSystem(PersistentPool pool) : IThroughputSystem
 {
     private long _syncsAtRoundStart;
+    private long _logSyncsAtRoundStart;
 
     public const int AccountsPerThread = 256;
 
@@ -59,7 +60,11 @@ internal sealed class PoolSystem(PersistentPool pool) : IThroughputSystem
 
         var syncs = msync.SyncCalls - _syncsAtRoundStart;
         _syncsAtRoundStart = msync.SyncCalls;
-        return transactions > 0 ? $"{(double)syncs / transactions:F2} msync/tx" : null;
+        var logSyncs = (pool.WriteAheadLogFile?.SyncCalls ?? 0) - _logSyncsAtRoundStart;
+        _logSyncsAtRoundStart += logSyncs;
+        return transactions <= 0 ? null
+            : pool.WriteAheadLogFile is null ? $"{(double)syncs / transactions:F2} msync/tx"
+            : $"{(double)syncs / transactions:F3} msync/tx {(double)logSyncs / transactions:F2} fdatasync/tx";
     }
 
     public void Dispose() => pool.Dispose();

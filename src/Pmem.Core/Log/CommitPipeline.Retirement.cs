@@ -9,6 +9,12 @@ internal sealed partial class CommitPipeline
     /// <summary>Makes R cover every applied commit, durably (for rare paths and for close).</summary>
     public void RetireAll(ThreadCommits? mine)
     {
+        if (_ahead is { } ahead)
+        {
+            RetireAhead(LastSequence, ahead);
+            return;
+        }
+
         if (RetiredDurable >= Volatile.Read(ref _sequence.Last))
         {
             return;
@@ -39,6 +45,12 @@ internal sealed partial class CommitPipeline
         {
             // No commit will ever reach it: waiting would never end.
             throw new InvalidOperationException($"{_poolPath}: cannot retire through commit {sequence}, past the newest commit {Volatile.Read(ref _sequence.Last)}.");
+        }
+
+        if (_ahead is { } ahead)
+        {
+            RetireAhead(sequence, ahead);
+            return;
         }
 
         var spins = new SpinWait();
@@ -126,7 +138,7 @@ internal sealed partial class CommitPipeline
     /// where a drain is a fence (persistent memory, and its simulation) and the lanes have slack for it (format 9). On a
     /// file, where a drain is an msync, the hash stays.
     /// </summary>
-    public bool HashesPublishedContent => _scansEveryCommit;
+    public bool HashesPublishedContent => _scansEveryCommit && _ahead is null; // a write-ahead log's commits sync content first
 
     private static bool DrainsPublishedContent(PersistenceDomain domain, LaneSet lanes) =>
         domain.IsPersistentMemory && lanes.SlotsPerLane > LaneSet.LegacySlotsPerLane;

@@ -112,6 +112,12 @@ internal sealed partial class CommitPipeline
     public void Commit(RedoBuilder redo)
     {
         ThrowIfWritesRefused();
+        if (_ahead is { } ahead)
+        {
+            CommitAhead(redo, ahead);
+            return;
+        }
+
         if (RedoLog.FitsSlot(redo.Length, _lanes.SlotSize))
         {
             Commit(redo, external: 0);
@@ -267,6 +273,12 @@ internal sealed partial class CommitPipeline
             return; // only held back: nothing to retire
         }
 
+        if (_ahead is { } ahead)
+        {
+            RetireAhead(LastSequence, ahead); // every commit that has returned, replayed over the write never again
+            return;
+        }
+
         if (ReferenceEquals(mine.PendingRetirementPipeline, this) && mine.PendingRetirement >= Volatile.Read(ref _sequence.Last))
         {
             return; // already stored by this thread, awaiting its drain
@@ -282,6 +294,11 @@ internal sealed partial class CommitPipeline
     /// <summary>At a clean close: retires every log, so threads' records of this pool's applies can be dropped.</summary>
     public void Close(ThreadCommits? mine)
     {
+        if (_ahead is { } ahead)
+        {
+            CloseAhead(ahead);
+        }
+
         RetireAll(mine);
         Volatile.Write(ref _closed, true);
         AfterDrain(mine);

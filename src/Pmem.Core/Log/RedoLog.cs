@@ -70,16 +70,9 @@ internal static class RedoLog
         var log = entries.Log;
         var data = log[HeaderSize..];
         var header = log[..HeaderSize];
-        BinaryPrimitives.WriteUInt64LittleEndian(header[SequenceOffset..], sequence);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[EntryBytesOffset..], (uint)data.Length);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[EntryCountOffset..], (uint)entries.Count);
-        BinaryPrimitives.WriteInt64LittleEndian(header[RetiredOffset..], retiredThrough);
-        BinaryPrimitives.WriteInt64LittleEndian(header[CommittedOffset..], committedThrough);
-        BinaryPrimitives.WriteInt64LittleEndian(header[ExternalOffset..], external);
-        BinaryPrimitives.WriteInt64LittleEndian(header[PreviousOffset..], previous);
+        WriteHeader(log, entries.Count, sequence, retiredThrough, committedThrough, external, previous, checksum: !seal);
         if (!seal)
         {
-            BinaryPrimitives.WriteUInt64LittleEndian(header[ChecksumOffset..], Checksum(header, data));
             if (external != 0)
             {
                 domain.Copy(external, data, PmemCopyFlags.NoDrain);
@@ -112,6 +105,54 @@ internal static class RedoLog
 
         Volatile.Write(ref domain.GetRef<ulong>(slotOffset + ChecksumOffset), Seal(sequence));
         domain.NotifyStore(slotOffset + ChecksumOffset, 8);
+    }
+
+    /// <summary>
+    /// Fills in the header in front of <paramref name="log"/>'s entries (the rest of the span), with its checksum when
+    /// <paramref name="checksum"/> (else 0, for a seal stored later).
+    /// </summary>
+    public static void WriteHeader(Span<byte> log, int count, ulong sequence, long retiredThrough, long committedThrough, long external = 0, long previous = 0, bool checksum = true)
+    {
+        var header = log[..HeaderSize];
+        var data = log[HeaderSize..];
+        BinaryPrimitives.WriteUInt64LittleEndian(header[SequenceOffset..], sequence);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[EntryBytesOffset..], (uint)data.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[EntryCountOffset..], (uint)count);
+        BinaryPrimitives.WriteInt64LittleEndian(header[RetiredOffset..], retiredThrough);
+        BinaryPrimitives.WriteInt64LittleEndian(header[CommittedOffset..], committedThrough);
+        BinaryPrimitives.WriteInt64LittleEndian(header[ExternalOffset..], external);
+        BinaryPrimitives.WriteInt64LittleEndian(header[PreviousOffset..], previous);
+        BinaryPrimitives.WriteUInt64LittleEndian(header[ChecksumOffset..], checksum ? Checksum(header, data) : 0);
+    }
+
+    /// <summary>
+    /// Reads a log kept outside the slots (a write-ahead log's record: header and entries in one span, entries in
+    /// place): null when it is not one whole log.
+    /// </summary>
+    public static SlotLog? TryParse(ReadOnlySpan<byte> log, long position)
+    {
+        if (log.Length < HeaderSize)
+        {
+            return null;
+        }
+
+        var header = log[..HeaderSize];
+        var data = log[HeaderSize..];
+        if (BinaryPrimitives.ReadUInt32LittleEndian(header[EntryBytesOffset..]) != data.Length || data.Length % 8 != 0
+            || BinaryPrimitives.ReadInt64LittleEndian(header[ExternalOffset..]) != 0
+            || BinaryPrimitives.ReadUInt64LittleEndian(header[ChecksumOffset..]) != Checksum(header, data))
+        {
+            return null;
+        }
+
+        return new SlotLog(
+            position,
+            BinaryPrimitives.ReadUInt64LittleEndian(header[SequenceOffset..]),
+            BinaryPrimitives.ReadInt64LittleEndian(header[RetiredOffset..]),
+            BinaryPrimitives.ReadInt64LittleEndian(header[CommittedOffset..]),
+            BinaryPrimitives.ReadUInt32LittleEndian(header[EntryCountOffset..]),
+            data.ToArray(),
+            BinaryPrimitives.ReadInt64LittleEndian(header[PreviousOffset..]));
     }
 
     /// <summary>
@@ -220,9 +261,11 @@ internal static class RedoLog
     /// <param name="poolSize">The end of the pool.</param>
     /// <param name="poolPath">Names the pool in exceptions.</param>
     /// <param name="alsoAllowed">Ranges below <paramref name="lowestTarget"/> an entry may cover whole (the header words a format upgrade logs).</param>
-    public static void Validate(SlotLog log, long lowestTarget, long poolSize, string poolPath, ReadOnlySpan<(long Offset, int Length)> alsoAllowed = default)
+    /// <param name="where">Where the log lies, for exceptions (default: its slot's offset).</param>
+    public static void Validate(SlotLog log, long lowestTarget, long poolSize, string poolPath, ReadOnlySpan<(long Offset, int Length)> alsoAllowed = default, string? where = null)
     {
-        var (data, count, laneOffset) = (log.Entries, log.EntryCount, log.SlotOffset);
+        where ??= $"in the slot at offset {log.SlotOffset}";
+        var (data, count) = (log.Entries, log.EntryCount);
         uint seen = 0;
         var reader = new RedoReader(data);
         string? error;
@@ -231,7 +274,7 @@ internal static class RedoLog
             var (target, length) = (reader.Target, reader.Length);
             if ((target < lowestTarget && !IsAllowed(target, length, alsoAllowed)) || target + length > poolSize || (reader.Operation is RedoOperation.Or or RedoOperation.And && (target & 7) != 0))
             {
-                throw Corrupt(poolPath, laneOffset, $"an entry targets [{target}, {target + length}) outside the pool's {poolSize} bytes");
+                throw Corrupt(poolPath, where, $"an entry targets [{target}, {target + length}) outside the pool's {poolSize} bytes");
             }
 
             seen++;
@@ -239,12 +282,12 @@ internal static class RedoLog
 
         if (error is not null)
         {
-            throw Corrupt(poolPath, laneOffset, error);
+            throw Corrupt(poolPath, where, error);
         }
 
         if (seen != count)
         {
-            throw Corrupt(poolPath, laneOffset, $"the header counts {count} entries but the log holds {seen}");
+            throw Corrupt(poolPath, where, $"the header counts {count} entries but the log holds {seen}");
         }
     }
 
@@ -261,8 +304,8 @@ internal static class RedoLog
         return false;
     }
 
-    private static PoolCorruptedException Corrupt(string poolPath, long laneOffset, string what) =>
-        new(poolPath, $"the redo log in the slot at offset {laneOffset} is committed but invalid: {what}");
+    private static PoolCorruptedException Corrupt(string poolPath, string where, string what) =>
+        new(poolPath, $"the redo log {where} is committed but invalid: {what}");
 
     /// <summary>XxHash3 of the entries, seeded with the header's sequence, length, count and watermarks (one call, no state).</summary>
     internal static ulong Checksum(ReadOnlySpan<byte> header, ReadOnlySpan<byte> data)

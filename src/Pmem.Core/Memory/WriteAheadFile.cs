@@ -396,7 +396,12 @@ internal sealed class WriteAheadFile : IDisposable
         }
     }
 
-    private void ThrowIfFailed()
+    /// <summary>A committer that reserved a record cannot write it: fails the file, since later records would wait forever.</summary>
+    public void Abandon(Exception reason) =>
+        Fail(new PmemIOException($"a record of the write-ahead log '{Path}' was reserved but not written ({reason.Message})", Path, 0));
+
+    /// <summary>Throws when a write or sync failed earlier.</summary>
+    public void ThrowIfFailed()
     {
         if (_failure is not null)
         {

@@ -100,6 +100,8 @@ public sealed partial class PersistentPool
                         }
                     }
 
+                    // The copy's applies are all in it (writes were held): it needs no write-ahead log.
+                    RandomAccess.Write(file.SafeFileHandle, new byte[8], PoolLayout.WriteAheadLifeOffset);
                     held = pause.Elapsed;
                     _domain.ThrowIfDisposedAfterAccess(); // a copy of a pool closed meanwhile may hold its scratch memory
                     file.Flush(flushToDisk: true);

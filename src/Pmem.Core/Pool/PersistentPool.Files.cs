@@ -34,6 +34,17 @@ public sealed record PoolOpenOptions
     /// in place.
     /// </summary>
     public bool MigrateInPlace { get; init; }
+
+    /// <summary>
+    /// On an ordinary file (not persistent memory), commit through a write-ahead log file beside the pool
+    /// (<see cref="PersistentPool.WriteAheadLogPath"/>): each commit appends its log with one write and threads
+    /// committing at once share one <c>fdatasync</c>, while the pool file's pages are synced only at checkpoints
+    /// (when half the log is in use, when a write outside a transaction follows commits, and at close). Commits that
+    /// wait for a disk then scale with threads, where an msync per commit does not (bench/RESULTS.md). A pool moves to
+    /// format 10 the first time; after a clean close the pool file is whole without the log, after a crash the next
+    /// open (with or without this option) replays it. Nothing changes on persistent memory or in process-crash pools.
+    /// </summary>
+    public bool WriteAheadLog { get; init; }
 }
 
 public sealed partial class PersistentPool

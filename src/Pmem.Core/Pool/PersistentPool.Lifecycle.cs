@@ -57,7 +57,7 @@ public sealed partial class PersistentPool
         domain.Drain();
         domain.WriteDurable(PoolLayout.MagicOffset, PoolLayout.Magic);
 
-        return Open(domain, layout, options.MaxSize, description);
+        return Open(domain, layout, new PoolOpenOptions { MaxSize = options.MaxSize, WriteAheadLog = options.WriteAheadLog }, description);
     }
 
     /// <summary>Opens the pool in <paramref name="domain"/> (which the pool then owns), running recovery.</summary>
@@ -113,6 +113,10 @@ public sealed partial class PersistentPool
             if (!readOnly)
             {
                 MoveToCurrentFormat();
+                if (options.WriteAheadLog)
+                {
+                    StartWriteAheadLog();
+                }
             }
         }
         catch
@@ -148,9 +152,9 @@ public sealed partial class PersistentPool
         }
 
         var version = domain.Read<uint>(PoolLayout.VersionOffset);
-        if (version is < PoolLayout.OldestReadableVersion or > PoolLayout.FormatVersion)
+        if (version is < PoolLayout.OldestReadableVersion or > PoolLayout.NewestReadableVersion)
         {
-            throw new PoolVersionException(path, version, PoolLayout.OldestReadableVersion, PoolLayout.FormatVersion);
+            throw new PoolVersionException(path, version, PoolLayout.OldestReadableVersion, PoolLayout.NewestReadableVersion);
         }
 
         var checksum = domain.Read<ulong>(PoolLayout.HeaderChecksumOffset);
@@ -200,7 +204,7 @@ public sealed partial class PersistentPool
     /// </summary>
     private static bool IsTornUpgrade(PersistenceDomain domain, uint version, ulong checksum)
     {
-        for (var other = PoolLayout.OldestReadableVersion; other <= PoolLayout.FormatVersion; other++)
+        for (var other = PoolLayout.OldestReadableVersion; other <= PoolLayout.NewestReadableVersion; other++)
         {
             if (other != version && HeaderChecksumWithVersion(domain, other) == checksum)
             {

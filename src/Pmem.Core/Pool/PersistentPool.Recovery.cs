@@ -23,6 +23,7 @@ public sealed partial class PersistentPool
         // Replay in commit order (newer wins), remembering what each store overwrote. Whatever is found invalid after
         // the replay (an allocated block without a known type, a root that is not allocated) puts it all back.
         var overwritten = new List<(long Offset, byte[] Bytes)>();
+        var aheadReplayed = 0;
         EvolutionWork evolution;
         try
         {
@@ -31,6 +32,8 @@ public sealed partial class PersistentPool
                 SaveTargets(log.Entries, overwritten);
                 RedoApply.Apply(_domain, log.Entries);
             }
+
+            (newest, aheadReplayed) = ReplayWriteAheadLog(newest, overwritten); // its commits follow every slot's
 
             _types.Load(Size); // after the replay: migrations change the table through logs
             FormatVersion = _domain.Read<uint>(PoolLayout.VersionOffset); // a replayed log may have upgraded it
@@ -66,6 +69,8 @@ public sealed partial class PersistentPool
             _domain.WriteDurable(PoolLayout.RetiredThroughOffset, newest);
         }
 
+        EndWriteAheadLog();
+
         var clearsLogs = ClearsAppliedLogs;
         if (clearsLogs)
         {
@@ -75,7 +80,7 @@ public sealed partial class PersistentPool
 
         _commits = new CommitPipeline(
             _domain, _lanes, Path, newest, slotSequences, _logsMayBeSealed, PoolLayout.RetiredThroughOffset, new HeapLogSpace(_heap, () => _commits.LastSequence), clearsLogs);
-        RecoveredTransactions = replay.Count;
+        RecoveredTransactions = replay.Count + aheadReplayed;
         _heap.FinishRecovery();
         return evolution;
     }
@@ -117,7 +122,8 @@ public sealed partial class PersistentPool
             throw new PoolCorruptedException(Path, $"the header's retirement watermark R (offset {PoolLayout.RetiredThroughOffset}) holds the impossible value {headerRetired}");
         }
 
-        if (headerRetired > newestLog + _lanes.Count && !(found.Count == 0 && ClearsAppliedLogs))
+        // A write-ahead log's commits leave no log in the slots, so from version 10 R may stand far above them.
+        if (headerRetired > newestLog + _lanes.Count && !(found.Count == 0 && ClearsAppliedLogs) && FormatVersion < PoolLayout.WriteAheadLogVersion)
         {
             throw new PoolCorruptedException(Path, $"the header's retirement watermark R is {headerRetired}, but the newest whole log is commit {newestLog}: the watermark or the logs are damaged");
         }

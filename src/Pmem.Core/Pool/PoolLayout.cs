@@ -67,6 +67,16 @@ internal static class PoolLayout
     public const uint RoomyLanesVersion = 9;
 
     /// <summary>
+    /// The version a pool moves to when it is first opened with a write-ahead log (PoolOpenOptions.WriteAheadLog): its
+    /// header may then name an active log (<see cref="WriteAheadLifeOffset"/>) holding commits the file lacks, which
+    /// older releases would not replay. Otherwise the same as version 9; new pools start at 9.
+    /// </summary>
+    public const uint WriteAheadLogVersion = 10;
+
+    /// <summary>The newest version this release reads.</summary>
+    public const uint NewestReadableVersion = WriteAheadLogVersion;
+
+    /// <summary>
     /// Log slots per lane of a pool of format <paramref name="version"/> with lanes of <paramref name="laneSize"/>
     /// bytes: three before <see cref="RoomyLanesVersion"/>, then as many slots of at least 4 KiB as fit, at least three
     /// and at most <see cref="LaneSet.MaxSlotsPerLane"/> (the default lane: twelve of 16 KiB).
@@ -122,6 +132,15 @@ internal static class PoolLayout
 
     /// <summary>The offset of the index directory block (<see cref="IndexDirectory"/>), or 0 while the pool has no index.</summary>
     public const int IndexDirectoryOffset = 576;
+
+    /// <summary>
+    /// While a write-ahead log is active: the id of its current life (its records carry it), else 0. Written only by
+    /// a checkpoint or at open and close, when every commit's apply is durable; never through a log.
+    /// </summary>
+    public const int WriteAheadLifeOffset = 584;
+
+    /// <summary>Where in the write-ahead log the records after the last checkpoint start (an LSN; see WriteAheadFile).</summary>
+    public const int WriteAheadStartOffset = 592;
 
     /// <summary>
     /// One word per type table entry (index <c>i - FirstUserTypeIndex</c>): the offset of the entry's schema record

@@ -20,4 +20,7 @@ public sealed record PoolCreateOptions
 
     /// <summary>Largest size the pool may grow to by itself when full (0 = never grows by itself).</summary>
     public long MaxSize { get; init; }
+
+    /// <summary>Open the new pool with a write-ahead log (see <see cref="PoolOpenOptions.WriteAheadLog"/>).</summary>
+    public bool WriteAheadLog { get; init; }
 }

@@ -96,10 +96,10 @@ public sealed class PoolOpenErrorTests
     public void A_newer_format_version_is_refused()
     {
         var image = ValidImage();
-        BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(8), PoolLayout.FormatVersion + 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(image.AsSpan(8), PoolLayout.NewestReadableVersion + 1);
         var error = OpenFails<PoolVersionException>(image);
-        Assert.Equal(PoolLayout.FormatVersion + 1, error.Version);
-        Assert.Equal((2u, PoolLayout.FormatVersion), (error.OldestSupportedVersion, error.SupportedVersion));
+        Assert.Equal(PoolLayout.NewestReadableVersion + 1, error.Version);
+        Assert.Equal((2u, PoolLayout.NewestReadableVersion), (error.OldestSupportedVersion, error.SupportedVersion));
         Assert.False(error.IsOlder);
         Assert.Contains("newer", error.Message);
     }

@@ -1,0 +1,151 @@
+// PersistentPool (write-ahead log) -- the opt-in log file of a pool on an ordinary file: its replay at open and its start.
+using Pmem.Log;
+using Pmem.Memory;
+using Pmem.Transactions;
+
+namespace Pmem.Pool;
+
+public sealed partial class PersistentPool
+{
+    /// <summary>Record bytes of a new write-ahead log file (a checkpoint runs when half of it is in use).</summary>
+    internal const long WriteAheadCapacity = 64L << 20;
+
+    /// <summary>The write-ahead log file a pool file at <paramref name="poolPath"/> keeps beside it: the path with <c>.wal</c> appended.</summary>
+    /// <remarks>
+    /// It exists once the pool was opened with <see cref="PoolOpenOptions.WriteAheadLog"/>. After a clean close the
+    /// pool file is whole without it; after a crash it holds the latest committed transactions, so a copy of the pool
+    /// file made by hand then needs the log file too (<see cref="Backup(string, bool)"/> needs neither).
+    /// </remarks>
+    public static string WriteAheadLogPath(string poolPath) => poolPath + ".wal";
+
+    /// <summary>The path of this pool's write-ahead log file, if it lives in a file (null: memory without a file).</summary>
+    private string? WriteAheadPath => _domain is MappedDomain mapped ? WriteAheadLogPath(mapped.Path) : null;
+
+    /// <summary>The write-ahead log file commits go to (null: none active), for tests and benchmarks.</summary>
+    internal WriteAheadFile? WriteAheadLogFile => _commits.WriteAheadFile;
+
+    /// <summary>The header names an active write-ahead log: its records after the last checkpoint are replayed at open.</summary>
+    private bool WriteAheadLogActive => _domain.Read<ulong>(PoolLayout.WriteAheadLifeOffset) != 0;
+
+    /// <summary>
+    /// Inside recovery's rollback scope: replays the write-ahead log's records after the last checkpoint, in order,
+    /// remembering what each store overwrote. Records at or below R were made durable by a checkpoint and are skipped.
+    /// Reads the log only (a read-only open replays into its private pages).
+    /// </summary>
+    /// <returns>The newest commit found, at least <paramref name="newest"/>, and the records replayed.</returns>
+    /// <exception cref="PoolCorruptedException">The log is missing, not a log, or holds a whole record that is invalid.</exception>
+    private (long Newest, int Replayed) ReplayWriteAheadLog(long newest, List<(long Offset, byte[] Bytes)> overwritten)
+    {
+        var life = _domain.Read<ulong>(PoolLayout.WriteAheadLifeOffset);
+        if (life == 0)
+        {
+            return (newest, 0);
+        }
+
+        var path = WriteAheadPath
+            ?? throw new PoolCorruptedException(Path, "the header names an active write-ahead log, but the pool is not in a file that could have one");
+        if (!File.Exists(path))
+        {
+            throw new PoolCorruptedException(Path, $"the header names an active write-ahead log, but '{path}' does not exist: it holds the pool's latest committed transactions; put it back beside the pool file and open it again");
+        }
+
+        var start = _domain.Read<long>(PoolLayout.WriteAheadStartOffset);
+        if (start < 0)
+        {
+            throw new PoolCorruptedException(Path, $"the header's write-ahead log position (offset {PoolLayout.WriteAheadStartOffset}) holds the impossible value {start}");
+        }
+
+        WriteAheadFile file;
+        try
+        {
+            file = WriteAheadFile.Open(path, 0, writable: false);
+        }
+        catch (InvalidDataException exception)
+        {
+            throw new PoolCorruptedException(Path, exception.Message);
+        }
+
+        using (file)
+        {
+            var retired = _domain.Read<long>(PoolLayout.RetiredThroughOffset);
+            var poolSize = Size;
+            var previous = -1L;
+            var replayed = 0;
+            file.Read(life, start, (position, record) =>
+            {
+                var where = $"at position {position} of the write-ahead log '{path}'";
+                var log = RedoLog.TryParse(record, position)
+                    ?? throw new PoolCorruptedException(Path, $"the record {where} is whole but holds no redo log");
+                var sequence = (long)log.Sequence;
+                if (previous >= 0 && sequence != previous + 1)
+                {
+                    throw new PoolCorruptedException(Path, $"the record {where} is commit {sequence}, but follows commit {previous}");
+                }
+
+                previous = sequence;
+                if (sequence > retired)
+                {
+                    RedoLog.Validate(log, PoolLayout.PoolSizeOffset, poolSize, Path, PoolLayout.UpgradeWords, where);
+                    SaveTargets(log.Entries, overwritten);
+                    RedoApply.Apply(_domain, log.Entries);
+                    newest = Math.Max(newest, sequence);
+                    replayed++;
+                }
+
+                return true;
+            });
+            return (newest, replayed);
+        }
+    }
+
+    /// <summary>
+    /// After recovery made everything durable and R covers it: the header names no active log any more, so the file
+    /// is whole on its own (an open with <see cref="PoolOpenOptions.WriteAheadLog"/> then starts a new life).
+    /// </summary>
+    private void EndWriteAheadLog()
+    {
+        if (WriteAheadLogActive)
+        {
+            _domain.WriteDurable(PoolLayout.WriteAheadLifeOffset, 0UL);
+        }
+    }
+
+    /// <summary>
+    /// At the end of a writable open with <see cref="PoolOpenOptions.WriteAheadLog"/>: moves a version-9 pool to 10
+    /// (through a slot log) and hands the log file to the commit pipeline. Nothing on persistent memory, in a
+    /// process-crash pool or in memory without a file, where a commit syncs nothing a log file would save.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The pool's format is older than 9.</exception>
+    private void StartWriteAheadLog()
+    {
+        if (_domain is not MsyncDomain || WriteAheadPath is not { } path)
+        {
+            return;
+        }
+
+        if (FormatVersion < PoolLayout.RoomyLanesVersion)
+        {
+            throw new NotSupportedException($"{Path}: a write-ahead log needs a pool of format {PoolLayout.RoomyLanesVersion} or later, and this one is format {FormatVersion}; compacting it (pmem compact, or PoolCompaction.Compact) moves a format-8 pool to {PoolLayout.RoomyLanesVersion}.");
+        }
+
+        if (FormatVersion < PoolLayout.WriteAheadLogVersion)
+        {
+            var redo = RentRedo();
+            redo.Set(PoolLayout.VersionOffset, PoolLayout.WriteAheadLogVersion);
+            redo.Set(PoolLayout.HeaderChecksumOffset, HeaderChecksumWithVersion(_domain, PoolLayout.WriteAheadLogVersion));
+            CommitRedo(redo);
+            FormatVersion = _domain.Read<uint>(PoolLayout.VersionOffset);
+        }
+
+        var file = WriteAheadFile.Open(path, WriteAheadCapacity, writable: true);
+        try
+        {
+            _commits.StartWriteAheadLog(file, PoolLayout.WriteAheadLifeOffset, PoolLayout.WriteAheadStartOffset, TransactionState.OfThread?.Commits);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,262 @@
+using System.IO.Hashing;
+using Pmem.Memory;
+using Pmem.Pool;
+
+namespace Pmem.Tests.Pool;
+
+/// <summary>
+/// Pools committing through a write-ahead log file: whole after a clean close without the log, and after a power
+/// failure that lost any of the pool file's pages written since the last checkpoint, complete from the log alone.
+/// </summary>
+[Collection(Pmem.Tests.Memory.MappingRegistryCollection.Name)]
+public sealed class WriteAheadLogTests : IDisposable
+{
+    private const int Accounts = 8;
+    private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("pmem-wal-pool-");
+
+    private string PoolPath(string name = "test.pool") => Path.Combine(_directory.FullName, name);
+
+    public void Dispose() => _directory.Delete(recursive: true);
+
+    private static readonly PoolOpenOptions Ahead = new() { WriteAheadLog = true };
+
+    /// <summary>A pool whose root vault holds <see cref="Accounts"/> accounts of balance 1,000 each.</summary>
+    private string CreateBank(string name = "test.pool")
+    {
+        var path = PoolPath(name);
+        using var pool = PersistentPool.Create(path, "wal", 8 << 20, new PoolCreateOptions { WriteAheadLog = true });
+        using var tx = pool.BeginTransaction();
+        var vault = pool.Root<Vault>();
+        for (var i = 0; i < Accounts; i++)
+        {
+            var account = pool.New<Account>();
+            account.Balance = 1_000;
+            vault[i] = account;
+        }
+
+        tx.Commit();
+        return path;
+    }
+
+    private static void Transfer(PersistentPool pool, int from, int to, long amount)
+    {
+        var vault = pool.Root<Vault>();
+        using var tx = pool.BeginTransaction();
+        vault[from]!.Balance -= amount;
+        vault[to]!.Balance += amount;
+        tx.Commit();
+    }
+
+    private static long[] Balances(PersistentPool pool) => [.. Enumerable.Range(0, Accounts).Select(i => pool.Root<Vault>()[i]!.Balance)];
+
+    /// <summary>Balances after each of <paramref name="count"/> pseudo-random transfers from the initial ones.</summary>
+    private static List<long[]> RunTransfers(PersistentPool pool, int count, int seed)
+    {
+        var random = new Random(seed);
+        var states = new List<long[]> { Balances(pool) };
+        for (var i = 0; i < count; i++)
+        {
+            Transfer(pool, random.Next(Accounts), random.Next(Accounts), random.Next(1, 50));
+            states.Add(Balances(pool));
+        }
+
+        return states;
+    }
+
+    /// <summary>The pool file's bytes as the page cache holds them (read through the mapping: the pool holds the file's lock).</summary>
+    private static byte[] Snapshot(PersistentPool pool) => pool.Domain.GetSpan(0, (int)pool.Domain.Length).ToArray();
+
+    private static byte[] Snapshot(string path)
+    {
+        using var file = File.Open(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        var bytes = new byte[file.Length];
+        file.ReadExactly(bytes);
+        return bytes;
+    }
+
+    [Fact]
+    public void Commits_through_the_log_survive_a_clean_close_and_the_pool_file_is_whole_without_the_log()
+    {
+        var path = CreateBank();
+        List<long[]> states;
+        using (var pool = PersistentPool.Open(path, "wal", Ahead))
+        {
+            Assert.True(File.Exists(PersistentPool.WriteAheadLogPath(path)));
+            states = RunTransfers(pool, 300, seed: 1);
+            using var tx = pool.BeginTransaction();
+            pool.Root<Vault>()[0]!.Owner = "through the log"; // published content: synced before its record
+            tx.Commit();
+        }
+
+        File.Delete(PersistentPool.WriteAheadLogPath(path));
+        using var reopened = PersistentPool.Open(path, "wal");
+        Assert.Equal(states[^1], Balances(reopened));
+        Assert.Equal("through the log", reopened.Root<Vault>()[0]!.Owner);
+        Assert.Equal(PoolLayout.WriteAheadLogVersion, reopened.FormatVersion);
+    }
+
+    /// <summary>
+    /// The power failure a write-ahead log is for: the pool file as the open left it (or with any of its pages written
+    /// since, as the kernel may write them back at any time), and the log as synced. Every commit must be there, and a
+    /// read-only open must see the same without changing either file.
+    /// </summary>
+    [Fact]
+    public void A_power_failure_that_lost_any_pages_since_the_open_is_completed_from_the_log()
+    {
+        var path = CreateBank();
+        byte[] atOpen, final, log;
+        List<long[]> states;
+        using (var pool = PersistentPool.Open(path, "wal", Ahead))
+        {
+            atOpen = Snapshot(pool);
+            states = RunTransfers(pool, 400, seed: 2);
+            log = Snapshot(PersistentPool.WriteAheadLogPath(path)); // every record is synced: its commit returned
+            final = Snapshot(pool);
+        }
+
+        var random = new Random(3);
+        for (var image = 0; image < 12; image++)
+        {
+            var bytes = (byte[])atOpen.Clone();
+            var share = image / 11.0; // from no page written back to every page
+            for (var page = 0; page < bytes.Length / 4096; page++)
+            {
+                if (random.NextDouble() < share)
+                {
+                    final.AsSpan(page * 4096, 4096).CopyTo(bytes.AsSpan(page * 4096));
+                }
+            }
+
+            var imagePath = PoolPath($"image{image}.pool");
+            File.WriteAllBytes(imagePath, bytes);
+            File.WriteAllBytes(PersistentPool.WriteAheadLogPath(imagePath), log);
+            var before = XxHash3.HashToUInt64(bytes);
+            using (var readOnly = PersistentPool.OpenReadOnly(imagePath, "wal"))
+            {
+                Assert.Equal(states[^1], Balances(readOnly));
+            }
+
+            Assert.Equal(before, XxHash3.HashToUInt64(File.ReadAllBytes(imagePath)));
+            using var recovered = PersistentPool.Open(imagePath, "wal");
+            Assert.Equal(states[^1], Balances(recovered));
+            Assert.Equal(400, recovered.RecoveredTransactions);
+        }
+    }
+
+    [Fact]
+    public void A_torn_record_ends_the_replay_with_the_commit_before_it()
+    {
+        var path = CreateBank();
+        byte[] atOpen, log;
+        List<long[]> states;
+        using (var pool = PersistentPool.Open(path, "wal", Ahead))
+        {
+            atOpen = Snapshot(pool);
+            states = RunTransfers(pool, 50, seed: 4);
+            log = Snapshot(PersistentPool.WriteAheadLogPath(path));
+        }
+
+        // Record 30's payload damaged: commits 31 on were never acknowledged (a sync covers only whole prefixes), and no
+        // page of the pool file can hold their applies, so the pool is as after transfer 29.
+        var position = WriteAheadFile.HeaderSize;
+        for (var record = 0; record < 29; record++)
+        {
+            position += WriteAheadFile.FrameSize + BitConverter.ToInt32(log, position + 16);
+        }
+
+        log[position + WriteAheadFile.FrameSize + 70] ^= 0x10;
+        var imagePath = PoolPath("torn.pool");
+        File.WriteAllBytes(imagePath, atOpen);
+        File.WriteAllBytes(PersistentPool.WriteAheadLogPath(imagePath), log);
+        using var recovered = PersistentPool.Open(imagePath, "wal");
+        Assert.Equal(states[29], Balances(recovered));
+    }
+
+    [Fact]
+    public void A_write_outside_a_transaction_after_commits_is_never_undone_by_the_replay()
+    {
+        var path = CreateBank();
+        byte[] log, final;
+        using (var pool = PersistentPool.Open(path, "wal", Ahead))
+        {
+            Transfer(pool, 0, 1, 10);                  // account 0: 990, in the log
+            pool.Root<Vault>()[0]!.Balance = 5;       // outside the log: a checkpoint first
+            Transfer(pool, 2, 3, 10);
+            log = Snapshot(PersistentPool.WriteAheadLogPath(path));
+            final = Snapshot(pool);
+        }
+
+        var imagePath = PoolPath("after-set.pool");
+        File.WriteAllBytes(imagePath, final);
+        File.WriteAllBytes(PersistentPool.WriteAheadLogPath(imagePath), log);
+        using var recovered = PersistentPool.Open(imagePath, "wal");
+        Assert.Equal([5, 1_010, 990, 1_010], Balances(recovered)[..4]);
+    }
+
+    [Fact]
+    public void Threads_committing_at_once_all_survive_a_power_failure()
+    {
+        const int Threads = 4;
+        const int PerThread = 150;
+        var path = CreateBank();
+        byte[] atOpen, log;
+        using (var pool = PersistentPool.Open(path, "wal", Ahead))
+        {
+            atOpen = Snapshot(pool);
+            var threads = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+            {
+                for (var i = 0; i < PerThread; i++)
+                {
+                    Transfer(pool, 2 * t, 2 * t + 1, 1); // each thread its own pair: nothing shared
+                }
+            })).ToList();
+            threads.ForEach(thread => thread.Start());
+            threads.ForEach(thread => thread.Join());
+            log = Snapshot(PersistentPool.WriteAheadLogPath(path));
+        }
+
+        var imagePath = PoolPath("threads.pool");
+        File.WriteAllBytes(imagePath, atOpen);
+        File.WriteAllBytes(PersistentPool.WriteAheadLogPath(imagePath), log);
+        using var recovered = PersistentPool.Open(imagePath, "wal");
+        var expected = Enumerable.Range(0, Accounts).Select(i => i % 2 == 0 ? 1_000L - PerThread : 1_000L + PerThread);
+        Assert.Equal(expected, Balances(recovered));
+    }
+
+    [Fact]
+    public void A_pool_whose_log_is_missing_is_refused_naming_the_log_and_left_untouched()
+    {
+        var path = CreateBank();
+        byte[] image;
+        using (var pool = PersistentPool.Open(path, "wal", Ahead))
+        {
+            Transfer(pool, 0, 1, 10);
+            image = Snapshot(pool);
+        }
+
+        var imagePath = PoolPath("lost-log.pool");
+        File.WriteAllBytes(imagePath, image);
+        var refused = Assert.Throws<PoolCorruptedException>(() => PersistentPool.Open(imagePath, "wal"));
+        Assert.Contains(PersistentPool.WriteAheadLogPath(imagePath), refused.Message);
+        Assert.Equal(image, File.ReadAllBytes(imagePath));
+        Assert.False(File.Exists(PersistentPool.WriteAheadLogPath(imagePath)));
+    }
+
+    [Fact]
+    public void A_backup_taken_while_the_log_is_active_opens_without_it()
+    {
+        var path = CreateBank();
+        var copy = PoolPath("backup.pool");
+        List<long[]> states;
+        using (var pool = PersistentPool.Open(path, "wal", Ahead))
+        {
+            states = RunTransfers(pool, 40, seed: 5);
+            pool.Backup(copy);
+            Transfer(pool, 0, 1, 1);
+        }
+
+        Assert.False(File.Exists(PersistentPool.WriteAheadLogPath(copy)));
+        using var restored = PersistentPool.Open(copy, "wal");
+        Assert.Equal(states[^1], Balances(restored));
+    }
+}
