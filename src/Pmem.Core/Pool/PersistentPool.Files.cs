@@ -45,6 +45,9 @@ public sealed record PoolOpenOptions
     /// open (with or without this option) replays it. Nothing changes on persistent memory or in process-crash pools.
     /// </summary>
     public bool WriteAheadLog { get; init; }
+
+    /// <summary>Record bytes of a write-ahead log file this open creates (tests make it small to cross many checkpoints); 0: 64 MiB.</summary>
+    internal long WriteAheadLogCapacity { get; init; }
 }
 
 public sealed partial class PersistentPool

@@ -115,7 +115,7 @@ public sealed partial class PersistentPool
                 MoveToCurrentFormat();
                 if (options.WriteAheadLog)
                 {
-                    StartWriteAheadLog();
+                    StartWriteAheadLog(options.WriteAheadLogCapacity > 0 ? options.WriteAheadLogCapacity : WriteAheadCapacity);
                 }
             }
         }

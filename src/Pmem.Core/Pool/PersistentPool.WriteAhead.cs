@@ -115,8 +115,9 @@ public sealed partial class PersistentPool
     /// (through a slot log) and hands the log file to the commit pipeline. Nothing on persistent memory, in a
     /// process-crash pool or in memory without a file, where a commit syncs nothing a log file would save.
     /// </summary>
+    /// <param name="capacity">Record bytes of the log file, if this creates it.</param>
     /// <exception cref="NotSupportedException">The pool's format is older than 9.</exception>
-    private void StartWriteAheadLog()
+    private void StartWriteAheadLog(long capacity)
     {
         if (_domain is not MsyncDomain || WriteAheadPath is not { } path)
         {
@@ -137,7 +138,7 @@ public sealed partial class PersistentPool
             FormatVersion = _domain.Read<uint>(PoolLayout.VersionOffset);
         }
 
-        var file = WriteAheadFile.Open(path, WriteAheadCapacity, writable: true);
+        var file = WriteAheadFile.Open(path, capacity, writable: true);
         try
         {
             _commits.StartWriteAheadLog(file, PoolLayout.WriteAheadLifeOffset, PoolLayout.WriteAheadStartOffset, TransactionState.OfThread?.Commits);
