@@ -5,7 +5,8 @@ using Pmem.Pool;
 
 // Usage: Pmem.CrashChild <pool path> <PowerFailure|ProcessCrash> [--check]
 //    or: Pmem.CrashChild <pool path> <PowerFailure|ProcessCrash> --threads N [--clear-every N] [--clear same|own|bare|random]
-//        [--stop-after MS] [--check]: the multi-threaded workload (ThreadedWorkload.cs)
+//        [--stop-after MS] [--wal] [--check]: the multi-threaded workload (ThreadedWorkload.cs); --wal commits through
+//        a write-ahead log file beside the pool (PoolOpenOptions.WriteAheadLog)
 //    or: Pmem.CrashChild <pool path> <PowerFailure|ProcessCrash> --shared N [--check]: threads sharing objects under
 //        one lock (SharedWorkload.cs)
 //    or: Pmem.CrashChild <pool path> <PowerFailure|ProcessCrash> --compact-setup|--compact|--compact-fingerprint:

@@ -66,7 +66,7 @@ public static class PoolRepair
         }
         catch
         {
-            File.Delete(copy); // nothing was changed: a backup of it is not needed
+            DeleteCopy(copy); // nothing was changed: a backup of it is not needed
             throw;
         }
 
@@ -79,7 +79,7 @@ public static class PoolRepair
             pool.Dispose();
             if (!apply)
             {
-                File.Delete(copy);
+                DeleteCopy(copy);
             }
         }
     }
@@ -99,9 +99,26 @@ public static class PoolRepair
         var source = FileLockHolders.Open(path, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan) ?? throw new PoolLockedException(path);
         using (source)
         {
-            using var target = new FileStream(destination, FileMode.CreateNew, FileAccess.Write);
-            source.CopyTo(target, 1 << 20);
-            target.Flush(flushToDisk: true);
+            using (var target = new FileStream(destination, FileMode.CreateNew, FileAccess.Write))
+            {
+                source.CopyTo(target, 1 << 20);
+                target.Flush(flushToDisk: true);
+            }
+
+            // After a crash the pool's write-ahead log holds commits the file lacks: the copy needs it beside it.
+            var log = PersistentPool.WriteAheadLogPath(path);
+            if (File.Exists(log))
+            {
+                File.Copy(log, PersistentPool.WriteAheadLogPath(destination));
+                DurableFiles.SyncFile(PersistentPool.WriteAheadLogPath(destination));
+            }
         }
+    }
+
+    /// <summary>Deletes a copy this made, with its write-ahead log if it has one.</summary>
+    private static void DeleteCopy(string copy)
+    {
+        File.Delete(copy);
+        File.Delete(PersistentPool.WriteAheadLogPath(copy));
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Pmem.Memory.Simulation;
+using Pmem.Pool;
 
 namespace Pmem.Tests.Crash;
 
@@ -14,10 +15,20 @@ namespace Pmem.Tests.Crash;
 /// recovered pool to surface latent damage, and checks again. Committed counters never go back.
 /// </summary>
 /// <remarks>
+/// <para>
+/// The write-ahead-log variant runs the same workload on a power-failure pool that commits through its log file
+/// (<c>--wal</c>), on an msync domain (no <c>PMEM_IS_PMEM_FORCE</c>): there a commit is durable once its record is
+/// synced to the log, before its apply reaches the pool file, so a kill between the two leaves the pool file torn,
+/// whole only with the log replayed. After each kill the pool file and its <c>.wal</c> file are copied side by side
+/// and the check runs on the copy (a crashed pool file is complete only together with its log); the workload goes on
+/// with the original, replaying it at its own open.
+/// </para>
+/// <para>
 /// A broken pool is counted, copied (as it was right after the kill, before the check touched it) to
 /// <c>/tmp/broken-pools/&lt;mode&gt;-&lt;n&gt;.pool</c> for the first few failures (<c>PMEM_BROKEN_POOLS</c> names
 /// another directory), replaced by a fresh pool, and the campaign goes on so that the summary gives a failure rate; the
 /// test fails at the end if any kill broke the pool.
+/// </para>
 /// </remarks>
 [Collection(Pmem.Tests.Memory.MappingRegistryCollection.Name)] // see PoolFileTests: forks hold file locks briefly
 public sealed class MultiThreadKillTests
@@ -34,15 +45,32 @@ public sealed class MultiThreadKillTests
     [Theory]
     [InlineData("PowerFailure")]
     [InlineData("ProcessCrash")]
-    public async Task Killing_a_multi_threaded_process_mid_transaction_never_breaks_the_heap(string mode)
+    public Task Killing_a_multi_threaded_process_mid_transaction_never_breaks_the_heap(string mode) =>
+        Campaign(mode, writeAheadLog: false);
+
+    [Fact]
+    public Task Killing_a_multi_threaded_process_committing_through_a_write_ahead_log_loses_nothing_the_log_holds() =>
+        Campaign("PowerFailure", writeAheadLog: true);
+
+    /// <summary>
+    /// <see cref="Kills"/> kills and checks of the workload; with <paramref name="writeAheadLog"/> the pool commits
+    /// through its log file and the check runs on a copy of the pool file and its log (see the remarks).
+    /// </summary>
+    private static async Task Campaign(string mode, bool writeAheadLog)
     {
         var cancel = TestContext.Current.CancellationToken;
         var directory = CreateDirectory();
         var pool = Path.Combine(directory.FullName, "threads.pool");
         var killed = Path.Combine(directory.FullName, "killed.pool"); // the pool as the kill left it
+        string[] workload = writeAheadLog ? [.. Workload, "--wal"] : Workload;
+        // Without the log the check recovers the pool itself and the copy keeps the image as killed; with it the check
+        // recovers the copy (which must be complete with its log) and the original stays as killed until the next run.
+        var (checkedPool, asKilled) = writeAheadLog ? (killed, pool) : (pool, killed);
         var random = new Random();
         var last = new long[Threads];
         long earlierPools = 0; // transactions committed on pools given up as broken
+        long replayed = 0;     // transactions the checks' opens replayed (from the log file, with writeAheadLog)
+        var checks = 0;
         var broken = new List<string>();
         var saved = new List<string>();
         var watch = Stopwatch.StartNew();
@@ -50,10 +78,15 @@ public sealed class MultiThreadKillTests
         {
             for (var kill = 0; kill < Kills; kill++)
             {
-                var died = await RunAndKill(pool, mode, Workload, random.Next(10, 501), cancel);
+                var died = await RunAndKill(pool, mode, workload, random.Next(10, 501), cancel);
+                if (writeAheadLog && died is null)
+                {
+                    Assert.True(File.Exists(PersistentPool.WriteAheadLogPath(pool)), $"kill {kill}: the pool has no write-ahead log file: its commits did not go through one");
+                }
+
                 if (File.Exists(pool))
                 {
-                    File.Copy(pool, killed, overwrite: true);
+                    CopyWithLog(pool, killed);
                 }
 
                 string output;
@@ -64,11 +97,13 @@ public sealed class MultiThreadKillTests
                 }
                 else
                 {
-                    (output, exitCode) = await RunCheck(pool, mode, Workload, cancel);
+                    (output, exitCode) = await RunCheck(checkedPool, mode, workload, cancel);
+                    checks++;
                 }
 
-                if (exitCode == 0 && TryParse(output, out var commits))
+                if (exitCode == 0 && TryParse(output, out var commits, out var recovered))
                 {
+                    replayed += recovered;
                     for (var t = 0; t < Threads; t++)
                     {
                         Assert.True(commits[t] >= last[t], $"after kill {kill}: thread {t}'s committed counter went back from {last[t]} to {commits[t]}");
@@ -79,19 +114,21 @@ public sealed class MultiThreadKillTests
                 }
 
                 broken.Add($"kill {kill} ({watch.Elapsed.TotalSeconds:F0} s): {output.Trim()}");
-                if (saved.Count < SavedPoolsPerRun && File.Exists(killed))
+                if (saved.Count < SavedPoolsPerRun && File.Exists(asKilled))
                 {
-                    saved.Add(Save(killed, mode, $"kill {kill} of {Kills}\n{output}"));
+                    saved.Add(Save(asKilled, writeAheadLog ? $"{mode}-wal" : mode, $"kill {kill} of {Kills}\n{output}"));
                 }
 
                 // Start over on a fresh pool, so the rest of the campaign measures the rate.
                 File.Delete(pool);
+                File.Delete(PersistentPool.WriteAheadLogPath(pool));
                 earlierPools += last.Sum();
                 last = new long[Threads];
             }
 
-            var summary = $"[crash] {mode}, {Threads} threads: {Kills} SIGKILLs, {broken.Count} broken pools " +
-                $"({100.0 * broken.Count / Kills:F1} %), {earlierPools + last.Sum()} transactions committed, {watch.Elapsed.TotalSeconds:F0} s" +
+            var summary = $"[crash] {mode}{(writeAheadLog ? " with a write-ahead log" : "")}, {Threads} threads: {Kills} SIGKILLs, " +
+                $"{checks} checks, {broken.Count} broken pools ({100.0 * broken.Count / Kills:F1} %), " +
+                $"{earlierPools + last.Sum()} transactions committed, {replayed} replayed by the checks, {watch.Elapsed.TotalSeconds:F0} s" +
                 (saved.Count > 0 ? $"; pools as killed: {string.Join(", ", saved)}" : "");
             TestContext.Current.TestOutputHelper?.WriteLine(summary);
             Console.WriteLine(summary);
@@ -103,6 +140,7 @@ public sealed class MultiThreadKillTests
 
             Assert.True(broken.Count == 0, summary + "\n" + string.Join("\n", broken.Take(5)));
             Assert.True(earlierPools + last.Sum() > 0, "no transaction ever committed: the kills came too early to test anything");
+            Assert.True(!writeAheadLog || replayed > 0, "no check replayed a transaction from the write-ahead log: every kill came right after a checkpoint, or the log was not read");
         }
         finally
         {
@@ -156,10 +194,12 @@ public sealed class MultiThreadKillTests
         return (await output + await error, check.ExitCode);
     }
 
-    /// <summary>"ok &lt;total&gt; commits=c0,c1,c2,c3 ..."</summary>
-    private static bool TryParse(string output, out long[] commits)
+    /// <summary>"ok &lt;total&gt; commits=c0,c1,c2,c3 recovered=.. recoveredTransactions=r"</summary>
+    private static bool TryParse(string output, out long[] commits, out long recoveredTransactions)
     {
+        const string Recovered = "recoveredTransactions=";
         commits = [];
+        recoveredTransactions = 0;
         var words = output.Trim().Split(' ');
         if (words.Length < 3 || words[0] != "ok" || !words[2].StartsWith("commits=", StringComparison.Ordinal))
         {
@@ -167,7 +207,30 @@ public sealed class MultiThreadKillTests
         }
 
         commits = words[2]["commits=".Length..].Split(',').Select(c => long.Parse(c, CultureInfo.InvariantCulture)).ToArray();
+        if (words.FirstOrDefault(w => w.StartsWith(Recovered, StringComparison.Ordinal)) is { } recovered)
+        {
+            recoveredTransactions = long.Parse(recovered[Recovered.Length..], CultureInfo.InvariantCulture);
+        }
+
         return commits.Length == Threads;
+    }
+
+    /// <summary>
+    /// Copies a pool file and, when it has one, its write-ahead log file beside the copy (a crashed pool file holds
+    /// its latest commits only in the log); a log left from an earlier copy goes, so the copy never pairs with a stale one.
+    /// </summary>
+    private static void CopyWithLog(string pool, string copy)
+    {
+        File.Copy(pool, copy, overwrite: true);
+        var (log, copyLog) = (PersistentPool.WriteAheadLogPath(pool), PersistentPool.WriteAheadLogPath(copy));
+        if (File.Exists(log))
+        {
+            File.Copy(log, copyLog, overwrite: true);
+        }
+        else
+        {
+            File.Delete(copyLog);
+        }
     }
 
     private static Process Start(string pool, string mode, params string[] extra)
@@ -186,9 +249,11 @@ public sealed class MultiThreadKillTests
             info.ArgumentList.Add(argument);
         }
 
-        if (mode == "PowerFailure")
+        // The flush + fence path, as on persistent memory; not for a write-ahead log, which only an msync domain keeps
+        // (/dev/shm, a tmpfs, gives one without the variable).
+        if (mode == "PowerFailure" && !extra.Contains("--wal"))
         {
-            info.Environment["PMEM_IS_PMEM_FORCE"] = "1"; // the flush + fence path, as on persistent memory
+            info.Environment["PMEM_IS_PMEM_FORCE"] = "1";
         }
 
         return Process.Start(info) ?? throw new InvalidOperationException("could not start the child process");
@@ -208,7 +273,7 @@ public sealed class MultiThreadKillTests
         return directory;
     }
 
-    /// <summary>Copies a broken pool (as the kill left it) for analysis; returns the copy's path.</summary>
+    /// <summary>Copies a broken pool (as the kill left it, with its write-ahead log file if any) for analysis; returns the copy's path.</summary>
     private static string Save(string killed, string mode, string output)
     {
         var directory = Environment.GetEnvironmentVariable("PMEM_BROKEN_POOLS") is { Length: > 0 } named ? named : "/tmp/broken-pools";
@@ -222,6 +287,11 @@ public sealed class MultiThreadKillTests
                 using (var source = File.OpenRead(killed))
                 {
                     source.CopyTo(target);
+                }
+
+                if (File.Exists(PersistentPool.WriteAheadLogPath(killed)))
+                {
+                    File.Copy(PersistentPool.WriteAheadLogPath(killed), PersistentPool.WriteAheadLogPath(path), overwrite: true);
                 }
 
                 File.WriteAllText(Path.ChangeExtension(path, ".txt"), output);
