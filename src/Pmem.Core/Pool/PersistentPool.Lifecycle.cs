@@ -108,6 +108,11 @@ public sealed partial class PersistentPool
     {
         try
         {
+            if (options.WriteAheadLog && !readOnly)
+            {
+                RequireWriteAheadFormat(); // before anything is written
+            }
+
             EvolveSchema(evolution);
             PrepareIndexes(options);
             if (!readOnly)

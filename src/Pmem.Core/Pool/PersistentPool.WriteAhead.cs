@@ -110,13 +110,22 @@ public sealed partial class PersistentPool
         }
     }
 
+    /// <summary>Refuses a write-ahead log to a pool older than format 9, whose three-slot lanes version 10 would misread.</summary>
+    /// <exception cref="NotSupportedException">The pool's format is older than 9 and it lives where a log would be used.</exception>
+    private void RequireWriteAheadFormat()
+    {
+        if (FormatVersion < PoolLayout.RoomyLanesVersion && _domain is MsyncDomain && WriteAheadPath is not null)
+        {
+            throw new NotSupportedException($"{Path}: a write-ahead log needs a pool of format {PoolLayout.RoomyLanesVersion} or later, and this one is format {FormatVersion}; compacting it (pmem compact, or PoolCompaction.Compact) moves a format-8 pool to {PoolLayout.RoomyLanesVersion}.");
+        }
+    }
+
     /// <summary>
     /// At the end of a writable open with <see cref="PoolOpenOptions.WriteAheadLog"/>: moves a version-9 pool to 10
     /// (through a slot log) and hands the log file to the commit pipeline. Nothing on persistent memory, in a
     /// process-crash pool or in memory without a file, where a commit syncs nothing a log file would save.
     /// </summary>
     /// <param name="capacity">Record bytes of the log file, if this creates it.</param>
-    /// <exception cref="NotSupportedException">The pool's format is older than 9.</exception>
     private void StartWriteAheadLog(long capacity)
     {
         if (_domain is not MsyncDomain || WriteAheadPath is not { } path)
@@ -124,11 +133,7 @@ public sealed partial class PersistentPool
             return;
         }
 
-        if (FormatVersion < PoolLayout.RoomyLanesVersion)
-        {
-            throw new NotSupportedException($"{Path}: a write-ahead log needs a pool of format {PoolLayout.RoomyLanesVersion} or later, and this one is format {FormatVersion}; compacting it (pmem compact, or PoolCompaction.Compact) moves a format-8 pool to {PoolLayout.RoomyLanesVersion}.");
-        }
-
+        RequireWriteAheadFormat();
         if (FormatVersion < PoolLayout.WriteAheadLogVersion)
         {
             var redo = RentRedo();

@@ -243,6 +243,25 @@ public sealed class WriteAheadLogTests : IDisposable
     }
 
     [Fact]
+    public void A_log_asked_of_a_format_8_pool_is_refused_before_anything_is_written()
+    {
+        var path = PoolPath();
+        using (var pool = PersistentPool.Create(path, "wal", 8 << 20))
+        {
+            pool.Root<Account>().Balance = 7;
+        }
+
+        File.WriteAllBytes(path, OlderFormat.AsVersion(File.ReadAllBytes(path), 8));
+        var before = File.ReadAllBytes(path);
+        var refused = Assert.Throws<NotSupportedException>(() => PersistentPool.Open(path, "wal", Ahead));
+        Assert.Contains("format 8", refused.Message);
+        Assert.Equal(before, File.ReadAllBytes(path));
+        Assert.False(File.Exists(PersistentPool.WriteAheadLogPath(path)));
+        using var plain = PersistentPool.Open(path, "wal");
+        Assert.Equal(7, plain.Root<Account>().Balance);
+    }
+
+    [Fact]
     public void A_backup_taken_while_the_log_is_active_opens_without_it()
     {
         var path = CreateBank();
