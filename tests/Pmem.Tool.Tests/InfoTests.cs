@@ -37,6 +37,47 @@ public sealed class InfoTests : IDisposable
         Assert.False(run.Out.Contains('\e'), "no colour when not on a terminal");
     }
 
+    /// <summary>
+    /// A pool copied while it commits through its write-ahead log (as a crash leaves it): info names the active log and
+    /// counts its commits as awaiting recovery, and check replays them on a private view, leaving both files as they are.
+    /// </summary>
+    [Fact]
+    public void Info_and_check_of_a_crashed_pool_with_a_write_ahead_log_replay_it_without_writing()
+    {
+        var path = _files.PathOf("logged.pool");
+        var image = _files.PathOf("crashed.pool");
+        using (var pool = PersistentPool.Create(path, ToolHarness.Layout, ToolHarness.PoolSize, new PoolCreateOptions { WriteAheadLog = true }))
+        {
+            ToolHarness.Fill(pool, books: 4);
+            // cp reads without a lock (the pool holds its file's): the page cache as a kill -9 would leave it.
+            foreach (var (from, to) in new[] { (path, image), (PersistentPool.WriteAheadLogPath(path), PersistentPool.WriteAheadLogPath(image)) })
+            {
+                using var copy = System.Diagnostics.Process.Start("cp", [from, to]);
+                copy.WaitForExit();
+                Assert.Equal(0, copy.ExitCode);
+            }
+        }
+
+        var (poolHash, logHash) = (ToolHarness.Hash(image), ToolHarness.Hash(PersistentPool.WriteAheadLogPath(image)));
+        var info = ToolHarness.Run("info", image);
+        var json = ToolHarness.Run("info", image, "--json");
+        var check = ToolHarness.Run("check", image);
+
+        Assert.Equal(0, info.ExitCode);
+        Assert.Contains($"write-ahead  active: {PersistentPool.WriteAheadLogPath(image)}", info.Out);
+        Assert.Contains("committed log(s) awaiting recovery", info.Out);
+        using (var document = JsonDocument.Parse(json.Out))
+        {
+            Assert.Equal(PersistentPool.WriteAheadLogPath(image), document.RootElement.GetProperty("header").GetProperty("writeAheadLog").GetString());
+            Assert.True(document.RootElement.GetProperty("logsAwaitingRecovery").GetInt32() > 0);
+        }
+
+        Assert.Equal(0, check.ExitCode);
+        Assert.Equal((poolHash, logHash), (ToolHarness.Hash(image), ToolHarness.Hash(PersistentPool.WriteAheadLogPath(image))));
+        using var reopened = PersistentPool.Open(image, ToolHarness.Layout);
+        Assert.Equal(4, reopened.Root<Library>().Books.Count);
+    }
+
     [Fact]
     public void Info_json_has_the_documented_shape_and_values()
     {

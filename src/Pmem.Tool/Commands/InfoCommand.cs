@@ -77,7 +77,10 @@ internal static class InfoCommand
             h.LaneSize,
             PoolLayout.SlotsPerLane(h.FormatVersion, h.LaneSize),
             h.HeapStart,
-            h.ChecksumValid);
+            h.ChecksumValid)
+        {
+            WriteAheadLog = h.WriteAheadLogActive ? PersistentPool.WriteAheadLogPath(path) : null,
+        };
         var sizes = new SizesJson(stats.PoolSize, stats.HeapSize, stats.AllocatedBytes, stats.FreeChunkBytes, stats.ObjectCount);
         return new InfoJson(path, snapshot.FileLength, header, sizes, pool.RecoveredTransactions, objects, storedTypes);
     }
@@ -117,6 +120,11 @@ internal static class InfoCommand
         o.WriteLine(info.LogsAwaitingRecovery == 0
             ? "recovery     no logs awaiting recovery"
             : $"recovery     {console.Warn($"{info.LogsAwaitingRecovery} committed log(s) awaiting recovery")} (replayed on a copy; opening the pool will replay them)");
+
+        if (h.WriteAheadLog is { } log)
+        {
+            o.WriteLine($"write-ahead  {console.Warn("active")}: {log} (the pool was not closed cleanly; its commits there are replayed at the next open)");
+        }
 
         var s = info.Sizes;
         o.WriteLine();

@@ -27,7 +27,11 @@ internal sealed record HeaderJson(
     int LaneSize,
     int LogSlotsPerLane,
     long HeapStart,
-    bool ChecksumValid);
+    bool ChecksumValid)
+{
+    /// <summary>The write-ahead log file the header names as active (after a crash), or null.</summary>
+    public string? WriteAheadLog { get; init; }
+}
 
 /// <summary>Sizes from <c>PersistentPool.GetStatistics()</c>.</summary>
 internal sealed record SizesJson(long PoolSize, long HeapSize, long AllocatedBytes, long FreeChunkBytes, long ObjectCount);

@@ -103,6 +103,12 @@ internal sealed record PoolHeader(
             LayoutValid: layoutValid,
             PoolSize: BinaryPrimitives.ReadInt64LittleEndian(header[PoolSizeOffset..]),
             RetiredThrough: BinaryPrimitives.ReadInt64LittleEndian(header[RetiredThroughOffset..]),
-            ChecksumValid: BinaryPrimitives.ReadUInt64LittleEndian(header[ChecksumOffset..]) == XxHash64.HashToUInt64(header[..ChecksumOffset]));
+            ChecksumValid: BinaryPrimitives.ReadUInt64LittleEndian(header[ChecksumOffset..]) == XxHash64.HashToUInt64(header[..ChecksumOffset]))
+        {
+            WriteAheadLogActive = BinaryPrimitives.ReadUInt64LittleEndian(header[PoolLayout.WriteAheadLifeOffset..]) != 0,
+        };
     }
+
+    /// <summary>The header names an active write-ahead log: the pool was not closed cleanly and its log holds commits.</summary>
+    public bool WriteAheadLogActive { get; init; }
 }
