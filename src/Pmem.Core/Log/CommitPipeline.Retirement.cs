@@ -130,15 +130,17 @@ internal sealed partial class CommitPipeline
     }
 
     /// <summary>
-    /// Whether a small piece of content a commit publishes (a new object's zeroes, a string's characters) is hashed into
-    /// its log (<see cref="RedoBuilder.RequireDurable"/>) rather than drained before it. Hashed content ties the log to
+    /// How content a commit publishes (a new object's zeroes, a string's characters) becomes durable
+    /// (<see cref="RedoBuilder.RequireDurable"/>): hashed into its log when small, drained before it, or, with a
+    /// write-ahead log, copied into the log (the pool file's pages are synced only at checkpoints). Hashed content ties the log to
     /// C: a log above C whose content no longer hashes as recorded (a later commit changed it) counts only if something
     /// else proves it committed, so every commit's C must be fresh. Drained content needs no C, so a commit may carry
     /// stale watermarks and read the other lanes' words only every few commits (<see cref="CommitWatermarks"/>): done
     /// where a drain is a fence (persistent memory, and its simulation) and the lanes have slack for it (format 9). On a
     /// file, where a drain is an msync, the hash stays.
     /// </summary>
-    public bool HashesPublishedContent => _scansEveryCommit && _ahead is null; // a write-ahead log's commits sync content first
+    public PublishedContent PublishedContentRule =>
+        _ahead is not null ? PublishedContent.Log : _scansEveryCommit ? PublishedContent.Hash : PublishedContent.Drain;
 
     private static bool DrainsPublishedContent(PersistenceDomain domain, LaneSet lanes) =>
         domain.IsPersistentMemory && lanes.SlotsPerLane > LaneSet.LegacySlotsPerLane;

@@ -49,14 +49,20 @@ internal sealed class RedoBuilder
 
     /// <summary>
     /// Ties the commit to content written in place before it (a new object's zeroes, a new string's characters):
-    /// those lines are flushed but, like the log, not yet drained, so either could persist without the other. Small
-    /// content is hashed into the log when <paramref name="hashSmallContent"/> (recovery refuses the log unless the
-    /// content matches); other content is drained before the log is written, which costs one fence but no hashing.
-    /// A pipeline says which it needs (<see cref="CommitPipeline.HashesPublishedContent"/>).
+    /// those lines are flushed but, like the log, not yet drained, so either could persist without the other. As the
+    /// pipeline's rule says (<see cref="CommitPipeline.PublishedContentRule"/>): small content is hashed into the log
+    /// (recovery refuses the log unless the content matches) and other content drained before the log is written
+    /// (one more fence, no hashing); or, in a write-ahead log, the content is copied into the log itself.
     /// </summary>
-    public void RequireDurable(long offset, ReadOnlySpan<byte> content, bool hashSmallContent)
+    public void RequireDurable(long offset, ReadOnlySpan<byte> content, PublishedContent rule)
     {
-        if (content.Length > VerifyLimit || !hashSmallContent)
+        if (rule == PublishedContent.Log)
+        {
+            Set(offset, content); // the record carries it: the pool file's pages wait for a checkpoint
+            return;
+        }
+
+        if (content.Length > VerifyLimit || rule == PublishedContent.Drain)
         {
             DrainBeforeLog = true;
             return;
@@ -135,4 +141,17 @@ internal sealed class RedoBuilder
         Count += countsAsEntry ? 1 : 0;
         return span;
     }
+}
+
+/// <summary>How a commit makes content it publishes but does not otherwise log durable (see <see cref="RedoBuilder.RequireDurable"/>).</summary>
+internal enum PublishedContent
+{
+    /// <summary>Drained before the log is written.</summary>
+    Drain,
+
+    /// <summary>Hashed into the log when small (a Verify entry), else drained.</summary>
+    Hash,
+
+    /// <summary>Copied into the log (a write-ahead log's records are replayed in order, content first).</summary>
+    Log,
 }

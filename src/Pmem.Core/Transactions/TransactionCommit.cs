@@ -26,7 +26,7 @@ internal static class TransactionCommit
         foreach (var allocation in tx.Allocations)
         {
             heap.LogAllocationType(redo, allocation.Block, allocation.TypeIndex);
-            redo.RequireDurable(allocation.Block.Offset, domain.GetSpan(allocation.Block.Offset, allocation.ContentLength), commits.HashesPublishedContent);
+            redo.RequireDurable(allocation.Block.Offset, domain.GetSpan(allocation.Block.Offset, allocation.ContentLength), commits.PublishedContentRule);
         }
 
         foreach (var allocation in tx.Allocations)
