@@ -9,8 +9,8 @@ namespace Pmem.Memory;
 
 /// <summary>
 /// A circular file of records that many threads append to and make durable together: each committer writes its record
-/// with <c>pwrite</c> at a position it reserved, and a committer whose record no running sync covers calls
-/// <c>fdatasync</c> for everyone whose record is written by then, while the others wait on a monitor.
+/// with <c>pwrite</c> at a position it reserved, and one of the waiting committers (the leader) calls <c>fdatasync</c>
+/// for everyone whose record is written by then, while the others wait on a monitor.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -45,8 +45,7 @@ internal sealed class WriteAheadFile : IDisposable
     private long _written;     // every record below it is written
     private long _durable;     // every record below it is durable
     private long _reclaimed;   // records below it are no longer needed: their space may be reused
-    private int _syncsRunning;
-    private long _syncTargetsMax; // the largest target of any sync started: records below it are durable or being synced
+    private bool _syncing;
     private Exception? _failure;
     private long _syncCalls;
 
@@ -147,7 +146,7 @@ internal sealed class WriteAheadFile : IDisposable
         lock (_gate)
         {
             _life = life;
-            _tail = _written = _durable = _reclaimed = _syncTargetsMax = start;
+            _tail = _written = _durable = _reclaimed = start;
             _writtenAhead.Clear();
         }
     }
@@ -256,16 +255,9 @@ internal sealed class WriteAheadFile : IDisposable
     }
 
     /// <summary>
-    /// Syncs that may run at once. A committer whose record no running sync covers starts its own rather than waiting
-    /// for the running one to end: the kernel and the device overlap concurrent syncs of one file (as for msync, see
-    /// MsyncDomain), and an fdatasync makes durable everything written before it began, whatever other syncs do.
-    /// </summary>
-    internal const int MaxConcurrentSyncs = 8;
-
-    /// <summary>
-    /// Returns once every record below <paramref name="end"/> is durable: when no running sync covers it, the caller
-    /// syncs for every record written by then; otherwise it waits (without spinning) for the sync that does, or for
-    /// the records before its own to be written.
+    /// Returns once every record below <paramref name="end"/> is durable: the caller syncs for every record written by
+    /// then when no sync is running, and otherwise waits (without spinning) for the running one and the records before
+    /// its own.
     /// </summary>
     /// <exception cref="PmemIOException">A sync failed (this one or an earlier one); the file is failed for good.</exception>
     public void WaitDurable(long end)
@@ -281,10 +273,10 @@ internal sealed class WriteAheadFile : IDisposable
                     return;
                 }
 
-                if (_written >= end && _syncTargetsMax < end && _syncsRunning < MaxConcurrentSyncs)
+                if (!_syncing && _written >= end)
                 {
-                    _syncsRunning++;
-                    target = _syncTargetsMax = _written;
+                    _syncing = true;
+                    target = _written;
                     break;
                 }
 
@@ -299,18 +291,13 @@ internal sealed class WriteAheadFile : IDisposable
         }
         catch (PmemIOException exception)
         {
-            lock (_gate)
-            {
-                _syncsRunning--;
-            }
-
             Fail(exception);
             throw;
         }
 
         lock (_gate)
         {
-            _syncsRunning--;
+            _syncing = false;
             _durable = Math.Max(_durable, target);
             Monitor.PulseAll(_gate);
         }
@@ -404,6 +391,7 @@ internal sealed class WriteAheadFile : IDisposable
         lock (_gate)
         {
             _failure ??= failure;
+            _syncing = false;
             Monitor.PulseAll(_gate);
         }
     }
