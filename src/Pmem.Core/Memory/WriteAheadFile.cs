@@ -1,6 +1,7 @@
 // WriteAheadFile -- a pool's write-ahead log on an ordinary file: records appended with pwrite, group fdatasync.
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
@@ -46,6 +47,9 @@ internal sealed class WriteAheadFile : IDisposable
     private long _durable;     // every record below it is durable
     private long _reclaimed;   // records below it are no longer needed: their space may be reused
     private bool _syncing;
+    private long _recordsWritten;    // records below _written: the records each sync carries, counted
+    private long _recordsAtLastSync; // _recordsWritten when the last sync took its target
+    private long _lastGroup;         // records the last sync carried
     private Exception? _failure;
     private long _syncCalls;
 
@@ -245,9 +249,11 @@ internal sealed class WriteAheadFile : IDisposable
             }
 
             _written = lsn + size;
+            _recordsWritten++;
             while (_writtenAhead.Remove(_written, out var end))
             {
                 _written = end;
+                _recordsWritten++;
             }
 
             Monitor.PulseAll(_gate);
@@ -276,7 +282,6 @@ internal sealed class WriteAheadFile : IDisposable
                 if (!_syncing && _written >= end)
                 {
                     _syncing = true;
-                    target = _written;
                     break;
                 }
 
@@ -284,6 +289,7 @@ internal sealed class WriteAheadFile : IDisposable
             }
         }
 
+        target = GatherGroup();
         try
         {
             Sync(_file, Path, fullSync: false);
@@ -302,6 +308,40 @@ internal sealed class WriteAheadFile : IDisposable
             Monitor.PulseAll(_gate);
         }
     }
+
+    /// <summary>
+    /// The leader, before its sync: when the previous sync carried several committers' records, yields (for at most
+    /// <see cref="GatherMicroseconds"/>) until as many are written again, so that the committers the previous sync
+    /// released, which are writing their next records now, join this sync instead of waiting through it for the next.
+    /// A lone committer never waits. Returns the position the sync covers.
+    /// </summary>
+    private long GatherGroup()
+    {
+        long expected, start;
+        lock (_gate)
+        {
+            (expected, start) = (_lastGroup, _recordsAtLastSync);
+        }
+
+        if (expected > 1)
+        {
+            var deadline = Stopwatch.GetTimestamp() + GatherMicroseconds * Stopwatch.Frequency / 1_000_000;
+            while (Volatile.Read(ref _recordsWritten) - start < expected && Stopwatch.GetTimestamp() < deadline)
+            {
+                Thread.Yield();
+            }
+        }
+
+        lock (_gate)
+        {
+            _lastGroup = _recordsWritten - _recordsAtLastSync;
+            _recordsAtLastSync = _recordsWritten;
+            return _written;
+        }
+    }
+
+    /// <summary>The longest a leader waits for the previous group's committers (a disk's flush takes several times longer).</summary>
+    internal const int GatherMicroseconds = 100;
 
     /// <summary>Records before <paramref name="lsn"/> are no longer needed (a checkpoint covers them): their room may be reused.</summary>
     public void Reclaim(long lsn)
