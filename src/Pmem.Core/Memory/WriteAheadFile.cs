@@ -256,7 +256,10 @@ internal sealed class WriteAheadFile : IDisposable
                 _recordsWritten++;
             }
 
-            Monitor.PulseAll(_gate);
+            if (!_syncing)
+            {
+                Monitor.PulseAll(_gate); // while a sync runs no waiter can lead: its end wakes them all
+            }
         }
     }
 
