@@ -68,7 +68,7 @@ internal sealed partial class CommitPipeline
 
             if (redo.DrainBeforeLog)
             {
-                _domain.Drain(); // content the log publishes but does not carry (strings, new objects' zeroes): synced first
+                _domain.Drain(); // content the record does not carry: none here (PublishedContent.Log copies it in), kept for safety
             }
 
             var length = RedoLog.HeaderSize + redo.Length;

@@ -145,15 +145,18 @@ internal static class RedoLog
             return null;
         }
 
-        return new SlotLog(
-            position,
-            BinaryPrimitives.ReadUInt64LittleEndian(header[SequenceOffset..]),
-            BinaryPrimitives.ReadInt64LittleEndian(header[RetiredOffset..]),
-            BinaryPrimitives.ReadInt64LittleEndian(header[CommittedOffset..]),
-            BinaryPrimitives.ReadUInt32LittleEndian(header[EntryCountOffset..]),
-            data.ToArray(),
-            BinaryPrimitives.ReadInt64LittleEndian(header[PreviousOffset..]));
+        return FromHeader(position, header, data);
     }
+
+    /// <summary>A whole log's header fields and a copy of its entries.</summary>
+    private static SlotLog FromHeader(long position, ReadOnlySpan<byte> header, ReadOnlySpan<byte> data) => new(
+        position,
+        BinaryPrimitives.ReadUInt64LittleEndian(header[SequenceOffset..]),
+        BinaryPrimitives.ReadInt64LittleEndian(header[RetiredOffset..]),
+        BinaryPrimitives.ReadInt64LittleEndian(header[CommittedOffset..]),
+        BinaryPrimitives.ReadUInt32LittleEndian(header[EntryCountOffset..]),
+        data.ToArray(),
+        BinaryPrimitives.ReadInt64LittleEndian(header[PreviousOffset..]));
 
     /// <summary>
     /// Empties a slot: its log is no longer whole, so recovery never reads it again (one aligned 8-byte store, flushed,
@@ -222,14 +225,7 @@ internal static class RedoLog
             return null; // torn log (or a sealed one cut short before its seal): never committed
         }
 
-        return new SlotLog(
-            slotOffset,
-            BinaryPrimitives.ReadUInt64LittleEndian(header[SequenceOffset..]),
-            BinaryPrimitives.ReadInt64LittleEndian(header[RetiredOffset..]),
-            BinaryPrimitives.ReadInt64LittleEndian(header[CommittedOffset..]),
-            BinaryPrimitives.ReadUInt32LittleEndian(header[EntryCountOffset..]),
-            data.ToArray(),
-            BinaryPrimitives.ReadInt64LittleEndian(header[PreviousOffset..]));
+        return FromHeader(slotOffset, header, data);
     }
 
     /// <summary>
