@@ -93,7 +93,7 @@ internal sealed partial class CommitPipeline
                 MakeRoom(ahead);
             }
 
-            var end = lsn + WriteAheadFile.FrameSize + length;
+            var end = lsn + WriteAheadFile.RecordSize(length);
             try
             {
                 RedoLog.WriteHeader(redo.Log, redo.Count, (ulong)sequence, Volatile.Read(ref _retiredDurable), 0);

@@ -69,6 +69,12 @@ internal sealed partial class WriteAheadFile : IDisposable
     /// <summary>fdatasync calls made so far (for tests and diagnostics).</summary>
     public long SyncCalls => Interlocked.Read(ref _syncCalls);
 
+    /// <summary>
+    /// Bytes a record of <paramref name="payloadLength"/> takes: its frame and its payload padded to 8 bytes, so every
+    /// record starts on an 8-byte boundary (what lets recovery look for records past a damaged one).
+    /// </summary>
+    public static long RecordSize(int payloadLength) => FrameSize + ((payloadLength + 7L) & ~7L);
+
     /// <summary>The largest payload one record may carry: a quarter of the capacity, so a checkpoint always makes room.</summary>
     public int MaxPayload => (int)Math.Min(int.MaxValue, Capacity / 4 - FrameSize);
 
@@ -189,7 +195,7 @@ internal sealed partial class WriteAheadFile : IDisposable
     /// </summary>
     public long TryReserve(int payloadLength)
     {
-        var size = FrameSize + (long)payloadLength;
+        var size = RecordSize(payloadLength);
         lock (_gate)
         {
             ThrowIfFailed();
@@ -208,17 +214,18 @@ internal sealed partial class WriteAheadFile : IDisposable
     /// <exception cref="PmemIOException">The write failed; the file is failed for good.</exception>
     public void Write(long lsn, ReadOnlySpan<byte> payload)
     {
-        var size = FrameSize + payload.Length;
+        var size = (int)RecordSize(payload.Length);
         var buffer = ArrayPool<byte>.Shared.Rent(size);
         try
         {
             var record = buffer.AsSpan(0, size);
+            record[(FrameSize + payload.Length)..].Clear(); // the padding
             BinaryPrimitives.WriteUInt64LittleEndian(record, _life);
             BinaryPrimitives.WriteInt64LittleEndian(record[8..], lsn);
             BinaryPrimitives.WriteInt32LittleEndian(record[16..], payload.Length);
             BinaryPrimitives.WriteInt32LittleEndian(record[20..], 0);
             payload.CopyTo(record[FrameSize..]);
-            BinaryPrimitives.WriteUInt64LittleEndian(record[24..], Checksum(record[..24], record[FrameSize..]));
+            BinaryPrimitives.WriteUInt64LittleEndian(record[24..], Checksum(record[..24], payload));
             try
             {
                 var at = lsn % Capacity;

@@ -71,7 +71,7 @@ public sealed partial class PersistentPool
             var poolSize = Size;
             var previous = -1L;
             var replayed = 0;
-            file.Read(life, start, (position, record) =>
+            var stop = file.Read(life, start, (position, record) =>
             {
                 var where = $"at position {position} of the write-ahead log '{path}'";
                 var log = RedoLog.TryParse(record, position)
@@ -94,6 +94,14 @@ public sealed partial class PersistentPool
 
                 return true;
             });
+
+            // Past a record cut short by the crash lie at most the records of the other lanes' committers, which
+            // waited for it; more means a durable record was damaged, and stopping there would drop commits.
+            if (file.CountRecordsPast(life, stop) is var past && past >= _lanes.Count)
+            {
+                throw new PoolCorruptedException(Path, $"the record at position {stop} of the write-ahead log '{path}' is damaged or missing, but {past} whole records follow it (a crash leaves at most {_lanes.Count - 1}): committed transactions would be lost");
+            }
+
             return (newest, replayed);
         }
     }

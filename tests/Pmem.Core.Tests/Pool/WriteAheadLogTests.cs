@@ -143,8 +143,8 @@ public sealed class WriteAheadLogTests : IDisposable
         }
     }
 
-    [Fact]
-    public void A_torn_record_ends_the_replay_with_the_commit_before_it()
+    /// <summary>The log after 50 transfers and the pool file at the open, with record <paramref name="damaged"/>'s payload flipped.</summary>
+    private (string Image, List<long[]> States) LogWithDamagedRecord(int damaged)
     {
         var path = CreateBank();
         byte[] atOpen, log;
@@ -156,20 +156,41 @@ public sealed class WriteAheadLogTests : IDisposable
             log = Snapshot(PersistentPool.WriteAheadLogPath(path));
         }
 
-        // Record 30's payload damaged: commits 31 on were never acknowledged (a sync covers only whole prefixes), and no
-        // page of the pool file can hold their applies, so the pool is as after transfer 29.
         var position = WriteAheadFile.HeaderSize;
-        for (var record = 0; record < 29; record++)
+        for (var record = 0; record < damaged; record++)
         {
-            position += WriteAheadFile.FrameSize + BitConverter.ToInt32(log, position + 16);
+            position += (int)WriteAheadFile.RecordSize(BitConverter.ToInt32(log, position + 16));
         }
 
         log[position + WriteAheadFile.FrameSize + 70] ^= 0x10;
-        var imagePath = PoolPath("torn.pool");
+        var imagePath = PoolPath($"damaged-{damaged}.pool");
         File.WriteAllBytes(imagePath, atOpen);
         File.WriteAllBytes(PersistentPool.WriteAheadLogPath(imagePath), log);
-        using var recovered = PersistentPool.Open(imagePath, "wal");
-        Assert.Equal(states[29], Balances(recovered));
+        return (imagePath, states);
+    }
+
+    [Fact]
+    public void A_torn_record_ends_the_replay_with_the_commit_before_it()
+    {
+        // Record 45 of 50 torn: a crash can leave the four after it (committers that waited for it, on other lanes),
+        // none of them acknowledged, and no page holding their applies: the pool is as after transfer 44.
+        var (image, states) = LogWithDamagedRecord(45);
+        using var recovered = PersistentPool.Open(image, "wal");
+        Assert.Equal(states[45], Balances(recovered));
+    }
+
+    [Fact]
+    public void A_damaged_record_with_more_whole_records_after_it_than_a_crash_leaves_is_refused_untouched()
+    {
+        // Record 20 of 50 damaged: 29 whole records follow it, more than the eight lanes' committers could have left
+        // waiting behind a torn one, so it was durable once: stopping there would drop committed transfers.
+        var (image, _) = LogWithDamagedRecord(20);
+        var before = (File.ReadAllBytes(image), File.ReadAllBytes(PersistentPool.WriteAheadLogPath(image)));
+        var refused = Assert.Throws<PoolCorruptedException>(() => PersistentPool.Open(image, "wal"));
+        Assert.Contains("29 whole records follow it", refused.Message);
+        Assert.Throws<PoolCorruptedException>(() => PersistentPool.OpenReadOnly(image, "wal"));
+        Assert.Equal(before.Item1, File.ReadAllBytes(image));
+        Assert.Equal(before.Item2, File.ReadAllBytes(PersistentPool.WriteAheadLogPath(image)));
     }
 
     [Fact]
