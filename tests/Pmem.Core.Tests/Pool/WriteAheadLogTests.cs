@@ -283,6 +283,44 @@ public sealed class WriteAheadLogTests : IDisposable
     }
 
     [Fact]
+    public void A_pool_that_grows_while_committing_through_the_log_recovers_every_object()
+    {
+        var path = PoolPath();
+        byte[] image, log;
+        int count;
+        using (var pool = PersistentPool.Create(path, "wal", 8 << 20, new PoolCreateOptions { WriteAheadLog = true, MaxSize = 64 << 20 }))
+        {
+            var accounts = pool.Root<Registry>().Accounts;
+            var grownAt = -1;
+            for (count = 0; grownAt < 0 || count < grownAt + 20; count++) // 20 more commits after it grew: in the log
+            {
+                grownAt = grownAt < 0 && pool.Size > 8 << 20 ? count : grownAt;
+                using var tx = pool.BeginTransaction();
+                var account = pool.New<Account>();
+                account.Owner = new string('o', 200) + count; // strings fill the heap faster: it must grow
+                account.Balance = count;
+                accounts.Add(account);
+                tx.Commit();
+            }
+
+            image = Snapshot(pool); // the page cache as a kill leaves it, grown
+            log = Snapshot(PersistentPool.WriteAheadLogPath(path));
+        }
+
+        var imagePath = PoolPath("grown.pool");
+        File.WriteAllBytes(imagePath, image);
+        File.WriteAllBytes(PersistentPool.WriteAheadLogPath(imagePath), log);
+        using var recovered = PersistentPool.Open(imagePath, "wal");
+        var restored = recovered.Root<Registry>().Accounts;
+        Assert.Equal(count, restored.Count);
+        Assert.True(recovered.RecoveredTransactions >= 20, $"{recovered.RecoveredTransactions} replayed");
+        Assert.Equal(new string('o', 200) + (count - 1), restored[count - 1]!.Owner);
+        var report = recovered.Check();
+        Assert.Empty(report.Errors);
+        Assert.Empty(report.Unreachable);
+    }
+
+    [Fact]
     public void A_backup_taken_while_the_log_is_active_opens_without_it()
     {
         var path = CreateBank();
