@@ -18,9 +18,8 @@ internal sealed partial class WriteAheadFile
         while (true)
         {
             ReadAt(lsn, frame);
-            var length = BinaryPrimitives.ReadInt32LittleEndian(frame.AsSpan(16));
-            if (BinaryPrimitives.ReadUInt64LittleEndian(frame) != life || BinaryPrimitives.ReadInt64LittleEndian(frame.AsSpan(8)) != lsn
-                || length < 0 || length > MaxPayload || BinaryPrimitives.ReadInt32LittleEndian(frame.AsSpan(20)) != 0)
+            var length = PayloadLength(frame, life, lsn);
+            if (length < 0)
             {
                 return lsn;
             }
@@ -32,7 +31,7 @@ internal sealed partial class WriteAheadFile
 
             var body = payload.AsSpan(0, length);
             ReadAt(lsn + FrameSize, body);
-            if (BinaryPrimitives.ReadUInt64LittleEndian(frame.AsSpan(24)) != Checksum(frame.AsSpan(0, 24), body) || !visit(lsn, body))
+            if (!IsWhole(frame, body) || !visit(lsn, body))
             {
                 return lsn;
             }
@@ -61,9 +60,8 @@ internal sealed partial class WriteAheadFile
             {
                 var frame = buffer.AsSpan(offset, FrameSize);
                 var lsn = BinaryPrimitives.ReadInt64LittleEndian(frame[8..]);
-                var size = BinaryPrimitives.ReadInt32LittleEndian(frame[16..]);
-                if (BinaryPrimitives.ReadUInt64LittleEndian(frame) != life || lsn <= stop || lsn >= stop + Capacity
-                    || lsn % Capacity != at + offset || size < 0 || size > MaxPayload)
+                var size = lsn <= stop || lsn >= stop + Capacity || lsn % Capacity != at + offset ? -1 : PayloadLength(frame, life, lsn);
+                if (size < 0)
                 {
                     continue;
                 }
@@ -74,7 +72,7 @@ internal sealed partial class WriteAheadFile
                 }
 
                 ReadAt(lsn + FrameSize, payload.AsSpan(0, size));
-                if (BinaryPrimitives.ReadUInt64LittleEndian(frame[24..]) == Checksum(frame[..24], payload.AsSpan(0, size)))
+                if (IsWhole(frame, payload.AsSpan(0, size)))
                 {
                     found++;
                 }
@@ -83,6 +81,18 @@ internal sealed partial class WriteAheadFile
 
         return found;
     }
+
+    /// <summary>The payload length a frame read at <paramref name="lsn"/> declares, or -1 when it is no frame of that life and position.</summary>
+    private int PayloadLength(ReadOnlySpan<byte> frame, ulong life, long lsn)
+    {
+        var length = BinaryPrimitives.ReadInt32LittleEndian(frame[16..]);
+        return BinaryPrimitives.ReadUInt64LittleEndian(frame) == life && BinaryPrimitives.ReadInt64LittleEndian(frame[8..]) == lsn
+            && length >= 0 && length <= MaxPayload && BinaryPrimitives.ReadInt32LittleEndian(frame[20..]) == 0 ? length : -1;
+    }
+
+    /// <summary>Whether <paramref name="payload"/> is the whole payload <paramref name="frame"/> carries its checksum for.</summary>
+    private static bool IsWhole(ReadOnlySpan<byte> frame, ReadOnlySpan<byte> payload) =>
+        BinaryPrimitives.ReadUInt64LittleEndian(frame[24..]) == Checksum(frame[..24], payload);
 
     private void ReadAt(long lsn, Span<byte> destination)
     {
