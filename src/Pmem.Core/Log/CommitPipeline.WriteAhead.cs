@@ -31,12 +31,8 @@ internal sealed partial class CommitPipeline
 
         // The position first, then the life that makes it count: a replay reads this life's records from 0.
         file.StartLife(life, 0);
-        _domain.Write(startOffset, 0L);
-        _domain.Flush(startOffset, 8);
-        _domain.Drain();
-        _domain.Write(lifeOffset, life);
-        _domain.Flush(lifeOffset, 8);
-        _domain.Drain();
+        _domain.WriteDurable(startOffset, 0L);
+        _domain.WriteDurable(lifeOffset, life);
         _ahead = new WriteAheadState(file, lifeOffset, startOffset, LastSequence);
     }
 
@@ -51,21 +47,10 @@ internal sealed partial class CommitPipeline
     private void CommitAhead(RedoBuilder redo, WriteAheadState ahead)
     {
         var mine = redo.ThreadCommits;
-        var lane = _lanes.Acquire(ReferenceEquals(mine.LastPipeline, this) ? mine.LastLane : -1, mine.LaneHolder, out var biased);
-        if (lane < 0)
-        {
-            ThrowShut();
-        }
-
+        var lane = AcquireLane(mine, out _, out var biased);
         var file = ahead.File;
         try
         {
-            mine.LastLane = lane;
-            if (!ReferenceEquals(mine.LastPipeline, this))
-            {
-                mine.LastPipeline = this;
-            }
-
             if (redo.DrainBeforeLog)
             {
                 _domain.Drain(); // content the record does not carry: none here (PublishedContent.Log copies it in), kept for safety
@@ -202,9 +187,7 @@ internal sealed partial class CommitPipeline
             return;
         }
 
-        _domain.Write(ahead.LifeOffset, 0L);
-        _domain.Flush(ahead.LifeOffset, 8);
-        _domain.Drain();
+        _domain.WriteDurable(ahead.LifeOffset, 0L);
         ahead.File.Dispose();
     }
 

@@ -153,11 +153,14 @@ internal sealed partial class CommitPipeline
 
     private bool SlotsHold(long external) => Array.IndexOf(_slotExternal, external) >= 0;
 
-    private void Commit(RedoBuilder redo, long external)
+    /// <summary>
+    /// Takes a lane for a commit by <paramref name="mine"/>'s thread, its last one here when free, and remembers it;
+    /// <paramref name="samePool"/>: the thread's previous commit was in this pipeline.
+    /// </summary>
+    private int AcquireLane(ThreadCommits mine, out bool samePool, out bool biased)
     {
-        var mine = redo.ThreadCommits; // a builder is per thread and carries its thread's state: no TLS read
-        var samePool = ReferenceEquals(mine.LastPipeline, this);
-        var lane = _lanes.Acquire(samePool ? mine.LastLane : -1, mine.LaneHolder, out var biased);
+        samePool = ReferenceEquals(mine.LastPipeline, this);
+        var lane = _lanes.Acquire(samePool ? mine.LastLane : -1, mine.LaneHolder, out biased);
         if (lane < 0)
         {
             ThrowShut(); // the lanes are shut only by Shut
@@ -169,6 +172,13 @@ internal sealed partial class CommitPipeline
             mine.LastPipeline = this; // (a reference store costs a GC write barrier: not on every commit)
         }
 
+        return lane;
+    }
+
+    private void Commit(RedoBuilder redo, long external)
+    {
+        var mine = redo.ThreadCommits; // a builder is per thread and carries its thread's state: no TLS read
+        var lane = AcquireLane(mine, out var samePool, out var biased);
         var released = 0L;
         try
         {

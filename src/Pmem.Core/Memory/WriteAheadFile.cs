@@ -38,6 +38,12 @@ internal sealed partial class WriteAheadFile : IDisposable
     private const ulong Magic = 0x314C41574D454D50; // "PMEMWAL1"
     private const uint Version = 1;
 
+    // The header's fields (docs/pool-format.md): magic at 0, then these; the checksum covers the bytes before it.
+    private const int VersionOffset = 8;
+    private const int CapacityOffset = 16;
+    private const int ChecksumOffset = 24;
+    private const int HeaderFieldsSize = 32;
+
     private readonly object _gate = new();
     private readonly SortedDictionary<long, long> _writtenAhead = []; // records written past a hole: start → end
     private readonly SafeFileHandle _file;
@@ -94,15 +100,15 @@ internal sealed partial class WriteAheadFile : IDisposable
         var file = File.OpenHandle(path, FileMode.Open, writable ? FileAccess.ReadWrite : FileAccess.Read, FileShare.ReadWrite);
         try
         {
-            Span<byte> header = stackalloc byte[32];
+            Span<byte> header = stackalloc byte[HeaderFieldsSize];
             if (RandomAccess.Read(file, header, 0) != header.Length || BinaryPrimitives.ReadUInt64LittleEndian(header) != Magic)
             {
                 throw new InvalidDataException($"{path}: not a pool's write-ahead log (no PMEMWAL1 header).");
             }
 
-            var version = BinaryPrimitives.ReadUInt32LittleEndian(header[8..]);
-            var stored = BinaryPrimitives.ReadInt64LittleEndian(header[16..]);
-            if (version != Version || BinaryPrimitives.ReadUInt64LittleEndian(header[24..]) != XxHash3.HashToUInt64(header[..24])
+            var version = BinaryPrimitives.ReadUInt32LittleEndian(header[VersionOffset..]);
+            var stored = BinaryPrimitives.ReadInt64LittleEndian(header[CapacityOffset..]);
+            if (version != Version || BinaryPrimitives.ReadUInt64LittleEndian(header[ChecksumOffset..]) != XxHash3.HashToUInt64(header[..ChecksumOffset])
                 || stored <= 0 || stored % 4096 != 0 || RandomAccess.GetLength(file) < HeaderSize + stored)
             {
                 throw new InvalidDataException($"{path}: the write-ahead log's header is damaged or of another version ({version}), or the file is shorter than it says.");
@@ -135,11 +141,11 @@ internal sealed partial class WriteAheadFile : IDisposable
                 RandomAccess.Write(file, zeroes.AsSpan(0, (int)Math.Min(zeroes.Length, HeaderSize + capacity - at)), at);
             }
 
-            Span<byte> header = stackalloc byte[32];
+            Span<byte> header = stackalloc byte[HeaderFieldsSize];
             BinaryPrimitives.WriteUInt64LittleEndian(header, Magic);
-            BinaryPrimitives.WriteUInt32LittleEndian(header[8..], Version);
-            BinaryPrimitives.WriteInt64LittleEndian(header[16..], capacity);
-            BinaryPrimitives.WriteUInt64LittleEndian(header[24..], XxHash3.HashToUInt64(header[..24]));
+            BinaryPrimitives.WriteUInt32LittleEndian(header[VersionOffset..], Version);
+            BinaryPrimitives.WriteInt64LittleEndian(header[CapacityOffset..], capacity);
+            BinaryPrimitives.WriteUInt64LittleEndian(header[ChecksumOffset..], XxHash3.HashToUInt64(header[..ChecksumOffset]));
             RandomAccess.Write(file, header, 0);
             Sync(file, temporary, fullSync: true);
         }
