@@ -157,6 +157,7 @@ internal sealed partial class CommitPipeline
     /// Takes a lane for a commit by <paramref name="mine"/>'s thread, its last one here when free, and remembers it;
     /// <paramref name="samePool"/>: the thread's previous commit was in this pipeline.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // the commit's hot path
     private int AcquireLane(ThreadCommits mine, out bool samePool, out bool biased)
     {
         samePool = ReferenceEquals(mine.LastPipeline, this);
