@@ -103,12 +103,11 @@ internal static class PmemCli
         var backupPool = PoolArgument("The pool file to copy; no process may have it open.");
         var backupDestination = new Argument<string>("dest") { Description = "The new file (or a directory to copy into)." };
         var force = new Option<bool>("--force", "-f") { Description = "Replace the destination if it exists." };
-        var noSync = new Option<bool>("--no-sync") { Description = "Return once the copy is written and renamed, without waiting for it to reach the disk (as cp does): faster, but an OS crash or power failure soon after may lose or tear the copy." };
         var backup = new Command("backup", "Copy a pool that no process has open to a new file, then check the copy as 'pmem check' does. Exit 0 only when the copy checks clean.")
         {
-            backupPool, backupDestination, force, noSync, json, tempDir,
+            backupPool, backupDestination, force, json, tempDir,
         };
-        backup.SetAction(parse => BackupCommand.Run(console, parse.GetValue(backupPool)!, parse.GetValue(backupDestination)!, parse.GetValue(force), parse.GetValue(json), parse.GetValue(tempDir), sync: !parse.GetValue(noSync)));
+        backup.SetAction(parse => BackupCommand.Run(console, parse.GetValue(backupPool)!, parse.GetValue(backupDestination)!, parse.GetValue(force), parse.GetValue(json), parse.GetValue(tempDir)));
 
         var dumpPool = PoolArgument("The pool file to show (only read).");
         var dumpType = new Option<string?>("--type") { Description = "Start from every object of this durable type name (as 'pmem info' lists them) instead of the root.", HelpName = "name" };

@@ -29,21 +29,6 @@ public sealed class BackupTests : IDisposable
     }
 
     [Fact]
-    public void Backup_without_sync_makes_the_same_copy_and_leaves_no_temporary_file()
-    {
-        var path = _files.CreateLibrary(books: 3);
-        var destination = _files.PathOf("backup.pool");
-
-        var run = ToolHarness.Run("backup", path, destination, "--no-sync");
-
-        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Error}");
-        Assert.Equal(ToolHarness.Hash(path), ToolHarness.Hash(destination));
-        Assert.Empty(Directory.GetFiles(_files.Directory, ".*.tmp"));
-        using var restored = PersistentPool.Open(destination, ToolHarness.Layout);
-        Assert.Equal(3, restored.Root<Library>().Books.Count);
-    }
-
-    [Fact]
     public void Backup_json_reports_the_copy_and_its_check()
     {
         var path = _files.CreateLibrary();

@@ -12,7 +12,7 @@ namespace Pmem.Pool;
 /// <param name="Bytes">The copy's length (the pool file's).</param>
 /// <param name="RecopiedBytes">Bytes that changed during the first pass and were copied again while writes were held.</param>
 /// <param name="WritesHeldFor">How long other threads' writes waited.</param>
-/// <param name="Elapsed">The whole backup, including flushing the copy to disk (when it does).</param>
+/// <param name="Elapsed">The whole backup, including flushing the copy to disk.</param>
 public sealed record PoolBackupResult(string Destination, long Bytes, long RecopiedBytes, TimeSpan WritesHeldFor, TimeSpan Elapsed);
 
 public sealed partial class PersistentPool
@@ -35,17 +35,13 @@ public sealed partial class PersistentPool
     /// them), so a backup costs what the pool holds rather than its size. Both passes run on up to four threads (the caller's and the
     /// thread pool's). The copy goes to a hidden temporary file beside the destination, is flushed to disk and then
     /// renamed into place, so a failed or interrupted backup leaves no partial file under the destination's name. One
-    /// backup runs at a time per pool. With <paramref name="flushToDisk"/> false the copy is left to the operating
-    /// system's writeback, as <see cref="File.Copy(string, string)"/> leaves its copy: it is whole for every reader at
-    /// once, but a power failure or an OS crash soon after may lose or tear it.
+    /// backup runs at a time per pool.
     /// </remarks>
     /// <param name="destination">The new file (a directory: a file of the pool's name in it).</param>
     /// <param name="overwrite">Replace an existing destination (atomically, by the rename).</param>
-    /// <param name="flushToDisk">Flush the copy and its directory entry to the disk before returning (the default); false
-    /// returns as soon as the copy is written and renamed, for copies another tool reads at once or a caller syncs later.</param>
     /// <exception cref="IOException">The destination exists (without <paramref name="overwrite"/>), is the pool itself, or cannot be written.</exception>
     /// <exception cref="ObjectDisposedException">The pool is closed.</exception>
-    public PoolBackupResult Backup(string destination, bool overwrite = false, bool flushToDisk = true)
+    public PoolBackupResult Backup(string destination, bool overwrite = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(destination);
         ThrowIfDisposed();
@@ -84,7 +80,7 @@ public sealed partial class PersistentPool
                         freeAtFirst = PiecesInFreeChunks(allocated);
                     }
 
-                    var hashes = CopyAllPieces(file.SafeFileHandle, freeAtFirst, flushToDisk);
+                    var hashes = CopyAllPieces(file.SafeFileHandle, freeAtFirst);
                     var pause = Stopwatch.StartNew();
                     using (_commits.HoldWrites())
                     {
@@ -108,21 +104,10 @@ public sealed partial class PersistentPool
                     RandomAccess.Write(file.SafeFileHandle, new byte[8], PoolLayout.WriteAheadLifeOffset);
                     held = pause.Elapsed;
                     _domain.ThrowIfDisposedAfterAccess(); // a copy of a pool closed meanwhile may hold its scratch memory
-                    if (flushToDisk)
-                    {
-                        file.Flush(flushToDisk: true);
-                    }
+                    file.Flush(flushToDisk: true);
                 }
 
-                if (flushToDisk)
-                {
-                    DurableFiles.Publish(temporary, destination, overwrite);
-                }
-                else
-                {
-                    File.Move(temporary, destination, overwrite);
-                }
-
+                DurableFiles.Publish(temporary, destination, overwrite);
                 return new PoolBackupResult(destination, length, recopied, held, clock.Elapsed);
             }
             catch
@@ -155,10 +140,10 @@ public sealed partial class PersistentPool
     /// The first pass, while writers run: copies every piece of the mapping to <paramref name="file"/> through a
     /// buffer (but those in free chunks then, <paramref name="skip"/>) and returns each piece's hash. A piece is hashed
     /// exactly as it is written: memory read twice could differ, and a later change back would then hide a piece
-    /// written in between. Each 4 MiB written is sent on to the disk at once when the copy will be flushed
-    /// (<paramref name="writeback"/>), so the final fsync does not start the whole file's writeback.
+    /// written in between. Each 4 MiB written is sent on to the disk at once, so the final fsync does not start the
+    /// whole file's writeback.
     /// </summary>
-    private ulong[] CopyAllPieces(SafeFileHandle file, bool[] skip, bool writeback)
+    private ulong[] CopyAllPieces(SafeFileHandle file, bool[] skip)
     {
         var length = _domain.Length;
         var hashes = new ulong[PieceCount(length)];
@@ -178,7 +163,7 @@ public sealed partial class PersistentPool
                 _domain.GetSpan(offset, piece.Length).CopyTo(piece);
                 hashes[index] = XxHash3.HashToUInt64(piece);
                 RandomAccess.Write(file, piece, offset);
-                if (writeback && (index + 1) % WritebackPieces == 0)
+                if ((index + 1) % WritebackPieces == 0)
                 {
                     DurableFiles.StartWriteback(file, offset + BackupPiece - (WritebackPieces * (long)BackupPiece), WritebackPieces * (long)BackupPiece);
                 }

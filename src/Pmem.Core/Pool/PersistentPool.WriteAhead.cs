@@ -14,7 +14,7 @@ public sealed partial class PersistentPool
     /// <remarks>
     /// It exists once the pool was opened with <see cref="PoolOpenOptions.WriteAheadLog"/>. After a clean close the
     /// pool file is whole without it; after a crash it holds the latest committed transactions, so a copy of the pool
-    /// file made by hand then needs the log file too (<see cref="Backup(string, bool, bool)"/> needs neither).
+    /// file made by hand then needs the log file too (<see cref="Backup(string, bool)"/> needs neither).
     /// </remarks>
     public static string WriteAheadLogPath(string poolPath) => poolPath + ".wal";
 

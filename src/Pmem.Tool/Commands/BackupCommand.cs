@@ -13,7 +13,7 @@ internal static class BackupCommand
         "pmem backup copies a pool no program has open for writing; a program that has it open can take a consistent copy while it runs with PersistentPool.Backup, or close it and retry";
 
     /// <summary>Runs the command; returns the exit code.</summary>
-    public static int Run(ToolConsole console, string source, string destination, bool force, bool json, string? tempDirectory, bool sync = true)
+    public static int Run(ToolConsole console, string source, string destination, bool force, bool json, string? tempDirectory)
     {
         if (Directory.Exists(destination))
         {
@@ -33,7 +33,7 @@ internal static class BackupCommand
         long bytes;
         try
         {
-            bytes = Copy(console, source, destination, force, sync);
+            bytes = Copy(console, source, destination, force);
         }
         catch (PoolLockedException e)
         {
@@ -81,11 +81,11 @@ internal static class BackupCommand
     }
 
     /// <summary>
-    /// Copies under a shared lock into a hidden temporary file beside the destination, flushed to disk (unless
-    /// <paramref name="sync"/> is false), then renamed over it: a failed or interrupted backup never leaves a partial
-    /// file under the destination's name.
+    /// Copies under a shared lock into a hidden temporary file beside the destination, flushed to disk, then renamed
+    /// over it (the rename made durable too): a failed or interrupted backup never leaves a partial file under the
+    /// destination's name.
     /// </summary>
-    private static long Copy(ToolConsole console, string source, string destination, bool force, bool sync)
+    private static long Copy(ToolConsole console, string source, string destination, bool force)
     {
         using var file = PoolFile.Open(source); // refuses a pool open elsewhere, and anything that is not a pool
         var directory = Path.GetDirectoryName(Path.GetFullPath(destination))!;
@@ -98,14 +98,10 @@ internal static class BackupCommand
                 var progress = ProgressReporter.Start(console, $"copying {source}");
                 file.CopyTo((_, chunk) => output.Write(chunk), skipZeros: false, progress);
                 progress?.Done();
-                output.Flush(flushToDisk: sync);
+                output.Flush(flushToDisk: true);
             }
 
-            File.Move(temporary, destination, overwrite: force);
-            if (sync)
-            {
-                DurableFiles.SyncDirectory(directory); // the rename, too, survives a power failure
-            }
+            DurableFiles.Publish(temporary, destination, overwrite: force); // the rename, too, survives a power failure
         }
         catch
         {

@@ -101,7 +101,7 @@ public sealed class PoolBackupTests : IDisposable
             for (var b = 0; b < 10; b++)
             {
                 Thread.Sleep(30);
-                var result = pool.Backup(PoolPath($"copy{b}.pool"), flushToDisk: b % 2 == 0); // half left to the OS's writeback
+                var result = pool.Backup(PoolPath($"copy{b}.pool"));
                 recopied += result.RecopiedBytes;
                 VerifyCopy(result.Destination);
             }
