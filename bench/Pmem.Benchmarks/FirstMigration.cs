@@ -13,8 +13,9 @@ namespace Pmem.Benchmarks;
 /// </summary>
 /// <remarks>
 /// <c>--first-migration template &lt;file&gt;</c> writes the template (in its own process, so the timed one starts cold);
-/// <c>--first-migration run &lt;template&gt; &lt;work file&gt; growing|in-place [--allocations]</c> times the migrations
-/// (with <c>--allocations</c>, also what they allocated, by type, from the runtime's samples).
+/// <c>--first-migration run &lt;template&gt; &lt;work file&gt; growing|in-place [--allocations | --first-only]</c> times the migrations
+/// (with <c>--allocations</c>, also what they allocated, by type, from the runtime's samples; <c>--first-only</c> leaves
+/// out the warm one, for a profile of the first alone).
 /// </remarks>
 internal static class FirstMigration
 {
@@ -29,13 +30,14 @@ internal static class FirstMigration
                 PersistentTypeInfo type = kind == "growing" ? SchemaMigrationBenchmarks.ItemGrown.PersistentType : SchemaMigrationBenchmarks.ItemInPlace.PersistentType;
                 using (var sampler = rest is ["--allocations"] ? new AllocationSampler() : null)
                 {
-                    Console.WriteLine($"{kind}: first {Time(template, work, type)}; warm {Time(template, work, type)}");
+                    var first = Time(template, work, type);
+                    Console.WriteLine(rest is ["--first-only"] ? $"{kind}: first {first}" : $"{kind}: first {first}; warm {Time(template, work, type)}");
                     sampler?.Print();
                 }
 
                 break;
             default:
-                Console.Error.WriteLine("usage: --first-migration template <file> | --first-migration run <template> <work file> growing|in-place [--allocations]");
+                Console.Error.WriteLine("usage: --first-migration template <file> | --first-migration run <template> <work file> growing|in-place [--allocations | --first-only]");
                 Environment.ExitCode = 2;
                 break;
         }

@@ -18,6 +18,7 @@ internal sealed partial class TransactionState
     private const int IndexedFrom = 16;
     private Dictionary<long, int>? _allocationAt; // block offset → index in Allocations
     private HashSet<long>? _freed;
+    private int _largeAllocations; // how many of Allocations are large blocks (whole chunks): the ones a run lookup misses
 
     // The lookups of the thread's last large transaction, emptied, for its next one: a migration commits thousands of
     // transactions of a few hundred blocks each, and building the lookups anew each time allocated most of its memory.
@@ -30,6 +31,11 @@ internal sealed partial class TransactionState
     public void AddAllocation(AllocationRecord record)
     {
         Allocations.Add(record);
+        if (record.Block.IsLarge)
+        {
+            _largeAllocations++;
+        }
+
         if (_allocationAt is not null)
         {
             _allocationAt.Add(record.Block.Offset, Allocations.Count - 1);
@@ -70,6 +76,11 @@ internal sealed partial class TransactionState
     {
         var last = Allocations.Count - 1;
         _allocationAt?.Remove(Allocations[index].Block.Offset);
+        if (Allocations[index].Block.IsLarge)
+        {
+            _largeAllocations--;
+        }
+
         if (index != last)
         {
             Allocations[index] = Allocations[last];
@@ -124,6 +135,7 @@ internal sealed partial class TransactionState
     {
         Allocations.Clear();
         Frees.Clear();
+        _largeAllocations = 0;
         if (_allocationAt is { Count: <= KeptLookupEntries } allocationAt)
         {
             allocationAt.Clear();
@@ -160,7 +172,9 @@ internal sealed partial class TransactionState
 
     /// <summary>
     /// A many-block transaction: the run block that would hold <paramref name="offset"/>, looked up by its start; large
-    /// blocks (a few chunks each, rarely many) are still scanned.
+    /// blocks (a few chunks each, rarely many) are still scanned. An offset outside every run's blocks (a run's header
+    /// with its type words, a large chunk, the pool header) can lie only in a large block: none, no scan (a migration
+    /// writes a type word per object in transactions of hundreds of blocks).
     /// </summary>
     private bool IsInIndexedAllocation(long offset, long length, ReadOnlySpan<AllocationRecord> older)
     {
@@ -170,10 +184,15 @@ internal sealed partial class TransactionState
             return _allocationAt!.TryGetValue(start, out var index) && offset + length <= start + Allocations[index].Block.Size;
         }
 
+        if (_largeAllocations == 0)
+        {
+            return false; // a run block's chunk is a run from before the block was reserved until after it is freed
+        }
+
         foreach (var allocation in older)
         {
             var block = allocation.Block;
-            if (block.Offset <= offset && offset + length <= block.Offset + block.Size)
+            if (block.IsLarge && block.Offset <= offset && offset + length <= block.Offset + block.Size)
             {
                 return true;
             }

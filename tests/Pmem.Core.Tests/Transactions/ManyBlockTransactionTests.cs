@@ -151,6 +151,29 @@ public sealed class ManyBlockTransactionTests
     }
 
     [Fact]
+    public void A_large_block_made_early_in_a_many_block_transaction_is_its_own_until_it_is_freed()
+    {
+        // Offsets outside every run's blocks are looked for only among the transaction's large blocks, which it counts.
+        using var pool = NewPool();
+        using var tx = pool.BeginTransaction();
+        var state = pool.CurrentTransaction()!;
+        var large = pool.AllocateInTransaction(1 << 20, TypeTable.BlobTypeIndex);
+        var made = Enumerable.Range(0, Count).Select(_ => pool.New<Account>()).ToList();
+
+        Assert.True(state.IsInOwnAllocation(large, 8));
+        Assert.True(state.IsInOwnAllocation(large + (512 << 10), 64)); // neither among the newest blocks nor in a run
+        Assert.False(state.IsInOwnAllocation(large + (4 << 20), 8));
+        Assert.True(state.IsInOwnAllocation(made[0].Offset, 64));
+
+        pool.FreeInTransaction(large); // made here: forgotten, never allocated
+        Assert.False(state.IsInOwnAllocation(large + (512 << 10), 64));
+
+        var again = pool.AllocateInTransaction(2 << 20, TypeTable.BlobTypeIndex);
+        _ = Enumerable.Range(0, 8).Select(_ => pool.New<Account>()).ToList();
+        Assert.True(state.IsInOwnAllocation(again + (1 << 20), 64));
+    }
+
+    [Fact]
     public void Rolling_back_a_transaction_of_hundreds_of_blocks_leaves_nothing()
     {
         using var pool = NewPool();
