@@ -110,10 +110,11 @@ internal sealed partial class PoolHeap
     /// <returns>The runs with no allocated block.</returns>
     private List<RunState> ValidateAllocationTypes()
     {
+        var known = _context.KnownTypes;
         for (var i = 0; i < _chunkCount; i += Math.Max(1, _heads[i].Span))
         {
             var type = _heads[i].Kind == ChunkKind.Large ? BlockGeneration.TypeOf(_domain.Read<uint>(ChunkOffset(i) + ChunkHeader.LargeTypeOffset)) : 0;
-            if (type != 0 && !_context.IsKnownType(type))
+            if (type != 0 && !known.Contains(type))
             {
                 throw Corrupt($"the large object at offset {ChunkOffset(i) + ChunkHeader.Size} has unknown type index {type}");
             }
@@ -137,7 +138,7 @@ internal sealed partial class PoolHeap
                         var slot = w * RunGeometry.BitsPerWord + BitOperations.TrailingZeroCount(word);
                         word &= word - 1;
                         var type = BlockGeneration.TypeOf(_domain.Read<uint>(chunkOffset + geometry.TypeOffset(slot)));
-                        if (!_context.IsKnownType(type))
+                        if (!known.Contains(type))
                         {
                             throw Corrupt($"the allocation header of the block at offset {BlockOffset(run.Chunk, sizeClass, slot)} has unknown type index {type}");
                         }

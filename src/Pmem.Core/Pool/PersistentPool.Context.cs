@@ -19,7 +19,7 @@ public sealed partial class PersistentPool : IHeapContext, ITransactionalPool
 
     bool IHeapContext.Grow(long bytes) => GrowBy(bytes);
 
-    bool IHeapContext.IsKnownType(uint typeIndex) => _types.IsKnown(typeIndex);
+    KnownTypeIndexes IHeapContext.KnownTypes => _types.Known;
 
     long ITransactionalPool.InstanceId => InstanceId;
 

@@ -2,6 +2,7 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Text;
+using Pmem.Heap;
 using Pmem.Memory;
 using Pmem.Objects;
 
@@ -132,10 +133,13 @@ internal sealed class TypeTable
         _snapshot = new Snapshot(types, byId);
     }
 
-    public bool IsKnown(uint typeIndex) =>
-        typeIndex is StringTypeIndex or BlobTypeIndex or ListTypeIndex or DictionaryTypeIndex or SortedDictionaryTypeIndex or SortedNodeTypeIndex
-            or ForwardingTypeIndex or SchemaTypeIndex or IndexDirectoryTypeIndex ||
-        (typeIndex >= FirstUserTypeIndex && typeIndex - FirstUserTypeIndex < (uint)_snapshot.ByIndex.Length);
+    /// <summary>The type indexes a block may carry: the built-in ones and every entry of the table.</summary>
+    public KnownTypeIndexes Known => new(BuiltInTypeIndexes, FirstUserTypeIndex, (uint)_snapshot.ByIndex.Length);
+
+    private const ulong BuiltInTypeIndexes =
+        1UL << (int)StringTypeIndex | 1UL << (int)BlobTypeIndex | 1UL << (int)ListTypeIndex | 1UL << (int)DictionaryTypeIndex |
+        1UL << (int)SortedDictionaryTypeIndex | 1UL << (int)SortedNodeTypeIndex | 1UL << (int)ForwardingTypeIndex |
+        1UL << (int)SchemaTypeIndex | 1UL << (int)IndexDirectoryTypeIndex;
 
     /// <summary>
     /// The one spelling of a type index in messages, checks and statistics: <c>string</c>, <c>(collection storage)</c>,

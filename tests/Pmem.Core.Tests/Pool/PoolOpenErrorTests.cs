@@ -196,6 +196,40 @@ public sealed class PoolOpenErrorTests
         Assert.Contains("allocation header", error.Message);
     }
 
+    [Theory]
+    [InlineData(0u)]    // never a type
+    [InlineData(9u)]    // below the first user type, but no built-in one
+    [InlineData(13u)]
+    [InlineData(uint.MaxValue)] // the first index past the table's entries (computed below)
+    public void An_allocation_header_naming_a_type_index_just_outside_the_known_ones_is_refused(uint index)
+    {
+        var image = ValidImage();
+        if (index == uint.MaxValue)
+        {
+            index = 16 + (uint)BinaryPrimitives.ReadUInt64LittleEndian(image.AsSpan(PoolLayout.TypeCountOffset));
+        }
+
+        var heapStart = BinaryPrimitives.ReadInt64LittleEndian(image.AsSpan(56));
+        var root = BinaryPrimitives.ReadInt64LittleEndian(image.AsSpan(520));
+        var account = BinaryPrimitives.ReadInt64LittleEndian(image.AsSpan((int)root)) & Pmem.Heap.BlockGeneration.OffsetMask;
+        var chunkStart = (int)(heapStart + (account - heapStart) / (256 * 1024) * (256 * 1024));
+        var types = image.AsSpan(chunkStart + 64, 16384);
+        var changed = 0;
+        for (var i = 0; i < types.Length - 4; i += 4)
+        {
+            var word = BinaryPrimitives.ReadUInt32LittleEndian(types[i..]);
+            if ((word & 0xFFFF) is >= 16 and < 64)
+            {
+                BinaryPrimitives.WriteUInt32LittleEndian(types[i..], (word & 0xFFFF0000) | index); // the generation kept
+                changed++;
+            }
+        }
+
+        Assert.True(changed > 0);
+        var error = OpenFails<PoolCorruptedException>(image);
+        Assert.Contains($"unknown type index {index}", error.Message);
+    }
+
     [Fact]
     public void A_committed_log_with_impossible_entries_is_refused()
     {
