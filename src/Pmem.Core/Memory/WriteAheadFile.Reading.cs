@@ -41,17 +41,15 @@ internal sealed partial class WriteAheadFile
     }
 
     /// <summary>
-    /// Counts the whole records of life <paramref name="life"/> that lie past <paramref name="stop"/> (where
-    /// <see cref="Read"/> stopped) within one lap of it. A crash leaves only records still in flight there, as many as
-    /// committers could be waiting behind the one cut short; more means a record every later one waited for was
-    /// damaged after it became durable. Reads the whole file once, a chunk at a time.
+    /// Hands every whole record of life <paramref name="life"/> in the file to <paramref name="visit"/> (its LSN and
+    /// payload), wherever it lies and in file order: what recovery checks the header's position and watermark and the
+    /// records past a stop against. Reads the whole file once, a chunk at a time.
     /// </summary>
-    public int CountRecordsPast(ulong life, long stop)
+    public void ForEachWholeRecord(ulong life, Action<long, ReadOnlySpan<byte>> visit)
     {
         const int Chunk = 1 << 20;
         var buffer = new byte[Chunk + FrameSize];
         var payload = Array.Empty<byte>();
-        var found = 0;
         for (long at = 0; at < Capacity; at += Chunk)
         {
             var length = (int)Math.Min(Chunk + FrameSize, Capacity - at);
@@ -60,7 +58,7 @@ internal sealed partial class WriteAheadFile
             {
                 var frame = buffer.AsSpan(offset, FrameSize);
                 var lsn = BinaryPrimitives.ReadInt64LittleEndian(frame[8..]);
-                var size = lsn <= stop || lsn >= stop + Capacity || lsn % Capacity != at + offset ? -1 : PayloadLength(frame, life, lsn);
+                var size = lsn < 0 || lsn % Capacity != at + offset ? -1 : PayloadLength(frame, life, lsn);
                 if (size < 0)
                 {
                     continue;
@@ -74,12 +72,10 @@ internal sealed partial class WriteAheadFile
                 ReadAt(lsn + FrameSize, payload.AsSpan(0, size));
                 if (IsWhole(frame, payload.AsSpan(0, size)))
                 {
-                    found++;
+                    visit(lsn, payload.AsSpan(0, size));
                 }
             }
         }
-
-        return found;
     }
 
     /// <summary>The payload length a frame read at <paramref name="lsn"/> declares, or -1 when it is no frame of that life and position.</summary>

@@ -1,4 +1,5 @@
 // PersistentPool (write-ahead log) -- the opt-in log file of a pool on an ordinary file: its replay at open and its start.
+using System.Buffers.Binary;
 using Pmem.Log;
 using Pmem.Memory;
 using Pmem.Transactions;
@@ -95,14 +96,53 @@ public sealed partial class PersistentPool
                 return true;
             });
 
-            // Past a record cut short by the crash lie at most the records of the other lanes' committers, which
-            // waited for it; more means a durable record was damaged, and stopping there would drop commits.
-            if (file.CountRecordsPast(life, stop) is var past && past >= _lanes.Count)
-            {
-                throw new PoolCorruptedException(Path, $"the record at position {stop} of the write-ahead log '{path}' is damaged or missing, but {past} whole records follow it (a crash leaves at most {_lanes.Count - 1}): committed transactions would be lost");
-            }
-
+            CheckLogAgainstHeader(file, life, start, stop, Math.Max(retired, previous), retired, path);
             return (newest, replayed);
+        }
+    }
+
+    /// <summary>
+    /// After the replay stopped at <paramref name="stop"/>: reads every whole record of the life once and refuses what
+    /// no crash leaves, so that damage never passes for a shorter log. A commit returns only once every record before
+    /// its own is durable, so the commits from the one whose record ends the replay on had all not returned, and each
+    /// held a lane: the newest whole record is at most the lane count past <paramref name="lastSeen"/> (more: a durable
+    /// record was damaged). A checkpoint makes R durable before the position, so no record before the position is above
+    /// R (one is: the position is damaged), and the record of commit R stays in the file until a newer one overwrites
+    /// it (none as new: R is damaged). Each would otherwise skip committed records without a trace.
+    /// <paramref name="lastSeen"/> is the newest commit the replay read or R covers.
+    /// </summary>
+    private void CheckLogAgainstHeader(WriteAheadFile file, ulong life, long start, long stop, long lastSeen, long retired, string path)
+    {
+        var newest = long.MinValue;
+        (long Position, long Sequence)? skipped = null;
+        file.ForEachWholeRecord(life, (position, record) =>
+        {
+            var sequence = record.Length >= RedoLog.HeaderSize ? (long)BinaryPrimitives.ReadUInt64LittleEndian(record[RedoLog.SequenceOffset..]) : long.MinValue;
+            newest = Math.Max(newest, sequence);
+            if (position < start && sequence > retired && skipped is null)
+            {
+                skipped = (position, sequence);
+            }
+        });
+
+        if (newest == long.MinValue)
+        {
+            return; // no record of this life: nothing replayed, nothing skipped
+        }
+
+        if (newest - lastSeen > _lanes.Count)
+        {
+            throw new PoolCorruptedException(Path, $"the record at position {stop} of the write-ahead log '{path}' is damaged or missing, but the log holds commit {newest}, {newest - lastSeen} past the last one replayed (a crash leaves at most {_lanes.Count} unfinished): committed transactions would be lost");
+        }
+
+        if (skipped is { } early)
+        {
+            throw new PoolCorruptedException(Path, $"the header's write-ahead log position (offset {PoolLayout.WriteAheadStartOffset}) is {start}, past the record at position {early.Position} of '{path}', commit {early.Sequence}, which no checkpoint applied (R is {retired}): the header is damaged, and replaying from it would skip committed transactions");
+        }
+
+        if (retired > newest)
+        {
+            throw new PoolCorruptedException(Path, $"the header's retirement watermark R is {retired}, but the newest commit in the write-ahead log '{path}' is {newest}: the header is damaged, and trusting it would skip committed transactions");
         }
     }
 

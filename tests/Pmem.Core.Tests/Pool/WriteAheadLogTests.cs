@@ -182,12 +182,12 @@ public sealed class WriteAheadLogTests : IDisposable
     [Fact]
     public void A_damaged_record_with_more_whole_records_after_it_than_a_crash_leaves_is_refused_untouched()
     {
-        // Record 20 of 50 damaged: 29 whole records follow it, more than the eight lanes' committers could have left
+        // Record 20 of 50 damaged: the log holds commits 30 past the last one replayed, more than the eight lanes' committers could have left
         // waiting behind a torn one, so it was durable once: stopping there would drop committed transfers.
         var (image, _) = LogWithDamagedRecord(20);
         var before = (File.ReadAllBytes(image), File.ReadAllBytes(PersistentPool.WriteAheadLogPath(image)));
         var refused = Assert.Throws<PoolCorruptedException>(() => PersistentPool.Open(image, "wal"));
-        Assert.Contains("29 whole records follow it", refused.Message);
+        Assert.Contains("30 past the last one replayed", refused.Message);
         Assert.Throws<PoolCorruptedException>(() => PersistentPool.OpenReadOnly(image, "wal"));
         Assert.Equal(before.Item1, File.ReadAllBytes(image));
         Assert.Equal(before.Item2, File.ReadAllBytes(PersistentPool.WriteAheadLogPath(image)));
