@@ -136,6 +136,7 @@ public sealed class WriteAheadFuzzTests : IDisposable
         }
 
         Console.WriteLine($"[fuzz] write-ahead log: {opened + refused + failures.Count} damaged crashes, {opened} opened ({whole} with every transfer), {refused} refused");
+        Pmem.Tests.Crash.TestSummary.Add(Pmem.Tests.Crash.TestSummary.DamagedPools, opened + refused + failures.Count);
         Assert.True(failures.Count == 0, $"{failures.Count} failures:\n{string.Join('\n', failures.Take(20))}");
     }
 
