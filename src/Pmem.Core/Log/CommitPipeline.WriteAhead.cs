@@ -161,11 +161,15 @@ internal sealed partial class CommitPipeline
 
         _domain.Flush(0, _domain.Length);
         _domain.Drain();
-        // R before the position. They share a sector, so a power failure keeps both or neither; should R ever land
-        // alone, the replay starts at the old position and skips what R covers, whereas a new position beside the old
-        // R is what recovery refuses as a damaged position (records before it that no checkpoint applied).
-        _domain.WriteDurable(_retiredThroughOffset, through);
-        _domain.WriteDurable(ahead.StartOffset, end);
+        // R and the position lie in one 512-byte sector of the header page, which one msync writes whole: a power
+        // failure keeps both or neither (PostgreSQL keeps pg_control within a sector for the same reason). Recovery
+        // counts on it: a new position beside the old R would look like a damaged position (a record before it
+        // above R). A drain between them would cost an msync per checkpoint (allocating commits: 0.11 -> 0.15 a commit).
+        _domain.Write(_retiredThroughOffset, through);
+        _domain.Write(ahead.StartOffset, end);
+        _domain.Flush(_retiredThroughOffset, 8);
+        _domain.Flush(ahead.StartOffset, 8);
+        _domain.Drain();
         MarkDurable(through);
         ahead.File.Reclaim(end);
     }

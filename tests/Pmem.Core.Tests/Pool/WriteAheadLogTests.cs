@@ -75,6 +75,16 @@ public sealed class WriteAheadLogTests : IDisposable
     }
 
     [Fact]
+    public void A_checkpoint_writes_R_and_the_replay_position_in_one_sector()
+    {
+        // A power failure keeps both or neither only while they share a 512-byte sector: recovery refuses a position
+        // beside an older R (a record before it above R) as damage.
+        Assert.Equal(PoolLayout.RetiredThroughOffset / 512, PoolLayout.WriteAheadStartOffset / 512);
+        Assert.Equal(0, PoolLayout.RetiredThroughOffset % 8);
+        Assert.Equal(0, PoolLayout.WriteAheadStartOffset % 8);
+    }
+
+    [Fact]
     public void Commits_through_the_log_survive_a_clean_close_and_the_pool_file_is_whole_without_the_log()
     {
         var path = CreateBank();
