@@ -1,4 +1,5 @@
 using Pmem.Objects;
+using Pmem.Pool;
 
 namespace Pmem.Tests.Pool;
 
@@ -68,6 +69,21 @@ internal sealed class Vault : PersistentObject, IPersistentObject<Vault>
         [.. Enumerable.Range(0, Slots).Select(i => new PersistentFieldInfo(i * 8, PersistentFieldKind.Reference))]);
 
     static Vault IPersistentObject<Vault>.Attach(ObjectHandle handle) => new(handle);
+
+    /// <summary>Fills the pool's root vault with <see cref="Slots"/> new accounts of <paramref name="balance"/>, in one transaction.</summary>
+    public static void FillRoot(PersistentPool pool, long balance)
+    {
+        using var tx = pool.BeginTransaction();
+        var vault = pool.Root<Vault>();
+        for (var i = 0; i < Slots; i++)
+        {
+            var account = pool.New<Account>();
+            account.Balance = balance;
+            vault[i] = account;
+        }
+
+        tx.Commit();
+    }
 
     public Account? this[int slot]
     {

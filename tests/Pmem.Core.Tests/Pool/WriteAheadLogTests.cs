@@ -11,7 +11,7 @@ namespace Pmem.Tests.Pool;
 [Collection(Pmem.Tests.Memory.MappingRegistryCollection.Name)]
 public sealed class WriteAheadLogTests : IDisposable
 {
-    private const int Accounts = 8;
+    private const int Accounts = Vault.Slots;
     private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("pmem-wal-pool-");
 
     private string PoolPath(string name = "test.pool") => Path.Combine(_directory.FullName, name);
@@ -25,16 +25,7 @@ public sealed class WriteAheadLogTests : IDisposable
     {
         var path = PoolPath(name);
         using var pool = PersistentPool.Create(path, "wal", 8 << 20, new PoolCreateOptions { WriteAheadLog = true });
-        using var tx = pool.BeginTransaction();
-        var vault = pool.Root<Vault>();
-        for (var i = 0; i < Accounts; i++)
-        {
-            var account = pool.New<Account>();
-            account.Balance = 1_000;
-            vault[i] = account;
-        }
-
-        tx.Commit();
+        Vault.FillRoot(pool, 1_000);
         return path;
     }
 

@@ -22,7 +22,7 @@ namespace Pmem.Tests.Robustness;
 [Collection(Pmem.Tests.Memory.MappingRegistryCollection.Name)]
 public sealed class WriteAheadFuzzTests : IDisposable
 {
-    private const int Accounts = 8;
+    private const int Accounts = Vault.Slots;
     private const int Transfers = 60;
     private const int Lanes = 8; // the pool's default lane count: a crash leaves at most Lanes - 1 records past a torn one
     private const int Cases = 300;
@@ -40,16 +40,7 @@ public sealed class WriteAheadFuzzTests : IDisposable
         var path = PathOf("seed.pool");
         using (var pool = PersistentPool.Create(path, "wal", 8 << 20))
         {
-            using var tx = pool.BeginTransaction();
-            var vault = pool.Root<Vault>();
-            for (var i = 0; i < Accounts; i++)
-            {
-                var account = pool.New<Account>();
-                account.Balance = 1_000;
-                vault[i] = account;
-            }
-
-            tx.Commit();
+            Vault.FillRoot(pool, 1_000);
         }
 
         byte[] atOpen, log;
