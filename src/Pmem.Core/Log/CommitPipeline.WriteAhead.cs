@@ -164,7 +164,7 @@ internal sealed partial class CommitPipeline
         // R and the position lie in one 512-byte sector of the header page, which one msync writes whole: a power
         // failure keeps both or neither (PostgreSQL keeps pg_control within a sector for the same reason). Recovery
         // counts on it: a new position beside the old R would look like a damaged position (a record before it
-        // above R). A drain between them would cost an msync per checkpoint (allocating commits: 0.11 -> 0.15 a commit).
+        // above R). A drain between them would cost an msync per checkpoint (bench/RESULTS.md, session 25).
         _domain.Write(_retiredThroughOffset, through);
         _domain.Write(ahead.StartOffset, end);
         _domain.Flush(_retiredThroughOffset, 8);

@@ -57,7 +57,7 @@ internal sealed partial class WriteAheadFile
             for (var offset = 0; offset + FrameSize <= length && offset < Chunk; offset += 8)
             {
                 var frame = buffer.AsSpan(offset, FrameSize);
-                var lsn = BinaryPrimitives.ReadInt64LittleEndian(frame[8..]);
+                var lsn = BinaryPrimitives.ReadInt64LittleEndian(frame[FrameLsnOffset..]);
                 var size = lsn < 0 || lsn % Capacity != at + offset ? -1 : PayloadLength(frame, life, lsn);
                 if (size < 0)
                 {
@@ -81,14 +81,14 @@ internal sealed partial class WriteAheadFile
     /// <summary>The payload length a frame read at <paramref name="lsn"/> declares, or -1 when it is no frame of that life and position.</summary>
     private int PayloadLength(ReadOnlySpan<byte> frame, ulong life, long lsn)
     {
-        var length = BinaryPrimitives.ReadInt32LittleEndian(frame[16..]);
-        return BinaryPrimitives.ReadUInt64LittleEndian(frame) == life && BinaryPrimitives.ReadInt64LittleEndian(frame[8..]) == lsn
-            && length >= 0 && length <= MaxPayload && BinaryPrimitives.ReadInt32LittleEndian(frame[20..]) == 0 ? length : -1;
+        var length = BinaryPrimitives.ReadInt32LittleEndian(frame[FrameLengthOffset..]);
+        return BinaryPrimitives.ReadUInt64LittleEndian(frame) == life && BinaryPrimitives.ReadInt64LittleEndian(frame[FrameLsnOffset..]) == lsn
+            && length >= 0 && length <= MaxPayload && BinaryPrimitives.ReadInt32LittleEndian(frame[FrameReservedOffset..]) == 0 ? length : -1;
     }
 
     /// <summary>Whether <paramref name="payload"/> is the whole payload <paramref name="frame"/> carries its checksum for.</summary>
     private static bool IsWhole(ReadOnlySpan<byte> frame, ReadOnlySpan<byte> payload) =>
-        BinaryPrimitives.ReadUInt64LittleEndian(frame[24..]) == Checksum(frame[..24], payload);
+        BinaryPrimitives.ReadUInt64LittleEndian(frame[FrameChecksumOffset..]) == Checksum(frame[..FrameChecksumOffset], payload);
 
     private void ReadAt(long lsn, Span<byte> destination)
     {

@@ -35,6 +35,12 @@ internal sealed partial class WriteAheadFile : IDisposable
     /// <summary>Bytes of a record's frame, before its payload: life id, LSN, payload length, checksum.</summary>
     public const int FrameSize = 32;
 
+    // A frame's fields: the life id at 0, then these; the checksum covers the bytes before it and the payload.
+    private const int FrameLsnOffset = 8;
+    private const int FrameLengthOffset = 16;
+    private const int FrameReservedOffset = 20; // 0
+    private const int FrameChecksumOffset = 24;
+
     private const ulong Magic = 0x314C41574D454D50; // "PMEMWAL1"
     private const uint Version = 1;
 
@@ -227,11 +233,11 @@ internal sealed partial class WriteAheadFile : IDisposable
             var record = buffer.AsSpan(0, size);
             record[(FrameSize + payload.Length)..].Clear(); // the padding
             BinaryPrimitives.WriteUInt64LittleEndian(record, _life);
-            BinaryPrimitives.WriteInt64LittleEndian(record[8..], lsn);
-            BinaryPrimitives.WriteInt32LittleEndian(record[16..], payload.Length);
-            BinaryPrimitives.WriteInt32LittleEndian(record[20..], 0);
+            BinaryPrimitives.WriteInt64LittleEndian(record[FrameLsnOffset..], lsn);
+            BinaryPrimitives.WriteInt32LittleEndian(record[FrameLengthOffset..], payload.Length);
+            BinaryPrimitives.WriteInt32LittleEndian(record[FrameReservedOffset..], 0);
             payload.CopyTo(record[FrameSize..]);
-            BinaryPrimitives.WriteUInt64LittleEndian(record[24..], Checksum(record[..24], payload));
+            BinaryPrimitives.WriteUInt64LittleEndian(record[FrameChecksumOffset..], Checksum(record[..FrameChecksumOffset], payload));
             try
             {
                 var at = lsn % Capacity;

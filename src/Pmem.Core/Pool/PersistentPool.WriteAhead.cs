@@ -106,9 +106,9 @@ public sealed partial class PersistentPool
     /// no crash leaves, so that damage never passes for a shorter log. A commit returns only once every record before
     /// its own is durable, so the commits from the one whose record ends the replay on had all not returned, and each
     /// held a lane: the newest whole record is at most the lane count past <paramref name="lastSeen"/> (more: a durable
-    /// record was damaged). A checkpoint makes R durable before the position, so no record before the position is above
-    /// R (one is: the position is damaged), and the record of commit R stays in the file until a newer one overwrites
-    /// it (none as new: R is damaged). Each would otherwise skip committed records without a trace.
+    /// record was damaged). A checkpoint syncs R and the position together (one sector), so no record before the position
+    /// is above R (one is: the position is damaged), and the record of commit R stays in the file until a newer one
+    /// overwrites it (none as new: R is damaged). Each would otherwise skip committed records without a trace.
     /// <paramref name="lastSeen"/> is the newest commit the replay read or R covers.
     /// </summary>
     private void CheckLogAgainstHeader(WriteAheadFile file, ulong life, long start, long stop, long lastSeen, long retired, string path)
