@@ -15,6 +15,16 @@ internal static class BenchPools
 
     public static bool PmemForced => Environment.GetEnvironmentVariable("PMEM_IS_PMEM_FORCE") == "1";
 
+    /// <summary>
+    /// Writes every dirty page of the machine back (<c>sync</c>), so that a timed operation on a disk does not also pay
+    /// for writeback an earlier one left behind.
+    /// </summary>
+    public static void WriteBackDirtyPages()
+    {
+        using var sync = System.Diagnostics.Process.Start("sync")!;
+        sync.WaitForExit();
+    }
+
     public static string NewPath(string directory, string name) =>
         Path.Combine(directory, $"pmem-bench-{name}-{Environment.ProcessId}-{Guid.NewGuid():N}.pool");
 

@@ -68,11 +68,7 @@ public class PoolBackupBenchmarks
     /// slows the next one (File.Copy's most of all, since it returns before its own writeback).
     /// </summary>
     [IterationSetup]
-    public void WriteBackEarlierCopies()
-    {
-        using var sync = System.Diagnostics.Process.Start("sync");
-        sync.WaitForExit();
-    }
+    public void WriteBackEarlierCopies() => BenchPools.WriteBackDirtyPages();
 
     [Benchmark(Baseline = true)]
     public void File_copy() => File.Copy(_closed, _destination, overwrite: true);

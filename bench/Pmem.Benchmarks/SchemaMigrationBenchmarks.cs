@@ -61,8 +61,7 @@ public class SchemaMigrationBenchmarks
     public void CopyTemplate()
     {
         File.Copy(_template, _work, overwrite: true);
-        using var sync = System.Diagnostics.Process.Start("sync");
-        sync.WaitForExit();
+        BenchPools.WriteBackDirtyPages();
     }
 
     [Benchmark(Baseline = true)]
