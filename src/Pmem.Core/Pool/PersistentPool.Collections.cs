@@ -68,6 +68,15 @@ public sealed partial class PersistentPool
         tx.Commit();
     }
 
+    /// <summary>Runs <paramref name="body"/> as a transaction, or as part of the running one, and returns its result.</summary>
+    internal TResult Atomically<TState, TResult>(TState state, Func<TState, TResult> body)
+    {
+        using var tx = BeginTransaction();
+        var result = body(state);
+        tx.Commit();
+        return result;
+    }
+
     /// <summary>Checks that <paramref name="header"/> is an allocated block of <paramref name="typeIndex"/>.</summary>
     /// <exception cref="Objects.PersistentTypeMismatchException">It is not.</exception>
     internal void ResolveCollection(long header, uint typeIndex) => ResolveBlock(header, typeIndex);

@@ -9,14 +9,49 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
 {
     /// <summary>
     /// The nodes from the root to a leaf and the entry taken in each inner node (<c>Nodes[0]</c> is the root,
-    /// <c>Nodes[^1]</c> the leaf), read through the running transaction.
+    /// <c>Nodes[Height - 1]</c> the leaf), read through the running transaction. The arrays may be longer than the path.
     /// </summary>
-    private readonly record struct TreePath(long[] Nodes, int[] Taken);
+    private readonly record struct TreePath(long[] Nodes, int[] Taken, int Height)
+    {
+        public long Leaf => Nodes[Height - 1];
+    }
 
-    private TreePath Descend(in SearchKey<TKey> key)
+    /// <summary>
+    /// What an insert or removal works in: the path's arrays and the leaf's image. Every write copies out of them, so
+    /// one set per thread serves every operation (a nested one, which cannot happen today, would make its own).
+    /// </summary>
+    private sealed class Scratch
+    {
+        public long[] Nodes = new long[8];
+        public int[] Taken = new int[8];
+        public byte[] Leaf = [];
+    }
+
+    [ThreadStatic] private static Scratch? t_scratch;
+
+    private Scratch RentScratch(int height)
+    {
+        var scratch = t_scratch ?? new Scratch();
+        t_scratch = null;
+        if (scratch.Nodes.Length < height)
+        {
+            (scratch.Nodes, scratch.Taken) = (new long[height], new int[height]);
+        }
+
+        if (scratch.Leaf.Length != _nodeSize)
+        {
+            scratch.Leaf = new byte[_nodeSize];
+        }
+
+        return scratch;
+    }
+
+    private static void ReturnScratch(Scratch scratch) => t_scratch = scratch;
+
+    private TreePath Descend(in SearchKey<TKey> key, Scratch work)
     {
         var height = Height;
-        var path = new TreePath(new long[height], new int[height]);
+        var path = new TreePath(work.Nodes, work.Taken, height);
         var node = Root;
         var scratch = _pool.HasUncommittedWrites ? new byte[_nodeSize] : null; // the live nodes when nothing is written yet
         for (var depth = 0; depth < height - 1; depth++)
@@ -31,10 +66,12 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         return path;
     }
 
-    private byte[] CopyOfNode(long node)
+    private byte[] CopyOfNode(long node) => CopyOfNode(node, new byte[_nodeSize]);
+
+    /// <summary>Reads a node as this thread sees it into <paramref name="buffer"/> (of the node size).</summary>
+    private byte[] CopyOfNode(long node, byte[] buffer)
     {
         ThrowIfNotNode(node);
-        var buffer = new byte[_nodeSize];
         _pool.ReadBytes(node, buffer);
         return buffer;
     }
@@ -55,17 +92,15 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
     private bool Put(TKey key, TValue value, Existing existing)
     {
         ArgumentNullException.ThrowIfNull(key);
-        var added = false;
-        _pool.Atomically((this, key, value, existing), s => added = s.Item1.PutInTransaction(s.key, s.value, s.existing));
-        return added;
+        return _pool.Atomically((this, key, value, existing), static s => s.Item1.PutInTransaction(s.key, s.value, s.existing));
     }
 
     /// <summary>Inserts or overwrites; true when the key was new.</summary>
     private bool PutInTransaction(TKey key, TValue value, Existing existing)
     {
-        var entry = new byte[_leafEntry];
         if (Root == 0)
         {
+            var entry = new byte[_leafEntry];
             EnsureHeader(); // the first insert creates the dictionary, in this transaction
             _keys.Codec.Encode(_pool, entry.AsSpan(0, _keySize), key);
             _values.Encode(_pool, entry.AsSpan(_keySize), value);
@@ -77,9 +112,21 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         }
 
         var search = _keys.Prepare(key);
-        var path = Descend(search);
-        var leafNode = path.Nodes[^1];
-        var buffer = CopyOfNode(leafNode);
+        var work = RentScratch(Height);
+        try
+        {
+            var path = Descend(search, work);
+            return PutInLeaf(key, value, existing, path, CopyOfNode(path.Leaf, work.Leaf), search);
+        }
+        finally
+        {
+            ReturnScratch(work);
+        }
+    }
+
+    private bool PutInLeaf(TKey key, TValue value, Existing existing, TreePath path, byte[] buffer, in SearchKey<TKey> search)
+    {
+        var leafNode = path.Leaf;
         var position = LowerBound(buffer, search, out var found);
         if (found)
         {
@@ -98,9 +145,10 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
             return false;
         }
 
-        _keys.Codec.Encode(_pool, entry.AsSpan(0, _keySize), key);
-        _values.Encode(_pool, entry.AsSpan(_keySize), value);
-        InsertEntry(path, path.Nodes.Length - 1, buffer, position, entry);
+        Span<byte> entry = stackalloc byte[_leafEntry];
+        _keys.Codec.Encode(_pool, entry[.._keySize], key);
+        _values.Encode(_pool, entry[_keySize..], value);
+        InsertEntry(path, path.Height - 1, buffer, position, entry);
         SetCount(Count + 1);
         return true;
     }
@@ -110,10 +158,10 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
     /// (its bytes in <paramref name="buffer"/>), splitting it when full and inserting the new right node's separator
     /// into its parent, up to a new root.
     /// </summary>
-    private void InsertEntry(TreePath path, int depth, byte[] buffer, int position, byte[] entry)
+    private void InsertEntry(TreePath path, int depth, byte[] buffer, int position, ReadOnlySpan<byte> entry)
     {
         var node = path.Nodes[depth];
-        var isLeaf = depth == path.Nodes.Length - 1;
+        var isLeaf = depth == path.Height - 1;
         var (entrySize, capacity) = isLeaf ? (_leafEntry, _leafCapacity) : (_innerEntry, _innerCapacity);
         var count = EntryCount(buffer);
         var at = EntriesOffset + position * entrySize;
@@ -121,7 +169,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         {
             // Room: shift the tail one entry right and write the changed range (one write-set entry) and the count.
             Buffer.BlockCopy(buffer, at, buffer, at + entrySize, (count - position) * entrySize);
-            entry.CopyTo(buffer, at);
+            entry.CopyTo(buffer.AsSpan(at));
             WriteEntries(node, buffer, position, count + 1, entrySize);
             WriteEntryCount(node, count + 1);
             return;
@@ -130,7 +178,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         // Full: the node keeps the first half of its entries and the new one; a new right node takes the rest.
         var all = new byte[(count + 1) * entrySize];
         Buffer.BlockCopy(buffer, EntriesOffset, all, 0, position * entrySize);
-        entry.CopyTo(all, position * entrySize);
+        entry.CopyTo(all.AsSpan(position * entrySize));
         Buffer.BlockCopy(buffer, at, all, (position + 1) * entrySize, (count - position) * entrySize);
         var leftCount = (count + 1) / 2;
         var right = EntriesOf(all, leftCount, count + 1, entrySize);
@@ -153,7 +201,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
             // The middle separator moves up (its ownership too); the right node's first key slot stays unused.
             separator = right[0][.._keySize];
             Array.Clear(right[0], 0, _keySize);
-            rightNode = NewNode(path.Nodes.Length - 1 - depth, 0, 0, right, entrySize);
+            rightNode = NewNode(path.Height - 1 - depth, 0, 0, right, entrySize);
         }
 
         Buffer.BlockCopy(all, 0, buffer, EntriesOffset, leftCount * entrySize);
@@ -172,9 +220,9 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         // The root split: a new root above it, with the old root as its first child.
         var first = new byte[_innerEntry];
         BinaryPrimitives.WriteInt64LittleEndian(first.AsSpan(_keySize), node);
-        var root = NewNode(path.Nodes.Length, 0, 0, [first, parentEntry], _innerEntry);
+        var root = NewNode(path.Height, 0, 0, [first, parentEntry], _innerEntry);
         _pool.WriteValue(Header + RootOffset, root);
-        _pool.WriteValue(Header + HeightOffset, path.Nodes.Length + 1);
+        _pool.WriteValue(Header + HeightOffset, path.Height + 1);
     }
 
     /// <summary>A separator for an inner node from a leaf's key slot: the same bytes, or a new copy of a string key.</summary>

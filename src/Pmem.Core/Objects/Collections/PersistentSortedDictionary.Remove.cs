@@ -11,9 +11,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
     public bool Remove(TKey key)
     {
         ArgumentNullException.ThrowIfNull(key);
-        var removed = false;
-        _pool.Atomically((this, key), s => removed = s.Item1.RemoveInTransaction(s.key));
-        return removed;
+        return _pool.Atomically((this, key), static s => s.Item1.RemoveInTransaction(s.key));
     }
 
     /// <summary>Removes every entry, freeing every node and owned string in one commit.</summary>
@@ -46,9 +44,21 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         }
 
         var search = _keys.Prepare(key);
-        var path = Descend(search);
-        var leaf = path.Nodes[^1];
-        var buffer = CopyOfNode(leaf);
+        var work = RentScratch(Height);
+        try
+        {
+            var path = Descend(search, work);
+            return RemoveFromLeaf(path, CopyOfNode(path.Leaf, work.Leaf), search);
+        }
+        finally
+        {
+            ReturnScratch(work);
+        }
+    }
+
+    private bool RemoveFromLeaf(TreePath path, byte[] buffer, in SearchKey<TKey> search)
+    {
+        var leaf = path.Leaf;
         var position = LowerBound(buffer, search, out var found);
         if (!found)
         {
@@ -63,7 +73,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         WriteEntries(leaf, buffer, position, count - 1, _leafEntry);
         WriteEntryCount(leaf, count - 1);
         BinaryPrimitives.WriteInt32LittleEndian(buffer, count - 1);
-        Rebalance(path, path.Nodes.Length - 1, buffer);
+        Rebalance(path, path.Height - 1, buffer);
         SetCount(Count - 1);
         return true;
     }
@@ -76,7 +86,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
     private void Rebalance(TreePath path, int depth, byte[] buffer)
     {
         var node = path.Nodes[depth];
-        var isLeaf = depth == path.Nodes.Length - 1;
+        var isLeaf = depth == path.Height - 1;
         var count = EntryCount(buffer);
         if (depth == 0)
         {
@@ -90,7 +100,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
             {
                 FreeNode(node);
                 _pool.WriteValue(Header + RootOffset, ChildAt(buffer, 0));
-                _pool.WriteValue(Header + HeightOffset, path.Nodes.Length - 1);
+                _pool.WriteValue(Header + HeightOffset, path.Height - 1);
             }
 
             return;
