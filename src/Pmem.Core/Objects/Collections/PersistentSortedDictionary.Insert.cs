@@ -25,6 +25,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         public long[] Nodes = new long[8];
         public int[] Taken = new int[8];
         public byte[] Leaf = [];
+        public byte[] Inner = []; // an inner node's image while descending, in a transaction that has written
     }
 
     [ThreadStatic] private static Scratch? t_scratch;
@@ -40,7 +41,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
 
         if (scratch.Leaf.Length != _nodeSize)
         {
-            scratch.Leaf = new byte[_nodeSize];
+            (scratch.Leaf, scratch.Inner) = (new byte[_nodeSize], new byte[_nodeSize]);
         }
 
         return scratch;
@@ -53,7 +54,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         var height = Height;
         var path = new TreePath(work.Nodes, work.Taken, height);
         var node = Root;
-        var scratch = _pool.HasUncommittedWrites ? new byte[_nodeSize] : null; // the live nodes when nothing is written yet
+        var scratch = _pool.HasUncommittedWrites ? work.Inner : null; // the live nodes when nothing is written yet
         for (var depth = 0; depth < height - 1; depth++)
         {
             path.Nodes[depth] = node;
