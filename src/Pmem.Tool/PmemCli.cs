@@ -136,10 +136,19 @@ internal static class PmemCli
         };
         import.SetAction(parse => ImportCommand.Run(console, parse.GetValue(importFile)!, parse.GetValue(importPool)!, parse.GetValue(importSize), parse.GetValue(json)));
 
-        // A named command rather than RootCommand, whose name is the executable's ("Pmem.Tool", or the test host's).
-        return new Command("pmem", "Inspect, check, repair, back up, compact, dump, export and import Pmem.Objects pool files. Exit codes: 0 ok, 1 problems found, 2 cannot open or bad input, 3 internal error.")
+        var lockPool = PoolArgument("The pool whose stored schema to lock (only read).");
+        var lockFile = new Option<string?>("--output", "-o") { Description = "Write the lock file here (usually pmem.schema.json beside the project) instead of to stdout.", HelpName = "file" };
+        var lockForce = new Option<bool>("--force", "-f") { Description = "Replace the file if it exists." };
+        var schemaLock = new Command("schema-lock", "Write the schema lock file (pmem.schema.json, an AdditionalFiles item) recording every type the pool stores: name, version and properties. Later builds then warn (PMEM024) of class changes these pools cannot migrate by themselves. Never writes the pool.")
         {
-            new HelpOption(), new VersionOption { Action = new PrintVersion(console) }, info, check, backup, compact, dump, export, import,
+            lockPool, lockFile, lockForce, tempDir,
+        };
+        schemaLock.SetAction(parse => SchemaLockCommand.Run(console, parse.GetValue(lockPool)!, parse.GetValue(lockFile), parse.GetValue(lockForce), parse.GetValue(tempDir)));
+
+        // A named command rather than RootCommand, whose name is the executable's ("Pmem.Tool", or the test host's).
+        return new Command("pmem", "Inspect, check, repair, back up, compact, dump, export and import Pmem.Objects pool files, and lock their schema. Exit codes: 0 ok, 1 problems found, 2 cannot open or bad input, 3 internal error.")
+        {
+            new HelpOption(), new VersionOption { Action = new PrintVersion(console) }, info, check, backup, compact, dump, export, import, schemaLock,
         };
     }
 

@@ -1,14 +1,16 @@
 // PersistentSchemaLock -- writes the schema lock file (pmem.schema.json) the generator checks later builds against.
 using System.Text;
 using System.Text.Json;
+using Pmem.Pool;
 
 namespace Pmem.Objects;
 
 /// <summary>
 /// Writes the schema lock file the generator reads (<c>pmem.schema.json</c>, an <c>AdditionalFiles</c> item; format in
 /// docs/generator.md): for each type its durable name, version and stored properties. Call it from a test or a
-/// build step once the classes describe what your pools hold; later builds then warn (PMEM024) of a change that
-/// needs a migration while a class keeps the locked version.
+/// build step once the classes describe what your pools hold, or write it from a pool that holds your released schema
+/// (<see cref="Write(string, PoolInspection)"/>, <c>pmem schema-lock</c>); later builds then warn (PMEM024) of a change
+/// that needs a migration while a class keeps the locked version.
 /// </summary>
 public static class PersistentSchemaLock
 {
@@ -21,17 +23,47 @@ public static class PersistentSchemaLock
         File.WriteAllText(path, ToJson(types), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
     }
 
+    /// <summary>
+    /// Writes the lock file for the types a pool records (every type of <paramref name="pool"/>, from
+    /// <see cref="PersistentPool.Inspect"/>), replacing <paramref name="path"/>: the schema its objects are stored in,
+    /// whatever the program's classes say now. <c>pmem schema-lock</c> does the same from the command line.
+    /// </summary>
+    /// <exception cref="ArgumentException">A type was stored before pools recorded schemas (format 3; opening the pool with the program records them).</exception>
+    public static void Write(string path, PoolInspection pool)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(pool);
+        File.WriteAllText(path, ToJson(pool), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
+    }
+
     /// <summary>The lock file's text for <paramref name="types"/>.</summary>
     /// <exception cref="ArgumentException">A type has no schema, or two share a durable name.</exception>
     public static string ToJson(IEnumerable<PersistentTypeInfo> types)
     {
         ArgumentNullException.ThrowIfNull(types);
+        return ToJson(types.Select(type => new LockedType(type.Name, type.Version, type.Properties, type.HasSchema, "it was not made by the generator")));
+    }
+
+    /// <summary>The lock file's text for the types a pool records.</summary>
+    /// <exception cref="ArgumentException">A type was stored before pools recorded schemas.</exception>
+    public static string ToJson(PoolInspection pool)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        return ToJson(pool.StoredTypes.Select(type => new LockedType(type.Name, type.Version, type.Properties, type.HasSchema,
+            $"{pool.Path} stored it before pools recorded schemas; opening the pool with the program records it")));
+    }
+
+    /// <summary>What the file records of one type, and why it cannot be recorded when it has no schema.</summary>
+    private readonly record struct LockedType(string Name, int Version, IReadOnlyList<PersistentPropertyInfo> Properties, bool HasSchema, string WhyNoSchema);
+
+    private static string ToJson(IEnumerable<LockedType> types)
+    {
         var sorted = types.OrderBy(type => type.Name, StringComparer.Ordinal).ToList();
         for (var i = 0; i < sorted.Count; i++)
         {
             if (!sorted[i].HasSchema)
             {
-                throw new ArgumentException($"'{sorted[i].Name}' has no schema (it was not made by the generator), so it cannot be locked.", nameof(types));
+                throw new ArgumentException($"'{sorted[i].Name}' has no schema ({sorted[i].WhyNoSchema}), so it cannot be locked.", nameof(types));
             }
 
             if (i > 0 && sorted[i].Name == sorted[i - 1].Name)

@@ -51,6 +51,9 @@ public sealed record StoredTypeInfo(string Name, ulong TypeId, int Size, ulong L
     /// <summary>The class version the pool recorded (1 when not set, or for a type stored before schema records).</summary>
     public int Version { get; init; } = 1;
 
+    /// <summary>Whether the pool records the type's schema (<see cref="Properties"/>, even an empty list, and <see cref="Version"/>); false for a type stored before schema records (format 3).</summary>
+    public bool HasSchema { get; init; }
+
     /// <summary>Every stored property (the schema record, with <see cref="PersistentPropertyInfo.Index"/> set where the pool keeps an index), or empty for a type stored before schema records (format 3).</summary>
     public IReadOnlyList<PersistentPropertyInfo> Properties { get; init; } = [];
 }
@@ -65,7 +68,7 @@ public sealed partial class PersistentPool
         ThrowIfDisposed();
         var types = _types.Types
             .Where(t => !t.IsRetired)
-            .Select(t => new StoredTypeInfo(t.Name, t.TypeId, t.Size, t.LayoutHash, t.Fields) { Version = t.Version, Properties = WithIndexes(t) })
+            .Select(t => new StoredTypeInfo(t.Name, t.TypeId, t.Size, t.LayoutHash, t.Fields) { Version = t.Version, Properties = WithIndexes(t), HasSchema = t.Schema is not null })
             .ToArray();
         var size = Size;
         return new PoolInspection(Path, Layout, Uuid, FormatVersion, Durability, _domain.FlushPath, size, size - _heap.HeapStart,

@@ -391,6 +391,29 @@ public sealed class SchemaEvolutionTests
         Assert.Throws<ArgumentException>(() => PersistentSchemaLock.ToJson([PersonV1.PersistentType, PersonV2.PersistentType]));
     }
 
+    [Fact]
+    public void A_lock_file_written_from_a_pool_is_the_one_its_classes_write_and_a_pool_without_schema_records_has_none()
+    {
+        var domain = MemoryDomain.Create(PersistentPool.MinimumSize);
+        using (var pool = PersistentPool.Create(domain, Layout))
+        {
+            pool.Root<PersonV1>().Friend = pool.New<PersonV1>();
+            Assert.Equal(PersistentSchemaLock.ToJson([PersonV1.PersistentType]), PersistentSchemaLock.ToJson(pool.Inspect()));
+        }
+
+        var legacyDomain = MemoryDomain.Create(PersistentPool.MinimumSize);
+        legacyDomain.KeepImage = true;
+        using (var legacy = PersistentPool.Create(legacyDomain, Layout))
+        {
+            legacy.Root<PersonLegacy>().Age = 42;
+        }
+
+        using var old = Open(AsVersion3(legacyDomain.ImageAtDispose!), new PoolOpenOptions());
+        Assert.False(old.Inspect().StoredTypes.Single().HasSchema);
+        var error = Assert.Throws<ArgumentException>(() => PersistentSchemaLock.ToJson(old.Inspect()));
+        Assert.Contains("before pools recorded schemas", error.Message);
+    }
+
     /// <summary>A pool image as a version-3 release wrote it (a type table without schema records).</summary>
     internal static byte[] AsVersion3(byte[] image) => OlderFormat.AsVersion(image, 3);
 }

@@ -1,0 +1,60 @@
+// SchemaLockCommand -- `pmem schema-lock`: the schema lock file (pmem.schema.json) for the types a pool records.
+using Pmem.Objects;
+using Pmem.Tool.Output;
+using Pmem.Tool.Pools;
+
+namespace Pmem.Tool.Commands;
+
+/// <summary>Writes the lock file the generator checks builds against, from a pool's stored schema (a private copy: the pool is never written).</summary>
+internal static class SchemaLockCommand
+{
+    /// <summary>Runs the command; returns the exit code. Without <paramref name="file"/> the lock file goes to stdout.</summary>
+    public static int Run(ToolConsole console, string path, string? file, bool force, string? tempDirectory)
+    {
+        if (file is not null && !force && (File.Exists(file) || Directory.Exists(file)))
+        {
+            return Failures.Report(console, "schema-lock", file, new IOException("the file exists (--force replaces it)"), json: false, failure: "cannot write");
+        }
+
+        string text;
+        int types;
+        try
+        {
+            using var snapshot = PoolSnapshot.OpenForReading(console, path, tempDirectory);
+            var inspection = snapshot.Pool.Inspect();
+            text = PersistentSchemaLock.ToJson(inspection);
+            types = inspection.StoredTypes.Count;
+        }
+        catch (Exception e) when (Failures.IsOpenFailure(e))
+        {
+            return Failures.Report(console, "schema-lock", path, e, json: false);
+        }
+        catch (ArgumentException e)
+        {
+            return Failures.Report(console, "schema-lock", path, e, json: false, failure: "cannot lock");
+        }
+
+        if (file is null)
+        {
+            console.Out.Write(text);
+            return ExitCodes.Ok;
+        }
+
+        // Written beside the destination and renamed over it: a failed write leaves the old file, or none.
+        var full = Path.GetFullPath(file);
+        var temporary = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.lock-{Guid.NewGuid():N}.tmp");
+        try
+        {
+            File.WriteAllText(temporary, text);
+            File.Move(temporary, full, force);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            File.Delete(temporary);
+            return Failures.Report(console, "schema-lock", file, e, json: false, failure: "cannot write");
+        }
+
+        console.Out.WriteLine($"{path}: {console.Good("locked")} {types} type(s) in {file}");
+        return ExitCodes.Ok;
+    }
+}
