@@ -50,7 +50,7 @@ public static class PersistentSchemaLock
     {
         ArgumentNullException.ThrowIfNull(pool);
         return ToJson(pool.StoredTypes.Select(type => new LockedType(type.Name, type.Version, type.Properties, type.HasSchema,
-            $"{pool.Path} stored it before pools recorded schemas; opening the pool with the program records it")));
+            "the pool stored it before pools recorded schemas; opening the pool with the program records it")));
     }
 
     /// <summary>What the file records of one type, and why it cannot be recorded when it has no schema.</summary>

@@ -60,6 +60,51 @@ public sealed class SortedDictionaryTests
     }
 
     [Fact]
+    public void Lookups_inside_a_transaction_that_has_written_see_its_changes_through_splits_merges_and_rollbacks()
+    {
+        using var pool = NewPool();
+        var map = pool.Root<Index>().Numbers;
+        var model = new SortedDictionary<long, long>();
+        var random = new Random(11);
+        for (var round = 0; round < 40; round++)
+        {
+            var before = new SortedDictionary<long, long>(model);
+            using (var tx = pool.BeginTransaction())
+            {
+                for (var i = 0; i < 150; i++)
+                {
+                    var key = random.Next(2_000) - 1_000L;
+                    if (random.Next(3) == 0)
+                    {
+                        Assert.Equal(model.Remove(key), map.Remove(key));
+                    }
+                    else
+                    {
+                        map[key] = i;
+                        model[key] = i;
+                    }
+
+                    var probe = random.Next(2_000) - 1_000L;
+                    Assert.Equal(model.TryGetValue(probe, out var expected), map.TryGetValue(probe, out var actual));
+                    Assert.Equal(expected, actual);
+                }
+
+                if (round % 4 == 3)
+                {
+                    model = before; // disposed without a commit: rolled back
+                    continue;
+                }
+
+                tx.Commit();
+            }
+
+            Assert.Equal(model, map);
+        }
+
+        AssertSound(pool);
+    }
+
+    [Fact]
     public void String_keys_order_ordinally_and_own_their_strings_and_separators()
     {
         using var pool = NewPool();

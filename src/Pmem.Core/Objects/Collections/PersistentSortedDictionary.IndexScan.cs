@@ -25,12 +25,29 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
     /// <exception cref="PoolCorruptedException">A node link or the leaf chain is damaged.</exception>
     internal bool CollectObjects(Bound<TKey> lower, Bound<TKey> upper, bool descending, List<long>? into, out long first)
     {
-        var any = CollectObjectsInPlace(lower, upper, descending, into, out first);
+        bool any;
+        if (!_pool.HasUncommittedWrites)
+        {
+            any = CollectObjectsInPlace(lower, upper, descending, into, out first, scratch: null);
+        }
+        else
+        {
+            var work = RentScratch(0);
+            try
+            {
+                any = CollectObjectsInPlace(lower, upper, descending, into, out first, work.Inner);
+            }
+            finally
+            {
+                ReturnScratch(work);
+            }
+        }
+
         _domain.ThrowIfDisposedAfterAccess(); // nodes are read in place: no answer from a pool closed meanwhile
         return any;
     }
 
-    private bool CollectObjectsInPlace(Bound<TKey> lower, Bound<TKey> upper, bool descending, List<long>? into, out long first)
+    private bool CollectObjectsInPlace(Bound<TKey> lower, Bound<TKey> upper, bool descending, List<long>? into, out long first, byte[]? scratch)
     {
         Debug.Assert((_keys.Order & ObjectOffsetOrder) != 0, "only index trees' keys end in an object's offset");
         first = 0;
@@ -42,7 +59,6 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
 
         // The near bound places the start; the far bound ends the walk (as the range enumerator does with StartForward, StartBackward and its far-bound stop).
         var (near, far) = descending ? (upper, lower) : (lower, upper);
-        var scratch = _pool.HasUncommittedWrites ? new byte[_nodeSize] : null;
         var nearKey = near.IsSet ? _keys.Prepare(near.Value!) : default;
         var farKey = far.IsSet ? _keys.Prepare(far.Value!) : default;
         for (var level = Height - 1; level > 0; level--)

@@ -17,8 +17,9 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
     }
 
     /// <summary>
-    /// What an insert or removal works in: the path's arrays and the leaf's image. Every write copies out of them, so
-    /// one set per thread serves every operation (a nested one, which cannot happen today, would make its own).
+    /// What an insert or removal works in (the path's arrays, the leaf's image, inner nodes' images) and a lookup in a
+    /// transaction that has written (node images). Every write copies out of them and no answer keeps them, so one set
+    /// per thread serves every operation (a nested one, which cannot happen today, would make its own).
     /// </summary>
     private sealed class Scratch
     {

@@ -185,7 +185,25 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
     public bool TryGetValue(TKey key, [MaybeNullWhen(false)] out TValue value)
     {
         ArgumentNullException.ThrowIfNull(key);
-        var live = !_pool.HasUncommittedWrites;
+        if (!_pool.HasUncommittedWrites)
+        {
+            return Lookup(key, scratch: null, out value);
+        }
+
+        var work = RentScratch(0);
+        try
+        {
+            return Lookup(key, work.Inner, out value);
+        }
+        finally
+        {
+            ReturnScratch(work);
+        }
+    }
+
+    /// <summary>A point lookup reading nodes in place (<paramref name="scratch"/> null) or through the running transaction into <paramref name="scratch"/>.</summary>
+    private bool Lookup(TKey key, byte[]? scratch, [MaybeNullWhen(false)] out TValue value)
+    {
         var node = Root;
         if (node == 0)
         {
@@ -193,7 +211,6 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
             return false;
         }
 
-        var scratch = live ? null : new byte[_nodeSize];
         var search = _keys.Prepare(key);
         for (var level = Height - 1; level > 0; level--)
         {
