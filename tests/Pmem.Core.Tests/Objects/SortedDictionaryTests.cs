@@ -24,17 +24,7 @@ public sealed class SortedDictionaryTests
         var random = new Random(7);
         for (var i = 0; i < 20_000; i++)
         {
-            var key = random.Next(6_000) - 3_000L;
-            if (random.Next(3) == 0)
-            {
-                Assert.Equal(model.Remove(key), map.Remove(key));
-            }
-            else
-            {
-                map[key] = i;
-                model[key] = i;
-            }
-
+            RandomStep(map, model, random, 6_000, i);
             if (i % 4_000 == 0)
             {
                 Assert.Equal(model, map);
@@ -73,17 +63,7 @@ public sealed class SortedDictionaryTests
             {
                 for (var i = 0; i < 150; i++)
                 {
-                    var key = random.Next(2_000) - 1_000L;
-                    if (random.Next(3) == 0)
-                    {
-                        Assert.Equal(model.Remove(key), map.Remove(key));
-                    }
-                    else
-                    {
-                        map[key] = i;
-                        model[key] = i;
-                    }
-
+                    RandomStep(map, model, random, 2_000, i);
                     var probe = random.Next(2_000) - 1_000L;
                     Assert.Equal(model.TryGetValue(probe, out var expected), map.TryGetValue(probe, out var actual));
                     Assert.Equal(expected, actual);
@@ -102,6 +82,21 @@ public sealed class SortedDictionaryTests
         }
 
         AssertSound(pool);
+    }
+
+    /// <summary>Removes (one time in three) or sets a random key in [−range/2, range/2) in both the tree and the model.</summary>
+    private static void RandomStep(PersistentSortedDictionary<long, long> map, SortedDictionary<long, long> model, Random random, int range, long value)
+    {
+        var key = random.Next(range) - range / 2L;
+        if (random.Next(3) == 0)
+        {
+            Assert.Equal(model.Remove(key), map.Remove(key));
+        }
+        else
+        {
+            map[key] = value;
+            model[key] = value;
+        }
     }
 
     [Fact]
