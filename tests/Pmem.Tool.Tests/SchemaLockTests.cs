@@ -57,6 +57,19 @@ public sealed class SchemaLockTests : IDisposable
     }
 
     [Fact]
+    public void A_lock_file_that_cannot_be_written_is_reported_and_nothing_is_left_behind()
+    {
+        var path = _files.CreateLibrary(books: 1);
+        var file = Path.Combine(_files.PathOf("no-such-directory"), "pmem.schema.json");
+
+        var run = ToolHarness.Run("schema-lock", path, "-o", file);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.StartsWith($"pmem schema-lock: cannot write {file}: ", run.Error);
+        Assert.Single(Directory.GetFileSystemEntries(_files.Directory)); // the pool alone
+    }
+
+    [Fact]
     public void A_pool_that_cannot_be_opened_writes_no_lock_file()
     {
         var missing = _files.PathOf("missing.pool");

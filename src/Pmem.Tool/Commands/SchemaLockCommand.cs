@@ -50,7 +50,11 @@ internal static class SchemaLockCommand
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            File.Delete(temporary);
+            if (File.Exists(temporary))
+            {
+                File.Delete(temporary);
+            }
+
             return Failures.Report(console, "schema-lock", file, e, json: false, failure: "cannot write");
         }
 
