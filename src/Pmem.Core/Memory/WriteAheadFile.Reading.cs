@@ -49,14 +49,16 @@ internal sealed partial class WriteAheadFile
     {
         const int Chunk = 1 << 20;
         var buffer = new byte[Chunk + FrameSize];
+        var wrapped = new byte[FrameSize];
         var payload = Array.Empty<byte>();
         for (long at = 0; at < Capacity; at += Chunk)
         {
             var length = (int)Math.Min(Chunk + FrameSize, Capacity - at);
             ReadExactly(buffer.AsSpan(0, length), HeaderSize + at);
-            for (var offset = 0; offset + FrameSize <= length && offset < Chunk; offset += 8)
+            for (var offset = 0; offset < Math.Min(Chunk, length); offset += 8)
             {
-                var frame = buffer.AsSpan(offset, FrameSize);
+                // A frame in the file's last bytes goes on at its start, as a record's bytes do.
+                var frame = offset + FrameSize <= length ? buffer.AsSpan(offset, FrameSize) : ReadFrameAt(at + offset, wrapped);
                 var lsn = BinaryPrimitives.ReadInt64LittleEndian(frame[FrameLsnOffset..]);
                 var size = lsn < 0 || lsn % Capacity != at + offset ? -1 : PayloadLength(frame, life, lsn);
                 if (size < 0)
@@ -89,6 +91,12 @@ internal sealed partial class WriteAheadFile
     /// <summary>Whether <paramref name="payload"/> is the whole payload <paramref name="frame"/> carries its checksum for.</summary>
     private static bool IsWhole(ReadOnlySpan<byte> frame, ReadOnlySpan<byte> payload) =>
         BinaryPrimitives.ReadUInt64LittleEndian(frame[FrameChecksumOffset..]) == Checksum(frame[..FrameChecksumOffset], payload);
+
+    private Span<byte> ReadFrameAt(long position, byte[] frame)
+    {
+        ReadAt(position, frame);
+        return frame;
+    }
 
     private void ReadAt(long lsn, Span<byte> destination)
     {

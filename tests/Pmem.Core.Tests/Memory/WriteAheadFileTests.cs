@@ -125,6 +125,29 @@ public sealed class WriteAheadFileTests : IDisposable
         Assert.Empty(ReadAll(log, 5, lsns[0], out _)); // the first lap's records were overwritten
     }
 
+    [Theory]
+    [InlineData(8)]
+    [InlineData(16)]
+    [InlineData(24)]
+    public void Every_whole_record_is_found_by_the_whole_file_scan_even_one_whose_frame_wraps_past_the_end(int bytesBeforeTheEnd)
+    {
+        const int Capacity = 8192;
+        using var log = WriteAheadFile.Open(LogPath, Capacity, writable: true);
+        log.StartLife(9, 0);
+        var lsns = Enumerable.Range(0, 3).Select(i => Append(log, Payload(i, 2016))).ToList(); // 2,048-byte records
+        lsns.Add(Append(log, Payload(3, Capacity - bytesBeforeTheEnd - 3 * 2048 - WriteAheadFile.FrameSize)));
+        Assert.Equal(Capacity - bytesBeforeTheEnd, log.Tail);
+        log.Reclaim(lsns[1]);
+        var wrapping = Append(log, Payload(4, 100)); // its frame: the file's last bytes, then its first
+        Assert.Equal(Capacity - bytesBeforeTheEnd, wrapping);
+
+        var found = new List<long>();
+        using var reader = WriteAheadFile.Open(LogPath, 0, writable: false);
+        reader.ForEachWholeRecord(9, (lsn, payload) => found.Add(lsn));
+
+        Assert.Equal(new[] { lsns[1], lsns[2], lsns[3], wrapping }, found.Order()); // the first one is overwritten
+    }
+
     [Fact]
     public void Reading_stops_at_a_torn_record_and_at_records_of_an_earlier_life()
     {
