@@ -185,25 +185,6 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
     public bool TryGetValue(TKey key, [MaybeNullWhen(false)] out TValue value)
     {
         ArgumentNullException.ThrowIfNull(key);
-        if (!_pool.HasUncommittedWrites)
-        {
-            return Lookup(key, scratch: null, out value);
-        }
-
-        var work = RentScratch(0);
-        try
-        {
-            return Lookup(key, work.Inner, out value);
-        }
-        finally
-        {
-            ReturnScratch(work);
-        }
-    }
-
-    /// <summary>A point lookup reading nodes in place (<paramref name="scratch"/> null) or through the running transaction into <paramref name="scratch"/>.</summary>
-    private bool Lookup(TKey key, byte[]? scratch, [MaybeNullWhen(false)] out TValue value)
-    {
         var node = Root;
         if (node == 0)
         {
@@ -211,6 +192,10 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
             return false;
         }
 
+        // Nodes read in place, or through the running transaction's writes into the thread's image (not returned
+        // when a damaged node throws: the next operation makes a new one).
+        var work = _pool.HasUncommittedWrites ? RentScratch(0) : null;
+        var scratch = work?.Inner;
         var search = _keys.Prepare(key);
         for (var level = Height - 1; level > 0; level--)
         {
@@ -221,6 +206,11 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
         var leaf = ReadNode(node, scratch);
         var position = LowerBound(leaf, search, out var found);
         value = found ? _values.Decode(_pool, leaf.Slice(EntriesOffset + position * _leafEntry + _keySize, _valueSize)) : default;
+        if (work is not null)
+        {
+            ReturnScratch(work);
+        }
+
         _domain.ThrowIfDisposedAfterAccess(); // nodes are read in place: no answer from a pool closed meanwhile
         return found;
     }
