@@ -216,6 +216,62 @@ public sealed class WriteAheadLogTests : IDisposable
     }
 
     [Fact]
+    public void A_crash_just_after_a_checkpoint_whose_record_wraps_past_the_log_s_end_recovers()
+    {
+        // The checkpointed commit's record starts in the log file's last bytes and its frame goes on at the file's
+        // start: recovery's check of R against the log's newest commit must still find it.
+        var path = PoolPath();
+        using (var created = PersistentPool.Create(path, "wal", 8 << 20))
+        {
+            Vault.FillRoot(created, 1_000); // no log yet: the open below makes a small one, which wraps every few dozen commits
+        }
+
+        byte[] log, final;
+        long[] expected;
+        using (var pool = PersistentPool.Open(path, "wal", new PoolOpenOptions { WriteAheadLog = true, WriteAheadLogCapacity = 8 << 10 }))
+        {
+            var file = pool.WriteAheadLogFile!;
+            var random = new Random(5);
+            for (var commit = 0; ; commit++)
+            {
+                Assert.True(commit < 20_000, "no record started in the log's last bytes");
+                var at = file.Tail % file.Capacity;
+                if (commit % 3 == 0)
+                {
+                    Transfer(pool, random.Next(Accounts), random.Next(Accounts), random.Next(1, 50));
+                }
+                else
+                {
+                    using var tx = pool.BeginTransaction(); // a record of another size, so every position comes round
+                    pool.Root<Vault>()[random.Next(Accounts)]!.Balance += 1;
+                    tx.Commit();
+                }
+
+                if (at > file.Capacity - WriteAheadFile.FrameSize)
+                {
+                    break; // this commit's frame wraps
+                }
+            }
+
+            pool.Root<Vault>()[0]!.Balance = 7; // outside the log: a checkpoint first, so R is that commit
+            expected = Balances(pool);
+            log = Snapshot(PersistentPool.WriteAheadLogPath(path));
+            final = Snapshot(pool);
+        }
+
+        var imagePath = PoolPath("wrapped.pool");
+        File.WriteAllBytes(imagePath, final);
+        File.WriteAllBytes(PersistentPool.WriteAheadLogPath(imagePath), log);
+        using (var readOnly = PersistentPool.OpenReadOnly(imagePath, "wal"))
+        {
+            Assert.Equal(expected, Balances(readOnly));
+        }
+
+        using var recovered = PersistentPool.Open(imagePath, "wal");
+        Assert.Equal(expected, Balances(recovered));
+    }
+
+    [Fact]
     public void Threads_committing_at_once_all_survive_a_power_failure()
     {
         const int Threads = 4;
