@@ -7,6 +7,17 @@ namespace Pmem.Memory;
 /// <summary>fsync of a file and of a directory: what publishing a new file by an atomic rename needs (backups, compactions).</summary>
 internal static class DurableFiles
 {
+    /// <summary>
+    /// A hidden, unique path in <paramref name="path"/>'s directory for the file that is written whole and then renamed
+    /// over it: <c>.&lt;name&gt;.[&lt;purpose&gt;-]&lt;guid&gt;.tmp</c>.
+    /// </summary>
+    public static string TemporaryBeside(string path, string? purpose = null)
+    {
+        var full = Path.GetFullPath(path);
+        var tag = purpose is null ? "" : purpose + "-";
+        return Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{tag}{Guid.NewGuid():N}.tmp");
+    }
+
     /// <summary>Makes <paramref name="path"/>'s contents and size durable.</summary>
     /// <exception cref="IOException">The file cannot be opened or synced, or an opener holds it exclusively.</exception>
     public static void SyncFile(string path)

@@ -61,8 +61,7 @@ public sealed partial class PersistentPool
             throw new IOException($"{destination}: the destination exists (pass overwrite: true to replace it).");
         }
 
-        var directory = System.IO.Path.GetDirectoryName(destination)!;
-        var temporary = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(destination)}.{Guid.NewGuid():N}.tmp");
+        var temporary = DurableFiles.TemporaryBeside(destination);
         var clock = Stopwatch.StartNew();
         lock (_backupLock)
         {

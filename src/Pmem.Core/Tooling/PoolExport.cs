@@ -1,6 +1,7 @@
 // PoolExport, PoolDump -- the public API of export, import and dump: a pool's objects as JSON and back, or as text, without the program's classes.
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using Pmem.Memory;
 using Pmem.Pool;
 
 namespace Pmem.Tooling;
@@ -76,7 +77,7 @@ public static class PoolExport
         var file = ExportFile.Read(bytes, source);
         var size = options.Size > 0 ? options.Size : Math.Max(file.PoolSize, PersistentPool.MinimumSize);
         var full = Path.GetFullPath(newPoolPath);
-        var temporary = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.import-{Guid.NewGuid():N}.tmp");
+        var temporary = DurableFiles.TemporaryBeside(full, "import");
         try
         {
             using (var pool = PersistentPool.Create(temporary, file.Layout, size, new PoolCreateOptions { MaxSize = size * 4 }))

@@ -88,8 +88,7 @@ internal static class BackupCommand
     private static long Copy(ToolConsole console, string source, string destination, bool force)
     {
         using var file = PoolFile.Open(source); // refuses a pool open elsewhere, and anything that is not a pool
-        var directory = Path.GetDirectoryName(Path.GetFullPath(destination))!;
-        var temporary = Path.Combine(directory, $".{Path.GetFileName(destination)}.{Guid.NewGuid():N}.tmp");
+        var temporary = DurableFiles.TemporaryBeside(destination);
         try
         {
             using (var output = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0))

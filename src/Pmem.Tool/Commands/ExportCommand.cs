@@ -1,4 +1,5 @@
 // ExportCommand -- `pmem export`: a pool's objects, schema and root as a JSON file that `pmem import` turns back into a pool.
+using Pmem.Memory;
 using Pmem.Tool.Output;
 using Pmem.Tool.Pools;
 using Pmem.Tooling;
@@ -28,7 +29,7 @@ internal static class ExportCommand
 
         // Written beside the destination and renamed at the end: a failed export leaves no half file behind.
         var full = Path.GetFullPath(file);
-        var temporary = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.export-{Guid.NewGuid():N}.tmp");
+        var temporary = DurableFiles.TemporaryBeside(full, "export");
         PoolExportResult result;
         using (snapshot)
         {

@@ -1,4 +1,5 @@
 // SchemaLockCommand -- `pmem schema-lock`: the schema lock file (pmem.schema.json) for the types a pool records.
+using Pmem.Memory;
 using Pmem.Objects;
 using Pmem.Tool.Output;
 using Pmem.Tool.Pools;
@@ -42,7 +43,7 @@ internal static class SchemaLockCommand
 
         // Written beside the destination and renamed over it: a failed write leaves the old file, or none.
         var full = Path.GetFullPath(file);
-        var temporary = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.lock-{Guid.NewGuid():N}.tmp");
+        var temporary = DurableFiles.TemporaryBeside(full, "lock");
         try
         {
             File.WriteAllText(temporary, text);
