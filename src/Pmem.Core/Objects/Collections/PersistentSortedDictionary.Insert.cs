@@ -50,9 +50,8 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
 
     private static void ReturnScratch(Scratch scratch) => t_scratch = scratch;
 
-    private TreePath Descend(in SearchKey<TKey> key, Scratch work)
+    private TreePath Descend(in SearchKey<TKey> key, Scratch work, int height)
     {
-        var height = Height;
         var path = new TreePath(work.Nodes, work.Taken, height);
         var node = Root;
         var scratch = _pool.HasUncommittedWrites ? work.Inner : null; // the live nodes when nothing is written yet
@@ -114,10 +113,11 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         }
 
         var search = _keys.Prepare(key);
-        var work = RentScratch(Height);
+        var height = Height;
+        var work = RentScratch(height);
         try
         {
-            var path = Descend(search, work);
+            var path = Descend(search, work, height);
             return PutInLeaf(key, value, existing, path, CopyOfNode(path.Leaf, work.Leaf), search);
         }
         finally

@@ -44,10 +44,11 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         }
 
         var search = _keys.Prepare(key);
-        var work = RentScratch(Height);
+        var height = Height;
+        var work = RentScratch(height);
         try
         {
-            var path = Descend(search, work);
+            var path = Descend(search, work, height);
             return RemoveFromLeaf(path, CopyOfNode(path.Leaf, work.Leaf), search);
         }
         finally
