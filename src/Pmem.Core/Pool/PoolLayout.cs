@@ -171,8 +171,11 @@ internal static class PoolLayout
     public const int DefaultLaneCount = 8;
     public const int DefaultLaneSize = 192 * 1024; // twelve 16 KiB log slots (three of 64 KiB before format 9)
 
-    public const int ChunkSize = 256 * 1024;
-    public const int ChunkHeaderSize = 64;
+    /// <summary>Bytes of a heap chunk (defined by the heap).</summary>
+    public const int ChunkSize = Heap.PoolHeap.ChunkSize;
+
+    /// <summary>Bytes of a chunk's header (defined by the heap).</summary>
+    public const int ChunkHeaderSize = Heap.ChunkHeader.Size;
 
     /// <summary>Smallest pool: the fixed areas plus room for a few chunks.</summary>
     public static long MinimumPoolSize(int laneCount, int laneSize) =>
