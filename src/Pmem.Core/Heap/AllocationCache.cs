@@ -17,6 +17,12 @@ namespace Pmem.Heap;
 /// free took the size class's lock, a line every allocating thread wrote (docs/transactions.md, "What every commit
 /// still shares"). A full class gives its older half back to the heap under one lock.
 /// </para>
+/// <para>
+/// A kept block is taken only once the retirement watermark durably covers the commit that freed it (each block keeps
+/// that commit's bound): making R cover a commit just freed took an extra drain, and on a power-failure pool it waited
+/// for every older commit on other lanes, which a descheduled thread holds back for a whole time slice. A block R does
+/// not cover yet stays kept for a later batch, and the batch is filled from the heap instead.
+/// </para>
 /// </remarks>
 internal sealed class AllocationCache
 {
@@ -91,23 +97,26 @@ internal sealed class AllocationCache
         if (freed.Count == FreedCapacity)
         {
             // The older half goes back in one lock; the newer half, likelier in cache, stays.
-            _heap.ReleaseMany(freed.Blocks.AsSpan(0, FreedCapacity / 2), freed.FreedThrough);
-            freed.Blocks.AsSpan(FreedCapacity / 2).CopyTo(freed.Blocks);
-            freed.Offsets.AsSpan(FreedCapacity / 2).CopyTo(freed.Offsets);
-            freed.Count = FreedCapacity / 2;
+            _heap.ReleaseMany(freed.Blocks.AsSpan(0, FreedCapacity / 2), Max(freed.FreedThrough.AsSpan(0, FreedCapacity / 2)));
+            freed.RemoveFirst(FreedCapacity / 2);
         }
 
         freed.Blocks[freed.Count] = block;
-        freed.Offsets[freed.Count++] = block.Offset;
-        freed.FreedThrough = Math.Max(freed.FreedThrough, freedThrough);
+        freed.Offsets[freed.Count] = block.Offset;
+        freed.FreedThrough[freed.Count++] = freedThrough;
     }
 
     /// <summary>
-    /// Takes up to <paramref name="into"/>.Length kept freed blocks of <paramref name="sizeClass"/>, the newest first,
-    /// reserved again with their next generation. <paramref name="freedThrough"/> covers every commit whose log may
-    /// mention them.
+    /// Takes up to <paramref name="into"/>.Length kept freed blocks of <paramref name="sizeClass"/> whose freeing
+    /// commits are at or below <paramref name="retiredThrough"/>, the newest of them first, reserved again with their
+    /// next generation; the others stay kept. <paramref name="freedThrough"/> covers every commit whose log may mention
+    /// the blocks taken.
     /// </summary>
-    public int TakeFreed(int sizeClass, Span<BlockReservation> into, out long freedThrough)
+    /// <param name="sizeClass">The size class.</param>
+    /// <param name="into">Receives the blocks.</param>
+    /// <param name="retiredThrough">The durable retirement watermark (<see cref="long.MaxValue"/>: any kept block).</param>
+    /// <param name="freedThrough">The newest commit whose log may mention a block taken (0: none taken).</param>
+    public int TakeFreed(int sizeClass, Span<BlockReservation> into, long retiredThrough, out long freedThrough)
     {
         freedThrough = 0;
         if (_freed[sizeClass] is not { Count: > 0 } freed)
@@ -115,19 +124,38 @@ internal sealed class AllocationCache
             return 0;
         }
 
-        var taken = Math.Min(into.Length, freed.Count);
-        freed.Count -= taken;
-        for (var i = 0; i < taken; i++)
+        // A thread's frees are kept in commit order, so the blocks R covers come first: up to the first it does not.
+        var covered = freed.Count;
+        if (retiredThrough != long.MaxValue && freed.FreedThrough.AsSpan(0, freed.Count).IndexOfAnyInRange(retiredThrough + 1, long.MaxValue) is >= 0 and var uncovered)
         {
-            into[i] = _heap.Reuse(freed.Blocks[freed.Count + i]);
+            covered = uncovered;
         }
 
-        freedThrough = freed.FreedThrough;
+        var taken = Math.Min(into.Length, covered);
+        var first = covered - taken;
+        for (var i = 0; i < taken; i++)
+        {
+            into[i] = _heap.Reuse(freed.Blocks[first + i]);
+        }
+
+        freedThrough = taken == 0 ? 0 : Max(freed.FreedThrough.AsSpan(first, taken));
+        freed.Remove(first, taken);
         return taken;
     }
 
-    /// <summary>Freed blocks kept for <paramref name="sizeClass"/> (for tests).</summary>
-    internal int FreedCount(int sizeClass) => _freed[sizeClass]?.Count ?? 0;
+    /// <summary>Freed blocks kept for <paramref name="sizeClass"/>.</summary>
+    public int FreedCount(int sizeClass) => _freed[sizeClass]?.Count ?? 0;
+
+    private static long Max(ReadOnlySpan<long> values)
+    {
+        var max = 0L;
+        foreach (var value in values)
+        {
+            max = Math.Max(max, value);
+        }
+
+        return max;
+    }
 
     /// <summary>Gives every cached block back to the heap's free lists.</summary>
     public void ReturnAll(long freedThrough, bool mayReturnRuns = true)
@@ -146,18 +174,33 @@ internal sealed class AllocationCache
         {
             if (freed is { Count: > 0 })
             {
-                _heap.ReleaseMany(freed.Blocks.AsSpan(0, freed.Count), Math.Max(freed.FreedThrough, freedThrough), mayReturnRuns);
+                _heap.ReleaseMany(freed.Blocks.AsSpan(0, freed.Count), Math.Max(Max(freed.FreedThrough.AsSpan(0, freed.Count)), freedThrough), mayReturnRuns);
                 freed.Count = 0;
             }
         }
     }
 
-    /// <summary>One size class's kept freed blocks (offsets apart, so the duplicate check is one vector search).</summary>
+    /// <summary>
+    /// One size class's kept freed blocks in the order their commits freed them, each with the bound of its freeing
+    /// commit (offsets apart, so the duplicate check is one vector search).
+    /// </summary>
     private sealed class FreedBlocks
     {
         public readonly BlockReservation[] Blocks = new BlockReservation[FreedCapacity];
         public readonly long[] Offsets = new long[FreedCapacity];
+        public readonly long[] FreedThrough = new long[FreedCapacity];
         public int Count;
-        public long FreedThrough;
+
+        public void RemoveFirst(int count) => Remove(0, count);
+
+        /// <summary>Removes <paramref name="count"/> blocks from <paramref name="start"/> on, keeping the others' order.</summary>
+        public void Remove(int start, int count)
+        {
+            var after = start + count;
+            Blocks.AsSpan(after, Count - after).CopyTo(Blocks.AsSpan(start));
+            Offsets.AsSpan(after, Count - after).CopyTo(Offsets.AsSpan(start));
+            FreedThrough.AsSpan(after, Count - after).CopyTo(FreedThrough.AsSpan(start));
+            Count -= count;
+        }
     }
 }

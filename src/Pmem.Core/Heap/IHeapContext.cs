@@ -18,6 +18,9 @@ internal interface IHeapContext
     /// </summary>
     void RetireThrough(long sequence);
 
+    /// <summary>The retirement watermark known durable: a block freed at or below it needs no <see cref="RetireThrough"/>.</summary>
+    long RetiredDurable { get; }
+
     /// <summary>Grows the pool by at least <paramref name="bytes"/>; false when it may not or cannot.</summary>
     bool Grow(long bytes);
 

@@ -111,8 +111,8 @@ internal sealed partial class PoolHeap
         // someone else's may stay replayable, or recovery would replay it over that content. (Its bit alone would be
         // safe: the log that freed it replays before the one that publishes it.)
         Span<BlockReservation> one = stackalloc BlockReservation[1];
-        long freedThrough;
-        if (kept is null || kept.TakeFreed(sizeClass, one, out freedThrough) == 0)
+        var freedThrough = 0L;
+        if (kept is null || kept.FreedCount(sizeClass) == 0 || kept.TakeFreed(sizeClass, one, _context.RetiredDurable, out freedThrough) == 0)
         {
             ReserveMany(size, one, out freedThrough);
         }

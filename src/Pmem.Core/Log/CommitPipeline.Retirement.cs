@@ -239,8 +239,11 @@ internal sealed partial class CommitPipeline
         }
     }
 
-    /// <summary>The largest R known durable: recorded off the commit path, or by any lane's commits.</summary>
-    private long RetiredDurable
+    /// <summary>
+    /// The largest R known durable: recorded off the commit path, or by any lane's commits. Every log at or below it is
+    /// retired, so a block freed by such a commit may be written outside the log at once.
+    /// </summary>
+    public long RetiredDurable
     {
         get
         {

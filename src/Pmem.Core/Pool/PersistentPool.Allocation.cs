@@ -52,7 +52,9 @@ public sealed partial class PersistentPool
         Span<BlockReservation> batch = stackalloc BlockReservation[AllocationCache.MaxBatch];
         var sizeClass = SizeClasses.ClassFor(size);
         batch = batch[..AllocationCache.BatchFor(SizeClasses.Sizes[sizeClass])];
-        var count = cache.TakeFreed(sizeClass, batch, out var freedThrough); // no lock: this thread's frees
+        // No lock: this thread's frees, those R already covers (see AllocationCache).
+        var freedThrough = 0L;
+        var count = cache.FreedCount(sizeClass) == 0 ? 0 : cache.TakeFreed(sizeClass, batch, _commits.RetiredDurable, out freedThrough);
         if (count < batch.Length)
         {
             try

@@ -17,6 +17,8 @@ public sealed partial class PersistentPool : IHeapContext, ITransactionalPool
 
     void IHeapContext.RetireThrough(long sequence) => _commits.RetireThrough(sequence, TransactionState.OfThread?.Commits);
 
+    long IHeapContext.RetiredDurable => _commits.RetiredDurable;
+
     bool IHeapContext.Grow(long bytes) => GrowBy(bytes);
 
     KnownTypeIndexes IHeapContext.KnownTypes => _types.Known;

@@ -80,6 +80,13 @@ public sealed class HashIndexCrashTests
         Rename(2, null); // "solo 1" loses its last holder
         Rename(7, "crowd"); // "pair" keeps one holder, still marked shared
         Rename(8, "solo 8"); // "pair" is gone
+        for (var i = 13; i <= 16; i++)
+        {
+            Rename(i, $"solo {i}"); // "crowd" loses holders, one a commit, each freeing a string the next may reuse
+        }
+
+        Rename(13, "crowd"); // and gains them back
+        Rename(14, "crowd");
         Step(m => m[12] = m[12] with { Tide = Tide.Low }, pool => Find(pool, 12).Tide = Tide.Low); // leaves a shared value for a new one
         Step(m => { m[100] = m[3]; m.Remove(3); }, pool => Find(pool, 3).Number = 100);
         Step(m => m.Remove(4), pool =>

@@ -67,9 +67,9 @@ public sealed class IndexCrashTests
         }
 
         static Member Find(PersistentPool pool, long number) => pool.Index<Member, long>(nameof(Member.Number)).Find(number)[0];
-        for (var i = 1; i <= 6; i++)
+        for (var i = 1; i <= 16; i++)
         {
-            var (number, name) = (i * 5L, $"renamed {i}");
+            var (number, name) = (i * 2L + 8, $"renamed {i}");
             Step(m => m[number] = name, pool => Find(pool, number).Name = name);
         }
 

@@ -51,7 +51,7 @@ public sealed class MigrationCrashTests
 
                 SchemaEvolutionTests.AssertSound(pool);
             }),
-            new CrashCampaignOptions { ImagesPerPoint = 12, BaseSeed = 43 });
+            new CrashCampaignOptions { ImagesPerPoint = 22, BaseSeed = 43 });
         PoolCrashTests.Report(nameof(A_user_migration_in_place_finishes_on_the_next_open_after_a_crash_anywhere), result);
     }
 

@@ -48,8 +48,10 @@ public sealed class HeapTests
     {
         using var pool = NewPool();
         var first = pool.New<Account>();
+        var keeper = pool.New<Account>();
         var offset = first.Offset;
         pool.Delete(first);
+        keeper.Balance = 1; // a write outside the log: R now covers the delete, so the freed block may be written again
 
         // Not necessarily at once: the thread first uses up the batch of blocks it has already prepared.
         var later = Enumerable.Range(0, 2 * AllocationCache.MaxBatch).Select(_ => pool.New<Account>().Offset).ToList();
@@ -83,12 +85,57 @@ public sealed class HeapTests
             tx.Commit();
         }
 
-        // Kept by this thread, not handed back to the heap: its next batch (its prepared blocks were used up by the
-        // three whole batches above) is exactly those blocks.
+        // Kept by this thread, not handed back to the heap: once R covers the delete (a write outside the log makes it
+        // do so), its next batch (its prepared blocks were used up by the three whole batches above) is exactly those.
         Assert.Equal(AllocationCache.MaxBatch, pool.ThreadAllocationCache.FreedCount(sizeClass));
+        accounts[^1].Balance = 1;
         var again = Enumerable.Range(0, AllocationCache.MaxBatch).Select(_ => pool.New<Account>().Offset).ToHashSet();
         Assert.Equal(0, pool.ThreadAllocationCache.FreedCount(sizeClass));
         Assert.Equal(freed, again);
+        var reopened = Reopen(pool);
+        Assert.True(reopened.Check().IsConsistent);
+        reopened.Dispose();
+    }
+
+    [Fact]
+    public void A_freed_block_waits_in_its_thread_until_the_watermark_covers_its_free_and_the_batch_costs_no_extra_drain()
+    {
+        var domain = MemoryDomain.Create(PoolSize);
+        using var pool = PersistentPool.Create(domain, LayoutName);
+        var accounts = new List<Account>();
+        using (var tx = pool.BeginTransaction())
+        {
+            for (var i = 0; i < 3 * AllocationCache.MaxBatch; i++)
+            {
+                accounts.Add(pool.New<Account>());
+            }
+
+            tx.Commit();
+        }
+
+        var freed = accounts.Take(AllocationCache.MaxBatch).Select(a => a.Offset).ToHashSet();
+        using (var tx = pool.BeginTransaction())
+        {
+            foreach (var account in accounts.Take(AllocationCache.MaxBatch))
+            {
+                pool.Delete(account);
+            }
+
+            tx.Commit();
+        }
+
+        // R does not cover the delete yet (nothing retired it): making it do so would cost a drain, and on several
+        // threads a wait for every older commit, so the batch comes from the heap and the freed blocks stay kept.
+        var sizeClass = SizeClasses.ClassFor(64);
+        var drains = domain.Drains;
+        var fresh = Enumerable.Range(0, AllocationCache.MaxBatch).Select(_ => pool.New<Account>().Offset).ToHashSet();
+        Assert.Empty(fresh.Intersect(freed));
+        Assert.Equal(AllocationCache.MaxBatch + 1, domain.Drains - drains); // one per allocation, one for the batch
+        Assert.Equal(AllocationCache.MaxBatch, pool.ThreadAllocationCache.FreedCount(sizeClass));
+
+        accounts[^1].Balance = 1; // a write outside the log retires every applied log: R covers the delete
+        var reused = Enumerable.Range(0, AllocationCache.MaxBatch).Select(_ => pool.New<Account>().Offset).ToHashSet();
+        Assert.Equal(freed, reused);
         var reopened = Reopen(pool);
         Assert.True(reopened.Check().IsConsistent);
         reopened.Dispose();
@@ -117,7 +164,7 @@ public sealed class HeapTests
         cache.KeepFreed(block, 0);
         Assert.Equal(1, cache.FreedCount(sizeClass));
         Span<BlockReservation> taken = stackalloc BlockReservation[4];
-        Assert.Equal(1, cache.TakeFreed(sizeClass, taken, out _));
+        Assert.Equal(1, cache.TakeFreed(sizeClass, taken, long.MaxValue, out _));
         Assert.Equal(block.Offset, taken[0].Offset);
         Assert.Equal(BlockGeneration.After(BlockGeneration.Header(typeIndex, block.Generation)), taken[0].Generation);
         heap.Release(taken[0], 0); // (the test took it out of the cache: give it to the heap, which owns it)
