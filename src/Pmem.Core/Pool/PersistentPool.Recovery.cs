@@ -24,6 +24,7 @@ public sealed partial class PersistentPool
         // the replay (an allocated block without a known type, a root that is not allocated) puts it all back.
         var overwritten = new List<(long Offset, byte[] Bytes)>();
         var aheadReplayed = 0;
+        long? aheadStop = null;
         EvolutionWork evolution;
         try
         {
@@ -33,7 +34,7 @@ public sealed partial class PersistentPool
                 RedoApply.Apply(_domain, log.Entries);
             }
 
-            (newest, aheadReplayed) = ReplayWriteAheadLog(newest, overwritten); // its commits follow every slot's
+            (newest, aheadReplayed, aheadStop) = ReplayWriteAheadLog(newest, overwritten); // its commits follow every slot's
 
             _types.Load(Size); // after the replay: migrations change the table through logs
             FormatVersion = _domain.Read<uint>(PoolLayout.VersionOffset); // a replayed log may have upgraded it
@@ -62,13 +63,10 @@ public sealed partial class PersistentPool
         }
 
         _domain.Drain();
-        if (newest > _domain.Read<long>(PoolLayout.RetiredThroughOffset))
-        {
-            // Every whole log is now applied or abandoned: the header's watermark covers them all, so the slots can be
-            // reused without their own watermarks.
-            _domain.WriteDurable(PoolLayout.RetiredThroughOffset, newest);
-        }
 
+        // Every whole log is now applied or abandoned: the header's watermark covers them all, so the slots can be
+        // reused without their own watermarks.
+        RetireReplayed(newest, aheadStop);
         EndWriteAheadLog();
 
         var clearsLogs = ClearsAppliedLogs;

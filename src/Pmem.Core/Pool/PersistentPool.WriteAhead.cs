@@ -33,14 +33,19 @@ public sealed partial class PersistentPool
     /// remembering what each store overwrote. Records at or below R were made durable by a checkpoint and are skipped.
     /// Reads the log only (a read-only open replays into its private pages).
     /// </summary>
-    /// <returns>The newest commit found, at least <paramref name="newest"/>, and the records replayed.</returns>
-    /// <exception cref="PoolCorruptedException">The log is missing, not a log, or holds a whole record that is invalid.</exception>
-    private (long Newest, int Replayed) ReplayWriteAheadLog(long newest, List<(long Offset, byte[] Bytes)> overwritten)
+    /// <returns>
+    /// The newest commit found, at least <paramref name="newest"/>; the records replayed; and the log position after the
+    /// last of them (null: no active log).
+    /// </returns>
+    /// <exception cref="PoolCorruptedException">
+    /// The log is missing, not a log, or holds a whole record that is invalid; or the header's position and R disagree.
+    /// </exception>
+    private (long Newest, int Replayed, long? Stop) ReplayWriteAheadLog(long newest, List<(long Offset, byte[] Bytes)> overwritten)
     {
         var life = _domain.Read<ulong>(PoolLayout.WriteAheadLifeOffset);
         if (life == 0)
         {
-            return (newest, 0);
+            return (newest, 0, null);
         }
 
         var path = WriteAheadPath
@@ -83,6 +88,13 @@ public sealed partial class PersistentPool
                     throw new PoolCorruptedException(Path, $"the record {where} is commit {sequence}, but follows commit {previous}");
                 }
 
+                // A checkpoint (and a recovery) writes R and the position together, so the record there is commit R + 1:
+                // any other R is damaged, and one inside the records would skip committed transactions without a trace.
+                if (previous < 0 && sequence != retired + 1)
+                {
+                    throw new PoolCorruptedException(Path, $"the record {where}, where the header's position (offset {PoolLayout.WriteAheadStartOffset}) says the replay starts, is commit {sequence}, but the header's retirement watermark R is {retired}: they are written together, so the header is damaged, and trusting it would skip or repeat committed transactions");
+                }
+
                 previous = sequence;
                 if (sequence > retired)
                 {
@@ -97,8 +109,32 @@ public sealed partial class PersistentPool
             });
 
             CheckLogAgainstHeader(file, life, start, stop, Math.Max(retired, previous), retired, path);
-            return (newest, replayed);
+            return (newest, replayed, stop);
         }
+    }
+
+    /// <summary>
+    /// After a replay, once its stores are durable: R covers <paramref name="newest"/>, and an active log's position
+    /// moves past the records replayed (<paramref name="aheadStop"/>) with it, in one sector and one drain as at a
+    /// checkpoint, so that a crash before the log is ended leaves the pair a replay expects (the record at the position
+    /// is commit R + 1).
+    /// </summary>
+    private void RetireReplayed(long newest, long? aheadStop)
+    {
+        if (newest <= _domain.Read<long>(PoolLayout.RetiredThroughOffset))
+        {
+            return;
+        }
+
+        _domain.Write(PoolLayout.RetiredThroughOffset, newest);
+        _domain.Flush(PoolLayout.RetiredThroughOffset, 8);
+        if (aheadStop is { } stop)
+        {
+            _domain.Write(PoolLayout.WriteAheadStartOffset, stop);
+            _domain.Flush(PoolLayout.WriteAheadStartOffset, 8);
+        }
+
+        _domain.Drain();
     }
 
     /// <summary>

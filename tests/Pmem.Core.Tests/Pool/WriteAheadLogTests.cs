@@ -144,7 +144,7 @@ public sealed class WriteAheadLogTests : IDisposable
         }
     }
 
-    /// <summary>The log after 50 transfers and the pool file at the open, with record <paramref name="damaged"/>'s payload flipped.</summary>
+    /// <summary>The log after 50 transfers and the pool file at the open, with record <paramref name="damaged"/>'s payload flipped (none past the last).</summary>
     private (string Image, List<long[]> States) LogWithDamagedRecord(int damaged)
     {
         var path = CreateBank();
@@ -158,12 +158,16 @@ public sealed class WriteAheadLogTests : IDisposable
         }
 
         var position = WriteAheadFile.HeaderSize;
-        for (var record = 0; record < damaged; record++)
+        for (var record = 0; record < Math.Min(damaged, states.Count - 1); record++)
         {
             position += (int)WriteAheadFile.RecordSize(BitConverter.ToInt32(log, position + 16));
         }
 
-        log[position + WriteAheadFile.FrameSize + 70] ^= 0x10;
+        if (damaged < states.Count - 1)
+        {
+            log[position + WriteAheadFile.FrameSize + 70] ^= 0x10;
+        }
+
         var imagePath = PoolPath($"damaged-{damaged}.pool");
         File.WriteAllBytes(imagePath, atOpen);
         File.WriteAllBytes(PersistentPool.WriteAheadLogPath(imagePath), log);
@@ -192,6 +196,50 @@ public sealed class WriteAheadLogTests : IDisposable
         Assert.Throws<PoolCorruptedException>(() => PersistentPool.OpenReadOnly(image, "wal"));
         Assert.Equal(before.Item1, File.ReadAllBytes(image));
         Assert.Equal(before.Item2, File.ReadAllBytes(PersistentPool.WriteAheadLogPath(image)));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(30)]
+    [InlineData(50)]
+    public void An_R_raised_into_the_log_s_records_is_refused_untouched_instead_of_skipping_them(int raisedBy)
+    {
+        // Commits R + 1 … R + 50 lie in the log from the header's position on: an R raised by damage would skip the
+        // first ones (all of them at +50) as if a checkpoint had applied them (found by the wrapped-log fuzzer).
+        var (image, _) = LogWithDamagedRecord(int.MaxValue);
+        var pool = File.ReadAllBytes(image);
+        var retired = BitConverter.ToInt64(pool, PoolLayout.RetiredThroughOffset);
+        BitConverter.TryWriteBytes(pool.AsSpan(PoolLayout.RetiredThroughOffset), retired + raisedBy);
+        File.WriteAllBytes(image, pool);
+        var log = File.ReadAllBytes(PersistentPool.WriteAheadLogPath(image));
+
+        var refused = Assert.Throws<PoolCorruptedException>(() => PersistentPool.Open(image, "wal"));
+        Assert.Contains($"is commit {retired + 1}, but the header's retirement watermark R is {retired + raisedBy}", refused.Message);
+        Assert.Throws<PoolCorruptedException>(() => PersistentPool.OpenReadOnly(image, "wal"));
+        Assert.Equal(pool, File.ReadAllBytes(image));
+        Assert.Equal(log, File.ReadAllBytes(PersistentPool.WriteAheadLogPath(image)));
+    }
+
+    [Fact]
+    public void A_crash_after_recovery_raised_R_but_before_it_ended_the_log_reopens_with_every_commit()
+    {
+        // Recovery makes R cover the replayed commits, then ends the log; a crash between the two leaves the log active.
+        // R moves with the position, as at a checkpoint, so the next replay starts past the records R covers.
+        var (image, states) = LogWithDamagedRecord(int.MaxValue);
+        var life = BitConverter.ToUInt64(File.ReadAllBytes(image), PoolLayout.WriteAheadLifeOffset);
+        using (var recovered = PersistentPool.Open(image, "wal"))
+        {
+            Assert.Equal(50, recovered.RecoveredTransactions);
+        }
+
+        var pool = File.ReadAllBytes(image);
+        Assert.Equal(0UL, BitConverter.ToUInt64(pool, PoolLayout.WriteAheadLifeOffset)); // ended: put it back
+        BitConverter.TryWriteBytes(pool.AsSpan(PoolLayout.WriteAheadLifeOffset), life);
+        File.WriteAllBytes(image, pool);
+
+        using var reopened = PersistentPool.Open(image, "wal");
+        Assert.Equal(states[^1], Balances(reopened));
+        Assert.Equal(0, reopened.RecoveredTransactions);
     }
 
     [Fact]
