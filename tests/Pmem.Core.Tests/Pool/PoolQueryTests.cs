@@ -142,18 +142,27 @@ public sealed class PoolQueryTests
         using var pool = NewPool();
         var stable = Enumerable.Range(0, 500).Select(i => { var a = pool.New<Account>(); a.Balance = 1; return a.Offset; }).ToHashSet();
         using var stop = new CancellationTokenSource();
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
         var churn = Enumerable.Range(0, 2).Select(_ => new Thread(() =>
         {
-            var mine = new Queue<Account>();
-            while (!stop.IsCancellationRequested)
+            // Bounded: however long the finding takes on a loaded machine, the churn never fills the pool, and a
+            // failure here fails the test instead of ending the process.
+            var mine = new Queue<PersistentObject>();
+            try
             {
-                var account = pool.New<Account>(); // Balance 0: never a stable one
-                mine.Enqueue(account);
-                pool.New<Ledger>();
-                if (mine.Count > 50)
+                while (!stop.IsCancellationRequested)
                 {
-                    pool.Delete(mine.Dequeue());
+                    mine.Enqueue(pool.New<Account>()); // Balance 0: never a stable one
+                    mine.Enqueue(pool.New<Ledger>());
+                    while (mine.Count > 100)
+                    {
+                        pool.Delete(mine.Dequeue());
+                    }
                 }
+            }
+            catch (Exception failure)
+            {
+                failures.Enqueue(failure);
             }
         })).ToArray();
         Array.ForEach(churn, thread => thread.Start());
@@ -172,6 +181,8 @@ public sealed class PoolQueryTests
             stop.Cancel();
             Array.ForEach(churn, thread => thread.Join());
         }
+
+        Assert.Empty(failures);
     }
 
     [Fact]
