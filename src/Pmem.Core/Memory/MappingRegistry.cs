@@ -10,7 +10,10 @@ internal static class MappingRegistry
     {
         lock (Gate)
         {
-            Ranges.RemoveAll(r => r.Start == start);
+            // A range the new one overlaps is gone (the kernel handed its addresses out again): a mapping never
+            // disposed, whose reservation's finalizer unmapped it without a word here. Kept, it would answer for the
+            // new mapping's bytes.
+            Ranges.RemoveAll(r => r.Start < end && start < r.End);
             int index = Ranges.FindIndex(r => r.Start > start);
             Ranges.Insert(index < 0 ? Ranges.Count : index, (start, end, isPmem, deepFlushFile));
         }

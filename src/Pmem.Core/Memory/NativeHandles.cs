@@ -112,6 +112,7 @@ internal sealed unsafe class AddressReservation : SafeHandle
 
     protected override bool ReleaseHandle()
     {
+        MappingRegistry.Remove((nuint)handle); // a mapping never disposed: its addresses no longer answer IsPmem
         if (_lostEnd <= _lostStart)
         {
             return LibC.Munmap((void*)handle, Size) == 0;
