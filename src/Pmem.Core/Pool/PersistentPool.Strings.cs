@@ -120,7 +120,9 @@ public sealed partial class PersistentPool
 
         if (freesOld)
         {
-            _heap.Release(oldBlock, _commits.LastSequence);
+            // Kept for this thread's next string, as a transaction's frees are: straight back to the heap, it raised its
+            // run's bound, and the next string reserved there waited for R to cover this commit (an extra drain or two).
+            AllocationCacheOfThisThread().KeepFreed(oldBlock, _commits.LastSequence);
         }
     }
 
