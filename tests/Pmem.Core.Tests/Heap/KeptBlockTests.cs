@@ -1,0 +1,184 @@
+// KeptBlockTests -- the blocks a thread's commits free: kept for its next allocations, reused once R covers their free.
+using Pmem.Heap;
+using Pmem.Pool;
+using Pmem.Tests.Pool;
+
+namespace Pmem.Tests.Heap;
+
+/// <summary>
+/// Freed blocks through the pool: kept by the thread whose commit freed them (<see cref="AllocationCache"/>), handed out
+/// once each, given back half at a time when too many, and reused only once the retirement watermark covers the free.
+/// </summary>
+public sealed class KeptBlockTests
+{
+    private const string LayoutName = "tests";
+    private const long PoolSize = 4 << 20;
+
+    private static PersistentPool NewPool() => PersistentPool.Create(MemoryDomain.Create(PoolSize), LayoutName);
+
+    private static PersistentPool Reopen(PersistentPool pool)
+    {
+        var image = ((MemoryDomain)pool.Domain).ToArray();
+        pool.Dispose();
+        return PersistentPool.Open(MemoryDomain.FromImage(image), LayoutName);
+    }
+
+    [Fact]
+    public void Freed_blocks_are_reused()
+    {
+        using var pool = NewPool();
+        var first = pool.New<Account>();
+        var keeper = pool.New<Account>();
+        var offset = first.Offset;
+        pool.Delete(first);
+        keeper.Balance = 1; // a write outside the log: R now covers the delete, so the freed block may be written again
+
+        // Not necessarily at once: the thread first uses up the batch of blocks it has already prepared.
+        var later = Enumerable.Range(0, 2 * AllocationCache.MaxBatch).Select(_ => pool.New<Account>().Offset).ToList();
+        Assert.Contains(offset, later);
+    }
+
+    [Fact]
+    public void A_thread_reuses_the_blocks_its_commits_freed_first()
+    {
+        using var pool = NewPool();
+        var accounts = new List<Account>();
+        using (var tx = pool.BeginTransaction())
+        {
+            for (var i = 0; i < 3 * AllocationCache.MaxBatch; i++)
+            {
+                accounts.Add(pool.New<Account>());
+            }
+
+            tx.Commit();
+        }
+
+        var sizeClass = SizeClasses.ClassFor(64);
+        var freed = accounts.Take(AllocationCache.MaxBatch).Select(a => a.Offset).ToHashSet();
+        using (var tx = pool.BeginTransaction())
+        {
+            foreach (var account in accounts.Take(AllocationCache.MaxBatch))
+            {
+                pool.Delete(account);
+            }
+
+            tx.Commit();
+        }
+
+        // Kept by this thread, not handed back to the heap: once R covers the delete (a write outside the log makes it
+        // do so), its next batch (its prepared blocks were used up by the three whole batches above) is exactly those.
+        Assert.Equal(AllocationCache.MaxBatch, pool.ThreadAllocationCache.FreedCount(sizeClass));
+        accounts[^1].Balance = 1;
+        var again = Enumerable.Range(0, AllocationCache.MaxBatch).Select(_ => pool.New<Account>().Offset).ToHashSet();
+        Assert.Equal(0, pool.ThreadAllocationCache.FreedCount(sizeClass));
+        Assert.Equal(freed, again);
+        var reopened = Reopen(pool);
+        Assert.True(reopened.Check().IsConsistent);
+        reopened.Dispose();
+    }
+
+    [Fact]
+    public void A_freed_block_waits_in_its_thread_until_the_watermark_covers_its_free_and_the_batch_costs_no_extra_drain()
+    {
+        var domain = MemoryDomain.Create(PoolSize);
+        using var pool = PersistentPool.Create(domain, LayoutName);
+        var accounts = new List<Account>();
+        using (var tx = pool.BeginTransaction())
+        {
+            for (var i = 0; i < 3 * AllocationCache.MaxBatch; i++)
+            {
+                accounts.Add(pool.New<Account>());
+            }
+
+            tx.Commit();
+        }
+
+        var freed = accounts.Take(AllocationCache.MaxBatch).Select(a => a.Offset).ToHashSet();
+        using (var tx = pool.BeginTransaction())
+        {
+            foreach (var account in accounts.Take(AllocationCache.MaxBatch))
+            {
+                pool.Delete(account);
+            }
+
+            tx.Commit();
+        }
+
+        // R does not cover the delete yet (nothing retired it): making it do so would cost a drain, and on several
+        // threads a wait for every older commit, so the batch comes from the heap and the freed blocks stay kept.
+        var sizeClass = SizeClasses.ClassFor(64);
+        var drains = domain.Drains;
+        var fresh = Enumerable.Range(0, AllocationCache.MaxBatch).Select(_ => pool.New<Account>().Offset).ToHashSet();
+        Assert.Empty(fresh.Intersect(freed));
+        Assert.Equal(AllocationCache.MaxBatch + 1, domain.Drains - drains); // one per allocation, one for the batch
+        Assert.Equal(AllocationCache.MaxBatch, pool.ThreadAllocationCache.FreedCount(sizeClass));
+
+        accounts[^1].Balance = 1; // a write outside the log retires every applied log: R covers the delete
+        var reused = Enumerable.Range(0, AllocationCache.MaxBatch).Select(_ => pool.New<Account>().Offset).ToHashSet();
+        Assert.Equal(freed, reused);
+        var reopened = Reopen(pool);
+        Assert.True(reopened.Check().IsConsistent);
+        reopened.Dispose();
+    }
+
+    [Fact]
+    public void A_block_kept_twice_is_handed_out_once_and_a_full_class_gives_half_back()
+    {
+        using var pool = NewPool();
+        var accounts = new List<Account>();
+        using (var tx = pool.BeginTransaction())
+        {
+            for (var i = 0; i < AllocationCache.FreedCapacity + 2; i++)
+            {
+                accounts.Add(pool.New<Account>());
+            }
+
+            tx.Commit();
+        }
+
+        var cache = pool.ThreadAllocationCache;
+        var sizeClass = SizeClasses.ClassFor(64);
+        var heap = ((Pmem.Transactions.ITransactionalPool)pool).Heap;
+        Assert.True(heap.TryGetAllocated(accounts[0].Offset, out var block, out var typeIndex));
+        cache.KeepFreed(block, 0);
+        cache.KeepFreed(block, 0);
+        Assert.Equal(1, cache.FreedCount(sizeClass));
+        Span<BlockReservation> taken = stackalloc BlockReservation[4];
+        Assert.Equal(1, cache.TakeFreed(sizeClass, taken, long.MaxValue, out _));
+        Assert.Equal(block.Offset, taken[0].Offset);
+        Assert.Equal(BlockGeneration.After(BlockGeneration.Header(typeIndex, block.Generation)), taken[0].Generation);
+        heap.Release(taken[0], 0); // (the test took it out of the cache: give it to the heap, which owns it)
+
+        using (var tx = pool.BeginTransaction())
+        {
+            foreach (var account in accounts.Skip(1))
+            {
+                pool.Delete(account);
+            }
+
+            tx.Commit();
+        }
+
+        // 64 kept, then the 65th made room by giving the older 32 back under one lock.
+        Assert.Equal(AllocationCache.FreedCapacity / 2 + 1, cache.FreedCount(sizeClass));
+    }
+
+    [Fact]
+    public void Freeing_after_a_reopen_before_any_allocation_reuses_the_block_once()
+    {
+        var pool = NewPool();
+        var root = pool.Root<Ledger>();
+        root.First = pool.New<Account>();
+        root.Second = pool.New<Account>();
+        var freed = root.First.Offset;
+        pool = Reopen(pool);
+        root = pool.Root<Ledger>();
+        pool.Delete(root.First!); // into a run whose free list is built only now, from a bitmap that already shows it free
+        root.First = null;
+        var offsets = Enumerable.Range(0, 64).Select(_ => pool.New<Account>().Offset).ToList();
+        Assert.Single(offsets, o => o == freed);
+        Assert.Equal(offsets.Count, offsets.Distinct().Count());
+        Assert.True(pool.Check().IsConsistent);
+        pool.Dispose();
+    }
+}
