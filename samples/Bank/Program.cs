@@ -254,8 +254,9 @@ int TransferUntilKilled(string path)
     Console.WriteLine("working");
     while (true)
     {
-        var from = bank.Accounts[random.Next(bank.Accounts.Count)]!;
-        var to = bank.Accounts[random.Next(bank.Accounts.Count)]!;
+        var payer = random.Next(bank.Accounts.Count);
+        var from = bank.Accounts[payer]!;
+        var to = bank.Accounts[(payer + random.Next(1, bank.Accounts.Count)) % bank.Accounts.Count]!; // never the payer
         var amount = Math.Min(from.Balance, random.Next(1, 20));
         TransferMoney(pool, bank, from, to, amount);
         if (bank.TransferCount % 1000 == 0)
