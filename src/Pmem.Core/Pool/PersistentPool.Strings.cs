@@ -121,7 +121,7 @@ public sealed partial class PersistentPool
         if (freesOld)
         {
             // Kept for this thread's next string, as a transaction's frees are: straight back to the heap, it raised its
-            // run's bound, and the next string reserved there waited for R to cover this commit (an extra drain or two).
+            // run's bound, and the next string reserved there waited for R to cover this commit (two extra drains).
             AllocationCacheOfThisThread().KeepFreed(oldBlock, _commits.LastSequence);
         }
     }
