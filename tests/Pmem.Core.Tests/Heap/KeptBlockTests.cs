@@ -23,6 +23,37 @@ public sealed class KeptBlockTests
         return PersistentPool.Open(MemoryDomain.FromImage(image), LayoutName);
     }
 
+    /// <summary>
+    /// Three whole batches of accounts in one transaction (using up the thread's prepared blocks), then the first
+    /// batch's deleted in another: the accounts, and the offsets freed and kept by this thread.
+    /// </summary>
+    private static (List<Account> Accounts, HashSet<long> Freed) ThreeBatchesWithTheFirstDeleted(PersistentPool pool)
+    {
+        var accounts = new List<Account>();
+        using (var tx = pool.BeginTransaction())
+        {
+            for (var i = 0; i < 3 * AllocationCache.MaxBatch; i++)
+            {
+                accounts.Add(pool.New<Account>());
+            }
+
+            tx.Commit();
+        }
+
+        var freed = accounts.Take(AllocationCache.MaxBatch).Select(a => a.Offset).ToHashSet();
+        using (var tx = pool.BeginTransaction())
+        {
+            foreach (var account in accounts.Take(AllocationCache.MaxBatch))
+            {
+                pool.Delete(account);
+            }
+
+            tx.Commit();
+        }
+
+        return (accounts, freed);
+    }
+
     [Fact]
     public void Freed_blocks_are_reused()
     {
@@ -42,28 +73,8 @@ public sealed class KeptBlockTests
     public void A_thread_reuses_the_blocks_its_commits_freed_first()
     {
         using var pool = NewPool();
-        var accounts = new List<Account>();
-        using (var tx = pool.BeginTransaction())
-        {
-            for (var i = 0; i < 3 * AllocationCache.MaxBatch; i++)
-            {
-                accounts.Add(pool.New<Account>());
-            }
-
-            tx.Commit();
-        }
-
+        var (accounts, freed) = ThreeBatchesWithTheFirstDeleted(pool);
         var sizeClass = SizeClasses.ClassFor(64);
-        var freed = accounts.Take(AllocationCache.MaxBatch).Select(a => a.Offset).ToHashSet();
-        using (var tx = pool.BeginTransaction())
-        {
-            foreach (var account in accounts.Take(AllocationCache.MaxBatch))
-            {
-                pool.Delete(account);
-            }
-
-            tx.Commit();
-        }
 
         // Kept by this thread, not handed back to the heap: once R covers the delete (a write outside the log makes it
         // do so), its next batch (its prepared blocks were used up by the three whole batches above) is exactly those.
@@ -82,27 +93,7 @@ public sealed class KeptBlockTests
     {
         var domain = MemoryDomain.Create(PoolSize);
         using var pool = PersistentPool.Create(domain, LayoutName);
-        var accounts = new List<Account>();
-        using (var tx = pool.BeginTransaction())
-        {
-            for (var i = 0; i < 3 * AllocationCache.MaxBatch; i++)
-            {
-                accounts.Add(pool.New<Account>());
-            }
-
-            tx.Commit();
-        }
-
-        var freed = accounts.Take(AllocationCache.MaxBatch).Select(a => a.Offset).ToHashSet();
-        using (var tx = pool.BeginTransaction())
-        {
-            foreach (var account in accounts.Take(AllocationCache.MaxBatch))
-            {
-                pool.Delete(account);
-            }
-
-            tx.Commit();
-        }
+        var (accounts, freed) = ThreeBatchesWithTheFirstDeleted(pool);
 
         // R does not cover the delete yet (nothing retired it): making it do so would cost a drain, and on several
         // threads a wait for every older commit, so the batch comes from the heap and the freed blocks stay kept.
@@ -192,7 +183,7 @@ public sealed class KeptBlockTests
         cache.KeepFreed(block, 0);
         Assert.Equal(1, cache.FreedCount(sizeClass));
         Span<BlockReservation> taken = stackalloc BlockReservation[4];
-        Assert.Equal(1, cache.TakeFreed(sizeClass, taken, long.MaxValue, out _));
+        Assert.Equal(1, cache.TakeFreed(sizeClass, taken, out _));
         Assert.Equal(block.Offset, taken[0].Offset);
         Assert.Equal(BlockGeneration.After(BlockGeneration.Header(typeIndex, block.Generation)), taken[0].Generation);
         heap.Release(taken[0], 0); // (the test took it out of the cache: give it to the heap, which owns it)
