@@ -98,7 +98,7 @@ internal sealed class AllocationCache
         {
             // The older half goes back in one lock; the newer half, likelier in cache, stays.
             _heap.ReleaseMany(freed.Blocks.AsSpan(0, FreedCapacity / 2), Max(freed.FreedThrough.AsSpan(0, FreedCapacity / 2)));
-            freed.RemoveFirst(FreedCapacity / 2);
+            freed.Remove(0, FreedCapacity / 2);
         }
 
         freed.Blocks[freed.Count] = block;
@@ -108,15 +108,11 @@ internal sealed class AllocationCache
 
     /// <summary>
     /// Takes up to <paramref name="into"/>.Length kept freed blocks of <paramref name="sizeClass"/> whose freeing
-    /// commits are at or below <paramref name="retiredThrough"/>, the newest of them first, reserved again with their
-    /// next generation; the others stay kept. <paramref name="freedThrough"/> covers every commit whose log may mention
-    /// the blocks taken.
+    /// commits the durable retirement watermark covers, the newest of them first, reserved again with their next
+    /// generation; the others stay kept. <paramref name="freedThrough"/> covers every commit whose log may mention the
+    /// blocks taken (0: none taken).
     /// </summary>
-    /// <param name="sizeClass">The size class.</param>
-    /// <param name="into">Receives the blocks.</param>
-    /// <param name="retiredThrough">The durable retirement watermark (<see cref="long.MaxValue"/>: any kept block).</param>
-    /// <param name="freedThrough">The newest commit whose log may mention a block taken (0: none taken).</param>
-    public int TakeFreed(int sizeClass, Span<BlockReservation> into, long retiredThrough, out long freedThrough)
+    public int TakeFreed(int sizeClass, Span<BlockReservation> into, out long freedThrough)
     {
         freedThrough = 0;
         if (_freed[sizeClass] is not { Count: > 0 } freed)
@@ -124,12 +120,12 @@ internal sealed class AllocationCache
             return 0;
         }
 
-        // A thread's frees are kept in commit order, so the blocks R covers come first: up to the first it does not.
-        var covered = freed.Count;
-        if (retiredThrough != long.MaxValue && freed.FreedThrough.AsSpan(0, freed.Count).IndexOfAnyInRange(retiredThrough + 1, long.MaxValue) is >= 0 and var uncovered)
-        {
-            covered = uncovered;
-        }
+        // Read only when a block is kept: it may read every lane's record. A thread's frees are kept in commit order,
+        // so the blocks R covers come first: up to the first it does not.
+        var retired = _heap.RetiredDurable;
+        var covered = freed.FreedThrough.AsSpan(0, freed.Count).IndexOfAnyInRange(retired + 1, long.MaxValue) is >= 0 and var uncovered
+            ? uncovered
+            : freed.Count;
 
         var taken = Math.Min(into.Length, covered);
         var first = covered - taken;
@@ -143,8 +139,8 @@ internal sealed class AllocationCache
         return taken;
     }
 
-    /// <summary>Freed blocks kept for <paramref name="sizeClass"/>.</summary>
-    public int FreedCount(int sizeClass) => _freed[sizeClass]?.Count ?? 0;
+    /// <summary>Freed blocks kept for <paramref name="sizeClass"/> (for tests).</summary>
+    internal int FreedCount(int sizeClass) => _freed[sizeClass]?.Count ?? 0;
 
     private static long Max(ReadOnlySpan<long> values)
     {
@@ -190,8 +186,6 @@ internal sealed class AllocationCache
         public readonly long[] Offsets = new long[FreedCapacity];
         public readonly long[] FreedThrough = new long[FreedCapacity];
         public int Count;
-
-        public void RemoveFirst(int count) => Remove(0, count);
 
         /// <summary>Removes <paramref name="count"/> blocks from <paramref name="start"/> on, keeping the others' order.</summary>
         public void Remove(int start, int count)

@@ -111,8 +111,8 @@ internal sealed partial class PoolHeap
         // someone else's may stay replayable, or recovery would replay it over that content. (Its bit alone would be
         // safe: the log that freed it replays before the one that publishes it.)
         Span<BlockReservation> one = stackalloc BlockReservation[1];
-        var freedThrough = 0L;
-        if (kept is null || kept.FreedCount(sizeClass) == 0 || kept.TakeFreed(sizeClass, one, _context.RetiredDurable, out freedThrough) == 0)
+        long freedThrough;
+        if (kept is null || kept.TakeFreed(sizeClass, one, out freedThrough) == 0)
         {
             ReserveMany(size, one, out freedThrough);
         }
@@ -129,6 +129,9 @@ internal sealed partial class PoolHeap
 
         return one[0];
     }
+
+    /// <summary>The retirement watermark known durable: a block freed at or below it may be written again at once.</summary>
+    public long RetiredDurable => _context.RetiredDurable;
 
     /// <summary>Returns a reserved or freed block to the volatile free lists.</summary>
     /// <param name="block">The block.</param>

@@ -52,9 +52,7 @@ public sealed partial class PersistentPool
         Span<BlockReservation> batch = stackalloc BlockReservation[AllocationCache.MaxBatch];
         var sizeClass = SizeClasses.ClassFor(size);
         batch = batch[..AllocationCache.BatchFor(SizeClasses.Sizes[sizeClass])];
-        // No lock: this thread's frees, those R already covers (see AllocationCache).
-        var freedThrough = 0L;
-        var count = cache.FreedCount(sizeClass) == 0 ? 0 : cache.TakeFreed(sizeClass, batch, _commits.RetiredDurable, out freedThrough);
+        var count = cache.TakeFreed(sizeClass, batch, out var freedThrough); // no lock: this thread's frees R covers
         if (count < batch.Length)
         {
             try
