@@ -161,17 +161,29 @@ internal sealed partial class CommitPipeline
 
         _domain.Flush(0, _domain.Length);
         _domain.Drain();
-        // R and the position lie in one 512-byte sector of the header page, which one msync writes whole: a power
-        // failure keeps both or neither (PostgreSQL keeps pg_control within a sector for the same reason). Recovery
-        // counts on it: a new position beside the old R would look like a damaged position (a record before it
-        // above R). A drain between them would cost an msync per checkpoint (bench/RESULTS.md, session 25).
-        _domain.Write(_retiredThroughOffset, through);
-        _domain.Write(ahead.StartOffset, end);
-        _domain.Flush(_retiredThroughOffset, 8);
-        _domain.Flush(ahead.StartOffset, 8);
-        _domain.Drain();
+        StoreRetiredAndPosition(_domain, _retiredThroughOffset, through, ahead.StartOffset, end);
         MarkDurable(through);
         ahead.File.Reclaim(end);
+    }
+
+    /// <summary>
+    /// Makes R (<paramref name="retired"/>) and the log position the next replay starts from (<paramref name="position"/>,
+    /// where commit R + 1's record lies) durable together, as a checkpoint and a recovery leave them.
+    /// </summary>
+    /// <remarks>
+    /// R and the position lie in one 512-byte sector of the header page, which one msync writes whole: a power failure
+    /// keeps both or neither (PostgreSQL keeps pg_control within a sector for the same reason). Recovery counts on it: a
+    /// new position beside the old R would look like a damaged position (a record before it above R), and an old one
+    /// beside a new R like a damaged R (the record at the position not commit R + 1). A drain between them would cost
+    /// an msync per checkpoint (bench/RESULTS.md, session 25).
+    /// </remarks>
+    public static void StoreRetiredAndPosition(PersistenceDomain domain, long retiredOffset, long retired, long positionOffset, long position)
+    {
+        domain.Write(retiredOffset, retired);
+        domain.Write(positionOffset, position);
+        domain.Flush(retiredOffset, 8);
+        domain.Flush(positionOffset, 8);
+        domain.Drain();
     }
 
     /// <summary>

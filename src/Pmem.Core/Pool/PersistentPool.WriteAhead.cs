@@ -115,9 +115,8 @@ public sealed partial class PersistentPool
 
     /// <summary>
     /// After a replay, once its stores are durable: R covers <paramref name="newest"/>, and an active log's position
-    /// moves past the records replayed (<paramref name="aheadStop"/>) with it, in one sector and one drain as at a
-    /// checkpoint, so that a crash before the log is ended leaves the pair a replay expects (the record at the position
-    /// is commit R + 1).
+    /// moves past the records replayed (<paramref name="aheadStop"/>) with it, as at a checkpoint, so that a crash
+    /// before the log is ended leaves the pair a replay expects (the record at the position is commit R + 1).
     /// </summary>
     private void RetireReplayed(long newest, long? aheadStop)
     {
@@ -126,15 +125,14 @@ public sealed partial class PersistentPool
             return;
         }
 
-        _domain.Write(PoolLayout.RetiredThroughOffset, newest);
-        _domain.Flush(PoolLayout.RetiredThroughOffset, 8);
         if (aheadStop is { } stop)
         {
-            _domain.Write(PoolLayout.WriteAheadStartOffset, stop);
-            _domain.Flush(PoolLayout.WriteAheadStartOffset, 8);
+            CommitPipeline.StoreRetiredAndPosition(_domain, PoolLayout.RetiredThroughOffset, newest, PoolLayout.WriteAheadStartOffset, stop);
         }
-
-        _domain.Drain();
+        else
+        {
+            _domain.WriteDurable(PoolLayout.RetiredThroughOffset, newest);
+        }
     }
 
     /// <summary>
