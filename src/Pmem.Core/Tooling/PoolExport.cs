@@ -92,7 +92,8 @@ public static class PoolExport
                 }
             }
 
-            File.Move(temporary, full, overwrite: false);
+            DurableFiles.SyncFile(temporary);
+            DurableFiles.Publish(temporary, full, overwrite: false); // the new pool and its name survive a power failure
         }
         catch
         {

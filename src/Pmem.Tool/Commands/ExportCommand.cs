@@ -41,7 +41,8 @@ internal static class ExportCommand
                     result = PoolExport.Export(snapshot.Pool, stream);
                 }
 
-                File.Move(temporary, full, force);
+                DurableFiles.SyncFile(temporary);
+                DurableFiles.Publish(temporary, full, overwrite: force); // the export and its name survive a power failure
             }
             catch (Exception e) when (Failures.IsReadFailure(e))
             {

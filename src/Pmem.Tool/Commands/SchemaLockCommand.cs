@@ -47,7 +47,8 @@ internal static class SchemaLockCommand
         try
         {
             File.WriteAllText(temporary, text);
-            File.Move(temporary, full, force);
+            DurableFiles.SyncFile(temporary);
+            DurableFiles.Publish(temporary, full, overwrite: force); // the lock file and its name survive a power failure
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
