@@ -149,7 +149,7 @@ public sealed class CheckTests : IDisposable
         var path = _files.PathOf("noise.bin");
         var noise = new byte[1 << 20];
         new Random(42).NextBytes(noise);
-        File.WriteAllBytes(path, noise);
+        TestFiles.WriteAllBytes(path, noise);
 
         var run = ToolHarness.Run("check", path, "--json");
 
@@ -164,7 +164,7 @@ public sealed class CheckTests : IDisposable
         var path = _files.CreateLibrary();
         var truncated = _files.PathOf("truncated.pool");
         var bytes = ToolHarness.ReadBytes(path);
-        File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
+        TestFiles.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
 
         var run = ToolHarness.Run("check", truncated);
 

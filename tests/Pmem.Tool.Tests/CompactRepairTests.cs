@@ -135,7 +135,7 @@ public sealed class CompactRepairTests : IDisposable
         ToolHarness.Truncate(truncated, 100_000);
 
         var foreign = _files.PathOf("foreign.bin");
-        File.WriteAllBytes(foreign, Enumerable.Range(0, 50_000).Select(i => (byte)(i * 7)).ToArray());
+        TestFiles.WriteAllBytes(foreign, Enumerable.Range(0, 50_000).Select(i => (byte)(i * 7)).ToArray());
         foreach (var path in new[] { truncated, foreign, _files.PathOf("missing.pool") })
         {
             var hash = File.Exists(path) ? ToolHarness.Hash(path) : null;
@@ -182,7 +182,7 @@ public sealed class CompactRepairTests : IDisposable
         Assert.Equal(backup, root.GetProperty("backup").GetString());
         Assert.Equal(4, root.GetProperty("actions").GetArrayLength());
         Assert.True(root.GetProperty("after").GetProperty("clean").GetBoolean());
-        Assert.Equal(original, File.ReadAllBytes(backup));
+        Assert.Equal(original, TestFiles.ReadAllBytes(backup));
         Assert.Equal(0, ToolHarness.Run("check", path).ExitCode);
         using var pool = PersistentPool.Open(path, ToolHarness.Layout);
         var library = pool.Root<Library>();

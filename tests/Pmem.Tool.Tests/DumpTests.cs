@@ -117,7 +117,7 @@ public sealed class DumpTests : IDisposable
     public void Dump_of_a_file_that_is_not_a_pool_is_one_line_and_exit_2()
     {
         var path = _files.PathOf("not-a-pool");
-        File.WriteAllBytes(path, new byte[1 << 20]);
+        TestFiles.WriteAllBytes(path, new byte[1 << 20]);
 
         var run = ToolHarness.RunProcess("dump", path);
 

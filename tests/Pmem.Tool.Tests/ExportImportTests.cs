@@ -90,8 +90,8 @@ public sealed class ExportImportTests : IDisposable
     public void A_truncated_export_is_one_line_exit_2_and_leaves_nothing_behind()
     {
         var file = Export(_files.CreateLibrary());
-        var bytes = File.ReadAllBytes(file);
-        File.WriteAllBytes(file, bytes[..(bytes.Length * 2 / 3)]);
+        var bytes = TestFiles.ReadAllBytes(file);
+        TestFiles.WriteAllBytes(file, bytes[..(bytes.Length * 2 / 3)]);
 
         AssertRefused(file, "it is not valid JSON (");
     }

@@ -163,7 +163,7 @@ public sealed class InfoTests : IDisposable
         using (var pool = PersistentPool.Create(domain, ToolHarness.Layout, description: live))
         {
             ToolHarness.Fill(pool, books: 5);
-            File.WriteAllBytes(path, domain.GetSpan(0, checked((int)domain.Length)).ToArray());
+            TestFiles.WriteAllBytes(path, domain.GetSpan(0, checked((int)domain.Length)).ToArray());
         }
 
         int expected;

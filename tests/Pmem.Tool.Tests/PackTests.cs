@@ -63,7 +63,7 @@ public sealed class PackTests : IDisposable
         Succeeds(Execute(packages, pmem, "check", pool), "clean");
 
         var damaged = _files.PathOf("damaged.pool");
-        File.WriteAllBytes(damaged, ToolHarness.ReadBytes(pool)[..100_000]);
+        TestFiles.WriteAllBytes(damaged, ToolHarness.ReadBytes(pool)[..100_000]);
         var refused = Execute(packages, pmem, "info", damaged);
         Assert.Equal(2, refused.ExitCode);
         Assert.Single(refused.Error.Trim().Split('\n')); // one clear line, no stack trace

@@ -92,15 +92,15 @@ public sealed class ToolHarness : IDisposable
         return library;
     }
 
-    public static string Hash(string path) => WhenUnlocked(() => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path))));
+    public static string Hash(string path) => WhenUnlocked(() => Convert.ToHexString(SHA256.HashData(TestFiles.ReadAllBytes(path))));
 
     /// <summary>The file's bytes, read once no forked tool process holds a closed pool's lock (see <see cref="WhenUnlocked"/>).</summary>
-    public static byte[] ReadBytes(string path) => WhenUnlocked(() => File.ReadAllBytes(path));
+    public static byte[] ReadBytes(string path) => WhenUnlocked(() => TestFiles.ReadAllBytes(path));
 
     /// <summary>Copies a pool file (File.Copy takes a shared lock of the source), once no forked tool process holds its lock.</summary>
     public static void Copy(string source, string destination) => WhenUnlocked(() =>
     {
-        File.Copy(source, destination, overwrite: true); // a failed attempt may have created it
+        TestFiles.Copy(source, destination, overwrite: true); // a failed attempt may have created it
         return 0;
     });
 

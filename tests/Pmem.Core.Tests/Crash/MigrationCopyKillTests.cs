@@ -60,7 +60,7 @@ public sealed class MigrationCopyKillTests(MigrationCopyKillTests.V1Pool templat
         var pool = Path.Combine(directory.FullName, "people.pool");
         try
         {
-            File.Copy(template.Path, pool);
+            TestFiles.Copy(template.Path, pool);
             var (exitCode, output, error) = CrashChildRun.Run(ChildTimeout, pool, "PowerFailure", "--migrate");
             Assert.True(exitCode == 0, $"the child ended with {exitCode}: {output}{error}");
             var done = output.Split('\n').Single(line => line.StartsWith("done ", StringComparison.Ordinal));
@@ -92,7 +92,7 @@ public sealed class MigrationCopyKillTests(MigrationCopyKillTests.V1Pool templat
             log.Add($"{People} V1 people in a {new FileInfo(template.Path).Length >> 20} MiB pool (written in {template.WrittenIn} ms)");
 
             // A first run to its end tells how long the child takes from "opening" to "done", and when the copy exists.
-            File.Copy(template.Path, pool);
+            TestFiles.Copy(template.Path, pool);
             var first = await RunChild(pool, copy, killAfter: null, killAtRename: false, token);
             Assert.True(first.Done, "the child did not finish");
             var runTime = first.Ended;
@@ -104,7 +104,7 @@ public sealed class MigrationCopyKillTests(MigrationCopyKillTests.V1Pool templat
             var killed = 0;
             for (var kill = 0; kill <= Kills; kill++)
             {
-                File.Copy(template.Path, pool, overwrite: true);
+                TestFiles.Copy(template.Path, pool, overwrite: true);
                 int? delay = kill < Kills ? (int)((kill + random.NextDouble()) / Kills * 1.1 * runTime) : null;
                 var run = await RunChild(pool, copy, delay, killAtRename: delay is null, token);
                 var (leftover, note) = Leftover(pool, copy);

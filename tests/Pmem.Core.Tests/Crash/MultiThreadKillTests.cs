@@ -221,11 +221,11 @@ public sealed class MultiThreadKillTests
     /// </summary>
     private static void CopyWithLog(string pool, string copy)
     {
-        File.Copy(pool, copy, overwrite: true);
+        TestFiles.Copy(pool, copy, overwrite: true);
         var (log, copyLog) = (PersistentPool.WriteAheadLogPath(pool), PersistentPool.WriteAheadLogPath(copy));
         if (File.Exists(log))
         {
-            File.Copy(log, copyLog, overwrite: true);
+            TestFiles.Copy(log, copyLog, overwrite: true);
         }
         else
         {
@@ -291,7 +291,7 @@ public sealed class MultiThreadKillTests
 
                 if (File.Exists(PersistentPool.WriteAheadLogPath(killed)))
                 {
-                    File.Copy(PersistentPool.WriteAheadLogPath(killed), PersistentPool.WriteAheadLogPath(path), overwrite: true);
+                    TestFiles.Copy(PersistentPool.WriteAheadLogPath(killed), PersistentPool.WriteAheadLogPath(path), overwrite: true);
                 }
 
                 File.WriteAllText(Path.ChangeExtension(path, ".txt"), output);

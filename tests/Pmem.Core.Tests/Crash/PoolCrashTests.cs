@@ -107,7 +107,7 @@ public sealed class PoolCrashTests
         var test = TestContext.Current.Test?.TestDisplayName ?? "unknown";
         var name = string.Concat(test.Select(c => char.IsLetterOrDigit(c) ? c : '_'));
         Directory.CreateDirectory(directory);
-        File.WriteAllBytes(Path.Combine(directory, $"{name[..Math.Min(name.Length, 120)]}-{point.DrainIndex}-{point.Kind}-{point.Seed}.img"), image);
+        TestFiles.WriteAllBytes(Path.Combine(directory, $"{name[..Math.Min(name.Length, 120)]}-{point.DrainIndex}-{point.Kind}-{point.Seed}.img"), image);
     }
 
     internal static void Report(string name, CrashCampaignResult result)

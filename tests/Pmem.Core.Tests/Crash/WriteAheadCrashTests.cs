@@ -116,8 +116,8 @@ public sealed partial class WriteAheadCrashTests : IDisposable
             (_images, _torn, _stale, _mixed) = (_images + 1, _torn + (tail == "whole" ? 0 : 1), _stale + (older ? 1 : 0), _mixed + (older && newer ? 1 : 0));
             var imagePath = Path.Combine(_directory, $"image-{_images}.pool");
             var walPath = PersistentPool.WriteAheadLogPath(imagePath);
-            File.WriteAllBytes(imagePath, bytes);
-            File.WriteAllBytes(walPath, log);
+            TestFiles.WriteAllBytes(imagePath, bytes);
+            TestFiles.WriteAllBytes(walPath, log);
             try
             {
                 var expected = Describe(at.Model);
@@ -126,7 +126,7 @@ public sealed partial class WriteAheadCrashTests : IDisposable
                     Assert.Equal(expected, Describe(readOnly));
                 }
 
-                Assert.True(File.ReadAllBytes(imagePath).AsSpan().SequenceEqual(bytes) && File.ReadAllBytes(walPath).AsSpan().SequenceEqual(log), "the read-only open changed a file");
+                Assert.True(TestFiles.ReadAllBytes(imagePath).AsSpan().SequenceEqual(bytes) && TestFiles.ReadAllBytes(walPath).AsSpan().SequenceEqual(log), "the read-only open changed a file");
                 using var recovered = PersistentPool.Open(imagePath, Layout);
                 Assert.Equal(expected, Describe(recovered));
                 var report = recovered.Check();
@@ -206,8 +206,8 @@ public sealed partial class WriteAheadCrashTests : IDisposable
         if (Environment.GetEnvironmentVariable(PoolCrashTests.FailedImagesVariable) is { Length: > 0 } directory)
         {
             Directory.CreateDirectory(directory);
-            File.Copy(imagePath, Path.Combine(directory, Path.GetFileName(imagePath)), overwrite: true);
-            File.Copy(walPath, Path.Combine(directory, Path.GetFileName(walPath)), overwrite: true);
+            TestFiles.Copy(imagePath, Path.Combine(directory, Path.GetFileName(imagePath)), overwrite: true);
+            TestFiles.Copy(walPath, Path.Combine(directory, Path.GetFileName(walPath)), overwrite: true);
         }
     }
 

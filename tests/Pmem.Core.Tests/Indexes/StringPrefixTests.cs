@@ -222,13 +222,13 @@ public sealed class StringPrefixTests : IDisposable
 
         // A read-only open by a program that knows the class brings its indexes in step in private pages only.
         var options = new PoolOpenOptions { Types = [Member.PersistentType, Club.PersistentType] };
-        var before = File.ReadAllBytes(PoolPath);
+        var before = TestFiles.ReadAllBytes(PoolPath);
         using (var pool = PersistentPool.OpenReadOnly(PoolPath, "tests", options))
         {
             AssertLookups(pool, names);
         }
 
-        Assert.Equal(before, File.ReadAllBytes(PoolPath));
+        Assert.Equal(before, TestFiles.ReadAllBytes(PoolPath));
         using (var pool = PersistentPool.Open(PoolPath, "tests", options))
         {
             Assert.Equal((int)(KeyOrder.OrdinalPrefixed | SortedLayout.ObjectOffsetOrder), KeyOrderOfNames(pool));

@@ -70,9 +70,9 @@ public sealed class SealedLogTests : IDisposable
         {
         }
 
-        var file = File.ReadAllBytes(_path);
+        var file = TestFiles.ReadAllBytes(_path);
         SetVersion(file, 2);
-        File.WriteAllBytes(_path, file);
+        TestFiles.WriteAllBytes(_path, file);
 
         using var pool = PersistentPool.Open(_path, LayoutName);
         Assert.Equal(2u, pool.FormatVersion);
@@ -129,7 +129,7 @@ public sealed class SealedLogTests : IDisposable
 
         SetVersion(image, 6);
         Assert.NotNull(FindNewestLog(image));
-        File.WriteAllBytes(_path, image);
+        TestFiles.WriteAllBytes(_path, image);
 
         using (var pool = PersistentPool.Open(_path, LayoutName))
         {
@@ -141,7 +141,7 @@ public sealed class SealedLogTests : IDisposable
             tx.Commit();
         }
 
-        Assert.Equal(60, OpenAndReadBalance(File.ReadAllBytes(_path), balanceOffset, out var recovered));
+        Assert.Equal(60, OpenAndReadBalance(TestFiles.ReadAllBytes(_path), balanceOffset, out var recovered));
         Assert.Equal(0, recovered);
     }
 

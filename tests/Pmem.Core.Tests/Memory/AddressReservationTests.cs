@@ -25,7 +25,7 @@ public sealed unsafe class AddressReservationTests : IDisposable
         }
 
         var path = Path.Combine(_directory.FullName, "file");
-        File.WriteAllBytes(path, new byte[3 * (int)Page]);
+        TestFiles.WriteAllBytes(path, new byte[3 * (int)Page]);
         var fd = LibC.Open(path, LibC.O_RDWR | LibC.O_CLOEXEC, 0);
         using var reservation = AddressReservation.Reserve(3 * Page, Page, path);
         try
@@ -48,7 +48,7 @@ public sealed unsafe class AddressReservationTests : IDisposable
             LibC.Close(fd);
         }
 
-        Assert.Equal(7, File.ReadAllBytes(path)[5]);
+        Assert.Equal(7, TestFiles.ReadAllBytes(path)[5]);
     }
 
     [Fact]

@@ -101,7 +101,7 @@ public sealed unsafe class DomainTests : IDisposable
             Assert.Equal(12345, domain.Read<int>(72));
         }
 
-        byte[] file = File.ReadAllBytes(Path.Combine(_directory, "pool"));
+        byte[] file = TestFiles.ReadAllBytes(Path.Combine(_directory, "pool"));
         Assert.Equal(0x0102030405060708L, BitConverter.ToInt64(file, 64));
         Assert.Equal(12345, BitConverter.ToInt32(file, 72));
         Assert.Equal(9, file[100]);
@@ -202,7 +202,7 @@ public sealed unsafe class DomainTests : IDisposable
             domain.WriteAndPersist(120, guid); // wider than a word, across two lines: the store, then a flush of both
         }
 
-        var bytes = File.ReadAllBytes(Path.Combine(_directory, "pool"));
+        var bytes = TestFiles.ReadAllBytes(Path.Combine(_directory, "pool"));
         Assert.Equal(11L, BitConverter.ToInt64(bytes, 64));
         Assert.Equal(guid, new Guid(bytes.AsSpan(120, 16)));
         Assert.Equal(12, BitConverter.ToInt32(bytes, 160));
@@ -252,7 +252,7 @@ public sealed unsafe class DomainTests : IDisposable
             Assert.InRange(domain.SyncCalls, 1, threads * rounds);
         }
 
-        byte[] file = File.ReadAllBytes(Path.Combine(_directory, "pool"));
+        byte[] file = TestFiles.ReadAllBytes(Path.Combine(_directory, "pool"));
         for (int t = 0; t < threads; t++)
         {
             Assert.Equal(rounds, BitConverter.ToInt64(file, t * 4096));

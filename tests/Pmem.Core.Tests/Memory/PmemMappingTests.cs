@@ -53,7 +53,7 @@ public sealed unsafe class PmemMappingTests : IDisposable
     [Fact]
     public void Positive_length_without_create_maps_a_prefix_of_the_file()
     {
-        File.WriteAllBytes(FilePath(), new byte[10_000]);
+        TestFiles.WriteAllBytes(FilePath(), new byte[10_000]);
         using var mapping = PmemMapping.Map(FilePath(), 4096);
         Assert.Equal(4096, mapping.Length);
     }
@@ -72,10 +72,10 @@ public sealed unsafe class PmemMappingTests : IDisposable
     [Fact]
     public void Exclusive_create_of_an_existing_file_throws_and_keeps_the_file()
     {
-        File.WriteAllBytes(FilePath(), [1, 2, 3]);
+        TestFiles.WriteAllBytes(FilePath(), [1, 2, 3]);
         var e = Assert.Throws<PmemFileExistsException>(() => PmemMapping.Map(FilePath(), 4096, MapFlags.Create | MapFlags.Exclusive));
         Assert.Equal(17, e.ErrorCode);
-        Assert.Equal([1, 2, 3], File.ReadAllBytes(FilePath()));
+        Assert.Equal([1, 2, 3], TestFiles.ReadAllBytes(FilePath()));
     }
 
     [Fact]
@@ -113,7 +113,7 @@ public sealed unsafe class PmemMappingTests : IDisposable
     [Fact]
     public void Length_larger_than_the_file_without_create_throws_and_leaves_the_file_alone()
     {
-        File.WriteAllBytes(FilePath(), new byte[100]);
+        TestFiles.WriteAllBytes(FilePath(), new byte[100]);
         var e = Assert.Throws<PmemIOException>(() => PmemMapping.Map(FilePath(), 4096));
         Assert.Contains("100 bytes", e.Message);
         Assert.Equal(100, new FileInfo(FilePath()).Length);
@@ -122,7 +122,7 @@ public sealed unsafe class PmemMappingTests : IDisposable
     [Fact]
     public void Empty_file_without_length_throws()
     {
-        File.WriteAllBytes(FilePath(), []);
+        TestFiles.WriteAllBytes(FilePath(), []);
         Assert.Throws<PmemIOException>(() => PmemMapping.Map(FilePath()));
     }
 
@@ -146,7 +146,7 @@ public sealed unsafe class PmemMappingTests : IDisposable
     [Fact]
     public void Failed_create_of_an_existing_file_keeps_that_file()
     {
-        File.WriteAllBytes(FilePath(), [9]);
+        TestFiles.WriteAllBytes(FilePath(), [9]);
         Assert.ThrowsAny<PmemIOException>(() => PmemMapping.Map(FilePath(), 4096, MapFlags.Create, reserve: 1L << 62));
         Assert.True(File.Exists(FilePath()));
     }
@@ -155,7 +155,7 @@ public sealed unsafe class PmemMappingTests : IDisposable
     public void Read_only_file_throws_access_denied()
     {
         string path = FilePath("readonly");
-        File.WriteAllBytes(path, new byte[4096]);
+        TestFiles.WriteAllBytes(path, new byte[4096]);
         bool immutable = false;
         if (Environment.UserName == "root" || Environment.IsPrivilegedProcess)
         {
@@ -203,7 +203,7 @@ public sealed unsafe class PmemMappingTests : IDisposable
     [Fact]
     public void Create_on_an_existing_file_sets_it_to_the_new_length_as_libpmem_does()
     {
-        File.WriteAllBytes(FilePath(), new byte[100]);
+        TestFiles.WriteAllBytes(FilePath(), new byte[100]);
         using var mapping = PmemMapping.Map(FilePath(), 8192, MapFlags.Create);
         Assert.Equal(8192, new FileInfo(FilePath()).Length);
     }

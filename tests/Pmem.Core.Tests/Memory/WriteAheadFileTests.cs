@@ -190,7 +190,7 @@ public sealed class WriteAheadFileTests : IDisposable
     [Fact]
     public void A_file_that_is_not_a_write_ahead_log_is_refused_with_its_path()
     {
-        File.WriteAllBytes(LogPath, new byte[8192]);
+        TestFiles.WriteAllBytes(LogPath, new byte[8192]);
         var refused = Assert.Throws<InvalidDataException>(() => WriteAheadFile.Open(LogPath, 0, writable: false));
         Assert.Contains(LogPath, refused.Message);
 

@@ -66,7 +66,7 @@ public sealed class BackupFreeSpaceTests : IDisposable
 
         // The pieces at a free span's edges are copied whole (they hold live bytes too); the rest of it is left out.
         var marker = Encoding.Unicode.GetBytes(Freed); // strings are stored as UTF-16
-        var (inPool, inBackup) = (Occurrences(File.ReadAllBytes(path), marker), Occurrences(File.ReadAllBytes(result.Destination), marker));
+        var (inPool, inBackup) = (Occurrences(TestFiles.ReadAllBytes(path), marker), Occurrences(TestFiles.ReadAllBytes(result.Destination), marker));
         Assert.True(inPool >= 6 * (LargeString / Freed.Length) * 9 / 10, $"the pool should still hold the freed strings' bytes ({inPool})");
         Assert.True(inBackup < inPool / 4, $"the backup holds {inBackup} of the {inPool} pieces of freed strings the pool holds");
         Assert.Equal(new FileInfo(path).Length, new FileInfo(result.Destination).Length);

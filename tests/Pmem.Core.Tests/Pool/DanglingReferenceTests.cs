@@ -262,15 +262,15 @@ public sealed class DanglingReferenceTests : IDisposable
             Assert.NotEqual(0, BlockGeneration.OfReference(pool.Domain.Read<long>(root.Offset)));
         }
 
-        File.WriteAllBytes(PoolPath, AsVersion5(File.ReadAllBytes(PoolPath)));
-        var before = File.ReadAllBytes(PoolPath);
+        TestFiles.WriteAllBytes(PoolPath, AsVersion5(TestFiles.ReadAllBytes(PoolPath)));
+        var before = TestFiles.ReadAllBytes(PoolPath);
         using (var readOnly = PersistentPool.OpenReadOnly(PoolPath, LayoutName))
         {
             Assert.Equal(5u, readOnly.FormatVersion);
             Assert.Equal(11, readOnly.Root<Ledger>().First!.Balance);
         }
 
-        Assert.Equal(before, File.ReadAllBytes(PoolPath)); // read-only: nothing written
+        Assert.Equal(before, TestFiles.ReadAllBytes(PoolPath)); // read-only: nothing written
 
         using var upgraded = PersistentPool.Open(PoolPath, LayoutName);
         Assert.Equal(PoolLayout.UpgradeVersion, upgraded.FormatVersion);

@@ -90,9 +90,9 @@ public sealed class PoolFileTests : IDisposable
         var path = PoolPath();
         var bytes = new byte[1 << 20];
         new Random(5).NextBytes(bytes);
-        File.WriteAllBytes(path, bytes);
+        TestFiles.WriteAllBytes(path, bytes);
         Assert.Throws<PoolCorruptedException>(() => PersistentPool.Open(path, "files"));
-        Assert.Equal(bytes, File.ReadAllBytes(path));
+        Assert.Equal(bytes, TestFiles.ReadAllBytes(path));
         PersistentPool.Create(PoolPath("other.pool"), "files", 8 << 20).Dispose(); // the failed open released everything
     }
 
@@ -101,9 +101,9 @@ public sealed class PoolFileTests : IDisposable
     {
         var path = PoolPath();
         PersistentPool.Create(path, "files", 8 << 20).Dispose();
-        var before = File.ReadAllBytes(path);
+        var before = TestFiles.ReadAllBytes(path);
         Assert.Throws<PoolLayoutMismatchException>(() => PersistentPool.Open(path, "other"));
-        Assert.Equal(before, File.ReadAllBytes(path));
+        Assert.Equal(before, TestFiles.ReadAllBytes(path));
         PersistentPool.Open(path, "files").Dispose();
     }
 

@@ -129,15 +129,15 @@ public sealed class WriteAheadLogTests : IDisposable
             }
 
             var imagePath = PoolPath($"image{image}.pool");
-            File.WriteAllBytes(imagePath, bytes);
-            File.WriteAllBytes(PersistentPool.WriteAheadLogPath(imagePath), log);
+            TestFiles.WriteAllBytes(imagePath, bytes);
+            TestFiles.WriteAllBytes(PersistentPool.WriteAheadLogPath(imagePath), log);
             var before = XxHash3.HashToUInt64(bytes);
             using (var readOnly = PersistentPool.OpenReadOnly(imagePath, "wal"))
             {
                 Assert.Equal(states[^1], Balances(readOnly));
             }
 
-            Assert.Equal(before, XxHash3.HashToUInt64(File.ReadAllBytes(imagePath)));
+            Assert.Equal(before, XxHash3.HashToUInt64(TestFiles.ReadAllBytes(imagePath)));
             using var recovered = PersistentPool.Open(imagePath, "wal");
             Assert.Equal(states[^1], Balances(recovered));
             Assert.Equal(400, recovered.RecoveredTransactions);
@@ -169,8 +169,8 @@ public sealed class WriteAheadLogTests : IDisposable
         }
 
         var imagePath = PoolPath($"damaged-{damaged}.pool");
-        File.WriteAllBytes(imagePath, atOpen);
-        File.WriteAllBytes(PersistentPool.WriteAheadLogPath(imagePath), log);
+        TestFiles.WriteAllBytes(imagePath, atOpen);
+        TestFiles.WriteAllBytes(PersistentPool.WriteAheadLogPath(imagePath), log);
         return (imagePath, states);
     }
 
@@ -190,12 +190,12 @@ public sealed class WriteAheadLogTests : IDisposable
         // Record 20 of 50 damaged: the log holds commits 30 past the last one replayed, more than the eight lanes' committers could have left
         // waiting behind a torn one, so it was durable once: stopping there would drop committed transfers.
         var (image, _) = LogWithDamagedRecord(20);
-        var before = (File.ReadAllBytes(image), File.ReadAllBytes(PersistentPool.WriteAheadLogPath(image)));
+        var before = (TestFiles.ReadAllBytes(image), TestFiles.ReadAllBytes(PersistentPool.WriteAheadLogPath(image)));
         var refused = Assert.Throws<PoolCorruptedException>(() => PersistentPool.Open(image, "wal"));
         Assert.Contains("30 past the last one replayed", refused.Message);
         Assert.Throws<PoolCorruptedException>(() => PersistentPool.OpenReadOnly(image, "wal"));
-        Assert.Equal(before.Item1, File.ReadAllBytes(image));
-        Assert.Equal(before.Item2, File.ReadAllBytes(PersistentPool.WriteAheadLogPath(image)));
+        Assert.Equal(before.Item1, TestFiles.ReadAllBytes(image));
+        Assert.Equal(before.Item2, TestFiles.ReadAllBytes(PersistentPool.WriteAheadLogPath(image)));
     }
 
     [Theory]
@@ -207,17 +207,17 @@ public sealed class WriteAheadLogTests : IDisposable
         // Commits R + 1 … R + 50 lie in the log from the header's position on: an R raised by damage would skip the
         // first ones (all of them at +50) as if a checkpoint had applied them (found by the wrapped-log fuzzer).
         var (image, _) = LogWithDamagedRecord(int.MaxValue);
-        var pool = File.ReadAllBytes(image);
+        var pool = TestFiles.ReadAllBytes(image);
         var retired = BitConverter.ToInt64(pool, PoolLayout.RetiredThroughOffset);
         BitConverter.TryWriteBytes(pool.AsSpan(PoolLayout.RetiredThroughOffset), retired + raisedBy);
-        File.WriteAllBytes(image, pool);
-        var log = File.ReadAllBytes(PersistentPool.WriteAheadLogPath(image));
+        TestFiles.WriteAllBytes(image, pool);
+        var log = TestFiles.ReadAllBytes(PersistentPool.WriteAheadLogPath(image));
 
         var refused = Assert.Throws<PoolCorruptedException>(() => PersistentPool.Open(image, "wal"));
         Assert.Contains($"is commit {retired + 1}, but the header's retirement watermark R is {retired + raisedBy}", refused.Message);
         Assert.Throws<PoolCorruptedException>(() => PersistentPool.OpenReadOnly(image, "wal"));
-        Assert.Equal(pool, File.ReadAllBytes(image));
-        Assert.Equal(log, File.ReadAllBytes(PersistentPool.WriteAheadLogPath(image)));
+        Assert.Equal(pool, TestFiles.ReadAllBytes(image));
+        Assert.Equal(log, TestFiles.ReadAllBytes(PersistentPool.WriteAheadLogPath(image)));
     }
 
     [Fact]
@@ -226,16 +226,16 @@ public sealed class WriteAheadLogTests : IDisposable
         // Recovery makes R cover the replayed commits, then ends the log; a crash between the two leaves the log active.
         // R moves with the position, as at a checkpoint, so the next replay starts past the records R covers.
         var (image, states) = LogWithDamagedRecord(int.MaxValue);
-        var life = BitConverter.ToUInt64(File.ReadAllBytes(image), PoolLayout.WriteAheadLifeOffset);
+        var life = BitConverter.ToUInt64(TestFiles.ReadAllBytes(image), PoolLayout.WriteAheadLifeOffset);
         using (var recovered = PersistentPool.Open(image, "wal"))
         {
             Assert.Equal(50, recovered.RecoveredTransactions);
         }
 
-        var pool = File.ReadAllBytes(image);
+        var pool = TestFiles.ReadAllBytes(image);
         Assert.Equal(0UL, BitConverter.ToUInt64(pool, PoolLayout.WriteAheadLifeOffset)); // ended: put it back
         BitConverter.TryWriteBytes(pool.AsSpan(PoolLayout.WriteAheadLifeOffset), life);
-        File.WriteAllBytes(image, pool);
+        TestFiles.WriteAllBytes(image, pool);
 
         using var reopened = PersistentPool.Open(image, "wal");
         Assert.Equal(states[^1], Balances(reopened));
@@ -257,8 +257,8 @@ public sealed class WriteAheadLogTests : IDisposable
         }
 
         var imagePath = PoolPath("after-set.pool");
-        File.WriteAllBytes(imagePath, final);
-        File.WriteAllBytes(PersistentPool.WriteAheadLogPath(imagePath), log);
+        TestFiles.WriteAllBytes(imagePath, final);
+        TestFiles.WriteAllBytes(PersistentPool.WriteAheadLogPath(imagePath), log);
         using var recovered = PersistentPool.Open(imagePath, "wal");
         Assert.Equal([5, 1_010, 990, 1_010], Balances(recovered)[..4]);
     }
@@ -308,8 +308,8 @@ public sealed class WriteAheadLogTests : IDisposable
         }
 
         var imagePath = PoolPath("wrapped.pool");
-        File.WriteAllBytes(imagePath, final);
-        File.WriteAllBytes(PersistentPool.WriteAheadLogPath(imagePath), log);
+        TestFiles.WriteAllBytes(imagePath, final);
+        TestFiles.WriteAllBytes(PersistentPool.WriteAheadLogPath(imagePath), log);
         using (var readOnly = PersistentPool.OpenReadOnly(imagePath, "wal"))
         {
             Assert.Equal(expected, Balances(readOnly));
@@ -342,8 +342,8 @@ public sealed class WriteAheadLogTests : IDisposable
         }
 
         var imagePath = PoolPath("threads.pool");
-        File.WriteAllBytes(imagePath, atOpen);
-        File.WriteAllBytes(PersistentPool.WriteAheadLogPath(imagePath), log);
+        TestFiles.WriteAllBytes(imagePath, atOpen);
+        TestFiles.WriteAllBytes(PersistentPool.WriteAheadLogPath(imagePath), log);
         using var recovered = PersistentPool.Open(imagePath, "wal");
         var expected = Enumerable.Range(0, Accounts).Select(i => i % 2 == 0 ? 1_000L - PerThread : 1_000L + PerThread);
         Assert.Equal(expected, Balances(recovered));
@@ -361,10 +361,10 @@ public sealed class WriteAheadLogTests : IDisposable
         }
 
         var imagePath = PoolPath("lost-log.pool");
-        File.WriteAllBytes(imagePath, image);
+        TestFiles.WriteAllBytes(imagePath, image);
         var refused = Assert.Throws<PoolCorruptedException>(() => PersistentPool.Open(imagePath, "wal"));
         Assert.Contains(PersistentPool.WriteAheadLogPath(imagePath), refused.Message);
-        Assert.Equal(image, File.ReadAllBytes(imagePath));
+        Assert.Equal(image, TestFiles.ReadAllBytes(imagePath));
         Assert.False(File.Exists(PersistentPool.WriteAheadLogPath(imagePath)));
     }
 
@@ -377,11 +377,11 @@ public sealed class WriteAheadLogTests : IDisposable
             pool.Root<Account>().Balance = 7;
         }
 
-        File.WriteAllBytes(path, OlderFormat.AsVersion(File.ReadAllBytes(path), 8));
-        var before = File.ReadAllBytes(path);
+        TestFiles.WriteAllBytes(path, OlderFormat.AsVersion(TestFiles.ReadAllBytes(path), 8));
+        var before = TestFiles.ReadAllBytes(path);
         var refused = Assert.Throws<NotSupportedException>(() => PersistentPool.Open(path, "wal", Ahead));
         Assert.Contains("format 8", refused.Message);
-        Assert.Equal(before, File.ReadAllBytes(path));
+        Assert.Equal(before, TestFiles.ReadAllBytes(path));
         Assert.False(File.Exists(PersistentPool.WriteAheadLogPath(path)));
         using var plain = PersistentPool.Open(path, "wal");
         Assert.Equal(7, plain.Root<Account>().Balance);
@@ -413,8 +413,8 @@ public sealed class WriteAheadLogTests : IDisposable
         }
 
         var imagePath = PoolPath("grown.pool");
-        File.WriteAllBytes(imagePath, image);
-        File.WriteAllBytes(PersistentPool.WriteAheadLogPath(imagePath), log);
+        TestFiles.WriteAllBytes(imagePath, image);
+        TestFiles.WriteAllBytes(PersistentPool.WriteAheadLogPath(imagePath), log);
         using var recovered = PersistentPool.Open(imagePath, "wal");
         var restored = recovered.Root<Registry>().Accounts;
         Assert.Equal(count, restored.Count);

@@ -194,7 +194,7 @@ internal sealed class FuzzCase(string name, string damage, byte[] bytes, string?
     {
         if (file is not null)
         {
-            File.WriteAllBytes(file, image);
+            TestFiles.WriteAllBytes(file, image);
             ReadOnly(image);
         }
 
@@ -210,7 +210,7 @@ internal sealed class FuzzCase(string name, string damage, byte[] bytes, string?
                 Fail("open", e);
             }
 
-            var after = domain is null ? File.ReadAllBytes(file!) : domain.GetSpan(0, (int)domain.Length).ToArray();
+            var after = domain is null ? TestFiles.ReadAllBytes(file!) : domain.GetSpan(0, (int)domain.Length).ToArray();
             if (!after.AsSpan().SequenceEqual(image))
             {
                 var first = after.AsSpan().CommonPrefixLength(image);
@@ -241,7 +241,7 @@ internal sealed class FuzzCase(string name, string damage, byte[] bytes, string?
             // a documented refusal: fine
         }
 
-        var after = File.ReadAllBytes(file!);
+        var after = TestFiles.ReadAllBytes(file!);
         if (!after.AsSpan().SequenceEqual(image))
         {
             Fail("read-only open changed the file", new InvalidDataException($"byte {after.AsSpan().CommonPrefixLength(image)} changed"));

@@ -79,7 +79,7 @@ internal static class FuzzPools
                 Log.ClearedLogs.ResealLast(killed); // killed before its last commit cleared its log
             }
 
-            seeds.Add(Seed($"{tag}-closed", File.ReadAllBytes(path), expectLogs: false));
+            seeds.Add(Seed($"{tag}-closed", TestFiles.ReadAllBytes(path), expectLogs: false));
             seeds.Add(Seed($"{tag}-killed", killed, expectLogs: true));
             File.Delete(path);
             var crashes = CrashImages(mode);

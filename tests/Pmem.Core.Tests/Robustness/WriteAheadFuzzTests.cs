@@ -96,8 +96,8 @@ public sealed class WriteAheadFuzzTests : IDisposable
 
             var (pool, log, damage, firstDamaged) = Damage(crashed, new Random(n));
             var path = PathOf($"case-{n}.pool");
-            File.WriteAllBytes(path, pool);
-            File.WriteAllBytes(PersistentPool.WriteAheadLogPath(path), log);
+            TestFiles.WriteAllBytes(path, pool);
+            TestFiles.WriteAllBytes(PersistentPool.WriteAheadLogPath(path), log);
             var outcome = Run(path, pool, log, crashed.States);
             switch (outcome)
             {
@@ -153,7 +153,7 @@ public sealed class WriteAheadFuzzTests : IDisposable
             return new Outcome(null, $"read-only open threw {e.GetType().Name}: {e.Message}");
         }
 
-        if (XxHash3.HashToUInt64(File.ReadAllBytes(path)) != poolHash || XxHash3.HashToUInt64(File.ReadAllBytes(logPath)) != logHash)
+        if (XxHash3.HashToUInt64(TestFiles.ReadAllBytes(path)) != poolHash || XxHash3.HashToUInt64(TestFiles.ReadAllBytes(logPath)) != logHash)
         {
             return new Outcome(null, "a read-only open changed a file");
         }
@@ -170,7 +170,7 @@ public sealed class WriteAheadFuzzTests : IDisposable
         }
         catch (PoolCorruptedException)
         {
-            if (XxHash3.HashToUInt64(File.ReadAllBytes(path)) != poolHash || XxHash3.HashToUInt64(File.ReadAllBytes(logPath)) != logHash)
+            if (XxHash3.HashToUInt64(TestFiles.ReadAllBytes(path)) != poolHash || XxHash3.HashToUInt64(TestFiles.ReadAllBytes(logPath)) != logHash)
             {
                 return new Outcome(null, "a refused open changed a file");
             }

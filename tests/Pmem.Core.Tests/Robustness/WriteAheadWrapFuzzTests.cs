@@ -202,8 +202,8 @@ public sealed class WriteAheadWrapFuzzTests : IDisposable
             BitConverter.TryWriteBytes(pool.AsSpan(PoolLayout.WriteAheadStartOffset), start ?? crashed.Start);
             BitConverter.TryWriteBytes(pool.AsSpan(PoolLayout.RetiredThroughOffset), retired ?? crashed.Retired);
             var path = PathOf($"case-{n}.pool");
-            File.WriteAllBytes(path, pool);
-            File.WriteAllBytes(PersistentPool.WriteAheadLogPath(path), log);
+            TestFiles.WriteAllBytes(path, pool);
+            TestFiles.WriteAllBytes(PersistentPool.WriteAheadLogPath(path), log);
             var what = $"case {n}, crash {n % crashes.Length} ({damage}; {pages})";
             switch (Run(path, pool, log, crashed))
             {
@@ -266,7 +266,7 @@ public sealed class WriteAheadWrapFuzzTests : IDisposable
     {
         var logPath = PersistentPool.WriteAheadLogPath(path);
         var hashes = (XxHash3.HashToUInt64(pool), XxHash3.HashToUInt64(log));
-        bool Unchanged() => (XxHash3.HashToUInt64(File.ReadAllBytes(path)), XxHash3.HashToUInt64(File.ReadAllBytes(logPath))) == hashes;
+        bool Unchanged() => (XxHash3.HashToUInt64(TestFiles.ReadAllBytes(path)), XxHash3.HashToUInt64(TestFiles.ReadAllBytes(logPath))) == hashes;
         var readOnly = OpenOnce(() => PersistentPool.OpenReadOnly(path, "wal"), crashed);
         if (readOnly.Problem is { } readOnlyProblem)
         {

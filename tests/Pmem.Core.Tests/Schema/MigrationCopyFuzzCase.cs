@@ -34,7 +34,7 @@ public sealed partial class MigrationCopyFuzzTests
         private void RunCase()
         {
             Step = "write";
-            File.WriteAllBytes(file, bytes);
+            TestFiles.WriteAllBytes(file, bytes);
             var inode = Inode(file);
             var copy = PersistentPool.MigrationCopyPath(file);
             PersistentPool pool;
@@ -136,7 +136,7 @@ public sealed partial class MigrationCopyFuzzTests
         private void OriginalChecks(PoolCheckReport migrated)
         {
             var original = file + ".original";
-            File.WriteAllBytes(original, bytes);
+            TestFiles.WriteAllBytes(original, bytes);
             try
             {
                 using var pool = PersistentPool.OpenReadOnly(original, SchemaEvolutionTests.Layout, new PoolOpenOptions { Types = [PersonV1.PersistentType] });
@@ -181,7 +181,7 @@ public sealed partial class MigrationCopyFuzzTests
                 Fail("refusal", $"a refused open replaced the file (inode {inode} → {now}; {e.GetType().Name}: {Short(e.Message)})");
             }
 
-            var after = File.ReadAllBytes(file);
+            var after = TestFiles.ReadAllBytes(file);
             if (after.AsSpan().SequenceEqual(bytes))
             {
                 return;

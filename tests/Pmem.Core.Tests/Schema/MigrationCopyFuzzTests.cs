@@ -178,7 +178,7 @@ public sealed partial class MigrationCopyFuzzTests : IDisposable
             offsets = [.. pool.Root<Directory<PersonV1>>().People.Select(person => person!.Offset)];
         }
 
-        var image = File.ReadAllBytes(path);
+        var image = TestFiles.ReadAllBytes(path);
         File.Delete(path);
         return new Template(new FuzzSeed(name, image, Regions(image, options.LaneCount, options.LaneSize, offsets)), options.LaneCount, options.LaneSize, people);
     }
@@ -187,7 +187,7 @@ public sealed partial class MigrationCopyFuzzTests : IDisposable
     private void MigratesUndamaged(Template template)
     {
         var path = Path.Combine(_directory, $"undamaged-{template.Seed.Name}.pool");
-        File.WriteAllBytes(path, template.Seed.Image);
+        TestFiles.WriteAllBytes(path, template.Seed.Image);
         var inode = Inode(path);
         using (var pool = PersistentPool.Open(path, SchemaEvolutionTests.Layout, SchemaEvolutionTests.V2))
         {

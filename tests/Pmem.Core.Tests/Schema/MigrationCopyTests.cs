@@ -157,7 +157,7 @@ public sealed class MigrationCopyTests : IDisposable
     {
         var path = NewV1Pool();
         var leftover = PersistentPool.MigrationCopyPath(path);
-        File.WriteAllBytes(leftover, new byte[12345]); // a copy a kill cut short
+        TestFiles.WriteAllBytes(leftover, new byte[12345]); // a copy a kill cut short
 
         using (var pool = PersistentPool.Open(path, SchemaEvolutionTests.Layout, SchemaEvolutionTests.V2))
         {

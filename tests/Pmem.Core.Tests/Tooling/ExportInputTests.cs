@@ -94,10 +94,10 @@ public sealed class ExportInputTests : IDisposable
     {
         var json = SmallExport();
         var target = PathOf("small.pool"); // the source itself
-        var before = File.ReadAllBytes(target);
+        var before = TestFiles.ReadAllBytes(target);
 
         Assert.Throws<IOException>(() => PoolExport.Import(new MemoryStream(Encoding.UTF8.GetBytes(json)), target));
-        Assert.Equal(before, File.ReadAllBytes(target));
+        Assert.Equal(before, TestFiles.ReadAllBytes(target));
     }
 
     [Fact]

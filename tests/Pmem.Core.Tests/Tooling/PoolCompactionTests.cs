@@ -72,7 +72,7 @@ public sealed class PoolCompactionTests : IDisposable
             before = DescribeRegistry(pool);
         }
 
-        File.WriteAllBytes(path, OlderFormat.AsVersion(File.ReadAllBytes(path), version));
+        TestFiles.WriteAllBytes(path, OlderFormat.AsVersion(TestFiles.ReadAllBytes(path), version));
         var result = PoolCompaction.Compact(path, LayoutName);
 
         using (var compacted = PersistentPool.Open(path, LayoutName, new PoolOpenOptions { MaxSize = 64 << 20 }))
@@ -237,7 +237,7 @@ public sealed class PoolCompactionTests : IDisposable
             pool.Root<Account>().Owner = "kept";
         }
 
-        File.WriteAllBytes(PoolCompaction.TemporaryPath(path), new byte[12345]);
+        TestFiles.WriteAllBytes(PoolCompaction.TemporaryPath(path), new byte[12345]);
         PoolCompaction.Compact(path, LayoutName);
 
         Assert.False(File.Exists(PoolCompaction.TemporaryPath(path)));
@@ -256,10 +256,10 @@ public sealed class PoolCompactionTests : IDisposable
             pool.Domain.WriteDurable(ledger.Offset + 8, ledger.First.Offset + 64 * 1000); // Second: into a free block
         }
 
-        var bytes = File.ReadAllBytes(path);
+        var bytes = TestFiles.ReadAllBytes(path);
         var error = Assert.Throws<PoolCorruptedException>(() => PoolCompaction.Compact(path, LayoutName));
         Assert.Contains("repair", error.Message);
-        Assert.Equal(bytes, File.ReadAllBytes(path));
+        Assert.Equal(bytes, TestFiles.ReadAllBytes(path));
         Assert.False(File.Exists(PoolCompaction.TemporaryPath(path)));
     }
 
@@ -267,7 +267,7 @@ public sealed class PoolCompactionTests : IDisposable
     public void Foreign_and_missing_files_are_refused()
     {
         var path = PoolPath("foreign.bin");
-        File.WriteAllBytes(path, Encoding.UTF8.GetBytes(new string('z', 100_000)));
+        TestFiles.WriteAllBytes(path, Encoding.UTF8.GetBytes(new string('z', 100_000)));
         Assert.Throws<PoolCorruptedException>(() => PoolCompaction.Compact(path, LayoutName));
         Assert.Equal(100_000, new FileInfo(path).Length);
         Assert.Throws<PmemFileNotFoundException>(() => PoolCompaction.Compact(PoolPath("missing.pool"), LayoutName));

@@ -50,13 +50,13 @@ public sealed class PoolRepairTests : IDisposable
     public void A_dry_run_lists_every_action_and_leaves_the_file_byte_identical()
     {
         var path = DamagedPool(out var ledger, out var dangling, out var leaked);
-        var original = File.ReadAllBytes(path);
+        var original = TestFiles.ReadAllBytes(path);
 
         var result = PoolRepair.Run(path, LayoutName, apply: false, tempDirectory: _directory.FullName);
 
         Assert.False(result.Applied);
         Assert.Null(result.BackupPath);
-        Assert.Equal(original, File.ReadAllBytes(path));
+        Assert.Equal(original, TestFiles.ReadAllBytes(path));
         Assert.Single(_directory.GetFiles()); // the private copy is gone
         var actions = result.Actions.Select(a => (a.Kind, a.Type)).ToList();
         Assert.Contains(("null-reference", "Tests.Ledger"), actions); // Second
@@ -72,13 +72,13 @@ public sealed class PoolRepairTests : IDisposable
     public void Apply_backs_the_pool_up_then_fixes_it_and_the_check_is_clean()
     {
         var path = DamagedPool(out _, out _, out _);
-        var original = File.ReadAllBytes(path);
+        var original = TestFiles.ReadAllBytes(path);
         var dryRun = PoolRepair.Run(path, LayoutName, apply: false, tempDirectory: _directory.FullName);
 
         var result = PoolRepair.Run(path, LayoutName, apply: true);
 
         Assert.True(result.Applied);
-        Assert.Equal(original, File.ReadAllBytes(result.BackupPath!));
+        Assert.Equal(original, TestFiles.ReadAllBytes(result.BackupPath!));
         Assert.Equal(dryRun.Actions, result.Actions);
         using var pool = PersistentPool.Open(path, LayoutName);
         var report = pool.Check();
