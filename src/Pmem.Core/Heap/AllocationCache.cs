@@ -37,6 +37,9 @@ internal sealed class AllocationCache
     /// <summary>Most freed blocks kept per size class: two of the largest batches.</summary>
     public const int FreedCapacity = 2 * MaxBatch;
 
+    private readonly Thread _owner = Thread.CurrentThread; // a cache is made by the thread that uses it
+    private int _givenBack; // 1 once every block went back for good (GiveBackOnce or the finalizer): no second time
+
     public AllocationCache(PoolHeap heap, int typeIndexCount)
     {
         _heap = heap;
@@ -45,7 +48,36 @@ internal sealed class AllocationCache
     }
 
     // The finalizer changes only volatile state (the pool may be closing): an emptied run stays a run until reused.
-    ~AllocationCache() => ReturnAll(0, mayReturnRuns: false);
+    ~AllocationCache()
+    {
+        if (Interlocked.Exchange(ref _givenBack, 1) == 0)
+        {
+            ReturnAll(0, mayReturnRuns: false);
+        }
+    }
+
+    /// <summary>True once every block went back for good (<see cref="GiveBackOnce"/> or the finalizer).</summary>
+    public bool GivenBack => Volatile.Read(ref _givenBack) != 0;
+
+    /// <summary>True once the thread that used this cache has ended: nothing will take from it or add to it again.</summary>
+    public bool OwnerEnded => !_owner.IsAlive;
+
+    /// <summary>
+    /// Gives every block back to the heap for good, once (whoever comes second, this or the finalizer, does nothing):
+    /// when the owner moves to another pool, or, after it has ended, when the pool runs out of space.
+    /// </summary>
+    /// <returns>True when this call gave the blocks back.</returns>
+    public bool GiveBackOnce(bool mayReturnRuns)
+    {
+        if (Interlocked.Exchange(ref _givenBack, 1) != 0)
+        {
+            return false;
+        }
+
+        ReturnAll(0, mayReturnRuns);
+        GC.SuppressFinalize(this);
+        return true;
+    }
 
     public PoolHeap Heap => _heap;
 

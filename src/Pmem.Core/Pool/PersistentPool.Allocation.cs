@@ -14,6 +14,9 @@ public sealed partial class PersistentPool
         return cache.TryTake(typeIndex, out var block) ? block : PrepareBatch(cache, typeIndex, size);
     }
 
+    // Every thread's cache for this pool, weakly (a cache whose thread ended is still finalized when collected).
+    private readonly List<WeakReference<AllocationCache>> _threadCaches = [];
+
     /// <summary>The calling thread's allocation cache for this pool (for tests).</summary>
     internal AllocationCache ThreadAllocationCache => AllocationCacheOfThisThread();
 
@@ -30,17 +33,50 @@ public sealed partial class PersistentPool
 
     private AllocationCache SwitchAllocationCache(AllocationCache? previous)
     {
-        if (previous is not null)
-        {
-            // The thread moves to another pool: its prepared blocks go back, in volatile state only (nothing was
-            // logged, and the other pool may be closed).
-            previous.ReturnAll(0, mayReturnRuns: false);
-            GC.SuppressFinalize(previous);
-        }
+        // The thread moves to another pool: its prepared blocks go back, in volatile state only (nothing was logged,
+        // and the other pool may be closed).
+        previous?.GiveBackOnce(mayReturnRuns: false);
 
         var cache = new AllocationCache(_heap, TypeTable.IndexCount);
+        lock (_threadCaches)
+        {
+            _threadCaches.RemoveAll(entry => !entry.TryGetTarget(out var kept) || kept.GivenBack);
+            _threadCaches.Add(new WeakReference<AllocationCache>(cache));
+        }
+
         t_allocationCache = cache;
         return cache;
+    }
+
+    /// <summary>
+    /// With no room left: gives back the blocks that threads which have ended still keep in their caches (prepared and
+    /// freed ones, up to a few dozen per size class each), which would otherwise wait for the caches' finalizers, that
+    /// is, for a full garbage collection, which a program that allocates little may not see for a long time.
+    /// </summary>
+    /// <returns>True when some were given back (worth trying again).</returns>
+    private bool GiveBackEndedThreadsBlocks()
+    {
+        var given = false;
+        lock (_threadCaches)
+        {
+            _threadCaches.RemoveAll(entry =>
+            {
+                if (!entry.TryGetTarget(out var cache) || cache.GivenBack)
+                {
+                    return true;
+                }
+
+                if (!cache.OwnerEnded)
+                {
+                    return false;
+                }
+
+                given |= cache.HoldsBlocks & cache.GiveBackOnce(mayReturnRuns: true);
+                return true;
+            });
+        }
+
+        return given;
     }
 
     /// <summary>
@@ -64,10 +100,10 @@ public sealed partial class PersistentPool
             {
                 // The blocks this thread freed make a batch of their own.
             }
-            catch (PoolOutOfSpaceException) when (cache.HoldsBlocks)
+            catch (PoolOutOfSpaceException) when (cache.HoldsBlocks | GiveBackEndedThreadsBlocks())
             {
-                // Blocks this thread prepared for other types, or freed, may be the last free ones: give them back and
-                // try again.
+                // Blocks this thread prepared for other types, or freed, may be the last free ones (with those ended
+                // threads kept): give them back and try again.
                 cache.ReturnAll(0);
                 count = _heap.ReserveMany(size, batch, out freedThrough);
             }
@@ -135,9 +171,9 @@ public sealed partial class PersistentPool
         {
             return _heap.Reserve(size, cache);
         }
-        catch (PoolOutOfSpaceException) when (cache.HoldsBlocks)
+        catch (PoolOutOfSpaceException) when (cache.HoldsBlocks | GiveBackEndedThreadsBlocks())
         {
-            cache.ReturnAll(0); // blocks this thread keeps may be the last free ones
+            cache.ReturnAll(0); // blocks this thread keeps, or ended threads kept, may be the last free ones
             return _heap.Reserve(size, cache);
         }
     }

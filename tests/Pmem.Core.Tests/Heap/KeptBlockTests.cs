@@ -203,6 +203,61 @@ public sealed class KeptBlockTests
     }
 
     [Fact]
+    public void A_full_pool_takes_back_what_an_ended_thread_kept_without_waiting_for_its_finalizer()
+    {
+        static int Fill(PersistentPool pool)
+        {
+            var count = 0;
+            try
+            {
+                while (true)
+                {
+                    pool.New<Account>();
+                    count++;
+                }
+            }
+            catch (PoolOutOfSpaceException)
+            {
+                return count;
+            }
+        }
+
+        using var alone = NewPool();
+        var capacity = Fill(alone);
+
+        // A thread allocates two accounts (preparing a batch) and deletes one (keeping its block), then ends. Its cache
+        // stays reachable here, as one may for long in a program that rarely collects: no finalizer gives it back.
+        using var pool = NewPool();
+        AllocationCache? ended = null;
+        var helper = new Thread(() =>
+        {
+            Account first, second;
+            using (var tx = pool.BeginTransaction())
+            {
+                (first, second) = (pool.New<Account>(), pool.New<Account>());
+                tx.Commit();
+            }
+
+            pool.Delete(second);
+            first.Balance = 1;
+            ended = pool.ThreadAllocationCache;
+        });
+        helper.Start();
+        helper.Join();
+        Assert.True(ended!.HoldsBlocks);
+
+        Assert.Equal(capacity - 1, Fill(pool)); // every block but the helper's live account
+        Assert.True(ended.GivenBack);
+        Assert.False(ended.HoldsBlocks);
+        Exception? error = null;
+        var other = new Thread(() => error = Record.Exception(() => pool.New<Account>()));
+        other.Start();
+        other.Join();
+        Assert.IsType<PoolOutOfSpaceException>(error);
+        Assert.True(pool.Check().IsConsistent);
+    }
+
+    [Fact]
     public void Freeing_after_a_reopen_before_any_allocation_reuses_the_block_once()
     {
         var pool = NewPool();
