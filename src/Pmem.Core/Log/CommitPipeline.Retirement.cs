@@ -100,32 +100,42 @@ internal sealed partial class CommitPipeline
     /// </summary>
     private void DrainPendingApplies(long through, ThreadCommits? mine)
     {
-        List<(int Slot, long Sequence)>? helped = null;
-        for (var slot = 0; slot < _words.Slots; slot++)
+        // Per slot, the pending commit helped here (0: none). On the stack: a write outside the log after another
+        // thread's commit comes here, and must not allocate (see docs/transactions.md, "The managed heap").
+        const int MostOnStack = 256;
+        var slots = _words.Slots;
+        Span<long> helped = slots <= MostOnStack ? stackalloc long[MostOnStack] : new long[slots];
+        helped = helped[..slots];
+        var any = false;
+        for (var slot = 0; slot < slots; slot++)
         {
             var sequence = Volatile.Read(ref _words.Pending(slot));
-            if (sequence != 0 && sequence <= through)
-            {
-                (helped ??= []).Add((slot, sequence));
-            }
+            helped[slot] = sequence != 0 && sequence <= through ? sequence : 0;
+            any |= helped[slot] != 0;
         }
 
-        if (helped is null)
+        if (!any)
         {
             return; // nothing pending: no drain
         }
 
         // A pending slot is not rewritten before its apply is durable; if another thread has just made it durable and
         // the slot is being reused, FlushTargets sees another sequence and flushes nothing.
-        foreach (var (slot, sequence) in helped)
+        for (var slot = 0; slot < slots; slot++)
         {
-            RedoApply.FlushTargets(_domain, SlotOffset(slot), _lanes.SlotSize, (ulong)sequence);
+            if (helped[slot] != 0)
+            {
+                RedoApply.FlushTargets(_domain, SlotOffset(slot), _lanes.SlotSize, (ulong)helped[slot]);
+            }
         }
 
         DrainWithDeferred(mine); // this thread's own pending applies were flushed above; this lets the drain forget them
-        foreach (var (slot, sequence) in helped)
+        for (var slot = 0; slot < slots; slot++)
         {
-            ClearPending(slot, sequence);
+            if (helped[slot] != 0)
+            {
+                ClearPending(slot, helped[slot]);
+            }
         }
     }
 

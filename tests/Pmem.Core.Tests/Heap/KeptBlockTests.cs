@@ -249,11 +249,7 @@ public sealed class KeptBlockTests
         Assert.Equal(capacity - 1, Fill(pool)); // every block but the helper's live account
         Assert.True(ended.GivenBack);
         Assert.False(ended.HoldsBlocks);
-        Exception? error = null;
-        var other = new Thread(() => error = Record.Exception(() => pool.New<Account>()));
-        other.Start();
-        other.Join();
-        Assert.IsType<PoolOutOfSpaceException>(error);
+        Assert.IsType<PoolOutOfSpaceException>(HeapTests.NewAccountOnAnotherThread(pool));
         Assert.True(pool.Check().IsConsistent);
     }
 

@@ -67,6 +67,31 @@ public sealed class CommitProtocolTests
     }
 
     [Fact]
+    public void Making_an_idle_threads_apply_durable_before_a_write_outside_the_log_allocates_nothing()
+    {
+        using var pool = PersistentPool.Create(MemoryDomain.Create(4 << 20), PoolCrashTests.LayoutName);
+        var (first, second) = (pool.New<Account>(), pool.New<Account>());
+        long allocated = 0;
+        for (var round = 1; round <= 2; round++) // the second round measures what the first has compiled
+        {
+            var worker = new Thread(() =>
+            {
+                using var tx = pool.BeginTransaction();
+                first.Balance = round;
+                tx.Commit();
+            });
+            worker.Start();
+            worker.Join(); // its apply is pending: the write below flushes its lines and drains
+
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            second.Balance = round;
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
     public void A_write_outside_the_log_after_a_commit_records_that_its_drain_retired_the_commit()
     {
         var (domain, pool, _, second) = PoolWithOneCommit();
