@@ -84,11 +84,12 @@ internal static class DurableFiles
 
     /// <summary>
     /// Replaces <paramref name="path"/> with <paramref name="replacement"/> (same directory) atomically: syncs the
-    /// replacement, renames it over the path, and makes the rename durable.
+    /// replacement, renames it over the path, and makes the rename durable. With <paramref name="overwrite"/> false
+    /// the path must not exist yet (the rename fails if it does).
     /// </summary>
-    public static void Replace(string replacement, string path)
+    public static void Replace(string replacement, string path, bool overwrite = true)
     {
         SyncFile(replacement);
-        Publish(replacement, path, overwrite: true);
+        Publish(replacement, path, overwrite);
     }
 }

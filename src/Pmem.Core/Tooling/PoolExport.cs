@@ -92,8 +92,7 @@ public static class PoolExport
                 }
             }
 
-            DurableFiles.SyncFile(temporary);
-            DurableFiles.Publish(temporary, full, overwrite: false); // the new pool and its name survive a power failure
+            DurableFiles.Replace(temporary, full, overwrite: false); // the new pool and its name survive a power failure
         }
         catch
         {

@@ -41,8 +41,7 @@ internal static class ExportCommand
                     result = PoolExport.Export(snapshot.Pool, stream);
                 }
 
-                DurableFiles.SyncFile(temporary);
-                DurableFiles.Publish(temporary, full, overwrite: force); // the export and its name survive a power failure
+                DurableFiles.Replace(temporary, full, overwrite: force); // the export and its name survive a power failure
             }
             catch (Exception e) when (Failures.IsReadFailure(e))
             {

@@ -47,8 +47,7 @@ internal static class SchemaLockCommand
         try
         {
             File.WriteAllText(temporary, text);
-            DurableFiles.SyncFile(temporary);
-            DurableFiles.Publish(temporary, full, overwrite: force); // the lock file and its name survive a power failure
+            DurableFiles.Replace(temporary, full, overwrite: force); // the lock file and its name survive a power failure
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
