@@ -23,6 +23,27 @@ public sealed class KeptBlockTests
         return PersistentPool.Open(MemoryDomain.FromImage(image), LayoutName);
     }
 
+    /// <summary>Closes <paramref name="pool"/>, opens its image again and checks it.</summary>
+    private static void AssertConsistentOnReopen(PersistentPool pool)
+    {
+        using var reopened = Reopen(pool);
+        Assert.True(reopened.Check().IsConsistent);
+    }
+
+    /// <summary>Allocates accounts on this thread until the pool refuses: the accounts allocated.</summary>
+    private static List<Account> FillWithAccounts(PersistentPool pool)
+    {
+        var accounts = new List<Account>();
+        Assert.Throws<PoolOutOfSpaceException>((Action)(() =>
+        {
+            while (true)
+            {
+                accounts.Add(pool.New<Account>());
+            }
+        }));
+        return accounts;
+    }
+
     /// <summary>
     /// Three whole batches of accounts in one transaction (using up the thread's prepared blocks), then the first
     /// batch's deleted in another: the accounts, and the offsets freed and kept by this thread.
@@ -83,9 +104,7 @@ public sealed class KeptBlockTests
         var again = Enumerable.Range(0, AllocationCache.MaxBatch).Select(_ => pool.New<Account>().Offset).ToHashSet();
         Assert.Equal(0, pool.ThreadAllocationCache.FreedCount(sizeClass));
         Assert.Equal(freed, again);
-        var reopened = Reopen(pool);
-        Assert.True(reopened.Check().IsConsistent);
-        reopened.Dispose();
+        AssertConsistentOnReopen(pool);
     }
 
     [Fact]
@@ -107,24 +126,14 @@ public sealed class KeptBlockTests
         accounts[^1].Balance = 1; // a write outside the log retires every applied log: R covers the delete
         var reused = Enumerable.Range(0, AllocationCache.MaxBatch).Select(_ => pool.New<Account>().Offset).ToHashSet();
         Assert.Equal(freed, reused);
-        var reopened = Reopen(pool);
-        Assert.True(reopened.Check().IsConsistent);
-        reopened.Dispose();
+        AssertConsistentOnReopen(pool);
     }
 
     [Fact]
     public void A_full_pool_hands_out_the_block_its_thread_has_just_freed_though_the_watermark_does_not_cover_it_yet()
     {
         using var pool = NewPool();
-        var accounts = new List<Account>();
-        Action fill = () =>
-        {
-            while (true)
-            {
-                accounts.Add(pool.New<Account>());
-            }
-        };
-        Assert.Throws<PoolOutOfSpaceException>(fill);
+        var accounts = FillWithAccounts(pool);
 
         var freed = accounts[^1].Offset;
         using (var tx = pool.BeginTransaction())
@@ -155,9 +164,7 @@ public sealed class KeptBlockTests
         account.Owner = "the third owner";
         Assert.Equal(1, domain.Drains - drains);
         Assert.Equal("the third owner", account.Owner);
-        var reopened = Reopen(pool);
-        Assert.True(reopened.Check().IsConsistent);
-        reopened.Dispose();
+        AssertConsistentOnReopen(pool);
     }
 
     [Fact]
@@ -205,25 +212,8 @@ public sealed class KeptBlockTests
     [Fact]
     public void A_full_pool_takes_back_what_an_ended_thread_kept_without_waiting_for_its_finalizer()
     {
-        static int Fill(PersistentPool pool)
-        {
-            var count = 0;
-            try
-            {
-                while (true)
-                {
-                    pool.New<Account>();
-                    count++;
-                }
-            }
-            catch (PoolOutOfSpaceException)
-            {
-                return count;
-            }
-        }
-
         using var alone = NewPool();
-        var capacity = Fill(alone);
+        var capacity = FillWithAccounts(alone).Count;
 
         // A thread allocates two accounts (preparing a batch) and deletes one (keeping its block), then ends. Its cache
         // stays reachable here, as one may for long in a program that rarely collects: no finalizer gives it back.
@@ -246,7 +236,7 @@ public sealed class KeptBlockTests
         helper.Join();
         Assert.True(ended!.HoldsBlocks);
 
-        Assert.Equal(capacity - 1, Fill(pool)); // every block but the helper's live account
+        Assert.Equal(capacity - 1, FillWithAccounts(pool).Count); // every block but the helper's live account
         Assert.True(ended.GivenBack);
         Assert.False(ended.HoldsBlocks);
         Assert.IsType<PoolOutOfSpaceException>(HeapTests.NewAccountOnAnotherThread(pool));
