@@ -37,8 +37,9 @@ internal sealed class AllocationCache
     /// <summary>Most freed blocks kept per size class: two of the largest batches.</summary>
     public const int FreedCapacity = 2 * MaxBatch;
 
+    private const int Holding = 0, GivingBack = 1, GivenBackState = 2;
     private readonly Thread _owner = Thread.CurrentThread; // a cache is made by the thread that uses it
-    private int _givenBack; // 1 once every block went back for good (GiveBackOnce or the finalizer): no second time
+    private int _state; // Holding until its blocks go back for good, once (GiveBack or the finalizer, whoever is first)
 
     public AllocationCache(PoolHeap heap, int typeIndexCount)
     {
@@ -48,35 +49,40 @@ internal sealed class AllocationCache
     }
 
     // The finalizer changes only volatile state (the pool may be closing): an emptied run stays a run until reused.
-    ~AllocationCache()
-    {
-        if (Interlocked.Exchange(ref _givenBack, 1) == 0)
-        {
-            ReturnAll(0, mayReturnRuns: false);
-        }
-    }
+    ~AllocationCache() => GiveBack(mayReturnRuns: false);
 
-    /// <summary>True once every block went back for good (<see cref="GiveBackOnce"/> or the finalizer).</summary>
-    public bool GivenBack => Volatile.Read(ref _givenBack) != 0;
+    /// <summary>True once every block went back for good (<see cref="GiveBack"/> or the finalizer).</summary>
+    public bool GivenBack => Volatile.Read(ref _state) == GivenBackState;
 
     /// <summary>True once the thread that used this cache has ended: nothing will take from it or add to it again.</summary>
     public bool OwnerEnded => !_owner.IsAlive;
 
     /// <summary>
-    /// Gives every block back to the heap for good, once (whoever comes second, this or the finalizer, does nothing):
-    /// when the owner moves to another pool, or, after it has ended, when the pool runs out of space.
+    /// Gives every block back to the heap for good: when the owner moves to another pool, when the pool runs out of room
+    /// after the owner has ended, or from the finalizer. Only the first call gives them back; one that comes while it
+    /// does waits until they are back.
     /// </summary>
-    /// <returns>True when this call gave the blocks back.</returns>
-    public bool GiveBackOnce(bool mayReturnRuns)
+    /// <returns>True when this call gave blocks back, or waited for another call giving some back.</returns>
+    public bool GiveBack(bool mayReturnRuns)
     {
-        if (Interlocked.Exchange(ref _givenBack, 1) != 0)
+        if (Interlocked.CompareExchange(ref _state, GivingBack, Holding) != Holding)
         {
-            return false;
+            var spins = new SpinWait();
+            var waited = false;
+            while (Volatile.Read(ref _state) == GivingBack)
+            {
+                waited = true; // the finalizer, say, is putting them back: they are worth trying again for
+                spins.SpinOnce();
+            }
+
+            return waited;
         }
 
+        var held = HoldsBlocks;
         ReturnAll(0, mayReturnRuns);
+        Volatile.Write(ref _state, GivenBackState);
         GC.SuppressFinalize(this);
-        return true;
+        return held;
     }
 
     public PoolHeap Heap => _heap;

@@ -14,7 +14,8 @@ public sealed partial class PersistentPool
         return cache.TryTake(typeIndex, out var block) ? block : PrepareBatch(cache, typeIndex, size);
     }
 
-    // Every thread's cache for this pool, weakly (a cache whose thread ended is still finalized when collected).
+    // Every thread's cache for this pool, weakly (a cache whose thread ended is still finalized when collected), and
+    // tracked until finalized: a cache awaiting its finalizer still holds its blocks.
     private readonly List<WeakReference<AllocationCache>> _threadCaches = [];
 
     /// <summary>The calling thread's allocation cache for this pool (for tests).</summary>
@@ -35,13 +36,13 @@ public sealed partial class PersistentPool
     {
         // The thread moves to another pool: its prepared blocks go back, in volatile state only (nothing was logged,
         // and the other pool may be closed).
-        previous?.GiveBackOnce(mayReturnRuns: false);
+        previous?.GiveBack(mayReturnRuns: false);
 
         var cache = new AllocationCache(_heap, TypeTable.IndexCount);
         lock (_threadCaches)
         {
             _threadCaches.RemoveAll(entry => !entry.TryGetTarget(out var kept) || kept.GivenBack);
-            _threadCaches.Add(new WeakReference<AllocationCache>(cache));
+            _threadCaches.Add(new WeakReference<AllocationCache>(cache, trackResurrection: true));
         }
 
         t_allocationCache = cache;
@@ -71,7 +72,7 @@ public sealed partial class PersistentPool
                     return false;
                 }
 
-                given |= cache.HoldsBlocks & cache.GiveBackOnce(mayReturnRuns: true);
+                given |= cache.GiveBack(mayReturnRuns: true);
                 return true;
             });
         }

@@ -244,6 +244,52 @@ public sealed class KeptBlockTests
     }
 
     [Fact]
+    public void A_full_pool_takes_back_what_an_ended_thread_kept_while_its_cache_awaits_its_finalizer()
+    {
+        using var alone = NewPool();
+        var capacity = FillWithAccounts(alone).Count;
+
+        // The finalizer thread is held, so the ended thread's cache, collected below, waits in the finalization queue:
+        // unreachable, but its blocks not yet back.
+        using var pool = NewPool();
+        using var finalizing = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        HoldFinalizerThread(finalizing, release);
+        try
+        {
+            GC.Collect();
+            Assert.True(finalizing.Wait(TimeSpan.FromSeconds(30)), "the finalizer thread never took the holder");
+            var helper = new Thread(() => pool.New<Account>()); // prepares a batch and keeps all but one
+            helper.Start();
+            helper.Join();
+            GC.Collect();
+
+            Assert.Equal(capacity - 1, FillWithAccounts(pool).Count); // every block but the helper's account
+        }
+        finally
+        {
+            release.Set();
+        }
+
+        GC.WaitForPendingFinalizers(); // the cache's finalizer, had it not given its blocks back yet, would now
+        Assert.IsType<PoolOutOfSpaceException>(HeapTests.NewAccountOnAnotherThread(pool));
+        Assert.True(pool.Check().IsConsistent);
+    }
+
+    private static void HoldFinalizerThread(ManualResetEventSlim finalizing, ManualResetEventSlim release) =>
+        _ = new FinalizerHolder(finalizing, release); // unreachable at once: finalized at the next collection
+
+    /// <summary>An object whose finalizer holds the finalizer thread until released.</summary>
+    private sealed class FinalizerHolder(ManualResetEventSlim finalizing, ManualResetEventSlim release)
+    {
+        ~FinalizerHolder()
+        {
+            finalizing.Set();
+            release.Wait(TimeSpan.FromSeconds(30));
+        }
+    }
+
+    [Fact]
     public void Freeing_after_a_reopen_before_any_allocation_reuses_the_block_once()
     {
         var pool = NewPool();
