@@ -1,4 +1,6 @@
 // AllocationCache -- one thread's prepared blocks for one pool, per type index, and the blocks its commits freed, per size class.
+using System.Runtime.InteropServices;
+
 namespace Pmem.Heap;
 
 /// <summary>
@@ -9,7 +11,8 @@ namespace Pmem.Heap;
 /// <remarks>
 /// <para>
 /// The blocks are reserved in volatile state only: their bits are clear, so a crash frees them. A cache whose thread
-/// ends returns its blocks to the heap from its finalizer; a thread that moves to another pool returns them at once.
+/// ends returns its blocks to the heap from its finalizer; a thread that moves to another pool returns them at once;
+/// an allocation that finds the pool full takes them back from every other thread not allocating at that moment.
 /// </para>
 /// <para>
 /// Blocks the thread's commits free are kept here too, per size class, up to <see cref="FreedCapacity"/>, and go first
@@ -37,9 +40,13 @@ internal sealed class AllocationCache
     /// <summary>Most freed blocks kept per size class: two of the largest batches.</summary>
     public const int FreedCapacity = 2 * MaxBatch;
 
-    private const int Holding = 0, GivingBack = 1, GivenBackState = 2;
+    // Who uses the cache: its owner, inside one of its operations; another thread, giving its blocks back (the pool ran
+    // out of room, or the owner ended); nobody. An owner's operation takes it with one uncontended compare-exchange on a
+    // line of its own (a collection may move two threads' caches next to each other); a give-back takes it only from
+    // nobody, never waits for the owner, and ends after returning blocks to the heap, which needs nothing the owner holds.
+    private const int Idle = 0, InUse = 1, Returning = 2, GivenBackState = 3;
     private readonly Thread _owner = Thread.CurrentThread; // a cache is made by the thread that uses it
-    private int _state; // Holding until its blocks go back for good, once (GiveBack or the finalizer, whoever is first)
+    private UseWord _use;
 
     public AllocationCache(PoolHeap heap, int typeIndexCount)
     {
@@ -52,38 +59,95 @@ internal sealed class AllocationCache
     ~AllocationCache() => GiveBack(mayReturnRuns: false);
 
     /// <summary>True once every block went back for good (<see cref="GiveBack"/> or the finalizer).</summary>
-    public bool GivenBack => Volatile.Read(ref _state) == GivenBackState;
+    public bool GivenBack => Volatile.Read(ref _use.Value) == GivenBackState;
 
     /// <summary>True once the thread that used this cache has ended: nothing will take from it or add to it again.</summary>
     public bool OwnerEnded => !_owner.IsAlive;
 
     /// <summary>
     /// Gives every block back to the heap for good: when the owner moves to another pool, when the pool runs out of room
-    /// after the owner has ended, or from the finalizer. Only the first call gives them back; one that comes while it
-    /// does waits until they are back.
+    /// after the owner has ended, or from the finalizer. Only the first call gives them back; one that comes while
+    /// blocks go back waits until they are back.
     /// </summary>
     /// <returns>True when this call gave blocks back, or waited for another call giving some back.</returns>
     public bool GiveBack(bool mayReturnRuns)
     {
-        if (Interlocked.CompareExchange(ref _state, GivingBack, Holding) != Holding)
+        var waited = false;
+        var spins = new SpinWait();
+        while (Interlocked.CompareExchange(ref _use.Value, Returning, Idle) is var state && state != Idle)
         {
-            var spins = new SpinWait();
-            var waited = false;
-            while (Volatile.Read(ref _state) == GivingBack)
+            if (state == GivenBackState)
             {
-                waited = true; // the finalizer, say, is putting them back: they are worth trying again for
-                spins.SpinOnce();
+                return waited;
             }
 
-            return waited;
+            waited |= state == Returning; // the finalizer, say, is putting them back: they are worth trying again for
+            spins.SpinOnce();
         }
 
         var held = HoldsBlocks;
-        ReturnAll(0, mayReturnRuns);
-        Volatile.Write(ref _state, GivenBackState);
-        GC.SuppressFinalize(this);
-        return held;
+        try
+        {
+            ReturnAll(0, mayReturnRuns);
+        }
+        finally
+        {
+            Volatile.Write(ref _use.Value, GivenBackState);
+            GC.SuppressFinalize(this);
+        }
+
+        return held | waited;
     }
+
+    /// <summary>
+    /// Gives every block back to the heap while the owner lives on (the pool ran out of room on another thread), unless
+    /// the owner is inside an operation on the cache now: then it keeps them, and nobody waits.
+    /// </summary>
+    /// <returns>True when blocks went back.</returns>
+    public bool TakeBack()
+    {
+        if (Interlocked.CompareExchange(ref _use.Value, Returning, Idle) != Idle)
+        {
+            return false;
+        }
+
+        try
+        {
+            var held = HoldsBlocks;
+            ReturnAll(0, mayReturnRuns: true);
+            return held;
+        }
+        finally
+        {
+            Volatile.Write(ref _use.Value, Idle);
+        }
+    }
+
+    /// <summary>The owner starts an operation: waits while another thread gives the blocks back.</summary>
+    private void Enter()
+    {
+        if (Interlocked.CompareExchange(ref _use.Value, InUse, Idle) != Idle)
+        {
+            WaitToEnter();
+        }
+    }
+
+    private void WaitToEnter()
+    {
+        var spins = new SpinWait();
+        while (Interlocked.CompareExchange(ref _use.Value, InUse, Idle) is var state && state != Idle)
+        {
+            if (state != Returning)
+            {
+                // Given back for good (only once no thread can use it) or entered twice: a bug, never a wait without end.
+                throw new InvalidOperationException($"An allocation cache was used in state {state}.");
+            }
+
+            spins.SpinOnce();
+        }
+    }
+
+    private void Exit() => Volatile.Write(ref _use.Value, Idle);
 
     public PoolHeap Heap => _heap;
 
@@ -95,23 +159,34 @@ internal sealed class AllocationCache
 
     public bool TryTake(uint typeIndex, out BlockReservation block)
     {
-        ref var count = ref _counts[typeIndex];
-        if (count == 0)
+        Enter();
+        try
         {
-            block = default;
-            return false;
+            ref var count = ref _counts[typeIndex];
+            var taken = count != 0;
+            block = taken ? _blocks[typeIndex]![--count] : default;
+            return taken;
         }
-
-        block = _blocks[typeIndex]![--count];
-        return true;
+        finally
+        {
+            Exit();
+        }
     }
 
     /// <summary>Adds prepared blocks (the cache for <paramref name="typeIndex"/> is empty).</summary>
     public void Add(uint typeIndex, ReadOnlySpan<BlockReservation> blocks)
     {
-        var store = _blocks[typeIndex] ??= new BlockReservation[MaxBatch];
-        blocks.CopyTo(store);
-        _counts[typeIndex] = blocks.Length;
+        Enter();
+        try
+        {
+            var store = _blocks[typeIndex] ??= new BlockReservation[MaxBatch];
+            blocks.CopyTo(store);
+            _counts[typeIndex] = blocks.Length;
+        }
+        finally
+        {
+            Exit();
+        }
     }
 
     /// <summary>
@@ -126,6 +201,19 @@ internal sealed class AllocationCache
             return;
         }
 
+        Enter();
+        try
+        {
+            Keep(block, freedThrough);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    private void Keep(in BlockReservation block, long freedThrough)
+    {
         var freed = _freed[block.SizeClass] ??= new FreedBlocks();
         if (freed.Offsets.AsSpan(0, freed.Count).Contains(block.Offset))
         {
@@ -151,6 +239,19 @@ internal sealed class AllocationCache
     /// blocks taken (0: none taken).
     /// </summary>
     public int TakeFreed(int sizeClass, Span<BlockReservation> into, out long freedThrough)
+    {
+        Enter();
+        try
+        {
+            return TakeCoveredFreed(sizeClass, into, out freedThrough);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    private int TakeCoveredFreed(int sizeClass, Span<BlockReservation> into, out long freedThrough)
     {
         freedThrough = 0;
         if (_freed[sizeClass] is not { Count: > 0 } freed)
@@ -191,8 +292,21 @@ internal sealed class AllocationCache
         return max;
     }
 
-    /// <summary>Gives every cached block back to the heap's free lists.</summary>
-    public void ReturnAll(long freedThrough, bool mayReturnRuns = true)
+    /// <summary>Gives every cached block back to the heap's free lists (the owner, out of room itself).</summary>
+    public void ReturnAll()
+    {
+        Enter();
+        try
+        {
+            ReturnAll(0, mayReturnRuns: true);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    private void ReturnAll(long freedThrough, bool mayReturnRuns)
     {
         for (var type = 0; type < _counts.Length; type++)
         {
@@ -212,6 +326,14 @@ internal sealed class AllocationCache
                 freed.Count = 0;
             }
         }
+    }
+
+    /// <summary>Who uses the cache, with the rest of its line and the line before it padding.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 2 * 64)]
+    private struct UseWord
+    {
+        [FieldOffset(64)]
+        public int Value;
     }
 
     /// <summary>

@@ -50,12 +50,14 @@ public sealed partial class PersistentPool
     }
 
     /// <summary>
-    /// With no room left: gives back the blocks that threads which have ended still keep in their caches (prepared and
-    /// freed ones, up to a few dozen per size class each), which would otherwise wait for the caches' finalizers, that
-    /// is, for a full garbage collection, which a program that allocates little may not see for a long time.
+    /// With no room left: gives back the blocks other threads keep in their caches (prepared and freed ones, up to a few
+    /// dozen per size class each). An ended thread's would otherwise wait for its cache's finalizer, that is, for a full
+    /// garbage collection, which a program that allocates little may not see for a long time; a live thread's for its
+    /// own next allocations, which an idle thread (a pool thread between requests) may never make. A thread inside an
+    /// allocation at this moment keeps its blocks.
     /// </summary>
     /// <returns>True when some were given back (worth trying again).</returns>
-    private bool GiveBackEndedThreadsBlocks()
+    private bool GiveBackOtherThreadsBlocks(AllocationCache mine)
     {
         var given = false;
         lock (_threadCaches)
@@ -67,13 +69,14 @@ public sealed partial class PersistentPool
                     return true;
                 }
 
-                if (!cache.OwnerEnded)
+                if (cache.OwnerEnded)
                 {
-                    return false;
+                    given |= cache.GiveBack(mayReturnRuns: true);
+                    return true;
                 }
 
-                given |= cache.GiveBack(mayReturnRuns: true);
-                return true;
+                given |= !ReferenceEquals(cache, mine) && cache.TakeBack();
+                return false;
             });
         }
 
@@ -101,11 +104,11 @@ public sealed partial class PersistentPool
             {
                 // The blocks this thread freed make a batch of their own.
             }
-            catch (PoolOutOfSpaceException) when (cache.HoldsBlocks | GiveBackEndedThreadsBlocks())
+            catch (PoolOutOfSpaceException) when (cache.HoldsBlocks | GiveBackOtherThreadsBlocks(cache))
             {
-                // Blocks this thread prepared for other types, or freed, may be the last free ones (with those ended
+                // Blocks this thread prepared for other types, or freed, may be the last free ones (with those other
                 // threads kept): give them back and try again.
-                cache.ReturnAll(0);
+                cache.ReturnAll();
                 count = _heap.ReserveMany(size, batch, out freedThrough);
             }
             catch when (count > 0)
@@ -172,9 +175,9 @@ public sealed partial class PersistentPool
         {
             return _heap.Reserve(size, cache);
         }
-        catch (PoolOutOfSpaceException) when (cache.HoldsBlocks | GiveBackEndedThreadsBlocks())
+        catch (PoolOutOfSpaceException) when (cache.HoldsBlocks | GiveBackOtherThreadsBlocks(cache))
         {
-            cache.ReturnAll(0); // blocks this thread keeps, or ended threads kept, may be the last free ones
+            cache.ReturnAll(); // blocks this thread keeps, or other threads kept, may be the last free ones
             return _heap.Reserve(size, cache);
         }
     }

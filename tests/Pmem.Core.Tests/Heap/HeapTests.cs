@@ -308,7 +308,7 @@ public sealed class HeapTests
 
                 // A thread keeps its last freed blocks for its own next allocations, and they keep their runs: given
                 // back, nothing of the accounts' runs is held any more.
-                reopened.ThreadAllocationCache.ReturnAll(0);
+                reopened.ThreadAllocationCache.ReturnAll();
             }
             else
             {

@@ -14,7 +14,7 @@ public sealed class KeptBlockTests
     private const string LayoutName = "tests";
     private const long PoolSize = 4 << 20;
 
-    private static PersistentPool NewPool() => PersistentPool.Create(MemoryDomain.Create(PoolSize), LayoutName);
+    internal static PersistentPool NewPool() => PersistentPool.Create(MemoryDomain.Create(PoolSize), LayoutName);
 
     private static PersistentPool Reopen(PersistentPool pool)
     {
@@ -31,7 +31,7 @@ public sealed class KeptBlockTests
     }
 
     /// <summary>Allocates accounts on this thread until the pool refuses: the accounts allocated.</summary>
-    private static List<Account> FillWithAccounts(PersistentPool pool)
+    internal static List<Account> FillWithAccounts(PersistentPool pool)
     {
         var accounts = new List<Account>();
         Assert.Throws<PoolOutOfSpaceException>((Action)(() =>
