@@ -101,15 +101,12 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
     {
         if (Root == 0)
         {
-            var entry = new byte[_leafEntry];
             EnsureHeader(); // the first insert creates the dictionary, in this transaction
-            _keys.Codec.Encode(_pool, entry.AsSpan(0, _keySize), key);
-            _values.Encode(_pool, entry.AsSpan(_keySize), value);
-            var leaf = NewNode(0, 0, 0, [entry], _leafEntry);
-            _pool.WriteValue(Header + RootOffset, leaf);
-            _pool.WriteValue(Header + HeightOffset, 1);
-            SetCount(1);
-            return true;
+            if (Root == 0) // (else this waited there for another thread's creation, and inserts into its tree)
+            {
+                PutFirst(key, value);
+                return true;
+            }
         }
 
         var search = _keys.Prepare(key);
@@ -124,6 +121,18 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         {
             ReturnScratch(work);
         }
+    }
+
+    /// <summary>The first entry, in a leaf that becomes the root.</summary>
+    private void PutFirst(TKey key, TValue value)
+    {
+        var entry = new byte[_leafEntry];
+        _keys.Codec.Encode(_pool, entry.AsSpan(0, _keySize), key);
+        _values.Encode(_pool, entry.AsSpan(_keySize), value);
+        var leaf = NewNode(0, 0, 0, [entry], _leafEntry);
+        _pool.WriteValue(Header + RootOffset, leaf);
+        _pool.WriteValue(Header + HeightOffset, 1);
+        SetCount(1);
     }
 
     private bool PutInLeaf(TKey key, TValue value, Existing existing, TreePath path, byte[] buffer, in SearchKey<TKey> search)
