@@ -77,7 +77,7 @@ public sealed partial class PersistentPool
     {
         if (tx is null || owner is null)
         {
-            Monitor.Wait(_creations);
+            WaitForAnEnd();
             return;
         }
 
@@ -92,12 +92,57 @@ public sealed partial class PersistentPool
         _creationWaits[tx] = owner;
         try
         {
-            Monitor.Wait(_creations); // woken when a creating (or index-changing) transaction ends (CollectionCreationsEnded)
+            WaitForAnEnd();
         }
         finally
         {
             _creationWaits.Remove(tx);
         }
+    }
+
+    /// <summary>
+    /// Waits (inside <c>lock (_creations)</c>) until a creating (or index-changing) transaction ends
+    /// (<see cref="ITransactionalPool.CollectionCreationsEnded"/>), looking now and then for one whose thread has
+    /// ended without ending it, which nothing else would ever end.
+    /// </summary>
+    private void WaitForAnEnd()
+    {
+        while (!Monitor.Wait(_creations, EndedThreadLookInterval))
+        {
+            if (ForgetTransactionsOfEndedThreads())
+            {
+                return;
+            }
+        }
+    }
+
+    private static readonly TimeSpan EndedThreadLookInterval = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// Lets go of the collections being created, and the index lock, held by transactions whose threads have ended with
+    /// them open (a scope never disposed): such a transaction wrote nothing to the pool and can never commit.
+    /// </summary>
+    /// <returns>True when one was found (the waiters may look again).</returns>
+    private bool ForgetTransactionsOfEndedThreads()
+    {
+        var forgot = false;
+        foreach (var field in _creations.Where(creation => creation.Value.ThreadEnded).Select(creation => creation.Key).ToList())
+        {
+            forgot |= _creations.Remove(field);
+        }
+
+        if (_indexLockOwner is { ThreadEnded: true })
+        {
+            _indexLockOwner = null;
+            forgot = true;
+        }
+
+        if (forgot)
+        {
+            Monitor.PulseAll(_creations);
+        }
+
+        return forgot;
     }
 
     /// <summary>

@@ -20,9 +20,14 @@ internal sealed partial class TransactionState
     /// <summary>The transaction's writes (by reference: the set lives inline in this object).</summary>
     public WriteSet Writes = new();
 
+    private readonly Thread _thread = Thread.CurrentThread; // each state is made by its thread (MakeForThread)
+
     private TransactionState()
     {
     }
+
+    /// <summary>True once the thread this state belongs to has ended: a transaction it left open will never end.</summary>
+    public bool ThreadEnded => !_thread.IsAlive;
 
     /// <summary>The calling thread's state, running a transaction or not (null before its first transaction or batch).</summary>
     public static TransactionState? OfThread

@@ -110,6 +110,39 @@ public sealed class IndexConcurrencyTests : IDisposable
         SortedDictionaryTests.AssertSound(pool);
     }
 
+    [Fact]
+    public void A_transaction_left_open_by_a_thread_that_ended_holds_no_index_lookup_or_change_up()
+    {
+        using var pool = PersistentPool.Create(Path.Combine(_directory, "ended.pool"), "tests", 16 << 20);
+        var member = pool.New<Member>();
+        pool.Root<Club>().Members.Add(member);
+        member.Name = "before";
+        var byName = pool.Index<Member, string>(nameof(Member.Name));
+
+        // The thread changes an indexed property in a transaction (taking the index lock) and ends without ending it.
+        var careless = new Thread(() =>
+        {
+            _ = pool.BeginTransaction();
+            member.Name = "inside";
+        });
+        careless.Start();
+        careless.Join();
+
+        string? lookedUp = null;
+        var other = new Thread(() =>
+        {
+            lookedUp = byName.Range("a", "z").Single().Name;
+            using var tx = pool.BeginTransaction();
+            member.Name = "after";
+            tx.Commit();
+        }) { IsBackground = true }; // a failure leaves it waiting: it must not keep the test process alive
+        other.Start();
+        Assert.True(other.Join(TimeSpan.FromSeconds(30)), "a lookup or a change waits for a transaction nobody will end");
+        Assert.Equal("before", lookedUp); // the ended thread's change was never committed
+        Assert.Equal("after", byName.Range("a", "z").Single().Name);
+        SortedDictionaryTests.AssertSound(pool);
+    }
+
     private static void Guard(System.Collections.Concurrent.ConcurrentQueue<string> failures, Action body)
     {
         try

@@ -187,9 +187,23 @@ public sealed class LazyCollectionTests
     {
         using var pool = NewPool(out _);
         var registry = pool.Root<Registry>();
-        var second = RunAgainstOpenCreation(pool, registry, commit: true);
+        var second = RunAgainstOpenCreation(pool, () => registry.Numbers.Add(1), () => registry.Numbers.Add(2), commit: true);
         Assert.Null(second);
         Assert.Equal([1L, 2L], registry.Numbers.Order().ToArray()); // one header: neither insert was lost
+        AssertSound(pool);
+    }
+
+    [Fact]
+    public void A_second_thread_waiting_for_a_sorted_collections_creation_inserts_into_the_tree_it_made()
+    {
+        using var pool = NewPool(out _);
+        var index = pool.Root<Index>();
+        Assert.Null(RunAgainstOpenCreation(pool, () => index.Numbers[1] = 10, () => index.Numbers[2] = 20, commit: true));
+        Assert.Null(RunAgainstOpenCreation(pool, () => index.Tags.Add(1), () => index.Tags.Add(2), commit: true));
+        Assert.Equal([1L, 2L], index.Numbers.Keys.ToArray()); // neither first leaf replaced the other's
+        Assert.Equal(2, index.Numbers.Count);
+        Assert.Equal([1L, 2L], index.Tags.ToArray());
+        Assert.Equal(2, index.Tags.Count);
         AssertSound(pool);
     }
 
@@ -198,26 +212,55 @@ public sealed class LazyCollectionTests
     {
         using var pool = NewPool(out _);
         var registry = pool.Root<Registry>();
-        var second = RunAgainstOpenCreation(pool, registry, commit: false);
+        var second = RunAgainstOpenCreation(pool, () => registry.Numbers.Add(1), () => registry.Numbers.Add(2), commit: false);
         Assert.Null(second);
         Assert.Equal([2L], registry.Numbers.ToArray());
         AssertSound(pool);
     }
 
+    [Fact]
+    public void A_collection_creation_left_open_by_a_thread_that_ended_holds_no_later_insert_up()
+    {
+        using var pool = NewPool(out _);
+        var (registry, index) = (pool.Root<Registry>(), pool.New<Index>());
+        var careless = new Thread(() =>
+        {
+            _ = pool.BeginTransaction(); // never committed nor disposed: the thread ends with it open
+            registry.Numbers.Add(1);
+            index.Numbers[1] = 10;
+        });
+        careless.Start();
+        careless.Join();
+
+        var other = new Thread(() =>
+        {
+            using var tx = pool.BeginTransaction();
+            registry.Numbers.Add(2);
+            index.Numbers[2] = 20;
+            tx.Commit();
+        }) { IsBackground = true }; // a failure leaves it waiting: it must not keep the test process alive
+        other.Start();
+        Assert.True(other.Join(TimeSpan.FromSeconds(30)), "an insert waits for a creation nobody will end");
+        Assert.Equal([2L], registry.Numbers.ToArray());
+        Assert.Equal([2L], index.Numbers.Keys.ToArray());
+        AssertSound(pool, index);
+    }
+
     /// <summary>
-    /// Thread A creates the list in a transaction it holds open; thread B inserts meanwhile and must wait (it is seen
-    /// waiting) until A commits or rolls back. Returns B's failure, if any.
+    /// This thread creates a collection (<paramref name="first"/>) in a transaction it holds open; another inserts into
+    /// it meanwhile (<paramref name="second"/>) and must wait (it is seen waiting) until this one commits or rolls
+    /// back. Returns the other's failure, if any.
     /// </summary>
-    private static Exception? RunAgainstOpenCreation(PersistentPool pool, Registry registry, bool commit)
+    private static Exception? RunAgainstOpenCreation(PersistentPool pool, Action first, Action second, bool commit)
     {
         Exception? failure = null;
         var tx = pool.BeginTransaction();
-        registry.Numbers.Add(1);
+        first();
         var other = new Thread(() =>
         {
             try
             {
-                registry.Numbers.Add(2);
+                second();
             }
             catch (Exception e)
             {
