@@ -38,113 +38,155 @@ public abstract class PersistentObject : IEquatable<PersistentObject>
     /// <summary>The word a reference to this object stores: its offset and its block's generation.</summary>
     internal long Reference => _reference;
 
+    // Set once a Delete through this wrapper has returned. From then on every use checks that the block still holds this
+    // object (a rolled-back delete leaves it there), so a wrapper kept past its object's deletion throws instead of
+    // reading or writing the block's next object; wrappers that were never deleted through pay one test of this flag.
+    private bool _deleted;
+
+    /// <summary>Notes that a Delete through this wrapper returned (see <see cref="FieldAt"/>).</summary>
+    internal void NoteDeleted() => _deleted = true;
+
+    /// <summary>The pool offset of a field, once this wrapper is known not to outlive its object.</summary>
+    /// <exception cref="PersistentDanglingReferenceException">A Delete through this wrapper freed the object.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private long FieldAt(int fieldOffset)
+    {
+        ThrowIfKeptPastDelete();
+        return Offset + fieldOffset;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ThrowIfKeptPastDelete()
+    {
+        if (_deleted)
+        {
+            ThrowIfDeleted();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowIfDeleted()
+    {
+        if (!Pool.HoldsObject(Offset, Generation))
+        {
+            throw new PersistentDanglingReferenceException(
+                $"{Pool.Path}: the {GetType().Name} at offset {Offset} was deleted; a handle kept past its deletion can no longer be used.", Offset);
+        }
+    }
+
     /// <summary>Reads an unmanaged field at <paramref name="fieldOffset"/> bytes into the object.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    protected T ReadField<T>(int fieldOffset) where T : unmanaged => Pool.ReadValue<T>(Offset + fieldOffset);
+    protected T ReadField<T>(int fieldOffset) where T : unmanaged => Pool.ReadValue<T>(FieldAt(fieldOffset));
 
     /// <summary>Writes an unmanaged field, durably and failure-atomically (see the class remarks).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    protected void WriteField<T>(int fieldOffset, T value) where T : unmanaged => Pool.WriteValue(Offset + fieldOffset, value);
+    protected void WriteField<T>(int fieldOffset, T value) where T : unmanaged => Pool.WriteValue(FieldAt(fieldOffset), value);
 
     /// <summary>
     /// Writes an indexed unmanaged field (<see cref="IndexedAttribute"/>) and moves the object's entry in the index,
     /// as one failure-atomic step.
     /// </summary>
     /// <exception cref="Pool.PersistentUniqueConstraintException">The index is unique and another object holds <paramref name="value"/>.</exception>
-    protected void WriteIndexedField<T>(PersistentTypeInfo type, int fieldOffset, T value) where T : unmanaged =>
+    protected void WriteIndexedField<T>(PersistentTypeInfo type, int fieldOffset, T value) where T : unmanaged
+    {
+        ThrowIfKeptPastDelete();
         IndexedWrites.WriteField(this, type, fieldOffset, value);
+    }
 
     /// <summary>Writes an indexed string field and moves the object's entry in the index (a null string has none), as one failure-atomic step.</summary>
     /// <exception cref="Pool.PersistentUniqueConstraintException">The index is unique and another object holds <paramref name="value"/>.</exception>
-    protected void WriteIndexedString(PersistentTypeInfo type, int fieldOffset, string? value) =>
+    protected void WriteIndexedString(PersistentTypeInfo type, int fieldOffset, string? value)
+    {
+        ThrowIfKeptPastDelete();
         IndexedWrites.WriteString(this, type, fieldOffset, value);
+    }
 
     /// <summary>Reads a string field (an 8-byte offset of an immutable persistent string; 0 = null).</summary>
-    protected string? ReadString(int fieldOffset) => Pool.ReadString(Offset + fieldOffset);
+    protected string? ReadString(int fieldOffset) => Pool.ReadString(FieldAt(fieldOffset));
 
     /// <summary>Replaces a string field failure-atomically: the new string is written, published and the old one freed as one step.</summary>
-    protected void WriteString(int fieldOffset, string? value) => Pool.WriteString(Offset + fieldOffset, value);
+    protected void WriteString(int fieldOffset, string? value) => Pool.WriteString(FieldAt(fieldOffset), value);
 
     /// <summary>Reads a reference field; null when the field is 0.</summary>
     /// <exception cref="PersistentTypeMismatchException">The referenced object is not a <typeparamref name="T"/>.</exception>
     protected T? ReadReference<T>(int fieldOffset) where T : PersistentObject, IPersistentObject<T> =>
-        Pool.ReadReference<T>(Offset + fieldOffset);
+        Pool.ReadReference<T>(FieldAt(fieldOffset));
 
     /// <summary>Writes a reference field (null allowed); the target must live in the same pool.</summary>
     protected void WriteReference<T>(int fieldOffset, T? value) where T : PersistentObject, IPersistentObject<T> =>
-        Pool.WriteReference(Offset + fieldOffset, value);
+        Pool.WriteReference(FieldAt(fieldOffset), value);
 
     /// <summary>The list of unmanaged values in the collection field at <paramref name="fieldOffset"/>, created by its first insert (reading writes nothing).</summary>
     protected PersistentList<T> GetList<T>(int fieldOffset) where T : unmanaged =>
-        new(Pool, Offset + fieldOffset, RawCodec<T>.Instance);
+        new(Pool, FieldAt(fieldOffset), RawCodec<T>.Instance);
 
     /// <summary>The list of strings in the collection field at <paramref name="fieldOffset"/>, created by its first insert (reading writes nothing).</summary>
     protected PersistentList<string?> GetStringList(int fieldOffset) =>
-        new(Pool, Offset + fieldOffset, StringCodec.Instance);
+        new(Pool, FieldAt(fieldOffset), StringCodec.Instance);
 
     /// <summary>The list of references in the collection field at <paramref name="fieldOffset"/>, created by its first insert (reading writes nothing).</summary>
     protected PersistentList<T?> GetObjectList<T>(int fieldOffset) where T : PersistentObject, IPersistentObject<T> =>
-        new(Pool, Offset + fieldOffset, ReferenceCodec<T>.Instance);
+        new(Pool, FieldAt(fieldOffset), ReferenceCodec<T>.Instance);
 
     /// <summary>A dictionary from unmanaged keys to unmanaged values, created by its first insert (reading writes nothing).</summary>
     protected PersistentDictionary<TKey, TValue> GetDictionary<TKey, TValue>(int fieldOffset) where TKey : unmanaged where TValue : unmanaged =>
-        new(Pool, Offset + fieldOffset, RawCodec<TKey>.Instance, RawCodec<TValue>.Instance);
+        new(Pool, FieldAt(fieldOffset), RawCodec<TKey>.Instance, RawCodec<TValue>.Instance);
 
     /// <summary>A dictionary from unmanaged keys to strings, created by its first insert (reading writes nothing).</summary>
     protected PersistentDictionary<TKey, string?> GetDictionaryOfStrings<TKey>(int fieldOffset) where TKey : unmanaged =>
-        new(Pool, Offset + fieldOffset, RawCodec<TKey>.Instance, StringCodec.Instance);
+        new(Pool, FieldAt(fieldOffset), RawCodec<TKey>.Instance, StringCodec.Instance);
 
     /// <summary>A dictionary from unmanaged keys to references, created by its first insert (reading writes nothing).</summary>
     protected PersistentDictionary<TKey, TValue?> GetDictionaryOfObjects<TKey, TValue>(int fieldOffset) where TKey : unmanaged where TValue : PersistentObject, IPersistentObject<TValue> =>
-        new(Pool, Offset + fieldOffset, RawCodec<TKey>.Instance, ReferenceCodec<TValue>.Instance);
+        new(Pool, FieldAt(fieldOffset), RawCodec<TKey>.Instance, ReferenceCodec<TValue>.Instance);
 
     /// <summary>A dictionary from string keys to unmanaged values, created by its first insert (reading writes nothing).</summary>
     protected PersistentDictionary<string, TValue> GetStringKeyedDictionary<TValue>(int fieldOffset) where TValue : unmanaged =>
-        new(Pool, Offset + fieldOffset, StringCodec.Instance!, RawCodec<TValue>.Instance);
+        new(Pool, FieldAt(fieldOffset), StringCodec.Instance!, RawCodec<TValue>.Instance);
 
     /// <summary>A dictionary from string keys to strings, created by its first insert (reading writes nothing).</summary>
     protected PersistentDictionary<string, string?> GetStringKeyedDictionaryOfStrings(int fieldOffset) =>
-        new(Pool, Offset + fieldOffset, StringCodec.Instance!, StringCodec.Instance);
+        new(Pool, FieldAt(fieldOffset), StringCodec.Instance!, StringCodec.Instance);
 
     /// <summary>A dictionary from string keys to references, created by its first insert (reading writes nothing).</summary>
     protected PersistentDictionary<string, TValue?> GetStringKeyedDictionaryOfObjects<TValue>(int fieldOffset) where TValue : PersistentObject, IPersistentObject<TValue> =>
-        new(Pool, Offset + fieldOffset, StringCodec.Instance!, ReferenceCodec<TValue>.Instance);
+        new(Pool, FieldAt(fieldOffset), StringCodec.Instance!, ReferenceCodec<TValue>.Instance);
 
     /// <summary>A sorted dictionary from unmanaged keys to unmanaged values, created by its first insert (reading writes nothing).</summary>
     /// <exception cref="NotSupportedException">The key type has no durable order (floating point, other structs).</exception>
     protected PersistentSortedDictionary<TKey, TValue> GetSortedDictionary<TKey, TValue>(int fieldOffset) where TKey : unmanaged where TValue : unmanaged =>
-        new(Pool, Offset + fieldOffset, SortedKeysOf<TKey>(), RawCodec<TValue>.Instance);
+        new(Pool, FieldAt(fieldOffset), SortedKeysOf<TKey>(), RawCodec<TValue>.Instance);
 
     /// <summary>A sorted dictionary from unmanaged keys to strings, created by its first insert (reading writes nothing).</summary>
     /// <exception cref="NotSupportedException">The key type has no durable order.</exception>
     protected PersistentSortedDictionary<TKey, string?> GetSortedDictionaryOfStrings<TKey>(int fieldOffset) where TKey : unmanaged =>
-        new(Pool, Offset + fieldOffset, SortedKeysOf<TKey>(), StringCodec.Instance);
+        new(Pool, FieldAt(fieldOffset), SortedKeysOf<TKey>(), StringCodec.Instance);
 
     /// <summary>A sorted dictionary from unmanaged keys to references, created by its first insert (reading writes nothing).</summary>
     /// <exception cref="NotSupportedException">The key type has no durable order.</exception>
     protected PersistentSortedDictionary<TKey, TValue?> GetSortedDictionaryOfObjects<TKey, TValue>(int fieldOffset) where TKey : unmanaged where TValue : PersistentObject, IPersistentObject<TValue> =>
-        new(Pool, Offset + fieldOffset, SortedKeysOf<TKey>(), ReferenceCodec<TValue>.Instance);
+        new(Pool, FieldAt(fieldOffset), SortedKeysOf<TKey>(), ReferenceCodec<TValue>.Instance);
 
     /// <summary>A sorted dictionary from string keys (ordinal order) to unmanaged values, created by its first insert (reading writes nothing).</summary>
     protected PersistentSortedDictionary<string, TValue> GetStringKeyedSortedDictionary<TValue>(int fieldOffset) where TValue : unmanaged =>
-        new(Pool, Offset + fieldOffset, PrefixedStringSortedKeys.Instance, RawCodec<TValue>.Instance);
+        new(Pool, FieldAt(fieldOffset), PrefixedStringSortedKeys.Instance, RawCodec<TValue>.Instance);
 
     /// <summary>A sorted dictionary from string keys (ordinal order) to strings, created by its first insert (reading writes nothing).</summary>
     protected PersistentSortedDictionary<string, string?> GetStringKeyedSortedDictionaryOfStrings(int fieldOffset) =>
-        new(Pool, Offset + fieldOffset, PrefixedStringSortedKeys.Instance, StringCodec.Instance);
+        new(Pool, FieldAt(fieldOffset), PrefixedStringSortedKeys.Instance, StringCodec.Instance);
 
     /// <summary>A sorted dictionary from string keys (ordinal order) to references, created by its first insert (reading writes nothing).</summary>
     protected PersistentSortedDictionary<string, TValue?> GetStringKeyedSortedDictionaryOfObjects<TValue>(int fieldOffset) where TValue : PersistentObject, IPersistentObject<TValue> =>
-        new(Pool, Offset + fieldOffset, PrefixedStringSortedKeys.Instance, ReferenceCodec<TValue>.Instance);
+        new(Pool, FieldAt(fieldOffset), PrefixedStringSortedKeys.Instance, ReferenceCodec<TValue>.Instance);
 
     /// <summary>A set of unmanaged values (kept in order), created by its first insert (reading writes nothing).</summary>
     /// <exception cref="NotSupportedException">The element type has no durable order.</exception>
     protected PersistentSet<T> GetSet<T>(int fieldOffset) where T : unmanaged =>
-        new(new PersistentSortedDictionary<T, bool>(Pool, Offset + fieldOffset, SortedKeysOf<T>(), NoValueCodec.Instance));
+        new(new PersistentSortedDictionary<T, bool>(Pool, FieldAt(fieldOffset), SortedKeysOf<T>(), NoValueCodec.Instance));
 
     /// <summary>A set of strings (kept in ordinal order), created by its first insert (reading writes nothing).</summary>
     protected PersistentSet<string> GetStringSet(int fieldOffset) =>
-        new(new PersistentSortedDictionary<string, bool>(Pool, Offset + fieldOffset, PrefixedStringSortedKeys.Instance, NoValueCodec.Instance));
+        new(new PersistentSortedDictionary<string, bool>(Pool, FieldAt(fieldOffset), PrefixedStringSortedKeys.Instance, NoValueCodec.Instance));
 
     private static RawSortedKeys<TKey> SortedKeysOf<TKey>() where TKey : unmanaged
     {

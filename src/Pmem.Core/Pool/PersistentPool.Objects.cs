@@ -150,8 +150,7 @@ public sealed partial class PersistentPool
     /// transaction the free happens at commit.
     /// </summary>
     /// <exception cref="ArgumentException">The object belongs to another pool.</exception>
-    /// <exception cref="PersistentTypeMismatchException">The object is not allocated (already freed).</exception>
-    /// <exception cref="PersistentDanglingReferenceException">The object was deleted and its block holds a new object.</exception>
+    /// <exception cref="PersistentDanglingReferenceException">The object was deleted already (its block is free, or holds a new object).</exception>
     public void Delete(PersistentObject obj)
     {
         ArgumentNullException.ThrowIfNull(obj);
@@ -167,10 +166,11 @@ public sealed partial class PersistentPool
             throw new InvalidOperationException($"{Path}: the root object cannot be deleted.");
         }
 
-        if (!BlockGeneration.Matches(obj.Generation, GenerationAt(obj.Offset)))
+        if (!HoldsObject(obj.Offset, obj.Generation))
         {
             // A handle kept past its object's deletion must not delete the object that reuses the block.
-            throw new PersistentDanglingReferenceException($"{Path}: the {obj.GetType().Name} at offset {obj.Offset} was deleted already; its block now holds another object.", obj.Offset);
+            throw new PersistentDanglingReferenceException(
+                $"{Path}: the {obj.GetType().Name} at offset {obj.Offset} was deleted already; its block is free or holds another object.", obj.Offset);
         }
 
         Atomically((Pool: this, obj.Offset), static state => // static: no delegate made per delete
@@ -178,7 +178,15 @@ public sealed partial class PersistentPool
             state.Pool.RemoveFromIndexes(state.Offset);
             state.Pool.FreeInTransaction(state.Offset);
         });
+        obj.NoteDeleted();
     }
+
+    /// <summary>
+    /// True when the block at <paramref name="offset"/> is allocated (or allocated by this thread's transaction) in
+    /// <paramref name="generation"/>: an object whose handle was made then is still there.
+    /// </summary>
+    internal bool HoldsObject(long offset, ushort generation) =>
+        TryGetBlock(offset, out var block, out _) && BlockGeneration.Matches(generation, block.Generation);
 
     /// <summary>The pool's root object, created (zeroed) on first use.</summary>
     /// <exception cref="PersistentTypeMismatchException">The root exists with another type.</exception>

@@ -167,6 +167,59 @@ public sealed class DanglingReferenceTests : IDisposable
         pool.Delete(reused);
     }
 
+    [Fact]
+    public void A_handle_used_after_its_delete_throws_rather_than_reach_the_blocks_next_object()
+    {
+        using var pool = PersistentPool.Create(MemoryDomain.Create(8 << 20), LayoutName);
+        pool.Root<Ledger>();
+        var freed = pool.New<Account>();
+        pool.Delete(freed);
+        Assert.Throws<PersistentDanglingReferenceException>(() => freed.Balance); // its block free
+
+        var old = pool.New<Account>();
+        old.Owner = "old";
+        var reused = ReuseBlockOf(pool, old, inTransaction: false);
+        reused.Balance = 5;
+        reused.Owner = "new";
+
+        Assert.Throws<PersistentDanglingReferenceException>(() => old.Balance);
+        Assert.Throws<PersistentDanglingReferenceException>(() => old.Balance = 666);
+        Assert.Throws<PersistentDanglingReferenceException>(() => old.Owner);
+        Assert.Throws<PersistentDanglingReferenceException>(() => old.Owner = "x"); // would have freed the new object's string
+        Assert.Throws<PersistentDanglingReferenceException>(() => old.Next = reused);
+        Assert.Throws<PersistentDanglingReferenceException>(() => pool.Delete(old));
+        Assert.Equal(5, reused.Balance);
+        Assert.Equal("new", reused.Owner);
+        Assert.Equal(old.Offset, reused.Offset); // what the handle still tells: its identity
+        Assert.True(pool.Check().IsConsistent);
+        pool.Delete(reused);
+    }
+
+    [Fact]
+    public void A_handle_stays_usable_until_its_delete_commits_and_after_one_rolled_back()
+    {
+        using var pool = PersistentPool.Create(MemoryDomain.Create(8 << 20), LayoutName);
+        pool.Root<Ledger>();
+        var account = pool.New<Account>();
+        using (pool.BeginTransaction())
+        {
+            pool.Delete(account);
+            account.Balance = 1; // freed only at commit: still the transaction's to use
+        }
+
+        account.Balance = 2; // rolled back: the object lives on
+        Assert.Equal(2, account.Balance);
+        using (var tx = pool.BeginTransaction())
+        {
+            pool.Delete(account);
+            Assert.Equal(2, account.Balance);
+            tx.Commit();
+        }
+
+        Assert.Throws<PersistentDanglingReferenceException>(() => account.Balance);
+        Assert.True(pool.Check().IsConsistent);
+    }
+
     [Theory]
     [InlineData(DurabilityMode.PowerFailure)]
     [InlineData(DurabilityMode.ProcessCrash)]
