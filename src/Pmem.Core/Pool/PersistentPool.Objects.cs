@@ -193,8 +193,13 @@ public sealed partial class PersistentPool
     public T Root<T>() where T : PersistentObject, IPersistentObject<T>
     {
         ThrowIfDisposed();
-        var typeIndex = TypeIndex(T.PersistentType);
         var root = ReadValue<long>(PoolLayout.RootOffsetOffset);
+        if (root != 0 && IsReadOnly && _types.Find(T.PersistentType.TypeId) is null)
+        {
+            throw RootMismatch<T>(ReadValue<uint>(PoolLayout.RootTypeOffset)); // a type it does not hold, which it cannot record
+        }
+
+        var typeIndex = TypeIndex(T.PersistentType);
         if (root == 0)
         {
             lock (_rootLock)
@@ -210,12 +215,15 @@ public sealed partial class PersistentPool
         var stored = ReadValue<uint>(PoolLayout.RootTypeOffset);
         if (stored != typeIndex)
         {
-            throw new PersistentTypeMismatchException($"{Path}: the root object is a {_types.NameOf(stored)}, not a {T.PersistentType.Name}" +
-                $" (if {T.PersistentType.Name} is that class renamed, keep its durable name with [PersistentObject(Name = \"{_types.NameOf(stored)}\")]).");
+            throw RootMismatch<T>(stored);
         }
 
         return T.Attach(new ObjectHandle(this, root));
     }
+
+    private PersistentTypeMismatchException RootMismatch<T>(uint stored) where T : PersistentObject, IPersistentObject<T> =>
+        new($"{Path}: the root object is a {_types.NameOf(stored)}, not a {T.PersistentType.Name}" +
+            $" (if {T.PersistentType.Name} is that class renamed, keep its durable name with [PersistentObject(Name = \"{_types.NameOf(stored)}\")]).");
 
     private long CreateRoot(int size, uint typeIndex)
     {

@@ -55,7 +55,9 @@ public sealed partial class PersistentPool
     }
 
     private string Downgrade(StoredType stored, PersistentTypeInfo type) =>
-        $"the pool holds '{type.Name}' at version {stored.Version}, written by a newer program than this one (version {type.Version}); " +
+        (stored.Version > type.Version
+            ? $"the pool holds '{type.Name}' at version {stored.Version}, written by a newer program than this one (version {type.Version}); "
+            : $"the pool holds '{type.Name}' in the layout a newer program migrated it to from this program's layout (the same version, {type.Version}); ") +
         "open it with that program or a later one (a pool is never migrated back)";
 
     /// <summary>Records a type the pool has never seen: its entry, its schema record and the count, in one commit.</summary>
