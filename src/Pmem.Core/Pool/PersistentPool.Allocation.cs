@@ -104,10 +104,16 @@ public sealed partial class PersistentPool
             {
                 // The blocks this thread freed make a batch of their own.
             }
-            catch (PoolOutOfSpaceException) when (cache.HoldsBlocks | GiveBackOtherThreadsBlocks(cache))
+            catch (PoolOutOfSpaceException)
             {
                 // Blocks this thread prepared for other types, or freed, may be the last free ones (with those other
-                // threads kept): give them back and try again.
+                // threads kept): give them back and try again. Not in a filter: that runs before the heap's locks,
+                // held where the exception was thrown, are released, and giving back takes other classes' locks.
+                if (!(cache.HoldsBlocks | GiveBackOtherThreadsBlocks(cache)))
+                {
+                    throw;
+                }
+
                 cache.ReturnAll();
                 count = _heap.ReserveMany(size, batch, out freedThrough);
             }
@@ -175,9 +181,15 @@ public sealed partial class PersistentPool
         {
             return _heap.Reserve(size, cache);
         }
-        catch (PoolOutOfSpaceException) when (cache.HoldsBlocks | GiveBackOtherThreadsBlocks(cache))
+        catch (PoolOutOfSpaceException)
         {
-            cache.ReturnAll(); // blocks this thread keeps, or other threads kept, may be the last free ones
+            // Blocks this thread keeps, or other threads kept, may be the last free ones (not in a filter: see PrepareBatch).
+            if (!(cache.HoldsBlocks | GiveBackOtherThreadsBlocks(cache)))
+            {
+                throw;
+            }
+
+            cache.ReturnAll();
             return _heap.Reserve(size, cache);
         }
     }
