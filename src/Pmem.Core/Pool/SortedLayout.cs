@@ -60,6 +60,14 @@ internal static class SortedLayout
 
     public static int InnerCapacity(int nodeSize, int keySize) => (nodeSize - EntriesOffset) / (keySize + 8);
 
+    /// <summary>The key width an order compares (its type's size), or null for integers of any width and strings.</summary>
+    private static int? WidthOf(KeyOrder order) => order switch
+    {
+        KeyOrder.Guid or KeyOrder.DateTimeOffset or KeyOrder.Decimal => 16,
+        KeyOrder.DateTime => 8,
+        _ => null,
+    };
+
     /// <summary>Why the header at <paramref name="header"/> cannot be trusted, or null when its fields are possible.</summary>
     public static string? Problem(PersistentPool pool, long header)
     {
@@ -78,7 +86,7 @@ internal static class SortedLayout
         order &= ~(int)ObjectOffsetOrder;
         var widthFits = order == (int)KeyOrder.OrdinalPrefixed
             ? width == PrefixedStringKeySize && valueKeySize == PrefixedStringKeySize
-            : width is 1 or 2 or 4 or 8 or 16 && width <= valueKeySize && valueKeySize is > 0 and <= 16;
+            : width is 1 or 2 or 4 or 8 or 16 && width <= valueKeySize && valueKeySize is > 0 and <= 16 && width == (WidthOf((KeyOrder)order) ?? width);
         if (!widthFits || keySize % 8 != 0 || keyKind is not ((int)SlotKind.Raw or (int)SlotKind.String) ||
             (keyKind == (int)SlotKind.String) != (order is (int)KeyOrder.Ordinal or (int)KeyOrder.OrdinalPrefixed) || order is < (int)KeyOrder.Signed or > (int)KeyOrder.OrdinalPrefixed ||
             valueSize < 0 || valueSize > 1 << 12 || valueSize % 8 != 0 || valueKind is < (int)SlotKind.Raw or > (int)SlotKind.Reference ||

@@ -466,4 +466,23 @@ public sealed class SortedDictionaryTests
         Assert.Contains(report.Errors, e => e.Contains("another owner"));
         Assert.Contains(report.Errors, e => e.Contains("counts"));
     }
+
+    [Theory]
+    [InlineData((int)KeyOrder.Guid)] // the fuzzer's case: a DateTime tree (8-byte keys) recorded as Guid-ordered
+    [InlineData((int)KeyOrder.DateTimeOffset)]
+    [InlineData((int)KeyOrder.Decimal)]
+    public void A_key_order_whose_type_is_wider_than_the_recorded_keys_is_damage_the_check_reports(int order)
+    {
+        using var pool = NewPool();
+        var byTime = pool.Root<Index>().ByTime;
+        for (var day = 1; day <= 200; day++)
+        {
+            byTime[new DateTime(2026, 1, 1).AddDays(day)] = day;
+        }
+
+        pool.Domain.WriteDurable(byTime.Offset + SortedLayout.KeyOrderOffset, order);
+        var report = pool.Check(); // threw ArgumentOutOfRangeException reading a 16-byte key from an 8-byte slot
+        Assert.Contains(report.Errors, e => e.Contains("impossible key or value slots"));
+        Assert.Throws<PersistentTypeMismatchException>(() => pool.Root<Index>().ByTime.Count); // not the DateTime tree it asks for
+    }
 }
