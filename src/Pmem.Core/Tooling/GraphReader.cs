@@ -123,7 +123,7 @@ internal sealed class GraphReader
         var shape = ShapeAt(target, context);
         if (element.Target is { } expected && shape.Name != expected)
         {
-            throw new PoolCorruptedException(Pool.Path, $"{context} points to a {shape.Name} at offset {target} where a {expected} belongs");
+            throw new PoolCorruptedException(Pool.Path, $"{context} points to {Wording.WithArticle(shape.Name)} at offset {target} where {Wording.WithArticle(expected)} belongs");
         }
 
         if (!BlockGeneration.Matches(BlockGeneration.OfReference(reference), Pool.GenerationAt(target)))

@@ -120,7 +120,7 @@ internal sealed class ImportBuilder
                     _pool.WriteBytesInTransaction(field, bytes);
                     break;
                 case PropertyKind.String:
-                    _pool.WriteString(field, json.TokenType == JsonTokenType.String ? json.GetString() : throw Mismatch(where, ref json, "string"));
+                    _pool.WriteString(field, json.TokenType == JsonTokenType.String ? json.GetString() : throw Mismatch(where, ref json, "a string"));
                     break;
                 case PropertyKind.Reference:
                     _pool.WriteBytesInTransaction(field, BitConverter.GetBytes(_pool.ReferenceTo(Reference(ref json, property.Value, where))));
@@ -214,7 +214,7 @@ internal sealed class ImportBuilder
             case ElementKind.Scalar:
                 if (!ScalarText.TryRead(ref json, element.Scalar, ((Span<byte>)value.Bytes)[..element.Width]))
                 {
-                    throw Mismatch(where, ref json, element.StorageType);
+                    throw Mismatch(where, ref json, Wording.WithArticle(element.StorageType));
                 }
 
                 break;
@@ -223,7 +223,7 @@ internal sealed class ImportBuilder
                 {
                     JsonTokenType.String => json.GetString(),
                     JsonTokenType.Null => null,
-                    _ => throw Mismatch(where, ref json, "string"),
+                    _ => throw Mismatch(where, ref json, "a string"),
                 };
                 break;
             default:
@@ -250,7 +250,7 @@ internal sealed class ImportBuilder
 
         if (target is not null && type.Name != target)
         {
-            throw _file.Error($"{where} refers to #{id}, a {type.Name}, where a {target} belongs");
+            throw _file.Error($"{where} refers to #{id}, {Wording.WithArticle(type.Name)}, where {Wording.WithArticle(target)} belongs");
         }
 
         if (!_offsets.TryGetValue(id, out var offset))
@@ -277,8 +277,9 @@ internal sealed class ImportBuilder
         _transaction = _pool.BeginTransaction();
     }
 
+    /// <summary>A value the schema does not allow; <paramref name="expected"/> comes with its article ("a string").</summary>
     private PoolImportException Mismatch(string where, ref Utf8JsonReader json, string? expected = null) =>
-        _file.Error($"{where}: {Describe(ref json)} is not a {expected ?? "value of this type"}");
+        _file.Error($"{where}: {Describe(ref json)} is not {expected ?? "a value of this type"}");
 
     private static string Describe(ref Utf8JsonReader json) => json.TokenType switch
     {

@@ -82,6 +82,15 @@ public sealed class ExportInputTests : IDisposable
     }
 
     [Fact]
+    public void A_reference_that_is_no_id_or_of_another_type_reads_with_the_right_article()
+    {
+        var json = SmallExport();
+
+        Assert.Contains("property 'Leaf' (reference): 5 is not an object id like \"#1\"", Refused(json.Replace("\"Leaf\":\"#2\"", "\"Leaf\":5")).Message);
+        Assert.Contains("property 'Name' (string): 5 is not a string", Refused(json.Replace("\"Name\":\"root\"", "\"Name\":5")).Message);
+    }
+
+    [Fact]
     public void A_schema_the_library_cannot_store_is_refused()
     {
         var e = Refused(SmallExport().Replace("\"storageType\":\"System.Int32\"", "\"storageType\":\"System.Int31\""));
