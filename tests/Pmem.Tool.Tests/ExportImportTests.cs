@@ -137,6 +137,15 @@ public sealed class ExportImportTests : IDisposable
         AssertRefused(file, "object #1, property 'Featured' (reference) refers to #1, a tooltests.library, where a tooltests.book belongs");
     }
 
+    /// <summary>JSON can escape half a surrogate pair, which no string holds: refused like any bad value, not a crash (exit 3).</summary>
+    [Fact]
+    public void A_string_with_half_a_surrogate_pair_is_refused_by_place()
+    {
+        var file = Edit(Export(_files.CreateLibrary()), json => json.Replace("\"Title\":\"Book 0\"", "\"Title\":\"\\ud800\""));
+
+        AssertRefused(file, "object #2, property 'Title' (string): \"\\ud800\" is not valid text (half a surrogate pair, or bytes that are not UTF-8)");
+    }
+
     [Fact]
     public void Export_of_a_damaged_pool_is_one_line_exit_2_and_writes_no_file()
     {

@@ -1,5 +1,7 @@
 // ExportFile -- the first pass over an export file: its format, layout, schema and which object ids of which types it defines.
+using System.Buffers;
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using Pmem.Objects;
 
@@ -55,6 +57,31 @@ internal sealed class ExportFile
     /// <summary>An error about the file.</summary>
     public PoolImportException Error(string message) => new(Source, message);
 
+    /// <summary>
+    /// The current string or property name as text. JSON can escape half a surrogate pair (<c>"\ud800"</c>) and a file
+    /// can hold bytes that are not UTF-8: neither is text a string holds, and the reader refuses to decode them with an
+    /// <see cref="InvalidOperationException"/>, no JSON error. Here they are an error naming <paramref name="where"/>.
+    /// </summary>
+    /// <exception cref="PoolImportException">The string is not valid text.</exception>
+    public string GetString(ref Utf8JsonReader json, string where)
+    {
+        try
+        {
+            return json.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw Error($"{where}: {RawString(ref json)} is not valid text (half a surrogate pair, or bytes that are not UTF-8)");
+        }
+    }
+
+    /// <summary>The current string token as the file spells it, quoted, escapes and all (shortened): for messages.</summary>
+    public static string RawString(ref Utf8JsonReader json)
+    {
+        var text = Encoding.UTF8.GetString(json.HasValueSequence ? json.ValueSequence.ToArray() : json.ValueSpan);
+        return $"\"{(text.Length <= 40 ? text : text[..40] + "…")}\"";
+    }
+
     /// <summary>Parses "#id" (a positive integer after '#').</summary>
     public static bool TryParseId(string? text, out long id)
     {
@@ -69,7 +96,7 @@ internal sealed class ExportFile
         var sawObjects = false;
         while (Read(ref json) && json.TokenType == JsonTokenType.PropertyName)
         {
-            var name = json.GetString()!;
+            var name = GetString(ref json, "a property name");
             Read(ref json);
             switch (name)
             {
@@ -90,7 +117,7 @@ internal sealed class ExportFile
                     PoolSize = json.TokenType == JsonTokenType.Number && json.TryGetInt64(out var size) && size > 0 ? size : throw Error("'poolSize' is not a positive integer");
                     break;
                 case "root":
-                    RootId = json.TokenType == JsonTokenType.Null ? 0 : TryParseId(json.TokenType == JsonTokenType.String ? json.GetString() : null, out var root) ? root : throw Error("'root' is neither null nor an object id like \"#1\"");
+                    RootId = json.TokenType == JsonTokenType.Null ? 0 : TryParseId(json.TokenType == JsonTokenType.String ? GetString(ref json, "'root'") : null, out var root) ? root : throw Error("'root' is neither null nor an object id like \"#1\"");
                     break;
                 case "types":
                     RequireFormat(format);
@@ -138,7 +165,7 @@ internal sealed class ExportFile
             var properties = new List<PersistentPropertyInfo>();
             while (Read(ref json) && json.TokenType == JsonTokenType.PropertyName)
             {
-                var field = json.GetString()!;
+                var field = GetString(ref json, $"type '{name}', a field name");
                 Read(ref json);
                 switch (field)
                 {
@@ -182,7 +209,7 @@ internal sealed class ExportFile
             var former = new List<string>();
             while (Read(ref json) && json.TokenType == JsonTokenType.PropertyName)
             {
-                var field = json.GetString()!;
+                var field = GetString(ref json, $"a property of '{typeName}', a field name");
                 Read(ref json);
                 switch (field)
                 {
@@ -227,12 +254,12 @@ internal sealed class ExportFile
             TypeShape? type = null;
             while (Read(ref json) && json.TokenType == JsonTokenType.PropertyName)
             {
-                var field = json.GetString()!;
+                var field = GetString(ref json, $"object {ObjectIds.Count + 1}, a field name");
                 Read(ref json);
                 switch (field)
                 {
                     case "id":
-                        id = TryParseId(json.TokenType == JsonTokenType.String ? json.GetString() : null, out var parsed) ? parsed : throw Error($"object {ObjectIds.Count + 1} has an id that is not like \"#1\"");
+                        id = TryParseId(json.TokenType == JsonTokenType.String ? GetString(ref json, $"object {ObjectIds.Count + 1}, its id") : null, out var parsed) ? parsed : throw Error($"object {ObjectIds.Count + 1} has an id that is not like \"#1\"");
                         break;
                     case "type":
                         var name = Text(ref json, "an object's type");
@@ -261,7 +288,7 @@ internal sealed class ExportFile
     }
 
     private string Text(ref Utf8JsonReader json, string what) =>
-        json.TokenType == JsonTokenType.String ? json.GetString()! : throw Error($"{what} is not a string");
+        json.TokenType == JsonTokenType.String ? GetString(ref json, what) : throw Error($"{what} is not a string");
 
     private int Int(ref Utf8JsonReader json, string what) =>
         json.TokenType == JsonTokenType.Number && json.TryGetInt32(out var value) ? value : throw Error($"{what} is not an integer");

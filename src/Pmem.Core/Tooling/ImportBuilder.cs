@@ -87,7 +87,7 @@ internal sealed class ImportBuilder
         Span<byte> buffer = stackalloc byte[32]; // the widest property value: an Int128? (16 bytes after its flag's padding)
         while (json.Read() && json.TokenType == JsonTokenType.PropertyName)
         {
-            var name = json.GetString()!;
+            var name = _file.GetString(ref json, $"object #{id}, a property name");
             if (!type.ByName.TryGetValue(name, out var property))
             {
                 throw _file.Error($"object #{id}: the type '{type.Name}' has no stored property '{name}'");
@@ -120,7 +120,7 @@ internal sealed class ImportBuilder
                     _pool.WriteBytesInTransaction(field, bytes);
                     break;
                 case PropertyKind.String:
-                    _pool.WriteString(field, json.TokenType == JsonTokenType.String ? json.GetString() : throw Mismatch(where, ref json, "a string"));
+                    _pool.WriteString(field, json.TokenType == JsonTokenType.String ? _file.GetString(ref json, where) : throw Mismatch(where, ref json, "a string"));
                     break;
                 case PropertyKind.Reference:
                     _pool.WriteBytesInTransaction(field, BitConverter.GetBytes(_pool.ReferenceTo(Reference(ref json, property.Value, where))));
@@ -221,7 +221,7 @@ internal sealed class ImportBuilder
             case ElementKind.String:
                 value.Text = json.TokenType switch
                 {
-                    JsonTokenType.String => json.GetString(),
+                    JsonTokenType.String => _file.GetString(ref json, where),
                     JsonTokenType.Null => null,
                     _ => throw Mismatch(where, ref json, "a string"),
                 };
@@ -237,7 +237,7 @@ internal sealed class ImportBuilder
     /// <summary>The new offset of the object a "#id" names (created now if it was not yet), checked against the target type.</summary>
     private long Reference(ref Utf8JsonReader json, ElementShape element, string where)
     {
-        var text = json.TokenType == JsonTokenType.String ? json.GetString() : null;
+        var text = json.TokenType == JsonTokenType.String ? _file.GetString(ref json, where) : null;
         return ExportFile.TryParseId(text, out var id) ? OffsetOf(id, element.Target, where) : throw Mismatch(where, ref json, "an object id like \"#1\"");
     }
 
@@ -283,14 +283,12 @@ internal sealed class ImportBuilder
 
     private static string Describe(ref Utf8JsonReader json) => json.TokenType switch
     {
-        JsonTokenType.String => $"\"{Shorten(json.GetString()!)}\"",
+        JsonTokenType.String => ExportFile.RawString(ref json),
         JsonTokenType.Number or JsonTokenType.True or JsonTokenType.False => System.Text.Encoding.UTF8.GetString(json.ValueSpan),
         JsonTokenType.Null => "null",
         JsonTokenType.StartArray => "an array",
         _ => "an object",
     };
-
-    private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "…";
 
     /// <summary>Moves the reader onto the value of the top-level property <paramref name="name"/> (the first pass checked the structure).</summary>
     private static void SkipTo(ref Utf8JsonReader json, string name)

@@ -163,7 +163,16 @@ internal static class ScalarText
             return false;
         }
 
-        var text = json.GetString()!;
+        string text;
+        try
+        {
+            text = json.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            return false; // half a surrogate pair, or bytes that are not UTF-8: no value of any type
+        }
+
         var invariant = CultureInfo.InvariantCulture;
         return kind switch
         {

@@ -35,11 +35,13 @@ public sealed class ExportInputTests : IDisposable
         return Encoding.UTF8.GetString(output.ToArray());
     }
 
-    private PoolImportException Refused(string json)
+    private PoolImportException Refused(string json) => Refused(Encoding.UTF8.GetBytes(json));
+
+    private PoolImportException Refused(byte[] json)
     {
         var target = PathOf("imported.pool");
         var before = Directory.GetFiles(_directory).Order().ToList();
-        var e = Assert.Throws<PoolImportException>(() => PoolExport.Import(new MemoryStream(Encoding.UTF8.GetBytes(json)), target, new PoolImportOptions { SourceName = "in.json" }));
+        var e = Assert.Throws<PoolImportException>(() => PoolExport.Import(new MemoryStream(json), target, new PoolImportOptions { SourceName = "in.json" }));
         Assert.Equal(before, Directory.GetFiles(_directory).Order().ToList()); // no pool, no temporary file
         Assert.Equal("in.json", e.PoolPath);
         return e;
@@ -79,6 +81,41 @@ public sealed class ExportInputTests : IDisposable
         Assert.Contains("property 'Name' (string): 5 is not a string", Refused(SmallExport().Replace("\"Name\":\"root\"", "\"Name\":5")).Message);
         Assert.Contains("property 'Numbers' (list<System.Int32>): \"one\" is not a System.Int32", Refused(SmallExport().Replace("\"Numbers\":[1]", "\"Numbers\":[\"one\"]")).Message);
         Assert.Contains("the type 'Tests.Everything' has no stored property 'Surprise'", Refused(SmallExport().Replace("\"Int\":42", "\"Surprise\":42")).Message);
+    }
+
+    /// <summary>
+    /// JSON may escape half a surrogate pair, which no string can hold (the reader throws no JSON error for it, but an
+    /// InvalidOperationException): each place a string is read refuses it by name, like any other bad value.
+    /// </summary>
+    [Fact]
+    public void Half_a_surrogate_pair_in_any_string_is_refused_by_place()
+    {
+        var json = SmallExport(pool => pool.Root<Everything>().Words.Add("w"));
+
+        Assert.Equal("in.json: object #1, property 'Name' (string): \"\\ud800\" is not valid text (half a surrogate pair, or bytes that are not UTF-8)",
+            Refused(json.Replace("\"Name\":\"root\"", "\"Name\":\"\\ud800\"")).Message);
+        Assert.Contains("object #1, property 'Words' (list<string>): \"x\\udc00\" is not valid text",
+            Refused(json.Replace("\"Words\":[\"w\"]", "\"Words\":[\"x\\udc00\"]")).Message);
+        Assert.Contains("object #1, a property name: \"Int\\ud800\" is not valid text",
+            Refused(json.Replace("\"Int\":42", "\"Int\\ud800\":42")).Message);
+        Assert.Contains("object #1, property 'Letter' (System.Char): \"\\ud800\" is not a value of this type",
+            Refused(json.Replace("\"Int\":42", "\"Int\":42,\"Letter\":\"\\ud800\"")).Message);
+        Assert.Contains("object #1, property 'Leaf' (reference): \"#\\ud800\" is not valid text",
+            Refused(json.Replace("\"Leaf\":\"#2\"", "\"Leaf\":\"#\\ud800\"")).Message);
+        Assert.Equal("in.json: layout: \"\\udfff\" is not valid text (half a surrogate pair, or bytes that are not UTF-8)",
+            Refused(json.Replace("\"layout\":\"export-tests\"", "\"layout\":\"\\udfff\"")).Message);
+        Assert.Contains("a property name: \"pool\\ud800\" is not valid text",
+            Refused(json.Replace("\"poolSize\"", "\"pool\\ud800\"")).Message);
+    }
+
+    [Fact]
+    public void Bytes_that_are_not_utf8_in_a_string_are_refused_by_place()
+    {
+        var bytes = Encoding.UTF8.GetBytes(SmallExport().Replace("\"Name\":\"root\"", "\"Name\":\"ro?t\""));
+        bytes[Encoding.UTF8.GetString(bytes).IndexOf("ro?t", StringComparison.Ordinal) + 2] = 0xFF;
+
+        Assert.Contains("object #1, property 'Name' (string): ", Refused(bytes).Message);
+        Assert.EndsWith("is not valid text (half a surrogate pair, or bytes that are not UTF-8)", Refused(bytes).Message);
     }
 
     [Fact]
