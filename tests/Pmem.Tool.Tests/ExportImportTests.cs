@@ -146,6 +146,15 @@ public sealed class ExportImportTests : IDisposable
         AssertRefused(file, "object #2, property 'Title' (string): \"\\ud800\" is not valid text (half a surrogate pair, or bytes that are not UTF-8)");
     }
 
+    /// <summary>A property moved onto another's bytes would make writes to one change the other, and check cannot see it.</summary>
+    [Fact]
+    public void A_type_whose_properties_share_bytes_is_refused_naming_both()
+    {
+        var file = Edit(Export(_files.CreateLibrary()), json => json.Replace("{\"name\":\"Pages\",\"storageType\":\"System.Int32\",\"offset\":8", "{\"name\":\"Pages\",\"storageType\":\"System.Int32\",\"offset\":4"));
+
+        AssertRefused(file, "type 'tooltests.book': properties 'Title' (offset 0, 8 bytes) and 'Pages' (offset 4, 4 bytes) share bytes");
+    }
+
     [Fact]
     public void Export_of_a_damaged_pool_is_one_line_exit_2_and_writes_no_file()
     {

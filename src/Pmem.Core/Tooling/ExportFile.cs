@@ -183,6 +183,7 @@ internal sealed class ExportFile
             try
             {
                 var type = TypeShape.Of(new PersistentTypeInfo(name ?? throw Error("a type has no name"), size, hash, version, [.. properties]));
+                RequireDisjoint(type.Name, properties);
                 if (Types.Any(t => t.Name == type.Name))
                 {
                     throw Error($"type '{type.Name}' is listed twice");
@@ -195,6 +196,29 @@ internal sealed class ExportFile
                 throw Error($"type '{name}' is not a possible stored type: {e.Message}");
             }
         }
+    }
+
+    /// <summary>
+    /// Refuses properties that share bytes: a write to one would change the other, and a check of the new pool could
+    /// not tell (it follows only strings, references and collections). No class the library stores is laid out so.
+    /// </summary>
+    private void RequireDisjoint(string typeName, List<PersistentPropertyInfo> properties)
+    {
+        PersistentPropertyInfo? furthest = null; // of the properties before this one (by offset), the one that reaches furthest
+        foreach (var property in properties.OrderBy(p => p.Offset))
+        {
+            if (furthest is not null && property.Offset < furthest.Offset + furthest.Size)
+            {
+                throw Error($"type '{typeName}': properties {Range(furthest)} and {Range(property)} share bytes");
+            }
+
+            if (furthest is null || property.Offset + property.Size > furthest.Offset + furthest.Size)
+            {
+                furthest = property;
+            }
+        }
+
+        static string Range(PersistentPropertyInfo p) => $"'{p.Name}' (offset {p.Offset}, {p.Size} bytes)";
     }
 
     private void ReadProperties(ref Utf8JsonReader json, string? typeName, List<PersistentPropertyInfo> properties)

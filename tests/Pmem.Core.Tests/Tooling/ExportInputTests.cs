@@ -118,6 +118,21 @@ public sealed class ExportInputTests : IDisposable
         Assert.EndsWith("is not valid text (half a surrogate pair, or bytes that are not UTF-8)", Refused(bytes).Message);
     }
 
+    /// <summary>Two properties on the same bytes would read each other's writes, and check could not tell.</summary>
+    [Fact]
+    public void Properties_that_share_bytes_are_refused_naming_both()
+    {
+        var json = SmallExport();
+        var moved = json.Replace("{\"name\":\"UInt\",\"storageType\":\"System.UInt32\",\"offset\":16", "{\"name\":\"UInt\",\"storageType\":\"System.UInt32\",\"offset\":14");
+        Assert.NotEqual(json, moved);
+
+        Assert.Equal("in.json: type 'Tests.Everything': properties 'Int' (offset 12, 4 bytes) and 'UInt' (offset 14, 4 bytes) share bytes", Refused(moved).Message);
+        Assert.Contains("properties 'Int' (offset 12, 4 bytes) and 'UInt' (offset 12, 4 bytes) share bytes",
+            Refused(json.Replace("\"name\":\"UInt\",\"storageType\":\"System.UInt32\",\"offset\":16", "\"name\":\"UInt\",\"storageType\":\"System.UInt32\",\"offset\":12")).Message);
+        Assert.Contains("properties 'Long' (offset 24, 8 bytes) and 'Double' (offset 28, 8 bytes) share bytes",
+            Refused(json.Replace("\"name\":\"Double\",\"storageType\":\"System.Double\",\"offset\":40", "\"name\":\"Double\",\"storageType\":\"System.Double\",\"offset\":28")).Message);
+    }
+
     [Fact]
     public void A_reference_that_is_no_id_or_of_another_type_reads_with_the_right_article()
     {
