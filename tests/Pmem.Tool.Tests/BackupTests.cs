@@ -107,6 +107,55 @@ public sealed class BackupTests : IDisposable
         Assert.False(File.Exists(destination));
     }
 
+    /// <summary>A damaged source is refused before anything is written, and the error names it, not the copy that was never made.</summary>
+    [Theory]
+    [InlineData("truncated", "truncated")]
+    [InlineData("checksum", "checksum")]
+    public void Backup_of_a_damaged_pool_names_the_source_and_writes_nothing(string damage, string reason)
+    {
+        var path = _files.CreateLibrary();
+        if (damage == "truncated")
+        {
+            ToolHarness.Truncate(path, new FileInfo(path).Length / 2);
+        }
+        else
+        {
+            ToolHarness.Poke(path, 40, [7]); // the durability mode, covered by the header checksum
+        }
+
+        var destination = _files.PathOf("backup.pool");
+        var before = ToolHarness.Hash(path);
+
+        var run = ToolHarness.Run("backup", path, destination, "--json");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.StartsWith($"pmem backup: cannot open {path}: ", run.Error);
+        Assert.Contains(reason, run.Error);
+        Assert.DoesNotContain(destination, run.Error);
+        Assert.Equal(path, JsonDocument.Parse(run.Out).RootElement.GetProperty("path").GetString());
+        Assert.False(File.Exists(destination));
+        Assert.Empty(Directory.GetFiles(_files.Directory, ".*.tmp"));
+        Assert.Equal(before, ToolHarness.Hash(path));
+
+        // Nothing was left to block a retry: the same command refuses for the same reason, not for an existing copy.
+        Assert.DoesNotContain("--force", ToolHarness.Run("backup", path, destination).Error);
+    }
+
+    [Fact]
+    public void Backup_into_a_missing_directory_names_the_destination()
+    {
+        var path = _files.CreateLibrary();
+        var destination = _files.PathOf(Path.Combine("no-such-dir", "backup.pool"));
+
+        var run = ToolHarness.Run("backup", path, destination, "--json");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.StartsWith($"pmem backup: cannot write {destination}: ", run.Error);
+        Assert.DoesNotContain(".tmp", run.Error);
+        Assert.Equal(destination, JsonDocument.Parse(run.Out).RootElement.GetProperty("path").GetString());
+        Assert.False(Directory.Exists(_files.PathOf("no-such-dir")));
+    }
+
     [Fact]
     public void Backup_of_a_pool_onto_itself_is_refused()
     {

@@ -1,4 +1,4 @@
-// BackupCommand -- `pmem backup`: copy a pool that no one has open, then check the copy as `pmem check` does.
+// BackupCommand -- `pmem backup`: open a pool that no one has open for writing, copy it, then check the copy as `pmem check` does.
 using Pmem.Memory;
 using Pmem.Pool;
 using Pmem.Tool.Output;
@@ -30,10 +30,18 @@ internal static class BackupCommand
             return Refuse(console, source, json, new IOException($"{destination}: the destination exists (use --force to replace it)"));
         }
 
-        long bytes;
+        var directory = Path.GetDirectoryName(Path.GetFullPath(destination))!;
+        if (!Directory.Exists(directory))
+        {
+            return Failures.Report(console, "backup", destination, new DirectoryNotFoundException($"its directory {directory} does not exist"), json, failure: "cannot write");
+        }
+
+        // The source is opened (and recovered, in private pages) before anything is written: a file that is not a
+        // whole pool is refused by its own name, and leaves no copy behind to be blamed or to block a retry.
+        PoolSnapshot snapshot;
         try
         {
-            bytes = Copy(console, source, destination, force);
+            snapshot = PoolSnapshot.OpenForReading(console, source, tempDirectory);
         }
         catch (PoolLockedException e)
         {
@@ -44,6 +52,23 @@ internal static class BackupCommand
             return Failures.Report(console, "backup", source, e, json);
         }
 
+        long bytes;
+        using (snapshot)
+        {
+            try
+            {
+                bytes = Copy(console, snapshot, source, destination, force);
+            }
+            catch (DestinationException e)
+            {
+                return Failures.Report(console, "backup", destination, e.InnerException!, json, failure: "cannot write");
+            }
+            catch (Exception e) when (Failures.IsOpenFailure(e))
+            {
+                return Failures.Report(console, "backup", source, e, json);
+            }
+        }
+
         CheckJson check;
         try
         {
@@ -51,8 +76,9 @@ internal static class BackupCommand
         }
         catch (Exception e) when (Failures.IsOpenFailure(e))
         {
-            // The copy is the pool's bytes: what fails here fails for the source too. Keep it; say so.
-            console.Error.WriteLine($"pmem backup: the copy {destination} was written but does not open, nor would the pool");
+            // The pool itself opened a moment ago: a copy that does not is a fault of the copying or of the disk.
+            // It is kept, for a look at what went wrong.
+            console.Error.WriteLine($"pmem backup: the copy {destination} was written but does not open, though {source} did");
             return Failures.Report(console, "backup", destination, e, json);
         }
 
@@ -81,33 +107,106 @@ internal static class BackupCommand
     }
 
     /// <summary>
-    /// Copies under a shared lock into a hidden temporary file beside the destination, flushed to disk, then renamed
-    /// over it (the rename made durable too): a failed or interrupted backup never leaves a partial file under the
-    /// destination's name.
+    /// Copies into a hidden temporary file beside the destination, flushed to disk, then renamed over it (the rename
+    /// made durable too): a failed or interrupted backup never leaves a partial file under the destination's name, and
+    /// a failed one leaves no temporary file either. The snapshot's shared lock keeps writers out meanwhile.
     /// </summary>
-    private static long Copy(ToolConsole console, string source, string destination, bool force)
+    /// <exception cref="DestinationException">The copy could not be written (its inner exception says why).</exception>
+    private static long Copy(ToolConsole console, PoolSnapshot snapshot, string source, string destination, bool force)
     {
-        using var file = PoolFile.Open(source); // refuses a pool open elsewhere, and anything that is not a pool
         var temporary = DurableFiles.TemporaryBeside(destination);
         try
         {
-            using (var output = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0))
+            long length;
+            FileStream output;
+            try
             {
-                // Every byte written (no holes): a pool later mapped from a sparse file could fault on a full disk.
-                var progress = ProgressReporter.Start(console, $"copying {source}");
-                file.CopyTo((_, chunk) => output.Write(chunk), skipZeros: false, progress);
-                progress?.Done();
-                output.Flush(flushToDisk: true);
+                output = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0);
+            }
+            catch (Exception e) when (Failures.IsOpenFailure(e))
+            {
+                throw Named(e, temporary, destination);
             }
 
-            DurableFiles.Publish(temporary, destination, overwrite: force); // the rename, too, survives a power failure
+            using (output)
+            {
+                void Write(ReadOnlySpan<byte> chunk)
+                {
+                    try
+                    {
+                        output.Write(chunk);
+                    }
+                    catch (Exception e) when (Failures.IsOpenFailure(e))
+                    {
+                        throw Named(e, temporary, destination);
+                    }
+                }
+
+                // Every byte written (no holes): a pool later mapped from a sparse file could fault on a full disk.
+                var progress = ProgressReporter.Start(console, $"copying {source}");
+                length = CopyFile(source, Write, progress);
+                progress?.Done();
+                try
+                {
+                    output.Flush(flushToDisk: true);
+                }
+                catch (Exception e) when (Failures.IsOpenFailure(e))
+                {
+                    throw Named(e, temporary, destination);
+                }
+            }
+
+            try
+            {
+                DurableFiles.Publish(temporary, destination, overwrite: force); // the rename, too, survives a power failure
+            }
+            catch (Exception e) when (Failures.IsOpenFailure(e))
+            {
+                throw Named(e, temporary, destination);
+            }
+
+            return length;
         }
         catch
         {
-            File.Delete(temporary);
+            DeleteQuietly(temporary);
             throw;
         }
+    }
 
+    /// <summary>The file byte for byte (commits a crash left in its logs are replayed by the copy's first open).</summary>
+    private static long CopyFile(string source, Action<ReadOnlySpan<byte>> write, ProgressReporter? progress)
+    {
+        using var file = PoolFile.Open(source); // a second shared lock beside the snapshot's
+        file.CopyTo((_, chunk) => write(chunk), skipZeros: false, progress);
         return file.Length;
     }
+
+    /// <summary>A failure to write the copy, named by the destination rather than the temporary file it was written as.</summary>
+    private static DestinationException Named(Exception e, string temporary, string destination)
+    {
+        var message = e.Message.Replace(temporary, destination, StringComparison.Ordinal);
+        return new DestinationException(e switch
+        {
+            UnauthorizedAccessException => new UnauthorizedAccessException(message, e),
+            DirectoryNotFoundException => new DirectoryNotFoundException(message, e),
+            _ => new IOException(message, e),
+        });
+    }
+
+    /// <summary>Removes the temporary file after a failure; a failure to remove it must not hide the first one.</summary>
+    private static void DeleteQuietly(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (Failures.IsOpenFailure(e))
+        {
+            // Its directory is gone or read-only: then the file was never made either.
+        }
+    }
+
+    /// <summary>Writing the copy failed (not reading the pool): reported under the destination's name.</summary>
+    private sealed class DestinationException(Exception inner) : Exception(inner.Message, inner);
 }
