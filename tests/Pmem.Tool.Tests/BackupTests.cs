@@ -156,6 +156,50 @@ public sealed class BackupTests : IDisposable
         Assert.False(Directory.Exists(_files.PathOf("no-such-dir")));
     }
 
+    /// <summary>
+    /// After a crash a pool with a write-ahead log holds its latest commits only in the log beside it: the backup must
+    /// carry them, so the copy opens with the same contents (and the source stays as it was, log and all).
+    /// </summary>
+    [Fact]
+    public void Backup_of_a_crashed_pool_with_a_write_ahead_log_opens_with_the_same_contents()
+    {
+        var path = _files.PathOf("logged.pool");
+        var image = _files.PathOf("crashed.pool");
+        using (var pool = PersistentPool.Create(path, ToolHarness.Layout, ToolHarness.PoolSize, new PoolCreateOptions { WriteAheadLog = true }))
+        {
+            ToolHarness.Fill(pool, books: 4);
+            // cp reads without a lock (the pool holds its file's): the page cache as a kill -9 would leave it.
+            foreach (var (from, to) in new[] { (path, image), (PersistentPool.WriteAheadLogPath(path), PersistentPool.WriteAheadLogPath(image)) })
+            {
+                using var copy = System.Diagnostics.Process.Start("cp", [from, to]);
+                copy.WaitForExit();
+                Assert.Equal(0, copy.ExitCode);
+            }
+        }
+
+        var (poolHash, logHash) = (ToolHarness.Hash(image), ToolHarness.Hash(PersistentPool.WriteAheadLogPath(image)));
+        var destination = _files.PathOf("backup.pool");
+
+        var run = ToolHarness.Run("backup", image, destination);
+
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Error}");
+        Assert.Contains("clean", run.Out);
+        Assert.Equal((poolHash, logHash), (ToolHarness.Hash(image), ToolHarness.Hash(PersistentPool.WriteAheadLogPath(image))));
+        Assert.Empty(Directory.GetFiles(_files.Directory, ".*.tmp"));
+        Assert.Equal(new FileInfo(image).Length, new FileInfo(destination).Length);
+        Assert.False(File.Exists(PersistentPool.WriteAheadLogPath(destination))); // one file: the copy needs no log
+        Assert.Equal(0, ToolHarness.Run("check", destination).ExitCode);
+        using (var restored = PersistentPool.Open(destination, ToolHarness.Layout))
+        {
+            var books = restored.Root<Library>().Books;
+            Assert.Equal(4, books.Count);
+            Assert.Equal(["Book 0", "Book 1", "Book 2", "Book 3"], books.Select(book => book!.Title));
+        }
+
+        using var original = PersistentPool.Open(image, ToolHarness.Layout);
+        Assert.Equal(4, original.Root<Library>().Books.Count);
+    }
+
     [Fact]
     public void Backup_of_a_pool_onto_itself_is_refused()
     {

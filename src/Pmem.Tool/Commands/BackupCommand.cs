@@ -12,6 +12,8 @@ internal static class BackupCommand
     private const string LiveBackupHint =
         "pmem backup copies a pool no program has open for writing; a program that has it open can take a consistent copy while it runs with PersistentPool.Backup, or close it and retry";
 
+    private const int ChunkSize = 1 << 20;
+
     /// <summary>Runs the command; returns the exit code.</summary>
     public static int Run(ToolConsole console, string source, string destination, bool force, bool json, string? tempDirectory)
     {
@@ -118,17 +120,7 @@ internal static class BackupCommand
         try
         {
             long length;
-            FileStream output;
-            try
-            {
-                output = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0);
-            }
-            catch (Exception e) when (Failures.IsOpenFailure(e))
-            {
-                throw Named(e, temporary, destination);
-            }
-
-            using (output)
+            using (var output = WritingCopy(temporary, destination, () => new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0)))
             {
                 void Write(ReadOnlySpan<byte> chunk)
                 {
@@ -144,27 +136,20 @@ internal static class BackupCommand
 
                 // Every byte written (no holes): a pool later mapped from a sparse file could fault on a full disk.
                 var progress = ProgressReporter.Start(console, $"copying {source}");
-                length = CopyFile(source, Write, progress);
+                length = snapshot.Header.WriteAheadLogActive ? CopyRecovered(snapshot.Pool, Write, progress) : CopyFile(source, Write, progress);
                 progress?.Done();
-                try
+                WritingCopy(temporary, destination, () =>
                 {
                     output.Flush(flushToDisk: true);
-                }
-                catch (Exception e) when (Failures.IsOpenFailure(e))
-                {
-                    throw Named(e, temporary, destination);
-                }
+                    return true;
+                });
             }
 
-            try
+            WritingCopy(temporary, destination, () =>
             {
                 DurableFiles.Publish(temporary, destination, overwrite: force); // the rename, too, survives a power failure
-            }
-            catch (Exception e) when (Failures.IsOpenFailure(e))
-            {
-                throw Named(e, temporary, destination);
-            }
-
+                return true;
+            });
             return length;
         }
         catch
@@ -180,6 +165,41 @@ internal static class BackupCommand
         using var file = PoolFile.Open(source); // a second shared lock beside the snapshot's
         file.CopyTo((_, chunk) => write(chunk), skipZeros: false, progress);
         return file.Length;
+    }
+
+    /// <summary>
+    /// A pool whose header names an active write-ahead log: after a crash its latest commits are only in the log
+    /// beside it, so the file alone is no pool. The copy is the pool as its recovery made it (in the read-only open's
+    /// private pages), with no log named, as <see cref="PersistentPool.Backup"/> leaves its copies: one file that
+    /// opens by itself with the same contents.
+    /// </summary>
+    private static long CopyRecovered(PersistentPool pool, Action<ReadOnlySpan<byte>> write, ProgressReporter? progress)
+    {
+        var domain = pool.Domain;
+        var length = domain.Length;
+        var header = domain.GetSpan(0, (int)Math.Min(ChunkSize, length)).ToArray();
+        header.AsSpan(PoolLayout.WriteAheadLifeOffset, sizeof(ulong)).Clear(); // the copy's commits are all in it
+        write(header);
+        for (long offset = header.Length; offset < length; offset += ChunkSize)
+        {
+            write(domain.GetSpan(offset, (int)Math.Min(ChunkSize, length - offset)));
+            progress?.Report(offset, length);
+        }
+
+        return length;
+    }
+
+    /// <summary>Runs a step that writes the copy; its failure becomes a <see cref="DestinationException"/> (see <see cref="Named"/>).</summary>
+    private static T WritingCopy<T>(string temporary, string destination, Func<T> step)
+    {
+        try
+        {
+            return step();
+        }
+        catch (Exception e) when (Failures.IsOpenFailure(e))
+        {
+            throw Named(e, temporary, destination);
+        }
     }
 
     /// <summary>A failure to write the copy, named by the destination rather than the temporary file it was written as.</summary>
