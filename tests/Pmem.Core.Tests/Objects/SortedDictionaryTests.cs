@@ -485,4 +485,21 @@ public sealed class SortedDictionaryTests
         Assert.Contains(report.Errors, e => e.Contains("impossible key or value slots"));
         Assert.Throws<PersistentTypeMismatchException>(() => pool.Root<Index>().ByTime.Count); // not the DateTime tree it asks for
     }
+
+    [Fact]
+    public void An_insert_below_an_inner_node_whose_count_reads_zero_is_refused_as_damage()
+    {
+        using var pool = NewPool();
+        var names = pool.Root<Index>().Names;
+        for (var i = 0; i < 200; i++)
+        {
+            names[$"k{i:D3}"] = "v";
+        }
+
+        var root = pool.Domain.Read<long>(names.Offset + SortedLayout.RootOffset);
+        Assert.NotEqual(0, pool.Domain.Read<int>(root + SortedLayout.NodeLevelOffset)); // an inner node
+        pool.Domain.WriteDurable(root + SortedLayout.NodeEntryCountOffset, 0);
+        Assert.Throws<PoolCorruptedException>(() => names["k017"] = "m"); // was an ArgumentOutOfRangeException from a negative shift
+        Assert.False(pool.Check().IsConsistent);
+    }
 }

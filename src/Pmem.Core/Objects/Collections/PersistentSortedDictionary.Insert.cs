@@ -59,6 +59,12 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         {
             path.Nodes[depth] = node;
             var inner = ReadNode(node, scratch);
+            if (EntryCount(inner) == 0)
+            {
+                // A damaged count: the insert or removal would shift entries by a negative length.
+                throw new PoolCorruptedException(_pool.Path, $"the sorted collection at {Header} has an inner node at {node} with no children");
+            }
+
             path.Taken[depth] = ChildIndex(inner, key);
             node = ChildAt(inner, path.Taken[depth]);
         }
