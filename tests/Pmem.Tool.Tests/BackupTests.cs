@@ -165,17 +165,7 @@ public sealed class BackupTests : IDisposable
     {
         var path = _files.PathOf("logged.pool");
         var image = _files.PathOf("crashed.pool");
-        using (var pool = PersistentPool.Create(path, ToolHarness.Layout, ToolHarness.PoolSize, new PoolCreateOptions { WriteAheadLog = true }))
-        {
-            ToolHarness.Fill(pool, books: 4);
-            // cp reads without a lock (the pool holds its file's): the page cache as a kill -9 would leave it.
-            foreach (var (from, to) in new[] { (path, image), (PersistentPool.WriteAheadLogPath(path), PersistentPool.WriteAheadLogPath(image)) })
-            {
-                using var copy = System.Diagnostics.Process.Start("cp", [from, to]);
-                copy.WaitForExit();
-                Assert.Equal(0, copy.ExitCode);
-            }
-        }
+        ToolHarness.CrashImageWithWriteAheadLog(path, image, books: 4);
 
         var (poolHash, logHash) = (ToolHarness.Hash(image), ToolHarness.Hash(PersistentPool.WriteAheadLogPath(image)));
         var destination = _files.PathOf("backup.pool");

@@ -92,6 +92,23 @@ public sealed class ToolHarness : IDisposable
         return library;
     }
 
+    /// <summary>
+    /// A pool at <paramref name="image"/> (and its log) as a kill -9 leaves one that commits through its write-ahead log:
+    /// a pool made at <paramref name="path"/> is copied with its log while still open.
+    /// </summary>
+    public static void CrashImageWithWriteAheadLog(string path, string image, int books)
+    {
+        using var pool = PersistentPool.Create(path, Layout, PoolSize, new PoolCreateOptions { WriteAheadLog = true });
+        Fill(pool, books);
+        // cp reads without a lock (the pool holds its file's): the page cache as a kill -9 would leave it.
+        foreach (var (from, to) in new[] { (path, image), (PersistentPool.WriteAheadLogPath(path), PersistentPool.WriteAheadLogPath(image)) })
+        {
+            using var copy = System.Diagnostics.Process.Start("cp", [from, to]);
+            copy.WaitForExit();
+            Assert.Equal(0, copy.ExitCode);
+        }
+    }
+
     public static string Hash(string path) => WhenUnlocked(() => Convert.ToHexString(SHA256.HashData(TestFiles.ReadAllBytes(path))));
 
     /// <summary>The file's bytes, read once no forked tool process holds a closed pool's lock (see <see cref="WhenUnlocked"/>).</summary>

@@ -45,6 +45,24 @@ public sealed class KeptBlockTests
     }
 
     /// <summary>
+    /// Allocates two accounts (preparing a batch) and deletes one (keeping its block), leaving the other live: the
+    /// calling thread's cache, which then holds blocks.
+    /// </summary>
+    internal static AllocationCache KeepBlocksOnThisThread(PersistentPool pool)
+    {
+        Account first, second;
+        using (var tx = pool.BeginTransaction())
+        {
+            (first, second) = (pool.New<Account>(), pool.New<Account>());
+            tx.Commit();
+        }
+
+        pool.Delete(second);
+        first.Balance = 1;
+        return pool.ThreadAllocationCache;
+    }
+
+    /// <summary>
     /// Three whole batches of accounts in one transaction (using up the thread's prepared blocks), then the first
     /// batch's deleted in another: the accounts, and the offsets freed and kept by this thread.
     /// </summary>
@@ -219,19 +237,7 @@ public sealed class KeptBlockTests
         // stays reachable here, as one may for long in a program that rarely collects: no finalizer gives it back.
         using var pool = NewPool();
         AllocationCache? ended = null;
-        var helper = new Thread(() =>
-        {
-            Account first, second;
-            using (var tx = pool.BeginTransaction())
-            {
-                (first, second) = (pool.New<Account>(), pool.New<Account>());
-                tx.Commit();
-            }
-
-            pool.Delete(second);
-            first.Balance = 1;
-            ended = pool.ThreadAllocationCache;
-        });
+        var helper = new Thread(() => ended = KeepBlocksOnThisThread(pool));
         helper.Start();
         helper.Join();
         Assert.True(ended!.HoldsBlocks);

@@ -27,16 +27,7 @@ public sealed class LiveThreadBlocksTests
         Exception? afterwards = null;
         var helper = new Thread(() =>
         {
-            Account first, second;
-            using (var tx = pool.BeginTransaction())
-            {
-                (first, second) = (pool.New<Account>(), pool.New<Account>());
-                tx.Commit();
-            }
-
-            pool.Delete(second);
-            first.Balance = 1;
-            idle = pool.ThreadAllocationCache;
+            idle = KeptBlockTests.KeepBlocksOnThisThread(pool);
             keeping.Set();
             resume.Wait();
             afterwards = Record.Exception(() => pool.New<Account>());
