@@ -23,42 +23,49 @@ public abstract class PersistentObject : IEquatable<PersistentObject>
         _reference = BlockGeneration.Reference(handle.Offset, handle.Generation);
     }
 
-    // The offset and the generation in one word, as a reference stores them: a handle stays two words.
-    private readonly long _reference;
+    // The offset and the generation in one word, as a reference stores them, and DeletedMark: a handle stays two words.
+    private long _reference;
+
+    // Set in _reference once a Delete through this wrapper has returned (no offset reaches it: pools are far below 2^47
+    // bytes). From then on every use checks that the block still holds this object (a rolled-back delete leaves it
+    // there), so a wrapper kept past its object's deletion throws instead of reading or writing the block's next object;
+    // other wrappers pay one test of the word every access loads anyway.
+    private const long DeletedMark = 1L << 47;
+    private const long OffsetBits = DeletedMark - 1;
 
     /// <summary>The pool holding this object.</summary>
     public PersistentPool Pool { get; }
 
     /// <summary>The object's offset in its pool: its durable identity, stable across restarts.</summary>
-    public long Offset => BlockGeneration.TargetOf(_reference);
+    public long Offset => _reference & OffsetBits;
 
     /// <summary>The generation of the object's block when this handle was made: stored in every reference to it, so a reference that outlives the object is detected.</summary>
     internal ushort Generation => BlockGeneration.OfReference(_reference);
 
     /// <summary>The word a reference to this object stores: its offset and its block's generation.</summary>
-    internal long Reference => _reference;
+    internal long Reference => _reference & ~DeletedMark;
 
-    // Set once a Delete through this wrapper has returned. From then on every use checks that the block still holds this
-    // object (a rolled-back delete leaves it there), so a wrapper kept past its object's deletion throws instead of
-    // reading or writing the block's next object; wrappers that were never deleted through pay one test of this flag.
-    private bool _deleted;
-
-    /// <summary>Notes that a Delete through this wrapper returned (see <see cref="FieldAt"/>).</summary>
-    internal void NoteDeleted() => _deleted = true;
+    /// <summary>Notes that a Delete through this wrapper returned (see <see cref="DeletedMark"/>).</summary>
+    internal void NoteDeleted() => _reference |= DeletedMark; // one word: a racing read sees it marked or not
 
     /// <summary>The pool offset of a field, once this wrapper is known not to outlive its object.</summary>
     /// <exception cref="PersistentDanglingReferenceException">A Delete through this wrapper freed the object.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private long FieldAt(int fieldOffset)
     {
-        ThrowIfKeptPastDelete();
-        return Offset + fieldOffset;
+        var reference = _reference;
+        if ((reference & DeletedMark) != 0)
+        {
+            ThrowIfDeleted();
+        }
+
+        return (reference & OffsetBits) + fieldOffset;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ThrowIfKeptPastDelete()
     {
-        if (_deleted)
+        if ((_reference & DeletedMark) != 0)
         {
             ThrowIfDeleted();
         }
