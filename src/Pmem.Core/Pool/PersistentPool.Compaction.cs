@@ -1,6 +1,7 @@
 // PersistentPool (compaction) -- copying every allocated block densely into a new pool, each stored offset rewritten.
 using Pmem.Heap;
 using Pmem.Memory;
+using Pmem.Objects;
 
 namespace Pmem.Pool;
 
@@ -17,7 +18,7 @@ public sealed partial class PersistentPool
 
     /// <summary>
     /// Counts the allocated blocks and the size a dense copy of them needs (whole runs per size class, large spans);
-    /// the indexes' blocks count too, though the copy leaves them out: the program rebuilds them in that room.
+    /// the indexes' blocks count too, though the copy leaves them out: <see cref="BuildIndexesLike"/> rebuilds them in that room.
     /// </summary>
     internal PoolOccupancy MeasureOccupancy()
     {
@@ -151,6 +152,42 @@ public sealed partial class PersistentPool
         target._domain.Flush(0, PoolLayout.HeaderSize);
         target._domain.Drain();
         return blocks.Count;
+    }
+
+    /// <summary>The live indexes of this pool, as <see cref="BuildIndexesLike"/> rebuilds them in its compacted copy (type indexes are the same there).</summary>
+    internal IndexSlot[] LiveIndexSlots() => [.. _liveIndexes.Select(index => index.Slot)];
+
+    /// <summary>
+    /// Builds in this pool, a compacted copy just opened, every index of <paramref name="indexes"/> (its original's)
+    /// it does not keep yet, from its stored schema: the copy must be published with its indexes, or the next open
+    /// would build them in a file sized without room for a build's interim blocks (and a program verifying it would
+    /// count them). The program's own indexes, built by the open, are among them.
+    /// </summary>
+    /// <exception cref="PoolOutOfSpaceException">The pool cannot grow enough for them.</exception>
+    internal void BuildIndexesLike(IReadOnlyList<IndexSlot> indexes)
+    {
+        ThrowIfDisposed();
+        lock (_indexSync)
+        {
+            foreach (var index in indexes)
+            {
+                if (LiveIndexAt(index.TypeIndex, index.PropertyOffset) is not null ||
+                    _types.Get(index.TypeIndex)?.Schema?.Properties.FirstOrDefault(p => p.Offset == index.PropertyOffset) is not { } stored)
+                {
+                    continue; // the original loads an index only with its stored property, and the copy has the same schema
+                }
+
+                var kind = (index.IsHashed, index.IsUnique) switch
+                {
+                    (true, true) => PersistentIndexKind.HashedUnique,
+                    (true, false) => PersistentIndexKind.Hashed,
+                    (false, true) => PersistentIndexKind.Unique,
+                    _ => PersistentIndexKind.Indexed,
+                };
+                BuildIndex(index.TypeIndex, new PersistentPropertyInfo(
+                    stored.Name, stored.StorageType, stored.Offset, stored.Size, stored.Group, stored.Target, stored.IsNullable, stored.FormerNames.AsSpan(), kind));
+            }
+        }
     }
 
     /// <summary>

@@ -29,7 +29,8 @@ public sealed record PoolCompactionResult(string Path, long SizeBefore, long Siz
 /// and the directory synced. A crash at any moment leaves the old pool or the new one, each complete; a temporary file
 /// a crash left behind is deleted by the next compaction (no open ever reads it). Every allocated block is kept, also
 /// those nothing reaches from the root (<c>pool.All&lt;T&gt;()</c> may still find them): compaction changes where
-/// objects are, never what the pool holds. Linux only (like the pool files themselves).
+/// objects are, never what the pool holds. Indexes are not moved but rebuilt in the copy before it is published (their
+/// keys order objects by offset), so the compacted pool opens with every index it had. Linux only (like the pool files themselves).
 /// </remarks>
 public static class PoolCompaction
 {
@@ -75,10 +76,18 @@ public static class PoolCompaction
                 LaneSize = inspection.LaneSize,
                 MaxSize = Math.Max(occupancy.DenseSize * 2, pool.Size), // room to grow should a run not fill exactly
             };
-            long copied;
             using (var target = PersistentPool.Create(temporary, layout, occupancy.DenseSize, options))
             {
-                copied = pool.CopyCompactedInto(target);
+                pool.CopyCompactedInto(target);
+            }
+
+            // The copy leaves the indexes out (their keys are offsets); reopened, it knows its types and builds them
+            // back, growing if it must, so that it is published whole and the next open builds nothing.
+            long blocks;
+            using (var copy = PersistentPool.Open(temporary, layout, new PoolOpenOptions { MaxSize = options.MaxSize }))
+            {
+                copy.BuildIndexesLike(pool.LiveIndexSlots());
+                blocks = copy.MeasureOccupancy().Blocks;
             }
 
             if (pool.FormatVersion < PoolLayout.UpgradeVersion)
@@ -87,7 +96,7 @@ public static class PoolCompaction
                 ThreeSlotLanes.AsVersion(temporary, pool.FormatVersion);
             }
 
-            formatAfter = Verify(temporary, layout, copied);
+            formatAfter = Verify(temporary, layout, blocks);
             DurableFiles.Replace(temporary, path);
         }
         catch
@@ -103,8 +112,9 @@ public static class PoolCompaction
     }
 
     /// <summary>
-    /// Opens the new file as the next open will, and refuses to publish it unless it checks clean and holds every block;
-    /// returns its format version.
+    /// Opens the new file as the next open will (the program's types and all), and refuses to publish it unless it
+    /// checks clean and holds every block (the moved ones and the rebuilt indexes': an open that built or dropped
+    /// anything changes the count); returns its format version.
     /// </summary>
     private static uint Verify(string temporary, string layout, long blocks)
     {
