@@ -167,10 +167,11 @@ internal sealed class ExportWriter
     private void WriteProperty(ReadOnlySpan<byte> bytes, long offset, TypeShape type, PropertyShape property)
     {
         var at = bytes[property.Offset..];
+        var where = new Where(type.Name, offset, property.Name);
         switch (property.Kind)
         {
             case PropertyKind.Scalar:
-                ScalarText.Write(_json, property.Value.Scalar, at);
+                WriteScalar(property.Value, at, where);
                 return;
             case PropertyKind.Nullable:
                 if (at[0] == 0)
@@ -179,14 +180,13 @@ internal sealed class ExportWriter
                 }
                 else
                 {
-                    ScalarText.Write(_json, property.Value.Scalar, at[property.NullableValueOffset..]);
+                    WriteScalar(property.Value, at[property.NullableValueOffset..], where);
                 }
 
                 return;
         }
 
         var slot = MemoryMarshal.Read<long>(at);
-        var where = new Where(type.Name, offset, property.Name);
         switch (property.Kind)
         {
             case PropertyKind.String:
@@ -238,7 +238,7 @@ internal sealed class ExportWriter
         switch (value.Kind)
         {
             case ElementKind.Scalar:
-                ScalarText.Write(_json, element.Scalar, _scratch);
+                WriteScalar(element, _scratch, where);
                 break;
             case ElementKind.String:
                 WriteString(value.Text, where);
@@ -247,6 +247,21 @@ internal sealed class ExportWriter
                 WriteReference(value.Target);
                 break;
         }
+    }
+
+    /// <summary>
+    /// Writes a scalar, refusing by name one whose bytes are no value of its type (a DateTime past year 9999, an
+    /// offset beyond 14 hours, a decimal of scale 29): its text would be one an import refuses or reads otherwise.
+    /// </summary>
+    private void WriteScalar(ElementShape element, ReadOnlySpan<byte> bytes, Where where)
+    {
+        if (!ScalarText.RoundTrips(element.Scalar, bytes))
+        {
+            throw new PoolException(_reader.Pool.Path,
+                $"cannot be exported: {where} holds bytes {Convert.ToHexString(bytes[..element.Width])} (in file order), which are no {element.StorageType.TrimEnd('?')} an import could read back");
+        }
+
+        ScalarText.Write(_json, element.Scalar, bytes);
     }
 
     private void WriteString(string? text, Where where)

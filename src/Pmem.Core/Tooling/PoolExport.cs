@@ -29,7 +29,7 @@ public static class PoolExport
     /// <param name="utf8Json">Where the JSON goes; left open.</param>
     /// <param name="indented">Indent the JSON (bigger, for people); compact by default.</param>
     /// <returns>How many objects and types were written.</returns>
-    /// <exception cref="PoolException">A stored type has no schema record (a format-3 pool the program has not opened since), or a stored type is not one this library stores.</exception>
+    /// <exception cref="PoolException">A stored type has no schema record (a format-3 pool the program has not opened since), or a stored type is not one this library stores, or a value the export form cannot carry: a string with half a surrogate pair, a DateTime, DateTimeOffset or decimal whose bytes are no value of its type (the message names the object and property).</exception>
     /// <exception cref="PoolCorruptedException">An object, string, reference or collection cannot be read (the message says which).</exception>
     public static PoolExportResult Export(PersistentPool pool, Stream utf8Json, bool indented = false)
     {

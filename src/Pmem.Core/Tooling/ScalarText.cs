@@ -109,6 +109,41 @@ internal static class ScalarText
     };
 
     /// <summary>
+    /// Whether the export form of the value reads back as the same value. False for bytes that are no value of the
+    /// kind, which the runtime still formats: a DateTime or DateTimeOffset past its range or with an offset beyond
+    /// 14 hours, a decimal with a scale above 28 or stray flag bits.
+    /// </summary>
+    public static bool RoundTrips(ScalarKind kind, ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            switch (kind)
+            {
+                case ScalarKind.DateTime:
+                    var dt = MemoryMarshal.Read<DateTime>(bytes);
+                    return TryParseDateTime(DateTimeText(dt), out var dtBack) && dtBack.Ticks == dt.Ticks && dtBack.Kind == dt.Kind;
+                case ScalarKind.DateTimeOffset:
+                    var dto = MemoryMarshal.Read<DateTimeOffset>(bytes);
+                    return DateTimeOffset.TryParseExact(Text(kind, bytes), "O", CultureInfo.InvariantCulture, DateTimeStyles.None, out var dtoBack) && dtoBack.EqualsExact(dto);
+                case ScalarKind.TimeSpan:
+                    var ts = MemoryMarshal.Read<TimeSpan>(bytes);
+                    return TimeSpan.TryParseExact(Text(kind, bytes), "c", CultureInfo.InvariantCulture, out var tsBack) && tsBack == ts;
+                case ScalarKind.Decimal:
+                    Span<int> bits = stackalloc int[4];
+                    decimal.GetBits(MemoryMarshal.Read<decimal>(bytes), bits);
+                    _ = new decimal(bits); // checks the scale and flags
+                    return true;
+                default:
+                    return true; // every bit pattern of the others is a value, written exactly
+            }
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException)
+        {
+            return false; // formatting or building a value out of range (ArgumentOutOfRangeException is one)
+        }
+    }
+
+    /// <summary>
     /// Reads the JSON value at the reader into <paramref name="bytes"/> (the scalar's width, written whole); false when
     /// the token is not this scalar's form or its value is out of range.
     /// </summary>

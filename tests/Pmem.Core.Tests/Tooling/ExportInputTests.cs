@@ -281,4 +281,32 @@ public sealed class ExportInputTests : IDisposable
 
         Assert.Equal($"{path}: cannot be exported: the Tests.Everything at offset {pool.RootOffset}, property 'Name', holds a string with half a surrogate pair, which JSON text cannot carry", e.Message);
     }
+
+    [Theory]
+    [InlineData(48, "00000080FFFFFFFF", "When", "System.DateTime")] // ticks past 9999-12-31: formatted as year 14614
+    [InlineData(96, "B0040000000000000000000000000000", "Offset", "System.DateTimeOffset")] // an offset of 20 hours (its minutes come first)
+    [InlineData(64, "00001D00", "Money", "System.Decimal")] // scale 29
+    [InlineData(168, "00001D00", "MaybeMoney", "System.Decimal")] // the same, in a nullable's value
+    public void A_value_the_export_could_not_read_back_fails_the_export_by_name(int at, string hex, string property, string type)
+    {
+        var path = PathOf("unreadable.pool");
+        long root;
+        using (var pool = PersistentPool.Create(path, Layout, 8 << 20))
+        {
+            var everything = pool.Root<Everything>();
+            everything.MaybeMoney = 1m;
+            root = everything.Offset;
+        }
+
+        var image = TestFiles.ReadAllBytes(path);
+        Convert.FromHexString(hex).CopyTo(image, root + at); // a value no program wrote, which Check does not look at
+        TestFiles.WriteAllBytes(path, image);
+
+        using var damaged = PersistentPool.Open(path, Layout);
+        Assert.True(damaged.Check().IsConsistent);
+        var e = Assert.Throws<PoolException>(() => PoolExport.Export(damaged, Stream.Null));
+        var width = type == "System.Decimal" ? 16 : type == "System.DateTime" ? 8 : 16;
+        var bytes = Convert.ToHexString(image, (int)root + at, width);
+        Assert.Equal($"{path}: cannot be exported: the Tests.Everything at offset {root}, property '{property}', holds bytes {bytes} (in file order), which are no {type} an import could read back", e.Message);
+    }
 }
