@@ -63,6 +63,12 @@ internal static class CollectionLayout
             return $"the {name} at {header} holds {count} elements in a capacity of {capacity}";
         }
 
+        if (typeIndex == TypeTable.DictionaryTypeIndex && (capacity & (capacity - 1)) != 0)
+        {
+            // Probing masks with capacity - 1: any other capacity would send inserts round a cycle missing free slots.
+            return $"the dictionary at {header} has a capacity of {capacity}, not a power of two";
+        }
+
         if (!TryEntrySize(pool, header, typeIndex, out var entrySize))
         {
             return $"the {name} at {header} records impossible slot sizes or kinds";

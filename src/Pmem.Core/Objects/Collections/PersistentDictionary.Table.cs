@@ -174,7 +174,7 @@ public sealed partial class PersistentDictionary<TKey, TValue>
     {
         var table = Table;
         var mask = Capacity - 1;
-        for (var probe = (long)(hash & (ulong)mask); ; probe = (probe + 1) & mask)
+        for (long probe = (long)(hash & (ulong)mask), step = 0; step <= mask; probe = (probe + 1) & mask, step++)
         {
             var entry = table + probe * _entrySize;
             var stored = _pool.ReadValue<ulong>(entry);
@@ -184,6 +184,9 @@ public sealed partial class PersistentDictionary<TKey, TValue>
                 return entry;
             }
         }
+
+        // Inserts keep the table at most half full: no free slot in a whole round is damage, never a reason to spin.
+        throw new PoolCorruptedException(_pool.Path, $"the dictionary at {Header} has no free slot in its table of {Capacity} entries, though it counts {Count}");
     }
 
     /// <summary>Rebuilds the table at <paramref name="capacity"/> slots (a power of two), dropping tombstones.</summary>
@@ -206,8 +209,14 @@ public sealed partial class PersistentDictionary<TKey, TValue>
 
             // Slot bytes move as they are: an owned string's offset moves with its entry.
             var probe = (long)(hash & (ulong)mask);
-            while (_pool.ReadValue<ulong>(table + probe * _entrySize) != Empty)
+            for (var step = 0L; _pool.ReadValue<ulong>(table + probe * _entrySize) != Empty; step++)
             {
+                if (step == mask)
+                {
+                    // More live entries than the new table holds: the old table's header understated them.
+                    throw new PoolCorruptedException(_pool.Path, $"the dictionary at {Header} holds more live entries than its count of {Count} allows");
+                }
+
                 probe = (probe + 1) & mask;
             }
 
