@@ -166,6 +166,11 @@ internal static class CollectionLayout
         {
             problems.Add($"the dictionary at {header} counts {pool.ReadValue<long>(header + CountOffset)} entries; its table holds {live}");
         }
+
+        if (problems is not null && DictionaryTables.Problem(pool, header) is { } unfindable)
+        {
+            problems.Add(unfindable);
+        }
     }
 
     /// <summary>The live entries of a dictionary's table (hash word above 1), for a repair that recounts them.</summary>
@@ -231,7 +236,7 @@ internal static class CollectionLayout
     }
 
     /// <summary>Bytes per list slot or dictionary entry, when the recorded sizes and kinds are possible.</summary>
-    private static bool TryEntrySize(PersistentPool pool, long header, uint typeIndex, out long entrySize)
+    internal static bool TryEntrySize(PersistentPool pool, long header, uint typeIndex, out long entrySize)
     {
         entrySize = 0;
         var (size, kind) = (pool.ReadValue<int>(header + SlotSizeOffset), pool.ReadValue<int>(header + SlotKindOffset));

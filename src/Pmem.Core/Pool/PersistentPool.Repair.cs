@@ -7,7 +7,7 @@ namespace Pmem.Pool;
 /// <summary>One thing a repair did.</summary>
 /// <param name="Kind">
 /// <c>null-reference</c>, <c>null-string</c>, <c>null-element</c>, <c>remove-entry</c>, <c>drop-collection</c>,
-/// <c>recount-collection</c> or <c>free-unreachable</c>.
+/// <c>recount-collection</c>, <c>rebuild-dictionary</c> or <c>free-unreachable</c>.
 /// </param>
 /// <param name="Offset">The block changed or freed.</param>
 /// <param name="Type">The durable name of that block's type.</param>
@@ -71,6 +71,7 @@ public sealed partial class PersistentPool
     private void FixProblems(List<GraphProblem> problems, IReadOnlyDictionary<long, (long Holder, long Slot)> through, List<RepairStep> steps)
     {
         var cleared = new HashSet<long>(); // slots this round changed: a second problem at one slot is moot
+        var rebuilt = new HashSet<long>(); // dictionaries this round rebuilt (or left for the next): their other problems are moot
         var batch = PerLogSlot(RepairBatch);
         for (var start = 0; start < problems.Count; start += batch)
         {
@@ -84,6 +85,11 @@ public sealed partial class PersistentPool
                 }
 
                 if (problem.Kind == GraphProblemKind.DamagedCollection && TryRecount(problem.Target, problems, steps))
+                {
+                    continue;
+                }
+
+                if (problem.Kind == GraphProblemKind.DamagedCollection && TryRebuildDictionary(problem.Target, problems, rebuilt, steps))
                 {
                     continue;
                 }
@@ -191,6 +197,46 @@ public sealed partial class PersistentPool
         WriteValue(owner.Slot, 0L);
         _heap.TryGetAllocated(header, out _, out var type);
         steps.Add(new RepairStep("drop-collection", header, _types.NameOf(type), description));
+    }
+
+    /// <summary>
+    /// Rebuilds a dictionary whose table holds its entries but whose capacity, counts or stored hashes are wrong (see
+    /// <see cref="DictionaryTables.TryRebuild"/>): every entry kept. While other problems lie inside it (bad keys or
+    /// values, fixed at their slots this round), it waits for the next round rather than move entries under them.
+    /// False when it cannot be rebuilt (then it is recounted or dropped as before).
+    /// </summary>
+    private bool TryRebuildDictionary(long header, List<GraphProblem> problems, HashSet<long> rebuilt, List<RepairStep> steps)
+    {
+        if (rebuilt.Contains(header))
+        {
+            return true;
+        }
+
+        if (!_heap.TryGetAllocated(header, out _, out var type) || type != TypeTable.DictionaryTypeIndex)
+        {
+            return false;
+        }
+
+        var storage = ReadValue<long>(header + CollectionLayout.StorageOffset);
+        if (problems.Any(p => p.Kind != GraphProblemKind.DamagedCollection && (p.Holder == header || (storage != 0 && p.Target == storage))))
+        {
+            if (problems.Any(p => p.Target == storage && p.Kind == GraphProblemKind.SecondOwner))
+            {
+                return false; // storage another collection holds too: not this dictionary's to rewrite
+            }
+
+            rebuilt.Add(header);
+            return true;
+        }
+
+        if (!DictionaryTables.TryRebuild(this, header, out var description))
+        {
+            return false;
+        }
+
+        rebuilt.Add(header);
+        steps.Add(new RepairStep("rebuild-dictionary", header, _types.NameOf(type), description));
+        return true;
     }
 
     /// <summary>Sets a collection's counts from its storage when they are all that is wrong; false when more is.</summary>
