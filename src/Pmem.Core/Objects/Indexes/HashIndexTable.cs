@@ -35,7 +35,10 @@ internal sealed class HashIndexTable<TStored> : IndexTree, IIndexReader<TStored>
     public LiveIndex Index { get; }
 
     /// <summary>Values held by one object, plus every entry of the shared tree.</summary>
-    public int Count => _table.Count - (int)_pool.ReadValue<long>(Index.Slot.SharedValuesWord) + _shared.Count;
+    /// <exception cref="PoolCorruptedException">The counts are impossible (see <see cref="CheckedCount"/>).</exception>
+    public int Count => (int)CheckedCount();
+
+    private string Name => $"the hashed index of {_pool.StoredTypeAt(Index.Slot.TypeIndex)?.Name ?? "?"}.{Index.Property.Name}";
 
     public override void Add(long obj)
     {
@@ -107,7 +110,7 @@ internal sealed class HashIndexTable<TStored> : IndexTree, IIndexReader<TStored>
     /// <summary>Every entry's object: an entry that names no object of the type, or one holding another value, or a value marked shared without shared entries, is a disagreement.</summary>
     public string? Disagreement(Func<long, bool> isIndexedObject, out long entries)
     {
-        var name = $"the hashed index of {_pool.StoredTypeAt(Index.Slot.TypeIndex)?.Name ?? "?"}.{Index.Property.Name}";
+        var name = Name;
         entries = 0;
         long sharedValues = 0;
         foreach (var (value, holder) in _table)
@@ -179,10 +182,34 @@ internal sealed class HashIndexTable<TStored> : IndexTree, IIndexReader<TStored>
         return _shared.CollectObjects(low, high, descending: false, into: null, out var first) ? first : 0;
     }
 
+    /// <summary>
+    /// The number of entries the counts give: the table's values (its header check bounds them by its capacity), less
+    /// those it marks shared, plus the shared tree's entries. Damage makes them sizes no index has (a negative list
+    /// capacity, or gigabytes): the shared values must be some of the table's, and the shared entries at least as many
+    /// and no more than 8-byte keys the pool could hold.
+    /// </summary>
+    /// <exception cref="PoolCorruptedException">The counts are impossible.</exception>
+    private long CheckedCount()
+    {
+        long values = _table.Count;
+        var sharedValues = _pool.ReadValue<long>(Index.Slot.SharedValuesWord);
+        var sharedEntries = _shared.Offset is var shared and not 0 ? _pool.ReadValue<long>(shared + CollectionLayout.CountOffset) : 0;
+        var count = values - sharedValues + sharedEntries;
+        if (sharedValues < 0 || sharedValues > values || sharedEntries < sharedValues || sharedEntries > _pool.Size / 8 || count > int.MaxValue)
+        {
+            throw new PoolCorruptedException(_pool.Path,
+                $"{Name} counts {values} values, {sharedValues} of them held by several objects, and {sharedEntries} entries for those: counts its table and shared tree cannot hold");
+        }
+
+        return count;
+    }
+
     /// <summary>Every (value, object) entry: the table's single holders and the shared tree's entries.</summary>
+    /// <exception cref="PoolCorruptedException">The counts are impossible (see <see cref="CheckedCount"/>).</exception>
     private List<IndexEntry<TStored>> Entries()
     {
-        var entries = new List<IndexEntry<TStored>>(Count);
+        // Sized by the checked counts, but never beyond the table's, which its storage backs: the list grows past it.
+        var entries = new List<IndexEntry<TStored>>((int)Math.Min(CheckedCount(), _table.Count));
         foreach (var (value, holder) in _table)
         {
             if (holder != Shared)
