@@ -193,7 +193,8 @@ internal static class DictionaryTables
                     return 0;
                 }
 
-                var chars = new byte[length * 2L];
+                // Check hashes every key of every dictionary: short keys (most) need no array.
+                Span<byte> chars = length <= 128 ? stackalloc byte[length * 2] : new byte[length * 2L];
                 pool.ReadBytes(word + StringLayout.CharsOffset, chars);
                 return XxHash3.HashToUInt64(chars) | 2;
             default:
