@@ -73,7 +73,7 @@ internal static class DictionaryTables
     }
 
     /// <summary>
-    /// Rebuilds the table of the dictionary at <paramref name="header"/> in place, in the running transaction: each
+    /// Rebuilds the table of the dictionary at <paramref name="header"/> in new storage, in the running transaction: each
     /// live entry with its key's hash, placed by probing, then count and used set to the live entries. A capacity
     /// that is not a power of two, or more than the storage holds, is first set to the largest power of two the storage
     /// holds (the capacity damage lost: tables only grow by doubling). False, changing nothing, when the table or its
@@ -131,7 +131,12 @@ internal static class DictionaryTables
             live++;
         }
 
-        pool.WriteBytesInTransaction(storage, rebuilt);
+        // Into new storage, as a resize does: a block the transaction allocated is written directly, not logged, so a
+        // table of any size fits one repair transaction; the old storage is freed when it commits.
+        var table = pool.AllocateInTransaction(rebuilt.Length, TypeTable.BlobTypeIndex);
+        pool.WriteBytesInTransaction(table, rebuilt);
+        pool.FreeInTransaction(storage);
+        pool.WriteValue(header + StorageOffset, table);
         pool.WriteValue(header + CapacityOffset, restored);
         pool.WriteValue(header + CountOffset, live);
         pool.WriteValue(header + UsedOffset, live);
