@@ -13,11 +13,11 @@ namespace Pmem.Pool;
 /// </summary>
 internal static class DictionaryTables
 {
-    /// <summary>What <c>StringCodec</c> hashes a null key to.</summary>
-    private const ulong NullStringHash = 0x9E3779B97F4A7C15UL;
+    /// <summary>What a null string key hashes to (<c>StringCodec</c> uses this definition).</summary>
+    internal const ulong NullStringHash = 0x9E3779B97F4A7C15UL;
 
-    /// <summary>What <c>ReferenceCodec</c> multiplies an object's offset by.</summary>
-    private const ulong ReferenceHashFactor = 0x9E3779B97F4A7C15UL;
+    /// <summary>What a reference key's offset is multiplied by for its hash (<c>ReferenceCodec</c> uses this definition).</summary>
+    internal const ulong ReferenceHashFactor = 0x9E3779B97F4A7C15UL;
 
     /// <summary>
     /// Why some live entry of the dictionary at <paramref name="header"/> cannot be found by a lookup of its key (a

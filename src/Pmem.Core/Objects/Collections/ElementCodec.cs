@@ -85,7 +85,7 @@ internal sealed class StringCodec : ElementCodec<string?>
     public override void Write(PersistentPool pool, long slot, string? value) => pool.WriteString(slot, value);
 
     public override ulong Hash(string? value) =>
-        value is null ? 0x9E3779B97F4A7C15UL : XxHash3.HashToUInt64(MemoryMarshal.AsBytes(value.AsSpan()));
+        value is null ? DictionaryTables.NullStringHash : XxHash3.HashToUInt64(MemoryMarshal.AsBytes(value.AsSpan()));
 
     public override bool SlotEquals(PersistentPool pool, long slot, string? value) => string.Equals(pool.ReadString(slot), value, StringComparison.Ordinal);
 
@@ -109,7 +109,7 @@ internal sealed class ReferenceCodec<T> : ElementCodec<T?> where T : PersistentO
 
     public override void Write(PersistentPool pool, long slot, T? value) => pool.WriteReference(slot, value);
 
-    public override ulong Hash(T? value) => (ulong)(value?.Offset ?? 0) * 0x9E3779B97F4A7C15UL;
+    public override ulong Hash(T? value) => (ulong)(value?.Offset ?? 0) * DictionaryTables.ReferenceHashFactor;
 
     public override bool SlotEquals(PersistentPool pool, long slot, T? value) =>
         pool.ReadValue<long>(slot) is var stored && (value is null
