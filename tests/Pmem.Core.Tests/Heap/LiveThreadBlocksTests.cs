@@ -96,6 +96,64 @@ public sealed class LiveThreadBlocksTests
         Assert.Equal(lasting.Count, pool.GetStatistics().ObjectsPerType["Tests.Account"]);
     }
 
+    [Fact]
+    public void Threads_filling_a_pool_in_different_size_classes_at_once_neither_hang_nor_share_a_block()
+    {
+        // Each thread allocates (objects, or strings of its own size class) until the pool is full, frees half of what
+        // it holds, and goes on: out-of-room give-backs on several threads at once, each taking other classes' locks.
+        using var pool = KeptBlockTests.NewPool();
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        var deadline = DateTime.UtcNow.AddMilliseconds(800);
+        var threads = Enumerable.Range(0, 4).Select(thread => new Thread(() =>
+        {
+            try
+            {
+                FillAndFree(pool, stringLength: thread switch { 0 => 0, 1 => 20, 2 => 120, _ => 500 }, deadline);
+            }
+            catch (Exception e)
+            {
+                failures.Enqueue(e);
+            }
+        }) { IsBackground = true }).ToList();
+        threads.ForEach(thread => thread.Start());
+        Assert.True(threads.All(thread => thread.Join(TimeSpan.FromSeconds(60))), "a thread hangs");
+        Assert.Empty(failures);
+        var report = pool.Check();
+        Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
+    }
+
+    /// <summary>
+    /// Until <paramref name="deadline"/>: accounts (with an owner string of <paramref name="stringLength"/> characters
+    /// unless 0) until the pool is full, then half of them deleted; each account's balance is its own number, checked
+    /// before it is deleted (a block handed to two owners would show another's).
+    /// </summary>
+    private static void FillAndFree(PersistentPool pool, int stringLength, DateTime deadline)
+    {
+        var held = new List<(Account Account, long Number)>();
+        var owner = stringLength > 0 ? new string('o', stringLength) : null;
+        for (long number = 1; DateTime.UtcNow < deadline; number++)
+        {
+            try
+            {
+                var account = pool.New<Account>();
+                held.Add((account, number));
+                account.Balance = number;
+                account.Owner = owner;
+            }
+            catch (PoolOutOfSpaceException)
+            {
+                var freeing = (held.Count + 1) / 2;
+                foreach (var (account, expected) in held.Take(freeing))
+                {
+                    Assert.Equal(expected, account.Balance);
+                    pool.Delete(account);
+                }
+
+                held.RemoveRange(0, freeing);
+            }
+        }
+    }
+
     /// <summary>
     /// Until <paramref name="deadline"/>: allocations out of the cache and from new batches, in and out of
     /// transactions, then frees the cache keeps; a block seen twice at once, or one of <paramref name="lasting"/>, is
