@@ -50,6 +50,23 @@ public sealed partial class PersistentPool
     }
 
     /// <summary>
+    /// With no room left: gives back the blocks this thread prepared for other types or freed, and those other threads
+    /// keep, which may be the last free ones. Called from a catch block, never a filter: a filter runs before the heap's
+    /// locks held where the exception was thrown are released, and giving back takes other size classes' locks.
+    /// </summary>
+    /// <returns>True when some came back (worth trying again).</returns>
+    private bool GiveBackKeptBlocks(AllocationCache mine)
+    {
+        if (!(mine.HoldsBlocks | GiveBackOtherThreadsBlocks(mine)))
+        {
+            return false;
+        }
+
+        mine.ReturnAll();
+        return true;
+    }
+
+    /// <summary>
     /// With no room left: gives back the blocks other threads keep in their caches (prepared and freed ones, up to a few
     /// dozen per size class each). An ended thread's would otherwise wait for its cache's finalizer, that is, for a full
     /// garbage collection, which a program that allocates little may not see for a long time; a live thread's for its
@@ -106,15 +123,11 @@ public sealed partial class PersistentPool
             }
             catch (PoolOutOfSpaceException)
             {
-                // Blocks this thread prepared for other types, or freed, may be the last free ones (with those other
-                // threads kept): give them back and try again. Not in a filter: that runs before the heap's locks,
-                // held where the exception was thrown, are released, and giving back takes other classes' locks.
-                if (!(cache.HoldsBlocks | GiveBackOtherThreadsBlocks(cache)))
+                if (!GiveBackKeptBlocks(cache))
                 {
                     throw;
                 }
 
-                cache.ReturnAll();
                 count = _heap.ReserveMany(size, batch, out freedThrough);
             }
             catch when (count > 0)
@@ -183,13 +196,11 @@ public sealed partial class PersistentPool
         }
         catch (PoolOutOfSpaceException)
         {
-            // Blocks this thread keeps, or other threads kept, may be the last free ones (not in a filter: see PrepareBatch).
-            if (!(cache.HoldsBlocks | GiveBackOtherThreadsBlocks(cache)))
+            if (!GiveBackKeptBlocks(cache))
             {
                 throw;
             }
 
-            cache.ReturnAll();
             return _heap.Reserve(size, cache);
         }
     }
