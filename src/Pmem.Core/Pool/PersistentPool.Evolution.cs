@@ -4,8 +4,12 @@ using Pmem.Transactions;
 
 namespace Pmem.Pool;
 
-/// <summary>What opening a pool does about its schema, in order; <paramref name="Migrates"/> when a step converts objects.</summary>
-internal sealed record EvolutionWork(List<Action> Steps, bool Migrates);
+/// <summary>What opening a pool does about its schema, in order, and the migrations among its steps (an interrupted one first).</summary>
+internal sealed record EvolutionWork(List<Action> Steps, List<SchemaPlan> Migrations)
+{
+    /// <summary>Whether a step converts objects.</summary>
+    public bool Migrates => Migrations.Count > 0;
+}
 
 public sealed partial class PersistentPool
 {
@@ -33,12 +37,13 @@ public sealed partial class PersistentPool
             explicitTypes.TryGetValue(typeId, out var list) ? list : PersistentTypeRegistry.Find(typeId);
 
         var work = new List<Action>();
-        var migrates = false;
+        var migrations = new List<SchemaPlan>();
         var migrating = (uint)_domain.Read<ulong>(PoolLayout.MigrationTypesOffset);
         if (migrating != 0)
         {
-            work.Add(ResumableMigration(Candidates, options.Migrations));
-            migrates = true;
+            var (resume, plan) = ResumableMigration(Candidates, options.Migrations);
+            work.Add(resume);
+            migrations.Add(plan);
         }
 
         var problems = new List<(string Type, string Problem)>();
@@ -75,7 +80,7 @@ public sealed partial class PersistentPool
                 var plan = SchemaPlan.Create(stored, type, hook is not null);
                 problems.AddRange(plan.Problems.Select(problem => (stored.Name, problem)));
                 work.Add(() => StartMigration(plan, hook));
-                migrates = true;
+                migrations.Add(plan);
             }
         }
 
@@ -85,7 +90,7 @@ public sealed partial class PersistentPool
             throw new PersistentSchemaException(Path, types.Count == 1 ? types[0] : string.Join(", ", types), [.. problems.Select(problem => problem.Problem)]);
         }
 
-        return new EvolutionWork(work, migrates);
+        return new EvolutionWork(work, migrations);
     }
 
     /// <summary>Does what <see cref="PlanEvolution"/> found: finishes an interrupted migration, records schemas, migrates.</summary>
@@ -101,9 +106,10 @@ public sealed partial class PersistentPool
     /// The finish of the migration a crash (or a failed migration hook) interrupted, with the program version that
     /// started it; refused now if the program does not have that version.
     /// </summary>
-    private Action ResumableMigration(Func<ulong, IReadOnlyList<PersistentTypeInfo>> candidates, PoolMigrations? migrations)
+    private (Action Resume, SchemaPlan Plan) ResumableMigration(Func<ulong, IReadOnlyList<PersistentTypeInfo>> candidates, PoolMigrations? migrations)
     {
-        var target = _types.Get((uint)(_domain.Read<ulong>(PoolLayout.MigrationTypesOffset) >> 32))!;
+        var types = _domain.Read<ulong>(PoolLayout.MigrationTypesOffset);
+        var target = _types.Get((uint)(types >> 32))!;
         var program = candidates(target.TypeId).FirstOrDefault(c => target.HasLayoutOf(c) && c.Version == target.Version);
         if (program is null)
         {
@@ -113,7 +119,7 @@ public sealed partial class PersistentPool
         }
 
         var hook = migrations?.Find(target.TypeId);
-        return () => RunMigration(program, hook);
+        return (() => RunMigration(program, hook), SchemaPlan.Create(_types.Get((uint)types)!, program, hook is not null));
     }
 
     /// <summary>Whether a retired entry of the type has the program's layout: the pool moved on from it, so opening would go back.</summary>

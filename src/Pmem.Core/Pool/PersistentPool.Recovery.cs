@@ -47,6 +47,10 @@ public sealed partial class PersistentPool
             ValidateStoredSchema();
             ValidateIndexDirectory();
             evolution = PlanEvolution(options);
+            if (evolution.Migrates)
+            {
+                ValidateMigrationInputs(evolution.Migrations);
+            }
         }
         catch (PoolException) when (overwritten.Count > 0)
         {

@@ -169,6 +169,12 @@ public sealed partial class MigrationCopyFuzzTests
                 Fail("open", e);
             }
 
+            if (inCopy && e is PoolCorruptedException or Pmem.Objects.PersistentTypeMismatchException)
+            {
+                // What the migration reads is checked before the copy is made (ValidateMigrationInputs).
+                Fail("refusal", $"damage was found only by the copy's migration ({e.GetType().Name}: {Short(e.Message)})", $"damage found in the copy: {e.GetType().Name}");
+            }
+
             Step = "after refusal";
             if (File.Exists(copy))
             {
