@@ -35,6 +35,9 @@ public sealed record PoolOpenOptions
     /// </summary>
     public bool MigrateInPlace { get; init; }
 
+    /// <summary>Set for a migration's copy: the original's open checked what the migration reads (the copy holds the same bytes).</summary>
+    internal bool MigrationInputsChecked { get; init; }
+
     /// <summary>
     /// On an ordinary file (not persistent memory), commit through a write-ahead log file beside the pool
     /// (<see cref="PersistentPool.WriteAheadLogPath"/>): each commit appends its log with one write and threads

@@ -128,7 +128,7 @@ public sealed partial class PersistentPool
             mapping.AllocateHoles(); // the free chunks the copy left out: a full disk fails before the migration
 
             domain = mapping.CreateDomain(DurabilityMode.ProcessCrash);
-            using var pool = Open(domain, layout, options with { MigrateInPlace = true }, description, readOnly: false);
+            using var pool = Open(domain, layout, options with { MigrateInPlace = true, MigrationInputsChecked = true }, description, readOnly: false);
             domain = null; // the pool owns it now
             return [.. pool.MigratedAtOpen];
         }

@@ -47,7 +47,7 @@ public sealed partial class PersistentPool
             ValidateStoredSchema();
             ValidateIndexDirectory();
             evolution = PlanEvolution(options);
-            if (evolution.Migrates)
+            if (evolution.Migrates && !options.MigrationInputsChecked)
             {
                 ValidateMigrationInputs(evolution.Migrations);
             }
