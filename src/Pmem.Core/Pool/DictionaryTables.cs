@@ -21,8 +21,9 @@ internal static class DictionaryTables
 
     /// <summary>
     /// Why some live entry of the dictionary at <paramref name="header"/> cannot be found by a lookup of its key (a
-    /// stored hash that is not its key's, or an empty slot between its home slot and it), or null. The header must
-    /// have passed <see cref="CollectionLayout.Problem"/>. One key hash per entry, and one pass over the table.
+    /// stored hash that is not its key's, or an empty slot between its home slot and it, or an earlier entry of the same
+    /// key in its probe run, which lookups find instead), or null. The header must have passed
+    /// <see cref="CollectionLayout.Problem"/>. One key hash per entry, and one pass over the table.
     /// </summary>
     public static string? Problem(PersistentPool pool, long header)
     {
@@ -41,6 +42,7 @@ internal static class DictionaryTables
 
         var lastEmpty = start < capacity ? start : -1; // -1: a full table has no empty slot to end a probe early
         var width = keySize;
+        var run = new List<(ulong Hash, long Entry)>(); // the entries since the last empty slot: one key's entries all lie in one run
         for (long k = 1; k <= capacity; k++)
         {
             var slot = (start + k) & mask;
@@ -49,6 +51,12 @@ internal static class DictionaryTables
             if (stored == 0)
             {
                 lastEmpty = slot;
+                if (Duplicate(pool, run, keySize, keyKind) is var (first, second))
+                {
+                    return $"the dictionary at {header} holds one key in two entries, at {first} and {second}: lookups find the first, enumeration both";
+                }
+
+                run.Clear();
                 continue;
             }
 
@@ -67,14 +75,78 @@ internal static class DictionaryTables
             {
                 return $"the dictionary at {header} holds its entry at {entry} past an empty slot from its home slot: a lookup of that key misses it";
             }
+
+            run.Add((stored, entry));
+        }
+
+        return Duplicate(pool, run, keySize, keyKind) is var (a, b)
+            ? $"the dictionary at {header} holds one key in two entries, at {a} and {b}: lookups find the first, enumeration both"
+            : null; // a full table: one run
+    }
+
+    /// <summary>Two entries of <paramref name="run"/> (in probing order) with one key, the first first; null when its keys are distinct.</summary>
+    private static (long First, long Second)? Duplicate(PersistentPool pool, List<(ulong Hash, long Entry)> run, int keySize, SlotKind keyKind)
+    {
+        if (run.Count < 2)
+        {
+            return null;
+        }
+
+        // Runs are short but for a crowded table: order by hash (stable, so the first stays first) to compare only equal hashes.
+        var ordered = run.Count <= 8 ? run : [.. run.OrderBy(entry => entry.Hash)];
+        for (var i = 0; i < ordered.Count; i++)
+        {
+            for (var j = i + 1; j < ordered.Count && (run.Count <= 8 || ordered[j].Hash == ordered[i].Hash); j++)
+            {
+                if (ordered[j].Hash == ordered[i].Hash && KeysEqual(pool, ordered[i].Entry + EntryHashSize, ordered[j].Entry + EntryHashSize, keySize, keyKind))
+                {
+                    return (ordered[i].Entry, ordered[j].Entry);
+                }
+            }
         }
 
         return null;
     }
 
+    /// <summary>Whether the key slots at <paramref name="a"/> and <paramref name="b"/> hold one key as the codecs compare keys.</summary>
+    private static bool KeysEqual(PersistentPool pool, long a, long b, int keySize, SlotKind kind)
+    {
+        if (kind == SlotKind.Raw)
+        {
+            var (left, right) = (new byte[keySize], new byte[keySize]); // only for entries whose 64-bit hashes are equal
+            pool.ReadBytes(a, left);
+            pool.ReadBytes(b, right);
+            return left.AsSpan().SequenceEqual(right);
+        }
+
+        var (first, second) = (pool.ReadValue<long>(a), pool.ReadValue<long>(b));
+        if (kind == SlotKind.Reference || first == 0 || second == 0 || first == second)
+        {
+            return kind == SlotKind.Reference ? BlockGeneration.TargetOf(first) == BlockGeneration.TargetOf(second) : first == second;
+        }
+
+        return StringChars(pool, first) is { } x && StringChars(pool, second) is { } y && x.AsSpan().SequenceEqual(y);
+    }
+
+    /// <summary>The UTF-16 bytes of the string block at <paramref name="offset"/>, or null when it is not a readable string.</summary>
+    private static byte[]? StringChars(PersistentPool pool, long offset)
+    {
+        var size = pool.AllocatedSizeOf(offset, TypeTable.StringTypeIndex);
+        var length = size < 0 ? -1 : pool.ReadValue<int>(offset + StringLayout.LengthOffset);
+        if (!StringLayout.Fits(length, size))
+        {
+            return null;
+        }
+
+        var chars = new byte[length * 2L];
+        pool.ReadBytes(offset + StringLayout.CharsOffset, chars);
+        return chars;
+    }
+
     /// <summary>
     /// Rebuilds the table of the dictionary at <paramref name="header"/> in new storage, in the running transaction: each
-    /// live entry with its key's hash, placed by probing, then count and used set to the live entries. A capacity
+    /// live entry with its key's hash, placed by probing (a second entry of a key dropped: the first is the one lookups
+    /// found), then count and used set to the live entries. A capacity
     /// that is not a power of two, or more than the storage holds, is first set to the largest power of two the storage
     /// holds (the capacity damage lost: tables only grow by doubling). False, changing nothing, when the table or its
     /// slot sizes cannot be trusted, or the table is too large to rebuild in memory.
@@ -102,32 +174,57 @@ internal static class DictionaryTables
         var old = new byte[restored * entrySize];
         pool.ReadBytes(storage, old);
         var rebuilt = new byte[old.Length];
+        var origins = new long[restored]; // per rebuilt slot, the old entry's key slot in the pool (for key comparisons)
         var mask = restored - 1;
         var width = keySize;
-        long live = 0, rehashed = 0;
-        for (long i = 0; i < restored; i++)
+        long live = 0, rehashed = 0, duplicates = 0;
+
+        // In probing order from an empty slot, as lookups meet entries: of two entries with one key the first is kept.
+        var start = 0L;
+        while (start < restored && MemoryMarshal.Read<ulong>(old.AsSpan((int)(start * entrySize))) != 0)
         {
+            start++;
+        }
+
+        for (long k = 1; k <= restored; k++)
+        {
+            var i = (start + k) & mask;
             var entry = old.AsSpan((int)(i * entrySize), (int)entrySize);
             var stored = MemoryMarshal.Read<ulong>(entry);
+            var key = storage + i * entrySize + EntryHashSize;
             if (stored <= 1)
             {
                 continue;
             }
 
-            if (!HashMatches(pool, storage + i * entrySize + EntryHashSize, keySize, keyKind, stored, ref width))
+            if (!HashMatches(pool, key, keySize, keyKind, stored, ref width))
             {
-                stored = KeyHash(pool, storage + i * entrySize + EntryHashSize, keyKind, width); // a raw key: the width the others hash
+                stored = KeyHash(pool, key, keyKind, width); // a raw key: the width the others hash
                 MemoryMarshal.Write(entry, in stored);
                 rehashed++;
             }
 
             var probe = (long)(stored & (ulong)mask);
-            while (MemoryMarshal.Read<ulong>(rebuilt.AsSpan((int)(probe * entrySize))) != 0)
+            var duplicate = false;
+            while (MemoryMarshal.Read<ulong>(rebuilt.AsSpan((int)(probe * entrySize))) is var placed and not 0)
             {
+                if (placed == stored && KeysEqual(pool, origins[probe], key, keySize, keyKind))
+                {
+                    duplicate = true;
+                    break;
+                }
+
                 probe = (probe + 1) & mask; // at most restored - 1 steps: there are at most restored entries
             }
 
+            if (duplicate)
+            {
+                duplicates++; // its strings become unreachable, freed by the repair's next round
+                continue;
+            }
+
             entry.CopyTo(rebuilt.AsSpan((int)(probe * entrySize)));
+            origins[probe] = key;
             live++;
         }
 
@@ -141,7 +238,8 @@ internal static class DictionaryTables
         pool.WriteValue(header + CountOffset, live);
         pool.WriteValue(header + UsedOffset, live);
         var capacityNote = restored != capacity ? $"capacity {capacity} (not a power of two) set to {restored}, " : "";
-        description = $"the dictionary at {header}: {capacityNote}{rehashed} stored hash(es) set to their keys' and the table's {live} entries placed where lookups find them; count {count} set to {live}";
+        var duplicateNote = duplicates > 0 ? $"{duplicates} entr{(duplicates == 1 ? "y" : "ies")} of a key held earlier dropped, " : "";
+        description = $"the dictionary at {header}: {capacityNote}{rehashed} stored hash(es) set to their keys', {duplicateNote}and the table's {live} entries placed where lookups find them; count {count} set to {live}";
         return true;
     }
 

@@ -164,3 +164,128 @@ public sealed class DictionaryTableDamageTests
         Assert.False(pool.Check().IsConsistent);
     }
 }
+
+/// <summary>A key held by two entries of one table (a damaged or half-copied table): check finds it, repair keeps the one lookups find.</summary>
+public sealed class DictionaryDuplicateKeyTests
+{
+    private const string LayoutName = "tests";
+
+    /// <summary>The image of a pool filled by <paramref name="fill"/> and closed (no log left to replay over the damage).</summary>
+    private static MemoryDomain Pool(Action<Registry> fill, out long header, Func<Registry, long> dictionary)
+    {
+        var created = MemoryDomain.Create(4 << 20);
+        created.KeepImage = true;
+        using (var pool = PersistentPool.Create(created, LayoutName))
+        {
+            var root = pool.Root<Registry>();
+            fill(root);
+            header = dictionary(root);
+        }
+
+        return MemoryDomain.FromImage(created.ImageAtDispose!);
+    }
+
+    private static long Slot(MemoryDomain domain, long header, long slot, int entrySize) =>
+        domain.Read<long>(header + CollectionLayout.StorageOffset) + slot * entrySize;
+
+    /// <summary>The slot of the entry whose key slot holds <paramref name="key"/>, and the first empty slot after it.</summary>
+    private static (long Entry, long EndOfRun) Find(MemoryDomain domain, long header, Func<long, bool> isKey, int entrySize)
+    {
+        var capacity = domain.Read<long>(header + CollectionLayout.CapacityOffset);
+        for (long slot = 0; slot < capacity; slot++)
+        {
+            var entry = Slot(domain, header, slot, entrySize);
+            if (domain.Read<ulong>(entry) > 1 && isKey(entry + 8))
+            {
+                var end = slot;
+                while (domain.Read<ulong>(Slot(domain, header, end, entrySize)) != 0)
+                {
+                    end = (end + 1) % capacity;
+                }
+
+                return (entry, Slot(domain, header, end, entrySize));
+            }
+        }
+
+        throw new InvalidOperationException("no such key");
+    }
+
+    [Fact]
+    public void A_raw_key_in_two_entries_is_reported_and_repair_keeps_the_entry_lookups_find()
+    {
+        var domain = Pool(root =>
+        {
+            for (var i = 0; i < 40; i++)
+            {
+                root.Counters[i] = i * 10;
+            }
+        }, out var header, root => root.Counters.Offset);
+
+        // A second entry of key 7 at the end of its probe run, value 999; the counts include it.
+        var (entry, end) = Find(domain, header, key => domain.Read<long>(key) == 7, 24);
+        domain.Copy(end, domain.GetSpan(entry, 24).ToArray());
+        domain.Write(end + 16, 999L);
+        domain.Write(header + CollectionLayout.CountOffset, 41L);
+        domain.Write(header + CollectionLayout.UsedOffset, domain.Read<long>(header + CollectionLayout.UsedOffset) + 1);
+        using var pool = PersistentPool.Open(domain, LayoutName);
+        var counters = pool.Root<Registry>().Counters;
+        Assert.Equal(70, counters[7]);
+        Assert.Equal(2, counters.Count(pair => pair.Key == 7)); // what the damage does to enumeration
+
+        var error = Assert.Single(pool.Check().Errors);
+        Assert.Contains($"the dictionary at {header} holds one key in two entries, at {entry} and {end}", error, StringComparison.Ordinal);
+
+        var step = Assert.Single(PoolRepair.Repair(pool));
+        Assert.Equal("rebuild-dictionary", step.Kind);
+        Assert.Contains("1 entry of a key held earlier dropped", step.Description, StringComparison.Ordinal);
+        Assert.True(pool.Check().IsConsistent, string.Join("; ", pool.Check().Errors));
+        counters = pool.Root<Registry>().Counters;
+        Assert.Equal(40, counters.Count);
+        Assert.Equal(Enumerable.Range(0, 40).Select(i => KeyValuePair.Create((long)i, i * 10L)), counters.OrderBy(pair => pair.Key));
+    }
+
+    [Fact]
+    public void Two_string_keys_with_equal_characters_in_separate_blocks_are_one_key()
+    {
+        var domain = Pool(root =>
+        {
+            for (var i = 0; i < 40; i++)
+            {
+                root.Names[$"name {i}"] = $"value {i}";
+            }
+
+            root.Names["dupA"] = "first";
+            root.Names["dupB"] = "second";
+        }, out var header, root => root.Names.Offset);
+
+        bool Is(long keySlot, string text)
+        {
+            var block = domain.Read<long>(keySlot);
+            return domain.Read<int>(block + StringLayout.LengthOffset) == text.Length &&
+                domain.GetSpan(block + StringLayout.CharsOffset, text.Length * 2).SequenceEqual(MemoryMarshal.AsBytes(text.AsSpan()));
+        }
+
+        // dupB's entry becomes a second "dupA": its string's characters rewritten, dupA's hash, moved to the end of dupA's run.
+        var (a, end) = Find(domain, header, key => Is(key, "dupA"), 24);
+        var (b, _) = Find(domain, header, key => Is(key, "dupB"), 24);
+        var moved = domain.GetSpan(b, 24).ToArray();
+        domain.Write(b, 1UL); // a removed entry: the run it was in stays whole
+        domain.Copy(end, moved);
+        domain.Write(end, domain.Read<ulong>(a));
+        var bKey = domain.Read<long>(end + 8);
+        domain.Copy(bKey + StringLayout.CharsOffset, MemoryMarshal.AsBytes("dupA".AsSpan()).ToArray());
+        domain.Write(header + CollectionLayout.UsedOffset, domain.Read<long>(header + CollectionLayout.UsedOffset) + 1);
+        using var pool = PersistentPool.Open(domain, LayoutName);
+        Assert.Equal("first", pool.Root<Registry>().Names["dupA"]);
+
+        Assert.Contains(pool.Check().Errors, error => error.Contains($"holds one key in two entries, at {a} and {end}", StringComparison.Ordinal));
+        var steps = PoolRepair.Repair(pool);
+        Assert.Equal("rebuild-dictionary", steps[0].Kind);
+        Assert.Equal(2, steps.Count(step => step.Kind == "free-unreachable")); // the dropped entry's key and value strings
+        Assert.True(pool.Check().IsConsistent, string.Join("; ", pool.Check().Errors));
+        var names = pool.Root<Registry>().Names;
+        Assert.Equal(41, names.Count);
+        Assert.Equal("first", names["dupA"]);
+        Assert.False(names.ContainsKey("dupB"));
+    }
+}
