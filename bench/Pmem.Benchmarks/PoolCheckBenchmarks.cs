@@ -40,6 +40,35 @@ public class PoolCheckBenchmarks
         }
     }
 
+    /// <summary>A second pool: one dictionary of 1 M <c>long → long</c> entries, whose table Check walks and rehashes key by key.</summary>
+    private string _dictionaryPath = "";
+
+    [GlobalSetup(Target = nameof(Check_dictionary))]
+    public void SetupDictionary()
+    {
+        _dictionaryPath = BenchPools.NewPath(BenchPools.ShmDirectory, "check-dictionary");
+        using var pool = PersistentPool.Create(_dictionaryPath, "bench", 256L << 20, new PoolCreateOptions { LaneSize = 1 << 20 });
+        var map = pool.Root<Pmem.Benchmarks.Objects.MapHolder>().Map;
+        for (var done = 0; done < Objects; done += 1000)
+        {
+            using var tx = pool.BeginTransaction();
+            for (var i = done; i < done + 1000; i++)
+            {
+                map[i * 7919L] = i;
+            }
+
+            tx.Commit();
+        }
+    }
+
+    [Benchmark]
+    public long Check_dictionary()
+    {
+        using var pool = PersistentPool.OpenReadOnly(_dictionaryPath, "bench");
+        var report = pool.Check();
+        return report.IsConsistent ? report.ReachableObjects : throw new InvalidOperationException("not clean");
+    }
+
     [Benchmark]
     public long Open_read_only()
     {
@@ -56,7 +85,14 @@ public class PoolCheckBenchmarks
     }
 
     [GlobalCleanup]
-    public void Cleanup() => File.Delete(_path);
+    public void Cleanup()
+    {
+        File.Delete(_path);
+        if (_dictionaryPath.Length > 0)
+        {
+            File.Delete(_dictionaryPath);
+        }
+    }
 
     /// <summary>A string and a reference in 64 bytes.</summary>
     private sealed class Node : PersistentObject, IPersistentObject<Node>

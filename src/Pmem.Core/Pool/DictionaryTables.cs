@@ -1,5 +1,6 @@
 // DictionaryTables -- a dictionary's table checked against its keys (stored hashes, reachability by probing) and rebuilt by repair.
 using System.IO.Hashing;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Pmem.Heap;
 using static Pmem.Pool.CollectionLayout;
@@ -25,6 +26,7 @@ internal static class DictionaryTables
     /// key in its probe run, which lookups find instead), or null. The header must have passed
     /// <see cref="CollectionLayout.Problem"/>. One key hash per entry, and one pass over the table.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // one call walks a whole table: a tool checks once per process, so no tier-up would come
     public static string? Problem(PersistentPool pool, long header)
     {
         var (storage, capacity, keySize, keyKind, entrySize) = Shape(pool, header);
@@ -42,7 +44,9 @@ internal static class DictionaryTables
 
         var lastEmpty = start < capacity ? start : -1; // -1: a full table has no empty slot to end a probe early
         var width = keySize;
-        var run = new List<(ulong Hash, long Entry)>(); // the entries since the last empty slot: one key's entries all lie in one run
+        // The entries since the last empty slot (one key's entries all lie in one run): arrays, not a list of tuples,
+        // whose generic code a process checking once would run unoptimized.
+        var (runHashes, runEntries, runCount) = (new ulong[16], new long[16], 0);
         for (long k = 1; k <= capacity; k++)
         {
             var slot = (start + k) & mask;
@@ -51,12 +55,12 @@ internal static class DictionaryTables
             if (stored == 0)
             {
                 lastEmpty = slot;
-                if (Duplicate(pool, run, keySize, keyKind) is var (first, second))
+                if (runCount > 1 && Duplicate(pool, runHashes, runEntries, runCount, keySize, keyKind) is var (first, second))
                 {
                     return $"the dictionary at {header} holds one key in two entries, at {first} and {second}: lookups find the first, enumeration both";
                 }
 
-                run.Clear();
+                runCount = 0;
                 continue;
             }
 
@@ -76,31 +80,45 @@ internal static class DictionaryTables
                 return $"the dictionary at {header} holds its entry at {entry} past an empty slot from its home slot: a lookup of that key misses it";
             }
 
-            run.Add((stored, entry));
+            if (runCount == runHashes.Length)
+            {
+                Array.Resize(ref runHashes, runCount * 2);
+                Array.Resize(ref runEntries, runCount * 2);
+            }
+
+            (runHashes[runCount], runEntries[runCount]) = (stored, entry);
+            runCount++;
         }
 
-        return Duplicate(pool, run, keySize, keyKind) is var (a, b)
+        return runCount > 1 && Duplicate(pool, runHashes, runEntries, runCount, keySize, keyKind) is var (a, b)
             ? $"the dictionary at {header} holds one key in two entries, at {a} and {b}: lookups find the first, enumeration both"
             : null; // a full table: one run
     }
 
-    /// <summary>Two entries of <paramref name="run"/> (in probing order) with one key, the first first; null when its keys are distinct.</summary>
-    private static (long First, long Second)? Duplicate(PersistentPool pool, List<(ulong Hash, long Entry)> run, int keySize, SlotKind keyKind)
+    /// <summary>Two entries of a run (in probing order) with one key, the first first; null when its keys are distinct.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // called per run, from the start of a check
+    private static (long First, long Second)? Duplicate(PersistentPool pool, ulong[] hashes, long[] entries, int count, int keySize, SlotKind keyKind)
     {
-        if (run.Count < 2)
+        // A long run (a crowded table) is first sorted by hash: only a hash found twice is then looked for in run order.
+        ulong[]? sorted = null;
+        if (count > 8)
         {
-            return null;
+            sorted = hashes[..count];
+            Array.Sort(sorted);
         }
 
-        // Runs are short but for a crowded table: order by hash (stable, so the first stays first) to compare only equal hashes.
-        var ordered = run.Count <= 8 ? run : [.. run.OrderBy(entry => entry.Hash)];
-        for (var i = 0; i < ordered.Count; i++)
+        for (var i = 0; i < count; i++)
         {
-            for (var j = i + 1; j < ordered.Count && (run.Count <= 8 || ordered[j].Hash == ordered[i].Hash); j++)
+            if (sorted is not null && (sorted.AsSpan(0, count).BinarySearch(hashes[i]) is var at && (at + 1 >= count || sorted[at + 1] != hashes[i]) && (at == 0 || sorted[at - 1] != hashes[i])))
             {
-                if (ordered[j].Hash == ordered[i].Hash && KeysEqual(pool, ordered[i].Entry + EntryHashSize, ordered[j].Entry + EntryHashSize, keySize, keyKind))
+                continue; // its hash is nowhere else in the run
+            }
+
+            for (var j = i + 1; j < count; j++)
+            {
+                if (hashes[j] == hashes[i] && KeysEqual(pool, entries[i] + EntryHashSize, entries[j] + EntryHashSize, keySize, keyKind))
                 {
-                    return (ordered[i].Entry, ordered[j].Entry);
+                    return (entries[i], entries[j]);
                 }
             }
         }

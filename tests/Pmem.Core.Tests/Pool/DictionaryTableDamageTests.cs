@@ -245,6 +245,30 @@ public sealed class DictionaryDuplicateKeyTests
     }
 
     [Fact]
+    public void A_key_repeated_through_a_long_probe_run_is_found()
+    {
+        var domain = Pool(root =>
+        {
+            for (var i = 0; i < 40; i++)
+            {
+                root.Counters[i] = i * 10;
+            }
+        }, out var header, root => root.Counters.Offset);
+
+        // Key 7's entry copied into the twelve slots after its run (more than a short run's pairwise comparison covers).
+        var (entry, end) = Find(domain, header, key => domain.Read<long>(key) == 7, 24);
+        var storage = domain.Read<long>(header + CollectionLayout.StorageOffset);
+        var capacity = domain.Read<long>(header + CollectionLayout.CapacityOffset);
+        for (var k = 0; k < 12; k++)
+        {
+            domain.Copy(storage + ((end - storage) / 24 + k) % capacity * 24, domain.GetSpan(entry, 24).ToArray());
+        }
+
+        using var pool = PersistentPool.Open(domain, LayoutName);
+        Assert.Contains(pool.Check().Errors, error => error.Contains($"the dictionary at {header} holds one key in two entries, at {entry} and {end}", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Two_string_keys_with_equal_characters_in_separate_blocks_are_one_key()
     {
         var domain = Pool(root =>
