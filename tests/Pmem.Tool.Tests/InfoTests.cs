@@ -25,6 +25,7 @@ public sealed class InfoTests : IDisposable
         Assert.Contains($"layout       {ToolHarness.Layout}", run.Out);
         Assert.Contains($"format       version {PoolLayoutVersion}", run.Out);
         Assert.Contains("lanes        8 × 192.0 KiB, 12 log slots each", run.Out);
+        Assert.Contains("grows to     never by itself", run.Out);
         Assert.Contains("durability   PowerFailure", run.Out);
         Assert.Contains("checksum     ok", run.Out);
         Assert.Contains("no logs awaiting recovery", run.Out);
@@ -95,6 +96,7 @@ public sealed class InfoTests : IDisposable
         Assert.Equal(8, header.GetProperty("laneCount").GetInt32());
         Assert.Equal(192 * 1024, header.GetProperty("laneSize").GetInt32());
         Assert.Equal(12, header.GetProperty("logSlotsPerLane").GetInt32());
+        Assert.Equal(0, header.GetProperty("growthLimit").GetInt64());
         Assert.True(header.GetProperty("checksumValid").GetBoolean());
         Assert.InRange(header.GetProperty("created").GetDateTime(), DateTime.UtcNow.AddMinutes(-10), DateTime.UtcNow.AddMinutes(1));
 

@@ -8,7 +8,11 @@ namespace Pmem.Pool;
 /// <summary>Options for opening a pool file.</summary>
 public sealed record PoolOpenOptions
 {
-    /// <summary>Largest size the pool may grow to by itself when full (0 = its current size: never grows by itself).</summary>
+    /// <summary>
+    /// Largest size the pool may grow to by itself when full, for this open. 0 (the default): the limit the pool's
+    /// creation recorded (<see cref="PoolCreateOptions.MaxSize"/>; pools created before it was recorded never grow by
+    /// themselves). A negative value: the pool never grows by itself in this open.
+    /// </summary>
     public long MaxSize { get; init; }
 
     /// <summary>
@@ -78,6 +82,7 @@ public sealed partial class PersistentPool
         }
 
         ValidateLayoutName(layout);
+        ThrowIfInvalidGrowthLimit(options, path);
         var mapping = PmemMapping.Map(path, size, MapFlags.Create | MapFlags.Exclusive, reserve: Math.Max(size, options.MaxSize));
         PersistenceDomain? domain = null;
         try
@@ -132,7 +137,31 @@ public sealed partial class PersistentPool
     /// <exception cref="PoolVersionException">The pool has a newer format version.</exception>
     /// <exception cref="PersistentSchemaException">A changed class needs a migration the program does not register.</exception>
     public static PersistentPool OpenReadOnly(string path, string layout, PoolOpenOptions? options = null) =>
-        OpenFile(path, layout, (options ?? new PoolOpenOptions()) with { MaxSize = 0 }, readOnly: true);
+        OpenFile(path, layout, (options ?? new PoolOpenOptions()) with { MaxSize = -1 }, readOnly: true);
+
+    /// <summary>
+    /// The size an open of <paramref name="file"/> lets the pool grow to: <paramref name="options"/>' limit, or when it
+    /// gives none the one the pool's creation recorded, read from the file before it is mapped (the mapping reserves
+    /// room for it). 0 when the file has none it can read; an impossible one is refused by the header check.
+    /// </summary>
+    private static long GrowthLimit(string file, PoolOpenOptions options)
+    {
+        if (options.MaxSize != 0)
+        {
+            return options.MaxSize;
+        }
+
+        try
+        {
+            using var handle = File.OpenHandle(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            Span<byte> word = stackalloc byte[8];
+            return RandomAccess.Read(handle, word, PoolLayout.GrowthLimitOffset) == 8 && BitConverter.ToInt64(word) is var limit and > 0 and <= PoolLayout.MaxGrowthLimit ? limit : 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0; // the mapping reports what is wrong with the file
+        }
+    }
 
     /// <summary>After a failed create or open: the domain if one was made (it owns the mapping), else the mapping.</summary>
     private static void Unmap(PmemMapping mapping, PersistenceDomain? domain)
@@ -164,7 +193,7 @@ public sealed partial class PersistentPool
 
         var mapping = readOnly
             ? PmemMapping.Map(path, 0, MapFlags.PrivateCopy)
-            : PmemMapping.Map(path, 0, MapFlags.None, reserve: Math.Max(options.MaxSize, info.Exists ? info.Length : 0));
+            : PmemMapping.Map(path, 0, MapFlags.None, reserve: Math.Max(GrowthLimit(info.FullName, options), info.Exists ? info.Length : 0));
         PersistenceDomain? domain = null;
         IReadOnlyList<string>? migrated;
         PersistentPool original;

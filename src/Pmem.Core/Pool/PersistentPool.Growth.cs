@@ -34,6 +34,9 @@ public sealed partial class PersistentPool
         }
     }
 
+    /// <summary>Sets the growth limit the pool records for later opens (a compaction's copy takes its source's).</summary>
+    internal void RecordGrowthLimit(long limit) => _domain.WriteDurable(PoolLayout.GrowthLimitOffset, limit);
+
     /// <summary>Grows the pool by itself (when the heap runs out), up to its maximum size; false when it may not or cannot.</summary>
     private bool GrowBy(long bytes)
     {

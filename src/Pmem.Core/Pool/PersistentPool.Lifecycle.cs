@@ -29,6 +29,8 @@ public sealed partial class PersistentPool
             throw new ArgumentException($"{path}: lane count must be 1–1024 and lane size a positive multiple of 4096.", nameof(options));
         }
 
+        ThrowIfInvalidGrowthLimit(options, path);
+
         var heapStart = PoolLayout.HeapStart(options.LaneCount, options.LaneSize);
         var chunks = (domain.Length - heapStart) / PoolLayout.ChunkSize;
         if (chunks < 4)
@@ -50,6 +52,7 @@ public sealed partial class PersistentPool
         domain.Write(PoolLayout.HeapOffsetOffset, heapStart);
         layoutBytes.CopyTo(domain.GetSpan(PoolLayout.LayoutNameOffset, PoolLayout.LayoutNameCapacity));
         domain.Write(PoolLayout.PoolSizeOffset, poolSize);
+        domain.Write(PoolLayout.GrowthLimitOffset, options.MaxSize);
         domain.Write(PoolLayout.HeaderChecksumOffset, HeaderChecksum(domain, PoolLayout.Magic));
         domain.NotifyStore(0, PoolLayout.HeaderSize);
         domain.Flush(0, PoolLayout.HeaderSize);
@@ -98,7 +101,9 @@ public sealed partial class PersistentPool
         var path = description ?? $"<{domain.GetType().Name}>";
         ValidateLayoutName(layout);
         ValidateHeader(domain, path, layout);
-        var pool = new PersistentPool(domain, path, layout, options.MaxSize);
+        // 0: the limit the pool's creation recorded (checked above); negative: none (a read-only open never grows).
+        var maxSize = options.MaxSize != 0 ? options.MaxSize : domain.Read<long>(PoolLayout.GrowthLimitOffset);
+        var pool = new PersistentPool(domain, path, layout, maxSize);
         pool._migrationBatchObjects = options.MigrationBatchObjects > 0 ? options.MigrationBatchObjects : pool.PerLogSlot(256);
         return (pool, pool.Recover(options));
     }
@@ -128,6 +133,14 @@ public sealed partial class PersistentPool
         {
             AbandonOpen();
             throw;
+        }
+    }
+
+    private static void ThrowIfInvalidGrowthLimit(PoolCreateOptions options, string path)
+    {
+        if (options.MaxSize is < 0 or > PoolLayout.MaxGrowthLimit)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.MaxSize, $"{path}: the growth limit (MaxSize) must be 0–{PoolLayout.MaxGrowthLimit} bytes.");
         }
     }
 
@@ -194,6 +207,11 @@ public sealed partial class PersistentPool
         if (poolSize < heapStart + 4L * PoolLayout.ChunkSize || (poolSize - heapStart) % PoolLayout.ChunkSize != 0)
         {
             throw new PoolCorruptedException(path, $"the header records an impossible pool size {poolSize}");
+        }
+
+        if (domain.Read<long>(PoolLayout.GrowthLimitOffset) is var limit and (< 0 or > PoolLayout.MaxGrowthLimit))
+        {
+            throw new PoolCorruptedException(path, $"the header's growth limit (offset {PoolLayout.GrowthLimitOffset}) holds the impossible value {limit}");
         }
 
         if (poolSize > domain.Length)

@@ -116,7 +116,7 @@ public sealed partial class PersistentPool
     /// <summary>Opens the copy (stores reach the page cache, nothing is synced), runs its evolution and closes it cleanly.</summary>
     private static IReadOnlyList<string> MigrateCopy(string copy, string description, string layout, PoolOpenOptions options)
     {
-        var mapping = PmemMapping.Map(copy, 0, MapFlags.None, reserve: Math.Max(options.MaxSize, new FileInfo(copy).Length));
+        var mapping = PmemMapping.Map(copy, 0, MapFlags.None, reserve: Math.Max(GrowthLimit(copy, options), new FileInfo(copy).Length));
         PersistenceDomain? domain = null;
         try
         {

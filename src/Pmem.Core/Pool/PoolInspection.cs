@@ -35,7 +35,11 @@ public sealed record PoolInspection(
     long HeapSize,
     int LaneCount,
     int LaneSize,
-    IReadOnlyList<StoredTypeInfo> StoredTypes);
+    IReadOnlyList<StoredTypeInfo> StoredTypes)
+{
+    /// <summary>The size the pool grows to by itself, as its creation recorded it (<see cref="PoolCreateOptions.MaxSize"/>; 0: it never grows by itself unless an open gives a limit).</summary>
+    public long GrowthLimit { get; init; }
+}
 
 /// <summary>A persistent type as the pool records it: its current layout and, for pools with schema records, every property.</summary>
 /// <param name="Name">The durable name (<see cref="PersistentObjectAttribute.Name"/>, or the class's full name).</param>
@@ -72,7 +76,10 @@ public sealed partial class PersistentPool
             .ToArray();
         var size = Size;
         return new PoolInspection(Path, Layout, Uuid, FormatVersion, Durability, _domain.FlushPath, size, size - _heap.HeapStart,
-            _lanes.Count, _lanes.LaneSize, types);
+            _lanes.Count, _lanes.LaneSize, types)
+        {
+            GrowthLimit = _domain.Read<long>(PoolLayout.GrowthLimitOffset),
+        };
     }
 
     /// <summary>A stored type's properties, each with the index the pool keeps of it (<see cref="PersistentPropertyInfo.Index"/>).</summary>

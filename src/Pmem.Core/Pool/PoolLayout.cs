@@ -143,6 +143,16 @@ internal static class PoolLayout
     public const int WriteAheadStartOffset = 592;
 
     /// <summary>
+    /// The largest size the pool may grow to by itself, as its creation set it (<see cref="PoolCreateOptions.MaxSize"/>;
+    /// 0: none, as in every pool made before the word existed). Written once, at creation; read before the file is
+    /// mapped, to reserve room for the growth.
+    /// </summary>
+    public const int GrowthLimitOffset = 600;
+
+    /// <summary>The largest growth limit a pool records: offsets stay below 2^47 bytes.</summary>
+    public const long MaxGrowthLimit = 1L << 46;
+
+    /// <summary>
     /// One word per type table entry (index <c>i - FirstUserTypeIndex</c>): the offset of the entry's schema record
     /// (0: none, a version-3 entry), and <see cref="SchemaRetiredBit"/> once a migration replaced the entry.
     /// </summary>

@@ -18,7 +18,10 @@ public sealed record PoolCreateOptions
     /// </summary>
     public int LaneSize { get; init; } = PoolLayout.DefaultLaneSize;
 
-    /// <summary>Largest size the pool may grow to by itself when full (0 = never grows by itself).</summary>
+    /// <summary>
+    /// Largest size the pool may grow to by itself when full (0 = never grows by itself), at most 2^46 bytes. Recorded
+    /// in the pool: later opens grow it up to this limit unless they give their own (<see cref="PoolOpenOptions.MaxSize"/>).
+    /// </summary>
     public long MaxSize { get; init; }
 
     /// <summary>Open the new pool with a write-ahead log (see <see cref="PoolOpenOptions.WriteAheadLog"/>).</summary>

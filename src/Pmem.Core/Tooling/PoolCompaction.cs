@@ -79,6 +79,7 @@ public static class PoolCompaction
             using (var target = PersistentPool.Create(temporary, layout, occupancy.DenseSize, options))
             {
                 pool.CopyCompactedInto(target);
+                target.RecordGrowthLimit(inspection.GrowthLimit); // the source's, not the room this compaction gave itself
             }
 
             // The copy leaves the indexes out (their keys are offsets); reopened, it knows its types and builds them

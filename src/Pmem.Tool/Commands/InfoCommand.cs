@@ -80,6 +80,7 @@ internal static class InfoCommand
             h.ChecksumValid)
         {
             WriteAheadLog = h.WriteAheadLogActive ? PersistentPool.WriteAheadLogPath(path) : null,
+            GrowthLimit = h.GrowthLimit,
         };
         var sizes = new SizesJson(stats.PoolSize, stats.HeapSize, stats.AllocatedBytes, stats.FreeChunkBytes, stats.ObjectCount);
         return new InfoJson(path, snapshot.FileLength, header, sizes, pool.RecoveredTransactions, objects, storedTypes);
@@ -114,6 +115,7 @@ internal static class InfoCommand
         o.WriteLine($"created      {(h.Created is { } created ? created.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture) : "(invalid)")}");
         o.WriteLine($"durability   {h.Durability}");
         o.WriteLine($"pool size    {Format.BytesExact(h.PoolSize)}{(info.FileSize != h.PoolSize ? $", file {Format.BytesExact(info.FileSize)}" : "")}");
+        o.WriteLine($"grows to     {(h.GrowthLimit > 0 ? Format.BytesExact(h.GrowthLimit) : "never by itself")}");
         o.WriteLine($"lanes        {h.LaneCount} × {Format.Bytes(h.LaneSize)}, {h.LogSlotsPerLane} log slots each");
         o.WriteLine($"heap start   {h.HeapStart}");
         o.WriteLine($"checksum     {(h.ChecksumValid ? console.Good("ok") : console.Bad("FAILED"))}");

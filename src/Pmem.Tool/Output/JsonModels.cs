@@ -31,6 +31,9 @@ internal sealed record HeaderJson(
 {
     /// <summary>The write-ahead log file the header names as active (after a crash), or null.</summary>
     public string? WriteAheadLog { get; init; }
+
+    /// <summary>The size the pool grows to by itself, as its creation recorded it (0: it never grows by itself).</summary>
+    public long GrowthLimit { get; init; }
 }
 
 /// <summary>Sizes from <c>PersistentPool.GetStatistics()</c>.</summary>

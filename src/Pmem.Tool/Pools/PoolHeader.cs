@@ -106,9 +106,13 @@ internal sealed record PoolHeader(
             ChecksumValid: BinaryPrimitives.ReadUInt64LittleEndian(header[ChecksumOffset..]) == XxHash64.HashToUInt64(header[..ChecksumOffset]))
         {
             WriteAheadLogActive = BinaryPrimitives.ReadUInt64LittleEndian(header[PoolLayout.WriteAheadLifeOffset..]) != 0,
+            GrowthLimit = BinaryPrimitives.ReadInt64LittleEndian(header[PoolLayout.GrowthLimitOffset..]),
         };
     }
 
     /// <summary>The header names an active write-ahead log: the pool was not closed cleanly and its log holds commits.</summary>
     public bool WriteAheadLogActive { get; init; }
+
+    /// <summary>The size the pool grows to by itself, as its creation recorded it (0: none).</summary>
+    public long GrowthLimit { get; init; }
 }

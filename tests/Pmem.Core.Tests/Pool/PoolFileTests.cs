@@ -135,4 +135,67 @@ public sealed class PoolFileTests : IDisposable
         using var reopened = PersistentPool.Open(path, "files");
         Assert.Equal(5 << 20, reopened.Root<Account>().Owner!.Length);
     }
+
+    [Fact]
+    public void A_pool_grows_on_later_opens_up_to_the_limit_its_creation_recorded()
+    {
+        var path = PoolPath();
+        using (var pool = PersistentPool.Create(path, "files", 4 << 20, new PoolCreateOptions { MaxSize = 32 << 20 }))
+        {
+            Assert.Equal(32L << 20, pool.Inspect().GrowthLimit);
+        }
+
+        // No limit given: the recorded one holds, and reserves room for the growth.
+        using (var pool = PersistentPool.Open(path, "files"))
+        {
+            pool.Root<Account>().Owner = new string('z', 5 << 20); // 10 MiB of UTF-16
+            Assert.InRange(pool.Size, 10L << 20, 32L << 20);
+            Assert.Throws<PoolOutOfSpaceException>(() => pool.Root<Account>().Owner = new string('y', 12 << 20)); // 24 MiB more
+            Assert.Equal(5 << 20, pool.Root<Account>().Owner!.Length);
+        }
+
+        // An open's own limit wins for that open; a negative one means no growth at all.
+        using (var pool = PersistentPool.Open(path, "files", new PoolOpenOptions { MaxSize = 64 << 20 }))
+        {
+            pool.Root<Account>().Owner = new string('y', 12 << 20);
+            Assert.True(pool.Size > 32L << 20);
+            Assert.Equal(32L << 20, pool.Inspect().GrowthLimit); // recorded once, at creation
+        }
+
+        using (var pool = PersistentPool.Open(path, "files", new PoolOpenOptions { MaxSize = -1 }))
+        {
+            var size = pool.Size;
+            Assert.Throws<PoolOutOfSpaceException>(() => pool.Root<Account>().Owner = new string('x', (int)(size / 2)));
+            Assert.Equal(size, pool.Size);
+        }
+    }
+
+    [Fact]
+    public void A_pool_created_without_a_limit_still_never_grows_by_itself()
+    {
+        var path = PoolPath();
+        PersistentPool.Create(path, "files", 4 << 20).Dispose();
+        using var pool = PersistentPool.Open(path, "files");
+        Assert.Equal(0, pool.Inspect().GrowthLimit);
+        Assert.Throws<PoolOutOfSpaceException>(() => pool.Root<Account>().Owner = new string('z', 3 << 20));
+        Assert.Equal(4L << 20, new FileInfo(path).Length);
+    }
+
+    [Theory]
+    [InlineData(-1L)]
+    [InlineData(1L << 50)]
+    public void An_impossible_recorded_growth_limit_is_refused_and_the_file_left_unchanged(long damaged)
+    {
+        var path = PoolPath();
+        PersistentPool.Create(path, "files", 4 << 20, new PoolCreateOptions { MaxSize = 16 << 20 }).Dispose();
+        var bytes = TestFiles.ReadAllBytes(path);
+        BitConverter.GetBytes(damaged).CopyTo(bytes, PoolLayout.GrowthLimitOffset);
+        TestFiles.WriteAllBytes(path, bytes);
+
+        var error = Assert.Throws<PoolCorruptedException>(() => PersistentPool.Open(path, "files"));
+        Assert.Contains($"growth limit (offset {PoolLayout.GrowthLimitOffset}) holds the impossible value {damaged}", error.Message);
+        Assert.Equal(bytes, TestFiles.ReadAllBytes(path));
+        Assert.Throws<ArgumentOutOfRangeException>(() => PersistentPool.Create(PoolPath("other.pool"), "files", 4 << 20, new PoolCreateOptions { MaxSize = damaged }));
+        Assert.False(File.Exists(PoolPath("other.pool")));
+    }
 }

@@ -210,6 +210,7 @@ public sealed class PoolCompactionTests : IDisposable
         Assert.True(result.SizeAfter <= live * 1.1, $"{grown} bytes compacted to {result.SizeAfter}, live {live}");
         Assert.True(result.SizeAfter < grown / 2 + live, $"{grown} -> {result.SizeAfter}");
         using var reopened = PersistentPool.Open(path, LayoutName);
+        Assert.Equal(1L << 30, reopened.Inspect().GrowthLimit); // the source's, not the room the compaction gave itself
         Assert.Equal(20000, reopened.Root<Registry>().Accounts.Count(a => a is not null));
         Assert.True(reopened.Check().IsConsistent);
     }
