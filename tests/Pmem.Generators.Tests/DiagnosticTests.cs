@@ -389,6 +389,29 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
+    public void A_nullable_set_element_is_reported_once_by_the_compiler_and_not_again_in_the_generated_part()
+    {
+        // PersistentSet<T> needs a non-null T: the compiler's CS8714 on the declaration says so; the generated part
+        // must not repeat it (an outside user found it beside PMEM003).
+        var run = GeneratorHarness.Run("""
+            using Pmem.Objects;
+
+            [PersistentObject]
+            public partial class Basket
+            {
+                public partial PersistentSet<Basket?> Baskets { get; }
+                public partial PersistentSortedDictionary<string?, long> ByName { get; }
+            }
+            """);
+
+        var warnings = run.OutputCompilation.GetDiagnostics(TestContext.Current.CancellationToken)
+            .Where(diagnostic => diagnostic.Severity >= DiagnosticSeverity.Warning)
+            .ToList();
+        Assert.All(warnings, diagnostic => Assert.Equal("Input0.cs", diagnostic.Location.GetLineSpan().Path));
+        Assert.NotEmpty(run.GeneratorDiagnostics);
+    }
+
+    [Fact]
     public void PMEM018_sorted_collections_declared_with_other_nullability_than_the_pool_returns()
     {
         var run = GeneratorHarness.Run("""
