@@ -71,10 +71,20 @@ public sealed partial class PersistentPool
     /// <exception cref="PmemFileNotFoundException">The directory does not exist.</exception>
     /// <exception cref="PmemAccessDeniedException">The directory is not writable.</exception>
     /// <exception cref="ArgumentException">The size or layout name is invalid.</exception>
-    public static PersistentPool Create(string path, string layout, long size, PoolCreateOptions? options = null)
+    public static PersistentPool Create(string path, string layout, long size, PoolCreateOptions? options = null) =>
+        CreateFile(path, layout, size, options ?? new PoolCreateOptions(), synced: true);
+
+    /// <summary>
+    /// Creates a pool file whose stores reach the page cache without a flush or sync (a process-crash domain over a pool
+    /// that records <paramref name="options"/>' durability): for a file nobody reads before its writer closes it and
+    /// publishes it with <see cref="DurableFiles.Replace"/>, which syncs it once.
+    /// </summary>
+    internal static PersistentPool CreateUnsynced(string path, string layout, long size, PoolCreateOptions options) =>
+        CreateFile(path, layout, size, options, synced: false);
+
+    private static PersistentPool CreateFile(string path, string layout, long size, PoolCreateOptions options, bool synced)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        options ??= new PoolCreateOptions();
         var minimum = PoolLayout.MinimumPoolSize(options.LaneCount, options.LaneSize);
         if (size < minimum)
         {
@@ -92,7 +102,7 @@ public sealed partial class PersistentPool
                 throw new PoolLockedException(path);
             }
 
-            domain = mapping.CreateDomain(options.Durability);
+            domain = mapping.CreateDomain(synced ? options.Durability : DurabilityMode.ProcessCrash);
             return Create(domain, layout, options, path);
         }
         catch

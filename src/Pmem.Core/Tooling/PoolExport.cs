@@ -80,7 +80,8 @@ public static class PoolExport
         var temporary = DurableFiles.TemporaryBeside(full, "import");
         try
         {
-            using (var pool = PersistentPool.Create(temporary, file.Layout, size, new PoolCreateOptions { MaxSize = size * 4 }))
+            // Nothing reads the file before it is whole and synced by the rename below: no sync per transaction.
+            using (var pool = PersistentPool.CreateUnsynced(temporary, file.Layout, size, new PoolCreateOptions { MaxSize = size * 4 }))
             {
                 try
                 {

@@ -161,6 +161,8 @@ public sealed class ExportRoundTripTests : IDisposable
         using var expected = PersistentPool.Open(source, Layout);
         using var actual = PersistentPool.Open(target, Layout);
         Assert.Equal(Layout, actual.Layout);
+        Assert.Equal(Pmem.Memory.DurabilityMode.PowerFailure, actual.Durability); // built without syncs, published as an ordinary pool
+        Assert.Equal(0, actual.RecoveredTransactions); // closed cleanly before the rename
         AssertSameEverything(expected.Root<Everything>(), actual.Root<Everything>());
         AssertSameEverything(expected.Root<Everything>().Next!, actual.Root<Everything>().Next!);
         Assert.Equal(
