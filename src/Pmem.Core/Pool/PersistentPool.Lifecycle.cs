@@ -108,11 +108,15 @@ public sealed partial class PersistentPool
         return (pool, pool.Recover(options));
     }
 
-    /// <summary>Runs the planned evolution, prepares the indexes and (unless reading only) moves to the current format.</summary>
+    /// <summary>
+    /// Finishes the heap's recovery (free runs and spans a crash left), runs the planned evolution, prepares the
+    /// indexes and (unless reading only) moves to the current format.
+    /// </summary>
     private void FinishOpen(EvolutionWork evolution, PoolOpenOptions options, bool readOnly)
     {
         try
         {
+            _heap.FinishRecovery();
             if (options.WriteAheadLog && !readOnly)
             {
                 RequireWriteAheadFormat(); // before anything is written

@@ -83,8 +83,8 @@ public sealed partial class PersistentPool
         _commits = new CommitPipeline(
             _domain, _lanes, Path, newest, slotSequences, _logsMayBeSealed, PoolLayout.RetiredThroughOffset, new HeapLogSpace(_heap, () => _commits.LastSequence), clearsLogs);
         RecoveredTransactions = replay.Count + aheadReplayed;
-        _heap.FinishRecovery();
-        return evolution;
+        return evolution; // the heap's own upkeep waits for FinishOpen: a migration through a copy never needs it here
+
     }
 
     /// <summary>
