@@ -20,13 +20,19 @@ public class PoolExportBenchmarks
     public void Setup()
     {
         _pool = BenchPools.CreateAnonymous(BenchPools.ShmDirectory, "export", 512L << 20);
-        Node? previous = null;
-        for (var i = 0; i < Objects; i += 1000)
+        AddChain(_pool, Objects, null);
+    }
+
+    /// <summary>Adds <paramref name="objects"/> nodes, each referring to the one before (the first to <paramref name="first"/>), 1,000 per transaction.</summary>
+    internal static void AddChain(PersistentPool pool, int objects, Node? first)
+    {
+        var previous = first;
+        for (var i = 0; i < objects; i += 1000)
         {
-            using var tx = _pool.BeginTransaction();
+            using var tx = pool.BeginTransaction();
             for (var j = 0; j < 1000; j++)
             {
-                var node = _pool.New<Node>();
+                var node = pool.New<Node>();
                 node.Value = i + j;
                 node.Name = $"node {i + j,5}";
                 node.Next = previous;
@@ -60,21 +66,7 @@ public class PoolImportBenchmarks
     public void Setup()
     {
         using var pool = BenchPools.CreateAnonymous(BenchPools.ShmDirectory, "import-source", 64L << 20);
-        var previous = pool.Root<Node>(); // the chain hangs from the root
-        for (var i = 0; i < Objects; i += 1000)
-        {
-            using var tx = pool.BeginTransaction();
-            for (var j = 0; j < 1000; j++)
-            {
-                var node = pool.New<Node>();
-                node.Value = i + j;
-                node.Name = $"node {i + j,5}";
-                node.Next = previous;
-                previous = node;
-            }
-
-            tx.Commit();
-        }
+        PoolExportBenchmarks.AddChain(pool, Objects, pool.Root<Node>());
 
         using var json = new MemoryStream();
         PoolExport.Export(pool, json);

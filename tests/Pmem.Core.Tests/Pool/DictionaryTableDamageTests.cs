@@ -185,6 +185,15 @@ public sealed class DictionaryDuplicateKeyTests
         return MemoryDomain.FromImage(created.ImageAtDispose!);
     }
 
+    /// <summary>A pool whose root's Counters hold 0 → 0, 1 → 10, … 39 → 390.</summary>
+    private static MemoryDomain CountersPool(out long header) => Pool(root =>
+    {
+        for (var i = 0; i < 40; i++)
+        {
+            root.Counters[i] = i * 10;
+        }
+    }, out header, root => root.Counters.Offset);
+
     private static long Slot(MemoryDomain domain, long header, long slot, int entrySize) =>
         domain.Read<long>(header + CollectionLayout.StorageOffset) + slot * entrySize;
 
@@ -213,13 +222,7 @@ public sealed class DictionaryDuplicateKeyTests
     [Fact]
     public void A_raw_key_in_two_entries_is_reported_and_repair_keeps_the_entry_lookups_find()
     {
-        var domain = Pool(root =>
-        {
-            for (var i = 0; i < 40; i++)
-            {
-                root.Counters[i] = i * 10;
-            }
-        }, out var header, root => root.Counters.Offset);
+        var domain = CountersPool(out var header);
 
         // A second entry of key 7 at the end of its probe run, value 999; the counts include it.
         var (entry, end) = Find(domain, header, key => domain.Read<long>(key) == 7, 24);
@@ -247,13 +250,7 @@ public sealed class DictionaryDuplicateKeyTests
     [Fact]
     public void A_key_repeated_through_a_long_probe_run_is_found()
     {
-        var domain = Pool(root =>
-        {
-            for (var i = 0; i < 40; i++)
-            {
-                root.Counters[i] = i * 10;
-            }
-        }, out var header, root => root.Counters.Offset);
+        var domain = CountersPool(out var header);
 
         // Key 7's entry copied into the twelve slots after its run (more than a short run's pairwise comparison covers).
         var (entry, end) = Find(domain, header, key => domain.Read<long>(key) == 7, 24);
