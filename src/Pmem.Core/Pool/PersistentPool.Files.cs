@@ -126,6 +126,7 @@ public sealed partial class PersistentPool
     /// <exception cref="PoolCorruptedException">Not a pool, truncated, or corrupted (the file is left unchanged).</exception>
     /// <exception cref="PoolLayoutMismatchException">The pool has another layout name (the file is left unchanged).</exception>
     /// <exception cref="PoolVersionException">The pool has a newer format version (the file is left unchanged).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The options' growth limit is above 2^46 bytes.</exception>
     public static PersistentPool Open(string path, string layout, PoolOpenOptions? options = null) =>
         OpenFile(path, layout, options ?? new PoolOpenOptions(), readOnly: false);
 
@@ -194,6 +195,11 @@ public sealed partial class PersistentPool
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ValidateLayoutName(layout);
+        if (options.MaxSize > PoolLayout.MaxGrowthLimit)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.MaxSize, $"{path}: the growth limit (MaxSize) must be at most {PoolLayout.MaxGrowthLimit} bytes.");
+        }
+
         var info = new FileInfo(path);
         info = info.LinkTarget is null ? info : info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info; // the file, not a link to it
         if (info.Exists && info.Length < PoolLayout.HeaderSize && !Directory.Exists(path))

@@ -84,7 +84,6 @@ public sealed partial class PersistentPool
             _domain, _lanes, Path, newest, slotSequences, _logsMayBeSealed, PoolLayout.RetiredThroughOffset, new HeapLogSpace(_heap, () => _commits.LastSequence), clearsLogs);
         RecoveredTransactions = replay.Count + aheadReplayed;
         return evolution; // the heap's own upkeep waits for FinishOpen: a migration through a copy never needs it here
-
     }
 
     /// <summary>

@@ -196,6 +196,11 @@ public sealed class PoolFileTests : IDisposable
         Assert.Contains($"growth limit (offset {PoolLayout.GrowthLimitOffset}) holds the impossible value {damaged}", error.Message);
         Assert.Equal(bytes, TestFiles.ReadAllBytes(path));
         Assert.Throws<ArgumentOutOfRangeException>(() => PersistentPool.Create(PoolPath("other.pool"), "files", 4 << 20, new PoolCreateOptions { MaxSize = damaged }));
+        if (damaged > 0)
+        {
+            Assert.Throws<ArgumentOutOfRangeException>(() => PersistentPool.Open(path, "files", new PoolOpenOptions { MaxSize = damaged }));
+        }
+
         Assert.False(File.Exists(PoolPath("other.pool")));
     }
 }
