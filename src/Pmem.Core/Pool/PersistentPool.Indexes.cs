@@ -17,6 +17,13 @@ internal abstract class IndexMaintenance
 
     /// <summary>The handle on <paramref name="index"/>'s tree (made once per live index, see <see cref="LiveIndex.Tree"/>).</summary>
     public abstract IndexTree Open(PersistentPool pool, LiveIndex index);
+
+    /// <summary>
+    /// For a unique index about to be built over <paramref name="objects"/>: the first object whose value of
+    /// <paramref name="property"/> an earlier one holds (<paramref name="holder"/>; defaults exempt, as the index exempts
+    /// them), or 0. Reads only.
+    /// </summary>
+    public abstract long FirstDuplicate(PersistentPool pool, PersistentPropertyInfo property, IEnumerable<long> objects, out long holder, out string value);
 }
 
 /// <summary>One live index's tree as the Objects layer keeps it: adds and removes objects' entries in the running transaction.</summary>
@@ -153,6 +160,13 @@ public sealed partial class PersistentPool
             return;
         }
 
+        if ((uint)(_domain.Read<ulong>(PoolLayout.MigrationTypesOffset) >> 32) == typeIndex)
+        {
+            // Its objects are being migrated (a migration hook writes one): its indexes are built from every object once
+            // the migration is done (PrepareIndexes), not claimed empty now and filled only by what hooks write.
+            return;
+        }
+
         var tx = CurrentTransaction();
         var inTransaction = tx is not null;
         if (!Monitor.TryEnter(_indexSync, tx is not null && HoldsIndexLock(tx) ? TimeSpan.Zero : Timeout.InfiniteTimeSpan))
@@ -170,13 +184,22 @@ public sealed partial class PersistentPool
             }
 
             var declared = type.Properties.Where(p => p.Index != PersistentIndexKind.None).ToList();
-            foreach (var slot in _indexSlots.Where(s => s.TypeIndex == typeIndex && !s.IsStale))
+            var replaced = _indexSlots.Where(slot => slot.TypeIndex == typeIndex && !slot.IsStale &&
+                (declared.FirstOrDefault(p => p.Offset == slot.PropertyOffset) is not { } property ||
+                 property.HasUniqueIndex != slot.IsUnique || property.HasHashedIndex != slot.IsHashed || (!inTransaction && HasUnprefixedStrings(slot)))).ToList();
+            if (!inTransaction)
             {
-                var property = declared.FirstOrDefault(p => p.Offset == slot.PropertyOffset);
-                if (property is null || property.HasUniqueIndex != slot.IsUnique || property.HasHashedIndex != slot.IsHashed || (!inTransaction && HasUnprefixedStrings(slot)))
+                // A unique index about to be built over values held twice is refused before anything changes (an index
+                // it replaces is kept).
+                foreach (var property in declared.Where(p => p.HasUniqueIndex && (LiveIndexAt(typeIndex, p.Offset) is not { } live || replaced.Contains(live.Slot))))
                 {
-                    SetIndexFlags(slot, slot.Flags | IndexDirectory.StaleFlag, inTransaction: false);
+                    ThrowIfHeldTwice(type, typeIndex, property);
                 }
+            }
+
+            foreach (var slot in replaced)
+            {
+                SetIndexFlags(slot, slot.Flags | IndexDirectory.StaleFlag, inTransaction: false);
             }
 
             var missing = declared.Where(property => LiveIndexAt(typeIndex, property.Offset) is null).ToList();
@@ -209,6 +232,16 @@ public sealed partial class PersistentPool
         finally
         {
             Monitor.Exit(_indexSync);
+        }
+    }
+
+    /// <exception cref="PersistentUniqueConstraintException">Two objects of <paramref name="typeIndex"/> hold one value of <paramref name="property"/>.</exception>
+    private void ThrowIfHeldTwice(PersistentTypeInfo type, uint typeIndex, PersistentPropertyInfo property)
+    {
+        var objects = new OffsetsOfType(this, typeIndex, _types.Get(typeIndex)!.Size);
+        if (IndexMaintenance.Instance!.FirstDuplicate(this, property, objects, out var holder, out var value) != 0)
+        {
+            throw new PersistentUniqueConstraintException(Path, type.Name, property.Name, value, holder);
         }
     }
 

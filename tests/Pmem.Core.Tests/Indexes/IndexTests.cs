@@ -182,9 +182,16 @@ public sealed class IndexTests : IDisposable
             SortedDictionaryTests.AssertSound(pool);
         }
 
-        // Making Score unique while values repeat refuses the open, and the pool stays as it was.
+        // Making Score unique while values repeat refuses the open, and the pool stays as it was: its ordinary Score
+        // index is kept (it was dropped before the unique one failed to build; a read-only open shows what is stored).
         var error = Assert.Throws<PersistentUniqueConstraintException>(() => PersistentPool.Open(PoolPath, "tests", Program<MemberUniqueScore>()).Dispose());
         Assert.Equal("Score", error.PropertyName);
+        using (var pool = PersistentPool.OpenReadOnly(PoolPath, "tests", Program<MemberReindexed>()))
+        {
+            Assert.Contains(pool.LiveIndexes, index => index.Property.Name == "Score" && !index.Slot.IsUnique);
+            Assert.Equal(29, pool.Index<MemberReindexed, long>(nameof(MemberReindexed.Score)).Find(42).Count);
+        }
+
         using (var pool = PersistentPool.Open(PoolPath, "tests", Program<Member>()))
         {
             Assert.Equal(300, pool.Index<Member, string>(nameof(Member.Name)).Find("m3").Count);

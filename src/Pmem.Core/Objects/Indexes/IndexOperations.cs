@@ -31,6 +31,9 @@ internal abstract class IndexOperations
     /// </summary>
     public abstract List<long> Scan<TKey>(PersistentPool pool, string typeName, int propertyOffset, Bound<TKey> lower, Bound<TKey> upper, bool descending);
 
+    /// <summary>See <see cref="IndexMaintenance.FirstDuplicate"/>.</summary>
+    public abstract long FirstDuplicate(PersistentPool pool, int propertyOffset, IEnumerable<long> objects, out long holder, out string value);
+
     /// <summary>An empty list for a lookup's offsets; give it back with <see cref="ReturnOffsets"/>.</summary>
     public static List<long> RentOffsets()
     {
@@ -104,6 +107,22 @@ internal abstract class IndexOperations<TStored> : IndexOperations where TStored
         }
 
         return Select(Keys, entries, Stored(lower), Stored(upper), descending);
+    }
+
+    public override long FirstDuplicate(PersistentPool pool, int propertyOffset, IEnumerable<long> objects, out long holder, out string value)
+    {
+        var seen = new Dictionary<TStored, long>(); // the stored type's equality, as the index compares values (1.0m is 1.00m)
+        foreach (var obj in objects)
+        {
+            if (Keys.ReadProperty(pool, obj, propertyOffset) is { } held && !Keys.IsDefault(held) && !seen.TryAdd(held, obj))
+            {
+                (holder, value) = (seen[held], IndexTree<TStored>.Describe(held));
+                return obj;
+            }
+        }
+
+        (holder, value) = (0, "");
+        return 0;
     }
 
     /// <summary>The objects of the <paramref name="entries"/> that lie between the bounds, in the keys' order or its reverse (sorts <paramref name="entries"/>).</summary>

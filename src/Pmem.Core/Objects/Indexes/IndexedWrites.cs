@@ -22,6 +22,9 @@ internal sealed class IndexedWrites : IndexMaintenance
     /// <summary>The stored type's operations are chosen here, once per live index (its handle keeps them).</summary>
     public override IndexTree Open(PersistentPool pool, LiveIndex index) => IndexOperations.For(index.Property.StorageType).Open(pool, index);
 
+    public override long FirstDuplicate(PersistentPool pool, PersistentPropertyInfo property, IEnumerable<long> objects, out long holder, out string value) =>
+        IndexOperations.For(property.StorageType).FirstDuplicate(pool, property.Offset, objects, out holder, out value);
+
     /// <summary>Writes an unmanaged indexed property and moves the object's entry.</summary>
     /// <exception cref="PersistentUniqueConstraintException">A unique index: another object holds the value (nothing changes; a running transaction rolls back).</exception>
     public static void WriteField<T>(PersistentObject obj, PersistentTypeInfo type, int fieldOffset, T value) where T : unmanaged
