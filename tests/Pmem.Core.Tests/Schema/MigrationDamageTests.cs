@@ -74,6 +74,26 @@ public sealed class MigrationDamageTests
     }
 
     [Fact]
+    public void A_dropped_string_property_naming_another_objects_string_is_refused_rather_than_freeing_it()
+    {
+        // The word names an allocated string, but one another object owns: the migration would free the first
+        // person's name (an outside fuzzer's find).
+        var image = SchemaEvolutionTests.WriteV1();
+        var people = People(image);
+        var name = BitConverter.ToInt64(image, (int)people[0] + 8);
+        var damaged = (byte[])image.Clone();
+        BitConverter.GetBytes(name).CopyTo(damaged, (int)people[^1] + 24);
+        var error = RefusedUnchanged(damaged, SchemaEvolutionTests.V2);
+        Assert.Contains($"the block at {name}, which the migration frees with the block at {people[^1]}, is owned by the Tests.Person at {people[0]} too", error.Message);
+
+        // Two migrating objects whose dropped words name one string: the second free would fail halfway.
+        var nick = BitConverter.ToInt64(image, (int)people[0] + 24);
+        damaged = (byte[])image.Clone();
+        BitConverter.GetBytes(nick).CopyTo(damaged, (int)people[^1] + 24);
+        Assert.Contains($"owns the block at {nick}, which the object at", RefusedUnchanged(damaged, SchemaEvolutionTests.V2).Message);
+    }
+
+    [Fact]
     public void A_resumed_migration_checks_the_objects_it_has_still_to_convert()
     {
         var calls = 0;
