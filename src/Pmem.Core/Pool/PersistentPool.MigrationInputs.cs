@@ -8,8 +8,9 @@ public sealed partial class PersistentPool
     /// <summary>
     /// Checks, writing nothing, what the planned migrations read and free once they run: every collection's header and
     /// storage (the rewrite of moved references walks them all, and a freed collection frees its storage), and in the
-    /// objects of each migrating type every string or collection the migration frees (a dropped property's, or one a
-    /// user migration takes over), which must be a block of that kind that nothing else owns. Run by recovery inside
+    /// objects of each migrating type every string (which the conversion or a migration hook reads) and every string or
+    /// collection the migration frees (a dropped property's, or one a user migration takes over), which must be a block
+    /// of that kind that nothing else owns. Run by recovery inside
     /// its rollback scope: a migration finding such damage halfway would stop with the pool partly migrated, or free a
     /// live block a damaged word names.
     /// </summary>
@@ -17,9 +18,11 @@ public sealed partial class PersistentPool
     private void ValidateMigrationInputs(List<SchemaPlan> plans)
     {
         var freedByType = new Dictionary<uint, List<PersistentPropertyInfo>>();
+        var stringsByType = new Dictionary<uint, List<PersistentPropertyInfo>>(); // read by the conversion or a hook
         foreach (var plan in plans)
         {
             freedByType[plan.Stored.Index] = [.. FreedOwners(plan)];
+            stringsByType[plan.Stored.Index] = [.. plan.Stored.Schema?.Properties.Where(p => p.FieldKind == PersistentFieldKind.String) ?? []];
         }
 
         var problems = new List<string>();
@@ -35,6 +38,17 @@ public sealed partial class PersistentPool
             {
                 ForEachChild(block.Offset, type, problems, null);
                 return;
+            }
+
+            foreach (var property in stringsByType.GetValueOrDefault(type) ?? [])
+            {
+                var text = _domain.Read<long>(block.Offset + property.Offset);
+                var size = text == 0 ? 0 : _heap.TryGetAllocated(text, out var stringBlock, out var stringType) && stringType == TypeTable.StringTypeIndex ? stringBlock.Size : -1;
+                if (size != 0 && !StringLayout.Fits(size < 0 ? -1 : _domain.Read<int>(text + StringLayout.LengthOffset), size))
+                {
+                    problems.Add($"the {property.Name} of the {_types.NameOf(type)} at {block.Offset} holds {text}, which is not a readable string");
+                    return;
+                }
             }
 
             foreach (var property in freedByType.GetValueOrDefault(type) ?? [])
@@ -61,7 +75,7 @@ public sealed partial class PersistentPool
 
         if (problems.Count > 0)
         {
-            throw new PoolCorruptedException(Path, $"{problems[0]}; migrating the pool's changed classes would stop partway, so nothing was changed (repair the pool, e.g. with pmem repair, then open it again)");
+            throw new PoolCorruptedException(Path, $"{problems[0]}; migrating the pool's changed classes would stop partway, so nothing was changed (repair it with pmem check --repair --apply, then open it again)");
         }
     }
 

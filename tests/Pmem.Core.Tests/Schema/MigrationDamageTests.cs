@@ -66,7 +66,7 @@ public sealed class MigrationDamageTests
         var damaged = (byte[])image.Clone();
         BitConverter.GetBytes(people[0]).CopyTo(damaged, (int)people[^1] + 24);
         var error = RefusedUnchanged(damaged, SchemaEvolutionTests.V2);
-        Assert.Contains($"the Nick of the Tests.Person at {people[^1]} holds {people[0]}, which is not an allocated string", error.Message);
+        Assert.Contains($"the Nick of the Tests.Person at {people[^1]} holds {people[0]}, which is not a readable string", error.Message);
 
         // Nor a word naming nothing: the free would throw halfway.
         BitConverter.GetBytes(people[^1] + 8).CopyTo(damaged, (int)people[^1] + 24);
@@ -94,6 +94,20 @@ public sealed class MigrationDamageTests
     }
 
     [Fact]
+    public void An_unreadable_string_of_a_migrating_object_is_refused_before_a_hook_could_meet_it()
+    {
+        // A hook reading it would throw halfway, leaving an in-place migration that only a working hook can finish.
+        var image = SchemaEvolutionTests.WriteV1();
+        var people = People(image);
+        var name = BitConverter.ToInt64(image, (int)people[^1] + 8);
+        var damaged = (byte[])image.Clone();
+        BitConverter.GetBytes(1_000_000).CopyTo(damaged, (int)name + StringLayout.LengthOffset);
+        var hook = new PoolMigrations().Add<PersonWithInitials>((stored, now) => now.Initials = stored.GetString("Name")![..1]);
+        var error = RefusedUnchanged(damaged, new PoolOpenOptions { Migrations = hook, Types = [Directory<PersonWithInitials>.PersistentType] });
+        Assert.Contains($"the Name of the Tests.Person at {people[^1]} holds {name}, which is not a readable string", error.Message);
+    }
+
+    [Fact]
     public void A_resumed_migration_checks_the_objects_it_has_still_to_convert()
     {
         var calls = 0;
@@ -118,7 +132,7 @@ public sealed class MigrationDamageTests
         var damaged = (byte[])interrupted.Clone();
         BitConverter.GetBytes(people[0]).CopyTo(damaged, (int)people[^1] + 24);
         var working = options with { Migrations = new PoolMigrations().Add<PersonWithInitials>((_, now) => now.Initials = "!") };
-        Assert.Contains("not an allocated string", RefusedUnchanged(damaged, working).Message);
+        Assert.Contains("not a readable string", RefusedUnchanged(damaged, working).Message);
 
         // Undamaged, the same resumption finishes.
         using var pool = SchemaEvolutionTests.Open(interrupted, working);
