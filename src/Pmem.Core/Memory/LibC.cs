@@ -43,6 +43,27 @@ internal static unsafe partial class LibC
     /// <summary>madvise: map a range's pages writable now, in one call (Linux 5.14 and later; EINVAL before).</summary>
     public const int MADV_POPULATE_WRITE = 23;
 
+    /// <summary>madvise: fault a range's pages in for reading now; a page that cannot be had is an error (EFAULT), not SIGBUS (Linux 5.14 and later).</summary>
+    public const int MADV_POPULATE_READ = 22;
+
+    public const int EFAULT = 14, ENXIO = 6, SEEK_DATA = 3, SEEK_HOLE = 4;
+
+    [LibraryImport(Lib, EntryPoint = "lseek", SetLastError = true)]
+    public static partial long Lseek(int fd, long offset, int whence);
+
+    /// <summary>statfs's f_type of tmpfs (and /dev/shm): a file system that needs a page of memory to read a hole.</summary>
+    public const long TMPFS_MAGIC = 0x01021994;
+
+    [LibraryImport(Lib, EntryPoint = "fstatfs", SetLastError = true)]
+    private static partial int Fstatfs(int fd, byte* buffer);
+
+    /// <summary>The file system type (statfs's f_type, the struct's first word on 64-bit Linux) of an open file; 0 when unknown.</summary>
+    public static long FileSystemType(int fd)
+    {
+        var buffer = stackalloc byte[256]; // struct statfs is 120 bytes on x86-64 and arm64
+        return Fstatfs(fd, buffer) == 0 ? *(long*)buffer : 0;
+    }
+
     [LibraryImport(Lib, EntryPoint = "madvise", SetLastError = true)]
     public static partial int Madvise(void* address, nuint length, int advice);
 

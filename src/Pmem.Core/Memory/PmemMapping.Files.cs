@@ -96,6 +96,49 @@ public sealed unsafe partial class PmemMapping
         }
     }
 
+    /// <summary>
+    /// For a copy-on-write mapping of a sparse file on tmpfs: faults its holes in now, so that a full tmpfs, which needs
+    /// a page to read a hole, fails here with an error instead of SIGBUS at a later read, which ends the process. Only
+    /// the holes: the file's data is read when it is used. Does nothing for an allocated file, on other file systems
+    /// (a hole reads as zeros there), or before Linux 5.14.
+    /// </summary>
+    /// <exception cref="PmemIOException">A hole cannot be read (no room for its page).</exception>
+    internal void PopulateHolesForReading()
+    {
+        if (LibC.FileStatus(_file.Fd, out var info) != 0 || (info.Mode & LibC.S_IFMT) != LibC.S_IFREG || info.Blocks * 512 >= info.Size ||
+            LibC.FileSystemType(_file.Fd) != LibC.TMPFS_MAGIC)
+        {
+            return;
+        }
+
+        var length = Math.Min(info.Size, Length);
+        for (var data = 0L; data < length;)
+        {
+            var hole = LibC.Lseek(_file.Fd, data, LibC.SEEK_HOLE);
+            if (hole < 0 || hole >= length)
+            {
+                return;
+            }
+
+            var next = LibC.Lseek(_file.Fd, hole, LibC.SEEK_DATA); // ENXIO: the hole runs to the end
+            var end = next < 0 ? length : Math.Min(next, length);
+            var start = hole & ~(Environment.SystemPageSize - 1L);
+            if (LibC.Madvise((byte*)Address + start, (nuint)(end - start), LibC.MADV_POPULATE_READ) != 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == LibC.EINVAL)
+                {
+                    return; // a kernel without it: reading stays as it was
+                }
+
+                throw new PmemIOException(
+                    $"'{Path}' is a sparse file whose holes cannot be read (at offset {hole}: {LibC.Describe(errno)}); the file system may be out of space (a full tmpfs needs a page to read a hole)", Path, errno);
+            }
+
+            data = end;
+        }
+    }
+
     private static void SetFileSize(int fd, string path, long currentSize, long length, bool sparse)
     {
         if (currentSize != length && LibC.Ftruncate(fd, length) != 0)

@@ -220,6 +220,11 @@ public sealed partial class PersistentPool
                 throw new PoolLockedException(path);
             }
 
+            if (readOnly)
+            {
+                mapping.PopulateHolesForReading(); // a hole a full tmpfs cannot back fails here, not as SIGBUS on a read
+            }
+
             if (!readOnly && mapping.Length >= PoolLayout.HeaderSize && BitConverter.ToUInt64(mapping.GetSpan(PoolLayout.MagicOffset, 8)) == PoolLayout.Magic)
             {
                 mapping.AllocateHoles(); // a pool's only: a foreign sparse file is refused below, as it is

@@ -1,0 +1,71 @@
+// A sparse pool file on a full tmpfs: a read-only open must fail with an exception, not end the process with SIGBUS.
+using System.Diagnostics;
+using Pmem.Memory;
+using Pmem.Pool;
+
+namespace Pmem.Tests.Pool;
+
+/// <summary>
+/// tmpfs needs a page of memory to read a hole of a file; when it is full, a read of a mapped hole raises SIGBUS, which
+/// .NET turns into a fatal AccessViolationException (an outside tester's <c>pmem check</c> of a copy made with
+/// <c>cp --sparse</c> aborted so). Needs root, to mount a small tmpfs; skipped otherwise.
+/// </summary>
+[Collection(Pmem.Tests.Memory.MappingRegistryCollection.Name)] // file locks and child processes (see PoolFileTests)
+public sealed class SparsePoolTests
+{
+    private static int Run(string command, string arguments)
+    {
+        using var process = Process.Start(new ProcessStartInfo(command, arguments) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+        process.WaitForExit();
+        return process.ExitCode;
+    }
+
+    [Fact]
+    public void A_read_only_open_of_a_sparse_pool_on_a_full_tmpfs_throws_instead_of_crashing()
+    {
+        Assert.SkipWhen(!OperatingSystem.IsLinux() || Environment.UserName != "root", "mounting a small tmpfs needs root");
+        var source = Directory.CreateTempSubdirectory("pmem-sparse-");
+        var mount = Directory.CreateTempSubdirectory("pmem-sparse-mount-");
+        Assert.SkipWhen(Run("mount", $"-t tmpfs -o size=12M tmpfs {mount.FullName}") != 0, "tmpfs cannot be mounted here");
+        try
+        {
+            var original = Path.Combine(source.FullName, "a.pool");
+            using (var pool = PersistentPool.Create(original, "sparse", 8 << 20))
+            {
+                pool.Root<Account>().Owner = "kept";
+            }
+
+            var copy = Path.Combine(mount.FullName, "a.pool");
+            Assert.Equal(0, Run("cp", $"--sparse=always {original} {copy}"));
+            var filler = Path.Combine(mount.FullName, "filler");
+            using (var fill = new FileStream(filler, FileMode.CreateNew))
+            {
+                try
+                {
+                    while (true)
+                    {
+                        fill.Write(new byte[1 << 20]);
+                        fill.Flush();
+                    }
+                }
+                catch (IOException)
+                {
+                    // the tmpfs is full
+                }
+            }
+
+            var error = Assert.Throws<PmemIOException>(() => PersistentPool.OpenReadOnly(copy, "sparse"));
+            Assert.Contains("holes cannot be read", error.Message);
+
+            File.Delete(filler);
+            using var reopened = PersistentPool.OpenReadOnly(copy, "sparse");
+            Assert.Equal("kept", reopened.Root<Account>().Owner);
+        }
+        finally
+        {
+            Run("umount", $"-l {mount.FullName}");
+            mount.Delete(recursive: true);
+            source.Delete(recursive: true);
+        }
+    }
+}
