@@ -15,6 +15,13 @@ public sealed record PoolCompactionResult(string Path, long SizeBefore, long Siz
 {
     /// <summary>The pool's format version before (after the open's own upgrades) and after: they differ when a compaction moved a format-8 pool to the current format.</summary>
     public (uint Before, uint After) FormatVersions { get; init; }
+
+    /// <summary>
+    /// Whether the compacted copy replaced the pool; false when it would not have been smaller (a dense pool, or
+    /// indexes that take more room rebuilt than they did): the pool is then left as it was and <see cref="SizeAfter"/>
+    /// is its size.
+    /// </summary>
+    public bool Replaced { get; init; } = true;
 }
 
 /// <summary>
@@ -98,6 +105,16 @@ public static class PoolCompaction
             }
 
             formatAfter = Verify(temporary, layout, blocks);
+            if (new FileInfo(temporary).Length >= sizeBefore && formatAfter == pool.FormatVersion)
+            {
+                File.Delete(temporary); // no smaller: publishing it would only grow the file (and might pass its growth limit)
+                return new PoolCompactionResult(path, sizeBefore, sizeBefore, occupancy.Blocks, occupancy.LiveBytes, pool.RecoveredTransactions)
+                {
+                    FormatVersions = (pool.FormatVersion, pool.FormatVersion),
+                    Replaced = false,
+                };
+            }
+
             DurableFiles.Replace(temporary, path);
         }
         catch

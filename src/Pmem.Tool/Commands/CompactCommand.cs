@@ -30,11 +30,17 @@ internal static class CompactCommand
 
         if (json)
         {
-            Failures.WriteJson(console, new CompactJson(result.Path, result.SizeBefore, result.SizeAfter, result.Blocks, result.LiveBytes, result.RecoveredTransactions, result.FormatVersions.Before, result.FormatVersions.After), MaintenanceJsonContext.Output.CompactJson);
+            Failures.WriteJson(console, new CompactJson(result.Path, result.SizeBefore, result.SizeAfter, result.Blocks, result.LiveBytes, result.RecoveredTransactions, result.FormatVersions.Before, result.FormatVersions.After) { Replaced = result.Replaced }, MaintenanceJsonContext.Output.CompactJson);
             return ExitCodes.Ok;
         }
 
         var saved = result.SizeBefore - result.SizeAfter;
+        if (!result.Replaced)
+        {
+            console.Out.WriteLine($"{path}: {console.Good("already compact")}: a compacted copy would not be smaller than {Format.Bytes(result.SizeBefore)}; the pool is left as it was");
+            return ExitCodes.Ok;
+        }
+
         console.Out.WriteLine($"{path}: {console.Good("compacted")}: {Format.Bytes(result.SizeBefore)} -> {Format.Bytes(result.SizeAfter)} ({(result.SizeBefore == 0 ? 0 : saved * 100 / result.SizeBefore)}% smaller)");
         console.Out.WriteLine($"  {result.Blocks:N0} block(s) moved; live bytes {Format.Bytes(result.LiveBytes)} (header, type table, lanes and blocks): the file is {(double)result.SizeAfter / result.LiveBytes:0.00}x that");
         if (result.FormatVersions.Before != result.FormatVersions.After)

@@ -6,7 +6,11 @@ using System.Text.Json.Serialization;
 namespace Pmem.Tool.Output;
 
 /// <summary><c>pmem compact --json</c>.</summary>
-internal sealed record CompactJson(string Path, long SizeBefore, long SizeAfter, long Blocks, long LiveBytes, int RecoveredTransactions, uint FormatVersionBefore, uint FormatVersionAfter);
+internal sealed record CompactJson(string Path, long SizeBefore, long SizeAfter, long Blocks, long LiveBytes, int RecoveredTransactions, uint FormatVersionBefore, uint FormatVersionAfter)
+{
+    /// <summary>False when the compacted copy would not have been smaller: the pool was left as it was.</summary>
+    public bool Replaced { get; init; } = true;
+}
 
 /// <summary><c>pmem check --repair --json</c>: the actions, and with <c>--apply</c> the backup and the check after.</summary>
 internal sealed record RepairJson(string Path, bool Applied, string? Backup, IReadOnlyList<RepairActionJson> Actions, CheckJson? After);

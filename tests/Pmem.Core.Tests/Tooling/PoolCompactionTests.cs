@@ -216,6 +216,34 @@ public sealed class PoolCompactionTests : IDisposable
     }
 
     [Fact]
+    public void A_compaction_that_would_not_shrink_the_file_leaves_it_as_it_was()
+    {
+        // An outside tester's pool with indexes came out larger than it went in (8 MiB -> 14 MiB, "-75% smaller").
+        var path = PoolPath();
+        using (var pool = PersistentPool.Create(path, LayoutName, 8 << 20))
+        {
+            var registry = pool.Root<Registry>();
+            for (var i = 0; i < 2000; i++)
+            {
+                registry.Counters[i] = i;
+            }
+        }
+
+        var first = PoolCompaction.Compact(path, LayoutName);
+        Assert.True(first.Replaced);
+        var bytes = TestFiles.ReadAllBytes(path);
+
+        var second = PoolCompaction.Compact(path, LayoutName); // dense already: the copy is no smaller
+
+        Assert.False(second.Replaced);
+        Assert.Equal(second.SizeBefore, second.SizeAfter);
+        Assert.Equal(bytes, TestFiles.ReadAllBytes(path));
+        Assert.False(File.Exists(PoolCompaction.TemporaryPath(path)));
+        using var reopened = PersistentPool.Open(path, LayoutName);
+        Assert.Equal(1999, reopened.Root<Registry>().Counters[1999]);
+    }
+
+    [Fact]
     public void A_pool_open_elsewhere_is_refused_and_left_unchanged()
     {
         var path = PoolPath();
