@@ -80,6 +80,39 @@ internal sealed class BlockSet(long poolSize)
     }
 }
 
+/// <summary>
+/// What a collection property's schema says its block must be: the collection's type index and, for lists and
+/// dictionaries, the kinds of its element (or key) and value slots (null: not checked).
+/// </summary>
+internal readonly record struct CollectionKind(uint TypeIndex, string Name, SlotKind? First, SlotKind? Second)
+{
+    /// <summary>The kind a schema's storage type (<c>list&lt;string&gt;</c>, <c>dictionary&lt;string,System.Int64&gt;</c>, <c>sorted&lt;…&gt;</c>, <c>set&lt;…&gt;</c>) names; null for another.</summary>
+    public static CollectionKind? Of(string storageType)
+    {
+        var open = storageType.IndexOf('<');
+        if (open < 0 || !storageType.EndsWith('>'))
+        {
+            return null;
+        }
+
+        var arguments = storageType[(open + 1)..^1].Split(',');
+        return storageType[..open] switch
+        {
+            "list" => new(TypeTable.ListTypeIndex, "list", SlotOf(arguments[0]), null),
+            "dictionary" when arguments.Length == 2 => new(TypeTable.DictionaryTypeIndex, "dictionary", SlotOf(arguments[0]), SlotOf(arguments[1])),
+            "sorted" or "set" => new(TypeTable.SortedDictionaryTypeIndex, "sorted collection", null, null),
+            _ => null,
+        };
+    }
+
+    private static SlotKind SlotOf(string element) => element switch
+    {
+        "string" => SlotKind.String,
+        "reference" => SlotKind.Reference,
+        _ => SlotKind.Raw,
+    };
+}
+
 /// <summary>The working state of <see cref="PersistentPool.CheckGraph"/>.</summary>
 internal sealed class GraphWalk(Dictionary<long, AllocatedBlock> allocated, long poolSize, List<GraphProblem>? found)
 {
@@ -100,6 +133,9 @@ internal sealed class GraphWalk(Dictionary<long, AllocatedBlock> allocated, long
 
     /// <summary>The check's messages.</summary>
     public List<string> Errors { get; } = [];
+
+    /// <summary>Per stored type, its collection properties' expected kinds by field offset (from its schema), made on first use.</summary>
+    public Dictionary<uint, Dictionary<int, CollectionKind>> CollectionKinds { get; } = [];
 
     public void Problem(GraphProblemKind kind, long holder, long slot, long target, bool owned, string message)
     {

@@ -179,6 +179,18 @@ public sealed partial class PersistentPool
             return; // blobs carry no fields
         }
 
+        if (!walk.CollectionKinds.TryGetValue(type, out var collectionKinds))
+        {
+            walk.CollectionKinds[type] = collectionKinds = [];
+            foreach (var property in stored.Schema?.Properties ?? [])
+            {
+                if (property.FieldKind == PersistentFieldKind.Collection && CollectionKind.Of(property.StorageType) is { } kind)
+                {
+                    collectionKinds[property.Offset] = kind;
+                }
+            }
+        }
+
         foreach (var field in stored.Fields)
         {
             if (offset + field.Offset + 8 > Size)
@@ -192,6 +204,14 @@ public sealed partial class PersistentPool
             if (word != 0)
             {
                 var target = field.Kind == PersistentFieldKind.Reference ? BlockGeneration.TargetOf(word) : word; // Follow checks the generation
+                if (field.Kind == PersistentFieldKind.Collection && collectionKinds.TryGetValue(field.Offset, out var kind) &&
+                    allocated.TryGetValue(target, out var held) && CollectionKindProblem(target, held.Type, kind) is { } wrong)
+                {
+                    // The program reads it as its declared kind and would refuse it: as damaging as a dangling word.
+                    walk.Problem(GraphProblemKind.BadEdge, offset, offset + field.Offset, target, true, $"{stored.Name} at {offset}: {wrong}");
+                    continue;
+                }
+
                 var expected = field.Kind switch
                 {
                     PersistentFieldKind.String => "string",
@@ -201,6 +221,26 @@ public sealed partial class PersistentPool
                 Follow(offset, offset + field.Offset, target, field.Kind is PersistentFieldKind.String or PersistentFieldKind.Collection, expected, walk);
             }
         }
+    }
+
+    /// <summary>Why the collection block at <paramref name="target"/> is not of the kind its property's schema names, or null.</summary>
+    private string? CollectionKindProblem(long target, uint type, CollectionKind kind)
+    {
+        if (type is not (TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex or TypeTable.SortedDictionaryTypeIndex))
+        {
+            return null; // not a collection at all: Follow reports it
+        }
+
+        if (type != kind.TypeIndex)
+        {
+            return $"its {kind.Name} property points to {target}, a {_types.NameOf(type)}";
+        }
+
+        var first = (SlotKind)_domain.Read<int>(target + (type == TypeTable.ListTypeIndex ? CollectionLayout.SlotKindOffset : CollectionLayout.KeyKindOffset));
+        var second = type == TypeTable.DictionaryTypeIndex ? (SlotKind)_domain.Read<int>(target + CollectionLayout.ValueKindOffset) : (SlotKind?)null;
+        return (kind.First is { } a && a != first) || (kind.Second is { } b && b != second)
+            ? $"its {kind.Name} property points to {target}, a {kind.Name} of other element kinds ({first}{(second is { } s ? $", {s}" : "")} where the schema has {kind.First}{(kind.Second is { } t ? $", {t}" : "")})"
+            : null;
     }
 
     /// <summary>Checks that an edge leads to an allocated block of the kind it must, with one owner if owned, and queues it.</summary>
