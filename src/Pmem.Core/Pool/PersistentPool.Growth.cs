@@ -6,7 +6,7 @@ namespace Pmem.Pool;
 public sealed partial class PersistentPool
 {
     /// <summary>Grows the pool to at least <paramref name="newSize"/> bytes (rounded up to whole chunks).</summary>
-    /// <exception cref="NotSupportedException">The pool's memory cannot grow (its domain was made without room).</exception>
+    /// <exception cref="NotSupportedException">The pool's memory cannot grow (its domain was made without room, or past what the open reserved: its growth limit).</exception>
     /// <exception cref="PoolReadOnlyException">The pool was opened read-only.</exception>
     public void Grow(long newSize)
     {
@@ -24,7 +24,15 @@ public sealed partial class PersistentPool
             var rounded = heapStart + ((newSize - heapStart + PoolLayout.ChunkSize - 1) / PoolLayout.ChunkSize) * PoolLayout.ChunkSize;
             if (rounded > _domain.Length)
             {
-                _domain.Extend(rounded);
+                try
+                {
+                    _domain.Extend(rounded);
+                }
+                catch (ArgumentOutOfRangeException)
+                {
+                    // Past the address space the open reserved (the growth limit): the mapping cannot move.
+                    throw new NotSupportedException($"{Path}: the pool cannot grow to {rounded} bytes in this open, past the room its open reserved ({Math.Max(_maxSize, current)} bytes); open it with a larger PoolOpenOptions.MaxSize.");
+                }
             }
 
             // The new chunks' free header first, then the size word that makes them part of the heap.

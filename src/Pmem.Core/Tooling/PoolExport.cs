@@ -76,12 +76,17 @@ public static class PoolExport
         var source = options.SourceName ?? "the export";
         var file = ExportFile.Read(bytes, source);
         var size = options.Size > 0 ? options.Size : Math.Max(file.PoolSize, PersistentPool.MinimumSize);
+        if (size > PoolLayout.MaxGrowthLimit)
+        {
+            throw file.Error($"the pool size {size} is more than a pool can hold ({PoolLayout.MaxGrowthLimit} bytes)");
+        }
+
         var full = Path.GetFullPath(newPoolPath);
         var temporary = DurableFiles.TemporaryBeside(full, "import");
         try
         {
             // Nothing reads the file before it is whole and synced by the rename below: no sync per transaction.
-            using (var pool = PersistentPool.CreateUnsynced(temporary, file.Layout, size, new PoolCreateOptions { MaxSize = size * 4 }))
+            using (var pool = PersistentPool.CreateUnsynced(temporary, file.Layout, size, new PoolCreateOptions { MaxSize = Math.Min(size * 4, PoolLayout.MaxGrowthLimit) }))
             {
                 try
                 {

@@ -171,6 +171,19 @@ public sealed class PoolFileTests : IDisposable
     }
 
     [Fact]
+    public void Growing_past_what_the_open_reserved_is_not_supported_and_names_the_pool()
+    {
+        var path = PoolPath();
+        using var pool = PersistentPool.Create(path, "files", 4 << 20);
+        var size = pool.Size;
+        var error = Assert.Throws<NotSupportedException>(() => pool.Grow(32 << 20)); // was a bare ArgumentOutOfRangeException of the mapping
+        Assert.Contains(path, error.Message);
+        Assert.Contains("PoolOpenOptions.MaxSize", error.Message);
+        Assert.Equal(size, pool.Size);
+        pool.Root<Account>().Owner = "still usable";
+    }
+
+    [Fact]
     public void A_pool_created_without_a_limit_still_never_grows_by_itself()
     {
         var path = PoolPath();

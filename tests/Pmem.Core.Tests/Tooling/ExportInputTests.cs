@@ -1,5 +1,6 @@
 // Import of damaged or foreign exports, export of damaged pools, and dump text: clear errors naming what and where, nothing left behind.
 using System.Text;
+using System.Text.RegularExpressions;
 using Pmem.Objects;
 using Pmem.Pool;
 using Pmem.Tooling;
@@ -159,6 +160,14 @@ public sealed class ExportInputTests : IDisposable
 
         Assert.Throws<IOException>(() => PoolExport.Import(new MemoryStream(Encoding.UTF8.GetBytes(json)), target));
         Assert.Equal(before, TestFiles.ReadAllBytes(target));
+    }
+
+    [Fact]
+    public void A_pool_size_no_pool_can_have_is_refused_by_name()
+    {
+        // An outside fuzzer's export with poolSize 2^45 got the growth limit's ArgumentOutOfRangeException text.
+        var json = Regex.Replace(SmallExport(), "\"poolSize\":\\d+", "\"poolSize\":140737488355328");
+        Assert.Equal("in.json: the pool size 140737488355328 is more than a pool can hold (70368744177664 bytes)", Refused(json).Message);
     }
 
     [Fact]
