@@ -18,6 +18,27 @@ internal static class DurableFiles
         return Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{tag}{Guid.NewGuid():N}.tmp");
     }
 
+    /// <summary>
+    /// Deletes the temporary files of <paramref name="purpose"/> beside <paramref name="path"/> (<see cref="TemporaryBeside"/>)
+    /// that a killed writer left, each only if its lock can be taken: a writer at work holds its file's lock (a pool's).
+    /// </summary>
+    public static void DeleteAbandonedBeside(string path, string purpose)
+    {
+        var full = Path.GetFullPath(path);
+        foreach (var file in Directory.EnumerateFiles(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{purpose}-*.tmp"))
+        {
+            try
+            {
+                using var held = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.None); // flock: refused while its writer lives
+                File.Delete(file);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // in use, or not ours to delete: left as it is
+            }
+        }
+    }
+
     /// <summary>Makes <paramref name="path"/>'s contents and size durable.</summary>
     /// <exception cref="IOException">The file cannot be opened or synced, or an opener holds it exclusively.</exception>
     public static void SyncFile(string path)

@@ -82,6 +82,7 @@ public static class PoolExport
         }
 
         var full = Path.GetFullPath(newPoolPath);
+        DurableFiles.DeleteAbandonedBeside(full, "import"); // what killed imports to this destination left
         var temporary = DurableFiles.TemporaryBeside(full, "import");
         try
         {

@@ -163,6 +163,25 @@ public sealed class ExportInputTests : IDisposable
     }
 
     [Fact]
+    public void An_import_deletes_what_killed_imports_to_its_destination_left_but_not_a_live_one()
+    {
+        var json = SmallExport();
+        var target = PathOf("imported.pool");
+        var abandoned = Path.Combine(_directory, ".imported.pool.import-0123456789abcdef0123456789abcdef.tmp");
+        var live = Path.Combine(_directory, ".imported.pool.import-fedcba9876543210fedcba9876543210.tmp");
+        var other = Path.Combine(_directory, ".other.pool.import-0123456789abcdef0123456789abcdef.tmp");
+        File.WriteAllBytes(abandoned, new byte[4096]);
+        File.WriteAllBytes(other, new byte[4096]);
+        using (new FileStream(live, FileMode.CreateNew, FileAccess.Write, FileShare.None)) // its importer still at work
+        {
+            PoolExport.Import(new MemoryStream(Encoding.UTF8.GetBytes(json)), target);
+            Assert.False(File.Exists(abandoned));
+            Assert.True(File.Exists(live));
+            Assert.True(File.Exists(other)); // another destination's
+        }
+    }
+
+    [Fact]
     public void A_pool_size_no_pool_can_have_is_refused_by_name()
     {
         // An outside fuzzer's export with poolSize 2^45 got the growth limit's ArgumentOutOfRangeException text.
