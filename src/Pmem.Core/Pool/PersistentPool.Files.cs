@@ -93,7 +93,7 @@ public sealed partial class PersistentPool
 
         ValidateLayoutName(layout);
         ThrowIfInvalidGrowthLimit(options, path);
-        var mapping = PmemMapping.Map(path, size, MapFlags.Create | MapFlags.Exclusive, reserve: Math.Max(size, options.MaxSize));
+        var mapping = MapForGrowth(path, size, MapFlags.Create | MapFlags.Exclusive, Math.Max(size, options.MaxSize));
         PersistenceDomain? domain = null;
         try
         {
@@ -174,6 +174,23 @@ public sealed partial class PersistentPool
         }
     }
 
+    /// <summary>
+    /// Maps a pool file with <paramref name="reserve"/> bytes of address space for its growth; when the process has no
+    /// room that large left (several pools with limits of tens of TiB, or a damaged limit word), the file alone: the
+    /// pool opens and cannot grow past it in this open (growth then throws, and allocations run out of space).
+    /// </summary>
+    private static PmemMapping MapForGrowth(string path, long length, MapFlags flags, long reserve)
+    {
+        try
+        {
+            return PmemMapping.Map(path, length, flags, reserve: reserve);
+        }
+        catch (PmemIOException e) when (e.ErrorCode == LibC.ENOMEM && reserve > Math.Max(length, 0))
+        {
+            return PmemMapping.Map(path, length, flags); // a failed create removed the file it made
+        }
+    }
+
     /// <summary>After a failed create or open: the domain if one was made (it owns the mapping), else the mapping.</summary>
     private static void Unmap(PmemMapping mapping, PersistenceDomain? domain)
     {
@@ -209,7 +226,7 @@ public sealed partial class PersistentPool
 
         var mapping = readOnly
             ? PmemMapping.Map(path, 0, MapFlags.PrivateCopy)
-            : PmemMapping.Map(path, 0, MapFlags.None, reserve: Math.Max(GrowthLimit(info.FullName, options), info.Exists ? info.Length : 0));
+            : MapForGrowth(path, 0, MapFlags.None, Math.Max(GrowthLimit(info.FullName, options), info.Exists ? info.Length : 0));
         PersistenceDomain? domain = null;
         IReadOnlyList<string>? migrated;
         PersistentPool original;

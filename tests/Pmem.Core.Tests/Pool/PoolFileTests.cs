@@ -184,6 +184,47 @@ public sealed class PoolFileTests : IDisposable
     }
 
     [Fact]
+    public void Pools_whose_growth_limits_the_address_space_cannot_hold_together_still_open()
+    {
+        // Each open reserves its pool's growth limit; four of 2^45 bytes fill a process's 2^47 (an outside
+        // fuzzer's second open of a 2^46 limit failed with ENOMEM). Those that find no room map their file alone and
+        // cannot grow in this open.
+        var pools = new List<PersistentPool>();
+        try
+        {
+            PersistentPool? fixedSize = null;
+            for (var i = 0; i < 8 && fixedSize is null; i++)
+            {
+                var pool = PersistentPool.Create(PoolPath($"big{i}.pool"), "files", 4 << 20, new PoolCreateOptions { MaxSize = PoolLayout.MaxGrowthLimit / 2 });
+                pools.Add(pool);
+                pool.Root<Account>().Owner = "open";
+                fixedSize = CanGrow(pool) ? null : pool;
+            }
+
+            Assert.SkipWhen(fixedSize is null, "the address space holds eight reservations of 2^45 bytes (5-level paging)");
+            Assert.Throws<PoolOutOfSpaceException>(() => fixedSize!.Root<Account>().Owner = new string('z', 4 << 20));
+            Assert.All(pools, pool => Assert.Equal("open", pool.Root<Account>().Owner));
+        }
+        finally
+        {
+            pools.ForEach(pool => pool.Dispose());
+        }
+    }
+
+    private static bool CanGrow(PersistentPool pool)
+    {
+        try
+        {
+            pool.Grow(pool.Size + (8 << 20));
+            return true;
+        }
+        catch (NotSupportedException)
+        {
+            return false;
+        }
+    }
+
+    [Fact]
     public void A_pool_created_without_a_limit_still_never_grows_by_itself()
     {
         var path = PoolPath();
