@@ -24,7 +24,7 @@ public sealed unsafe partial class PmemMapping
             int errno = Marshal.GetLastPInvokeError();
             if (errno != LibC.EEXIST || (flags & MapFlags.Exclusive) != 0)
             {
-                throw OpenFailure(path, errno, exclusive: (flags & MapFlags.Exclusive) != 0);
+                throw OpenFailure(path, errno, exclusive: (flags & MapFlags.Exclusive) != 0, creating: true);
             }
         }
 
@@ -38,10 +38,11 @@ public sealed unsafe partial class PmemMapping
         return new FileDescriptorHandle(fd);
     }
 
-    private static Exception OpenFailure(string path, int errno, bool exclusive, bool readOnly = false) => errno switch
+    private static Exception OpenFailure(string path, int errno, bool exclusive, bool readOnly = false, bool creating = false) => errno switch
     {
-        LibC.ENOENT => new PmemFileNotFoundException($"'{path}' does not exist ({LibC.Describe(errno)}); pass MapFlags.Create to create it.", path, errno),
-        LibC.EEXIST when exclusive => new PmemFileExistsException($"'{path}' already exists and MapFlags.Exclusive was given ({LibC.Describe(errno)}).", path, errno),
+        LibC.ENOENT when creating => new PmemFileNotFoundException($"'{path}' cannot be created: its directory does not exist ({LibC.Describe(errno)}).", path, errno),
+        LibC.ENOENT => new PmemFileNotFoundException($"'{path}' does not exist ({LibC.Describe(errno)}).", path, errno),
+        LibC.EEXIST when exclusive => new PmemFileExistsException($"'{path}' already exists, and creating never overwrites a file ({LibC.Describe(errno)}).", path, errno),
         LibC.EISDIR => new PmemIOException($"'{path}' is a directory ({LibC.Describe(errno)}); use MapFlags.TempFile to map an unnamed file in it.", path, errno),
         LibC.EACCES or LibC.EPERM or LibC.EROFS => new PmemAccessDeniedException($"'{path}' cannot be opened for {(readOnly ? "reading" : "reading and writing")} ({LibC.Describe(errno)}).", path, errno),
         _ => PmemIOException.FromErrno("open", path, errno),

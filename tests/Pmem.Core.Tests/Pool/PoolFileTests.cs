@@ -225,6 +225,19 @@ public sealed class PoolFileTests : IDisposable
     }
 
     [Fact]
+    public void Missing_directories_and_existing_files_are_named_without_the_mapping_apis_advice()
+    {
+        var missing = Path.Combine(_directory.FullName, "no-such-directory", "a.pool");
+        var notFound = Assert.Throws<PmemFileNotFoundException>(() => PersistentPool.Create(missing, "files", 4 << 20));
+        Assert.StartsWith($"'{missing}' cannot be created: its directory does not exist (errno 2", notFound.Message);
+
+        var existing = PoolPath();
+        PersistentPool.Create(existing, "files", 4 << 20).Dispose();
+        Assert.DoesNotContain("MapFlags", Assert.Throws<PmemFileExistsException>(() => PersistentPool.Create(existing, "files", 4 << 20)).Message);
+        Assert.DoesNotContain("MapFlags", Assert.Throws<PmemFileNotFoundException>(() => PersistentPool.Open(PoolPath("none.pool"), "files")).Message);
+    }
+
+    [Fact]
     public void A_pool_created_without_a_limit_still_never_grows_by_itself()
     {
         var path = PoolPath();
