@@ -91,6 +91,11 @@ public readonly struct Transaction : IDisposable
 
     private TransactionState CheckInnermost()
     {
+        if (_state is { } ended && (ended.Depth < _level || ended.Generation != _generation) && ReferenceEquals(TransactionState.OfThread, ended))
+        {
+            throw new InvalidOperationException("This transaction scope has ended already (committed, or rolled back by Dispose): Commit is called once per scope.");
+        }
+
         if (_state is not { } state || !ReferenceEquals(TransactionState.Current, state) || state.Depth != _level)
         {
             throw new InvalidOperationException("Commit must be called on the innermost open transaction scope, on the thread that began it.");

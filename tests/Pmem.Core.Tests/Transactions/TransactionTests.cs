@@ -26,6 +26,27 @@ public sealed class TransactionTests
     }
 
     [Fact]
+    public void A_second_commit_of_one_scope_says_it_ended_already()
+    {
+        using var pool = NewPool();
+        using var tx = pool.BeginTransaction();
+        pool.Root<Account>().Owner = "once";
+        tx.Commit();
+
+        var error = Assert.Throws<InvalidOperationException>(() => tx.Commit()); // an outside tester was told it was not the innermost scope
+        Assert.Contains("has ended already", error.Message);
+        Assert.Equal("once", pool.Root<Account>().Owner);
+
+        using (var inner = pool.BeginTransaction())
+        {
+            using var nested = pool.BeginTransaction();
+            nested.Commit();
+            Assert.Contains("has ended already", Assert.Throws<InvalidOperationException>(() => nested.Commit()).Message);
+            inner.Commit();
+        }
+    }
+
+    [Fact]
     public void Reads_inside_a_transaction_see_its_own_writes()
     {
         using var pool = NewPool();
