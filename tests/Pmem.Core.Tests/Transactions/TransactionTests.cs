@@ -37,6 +37,14 @@ public sealed class TransactionTests
         Assert.Contains("has ended already", error.Message);
         Assert.Equal("once", pool.Root<Account>().Owner);
 
+        using (var next = pool.BeginTransaction())
+        {
+            pool.Root<Account>().Owner = "next";
+            Assert.Contains("has ended already", Assert.Throws<InvalidOperationException>(() => tx.Commit()).Message); // not the next one's commit
+            Assert.True(next.IsActive);
+        }
+
+        Assert.Equal("once", pool.Root<Account>().Owner);
         using (var inner = pool.BeginTransaction())
         {
             using var nested = pool.BeginTransaction();
