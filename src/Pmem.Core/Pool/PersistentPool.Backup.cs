@@ -39,7 +39,7 @@ public sealed partial class PersistentPool
     /// </remarks>
     /// <param name="destination">The new file (a directory: a file of the pool's name in it).</param>
     /// <param name="overwrite">Replace an existing destination (atomically, by the rename).</param>
-    /// <exception cref="IOException">The destination exists (without <paramref name="overwrite"/>), is the pool itself, or cannot be written.</exception>
+    /// <exception cref="IOException">The destination exists (without <paramref name="overwrite"/>), is the pool itself, or cannot be written; <see cref="DirectoryNotFoundException"/> when its directory does not exist.</exception>
     /// <exception cref="ObjectDisposedException">The pool is closed.</exception>
     public PoolBackupResult Backup(string destination, bool overwrite = false)
     {
@@ -59,6 +59,11 @@ public sealed partial class PersistentPool
         if (File.Exists(destination) && !overwrite)
         {
             throw new IOException($"{destination}: the destination exists (pass overwrite: true to replace it).");
+        }
+
+        if (!Directory.Exists(System.IO.Path.GetDirectoryName(destination)))
+        {
+            throw new DirectoryNotFoundException($"{destination}: the destination's directory does not exist.");
         }
 
         var temporary = DurableFiles.TemporaryBeside(destination);

@@ -184,7 +184,9 @@ public sealed class PoolBackupTests : IDisposable
         File.WriteAllText(existing, "precious");
         Assert.Throws<IOException>(() => pool.Backup(existing));
         Assert.Equal("precious", File.ReadAllText(existing));
-        Assert.ThrowsAny<IOException>(() => pool.Backup(Path.Combine(_directory.FullName, "missing", "copy.pool")));
+        var missing = Path.Combine(_directory.FullName, "missing", "copy.pool");
+        var notThere = Assert.Throws<DirectoryNotFoundException>(() => pool.Backup(missing));
+        Assert.Equal($"{missing}: the destination's directory does not exist.", notThere.Message); // not the hidden temporary file's name
 
         pool.Backup(existing, overwrite: true);
         var into = Directory.CreateDirectory(PoolPath("into")).FullName;
