@@ -46,7 +46,7 @@ internal static unsafe partial class LibC
     /// <summary>madvise: fault a range's pages in for reading now; a page that cannot be had is an error (EFAULT), not SIGBUS (Linux 5.14 and later).</summary>
     public const int MADV_POPULATE_READ = 22;
 
-    public const int EFAULT = 14, ENXIO = 6, SEEK_DATA = 3, SEEK_HOLE = 4;
+    public const int SEEK_DATA = 3, SEEK_HOLE = 4;
 
     [LibraryImport(Lib, EntryPoint = "lseek", SetLastError = true)]
     public static partial long Lseek(int fd, long offset, int whence);

@@ -235,6 +235,7 @@ public sealed partial class PersistentPool
         }
     }
 
+    /// <summary>Refuses a unique index on <paramref name="property"/> before it is built, when its objects' values repeat (one scan, writing nothing).</summary>
     /// <exception cref="PersistentUniqueConstraintException">Two objects of <paramref name="typeIndex"/> hold one value of <paramref name="property"/>.</exception>
     private void ThrowIfHeldTwice(PersistentTypeInfo type, uint typeIndex, PersistentPropertyInfo property)
     {
