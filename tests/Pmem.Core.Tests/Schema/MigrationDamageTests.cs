@@ -110,23 +110,9 @@ public sealed class MigrationDamageTests
     [Fact]
     public void A_resumed_migration_checks_the_objects_it_has_still_to_convert()
     {
-        var calls = 0;
-        var failing = new PoolMigrations().Add<PersonWithInitials>((_, now) =>
-        {
-            if (++calls == 5)
-            {
-                throw new FormatException("cannot make initials");
-            }
-
-            now.Initials = "?";
-        });
         var image = SchemaEvolutionTests.WriteV1();
         var people = People(image);
-        var domain = MemoryDomain.FromImage(image);
-        var options = new PoolOpenOptions { Migrations = failing, MigrationBatchObjects = 2, Types = [Directory<PersonWithInitials>.PersistentType] };
-        Assert.Throws<FormatException>(() => PersistentPool.Open(domain, Layout, options));
-        var interrupted = domain.ToArray();
-        domain.Dispose();
+        var interrupted = SchemaEvolutionTests.Interrupted(image, out var options);
 
         // The last person is not converted yet; its Nick (dropped: the migration frees it) now names the first person.
         var damaged = (byte[])interrupted.Clone();

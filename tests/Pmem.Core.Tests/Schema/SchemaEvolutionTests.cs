@@ -237,11 +237,14 @@ public sealed class SchemaEvolutionTests
         Assert.Equal(2, pool.StoredTypes.Single(type => type.Name == "Tests.Person" && !type.IsRetired).Version);
     }
 
-    [Fact]
-    public void A_migration_whose_hook_throws_stops_the_open_and_the_next_open_finishes_it()
+    /// <summary>
+    /// <paramref name="image"/> after a migration to <see cref="PersonWithInitials"/> in batches of two whose hook threw
+    /// at the fifth object (two batches committed, in place); <paramref name="options"/> are that open's.
+    /// </summary>
+    internal static byte[] Interrupted(byte[] image, out PoolOpenOptions options)
     {
         var calls = 0;
-        var failing = new PoolMigrations().Add<PersonWithInitials>((stored, now) =>
+        var failing = new PoolMigrations().Add<PersonWithInitials>((_, now) =>
         {
             if (++calls == 5)
             {
@@ -250,12 +253,19 @@ public sealed class SchemaEvolutionTests
 
             now.Initials = "?";
         });
-        var domain = MemoryDomain.FromImage(WriteV1());
-        domain.KeepImage = true;
-        var options = new PoolOpenOptions { Migrations = failing, MigrationBatchObjects = 2, Types = [Directory<PersonWithInitials>.PersistentType] };
-        Assert.Throws<FormatException>(() => PersistentPool.Open(domain, Layout, options));
+        options = new PoolOpenOptions { Migrations = failing, MigrationBatchObjects = 2, Types = [Directory<PersonWithInitials>.PersistentType] };
+        var domain = MemoryDomain.FromImage(image);
+        var opening = options;
+        Assert.Throws<FormatException>(() => PersistentPool.Open(domain, Layout, opening));
         var interrupted = domain.ToArray();
         domain.Dispose();
+        return interrupted;
+    }
+
+    [Fact]
+    public void A_migration_whose_hook_throws_stops_the_open_and_the_next_open_finishes_it()
+    {
+        var interrupted = Interrupted(WriteV1(), out _);
 
         // The old program cannot open it now; the new one with a working migration finishes it.
         var old = MemoryDomain.FromImage(interrupted);
