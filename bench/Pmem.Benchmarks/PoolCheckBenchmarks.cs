@@ -87,10 +87,12 @@ public class PoolCheckBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
-        File.Delete(_path);
-        if (_dictionaryPath.Length > 0)
+        foreach (var path in new[] { _path, _dictionaryPath })
         {
-            File.Delete(_dictionaryPath);
+            if (path.Length > 0)
+            {
+                File.Delete(path); // each benchmark made one of them only (File.Delete("") throws)
+            }
         }
     }
 
