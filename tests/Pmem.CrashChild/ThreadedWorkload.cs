@@ -211,8 +211,10 @@ internal static class ThreadedWorkload
             var amount = _random.Next(1, 50);
             var ids = _state.Ids;
             var clearDue = ids.Count >= ClearEvery;
-            // 0: in this transaction (before the append), 1: a transaction of its own after it, 2: a bare Clear after it
-            var clearVariant = !clearDue ? -1 : ClearVariant >= 0 ? ClearVariant : _random.Next(3);
+            // 0: in this transaction (before the append), 1: a transaction of its own after it, 2: a bare Clear after it.
+            // A list a kill left one past due (killed between an append and its clear; with a write-ahead log the next run
+            // continues that pool as killed) is cleared in the transaction: a second such kill would leave two past.
+            var clearVariant = !clearDue ? -1 : ids.Count > ClearEvery ? 0 : ClearVariant >= 0 ? ClearVariant : _random.Next(3);
             using (var tx = _pool.BeginTransaction())
             {
                 _accounts[from].Balance -= amount;
