@@ -110,7 +110,7 @@ public sealed class ExportImportTests : IDisposable
         var file = _files.PathOf("other.json");
         File.WriteAllText(file, "{\"name\": \"something else\"}");
 
-        AssertRefused(file, "it has an unknown property 'name' (an export has format, layout, poolSize, root, types and objects)");
+        AssertRefused(file, "it has an unknown property 'name' (an export has format, layout, poolSize, durability, root, types and objects)");
     }
 
     [Fact]

@@ -164,27 +164,30 @@ public sealed partial class PersistentPool
     /// count them). The program's own indexes, built by the open, are among them.
     /// </summary>
     /// <exception cref="PoolOutOfSpaceException">The pool cannot grow enough for them.</exception>
-    internal void BuildIndexesLike(IReadOnlyList<IndexSlot> indexes)
+    internal void BuildIndexesLike(IReadOnlyList<IndexSlot> indexes) =>
+        BuildIndexes([.. indexes.Select(index => (index.TypeIndex, index.PropertyOffset, PersistentPropertyInfo.IndexKindOf(index.IsUnique, index.IsHashed)))]);
+
+    /// <summary>
+    /// Builds every index of <paramref name="indexes"/> (a stored type, the offset of a property its schema records,
+    /// the kind) that the pool does not keep yet, over the objects it holds now: for tools that have no program
+    /// classes (a compacted copy, an import). A unique index's values are the caller's to have checked
+    /// (<see cref="FirstHeldTwice"/>).
+    /// </summary>
+    /// <exception cref="PoolOutOfSpaceException">The pool cannot grow enough for them.</exception>
+    internal void BuildIndexes(IReadOnlyList<(uint TypeIndex, int PropertyOffset, PersistentIndexKind Kind)> indexes)
     {
         ThrowIfDisposed();
         lock (_indexSync)
         {
-            foreach (var index in indexes)
+            foreach (var (typeIndex, propertyOffset, kind) in indexes)
             {
-                if (LiveIndexAt(index.TypeIndex, index.PropertyOffset) is not null ||
-                    _types.Get(index.TypeIndex)?.Schema?.Properties.FirstOrDefault(p => p.Offset == index.PropertyOffset) is not { } stored)
+                if (LiveIndexAt(typeIndex, propertyOffset) is not null ||
+                    _types.Get(typeIndex)?.Schema?.Properties.FirstOrDefault(p => p.Offset == propertyOffset) is not { } stored)
                 {
-                    continue; // the original loads an index only with its stored property, and the copy has the same schema
+                    continue; // the pool loads an index only with its stored property
                 }
 
-                var kind = (index.IsHashed, index.IsUnique) switch
-                {
-                    (true, true) => PersistentIndexKind.HashedUnique,
-                    (true, false) => PersistentIndexKind.Hashed,
-                    (false, true) => PersistentIndexKind.Unique,
-                    _ => PersistentIndexKind.Indexed,
-                };
-                BuildIndex(index.TypeIndex, new PersistentPropertyInfo(
+                BuildIndex(typeIndex, new PersistentPropertyInfo(
                     stored.Name, stored.StorageType, stored.Offset, stored.Size, stored.Group, stored.Target, stored.IsNullable, stored.FormerNames.AsSpan(), kind));
             }
         }

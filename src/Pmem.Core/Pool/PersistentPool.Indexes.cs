@@ -180,12 +180,18 @@ public sealed partial class PersistentPool
     /// <exception cref="PersistentUniqueConstraintException">Two objects of <paramref name="typeIndex"/> hold one value of <paramref name="property"/>.</exception>
     private void ThrowIfHeldTwice(PersistentTypeInfo type, uint typeIndex, PersistentPropertyInfo property)
     {
-        var objects = new OffsetsOfType(this, typeIndex, _types.Get(typeIndex)!.Size);
-        if (IndexMaintenance.Instance!.FirstDuplicate(this, property, objects, out var holder, out var value) != 0)
+        if (FirstHeldTwice(typeIndex, property, out var holder, out var value) != 0)
         {
             throw new PersistentUniqueConstraintException(Path, type.Name, property.Name, value, holder);
         }
     }
+
+    /// <summary>
+    /// The first object of <paramref name="typeIndex"/> whose value of <paramref name="property"/> an earlier one
+    /// (<paramref name="holder"/>) holds, defaults exempt as a unique index exempts them; 0 when none. Reads only.
+    /// </summary>
+    internal long FirstHeldTwice(uint typeIndex, PersistentPropertyInfo property, out long holder, out string value) =>
+        IndexMaintenance.Instance!.FirstDuplicate(this, property, new OffsetsOfType(this, typeIndex, _types.Get(typeIndex)!.Size), out holder, out value);
 
     /// <summary>
     /// Whether the slot's tree keys strings without prefixes (<see cref="KeyOrder.Ordinal"/>, as pools before

@@ -72,7 +72,7 @@ public sealed partial class PersistentPool
         ThrowIfDisposed();
         var types = _types.Types
             .Where(t => !t.IsRetired)
-            .Select(t => new StoredTypeInfo(t.Name, t.TypeId, t.Size, t.LayoutHash, t.Fields) { Version = t.Version, Properties = WithIndexes(t), HasSchema = t.Schema is not null })
+            .Select(t => new StoredTypeInfo(t.Name, t.TypeId, t.Size, t.LayoutHash, t.Fields) { Version = t.Version, Properties = PropertiesWithIndexes(t), HasSchema = t.Schema is not null })
             .ToArray();
         var size = Size;
         return new PoolInspection(Path, Layout, Uuid, FormatVersion, Durability, _domain.FlushPath, size, size - _heap.HeapStart,
@@ -83,7 +83,7 @@ public sealed partial class PersistentPool
     }
 
     /// <summary>A stored type's properties, each with the index the pool keeps of it (<see cref="PersistentPropertyInfo.Index"/>).</summary>
-    private IReadOnlyList<PersistentPropertyInfo> WithIndexes(StoredType type) =>
+    internal IReadOnlyList<PersistentPropertyInfo> PropertiesWithIndexes(StoredType type) =>
         type.Schema?.Properties.Select(p => LiveIndexAt(type.Index, p.Offset) is { } index
             ? new PersistentPropertyInfo(p.Name, p.StorageType, p.Offset, p.Size, p.Group, p.Target, p.IsNullable, p.FormerNames.AsSpan(),
                 PersistentPropertyInfo.IndexKindOf(index.Slot.IsUnique, index.Slot.IsHashed))

@@ -3,6 +3,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Pmem.Memory;
 using Pmem.Objects;
 
 namespace Pmem.Tooling;
@@ -23,6 +24,12 @@ internal sealed class ExportFile
     public string Layout { get; private set; } = "";
 
     public long PoolSize { get; private set; }
+
+    /// <summary>The exported pool's durability mode (<see cref="DurabilityMode.PowerFailure"/> in files that do not say).</summary>
+    public DurabilityMode Durability { get; private set; } = DurabilityMode.PowerFailure;
+
+    /// <summary>The indexes the exported pool kept: a type, one of its properties, the kind.</summary>
+    public List<(TypeShape Type, PersistentPropertyInfo Property, PersistentIndexKind Kind)> Indexes { get; } = [];
 
     /// <summary>The root's id, or 0 for none.</summary>
     public long RootId { get; private set; }
@@ -116,6 +123,10 @@ internal sealed class ExportFile
                 case "poolSize":
                     PoolSize = json.TokenType == JsonTokenType.Number && json.TryGetInt64(out var size) && size > 0 ? size : throw Error("'poolSize' is not a positive integer");
                     break;
+                case "durability":
+                    var mode = Text(ref json, "'durability'");
+                    Durability = ParseDurability(mode);
+                    break;
                 case "root":
                     RootId = json.TokenType == JsonTokenType.Null ? 0 : TryParseId(json.TokenType == JsonTokenType.String ? GetString(ref json, "'root'") : null, out var root) ? root : throw Error("'root' is neither null nor an object id like \"#1\"");
                     break;
@@ -129,7 +140,7 @@ internal sealed class ExportFile
                     ReadObjects(ref json);
                     break;
                 default:
-                    throw Error($"it has an unknown property '{name}' (an export has format, layout, poolSize, root, types and objects)");
+                    throw Error($"it has an unknown property '{name}' (an export has format, layout, poolSize, durability, root, types and objects)");
             }
         }
 
@@ -143,6 +154,19 @@ internal sealed class ExportFile
         {
             throw Error($"its root #{RootId} is not among its objects");
         }
+    }
+
+    private DurabilityMode ParseDurability(string mode)
+    {
+        foreach (var known in Enum.GetValues<DurabilityMode>())
+        {
+            if (known.ToString() == mode)
+            {
+                return known;
+            }
+        }
+
+        throw Error($"'durability' is \"{mode}\", none of {string.Join(", ", Enum.GetNames<DurabilityMode>().Select(n => $"\"{n}\""))}");
     }
 
     private void RequireFormat(string? format)
@@ -163,6 +187,7 @@ internal sealed class ExportFile
             int version = 1, size = 0;
             ulong hash = 0;
             var properties = new List<PersistentPropertyInfo>();
+            var indexes = new List<(PersistentPropertyInfo Property, PersistentIndexKind Kind)>();
             while (Read(ref json) && json.TokenType == JsonTokenType.PropertyName)
             {
                 var field = GetString(ref json, $"type '{name}', a field name");
@@ -175,7 +200,7 @@ internal sealed class ExportFile
                     case "layoutHash":
                         hash = ulong.TryParse(Text(ref json, "a type's layoutHash"), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var h) ? h : throw Error($"type '{name}' has a layoutHash that is not hexadecimal");
                         break;
-                    case "properties": ReadProperties(ref json, name, properties); break;
+                    case "properties": ReadProperties(ref json, name, properties, indexes); break;
                     default: throw Error($"type '{name}' has an unknown field '{field}'");
                 }
             }
@@ -190,6 +215,7 @@ internal sealed class ExportFile
                 }
 
                 Types.Add(type);
+                Indexes.AddRange(indexes.Select(index => (type, index.Property, index.Kind)));
             }
             catch (Exception e) when (e is ArgumentException or FormatException)
             {
@@ -221,7 +247,7 @@ internal sealed class ExportFile
         static string Range(PersistentPropertyInfo p) => $"'{p.Name}' (offset {p.Offset}, {p.Size} bytes)";
     }
 
-    private void ReadProperties(ref Utf8JsonReader json, string? typeName, List<PersistentPropertyInfo> properties)
+    private void ReadProperties(ref Utf8JsonReader json, string? typeName, List<PersistentPropertyInfo> properties, List<(PersistentPropertyInfo Property, PersistentIndexKind Kind)> indexes)
     {
         Expect(ref json, JsonTokenType.StartArray, $"the properties of '{typeName}'");
         while (Read(ref json) && json.TokenType != JsonTokenType.EndArray)
@@ -230,6 +256,7 @@ internal sealed class ExportFile
             string? name = null, storage = null, target = null, group = null;
             int offset = -1, size = 0;
             var nullable = false;
+            var index = PersistentIndexKind.None;
             var former = new List<string>();
             while (Read(ref json) && json.TokenType == JsonTokenType.PropertyName)
             {
@@ -244,6 +271,15 @@ internal sealed class ExportFile
                     case "target": target = Text(ref json, "a property's target"); break;
                     case "group": group = Text(ref json, "a property's group"); break;
                     case "nullable": nullable = json.TokenType == JsonTokenType.True || (json.TokenType == JsonTokenType.False ? false : throw Error("a property's 'nullable' is not true or false")); break;
+                    case "index":
+                        var kind = Text(ref json, "a property's index");
+                        index = Enum.GetValues<PersistentIndexKind>().FirstOrDefault(k => k != PersistentIndexKind.None && ExportWriter.IndexName(k) == kind);
+                        if (index == PersistentIndexKind.None)
+                        {
+                            throw Error($"property '{name}' of '{typeName}' has the index \"{kind}\", none of \"indexed\", \"unique\", \"hashed\", \"hashedUnique\"");
+                        }
+
+                        break;
                     case "formerNames":
                         Expect(ref json, JsonTokenType.StartArray, "formerNames");
                         while (Read(ref json) && json.TokenType != JsonTokenType.EndArray)
@@ -258,11 +294,26 @@ internal sealed class ExportFile
 
             try
             {
+                // Registered without its index: an import builds indexes once the objects are in (ImportBuilder).
                 properties.Add(new PersistentPropertyInfo(name!, storage!, offset, size, group, target, nullable, [.. former]));
             }
             catch (ArgumentException e)
             {
                 throw Error($"property '{name}' of '{typeName}' is not possible: {e.Message}");
+            }
+
+            if (index != PersistentIndexKind.None)
+            {
+                try
+                {
+                    IndexOperations.For(storage!);
+                }
+                catch (NotSupportedException)
+                {
+                    throw Error($"property '{name}' of '{typeName}' is stored as {storage}, which cannot be indexed");
+                }
+
+                indexes.Add((properties[^1], index));
             }
         }
     }

@@ -1,6 +1,7 @@
 // ExportWriter -- writes a pool's objects as the versioned JSON export format: the schema, then each object once, references as "#id".
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Pmem.Objects;
 using Pmem.Pool;
 
 namespace Pmem.Tooling;
@@ -44,6 +45,7 @@ internal sealed class ExportWriter
         _json.WriteString("format", format);
         _json.WriteString("layout", pool.Layout);
         _json.WriteNumber("poolSize", pool.Size);
+        _json.WriteString("durability", pool.Durability.ToString());
         var root = pool.RootOffset;
         if (withStarts)
         {
@@ -108,6 +110,11 @@ internal sealed class ExportWriter
                     _json.WriteBoolean("nullable", true);
                 }
 
+                if (_reader.IndexAt(type, property.Offset) is var index and not PersistentIndexKind.None)
+                {
+                    _json.WriteString("index", IndexName(index));
+                }
+
                 if (property.FormerNames.Length > 0)
                 {
                     _json.WriteStartArray("formerNames");
@@ -128,6 +135,15 @@ internal sealed class ExportWriter
 
         _json.WriteEndArray();
     }
+
+    /// <summary>How the export names an index kind (<c>"indexed"</c>, <c>"unique"</c>, <c>"hashed"</c>, <c>"hashedUnique"</c>).</summary>
+    public static string IndexName(PersistentIndexKind kind) => kind switch
+    {
+        PersistentIndexKind.Unique => "unique",
+        PersistentIndexKind.Hashed => "hashed",
+        PersistentIndexKind.HashedUnique => "hashedUnique",
+        _ => "indexed",
+    };
 
     private void WriteOptional(string name, string? value)
     {

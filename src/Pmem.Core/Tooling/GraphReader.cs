@@ -25,6 +25,7 @@ internal sealed class GraphReader
     private readonly Dictionary<uint, TypeShape> _byIndex = [];
     private readonly Dictionary<string, TypeShape> _byName = new(StringComparer.Ordinal);
     private readonly Dictionary<uint, string> _unreadable = [];
+    private readonly Dictionary<(TypeShape Type, int Offset), PersistentIndexKind> _indexes = [];
     private byte[] _buffer = new byte[256];
 
     public GraphReader(PersistentPool pool)
@@ -45,6 +46,10 @@ internal sealed class GraphReader
                 _byIndex[stored.Index] = shape;
                 _byName[shape.Name] = shape;
                 types.Add(shape);
+                foreach (var property in pool.PropertiesWithIndexes(stored).Where(p => p.Index != PersistentIndexKind.None))
+                {
+                    _indexes[(shape, property.Offset)] = property.Index;
+                }
             }
             catch (FormatException e)
             {
@@ -65,6 +70,9 @@ internal sealed class GraphReader
     public IReadOnlyList<string> Problems { get; }
 
     public long RootOffset => Pool.RootOffset;
+
+    /// <summary>The index the pool keeps of the property of <paramref name="type"/> at <paramref name="offset"/>, or <see cref="PersistentIndexKind.None"/>.</summary>
+    public PersistentIndexKind IndexAt(TypeShape type, int offset) => _indexes.GetValueOrDefault((type, offset));
 
     /// <summary>The readable type of this name, or null.</summary>
     public TypeShape? Find(string name) => _byName.GetValueOrDefault(name);

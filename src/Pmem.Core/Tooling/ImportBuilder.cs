@@ -75,6 +75,31 @@ internal sealed class ImportBuilder
         {
             _transaction.Dispose();
         }
+
+        BuildIndexes();
+    }
+
+    /// <summary>
+    /// Builds the indexes the exported pool kept, over every object now in (a unique one refused first when two objects
+    /// hold one value), so the pool opens with them as the original did and no first open has to build them.
+    /// </summary>
+    private void BuildIndexes()
+    {
+        var indexes = new List<(uint TypeIndex, int PropertyOffset, PersistentIndexKind Kind)>();
+        foreach (var (type, property, kind) in _file.Indexes)
+        {
+            var typeIndex = _pool.TypeIndex(type.Schema);
+            if (kind is PersistentIndexKind.Unique or PersistentIndexKind.HashedUnique &&
+                _pool.FirstHeldTwice(typeIndex, property, out var holder, out var value) is var second and not 0)
+            {
+                var ids = _offsets.Where(pair => pair.Value == holder || pair.Value == second).Select(pair => $"#{pair.Key}").Order(StringComparer.Ordinal);
+                throw _file.Error($"type '{type.Name}', property '{property.Name}' is indexed {ExportWriter.IndexName(kind)}, but objects {string.Join(" and ", ids)} both hold {value}");
+            }
+
+            indexes.Add((typeIndex, property.Offset, kind));
+        }
+
+        _pool.BuildIndexes(indexes);
     }
 
     private void ReadValues(ref Utf8JsonReader json, long id, TypeShape type, long offset)

@@ -87,7 +87,7 @@ public static class PoolExport
         try
         {
             // Nothing reads the file before it is whole and synced by the rename below: no sync per transaction.
-            using (var pool = PersistentPool.CreateUnsynced(temporary, file.Layout, size, new PoolCreateOptions { MaxSize = Math.Min(size * 4, PoolLayout.MaxGrowthLimit) }))
+            using (var pool = PersistentPool.CreateUnsynced(temporary, file.Layout, size, new PoolCreateOptions { MaxSize = Math.Min(size * 4, PoolLayout.MaxGrowthLimit), Durability = file.Durability }))
             {
                 try
                 {
