@@ -127,6 +127,9 @@ public sealed partial class PersistentPool
     /// <exception cref="PoolLayoutMismatchException">The pool has another layout name (the file is left unchanged).</exception>
     /// <exception cref="PoolVersionException">The pool has a newer format version (the file is left unchanged).</exception>
     /// <exception cref="ArgumentOutOfRangeException">The options' growth limit is above 2^46 bytes.</exception>
+    /// <exception cref="PersistentSchemaException">A changed class needs a migration the program does not register, or the pool was written by a newer program (the file is left unchanged).</exception>
+    /// <exception cref="PersistentMigrationException">A migration hook of <see cref="PoolOpenOptions.Migrations"/> threw (its exception is the inner one).</exception>
+    /// <exception cref="PersistentUniqueConstraintException">A property newly declared unique holds one value in two objects.</exception>
     public static PersistentPool Open(string path, string layout, PoolOpenOptions? options = null) =>
         OpenFile(path, layout, options ?? new PoolOpenOptions(), readOnly: false);
 

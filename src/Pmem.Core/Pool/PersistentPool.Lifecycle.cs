@@ -82,6 +82,7 @@ public sealed partial class PersistentPool
     /// <exception cref="PoolLayoutMismatchException">The pool has another layout name.</exception>
     /// <exception cref="PoolVersionException">The pool has a newer format version.</exception>
     /// <exception cref="PersistentSchemaException">A changed class needs a migration the program does not register, or the pool was written by a newer program (nothing is written).</exception>
+    /// <exception cref="PersistentMigrationException">A migration hook of <see cref="PoolOpenOptions.Migrations"/> threw (its exception is the inner one).</exception>
     public static PersistentPool Open(PersistenceDomain domain, string layout, PoolOpenOptions options, string? description = null) =>
         Open(domain, layout, options, description, readOnly: false);
 

@@ -232,7 +232,17 @@ public sealed partial class PersistentPool
             WriteValue(PoolLayout.RootTypeOffset, (ulong)newIndex);
         }
 
-        hook?.Run(new StoredObject(this, plan.Stored.Schema!, oldBytes, offset), this, target);
+        if (hook is not null)
+        {
+            try
+            {
+                hook.Run(new StoredObject(this, plan.Stored.Schema!, oldBytes, offset), this, target);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                throw new PersistentMigrationException(Path, plan.Stored.Name, offset, e);
+            }
+        }
         foreach (var dropped in plan.Dropped)
         {
             FreeOwned(dropped, oldBytes);

@@ -158,3 +158,20 @@ public sealed class PersistentUniqueConstraintException(string path, string type
     /// <summary>The object that holds the value already.</summary>
     public long ExistingObject { get; } = existingObject;
 }
+
+/// <summary>
+/// A migration hook (<see cref="PoolMigrations"/>) threw while an open migrated the pool; the hook's exception is the
+/// <see cref="Exception.InnerException"/>. A migration through a copy of the file leaves the file as it was; one in
+/// place (persistent memory, <c>ProcessCrash</c> pools, <see cref="PoolOpenOptions.MigrateInPlace"/>) stays
+/// interrupted, its finished batches committed, until the program version that started it opens the pool with a hook
+/// that no longer throws.
+/// </summary>
+public sealed class PersistentMigrationException(string path, string typeName, long objectOffset, Exception inner)
+    : PoolException(path, $"the migration hook of '{typeName}' threw for the object at offset {objectOffset}: {inner.GetType().Name}: {inner.Message}", inner)
+{
+    /// <summary>The durable name of the class being migrated.</summary>
+    public string TypeName { get; } = typeName;
+
+    /// <summary>Where the object the hook was migrating is stored (<see cref="StoredObject.Offset"/>).</summary>
+    public long ObjectOffset { get; } = objectOffset;
+}

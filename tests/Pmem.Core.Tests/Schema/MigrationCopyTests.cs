@@ -144,7 +144,10 @@ public sealed class MigrationCopyTests : IDisposable
         });
         var options = new PoolOpenOptions { Migrations = failing, MigrationBatchObjects = 16, Types = [Directory<PersonWithInitials>.PersistentType] };
 
-        Assert.Throws<FormatException>(() => PersistentPool.Open(path, SchemaEvolutionTests.Layout, options));
+        var error = Assert.Throws<PersistentMigrationException>(() => PersistentPool.Open(path, SchemaEvolutionTests.Layout, options));
+        Assert.IsType<FormatException>(error.InnerException);
+        Assert.Equal(path, error.PoolPath); // the user's file, not the copy the hook ran in
+        Assert.Matches(@": the migration hook of '[\w.]+' threw for the object at offset \d+: FormatException: cannot make initials$", error.Message);
 
         Assert.Equal(150, calls); // the hook ran on the copy, batches of it committed there
         Assert.Equal(inode, Inode(path)); // the file, not the copy

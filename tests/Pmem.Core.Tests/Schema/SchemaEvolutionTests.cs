@@ -256,7 +256,9 @@ public sealed class SchemaEvolutionTests
         options = new PoolOpenOptions { Migrations = failing, MigrationBatchObjects = 2, Types = [Directory<PersonWithInitials>.PersistentType] };
         var domain = MemoryDomain.FromImage(image);
         var opening = options;
-        Assert.Throws<FormatException>(() => PersistentPool.Open(domain, Layout, opening));
+        var error = Assert.Throws<PersistentMigrationException>(() => PersistentPool.Open(domain, Layout, opening));
+        Assert.IsType<FormatException>(error.InnerException);
+        Assert.Equal(PersonWithInitials.PersistentType.Name, error.TypeName);
         var interrupted = domain.ToArray();
         domain.Dispose();
         return interrupted;
