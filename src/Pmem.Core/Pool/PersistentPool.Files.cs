@@ -11,7 +11,7 @@ public sealed record PoolOpenOptions
     /// <summary>
     /// Largest size the pool may grow to by itself when full, for this open. 0 (the default): the limit the pool's
     /// creation recorded (<see cref="PoolCreateOptions.MaxSize"/>; pools created before it was recorded never grow by
-    /// themselves). A negative value: the pool never grows by itself in this open.
+    /// themselves). A negative value, or one at or below the pool's size: the pool never grows by itself in this open.
     /// </summary>
     public long MaxSize { get; init; }
 
@@ -70,7 +70,7 @@ public sealed partial class PersistentPool
     /// <exception cref="PmemFileExistsException">The file exists.</exception>
     /// <exception cref="PmemFileNotFoundException">The directory does not exist.</exception>
     /// <exception cref="PmemAccessDeniedException">The directory is not writable.</exception>
-    /// <exception cref="ArgumentException">The size or layout name is invalid.</exception>
+    /// <exception cref="ArgumentException">The size or layout name is invalid, or the growth limit (<see cref="PoolCreateOptions.MaxSize"/>) is above 2^46 bytes or below the size.</exception>
     public static PersistentPool Create(string path, string layout, long size, PoolCreateOptions? options = null) =>
         CreateFile(path, layout, size, options ?? new PoolCreateOptions(), synced: true);
 
@@ -92,7 +92,7 @@ public sealed partial class PersistentPool
         }
 
         ValidateLayoutName(layout);
-        ThrowIfInvalidGrowthLimit(options, path);
+        ThrowIfInvalidGrowthLimit(options, path, size);
         var mapping = MapForGrowth(path, size, MapFlags.Create | MapFlags.Exclusive, Math.Max(size, options.MaxSize));
         PersistenceDomain? domain = null;
         try

@@ -29,7 +29,7 @@ public sealed partial class PersistentPool
             throw new ArgumentException($"{path}: lane count must be 1–1024 and lane size a positive multiple of 4096.", nameof(options));
         }
 
-        ThrowIfInvalidGrowthLimit(options, path);
+        ThrowIfInvalidGrowthLimit(options, path, domain.Length);
 
         var heapStart = PoolLayout.HeapStart(options.LaneCount, options.LaneSize);
         var chunks = (domain.Length - heapStart) / PoolLayout.ChunkSize;
@@ -141,11 +141,17 @@ public sealed partial class PersistentPool
         }
     }
 
-    private static void ThrowIfInvalidGrowthLimit(PoolCreateOptions options, string path)
+    private static void ThrowIfInvalidGrowthLimit(PoolCreateOptions options, string path, long size)
     {
         if (options.MaxSize is < 0 or > PoolLayout.MaxGrowthLimit)
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.MaxSize, $"{path}: the growth limit (MaxSize) must be 0–{PoolLayout.MaxGrowthLimit} bytes.");
+        }
+
+        if (options.MaxSize != 0 && options.MaxSize < size)
+        {
+            // Recorded, such a limit would read as "grows" while no open could ever grow the pool.
+            throw new ArgumentOutOfRangeException(nameof(options), options.MaxSize, $"{path}: the growth limit (MaxSize) is below the pool's size of {size} bytes; give 0 for a pool that never grows.");
         }
     }
 

@@ -19,7 +19,8 @@ public sealed record PoolCreateOptions
     public int LaneSize { get; init; } = PoolLayout.DefaultLaneSize;
 
     /// <summary>
-    /// Largest size the pool may grow to by itself when full (0 = never grows by itself), at most 2^46 bytes. Recorded
+    /// Largest size the pool may grow to by itself when full (0 = never grows by itself), at most 2^46 bytes and not
+    /// below the pool's size. Recorded
     /// in the pool: later opens grow it up to this limit unless they give their own (<see cref="PoolOpenOptions.MaxSize"/>).
     /// </summary>
     public long MaxSize { get; init; }

@@ -248,6 +248,20 @@ public sealed class PoolFileTests : IDisposable
         Assert.Equal(4L << 20, new FileInfo(path).Length);
     }
 
+    [Fact]
+    public void A_growth_limit_below_the_pool_size_is_refused_at_creation_and_means_no_growth_at_an_open()
+    {
+        var path = PoolPath();
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => PersistentPool.Create(path, "files", 8 << 20, new PoolCreateOptions { MaxSize = 4 << 20 }));
+        Assert.Contains("below the pool's size of 8388608 bytes", error.Message);
+        Assert.False(File.Exists(path));
+
+        PersistentPool.Create(path, "files", 4 << 20, new PoolCreateOptions { MaxSize = 4 << 20 }).Dispose(); // equal: allowed, grows never
+        using var pool = PersistentPool.Open(path, "files", new PoolOpenOptions { MaxSize = 1 << 20 });
+        Assert.Throws<PoolOutOfSpaceException>(() => pool.Root<Account>().Owner = new string('z', 3 << 20));
+        Assert.Equal(4L << 20, new FileInfo(path).Length);
+    }
+
     [Theory]
     [InlineData(-1L)]
     [InlineData(1L << 50)]
