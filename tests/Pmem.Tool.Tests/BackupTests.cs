@@ -28,6 +28,23 @@ public sealed class BackupTests : IDisposable
         Assert.Empty(Directory.GetFiles(_files.Directory, ".*.tmp"));
     }
 
+    [Theory]
+    [InlineData("backup", "backup.pool")]
+    [InlineData("export", "export.json")]
+    public void Backup_and_export_delete_what_killed_runs_to_their_destination_left(string command, string name)
+    {
+        var path = _files.CreateLibrary();
+        var destination = _files.PathOf(name);
+        var abandoned = _files.PathOf($".{name}.{command}-0123456789abcdef0123456789abcdef.tmp");
+        File.WriteAllBytes(abandoned, new byte[4096]);
+
+        var run = ToolHarness.Run(command, path, destination);
+
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Error}");
+        Assert.True(File.Exists(destination));
+        Assert.Empty(Directory.GetFiles(_files.Directory, ".*.tmp"));
+    }
+
     [Fact]
     public void Backup_json_reports_the_copy_and_its_check()
     {

@@ -25,7 +25,13 @@ internal static class DurableFiles
     public static void DeleteAbandonedBeside(string path, string purpose)
     {
         var full = Path.GetFullPath(path);
-        foreach (var file in Directory.EnumerateFiles(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{purpose}-*.tmp"))
+        var directory = Path.GetDirectoryName(full)!;
+        if (!Directory.Exists(directory))
+        {
+            return; // the writer reports the missing directory
+        }
+
+        foreach (var file in Directory.EnumerateFiles(directory, $".{Path.GetFileName(full)}.{purpose}-*.tmp"))
         {
             try
             {

@@ -66,7 +66,8 @@ public sealed partial class PersistentPool
             throw new DirectoryNotFoundException($"{destination}: the destination's directory does not exist.");
         }
 
-        var temporary = DurableFiles.TemporaryBeside(destination);
+        DurableFiles.DeleteAbandonedBeside(destination, "backup"); // what killed backups to this destination left
+        var temporary = DurableFiles.TemporaryBeside(destination, "backup");
         var clock = Stopwatch.StartNew();
         lock (_backupLock)
         {

@@ -116,7 +116,8 @@ internal static class BackupCommand
     /// <exception cref="DestinationException">The copy could not be written (its inner exception says why).</exception>
     private static long Copy(ToolConsole console, PoolSnapshot snapshot, string source, string destination, bool force)
     {
-        var temporary = DurableFiles.TemporaryBeside(destination);
+        DurableFiles.DeleteAbandonedBeside(destination, "backup"); // what killed backups to this destination left
+        var temporary = DurableFiles.TemporaryBeside(destination, "backup");
         try
         {
             long length;

@@ -29,6 +29,7 @@ internal static class ExportCommand
 
         // Written beside the destination and renamed at the end: a failed export leaves no half file behind.
         var full = Path.GetFullPath(file);
+        DurableFiles.DeleteAbandonedBeside(full, "export"); // what killed exports to this destination left
         var temporary = DurableFiles.TemporaryBeside(full, "export");
         PoolExportResult result;
         using (snapshot)

@@ -43,6 +43,7 @@ internal static class SchemaLockCommand
 
         // Written beside the destination and renamed over it: a failed write leaves the old file, or none.
         var full = Path.GetFullPath(file);
+        DurableFiles.DeleteAbandonedBeside(full, "lock");
         var temporary = DurableFiles.TemporaryBeside(full, "lock");
         try
         {

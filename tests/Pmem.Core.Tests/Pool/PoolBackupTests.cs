@@ -46,6 +46,24 @@ public sealed class PoolBackupTests : IDisposable
         Assert.Empty(report.Unreachable);
     }
 
+    [Fact]
+    public void A_backup_deletes_what_killed_backups_to_its_destination_left_but_not_a_live_one()
+    {
+        using var pool = PersistentPool.Create(PoolPath(), "backup", 8 << 20);
+        var abandoned = PoolPath(".copy.pool.backup-0123456789abcdef0123456789abcdef.tmp");
+        var live = PoolPath(".copy.pool.backup-fedcba9876543210fedcba9876543210.tmp");
+        var other = PoolPath(".other.pool.backup-0123456789abcdef0123456789abcdef.tmp");
+        File.WriteAllBytes(abandoned, new byte[4096]);
+        File.WriteAllBytes(other, new byte[4096]);
+        using (new FileStream(live, FileMode.CreateNew, FileAccess.Write, FileShare.None)) // its backup still at work
+        {
+            pool.Backup(PoolPath("copy.pool"));
+            Assert.False(File.Exists(abandoned));
+            Assert.True(File.Exists(live));
+            Assert.True(File.Exists(other)); // another destination's
+        }
+    }
+
     [Theory]
     [InlineData(DurabilityMode.PowerFailure)]
     [InlineData(DurabilityMode.ProcessCrash)]
