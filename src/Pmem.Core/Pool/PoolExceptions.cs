@@ -99,6 +99,10 @@ public sealed class PoolOutOfSpaceException : PoolException
     public PoolOutOfSpaceException(string path, long requested, Exception growthFailure)
         : base(path, $"out of space: no room for {requested} bytes, and the pool file could not grow ({growthFailure.Message})", growthFailure) => RequestedBytes = requested;
 
+    /// <summary>Creates the exception with a message of its own (what did not fit, and what to do).</summary>
+    internal PoolOutOfSpaceException(string path, long requested, string message, Exception? inner)
+        : base(path, message, inner) => RequestedBytes = requested;
+
     /// <summary>Bytes the failed allocation asked for.</summary>
     public long RequestedBytes { get; }
 }

@@ -61,7 +61,8 @@ public static class PoolExport
     /// <returns>What was imported.</returns>
     /// <exception cref="IOException">The destination exists, or the file system refuses the new file.</exception>
     /// <exception cref="PoolImportException">The export is not valid JSON, not this format or version, or inconsistent (the message says what and where).</exception>
-    /// <exception cref="PoolOutOfSpaceException">The objects do not fit the size given.</exception>
+    /// <exception cref="PoolOutOfSpaceException">The objects do not fit the size given, grown to four times that (the message says so and names the exported pool's size), or the file could not grow.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The size given is below <see cref="PersistentPool.MinimumSize"/>.</exception>
     public static PoolImportResult Import(Stream utf8Json, string newPoolPath, PoolImportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(utf8Json);
@@ -70,6 +71,11 @@ public static class PoolExport
         if (File.Exists(newPoolPath) || Directory.Exists(newPoolPath))
         {
             throw new IOException($"{newPoolPath}: the destination exists; an import creates a new pool and never replaces one.");
+        }
+
+        if (options.Size is > 0 and var given && given < PersistentPool.MinimumSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), given, $"{newPoolPath}: a pool needs at least {PersistentPool.MinimumSize} bytes; the size given is {given}.");
         }
 
         var bytes = ReadAll(utf8Json);
@@ -84,10 +90,11 @@ public static class PoolExport
         var full = Path.GetFullPath(newPoolPath);
         DurableFiles.DeleteAbandonedBeside(full, "import"); // what killed imports to this destination left
         var temporary = DurableFiles.TemporaryBeside(full, "import");
+        var limit = Math.Min(size * 4, PoolLayout.MaxGrowthLimit);
         try
         {
             // Nothing reads the file before it is whole and synced by the rename below: no sync per transaction.
-            using (var pool = PersistentPool.CreateUnsynced(temporary, file.Layout, size, new PoolCreateOptions { MaxSize = Math.Min(size * 4, PoolLayout.MaxGrowthLimit), Durability = file.Durability }))
+            using (var pool = PersistentPool.CreateUnsynced(temporary, file.Layout, size, new PoolCreateOptions { MaxSize = limit, Durability = file.Durability }))
             {
                 try
                 {
@@ -96,6 +103,13 @@ public static class PoolExport
                 catch (JsonException e)
                 {
                     throw file.Error($"it is not valid JSON ({e.Message})");
+                }
+                catch (PoolOutOfSpaceException e)
+                {
+                    // Named by the destination, not the temporary file, with the size that would do.
+                    throw new PoolOutOfSpaceException(full, e.RequestedBytes, e.InnerException is { } failure
+                        ? $"out of space: the pool file could not grow ({failure.Message})"
+                        : $"out of space: the export's objects do not fit a pool of {size} bytes grown to its limit of {limit} bytes (the exported pool was {file.PoolSize} bytes); import with a larger size", e.InnerException);
                 }
             }
 

@@ -182,6 +182,28 @@ public sealed class ExportInputTests : IDisposable
     }
 
     [Fact]
+    public void An_import_into_a_size_too_small_says_so_by_the_destination_and_leaves_nothing()
+    {
+        var json = SmallExport(pool =>
+        {
+            var root = pool.Root<Everything>();
+            for (var i = 0; i < 40; i++)
+            {
+                root.Words.Add(new string((char)('a' + (i % 26)), 100_000)); // ~8 MB of text
+            }
+        }, size: 32 << 20);
+        var target = PathOf("imported.pool");
+        var min = PersistentPool.MinimumSize;
+
+        var full = Assert.Throws<PoolOutOfSpaceException>(() => PoolExport.Import(new MemoryStream(Encoding.UTF8.GetBytes(json)), target, new PoolImportOptions { Size = min }));
+        Assert.Equal(target, full.PoolPath);
+        Assert.Equal($"{target}: out of space: the export's objects do not fit a pool of {min} bytes grown to its limit of {min * 4} bytes (the exported pool was {Regex.Match(json, "\"poolSize\":(\\d+)").Groups[1].Value} bytes); import with a larger size", full.Message);
+        var small = Assert.Throws<ArgumentOutOfRangeException>(() => PoolExport.Import(new MemoryStream(Encoding.UTF8.GetBytes(json)), target, new PoolImportOptions { Size = 4096 }));
+        Assert.StartsWith($"{target}: a pool needs at least {min} bytes; the size given is 4096.", small.Message);
+        Assert.Equal(["small.pool"], Directory.GetFiles(_directory).Select(Path.GetFileName)); // no pool, no temporary file
+    }
+
+    [Fact]
     public void A_pool_size_no_pool_can_have_is_refused_by_name()
     {
         // An outside fuzzer's export with poolSize 2^45 got the growth limit's ArgumentOutOfRangeException text.
