@@ -85,6 +85,7 @@ public sealed partial class PersistentPool
         {
             if (ReferenceEquals(waiter, tx))
             {
+                tx.RollBack(); // even when nothing of this call was written: the other transaction waits for what this one holds
                 throw new InvalidOperationException($"{Path}: two transactions each wait for what the other holds ({what}); this one rolls back.");
             }
         }

@@ -6,7 +6,9 @@ namespace Pmem.Transactions;
 /// <summary>
 /// A scope of all-or-nothing changes to one pool, made by <see cref="PersistentPool.BeginTransaction"/>.
 /// <see cref="Commit"/> makes every change durable at once; disposing without committing (or an exception) rolls
-/// everything back. Nested scopes flatten into the outermost one: an inner rollback rolls back the whole transaction.
+/// everything back. Nested scopes flatten into the outermost one: an inner rollback rolls back the whole transaction,
+/// unless the inner scope changed nothing (so a library call that throws before it writes, such as a dictionary's
+/// <c>Add</c> of a key it holds or a list's <c>Insert</c> at a bad index, leaves the running transaction going on).
 /// </summary>
 /// <example>
 /// <code>
@@ -23,12 +25,14 @@ public readonly struct Transaction : IDisposable
     private readonly TransactionState? _state;
     private readonly int _level;
     private readonly long _generation;
+    private readonly long _changesAtBegin;
 
     internal Transaction(TransactionState state)
     {
         _state = state;
         _level = state.Depth;
         _generation = state.Generation;
+        _changesAtBegin = _level > 1 ? state.Changes : 0;
     }
 
     /// <summary>True while this scope is open and nothing in the transaction has rolled back.</summary>
@@ -83,6 +87,14 @@ public readonly struct Transaction : IDisposable
             state.AbandonTransaction(_generation);
             throw new InvalidOperationException(
                 "A transaction must end on the thread that began it; it was not committed, and writes made since it moved threads were made outside it. Do not await inside a transaction.");
+        }
+
+        if (_level > 1 && !state.RolledBack && state.Changes == _changesAtBegin)
+        {
+            // The scope changed nothing (a call that threw before writing, such as an Add of a key the dictionary
+            // holds): there is nothing to roll back, and the transaction goes on.
+            state.EndLevel();
+            return;
         }
 
         state.RollBack();

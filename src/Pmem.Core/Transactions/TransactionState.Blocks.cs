@@ -27,9 +27,18 @@ internal sealed partial class TransactionState
     private Dictionary<long, int>? _spareAllocationAt;
     private HashSet<long>? _spareFreed;
 
+    private long _blockChanges;
+
+    /// <summary>
+    /// Counts what the thread's transactions have recorded (writes, allocations, frees), never going back: a nested
+    /// scope that ends seeing the count it began with changed nothing (<see cref="Transaction.Dispose"/>).
+    /// </summary>
+    public long Changes => Writes.Recorded + _blockChanges;
+
     /// <summary>Records a block this transaction allocated.</summary>
     public void AddAllocation(AllocationRecord record)
     {
+        _blockChanges++;
         Allocations.Add(record);
         if (record.Block.IsLarge)
         {
@@ -74,6 +83,7 @@ internal sealed partial class TransactionState
     /// <summary>Forgets the allocation at <paramref name="index"/> (the last one takes its place: order is not kept).</summary>
     public void RemoveAllocationAt(int index)
     {
+        _blockChanges++;
         var last = Allocations.Count - 1;
         _allocationAt?.Remove(Allocations[index].Block.Offset);
         if (Allocations[index].Block.IsLarge)
@@ -96,6 +106,7 @@ internal sealed partial class TransactionState
     /// <summary>Records a block to free at commit; false when it is recorded already.</summary>
     public bool AddFree(BlockReservation block)
     {
+        _blockChanges++;
         if (_freed is not null)
         {
             if (!_freed.Add(block.Offset))

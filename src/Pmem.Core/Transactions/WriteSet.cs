@@ -26,6 +26,7 @@ internal struct WriteSet
     private int _count;
     private byte[] _data = new byte[256];
     private int _dataLength;
+    private long _recorded;
 
     // The per-line index, built once the write set outgrows a scan: each line's newest node, chained to older ones.
     private Dictionary<long, int>? _newestNodeByLine;
@@ -40,6 +41,9 @@ internal struct WriteSet
     /// <summary>True when the set holds a write.</summary>
     public readonly bool HasWrites => _count > 0;
 
+    /// <summary>Writes recorded since the thread's first transaction, rewrites included: a scope that sees it unchanged wrote nothing.</summary>
+    internal readonly long Recorded => _recorded;
+
     /// <summary>The writes held (tests: rewrites in place do not add one).</summary>
     internal readonly int Count => _count;
 
@@ -49,6 +53,7 @@ internal struct WriteSet
     /// <summary>Records a field write (the hot path: stores the value without span copies).</summary>
     public unsafe void Record<T>(long offset, T value) where T : unmanaged
     {
+        _recorded++;
         var existing = FindRewritable(offset, sizeof(T));
         if (existing >= 0)
         {
@@ -62,6 +67,7 @@ internal struct WriteSet
 
     public void Record(long offset, ReadOnlySpan<byte> bytes)
     {
+        _recorded++;
         var length = bytes.Length;
         if (length == 0)
         {

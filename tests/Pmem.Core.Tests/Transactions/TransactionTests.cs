@@ -125,6 +125,56 @@ public sealed class TransactionTests
     }
 
     [Fact]
+    public void A_collection_call_that_throws_before_writing_leaves_the_running_transaction_going_on()
+    {
+        // An outside tester's case: a caught ArgumentException from Add rolled back the whole transaction, so the
+        // fallback write threw TransactionAbortedException and the earlier write was lost.
+        using var pool = NewPool();
+        var registry = pool.Root<Registry>();
+        var sorted = pool.New<Pmem.Tests.Objects.Index>().Numbers; // unreachable, and that is fine here
+        registry.Counters[1] = 10;
+        registry.Numbers.Add(5);
+        sorted[1] = 10;
+        using (var tx = pool.BeginTransaction())
+        {
+            registry.Counters[2] = 20;
+            Assert.Throws<ArgumentException>(() => registry.Counters.Add(1, 11));
+            Assert.Throws<ArgumentException>(() => sorted.Add(1, 11));
+            Assert.Throws<ArgumentOutOfRangeException>(() => registry.Numbers.Insert(5, 1));
+            Assert.Throws<ArgumentOutOfRangeException>(() => registry.Numbers.RemoveAt(-1));
+            Assert.Throws<ArgumentOutOfRangeException>(() => registry.Numbers[3] = 1);
+            Assert.True(tx.IsActive);
+            registry.Counters[1] = 11; // the fallback the caller meant
+            sorted[1] = 11;
+            tx.Commit();
+        }
+
+        Assert.Equal([(1L, 11L), (2L, 20L)], registry.Counters.OrderBy(p => p.Key).Select(p => (p.Key, p.Value)));
+        Assert.Equal(11, sorted[1]);
+        Assert.Equal([5L], registry.Numbers);
+    }
+
+    [Fact]
+    public void An_inner_scope_that_wrote_nothing_ends_without_rolling_back()
+    {
+        using var pool = NewPool();
+        var account = pool.Root<Account>();
+        using (var outer = pool.BeginTransaction())
+        {
+            account.Balance = 1;
+            using (pool.BeginTransaction())
+            {
+                _ = account.Counter; // reads only
+            }
+
+            Assert.True(outer.IsActive);
+            outer.Commit();
+        }
+
+        Assert.Equal(1L, account.Balance);
+    }
+
+    [Fact]
     public void An_inner_rollback_rolls_back_the_outer_transaction()
     {
         using var pool = NewPool();
