@@ -225,6 +225,14 @@ public sealed class HashIndexTests : HashIndexTestBase
             tx.Commit();
         });
         Assert.Equal((2, 0, "bob"), (bob.Number, bob.Score, bob.Name));
+        using (var tx = pool.BeginTransaction())
+        {
+            bob.Score = 78;
+            Assert.Throws<PersistentUniqueConstraintException>(() => bob.Number = 1);
+            Assert.False(tx.IsActive); // caught, the violation still rolled the transaction back, as documented
+        }
+
+        Assert.Equal(0, bob.Score);
         Assert.Equal([1], Numbers(pool.Index<HashedMember, string>(nameof(HashedMember.Name)).Find("ada")));
         Assert.Equal(0, SharedValues(pool, "Name"));
 
