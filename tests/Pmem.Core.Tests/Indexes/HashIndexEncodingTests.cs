@@ -107,6 +107,40 @@ public sealed class HashIndexEncodingTests : HashIndexTestBase
     }
 
     [Fact]
+    public void A_value_equal_to_the_default_is_exempt_from_a_unique_index_in_any_order()
+    {
+        // An outside tester's case: 1.50m - 1.50m (0.00m) was refused beside an object holding the default 0m, while
+        // the other order (0.00m first, then a new object) was taken: exempt only by bytes, compared by value.
+        void Exempt<T, TRoot>(PersistentPool pool)
+            where T : PersistentObject, IPersistentObject<T>, IStampFields
+            where TRoot : PersistentObject, IPersistentObject<TRoot>, IClubOf<T>
+        {
+            var a = pool.New<T>();
+            var b = pool.New<T>();
+            a.Code = 1.50m - 1.50m;
+            b.Code = decimal.Negate(0m);
+            var c = pool.New<T>(); // after them: the default beside two equal values
+            foreach (var stamp in (T[])[a, b, c])
+            {
+                pool.Root<TRoot>().Members.Add(stamp);
+            }
+            Assert.Equal((0m, 0m, 0m), (a.Code, b.Code, c.Code));
+            Assert.Equal("0.00", a.Code.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+            a.Code = 5m;
+            var error = Assert.Throws<PersistentUniqueConstraintException>(() => b.Code = 5.00m);
+            Assert.Equal(a.Offset, error.ExistingObject);
+            Assert.EndsWith("holds 5 already", error.Message); // the holder's value as it holds it, not the one written
+            SortedDictionaryTests.AssertSound(pool);
+        }
+
+        using var hashed = NewPool("hashed.pool");
+        using var sorted = NewPool("sorted.pool");
+        Exempt<HashedStamp, HashedStampBook>(hashed);
+        Exempt<SortedStamp, SortedStampBook>(sorted);
+    }
+
+    [Fact]
     public void A_hashed_unique_decimal_refuses_an_equal_value_of_another_encoding()
     {
         using var pool = NewPool();

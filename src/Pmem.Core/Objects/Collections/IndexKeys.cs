@@ -25,7 +25,7 @@ internal abstract class IndexKeys<T> : SortedKeys<IndexEntry<T>>
     /// <summary>The value the property holds in the object at <paramref name="objectOffset"/> (through the running transaction).</summary>
     public abstract T ReadProperty(PersistentPool pool, long objectOffset, int propertyOffset);
 
-    /// <summary>Whether <paramref name="value"/> is the property's default (null for strings: such objects are not indexed).</summary>
+    /// <summary>Whether <paramref name="value"/> equals the property's default (null for strings: such objects are not indexed), as the index compares.</summary>
     public abstract bool IsDefault(T value);
 
     protected static long ObjectOf(ReadOnlySpan<byte> slot, int slotSize) => BinaryPrimitives.ReadInt64LittleEndian(slot[(slotSize - 8)..]);
@@ -66,9 +66,12 @@ internal sealed class RawIndexKeys<T> : IndexKeys<T> where T : unmanaged
 
     public override T ReadProperty(PersistentPool pool, long objectOffset, int propertyOffset) => pool.ReadValue<T>(objectOffset + propertyOffset);
 
-    public override bool IsDefault(T value) => typeof(T) == typeof(DateTimeOffset)
-        ? Unsafe.As<T, DateTimeOffset>(ref value).EqualsExact(default) // its padding bytes are whatever a copy left there
-        : MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)).IndexOfAnyExcept((byte)0) < 0;
+    /// <remarks>
+    /// By the index's own order, not by bytes: a value the index finds equal to the default (0.00m, a DateTime of
+    /// tick 0 of any kind, a DateTimeOffset at instant 0 with any offset) is exempt like the default, or a unique
+    /// index would refuse it beside objects that hold the default, yet take both in the other order.
+    /// </remarks>
+    public override bool IsDefault(T value) => Comparer<T>.Default.Compare(value, default) == 0;
 
     private sealed class EntryCodec : ElementCodec<IndexEntry<T>>
     {

@@ -59,10 +59,11 @@ internal sealed class HashIndexTable<TStored> : IndexTree, IIndexReader<TStored>
             return; // its entry is there already
         }
 
-        if (Index.Slot.IsUnique && !_keys.IsDefault(held)) // the value as held: 0.00m is no default, as in a sorted index
+        if (Index.Slot.IsUnique && !_keys.IsDefault(held)) // equal to the default as the index compares: exempt, as in a sorted index
         {
+            var existing = holder == Shared ? FirstShared(value) : holder;
             throw new PersistentUniqueConstraintException(_pool.Path, _pool.StoredTypeAt(Index.Slot.TypeIndex)?.Name ?? "?", Index.Property.Name,
-                IndexTree<TStored>.Describe(value), holder == Shared ? FirstShared(value) : holder);
+                IndexTree<TStored>.Describe(_keys.ReadProperty(_pool, existing, Index.Slot.PropertyOffset)), existing); // what it holds, in its encoding
         }
 
         if (holder != Shared)

@@ -72,7 +72,8 @@ internal sealed class IndexTree<TStored> : IndexTree, IIndexReader<TStored> wher
 
             if (holder != 0 && holder != obj)
             {
-                throw new PersistentUniqueConstraintException(_pool.Path, _pool.StoredTypeAt(Index.Slot.TypeIndex)?.Name ?? "?", Index.Property.Name, Describe(value), holder);
+                throw new PersistentUniqueConstraintException(_pool.Path, _pool.StoredTypeAt(Index.Slot.TypeIndex)?.Name ?? "?", Index.Property.Name,
+                    Describe(_keys.ReadProperty(_pool, holder, Index.Slot.PropertyOffset)), holder); // what it holds, in its encoding
             }
         }
 
