@@ -26,7 +26,11 @@ internal abstract class ElementCodec<T>
     /// <summary>A hash stable across processes (never <see cref="object.GetHashCode"/>, which is randomized).</summary>
     public abstract ulong Hash(T value);
 
+    /// <summary>Whether a slot holds <paramref name="value"/> by its bytes: how a hashed dictionary matches keys (it hashes their bytes).</summary>
     public abstract bool SlotEquals(PersistentPool pool, long slot, T value);
+
+    /// <summary>Whether a slot holds a value equal to <paramref name="value"/> by <see cref="object.Equals(object?)"/>, as a list searches (1.0m is 1.00m).</summary>
+    public virtual bool ValueEquals(PersistentPool pool, long slot, T value) => SlotEquals(pool, slot, value);
 
     /// <summary>The value a slot's bytes (already read, through the transaction if any) hold.</summary>
     public abstract T Decode(PersistentPool pool, ReadOnlySpan<byte> slot);
@@ -61,6 +65,8 @@ internal sealed class RawCodec<T> : ElementCodec<T> where T : unmanaged
         var stored = pool.ReadValue<T>(slot);
         return MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in stored)).SequenceEqual(MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
     }
+
+    public override bool ValueEquals(PersistentPool pool, long slot, T value) => EqualityComparer<T>.Default.Equals(pool.ReadValue<T>(slot), value);
 
     public override T Decode(PersistentPool pool, ReadOnlySpan<byte> slot) => MemoryMarshal.Read<T>(slot);
 

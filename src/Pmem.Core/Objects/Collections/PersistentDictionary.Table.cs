@@ -12,8 +12,9 @@ namespace Pmem.Objects;
 public sealed partial class PersistentDictionary<TKey, TValue>
 {
     /// <summary>The stored hash of <paramref name="key"/>: never 0 or 1, which mark empty and removed slots.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> is null (every lookup and change hashes its key first).</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ulong HashOf(TKey key) => (_rawKeys ? StableHash.OfBytes(in key) : _keys.Hash(key)) | 2;
+    private ulong HashOf(TKey key) => key is null ? throw new ArgumentNullException(nameof(key)) : (_rawKeys ? StableHash.OfBytes(in key) : _keys.Hash(key)) | 2;
 
     /// <summary>The entry holding <paramref name="key"/>, or -1.</summary>
     private long Find(TKey key, ulong hash) =>

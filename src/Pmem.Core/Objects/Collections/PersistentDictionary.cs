@@ -119,10 +119,10 @@ public sealed partial class PersistentDictionary<TKey, TValue> : IDictionary<TKe
     bool ICollection<KeyValuePair<TKey, TValue>>.IsReadOnly => false;
 
     /// <inheritdoc cref="IDictionary{TKey, TValue}.Keys" />
-    public ICollection<TKey> Keys => this.Select(pair => pair.Key).ToList();
+    public ICollection<TKey> Keys => this.Select(pair => pair.Key).ToList().AsReadOnly();
 
     /// <inheritdoc cref="IDictionary{TKey, TValue}.Values" />
-    public ICollection<TValue> Values => this.Select(pair => pair.Value).ToList();
+    public ICollection<TValue> Values => this.Select(pair => pair.Value).ToList().AsReadOnly();
 
     IEnumerable<TKey> IReadOnlyDictionary<TKey, TValue>.Keys => Keys;
 
@@ -271,6 +271,12 @@ public sealed partial class PersistentDictionary<TKey, TValue> : IDictionary<TKe
     void ICollection<KeyValuePair<TKey, TValue>>.CopyTo(KeyValuePair<TKey, TValue>[] array, int arrayIndex)
     {
         ArgumentNullException.ThrowIfNull(array);
+        ArgumentOutOfRangeException.ThrowIfNegative(arrayIndex);
+        if (array.Length - arrayIndex < Count)
+        {
+            throw new ArgumentException("The destination is too small.", nameof(array)); // before anything is copied, as the BCL does
+        }
+
         foreach (var pair in this)
         {
             array[arrayIndex++] = pair;

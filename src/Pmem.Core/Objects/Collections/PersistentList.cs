@@ -198,7 +198,7 @@ public sealed class PersistentList<T> : IList<T>, IReadOnlyList<T>
         var count = Count;
         for (var i = 0; i < count; i++)
         {
-            if (_codec.SlotEquals(_pool, Slot(i), item))
+            if (_codec.ValueEquals(_pool, Slot(i), item)) // by Equals, as List<T> searches
             {
                 return i;
             }
@@ -214,8 +214,9 @@ public sealed class PersistentList<T> : IList<T>, IReadOnlyList<T>
     public void CopyTo(T[] array, int arrayIndex)
     {
         ArgumentNullException.ThrowIfNull(array);
+        ArgumentOutOfRangeException.ThrowIfNegative(arrayIndex);
         var count = Count;
-        if (arrayIndex < 0 || array.Length - arrayIndex < count)
+        if (array.Length - arrayIndex < count)
         {
             throw new ArgumentException("The destination is too small.", nameof(array));
         }

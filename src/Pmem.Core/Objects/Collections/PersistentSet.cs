@@ -45,11 +45,11 @@ public sealed class PersistentSet<T> : ISet<T>, IReadOnlySet<T> where T : notnul
 
     /// <summary>The smallest element.</summary>
     /// <exception cref="InvalidOperationException">The set is empty.</exception>
-    public T Min => _tree.First().Key;
+    public T Min => _tree.TryGetFirst(out var first) ? first.Key : throw new InvalidOperationException("The set is empty.");
 
     /// <summary>The largest element.</summary>
     /// <exception cref="InvalidOperationException">The set is empty.</exception>
-    public T Max => _tree.Last().Key;
+    public T Max => _tree.TryGetLast(out var last) ? last.Key : throw new InvalidOperationException("The set is empty.");
 
     /// <summary>The elements between two bounds, ascending or descending (see <see cref="PersistentSortedDictionary{TKey, TValue}.Range"/>).</summary>
     public IEnumerable<T> Range(T lower, T upper, bool lowerInclusive = true, bool upperInclusive = false, bool descending = false) =>
@@ -106,7 +106,10 @@ public sealed class PersistentSet<T> : ISet<T>, IReadOnlySet<T> where T : notnul
         {
             foreach (var item in items)
             {
-                Remove(item);
+                if (item is not null)
+                {
+                    Remove(item);
+                }
             }
         });
     }
@@ -155,24 +158,27 @@ public sealed class PersistentSet<T> : ISet<T>, IReadOnlySet<T> where T : notnul
     }
 
     /// <inheritdoc cref="ISet{T}.IsSupersetOf" />
-    public bool IsSupersetOf(IEnumerable<T> other) => Materialize(other).All(Contains);
+    public bool IsSupersetOf(IEnumerable<T> other) => Materialize(other).All(Holds);
 
     /// <inheritdoc cref="ISet{T}.IsProperSupersetOf" />
     public bool IsProperSupersetOf(IEnumerable<T> other)
     {
         var others = Distinct(other);
-        return others.Count < Count && others.All(Contains);
+        return others.Count < Count && others.All(Holds);
     }
 
     /// <inheritdoc cref="ISet{T}.Overlaps" />
-    public bool Overlaps(IEnumerable<T> other) => Materialize(other).Any(Contains);
+    public bool Overlaps(IEnumerable<T> other) => Materialize(other).Any(Holds);
 
     /// <inheritdoc cref="ISet{T}.SetEquals" />
     public bool SetEquals(IEnumerable<T> other)
     {
         var others = Distinct(other);
-        return others.Count == Count && others.All(Contains);
+        return others.Count == Count && others.All(Holds);
     }
+
+    /// <summary>Whether the set holds an element of another sequence: never a null, which it cannot hold (SortedSet answers so too).</summary>
+    private bool Holds(T item) => item is not null && Contains(item);
 
     /// <summary>The other collection's elements, copied first: it may be this set, which the operation changes.</summary>
     private static List<T> Materialize(IEnumerable<T> other)

@@ -154,10 +154,10 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
     bool ICollection<KeyValuePair<TKey, TValue>>.IsReadOnly => false;
 
     /// <summary>The keys in order (a copy).</summary>
-    public ICollection<TKey> Keys => this.Select(pair => pair.Key).ToList();
+    public ICollection<TKey> Keys => this.Select(pair => pair.Key).ToList().AsReadOnly();
 
     /// <summary>The values in key order (a copy).</summary>
-    public ICollection<TValue> Values => this.Select(pair => pair.Value).ToList();
+    public ICollection<TValue> Values => this.Select(pair => pair.Value).ToList().AsReadOnly();
 
     IEnumerable<TKey> IReadOnlyDictionary<TKey, TValue>.Keys => Keys;
 
@@ -233,10 +233,20 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
     public bool TryGetLast(out KeyValuePair<TKey, TValue> entry) => FirstOf(Scan(default!, false, false, default!, false, false, descending: true), out entry);
 
     /// <summary>The entry with the largest key less than or equal to <paramref name="key"/>, if any.</summary>
-    public bool TryGetFloor(TKey key, out KeyValuePair<TKey, TValue> entry) => FirstOf(To(key, inclusive: true, descending: true), out entry);
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> is null.</exception>
+    public bool TryGetFloor(TKey key, out KeyValuePair<TKey, TValue> entry)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        return FirstOf(To(key, inclusive: true, descending: true), out entry);
+    }
 
     /// <summary>The entry with the smallest key greater than or equal to <paramref name="key"/>, if any.</summary>
-    public bool TryGetCeiling(TKey key, out KeyValuePair<TKey, TValue> entry) => FirstOf(From(key, inclusive: true), out entry);
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> is null.</exception>
+    public bool TryGetCeiling(TKey key, out KeyValuePair<TKey, TValue> entry)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        return FirstOf(From(key, inclusive: true), out entry);
+    }
 
     /// <summary>Enumerates the entries in key order; throws if the dictionary changes meanwhile.</summary>
     public IEnumerator<KeyValuePair<TKey, TValue>> GetEnumerator() => Scan(default!, false, false, default!, false, false, descending: false).GetEnumerator();
