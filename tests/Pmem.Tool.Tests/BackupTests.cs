@@ -45,6 +45,30 @@ public sealed class BackupTests : IDisposable
         Assert.Empty(Directory.GetFiles(_files.Directory, ".*.tmp"));
     }
 
+    [Theory]
+    [InlineData("export", "")]
+    [InlineData("schema-lock", "-o")]
+    [InlineData("backup", "")]
+    public void No_command_writes_over_the_pool_it_reads_or_its_write_ahead_log_even_with_force(string command, string option)
+    {
+        // An outside tester's case: export and schema-lock with --force replaced the pool with JSON, and backup
+        // replaced the pool's active write-ahead log.
+        var path = _files.CreateLibrary();
+        var before = ToolHarness.Hash(path);
+        var link = _files.PathOf("link.pool");
+        File.CreateSymbolicLink(link, path);
+        foreach (var (destination, what) in new[] { (path, "the pool itself"), (link, "the pool itself"), (path + ".wal", "the pool's write-ahead log") })
+        {
+            string[] args = option.Length > 0 ? [command, path, option, destination, "--force"] : [command, path, destination, "--force"];
+            var run = ToolHarness.Run(args);
+            Assert.True(run.ExitCode == 2, $"{string.Join(' ', args)}: exit {run.ExitCode}: {run.Out} {run.Error}");
+            Assert.Contains($"the destination is {what}", run.Error);
+            Assert.False(File.Exists(path + ".wal"));
+        }
+
+        Assert.Equal(before, ToolHarness.Hash(path));
+    }
+
     [Fact]
     public void Backup_json_reports_the_copy_and_its_check()
     {

@@ -45,6 +45,15 @@ internal static class DurableFiles
         }
     }
 
+    /// <summary>
+    /// Whether two paths name one file: the same full path, or (on Linux, both existing) the same device and inode, so
+    /// a symbolic or hard link to a file counts as the file.
+    /// </summary>
+    public static bool IsSameFile(string a, string b) =>
+        string.Equals(Path.GetFullPath(a), Path.GetFullPath(b), StringComparison.Ordinal) ||
+        (OperatingSystem.IsLinux() && LibC.FileStatus(a, out var first) == 0 && LibC.FileStatus(b, out var second) == 0 &&
+         (first.DevMajor, first.DevMinor, first.Inode) == (second.DevMajor, second.DevMinor, second.Inode));
+
     /// <summary>Makes <paramref name="path"/>'s contents and size durable.</summary>
     /// <exception cref="IOException">The file cannot be opened or synced, or an opener holds it exclusively.</exception>
     public static void SyncFile(string path)

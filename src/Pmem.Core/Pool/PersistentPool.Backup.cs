@@ -51,9 +51,9 @@ public sealed partial class PersistentPool
         }
 
         destination = System.IO.Path.GetFullPath(destination);
-        if (string.Equals(destination, System.IO.Path.GetFullPath(Path), StringComparison.Ordinal))
+        if (PoolFileNamedBy(destination, Path) is { } what)
         {
-            throw new IOException($"{destination}: a backup cannot overwrite the pool itself.");
+            throw new IOException($"{destination}: a backup cannot overwrite {what}.");
         }
 
         if (File.Exists(destination) && !overwrite)

@@ -19,6 +19,16 @@ public sealed partial class PersistentPool
     /// </remarks>
     public static string WriteAheadLogPath(string poolPath) => poolPath + ".wal";
 
+    /// <summary>
+    /// What <paramref name="destination"/> is of the pool file <paramref name="poolPath"/> ("the pool itself" or "the
+    /// pool's write-ahead log", links included), or null when neither: a tool writing a file refuses such a
+    /// destination, since replacing it would destroy the pool.
+    /// </summary>
+    internal static string? PoolFileNamedBy(string destination, string poolPath) =>
+        DurableFiles.IsSameFile(destination, poolPath) ? "the pool itself"
+        : DurableFiles.IsSameFile(destination, WriteAheadLogPath(poolPath)) ? "the pool's write-ahead log"
+        : null;
+
     /// <summary>The path of this pool's write-ahead log file, if it lives in a file (null: memory without a file).</summary>
     private string? WriteAheadPath => _domain is MappedDomain mapped ? WriteAheadLogPath(mapped.Path) : null;
 

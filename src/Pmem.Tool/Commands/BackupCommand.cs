@@ -22,9 +22,9 @@ internal static class BackupCommand
             destination = Path.Combine(destination, Path.GetFileName(Path.TrimEndingDirectorySeparator(source)));
         }
 
-        if (string.Equals(Path.GetFullPath(source), Path.GetFullPath(destination), StringComparison.Ordinal))
+        if (PersistentPool.PoolFileNamedBy(destination, source) is { } what)
         {
-            return Refuse(console, source, json, new IOException($"{destination}: the destination is the pool itself"));
+            return Refuse(console, source, json, new IOException($"{destination}: the destination is {what}"));
         }
 
         if (File.Exists(destination) && !force)

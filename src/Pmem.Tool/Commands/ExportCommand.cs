@@ -1,5 +1,6 @@
 // ExportCommand -- `pmem export`: a pool's objects, schema and root as a JSON file that `pmem import` turns back into a pool.
 using Pmem.Memory;
+using Pmem.Pool;
 using Pmem.Tool.Output;
 using Pmem.Tool.Pools;
 using Pmem.Tooling;
@@ -12,6 +13,11 @@ internal static class ExportCommand
     /// <summary>Runs the command; returns the exit code.</summary>
     public static int Run(ToolConsole console, string path, string file, bool force, bool json, string? tempDirectory)
     {
+        if (PersistentPool.PoolFileNamedBy(file, path) is { } what)
+        {
+            return Failures.Report(console, "export", file, new IOException($"the destination is {what} (--force does not replace it)"), json, failure: "cannot write");
+        }
+
         if (!force && (File.Exists(file) || Directory.Exists(file)))
         {
             return Failures.Report(console, "export", file, new IOException("the file exists (--force replaces it)"), json, failure: "cannot write");

@@ -1,6 +1,7 @@
 // SchemaLockCommand -- `pmem schema-lock`: the schema lock file (pmem.schema.json) for the types a pool records.
 using Pmem.Memory;
 using Pmem.Objects;
+using Pmem.Pool;
 using Pmem.Tool.Output;
 using Pmem.Tool.Pools;
 
@@ -12,6 +13,11 @@ internal static class SchemaLockCommand
     /// <summary>Runs the command; returns the exit code. Without <paramref name="file"/> the lock file goes to stdout.</summary>
     public static int Run(ToolConsole console, string path, string? file, bool force, string? tempDirectory)
     {
+        if (file is not null && PersistentPool.PoolFileNamedBy(file, path) is { } what)
+        {
+            return Failures.Report(console, "schema-lock", file, new IOException($"the destination is {what} (--force does not replace it)"), json: false, failure: "cannot write");
+        }
+
         if (file is not null && !force && (File.Exists(file) || Directory.Exists(file)))
         {
             return Failures.Report(console, "schema-lock", file, new IOException("the file exists (--force replaces it)"), json: false, failure: "cannot write");
