@@ -69,6 +69,28 @@ public sealed class BackupTests : IDisposable
         Assert.Equal(before, ToolHarness.Hash(path));
     }
 
+    [Theory]
+    [InlineData("backup")]
+    [InlineData("export")]
+    public void A_destination_a_program_has_open_is_not_replaced_even_with_force(string command)
+    {
+        // An outside tester's case: backup --force over a pool a running program had open replaced it under the
+        // program, and every transfer it made afterwards was lost.
+        var source = _files.CreateLibrary("source.pool", books: 2);
+        var live = _files.CreateLibrary("live.pool", books: 5);
+        using (var running = PersistentPool.Open(live, ToolHarness.Layout))
+        {
+            var run = ToolHarness.Run(command, source, live, "--force");
+            Assert.True(run.ExitCode == 2, $"exit {run.ExitCode}: {run.Out} {run.Error}");
+            Assert.Contains("the destination is open by", run.Error);
+            Assert.Equal(5, running.Root<Library>().Books.Count);
+        }
+
+        Assert.Empty(Directory.GetFiles(_files.Directory, ".*.tmp"));
+        using var reopened = PersistentPool.Open(live, ToolHarness.Layout);
+        Assert.Equal(5, reopened.Root<Library>().Books.Count);
+    }
+
     [Fact]
     public void Backup_json_reports_the_copy_and_its_check()
     {

@@ -54,6 +54,36 @@ internal static class DurableFiles
         (OperatingSystem.IsLinux() && LibC.FileStatus(a, out var first) == 0 && LibC.FileStatus(b, out var second) == 0 &&
          (first.DevMajor, first.DevMinor, first.Inode) == (second.DevMajor, second.DevMinor, second.Inode));
 
+    /// <summary>
+    /// Locks an existing <paramref name="destination"/> (flock, exclusive) until disposed, so that it is replaced only
+    /// while no program has it open: an open pool holds that lock, and a rename over it would leave the program writing
+    /// a file nobody can open again. Null when the destination does not exist (or cannot be read, so cannot be a pool
+    /// someone else opened).
+    /// </summary>
+    /// <exception cref="IOException">An opener holds the destination now; the message names the processes.</exception>
+    public static FileStream? LockForReplacing(string destination)
+    {
+        try
+        {
+            if (!File.Exists(destination))
+            {
+                return null;
+            }
+
+            if (FileLockHolders.Open(destination, FileAccess.Read, FileShare.None, FileOptions.None) is { } held)
+            {
+                return held;
+            }
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+
+        var holders = FileLockHolders.Of(destination);
+        throw new IOException($"{destination}: the destination is open by {(holders.Count == 0 ? "another program" : string.Join("; ", holders))}; it is not replaced.");
+    }
+
     /// <summary>Makes <paramref name="path"/>'s contents and size durable.</summary>
     /// <exception cref="IOException">The file cannot be opened or synced, or an opener holds it exclusively.</exception>
     public static void SyncFile(string path)

@@ -39,7 +39,7 @@ public sealed partial class PersistentPool
     /// </remarks>
     /// <param name="destination">The new file (a directory: a file of the pool's name in it).</param>
     /// <param name="overwrite">Replace an existing destination (atomically, by the rename).</param>
-    /// <exception cref="IOException">The destination exists (without <paramref name="overwrite"/>), is the pool itself, or cannot be written; <see cref="DirectoryNotFoundException"/> when its directory does not exist.</exception>
+    /// <exception cref="IOException">The destination exists (without <paramref name="overwrite"/>), is the pool itself or its write-ahead log, is open by a program (a pool it has open is never replaced), or cannot be written; <see cref="DirectoryNotFoundException"/> when its directory does not exist.</exception>
     /// <exception cref="ObjectDisposedException">The pool is closed.</exception>
     public PoolBackupResult Backup(string destination, bool overwrite = false)
     {
@@ -69,6 +69,7 @@ public sealed partial class PersistentPool
         DurableFiles.DeleteAbandonedBeside(destination, "backup"); // what killed backups to this destination left
         var temporary = DurableFiles.TemporaryBeside(destination, "backup");
         var clock = Stopwatch.StartNew();
+        using var replaced = overwrite ? DurableFiles.LockForReplacing(destination) : null; // a pool some program has open is never replaced under it
         lock (_backupLock)
         {
             try

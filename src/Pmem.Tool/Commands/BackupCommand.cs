@@ -59,6 +59,7 @@ internal static class BackupCommand
         {
             try
             {
+                using var held = LockDestination(destination); // a pool some program has open is never replaced under it
                 bytes = Copy(console, snapshot, source, destination, force);
             }
             catch (DestinationException e)
@@ -95,6 +96,20 @@ internal static class BackupCommand
         }
 
         return CheckCommand.ExitCode(check);
+    }
+
+    /// <summary>Holds an existing destination's lock until it is replaced (<see cref="DurableFiles.LockForReplacing"/>).</summary>
+    /// <exception cref="DestinationException">A program has it open.</exception>
+    private static FileStream? LockDestination(string destination)
+    {
+        try
+        {
+            return DurableFiles.LockForReplacing(destination);
+        }
+        catch (IOException e)
+        {
+            throw new DestinationException(e);
+        }
     }
 
     private static int Refuse(ToolConsole console, string source, bool json, IOException reason)

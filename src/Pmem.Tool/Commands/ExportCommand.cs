@@ -23,6 +23,17 @@ internal static class ExportCommand
             return Failures.Report(console, "export", file, new IOException("the file exists (--force replaces it)"), json, failure: "cannot write");
         }
 
+        var full = Path.GetFullPath(file);
+        FileStream? held;
+        try
+        {
+            held = DurableFiles.LockForReplacing(full); // a pool some program has open is never replaced under it
+        }
+        catch (IOException e)
+        {
+            return Failures.Report(console, "export", file, e, json, failure: "cannot write");
+        }
+
         PoolSnapshot snapshot;
         try
         {
@@ -30,14 +41,15 @@ internal static class ExportCommand
         }
         catch (Exception e) when (Failures.IsOpenFailure(e))
         {
+            held?.Dispose();
             return Failures.Report(console, "export", path, e, json);
         }
 
         // Written beside the destination and renamed at the end: a failed export leaves no half file behind.
-        var full = Path.GetFullPath(file);
         DurableFiles.DeleteAbandonedBeside(full, "export"); // what killed exports to this destination left
         var temporary = DurableFiles.TemporaryBeside(full, "export");
         PoolExportResult result;
+        using (held)
         using (snapshot)
         {
             try

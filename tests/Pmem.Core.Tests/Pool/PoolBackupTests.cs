@@ -47,6 +47,24 @@ public sealed class PoolBackupTests : IDisposable
     }
 
     [Fact]
+    public void A_backup_never_replaces_a_pool_another_opener_has_open()
+    {
+        using var pool = PersistentPool.Create(PoolPath(), "backup", 8 << 20);
+        var other = PoolPath("other.pool");
+        using (var open = PersistentPool.Create(other, "backup", 8 << 20))
+        {
+            open.Root<Registry>().Names["keep"] = "me";
+            var error = Assert.Throws<IOException>(() => pool.Backup(other, overwrite: true));
+            Assert.Contains("the destination is open by", error.Message);
+            Assert.Throws<IOException>(() => pool.Backup(pool.Path + ".wal", overwrite: true));
+        }
+
+        using var reopened = PersistentPool.Open(other, "backup");
+        Assert.Equal("me", reopened.Root<Registry>().Names["keep"]);
+        Assert.Empty(Directory.GetFiles(_directory.FullName, ".*.tmp"));
+    }
+
+    [Fact]
     public void A_backup_deletes_what_killed_backups_to_its_destination_left_but_not_a_live_one()
     {
         using var pool = PersistentPool.Create(PoolPath(), "backup", 8 << 20);
