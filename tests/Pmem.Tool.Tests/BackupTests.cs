@@ -92,6 +92,44 @@ public sealed class BackupTests : IDisposable
     }
 
     [Fact]
+    public void A_backup_stopped_by_ctrl_c_leaves_no_hidden_copy()
+    {
+        // An outside tester's case: SIGINT or SIGTERM mid-backup left 0.7-1.2 GB hidden copies nothing removed.
+        var path = _files.PathOf("big.pool");
+        using (var pool = PersistentPool.Create(path, ToolHarness.Layout, 1L << 30))
+        {
+            ToolHarness.Fill(pool, books: 3);
+        }
+
+        var start = new System.Diagnostics.ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "Pmem.Tool"))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var arg in new[] { "backup", path, _files.PathOf("copy.pool") })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (Directory.GetFiles(_files.Directory, ".copy.pool.*.tmp").Length == 0 && !process.HasExited && clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            Thread.Sleep(1);
+        }
+
+        Assert.False(process.HasExited, "the backup ended before its hidden copy was seen: nothing to interrupt");
+        Assert.Equal(0, Kill(process.Id, 2)); // SIGINT, as Ctrl-C sends
+        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)));
+        Assert.Equal(130, process.ExitCode);
+        Assert.Empty(Directory.GetFiles(_files.Directory, ".*.tmp"));
+        Assert.False(File.Exists(_files.PathOf("copy.pool")));
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
+    private static extern int Kill(int pid, int signal);
+
+    [Fact]
     public void Backup_json_reports_the_copy_and_its_check()
     {
         var path = _files.CreateLibrary();

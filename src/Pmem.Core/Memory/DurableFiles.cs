@@ -5,46 +5,8 @@ using Microsoft.Win32.SafeHandles;
 namespace Pmem.Memory;
 
 /// <summary>fsync of a file and of a directory: what publishing a new file by an atomic rename needs (backups, compactions).</summary>
-internal static class DurableFiles
+internal static partial class DurableFiles
 {
-    /// <summary>
-    /// A hidden, unique path in <paramref name="path"/>'s directory for the file that is written whole and then renamed
-    /// over it: <c>.&lt;name&gt;.[&lt;purpose&gt;-]&lt;guid&gt;.tmp</c>.
-    /// </summary>
-    public static string TemporaryBeside(string path, string? purpose = null)
-    {
-        var full = Path.GetFullPath(path);
-        var tag = purpose is null ? "" : purpose + "-";
-        return Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{tag}{Guid.NewGuid():N}.tmp");
-    }
-
-    /// <summary>
-    /// Deletes the temporary files of <paramref name="purpose"/> beside <paramref name="path"/> (<see cref="TemporaryBeside"/>)
-    /// that a killed writer left, each only if its lock can be taken: a writer at work holds its file's lock (a pool's).
-    /// </summary>
-    public static void DeleteAbandonedBeside(string path, string purpose)
-    {
-        var full = Path.GetFullPath(path);
-        var directory = Path.GetDirectoryName(full)!;
-        if (!Directory.Exists(directory))
-        {
-            return; // the writer reports the missing directory
-        }
-
-        foreach (var file in Directory.EnumerateFiles(directory, $".{Path.GetFileName(full)}.{purpose}-*.tmp"))
-        {
-            try
-            {
-                using var held = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.None); // flock: refused while its writer lives
-                File.Delete(file);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // in use, or not ours to delete: left as it is
-            }
-        }
-    }
-
     /// <summary>
     /// Whether two paths name one file: the same full path, or (on Linux, both existing) the same device and inode, so
     /// a symbolic or hard link to a file counts as the file.
@@ -145,6 +107,7 @@ internal static class DurableFiles
     public static void Publish(string temporary, string destination, bool overwrite)
     {
         File.Move(temporary, destination, overwrite);
+        Finished(temporary);
         SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(destination))!);
     }
 

@@ -57,8 +57,13 @@ public static class PoolRepair
     public static PoolRepairResult Run(string path, string layout, bool apply, string? backupPath = null, string? tempDirectory = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var copy = apply ? backupPath ?? DefaultBackupPath(path) : System.IO.Path.Combine(tempDirectory ?? System.IO.Path.GetTempPath(), $"pmem-repair-{Guid.NewGuid():N}.pool");
-        CopyUnderSharedLock(path, copy);
+        var copy = apply ? backupPath ?? UnusedBackupPath(path) : System.IO.Path.Combine(tempDirectory ?? System.IO.Path.GetTempPath(), $"pmem-repair-{Guid.NewGuid():N}.pool");
+        if (!apply)
+        {
+            DurableFiles.Track(copy); // a dry run stopped by a signal leaves no private copy behind (see DurableFiles.DeleteUnfinished)
+        }
+
+        CopyUnderSharedLock(path, copy, publish: apply);
         PersistentPool pool;
         try
         {
@@ -87,31 +92,81 @@ public static class PoolRepair
     /// <summary>The backup a repair makes by default: beside the pool, <c>&lt;pool&gt;.before-repair-&lt;UTC yyyyMMddHHmmss&gt;</c>.</summary>
     public static string DefaultBackupPath(string path) => $"{path}.before-repair-{DateTime.UtcNow:yyyyMMddHHmmss}";
 
-    /// <summary>Copies the file under a shared lock (refused while a pool holds it open), to a new file, synced.</summary>
-    private static void CopyUnderSharedLock(string path, string destination)
+    /// <summary><see cref="DefaultBackupPath"/>, or with <c>-2</c>, <c>-3</c>, … when a repair in the same second made that one.</summary>
+    private static string UnusedBackupPath(string path)
+    {
+        var first = DefaultBackupPath(path);
+        var backup = first;
+        for (var n = 2; File.Exists(backup) || File.Exists(PersistentPool.WriteAheadLogPath(backup)); n++)
+        {
+            backup = $"{first}-{n}";
+        }
+
+        return backup;
+    }
+
+    /// <summary>
+    /// Copies the file under a shared lock (refused while a pool holds it open), synced, with its write-ahead log if it
+    /// has one. A backup (<paramref name="publish"/>) is written beside its name and renamed when whole, the log
+    /// first: a full disk or a signal never leaves a truncated file under a backup's name. A failed copy is deleted.
+    /// </summary>
+    private static void CopyUnderSharedLock(string path, string destination, bool publish)
     {
         if (!File.Exists(path))
         {
             throw new PmemFileNotFoundException($"{path}: no such file", path, 2);
         }
 
+        if (File.Exists(destination))
+        {
+            throw new IOException($"{destination}: the backup file exists");
+        }
+
         // A read-only FileStream takes flock(LOCK_SH), which fails while an open pool holds LOCK_EX.
         var source = FileLockHolders.Open(path, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan) ?? throw new PoolLockedException(path);
-        using (source)
+        var log = PersistentPool.WriteAheadLogPath(path);
+        var (copy, logCopy) = publish
+            ? (DurableFiles.TemporaryBeside(destination, "repair"), DurableFiles.TemporaryBeside(PersistentPool.WriteAheadLogPath(destination), "repair"))
+            : (destination, PersistentPool.WriteAheadLogPath(destination));
+        var logPublished = false;
+        try
         {
-            using (var target = new FileStream(destination, FileMode.CreateNew, FileAccess.Write))
+            using (source)
             {
-                source.CopyTo(target, 1 << 20);
-                target.Flush(flushToDisk: true);
+                using (var target = new FileStream(copy, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+                {
+                    source.CopyTo(target, 1 << 20);
+                    target.Flush(flushToDisk: true);
+                }
+
+                // After a crash the pool's write-ahead log holds commits the file lacks: the copy needs it beside it.
+                if (File.Exists(log))
+                {
+                    File.Copy(log, logCopy);
+                    DurableFiles.SyncFile(logCopy);
+                    if (publish)
+                    {
+                        DurableFiles.Publish(logCopy, PersistentPool.WriteAheadLogPath(destination), overwrite: false);
+                        logPublished = true;
+                    }
+                }
             }
 
-            // After a crash the pool's write-ahead log holds commits the file lacks: the copy needs it beside it.
-            var log = PersistentPool.WriteAheadLogPath(path);
-            if (File.Exists(log))
+            if (publish)
             {
-                File.Copy(log, PersistentPool.WriteAheadLogPath(destination));
-                DurableFiles.SyncFile(PersistentPool.WriteAheadLogPath(destination));
+                DurableFiles.Publish(copy, destination, overwrite: false);
             }
+        }
+        catch
+        {
+            DeleteCopy(copy);
+            File.Delete(logCopy);
+            if (logPublished)
+            {
+                File.Delete(PersistentPool.WriteAheadLogPath(destination)); // published before its pool: not a backup without it
+            }
+
+            throw;
         }
     }
 
@@ -120,5 +175,6 @@ public static class PoolRepair
     {
         File.Delete(copy);
         File.Delete(PersistentPool.WriteAheadLogPath(copy));
+        DurableFiles.Finished(copy);
     }
 }

@@ -90,6 +90,27 @@ public sealed class PoolRepairTests : IDisposable
     }
 
     [Fact]
+    public void Repairs_in_one_second_each_get_a_backup_and_leave_no_temporary_file()
+    {
+        // An outside tester's case: a second repair in the same second failed, its default backup name taken.
+        var path = DamagedPool(out _, out _, out _);
+        var taken = new[] { PoolRepair.DefaultBackupPath(path), PoolRepair.DefaultBackupPath(path) + "-2" };
+        foreach (var file in taken)
+        {
+            File.WriteAllText(file, "an earlier backup");
+        }
+
+        var result = PoolRepair.Run(path, LayoutName, apply: true);
+
+        Assert.DoesNotContain(result.BackupPath, taken);
+        Assert.StartsWith(path + ".before-repair-", result.BackupPath);
+        Assert.All(taken, file => Assert.Equal("an earlier backup", File.ReadAllText(file)));
+        Assert.Empty(Directory.GetFiles(_directory.FullName, ".*.tmp"));
+        Assert.Throws<IOException>(() => PoolRepair.Run(path, LayoutName, apply: true, backupPath: taken[0])); // never over a file
+        Assert.Equal("an earlier backup", File.ReadAllText(taken[0]));
+    }
+
+    [Fact]
     public void A_consistent_pool_only_loses_what_nothing_reaches()
     {
         var path = PoolPath();
