@@ -86,7 +86,7 @@ public sealed partial class PersistentPool
                         freeAtFirst = PiecesInFreeChunks(allocated);
                     }
 
-                    var hashes = CopyAllPieces(file.SafeFileHandle, freeAtFirst);
+                    var hashes = CopyAllPieces(file.SafeFileHandle, allocated, freeAtFirst);
                     var pause = Stopwatch.StartNew();
                     using (_commits.HoldWrites())
                     {
@@ -149,9 +149,9 @@ public sealed partial class PersistentPool
     /// written in between. Each 4 MiB written is sent on to the disk at once, so the final fsync does not start the
     /// whole file's writeback.
     /// </summary>
-    private ulong[] CopyAllPieces(SafeFileHandle file, bool[] skip)
+    private ulong[] CopyAllPieces(SafeFileHandle file, long length, bool[] skip)
     {
-        var length = _domain.Length;
+        // The length the free pieces were found for: what the pool grows by meanwhile, the second pass copies.
         var hashes = new ulong[PieceCount(length)];
         var next = -1;
         OnWorkers(() =>
