@@ -148,13 +148,16 @@ public static class PoolExport
     {
         if (stream is MemoryStream memory && memory.TryGetBuffer(out var buffer) && buffer.Offset == 0 && buffer.Count == memory.Length && memory.Position == 0)
         {
-            return buffer.Array!.AsSpan(0, buffer.Count).ToArray();
+            return WithoutByteOrderMark(buffer.Array!.AsSpan(0, buffer.Count)).ToArray();
         }
 
         using var copy = new MemoryStream();
         stream.CopyTo(copy);
-        return copy.ToArray();
+        return WithoutByteOrderMark(copy.GetBuffer().AsSpan(0, (int)copy.Length)).ToArray();
     }
+
+    /// <summary>The UTF-8 text after its byte-order mark, if it has one (editors on Windows write one; JSON readers refuse it).</summary>
+    private static ReadOnlySpan<byte> WithoutByteOrderMark(ReadOnlySpan<byte> text) => text.StartsWith("\uFEFF"u8) ? text[3..] : text;
 }
 
 /// <summary>Writes a pool's object graph for people (<c>pmem dump</c>) or scripts, using only the recorded schema.</summary>

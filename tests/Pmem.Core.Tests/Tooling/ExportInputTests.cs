@@ -59,6 +59,28 @@ public sealed class ExportInputTests : IDisposable
     }
 
     [Fact]
+    public void A_utf8_byte_order_mark_before_the_json_is_skipped()
+    {
+        // Saved by a Windows editor, or by PowerShell's Set-Content -Encoding utf8 (an outside tester's file).
+        var json = Encoding.UTF8.GetPreamble().Concat(Encoding.UTF8.GetBytes(SmallExport())).ToArray();
+        var fromFile = PathOf("bom.json");
+        File.WriteAllBytes(fromFile, json);
+
+        foreach (var (input, target) in new (Stream, string)[] { (new MemoryStream(json), PathOf("from-memory.pool")), (File.OpenRead(fromFile), PathOf("from-file.pool")) })
+        {
+            using (input)
+            {
+                Assert.Equal(2, PoolExport.Import(input, target).Objects); // the root and its leaf
+            }
+
+            using var pool = PersistentPool.Open(target, Layout);
+            Assert.Equal("leaf", pool.Root<Everything>().Leaf!.Label);
+        }
+
+        Assert.StartsWith("in.json: it is not valid JSON", Refused([.. Encoding.UTF8.GetPreamble(), .. Encoding.UTF8.GetPreamble(), .. Encoding.UTF8.GetBytes(SmallExport())]).Message); // one mark only
+    }
+
+    [Fact]
     public void Another_format_version_is_refused()
     {
         var e = Refused(SmallExport().Replace("\"format\":\"pmem-export/1\"", "\"format\":\"pmem-export/7\""));
