@@ -41,13 +41,12 @@ internal sealed partial class PoolFile : IDisposable
     /// <exception cref="PoolLockedException">The pool is open in this or another process.</exception>
     /// <exception cref="PoolCorruptedException">Not a pool (too short, no signature).</exception>
     /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="NotRegularFileException">A directory, pipe, socket or device other than Device DAX.</exception>
     /// <exception cref="IOException">Any other failure to open or read.</exception>
     public static PoolFile Open(string path)
     {
-        if (Directory.Exists(path))
-        {
-            throw new IOException($"{path}: is a directory, not a pool file");
-        }
+        // Before any open: a FIFO's would block until a writer came, and a pipe cannot be read at offsets.
+        FileKind.RequireRegularFile(path, allowDeviceDax: true);
 
         // .NET takes flock(LOCK_SH | LOCK_NB) itself for a read-only FileStream (unless file locking is disabled); a
         // forked child's copy of a lock this process released is waited out briefly, as an open does.
