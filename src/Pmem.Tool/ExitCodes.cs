@@ -15,4 +15,10 @@ internal static class ExitCodes
 
     /// <summary>An unexpected exception (a bug in the tool or the library): the exception goes to stderr.</summary>
     public const int InternalError = 3;
+
+    /// <summary>
+    /// Standard output was closed before the command finished (<c>pmem dump p | head</c>): 128 + SIGPIPE, what a shell
+    /// reports for a program the signal ended, which .NET programs never receive (the runtime ignores it).
+    /// </summary>
+    public const int OutputClosed = 141;
 }

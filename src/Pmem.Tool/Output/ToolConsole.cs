@@ -8,12 +8,19 @@ namespace Pmem.Tool.Output;
 /// <param name="ShowProgress">Show progress: stderr is a terminal.</param>
 internal sealed record ToolConsole(TextWriter Out, TextWriter Error, bool UseColor, bool ShowProgress)
 {
-    /// <summary>The process's console, with colour and progress decided from the terminal and the environment.</summary>
+    /// <summary>
+    /// The process's console, with colour and progress decided from the terminal and the environment. Results go
+    /// through <see cref="StandardOutputStream"/>, so a closed stdout stops the tool (Console.Out would hide it).
+    /// </summary>
     public static ToolConsole FromSystemConsole() => new(
-        Console.Out,
+        new StreamWriter(new StandardOutputStream(), OutputEncoding(), bufferSize: 4096) { AutoFlush = true },
         Console.Error,
         ShouldUseColor(outputIsTerminal: !Console.IsOutputRedirected, Environment.GetEnvironmentVariable("NO_COLOR")),
         ShowProgress: !Console.IsErrorRedirected);
+
+    /// <summary>The console's encoding without a byte-order mark (a StreamWriter on a pipe would write one).</summary>
+    private static System.Text.Encoding OutputEncoding() =>
+        Console.OutputEncoding is { CodePage: 65001 } ? new System.Text.UTF8Encoding(false) : Console.OutputEncoding;
 
     /// <summary>The no-color.org rule: colour only on a terminal, and never when NO_COLOR is set to anything but empty.</summary>
     public static bool ShouldUseColor(bool outputIsTerminal, string? noColor) => outputIsTerminal && string.IsNullOrEmpty(noColor);
