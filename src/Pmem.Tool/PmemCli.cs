@@ -20,27 +20,23 @@ internal static class PmemCli
     {
         var root = Build(console);
         var parse = root.Parse(args);
-        if (parse.Action is ParseErrorAction)
-        {
-            foreach (var error in parse.Errors)
-            {
-                console.Error.WriteLine($"pmem: {error.Message}");
-            }
-
-            var command = parse.CommandResult.Command;
-            var name = command == root ? "pmem" : $"pmem {command.Name}";
-            console.Error.WriteLine($"Run '{name} --help' for usage.");
-            return ExitCodes.CannotOpen;
-        }
-
         try
         {
+            if (parse.Action is ParseErrorAction)
+            {
+                return CommandLineErrors.Report(console, root, parse, args);
+            }
+
             return parse.Invoke(new InvocationConfiguration
             {
                 Output = console.Out,
                 Error = console.Error,
                 EnableDefaultExceptionHandler = false,
             });
+        }
+        catch (OutputClosedException)
+        {
+            return ExitCodes.OutputClosed; // the reader has what it wanted (| head); nothing to say, as after SIGPIPE
         }
         catch (Exception e)
         {
@@ -56,9 +52,9 @@ internal static class PmemCli
         var json = new Option<bool>("--json") { Description = "Write the result as JSON to stdout (for scripts)." };
         var tempDir = new Option<string?>("--temp-dir")
         {
-            Description = "Directory for the private copy the pool is opened from (default: the system temporary directory). The copy has no name and vanishes when the tool exits.",
+            Description = "Directory for temporary files (default: the system temporary directory): the private copy a repair dry run works on, and the JSON of dump --json until it is whole.",
             HelpName = "dir",
-        };
+        }.NotEmpty();
 
         var infoPool = PoolArgument("The pool file to describe (only read).");
         var info = new Command("info", "Show a pool's header, sizes, objects per type, stored types and logs awaiting recovery. Never writes the file: it opens a private copy.")
@@ -77,7 +73,7 @@ internal static class PmemCli
         {
             Description = "With --repair --apply: the backup file (default: <pool>.before-repair-<UTC yyyyMMddHHmmss>). It must not exist.",
             HelpName = "file",
-        };
+        }.NotEmpty();
         var check = new Command("check", "Check a pool's object graph: references resolve, strings fit, each owned block has one owner, every block is reachable. Exit 0 clean, 1 problems found, 2 cannot open. Never writes the file, unless --repair --apply.")
         {
             checkPool, json, tempDir, repair, apply, backupPath,
@@ -87,6 +83,11 @@ internal static class PmemCli
             if (!result.GetValue(repair) && (result.GetValue(apply) || result.GetValue(backupPath) is not null))
             {
                 result.AddError("--apply and --backup go with --repair.");
+            }
+            else if (result.GetValue(backupPath) is not null && !result.GetValue(apply))
+            {
+                // A dry run makes no backup: taking the option silently would let a script believe one was made.
+                result.AddError("--backup goes with --repair --apply (a dry run makes no backup).");
             }
         });
         check.SetAction(parse => parse.GetValue(repair)
@@ -101,7 +102,7 @@ internal static class PmemCli
         compact.SetAction(parse => CompactCommand.Run(console, parse.GetValue(compactPool)!, parse.GetValue(json)));
 
         var backupPool = PoolArgument("The pool file to copy; no process may have it open.");
-        var backupDestination = new Argument<string>("dest") { Description = "The new file (or a directory to copy into)." };
+        var backupDestination = new Argument<string>("dest") { Description = "The new file (or a directory to copy into)." }.NotEmpty();
         var force = new Option<bool>("--force", "-f") { Description = "Replace the destination if it exists." };
         var backup = new Command("backup", "Copy a pool that no process has open to a new file, then check the copy as 'pmem check' does. Exit 0 only when the copy checks clean.")
         {
@@ -119,7 +120,7 @@ internal static class PmemCli
         dump.SetAction(parse => DumpCommand.Run(console, parse.GetValue(dumpPool)!, parse.GetValue(dumpType), parse.GetValue(json), parse.GetValue(maxItems), parse.GetValue(tempDir)));
 
         var exportPool = PoolArgument("The pool file to export (only read).");
-        var exportFile = new Argument<string>("file.json") { Description = "The JSON file to write (format pmem-export/1, docs/tool.md)." };
+        var exportFile = new Argument<string>("file.json") { Description = "The JSON file to write (format pmem-export/1, docs/tool.md)." }.NotEmpty();
         var exportForce = new Option<bool>("--force", "-f") { Description = "Replace the file if it exists." };
         var export = new Command("export", "Write every object of a pool, with its schema, root and layout name, to a JSON file that 'pmem import' turns back into a pool. Never writes the pool.")
         {
@@ -127,8 +128,8 @@ internal static class PmemCli
         };
         export.SetAction(parse => ExportCommand.Run(console, parse.GetValue(exportPool)!, parse.GetValue(exportFile)!, parse.GetValue(exportForce), parse.GetValue(json), parse.GetValue(tempDir)));
 
-        var importFile = new Argument<string>("file.json") { Description = "A file written by 'pmem export'." };
-        var importPool = new Argument<string>("pool") { Description = "The new pool file; must not exist." };
+        var importFile = new Argument<string>("file.json") { Description = "A file written by 'pmem export'." }.NotEmpty();
+        var importPool = new Argument<string>("pool") { Description = "The new pool file; must not exist." }.NotEmpty();
         var importSize = new Option<string?>("--size") { Description = "The new pool's size (bytes, or with K, M or G); default: the exported pool's size. It grows by itself up to four times that.", HelpName = "bytes" };
         var import = new Command("import", "Create a new pool from a 'pmem export' file: same layout, types, objects and root; it opens with the program's classes. A failed import leaves nothing behind.")
         {
@@ -137,7 +138,7 @@ internal static class PmemCli
         import.SetAction(parse => ImportCommand.Run(console, parse.GetValue(importFile)!, parse.GetValue(importPool)!, parse.GetValue(importSize), parse.GetValue(json)));
 
         var lockPool = PoolArgument("The pool whose stored schema to lock (only read).");
-        var lockFile = new Option<string?>("--output", "-o") { Description = "Write the lock file here (usually pmem.schema.json beside the project) instead of to stdout.", HelpName = "file" };
+        var lockFile = new Option<string?>("--output", "-o") { Description = "Write the lock file here (usually pmem.schema.json beside the project) instead of to stdout.", HelpName = "file" }.NotEmpty();
         var lockForce = new Option<bool>("--force", "-f") { Description = "Replace the file if it exists." };
         var schemaLock = new Command("schema-lock", "Write the schema lock file (pmem.schema.json, an AdditionalFiles item) recording every type the pool stores: name, version and properties. Later builds then warn (PMEM024) of class changes these pools cannot migrate by themselves. Never writes the pool.")
         {
@@ -146,7 +147,7 @@ internal static class PmemCli
         schemaLock.SetAction(parse => SchemaLockCommand.Run(console, parse.GetValue(lockPool)!, parse.GetValue(lockFile), parse.GetValue(lockForce), parse.GetValue(tempDir)));
 
         // A named command rather than RootCommand, whose name is the executable's ("Pmem.Tool", or the test host's).
-        return new Command("pmem", "Inspect, check, repair, back up, compact, dump, export and import Pmem.Objects pool files, and lock their schema. Exit codes: 0 ok, 1 problems found, 2 cannot open or bad input, 3 internal error.")
+        return new Command("pmem", "Inspect, check, repair, back up, compact, dump, export and import Pmem.Objects pool files, and lock their schema. Exit codes: 0 ok, 1 problems found, 2 cannot open or bad input, 3 internal error, 141 stdout closed early.")
         {
             new HelpOption(), new VersionOption { Action = new PrintVersion(console) }, info, check, backup, compact, dump, export, import, schemaLock,
         };
@@ -163,5 +164,5 @@ internal static class PmemCli
         }
     }
 
-    private static Argument<string> PoolArgument(string description) => new("pool") { Description = description };
+    private static Argument<string> PoolArgument(string description) => new Argument<string>("pool") { Description = description }.NotEmpty();
 }

@@ -78,10 +78,13 @@ internal sealed record ExportJson(string Pool, string File, long Objects, int Ty
 /// <summary><c>pmem import --json</c>.</summary>
 internal sealed record ImportJson(string File, string Pool, long Objects, int Types, long Bytes);
 
-/// <summary>What every command prints with --json when it cannot open its input (exit code 2).</summary>
-internal sealed record ErrorJson(string Path, ErrorDetailJson Error);
+/// <summary>
+/// What every command prints with --json when it fails with exit code 2; <see cref="Path"/> is null for a command line
+/// that names no file.
+/// </summary>
+internal sealed record ErrorJson(string? Path, ErrorDetailJson Error);
 
-/// <summary>The exception's type name and message.</summary>
+/// <summary>The exception's type name (or <c>CommandLineError</c>) and the message stderr shows.</summary>
 internal sealed record ErrorDetailJson(string Kind, string Message);
 
 /// <summary>The source-generated serializer for every JSON shape (no reflection: the tool stays trimmable).</summary>
