@@ -114,6 +114,68 @@ public sealed class DumpTests : IDisposable
     }
 
     [Fact]
+    public void Dump_json_that_meets_damage_part_way_prints_only_the_error_document()
+    {
+        var path = _files.CreateLibrary(books: 3);
+        long field;
+        using (var pool = PersistentPool.Open(path, ToolHarness.Layout))
+        {
+            var title = Book.PersistentType.Fields.Single(f => f.Kind == PersistentFieldKind.String);
+            field = pool.Root<Library>().Books[2]!.Offset + title.Offset; // the last object the dump reaches
+        }
+
+        ToolHarness.Poke(path, field, BitConverter.GetBytes(123L * 64));
+        var buffers = _files.PathOf("temp");
+        System.IO.Directory.CreateDirectory(buffers);
+
+        var run = ToolHarness.RunProcess("dump", path, "--json", "--temp-dir", buffers);
+
+        Assert.Equal(2, run.ExitCode);
+        var document = JsonDocument.Parse(run.Out).RootElement; // stdout is this document alone, not a dump cut off
+        Assert.Equal(path, document.GetProperty("path").GetString());
+        Assert.Equal("PoolCorruptedException", document.GetProperty("error").GetProperty("kind").GetString());
+        Assert.Contains("property 'Title'", document.GetProperty("error").GetProperty("message").GetString());
+        Assert.StartsWith($"pmem dump: cannot read {path}: ", Assert.Single(run.Error.TrimEnd().Split('\n')));
+        Assert.Empty(System.IO.Directory.GetFileSystemEntries(buffers)); // the buffer was never left under a name
+    }
+
+    [Fact]
+    public async Task Dump_stops_with_141_when_its_reader_closes_stdout()
+    {
+        // `pmem dump big.pool | head -1`: .NET's Console.Out ignores EPIPE, and the dump used to run to the end.
+        var path = _files.PathOf("many.pool");
+        using (var pool = PersistentPool.Create(path, ToolHarness.Layout, 32 << 20))
+        using (var tx = pool.BeginTransaction())
+        {
+            var library = ToolHarness.Fill(pool, books: 0);
+            for (var i = 0; i < 5000; i++)
+            {
+                var book = pool.New<Book>();
+                book.Title = $"Book {i} " + new string('*', 100);
+                library.Books.Add(book);
+            }
+
+            tx.Commit();
+        }
+
+        var start = new System.Diagnostics.ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "Pmem.Tool"))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            ArgumentList = { "dump", path, "--max-items", "100000" }, // about 700 KB: more than a pipe holds
+        };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
+        Assert.Equal("#1 tooltests.library (root)", process.StandardOutput.ReadLine());
+        process.StandardOutput.Close(); // what head does once it has its line
+
+        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(60)), "the dump went on after stdout was closed");
+        Assert.Equal(141, process.ExitCode);
+        Assert.Equal("", await error); // no stack trace, no message: as a program SIGPIPE ends
+    }
+
+    [Fact]
     public void Dump_of_a_file_that_is_not_a_pool_is_one_line_and_exit_2()
     {
         var path = _files.PathOf("not-a-pool");

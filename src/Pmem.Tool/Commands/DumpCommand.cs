@@ -13,8 +13,7 @@ internal static class DumpCommand
     {
         if (maxItems < 0)
         {
-            console.Error.WriteLine($"pmem dump: --max-items must be 0 or more, not {maxItems}");
-            return ExitCodes.CannotOpen;
+            return Failures.ReportInput(console, "dump", path, $"--max-items must be 0 or more, not {maxItems}", json);
         }
 
         PoolSnapshot snapshot;
@@ -30,24 +29,68 @@ internal static class DumpCommand
         using (snapshot)
         {
             var options = new PoolDumpOptions { TypeName = type, MaxItems = maxItems };
+            if (json)
+            {
+                return WriteJson(console, snapshot, path, options, tempDirectory);
+            }
+
             try
             {
-                if (json)
-                {
-                    using var stream = new TextWriterStream(console.Out);
-                    PoolDump.WriteJson(snapshot.Pool, stream, options);
-                    console.Out.WriteLine();
-                }
-                else
-                {
-                    PoolDump.WriteText(snapshot.Pool, console.Out, options);
-                }
+                PoolDump.WriteText(snapshot.Pool, console.Out, options);
             }
             catch (Exception e) when (Failures.IsReadFailure(e))
             {
                 console.Out.Flush();
                 return Failures.Report(console, "dump", path, e, json: false, failure: "cannot read");
             }
+        }
+
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Writes the JSON into an unnamed temporary file first and copies it to stdout only when whole: damage met
+    /// part-way then leaves stdout holding only the error document, never a document cut off. A file rather than
+    /// memory, since a large pool's JSON can be larger than the memory the dump itself needs.
+    /// </summary>
+    private static int WriteJson(ToolConsole console, PoolSnapshot snapshot, string path, PoolDumpOptions options, string? tempDirectory)
+    {
+        var directory = tempDirectory ?? Path.GetTempPath();
+        var name = Path.Combine(directory, $".pmem-dump-{Guid.NewGuid():N}.json");
+        FileStream? buffer = null;
+        try
+        {
+            buffer = new FileStream(name, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+            File.Delete(name); // unlinked at once: the open handle keeps it, and not even a killed dump leaves it behind
+        }
+        catch (Exception e) when (Failures.IsOpenFailure(e))
+        {
+            buffer?.Dispose();
+            return Failures.Report(console, "dump", directory, new IOException($"the temporary file for the JSON cannot be made: {e.Message.Replace(name, directory, StringComparison.Ordinal)}", e), json: true, failure: "cannot write in");
+        }
+
+        using (buffer)
+        {
+            try
+            {
+                PoolDump.WriteJson(snapshot.Pool, buffer, options);
+            }
+            catch (Exception e) when (Failures.IsWriteFailureOf(e, name))
+            {
+                return Failures.Report(console, "dump", directory, new IOException($"the temporary file for the JSON cannot be written: {e.Message.Replace($" : '{name}'", "", StringComparison.Ordinal).Replace(name, directory, StringComparison.Ordinal)}", e), json: true, failure: "cannot write in");
+            }
+            catch (Exception e) when (Failures.IsReadFailure(e))
+            {
+                return Failures.Report(console, "dump", path, e, json: true, failure: "cannot read");
+            }
+
+            buffer.Position = 0;
+            using (var output = new TextWriterStream(console.Out))
+            {
+                buffer.CopyTo(output, 1 << 16);
+            }
+
+            console.Out.WriteLine();
         }
 
         return ExitCodes.Ok;
