@@ -1,6 +1,8 @@
 // ImportCommand -- `pmem import`: a new pool built from a `pmem export` file, with no program classes needed.
 using System.Globalization;
+using Pmem.Pool;
 using Pmem.Tool.Output;
+using Pmem.Tool.Pools;
 using Pmem.Tooling;
 
 namespace Pmem.Tool.Commands;
@@ -14,13 +16,32 @@ internal static class ImportCommand
         long bytes = 0;
         if (size is not null && !TryParseSize(size, out bytes))
         {
-            console.Error.WriteLine($"pmem import: --size takes bytes with an optional K, M or G suffix (like 64M), not '{size}'");
-            return ExitCodes.CannotOpen;
+            return Failures.ReportInput(console, "import", file, $"--size takes bytes with an optional K, M or G suffix (like 64M), not '{size}'", json);
+        }
+
+        if (size is not null && bytes < PersistentPool.MinimumSize)
+        {
+            return Failures.ReportInput(console, "import", file, $"--size must be at least {PersistentPool.MinimumSize} bytes ({Format.Bytes(PersistentPool.MinimumSize)}), not {size}", json);
+        }
+
+        // Refused here, by the destination's name (the library's message names it only as its prefix).
+        if (Directory.Exists(pool) || File.Exists(pool))
+        {
+            var what = Directory.Exists(pool) ? "the destination is a directory" : "the destination exists";
+            return Failures.Report(console, "import", pool, new IOException($"{what}; an import creates a new pool and never replaces one"), json, failure: "cannot write");
+        }
+
+        var directory = Path.GetDirectoryName(Path.GetFullPath(pool))!;
+        if (!Directory.Exists(directory))
+        {
+            return Failures.Report(console, "import", pool, new DirectoryNotFoundException($"its directory {directory} does not exist"), json, failure: "cannot write");
         }
 
         PoolImportResult result;
         try
         {
+            // A FIFO would block the open until a writer came, and a directory reads as "access denied".
+            FileKind.RequireRegularFile(file, allowDeviceDax: false);
             using var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
             using var working = ProgressReporter.StartIndeterminate(console, "importing " + file);
             result = PoolExport.Import(input, pool, new PoolImportOptions { Size = bytes, SourceName = file });
