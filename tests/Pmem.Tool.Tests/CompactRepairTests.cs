@@ -213,6 +213,47 @@ public sealed class CompactRepairTests : IDisposable
         Assert.Contains("--apply and --backup go with --repair", run.Error);
     }
 
+    [Fact]
+    public void Compact_that_cannot_write_its_new_file_names_that_file_not_the_pool()
+    {
+        var path = _files.CreateLibrary();
+        var hash = ToolHarness.Hash(path);
+        var blocker = path + ".compacting";
+        Directory.CreateDirectory(Path.Combine(blocker, "inside")); // where the new pool would go: not a file to replace
+
+        var run = Tool("compact", path, "--json");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.StartsWith($"pmem compact: cannot write {blocker}: ", Assert.Single(run.Error.Trim().Split('\n')));
+        Assert.Equal(blocker, JsonDocument.Parse(run.Out).RootElement.GetProperty("path").GetString());
+        Assert.Equal(hash, ToolHarness.Hash(path));
+    }
+
+    [Fact]
+    public void Repair_that_cannot_write_its_copy_names_the_backup_or_the_temporary_directory()
+    {
+        var path = DamagedLibrary();
+        var hash = ToolHarness.Hash(path);
+        var missing = _files.PathOf("no-such-directory");
+        var backup = Path.Combine(missing, "damaged.backup");
+        var existing = _files.PathOf("existing.backup");
+        TestFiles.WriteAllBytes(existing, [1, 2, 3]);
+
+        var apply = Tool("check", path, "--repair", "--apply", "--backup", backup, "--json");
+        var dryRun = Tool("check", path, "--repair", "--temp-dir", missing);
+        var exists = Tool("check", path, "--repair", "--apply", "--backup", existing);
+
+        Assert.Equal(2, apply.ExitCode);
+        Assert.StartsWith($"pmem check --repair: cannot write {backup}: ", Assert.Single(apply.Error.Trim().Split('\n')));
+        Assert.Equal(backup, JsonDocument.Parse(apply.Out).RootElement.GetProperty("path").GetString());
+        Assert.Equal(2, dryRun.ExitCode);
+        Assert.StartsWith($"pmem check --repair: cannot write {missing}: ", Assert.Single(dryRun.Error.Trim().Split('\n')));
+        Assert.Equal(2, exists.ExitCode);
+        Assert.Equal($"pmem check --repair: cannot write {existing}: the backup file exists (--backup names a new file)", exists.Error.Trim());
+        Assert.Equal(hash, ToolHarness.Hash(path));
+        Assert.Equal([1, 2, 3], TestFiles.ReadAllBytes(existing));
+    }
+
     /// <summary>Runs the built tool as its own process.</summary>
     private static ToolRun Tool(params string[] args) => ToolHarness.RunProcess(args);
 }

@@ -23,6 +23,11 @@ internal static class CompactCommand
         {
             return Failures.Report(console, "compact", path, e, json, "close it everywhere and retry");
         }
+        catch (Exception e) when (Failures.IsWriteFailureOf(e, PoolCompaction.TemporaryPath(path)))
+        {
+            // The new file beside the pool could not be made (disk full, not writable): the pool is unchanged.
+            return Failures.Report(console, "compact", PoolCompaction.TemporaryPath(path), e, json, failure: "cannot write");
+        }
         catch (Exception e) when (Failures.IsOpenFailure(e))
         {
             return Failures.Report(console, "compact", path, e, json);

@@ -69,7 +69,10 @@ internal static class ExportCommand
                     File.Delete(temporary);
                 }
 
-                return Failures.Report(console, "export", path, e, json, failure: "cannot export");
+                // Writing failed, not reading: named by the destination, not the hidden file it was written as.
+                return Failures.IsWriteFailureOf(e, temporary)
+                    ? Failures.Report(console, "export", file, Failures.Renamed(e, temporary, full), json, failure: "cannot write")
+                    : Failures.Report(console, "export", path, e, json, failure: "cannot export");
             }
         }
 
