@@ -128,45 +128,65 @@ public static class PoolRepair
         var (copy, logCopy) = publish
             ? (DurableFiles.TemporaryBeside(destination, "repair"), DurableFiles.TemporaryBeside(PersistentPool.WriteAheadLogPath(destination), "repair"))
             : (destination, PersistentPool.WriteAheadLogPath(destination));
-        var logPublished = false;
         try
         {
             using (source)
             {
-                using (var target = new FileStream(copy, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+                try
                 {
-                    source.CopyTo(target, 1 << 20);
-                    target.Flush(flushToDisk: true);
+                    WriteCopy(source, log, copy, logCopy, destination, publish);
                 }
-
-                // After a crash the pool's write-ahead log holds commits the file lacks: the copy needs it beside it.
-                if (File.Exists(log))
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not PoolException)
                 {
-                    File.Copy(log, logCopy);
-                    DurableFiles.SyncFile(logCopy);
-                    if (publish)
-                    {
-                        DurableFiles.Publish(logCopy, PersistentPool.WriteAheadLogPath(destination), overwrite: false);
-                        logPublished = true;
-                    }
+                    throw new RepairCopyException(publish ? destination : System.IO.Path.GetDirectoryName(destination)!, e);
                 }
-            }
-
-            if (publish)
-            {
-                DurableFiles.Publish(copy, destination, overwrite: false);
             }
         }
         catch
         {
-            DeleteCopy(copy);
-            File.Delete(logCopy);
-            if (logPublished)
+            if (Directory.Exists(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(copy))))
             {
-                File.Delete(PersistentPool.WriteAheadLogPath(destination)); // published before its pool: not a backup without it
+                DeleteCopy(copy);
+                File.Delete(logCopy);
             }
 
             throw;
+        }
+    }
+
+    /// <summary>Writes the copy (and its log), synced; a backup is published under its names, the log first.</summary>
+    private static void WriteCopy(FileStream source, string log, string copy, string logCopy, string destination, bool publish)
+    {
+        using (var target = new FileStream(copy, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+        {
+            source.CopyTo(target, 1 << 20);
+            target.Flush(flushToDisk: true);
+        }
+
+        // After a crash the pool's write-ahead log holds commits the file lacks: the copy needs it beside it.
+        var logPublished = false;
+        if (File.Exists(log))
+        {
+            File.Copy(log, logCopy);
+            DurableFiles.SyncFile(logCopy);
+            if (publish)
+            {
+                DurableFiles.Publish(logCopy, PersistentPool.WriteAheadLogPath(destination), overwrite: false);
+                logPublished = true;
+            }
+        }
+
+        if (publish)
+        {
+            try
+            {
+                DurableFiles.Publish(copy, destination, overwrite: false);
+            }
+            catch when (logPublished)
+            {
+                File.Delete(PersistentPool.WriteAheadLogPath(destination)); // published before its pool: not a backup without it
+                throw;
+            }
         }
     }
 
@@ -177,4 +197,11 @@ public static class PoolRepair
         File.Delete(PersistentPool.WriteAheadLogPath(copy));
         DurableFiles.Finished(copy);
     }
+}
+
+/// <summary>The copy a repair makes (its backup, or a dry run's private copy) could not be written: <see cref="File"/> names where it goes.</summary>
+internal sealed class RepairCopyException(string file, Exception inner) : IOException($"{file}: {inner.Message}", inner)
+{
+    /// <summary>The backup's name, or the directory of a dry run's private copy.</summary>
+    public string File { get; } = file;
 }

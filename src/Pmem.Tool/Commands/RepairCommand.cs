@@ -32,10 +32,10 @@ internal static class RepairCommand
                 after = CheckCommand.CheckPool(console, path, tempDirectory);
             }
         }
-        catch (Exception e) when (WrittenFile(e, path, apply, backup, tempDirectory) is { } written)
+        catch (RepairCopyException e)
         {
             // The copy could not be made: the pool is fine (and unchanged), the place the copy goes is not.
-            return Failures.Report(console, "check --repair", written, e, json, failure: "cannot write");
+            return Failures.Report(console, "check --repair", e.File, e.InnerException!, json, failure: "cannot write");
         }
         catch (Exception e) when (Failures.IsOpenFailure(e))
         {
@@ -54,41 +54,6 @@ internal static class RepairCommand
 
         // A dry run: 0 when nothing needs doing, 1 when the repair would change something. Applied: the check after.
         return after is not null ? CheckCommand.ExitCode(after) : result.Actions.Count == 0 ? ExitCodes.Ok : ExitCodes.ProblemsFound;
-    }
-
-    /// <summary>
-    /// What a failure to write the copy names: the backup with --apply (the default one's name as the message gives
-    /// it: its timestamp is the library's), the private copy's directory in a dry run; null for the pool's own failures.
-    /// </summary>
-    private static string? WrittenFile(Exception e, string path, bool apply, string? backup, string? tempDirectory)
-    {
-        if (!apply)
-        {
-            var directory = tempDirectory ?? Path.GetTempPath();
-            return Failures.IsWriteFailureOf(e, Path.Combine(directory, "pmem-repair-")) ? directory : null;
-        }
-
-        if (backup is not null)
-        {
-            return Failures.IsWriteFailureOf(e, backup) ? backup : null;
-        }
-
-        foreach (var prefix in new[] { Path.GetFullPath(path) + ".before-repair-", path + ".before-repair-" })
-        {
-            var at = Failures.IsWriteFailureOf(e, prefix) ? e.Message.IndexOf(prefix, StringComparison.Ordinal) : -1;
-            if (at >= 0)
-            {
-                var end = at + prefix.Length;
-                while (end < e.Message.Length && char.IsAsciiDigit(e.Message[end]))
-                {
-                    end++;
-                }
-
-                return e.Message[at..end];
-            }
-        }
-
-        return null;
     }
 
     private static void WriteText(ToolConsole console, PoolRepairResult result, CheckJson? after)
