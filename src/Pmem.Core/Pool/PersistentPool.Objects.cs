@@ -228,6 +228,26 @@ public sealed partial class PersistentPool
     private long CreateRoot(int size, uint typeIndex)
     {
         ThrowIfReadOnly();
+        if (LiveIndexesOf(typeIndex) is { Length: > 0 } indexes)
+        {
+            // Its entries in its type's indexes (its default values), in the same transaction, as New files them.
+            using var tx = BeginTransaction();
+            var offset = CreateRootBlock(size, typeIndex);
+            EnterIndexLock();
+            foreach (var index in indexes)
+            {
+                index.Tree(this).Add(offset);
+            }
+
+            tx.Commit();
+            return offset;
+        }
+
+        return CreateRootBlock(size, typeIndex);
+    }
+
+    private long CreateRootBlock(int size, uint typeIndex)
+    {
         var block = ReserveZeroed(size);
         if (CurrentTransaction() is { } tx)
         {
