@@ -92,7 +92,7 @@ public sealed class BackupTests : IDisposable
     }
 
     [Fact]
-    public void A_backup_stopped_by_ctrl_c_leaves_no_hidden_copy()
+    public void A_backup_stopped_by_a_signal_leaves_no_hidden_copy()
     {
         // An outside tester's case: SIGINT or SIGTERM mid-backup left 0.7-1.2 GB hidden copies nothing removed.
         var path = _files.PathOf("big.pool");
@@ -119,9 +119,10 @@ public sealed class BackupTests : IDisposable
         }
 
         Assert.False(process.HasExited, "the backup ended before its hidden copy was seen: nothing to interrupt");
-        Assert.Equal(0, Kill(process.Id, 2)); // SIGINT, as Ctrl-C sends
+        // SIGTERM, which the same handler serves as Ctrl-C's SIGINT: a test run in the background inherits SIGINT ignored.
+        Assert.Equal(0, Kill(process.Id, 15));
         Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)));
-        Assert.Equal(130, process.ExitCode);
+        Assert.Equal(143, process.ExitCode);
         Assert.Empty(Directory.GetFiles(_files.Directory, ".*.tmp"));
         Assert.False(File.Exists(_files.PathOf("copy.pool")));
     }

@@ -62,8 +62,10 @@ public abstract class PersistentObject : IEquatable<PersistentObject>
         return (reference & OffsetBits) + fieldOffset;
     }
 
+    /// <summary>Throws when a Delete through this wrapper freed the object: its collections' handles ask before every use.</summary>
+    /// <exception cref="PersistentDanglingReferenceException">A Delete through this wrapper freed the object.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void ThrowIfKeptPastDelete()
+    internal void ThrowIfKeptPastDelete()
     {
         if ((_reference & DeletedMark) != 0)
         {
@@ -125,75 +127,75 @@ public abstract class PersistentObject : IEquatable<PersistentObject>
 
     /// <summary>The list of unmanaged values in the collection field at <paramref name="fieldOffset"/>, created by its first insert (reading writes nothing).</summary>
     protected PersistentList<T> GetList<T>(int fieldOffset) where T : unmanaged =>
-        new(Pool, FieldAt(fieldOffset), RawCodec<T>.Instance);
+        new(Pool, FieldAt(fieldOffset), RawCodec<T>.Instance, this);
 
     /// <summary>The list of strings in the collection field at <paramref name="fieldOffset"/>, created by its first insert (reading writes nothing).</summary>
     protected PersistentList<string?> GetStringList(int fieldOffset) =>
-        new(Pool, FieldAt(fieldOffset), StringCodec.Instance);
+        new(Pool, FieldAt(fieldOffset), StringCodec.Instance, this);
 
     /// <summary>The list of references in the collection field at <paramref name="fieldOffset"/>, created by its first insert (reading writes nothing).</summary>
     protected PersistentList<T?> GetObjectList<T>(int fieldOffset) where T : PersistentObject, IPersistentObject<T> =>
-        new(Pool, FieldAt(fieldOffset), ReferenceCodec<T>.Instance);
+        new(Pool, FieldAt(fieldOffset), ReferenceCodec<T>.Instance, this);
 
     /// <summary>A dictionary from unmanaged keys to unmanaged values, created by its first insert (reading writes nothing).</summary>
     protected PersistentDictionary<TKey, TValue> GetDictionary<TKey, TValue>(int fieldOffset) where TKey : unmanaged where TValue : unmanaged =>
-        new(Pool, FieldAt(fieldOffset), RawCodec<TKey>.Instance, RawCodec<TValue>.Instance);
+        new(Pool, FieldAt(fieldOffset), RawCodec<TKey>.Instance, RawCodec<TValue>.Instance, this);
 
     /// <summary>A dictionary from unmanaged keys to strings, created by its first insert (reading writes nothing).</summary>
     protected PersistentDictionary<TKey, string?> GetDictionaryOfStrings<TKey>(int fieldOffset) where TKey : unmanaged =>
-        new(Pool, FieldAt(fieldOffset), RawCodec<TKey>.Instance, StringCodec.Instance);
+        new(Pool, FieldAt(fieldOffset), RawCodec<TKey>.Instance, StringCodec.Instance, this);
 
     /// <summary>A dictionary from unmanaged keys to references, created by its first insert (reading writes nothing).</summary>
     protected PersistentDictionary<TKey, TValue?> GetDictionaryOfObjects<TKey, TValue>(int fieldOffset) where TKey : unmanaged where TValue : PersistentObject, IPersistentObject<TValue> =>
-        new(Pool, FieldAt(fieldOffset), RawCodec<TKey>.Instance, ReferenceCodec<TValue>.Instance);
+        new(Pool, FieldAt(fieldOffset), RawCodec<TKey>.Instance, ReferenceCodec<TValue>.Instance, this);
 
     /// <summary>A dictionary from string keys to unmanaged values, created by its first insert (reading writes nothing).</summary>
     protected PersistentDictionary<string, TValue> GetStringKeyedDictionary<TValue>(int fieldOffset) where TValue : unmanaged =>
-        new(Pool, FieldAt(fieldOffset), StringCodec.Instance!, RawCodec<TValue>.Instance);
+        new(Pool, FieldAt(fieldOffset), StringCodec.Instance!, RawCodec<TValue>.Instance, this);
 
     /// <summary>A dictionary from string keys to strings, created by its first insert (reading writes nothing).</summary>
     protected PersistentDictionary<string, string?> GetStringKeyedDictionaryOfStrings(int fieldOffset) =>
-        new(Pool, FieldAt(fieldOffset), StringCodec.Instance!, StringCodec.Instance);
+        new(Pool, FieldAt(fieldOffset), StringCodec.Instance!, StringCodec.Instance, this);
 
     /// <summary>A dictionary from string keys to references, created by its first insert (reading writes nothing).</summary>
     protected PersistentDictionary<string, TValue?> GetStringKeyedDictionaryOfObjects<TValue>(int fieldOffset) where TValue : PersistentObject, IPersistentObject<TValue> =>
-        new(Pool, FieldAt(fieldOffset), StringCodec.Instance!, ReferenceCodec<TValue>.Instance);
+        new(Pool, FieldAt(fieldOffset), StringCodec.Instance!, ReferenceCodec<TValue>.Instance, this);
 
     /// <summary>A sorted dictionary from unmanaged keys to unmanaged values, created by its first insert (reading writes nothing).</summary>
     /// <exception cref="NotSupportedException">The key type has no durable order (floating point, other structs).</exception>
     protected PersistentSortedDictionary<TKey, TValue> GetSortedDictionary<TKey, TValue>(int fieldOffset) where TKey : unmanaged where TValue : unmanaged =>
-        new(Pool, FieldAt(fieldOffset), SortedKeysOf<TKey>(), RawCodec<TValue>.Instance);
+        new(Pool, FieldAt(fieldOffset), SortedKeysOf<TKey>(), RawCodec<TValue>.Instance, this);
 
     /// <summary>A sorted dictionary from unmanaged keys to strings, created by its first insert (reading writes nothing).</summary>
     /// <exception cref="NotSupportedException">The key type has no durable order.</exception>
     protected PersistentSortedDictionary<TKey, string?> GetSortedDictionaryOfStrings<TKey>(int fieldOffset) where TKey : unmanaged =>
-        new(Pool, FieldAt(fieldOffset), SortedKeysOf<TKey>(), StringCodec.Instance);
+        new(Pool, FieldAt(fieldOffset), SortedKeysOf<TKey>(), StringCodec.Instance, this);
 
     /// <summary>A sorted dictionary from unmanaged keys to references, created by its first insert (reading writes nothing).</summary>
     /// <exception cref="NotSupportedException">The key type has no durable order.</exception>
     protected PersistentSortedDictionary<TKey, TValue?> GetSortedDictionaryOfObjects<TKey, TValue>(int fieldOffset) where TKey : unmanaged where TValue : PersistentObject, IPersistentObject<TValue> =>
-        new(Pool, FieldAt(fieldOffset), SortedKeysOf<TKey>(), ReferenceCodec<TValue>.Instance);
+        new(Pool, FieldAt(fieldOffset), SortedKeysOf<TKey>(), ReferenceCodec<TValue>.Instance, this);
 
     /// <summary>A sorted dictionary from string keys (ordinal order) to unmanaged values, created by its first insert (reading writes nothing).</summary>
     protected PersistentSortedDictionary<string, TValue> GetStringKeyedSortedDictionary<TValue>(int fieldOffset) where TValue : unmanaged =>
-        new(Pool, FieldAt(fieldOffset), PrefixedStringSortedKeys.Instance, RawCodec<TValue>.Instance);
+        new(Pool, FieldAt(fieldOffset), PrefixedStringSortedKeys.Instance, RawCodec<TValue>.Instance, this);
 
     /// <summary>A sorted dictionary from string keys (ordinal order) to strings, created by its first insert (reading writes nothing).</summary>
     protected PersistentSortedDictionary<string, string?> GetStringKeyedSortedDictionaryOfStrings(int fieldOffset) =>
-        new(Pool, FieldAt(fieldOffset), PrefixedStringSortedKeys.Instance, StringCodec.Instance);
+        new(Pool, FieldAt(fieldOffset), PrefixedStringSortedKeys.Instance, StringCodec.Instance, this);
 
     /// <summary>A sorted dictionary from string keys (ordinal order) to references, created by its first insert (reading writes nothing).</summary>
     protected PersistentSortedDictionary<string, TValue?> GetStringKeyedSortedDictionaryOfObjects<TValue>(int fieldOffset) where TValue : PersistentObject, IPersistentObject<TValue> =>
-        new(Pool, FieldAt(fieldOffset), PrefixedStringSortedKeys.Instance, ReferenceCodec<TValue>.Instance);
+        new(Pool, FieldAt(fieldOffset), PrefixedStringSortedKeys.Instance, ReferenceCodec<TValue>.Instance, this);
 
     /// <summary>A set of unmanaged values (kept in order), created by its first insert (reading writes nothing).</summary>
     /// <exception cref="NotSupportedException">The element type has no durable order.</exception>
     protected PersistentSet<T> GetSet<T>(int fieldOffset) where T : unmanaged =>
-        new(new PersistentSortedDictionary<T, bool>(Pool, FieldAt(fieldOffset), SortedKeysOf<T>(), NoValueCodec.Instance));
+        new(new PersistentSortedDictionary<T, bool>(Pool, FieldAt(fieldOffset), SortedKeysOf<T>(), NoValueCodec.Instance, this));
 
     /// <summary>A set of strings (kept in ordinal order), created by its first insert (reading writes nothing).</summary>
     protected PersistentSet<string> GetStringSet(int fieldOffset) =>
-        new(new PersistentSortedDictionary<string, bool>(Pool, FieldAt(fieldOffset), PrefixedStringSortedKeys.Instance, NoValueCodec.Instance));
+        new(new PersistentSortedDictionary<string, bool>(Pool, FieldAt(fieldOffset), PrefixedStringSortedKeys.Instance, NoValueCodec.Instance, this));
 
     private static RawSortedKeys<TKey> SortedKeysOf<TKey>() where TKey : unmanaged
     {

@@ -161,6 +161,7 @@ public sealed partial class PersistentPool
             throw new ArgumentException($"{Path}: a reference must point to an object in the same pool; the object lives in {value.Pool.Path}.", nameof(value));
         }
 
+        value?.ThrowIfKeptPastDelete(); // a wrapper a Delete was given: storing it would make a dangling reference
         return value?.Reference ?? 0L;
     }
 

@@ -196,6 +196,62 @@ public sealed class DanglingReferenceTests : IDisposable
     }
 
     [Fact]
+    public void A_collection_handle_kept_past_its_owners_delete_throws_rather_than_change_the_blocks_next_object()
+    {
+        // An outside tester's case: the generated getter caches its collection handle, so the deleted wrapper's list
+        // kept its header, which the block's next object then reused: old.Values.Clear() emptied the new one's list.
+        using var pool = PersistentPool.Create(MemoryDomain.Create(8 << 20), LayoutName);
+        pool.Root<Ledger>();
+        var old = pool.New<Registry>();
+        var numbers = old.Numbers; // cached, as generated code caches it
+        numbers.Add(1);
+        var offset = old.Offset;
+        pool.Delete(old);
+        Assert.Throws<PersistentDanglingReferenceException>(() => numbers.Count); // its block free
+
+        Registry? reused = null;
+        var spare = new List<Registry>();
+        for (var i = 0; i < 20_000 && reused is null; i++)
+        {
+            var next = pool.New<Registry>();
+            if (next.Offset == offset)
+            {
+                reused = next;
+            }
+            else
+            {
+                spare.Add(next);
+            }
+        }
+
+        Assert.NotNull(reused);
+        reused.Numbers.Add(100);
+        reused.Numbers.Add(200);
+        Assert.Throws<PersistentDanglingReferenceException>(() => numbers.Count);
+        Assert.Throws<PersistentDanglingReferenceException>(() => numbers.Clear());
+        Assert.Throws<PersistentDanglingReferenceException>(() => numbers.Add(666));
+        Assert.Throws<PersistentDanglingReferenceException>(() => old.Counters[1] = 1);
+        Assert.Equal([100L, 200L], reused.Numbers);
+    }
+
+    [Fact]
+    public void A_deleted_object_cannot_be_stored_in_a_field_or_a_collection()
+    {
+        // An outside tester's case: both were accepted, and Check then found a reference to a freed (or reused) block.
+        using var pool = PersistentPool.Create(MemoryDomain.Create(8 << 20), LayoutName);
+        var registry = pool.Root<Registry>();
+        var deleted = pool.New<Account>();
+        var holder = pool.New<Account>();
+        registry.Accounts.Add(holder);
+        pool.Delete(deleted);
+        Assert.Throws<PersistentDanglingReferenceException>(() => holder.Next = deleted);
+        Assert.Throws<PersistentDanglingReferenceException>(() => registry.Accounts.Add(deleted));
+        Assert.Throws<PersistentDanglingReferenceException>(() => registry.ById[1] = deleted);
+        Assert.False(registry.Accounts.Remove(deleted)); // looking it up is fine: it is not there
+        Assert.True(pool.Check().IsConsistent);
+    }
+
+    [Fact]
     public void A_handle_stays_usable_until_its_delete_commits_and_after_one_rolled_back()
     {
         using var pool = PersistentPool.Create(MemoryDomain.Create(8 << 20), LayoutName);

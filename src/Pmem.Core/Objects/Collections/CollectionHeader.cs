@@ -15,7 +15,7 @@ namespace Pmem.Objects;
 /// transaction runs: a rollback frees it and sets the field back to 0, which the next access then reads.
 /// Mutable struct: held in a non-readonly field of its collection.
 /// </remarks>
-internal struct CollectionHeader(long fieldOffset)
+internal struct CollectionHeader(long fieldOffset, PersistentObject? owner)
 {
     private long _committed;
     private Tentative? _tentative;
@@ -24,10 +24,18 @@ internal struct CollectionHeader(long fieldOffset)
     public readonly long FieldOffset => fieldOffset;
 
     /// <summary>The committed header, once seen; 0 until then.</summary>
+    /// <remarks>
+    /// The owner (null for a tree a pool keeps, such as an index) is asked first: a handle cached by a wrapper that a
+    /// Delete was given must not read or change the header it kept, which the freed owner's next tenant may reuse.
+    /// </remarks>
     public readonly long Committed
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => _committed;
+        get
+        {
+            owner?.ThrowIfKeptPastDelete();
+            return _committed;
+        }
     }
 
     /// <summary>
@@ -36,6 +44,7 @@ internal struct CollectionHeader(long fieldOffset)
     /// </summary>
     public readonly long Find(PersistentPool pool, out bool isNew)
     {
+        owner?.ThrowIfKeptPastDelete();
         if (_tentative is { } tentative && pool.IsRunningTransaction(tentative.Transaction, tentative.Generation))
         {
             isNew = false;

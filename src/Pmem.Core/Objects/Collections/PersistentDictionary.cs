@@ -34,7 +34,7 @@ public sealed partial class PersistentDictionary<TKey, TValue> : IDictionary<TKe
     private readonly bool _rawKeys; // keys are stored as their own bytes: the live lookup path compares them directly
     private readonly bool _rawValues; // likewise values: the live lookup path reads them directly
 
-    internal PersistentDictionary(PersistentPool pool, long fieldOffset, ElementCodec<TKey> keys, ElementCodec<TValue> values)
+    internal PersistentDictionary(PersistentPool pool, long fieldOffset, ElementCodec<TKey> keys, ElementCodec<TValue> values, PersistentObject? owner = null)
     {
         if (keys.Kind == SlotKind.Reference)
         {
@@ -52,7 +52,7 @@ public sealed partial class PersistentDictionary<TKey, TValue> : IDictionary<TKe
         // (string and reference slots are 8 bytes, as references are), and a mismatch just leaves the live path off.
         _rawKeys = keys.Kind == SlotKind.Raw && !RuntimeHelpers.IsReferenceOrContainsReferences<TKey>() && _entrySize == LiveEntrySize;
         _rawValues = values.Kind == SlotKind.Raw && !RuntimeHelpers.IsReferenceOrContainsReferences<TValue>();
-        _anchor = new CollectionHeader(fieldOffset);
+        _anchor = new CollectionHeader(fieldOffset, owner);
         FindHeader(); // checks a header that exists; none yet reads as empty (a read never creates one)
     }
 

@@ -21,11 +21,11 @@ public sealed class PersistentList<T> : IList<T>, IReadOnlyList<T>
     private readonly ElementCodec<T> _codec;
     private CollectionHeader _anchor;
 
-    internal PersistentList(PersistentPool pool, long fieldOffset, ElementCodec<T> codec)
+    internal PersistentList(PersistentPool pool, long fieldOffset, ElementCodec<T> codec, PersistentObject? owner = null)
     {
         _pool = pool;
         _codec = codec;
-        _anchor = new CollectionHeader(fieldOffset);
+        _anchor = new CollectionHeader(fieldOffset, owner);
         FindHeader(); // checks a header that exists; none yet reads as empty (a read never creates one)
     }
 

@@ -43,7 +43,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
     private int _leafCapacity;
     private int _innerCapacity;
 
-    internal PersistentSortedDictionary(PersistentPool pool, long fieldOffset, SortedKeys<TKey> keys, ElementCodec<TValue> values)
+    internal PersistentSortedDictionary(PersistentPool pool, long fieldOffset, SortedKeys<TKey> keys, ElementCodec<TValue> values, PersistentObject? owner = null)
     {
         if (values.Kind != SlotKind.Raw && values.SlotSize != 8)
         {
@@ -57,7 +57,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue> : IDictiona
         _givenKeys = keys;
         _keys = UseKeys(keys);
         SetNodeSize(keys.NodeSize(_keySize, _valueSize));
-        _anchor = new CollectionHeader(fieldOffset);
+        _anchor = new CollectionHeader(fieldOffset, owner);
         FindHeader(); // checks a header that exists; none yet reads as empty (a read never creates one)
     }
 
