@@ -33,6 +33,8 @@ public sealed partial class PersistentPool : IHeapContext, ITransactionalPool
 
     void ITransactionalPool.ThrowIfDisposed() => ThrowIfDisposed();
 
+    bool ITransactionalPool.IsDisposed => Volatile.Read(ref _disposed);
+
     void ITransactionalPool.AddOwnedBlocks(long offset, uint typeIndex, ref List<long>? owned)
     {
         // Indexed, not enumerated through the interface: enumerating an empty array that way uses one enumerator

@@ -36,6 +36,9 @@ internal interface ITransactionalPool
     /// <exception cref="ObjectDisposedException">The pool is closed.</exception>
     void ThrowIfDisposed();
 
+    /// <summary>Whether the pool was disposed (a transaction left open on it can only be forgotten).</summary>
+    bool IsDisposed { get; }
+
     /// <summary>
     /// Adds to <paramref name="owned"/> (made at the first one) the blocks the block at <paramref name="offset"/> (of
     /// <paramref name="typeIndex"/>) owns and that go with it when it is freed: its strings and collections, a

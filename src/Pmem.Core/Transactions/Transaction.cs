@@ -26,6 +26,7 @@ public readonly struct Transaction : IDisposable
     private readonly int _level;
     private readonly long _generation;
     private readonly long _changesAtBegin;
+    private readonly long _scope;
 
     internal Transaction(TransactionState state)
     {
@@ -33,10 +34,12 @@ public readonly struct Transaction : IDisposable
         _level = state.Depth;
         _generation = state.Generation;
         _changesAtBegin = _level > 1 ? state.Changes : 0;
+        _scope = state.ScopeAt(_level);
     }
 
     /// <summary>True while this scope is open and nothing in the transaction has rolled back.</summary>
-    public bool IsActive => _state is { } s && s.Depth == _level && !s.RolledBack && ReferenceEquals(TransactionState.Current, s);
+    public bool IsActive => _state is { } s && s.Depth == _level && s.Generation == _generation && s.ScopeAt(_level) == _scope &&
+        !s.RolledBack && ReferenceEquals(TransactionState.Current, s) && !s.Pool.IsDisposed;
 
     /// <summary>
     /// Ends this scope successfully. For the outermost scope every change becomes durable, atomically, before this
@@ -77,9 +80,9 @@ public readonly struct Transaction : IDisposable
     /// </exception>
     public void Dispose()
     {
-        if (_state is not { } state || state.Depth != _level || state.Generation != _generation || state.IsAbandoned)
+        if (_state is not { } state || state.Depth != _level || state.Generation != _generation || state.ScopeAt(_level) != _scope || state.IsAbandoned)
         {
-            return; // committed, or already disposed (or given up on another thread)
+            return; // committed, or already disposed (or given up on another thread); a later scope at its depth is not this one
         }
 
         if (!ReferenceEquals(TransactionState.OfThread, state))
@@ -103,7 +106,7 @@ public readonly struct Transaction : IDisposable
 
     private TransactionState CheckInnermost()
     {
-        if (_state is { } ended && (ended.Depth < _level || ended.Generation != _generation) && ReferenceEquals(TransactionState.OfThread, ended))
+        if (_state is { } ended && (ended.Depth < _level || ended.Generation != _generation || ended.ScopeAt(_level) != _scope) && ReferenceEquals(TransactionState.OfThread, ended))
         {
             throw new InvalidOperationException("This transaction scope has ended already (committed, or rolled back by Dispose): Commit is called once per scope.");
         }

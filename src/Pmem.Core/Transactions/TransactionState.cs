@@ -135,6 +135,11 @@ internal sealed partial class TransactionState
             state.DiscardAbandoned();
         }
 
+        if (state.Depth > 0 && !ReferenceEquals(state.Pool, pool) && state.Pool.IsDisposed)
+        {
+            state.ForgetDisposedPool();
+        }
+
         if (state.Depth > 0)
         {
             if (!ReferenceEquals(state.Pool, pool))
@@ -143,11 +148,13 @@ internal sealed partial class TransactionState
             }
 
             state.Depth++;
+            state.BeginScope();
             return state;
         }
 
         state.Pool = pool;
         state.Depth = 1;
+        state.BeginScope();
         state.Generation++;
         state.RolledBack = false;
         if (state._countedPoolId != pool.InstanceId)
@@ -213,6 +220,38 @@ internal sealed partial class TransactionState
 
         pool.TransactionOpened();
         (_countedPoolId, _countedPool) = (pool.InstanceId, pool.WeakSelf);
+    }
+
+    /// <summary>Numbers the scope just begun at <see cref="Depth"/>: how a scope's Dispose tells itself from a later one at its depth.</summary>
+    private void BeginScope()
+    {
+        if (Depth >= _scopes.Length)
+        {
+            Array.Resize(ref _scopes, _scopes.Length * 2);
+        }
+
+        _scopes[Depth] = ++_scopeSerial;
+    }
+
+    private long[] _scopes = new long[8];
+    private long _scopeSerial;
+
+    /// <summary>The number of the scope open at <paramref name="level"/> (see <see cref="BeginScope"/>); 0 past the innermost.</summary>
+    public long ScopeAt(int level) => level <= Depth ? _scopes[level] : 0;
+
+    /// <summary>
+    /// Forgets a transaction its thread never ended on a pool since disposed (a scope without <c>using</c> that an
+    /// exception skipped): nothing of it can commit, and its pool's memory is gone, so nothing is released into it.
+    /// Without this, the thread could begin no transaction on any pool again.
+    /// </summary>
+    private void ForgetDisposedPool()
+    {
+        RolledBack = true;
+        Depth = 0;
+        Writes.Clear();
+        ClearBlocks();
+        CreatedCollections?.Clear();
+        Pool = null!;
     }
 
     /// <summary>Ends the innermost level; the outermost level's end clears the thread's transaction.</summary>

@@ -155,6 +155,54 @@ public sealed class TransactionTests
     }
 
     [Fact]
+    public void Disposing_a_committed_scope_late_does_not_roll_back_a_later_scope_at_its_depth()
+    {
+        // An outside tester's case: scopes were told apart by depth and transaction only, so i1.Dispose() after
+        // i1.Commit() and a new i2 at the same depth rolled back the whole transaction.
+        using var pool = NewPool();
+        var account = pool.Root<Account>();
+        using (var outer = pool.BeginTransaction())
+        {
+            var i1 = pool.BeginTransaction();
+            account.Balance = 1;
+            i1.Commit();
+            var i2 = pool.BeginTransaction();
+            account.Counter = 2;
+            i1.Dispose();
+            Assert.True(i2.IsActive);
+            Assert.False(i1.IsActive);
+            i2.Commit();
+            outer.Commit();
+        }
+
+        Assert.Equal((1L, 2), (account.Balance, account.Counter));
+    }
+
+    [Fact]
+    public void A_transaction_left_open_on_a_disposed_pool_does_not_stop_its_thread_using_another()
+    {
+        // An outside tester's case: a scope without using, skipped by an exception, then the pool disposed: the thread
+        // could begin no transaction (and insert into no collection) on any pool again.
+        var first = NewPool();
+        first.Root<Account>();
+        var forgotten = first.BeginTransaction();
+        first.Root<Account>().Balance = 5;
+        first.Dispose();
+        Assert.False(forgotten.IsActive);
+
+        using var second = NewPool();
+        var registry = second.Root<Registry>();
+        using (var tx = second.BeginTransaction())
+        {
+            registry.Numbers.Add(1);
+            tx.Commit();
+        }
+
+        registry.Counters[1] = 1; // a collection insert outside a transaction begins one of its own
+        Assert.Equal([1L], registry.Numbers);
+    }
+
+    [Fact]
     public void An_inner_scope_that_wrote_nothing_ends_without_rolling_back()
     {
         using var pool = NewPool();
