@@ -102,19 +102,27 @@ public sealed partial class PersistentPool
     }
 
     /// <summary>
-    /// Waits (inside <c>lock (_creations)</c>) until a creating (or index-changing) transaction ends
-    /// (<see cref="ITransactionalPool.CollectionCreationsEnded"/>), looking now and then for one whose thread has
-    /// ended without ending it, which nothing else would ever end.
+    /// Waits (inside <c>lock (_creations)</c>) for a creating (or index-changing) transaction to end
+    /// (<see cref="ITransactionalPool.CollectionCreationsEnded"/>), a lookup to leave or the pool to close, or for
+    /// <see cref="EndedThreadLookInterval"/>, then looks for transactions whose threads ended without ending them,
+    /// which nothing else would ever end. The caller looks at what it waits for again: this may return with nothing changed.
     /// </summary>
+    /// <remarks>
+    /// It returns after a time-out too. A timed-out wait takes the monitor back after whoever holds it: an ending
+    /// transaction or the last lookup leaving, whose pulse then reaches no waiter. Waiting again without looking
+    /// lost that change for good (two threads New-ing indexed objects each waited forever: one for the lookup that
+    /// had left, the other for the first's index lock).
+    /// </remarks>
+    /// <exception cref="ObjectDisposedException">The pool is disposed (its Dispose wakes the waiters).</exception>
     private void WaitForAnEnd()
     {
-        while (!Monitor.Wait(_creations, EndedThreadLookInterval))
+        ThrowIfDisposed();
+        if (!Monitor.Wait(_creations, EndedThreadLookInterval))
         {
-            if (ForgetTransactionsOfEndedThreads())
-            {
-                return;
-            }
+            ForgetTransactionsOfEndedThreads();
         }
+
+        ThrowIfDisposed();
     }
 
     private static readonly TimeSpan EndedThreadLookInterval = TimeSpan.FromMilliseconds(50);
@@ -123,8 +131,7 @@ public sealed partial class PersistentPool
     /// Lets go of the collections being created, and the index lock, held by transactions whose threads have ended with
     /// them open (a scope never disposed): such a transaction wrote nothing to the pool and can never commit.
     /// </summary>
-    /// <returns>True when one was found (the waiters may look again).</returns>
-    private bool ForgetTransactionsOfEndedThreads()
+    private void ForgetTransactionsOfEndedThreads()
     {
         var forgot = false;
         foreach (var field in _creations.Where(creation => creation.Value.ThreadEnded).Select(creation => creation.Key).ToList())
@@ -142,8 +149,6 @@ public sealed partial class PersistentPool
         {
             Monitor.PulseAll(_creations);
         }
-
-        return forgot;
     }
 
     /// <summary>

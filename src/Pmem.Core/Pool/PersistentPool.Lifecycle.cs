@@ -299,6 +299,11 @@ public sealed partial class PersistentPool
         }
 
         _disposed = true;
+        lock (_creations)
+        {
+            Monitor.PulseAll(_creations); // threads waiting for a collection creation or the index lock throw now (WaitForAnEnd)
+        }
+
         TransactionState.StopCountingOnThisThread(this); // (other threads' counts no longer matter)
         _commits.Shut(); // commits under way end first; later writes throw ObjectDisposedException
         _commits.Close(TransactionState.OfThread?.Commits); // a clean close leaves no log to replay

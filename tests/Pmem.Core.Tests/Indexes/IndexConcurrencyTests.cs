@@ -1,4 +1,5 @@
 // IndexConcurrencyTests -- lookups on several threads beside transactions that change the index: never a half-changed tree, never a hang.
+using System.Reflection;
 using Pmem.Objects;
 using Pmem.Pool;
 using Pmem.Tests.Objects;
@@ -141,6 +142,103 @@ public sealed class IndexConcurrencyTests : IDisposable
         Assert.Equal("before", lookedUp); // the ended thread's change was never committed
         Assert.Equal("after", byName.Range("a", "z").Single().Name);
         SortedDictionaryTests.AssertSound(pool);
+    }
+
+    [Fact]
+    public void A_change_waiting_for_the_index_lock_resumes_when_the_holder_ends_as_its_wait_times_out()
+    {
+        using var pool = PersistentPool.Create(Path.Combine(_directory, "timeout.pool"), "tests", 16 << 20);
+        var member = pool.New<Member>();
+        pool.Root<Club>().Members.Add(member);
+        var tx = pool.BeginTransaction();
+        member.Name = "holder"; // the index lock, until the transaction ends
+        Exception? failure = null;
+        Member? made = null;
+        var waiter = new Thread(() =>
+        {
+            try
+            {
+                made = pool.New<Member>();
+                made.Name = "waiter";
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        }) { IsBackground = true }; // a failure leaves it waiting: it must not keep the test process alive
+        waiter.Start();
+        WaitUntil(() => pool.CollectionCreationWaiters == 1 || !waiter.IsAlive);
+        Assert.True(waiter.IsAlive, "the new object did not wait for the index lock");
+
+        // The holder ends while the waiter's timed wait has run out and it is taking the monitor back: the end's pulse
+        // then finds nobody waiting (the hang an outside tester found in 1 of 2-4 runs). Holding the monitor across the
+        // time-out makes that moment certain: the end is made inside it, as the ending transaction makes it.
+        var creations = typeof(PersistentPool).GetField("_creations", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(pool)!;
+        lock (creations)
+        {
+            Thread.Sleep(TimeSpan.FromMilliseconds(250)); // several of the waiter's 50 ms looks for ended threads
+            tx.Commit();
+        }
+
+        Assert.True(waiter.Join(TimeSpan.FromSeconds(10)), "the change waits for an index lock nobody holds");
+        Assert.Null(failure);
+        pool.Root<Club>().Members.Add(made!);
+        Assert.Equal(["holder", "waiter"], pool.Index<Member, string>(nameof(Member.Name)).Select(m => m.Name));
+        SortedDictionaryTests.AssertSound(pool);
+    }
+
+    [Fact]
+    public void Waits_for_the_index_lock_end_with_ObjectDisposedException_when_the_pool_is_disposed()
+    {
+        using var pool = PersistentPool.Create(Path.Combine(_directory, "disposed.pool"), "tests", 16 << 20);
+        var member = pool.New<Member>();
+        pool.Root<Club>().Members.Add(member);
+        var byName = pool.Index<Member, string>(nameof(Member.Name));
+        using var holding = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var holder = new Thread(() =>
+        {
+            try
+            {
+                using var tx = pool.BeginTransaction();
+                member.Name = "holder"; // the index lock, until the pool is disposed
+                holding.Set();
+                release.Wait();
+            }
+            catch (ObjectDisposedException)
+            {
+                // the rollback of a transaction that outlived its pool
+            }
+        }) { IsBackground = true };
+        holder.Start();
+        holding.Wait();
+
+        var failures = new Exception?[2];
+        var waiters = new[]
+        {
+            new Thread(() => failures[0] = Record.Exception(() => pool.New<Member>())) { IsBackground = true },
+            new Thread(() => failures[1] = Record.Exception(() => byName.Find("holder"))) { IsBackground = true },
+        };
+        waiters[0].Start();
+        WaitUntil(() => pool.CollectionCreationWaiters == 1 || !waiters[0].IsAlive);
+        waiters[1].Start();
+        WaitUntil(() => waiters[1].ThreadState.HasFlag(ThreadState.WaitSleepJoin) || !waiters[1].IsAlive);
+        Thread.Sleep(100); // (the lookup may have been taking the monitor, not yet waiting)
+        Assert.True(waiters.All(w => w.IsAlive), "a change or a lookup did not wait for the index lock");
+
+        pool.Dispose();
+        Assert.True(waiters.All(w => w.Join(TimeSpan.FromSeconds(10))), "a change or a lookup still waits after Dispose");
+        Assert.All(failures, failure => Assert.IsType<ObjectDisposedException>(failure));
+        release.Set();
+        Assert.True(holder.Join(TimeSpan.FromSeconds(10)));
+    }
+
+    private static void WaitUntil(Func<bool> condition)
+    {
+        for (var deadline = DateTime.UtcNow.AddSeconds(30); !condition(); Thread.Sleep(1))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for the other thread");
+        }
     }
 
     private static void Guard(System.Collections.Concurrent.ConcurrentQueue<string> failures, Action body)
