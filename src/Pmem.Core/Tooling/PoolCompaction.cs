@@ -41,8 +41,24 @@ public sealed record PoolCompactionResult(string Path, long SizeBefore, long Siz
 /// </remarks>
 public static class PoolCompaction
 {
-    /// <summary>The temporary file a compaction of <paramref name="path"/> builds: the path with <c>.compacting</c> appended.</summary>
-    public static string TemporaryPath(string path) => path + ".compacting";
+    /// <summary>
+    /// The temporary file a compaction of <paramref name="path"/> builds: the pool file's path (where a symbolic link
+    /// points) with <c>.compacting</c> appended.
+    /// </summary>
+    public static string TemporaryPath(string path) => PoolFile(path) + ".compacting";
+
+    /// <summary>The file a path names, through symbolic links: the one compaction measures, copies and replaces (a link stays a link).</summary>
+    private static string PoolFile(string path)
+    {
+        try
+        {
+            return File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? path;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return path; // missing or unreadable: the open says so
+        }
+    }
 
     /// <summary>Compacts the pool file at <paramref name="path"/> in place (see the class remarks).</summary>
     /// <param name="path">The pool file; no one may have it open.</param>
@@ -59,7 +75,8 @@ public static class PoolCompaction
     public static PoolCompactionResult Compact(string path, string layout)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var sizeBefore = new FileInfo(path).Exists ? new FileInfo(path).Length : 0;
+        var file = PoolFile(path); // a link's size is the link's, and a rename over it would replace the link, not the pool
+        var sizeBefore = new FileInfo(file).Exists ? new FileInfo(file).Length : 0;
         using var pool = PersistentPool.Open(path, layout);
         var temporary = TemporaryPath(path);
 
@@ -115,7 +132,7 @@ public static class PoolCompaction
                 };
             }
 
-            DurableFiles.Replace(temporary, path);
+            DurableFiles.Replace(temporary, file);
         }
         catch
         {
@@ -123,7 +140,7 @@ public static class PoolCompaction
             throw;
         }
 
-        return new PoolCompactionResult(path, sizeBefore, new FileInfo(path).Length, occupancy.Blocks, occupancy.LiveBytes, pool.RecoveredTransactions)
+        return new PoolCompactionResult(path, sizeBefore, new FileInfo(file).Length, occupancy.Blocks, occupancy.LiveBytes, pool.RecoveredTransactions)
         {
             FormatVersions = (pool.FormatVersion, formatAfter),
         };

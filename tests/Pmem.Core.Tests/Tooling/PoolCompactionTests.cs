@@ -47,6 +47,30 @@ public sealed class PoolCompactionTests : IDisposable
         Assert.False(File.Exists(PoolCompaction.TemporaryPath(path)));
     }
 
+    [Fact]
+    public void A_pool_named_through_a_symbolic_link_is_compacted_where_the_link_points()
+    {
+        // An outside tester's case: the link's own size was measured ("already compact: ... 11 B"), and a rename over
+        // the link would have replaced the link rather than the pool.
+        var path = PoolPath();
+        using (var pool = PersistentPool.Create(path, LayoutName, 8 << 20, new PoolCreateOptions { MaxSize = 64 << 20 }))
+        {
+            FillRegistry(pool);
+        }
+
+        var link = PoolPath("link.pool");
+        File.CreateSymbolicLink(link, path);
+        var result = PoolCompaction.Compact(link, LayoutName);
+
+        Assert.True(result.Replaced);
+        Assert.True(result.SizeAfter < result.SizeBefore, $"{result.SizeAfter} >= {result.SizeBefore}");
+        Assert.Equal(new FileInfo(path).Length, result.SizeAfter);
+        Assert.Equal(path, File.ResolveLinkTarget(link, returnFinalTarget: true)?.FullName); // still a link to the pool
+        Assert.False(File.Exists(PoolCompaction.TemporaryPath(link)));
+        using var compacted = PersistentPool.Open(link, LayoutName);
+        Assert.True(compacted.Check().IsConsistent);
+    }
+
     [Theory]
     [InlineData(DurabilityMode.PowerFailure, 8u, 1, 2)]
     [InlineData(DurabilityMode.PowerFailure, 8u, 1, 4)]
