@@ -10,24 +10,12 @@ namespace Pmem.Tool.Output;
 /// <c>pwrite</c>, unlike a <see cref="FileStream"/> on the handle), so <c>&gt;&gt;</c> and a shell's shared offset
 /// (<c>{ pmem info p; echo; } &gt; f</c>) work as with any program.
 /// </summary>
-internal sealed partial class StandardOutputStream : Stream
+internal sealed partial class StandardOutputStream : WriteOnlyStream
 {
     private const int StdoutFd = 1;
     private const int EINTR = 4;
     private const int EAGAIN = 11;
     private const int EPIPE = 32;
-
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
     /// <exception cref="OutputClosedException">The reading end is closed (EPIPE).</exception>
     /// <exception cref="IOException">Any other write error.</exception>
@@ -67,12 +55,6 @@ internal sealed partial class StandardOutputStream : Stream
     public override void Flush()
     {
     }
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
     private static unsafe partial nint WriteFd(int fd, byte* buffer, nint count);

@@ -7,22 +7,10 @@ namespace Pmem.Tool.Output;
 /// Lets a <see cref="System.Text.Json.Utf8JsonWriter"/> write to the tool's <see cref="TextWriter"/> output (the
 /// console, or a test's writer) as it goes, instead of building the whole document in memory first.
 /// </summary>
-internal sealed class TextWriterStream(TextWriter writer) : Stream
+internal sealed class TextWriterStream(TextWriter writer) : WriteOnlyStream
 {
     private readonly Decoder _decoder = new UTF8Encoding(false).GetDecoder();
     private char[] _chars = new char[4096];
-
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
@@ -37,10 +25,4 @@ internal sealed class TextWriterStream(TextWriter writer) : Stream
     }
 
     public override void Flush() => writer.Flush();
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 }
