@@ -181,17 +181,19 @@ public sealed partial class PersistentPool
         {
             foreach (var (typeIndex, propertyOffset, kind) in indexes)
             {
-                if (LiveIndexAt(typeIndex, propertyOffset) is not null ||
-                    _types.Get(typeIndex)?.Schema?.Properties.FirstOrDefault(p => p.Offset == propertyOffset) is not { } stored)
+                if (LiveIndexAt(typeIndex, propertyOffset) is null && StoredIndexProperty(typeIndex, propertyOffset, kind) is { } property)
                 {
-                    continue; // the pool loads an index only with its stored property
+                    BuildIndex(typeIndex, property); // the pool loads an index only with its stored property
                 }
-
-                BuildIndex(typeIndex, new PersistentPropertyInfo(
-                    stored.Name, stored.StorageType, stored.Offset, stored.Size, stored.Group, stored.Target, stored.IsNullable, stored.FormerNames.AsSpan(), kind));
             }
         }
     }
+
+    /// <summary>The property at <paramref name="propertyOffset"/> of a stored type's schema, indexed as <paramref name="kind"/>; null when the schema has none there.</summary>
+    private PersistentPropertyInfo? StoredIndexProperty(uint typeIndex, int propertyOffset, PersistentIndexKind kind) =>
+        _types.Get(typeIndex)?.Schema?.Properties.FirstOrDefault(p => p.Offset == propertyOffset) is { } stored
+            ? new PersistentPropertyInfo(stored.Name, stored.StorageType, stored.Offset, stored.Size, stored.Group, stored.Target, stored.IsNullable, stored.FormerNames.AsSpan(), kind)
+            : null;
 
     /// <summary>
     /// The addresses of every word of the block at <paramref name="offset"/> (and of what it owns: a collection's storage,

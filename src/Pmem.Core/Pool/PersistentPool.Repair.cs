@@ -7,7 +7,8 @@ namespace Pmem.Pool;
 /// <summary>One thing a repair did.</summary>
 /// <param name="Kind">
 /// <c>null-reference</c>, <c>null-string</c>, <c>null-element</c>, <c>remove-entry</c>, <c>drop-collection</c>,
-/// <c>recount-collection</c>, <c>rebuild-dictionary</c> or <c>free-unreachable</c>.
+/// <c>recount-collection</c>, <c>rebuild-dictionary</c>, <c>free-unreachable</c>, <c>drop-index</c>, <c>rebuild-index</c>
+/// or <c>index-not-rebuilt</c>.
 /// </param>
 /// <param name="Offset">The block changed or freed.</param>
 /// <param name="Type">The durable name of that block's type.</param>
@@ -28,7 +29,8 @@ public sealed partial class PersistentPool
     /// collection whose storage or header cannot be trusted dropped from its owner (its contents reported lost), one
     /// whose count disagrees with its storage recounted; then every block nothing reaches is freed, each alone (what a
     /// damaged block claims to own is not followed). Every change is made in transactions, after recovery: no committed
-    /// transaction is lost.
+    /// transaction is lost. An index that disagrees with its objects is dropped and, once the rest is clean, built
+    /// again from them.
     /// </summary>
     /// <returns>What was done, in order.</returns>
     /// <exception cref="PoolCorruptedException">A schema migration is in progress, or the check still fails after the last round.</exception>
@@ -41,13 +43,14 @@ public sealed partial class PersistentPool
         }
 
         var steps = new List<RepairStep>();
+        var dropped = new List<IndexSlot>();
         for (var round = 0; round < MaxRepairRounds; round++)
         {
             var problems = new List<GraphProblem>();
             var report = CheckGraph(problems, out var through);
             if (problems.Count > 0)
             {
-                FixProblems(problems, through, steps);
+                FixProblems(problems, through, dropped, steps);
             }
             else if (report.Unreachable.Count > 0)
             {
@@ -55,6 +58,7 @@ public sealed partial class PersistentPool
             }
             else
             {
+                RebuildDroppedIndexes(dropped, steps);
                 return steps;
             }
         }
@@ -62,13 +66,14 @@ public sealed partial class PersistentPool
         var left = Check();
         if (left.IsConsistent && left.Unreachable.Count == 0)
         {
+            RebuildDroppedIndexes(dropped, steps);
             return steps;
         }
 
         throw new PoolCorruptedException(Path, $"the repair could not make the pool check clean in {MaxRepairRounds} rounds (left: {(left.Errors.Count > 0 ? left.Errors[0] : $"{left.Unreachable.Count} unreachable blocks")})");
     }
 
-    private void FixProblems(List<GraphProblem> problems, IReadOnlyDictionary<long, (long Holder, long Slot)> through, List<RepairStep> steps)
+    private void FixProblems(List<GraphProblem> problems, IReadOnlyDictionary<long, (long Holder, long Slot)> through, List<IndexSlot> dropped, List<RepairStep> steps)
     {
         var cleared = new HashSet<long>(); // slots this round changed: a second problem at one slot is moot
         var rebuilt = new HashSet<long>(); // dictionaries this round rebuilt (or left for the next): their other problems are moot
@@ -80,7 +85,7 @@ public sealed partial class PersistentPool
             {
                 if (IsIndexProblem(problem))
                 {
-                    DropIndex(problem, cleared, steps);
+                    DropIndex(problem, cleared, dropped, steps);
                     continue;
                 }
 
@@ -118,8 +123,8 @@ public sealed partial class PersistentPool
     private bool IsIndexProblem(GraphProblem problem) =>
         problem.Kind == GraphProblemKind.DamagedIndex || (problem.Holder != 0 && problem.Holder == _domain.Read<long>(PoolLayout.IndexDirectoryOffset));
 
-    /// <summary>Clears a damaged index's directory entry: its tree becomes unreachable (freed by the next round) and the program rebuilds the index when it next opens the pool.</summary>
-    private void DropIndex(GraphProblem problem, HashSet<long> cleared, List<RepairStep> steps)
+    /// <summary>Clears a damaged index's directory entry, noting what it indexed: its tree becomes unreachable (freed by the next round).</summary>
+    private void DropIndex(GraphProblem problem, HashSet<long> cleared, List<IndexSlot> dropped, List<RepairStep> steps)
     {
         var directory = _domain.Read<long>(PoolLayout.IndexDirectoryOffset);
         var slot = (int)((problem.Slot - directory - IndexDirectory.HeaderSize) / IndexDirectory.EntrySize);
@@ -129,8 +134,51 @@ public sealed partial class PersistentPool
             return;
         }
 
+        if (Array.Find(_indexSlots, s => s.Slot == slot) is { IsStale: false, TypeIndex: not 0 } definition)
+        {
+            dropped.Add(definition);
+        }
+
         ClearIndexEntry(slot);
-        steps.Add(new RepairStep("drop-index", directory, "(index directory)", $"index entry {slot} dropped ({problem.Message}); the program rebuilds the index when it next opens the pool"));
+        steps.Add(new RepairStep("drop-index", directory, "(index directory)", $"index entry {slot} dropped ({problem.Message})"));
+    }
+
+    /// <summary>
+    /// Builds the dropped indexes again over the repaired objects, so the pool leaves the repair with every index it had
+    /// and its program's next open builds nothing. One that cannot be built (a unique index whose objects now repeat a
+    /// value, or no room to grow) stays dropped, and the step says why.
+    /// </summary>
+    private void RebuildDroppedIndexes(List<IndexSlot> dropped, List<RepairStep> steps)
+    {
+        var directory = _domain.Read<long>(PoolLayout.IndexDirectoryOffset);
+        foreach (var slot in dropped)
+        {
+            var kind = PersistentPropertyInfo.IndexKindOf(slot.IsUnique, slot.IsHashed);
+            if (StoredIndexProperty(slot.TypeIndex, slot.PropertyOffset, kind) is not { } property)
+            {
+                continue; // the stored schema no longer has it: nothing to index
+            }
+
+            var name = $"the {(slot.IsUnique ? "unique " : "")}index of {_types.NameOf(slot.TypeIndex)}.{property.Name}";
+            if (slot.IsUnique && FirstHeldTwice(slot.TypeIndex, property, out var holder, out var value) is var second and not 0)
+            {
+                steps.Add(new RepairStep("index-not-rebuilt", directory, "(index directory)",
+                    $"{name} is not rebuilt: the objects at {holder} and {second} both hold {value}; a program declaring it unique cannot open the pool until one of them changes"));
+                continue;
+            }
+
+            try
+            {
+                BuildIndexes([(slot.TypeIndex, slot.PropertyOffset, kind)]);
+            }
+            catch (PoolOutOfSpaceException e)
+            {
+                steps.Add(new RepairStep("index-not-rebuilt", directory, "(index directory)", $"{name} is not rebuilt ({e.Message}); the program builds it when it next opens the pool"));
+                continue;
+            }
+
+            steps.Add(new RepairStep("rebuild-index", directory, "(index directory)", $"{name} rebuilt from its objects"));
+        }
     }
 
     /// <summary>Makes a bad slot harmless, as its holder allows: null it, remove its dictionary entry, or drop its collection.</summary>

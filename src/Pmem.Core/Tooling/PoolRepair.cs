@@ -9,7 +9,10 @@ namespace Pmem.Tooling;
 /// <c>null-reference</c> (a reference field or the root pointed to no object of its type), <c>null-string</c>,
 /// <c>null-element</c> (a list element or dictionary value), <c>remove-entry</c> (a dictionary entry whose key was
 /// bad), <c>drop-collection</c> (storage or header beyond repair: the owner's field reads as a new empty collection),
-/// <c>recount-collection</c> (counts set from the storage), <c>free-unreachable</c> (a block nothing reaches from the root).
+/// <c>recount-collection</c> (counts set from the storage), <c>rebuild-dictionary</c> (a table lookups would miss
+/// entries of, rebuilt), <c>free-unreachable</c> (a block nothing reaches from the root), <c>drop-index</c> (an index
+/// that disagrees with its objects), <c>rebuild-index</c> (a dropped index built again from the objects) or
+/// <c>index-not-rebuilt</c> (a dropped unique index whose objects now repeat a value, or no room: it stays dropped).
 /// </param>
 /// <param name="Offset">The block changed or freed.</param>
 /// <param name="Type">The durable type name of that block (<c>string</c>, <c>list</c>, … for the built-in kinds).</param>

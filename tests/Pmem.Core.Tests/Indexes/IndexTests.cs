@@ -223,7 +223,7 @@ public sealed class IndexTests : IDisposable
     }
 
     [Fact]
-    public void Check_finds_an_index_that_disagrees_with_its_objects_and_repair_drops_it_for_a_rebuild()
+    public void Check_finds_an_index_that_disagrees_with_its_objects_and_repair_rebuilds_it()
     {
         using (var pool = NewPool())
         {
@@ -238,7 +238,12 @@ public sealed class IndexTests : IDisposable
             Assert.Contains(report.Errors, e => e.Contains("Number") && e.Contains("another value"));
 
             var steps = PoolRepair.Repair(pool);
-            Assert.Contains(steps, step => step.Kind == "drop-index");
+            Assert.Equal(["drop-index", "rebuild-index"], steps.Where(step => step.Kind.Contains("index")).Select(step => step.Kind));
+            Assert.Contains("unique index of Tests.Member.Number rebuilt", steps.Last().Description);
+            var after = pool.Check();
+            Assert.True(after.IsConsistent, string.Join("; ", after.Errors));
+            Assert.Single(pool.Index<Member, long>(nameof(Member.Number)).Find(700)); // in this pool, before any reopen
+            Assert.Empty(pool.Index<Member, long>(nameof(Member.Number)).Find(7));
             SortedDictionaryTests.AssertSound(pool);
         }
 
@@ -247,6 +252,80 @@ public sealed class IndexTests : IDisposable
             Assert.Single(pool.Index<Member, long>(nameof(Member.Number)).Find(700)); // rebuilt from the objects
             SortedDictionaryTests.AssertSound(pool);
         }
+    }
+
+    [Fact]
+    public void A_repair_of_the_file_rebuilds_its_indexes_without_the_program_and_its_next_open_builds_nothing()
+    {
+        long blocks;
+        using (var pool = NewPool())
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                Add(pool, i, $"m{i % 5}");
+            }
+
+            // What pools written before roots were filed look like: an object of the class missing from its index.
+            var victim = pool.Index<Member, string>(nameof(Member.Name)).Find("m3")[0];
+            pool.WriteString(victim.Offset + 8, "m9");
+            Assert.Contains(pool.Check().Errors, e => e.Contains("Name"));
+        }
+
+        var result = PoolRepair.Run(PoolPath, "tests", apply: true); // as pmem check --repair --apply: no program classes
+        Assert.Equal(["drop-index", "rebuild-index"], result.Actions.Where(a => a.Kind.Contains("index")).Select(a => a.Kind));
+        File.Delete(result.BackupPath!);
+        using (var tool = PersistentPool.Open(PoolPath, "tests"))
+        {
+            var report = tool.Check();
+            Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
+            Assert.Empty(report.Unreachable);
+            blocks = report.AllocatedObjects;
+        }
+
+        using var program = PersistentPool.Open(PoolPath, "tests", Program<Member>());
+        Assert.Equal(blocks, program.Check().AllocatedObjects); // the open found every index built: it built none
+        Assert.Single(program.Index<Member, string>(nameof(Member.Name)).Find("m9"));
+        Assert.Equal(9, program.Index<Member, string>(nameof(Member.Name)).Find("m3").Count);
+    }
+
+    [Fact]
+    public void A_unique_index_whose_objects_now_repeat_a_value_stays_dropped_and_the_repair_says_which()
+    {
+        long first, second;
+        using (var pool = NewPool())
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                Add(pool, i + 1, $"m{i}");
+            }
+
+            first = pool.Index<Member, long>(nameof(Member.Number)).Find(3)[0].Offset;
+            second = pool.Index<Member, long>(nameof(Member.Number)).Find(4)[0].Offset;
+            pool.WriteValue(second, 3L); // damage: two holders of a unique value
+        }
+
+        var result = PoolRepair.Run(PoolPath, "tests", apply: true);
+        var kept = Assert.Single(result.Actions, a => a.Kind == "index-not-rebuilt");
+        var (low, high) = (Math.Min(first, second), Math.Max(first, second)); // found in the order of the heap's scan
+        Assert.Contains($"the objects at {low} and {high} both hold 3", kept.Description);
+        File.Delete(result.BackupPath!);
+        using (var tool = PersistentPool.Open(PoolPath, "tests"))
+        {
+            Assert.True(tool.Check().IsConsistent);
+        }
+
+        // The program declaring it unique is refused, naming the holder, until one of the two changes.
+        var refused = Assert.Throws<PersistentUniqueConstraintException>(() => PersistentPool.Open(PoolPath, "tests", Program<Member>()).Dispose());
+        Assert.Equal(low, refused.ExistingObject);
+    }
+
+    [Fact]
+    public void Index_on_a_disposed_pool_throws_at_once_as_documented()
+    {
+        var pool = NewPool();
+        Add(pool, 1, "m1");
+        pool.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => pool.Index<Member, long>(nameof(Member.Number)));
     }
 
     [Fact]

@@ -158,6 +158,7 @@ public static class PersistentIndexes
     {
         ArgumentNullException.ThrowIfNull(pool);
         ArgumentNullException.ThrowIfNull(propertyName);
+        pool.ThrowIfDisposed(); // as documented: at once, not at the index's first use
         var type = T.PersistentType;
         var property = type.Properties.FirstOrDefault(p => p.Name == propertyName && p.Index != PersistentIndexKind.None)
             ?? throw new ArgumentException(
