@@ -71,7 +71,7 @@ public static class PoolCompaction
     /// </exception>
     /// <exception cref="PoolLayoutMismatchException">The pool has another layout name.</exception>
     /// <exception cref="PoolVersionException">The pool has a newer format version.</exception>
-    /// <exception cref="IOException">The new file cannot be written or synced (for example, the disk is full); the pool is unchanged.</exception>
+    /// <exception cref="IOException">The new file (<see cref="TemporaryPath"/>) cannot be written or synced (for example, the disk is full); the pool's objects are unchanged.</exception>
     public static PoolCompactionResult Compact(string path, string layout)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -86,8 +86,16 @@ public static class PoolCompaction
             throw new PoolCorruptedException(path, $"the pool does not check clean ({before.Errors[0]}); repair it (pmem check --repair) before compacting it");
         }
 
-        // Only a compaction builds it, and one holds the pool's lock: this one is a crashed compaction's leftover.
-        File.Delete(temporary);
+        try
+        {
+            // Only a compaction builds it, and one holds the pool's lock: this one is a crashed compaction's leftover.
+            File.Delete(temporary);
+        }
+        catch (Exception e) when (FileWriteException.IsWriteFailure(e))
+        {
+            throw new FileWriteException(temporary, e); // not a file (a directory), or not ours to delete
+        }
+
         var occupancy = pool.MeasureOccupancy();
         var inspection = pool.Inspect();
         uint formatAfter;
@@ -133,6 +141,11 @@ public static class PoolCompaction
             }
 
             DurableFiles.Replace(temporary, file);
+        }
+        catch (Exception e) when (FileWriteException.IsWriteFailure(e) && !(e is PmemIOException { Path: { } named } && !named.StartsWith(temporary, StringComparison.Ordinal)))
+        {
+            File.Delete(temporary);
+            throw new FileWriteException(temporary, e); // the new file could not be made (disk full, not writable)
         }
         catch
         {

@@ -139,9 +139,9 @@ public static class PoolRepair
                 {
                     WriteCopy(source, log, copy, logCopy, destination, publish);
                 }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not PoolException)
+                catch (Exception e) when (FileWriteException.IsWriteFailure(e))
                 {
-                    throw new RepairCopyException(publish ? destination : System.IO.Path.GetDirectoryName(destination)!, e);
+                    throw new FileWriteException(publish ? destination : System.IO.Path.GetDirectoryName(destination)!, e);
                 }
             }
         }
@@ -200,11 +200,4 @@ public static class PoolRepair
         File.Delete(PersistentPool.WriteAheadLogPath(copy));
         DurableFiles.Finished(copy);
     }
-}
-
-/// <summary>The copy a repair makes (its backup, or a dry run's private copy) could not be written: <see cref="File"/> names where it goes.</summary>
-internal sealed class RepairCopyException(string file, Exception inner) : IOException($"{file}: {inner.Message}", inner)
-{
-    /// <summary>The backup's name, or the directory of a dry run's private copy.</summary>
-    public string File { get; } = file;
 }

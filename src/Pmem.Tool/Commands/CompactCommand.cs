@@ -23,10 +23,10 @@ internal static class CompactCommand
         {
             return Failures.Report(console, "compact", path, e, json, "close it everywhere and retry");
         }
-        catch (Exception e) when (Failures.IsWriteFailureOf(e, PoolCompaction.TemporaryPath(path)))
+        catch (FileWriteException e)
         {
             // The new file beside the pool could not be made (disk full, not writable): the pool is unchanged.
-            return Failures.Report(console, "compact", PoolCompaction.TemporaryPath(path), e, json, failure: "cannot write");
+            return Failures.Report(console, "compact", e.File, e.InnerException!, json, failure: "cannot write");
         }
         catch (Exception e) when (Failures.IsOpenFailure(e))
         {

@@ -57,16 +57,17 @@ internal static class DumpCommand
     {
         var directory = tempDirectory ?? Path.GetTempPath();
         var name = Path.Combine(directory, $".pmem-dump-{Guid.NewGuid():N}.json");
-        FileStream? buffer = null;
+        NamedFileStream? buffer = null;
         try
         {
-            buffer = new FileStream(name, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+            buffer = new NamedFileStream(name, directory);
             File.Delete(name); // unlinked at once: the open handle keeps it, and not even a killed dump leaves it behind
         }
         catch (Exception e) when (Failures.IsOpenFailure(e))
         {
             buffer?.Dispose();
-            return Failures.Report(console, "dump", directory, new IOException($"the temporary file for the JSON cannot be made: {e.Message.Replace(name, directory, StringComparison.Ordinal)}", e), json: true, failure: "cannot write in");
+            var reason = e is FileWriteException named ? named.InnerException!.Message : e.Message.Replace(name, directory, StringComparison.Ordinal);
+            return Failures.Report(console, "dump", directory, new IOException($"the temporary file for the JSON cannot be made: {reason}", e), json: true, failure: "cannot write in");
         }
 
         using (buffer)
@@ -74,20 +75,21 @@ internal static class DumpCommand
             try
             {
                 PoolDump.WriteJson(snapshot.Pool, buffer, options);
+                buffer.Flush(); // all of it in the file before it is read back
             }
-            catch (Exception e) when (Failures.IsWriteFailureOf(e, name))
+            catch (FileWriteException e)
             {
-                return Failures.Report(console, "dump", directory, new IOException($"the temporary file for the JSON cannot be written: {e.Message.Replace($" : '{name}'", "", StringComparison.Ordinal).Replace(name, directory, StringComparison.Ordinal)}", e), json: true, failure: "cannot write in");
+                return Failures.Report(console, "dump", directory, new IOException($"the temporary file for the JSON cannot be written: {e.InnerException!.Message}", e), json: true, failure: "cannot write in");
             }
             catch (Exception e) when (Failures.IsReadFailure(e))
             {
                 return Failures.Report(console, "dump", path, e, json: true, failure: "cannot read");
             }
 
-            buffer.Position = 0;
+            buffer.Inner.Position = 0;
             using (var output = new TextWriterStream(console.Out))
             {
-                buffer.CopyTo(output, 1 << 16);
+                buffer.Inner.CopyTo(output, 1 << 16);
             }
 
             console.Out.WriteLine();

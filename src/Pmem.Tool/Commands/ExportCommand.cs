@@ -55,24 +55,30 @@ internal static class ExportCommand
             try
             {
                 using (var working = ProgressReporter.StartIndeterminate(console, "exporting " + path))
-                using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+                using (var stream = new NamedFileStream(temporary, full))
                 {
                     result = PoolExport.Export(snapshot.Pool, stream);
                 }
 
-                DurableFiles.Replace(temporary, full, overwrite: force); // the export and its name survive a power failure
+                try
+                {
+                    DurableFiles.Replace(temporary, full, overwrite: force); // the export and its name survive a power failure
+                }
+                catch (Exception e) when (FileWriteException.IsWriteFailure(e))
+                {
+                    throw new FileWriteException(full, new IOException(e.Message.Replace(temporary, full, StringComparison.Ordinal), e));
+                }
+            }
+            catch (FileWriteException e)
+            {
+                // Writing failed, not reading: named by the destination, not the hidden file it was written as.
+                DeleteIfThere(temporary);
+                return Failures.Report(console, "export", file, e.InnerException!, json, failure: "cannot write");
             }
             catch (Exception e) when (Failures.IsReadFailure(e))
             {
-                if (File.Exists(temporary))
-                {
-                    File.Delete(temporary);
-                }
-
-                // Writing failed, not reading: named by the destination, not the hidden file it was written as.
-                return Failures.IsWriteFailureOf(e, temporary)
-                    ? Failures.Report(console, "export", file, Failures.Renamed(e, temporary, full), json, failure: "cannot write")
-                    : Failures.Report(console, "export", path, e, json, failure: "cannot export");
+                DeleteIfThere(temporary);
+                return Failures.Report(console, "export", path, e, json, failure: "cannot export");
             }
         }
 
@@ -87,5 +93,13 @@ internal static class ExportCommand
         }
 
         return ExitCodes.Ok;
+    }
+
+    private static void DeleteIfThere(string file)
+    {
+        if (File.Exists(file))
+        {
+            File.Delete(file); // (a missing directory would make File.Delete throw)
+        }
     }
 }

@@ -53,33 +53,6 @@ internal static class Failures
         WriteJson(console, new ErrorJson(path, new ErrorDetailJson(kind, message)), ToolJsonContext.Output.ErrorJson);
 
     /// <summary>
-    /// True when <paramref name="e"/> is a failure to write <paramref name="file"/> (or a file whose path starts so): not
-    /// a pool's complaint about its contents, and its message or path names the file. Such failures are reported as
-    /// "cannot write", by the file written, rather than as the pool's "cannot open".
-    /// </summary>
-    public static bool IsWriteFailureOf(Exception e, string file) =>
-        IsOpenFailure(e) && e is not PoolException && file.Length > 0
-            && (Named(e, file) || Named(e, Path.GetFullPath(file))); // .NET's messages name the full path
-
-    /// <summary>
-    /// <paramref name="e"/> with <paramref name="hidden"/> (a temporary file the user never named) replaced by
-    /// <paramref name="shown"/> in its message, of the same kind where the kind tells something.
-    /// </summary>
-    public static Exception Renamed(Exception e, string hidden, string shown)
-    {
-        var message = e.Message.Replace(hidden, shown, StringComparison.Ordinal);
-        return e switch
-        {
-            UnauthorizedAccessException => new UnauthorizedAccessException(message, e),
-            DirectoryNotFoundException => new DirectoryNotFoundException(message, e),
-            _ => new IOException(message, e),
-        };
-    }
-
-    private static bool Named(Exception e, string file) =>
-        e.Message.Contains(file, StringComparison.Ordinal) || (e is Pmem.Memory.PmemIOException { Path: { } named } && named.StartsWith(file, StringComparison.Ordinal));
-
-    /// <summary>
     /// True for the failures of reading a pool's objects or an export: those of <see cref="IsOpenFailure"/>, an unknown
     /// type name, and a reference to an object of the wrong type.
     /// </summary>

@@ -32,7 +32,7 @@ internal static class RepairCommand
                 after = CheckCommand.CheckPool(console, path, tempDirectory);
             }
         }
-        catch (RepairCopyException e)
+        catch (FileWriteException e)
         {
             // The copy could not be made: the pool is fine (and unchanged), the place the copy goes is not.
             return Failures.Report(console, "check --repair", e.File, e.InnerException!, json, failure: "cannot write");

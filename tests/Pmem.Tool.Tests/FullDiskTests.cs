@@ -1,0 +1,112 @@
+// Commands whose output file meets a full disk: "cannot write" naming the file its user knows, exit 2, nothing left behind.
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Pmem.Tool.Tests;
+
+/// <summary>
+/// A small tmpfs filled to the last page stands for a full disk: the failure shows only once bytes are written, after
+/// the file was made. Needs root, to mount it; skipped otherwise (CI runs as root).
+/// </summary>
+public sealed class FullDiskTests : IDisposable
+{
+    private readonly ToolHarness _files = new();
+    private readonly DirectoryInfo _mount = Directory.CreateTempSubdirectory("pmem-full-");
+    private bool _mounted;
+
+    public void Dispose()
+    {
+        if (_mounted)
+        {
+            Run("umount", _mount.FullName);
+        }
+
+        _mount.Delete(recursive: true);
+        _files.Dispose();
+    }
+
+    private static int Run(string command, string arguments)
+    {
+        using var process = Process.Start(new ProcessStartInfo(command, arguments) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+        process.WaitForExit();
+        return process.ExitCode;
+    }
+
+    /// <summary>Mounts a tmpfs of <paramref name="size"/>, copies <paramref name="onIt"/> there (if any), and fills it; returns its path.</summary>
+    private string FullDisk(string size = "1M", string? onIt = null)
+    {
+        Assert.SkipWhen(!OperatingSystem.IsLinux() || Environment.UserName != "root", "mounting a small tmpfs needs root");
+        Assert.SkipWhen(Run("mount", $"-t tmpfs -o size={size} tmpfs {_mount.FullName}") != 0, "tmpfs cannot be mounted here");
+        _mounted = true;
+        if (onIt is not null)
+        {
+            File.Copy(onIt, Path.Combine(_mount.FullName, Path.GetFileName(onIt)));
+        }
+
+        using var fill = new FileStream(Path.Combine(_mount.FullName, "filler"), FileMode.CreateNew);
+        try
+        {
+            while (true)
+            {
+                fill.Write(new byte[4096]);
+                fill.Flush();
+            }
+        }
+        catch (IOException)
+        {
+            return _mount.FullName; // full
+        }
+    }
+
+    [Fact]
+    public void An_export_onto_a_full_disk_names_the_destination_and_leaves_no_file()
+    {
+        var path = _files.CreateLibrary(books: 40);
+        var disk = FullDisk();
+        var destination = Path.Combine(disk, "out.json");
+
+        var run = ToolHarness.RunProcess("export", path, destination, "--json");
+
+        Assert.Equal(2, run.ExitCode);
+        var error = Assert.Single(run.Error.TrimEnd().Split('\n'));
+        Assert.StartsWith($"pmem export: cannot write {destination}: ", error);
+        Assert.Contains("No space left on device", error);
+        Assert.DoesNotContain(".tmp", error);
+        Assert.Equal(destination, JsonDocument.Parse(run.Out).RootElement.GetProperty("path").GetString());
+        Assert.Equal(["filler"], Directory.GetFiles(disk).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void A_json_dump_whose_temporary_file_meets_a_full_disk_names_the_directory()
+    {
+        var path = _files.CreateLibrary(books: 40);
+        var disk = FullDisk();
+
+        var run = ToolHarness.RunProcess("dump", path, "--json", "--temp-dir", disk);
+
+        Assert.Equal(2, run.ExitCode);
+        var error = Assert.Single(run.Error.TrimEnd().Split('\n'));
+        Assert.StartsWith($"pmem dump: cannot write in {disk}: the temporary file for the JSON cannot be written: ", error);
+        Assert.Contains("No space left on device", error);
+        Assert.DoesNotContain(".pmem-dump-", error);
+        Assert.Equal(disk, JsonDocument.Parse(run.Out).RootElement.GetProperty("path").GetString());
+        Assert.Equal(["filler"], Directory.GetFiles(disk).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void A_compaction_whose_new_file_meets_a_full_disk_names_that_file_and_leaves_the_pool_as_it_was()
+    {
+        var original = _files.CreateLibrary(books: 40);
+        var disk = FullDisk("24M", original);
+        var path = Path.Combine(disk, Path.GetFileName(original));
+        var before = ToolHarness.RunProcess("dump", path).Out;
+
+        var run = ToolHarness.RunProcess("compact", path);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.StartsWith($"pmem compact: cannot write {path}.compacting: ", Assert.Single(run.Error.TrimEnd().Split('\n')));
+        Assert.Equal(before, ToolHarness.RunProcess("dump", path).Out); // its objects as they were (its open may give empty runs back to free space)
+        Assert.Equal(0, ToolHarness.RunProcess("check", path).ExitCode);
+        Assert.Equal(["filler", Path.GetFileName(path)], Directory.GetFiles(disk).Select(Path.GetFileName).Order());
+    }
+}
