@@ -173,13 +173,17 @@ internal static class ValueConversion
 
     private static void WriteFloat(Span<byte> target, string type, double value)
     {
-        if (type == "System.Single")
+        switch (type)
         {
-            BinaryPrimitives.WriteSingleLittleEndian(target, (float)value);
-        }
-        else
-        {
-            BinaryPrimitives.WriteDoubleLittleEndian(target, value);
+            case "System.Half":
+                BinaryPrimitives.WriteHalfLittleEndian(target, (Half)value); // exact: only 8-bit integers widen to it
+                break;
+            case "System.Single":
+                BinaryPrimitives.WriteSingleLittleEndian(target, (float)value);
+                break;
+            default:
+                BinaryPrimitives.WriteDoubleLittleEndian(target, value);
+                break;
         }
     }
 }
