@@ -70,6 +70,13 @@ public sealed partial class PersistentPool
             }
             else if (same && !(hook is not null && type.Version > stored.Version))
             {
+                if (ReferenceTargetChanged(stored, type))
+                {
+                    // The layout hash covers offsets and kinds, not what a reference points to: SchemaPlan names the change.
+                    problems.AddRange(SchemaPlan.Create(stored, type, hasUserMigration: false).Problems.Select(problem => (stored.Name, problem)));
+                    continue;
+                }
+
                 if (type.HasSchema && (stored.Schema is null || type.Version > stored.Version))
                 {
                     work.Add(() => ReplaceSchemaRecord(stored, type));
@@ -121,6 +128,12 @@ public sealed partial class PersistentPool
         var hook = migrations?.Find(target.TypeId);
         return (() => RunMigration(program, hook), SchemaPlan.Create(_types.Get((uint)types)!, program, hook is not null));
     }
+
+    /// <summary>Whether a reference property of the same layout now points to another class than the stored schema records.</summary>
+    private static bool ReferenceTargetChanged(StoredType stored, PersistentTypeInfo type) =>
+        stored.Schema is { } schema && type.HasSchema &&
+        type.Properties.Any(property => property.Target is not null &&
+            schema.Properties.FirstOrDefault(old => old.Offset == property.Offset && old.StorageType == property.StorageType) is { Target: { } was } && was != property.Target);
 
     /// <summary>Whether a retired entry of the type has the program's layout: the pool moved on from it, so opening would go back.</summary>
     private bool WasMigratedAwayFrom(StoredType stored, PersistentTypeInfo type) =>

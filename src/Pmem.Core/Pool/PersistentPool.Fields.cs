@@ -149,7 +149,7 @@ public sealed partial class PersistentPool
     internal T ReadReferenceAt<T>(long reference) where T : PersistentObject, IPersistentObject<T>
     {
         var target = BlockGeneration.TargetOf(reference);
-        var generation = ResolveReference(target, BlockGeneration.OfReference(reference), TypeIndex(T.PersistentType), T.PersistentType.Name);
+        var generation = ResolveReference(target, BlockGeneration.OfReference(reference), StoredTypeIndexOf<T>(), T.PersistentType.Name);
         return T.Attach(new ObjectHandle(this, target, generation));
     }
 
@@ -235,7 +235,10 @@ public sealed partial class PersistentPool
         if (stored != expectedIndex)
         {
             ThrowIfDisposed();
-            throw new PersistentTypeMismatchException($"{Path}: the object at offset {target} is a {_types.NameOf(stored)}, not a {expected}.");
+            var name = _types.NameOf(stored);
+            throw new PersistentTypeMismatchException(name == expected
+                ? $"{Path}: the object at offset {target} is a {name} in an older layout than the program's, not converted yet: a migration hook cannot read other objects of the class being migrated (read the stored values it is given)."
+                : $"{Path}: the object at offset {target} is a {name}, not a {expected}.");
         }
     }
 }

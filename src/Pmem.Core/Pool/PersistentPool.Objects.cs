@@ -136,6 +136,24 @@ public sealed partial class PersistentPool
         return index;
     }
 
+    /// <summary>No stored type has this index: what a read expects of a type the pool never stored.</summary>
+    private const uint NotStored = uint.MaxValue;
+
+    /// <summary>
+    /// <see cref="TypeIndexOf{T}"/> when the pool stores the type, else <see cref="NotStored"/>: a read (a reference
+    /// getter) never records a type, so a reference to a class the pool never held fails its type check and writes nothing.
+    /// </summary>
+    private uint StoredTypeIndexOf<T>() where T : PersistentObject, IPersistentObject<T>
+    {
+        var known = KnownTypeIndex<T>.Last;
+        if (known is not null && ReferenceEquals(known.Types, _types))
+        {
+            return known.Index;
+        }
+
+        return _types.Find(T.PersistentType.TypeId) is null ? NotStored : TypeIndexOf<T>();
+    }
+
     private sealed class KnownTypeIndex<T>(TypeTable types, uint index)
     {
         public static KnownTypeIndex<T>? Last;
