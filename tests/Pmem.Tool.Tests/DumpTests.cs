@@ -47,6 +47,27 @@ public sealed class DumpTests : IDisposable
     }
 
     [Fact]
+    public void Dump_by_type_never_reads_the_objects_of_other_types()
+    {
+        // A dump by type starts from the heap's blocks of that type: the root, here damaged, is not walked to find them.
+        var path = _files.CreateLibrary(books: 3);
+        long field;
+        using (var pool = PersistentPool.Open(path, ToolHarness.Layout))
+        {
+            field = pool.Root<Library>().Offset + Library.PersistentType.Fields.Single(f => f.Kind == PersistentFieldKind.Reference).Offset;
+        }
+
+        ToolHarness.Poke(path, field, BitConverter.GetBytes(123L * 64));
+
+        var byType = ToolHarness.RunProcess("dump", path, "--type", "tooltests.book", "--max-items", "1");
+        var fromRoot = ToolHarness.RunProcess("dump", path);
+
+        Assert.Equal(0, byType.ExitCode);
+        Assert.Equal(3, byType.Out.Split('\n').Count(line => line.StartsWith('#')));
+        Assert.Equal(2, fromRoot.ExitCode); // the damage is there to be found
+    }
+
+    [Fact]
     public void Dump_caps_long_collections_and_says_how_many_it_left_out()
     {
         var path = _files.CreateLibrary(books: 5);

@@ -9,10 +9,15 @@ namespace Pmem.Tooling;
 /// property that reaches it; later occurrences are <c>→ #id</c>. Nesting stops at <see cref="MaxDepth"/>: deeper
 /// objects are listed afterwards at the top level (so a long chain neither recurses deeply nor runs off the screen).
 /// Collections show their count and their first <c>maxItems</c> items, then say how many were left out.
+/// Lines are gathered and handed to the output in chunks (<see cref="FlushAt"/>): the tool's stdout writes through
+/// at once, and a write(2) per line made a dump of 3 M objects take minutes (bench/RESULTS.md, session 32).
 /// </summary>
 internal sealed class DumpWriter
 {
     public const int MaxDepth = 8;
+
+    /// <summary>Characters gathered before they are written.</summary>
+    private const int FlushAt = 1 << 15;
 
     private readonly GraphReader _reader;
     private readonly TextWriter _out;
@@ -21,6 +26,7 @@ internal sealed class DumpWriter
     private readonly HashSet<long> _shown = [];
     private readonly Queue<long> _later = new();
     private readonly byte[] _scratch = new byte[16];
+    private readonly StringBuilder _text = new();
 
     public DumpWriter(GraphReader reader, TextWriter output, int maxItems)
     {
@@ -36,18 +42,56 @@ internal sealed class DumpWriter
     public void Write(IEnumerable<long> starts)
     {
         var root = _reader.RootOffset;
-        foreach (var start in starts)
+        try
         {
-            if (_shown.Contains(start))
+            foreach (var start in starts)
             {
-                continue; // shown nested under an earlier one
-            }
+                if (_shown.Contains(start))
+                {
+                    continue; // shown nested under an earlier one
+                }
 
-            WriteTopLevel(start, start == root ? " (root)" : "");
-            while (_later.TryDequeue(out var deeper))
-            {
-                WriteTopLevel(deeper, " (nested too deep above)");
+                WriteTopLevel(start, start == root ? " (root)" : "");
+                while (_later.TryDequeue(out var deeper))
+                {
+                    WriteTopLevel(deeper, " (nested too deep above)");
+                }
             }
+        }
+        finally
+        {
+            Flush(); // damage part-way still leaves every line before it, as a dump written line by line did
+        }
+    }
+
+    private void Line(string text)
+    {
+        _text.Append(text);
+        EndLine();
+    }
+
+    private void Line(StringBuilder text)
+    {
+        _text.Append(text);
+        EndLine();
+    }
+
+    private void EndLine()
+    {
+        _text.Append(_out.NewLine);
+        if (_text.Length >= FlushAt)
+        {
+            Flush();
+        }
+    }
+
+    private void Flush()
+    {
+        if (_text.Length > 0)
+        {
+            var chunk = _text.ToString();
+            _text.Clear(); // before the write: a write that fails (stdout closed) is not repeated
+            _out.Write(chunk);
         }
     }
 
@@ -62,7 +106,7 @@ internal sealed class DumpWriter
     {
         var type = _reader.ShapeAt(offset, new Where("an object", 0, ""));
         _shown.Add(offset);
-        _out.WriteLine($"{line}#{IdOf(offset)} {type.Name}{note}");
+        Line($"{line}#{IdOf(offset)} {type.Name}{note}");
         var bytes = _reader.ReadObject(offset, type).ToArray(); // nested objects reuse the reader's buffer
         var indent = new string(' ', 2 * (depth + 1));
         foreach (var property in type.Properties)
@@ -78,10 +122,10 @@ internal sealed class DumpWriter
         switch (property.Kind)
         {
             case PropertyKind.Scalar:
-                _out.WriteLine(head.Append(Scalar(property.Value, at)));
+                Line(head.Append(Scalar(property.Value, at)));
                 return;
             case PropertyKind.Nullable:
-                _out.WriteLine(head.Append(at[0] == 0 ? "null" : Scalar(property.Value, at[property.NullableValueOffset..])));
+                Line(head.Append(at[0] == 0 ? "null" : Scalar(property.Value, at[property.NullableValueOffset..])));
                 return;
         }
 
@@ -90,7 +134,7 @@ internal sealed class DumpWriter
         switch (property.Kind)
         {
             case PropertyKind.String:
-                _out.WriteLine(head.Append(Quote(_reader.ReadString(slot, where))));
+                Line(head.Append(Quote(_reader.ReadString(slot, where))));
                 return;
             case PropertyKind.Reference:
                 if (slot != 0)
@@ -105,19 +149,19 @@ internal sealed class DumpWriter
         head.Append(property.Description);
         if (slot == 0)
         {
-            _out.WriteLine(head.Append(", not created"));
+            Line(head.Append(", not created"));
             return;
         }
 
         var (count, entries) = _reader.OpenCollection(slot, property, where);
-        _out.WriteLine(head.Append(", ").Append(count).Append(count == 1 ? " item" : " items"));
+        Line(head.Append(", ").Append(count).Append(count == 1 ? " item" : " items"));
         var itemIndent = indent + "  ";
         long index = 0;
         foreach (var (key, value) in entries)
         {
             if (index == _maxItems)
             {
-                _out.WriteLine($"{itemIndent}… {count - index} more (--max-items shows more)");
+                Line($"{itemIndent}… {count - index} more (--max-items shows more)");
                 break;
             }
 
@@ -151,7 +195,7 @@ internal sealed class DumpWriter
             return;
         }
 
-        _out.WriteLine(line.Append(ElementText(slot, element, where)));
+        Line(line.Append(ElementText(slot, element, where)));
     }
 
     private string ElementText(long slot, ElementShape element, Where where)
@@ -164,17 +208,17 @@ internal sealed class DumpWriter
     {
         if (target == 0)
         {
-            _out.WriteLine(line.Append("null"));
+            Line(line.Append("null"));
         }
         else if (_shown.Contains(target))
         {
-            _out.WriteLine(line.Append("→ #").Append(IdOf(target)));
+            Line(line.Append("→ #").Append(IdOf(target)));
         }
         else if (depth >= MaxDepth)
         {
             _shown.Add(target);
             _later.Enqueue(target);
-            _out.WriteLine(line.Append("→ #").Append(IdOf(target)).Append(" (below)"));
+            Line(line.Append("→ #").Append(IdOf(target)).Append(" (below)"));
         }
         else
         {
