@@ -173,6 +173,14 @@ public sealed partial class PersistentPool
             return;
         }
 
+        if (type == TypeTable.ForwardingTypeIndex)
+        {
+            // Left by an interrupted migration that moved its object: references not rewritten yet reach it through this.
+            var forward = _domain.Read<long>(offset);
+            Follow(offset, offset, BlockGeneration.TargetOf(forward), owned: false, "object", walk);
+            return;
+        }
+
         var stored = _types.Get(type);
         if (stored is null)
         {
@@ -260,7 +268,7 @@ public sealed partial class PersistentPool
             "collection" => targetType is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex or TypeTable.SortedDictionaryTypeIndex,
             "sorted dictionary node" => targetType == TypeTable.SortedNodeTypeIndex,
             "collection storage" => targetType == TypeTable.BlobTypeIndex,
-            _ => targetType >= TypeTable.FirstUserTypeIndex,
+            _ => targetType >= TypeTable.FirstUserTypeIndex || (targetType == TypeTable.ForwardingTypeIndex && MigrationUnderWay),
         };
         if (!fits)
         {

@@ -43,6 +43,13 @@ public sealed record PoolOpenOptions
     internal bool MigrationInputsChecked { get; init; }
 
     /// <summary>
+    /// Set by <see cref="PersistentPool.OpenReadOnly"/>: a migration interrupted in place (a crash, a hook that threw)
+    /// does not refuse a reader that knows no version of the class being migrated (the tool): its objects read by
+    /// their stored schemas, converted or not, and nothing is resumed.
+    /// </summary>
+    internal bool ReadsUnfinishedMigration { get; init; }
+
+    /// <summary>
     /// On an ordinary file (not persistent memory), commit through a write-ahead log file beside the pool
     /// (<see cref="PersistentPool.WriteAheadLogPath"/>): each commit appends its log with one write and threads
     /// committing at once share one <c>fdatasync</c>, while the pool file's pages are synced only at checkpoints
@@ -151,7 +158,7 @@ public sealed partial class PersistentPool
     /// <exception cref="PoolVersionException">The pool has a newer format version.</exception>
     /// <exception cref="PersistentSchemaException">A changed class needs a migration the program does not register.</exception>
     public static PersistentPool OpenReadOnly(string path, string layout, PoolOpenOptions? options = null) =>
-        OpenFile(path, layout, (options ?? new PoolOpenOptions()) with { MaxSize = -1 }, readOnly: true);
+        OpenFile(path, layout, (options ?? new PoolOpenOptions()) with { MaxSize = -1, ReadsUnfinishedMigration = true }, readOnly: true);
 
     /// <summary>
     /// The size an open of <paramref name="file"/> lets the pool grow to: <paramref name="options"/>' limit, or when it

@@ -322,16 +322,21 @@ public sealed partial class PersistentPool
     }
 
     /// <summary>A stored reference as a migration hook reads it: a moved object is found at its new place.</summary>
-    internal T ReadReferenceDuringMigration<T>(long reference) where T : PersistentObject, IPersistentObject<T>
-    {
-        if (_heap.TryGetAllocated(BlockGeneration.TargetOf(reference), out var block, out var type) && type == TypeTable.ForwardingTypeIndex &&
-            BlockGeneration.Matches(BlockGeneration.OfReference(reference), block.Generation))
-        {
-            reference = _domain.Read<long>(block.Offset);
-        }
+    internal T ReadReferenceDuringMigration<T>(long reference) where T : PersistentObject, IPersistentObject<T> =>
+        ReadReferenceAt<T>(Forwarded(reference));
 
-        return ReadReferenceAt<T>(reference);
-    }
+    /// <summary>Whether the header records a migration under way (interrupted, when seen by anyone but the open running it).</summary>
+    internal bool MigrationUnderWay => _domain.Read<ulong>(PoolLayout.MigrationTypesOffset) != 0;
+
+    /// <summary>
+    /// The reference to where a migration moved the object <paramref name="reference"/> leads to, when it leads to the
+    /// forwarding block the move left (until the migration rewrites every reference); else <paramref name="reference"/>.
+    /// </summary>
+    internal long Forwarded(long reference) =>
+        _heap.TryGetAllocated(BlockGeneration.TargetOf(reference), out var block, out var type) && type == TypeTable.ForwardingTypeIndex &&
+        BlockGeneration.Matches(BlockGeneration.OfReference(reference), block.Generation)
+            ? _domain.Read<long>(block.Offset)
+            : reference;
 
     /// <summary>
     /// Prefaults the stretches the objects at <paramref name="offsets"/> (in offset order) lie in, leaving out gaps

@@ -39,6 +39,13 @@ public sealed record PoolInspection(
 {
     /// <summary>The size the pool grows to by itself, as its creation recorded it (<see cref="PoolCreateOptions.MaxSize"/>; 0: it never grows by itself unless an open gives a limit).</summary>
     public long GrowthLimit { get; init; }
+
+    /// <summary>
+    /// A migration an open left unfinished (a crash, or a migration hook that threw), as "<c>name version 1 -&gt; 2</c>"
+    /// (or "<c>name layout … -&gt; …</c>" when the version did not change):
+    /// its objects are part converted, and only the program version that started it can finish it. Null when none.
+    /// </summary>
+    public string? MigrationInProgress { get; init; }
 }
 
 /// <summary>A persistent type as the pool records it: its current layout and, for pools with schema records, every property.</summary>
@@ -79,6 +86,10 @@ public sealed partial class PersistentPool
             _lanes.Count, _lanes.LaneSize, types)
         {
             GrowthLimit = _domain.Read<long>(PoolLayout.GrowthLimitOffset),
+            MigrationInProgress = _domain.Read<ulong>(PoolLayout.MigrationTypesOffset) is var migrating and not 0 &&
+                _types.Get((uint)migrating) is { } from && _types.Get((uint)(migrating >> 32)) is { } to
+                ? from.Version != to.Version ? $"{to.Name} version {from.Version} -> {to.Version}" : $"{to.Name} layout {from.LayoutHash:x16} -> {to.LayoutHash:x16}"
+                : null,
         };
     }
 

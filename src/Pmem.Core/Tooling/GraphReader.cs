@@ -24,6 +24,7 @@ internal sealed class GraphReader
 {
     private readonly Dictionary<uint, TypeShape> _byIndex = [];
     private readonly Dictionary<string, TypeShape> _byName = new(StringComparer.Ordinal);
+    private readonly bool _migrating;
     private readonly Dictionary<uint, string> _unreadable = [];
     private readonly Dictionary<(TypeShape Type, int Offset), PersistentIndexKind> _indexes = [];
     private byte[] _buffer = new byte[256];
@@ -31,6 +32,7 @@ internal sealed class GraphReader
     public GraphReader(PersistentPool pool)
     {
         Pool = pool;
+        _migrating = pool.MigrationUnderWay;
         var types = new List<TypeShape>();
         foreach (var stored in pool.StoredTypes.Where(t => !t.IsRetired))
         {
@@ -127,6 +129,11 @@ internal sealed class GraphReader
     /// <summary>Checks that a reference word (not 0) leads to a live object of the element's target type; returns the object's offset.</summary>
     public long CheckReference(long reference, ElementShape element, Where context)
     {
+        if (_migrating)
+        {
+            reference = Pool.Forwarded(reference); // a migration interrupted in place moved the object and left its old block pointing on
+        }
+
         var target = BlockGeneration.TargetOf(reference);
         var shape = ShapeAt(target, context);
         if (element.Target is { } expected && shape.Name != expected)

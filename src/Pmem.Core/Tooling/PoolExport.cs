@@ -29,12 +29,18 @@ public static class PoolExport
     /// <param name="utf8Json">Where the JSON goes; left open.</param>
     /// <param name="indented">Indent the JSON (bigger, for people); compact by default.</param>
     /// <returns>How many objects and types were written.</returns>
-    /// <exception cref="PoolException">A stored type has no schema record (a format-3 pool the program has not opened since), or a stored type is not one this library stores, or a value the export form cannot carry: a string with half a surrogate pair, a DateTime, DateTimeOffset or decimal whose bytes are no value of its type (the message names the object and property).</exception>
+    /// <exception cref="PoolException">A migration is in progress (interrupted: finish it first), or a stored type has no schema record (a format-3 pool the program has not opened since), or a stored type is not one this library stores, or a value the export form cannot carry: a string with half a surrogate pair, a DateTime, DateTimeOffset or decimal whose bytes are no value of its type (the message names the object and property).</exception>
     /// <exception cref="PoolCorruptedException">An object, string, reference or collection cannot be read (the message says which).</exception>
     public static PoolExportResult Export(PersistentPool pool, Stream utf8Json, bool indented = false)
     {
         ArgumentNullException.ThrowIfNull(pool);
         ArgumentNullException.ThrowIfNull(utf8Json);
+        if (pool.MigrationUnderWay)
+        {
+            // Its objects are part in one version of a class and part in the next: no export format holds both.
+            throw new PoolException(pool.Path, $"cannot be exported: a migration of {pool.Inspect().MigrationInProgress} is in progress; open the pool with the program version that started it to finish it first");
+        }
+
         var reader = new GraphReader(pool);
         if (reader.Problems.Count > 0)
         {

@@ -83,7 +83,7 @@ internal static class InfoCommand
             GrowthLimit = h.GrowthLimit,
         };
         var sizes = new SizesJson(stats.PoolSize, stats.HeapSize, stats.AllocatedBytes, stats.FreeChunkBytes, stats.ObjectCount);
-        return new InfoJson(path, snapshot.FileLength, header, sizes, pool.RecoveredTransactions, objects, storedTypes);
+        return new InfoJson(path, snapshot.FileLength, header, sizes, pool.RecoveredTransactions, objects, storedTypes) { Migration = inspection.MigrationInProgress };
     }
 
     private static string KindName(PersistentFieldKind kind) => kind switch
@@ -122,6 +122,11 @@ internal static class InfoCommand
         o.WriteLine(info.LogsAwaitingRecovery == 0
             ? "recovery     no logs awaiting recovery"
             : $"recovery     {console.Warn($"{info.LogsAwaitingRecovery} committed log(s) awaiting recovery")} (replayed on a copy; opening the pool will replay them)");
+
+        if (info.Migration is { } migration)
+        {
+            o.WriteLine($"migration    {console.Warn($"{migration} in progress")} (interrupted: objects are part converted, each read in its own version; open the pool with the program version that started it to finish it)");
+        }
 
         if (h.WriteAheadLog is { } log)
         {

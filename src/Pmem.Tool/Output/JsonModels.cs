@@ -13,7 +13,11 @@ internal sealed record InfoJson(
     SizesJson Sizes,
     int LogsAwaitingRecovery,
     IReadOnlyList<TypeCountJson> Objects,
-    IReadOnlyList<StoredTypeJson> StoredTypes);
+    IReadOnlyList<StoredTypeJson> StoredTypes)
+{
+    /// <summary>A migration an open left unfinished ("name version 1 -> 2"), or null.</summary>
+    public string? Migration { get; init; }
+}
 
 /// <summary>The header fields as stored.</summary>
 internal sealed record HeaderJson(
