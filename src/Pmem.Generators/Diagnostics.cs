@@ -146,6 +146,11 @@ internal static class DiagnosticDescriptors
         "Persistent property type cannot be indexed",
         "The persistent property '{0}' has type '{1}', which cannot be indexed: indexed properties are {2} (not floating point, nullable value types, references or collections)");
 
+    public static readonly DiagnosticDescriptor FileLocalClass = Error(
+        "PMEM027",
+        "Persistent class cannot be file-local",
+        "The persistent class '{0}' cannot be file-local: the generator completes it in a file of its own, where a partial declaration would be another type; remove 'file' (make it internal to keep it in its assembly)");
+
     private static DiagnosticDescriptor Error(string id, string title, string message) =>
         Create(id, title, message, DiagnosticSeverity.Error);
 

@@ -19,7 +19,8 @@ namespace Pmem.Generators;
 /// model) → diagnostics, and for error-free models <see cref="LayoutPlanner"/> → <see cref="PersistentTypeEmitter"/>;
 /// a model with errors gets only throwing implementations of its partial properties (<see cref="RefusedTypeModel"/>).
 /// Across classes, the durable names are checked for duplicates (<see cref="DurableNameCollisions"/>); where the
-/// project has a schema lock file, each class is checked against it (<see cref="SchemaLockCheck"/>).
+/// project has a schema lock file, each class is checked against it (<see cref="SchemaLockCheck"/>); and hint names
+/// equal but for case get a suffix (<see cref="GeneratedNames.CaseClashes"/>).
 /// Every step's output has value equality, so an edit elsewhere in the compilation re-runs nothing.
 /// </remarks>
 [Generator(LanguageNames.CSharp)]
@@ -73,14 +74,22 @@ public sealed class PersistentObjectGenerator : IIncrementalGenerator
 
         context.RegisterSourceOutput(schemaLockChecks, Report);
 
+        // Hint names equal but for case, which the compiler would refuse as duplicates: collected from the names alone,
+        // so that it is one pass per run and, while no two names clash, leaves every output below cached.
+        var hintNameClashes = models
+            .Select(static (model, _) => model.HintName)
+            .Collect()
+            .Select(static (names, _) => GeneratedNames.CaseClashes(names))
+            .WithTrackingName(TrackingNames.HintNameClashes);
+
         var plans = models
             .Where(static model => model.CanGenerate)
             .Select(static (model, _) => new GenerationUnit(model, LayoutPlanner.Plan(
                 new LayoutRequest(model.DurableName, model.Properties.Select(PersistentTypeParser.ToLayoutField).ToEquatableArray()))))
             .WithTrackingName(TrackingNames.Plans);
 
-        context.RegisterSourceOutput(plans, static (output, unit) =>
-            output.AddSource(unit.Model.HintName, PersistentTypeEmitter.Emit(unit.Model, unit.Plan)));
+        context.RegisterSourceOutput(plans.Combine(hintNameClashes), static (output, pair) =>
+            output.AddSource(GeneratedNames.Unique(pair.Left.Model.HintName, pair.Right), PersistentTypeEmitter.Emit(pair.Left.Model, pair.Left.Plan)));
 
         // A class with errors still gets implementations of its partial properties, or each would add CS9248.
         var refused = models
@@ -88,8 +97,8 @@ public sealed class PersistentObjectGenerator : IIncrementalGenerator
             .Select(static (model, _) => model.Refused!)
             .WithTrackingName(TrackingNames.Refused);
 
-        context.RegisterSourceOutput(refused, static (output, model) =>
-            output.AddSource(model.HintName, PersistentTypeEmitter.EmitRefused(model)));
+        context.RegisterSourceOutput(refused.Combine(hintNameClashes), static (output, pair) =>
+            output.AddSource(GeneratedNames.Unique(pair.Left.HintName, pair.Right), PersistentTypeEmitter.EmitRefused(pair.Left)));
     }
 
     private static void Report(SourceProductionContext output, EquatableArray<DiagnosticInfo> diagnostics)

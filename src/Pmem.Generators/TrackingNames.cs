@@ -11,4 +11,5 @@ internal static class TrackingNames
     public const string DurableNameCollisions = nameof(DurableNameCollisions);
     public const string SchemaLock = nameof(SchemaLock);
     public const string SchemaLockChecks = nameof(SchemaLockChecks);
+    public const string HintNameClashes = nameof(HintNameClashes);
 }

@@ -38,7 +38,7 @@ public sealed class CachingTests
         """;
 
     private static readonly string[] TrackedSteps =
-        [TrackingNames.Models, TrackingNames.Diagnostics, TrackingNames.Plans, TrackingNames.DurableNameClaims, TrackingNames.DurableNameCollisions];
+        [TrackingNames.Models, TrackingNames.Diagnostics, TrackingNames.Plans, TrackingNames.DurableNameClaims, TrackingNames.DurableNameCollisions, TrackingNames.HintNameClashes];
 
     [Fact]
     public void An_unrelated_edit_reuses_every_step_output()

@@ -256,7 +256,7 @@ internal static class PersistentTypeEmitter
             writer.Line($"private {handleType} {handleField};");
             writer.Line();
             writer.Line($"// Offset {offset}, 8 bytes, cache line {Number(field.CacheLine)}: the collection is created by its first insert (reads write nothing).");
-            using (writer.Block($"{modifiers} partial {property.DeclaredTypeName} {Identifier(property.Name)}"))
+            using (writer.Block($"{modifiers} partial {property.DeclaredTypeName} {GeneratedNames.Identifier(property.Name)}"))
             {
                 writer.Line($"get => {handleField} ??= {CollectionGetter(collection)}({offset});");
             }
@@ -299,7 +299,7 @@ internal static class PersistentTypeEmitter
             _ => string.Empty,
         };
         writer.Line($"// Offset {offset}, {Number(field.Size)} byte{(field.Size == 1 ? string.Empty : "s")}, cache line {Number(field.CacheLine)}{index}.");
-        using (writer.Block($"{modifiers} partial {property.DeclaredTypeName} {Identifier(property.Name)}"))
+        using (writer.Block($"{modifiers} partial {property.DeclaredTypeName} {GeneratedNames.Identifier(property.Name)}"))
         {
             writer.Line($"{Prefix(property.GetterAccessibility)}get => {read};");
             writer.Line($"{Prefix(property.SetterAccessibility)}set => {write};");
@@ -363,8 +363,6 @@ internal static class PersistentTypeEmitter
     }
 
     private static string Prefix(string? accessibility) => accessibility is null ? string.Empty : accessibility + " ";
-
-    private static string Identifier(string name) => SyntaxFacts.GetKeywordKind(name) != SyntaxKind.None ? "@" + name : name;
 
     private static string ShortTypeName(string typeName) => typeName.Replace("global::", string.Empty);
 

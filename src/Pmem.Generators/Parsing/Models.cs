@@ -148,10 +148,10 @@ internal sealed record PersistentPropertyModel(
     PropertyIndexKind Index = PropertyIndexKind.None);
 
 /// <summary>A <c>[PersistentObject]</c> class as the generator sees it: only strings, numbers and equatable arrays.</summary>
-/// <param name="Namespace">The containing namespace, or null for the global namespace.</param>
-/// <param name="ClassName">The class name.</param>
+/// <param name="Namespace">The containing namespace as source spells it (<c>@class.Data</c>), or null for the global namespace.</param>
+/// <param name="ClassName">The class name as an identifier (<c>@event</c> for a class named with a keyword).</param>
 /// <param name="FullyQualifiedName">The <c>global::</c>-qualified name.</param>
-/// <param name="HintName">The file name of the generated source (metadata names: <c>Bank.Account.g.cs</c>, <c>Box`1.g.cs</c>).</param>
+/// <param name="HintName">The file name of the generated source (<see cref="GeneratedNames.HintName(string)"/>: <c>Bank.Account.g.cs</c>, <c>Box`1.g.cs</c>).</param>
 /// <param name="Accessibility">The class's accessibility keywords.</param>
 /// <param name="DurableName">The name recorded in pools.</param>
 /// <param name="Version">The schema version (<c>[PersistentObject(Version = n)]</c>, 1 when not set).</param>

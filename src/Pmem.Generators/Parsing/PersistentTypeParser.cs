@@ -68,12 +68,12 @@ internal static class PersistentTypeParser
         CheckGroups(properties, propertyLocations, diagnostics);
         SchemaParser.CheckFormerNames(properties, propertyLocations, diagnostics);
 
-        var @namespace = type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString();
+        var @namespace = GeneratedNames.Namespace(type);
         var fullyQualifiedName = type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat);
-        var hintName = HintName(type, @namespace);
+        var hintName = GeneratedNames.HintName(type);
         var typeModel = new PersistentTypeModel(
             @namespace,
-            type.Name,
+            GeneratedNames.Identifier(type.Name),
             fullyQualifiedName,
             hintName,
             AccessibilityKeywords(type.DeclaredAccessibility),
@@ -88,18 +88,6 @@ internal static class PersistentTypeParser
         }
 
         return new ParsedClass(typeModel, new DurableNameClaim(durableName, displayName, LocationInfo.From(typeLocation)));
-    }
-
-    /// <summary>The generated file's name, from metadata names (<c>Bank.Account.g.cs</c>, <c>Outer.Inner.g.cs</c>, <c>Box`1.g.cs</c>).</summary>
-    private static string HintName(INamedTypeSymbol type, string? @namespace)
-    {
-        var name = type.MetadataName;
-        for (var containing = type.ContainingType; containing is not null; containing = containing.ContainingType)
-        {
-            name = containing.MetadataName + "." + name;
-        }
-
-        return (@namespace is null ? name : @namespace + "." + name) + ".g.cs";
     }
 
     private static void CheckClass(GeneratorAttributeSyntaxContext context, INamedTypeSymbol type, Location? location, string displayName, List<DiagnosticInfo> diagnostics)
@@ -122,6 +110,11 @@ internal static class PersistentTypeParser
         if (type.ContainingType is not null)
         {
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NestedClass, location, displayName));
+        }
+
+        if (GeneratedNames.IsFileLocal(type))
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.FileLocalClass, location, displayName));
         }
 
         if (type.IsStatic || type.IsAbstract)
@@ -319,9 +312,6 @@ internal static class PersistentTypeParser
             }
         }
     }
-
-    /// <summary>A name as a C# identifier: keywords get <c>@</c>.</summary>
-    internal static string Identifier(string name) => SyntaxFacts.GetKeywordKind(name) != SyntaxKind.None ? "@" + name : name;
 
     /// <summary>Keywords followed by a space, or nothing.</summary>
     internal static string Prefix(string? keywords) => keywords is null ? string.Empty : keywords + " ";

@@ -29,6 +29,12 @@ internal static class RefusedTypeParser
         IEnumerable<DiagnosticInfo> diagnostics,
         CancellationToken cancellationToken)
     {
+        // A partial declaration in the generated file would declare another type, not complete this one (PMEM027).
+        if (GeneratedNames.IsFileLocal(type))
+        {
+            return null;
+        }
+
         var containingTypes = new List<string>();
         for (var containing = type.ContainingType; containing is not null; containing = containing.ContainingType)
         {
@@ -78,7 +84,7 @@ internal static class RefusedTypeParser
             hintName,
             containingTypes.ToEquatableArray(),
             Declaration(type),
-            PersistentTypeParser.Identifier(type.Name),
+            GeneratedNames.Identifier(type.Name),
             fullyQualifiedName,
             isPersistentShell,
             message,
@@ -121,7 +127,7 @@ internal static class RefusedTypeParser
         return new PropertyStubModel(
             string.Join(" ", declaration.Modifiers.Select(modifier => modifier.Text)),
             refKind + property.Type.ToDisplayString(PersistentTypeParser.TypeFormat),
-            PersistentTypeParser.Identifier(property.Name),
+            GeneratedNames.Identifier(property.Name),
             accessors.ToEquatableArray());
     }
 
@@ -142,8 +148,8 @@ internal static class RefusedTypeParser
         };
         var typeParameters = type.TypeParameters.IsEmpty
             ? string.Empty
-            : "<" + string.Join(", ", type.TypeParameters.Select(parameter => PersistentTypeParser.Identifier(parameter.Name))) + ">";
-        return $"partial {keyword} {PersistentTypeParser.Identifier(type.Name)}{typeParameters}";
+            : "<" + string.Join(", ", type.TypeParameters.Select(parameter => GeneratedNames.Identifier(parameter.Name))) + ">";
+        return $"partial {keyword} {GeneratedNames.Identifier(type.Name)}{typeParameters}";
     }
 
     private static bool ContainsErrorType(ITypeSymbol type) => type switch
