@@ -14,7 +14,7 @@ namespace Pmem.Generators.Parsing;
 internal static class NameCollisionChecks
 {
     /// <summary>
-    /// PMEM019. The generated part declares <see cref="GeneratedMembers"/>, so neither the class nor any of its members
+    /// PMEM019. The generated part declares <see cref="GeneratedMembersOf"/>, so neither the class nor any of its members
     /// can have their names; and its bodies call the protected members of <c>PersistentObject</c> by their simple
     /// names, so no member can take those either. A persistent property also cannot take the name of any other member
     /// inherited from <c>PersistentObject</c> or <c>object</c>, which its implementation would hide. Colliding
@@ -23,8 +23,8 @@ internal static class NameCollisionChecks
     public static void CheckNames(
         Compilation compilation, INamedTypeSymbol type, Location? typeLocation, List<PersistentPropertyModel> properties, Dictionary<string, Location?> locations, List<DiagnosticInfo> diagnostics)
     {
-        var hasNullableSlot = properties.Any(property => property.Kind == PersistentPropertyKind.NullableValue);
-        if (GeneratedMember(type.Name, hasNullableSlot) is { } classCollision)
+        var generated = GeneratedMembersOf(properties);
+        if (GeneratedMember(type.Name, generated) is { } classCollision)
         {
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NameCollision, typeLocation, "class", type.Name, classCollision));
         }
@@ -38,7 +38,7 @@ internal static class NameCollisionChecks
                 continue;
             }
 
-            if ((GeneratedMember(member.Name, hasNullableSlot) ?? InheritedMember(persistentObject, type, member.Name, protectedOnly: true)) is { } collision)
+            if ((GeneratedMember(member.Name, generated) ?? InheritedMember(persistentObject, type, member.Name, protectedOnly: true)) is { } collision)
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NameCollision, member.Locations.FirstOrDefault(), "member", member.Name, collision));
             }
@@ -46,7 +46,7 @@ internal static class NameCollisionChecks
 
         properties.RemoveAll(property =>
         {
-            var collision = GeneratedMember(property.Name, hasNullableSlot) ?? InheritedMember(persistentObject, type, property.Name, protectedOnly: false);
+            var collision = GeneratedMember(property.Name, generated) ?? InheritedMember(persistentObject, type, property.Name, protectedOnly: false);
             if (collision is not null)
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NameCollision, locations[property.Name], "persistent property", property.Name, collision));
@@ -62,21 +62,31 @@ internal static class NameCollisionChecks
         (PersistentTypeEmitter.PersistentTypeProperty, $"the property '{PersistentTypeEmitter.PersistentTypeProperty}' that the generator adds to every persistent class"),
         (PersistentTypeEmitter.TypeInfoField, $"the field '{PersistentTypeEmitter.TypeInfoField}' that the generator adds to every persistent class"),
         (PersistentTypeEmitter.RegisterMethod, $"the module initializer '{PersistentTypeEmitter.RegisterMethod}' that the generator adds to every persistent class"),
-        (PersistentTypeEmitter.NullableSlot, $"the struct '{PersistentTypeEmitter.NullableSlot}<T>' that the generator adds to classes with nullable value properties"),
     ];
 
-    private static string? GeneratedMember(string name, bool hasNullableSlot)
+    /// <summary>
+    /// Every name the generated part of this class declares, with what it is: <see cref="GeneratedMembers"/>, the
+    /// <c>NullableSlot&lt;T&gt;</c> struct where a property is a <c>T?</c> value, and a handle field per collection property.
+    /// </summary>
+    private static Dictionary<string, string> GeneratedMembersOf(List<PersistentPropertyModel> properties)
     {
-        foreach (var (generatedName, description) in GeneratedMembers)
+        var names = GeneratedMembers.ToDictionary(member => member.Name, member => member.Description, StringComparer.Ordinal);
+        if (properties.Any(property => property.Kind == PersistentPropertyKind.NullableValue))
         {
-            if (name == generatedName && (hasNullableSlot || generatedName != PersistentTypeEmitter.NullableSlot))
-            {
-                return description;
-            }
+            names[PersistentTypeEmitter.NullableSlot] = $"the struct '{PersistentTypeEmitter.NullableSlot}<T>' that the generator adds to classes with nullable value properties";
         }
 
-        return null;
+        foreach (var property in properties.Where(property => property.Kind == PersistentPropertyKind.Collection))
+        {
+            var field = PersistentTypeEmitter.CollectionHandlePrefix + property.Name;
+            names[field] = $"the field '{field}' that the generator adds to keep the handle of the collection property '{property.Name}'";
+        }
+
+        return names;
     }
+
+    private static string? GeneratedMember(string name, Dictionary<string, string> generated) =>
+        generated.TryGetValue(name, out var description) ? description : null;
 
     /// <summary>
     /// A member named <paramref name="name"/> that <paramref name="type"/> inherits once it derives from

@@ -51,9 +51,11 @@ internal static class PersistentTypeParser
 
             if (member is IFieldSymbol { IsStatic: false, IsConst: false } field && !type.IsRecord) // a record is refused (PMEM006)
             {
-                // An auto-property's backing field stands for the property; both live in the wrapper only.
-                var (kind, holder) = field.AssociatedSymbol is IPropertySymbol auto ? ("auto-property", (ISymbol)auto) : ("field", field);
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WrapperState, holder.Locations.FirstOrDefault(), kind, holder.Name));
+                if (WrapperStateHolder(field) is { } holder)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WrapperState, holder.Symbol.Locations.FirstOrDefault(), holder.Kind, holder.Symbol.Name));
+                }
+
                 continue;
             }
 
@@ -140,13 +142,33 @@ internal static class PersistentTypeParser
         }
     }
 
+    /// <summary>
+    /// What PMEM020 names for an instance field: the auto-property it backs, or the field itself; null for a field that
+    /// is not ordinary state the user wrote — the backing field of a persisted partial property (given one by an
+    /// initializer the compiler already rejects, CS8050) or a compiler field such as a captured primary-constructor
+    /// parameter (<c>&lt;y&gt;P</c>, whose constructor is PMEM011).
+    /// </summary>
+    private static (string Kind, ISymbol Symbol)? WrapperStateHolder(IFieldSymbol field)
+    {
+        if (field.AssociatedSymbol is IPropertySymbol property)
+        {
+            return IsPersisted(property) ? null : ("auto-property", property);
+        }
+
+        return field.IsImplicitlyDeclared || !field.CanBeReferencedByName ? null : ("field", field);
+    }
+
+    /// <summary>A partial definition the user left to the generator: the properties the pool stores.</summary>
+    private static bool IsPersisted(IPropertySymbol property) =>
+        !property.IsIndexer && property.IsPartialDefinition && property.PartialImplementationPart is null;
+
     private static PersistentPropertyModel? ParseProperty(IPropertySymbol property, List<DiagnosticInfo> diagnostics)
     {
         var location = property.Locations.FirstOrDefault();
         var group = ReadGroup(property);
 
         // A non-partial property, or one the user implemented, is an ordinary member the pool does not store.
-        if (property.IsIndexer || !property.IsPartialDefinition || property.PartialImplementationPart is not null)
+        if (!IsPersisted(property))
         {
             if (group is not null)
             {
