@@ -29,7 +29,9 @@ internal sealed partial class CommitPipeline
             life = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
         }
 
-        // The position first, then the life that makes it count: a replay reads this life's records from 0.
+        // The log's own record of the life first (a pool never replays a log stamped for another), then the position,
+        // then the life that makes it count: a replay reads this life's records from 0.
+        file.StampLife(life);
         file.StartLife(life, 0);
         _domain.WriteDurable(startOffset, 0L);
         _domain.WriteDurable(lifeOffset, life);

@@ -106,7 +106,7 @@ internal sealed partial class WriteAheadFile : IDisposable
         var file = File.OpenHandle(path, FileMode.Open, writable ? FileAccess.ReadWrite : FileAccess.Read, FileShare.ReadWrite);
         try
         {
-            Span<byte> header = stackalloc byte[HeaderFieldsSize];
+            Span<byte> header = stackalloc byte[HeaderFieldsSize + LifeStampSize];
             if (RandomAccess.Read(file, header, 0) != header.Length || BinaryPrimitives.ReadUInt64LittleEndian(header) != Magic)
             {
                 throw new InvalidDataException($"{path}: not a pool's write-ahead log (no PMEMWAL1 header).");
@@ -120,7 +120,7 @@ internal sealed partial class WriteAheadFile : IDisposable
                 throw new InvalidDataException($"{path}: the write-ahead log's header is damaged or of another version ({version}), or the file is shorter than it says.");
             }
 
-            return new WriteAheadFile(path, file, stored);
+            return new WriteAheadFile(path, file, stored) { StampedLife = ReadLifeStamp(header) };
         }
         catch
         {

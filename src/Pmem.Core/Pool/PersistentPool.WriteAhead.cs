@@ -11,13 +11,29 @@ public sealed partial class PersistentPool
     /// <summary>Record bytes of a new write-ahead log file (a checkpoint runs when half of it is in use).</summary>
     internal const long WriteAheadCapacity = 64L << 20;
 
-    /// <summary>The write-ahead log file a pool file at <paramref name="poolPath"/> keeps beside it: the path with <c>.wal</c> appended.</summary>
+    /// <summary>
+    /// The write-ahead log file a pool file at <paramref name="poolPath"/> keeps beside it: the path of the file itself
+    /// (where a symbolic link points) with <c>.wal</c> appended, so that every name of the pool uses one log.
+    /// </summary>
     /// <remarks>
     /// It exists once the pool was opened with <see cref="PoolOpenOptions.WriteAheadLog"/>. After a clean close the
     /// pool file is whole without it; after a crash it holds the latest committed transactions, so a copy of the pool
     /// file made by hand then needs the log file too (<see cref="Backup(string, bool)"/> needs neither).
     /// </remarks>
-    public static string WriteAheadLogPath(string poolPath) => poolPath + ".wal";
+    public static string WriteAheadLogPath(string poolPath) => FileBehind(poolPath) + ".wal";
+
+    /// <summary>The file a path names, through symbolic links; the path itself when it is none (or cannot be read).</summary>
+    private static string FileBehind(string path)
+    {
+        try
+        {
+            return File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? path;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return path;
+        }
+    }
 
     /// <summary>
     /// What <paramref name="destination"/> is of the pool file <paramref name="poolPath"/> ("the pool itself" or "the
@@ -26,7 +42,7 @@ public sealed partial class PersistentPool
     /// </summary>
     internal static string? PoolFileNamedBy(string destination, string poolPath) =>
         DurableFiles.IsSameFile(destination, poolPath) ? "the pool itself"
-        : DurableFiles.IsSameFile(destination, WriteAheadLogPath(poolPath)) ? "the pool's write-ahead log"
+        : DurableFiles.IsSameFile(destination, WriteAheadLogPath(poolPath)) || DurableFiles.IsSameFile(destination, poolPath + ".wal") ? "the pool's write-ahead log"
         : null;
 
     /// <summary>The path of this pool's write-ahead log file, if it lives in a file (null: memory without a file).</summary>
@@ -60,6 +76,11 @@ public sealed partial class PersistentPool
 
         var path = WriteAheadPath
             ?? throw new PoolCorruptedException(Path, "the header names an active write-ahead log, but the pool is not in a file that could have one");
+        if (!File.Exists(path) && _domain is MappedDomain mapped && mapped.Path + ".wal" is var beside && File.Exists(beside))
+        {
+            path = beside; // releases before this one put it beside the symbolic link the pool was opened through
+        }
+
         if (!File.Exists(path))
         {
             throw new PoolCorruptedException(Path, $"the header names an active write-ahead log, but '{path}' does not exist: it holds the pool's latest committed transactions; put it back beside the pool file and open it again");
@@ -83,6 +104,11 @@ public sealed partial class PersistentPool
 
         using (file)
         {
+            if (file.StampedLife is var stamped and not 0 && stamped != life)
+            {
+                throw new PoolCorruptedException(Path, $"the write-ahead log '{path}' was started for another run of the pool than the one its header names (log life {stamped:x16}, header {life:x16}): replaying it would lose that run's commits. The pool was last opened by another name (a hard link) whose log beside it holds them: open it by that name");
+            }
+
             var retired = _domain.Read<long>(PoolLayout.RetiredThroughOffset);
             var poolSize = Size;
             var previous = -1L;
