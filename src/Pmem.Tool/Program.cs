@@ -8,4 +8,7 @@ using Pmem.Tool.Output;
 // import's, a repair's copy): the process then ends as the signal says (exit 130 or 143).
 using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, _ => DurableFiles.DeleteUnfinished());
 using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => DurableFiles.DeleteUnfinished());
+
+// Past `ulimit -f`, writes fail with "File too large" (exit 2, the file named) instead of the signal ending the tool.
+FileSizeSignal.Ignore();
 return PmemCli.Run(args, ToolConsole.FromSystemConsole());

@@ -19,6 +19,7 @@ internal static partial class DurableFiles
     /// </summary>
     public static string TemporaryBeside(string path, string? purpose = null)
     {
+        FileSizeSignal.Ignore(); // a copy past `ulimit -f` fails with EFBIG (and is deleted) instead of ending the process
         var temporary = TemporaryPrefix(path, purpose is null ? "" : purpose + "-") + $"{Guid.NewGuid():N}.tmp";
         Track(temporary);
         return temporary;

@@ -122,6 +122,7 @@ public sealed unsafe partial class PmemMapping : IDisposable
             throw new PlatformNotSupportedException("PmemMapping needs Linux (mmap, MAP_SYNC, flock).");
         }
 
+        FileSizeSignal.Ignore(); // a growth past `ulimit -f` fails with EFBIG instead of ending the process
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         ArgumentOutOfRangeException.ThrowIfNegative(reserve);

@@ -12,5 +12,6 @@ internal sealed class FileWriteException(string file, Exception inner) : IOExcep
     public string File { get; } = file;
 
     /// <summary>Whether <paramref name="e"/> is a failure to write rather than the pool's complaint about its contents.</summary>
-    public static bool IsWriteFailure(Exception e) => e is IOException or UnauthorizedAccessException && e is not Pmem.Pool.PoolException;
+    public static bool IsWriteFailure(Exception e) =>
+        (e is IOException or UnauthorizedAccessException && e is not Pmem.Pool.PoolException) || Pmem.Memory.FileSizeSignal.IsFileTooLarge(e);
 }

@@ -144,7 +144,7 @@ internal static class BackupCommand
                     {
                         output.Write(chunk);
                     }
-                    catch (Exception e) when (Failures.IsOpenFailure(e))
+                    catch (Exception e) when (Failures.IsOpenFailure(e) || FileSizeSignal.IsFileTooLarge(e))
                     {
                         throw Named(e, temporary, destination);
                     }
