@@ -199,6 +199,15 @@ internal sealed partial class CommitPipeline
         {
             RetireAhead(LastSequence, ahead);
         }
+        catch (PmemIOException) when (ahead.File.IsDeleted)
+        {
+            // Deleted while open: no replay could find it, so the pool file itself is made whole, with what was
+            // applied (commits whose sync found the log gone failed and applied nothing), and names no log.
+            lock (ahead.Checkpointing)
+            {
+                Checkpoint(ahead);
+            }
+        }
         catch (PmemIOException)
         {
             ahead.File.Dispose(); // the log failed: it stays active in the header, for the next open to replay

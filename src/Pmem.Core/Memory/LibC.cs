@@ -31,6 +31,7 @@ internal static unsafe partial class LibC
         public uint Mode;
         public ulong RDev;
         public ulong Inode;
+        public uint Links; // 0 once the file was deleted while open
         public uint DevMajor;
         public uint DevMinor;
     }
@@ -138,7 +139,7 @@ internal static unsafe partial class LibC
 
     private static int FileStatus(int dirfd, string path, int flags, out FileInfo info)
     {
-        // struct statx is 256 bytes: stx_mode (u16) at 28, stx_ino (u64) at 32, stx_size (u64) at 40, stx_blocks (u64)
+        // struct statx is 256 bytes: stx_nlink (u32) at 16, stx_mode (u16) at 28, stx_ino (u64) at 32, stx_size (u64) at 40, stx_blocks (u64)
         // at 48, stx_rdev_major/minor (u32) at 128/132, stx_dev_major/minor (u32) at 136/140.
         byte* buffer = stackalloc byte[256];
         info = default;
@@ -148,6 +149,7 @@ internal static unsafe partial class LibC
         }
 
         info.Inode = *(ulong*)(buffer + 32);
+        info.Links = *(uint*)(buffer + 16); // stx_nlink
         info.DevMajor = *(uint*)(buffer + 136);
         info.DevMinor = *(uint*)(buffer + 140);
         info.Mode = *(ushort*)(buffer + 28);

@@ -114,4 +114,42 @@ public sealed class WriteAheadNamesTests : IDisposable
         using var recovered = PersistentPool.Open(image, "wal");
         Assert.Equal(expected, Balances(recovered));
     }
+
+    [Fact]
+    public void A_log_deleted_while_the_pool_is_open_fails_the_next_commit_and_the_close_leaves_the_pool_whole()
+    {
+        // An outside tester deleted <pool>.wal under a running program: every later commit returned as durable, and
+        // after a kill the pool could not be opened at all (its header names a log that is gone).
+        var path = CreateBank("bank.pool");
+        long[] expected;
+        using (var pool = PersistentPool.Open(path, "wal", Ahead))
+        {
+            Transfers(pool, 20);
+            expected = Balances(pool);
+            File.Delete(path + ".wal");
+
+            var failed = Assert.Throws<Pmem.Memory.PmemIOException>(() => Transfers(pool, 1));
+            Assert.Contains("was deleted while the pool was open", failed.Message);
+            Assert.Throws<Pmem.Memory.PmemIOException>(() => Transfers(pool, 1)); // and every commit after it
+            Assert.Equal(expected, Balances(pool)); // the failed commits were rolled back
+        }
+
+        using var reopened = PersistentPool.Open(path, "wal", Ahead);
+        Assert.Equal(expected, Balances(reopened));
+        Assert.True(File.Exists(path + ".wal")); // a new log
+        Transfers(reopened, 1);
+    }
+
+    [Fact]
+    public void A_pool_whose_name_is_near_the_longest_a_file_may_have_can_use_a_log()
+    {
+        // <name>.wal fits NAME_MAX (255 bytes) but <name>.wal.new, where the log was written first, did not.
+        var path = CreateBank(new string('p', 246) + ".pool"); // 251 bytes
+        using (var pool = PersistentPool.Open(path, "wal", Ahead))
+        {
+            Transfers(pool, 3);
+        }
+
+        Assert.Equal([Path.GetFileName(path), Path.GetFileName(path) + ".wal"], _directory.GetFiles().Select(f => f.Name).Order());
+    }
 }

@@ -1,4 +1,4 @@
-// WriteAheadFile (life stamp) -- the header records the life the log was last started for, so a pool never replays another run's log.
+// WriteAheadFile (identity) -- whether this log is the pool's: the life it was started for, and whether it was deleted while open.
 using System.Buffers.Binary;
 using System.IO.Hashing;
 
@@ -47,4 +47,21 @@ internal sealed partial class WriteAheadFile
         var life = BinaryPrimitives.ReadUInt64LittleEndian(stamp);
         return life != 0 && BinaryPrimitives.ReadUInt64LittleEndian(stamp[8..]) == XxHash3.HashToUInt64(stamp[..8]) ? life : 0;
     }
+
+    /// <summary>
+    /// Throws when the file was deleted while open (its link count is 0): records synced into it are durable in a
+    /// file no recovery can find, so none of them may count as committed.
+    /// </summary>
+    private void ThrowIfDeleted()
+    {
+        if (IsDeleted)
+        {
+            throw new PmemIOException(
+                $"the write-ahead log '{Path}' was deleted while the pool was open: no commit can be made durable through it. Dispose the pool: its close writes the pool file whole without the log, and the next open starts a new one.",
+                Path, 0);
+        }
+    }
+
+    /// <summary>Whether the file was deleted (unlinked) while open: nothing in it can be found by a recovery.</summary>
+    public bool IsDeleted => LibC.FileStatus((int)_file.DangerousGetHandle(), out var info) == 0 && info.Links == 0;
 }
