@@ -58,6 +58,9 @@ public abstract unsafe class MappedDomain : PersistenceDomain
     }
 
     /// <inheritdoc />
+    internal override void EnsureAllocated(long start, long end) => Mapping.AllocateRange(start, end);
+
+    /// <inheritdoc />
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing); // the length first: later accesses throw before they reach the address

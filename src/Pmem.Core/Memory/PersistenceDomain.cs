@@ -295,6 +295,16 @@ public abstract unsafe class PersistenceDomain : IDisposable
     {
     }
 
+    /// <summary>
+    /// Gives the bytes <paramref name="start"/>..<paramref name="end"/>, already inside the domain, their blocks on
+    /// the file system (a file's sparse tail that a crashed growth left), so that a full disk fails here and not as
+    /// SIGBUS at a store. Nothing for a domain that is not a file.
+    /// </summary>
+    /// <exception cref="PmemIOException">The file system has no room for them.</exception>
+    internal virtual void EnsureAllocated(long start, long end)
+    {
+    }
+
     /// <summary>Grows the domain to <paramref name="newLength"/> bytes; the base address does not move.</summary>
     /// <exception cref="NotSupportedException">This domain cannot grow.</exception>
     public virtual void Extend(long newLength) =>

@@ -85,15 +85,33 @@ public sealed unsafe partial class PmemMapping
     }
 
     /// <summary>
-    /// Gives the holes of a sparse file (a backup, a copy made with <c>cp --sparse</c>) their blocks, so that a full
-    /// disk fails here and not as SIGBUS at a later store into the mapping. Does nothing for an allocated file.
+    /// Gives the holes of a sparse file (a backup, a copy made with <c>cp --sparse</c>) their blocks, up to
+    /// <paramref name="used"/> bytes (what the pool uses: a growth a crash cut short leaves a longer file, whose tail
+    /// gets its blocks when a growth reaches it), so that a full disk fails here and not as SIGBUS at a later store
+    /// into the mapping. Does nothing for an allocated file.
     /// </summary>
     /// <exception cref="PmemIOException">The file system has no room for the file's blocks.</exception>
-    internal void AllocateHoles()
+    internal void AllocateHoles(long used = long.MaxValue)
     {
         if (LibC.FileStatus(_file.Fd, out var info) == 0 && (info.Mode & LibC.S_IFMT) == LibC.S_IFREG && info.Blocks * 512 < info.Size)
         {
-            SetFileSize(_file.Fd, Path, info.Size, info.Size, sparse: false);
+            AllocateRange(0, Math.Min(used, info.Size));
+        }
+    }
+
+    /// <summary>Allocates the file's blocks from <paramref name="start"/> to <paramref name="end"/> (inside the file; quick where they are).</summary>
+    /// <exception cref="PmemIOException">The file system has no room for them.</exception>
+    internal void AllocateRange(long start, long end)
+    {
+        if (end <= start || IsDeviceDax || IsPrivateCopy)
+        {
+            return;
+        }
+
+        int error = LibC.PosixFallocate(_file.Fd, start, end - start);
+        if (error != 0)
+        {
+            throw PmemIOException.FromErrno($"posix_fallocate of {end - start} bytes at {start}", Path, error);
         }
     }
 

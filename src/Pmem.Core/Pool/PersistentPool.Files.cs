@@ -254,7 +254,9 @@ public sealed partial class PersistentPool
 
             if (!readOnly && mapping.Length >= PoolLayout.HeaderSize && BitConverter.ToUInt64(mapping.GetSpan(PoolLayout.MagicOffset, 8)) == PoolLayout.Magic)
             {
-                mapping.AllocateHoles(); // a pool's only: a foreign sparse file is refused below, as it is
+                // A pool's only (a foreign sparse file is refused below, as it is), and only what the header says it uses.
+                var used = BitConverter.ToInt64(mapping.GetSpan(PoolLayout.PoolSizeOffset, 8));
+                mapping.AllocateHoles(used > 0 ? used : long.MaxValue);
             }
 
             // The durability mode picks the domain; a nonsense value is refused by the header check that follows.

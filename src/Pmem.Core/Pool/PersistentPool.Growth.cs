@@ -34,6 +34,10 @@ public sealed partial class PersistentPool
                     throw new NotSupportedException($"{Path}: the pool cannot grow to {rounded} bytes in this open, past the room its open reserved ({Math.Max(_maxSize, current)} bytes); open it with a larger PoolOpenOptions.MaxSize.");
                 }
             }
+            else
+            {
+                _domain.EnsureAllocated(current, rounded); // the file's tail a crashed growth left: a hole until now
+            }
 
             // The new chunks' free header first, then the size word that makes them part of the heap.
             _heap.FormatGrowth(rounded);

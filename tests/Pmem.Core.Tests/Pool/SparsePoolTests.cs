@@ -68,4 +68,62 @@ public sealed class SparsePoolTests
             source.Delete(recursive: true);
         }
     }
+
+    [Fact]
+    public void A_sparse_tail_a_crashed_growth_left_is_not_allocated_at_open_and_a_growth_into_it_on_a_full_disk_throws()
+    {
+        // An outside tester killed a program between a growth's ftruncate and its allocation: the file was 95.6 MiB for
+        // a 3.8 MiB pool, and every later writable open tried to allocate all of it (failing on a nearly full disk).
+        Assert.SkipWhen(!OperatingSystem.IsLinux() || Environment.UserName != "root", "mounting a small tmpfs needs root");
+        var mount = Directory.CreateTempSubdirectory("pmem-tail-mount-");
+        Assert.SkipWhen(Run("mount", $"-t tmpfs -o size=24M tmpfs {mount.FullName}") != 0, "tmpfs cannot be mounted here");
+        try
+        {
+            var path = Path.Combine(mount.FullName, "a.pool");
+            long size;
+            using (var pool = PersistentPool.Create(path, "sparse", 8 << 20, new PoolCreateOptions { MaxSize = 512 << 20 }))
+            {
+                pool.Root<Account>().Owner = "kept";
+                size = pool.Size;
+            }
+
+            using (var file = new FileStream(path, FileMode.Open, FileAccess.Write))
+            {
+                file.SetLength(256L << 20); // the crashed growth's ftruncate: a hole of 248 MiB, more than the disk has
+            }
+
+            using (var pool = PersistentPool.Open(path, "sparse"))
+            {
+                Assert.Equal("kept", pool.Root<Account>().Owner);
+                Assert.Equal(size, pool.Size);
+                var filler = Path.Combine(mount.FullName, "filler");
+                using (var fill = new FileStream(filler, FileMode.CreateNew))
+                {
+                    try
+                    {
+                        while (true)
+                        {
+                            fill.Write(new byte[1 << 16]);
+                            fill.Flush();
+                        }
+                    }
+                    catch (IOException)
+                    {
+                        // the tmpfs is full
+                    }
+                }
+
+                // A growth into the hole must find the full disk at its allocation, not as SIGBUS at its first store.
+                var grown = Assert.ThrowsAny<IOException>(() => pool.Grow(64L << 20));
+                Assert.Contains("posix_fallocate", grown.Message + grown.InnerException?.Message);
+                Assert.Equal("kept", pool.Root<Account>().Owner);
+                Assert.True(pool.Check().IsConsistent);
+            }
+        }
+        finally
+        {
+            Run("umount", $"-l {mount.FullName}");
+            mount.Delete(recursive: true);
+        }
+    }
 }
