@@ -105,7 +105,19 @@ public sealed partial class PersistentPool
     {
         foreach (var step in work.Steps)
         {
-            step();
+            try
+            {
+                step();
+            }
+            catch (PoolOutOfSpaceException e) when (work.Migrates)
+            {
+                // Converted in place batch by batch: say whether it stopped part way, and what lets it finish.
+                var reason = e.Message.StartsWith(Path + ": ", StringComparison.Ordinal) ? e.Message[(Path.Length + 2)..] : e.Message;
+                throw new PoolOutOfSpaceException(Path, e.RequestedBytes, MigrationUnderWay
+                    ? $"the migration of {Inspect().MigrationInProgress} stopped part way ({reason}); the objects converted so far stay so, the older program cannot open the pool meanwhile, and the next open by this program resumes the migration once the pool has room (free space on the disk, or a larger PoolOpenOptions.MaxSize)"
+                    : $"the migration of {string.Join(", ", work.Migrations.Select(plan => plan.Stored.Name))} this open needs could not start ({reason}); the pool is as it was: open it again once it has room (free space on the disk, or a larger PoolOpenOptions.MaxSize)",
+                    e);
+            }
         }
     }
 

@@ -8,6 +8,7 @@ public sealed partial class PersistentPool
     /// <summary>Grows the pool to at least <paramref name="newSize"/> bytes (rounded up to whole chunks).</summary>
     /// <exception cref="NotSupportedException">The pool's memory cannot grow (its domain was made without room, or past what the open reserved: its growth limit).</exception>
     /// <exception cref="PoolReadOnlyException">The pool was opened read-only.</exception>
+    /// <exception cref="Pmem.Memory.PmemIOException">The file could not grow (the disk is full, a file-size limit); the pool is as it was.</exception>
     public void Grow(long newSize)
     {
         ThrowIfDisposed();
@@ -31,7 +32,10 @@ public sealed partial class PersistentPool
                 catch (ArgumentOutOfRangeException)
                 {
                     // Past the address space the open reserved (the growth limit): the mapping cannot move.
-                    throw new NotSupportedException($"{Path}: the pool cannot grow to {rounded} bytes in this open, past the room its open reserved ({Math.Max(_maxSize, current)} bytes); open it with a larger PoolOpenOptions.MaxSize.");
+                    var reserved = _domain is Pmem.Memory.MappedDomain mapped ? mapped.ReservedLength : _domain.Length;
+                    throw new NotSupportedException(reserved < _maxSize
+                        ? $"{Path}: the pool cannot grow to {rounded} bytes in this open: its open could reserve only {reserved} bytes of address space of the {_maxSize} its growth limit asks (a limit on the process's address space, ulimit -v?); reopen it where the address space allows."
+                        : $"{Path}: the pool cannot grow to {rounded} bytes in this open, past the room its open reserved ({Math.Max(_maxSize, current)} bytes); open it with a larger PoolOpenOptions.MaxSize.");
                 }
             }
             else

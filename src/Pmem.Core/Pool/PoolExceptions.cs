@@ -95,6 +95,10 @@ public sealed class PoolOutOfSpaceException : PoolException
     public PoolOutOfSpaceException(string path, long requested)
         : base(path, $"out of space: no room for {requested} bytes (grow the pool or raise its maximum size)") => RequestedBytes = requested;
 
+    /// <summary>Creates the exception with what the pool was doing when it ran out of room (a migration).</summary>
+    internal PoolOutOfSpaceException(string path, long requested, string message, PoolOutOfSpaceException inner)
+        : base(path, message, inner) => RequestedBytes = requested;
+
     /// <summary>Creates the exception for a pool whose file could not grow.</summary>
     public PoolOutOfSpaceException(string path, long requested, Exception growthFailure)
         : base(path, $"out of space: no room for {requested} bytes, and the pool file could not grow ({growthFailure.Message})", growthFailure) => RequestedBytes = requested;

@@ -82,4 +82,44 @@ public sealed class InterruptedMigrationReadingTests : IDisposable
             PersistentPool.OpenReadOnly(PoolPath, SchemaEvolutionTests.Layout, new PoolOpenOptions { Types = [PersonV1.PersistentType] }).Dispose());
         Assert.Contains("is in progress", error.Message);
     }
+
+    [Fact]
+    public void A_migration_that_runs_out_of_room_says_so_and_finishes_at_an_open_with_room()
+    {
+        // An outside tester's disk filled during an upgrade's in-place migration: the open threw only "out of space:
+        // no room for 192 bytes", not that a migration had stopped half done, nor what would let it finish.
+        int people;
+        long size;
+        using (var pool = PersistentPool.Create(PoolPath, SchemaEvolutionTests.Layout, 4 << 20)) // never grows by itself
+        {
+            try
+            {
+                SchemaEvolutionTests.FillV1(pool, 100_000);
+            }
+            catch (PoolOutOfSpaceException)
+            {
+                // full: the people committed so far stay
+            }
+
+            people = pool.Root<Directory<PersonV1>>().People.Count;
+            size = pool.Size;
+        }
+
+        var error = Assert.Throws<PoolOutOfSpaceException>(() =>
+            PersistentPool.Open(PoolPath, SchemaEvolutionTests.Layout, SchemaEvolutionTests.V2 with { MigrateInPlace = true, MaxSize = size + (512 << 10) }).Dispose());
+        Assert.True(error.Message.Contains("the migration of Tests.Person layout 000000009e250001 -> 000000009e250002 stopped part way (out of space"), error.ToString());
+        Assert.Contains("resumes the migration once the pool has room", error.Message);
+        Assert.IsType<PoolOutOfSpaceException>(error.InnerException);
+
+        using var roomy = PersistentPool.Open(PoolPath, SchemaEvolutionTests.Layout, SchemaEvolutionTests.V2 with { MigrateInPlace = true, MaxSize = 64 << 20 });
+        var all = roomy.Root<Directory<PersonV2>>().People;
+        Assert.Equal(people, all.Count);
+        for (var i = 0; i < people; i++)
+        {
+            Assert.Equal($"person {i}", all[i]!.FullName); // (the fill stopped before it closed the ring of friends)
+            Assert.Equal(20L + i, all[i]!.Age);
+        }
+
+        SchemaEvolutionTests.AssertSound(roomy);
+    }
 }
