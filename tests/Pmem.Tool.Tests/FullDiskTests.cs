@@ -109,4 +109,22 @@ public sealed class FullDiskTests : IDisposable
         Assert.Equal(0, ToolHarness.RunProcess("check", path).ExitCode);
         Assert.Equal(["filler", Path.GetFileName(path)], Directory.GetFiles(disk).Select(Path.GetFileName).Order());
     }
+
+    [Fact]
+    public void An_import_onto_a_full_disk_names_the_new_pool_and_leaves_no_file()
+    {
+        var export = _files.PathOf("library.json");
+        Assert.Equal(0, ToolHarness.RunProcess("export", _files.CreateLibrary(books: 5), export).ExitCode);
+        var disk = FullDisk();
+        var destination = Path.Combine(disk, "new.pool");
+
+        var run = ToolHarness.RunProcess("import", export, destination, "--json");
+
+        Assert.Equal(2, run.ExitCode);
+        var error = Assert.Single(run.Error.TrimEnd().Split('\n'));
+        Assert.StartsWith($"pmem import: cannot write {destination}: ", error);
+        Assert.DoesNotContain(".tmp", error);
+        Assert.Equal(destination, JsonDocument.Parse(run.Out).RootElement.GetProperty("path").GetString());
+        Assert.Equal(["filler"], Directory.GetFiles(disk).Select(Path.GetFileName));
+    }
 }

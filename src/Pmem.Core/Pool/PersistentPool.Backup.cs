@@ -116,6 +116,12 @@ public sealed partial class PersistentPool
                 DurableFiles.Publish(temporary, destination, overwrite);
                 return new PoolBackupResult(destination, length, recopied, held, clock.Elapsed);
             }
+            catch (Exception e) when (e is IOException and not PoolException || FileSizeSignal.IsFileTooLarge(e))
+            {
+                // A full disk or a file-size limit: named by the destination, not the hidden file it was written as.
+                File.Delete(temporary);
+                throw new IOException($"{destination}: the backup cannot be written: {e.Message.Replace(temporary, destination, StringComparison.Ordinal)}", e);
+            }
             catch
             {
                 File.Delete(temporary);

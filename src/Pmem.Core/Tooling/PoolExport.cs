@@ -65,7 +65,7 @@ public static class PoolExport
     /// <param name="newPoolPath">The pool to create; must not exist.</param>
     /// <param name="options">The new pool's size and how the file is named in messages.</param>
     /// <returns>What was imported.</returns>
-    /// <exception cref="IOException">The destination exists, or the file system refuses the new file.</exception>
+    /// <exception cref="IOException">The destination exists, or the file system refuses the new file (its message then names the destination, not the hidden file written first).</exception>
     /// <exception cref="PoolImportException">The export is not valid JSON, not this format or version, or inconsistent (the message says what and where).</exception>
     /// <exception cref="PoolOutOfSpaceException">The objects do not fit the size given, grown to four times that (the message says so and names the exported pool's size), or the file could not grow.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The size given is below <see cref="PersistentPool.MinimumSize"/>.</exception>
@@ -120,6 +120,13 @@ public static class PoolExport
             }
 
             DurableFiles.Replace(temporary, full, overwrite: false); // the new pool and its name survive a power failure
+        }
+        catch (Exception e) when (FileWriteException.IsWriteFailure(e))
+        {
+            // The new pool could not be written (a full disk, a file-size limit): named by the destination, not the hidden file.
+            DeleteQuietly(temporary);
+            var message = e.Message.Replace(temporary, full, StringComparison.Ordinal);
+            throw new FileWriteException(full, e is UnauthorizedAccessException ? new UnauthorizedAccessException(message, e) : new IOException(message, e));
         }
         catch
         {

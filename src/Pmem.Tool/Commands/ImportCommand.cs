@@ -46,6 +46,10 @@ internal static class ImportCommand
             using var working = ProgressReporter.StartIndeterminate(console, "importing " + file);
             result = PoolExport.Import(input, pool, new PoolImportOptions { Size = bytes, SourceName = file });
         }
+        catch (FileWriteException e)
+        {
+            return Failures.Report(console, "import", pool, e.InnerException!, json, failure: "cannot write");
+        }
         catch (Exception e) when (Failures.IsReadFailure(e))
         {
             return Failures.Report(console, "import", file, e, json, failure: "cannot import");

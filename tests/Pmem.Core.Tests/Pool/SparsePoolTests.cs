@@ -126,4 +126,32 @@ public sealed class SparsePoolTests
             mount.Delete(recursive: true);
         }
     }
+
+    [Fact]
+    public void A_backup_onto_a_full_disk_names_its_destination_and_leaves_no_file()
+    {
+        Assert.SkipWhen(!OperatingSystem.IsLinux() || Environment.UserName != "root", "mounting a small tmpfs needs root");
+        var source = Directory.CreateTempSubdirectory("pmem-backup-full-");
+        var mount = Directory.CreateTempSubdirectory("pmem-backup-mount-");
+        Assert.SkipWhen(Run("mount", $"-t tmpfs -o size=2M tmpfs {mount.FullName}") != 0, "tmpfs cannot be mounted here");
+        try
+        {
+            using var pool = PersistentPool.Create(Path.Combine(source.FullName, "a.pool"), "sparse", 8 << 20);
+            pool.Root<Account>().Owner = "kept";
+            var destination = Path.Combine(mount.FullName, "copy.pool");
+
+            var error = Assert.Throws<IOException>(() => pool.Backup(destination));
+
+            Assert.StartsWith($"{destination}: the backup cannot be written: ", error.Message);
+            Assert.DoesNotContain(".tmp", error.Message);
+            Assert.Empty(Directory.GetFiles(mount.FullName));
+            Assert.Equal("kept", pool.Root<Account>().Owner);
+        }
+        finally
+        {
+            Run("umount", $"-l {mount.FullName}");
+            mount.Delete(recursive: true);
+            source.Delete(recursive: true);
+        }
+    }
 }
