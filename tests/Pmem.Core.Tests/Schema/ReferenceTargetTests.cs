@@ -50,6 +50,30 @@ public sealed class ReferenceTargetTests : IDisposable
     }
 
     [Fact]
+    public void A_refused_open_of_a_pool_with_an_empty_run_leaves_the_file_byte_for_byte()
+    {
+        CreateFriends();
+        using (var pool = PersistentPool.Open(PoolPath, "tests", new PoolOpenOptions { Types = [PersonV1.PersistentType] }))
+        {
+            // Strings of a size class nothing else uses, then freed: a run left without any block, which a heap that
+            // tidies up turns back into a free chunk (a header word written).
+            var root = pool.Root<PersonV1>();
+            foreach (var nick in new[] { new string('n', 3000), null })
+            {
+                using var tx = pool.BeginTransaction();
+                root.Nick = nick;
+                root.Friend!.Nick = nick is null ? null : nick + "!";
+                tx.Commit();
+            }
+        }
+
+        var before = Hash(PoolPath);
+        Assert.Throws<PersistentSchemaException>(() =>
+            PersistentPool.Open(PoolPath, "tests", new PoolOpenOptions { Types = [PersonFriendOfPet.PersistentType] }).Dispose());
+        Assert.Equal(before, Hash(PoolPath));
+    }
+
+    [Fact]
     public void Reading_a_reference_as_a_class_the_pool_never_stored_throws_and_writes_nothing()
     {
         var root = CreateFriends();
