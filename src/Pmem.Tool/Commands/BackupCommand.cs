@@ -3,6 +3,7 @@ using Pmem.Memory;
 using Pmem.Pool;
 using Pmem.Tool.Output;
 using Pmem.Tool.Pools;
+using Pmem.Tooling;
 
 namespace Pmem.Tool.Commands;
 
@@ -62,7 +63,7 @@ internal static class BackupCommand
                 using var held = LockDestination(destination); // a pool some program has open is never replaced under it
                 bytes = Copy(console, snapshot, source, destination, force);
             }
-            catch (DestinationException e)
+            catch (FileWriteException e)
             {
                 return Failures.Report(console, "backup", destination, e.InnerException!, json, failure: "cannot write");
             }
@@ -99,7 +100,7 @@ internal static class BackupCommand
     }
 
     /// <summary>Holds an existing destination's lock until it is replaced (<see cref="DurableFiles.LockForReplacing"/>).</summary>
-    /// <exception cref="DestinationException">A program has it open.</exception>
+    /// <exception cref="FileWriteException">A program has it open.</exception>
     private static FileStream? LockDestination(string destination)
     {
         try
@@ -108,7 +109,7 @@ internal static class BackupCommand
         }
         catch (IOException e)
         {
-            throw new DestinationException(e);
+            throw new FileWriteException(destination, e);
         }
     }
 
@@ -128,7 +129,7 @@ internal static class BackupCommand
     /// made durable too): a failed or interrupted backup never leaves a partial file under the destination's name, and
     /// a failed one leaves no temporary file either. The snapshot's shared lock keeps writers out meanwhile.
     /// </summary>
-    /// <exception cref="DestinationException">The copy could not be written (its inner exception says why).</exception>
+    /// <exception cref="FileWriteException">The copy could not be written (its inner exception says why).</exception>
     private static long Copy(ToolConsole console, PoolSnapshot snapshot, string source, string destination, bool force)
     {
         DurableFiles.DeleteAbandonedBeside(destination, "backup"); // what killed backups to this destination left
@@ -136,29 +137,13 @@ internal static class BackupCommand
         try
         {
             long length;
-            using (var output = WritingCopy(temporary, destination, () => new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0)))
+            using (var output = new NamedFileStream(temporary, destination))
             {
-                void Write(ReadOnlySpan<byte> chunk)
-                {
-                    try
-                    {
-                        output.Write(chunk);
-                    }
-                    catch (Exception e) when (Failures.IsOpenFailure(e) || FileSizeSignal.IsFileTooLarge(e))
-                    {
-                        throw Named(e, temporary, destination);
-                    }
-                }
-
                 // Every byte written (no holes): a pool later mapped from a sparse file could fault on a full disk.
                 var progress = ProgressReporter.Start(console, $"copying {source}");
-                length = snapshot.Header.WriteAheadLogActive ? CopyRecovered(snapshot.Pool, Write, progress) : CopyFile(source, Write, progress);
+                length = snapshot.Header.WriteAheadLogActive ? CopyRecovered(snapshot.Pool, output.Write, progress) : CopyFile(source, output.Write, progress);
                 progress?.Done();
-                WritingCopy(temporary, destination, () =>
-                {
-                    output.Flush(flushToDisk: true);
-                    return true;
-                });
+                output.FlushToDisk();
             }
 
             WritingCopy(temporary, destination, () =>
@@ -205,29 +190,17 @@ internal static class BackupCommand
         return length;
     }
 
-    /// <summary>Runs a step that writes the copy; its failure becomes a <see cref="DestinationException"/> (see <see cref="Named"/>).</summary>
+    /// <summary>Runs a step that writes the copy; its failure becomes a <see cref="FileWriteException"/> naming the destination.</summary>
     private static T WritingCopy<T>(string temporary, string destination, Func<T> step)
     {
         try
         {
             return step();
         }
-        catch (Exception e) when (Failures.IsOpenFailure(e))
+        catch (Exception e) when (FileWriteException.IsWriteFailure(e))
         {
-            throw Named(e, temporary, destination);
+            throw NamedFileStream.Named(e, temporary, destination);
         }
-    }
-
-    /// <summary>A failure to write the copy, named by the destination rather than the temporary file it was written as.</summary>
-    private static DestinationException Named(Exception e, string temporary, string destination)
-    {
-        var message = e.Message.Replace(temporary, destination, StringComparison.Ordinal);
-        return new DestinationException(e switch
-        {
-            UnauthorizedAccessException => new UnauthorizedAccessException(message, e),
-            DirectoryNotFoundException => new DirectoryNotFoundException(message, e),
-            _ => new IOException(message, e),
-        });
     }
 
     /// <summary>Removes the temporary file after a failure; a failure to remove it must not hide the first one.</summary>
@@ -242,7 +215,4 @@ internal static class BackupCommand
             // Its directory is gone or read-only: then the file was never made either.
         }
     }
-
-    /// <summary>Writing the copy failed (not reading the pool): reported under the destination's name.</summary>
-    private sealed class DestinationException(Exception inner) : Exception(inner.Message, inner);
 }

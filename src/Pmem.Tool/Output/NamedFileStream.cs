@@ -78,17 +78,38 @@ internal sealed class NamedFileStream : WriteOnlyStream
         base.Dispose(disposing);
     }
 
-    private FileWriteException Named(Exception e)
+    /// <summary>Flushes what is buffered and then the file's data to the disk (fsync).</summary>
+    public void FlushToDisk()
     {
-        _failed = true;
-        // .NET's messages name the path (" : 'path'" in some): say the name the user gave instead of a hidden one.
-        var message = e.Message.Replace($" : '{_path}'", "", StringComparison.Ordinal).Replace(_path, _shown, StringComparison.Ordinal);
+        try
+        {
+            _file.Flush(flushToDisk: true);
+        }
+        catch (Exception e) when (FileWriteException.IsWriteFailure(e))
+        {
+            throw Named(e);
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="e"/>, a failure to write <paramref name="hidden"/>, as a <see cref="FileWriteException"/> naming
+    /// <paramref name="shown"/>, in its message too (.NET's messages name the path, some as <c>" : 'path'"</c>).
+    /// </summary>
+    public static FileWriteException Named(Exception e, string hidden, string shown)
+    {
+        var message = e.Message.Replace($" : '{hidden}'", "", StringComparison.Ordinal).Replace(hidden, shown, StringComparison.Ordinal);
         Exception inner = e switch
         {
             UnauthorizedAccessException => new UnauthorizedAccessException(message, e),
             DirectoryNotFoundException => new DirectoryNotFoundException(message, e),
             _ => new IOException(message, e),
         };
-        return new FileWriteException(_shown, inner);
+        return new FileWriteException(shown, inner);
+    }
+
+    private FileWriteException Named(Exception e)
+    {
+        _failed = true;
+        return Named(e, _path, _shown);
     }
 }
