@@ -125,8 +125,7 @@ public static class PoolExport
         {
             // The new pool could not be written (a full disk, a file-size limit): named by the destination, not the hidden file.
             DeleteQuietly(temporary);
-            var message = e.Message.Replace(temporary, full, StringComparison.Ordinal);
-            throw new FileWriteException(full, e is UnauthorizedAccessException ? new UnauthorizedAccessException(message, e) : new IOException(message, e));
+            throw FileWriteException.Renamed(e, temporary, full);
         }
         catch
         {

@@ -199,7 +199,7 @@ internal static class BackupCommand
         }
         catch (Exception e) when (FileWriteException.IsWriteFailure(e))
         {
-            throw NamedFileStream.Named(e, temporary, destination);
+            throw FileWriteException.Renamed(e, temporary, destination);
         }
     }
 

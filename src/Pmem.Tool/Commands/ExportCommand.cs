@@ -66,7 +66,7 @@ internal static class ExportCommand
                 }
                 catch (Exception e) when (FileWriteException.IsWriteFailure(e))
                 {
-                    throw new FileWriteException(full, new IOException(e.Message.Replace(temporary, full, StringComparison.Ordinal), e));
+                    throw FileWriteException.Renamed(e, temporary, full);
                 }
             }
             catch (FileWriteException e)

@@ -91,25 +91,9 @@ internal sealed class NamedFileStream : WriteOnlyStream
         }
     }
 
-    /// <summary>
-    /// <paramref name="e"/>, a failure to write <paramref name="hidden"/>, as a <see cref="FileWriteException"/> naming
-    /// <paramref name="shown"/>, in its message too (.NET's messages name the path, some as <c>" : 'path'"</c>).
-    /// </summary>
-    public static FileWriteException Named(Exception e, string hidden, string shown)
-    {
-        var message = e.Message.Replace($" : '{hidden}'", "", StringComparison.Ordinal).Replace(hidden, shown, StringComparison.Ordinal);
-        Exception inner = e switch
-        {
-            UnauthorizedAccessException => new UnauthorizedAccessException(message, e),
-            DirectoryNotFoundException => new DirectoryNotFoundException(message, e),
-            _ => new IOException(message, e),
-        };
-        return new FileWriteException(shown, inner);
-    }
-
     private FileWriteException Named(Exception e)
     {
         _failed = true;
-        return Named(e, _path, _shown);
+        return FileWriteException.Renamed(e, _path, _shown);
     }
 }
