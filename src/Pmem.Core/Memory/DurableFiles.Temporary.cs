@@ -52,6 +52,22 @@ internal static partial class DurableFiles
         }
     }
 
+    /// <summary>
+    /// Deletes a file a failed operation was writing. Never throws: a file that cannot be deleted (its directory gone or
+    /// read-only, so it was never made either) must not hide the failure that matters.
+    /// </summary>
+    public static void DeleteQuietly(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // the caller's exception is the one to report
+        }
+    }
+
     /// <summary>Marks <paramref name="path"/> as a file this process is writing and must not leave behind if it is stopped.</summary>
     public static void Track(string path) => s_unfinished.TryAdd(path, 0);
 

@@ -38,8 +38,9 @@ public sealed partial class PersistentPool
 
         var work = new List<Action>();
         var migrations = new List<SchemaPlan>();
-        var migrating = (uint)_domain.Read<ulong>(PoolLayout.MigrationTypesOffset);
-        if (migrating != 0 && !(options.ReadsUnfinishedMigration && Candidates(_types.Get((uint)(_domain.Read<ulong>(PoolLayout.MigrationTypesOffset) >> 32))!.TypeId).Count == 0))
+        var migrationTypes = _domain.Read<ulong>(PoolLayout.MigrationTypesOffset); // the old type index, the new one above it
+        var migrating = (uint)migrationTypes;
+        if (migrating != 0 && !(options.ReadsUnfinishedMigration && Candidates(_types.Get((uint)(migrationTypes >> 32))!.TypeId).Count == 0))
         {
             var (resume, plan) = ResumableMigration(Candidates, options.Migrations);
             work.Add(resume);

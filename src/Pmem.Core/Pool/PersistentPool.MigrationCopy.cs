@@ -59,7 +59,7 @@ public sealed partial class PersistentPool
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            DeleteQuietly(copy); // no room, or no right to create a file beside it
+            DurableFiles.DeleteQuietly(copy); // no room, or no right to create a file beside it
             return null;
         }
 
@@ -72,7 +72,7 @@ public sealed partial class PersistentPool
         }
         catch
         {
-            DeleteQuietly(copy);
+            DurableFiles.DeleteQuietly(copy);
             throw;
         }
     }
@@ -137,18 +137,6 @@ public sealed partial class PersistentPool
             Unmap(mapping, domain);
 
             throw;
-        }
-    }
-
-    private static void DeleteQuietly(string file)
-    {
-        try
-        {
-            File.Delete(file);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // a leftover the next migration deletes; the exception that matters is the caller's
         }
     }
 }

@@ -124,29 +124,16 @@ public static class PoolExport
         catch (Exception e) when (FileWriteException.IsWriteFailure(e))
         {
             // The new pool could not be written (a full disk, a file-size limit): named by the destination, not the hidden file.
-            DeleteQuietly(temporary);
+            DurableFiles.DeleteQuietly(temporary);
             throw FileWriteException.Renamed(e, temporary, full);
         }
         catch
         {
-            DeleteQuietly(temporary);
+            DurableFiles.DeleteQuietly(temporary);
             throw;
         }
 
         return new PoolImportResult(full, file.ObjectIds.Count, file.Types.Count, new FileInfo(full).Length);
-    }
-
-    /// <summary>Removes a temporary file after a failure; a failure to remove it must not hide the first one.</summary>
-    private static void DeleteQuietly(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // The directory is gone or read-only: then the file was never made either.
-        }
     }
 
     internal static JsonWriterOptions WriterOptions(bool indented) => new()

@@ -155,7 +155,7 @@ internal static class BackupCommand
         }
         catch
         {
-            DeleteQuietly(temporary);
+            DurableFiles.DeleteQuietly(temporary);
             throw;
         }
     }
@@ -200,19 +200,6 @@ internal static class BackupCommand
         catch (Exception e) when (FileWriteException.IsWriteFailure(e))
         {
             throw FileWriteException.Renamed(e, temporary, destination);
-        }
-    }
-
-    /// <summary>Removes the temporary file after a failure; a failure to remove it must not hide the first one.</summary>
-    private static void DeleteQuietly(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception e) when (Failures.IsOpenFailure(e))
-        {
-            // Its directory is gone or read-only: then the file was never made either.
         }
     }
 }

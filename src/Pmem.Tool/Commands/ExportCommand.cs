@@ -72,12 +72,12 @@ internal static class ExportCommand
             catch (FileWriteException e)
             {
                 // Writing failed, not reading: named by the destination, not the hidden file it was written as.
-                DeleteIfThere(temporary);
+                DurableFiles.DeleteQuietly(temporary);
                 return Failures.Report(console, "export", file, e.InnerException!, json, failure: "cannot write");
             }
             catch (Exception e) when (Failures.IsReadFailure(e))
             {
-                DeleteIfThere(temporary);
+                DurableFiles.DeleteQuietly(temporary);
                 return Failures.Report(console, "export", path, e, json, failure: "cannot export");
             }
         }
@@ -93,13 +93,5 @@ internal static class ExportCommand
         }
 
         return ExitCodes.Ok;
-    }
-
-    private static void DeleteIfThere(string file)
-    {
-        if (File.Exists(file))
-        {
-            File.Delete(file); // (a missing directory would make File.Delete throw)
-        }
     }
 }
