@@ -1,5 +1,6 @@
 // PoolHeap -- the heap: chunks, runs of size classes and large groups; reserving, releasing and finding blocks.
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using Pmem.Memory;
 using Pmem.Pool;
 
@@ -344,8 +345,44 @@ internal sealed partial class PoolHeap
     /// <summary>Finds the allocated block that starts at <paramref name="offset"/>.</summary>
     public bool TryGetAllocated(long offset, out BlockReservation block, out uint typeIndex)
     {
-        block = default;
-        typeIndex = 0;
+        if (!TryFindAllocated(offset, out var chunk, out var slot, out var header))
+        {
+            (block, typeIndex) = (default, 0);
+            return false;
+        }
+
+        typeIndex = BlockGeneration.TypeOf(header);
+        var head = _heads[chunk];
+        block = slot < 0
+            ? new BlockReservation(offset, -1, chunk, 0, (long)head.Span * ChunkSize - ChunkHeader.Size) { Generation = BlockGeneration.Of(header) }
+            : new BlockReservation(offset, head.SizeClass, chunk, slot, SizeClasses.Sizes[head.SizeClass]) { Generation = BlockGeneration.Of(header) };
+        return true;
+    }
+
+    /// <summary>
+    /// The size of the allocated block that starts at <paramref name="offset"/> when its type index is
+    /// <paramref name="typeIndex"/>, else -1: <see cref="TryGetAllocated"/>'s answer without the reservation it builds,
+    /// for the checks every node and reference read makes.
+    /// </summary>
+    public long AllocatedSizeOf(long offset, uint typeIndex)
+    {
+        if (!TryFindAllocated(offset, out var chunk, out var slot, out var header) || BlockGeneration.TypeOf(header) != typeIndex)
+        {
+            return -1;
+        }
+
+        var head = _heads[chunk];
+        return slot < 0 ? (long)head.Span * ChunkSize - ChunkHeader.Size : SizeClasses.Sizes[head.SizeClass];
+    }
+
+    /// <summary>
+    /// Whether an allocated block starts at <paramref name="offset"/>: its chunk, its run slot (-1 for a large block) and
+    /// its allocation header (a large block's is never 0).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryFindAllocated(long offset, out int chunk, out int slot, out uint header)
+    {
+        (chunk, slot, header) = (0, -1, 0);
         if (offset < _heapStart + ChunkHeader.Size || (offset & (PersistenceDomain.CacheLineSize - 1)) != 0)
         {
             return false;
@@ -357,15 +394,13 @@ internal sealed partial class PoolHeap
             return false;
         }
 
-        var chunk = (int)chunkIndex;
+        chunk = (int)chunkIndex;
         var head = _heads[chunk];
         var chunkOffset = ChunkOffset(chunk);
         if (head.Kind == ChunkKind.Large && offset == chunkOffset + ChunkHeader.Size)
         {
-            var header = _domain.Read<uint>(chunkOffset + ChunkHeader.LargeTypeOffset);
-            typeIndex = BlockGeneration.TypeOf(header);
-            block = new BlockReservation(offset, -1, chunk, 0, (long)head.Span * ChunkSize - ChunkHeader.Size) { Generation = BlockGeneration.Of(header) };
-            return typeIndex != 0;
+            header = _domain.Read<uint>(chunkOffset + ChunkHeader.LargeTypeOffset);
+            return BlockGeneration.TypeOf(header) != 0;
         }
 
         if (head.Kind != ChunkKind.Run)
@@ -374,23 +409,18 @@ internal sealed partial class PoolHeap
         }
 
         var geometry = SizeClasses.Geometry[head.SizeClass];
-        var relative = offset - chunkOffset - geometry.DataOffset;
-        var blockSize = SizeClasses.Sizes[head.SizeClass];
-        if (relative < 0 || relative % blockSize != 0 || relative / blockSize >= geometry.BlockCount)
+        var relative = offset - chunkOffset - geometry.DataOffset; // below the chunk size, in whole lines
+        if (relative < 0 || !geometry.TrySlotAt((int)relative, out slot))
         {
             return false;
         }
 
-        var slot = (int)(relative / blockSize);
-        var word = _domain.Read<ulong>(chunkOffset + geometry.WordOffset(slot));
-        if ((word & RunGeometry.BitOf(slot)) == 0)
+        if ((_domain.Read<ulong>(chunkOffset + geometry.WordOffset(slot)) & RunGeometry.BitOf(slot)) == 0)
         {
             return false;
         }
 
-        var allocationHeader = _domain.Read<uint>(chunkOffset + geometry.TypeOffset(slot));
-        typeIndex = BlockGeneration.TypeOf(allocationHeader);
-        block = new BlockReservation(offset, head.SizeClass, chunk, slot, blockSize) { Generation = BlockGeneration.Of(allocationHeader) };
+        header = _domain.Read<uint>(chunkOffset + geometry.TypeOffset(slot));
         return true;
     }
 

@@ -54,8 +54,11 @@ internal static class SizeClasses
 /// allocation bitmap (one bit per block, in 8-byte words), a u32 type index per block, then the blocks, each starting
 /// on a cache line.
 /// </summary>
-internal readonly record struct RunGeometry(int BlockCount, int BitmapWords, int BitmapOffset, int TypesOffset, int DataOffset)
+internal readonly record struct RunGeometry(int BlockCount, int BitmapWords, int BitmapOffset, int TypesOffset, int DataOffset, int BlockLines)
 {
+    /// <summary>ceil(2^32 / <see cref="BlockLines"/>): a slot from a line count by a multiplication, not a 64-bit division.</summary>
+    private readonly ulong _lineReciprocal = ((1UL << 32) + (ulong)BlockLines - 1) / (ulong)BlockLines;
+
     /// <summary>Blocks per bitmap word (a u64, changed only by atomic Or/And).</summary>
     public const int BitsPerWord = 64;
 
@@ -76,6 +79,18 @@ internal readonly record struct RunGeometry(int BlockCount, int BitmapWords, int
     /// <summary>Offset from the chunk of <paramref name="slot"/>'s type index (its allocation header).</summary>
     public long TypeOffset(int slot) => TypesOffset + slot * 4L;
 
+    /// <summary>
+    /// The slot of the block starting <paramref name="relative"/> bytes (a multiple of a line, below the chunk size) after
+    /// the data offset; false when no block starts there.
+    /// </summary>
+    public bool TrySlotAt(int relative, out int slot)
+    {
+        // Exact for fewer than 2^12 lines: the reciprocal's error (below BlockLines, at most 2^9) times the line count stays under 2^32.
+        var lines = (uint)relative / PersistenceDomain.CacheLineSize;
+        slot = (int)((lines * _lineReciprocal) >> 32);
+        return slot * (uint)BlockLines == lines && slot < BlockCount;
+    }
+
     public static RunGeometry For(int blockSize)
     {
         const int line = PersistenceDomain.CacheLineSize;
@@ -87,7 +102,7 @@ internal readonly record struct RunGeometry(int BlockCount, int BitmapWords, int
             var dataOffset = (typesOffset + count * 4 + line - 1) & ~(line - 1);
             if (dataOffset + (long)count * blockSize <= PoolHeap.ChunkSize)
             {
-                return new RunGeometry(count, words, ChunkHeader.Size, typesOffset, dataOffset);
+                return new RunGeometry(count, words, ChunkHeader.Size, typesOffset, dataOffset, blockSize / line);
             }
 
             count--;

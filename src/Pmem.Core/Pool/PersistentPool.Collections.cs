@@ -86,7 +86,7 @@ public sealed partial class PersistentPool
     /// transaction) with type <paramref name="typeIndex"/>; -1 otherwise. For collections' checks of their storage.
     /// </summary>
     internal long AllocatedSizeOf(long offset, uint typeIndex) =>
-        TryGetBlock(offset, out var block, out var stored) && stored == typeIndex ? block.Size : -1;
+        CurrentTransaction() is { } tx && tx.TryFindAllocation(offset, out var own) ? (own.TypeIndex == typeIndex ? own.Block.Size : -1) : _heap.AllocatedSizeOf(offset, typeIndex);
 
     /// <summary>Whether blocks of <paramref name="typeIndex"/> can have <see cref="InternalChildren"/> (collections' blocks).</summary>
     private static bool HasInternalChildren(uint typeIndex) =>
