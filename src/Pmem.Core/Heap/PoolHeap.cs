@@ -359,6 +359,9 @@ internal sealed partial class PoolHeap
         return true;
     }
 
+    /// <summary>The allocation header (type index and generation: <see cref="BlockGeneration"/>) of the allocated block that starts at <paramref name="offset"/>.</summary>
+    public bool TryGetAllocatedHeader(long offset, out uint header) => TryFindAllocated(offset, out _, out _, out header);
+
     /// <summary>
     /// The size of the allocated block that starts at <paramref name="offset"/> when its type index is
     /// <paramref name="typeIndex"/>, else -1: <see cref="TryGetAllocated"/>'s answer without the reservation it builds,

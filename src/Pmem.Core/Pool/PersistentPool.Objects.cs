@@ -204,7 +204,7 @@ public sealed partial class PersistentPool
     /// <paramref name="generation"/>: an object whose handle was made then is still there.
     /// </summary>
     internal bool HoldsObject(long offset, ushort generation) =>
-        TryGetBlock(offset, out var block, out _) && BlockGeneration.Matches(generation, block.Generation);
+        TryGetBlockHeader(offset, out var header) && BlockGeneration.Matches(generation, BlockGeneration.Of(header));
 
     /// <summary>The pool's root object, created (zeroed) on first use.</summary>
     /// <exception cref="PersistentTypeMismatchException">The root exists with another type.</exception>
