@@ -181,9 +181,10 @@ internal sealed partial class PoolHeap
                 {
                     grew = _context.Grow(needed);
                 }
-                catch (IOException e) when (e is not PoolException)
+                catch (Exception e) when (e is IOException and not PoolException or NotSupportedException)
                 {
-                    // The file kept its old size (the mapping gives back what it added): full, and the disk says why.
+                    // The file kept its old size (the mapping gives back what it added): full, and the disk says why;
+                    // or the open could not reserve the address space to grow into, and the growth says that.
                     throw new PoolOutOfSpaceException(_poolPath, requested, e);
                 }
 

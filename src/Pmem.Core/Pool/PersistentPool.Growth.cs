@@ -34,7 +34,7 @@ public sealed partial class PersistentPool
                     // Past the address space the open reserved (the growth limit): the mapping cannot move.
                     var reserved = _domain is Pmem.Memory.MappedDomain mapped ? mapped.ReservedLength : _domain.Length;
                     throw new NotSupportedException(reserved < _maxSize
-                        ? $"{Path}: the pool cannot grow to {rounded} bytes in this open: its open could reserve only {reserved} bytes of address space of the {_maxSize} its growth limit asks (a limit on the process's address space, ulimit -v?); reopen it where the address space allows."
+                        ? $"{Path}: the pool cannot grow to {rounded} bytes in this open: its open could reserve only {reserved} bytes of address space of the {_maxSize} its growth limit asks (every open pool reserves its growth limit: other pools' reservations, or a limit on the process's address space, ulimit -v, took the rest); reopen it with a smaller PoolOpenOptions.MaxSize, or where the address space allows."
                         : $"{Path}: the pool cannot grow to {rounded} bytes in this open, past the room its open reserved ({Math.Max(_maxSize, current)} bytes); open it with a larger PoolOpenOptions.MaxSize.");
                 }
             }
@@ -49,6 +49,9 @@ public sealed partial class PersistentPool
             _heap.AddChunks(rounded);
         }
     }
+
+    /// <summary>Whether this open could not reserve the address space the growth limit asks (its growth fails before the limit).</summary>
+    private bool ReservationFellShort => _domain is Pmem.Memory.MappedDomain mapped && mapped.ReservedLength < _maxSize;
 
     /// <summary>Sets the growth limit the pool records for later opens (a compaction's copy takes its source's).</summary>
     internal void RecordGrowthLimit(long limit) => _domain.WriteDurable(PoolLayout.GrowthLimitOffset, limit);
@@ -77,9 +80,9 @@ public sealed partial class PersistentPool
             Grow(target);
             return true;
         }
-        catch (NotSupportedException)
+        catch (NotSupportedException) when (!ReservationFellShort)
         {
-            return false;
+            return false; // at the growth limit: the heap's out-of-space exception says so
         }
         catch (IOException e) when (e is not PoolException && current + bytes < target)
         {

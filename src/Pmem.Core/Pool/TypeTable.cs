@@ -185,7 +185,7 @@ internal sealed class TypeTable
     {
         if (i >= PoolLayout.TypeTableCapacity)
         {
-            throw new PoolException(_poolPath, $"the type table is full ({PoolLayout.TypeTableCapacity} types, retired layouts included); cannot record '{type.Name}'");
+            throw new PoolException(_poolPath, $"the type table is full ({PoolLayout.TypeTableCapacity} types, retired layouts included: each layout a class has had keeps its entry); cannot record '{type.Name}'. pmem export, then pmem import of the export, makes a pool holding only the layouts in use");
         }
 
         if (!withSchema && type.Fields.Length > FieldCapacity)

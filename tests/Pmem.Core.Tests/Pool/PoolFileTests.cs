@@ -202,7 +202,9 @@ public sealed class PoolFileTests : IDisposable
             }
 
             Assert.SkipWhen(fixedSize is null, "the address space holds eight reservations of 2^45 bytes (5-level paging)");
-            Assert.Throws<PoolOutOfSpaceException>(() => fixedSize!.Root<Account>().Owner = new string('z', 4 << 20));
+            var full = Assert.Throws<PoolOutOfSpaceException>(() => fixedSize!.Root<Account>().Owner = new string('z', 4 << 20));
+            Assert.Contains("could reserve only", full.Message); // not "raise its maximum size", which would make it worse
+            Assert.Contains("smaller PoolOpenOptions.MaxSize", full.Message);
             Assert.All(pools, pool => Assert.Equal("open", pool.Root<Account>().Owner));
         }
         finally

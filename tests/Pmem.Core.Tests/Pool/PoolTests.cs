@@ -23,6 +23,24 @@ public sealed class PoolTests
     }
 
     [Fact]
+    public void A_full_type_table_is_refused_naming_the_way_to_a_pool_with_only_the_layouts_in_use()
+    {
+        using var pool = NewPool();
+        var root = pool.Root<Account>();
+        var full = Assert.Throws<PoolException>(() =>
+        {
+            for (var i = 0; i <= PoolLayout.TypeTableCapacity; i++)
+            {
+                pool.TypeIndex(new PersistentTypeInfo($"Kind{i}", 64, (ulong)i + 1, []));
+            }
+        });
+        Assert.Contains("the type table is full (256 types", full.Message);
+        Assert.Contains("pmem export, then pmem import", full.Message);
+        root.Balance = 1; // a type recorded before stays usable
+        Assert.Equal(1, pool.Root<Account>().Balance);
+    }
+
+    [Fact]
     public void Values_of_every_width_survive_a_reopen()
     {
         var pool = NewPool();
