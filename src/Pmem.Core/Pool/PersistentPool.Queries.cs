@@ -49,15 +49,14 @@ public sealed partial class PersistentPool
     {
         ArgumentNullException.ThrowIfNull(durableName);
         ThrowIfDisposed();
-        foreach (var stored in _types.Types)
+        // Two live layouts while a migration a reader found interrupted is unfinished: objects not converted yet, then converted ones.
+        var layouts = _types.Types.Where(stored => stored.Name == durableName && !stored.IsRetired).Select(stored => new OffsetsOfType(this, stored.Index, stored.Size)).ToList();
+        return layouts.Count switch
         {
-            if (stored.Name == durableName && !stored.IsRetired)
-            {
-                return new OffsetsOfType(this, stored.Index, stored.Size);
-            }
-        }
-
-        throw new ArgumentException($"{Path}: the pool stores no type named '{durableName}'.", nameof(durableName));
+            0 => throw new ArgumentException($"{Path}: the pool stores no type named '{durableName}'.", nameof(durableName)),
+            1 => layouts[0],
+            _ => layouts.SelectMany(offsets => offsets),
+        };
     }
 
     /// <summary>Offsets of live blocks of one type index as this thread sees them; each enumerator scans anew.</summary>

@@ -63,6 +63,13 @@ public sealed class InterruptedMigrationReadingTests : IDisposable
             Assert.Contains("FullName: \"person", dump);
             Assert.Contains("  Name: \"person", dump);
 
+            // By type too: both layouts' objects (it listed only the first layout's).
+            Assert.Equal(People, tool.AllOfType("Tests.Person").Count());
+            text = new StringWriter();
+            PoolDump.WriteText(tool, text, new PoolDumpOptions { TypeName = "Tests.Person", MaxItems = People });
+            Assert.Contains("FullName: \"person", text.ToString());
+            Assert.Contains("  Name: \"person", text.ToString());
+
             var refused = Assert.Throws<PoolException>(() => PoolExport.Export(tool, Stream.Null));
             Assert.Contains("cannot be exported: a migration of Tests.Person layout", refused.Message);
         }
