@@ -1,5 +1,6 @@
 // PersistentPool (lifecycle) -- creating and opening a pool in a domain, validating its header, closing it.
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.IO.Hashing;
 using System.Text;
 using Pmem.Heap;
@@ -271,7 +272,17 @@ public sealed partial class PersistentPool
         return hash.GetCurrentHashAsUInt64();
     }
 
-    internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+    internal void ThrowIfDisposed()
+    {
+        if (_disposed)
+        {
+            ThrowDisposed();
+        }
+    }
+
+    // ObjectName is the pool file, as for its objects' and collections' accesses (the domain's), not the class name.
+    [DoesNotReturn]
+    private void ThrowDisposed() => throw new ObjectDisposedException(Path, "The pool was disposed: open it again to use it.");
 
     /// <summary>True when the pool was opened with <see cref="OpenReadOnly"/>: every write throws <see cref="PoolReadOnlyException"/>.</summary>
     public bool IsReadOnly => _commits.WritesRefused;
