@@ -15,6 +15,8 @@ using Pmem.Pool;
 //        version 2 of the class, every object migrating (MigrationWorkload.cs)
 //    or: Pmem.CrashChild --map-race <directory> <threads> <milliseconds>: threads mapping small files at once
 //        (MappingRaceWorkload.cs)
+//    or: Pmem.CrashChild --create-loop <pool path> <PowerFailure|ProcessCrash>: pools created and deleted under one name
+//        until killed (CreateLoopWorkload.cs)
 //    or: Pmem.CrashChild --dispose-race <directory> <PowerFailure|ProcessCrash> <rounds>: a pool disposed while
 //        threads use it (DisposeRaceWorkload.cs)
 //    or: Pmem.CrashChild --dispose-values <directory> <PowerFailure|ProcessCrash> <rounds>: a pool disposed while
@@ -25,6 +27,11 @@ using Pmem.Pool;
 if (args[0] == "--map-race")
 {
     return MappingRaceWorkload.Run(args);
+}
+
+if (args[0] == "--create-loop")
+{
+    return CreateLoopWorkload.Run(args);
 }
 
 if (args[0] == "--dispose-race")

@@ -49,8 +49,11 @@ public sealed unsafe partial class PmemMapping : IDisposable
         _mapFlags = mapFlags;
     }
 
-    /// <summary>The path given to <see cref="Map"/> (the directory for <see cref="MapFlags.TempFile"/>).</summary>
-    public string Path { get; }
+    /// <summary>The path given to <see cref="Map"/> (the directory for <see cref="MapFlags.TempFile"/>), or the one it was renamed to.</summary>
+    public string Path { get; private set; }
+
+    /// <summary>Records that the mapped file was renamed to <paramref name="path"/> (a pool created under a hidden name).</summary>
+    internal void Renamed(string path) => Path = path;
 
     /// <summary>Mapped length in bytes.</summary>
     public long Length => Volatile.Read(ref _length);

@@ -100,8 +100,11 @@ public sealed partial class PersistentPool
 
         ValidateLayoutName(layout);
         ThrowIfInvalidGrowthLimit(options, path, size);
-        var mapping = MapForGrowth(path, size, MapFlags.Create | MapFlags.Exclusive, Math.Max(size, options.MaxSize));
+        var reserve = Math.Max(size, options.MaxSize);
+        string? hidden = null; // an unsynced pool is a hidden file already: its caller publishes it
+        var mapping = synced ? MapUnderHiddenName(path, size, reserve, out hidden) : MapForGrowth(path, size, MapFlags.Create | MapFlags.Exclusive, reserve);
         PersistenceDomain? domain = null;
+        var named = hidden is null;
         try
         {
             if (!mapping.TryLockExclusive())
@@ -110,14 +113,67 @@ public sealed partial class PersistentPool
             }
 
             domain = mapping.CreateDomain(synced ? options.Durability : DurabilityMode.ProcessCrash);
-            return Create(domain, layout, options, path);
+            if (hidden is null)
+            {
+                return Create(domain, layout, options, path);
+            }
+
+            Format(domain, layout, options, path);
+            Publish(mapping, hidden, path);
+            named = true;
+            return Open(domain, layout, new PoolOpenOptions { MaxSize = options.MaxSize, WriteAheadLog = options.WriteAheadLog }, path);
         }
         catch
         {
             Unmap(mapping, domain);
-            File.Delete(path); // we created it (Exclusive), so nothing of anyone else's is lost
+            File.Delete(named ? path : hidden!); // we created it (Exclusive, or renamed without replacing), so nothing of anyone else's is lost
             throw;
         }
+    }
+
+    private const string CreatePurpose = "create";
+
+    /// <summary>
+    /// Maps a new pool file under a hidden name beside <paramref name="path"/>, renamed into place once whole: a process
+    /// killed mid-create then leaves no file under the name that neither an open nor a create would take, and the next
+    /// create of that name deletes what it left. When the hidden name cannot be made, the path itself is mapped (as
+    /// before), so that errors such as a missing directory or a taken name name the path.
+    /// </summary>
+    private static PmemMapping MapUnderHiddenName(string path, long size, long reserve, out string? hidden)
+    {
+        hidden = null;
+        if (!System.IO.Path.Exists(path) && Directory.Exists(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))))
+        {
+            DurableFiles.DeleteAbandonedBeside(path, CreatePurpose);
+            var temporary = DurableFiles.TemporaryBeside(path, CreatePurpose);
+            try
+            {
+                var mapping = MapForGrowth(temporary, size, MapFlags.Create | MapFlags.Exclusive, reserve);
+                hidden = temporary;
+                return mapping;
+            }
+            catch (IOException)
+            {
+                DurableFiles.Finished(temporary); // not made: the path's own attempt below reports why
+            }
+        }
+
+        return MapForGrowth(path, size, MapFlags.Create | MapFlags.Exclusive, reserve);
+    }
+
+    /// <summary>Renames the formatted pool into place, never over a file another creator made meanwhile, durably.</summary>
+    private static void Publish(PmemMapping mapping, string hidden, string path)
+    {
+        try
+        {
+            DurableFiles.Publish(hidden, path, overwrite: false); // a hard link then an unlink on Linux: fails if the name is taken
+        }
+        catch (IOException) when (System.IO.Path.Exists(path) || new FileInfo(path).LinkTarget is not null)
+        {
+            throw new PmemFileExistsException($"'{path}' already exists, and creating never overwrites a file (another process created it meanwhile).", path, LibC.EEXIST);
+        }
+
+        mapping.Renamed(path);
     }
 
     /// <summary>

@@ -23,6 +23,13 @@ public sealed partial class PersistentPool
     {
         ArgumentNullException.ThrowIfNull(domain);
         options ??= new PoolCreateOptions();
+        Format(domain, layout, options, description);
+        return Open(domain, layout, new PoolOpenOptions { MaxSize = options.MaxSize, WriteAheadLog = options.WriteAheadLog }, description);
+    }
+
+    /// <summary>Writes an empty pool into <paramref name="domain"/>, its magic last and durable: before that no open takes it for a pool.</summary>
+    private static void Format(PersistenceDomain domain, string layout, PoolCreateOptions options, string? description)
+    {
         var path = description ?? $"<{domain.GetType().Name}>";
         var layoutBytes = ValidateLayoutName(layout);
         if (options.LaneCount is < 1 or > 1024 || options.LaneSize < 4096 || options.LaneSize % 4096 != 0)
@@ -60,8 +67,6 @@ public sealed partial class PersistentPool
         PoolHeap.Format(domain, heapStart, poolSize);
         domain.Drain();
         domain.WriteDurable(PoolLayout.MagicOffset, PoolLayout.Magic);
-
-        return Open(domain, layout, new PoolOpenOptions { MaxSize = options.MaxSize, WriteAheadLog = options.WriteAheadLog }, description);
     }
 
     /// <summary>Opens the pool in <paramref name="domain"/> (which the pool then owns), running recovery.</summary>
