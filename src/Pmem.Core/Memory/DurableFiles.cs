@@ -112,6 +112,32 @@ internal static partial class DurableFiles
     }
 
     /// <summary>
+    /// Renames <paramref name="temporary"/> (its content durable already) to <paramref name="destination"/> only if no
+    /// file has that name, atomically (a hard link, then the temporary name removed: <see cref="File.Move(string, string, bool)"/>
+    /// checks, then renames, and two such renames both succeed), and makes the name durable.
+    /// </summary>
+    /// <exception cref="PmemFileExistsException">The destination exists.</exception>
+    /// <exception cref="IOException">The link, or the directory sync, failed (<see cref="PmemFileNotFoundException"/>: the temporary is gone).</exception>
+    public static void PublishNew(string temporary, string destination)
+    {
+        if (LibC.Link(temporary, destination) == 0)
+        {
+            File.Delete(temporary);
+        }
+        else if (Marshal.GetLastPInvokeError() is var errno && errno is LibC.EPERM or LibC.EOPNOTSUPP or LibC.EXDEV or LibC.EMLINK)
+        {
+            File.Move(temporary, destination, overwrite: false); // a file system without hard links: the check-then-rename is all there is
+        }
+        else
+        {
+            throw PmemIOException.FromErrno("link", destination, errno);
+        }
+
+        Finished(temporary);
+        SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(destination))!);
+    }
+
+    /// <summary>
     /// Replaces <paramref name="path"/> with <paramref name="replacement"/> (same directory) atomically: syncs the
     /// replacement, renames it over the path, and makes the rename durable. With <paramref name="overwrite"/> false
     /// the path must not exist yet (the rename fails if it does).

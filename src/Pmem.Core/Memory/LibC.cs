@@ -19,7 +19,7 @@ internal static unsafe partial class LibC
         O_DIRECTORY = 0x10000, O_TMPFILE = 0x400000 | O_DIRECTORY;
     public const int LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4;
     public const int ENOENT = 2, EINTR = 4, EACCES = 13, EEXIST = 17, ENOTDIR = 20, EISDIR = 21, EINVAL = 22,
-        EROFS = 30, EWOULDBLOCK = 11, EPERM = 1, EOPNOTSUPP = 95, ENOMEM = 12;
+        EROFS = 30, EWOULDBLOCK = 11, EPERM = 1, EOPNOTSUPP = 95, ENOMEM = 12, EXDEV = 18, EMLINK = 31;
 
     public static readonly void* MAP_FAILED = (void*)-1;
 
@@ -109,6 +109,10 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Lib, EntryPoint = "unlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Unlink(string path);
+
+    /// <summary>link: a second name for a file; fails with EEXIST if the new name exists (never replaces it).</summary>
+    [LibraryImport(Lib, EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Link(string existing, string newPath);
 
     [LibraryImport(Lib, EntryPoint = "mkstemp", SetLastError = true)]
     public static partial int Mkstemp(byte* template);

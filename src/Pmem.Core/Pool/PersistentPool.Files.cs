@@ -166,11 +166,13 @@ public sealed partial class PersistentPool
     {
         try
         {
-            DurableFiles.Publish(hidden, path, overwrite: false); // a hard link then an unlink on Linux: fails if the name is taken
+            DurableFiles.PublishNew(hidden, path);
         }
-        catch (IOException) when (System.IO.Path.Exists(path) || new FileInfo(path).LinkTarget is not null)
+        catch (IOException) when (System.IO.Path.Exists(path) || new FileInfo(path).LinkTarget is not null || !File.Exists(hidden))
         {
-            throw new PmemFileExistsException($"'{path}' already exists, and creating never overwrites a file (another process created it meanwhile).", path, LibC.EEXIST);
+            // Taken meanwhile; or another process creating the same name at the same moment took the hidden file for
+            // a killed create's and deleted it, before this one locked it: then that one is making the pool.
+            throw new PmemFileExistsException($"'{path}' already exists, or another process is creating it at the same moment; creating never overwrites a file.", path, LibC.EEXIST);
         }
 
         mapping.Renamed(path);

@@ -227,6 +227,42 @@ public sealed class PoolFileTests : IDisposable
     }
 
     [Fact]
+    public void Two_threads_creating_one_pool_at_once_make_one_pool_and_the_other_is_told_it_exists()
+    {
+        // Each builds its pool under a hidden name and renames it into place without replacing anything, and each
+        // first deletes hidden files a killed create left: the other's, if it has not locked it yet.
+        for (var round = 0; round < 30; round++)
+        {
+            var path = PoolPath($"race{round}.pool");
+            using var start = new Barrier(2);
+            var outcomes = new Exception?[2];
+            var pools = new PersistentPool?[2];
+            var creators = Enumerable.Range(0, 2).Select(i => new Thread(() =>
+            {
+                start.SignalAndWait();
+                try
+                {
+                    pools[i] = PersistentPool.Create(path, "files", 4 << 20);
+                }
+                catch (Exception e)
+                {
+                    outcomes[i] = e;
+                }
+            })).ToList();
+            creators.ForEach(creator => creator.Start());
+            creators.ForEach(creator => creator.Join());
+
+            Assert.Single(pools, pool => pool is not null);
+            Assert.IsType<PmemFileExistsException>(Assert.Single(outcomes, outcome => outcome is not null));
+            pools.Single(pool => pool is not null)!.Root<Account>().Owner = "won";
+            pools.Single(pool => pool is not null)!.Dispose();
+        }
+
+        Assert.All(_directory.GetFiles(), file => Assert.StartsWith("race", file.Name)); // no hidden file left behind
+        Assert.Equal(30, _directory.GetFiles().Length);
+    }
+
+    [Fact]
     public void Missing_directories_and_existing_files_are_named_without_the_mapping_apis_advice()
     {
         var missing = Path.Combine(_directory.FullName, "no-such-directory", "a.pool");
