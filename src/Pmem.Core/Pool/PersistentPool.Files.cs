@@ -113,15 +113,14 @@ public sealed partial class PersistentPool
             }
 
             domain = mapping.CreateDomain(synced ? options.Durability : DurabilityMode.ProcessCrash);
-            if (hidden is null)
+            Format(domain, layout, options, path);
+            if (hidden is not null)
             {
-                return Create(domain, layout, options, path);
+                Publish(mapping, hidden, path);
+                named = true;
             }
 
-            Format(domain, layout, options, path);
-            Publish(mapping, hidden, path);
-            named = true;
-            return Open(domain, layout, new PoolOpenOptions { MaxSize = options.MaxSize, WriteAheadLog = options.WriteAheadLog }, path);
+            return Open(domain, layout, OpenOptionsAfterCreate(options), path);
         }
         catch
         {

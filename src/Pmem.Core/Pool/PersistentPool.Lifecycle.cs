@@ -24,8 +24,11 @@ public sealed partial class PersistentPool
         ArgumentNullException.ThrowIfNull(domain);
         options ??= new PoolCreateOptions();
         Format(domain, layout, options, description);
-        return Open(domain, layout, new PoolOpenOptions { MaxSize = options.MaxSize, WriteAheadLog = options.WriteAheadLog }, description);
+        return Open(domain, layout, OpenOptionsAfterCreate(options), description);
     }
+
+    /// <summary>How a pool just formatted is opened: with its creation's growth limit and write-ahead log.</summary>
+    private static PoolOpenOptions OpenOptionsAfterCreate(PoolCreateOptions options) => new() { MaxSize = options.MaxSize, WriteAheadLog = options.WriteAheadLog };
 
     /// <summary>Writes an empty pool into <paramref name="domain"/>, its magic last and durable: before that no open takes it for a pool.</summary>
     private static void Format(PersistenceDomain domain, string layout, PoolCreateOptions options, string? description)
