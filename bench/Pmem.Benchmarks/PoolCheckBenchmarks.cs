@@ -1,4 +1,4 @@
-// PoolCheckBenchmarks -- Check() and OpenReadOnly of a pool with 1 M objects (the tool's check and info).
+// PoolCheckBenchmarks -- Check() and OpenReadOnly of a pool with 1 M objects (the tool's check and info), time and memory.
 using BenchmarkDotNet.Attributes;
 using Pmem.Objects;
 using Pmem.Pool;
@@ -8,7 +8,10 @@ namespace Pmem.Benchmarks;
 /// <summary>
 /// A pool of 1,000,000 objects of 64 bytes on /dev/shm, each with a string and a reference to the one before (a chain
 /// from the root, so every object is reachable): what <c>pmem check</c> does, opened read-only as the tool opens it.
+/// The same objects never linked (as a program that finds them by <c>All&lt;T&gt;()</c> keeps them) are walked as
+/// detached. The memory diagnoser reports what the check allocates (its bookkeeping per block).
 /// </summary>
+[MemoryDiagnoser]
 [WarmupCount(1), IterationCount(5), InvocationCount(1)]
 public class PoolCheckBenchmarks
 {
@@ -61,6 +64,34 @@ public class PoolCheckBenchmarks
         }
     }
 
+    /// <summary>A third pool: the same nodes and strings, none linked (no root): every one detached.</summary>
+    private string _detachedPath = "";
+
+    [GlobalSetup(Target = nameof(Open_read_only_and_check_detached))]
+    public void SetupDetached()
+    {
+        _detachedPath = BenchPools.NewPath(BenchPools.ShmDirectory, "check-detached");
+        using var pool = PersistentPool.Create(_detachedPath, "bench", 512L << 20, new PoolCreateOptions { LaneSize = 1 << 20 });
+        for (var done = 0; done < Objects; done += 1000)
+        {
+            using var tx = pool.BeginTransaction();
+            for (var i = 0; i < 1000; i++)
+            {
+                pool.New<Node>().Name = "n";
+            }
+
+            tx.Commit();
+        }
+    }
+
+    [Benchmark]
+    public long Open_read_only_and_check_detached()
+    {
+        using var pool = PersistentPool.OpenReadOnly(_detachedPath, "bench");
+        var report = pool.Check();
+        return report.IsClean && report.DetachedObjects == 2L * Objects ? report.DetachedObjects : throw new InvalidOperationException("not clean");
+    }
+
     [Benchmark]
     public long Check_dictionary()
     {
@@ -87,7 +118,7 @@ public class PoolCheckBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
-        foreach (var path in new[] { _path, _dictionaryPath })
+        foreach (var path in new[] { _path, _dictionaryPath, _detachedPath })
         {
             if (path.Length > 0)
             {

@@ -66,7 +66,11 @@ internal static class PmemCli
         var checkPool = PoolArgument("The pool file to check (only read).");
         var repair = new Option<bool>("--repair")
         {
-            Description = "Say what a repair would do (a dry run on a private copy: the file is not written): free unreachable blocks, null dangling references, drop or recount damaged collections. Exit 0 nothing to do, 1 actions listed.",
+            Description = "Say what a repair would do (a dry run on a private copy: the file is not written): free unreachable blocks, null dangling references, drop or recount damaged collections. Objects the root does not reach are kept (All<T>() finds them). Exit 0 nothing to do, 1 actions listed.",
+        };
+        var freeDetached = new Option<bool>("--free-detached")
+        {
+            Description = "With --repair: also free the objects the root does not reach, with what they hold, as leaks. Only for a program that finds its objects from the root, never by All<T>() or an index.",
         };
         var apply = new Option<bool>("--apply") { Description = "With --repair: copy the pool to a backup beside it first, then repair it. Exit 0 when it then checks clean." };
         var backupPath = new Option<string?>("--backup")
@@ -74,15 +78,15 @@ internal static class PmemCli
             Description = "With --repair --apply: the backup file (default: <pool>.before-repair-<UTC yyyyMMddHHmmss>). It must not exist.",
             HelpName = "file",
         }.NotEmpty();
-        var check = new Command("check", "Check a pool's object graph: references resolve, strings fit, each owned block has one owner, every block is reachable. Exit 0 clean, 1 problems found, 2 cannot open. Never writes the file, unless --repair --apply.")
+        var check = new Command("check", "Check a pool's object graph: references resolve, strings fit, each owned block has one owner, every block is found (from the root, or as an object All<T>() finds). Exit 0 clean, 1 problems found, 2 cannot open. Never writes the file, unless --repair --apply.")
         {
-            checkPool, json, tempDir, repair, apply, backupPath,
+            checkPool, json, tempDir, repair, apply, backupPath, freeDetached,
         };
         check.Validators.Add(result =>
         {
-            if (!result.GetValue(repair) && (result.GetValue(apply) || result.GetValue(backupPath) is not null))
+            if (!result.GetValue(repair) && (result.GetValue(apply) || result.GetValue(backupPath) is not null || result.GetValue(freeDetached)))
             {
-                result.AddError("--apply and --backup go with --repair.");
+                result.AddError("--apply, --backup and --free-detached go with --repair.");
             }
             else if (result.GetValue(backupPath) is not null && !result.GetValue(apply))
             {
@@ -91,7 +95,7 @@ internal static class PmemCli
             }
         });
         check.SetAction(parse => parse.GetValue(repair)
-            ? RepairCommand.Run(console, parse.GetValue(checkPool)!, parse.GetValue(apply), parse.GetValue(backupPath), parse.GetValue(json), parse.GetValue(tempDir))
+            ? RepairCommand.Run(console, parse.GetValue(checkPool)!, parse.GetValue(apply), parse.GetValue(backupPath), parse.GetValue(freeDetached), parse.GetValue(json), parse.GetValue(tempDir))
             : CheckCommand.Run(console, parse.GetValue(checkPool)!, parse.GetValue(json), parse.GetValue(tempDir)));
 
         var compactPool = PoolArgument("The pool file to compact; no process may have it open.");

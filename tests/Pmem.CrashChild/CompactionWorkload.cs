@@ -75,7 +75,7 @@ internal static class CompactionWorkload
         var report = pool.Check();
         var text = new StringBuilder();
         var bank = pool.Root<CrashBank>();
-        text.Append($"note={bank.Note} accounts={bank.Accounts.Count} allocated={report.AllocatedObjects} unreachable={report.Unreachable.Count} uuid={pool.Uuid};");
+        text.Append($"note={bank.Note} accounts={bank.Accounts.Count} allocated={report.AllocatedObjects} unreachable={report.Unreachable.Count} detached={report.DetachedObjects} uuid={pool.Uuid};");
         var ids = new Dictionary<long, int>();
         foreach (var account in bank.Accounts)
         {

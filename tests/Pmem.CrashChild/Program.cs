@@ -113,9 +113,9 @@ static int Check(string path)
     var bank = pool.Root<CrashBank>();
     var sum = bank.Accounts.Sum(a => a!.Balance);
     var problems = new List<string>(report.Errors);
-    if (report.Unreachable.Count > 0)
+    if (report.Unreachable.Count > 0 || report.DetachedObjects > 0)
     {
-        problems.Add($"{report.Unreachable.Count} unreachable blocks");
+        problems.Add($"{report.Unreachable.Count} unreachable blocks, {report.DetachedObjects} the root does not reach"); // every object hangs off the root
     }
 
     if (bank.Accounts.Count != CrashBank.AccountCount || sum != CrashBank.AccountCount * CrashBank.InitialBalance)

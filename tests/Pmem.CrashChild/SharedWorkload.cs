@@ -96,7 +96,7 @@ internal static class SharedWorkload
         var commits = bank.Threads.Sum(thread => thread!.Commits);
         string? problem =
             !report.IsConsistent ? $"Check() found: {string.Join("; ", report.Errors.Take(3))}" :
-            report.Unreachable.Count != 0 ? $"{report.Unreachable.Count} unreachable blocks" :
+            report.Unreachable.Count + report.DetachedObjects != 0 ? $"{report.Unreachable.Count} unreachable blocks, {report.DetachedObjects} the root does not reach" :
             bank.Accounts.Count != AccountCount ? $"{bank.Accounts.Count} accounts" :
             sum != AccountCount * InitialBalance ? $"the balances sum to {sum}, not {AccountCount * InitialBalance}" :
             bank.Counter != commits ? $"the shared counter is {bank.Counter} but the threads counted {commits} commits" :

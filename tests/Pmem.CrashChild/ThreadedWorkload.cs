@@ -372,6 +372,11 @@ internal static class ThreadedWorkload
             problems.Add($"{when}: {report.Unreachable.Count} unreachable blocks at {string.Join(", ", report.Unreachable.Take(8))}");
         }
 
+        if (report.DetachedObjects > 0)
+        {
+            problems.Add($"{when}: blocks the root does not reach (every object hangs off it): {string.Join(", ", report.Detached.Select(pair => $"{pair.Value} {pair.Key}"))}");
+        }
+
         var bank = pool.Root<ThreadedBank>();
         if (bank.ThreadCount != threads || bank.Workers.Count != threads || bank.Accounts.Count != threads * AccountsPerThread)
         {

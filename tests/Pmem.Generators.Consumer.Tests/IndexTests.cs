@@ -41,6 +41,7 @@ public sealed class IndexTests
         var report = reopened.Check();
         Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
         Assert.Empty(report.Unreachable);
+        Assert.Equal(0, report.DetachedObjects);
     }
 
     [Fact]
@@ -80,5 +81,6 @@ public sealed class IndexTests
         var report = reopened.Check();
         Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
         Assert.Empty(report.Unreachable);
+        Assert.Equal(0, report.DetachedObjects);
     }
 }

@@ -67,7 +67,7 @@ public sealed class MigrationTests
                 Assert.Equal(0m, root.Extra2);
                 Assert.Contains("Amount renamed to Total", Assert.Single(pool.MigratedAtOpen));
                 var report = pool.Check();
-                Assert.True(report.IsConsistent && report.Unreachable.Count == 0, string.Join("; ", report.Errors));
+                Assert.True(report.IsConsistent && report.Unreachable.Count == 0 && report.DetachedObjects == 0, string.Join("; ", report.Errors));
             }
 
             // Version 1 again: refused, the file unchanged.

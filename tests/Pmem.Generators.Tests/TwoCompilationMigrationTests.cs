@@ -107,7 +107,7 @@ public sealed class TwoCompilationMigrationTests
                 var check = pool.Check();
                 var accounts = pool.Root<Bank>().Accounts.Select(a =>
                     $"{a!.Cents} {a.Owner!.FullName} {a.Owner.Age} [{string.Join(",", a.Owner.Scores)}] {a.Owner.Email ?? "null"}");
-                return string.Join(" | ", accounts) + $" / consistent {check.IsConsistent} unreachable {check.Unreachable.Count}";
+                return string.Join(" | ", accounts) + $" / consistent {check.IsConsistent} unreachable {check.Unreachable.Count} detached {check.DetachedObjects}";
             }
         }
         """;
@@ -123,7 +123,7 @@ public sealed class TwoCompilationMigrationTests
 
             Assert.Equal(
                 $"1234 Person 0 {int.MaxValue} [0,0] null | 2468 Person 1 {int.MaxValue - 1} [1,10] null | 3702 Person 2 {int.MaxValue - 2} [2,20] null" +
-                " / consistent True unreachable 0", // the removed Nickname strings were freed
+                " / consistent True unreachable 0 detached 0", // the removed Nickname strings were freed
                 seen);
 
             // Opened again by version 2, the pool is already migrated: the same values, no migration needed.

@@ -307,12 +307,8 @@ public sealed class BackupTests : IDisposable
     [Fact]
     public void Backup_of_a_pool_with_problems_exits_1_and_keeps_the_copy()
     {
+        _files.CreateLibraryWithLeak("leak.pool");
         var path = _files.PathOf("leak.pool");
-        using (var pool = PersistentPool.Create(path, ToolHarness.Layout, ToolHarness.PoolSize))
-        {
-            ToolHarness.Fill(pool, books: 1);
-            pool.New<Book>();
-        }
 
         var destination = _files.PathOf("backup.pool");
         var run = ToolHarness.Run("backup", path, destination);

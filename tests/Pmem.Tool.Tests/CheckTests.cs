@@ -57,18 +57,14 @@ public sealed class CheckTests : IDisposable
         Assert.Equal(0, root.GetProperty("logsAwaitingRecovery").GetInt32());
         Assert.Empty(root.GetProperty("errors").EnumerateArray());
         Assert.Empty(root.GetProperty("unreachable").EnumerateArray());
+        Assert.Empty(root.GetProperty("detached").EnumerateObject());
     }
 
     [Fact]
     public void Check_reports_an_unreachable_block_with_exit_1()
     {
+        var leaked = _files.CreateLibraryWithLeak("leak.pool");
         var path = _files.PathOf("leak.pool");
-        long leaked;
-        using (var pool = PersistentPool.Create(path, ToolHarness.Layout, ToolHarness.PoolSize))
-        {
-            ToolHarness.Fill(pool, books: 1);
-            leaked = pool.New<Book>().Offset; // nothing refers to it
-        }
 
         var text = ToolHarness.Run("check", path);
         var json = ToolHarness.Run("check", path, "--json");
@@ -80,6 +76,33 @@ public sealed class CheckTests : IDisposable
         Assert.False(root.GetProperty("clean").GetBoolean());
         Assert.True(root.GetProperty("consistent").GetBoolean());
         Assert.Equal([leaked], root.GetProperty("unreachable").EnumerateArray().Select(e => e.GetInt64()));
+    }
+
+    [Fact]
+    public void Check_counts_objects_the_root_does_not_reach_as_detached_and_exits_0()
+    {
+        // A program that finds its objects by All<T>() (as Realm's users do) never links them from the root.
+        var path = _files.PathOf("detached.pool");
+        using (var pool = PersistentPool.Create(path, ToolHarness.Layout, ToolHarness.PoolSize))
+        {
+            ToolHarness.Fill(pool, books: 1);
+            pool.New<Book>().Title = "found by All<Book>()";
+            pool.New<Book>();
+        }
+
+        var text = ToolHarness.Run("check", path);
+        var json = ToolHarness.Run("check", path, "--json");
+
+        Assert.True(text.ExitCode == 0, text.Out + text.Error);
+        Assert.Contains("reachable from the root, 3 detached, no errors", text.Out);
+        Assert.Contains("detached: 1 string, 2 tooltests.book (the root does not reach them; All<T>() and indexes find them)", text.Out);
+        Assert.Equal(0, json.ExitCode);
+        var root = JsonDocument.Parse(json.Out).RootElement;
+        Assert.True(root.GetProperty("clean").GetBoolean());
+        Assert.Empty(root.GetProperty("unreachable").EnumerateArray());
+        var detached = root.GetProperty("detached");
+        Assert.Equal((2, 1), (detached.GetProperty("tooltests.book").GetInt64(), detached.GetProperty("string").GetInt64()));
+        Assert.Equal(root.GetProperty("allocatedObjects").GetInt64(), root.GetProperty("reachableObjects").GetInt64() + 3);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 // Commands whose output file meets a full disk: "cannot write" naming the file its user knows, exit 2, nothing left behind.
 using System.Diagnostics;
 using System.Text.Json;
+using Pmem.Pool;
 
 namespace Pmem.Tool.Tests;
 
@@ -33,7 +34,7 @@ public sealed class FullDiskTests : IDisposable
     }
 
     /// <summary>Mounts a tmpfs of <paramref name="size"/>, copies <paramref name="onIt"/> there (if any), and fills it; returns its path.</summary>
-    private string FullDisk(string size = "1M", string? onIt = null)
+    private string FullDisk(string size = "1M", string? onIt = null, bool fill = true)
     {
         Assert.SkipWhen(!OperatingSystem.IsLinux() || Environment.UserName != "root", "mounting a small tmpfs needs root");
         Assert.SkipWhen(Run("mount", $"-t tmpfs -o size={size} tmpfs {_mount.FullName}") != 0, "tmpfs cannot be mounted here");
@@ -43,13 +44,18 @@ public sealed class FullDiskTests : IDisposable
             File.Copy(onIt, Path.Combine(_mount.FullName, Path.GetFileName(onIt)));
         }
 
-        using var fill = new FileStream(Path.Combine(_mount.FullName, "filler"), FileMode.CreateNew);
+        if (!fill)
+        {
+            return _mount.FullName; // a small disk, not full yet
+        }
+
+        using var filler = new FileStream(Path.Combine(_mount.FullName, "filler"), FileMode.CreateNew);
         try
         {
             while (true)
             {
-                fill.Write(new byte[4096]);
-                fill.Flush();
+                filler.Write(new byte[4096]);
+                filler.Flush();
             }
         }
         catch (IOException)
@@ -126,5 +132,42 @@ public sealed class FullDiskTests : IDisposable
         Assert.DoesNotContain(".tmp", error);
         Assert.Equal(destination, JsonDocument.Parse(run.Out).RootElement.GetProperty("path").GetString());
         Assert.Equal(["filler"], Directory.GetFiles(disk).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void An_import_whose_pool_cannot_grow_on_a_small_disk_names_the_new_pool_and_leaves_no_file()
+    {
+        // An outside tester's case: the growth's failure was reported as the export's ("cannot import <file>").
+        var source = _files.PathOf("big.pool");
+        using (var pool = PersistentPool.Create(source, ToolHarness.Layout, 64 << 20))
+        {
+            var library = pool.Root<Library>();
+            for (var i = 0; i < 40; i++)
+            {
+                using var tx = pool.BeginTransaction();
+                for (var j = 0; j < 50; j++)
+                {
+                    var book = pool.New<Book>();
+                    book.Title = new string((char)('a' + j % 26), 2_000); // 4 KB a title: 8 MB in all
+                    library.Books.Add(book);
+                }
+
+                tx.Commit();
+            }
+        }
+
+        var export = _files.PathOf("big.json");
+        Assert.Equal(0, ToolHarness.RunProcess("export", source, export).ExitCode);
+        var disk = FullDisk("6M", fill: false);
+        var destination = Path.Combine(disk, "new.pool");
+
+        var run = ToolHarness.RunProcess("import", export, destination, "--size", "3M", "--json");
+
+        Assert.Equal(2, run.ExitCode);
+        var error = Assert.Single(run.Error.TrimEnd().Split('\n'));
+        Assert.StartsWith($"pmem import: cannot write {destination}: ", error);
+        Assert.DoesNotContain(".tmp", error);
+        Assert.Equal(destination, JsonDocument.Parse(run.Out).RootElement.GetProperty("path").GetString());
+        Assert.Empty(Directory.GetFiles(disk));
     }
 }

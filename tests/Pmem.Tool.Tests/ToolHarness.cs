@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Pmem.Objects;
 using Pmem.Pool;
 
 namespace Pmem.Tool.Tests;
@@ -35,6 +36,23 @@ public sealed class ToolHarness : IDisposable
     /// Runs the built tool as its own process (the apphost next to the tests), as a user would: exit code, stdout and
     /// stderr, with a time limit so a hang fails the test instead of stalling the run.
     /// </summary>
+    /// <summary>Runs another program (chown, stat) to its end; its standard output, or an assertion failure with its error.</summary>
+    public static string RunProgram(string program, params string[] args)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEnd();
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', args)}: exit {process.ExitCode}: {error}");
+        return output;
+    }
+
     public static ToolRun RunProcess(params string[] args)
     {
         var exe = Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "Pmem.Tool.exe" : "Pmem.Tool");
@@ -68,6 +86,24 @@ public sealed class ToolHarness : IDisposable
         using var pool = PersistentPool.Create(path, Layout, PoolSize);
         Fill(pool, books);
         return path;
+    }
+
+    /// <summary>
+    /// A closed pool with one leak: the library's name string, its field zeroed by hand, so nothing holds the string
+    /// (an object only All&lt;T&gt;() finds is not a leak). Returns the string's offset.
+    /// </summary>
+    public long CreateLibraryWithLeak(string name, int books = 1)
+    {
+        var path = CreateLibrary(name, books);
+        long field;
+        using (var pool = PersistentPool.Open(path, Layout))
+        {
+            field = pool.Root<Library>().Offset + Library.PersistentType.Fields.Single(f => f.Kind == PersistentFieldKind.String).Offset;
+        }
+
+        var leaked = BitConverter.ToInt64(ReadBytes(path), (int)field);
+        Poke(path, field, new byte[8]);
+        return leaked;
     }
 
     public static Library Fill(PersistentPool pool, int books)

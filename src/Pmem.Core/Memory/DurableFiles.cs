@@ -138,6 +138,27 @@ internal static partial class DurableFiles
     }
 
     /// <summary>
+    /// Gives <paramref name="copy"/> the permission bits of <paramref name="original"/> and, with <paramref name="owner"/>,
+    /// its owner and group: a file that replaces another (a compaction, a migration's copy) or sits beside it (its
+    /// write-ahead log) must not change who may open the pool, and a copy of a private pool stays private. The owner
+    /// is given as far as this process may (root, or a group it is in); a change it may not make is left undone.
+    /// </summary>
+    public static void CopyAccess(string original, string copy, bool owner)
+    {
+        if (!OperatingSystem.IsLinux() || LibC.FileStatus(original, out var source) != 0)
+        {
+            return;
+        }
+
+        if (owner && LibC.FileStatus(copy, out var made) == 0 && (made.Uid, made.Gid) != (source.Uid, source.Gid))
+        {
+            _ = LibC.Chown(copy, source.Uid, source.Gid) == 0 || LibC.Chown(copy, uint.MaxValue, source.Gid) == 0; // (uid_t)-1: the group alone
+        }
+
+        File.SetUnixFileMode(copy, (UnixFileMode)(source.Mode & 0x1FF)); // after the chown, which may clear mode bits
+    }
+
+    /// <summary>
     /// Replaces <paramref name="path"/> with <paramref name="replacement"/> (same directory) atomically: syncs the
     /// replacement, renames it over the path, and makes the rename durable. With <paramref name="overwrite"/> false
     /// the path must not exist yet (the rename fails if it does).

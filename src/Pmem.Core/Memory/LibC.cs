@@ -34,6 +34,8 @@ internal static unsafe partial class LibC
         public uint Links; // 0 once the file was deleted while open
         public uint DevMajor;
         public uint DevMinor;
+        public uint Uid;
+        public uint Gid;
     }
 
     public const uint S_IFMT = 0xF000, S_IFREG = 0x8000, S_IFCHR = 0x2000, S_IFDIR = 0x4000;
@@ -120,6 +122,9 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, EntryPoint = "fchmod", SetLastError = true)]
     public static partial int Fchmod(int fd, int mode);
 
+    [LibraryImport(Lib, EntryPoint = "chown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Chown(string path, uint owner, uint group);
+
     [LibraryImport(Lib, EntryPoint = "sysconf")]
     [SuppressGCTransition]
     public static partial long Sysconf(int name);
@@ -143,7 +148,7 @@ internal static unsafe partial class LibC
 
     private static int FileStatus(int dirfd, string path, int flags, out FileInfo info)
     {
-        // struct statx is 256 bytes: stx_nlink (u32) at 16, stx_mode (u16) at 28, stx_ino (u64) at 32, stx_size (u64) at 40, stx_blocks (u64)
+        // struct statx is 256 bytes: stx_nlink (u32) at 16, stx_uid/gid (u32) at 20/24, stx_mode (u16) at 28, stx_ino (u64) at 32, stx_size (u64) at 40, stx_blocks (u64)
         // at 48, stx_rdev_major/minor (u32) at 128/132, stx_dev_major/minor (u32) at 136/140.
         byte* buffer = stackalloc byte[256];
         info = default;
@@ -157,6 +162,8 @@ internal static unsafe partial class LibC
         info.DevMajor = *(uint*)(buffer + 136);
         info.DevMinor = *(uint*)(buffer + 140);
         info.Mode = *(ushort*)(buffer + 28);
+        info.Uid = *(uint*)(buffer + 20);
+        info.Gid = *(uint*)(buffer + 24);
         info.Size = *(long*)(buffer + 40);
         info.Blocks = *(long*)(buffer + 48);
         info.RDev = ((ulong)*(uint*)(buffer + 128) << 32) | *(uint*)(buffer + 132);

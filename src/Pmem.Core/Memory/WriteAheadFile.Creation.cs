@@ -6,7 +6,7 @@ namespace Pmem.Memory;
 
 internal sealed partial class WriteAheadFile
 {
-    private static void Create(string path, long capacity)
+    private static void Create(string path, long capacity, string? accessOf)
     {
         if (capacity <= 0 || capacity % 4096 != 0)
         {
@@ -33,6 +33,11 @@ internal sealed partial class WriteAheadFile
                 BinaryPrimitives.WriteUInt64LittleEndian(header[ChecksumOffset..], XxHash3.HashToUInt64(header[..ChecksumOffset]));
                 RandomAccess.Write(file, header, 0);
                 Sync(file, temporary, fullSync: true);
+            }
+
+            if (accessOf is not null)
+            {
+                DurableFiles.CopyAccess(accessOf, temporary, owner: true); // whoever may open the pool may open its log
             }
 
             DurableFiles.Publish(temporary, path, overwrite: false);

@@ -94,14 +94,15 @@ internal sealed partial class WriteAheadFile : IDisposable
     /// <param name="path">The log file.</param>
     /// <param name="capacity">Record bytes of a new file (a multiple of 4 KiB); an existing file keeps its own.</param>
     /// <param name="writable">False: opened for reading only (recovery into a private view), never created.</param>
+    /// <param name="accessOf">The file whose permission bits and owner a new log takes (its pool), or null.</param>
     /// <exception cref="PmemIOException">The file cannot be created, read or synced.</exception>
     /// <exception cref="InvalidDataException">The file exists but is not a write-ahead log of this format.</exception>
-    public static WriteAheadFile Open(string path, long capacity, bool writable)
+    public static WriteAheadFile Open(string path, long capacity, bool writable, string? accessOf = null)
     {
         FileSizeSignal.Ignore();
         if (writable && !File.Exists(path))
         {
-            Create(path, capacity);
+            Create(path, capacity, accessOf);
         }
 
         var file = File.OpenHandle(path, FileMode.Open, writable ? FileAccess.ReadWrite : FileAccess.Read, FileShare.ReadWrite);

@@ -113,23 +113,38 @@ internal readonly record struct CollectionKind(uint TypeIndex, string Name, Slot
     };
 }
 
-/// <summary>The working state of <see cref="PersistentPool.CheckGraph"/>.</summary>
-internal sealed class GraphWalk(Dictionary<long, AllocatedBlock> allocated, long poolSize, List<GraphProblem>? found)
+/// <summary>The working state of <see cref="PersistentPool.CheckGraph"/>: bits and stacks, no map of every block.</summary>
+/// <param name="poolSize">The pool's size (the sets' extent).</param>
+/// <param name="found">Where problems are recorded for a repair (null for a plain check).</param>
+/// <param name="ownersWanted">The owned blocks whose first owner a second walk looks for (see <see cref="SecondOwners"/>).</param>
+internal sealed class GraphWalk(long poolSize, List<GraphProblem>? found, HashSet<long>? ownersWanted = null)
 {
-    /// <summary>Every allocated block, by offset.</summary>
-    public Dictionary<long, AllocatedBlock> Allocated { get; } = allocated;
+    /// <summary>The holder and slot a detached object is reached through: none (a repair has no slot to clear for it).</summary>
+    public const long DetachedSlot = -1;
 
     /// <summary>Blocks reached so far.</summary>
     public BlockSet Reached { get; } = new(poolSize);
 
-    /// <summary>Owned block → its owner.</summary>
-    public Dictionary<long, long> Owners { get; } = new(allocated.Count / 2);
+    /// <summary>Blocks reached through an owning slot: a second owning slot is a second owner.</summary>
+    public BlockSet Owned { get; } = new(poolSize);
+
+    /// <summary>
+    /// Second owners found: the problem's index in <see cref="Errors"/>, the owned block, the second owner and what the
+    /// block is. The first owner is not kept for every block; a second walk finds it for these alone.
+    /// </summary>
+    public List<(int Problem, long Target, long Owner, string Expected)> SecondOwners { get; } = [];
+
+    /// <summary>In the second walk: each wanted block's first owner.</summary>
+    public Dictionary<long, long> FirstOwners { get; } = [];
 
     /// <summary>Blocks to visit, with the slot that reached each and the block holding that slot.</summary>
     public Stack<(long Offset, long Slot, long Holder)> Pending { get; } = new();
 
-    /// <summary>Each reached block → the block and slot it was first reached through (kept only when problems are recorded, for a repair).</summary>
+    /// <summary>Each reached collection → the block and slot it was first reached through (kept only for a repair, which unlinks damaged ones).</summary>
     public Dictionary<long, (long Holder, long Slot)> Through { get; } = [];
+
+    /// <summary>Whether problems are recorded for a repair.</summary>
+    public bool Found => found is not null;
 
     /// <summary>The check's messages.</summary>
     public List<string> Errors { get; } = [];
@@ -137,9 +152,35 @@ internal sealed class GraphWalk(Dictionary<long, AllocatedBlock> allocated, long
     /// <summary>Per stored type, its collection properties' expected kinds by field offset (from its schema), made on first use.</summary>
     public Dictionary<uint, Dictionary<int, CollectionKind>> CollectionKinds { get; } = [];
 
+    /// <summary>Marks an owning edge to <paramref name="target"/>; false when the block had an owner already.</summary>
+    public bool AddOwner(long target, long owner)
+    {
+        if (!Owned.Add(target))
+        {
+            return false;
+        }
+
+        if (ownersWanted?.Contains(target) == true)
+        {
+            FirstOwners[target] = owner;
+        }
+
+        return true;
+    }
+
     public void Problem(GraphProblemKind kind, long holder, long slot, long target, bool owned, string message)
     {
         Errors.Add(message);
         found?.Add(new GraphProblem(kind, holder, slot, target, owned, message));
+    }
+
+    /// <summary>Replaces the message of the problem at <paramref name="index"/> (a second owner's, once its first owner is known).</summary>
+    public void Reword(int index, string message)
+    {
+        Errors[index] = message;
+        if (found is not null)
+        {
+            found[index] = found[index] with { Message = message };
+        }
     }
 }

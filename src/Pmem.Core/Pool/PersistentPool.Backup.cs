@@ -78,6 +78,7 @@ public sealed partial class PersistentPool
                 TimeSpan held;
                 using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0))
                 {
+                    DurableFiles.CopyAccess(Path, temporary, owner: false); // before any byte: a copy of a private pool stays private
                     var allocated = _domain.Length;
                     file.SetLength(allocated); // what no pass writes stays a hole (zeroes; an open of the copy allocates them)
                     bool[] freeAtFirst;

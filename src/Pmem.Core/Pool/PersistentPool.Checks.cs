@@ -14,14 +14,30 @@ namespace Pmem.Pool;
 public sealed record PoolStatistics(long PoolSize, long HeapSize, long AllocatedBytes, long FreeChunkBytes, long ObjectCount, IReadOnlyDictionary<string, long> ObjectsPerType);
 
 /// <summary>What <see cref="PersistentPool.Check"/> found.</summary>
-/// <param name="ReachableObjects">Blocks reachable from the root through references, strings and collections.</param>
+/// <param name="ReachableObjects">Blocks reachable from the root through references, strings and collections (with the indexes and stored schemas).</param>
 /// <param name="AllocatedObjects">Every allocated block.</param>
-/// <param name="Unreachable">Offsets of allocated blocks not reachable from the root.</param>
+/// <param name="Unreachable">
+/// Offsets of allocated blocks nothing finds: not the root, not an index, and no object of a persistent class holds
+/// them (a string, collection or storage block left behind: a leak). Objects of persistent classes are never here:
+/// <c>All&lt;T&gt;()</c> finds them (see <paramref name="Detached"/>).
+/// </param>
 /// <param name="Errors">Broken invariants: dangling or mistyped references, strings that do not fit their block.</param>
-public sealed record PoolCheckReport(long ReachableObjects, long AllocatedObjects, IReadOnlyList<long> Unreachable, IReadOnlyList<string> Errors)
+/// <param name="Detached">
+/// Live blocks outside the root's graph, counted by durable type name: objects of persistent classes the root does not
+/// reach (<c>All&lt;T&gt;()</c> and indexes find them) and the strings, collections and objects they hold. Not a
+/// problem, and checked like the rest; in a program that finds its objects only from the root they are objects it
+/// lost track of.
+/// </param>
+public sealed record PoolCheckReport(long ReachableObjects, long AllocatedObjects, IReadOnlyList<long> Unreachable, IReadOnlyList<string> Errors, IReadOnlyDictionary<string, long> Detached)
 {
     /// <summary>True when there are no errors.</summary>
     public bool IsConsistent => Errors.Count == 0;
+
+    /// <summary>True when there are no errors and no unreachable blocks (detached objects are not a problem).</summary>
+    public bool IsClean => IsConsistent && Unreachable.Count == 0;
+
+    /// <summary>How many blocks are detached (the sum of <see cref="Detached"/>).</summary>
+    public long DetachedObjects => Detached.Values.Sum();
 }
 
 public sealed partial class PersistentPool
@@ -45,26 +61,68 @@ public sealed partial class PersistentPool
     }
 
     /// <summary>
-    /// Checks the object graph like <c>pmempool check</c> should: every reference from the root resolves to an
-    /// allocated object of a fitting type, every string fits its block, every collection header is possible, every
-    /// owned block (a string, a collection, a collection's storage) has exactly one owner, and lists allocated blocks
-    /// nothing reaches. Never throws on a damaged pool: what it cannot read is reported.
+    /// Checks the object graph like <c>pmempool check</c> should: every reference resolves to an allocated object of a
+    /// fitting type, every string fits its block, every collection header is possible, every owned block (a string, a
+    /// collection, a collection's storage) has exactly one owner, every index agrees with its objects; and lists the
+    /// allocated blocks nothing finds. The graph is walked from the root, then from every object of a persistent class
+    /// the root does not reach (<see cref="PoolCheckReport.Detached"/>): those are live, <c>All&lt;T&gt;()</c> finds them.
+    /// Never throws on a damaged pool: what it cannot read is reported.
     /// </summary>
     public PoolCheckReport Check()
     {
         ThrowIfDisposed();
-        var report = CheckGraph(null, out _);
+        var report = CheckGraph(null, fromRootOnly: false, out _);
         _domain.ThrowIfDisposedAfterAccess(); // problems read from a pool closed meanwhile are not the pool's
         return report;
     }
 
-    /// <summary>The check, also recording each problem with the block and the slot it was found through (for repairs).</summary>
-    internal PoolCheckReport CheckGraph(List<GraphProblem>? found, out IReadOnlyDictionary<long, (long Holder, long Slot)> through)
+    /// <summary>
+    /// The check, also recording each problem with the block and the slot it was found through (for repairs).
+    /// <paramref name="fromRootOnly"/>: objects the root does not reach are not walked, and are unreachable. It keeps
+    /// bits per cache line of the pool and asks the heap about each block it meets, not a map of every block.
+    /// </summary>
+    internal PoolCheckReport CheckGraph(List<GraphProblem>? found, bool fromRootOnly, out IReadOnlyDictionary<long, (long Holder, long Slot)> through)
     {
-        var allocated = new Dictionary<long, AllocatedBlock>(_heap.CountAllocated()); // sized once: a million blocks would rehash twenty times
-        _heap.ForEachAllocated((block, type) => allocated[block.Offset] = new AllocatedBlock(type, block.Generation, block.Size));
-        var walk = new GraphWalk(allocated, Size, found);
-        var reachedAllocated = 0L;
+        var walk = new GraphWalk(Size, found);
+        var (reachedAllocated, detached) = Traverse(walk, fromRootOnly);
+        if (walk.SecondOwners.Count > 0)
+        {
+            NameFirstOwners(walk, fromRootOnly);
+        }
+
+        CheckIndexes(walk);
+        var unreachable = new List<long>();
+        var allocated = 0L;
+        _heap.ForEachAllocated((block, _) =>
+        {
+            allocated++;
+            if (!walk.Reached.Contains(block.Offset))
+            {
+                unreachable.Add(block.Offset); // in offset order: the heap is scanned in order
+            }
+        });
+
+        through = walk.Through;
+        return new PoolCheckReport(reachedAllocated, allocated, unreachable, walk.Errors, DetachedByName(detached));
+    }
+
+    /// <summary>Counts by durable name: a class mid-way through a migration has two layouts of one name.</summary>
+    private Dictionary<string, long> DetachedByName(Dictionary<uint, long> detached)
+    {
+        var byName = new Dictionary<string, long>();
+        foreach (var (type, count) in detached)
+        {
+            var name = _types.NameOf(type);
+            byName[name] = byName.GetValueOrDefault(name) + count;
+        }
+
+        return byName;
+    }
+
+    /// <summary>Walks from the root, the index directory and the schema records, then (unless <paramref name="fromRootOnly"/>) from each detached object.</summary>
+    /// <returns>The allocated blocks the root reaches, and those first reached from detached objects, by type.</returns>
+    private (long Reached, Dictionary<uint, long> Detached) Traverse(GraphWalk walk, bool fromRootOnly)
+    {
         var root = _domain.Read<long>(PoolLayout.RootOffsetOffset);
         if (root != 0)
         {
@@ -76,6 +134,69 @@ public sealed partial class PersistentPool
             walk.Pending.Push((directory, PoolLayout.IndexDirectoryOffset, 0)); // the header owns the directory, the directory its trees
         }
 
+        var reached = Walk(walk, null);
+        foreach (var stored in _types.Types)
+        {
+            // The type table owns the schema records (checked at open); the object graph does not reach them.
+            if (stored.SchemaOffset != 0 && walk.Reached.Add(stored.SchemaOffset) && _heap.TryGetAllocatedHeader(stored.SchemaOffset, out _))
+            {
+                reached++;
+            }
+        }
+
+        var detached = new Dictionary<uint, long>();
+        if (!fromRootOnly)
+        {
+            _heap.ForEachAllocated((block, type) =>
+            {
+                if (type >= TypeTable.FirstUserTypeIndex && _types.Get(type) is not null && !walk.Reached.Contains(block.Offset))
+                {
+                    walk.Pending.Push((block.Offset, GraphWalk.DetachedSlot, GraphWalk.DetachedSlot));
+                    Walk(walk, detached);
+                }
+            });
+        }
+
+        return (reached, detached);
+    }
+
+    /// <summary>
+    /// Names the first owner in each second-owner problem: a second walk, in the same order, notes the first owner of
+    /// those blocks alone (a damaged pool pays for it; a sound one keeps no owner map).
+    /// </summary>
+    private void NameFirstOwners(GraphWalk walk, bool fromRootOnly)
+    {
+        var again = new GraphWalk(Size, null, [.. walk.SecondOwners.Select(second => second.Target)]);
+        Traverse(again, fromRootOnly);
+        foreach (var (problem, target, owner, expected) in walk.SecondOwners)
+        {
+            if (again.FirstOwners.TryGetValue(target, out var first))
+            {
+                walk.Reword(problem, $"the {expected} at {target} has two owners: the {_types.NameOf(TypeAt(first))} at {first} and the {_types.NameOf(TypeAt(owner))} at {owner}");
+            }
+        }
+    }
+
+    /// <summary>The allocated block at <paramref name="offset"/>, as the heap holds it now.</summary>
+    private bool TryGetAllocatedBlock(long offset, out AllocatedBlock block)
+    {
+        if (!_heap.TryGetAllocated(offset, out var reservation, out var type))
+        {
+            block = default;
+            return false;
+        }
+
+        block = new AllocatedBlock(type, reservation.Generation, reservation.Size);
+        return true;
+    }
+
+    /// <summary>The type index of the allocated block at <paramref name="offset"/>; 0 for none.</summary>
+    private uint TypeAt(long offset) => _heap.TryGetAllocatedHeader(offset, out var header) ? BlockGeneration.TypeOf(header) : 0;
+
+    /// <summary>Visits every block the pending ones lead to; counts the allocated blocks reached (by type, when <paramref name="byType"/> is given).</summary>
+    private long Walk(GraphWalk walk, Dictionary<uint, long>? byType)
+    {
+        var reached = 0L;
         while (walk.Pending.Count > 0)
         {
             var (offset, slot, holder) = walk.Pending.Pop();
@@ -84,20 +205,25 @@ public sealed partial class PersistentPool
                 continue;
             }
 
-            if (found is not null)
-            {
-                walk.Through[offset] = (holder, slot); // only a repair needs it: a plain check skips a map of every block
-            }
-
-            if (!allocated.TryGetValue(offset, out var block))
+            if (!TryGetAllocatedBlock(offset, out var block))
             {
                 walk.Problem(GraphProblemKind.BadEdge, holder, slot, offset, false, $"offset {offset} is referenced but not allocated");
                 continue;
             }
 
+            if (walk.Found && block.Type is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex or TypeTable.SortedDictionaryTypeIndex)
+            {
+                walk.Through[offset] = (holder, slot); // a repair unlinks a damaged collection from its owner through it
+            }
+
+            reached++;
+            if (byType is not null)
+            {
+                byType[block.Type] = byType.GetValueOrDefault(block.Type) + 1;
+            }
+
             try
             {
-                reachedAllocated++;
                 CheckBlock(offset, block, holder, slot, walk);
             }
             catch (PoolException e)
@@ -106,191 +232,7 @@ public sealed partial class PersistentPool
             }
         }
 
-        foreach (var stored in _types.Types)
-        {
-            // The type table owns the schema records (checked at open); the object graph does not reach them.
-            if (stored.SchemaOffset != 0 && walk.Reached.Add(stored.SchemaOffset) && allocated.ContainsKey(stored.SchemaOffset))
-            {
-                reachedAllocated++;
-            }
-        }
-
-        CheckIndexes(walk);
-        var unreachable = allocated.Keys.Where(offset => !walk.Reached.Contains(offset)).Order().ToList();
-        through = walk.Through;
-        return new PoolCheckReport(reachedAllocated, allocated.Count, unreachable, walk.Errors);
-    }
-
-    /// <summary>Checks one reachable block and queues what it owns or references.</summary>
-    private void CheckBlock(long offset, AllocatedBlock block, long holder, long reachedThrough, GraphWalk walk)
-    {
-        var allocated = walk.Allocated;
-        var type = block.Type;
-        if (type == TypeTable.StringTypeIndex)
-        {
-            var length = _domain.Read<int>(offset + StringLayout.LengthOffset);
-            if (!StringLayout.Fits(length, block.Size))
-            {
-                walk.Problem(GraphProblemKind.Unreadable, holder, reachedThrough, offset, true, $"the string at {offset} claims {length} characters, more than its block holds");
-            }
-
-            return;
-        }
-
-        if (type == TypeTable.IndexDirectoryTypeIndex)
-        {
-            foreach (var slot in IndexDirectory.Read(_domain, offset))
-            {
-                foreach (var (word, _) in slot.OwnedWords)
-                {
-                    if (_domain.Read<long>(word) is var header and not 0)
-                    {
-                        Follow(offset, word, header, owned: true, "collection", walk);
-                    }
-                }
-            }
-
-            return;
-        }
-
-        if (type is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex or TypeTable.SortedDictionaryTypeIndex)
-        {
-            var storage = _domain.Read<long>(offset + CollectionLayout.StorageOffset);
-            var damage = new List<string>();
-            foreach (var (child, owned, slot) in InternalChildren(offset, type, damage))
-            {
-                var expected = type == TypeTable.SortedDictionaryTypeIndex
-                    ? (allocated.GetValueOrDefault(child).Type == TypeTable.SortedNodeTypeIndex ? "sorted dictionary node" : owned ? "string" : "object")
-                    : child == storage ? "collection storage" : owned ? "string" : "object";
-                Follow(offset, slot, child, owned, expected, walk);
-            }
-
-            foreach (var problem in damage)
-            {
-                walk.Problem(GraphProblemKind.DamagedCollection, holder, reachedThrough, offset, true, problem);
-            }
-
-            return;
-        }
-
-        if (type == TypeTable.ForwardingTypeIndex)
-        {
-            // Left by an interrupted migration that moved its object: references not rewritten yet reach it through this.
-            var forward = _domain.Read<long>(offset);
-            Follow(offset, offset, BlockGeneration.TargetOf(forward), owned: false, "object", walk);
-            return;
-        }
-
-        var stored = _types.Get(type);
-        if (stored is null)
-        {
-            return; // blobs carry no fields
-        }
-
-        if (!walk.CollectionKinds.TryGetValue(type, out var collectionKinds))
-        {
-            walk.CollectionKinds[type] = collectionKinds = [];
-            foreach (var property in stored.Schema?.Properties ?? [])
-            {
-                if (property.FieldKind == PersistentFieldKind.Collection && CollectionKind.Of(property.StorageType) is { } kind)
-                {
-                    collectionKinds[property.Offset] = kind;
-                }
-            }
-        }
-
-        foreach (var field in stored.Fields)
-        {
-            if (offset + field.Offset + 8 > Size)
-            {
-                walk.Problem(GraphProblemKind.Unreadable, holder, reachedThrough, offset, false, $"{stored.Name} at {offset}: field at +{field.Offset} lies past the pool's end");
-                continue;
-            }
-
-            // Only a whole word of 0 is null: a reference with generation bits but offset 0 is damage, as reads find.
-            var word = _domain.Read<long>(offset + field.Offset);
-            if (word != 0)
-            {
-                var target = field.Kind == PersistentFieldKind.Reference ? BlockGeneration.TargetOf(word) : word; // Follow checks the generation
-                if (field.Kind == PersistentFieldKind.Collection && collectionKinds.TryGetValue(field.Offset, out var kind) &&
-                    allocated.TryGetValue(target, out var held) && CollectionKindProblem(target, held.Type, kind) is { } wrong)
-                {
-                    // The program reads it as its declared kind and would refuse it: as damaging as a dangling word.
-                    walk.Problem(GraphProblemKind.BadEdge, offset, offset + field.Offset, target, true, $"{stored.Name} at {offset}: {wrong}");
-                    continue;
-                }
-
-                var expected = field.Kind switch
-                {
-                    PersistentFieldKind.String => "string",
-                    PersistentFieldKind.Collection => "collection",
-                    _ => "object",
-                };
-                Follow(offset, offset + field.Offset, target, field.Kind is PersistentFieldKind.String or PersistentFieldKind.Collection, expected, walk);
-            }
-        }
-    }
-
-    /// <summary>Why the collection block at <paramref name="target"/> is not of the kind its property's schema names, or null.</summary>
-    private string? CollectionKindProblem(long target, uint type, CollectionKind kind)
-    {
-        if (type is not (TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex or TypeTable.SortedDictionaryTypeIndex))
-        {
-            return null; // not a collection at all: Follow reports it
-        }
-
-        if (type != kind.TypeIndex)
-        {
-            return $"its {kind.Name} property points to {target}, a {_types.NameOf(type)}";
-        }
-
-        var first = (SlotKind)_domain.Read<int>(target + (type == TypeTable.ListTypeIndex ? CollectionLayout.SlotKindOffset : CollectionLayout.KeyKindOffset));
-        var second = type == TypeTable.DictionaryTypeIndex ? (SlotKind)_domain.Read<int>(target + CollectionLayout.ValueKindOffset) : (SlotKind?)null;
-        return (kind.First is { } a && a != first) || (kind.Second is { } b && b != second)
-            ? $"its {kind.Name} property points to {target}, a {kind.Name} of other element kinds ({first}{(second is { } s ? $", {s}" : "")} where the schema has {kind.First}{(kind.Second is { } t ? $", {t}" : "")})"
-            : null;
-    }
-
-    /// <summary>Checks that an edge leads to an allocated block of the kind it must, with one owner if owned, and queues it.</summary>
-    private void Follow(long from, long slot, long target, bool owned, string expected, GraphWalk walk)
-    {
-        var allocated = walk.Allocated;
-        if (!allocated.TryGetValue(target, out var targetBlock))
-        {
-            walk.Problem(GraphProblemKind.BadEdge, from, slot, target, owned, $"the {_types.NameOf(allocated[from].Type)} at {from} points to {target}, which is not an allocated {expected}");
-            return;
-        }
-
-        var targetType = targetBlock.Type;
-        var fits = expected switch
-        {
-            "string" => targetType == TypeTable.StringTypeIndex,
-            "collection" => targetType is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex or TypeTable.SortedDictionaryTypeIndex,
-            "sorted dictionary node" => targetType == TypeTable.SortedNodeTypeIndex,
-            "collection storage" => targetType == TypeTable.BlobTypeIndex,
-            _ => targetType >= TypeTable.FirstUserTypeIndex || (targetType == TypeTable.ForwardingTypeIndex && MigrationUnderWay),
-        };
-        if (!fits)
-        {
-            walk.Problem(GraphProblemKind.BadEdge, from, slot, target, owned, $"the {_types.NameOf(allocated[from].Type)} at {from} points to {target}, a {_types.NameOf(targetType)}, where a {expected} belongs");
-            return;
-        }
-
-        if (!owned && BlockGeneration.OfReference(_domain.Read<long>(slot)) is var written && written != 0 && !BlockGeneration.Matches(written, targetBlock.Generation))
-        {
-            walk.Problem(GraphProblemKind.BadEdge, from, slot, target, owned,
-                $"the {_types.NameOf(allocated[from].Type)} at {from} points to {target}, whose object was deleted: the block holds a newer {_types.NameOf(targetType)} (generation {targetBlock.Generation}, the reference {written})");
-            return;
-        }
-
-        if (owned && !walk.Owners.TryAdd(target, from))
-        {
-            // Freeing either owner would free the block under the other (the mark of a block allocated twice).
-            walk.Problem(GraphProblemKind.SecondOwner, from, slot, target, owned, $"the {expected} at {target} has two owners: the {_types.NameOf(allocated[walk.Owners[target]].Type)} at {walk.Owners[target]} and the {_types.NameOf(allocated[from].Type)} at {from}");
-            return;
-        }
-
-        walk.Pending.Push((target, slot, from));
+        return reached;
     }
 
     /// <summary>The types recorded in the pool, as the type table holds them (tests; the public view is <see cref="Inspect"/>).</summary>

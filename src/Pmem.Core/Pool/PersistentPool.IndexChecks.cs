@@ -14,14 +14,14 @@ public sealed partial class PersistentPool
         var directory = _domain.Read<long>(PoolLayout.IndexDirectoryOffset);
         foreach (var index in _liveIndexes)
         {
-            if (!OwnedBlocksWhole(index.Slot, walk.Allocated))
+            if (!OwnedBlocksWhole(index.Slot))
             {
                 continue;
             }
 
             var tree = _domain.Read<long>(index.Slot.TreeWord);
 
-            if ((index.Slot.IsHashed ? HashedIndexProblem(index, walk.Allocated) : IndexProblem(index, tree, walk.Allocated)) is { } problem)
+            if ((index.Slot.IsHashed ? HashedIndexProblem(index) : IndexProblem(index, tree)) is { } problem)
             {
                 walk.Problem(GraphProblemKind.DamagedIndex, directory, index.Slot.TreeWord, tree, true, problem);
             }
@@ -29,23 +29,23 @@ public sealed partial class PersistentPool
     }
 
     /// <summary>Whether a collection header is an allocated block of its type whose header and storage are possible (the walk reports it otherwise).</summary>
-    private bool IsWhole(long header, uint typeIndex, Dictionary<long, AllocatedBlock> allocated) =>
-        allocated.TryGetValue(header, out var block) && block.Type == typeIndex &&
+    private bool IsWhole(long header, uint typeIndex) =>
+        TypeAt(header) == typeIndex &&
         (typeIndex == TypeTable.SortedDictionaryTypeIndex ? SortedLayout.Problem(this, header) : CollectionLayout.Problem(this, header, typeIndex)) is null;
 
-    private bool OwnedBlocksWhole(IndexSlot slot, Dictionary<long, AllocatedBlock> allocated) =>
-        slot.OwnedWords.All(owned => _domain.Read<long>(owned.Word) is var header && (header == 0 || IsWhole(header, owned.Type, allocated)));
+    private bool OwnedBlocksWhole(IndexSlot slot) =>
+        slot.OwnedWords.All(owned => _domain.Read<long>(owned.Word) is var header && (header == 0 || IsWhole(header, owned.Type)));
 
     /// <summary>A hashed index checks its own entries (its keys are normalized values); the objects it must hold are counted here.</summary>
-    private string? HashedIndexProblem(LiveIndex index, Dictionary<long, AllocatedBlock> allocated)
+    private string? HashedIndexProblem(LiveIndex index)
     {
         var name = $"the index of {_types.NameOf(index.Slot.TypeIndex)}.{index.Property.Name}";
         try
         {
             var typeIndex = index.Slot.TypeIndex;
             var disagreement = ((ICheckedIndexTree)index.Tree(this)).Disagreement(
-                obj => allocated.TryGetValue(obj, out var block) && block.Type == typeIndex, out var entries);
-            var objects = CountIndexed(index, allocated);
+                obj => TypeAt(obj) == typeIndex, out var entries);
+            var objects = CountIndexed(index);
             return disagreement ?? (objects == entries ? null : $"{name} holds {entries} entries for {objects} objects");
         }
         catch (Exception e) when (e is PoolException or PersistentTypeMismatchException)
@@ -55,22 +55,22 @@ public sealed partial class PersistentPool
     }
 
     /// <summary>The objects an index holds: every object of its type, less those whose indexed string is null.</summary>
-    private long CountIndexed(LiveIndex index, Dictionary<long, AllocatedBlock> allocated)
+    private long CountIndexed(LiveIndex index)
     {
         var isString = index.Property.FieldKind == PersistentFieldKind.String;
         long objects = 0;
-        foreach (var (offset, block) in allocated)
+        _heap.ForEachAllocated((block, type) =>
         {
-            if (block.Type == index.Slot.TypeIndex && (!isString || _domain.Read<long>(offset + index.Slot.PropertyOffset) != 0))
+            if (type == index.Slot.TypeIndex && (!isString || _domain.Read<long>(block.Offset + index.Slot.PropertyOffset) != 0))
             {
                 objects++;
             }
-        }
+        });
 
         return objects;
     }
 
-    private string? IndexProblem(LiveIndex index, long tree, Dictionary<long, AllocatedBlock> allocated)
+    private string? IndexProblem(LiveIndex index, long tree)
     {
         var name = $"the index of {_types.NameOf(index.Slot.TypeIndex)}.{index.Property.Name}";
         var propertyOffset = index.Slot.PropertyOffset;
@@ -85,7 +85,7 @@ public sealed partial class PersistentPool
                 {
                     entries++;
                     var obj = _domain.Read<long>(key + keySize - 8);
-                    if (!allocated.TryGetValue(obj, out var block) || block.Type != index.Slot.TypeIndex)
+                    if (TypeAt(obj) != index.Slot.TypeIndex)
                     {
                         return $"{name} holds an entry for {obj}, which is not an allocated {_types.NameOf(index.Slot.TypeIndex)}";
                     }
@@ -107,7 +107,7 @@ public sealed partial class PersistentPool
             }
         }
 
-        var objects = CountIndexed(index, allocated);
+        var objects = CountIndexed(index);
         return objects == entries ? null : $"{name} holds {entries} entries for {objects} objects";
     }
 

@@ -67,6 +67,7 @@ public sealed partial class PersistentPool
         try
         {
             var migrated = MigrateCopy(copy, Path, layout, options);
+            DurableFiles.CopyAccess(target, copy, owner: true); // the migrated pool is opened by whoever opened the old one
             DurableFiles.Replace(copy, target);
             return migrated;
         }

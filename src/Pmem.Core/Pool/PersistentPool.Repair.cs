@@ -7,8 +7,8 @@ namespace Pmem.Pool;
 /// <summary>One thing a repair did.</summary>
 /// <param name="Kind">
 /// <c>null-reference</c>, <c>null-string</c>, <c>null-element</c>, <c>remove-entry</c>, <c>drop-collection</c>,
-/// <c>recount-collection</c>, <c>rebuild-dictionary</c>, <c>free-unreachable</c>, <c>drop-index</c>, <c>rebuild-index</c>
-/// or <c>index-not-rebuilt</c>.
+/// <c>recount-collection</c>, <c>rebuild-dictionary</c>, <c>free-unreachable</c>, <c>free-unreadable</c>, <c>drop-index</c>,
+/// <c>rebuild-index</c> or <c>index-not-rebuilt</c>.
 /// </param>
 /// <param name="Offset">The block changed or freed.</param>
 /// <param name="Type">The durable name of that block's type.</param>
@@ -27,14 +27,15 @@ public sealed partial class PersistentPool
     /// Repairs what <see cref="Check"/> reports, round by round until it is clean: a slot that leads to no block of its
     /// kind (dangling, mistyped, or a second owner) is nulled, a dictionary entry whose key is such a slot removed, a
     /// collection whose storage or header cannot be trusted dropped from its owner (its contents reported lost), one
-    /// whose count disagrees with its storage recounted; then every block nothing reaches is freed, each alone (what a
-    /// damaged block claims to own is not followed). Every change is made in transactions, after recovery: no committed
-    /// transaction is lost. An index that disagrees with its objects is dropped and, once the rest is clean, built
-    /// again from them.
+    /// whose count disagrees with its storage recounted; then every block nothing finds is freed, each alone (what a
+    /// damaged block claims to own is not followed). Objects of persistent classes the root does not reach are kept
+    /// (<c>All&lt;T&gt;()</c> finds them) unless <paramref name="freeDetached"/>. Every change is made in transactions,
+    /// after recovery: no committed transaction is lost. An index that disagrees with its objects is dropped and, once
+    /// the rest is clean, built again from them.
     /// </summary>
     /// <returns>What was done, in order.</returns>
     /// <exception cref="PoolCorruptedException">A schema migration is in progress, or the check still fails after the last round.</exception>
-    internal List<RepairStep> Repair()
+    internal List<RepairStep> Repair(bool freeDetached)
     {
         ThrowIfDisposed();
         if (_domain.Read<ulong>(PoolLayout.MigrationTypesOffset) != 0)
@@ -47,14 +48,14 @@ public sealed partial class PersistentPool
         for (var round = 0; round < MaxRepairRounds; round++)
         {
             var problems = new List<GraphProblem>();
-            var report = CheckGraph(problems, out var through);
+            var report = CheckGraph(problems, freeDetached, out var through);
             if (problems.Count > 0)
             {
                 FixProblems(problems, through, dropped, steps);
             }
             else if (report.Unreachable.Count > 0)
             {
-                FreeUnreachable(report.Unreachable, steps);
+                FreeUnreachable(report.Unreachable, freeDetached, steps);
             }
             else
             {
@@ -63,8 +64,8 @@ public sealed partial class PersistentPool
             }
         }
 
-        var left = Check();
-        if (left.IsConsistent && left.Unreachable.Count == 0)
+        var left = CheckGraph(null, freeDetached, out _);
+        if (left.IsClean)
         {
             RebuildDroppedIndexes(dropped, steps);
             return steps;
@@ -185,7 +186,17 @@ public sealed partial class PersistentPool
     private void ClearSlot(GraphProblem problem, IReadOnlyDictionary<long, (long Holder, long Slot)> through, HashSet<long> cleared, List<RepairStep> steps)
     {
         var (holder, slot) = (problem.Holder, problem.Slot);
-        if (!cleared.Add(slot))
+        if (holder == GraphWalk.DetachedSlot && cleared.Add(problem.Target))
+        {
+            // An object only All<T>() finds, unreadable itself (a field past the pool's end): no slot leads to it.
+            _heap.TryGetAllocated(problem.Target, out var block, out var unreadableType);
+            TransactionCommit.FreeAlone(CurrentTransactionOrThrow(), problem.Target);
+            var unreadable = _types.NameOf(unreadableType);
+            steps.Add(new RepairStep("free-unreadable", problem.Target, unreadable, $"freed the {unreadable} at {problem.Target} ({block.Size} bytes), which the root does not reach and which cannot be read: {problem.Message}"));
+            return;
+        }
+
+        if (holder == GraphWalk.DetachedSlot || !cleared.Add(slot))
         {
             return;
         }
@@ -325,7 +336,7 @@ public sealed partial class PersistentPool
     }
 
     /// <summary>Frees every unreachable block alone (each is in the list itself; what a damaged one claims to own is not followed).</summary>
-    private void FreeUnreachable(IReadOnlyList<long> unreachable, List<RepairStep> steps)
+    private void FreeUnreachable(IReadOnlyList<long> unreachable, bool freeDetached, List<RepairStep> steps)
     {
         var batch = PerLogSlot(RepairBatch);
         for (var start = 0; start < unreachable.Count; start += batch)
@@ -334,9 +345,11 @@ public sealed partial class PersistentPool
             foreach (var offset in unreachable.Skip(start).Take(batch))
             {
                 _heap.TryGetAllocated(offset, out var block, out var type);
+                RemoveFromIndexes(offset); // in the same transaction: an interrupted repair leaves no entry for a freed object
                 TransactionCommit.FreeAlone(CurrentTransactionOrThrow(), offset);
                 var name = _types.NameOf(type);
-                steps.Add(new RepairStep("free-unreachable", offset, name, $"freed the {name} at {offset} ({block.Size} bytes): nothing reaches it from the root"));
+                var why = freeDetached ? "the root does not reach it" : "nothing holds it: not the root, an index, nor an object of a persistent class";
+                steps.Add(new RepairStep("free-unreachable", offset, name, $"freed the {name} at {offset} ({block.Size} bytes): {why}"));
             }
 
             tx.Commit();

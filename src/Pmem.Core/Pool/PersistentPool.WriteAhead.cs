@@ -261,7 +261,7 @@ public sealed partial class PersistentPool
             FormatVersion = _domain.Read<uint>(PoolLayout.VersionOffset);
         }
 
-        var file = WriteAheadFile.Open(path, capacity, writable: true);
+        var file = WriteAheadFile.Open(path, capacity, writable: true, accessOf: Path);
         try
         {
             _commits.StartWriteAheadLog(file, PoolLayout.WriteAheadLifeOffset, PoolLayout.WriteAheadStartOffset, TransactionState.OfThread?.Commits);

@@ -67,7 +67,8 @@ public static class PoolCompaction
     /// <exception cref="PoolLockedException">The pool is open (in this or another process); nothing is written.</exception>
     /// <exception cref="PoolCorruptedException">
     /// Not a pool, or damaged: <see cref="PersistentPool.Check"/> reports errors or a stored offset leads to no allocated
-    /// block (run a repair first), or a schema migration is unfinished. The pool file is unchanged (but for recovery of committed logs).
+    /// block (run a repair first), or a schema migration is unfinished. The pool file is unchanged: a read-only open
+    /// checks it before anything opens it for writing.
     /// </exception>
     /// <exception cref="PoolLayoutMismatchException">The pool has another layout name.</exception>
     /// <exception cref="PoolVersionException">The pool has a newer format version.</exception>
@@ -77,19 +78,21 @@ public static class PoolCompaction
         ArgumentException.ThrowIfNullOrEmpty(path);
         var file = PoolFile(path); // a link's size is the link's, and a rename over it would replace the link, not the pool
         var sizeBefore = new FileInfo(file).Exists ? new FileInfo(file).Length : 0;
+        using (var look = PersistentPool.OpenReadOnly(path, layout))
+        {
+            // An open for writing may write the file (its recovery, the heap's free spans): one to refuse is refused first.
+            RefuseUnlessConsistent(look, path);
+        }
+
         using var pool = PersistentPool.Open(path, layout);
         var temporary = TemporaryPath(path);
-
-        var before = pool.Check();
-        if (!before.IsConsistent)
-        {
-            throw new PoolCorruptedException(path, $"the pool does not check clean ({before.Errors[0]}); repair it (pmem check --repair) before compacting it");
-        }
+        RefuseUnlessConsistent(pool, path); // as it is now: no lock was held in between
 
         try
         {
             // Only a compaction builds it, and one holds the pool's lock: this one is a crashed compaction's leftover.
             File.Delete(temporary);
+            DurableFiles.Track(temporary); // a Ctrl-C from here on deletes it (see DurableFiles.DeleteUnfinished)
         }
         catch (Exception e) when (FileWriteException.IsWriteFailure(e))
         {
@@ -140,6 +143,7 @@ public static class PoolCompaction
                 };
             }
 
+            DurableFiles.CopyAccess(file, temporary, owner: true); // who may open the pool stays who may open it
             DurableFiles.Replace(temporary, file);
         }
         catch (Exception e) when (FileWriteException.IsWriteFailure(e) && !(e is PmemIOException { Path: { } named } && !named.StartsWith(temporary, StringComparison.Ordinal)))
@@ -152,11 +156,29 @@ public static class PoolCompaction
             File.Delete(temporary);
             throw;
         }
+        finally
+        {
+            DurableFiles.Finished(temporary); // renamed over the pool, or deleted
+        }
 
         return new PoolCompactionResult(path, sizeBefore, new FileInfo(file).Length, occupancy.Blocks, occupancy.LiveBytes, pool.RecoveredTransactions)
         {
             FormatVersions = (pool.FormatVersion, formatAfter),
         };
+    }
+
+    private static void RefuseUnlessConsistent(PersistentPool pool, string path)
+    {
+        if (pool.MigrationUnderWay)
+        {
+            throw new PoolCorruptedException(path, "a schema migration is in progress: open the pool with the program that started it to finish it before compacting");
+        }
+
+        var report = pool.Check();
+        if (!report.IsConsistent)
+        {
+            throw new PoolCorruptedException(path, $"the pool does not check clean ({report.Errors[0]}); repair it (pmem check --repair) before compacting it");
+        }
     }
 
     /// <summary>

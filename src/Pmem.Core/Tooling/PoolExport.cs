@@ -110,6 +110,10 @@ public static class PoolExport
                 {
                     throw file.Error($"it is not valid JSON ({e.Message})");
                 }
+                catch (PoolOutOfSpaceException e) when (e.InnerException is { } failure && FileWriteException.IsWriteFailure(failure))
+                {
+                    throw failure; // the file could not grow (a full disk, a file-size limit): the new pool cannot be written, as below
+                }
                 catch (PoolOutOfSpaceException e)
                 {
                     // Named by the destination, not the temporary file, with the size that would do.

@@ -10,7 +10,8 @@ namespace Pmem.Tooling;
 /// <c>null-element</c> (a list element or dictionary value), <c>remove-entry</c> (a dictionary entry whose key was
 /// bad), <c>drop-collection</c> (storage or header beyond repair: the owner's field reads as a new empty collection),
 /// <c>recount-collection</c> (counts set from the storage), <c>rebuild-dictionary</c> (a table lookups would miss
-/// entries of, rebuilt), <c>free-unreachable</c> (a block nothing reaches from the root), <c>drop-index</c> (an index
+/// entries of, rebuilt), <c>free-unreachable</c> (a block nothing finds; with <c>freeDetached</c>, any the root does not
+/// reach), <c>free-unreadable</c> (an object the root does not reach that cannot be read), <c>drop-index</c> (an index
 /// that disagrees with its objects), <c>rebuild-index</c> (a dropped index built again from the objects) or
 /// <c>index-not-rebuilt</c> (a dropped unique index whose objects now repeat a value, or no room: it stays dropped).
 /// </param>
@@ -29,23 +30,25 @@ public sealed record PoolRepairResult(string Path, bool Applied, string? BackupP
 /// <summary>
 /// Repair of a damaged pool — what <c>pmem check --repair</c> runs: nulls dangling and mistyped references, removes
 /// dictionary entries with bad keys, drops collections whose storage cannot be trusted, recounts collections whose
-/// counts disagree with their storage, and frees every block not reachable from the root, until
-/// <see cref="PersistentPool.Check"/> is clean.
+/// counts disagree with their storage, and frees every block nothing finds (a string or collection no object holds),
+/// until <see cref="PersistentPool.Check"/> is clean.
 /// </summary>
 /// <remarks>
-/// Objects reachable only through <c>pool.All&lt;T&gt;()</c> (not from the root) are unreachable and are freed: a dry
-/// run lists them by type first. Every change is made in transactions after the open's recovery, so no committed
-/// transaction is dropped. The pool must not be open anywhere (<see cref="PoolLockedException"/>).
+/// Objects the root does not reach (<see cref="PoolCheckReport.Detached"/>: <c>pool.All&lt;T&gt;()</c> and indexes find
+/// them) are kept, and checked and mended like the rest, unless <c>freeDetached</c> asks to free them as leaks (for a
+/// program that finds its objects only from the root). Every change is made in transactions after the open's recovery,
+/// so no committed transaction is dropped. The pool must not be open anywhere (<see cref="PoolLockedException"/>).
 /// </remarks>
 public static class PoolRepair
 {
     /// <summary>Repairs an open pool in place (no copy, no backup): the actions taken.</summary>
     /// <param name="pool">The pool; no transaction may be running on it.</param>
+    /// <param name="freeDetached">Also free the objects the root does not reach, with what they hold (by default they are kept: <c>All&lt;T&gt;()</c> finds them).</param>
     /// <exception cref="PoolCorruptedException">A schema migration is unfinished, or the damage is beyond these repairs (the actions until then are committed).</exception>
-    public static IReadOnlyList<PoolRepairAction> Repair(PersistentPool pool)
+    public static IReadOnlyList<PoolRepairAction> Repair(PersistentPool pool, bool freeDetached = false)
     {
         ArgumentNullException.ThrowIfNull(pool);
-        return [.. pool.Repair().Select(s => new PoolRepairAction(s.Kind, s.Offset, s.Type, s.Description))];
+        return [.. pool.Repair(freeDetached).Select(s => new PoolRepairAction(s.Kind, s.Offset, s.Type, s.Description))];
     }
 
     /// <summary>
@@ -54,10 +57,16 @@ public static class PoolRepair
     /// listed are exactly those an apply would take. With <paramref name="apply"/> the file is first copied to
     /// <paramref name="backupPath"/> (default: <see cref="DefaultBackupPath"/>), synced, then opened and repaired.
     /// </summary>
+    /// <param name="path">The pool file.</param>
+    /// <param name="layout">Its layout name.</param>
+    /// <param name="apply">False for a dry run on a private copy; true to back up and repair the file.</param>
+    /// <param name="backupPath">Where an apply copies the pool first (must not exist).</param>
+    /// <param name="tempDirectory">Where a dry run's private copy goes.</param>
+    /// <param name="freeDetached">Also free the objects the root does not reach (see <see cref="Repair"/>).</param>
     /// <exception cref="PoolLockedException">The pool is open (in this or another process).</exception>
     /// <exception cref="PoolCorruptedException">Not a pool, or damaged beyond these repairs.</exception>
     /// <exception cref="IOException">The copy or backup cannot be written (the pool is unchanged), or the backup path exists.</exception>
-    public static PoolRepairResult Run(string path, string layout, bool apply, string? backupPath = null, string? tempDirectory = null)
+    public static PoolRepairResult Run(string path, string layout, bool apply, string? backupPath = null, string? tempDirectory = null, bool freeDetached = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var copy = apply ? backupPath ?? UnusedBackupPath(path) : System.IO.Path.Combine(tempDirectory ?? System.IO.Path.GetTempPath(), $"pmem-repair-{Guid.NewGuid():N}.pool");
@@ -80,7 +89,7 @@ public static class PoolRepair
 
         try
         {
-            return new PoolRepairResult(path, apply, apply ? copy : null, Repair(pool));
+            return new PoolRepairResult(path, apply, apply ? copy : null, Repair(pool, freeDetached));
         }
         finally
         {
@@ -162,6 +171,7 @@ public static class PoolRepair
     {
         using (var target = new FileStream(copy, FileMode.CreateNew, FileAccess.Write, FileShare.None))
         {
+            DurableFiles.CopyAccess(source.Name, copy, owner: false); // before any byte: a copy of a private pool stays private
             source.CopyTo(target, 1 << 20);
             target.Flush(flushToDisk: true);
         }

@@ -139,6 +139,7 @@ internal static class BackupCommand
             long length;
             using (var output = new NamedFileStream(temporary, destination))
             {
+                DurableFiles.CopyAccess(source, temporary, owner: false); // before any byte: a copy of a private pool stays private
                 // Every byte written (no holes): a pool later mapped from a sparse file could fault on a full disk.
                 var progress = ProgressReporter.Start(console, $"copying {source}");
                 length = snapshot.Header.WriteAheadLogActive ? CopyRecovered(snapshot.Pool, output.Write, progress) : CopyFile(source, output.Write, progress);

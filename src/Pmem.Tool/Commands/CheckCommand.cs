@@ -44,17 +44,24 @@ internal static class CheckCommand
         var report = snapshot.Pool.Check();
         return new CheckJson(
             path,
-            Clean: report.IsConsistent && report.Unreachable.Count == 0,
+            Clean: report.IsClean,
             Consistent: report.IsConsistent,
             report.ReachableObjects,
             report.AllocatedObjects,
             snapshot.Pool.RecoveredTransactions,
             report.Errors,
-            report.Unreachable);
+            report.Unreachable,
+            new SortedDictionary<string, long>(report.Detached.ToDictionary(), StringComparer.Ordinal));
     }
 
     /// <summary>0 when clean (no errors, no unreachable blocks), 1 otherwise.</summary>
     public static int ExitCode(CheckJson result) => result.Clean ? ExitCodes.Ok : ExitCodes.ProblemsFound;
+
+    private static string Found(CheckJson result) => result.Detached.Count == 0
+        ? "all reachable from the root"
+        : $"{result.ReachableObjects} reachable from the root, {result.Detached.Values.Sum()} detached";
+
+    private static string Detached(CheckJson result) => string.Join(", ", result.Detached.Select(pair => $"{pair.Value} {pair.Key}"));
 
     /// <summary>The human-readable report.</summary>
     public static void WriteText(ToolConsole console, CheckJson result)
@@ -62,7 +69,7 @@ internal static class CheckCommand
         var o = console.Out;
         if (result.Clean)
         {
-            o.WriteLine($"{result.Path}: {console.Good("clean")}: {result.AllocatedObjects} allocated block(s), all reachable from the root, no errors");
+            o.WriteLine($"{result.Path}: {console.Good("clean")}: {result.AllocatedObjects} allocated block(s), {Found(result)}, no errors");
         }
         else
         {
@@ -87,6 +94,11 @@ internal static class CheckCommand
             {
                 o.WriteLine($"  ... and {result.Unreachable.Count - MaxListedInText} more unreachable block(s) (--json lists all)");
             }
+        }
+
+        if (result.Detached.Count > 0)
+        {
+            o.WriteLine($"  detached: {Detached(result)} (the root does not reach them; All<T>() and indexes find them)");
         }
 
         if (result.LogsAwaitingRecovery > 0)

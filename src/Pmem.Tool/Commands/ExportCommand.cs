@@ -57,6 +57,7 @@ internal static class ExportCommand
                 using (var working = ProgressReporter.StartIndeterminate(console, "exporting " + path))
                 using (var stream = new NamedFileStream(temporary, full))
                 {
+                    DurableFiles.CopyAccess(path, temporary, owner: false); // the export holds the pool's data: as private as the pool
                     result = PoolExport.Export(snapshot.Pool, stream);
                 }
 

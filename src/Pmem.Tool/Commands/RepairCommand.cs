@@ -10,7 +10,7 @@ internal static class RepairCommand
     private const int MaxListedInText = 50;
 
     /// <summary>Runs the command; returns the exit code (see docs/tool.md).</summary>
-    public static int Run(ToolConsole console, string path, bool apply, string? backup, bool json, string? tempDirectory)
+    public static int Run(ToolConsole console, string path, bool apply, string? backup, bool freeDetached, bool json, string? tempDirectory)
     {
         if (backup is not null && (File.Exists(backup) || Directory.Exists(backup)))
         {
@@ -24,7 +24,7 @@ internal static class RepairCommand
             var layout = CompactCommand.LayoutOf(path);
             using (ProgressReporter.StartIndeterminate(console, (apply ? "repairing " : "planning the repair of ") + path))
             {
-                result = PoolRepair.Run(path, layout, apply, backup, tempDirectory);
+                result = PoolRepair.Run(path, layout, apply, backup, tempDirectory, freeDetached);
             }
 
             if (apply)
@@ -49,14 +49,14 @@ internal static class RepairCommand
         }
         else
         {
-            WriteText(console, result, after);
+            WriteText(console, result, after, freeDetached);
         }
 
         // A dry run: 0 when nothing needs doing, 1 when the repair would change something. Applied: the check after.
         return after is not null ? CheckCommand.ExitCode(after) : result.Actions.Count == 0 ? ExitCodes.Ok : ExitCodes.ProblemsFound;
     }
 
-    private static void WriteText(ToolConsole console, PoolRepairResult result, CheckJson? after)
+    private static void WriteText(ToolConsole console, PoolRepairResult result, CheckJson? after, bool freeDetached)
     {
         var o = console.Out;
         if (result.Applied)
@@ -74,7 +74,7 @@ internal static class RepairCommand
 
         foreach (var group in result.Actions.Where(a => a.Kind == "free-unreachable").GroupBy(a => a.Type).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
-            o.WriteLine($"  {(result.Applied ? "freed" : "would free")} {group.Count()} unreachable {group.Key} block(s) (not reachable from the root: only All<T>() could find such objects)");
+            o.WriteLine($"  {(result.Applied ? "freed" : "would free")} {group.Count()} unreachable {group.Key} block(s) ({(freeDetached ? "not reachable from the root" : "nothing holds them")})");
         }
 
         foreach (var action in result.Actions.Where(a => a.Kind != "free-unreachable").Take(MaxListedInText))

@@ -71,7 +71,8 @@ internal sealed record CheckJson(
     long AllocatedObjects,
     int LogsAwaitingRecovery,
     IReadOnlyList<string> Errors,
-    IReadOnlyList<long> Unreachable);
+    IReadOnlyList<long> Unreachable,
+    IReadOnlyDictionary<string, long> Detached);
 
 /// <summary><c>pmem backup --json</c>.</summary>
 internal sealed record BackupJson(string Source, string Destination, long Bytes, CheckJson Check);

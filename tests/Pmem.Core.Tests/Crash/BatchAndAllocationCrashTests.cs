@@ -168,8 +168,9 @@ public sealed class BatchAndAllocationCrashTests
             {
                 var done = point.AtEnd ? Allocations : returned.Count(drains => drains <= point.DrainIndex);
                 using var reopened = PoolCrashTests.OpenImage(image);
-                var report = reopened.Check();
+                var report = reopened.CheckFromRoot();
                 Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
+                Assert.Equal(report.Unreachable.Count, reopened.Check().Detached.GetValueOrDefault("Tests.Account")); // All<T>() finds them
                 var statistics = reopened.GetStatistics();
                 var accounts = statistics.ObjectsPerType.GetValueOrDefault("Tests.Account");
                 Assert.True(accounts == done || (accounts == done + 1 && done < Allocations), $"{accounts} accounts are allocated after {done} allocations returned");

@@ -121,9 +121,7 @@ public sealed class PoolCrashTests
 
     internal static void AssertHeapIsSound(PersistentPool pool)
     {
-        var report = pool.Check();
-        Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
-        Assert.True(report.Unreachable.Count == 0, $"leaked blocks at {string.Join(", ", report.Unreachable)}");
+        RootedCheck.AssertAllFromRoot(pool.Check());
     }
 
     [Fact]
@@ -211,7 +209,7 @@ public sealed class PoolCrashTests
             (image, point) =>
             {
                 using var reopened = OpenImage(image);
-                var report = reopened.Check();
+                var report = reopened.CheckFromRoot();
                 Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
                 Assert.True(report.Unreachable.Count <= 1, $"leaked blocks at {string.Join(", ", report.Unreachable)}");
                 var reachable = 0;

@@ -104,6 +104,7 @@ public sealed class RecoveryCrashTests
         var report = pool.Check();
         Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
         Assert.Empty(report.Unreachable);
+        Assert.Equal(0, report.DetachedObjects);
         var statistics = pool.GetStatistics();
         text.Append($"allocated {report.AllocatedObjects} reachable {report.ReachableObjects} bytes {statistics.AllocatedBytes} free chunks {statistics.FreeChunkBytes}\n");
         foreach (var (type, count) in statistics.ObjectsPerType.OrderBy(p => p.Key, StringComparer.Ordinal))

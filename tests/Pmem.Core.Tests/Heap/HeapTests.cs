@@ -124,6 +124,7 @@ public sealed class HeapTests
         var report = pool.Check();
         Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
         Assert.Empty(report.Unreachable);
+        Assert.Equal(0, report.DetachedObjects);
         pool.Delete(root.First!.Next!);
         root.First.Next = null;
         pool.New<Account>();

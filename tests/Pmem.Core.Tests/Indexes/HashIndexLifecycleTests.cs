@@ -24,7 +24,7 @@ public sealed class HashIndexLifecycleTests : HashIndexTestBase
     private static List<GraphProblem> Problems(PersistentPool pool)
     {
         var problems = new List<GraphProblem>();
-        pool.CheckGraph(problems, out _);
+        pool.CheckGraph(problems, fromRootOnly: false, out _);
         return problems;
     }
 

@@ -335,7 +335,7 @@ internal static class HashModel
                     throw new Xunit.Sdk.XunitException(
                         $"{fields[f].Name} after {log.Count} steps (last: {string.Join("; ", log.TakeLast(12))}), {model.Count} objects in the model, " +
                         $"{pool.Root<TRoot>().Members.Count} listed; check: {(report.IsConsistent ? "clean" : string.Join("; ", report.Errors))}, " +
-                        $"{report.Unreachable.Count} unreachable: {e.Message}");
+                        $"{report.Unreachable.Count} unreachable, {report.DetachedObjects} detached: {e.Message}");
                 }
             }
         }

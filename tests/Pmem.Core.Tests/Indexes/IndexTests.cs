@@ -279,6 +279,7 @@ public sealed class IndexTests : IDisposable
             var report = tool.Check();
             Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
             Assert.Empty(report.Unreachable);
+            Assert.Equal(0, report.DetachedObjects);
             blocks = report.AllocatedObjects;
         }
 

@@ -22,6 +22,7 @@ public sealed class LazyCollectionTests
         var report = pool.Check();
         Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
         Assert.Empty(report.Unreachable);
+        Assert.Equal(0, report.DetachedObjects);
     }
 
     /// <summary>Every read the collections offer, on every kind; returns what they saw, which must be nothing.</summary>

@@ -13,6 +13,7 @@ public sealed class SortedDictionaryTests
         var report = pool.Check();
         Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
         Assert.Empty(report.Unreachable);
+        Assert.Equal(0, report.DetachedObjects);
     }
 
     [Fact]

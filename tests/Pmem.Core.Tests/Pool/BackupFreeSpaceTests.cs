@@ -86,6 +86,7 @@ public sealed class BackupFreeSpaceTests : IDisposable
         var report = copy.Check();
         Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
         Assert.Empty(report.Unreachable);
+        Assert.Equal(0, report.DetachedObjects);
     }
 
     [Fact]
@@ -171,6 +172,7 @@ public sealed class BackupFreeSpaceTests : IDisposable
                 var report = copy.Check();
                 Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
                 Assert.Empty(report.Unreachable);
+                Assert.Equal(0, report.DetachedObjects);
             }
         }
         finally

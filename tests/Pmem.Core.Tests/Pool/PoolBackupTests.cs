@@ -18,6 +18,21 @@ public sealed class PoolBackupTests : IDisposable
     public void Dispose() => _directory.Delete(recursive: true);
 
     [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void A_backup_of_a_private_pool_is_private()
+    {
+        // An outside tester's case: a 0600 pool's backup came out 0644, readable by every user.
+        var path = PoolPath();
+        using var pool = PersistentPool.Create(path, "backup", 8 << 20);
+        pool.Root<Registry>().Names["secret"] = "kept";
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+
+        var result = pool.Backup(PoolPath("copy.pool"));
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(result.Destination));
+    }
+
+    [Fact]
     public void A_backup_of_a_quiet_pool_opens_with_the_same_objects()
     {
         var path = PoolPath();
@@ -44,6 +59,7 @@ public sealed class PoolBackupTests : IDisposable
         var report = copy.Check();
         Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
         Assert.Empty(report.Unreachable);
+        Assert.Equal(0, report.DetachedObjects);
     }
 
     [Fact]
@@ -231,6 +247,7 @@ public sealed class PoolBackupTests : IDisposable
         var report = copy.Check();
         Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
         Assert.Empty(report.Unreachable);
+        Assert.Equal(0, report.DetachedObjects);
         var registry = copy.Root<Registry>();
         Assert.Equal(Threads * AccountsPerThread * StartBalance, registry.Accounts.Sum(a => a!.Balance));
         for (var t = 0; t < Threads; t++)

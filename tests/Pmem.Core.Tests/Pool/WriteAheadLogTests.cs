@@ -423,6 +423,7 @@ public sealed class WriteAheadLogTests : IDisposable
         var report = recovered.Check();
         Assert.Empty(report.Errors);
         Assert.Empty(report.Unreachable);
+        Assert.Equal(0, report.DetachedObjects);
     }
 
     [Fact]

@@ -51,6 +51,7 @@ public sealed class InterruptedMigrationReadingTests : IDisposable
             var report = tool.Check();
             Assert.True(report.IsConsistent, string.Join("; ", report.Errors.Take(3)));
             Assert.Empty(report.Unreachable);
+            Assert.Equal(0, report.DetachedObjects);
 
             var text = new StringWriter();
             PoolDump.WriteText(tool, text, new PoolDumpOptions { MaxItems = People });

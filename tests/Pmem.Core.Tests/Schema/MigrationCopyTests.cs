@@ -60,6 +60,37 @@ public sealed class MigrationCopyTests : IDisposable
     }
 
     [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void The_migrated_copy_keeps_the_files_mode_owner_and_group_and_a_new_write_ahead_log_takes_them()
+    {
+        // An outside tester's case: a migration run as root left the service's pool owned by root.
+        var path = NewV1Pool();
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+        var asRoot = Environment.UserName == "root";
+        if (asRoot)
+        {
+            Assert.Equal(0, LibC.Chown(path, 65534, 65534));
+        }
+
+        Assert.Equal(0, LibC.FileStatus(path, out var before));
+        using (var pool = PersistentPool.Open(path, SchemaEvolutionTests.Layout, SchemaEvolutionTests.V2))
+        {
+            Assert.Single(pool.MigratedAtOpen);
+        }
+
+        using (PersistentPool.Open(path, SchemaEvolutionTests.Layout, new PoolOpenOptions { Types = SchemaEvolutionTests.V2.Types, WriteAheadLog = true }))
+        {
+            foreach (var file in new[] { path, PersistentPool.WriteAheadLogPath(path) })
+            {
+                Assert.Equal(0, LibC.FileStatus(file, out var after));
+                Assert.Equal((before.Mode & 0x1FF, before.Uid, before.Gid), (after.Mode & 0x1FF, after.Uid, after.Gid));
+            }
+        }
+
+        Assert.True(!asRoot || before.Uid == 65534);
+    }
+
+    [Fact]
     public void A_pool_whose_last_commits_logged_outside_their_slots_migrates_through_a_copy()
     {
         // Small lanes: a transaction of a few hundred writes logs into a heap block that is reserved, not allocated, so

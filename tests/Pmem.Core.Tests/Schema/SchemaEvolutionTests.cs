@@ -109,6 +109,7 @@ public sealed class SchemaEvolutionTests
         var report = pool.Check();
         Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
         Assert.Empty(report.Unreachable);
+        Assert.Equal(0, report.DetachedObjects);
         var perType = pool.GetStatistics().ObjectsPerType;
         Assert.False(perType.ContainsKey("(moved object)"), "a forwarding block outlived its migration");
     }

@@ -118,7 +118,7 @@ public sealed class PoolCompactionTests : IDisposable
     {
         var path = PoolPath();
         string before;
-        int unreachable;
+        long detached;
         using (var pool = PersistentPool.Create(path, LayoutName, 8 << 20, new PoolCreateOptions { MaxSize = 128 << 20 }))
         {
             var index = pool.Root<Index>();
@@ -171,8 +171,8 @@ public sealed class PoolCompactionTests : IDisposable
             before = DescribeIndex(pool);
             var check = pool.Check();
             Assert.True(check.IsConsistent);
-            unreachable = check.Unreachable.Count; // the accounts no tree entry names
-            Assert.True(unreachable > 0);
+            detached = check.DetachedObjects; // the accounts no tree entry names
+            Assert.True(check.IsClean && detached > 0);
         }
 
         PoolCompaction.Compact(path, LayoutName);
@@ -181,7 +181,8 @@ public sealed class PoolCompactionTests : IDisposable
         Assert.Equal(before, DescribeIndex(compacted));
         var report = compacted.Check();
         Assert.True(report.IsConsistent, string.Join("; ", report.Errors.Take(5)));
-        Assert.Equal(unreachable, report.Unreachable.Count);
+        Assert.True(report.IsClean);
+        Assert.Equal(detached, report.DetachedObjects);
         compacted.Root<Index>().Numbers[-1] = -1; // the moved tree still takes inserts
         Assert.True(compacted.Check().IsConsistent);
     }
@@ -326,7 +327,7 @@ public sealed class PoolCompactionTests : IDisposable
         Assert.Throws<PmemFileNotFoundException>(() => PoolCompaction.Compact(PoolPath("missing.pool"), LayoutName));
     }
 
-    /// <summary>Accounts (shared, in a cycle, some unreachable), strings, and every kind of list and dictionary.</summary>
+    /// <summary>Accounts (shared, in a cycle, some only All<T>() finds), strings, and every kind of list and dictionary.</summary>
     internal static void FillRegistry(PersistentPool pool)
     {
         var registry = pool.Root<Registry>();

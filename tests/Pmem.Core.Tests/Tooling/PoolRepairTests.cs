@@ -62,16 +62,21 @@ public sealed class PoolRepairTests : IDisposable
         Assert.Contains(("null-reference", "Tests.Ledger"), actions); // Second
         Assert.Contains(("null-reference", "Tests.Account"), actions); // kept.Next
         Assert.Contains(("null-string", "Tests.Ledger"), actions); // Name: garbage
-        Assert.Contains(result.Actions, a => a is { Kind: "free-unreachable", Type: "Tests.Account" } && a.Offset == leaked);
         Assert.Contains(result.Actions, a => a.Kind == "null-reference" && a.Offset == ledger && a.Description.Contains(dangling.ToString()));
-        Assert.Equal(2, result.Actions.Count(a => a is { Kind: "free-unreachable", Type: "string" })); // also "books", lost with the field
-        Assert.Equal(6, result.Actions.Count);
+        Assert.Contains(result.Actions, a => a is { Kind: "free-unreachable", Type: "string" }); // "books", lost with the field
+        Assert.Equal(4, result.Actions.Count); // the account the root does not reach is kept, and its string: All<T>() finds it
+
+        var freeingDetached = PoolRepair.Run(path, LayoutName, apply: false, tempDirectory: _directory.FullName, freeDetached: true);
+        Assert.Contains(freeingDetached.Actions, a => a is { Kind: "free-unreachable", Type: "Tests.Account" } && a.Offset == leaked);
+        Assert.Equal(2, freeingDetached.Actions.Count(a => a is { Kind: "free-unreachable", Type: "string" })); // and "leaked"
+        Assert.Equal(6, freeingDetached.Actions.Count);
+        Assert.Equal(original, TestFiles.ReadAllBytes(path));
     }
 
     [Fact]
     public void Apply_backs_the_pool_up_then_fixes_it_and_the_check_is_clean()
     {
-        var path = DamagedPool(out _, out _, out _);
+        var path = DamagedPool(out _, out _, out var leaked);
         var original = TestFiles.ReadAllBytes(path);
         var dryRun = PoolRepair.Run(path, LayoutName, apply: false, tempDirectory: _directory.FullName);
 
@@ -82,11 +87,13 @@ public sealed class PoolRepairTests : IDisposable
         Assert.Equal(dryRun.Actions, result.Actions);
         using var pool = PersistentPool.Open(path, LayoutName);
         var report = pool.Check();
-        Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
-        Assert.Empty(report.Unreachable);
+        Assert.True(report.IsClean, string.Join("; ", report.Errors));
+        Assert.Equal(new Dictionary<string, long> { ["Tests.Account"] = 1, ["string"] = 1 }, report.Detached);
+        Assert.Equal(report.AllocatedObjects, report.ReachableObjects + report.DetachedObjects);
         var ledger = pool.Root<Ledger>();
         Assert.Equal(("kept", null, null, null), (ledger.First!.Owner, ledger.Second, ledger.Name, ledger.First.Next));
-        Assert.Single(pool.All<Account>());
+        Assert.Equal(["kept", "leaked"], pool.All<Account>().Select(a => a.Owner).Order());
+        Assert.Contains(pool.All<Account>(), a => a.Offset == leaked);
     }
 
     [Fact]
@@ -111,22 +118,27 @@ public sealed class PoolRepairTests : IDisposable
     }
 
     [Fact]
-    public void A_consistent_pool_only_loses_what_nothing_reaches()
+    public void A_consistent_pool_keeps_what_only_All_finds_and_frees_it_only_when_asked()
     {
         var path = PoolPath();
-        List<long> unreachable;
+        List<long> detached;
         using (var pool = PersistentPool.Create(path, LayoutName, 8 << 20))
         {
             PoolCompactionTests.FillRegistry(pool); // with objects only All<T>() finds, and their strings
             var report = pool.Check();
-            Assert.True(report.IsConsistent);
-            unreachable = [.. report.Unreachable];
+            Assert.True(report.IsClean);
+            Assert.Equal(51, report.Detached["Tests.Account"]); // 50 never linked, one cut off its chain
+            Assert.Equal(report.AllocatedObjects, report.ReachableObjects + report.DetachedObjects);
+            detached = [.. pool.All<Account>().Select(a => a.Offset)];
+            Assert.Empty(PoolRepair.Repair(pool)); // nothing to do: detached objects are live
+            Assert.Equal(detached, pool.All<Account>().Select(a => a.Offset));
         }
 
-        var result = PoolRepair.Run(path, LayoutName, apply: false, tempDirectory: _directory.FullName);
+        var result = PoolRepair.Run(path, LayoutName, apply: false, tempDirectory: _directory.FullName, freeDetached: true);
         Assert.All(result.Actions, a => Assert.Equal("free-unreachable", a.Kind));
-        Assert.Equal(unreachable, result.Actions.Select(a => a.Offset).Order());
-        Assert.Equal(51, result.Actions.Count(a => a.Type == "Tests.Account")); // 50 made unreachable, one cut off its chain
+        Assert.Equal(51, result.Actions.Count(a => a.Type == "Tests.Account"));
+        Assert.All(result.Actions.Where(a => a.Type == "Tests.Account"), a => Assert.Contains(a.Offset, detached));
+        Assert.All(result.Actions, a => Assert.Contains("the root does not reach it", a.Description));
     }
 
     [Fact]
@@ -161,6 +173,7 @@ public sealed class PoolRepairTests : IDisposable
         var report = pool.Check();
         Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
         Assert.Empty(report.Unreachable);
+        Assert.Equal(0, report.DetachedObjects);
         Assert.Null(registry.Accounts[3]);
         Assert.Equal(10, registry.Counters.Count);
         Assert.Equal(9, registry.Names.Count);
@@ -188,6 +201,7 @@ public sealed class PoolRepairTests : IDisposable
         var report = pool.Check();
         Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
         Assert.Empty(report.Unreachable);
+        Assert.Equal(0, report.DetachedObjects);
         Assert.Empty(index.Numbers);
         Assert.Single(index.Tags);
     }

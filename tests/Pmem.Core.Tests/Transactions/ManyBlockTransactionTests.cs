@@ -62,6 +62,7 @@ public sealed class ManyBlockTransactionTests
         var report = pool.Check();
         Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
         Assert.Empty(report.Unreachable);
+        Assert.Equal(0, report.DetachedObjects);
         Assert.Equal(before.ObjectCount + 2 * kept.Length + 2, pool.GetStatistics().ObjectCount); // objects, strings, list header and storage
     }
 

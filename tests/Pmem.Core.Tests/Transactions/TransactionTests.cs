@@ -345,6 +345,7 @@ public sealed class TransactionTests
         var report = reopened.Check();
         Assert.True(report.IsConsistent, string.Join("; ", report.Errors));
         Assert.Empty(report.Unreachable); // the log's own block was reserved, never allocated
+        Assert.Equal(0, report.DetachedObjects);
         Assert.True(reopened.GetStatistics().ObjectCount > objects + 2000);
     }
 
