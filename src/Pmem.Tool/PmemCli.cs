@@ -146,9 +146,9 @@ internal static class PmemCli
         var lockForce = new Option<bool>("--force", "-f") { Description = "Replace the file if it exists." };
         var schemaLock = new Command("schema-lock", "Write the schema lock file (pmem.schema.json, an AdditionalFiles item) recording every type the pool stores: name, version and properties. Later builds then warn (PMEM024) of class changes these pools cannot migrate by themselves. Never writes the pool.")
         {
-            lockPool, lockFile, lockForce, tempDir,
+            lockPool, lockFile, lockForce, json, tempDir,
         };
-        schemaLock.SetAction(parse => SchemaLockCommand.Run(console, parse.GetValue(lockPool)!, parse.GetValue(lockFile), parse.GetValue(lockForce), parse.GetValue(tempDir)));
+        schemaLock.SetAction(parse => SchemaLockCommand.Run(console, parse.GetValue(lockPool)!, parse.GetValue(lockFile), parse.GetValue(lockForce), parse.GetValue(json), parse.GetValue(tempDir)));
 
         // A named command rather than RootCommand, whose name is the executable's ("Pmem.Tool", or the test host's).
         return new Command("pmem", "Inspect, check, repair, back up, compact, dump, export and import Pmem.Objects pool files, and lock their schema. Exit codes: 0 ok, 1 problems found, 2 cannot open or bad input, 3 internal error, 141 stdout closed early.")

@@ -33,6 +33,28 @@ public sealed class DumpTests : IDisposable
     }
 
     [Fact]
+    public void Dump_of_a_pool_without_a_root_names_the_types_to_dump_and_cuts_long_strings()
+    {
+        // An outside tester's cases: a Realm-style pool dumped as nothing, exit 0; a 20,000-character value filled the screen.
+        var path = _files.PathOf("rootless.pool");
+        using (var pool = PersistentPool.Create(path, ToolHarness.Layout, ToolHarness.PoolSize))
+        {
+            pool.New<Book>().Title = new string('x', 20_000);
+            pool.New<Book>().Title = "short";
+        }
+
+        var run = ToolHarness.RunProcess("dump", path);
+        var byType = ToolHarness.RunProcess("dump", path, "--type", "tooltests.book");
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Equal("(no root object: `pmem dump <pool> --type <name>` shows a type's objects; tooltests.book (2))", run.Out.Trim());
+        Assert.Equal(0, byType.ExitCode);
+        Assert.Contains($"  Title: \"{new string('x', 200)}\"… (20000 characters)", byType.Out.Split('\n'));
+        Assert.Contains("  Title: \"short\"", byType.Out.Split('\n'));
+        Assert.Contains(new string('x', 20_000), ToolHarness.RunProcess("dump", path, "--type", "tooltests.book", "--json").Out); // whole
+    }
+
+    [Fact]
     public void Dump_by_type_starts_from_every_object_of_the_type()
     {
         var path = _files.CreateLibrary(books: 3);

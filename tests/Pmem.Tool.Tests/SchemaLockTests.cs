@@ -28,6 +28,26 @@ public sealed class SchemaLockTests : IDisposable
     }
 
     [Fact]
+    public void With_json_a_written_lock_file_and_a_failure_are_json_documents()
+    {
+        // An outside tester's case: the README says every command takes --json; schema-lock refused it.
+        var path = _files.CreateLibrary(books: 1);
+        var file = _files.PathOf("pmem.schema.json");
+
+        var run = ToolHarness.RunProcess("schema-lock", path, "--output", file, "--json");
+        var again = ToolHarness.RunProcess("schema-lock", path, "--output", file, "--json");
+
+        Assert.Equal(0, run.ExitCode);
+        var written = System.Text.Json.JsonDocument.Parse(run.Out).RootElement;
+        Assert.Equal((path, file, 2), (written.GetProperty("pool").GetString(), written.GetProperty("file").GetString(), written.GetProperty("types").GetInt32()));
+        Assert.Equal(ClassesLockFile(), File.ReadAllText(file));
+        Assert.Equal(2, again.ExitCode);
+        var error = System.Text.Json.JsonDocument.Parse(again.Out).RootElement;
+        Assert.Equal(file, error.GetProperty("path").GetString());
+        Assert.Contains("the file exists", error.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Fact]
     public void Without_an_output_file_the_lock_file_goes_to_stdout()
     {
         var path = _files.CreateLibrary(books: 1);

@@ -143,6 +143,12 @@ internal sealed class GraphWalk(long poolSize, List<GraphProblem>? found, HashSe
     /// <summary>Each reached collection → the block and slot it was first reached through (kept only for a repair, which unlinks damaged ones).</summary>
     public Dictionary<long, (long Holder, long Slot)> Through { get; } = [];
 
+    /// <summary>Allocated blocks visited by the current <c>Walk</c>.</summary>
+    public long Visited { get; set; }
+
+    /// <summary>Where the current <c>Walk</c> counts what it visits by type index (the detached part), or null.</summary>
+    public Dictionary<uint, long>? VisitedByType { get; set; }
+
     /// <summary>Whether problems are recorded for a repair.</summary>
     public bool Found => found is not null;
 

@@ -83,8 +83,10 @@ public sealed partial class PersistentPool
             }
         }
 
-        foreach (var field in stored.Fields)
+        var fields = stored.Fields;
+        for (var f = 0; f < fields.Count; f++) // indexed: a foreach over the interface would allocate an enumerator per object
         {
+            var field = fields[f];
             if (offset + field.Offset + 8 > Size)
             {
                 walk.Problem(GraphProblemKind.Unreadable, holder, reachedThrough, offset, false, $"{stored.Name} at {offset}: field at +{field.Offset} lies past the pool's end");
@@ -171,6 +173,12 @@ public sealed partial class PersistentPool
             // Freeing either owner would free the block under the other (the mark of a block allocated twice).
             walk.SecondOwners.Add((walk.Errors.Count, target, from, expected)); // named once a second walk finds the first owner
             walk.Problem(GraphProblemKind.SecondOwner, from, slot, target, owned, $"the {expected} at {target} has two owners, the second the {_types.NameOf(TypeAt(from))} at {from}");
+            return;
+        }
+
+        if (targetType == TypeTable.StringTypeIndex)
+        {
+            Visit(target, slot, from, walk); // a string leads nowhere: checked now, not stacked (a chain of objects with strings would stack them all)
             return;
         }
 

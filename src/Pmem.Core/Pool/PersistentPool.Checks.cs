@@ -11,7 +11,13 @@ namespace Pmem.Pool;
 /// <param name="FreeChunkBytes">Bytes in wholly free chunks (free blocks inside runs are not counted).</param>
 /// <param name="ObjectCount">Allocated blocks of every kind.</param>
 /// <param name="ObjectsPerType">Allocated blocks per durable type name (strings and internal blocks included).</param>
-public sealed record PoolStatistics(long PoolSize, long HeapSize, long AllocatedBytes, long FreeChunkBytes, long ObjectCount, IReadOnlyDictionary<string, long> ObjectsPerType);
+public sealed record PoolStatistics(long PoolSize, long HeapSize, long AllocatedBytes, long FreeChunkBytes, long ObjectCount, IReadOnlyDictionary<string, long> ObjectsPerType)
+{
+    /// <summary>The sizes, and the objects per type by name.</summary>
+    public override string ToString() =>
+        $"{ObjectCount} objects in {AllocatedBytes} of {HeapSize} heap bytes (pool {PoolSize}, {FreeChunkBytes} in free chunks): " +
+        string.Join(", ", ObjectsPerType.OrderBy(pair => pair.Key, StringComparer.Ordinal).Select(pair => $"{pair.Key} {pair.Value}"));
+}
 
 /// <summary>What <see cref="PersistentPool.Check"/> found.</summary>
 /// <param name="ReachableObjects">Blocks reachable from the root through references, strings and collections (with the indexes and stored schemas).</param>
@@ -38,6 +44,11 @@ public sealed record PoolCheckReport(long ReachableObjects, long AllocatedObject
 
     /// <summary>How many blocks are detached (the sum of <see cref="Detached"/>).</summary>
     public long DetachedObjects => Detached.Values.Sum();
+
+    /// <summary>The counts, and the first error.</summary>
+    public override string ToString() =>
+        $"{AllocatedObjects} allocated: {ReachableObjects} reachable from the root, {DetachedObjects} detached, {Unreachable.Count} unreachable; " +
+        (Errors.Count == 0 ? "no errors" : $"{Errors.Count} error(s), the first: {Errors[0]}");
 }
 
 public sealed partial class PersistentPool
@@ -196,43 +207,49 @@ public sealed partial class PersistentPool
     /// <summary>Visits every block the pending ones lead to; counts the allocated blocks reached (by type, when <paramref name="byType"/> is given).</summary>
     private long Walk(GraphWalk walk, Dictionary<uint, long>? byType)
     {
-        var reached = 0L;
+        (walk.Visited, walk.VisitedByType) = (0, byType);
         while (walk.Pending.Count > 0)
         {
             var (offset, slot, holder) = walk.Pending.Pop();
-            if (!walk.Reached.Add(offset))
-            {
-                continue;
-            }
-
-            if (!TryGetAllocatedBlock(offset, out var block))
-            {
-                walk.Problem(GraphProblemKind.BadEdge, holder, slot, offset, false, $"offset {offset} is referenced but not allocated");
-                continue;
-            }
-
-            if (walk.Found && block.Type is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex or TypeTable.SortedDictionaryTypeIndex)
-            {
-                walk.Through[offset] = (holder, slot); // a repair unlinks a damaged collection from its owner through it
-            }
-
-            reached++;
-            if (byType is not null)
-            {
-                byType[block.Type] = byType.GetValueOrDefault(block.Type) + 1;
-            }
-
-            try
-            {
-                CheckBlock(offset, block, holder, slot, walk);
-            }
-            catch (PoolException e)
-            {
-                walk.Problem(GraphProblemKind.Unreadable, holder, slot, offset, false, $"the block at {offset} cannot be read: {e.Message}");
-            }
+            Visit(offset, slot, holder, walk);
         }
 
-        return reached;
+        return walk.Visited;
+    }
+
+    /// <summary>Checks a block reached through <paramref name="slot"/> of <paramref name="holder"/> the first time it is reached, and queues what it leads to.</summary>
+    private void Visit(long offset, long slot, long holder, GraphWalk walk)
+    {
+        if (!walk.Reached.Add(offset))
+        {
+            return;
+        }
+
+        if (!TryGetAllocatedBlock(offset, out var block))
+        {
+            walk.Problem(GraphProblemKind.BadEdge, holder, slot, offset, false, $"offset {offset} is referenced but not allocated");
+            return;
+        }
+
+        if (walk.Found && block.Type is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex or TypeTable.SortedDictionaryTypeIndex)
+        {
+            walk.Through[offset] = (holder, slot); // a repair unlinks a damaged collection from its owner through it
+        }
+
+        walk.Visited++;
+        if (walk.VisitedByType is { } byType)
+        {
+            byType[block.Type] = byType.GetValueOrDefault(block.Type) + 1;
+        }
+
+        try
+        {
+            CheckBlock(offset, block, holder, slot, walk);
+        }
+        catch (PoolException e)
+        {
+            walk.Problem(GraphProblemKind.Unreadable, holder, slot, offset, false, $"the block at {offset} cannot be read: {e.Message}");
+        }
     }
 
     /// <summary>The types recorded in the pool, as the type table holds them (tests; the public view is <see cref="Inspect"/>).</summary>

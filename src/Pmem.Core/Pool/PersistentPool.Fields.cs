@@ -158,7 +158,10 @@ public sealed partial class PersistentPool
     {
         if (value is not null && !ReferenceEquals(value.Pool, this))
         {
-            throw new ArgumentException($"{Path}: a reference must point to an object in the same pool; the object lives in {value.Pool.Path}.", nameof(value));
+            var other = string.Equals(value.Pool.Path, Path, StringComparison.Ordinal)
+                ? $"the object comes from another open of this file{(Volatile.Read(ref value.Pool._disposed) ? ", closed since" : "")}: read it again through this one"
+                : $"the object lives in {value.Pool.Path}";
+            throw new ArgumentException($"{Path}: a reference must point to an object in the same pool; {other}.", nameof(value));
         }
 
         value?.ThrowIfKeptPastDelete(); // a wrapper a Delete was given: storing it would make a dangling reference

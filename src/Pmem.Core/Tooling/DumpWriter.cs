@@ -244,6 +244,9 @@ internal sealed class DumpWriter
     }
 
     /// <summary>A string in double quotes with C#-style escapes for quotes, backslashes and control characters.</summary>
+    /// <summary>Characters of a string the text dump shows.</summary>
+    internal const int MaxShownChars = 200;
+
     private static string Quote(string? text, char quote = '"')
     {
         if (text is null)
@@ -251,8 +254,10 @@ internal sealed class DumpWriter
             return "null";
         }
 
-        var builder = new StringBuilder(text.Length + 2).Append(quote);
-        for (var i = 0; i < text.Length; i++)
+        // A long string is cut: a 20,000-character value would fill the screen (--json gives it whole).
+        var shown = text.Length <= MaxShownChars ? text.Length : char.IsHighSurrogate(text[MaxShownChars - 1]) ? MaxShownChars - 1 : MaxShownChars;
+        var builder = new StringBuilder(shown + 2).Append(quote);
+        for (var i = 0; i < shown; i++)
         {
             var c = text[i];
             var paired = char.IsHighSurrogate(c) ? i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])
@@ -269,6 +274,7 @@ internal sealed class DumpWriter
             };
         }
 
-        return builder.Append(quote).ToString();
+        builder.Append(quote);
+        return shown == text.Length ? builder.ToString() : builder.Append($"… ({text.Length} characters)").ToString();
     }
 }

@@ -8,7 +8,11 @@ namespace Pmem.Tooling;
 /// <summary>Where a value is read from, for messages (formatted only when something is wrong).</summary>
 internal readonly record struct Where(string TypeName, long Offset, string Property)
 {
-    public override string ToString() => Offset == 0 ? TypeName : $"the {TypeName} at offset {Offset}, property '{Property}',";
+    /// <summary>As the subject of a sentence: "the T at offset N, property 'P'," (the comma before its verb).</summary>
+    public override string ToString() => Offset == 0 ? TypeName : $"{Place},";
+
+    /// <summary>As a heading before a colon: "the T at offset N, property 'P'".</summary>
+    public string Place => Offset == 0 ? TypeName : $"the {TypeName} at offset {Offset}, property '{Property}'";
 }
 
 /// <summary>A collection element or property value as read: a scalar (its bytes in the caller's buffer), a string or a reference.</summary>
@@ -92,7 +96,7 @@ internal sealed class GraphReader
 
             if (_unreadable.TryGetValue(index, out var why))
             {
-                throw new PoolCorruptedException(Pool.Path, $"{context}: {why}");
+                throw new PoolCorruptedException(Pool.Path, $"{context.Place}: {why}");
             }
         }
 
@@ -220,5 +224,5 @@ internal sealed class GraphReader
     }
 
     private PoolCorruptedException Mismatch(long header, PropertyShape property, Where context) =>
-        new(Pool.Path, $"{context}: the collection at offset {header} records other slots than its schema's {property.Info.StorageType}");
+        new(Pool.Path, $"{context.Place}: the collection at offset {header} records other slots than its schema's {property.Info.StorageType}");
 }

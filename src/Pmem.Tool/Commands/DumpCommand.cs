@@ -1,4 +1,5 @@
 // DumpCommand -- `pmem dump`: the object graph from the root (or every object of a type) by the stored schema, as text or JSON.
+using Pmem.Pool;
 using Pmem.Tool.Output;
 using Pmem.Tool.Pools;
 using Pmem.Tooling;
@@ -36,7 +37,10 @@ internal static class DumpCommand
 
             try
             {
-                PoolDump.WriteText(snapshot.Pool, console.Out, options);
+                if (PoolDump.WriteText(snapshot.Pool, console.Out, options) == 0 && type is null)
+                {
+                    console.Out.WriteLine(NoRoot(snapshot.Pool)); // a program without a root (as Realm's are) keeps everything here
+                }
             }
             catch (Exception e) when (Failures.IsReadFailure(e))
             {
@@ -46,6 +50,19 @@ internal static class DumpCommand
         }
 
         return ExitCodes.Ok;
+    }
+
+    /// <summary>What a dump of a pool without a root says: which types hold objects, for <c>--type</c>.</summary>
+    private static string NoRoot(PersistentPool pool)
+    {
+        var counts = pool.GetStatistics().ObjectsPerType;
+        var types = pool.Inspect().StoredTypes.Select(t => t.Name).Distinct()
+            .Where(name => counts.GetValueOrDefault(name) > 0)
+            .Select(name => $"{name} ({counts[name]})")
+            .ToList();
+        return types.Count == 0
+            ? "(no root object, and no objects)"
+            : $"(no root object: `pmem dump <pool> --type <name>` shows a type's objects; {string.Join(", ", types)})";
     }
 
     /// <summary>

@@ -10,17 +10,20 @@ namespace Pmem.Tool.Commands;
 /// <summary>Writes the lock file the generator checks builds against, from a pool's stored schema (a private copy: the pool is never written).</summary>
 internal static class SchemaLockCommand
 {
-    /// <summary>Runs the command; returns the exit code. Without <paramref name="file"/> the lock file goes to stdout.</summary>
-    public static int Run(ToolConsole console, string path, string? file, bool force, string? tempDirectory)
+    /// <summary>
+    /// Runs the command; returns the exit code. Without <paramref name="file"/> the lock file goes to stdout; with
+    /// <paramref name="json"/> failures are JSON documents, and a written file is reported as one.
+    /// </summary>
+    public static int Run(ToolConsole console, string path, string? file, bool force, bool json, string? tempDirectory)
     {
         if (file is not null && PersistentPool.PoolFileNamedBy(file, path) is { } what)
         {
-            return Failures.Report(console, "schema-lock", file, new IOException($"the destination is {what} (--force does not replace it)"), json: false, failure: "cannot write");
+            return Failures.Report(console, "schema-lock", file, new IOException($"the destination is {what} (--force does not replace it)"), json, failure: "cannot write");
         }
 
         if (file is not null && !force && (File.Exists(file) || Directory.Exists(file)))
         {
-            return Failures.Report(console, "schema-lock", file, new IOException("the file exists (--force replaces it)"), json: false, failure: "cannot write");
+            return Failures.Report(console, "schema-lock", file, new IOException("the file exists (--force replaces it)"), json, failure: "cannot write");
         }
 
         string text;
@@ -34,11 +37,11 @@ internal static class SchemaLockCommand
         }
         catch (Exception e) when (Failures.IsOpenFailure(e))
         {
-            return Failures.Report(console, "schema-lock", path, e, json: false);
+            return Failures.Report(console, "schema-lock", path, e, json);
         }
         catch (ArgumentException e)
         {
-            return Failures.Report(console, "schema-lock", path, e, json: false, failure: "cannot lock");
+            return Failures.Report(console, "schema-lock", path, e, json, failure: "cannot lock");
         }
 
         if (file is null)
@@ -63,10 +66,18 @@ internal static class SchemaLockCommand
                 File.Delete(temporary);
             }
 
-            return Failures.Report(console, "schema-lock", file, e, json: false, failure: "cannot write");
+            return Failures.Report(console, "schema-lock", file, e, json, failure: "cannot write");
         }
 
-        console.Out.WriteLine($"{path}: {console.Good("locked")} {types} type(s) in {file}");
+        if (json)
+        {
+            Failures.WriteJson(console, new SchemaLockJson(path, file, types), ToolJsonContext.Output.SchemaLockJson);
+        }
+        else
+        {
+            console.Out.WriteLine($"{path}: {console.Good("locked")} {types} type(s) in {file}");
+        }
+
         return ExitCodes.Ok;
     }
 }

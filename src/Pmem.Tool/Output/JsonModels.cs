@@ -80,6 +80,9 @@ internal sealed record BackupJson(string Source, string Destination, long Bytes,
 /// <summary><c>pmem export --json</c>.</summary>
 internal sealed record ExportJson(string Pool, string File, long Objects, int Types, long Bytes);
 
+/// <summary><c>pmem schema-lock --output &lt;file&gt; --json</c>.</summary>
+internal sealed record SchemaLockJson(string Pool, string File, int Types);
+
 /// <summary><c>pmem import --json</c>.</summary>
 internal sealed record ImportJson(string File, string Pool, long Objects, int Types, long Bytes);
 
@@ -107,6 +110,7 @@ internal sealed record ErrorDetailJson(string Kind, string Message);
 [JsonSerializable(typeof(ErrorJson))]
 [JsonSerializable(typeof(ExportJson))]
 [JsonSerializable(typeof(ImportJson))]
+[JsonSerializable(typeof(SchemaLockJson))]
 internal sealed partial class ToolJsonContext : JsonSerializerContext
 {
     /// <summary>The context the tool writes with.</summary>

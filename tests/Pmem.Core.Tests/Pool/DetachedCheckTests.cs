@@ -37,6 +37,7 @@ public sealed class DetachedCheckTests
         Assert.Equal(new Dictionary<string, long> { ["Tests.Account"] = 3, ["string"] = 1 }, report.Detached);
         Assert.Empty(report.Unreachable);
         Assert.Equal(report.AllocatedObjects, report.ReachableObjects + report.DetachedObjects);
+        Assert.StartsWith($"{report.AllocatedObjects} allocated: {report.ReachableObjects} reachable from the root, 4 detached, 0 unreachable; 1 error(s), the first: ", report.ToString());
         var error = Assert.Single(report.Errors); // walked like the rest: its dangling reference is found
         Assert.Contains($"the Tests.Account at {dangling.Offset} points to {doomed.Offset}", error);
 

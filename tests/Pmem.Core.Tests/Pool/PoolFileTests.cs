@@ -35,6 +35,23 @@ public sealed class PoolFileTests : IDisposable
     }
 
     [Fact]
+    public void A_reference_to_an_object_of_an_earlier_open_of_the_file_says_so()
+    {
+        // An outside tester's case: the message named the object's pool file, the very file being written.
+        var path = PoolPath();
+        Account kept;
+        using (var first = PersistentPool.Create(path, "files", 4 << 20))
+        {
+            kept = first.Root<Ledger>().First = first.New<Account>();
+        }
+
+        using var second = PersistentPool.Open(path, "files");
+        var error = Assert.Throws<ArgumentException>(() => second.Root<Ledger>().Second = kept);
+        Assert.Contains("the object comes from another open of this file, closed since: read it again through this one", error.Message);
+        Assert.Equal(kept.Offset, second.Root<Ledger>().First!.Offset);
+    }
+
+    [Fact]
     public void A_second_opener_is_refused_while_the_pool_is_open()
     {
         var path = PoolPath();
