@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Pmem.Memory;
 using Pmem.Objects;
 using Pmem.Pool;
 
@@ -131,18 +130,12 @@ public sealed class CompactRepairTests : IDisposable
     public void Compact_of_a_damaged_pool_with_logs_awaiting_recovery_leaves_the_file_byte_identical()
     {
         // An outside tester's case: the refusal came after an open for writing, whose recovery had written the file.
-        var path = _files.PathOf("crashed.pool");
-        var live = _files.PathOf("live.pool");
-        var domain = PmemMapping.Map(live, ToolHarness.PoolSize, MapFlags.Create | MapFlags.Exclusive).CreateDomain(DurabilityMode.PowerFailure);
-        using (var pool = PersistentPool.Create(domain, ToolHarness.Layout, description: live))
+        var path = _files.CrashImage("crashed.pool", books: 5, (library, bytes) =>
         {
-            var library = ToolHarness.Fill(pool, books: 5);
             var title = Book.PersistentType.Fields.Single(f => f.Kind == PersistentFieldKind.String).Offset;
-            var bytes = domain.GetSpan(0, checked((int)domain.Length)).ToArray(); // the file as a crash leaves it: logs to replay
             var text = BitConverter.ToInt64(bytes, (int)(library.Books[4]!.Offset + title));
             BitConverter.TryWriteBytes(bytes.AsSpan((int)text), 1_000_000); // a title longer than its block: check fails
-            TestFiles.WriteAllBytes(path, bytes);
-        }
+        });
 
         Assert.Contains("awaiting recovery", ToolHarness.Run("info", path).Out);
         var hash = ToolHarness.Hash(path);

@@ -148,15 +148,7 @@ public sealed class InfoTests : IDisposable
     public void Info_counts_the_logs_of_a_pool_that_was_not_closed_and_leaves_the_file_unchanged()
     {
         // The bytes of a pool file while the pool is open after some commits: what a crash of the opener leaves.
-        var path = _files.PathOf("crashed.pool");
-        // The pool lives in a domain the test holds, so its live bytes can be read while it is open.
-        var live = _files.PathOf("live.pool");
-        var domain = PmemMapping.Map(live, ToolHarness.PoolSize, MapFlags.Create | MapFlags.Exclusive).CreateDomain(DurabilityMode.PowerFailure);
-        using (var pool = PersistentPool.Create(domain, ToolHarness.Layout, description: live))
-        {
-            ToolHarness.Fill(pool, books: 5);
-            TestFiles.WriteAllBytes(path, domain.GetSpan(0, checked((int)domain.Length)).ToArray());
-        }
+        var path = _files.CrashImage("crashed.pool", books: 5);
 
         int expected;
         var copy = _files.PathOf("reference-copy.pool");

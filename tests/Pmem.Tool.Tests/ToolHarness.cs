@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Pmem.Memory;
 using Pmem.Objects;
 using Pmem.Pool;
 
@@ -104,6 +105,23 @@ public sealed class ToolHarness : IDisposable
         var leaked = BitConverter.ToInt64(ReadBytes(path), (int)field);
         Poke(path, field, new byte[8]);
         return leaked;
+    }
+
+    /// <summary>
+    /// The bytes of a pool file while the pool is open after some commits (what a crash of the opener leaves: logs
+    /// awaiting recovery) written to <paramref name="name"/>, after <paramref name="damage"/> changed them (if given).
+    /// </summary>
+    public string CrashImage(string name, int books, Action<Library, byte[]>? damage = null)
+    {
+        var path = PathOf(name);
+        var live = PathOf("live-" + name); // the pool lives in a domain the test holds, so its live bytes can be read while it is open
+        var domain = PmemMapping.Map(live, PoolSize, MapFlags.Create | MapFlags.Exclusive).CreateDomain(DurabilityMode.PowerFailure);
+        using var pool = PersistentPool.Create(domain, Layout, description: live);
+        var library = Fill(pool, books);
+        var bytes = domain.GetSpan(0, checked((int)domain.Length)).ToArray();
+        damage?.Invoke(library, bytes);
+        TestFiles.WriteAllBytes(path, bytes);
+        return path;
     }
 
     public static Library Fill(PersistentPool pool, int books)

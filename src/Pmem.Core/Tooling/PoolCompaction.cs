@@ -167,6 +167,7 @@ public static class PoolCompaction
         };
     }
 
+    /// <summary>Throws unless the pool's check finds no errors (unreachable and detached blocks are moved like the rest) and no migration is under way.</summary>
     private static void RefuseUnlessConsistent(PersistentPool pool, string path)
     {
         if (pool.MigrationUnderWay)
@@ -177,7 +178,7 @@ public static class PoolCompaction
         var report = pool.Check();
         if (!report.IsConsistent)
         {
-            throw new PoolCorruptedException(path, $"the pool does not check clean ({report.Errors[0]}); repair it (pmem check --repair) before compacting it");
+            throw new PoolCorruptedException(path, $"the pool's check finds errors ({report.Errors[0]}); repair it (pmem check --repair) before compacting it");
         }
     }
 
