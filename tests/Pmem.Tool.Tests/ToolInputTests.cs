@@ -145,7 +145,7 @@ public sealed class ToolInputTests : IDisposable
     [InlineData("dump POOL --type Nope --json", "POOL", "ArgumentException", "the pool stores no type named 'Nope' (pmem info lists the stored types)")]
     [InlineData("dump POOL --max-items -1 --json", "POOL", "CommandLineError", "--max-items must be 0 or more, not -1")]
     [InlineData("info POOL --bogus --json", "POOL", "CommandLineError", "Unrecognized command or argument '--bogus'.")]
-    [InlineData("schema-lock POOL --json", "POOL", "CommandLineError", "Unrecognized command or argument '--json'.")]
+    [InlineData("schema-lock POOL --bogus --json", "POOL", "CommandLineError", "Unrecognized command or argument '--bogus'.")]
     [InlineData("check POOL --repair --backup B --json", "POOL", "CommandLineError", "--backup goes with --repair --apply (a dry run makes no backup).")]
     public void Every_exit_2_with_json_prints_the_error_document(string args, string path, string kind, string message)
     {

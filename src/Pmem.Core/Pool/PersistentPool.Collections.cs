@@ -26,6 +26,7 @@ public sealed partial class PersistentPool
             bytes.CopyTo(_domain.GetSpan(offset, bytes.Length));
             _domain.NotifyStore(offset, bytes.Length);
             _domain.Flush(offset, bytes.Length);
+            tx.CountInPlaceWrite();
             return;
         }
 

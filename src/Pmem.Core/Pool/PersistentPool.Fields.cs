@@ -119,6 +119,7 @@ public sealed partial class PersistentPool
             // Nobody can see a block this transaction allocated: write it in place; commit's first drain covers it.
             _domain.Write(offset, value);
             _domain.Flush(offset, Unsafe.SizeOf<T>());
+            tx.CountInPlaceWrite();
             return;
         }
 

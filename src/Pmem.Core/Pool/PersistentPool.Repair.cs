@@ -335,9 +335,16 @@ public sealed partial class PersistentPool
         return false;
     }
 
-    /// <summary>Frees every unreachable block alone (each is in the list itself; what a damaged one claims to own is not followed).</summary>
-    private void FreeUnreachable(IReadOnlyList<long> unreachable, bool freeDetached, List<RepairStep> steps)
+    /// <summary>
+    /// Frees every unreachable block alone (each is in the list itself; what a damaged one claims to own is not
+    /// followed). Objects go first, each with its index entries in the same transaction: removing an entry reads the
+    /// object's indexed string, which must not have been freed by an earlier batch.
+    /// </summary>
+    private void FreeUnreachable(IReadOnlyList<long> blocks, bool freeDetached, List<RepairStep> steps)
     {
+        var unreachable = blocks.Where(offset => TypeAt(offset) >= TypeTable.FirstUserTypeIndex)
+            .Concat(blocks.Where(offset => TypeAt(offset) < TypeTable.FirstUserTypeIndex))
+            .ToList();
         var batch = PerLogSlot(RepairBatch);
         for (var start = 0; start < unreachable.Count; start += batch)
         {

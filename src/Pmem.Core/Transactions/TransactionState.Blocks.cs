@@ -35,6 +35,12 @@ internal sealed partial class TransactionState
     /// </summary>
     public long Changes => Writes.Recorded + _blockChanges;
 
+    /// <summary>
+    /// Counts a write made in place into a block this transaction allocated (no log entry records it): a nested scope
+    /// that made only such writes changed something, and its rollback must roll back the whole transaction.
+    /// </summary>
+    public void CountInPlaceWrite() => _blockChanges++;
+
     /// <summary>Records a block this transaction allocated.</summary>
     public void AddAllocation(AllocationRecord record)
     {

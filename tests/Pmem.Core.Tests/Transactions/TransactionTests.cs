@@ -242,6 +242,37 @@ public sealed class TransactionTests
     }
 
     [Fact]
+    public void An_inner_rollback_of_writes_into_the_outer_transactions_new_objects_rolls_back_the_outer_transaction()
+    {
+        // An outside tester's case: such writes go in place, unlogged, and the inner scope looked as if it wrote nothing.
+        using var pool = NewPool();
+        var registry = pool.Root<Registry>();
+        using (var outer = pool.BeginTransaction())
+        {
+            var account = pool.New<Account>();
+            registry.Accounts.Add(account);
+            try
+            {
+                using (pool.BeginTransaction())
+                {
+                    account.Balance = 500;
+                    account.Amount = -500m; // wide
+                    account.Id = Guid.NewGuid();
+                    throw new InvalidOperationException("the helper fails before its Commit");
+                }
+            }
+            catch (InvalidOperationException)
+            {
+            }
+
+            Assert.Throws<TransactionAbortedException>(() => outer.Commit());
+        }
+
+        Assert.Empty(registry.Accounts);
+        Assert.Equal(0, pool.All<Account>().Count(a => a.Balance == 500));
+    }
+
+    [Fact]
     public void Frees_inside_a_committed_transaction_happen_at_commit()
     {
         using var pool = NewPool();
