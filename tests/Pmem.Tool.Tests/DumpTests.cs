@@ -52,6 +52,15 @@ public sealed class DumpTests : IDisposable
         Assert.Contains($"  Title: \"{new string('x', 200)}\"… (20000 characters)", byType.Out.Split('\n'));
         Assert.Contains("  Title: \"short\"", byType.Out.Split('\n'));
         Assert.Contains(new string('x', 20_000), ToolHarness.RunProcess("dump", path, "--type", "tooltests.book", "--json").Out); // whole
+
+        var withRoot = _files.CreateLibrary("rooted.pool", books: 2);
+        using (var pool = PersistentPool.Open(withRoot, ToolHarness.Layout))
+        {
+            pool.New<Book>(); // found by All<Book>() only
+        }
+
+        var lines = ToolHarness.RunProcess("dump", withRoot).Out.TrimEnd().Split('\n');
+        Assert.Equal("(1 more object(s) not shown: past --max-items, or not reached from the root; `pmem dump <pool> --type <name>` shows a type's objects)", lines[^1]);
     }
 
     [Fact]

@@ -77,7 +77,10 @@ public sealed partial class PersistentPool
     /// collection, a collection's storage) has exactly one owner, every index agrees with its objects; and lists the
     /// allocated blocks nothing finds. The graph is walked from the root, then from every object of a persistent class
     /// the root does not reach (<see cref="PoolCheckReport.Detached"/>): those are live, <c>All&lt;T&gt;()</c> finds them.
-    /// Never throws on a damaged pool: what it cannot read is reported.
+    /// Never throws on a damaged pool: what it cannot read is reported. It reads without locks: run it while no thread
+    /// writes the pool (with writers it may report problems that are not there, or throw
+    /// <see cref="InvalidOperationException"/> from a collection changed under it); for a pool in use, check a
+    /// <see cref="Backup"/> opened read-only.
     /// </summary>
     public PoolCheckReport Check()
     {

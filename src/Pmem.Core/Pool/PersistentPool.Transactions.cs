@@ -77,7 +77,7 @@ public sealed partial class PersistentPool
 
     /// <summary>The calling thread's running transaction on this pool, which must exist and not be rolled back.</summary>
     /// <exception cref="InvalidOperationException">No transaction runs on this pool on this thread.</exception>
-    /// <exception cref="TransactionAbortedException">The transaction was rolled back by a nested scope.</exception>
+    /// <exception cref="TransactionAbortedException">The transaction was rolled back (a nested scope ended without committing, or an operation in it failed).</exception>
     private TransactionState CurrentTransactionOrThrow()
     {
         var tx = CurrentTransaction() ?? throw new InvalidOperationException($"{Path}: this operation must run inside a transaction.");
@@ -108,7 +108,7 @@ public sealed partial class PersistentPool
     {
         if (tx.RolledBack)
         {
-            throw new TransactionAbortedException($"{Path}: the transaction was rolled back by a nested scope; no further changes can join it.");
+            throw new TransactionAbortedException($"{Path}: the transaction was rolled back (a nested scope ended without committing, or an operation in it failed, such as a unique index's refusal); no further changes can join it.");
         }
     }
 }

@@ -51,7 +51,7 @@ public readonly struct Transaction : IDisposable
         var state = CheckInnermost();
         if (state.RolledBack)
         {
-            throw new TransactionAbortedException("The transaction was rolled back by a nested scope; it cannot commit.");
+            throw new TransactionAbortedException("The transaction was rolled back (a nested scope ended without committing, or an operation in it failed, such as a unique index's refusal); it cannot commit.");
         }
 
         if (_level == 1)

@@ -37,9 +37,14 @@ internal static class DumpCommand
 
             try
             {
-                if (PoolDump.WriteText(snapshot.Pool, console.Out, options) == 0 && type is null)
+                var shown = PoolDump.WriteText(snapshot.Pool, console.Out, options);
+                if (type is null)
                 {
-                    console.Out.WriteLine(NoRoot(snapshot.Pool)); // a program without a root (as Realm's are) keeps everything here
+                    // A program without a root (as Realm's are) keeps everything out of the root's graph: say where it is.
+                    if ((shown == 0 ? NoRoot(snapshot.Pool) : NotShown(snapshot.Pool, shown)) is { } note)
+                    {
+                        console.Out.WriteLine(note);
+                    }
                 }
             }
             catch (Exception e) when (Failures.IsReadFailure(e))
@@ -63,6 +68,16 @@ internal static class DumpCommand
         return types.Count == 0
             ? "(no root object, and no objects)"
             : $"(no root object: `pmem dump <pool> --type <name>` shows a type's objects; {string.Join(", ", types)})";
+    }
+
+    /// <summary>The line after a dump from the root that left objects out (past --max-items, or not reached from the root), or null.</summary>
+    private static string? NotShown(PersistentPool pool, long shown)
+    {
+        var counts = pool.GetStatistics().ObjectsPerType;
+        var objects = pool.Inspect().StoredTypes.Select(t => t.Name).Distinct().Sum(name => counts.GetValueOrDefault(name));
+        return objects > shown
+            ? $"({objects - shown} more object(s) not shown: past --max-items, or not reached from the root; `pmem dump <pool> --type <name>` shows a type's objects)"
+            : null;
     }
 
     /// <summary>
