@@ -342,9 +342,7 @@ public sealed partial class PersistentPool
     /// </summary>
     private void FreeUnreachable(IReadOnlyList<long> blocks, bool freeDetached, List<RepairStep> steps)
     {
-        var unreachable = blocks.Where(offset => TypeAt(offset) >= TypeTable.FirstUserTypeIndex)
-            .Concat(blocks.Where(offset => TypeAt(offset) < TypeTable.FirstUserTypeIndex))
-            .ToList();
+        var unreachable = blocks.OrderBy(offset => TypeAt(offset) < TypeTable.FirstUserTypeIndex).ToList(); // stable: objects first, each kind in offset order
         var batch = PerLogSlot(RepairBatch);
         for (var start = 0; start < unreachable.Count; start += batch)
         {

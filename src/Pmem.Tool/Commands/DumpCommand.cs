@@ -60,11 +60,7 @@ internal static class DumpCommand
     /// <summary>What a dump of a pool without a root says: which types hold objects, for <c>--type</c>.</summary>
     private static string NoRoot(PersistentPool pool)
     {
-        var counts = pool.GetStatistics().ObjectsPerType;
-        var types = pool.Inspect().StoredTypes.Select(t => t.Name).Distinct()
-            .Where(name => counts.GetValueOrDefault(name) > 0)
-            .Select(name => $"{name} ({counts[name]})")
-            .ToList();
+        var types = ObjectsPerStoredType(pool).Where(pair => pair.Objects > 0).Select(pair => $"{pair.Name} ({pair.Objects})").ToList();
         return types.Count == 0
             ? "(no root object, and no objects)"
             : $"(no root object: `pmem dump <pool> --type <name>` shows a type's objects; {string.Join(", ", types)})";
@@ -73,11 +69,17 @@ internal static class DumpCommand
     /// <summary>The line after a dump from the root that left objects out (past --max-items, or not reached from the root), or null.</summary>
     private static string? NotShown(PersistentPool pool, long shown)
     {
-        var counts = pool.GetStatistics().ObjectsPerType;
-        var objects = pool.Inspect().StoredTypes.Select(t => t.Name).Distinct().Sum(name => counts.GetValueOrDefault(name));
+        var objects = ObjectsPerStoredType(pool).Sum(pair => pair.Objects);
         return objects > shown
             ? $"({objects - shown} more object(s) not shown: past --max-items, or not reached from the root; `pmem dump <pool> --type <name>` shows a type's objects)"
             : null;
+    }
+
+    /// <summary>Objects of each persistent class the pool stores (a class's layouts counted once, under its name).</summary>
+    private static IEnumerable<(string Name, long Objects)> ObjectsPerStoredType(PersistentPool pool)
+    {
+        var counts = pool.GetStatistics().ObjectsPerType;
+        return pool.Inspect().StoredTypes.Select(t => t.Name).Distinct().Select(name => (name, counts.GetValueOrDefault(name)));
     }
 
     /// <summary>
