@@ -59,7 +59,7 @@ public sealed partial class PersistentPool
             }
 
             _creations[fieldOffset] = tx;
-            (tx.CreatedCollections ??= []).Add(fieldOffset);
+            tx.Hold(fieldOffset);
         }
 
         var created = AllocateInTransaction(headerSize, typeIndex);
@@ -72,9 +72,21 @@ public sealed partial class PersistentPool
     /// Waits (inside <c>lock (_creations)</c>) until a transaction ends, <paramref name="owner"/> being the one
     /// <paramref name="tx"/> waits for (null: none to blame, such as index readers), refusing a wait that would close a cycle.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The wait would deadlock: the caller's transaction then rolls back.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The wait would deadlock (a cycle, or <paramref name="owner"/> is the caller's own transaction, left on another
+    /// thread by an await): the caller's transaction then rolls back.
+    /// </exception>
     private void WaitForCreations(TransactionState? tx, TransactionState? owner, string what)
     {
+        if (owner is not null && TransactionState.IsLeftBehindByCallingFlow(owner))
+        {
+            tx?.RollBack();
+            throw new InvalidOperationException(
+                $"{Path}: this code would wait for {what}, held by the transaction it began itself on thread {owner.ThreadId} " +
+                $"before an await moved it to thread {Environment.CurrentManagedThreadId}: the wait would never end. That " +
+                "transaction cannot commit; do not await inside a transaction.");
+        }
+
         if (tx is null || owner is null)
         {
             WaitForAnEnd();

@@ -34,7 +34,7 @@ public sealed partial class PersistentPool
             }
 
             Interlocked.Exchange(ref _indexLockOwner, tx); // a full fence: see ReadIndexes
-            (tx.CreatedCollections ??= []).Add(IndexLockMark); // so that the transaction's end releases it
+            tx.Hold(IndexLockMark); // so that the transaction's end releases it
             while (_indexReaders.AnyInside())
             {
                 WaitForCreations(tx, null, "index lookups"); // the last lookup to leave wakes this

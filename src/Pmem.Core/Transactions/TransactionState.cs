@@ -282,6 +282,7 @@ internal sealed partial class TransactionState
         {
             Pool.CollectionCreationsEnded(this);
             CreatedCollections.Clear();
+            ForgetFlowHold();
         }
     }
 
