@@ -1,4 +1,5 @@
 // PersistentPool (checks) -- statistics and the consistency check of the object graph, pmempool check's job.
+using System.Diagnostics;
 using Pmem.Heap;
 using Pmem.Objects;
 
@@ -77,17 +78,55 @@ public sealed partial class PersistentPool
     /// collection, a collection's storage) has exactly one owner, every index agrees with its objects; and lists the
     /// allocated blocks nothing finds. The graph is walked from the root, then from every object of a persistent class
     /// the root does not reach (<see cref="PoolCheckReport.Detached"/>): those are live, <c>All&lt;T&gt;()</c> finds them.
-    /// Never throws on a damaged pool: what it cannot read is reported. It reads without locks: run it while no thread
-    /// writes the pool (with writers it may report problems that are not there, or throw
-    /// <see cref="InvalidOperationException"/> from a collection changed under it); for a pool in use, check a
-    /// <see cref="Backup"/> opened read-only.
+    /// Never throws on a damaged pool: what it cannot read is reported. Other threads may go on using the pool: their
+    /// writes are held back while the check walks (commits wait for it, writes outside transactions too; reads and
+    /// work inside open transactions go on), as <see cref="Backup"/> holds them for its second pass, so the check sees
+    /// every transaction whole or not at all. On a large pool that pause lasts the whole check
+    /// (<c>bench/RESULTS.md</c>); to check without pausing writers, check a <see cref="Backup"/> opened read-only.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The pool is closed (before or during the check).</exception>
     public PoolCheckReport Check()
     {
         ThrowIfDisposed();
-        var report = CheckGraph(null, fromRootOnly: false, out _);
+        PoolCheckReport report;
+        if (IsReadOnly)
+        {
+            report = CheckGraph(null, fromRootOnly: false, out _);
+        }
+        else
+        {
+            lock (_backupLock) // one holder of the writes at a time
+            {
+                LetWritersCatchUp();
+                var held = Stopwatch.GetTimestamp();
+                using (_commits.HoldWrites())
+                {
+                    report = CheckGraph(null, fromRootOnly: false, out _);
+                }
+
+                _lastCheckEnded = Stopwatch.GetTimestamp();
+                _lastCheckHeld = Stopwatch.GetElapsedTime(held, _lastCheckEnded);
+            }
+        }
+
         _domain.ThrowIfDisposedAfterAccess(); // problems read from a pool closed meanwhile are not the pool's
         return report;
+    }
+
+    private long _lastCheckEnded; // under _backupLock
+    private TimeSpan _lastCheckHeld;
+
+    /// <summary>
+    /// Checks back to back would hold writes back nearly all the time (a woken writer takes longer to run than the
+    /// next check to begin): a check starts no sooner after the last one ended than that one held writes.
+    /// </summary>
+    private void LetWritersCatchUp()
+    {
+        var wait = _lastCheckHeld - Stopwatch.GetElapsedTime(_lastCheckEnded);
+        if (_lastCheckEnded != 0 && wait > TimeSpan.Zero)
+        {
+            Thread.Sleep(TimeSpan.FromMilliseconds(Math.Ceiling(wait.TotalMilliseconds)));
+        }
     }
 
     /// <summary>

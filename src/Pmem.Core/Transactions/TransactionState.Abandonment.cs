@@ -49,7 +49,8 @@ internal sealed partial class TransactionState
 
     // The transaction holding what other threads wait for (a collection it creates, the index lock), as the async flow
     // that took it knows it: an await in its scope moves the rest of the flow to another thread, where a wait for it
-    // would never end (only that flow can end it). Set when a transaction first takes such a thing, so only those pay.
+    // would never end (only that flow can end it). Set when a transaction first takes such a thing, so only those pay,
+    // and never cleared (a second store would cost a second context): a hold of an ended transaction matches nothing.
     private static readonly AsyncLocal<FlowHold?> s_flowHold = new(OnFlowSwitched);
 
     /// <summary>
@@ -107,13 +108,4 @@ internal sealed partial class TransactionState
     public static bool IsLeftBehindByCallingFlow(TransactionState owner) =>
         s_flowHold.Value is { Departed: true } hold && ReferenceEquals(hold.State, owner) && hold.Generation == owner.Generation &&
         !ReferenceEquals(OfThread, owner);
-
-    /// <summary>Forgets the calling flow's hold on this transaction's registrations (they are released).</summary>
-    private void ForgetFlowHold()
-    {
-        if (s_flowHold.Value is { } hold && ReferenceEquals(hold.State, this))
-        {
-            s_flowHold.Value = null;
-        }
-    }
 }

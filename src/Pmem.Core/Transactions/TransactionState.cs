@@ -282,7 +282,6 @@ internal sealed partial class TransactionState
         {
             Pool.CollectionCreationsEnded(this);
             CreatedCollections.Clear();
-            ForgetFlowHold();
         }
     }
 
