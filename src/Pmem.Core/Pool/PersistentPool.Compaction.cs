@@ -61,10 +61,7 @@ public sealed partial class PersistentPool
     internal long CopyCompactedInto(PersistentPool target)
     {
         ThrowIfDisposed();
-        if (_domain.Read<ulong>(PoolLayout.MigrationTypesOffset) != 0)
-        {
-            throw new PoolCorruptedException(Path, "a schema migration is in progress: open the pool with the program that started it to finish it before compacting");
-        }
+        ThrowIfMigrationUnderWay("compacting");
 
         var blocks = new List<(long Offset, long Size, uint Type, ushort Generation)>();
         var indexBlocks = IndexBlocks(); // index keys hold objects' offsets in order: the program rebuilds them in the copy

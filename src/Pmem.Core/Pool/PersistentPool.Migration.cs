@@ -328,6 +328,16 @@ public sealed partial class PersistentPool
     /// <summary>Whether the header records a migration under way (interrupted, when seen by anyone but the open running it).</summary>
     internal bool MigrationUnderWay => _domain.Read<ulong>(PoolLayout.MigrationTypesOffset) != 0;
 
+    /// <summary>Refuses <paramref name="doing"/> (e.g. "compacting") while a migration is under way: its objects are part in one layout, part in the next.</summary>
+    /// <exception cref="PoolCorruptedException">A schema migration is in progress.</exception>
+    internal void ThrowIfMigrationUnderWay(string doing)
+    {
+        if (MigrationUnderWay)
+        {
+            throw new PoolCorruptedException(Path, $"a schema migration is in progress: open the pool with the program that started it to finish it before {doing}");
+        }
+    }
+
     /// <summary>
     /// The reference to where a migration moved the object <paramref name="reference"/> leads to, when it leads to the
     /// forwarding block the move left (until the migration rewrites every reference); else <paramref name="reference"/>.

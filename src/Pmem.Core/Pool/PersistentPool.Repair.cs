@@ -38,10 +38,7 @@ public sealed partial class PersistentPool
     internal List<RepairStep> Repair(bool freeDetached)
     {
         ThrowIfDisposed();
-        if (_domain.Read<ulong>(PoolLayout.MigrationTypesOffset) != 0)
-        {
-            throw new PoolCorruptedException(Path, "a schema migration is in progress: open the pool with the program that started it to finish it before repairing");
-        }
+        ThrowIfMigrationUnderWay("repairing");
 
         var steps = new List<RepairStep>();
         var dropped = new List<IndexSlot>();

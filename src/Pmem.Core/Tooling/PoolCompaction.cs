@@ -170,11 +170,7 @@ public static class PoolCompaction
     /// <summary>Throws unless the pool's check finds no errors (unreachable and detached blocks are moved like the rest) and no migration is under way.</summary>
     private static void RefuseUnlessConsistent(PersistentPool pool, string path)
     {
-        if (pool.MigrationUnderWay)
-        {
-            throw new PoolCorruptedException(path, "a schema migration is in progress: open the pool with the program that started it to finish it before compacting");
-        }
-
+        pool.ThrowIfMigrationUnderWay("compacting");
         var report = pool.Check();
         if (!report.IsConsistent)
         {
