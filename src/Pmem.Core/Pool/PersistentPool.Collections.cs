@@ -64,7 +64,7 @@ public sealed partial class PersistentPool
     /// <summary>Runs <paramref name="body"/> as a transaction, or as part of the running one.</summary>
     internal void Atomically<TState>(TState state, Action<TState> body)
     {
-        using var tx = BeginTransaction();
+        using var tx = BeginTransactionWithinOneCall();
         body(state);
         tx.Commit();
     }
@@ -72,7 +72,7 @@ public sealed partial class PersistentPool
     /// <summary>Runs <paramref name="body"/> as a transaction, or as part of the running one, and returns its result.</summary>
     internal TResult Atomically<TState, TResult>(TState state, Func<TState, TResult> body)
     {
-        using var tx = BeginTransaction();
+        using var tx = BeginTransactionWithinOneCall();
         var result = body(state);
         tx.Commit();
         return result;

@@ -63,13 +63,19 @@ public sealed partial class PersistentPool
         ThrowIfDisposed();
         ThrowIfMigrationUnderWay("compacting");
 
-        var blocks = new List<(long Offset, long Size, uint Type, ushort Generation)>();
+        // The blocks to move, by ascending offset (the heap is scanned in order), and where each went: two arrays, 16
+        // bytes a block, found by binary search; size and type are asked of the heap again where needed.
         var indexBlocks = IndexBlocks(); // index keys hold objects' offsets in order: the program rebuilds them in the copy
-        _heap.ForEachAllocated((block, type) =>
+        var count = 0;
+        _heap.ForEachAllocated((block, _) => count += indexBlocks.Contains(block.Offset) ? 0 : 1);
+        var starts = new long[count];
+        var places = new long[count];
+        var filled = 0;
+        _heap.ForEachAllocated((block, _) =>
         {
             if (!indexBlocks.Contains(block.Offset))
             {
-                blocks.Add((block.Offset, block.Size, type, block.Generation));
+                starts[filled++] = block.Offset;
             }
         });
 
@@ -77,32 +83,34 @@ public sealed partial class PersistentPool
         var tableBytes = _types.Count * PoolLayout.TypeEntrySize;
         target._domain.Copy(PoolLayout.TypeTableOffset, _domain.GetSpan(PoolLayout.TypeTableOffset, tableBytes), PmemCopyFlags.NoDrain);
 
-        var moved = new Dictionary<long, long>(blocks.Count);
         var batch = target.PerLogSlot(CompactionBatch);
-        for (var start = 0; start < blocks.Count; start += batch)
+        for (var first = 0; first < count; first += batch)
         {
             using var tx = target.BeginTransaction();
-            foreach (var (offset, size, type, generation) in blocks.GetRange(start, Math.Min(batch, blocks.Count - start)))
+            for (var i = first; i < Math.Min(first + batch, count); i++)
             {
+                var block = MovedBlock(starts[i], out var type);
                 // In its generation: the references copied below keep theirs, and a dangling one stays detectable.
-                moved[offset] = target.AllocateBlockInTransaction(size, type, generation).Offset;
+                places[i] = target.AllocateBlockInTransaction(block.Size, type, block.Generation).Offset;
             }
 
             tx.Commit();
         }
 
-        foreach (var (offset, size, _, _) in blocks)
+        for (var i = 0; i < count; i++)
         {
+            var size = MovedBlock(starts[i], out _).Size;
             for (long done = 0; done < size; done += 1 << 24)
             {
                 var length = (int)Math.Min(1 << 24, size - done);
-                target._domain.Copy(moved[offset] + done, _domain.GetSpan(offset + done, length), PmemCopyFlags.NoDrain);
+                target._domain.Copy(places[i] + done, _domain.GetSpan(starts[i] + done, length), PmemCopyFlags.NoDrain);
             }
         }
 
-        var starts = blocks.Select(b => b.Offset).ToArray();
-        foreach (var (offset, _, type, _) in blocks)
+        for (var i = 0; i < count; i++)
         {
+            var offset = starts[i];
+            MovedBlock(offset, out var type);
             foreach (var slot in StoredOffsetSlots(offset, type))
             {
                 var value = _domain.Read<long>(slot);
@@ -112,28 +120,33 @@ public sealed partial class PersistentPool
                 }
 
                 // A reference carries its target's generation above the offset (owned offsets carry none): it goes along.
-                if (!moved.TryGetValue(BlockGeneration.TargetOf(value), out var now))
+                var to = Array.BinarySearch(starts, BlockGeneration.TargetOf(value));
+                if (to < 0)
                 {
                     throw new PoolCorruptedException(Path, $"the {_types.NameOf(type)} at {offset} holds {value} at +{slot - offset}, which is not an allocated block; repair the pool (pmem check --repair) before compacting it");
                 }
 
-                var holder = starts[BlockContaining(starts, slot)];
-                target._domain.Write(moved[holder] + (slot - holder), now | (value & ~BlockGeneration.OffsetMask));
-                target._domain.Flush(moved[holder] + (slot - holder), 8);
+                var holder = BlockContaining(starts, slot); // a collection's slots lie in its storage, a tree's in its nodes
+                target._domain.Write(places[holder] + (slot - starts[holder]), places[to] | (value & ~BlockGeneration.OffsetMask));
+                target._domain.Flush(places[holder] + (slot - starts[holder]), 8);
             }
         }
+
+        long MovedTo(long offset, string what) => Array.BinarySearch(starts, offset) is >= 0 and var at
+            ? places[at]
+            : throw new PoolCorruptedException(Path, $"{what} ({offset}) is not an allocated block; repair the pool (pmem check --repair) before compacting it");
 
         using (var tx = target.BeginTransaction())
         {
             var root = _domain.Read<long>(PoolLayout.RootOffsetOffset);
-            target.WriteValue(PoolLayout.RootOffsetOffset, root == 0 ? 0 : moved[root]);
+            target.WriteValue(PoolLayout.RootOffsetOffset, root == 0 ? 0 : MovedTo(root, "the root"));
             target.WriteValue(PoolLayout.RootTypeOffset, _domain.Read<ulong>(PoolLayout.RootTypeOffset));
             target.WriteValue(PoolLayout.TypeCountOffset, (ulong)_types.Count);
             for (var entry = 0; entry < _types.Count; entry++)
             {
                 var word = _domain.Read<ulong>(PoolLayout.SchemaWordOffset(entry));
                 var record = (long)(word & ~PoolLayout.SchemaRetiredBit);
-                target.WriteValue(PoolLayout.SchemaWordOffset(entry), record == 0 ? word : (ulong)moved[record] | (word & PoolLayout.SchemaRetiredBit));
+                target.WriteValue(PoolLayout.SchemaWordOffset(entry), record == 0 ? word : (ulong)MovedTo(record, $"the schema record of type {entry}") | (word & PoolLayout.SchemaRetiredBit));
             }
 
             tx.Commit();
@@ -148,8 +161,12 @@ public sealed partial class PersistentPool
         target._domain.NotifyStore(0, PoolLayout.HeaderSize);
         target._domain.Flush(0, PoolLayout.HeaderSize);
         target._domain.Drain();
-        return blocks.Count;
+        return count;
     }
+
+    /// <summary>A block being moved, as the heap holds it (the pool is not written meanwhile: it was there when listed).</summary>
+    private BlockReservation MovedBlock(long offset, out uint type) =>
+        _heap.TryGetAllocated(offset, out var block, out type) ? block : throw new InvalidOperationException($"{Path}: the block at {offset} was freed during the compaction.");
 
     /// <summary>The live indexes of this pool, as <see cref="BuildIndexesLike"/> rebuilds them in its compacted copy (type indexes are the same there).</summary>
     internal IndexSlot[] LiveIndexSlots() => [.. _liveIndexes.Select(index => index.Slot)];

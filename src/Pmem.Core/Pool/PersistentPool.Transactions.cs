@@ -95,6 +95,14 @@ public sealed partial class PersistentPool
         return new Transaction(TransactionState.Begin(this));
     }
 
+    /// <summary>A transaction the library begins and ends within one call of its own (no await can come inside): it leaves no flow mark.</summary>
+    internal Transaction BeginTransactionWithinOneCall()
+    {
+        ThrowIfDisposed();
+        ThrowIfReadOnly();
+        return new Transaction(TransactionState.Begin(this, withinOneCall: true));
+    }
+
     /// <summary>Begins a batch: each write is flushed as it is made and one drain at the end makes them durable.</summary>
     /// <exception cref="PoolReadOnlyException">The pool was opened read-only.</exception>
     public Batch Batch()

@@ -71,25 +71,39 @@ public readonly struct Transaction : IDisposable
         state.EndLevel();
     }
 
-    /// <summary>Rolls back unless <see cref="Commit"/> ended this scope.</summary>
-    /// <exception cref="InvalidOperationException">
-    /// Called on another thread than the one that began the transaction, while it is open (an <c>await</c> inside the
-    /// transaction's <c>using</c> block moves the rest of the method to another thread). Nothing of the transaction
-    /// is committed; its thread forgets it the next time it uses a transaction or the pool, so that later work there
-    /// does not join it. (Writes made after the <c>await</c>, on the other thread, were outside any transaction.)
-    /// </exception>
+    /// <summary>
+    /// Rolls back unless <see cref="Commit"/> ended this scope. Never throws for a scope that was misused: an
+    /// exception on its way out (the reason the scope ends uncommitted) is never replaced by one of Dispose's.
+    /// </summary>
+    /// <remarks>
+    /// Disposed while a scope nested in it is still open (an inner scope neither committed nor disposed): the whole
+    /// transaction rolls back, and every scope from this one inward ends. Disposed on another thread than the one that
+    /// began it (an <c>await</c> inside the <c>using</c> block moved the rest of the method): nothing of the
+    /// transaction is committed, and its thread forgets it the next time it uses a transaction or the pool, so that
+    /// later work there does not join it (writes made after the <c>await</c>, on the other thread, were outside it).
+    /// </remarks>
     public void Dispose()
     {
-        if (_state is not { } state || state.Depth != _level || state.Generation != _generation || state.ScopeAt(_level) != _scope || state.IsAbandoned)
+        if (_state is not { } state || state.Depth < _level || state.Generation != _generation || state.ScopeAt(_level) != _scope || state.IsAbandoned)
         {
-            return; // committed, or already disposed (or given up on another thread); a later scope at its depth is not this one
+            return; // committed, or already disposed (or given up); a later scope at its depth is not this one
         }
 
         if (!ReferenceEquals(TransactionState.OfThread, state))
         {
             state.AbandonTransaction(_generation);
-            throw new InvalidOperationException(
-                "A transaction must end on the thread that began it; it was not committed, and writes made since it moved threads were made outside it. Do not await inside a transaction.");
+            return;
+        }
+
+        if (state.Depth > _level)
+        {
+            state.RollBack(); // inner scopes left open: what they did cannot be told from the rest
+            while (state.Depth >= _level)
+            {
+                state.EndLevel();
+            }
+
+            return;
         }
 
         if (_level > 1 && !state.RolledBack && state.Changes == _changesAtBegin)
@@ -108,12 +122,12 @@ public readonly struct Transaction : IDisposable
     {
         if (_state is { } ended && (ended.Depth < _level || ended.Generation != _generation || ended.ScopeAt(_level) != _scope) && ReferenceEquals(TransactionState.OfThread, ended))
         {
-            throw new InvalidOperationException("This transaction scope has ended already (committed, or rolled back by Dispose): Commit is called once per scope.");
+            throw new InvalidOperationException("This transaction scope has ended already: committed, rolled back by Dispose (its own or an outer scope's), or given up because the code awaited inside it and other code then used the pool on its thread. Commit is called once per scope, and never after an await inside it.");
         }
 
         if (_state is not { } state || !ReferenceEquals(TransactionState.Current, state) || state.Depth != _level)
         {
-            throw new InvalidOperationException("Commit must be called on the innermost open transaction scope, on the thread that began it.");
+            throw new InvalidOperationException("Commit must be called on the innermost open transaction scope, on the thread that began it (an await inside the scope moves the code to another thread: the transaction is not committed; do not await inside a transaction).");
         }
 
         return state;

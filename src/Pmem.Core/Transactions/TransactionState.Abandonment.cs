@@ -1,4 +1,4 @@
-// TransactionState (abandonment) -- a transaction an await left behind: given up by a Dispose on another thread, known to its async flow.
+// TransactionState (abandonment) -- a thread's transaction given up by a Dispose on another thread, after an await.
 using System.Runtime.CompilerServices;
 
 namespace Pmem.Transactions;
@@ -46,66 +46,4 @@ internal sealed partial class TransactionState
             _abandonedTransaction = 0;
         }
     }
-
-    // The transaction holding what other threads wait for (a collection it creates, the index lock), as the async flow
-    // that took it knows it: an await in its scope moves the rest of the flow to another thread, where a wait for it
-    // would never end (only that flow can end it). Set when a transaction first takes such a thing, so only those pay,
-    // and never cleared (a second store would cost a second context): a hold of an ended transaction matches nothing.
-    private static readonly AsyncLocal<FlowHold?> s_flowHold = new(OnFlowSwitched);
-
-    /// <summary>
-    /// A transaction's hold as its async flow sees it. <see cref="Departed"/>: its thread now runs something else (the
-    /// flow awaited), which tells the flow's continuation from work the flow started and left running beside it
-    /// (a task started inside the scope, which may wait: the transaction's thread will end it).
-    /// </summary>
-    private sealed class FlowHold(TransactionState state, long generation)
-    {
-        public readonly TransactionState State = state;
-        public readonly long Generation = generation;
-        public volatile bool Departed;
-    }
-
-    /// <summary>Marks a hold departed when its transaction's thread switches away from the flow, and back when it returns.</summary>
-    private static void OnFlowSwitched(AsyncLocalValueChangedArgs<FlowHold?> change)
-    {
-        if (change.ThreadContextChanged)
-        {
-            var thread = Environment.CurrentManagedThreadId;
-            if (change.PreviousValue is { } left && left.State.ThreadId == thread)
-            {
-                left.Departed = true;
-            }
-
-            if (change.CurrentValue is { } back && back.State.ThreadId == thread)
-            {
-                back.Departed = false;
-            }
-        }
-    }
-
-    /// <summary>The managed id of the thread this state belongs to.</summary>
-    public int ThreadId { get; } = Environment.CurrentManagedThreadId; // each state is made by its thread
-
-    /// <summary>
-    /// Registers <paramref name="field"/> (a collection this transaction creates, or the index lock's mark) as held until
-    /// the transaction ends, and lets the calling async flow know it holds it (see <see cref="IsLeftBehindByCallingFlow"/>).
-    /// </summary>
-    public void Hold(long field)
-    {
-        var held = CreatedCollections ??= [];
-        held.Add(field);
-        if (held.Count == 1)
-        {
-            s_flowHold.Value = new FlowHold(this, Generation);
-        }
-    }
-
-    /// <summary>
-    /// True when <paramref name="owner"/>, holding what the caller would wait for, is the running transaction of the
-    /// caller's own async flow, whose thread has moved on (an await inside its scope): waiting for it would never end.
-    /// </summary>
-    /// <remarks>Called under the pool's creation lock with <paramref name="owner"/> still registered, so it has not ended.</remarks>
-    public static bool IsLeftBehindByCallingFlow(TransactionState owner) =>
-        s_flowHold.Value is { Departed: true } hold && ReferenceEquals(hold.State, owner) && hold.Generation == owner.Generation &&
-        !ReferenceEquals(OfThread, owner);
 }

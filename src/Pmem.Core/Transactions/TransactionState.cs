@@ -108,6 +108,9 @@ internal sealed partial class TransactionState
     /// </summary>
     public List<long>? CreatedCollections;
 
+    /// <summary>Registers <paramref name="field"/> (a collection this transaction creates, or the index lock's mark) as held until the transaction ends.</summary>
+    public void Hold(long field) => (CreatedCollections ??= []).Add(field);
+
     public bool RolledBack { get; private set; }
 
     public bool HasWrites => Writes.HasWrites;
@@ -126,13 +129,15 @@ internal sealed partial class TransactionState
     private RedoBuilder? _redo;
 
     /// <summary>Begins a transaction on <paramref name="pool"/> for the calling thread, or a nested level of its running one.</summary>
+    /// <param name="pool">The pool.</param>
+    /// <param name="withinOneCall">The library begins it for one call of its own, which ends it before returning (see <see cref="WithinOneCall"/>).</param>
     /// <exception cref="InvalidOperationException">The thread runs a transaction on another pool.</exception>
-    public static TransactionState Begin(ITransactionalPool pool)
+    public static TransactionState Begin(ITransactionalPool pool, bool withinOneCall = false)
     {
         var state = ForThread;
-        if (state.Depth > 0 && state.IsAbandoned)
+        if (state.Depth > 0 && (state.IsAbandoned || !state.IsOfCallingFlow))
         {
-            state.DiscardAbandoned();
+            state.DiscardAbandoned(); // given up on another thread, or left behind on this one by another async flow's await
         }
 
         if (state.Depth > 0 && !ReferenceEquals(state.Pool, pool) && state.Pool.IsDisposed)
@@ -157,6 +162,7 @@ internal sealed partial class TransactionState
         state.BeginScope();
         state.Generation++;
         state.RolledBack = false;
+        state.MarkFlow(withinOneCall);
         if (state._countedPoolId != pool.InstanceId)
         {
             state.CountOn(pool);
@@ -181,12 +187,12 @@ internal sealed partial class TransactionState
 
         if (state.Depth > 0)
         {
-            if (!state.IsAbandoned)
+            if (!state.IsAbandoned && state.IsOfCallingFlow)
             {
                 return ReferenceEquals(state.Pool, pool) ? state : null;
             }
 
-            state.DiscardAbandoned();
+            state.DiscardAbandoned(); // (see Begin)
         }
 
         state.StopCounting(pool);

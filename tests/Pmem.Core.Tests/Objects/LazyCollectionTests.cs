@@ -345,7 +345,7 @@ public sealed class LazyCollectionTests
         waiter.Start();
         WaitUntil(() => pool.CollectionCreationWaiters == 1 || !waiter.IsAlive);
 
-        Assert.IsType<InvalidOperationException>(Record.Exception(creating.Dispose)); // on this thread: given up
+        Assert.Null(Record.Exception(creating.Dispose)); // on this thread: given up (without an exception of its own)
         Assert.True(waiter.Join(TimeSpan.FromSeconds(30)), "the insert still waits for a transaction nobody will end");
         finish.Set();
         creator.Join();
