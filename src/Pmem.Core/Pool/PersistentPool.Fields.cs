@@ -106,14 +106,15 @@ public sealed partial class PersistentPool
 
     private void WriteInTransaction<T>(TransactionState tx, long offset, T value) where T : unmanaged
     {
-        if (tx.IsAbandoned)
+        if (tx.IsAbandoned || !tx.IsOfCallingFlow)
         {
-            tx.DiscardAbandoned(); // given up on another thread: this write is outside any transaction
+            tx.DiscardAbandoned(); // given up on another thread, or left here by another flow's await: this write is outside any transaction
             WriteValue(offset, value);
             return;
         }
 
         ThrowIfRolledBack(tx);
+        ThrowIfDisposed(); // a transaction that outlived its pool: the write could never commit
         if (tx.IsInOwnAllocation(offset, Unsafe.SizeOf<T>()))
         {
             // Nobody can see a block this transaction allocated: write it in place; commit's first drain covers it.

@@ -26,35 +26,57 @@ internal sealed partial class TransactionState
 
     private ExecutionContext? _flowContext; // the context the running transaction was last seen from in its own flow
 
-    /// <summary>True when the running transaction was begun by the library for one call (a single indexed write, a collection call): no await can come inside it, so it has no flow mark.</summary>
+    /// <summary>True when the running transaction was begun by the library for one call (a single indexed write, a collection call): no await can come inside it.</summary>
     public bool WithinOneCall { get; private set; }
+
+    /// <summary>Whether the running transaction's flow is marked: other flows on its thread are then told from it.</summary>
+    private bool _flowMarked;
 
     /// <summary>The managed id of the thread this state belongs to.</summary>
     public int ThreadId { get; } = Environment.CurrentManagedThreadId; // each state is made by its thread
 
-    /// <summary>Marks the calling flow as the one running the transaction just begun (outermost scope).</summary>
+    /// <summary>
+    /// Marks the calling flow as the one running the transaction just begun (outermost scope), where the thread runs
+    /// other flows' work while one awaits: a thread-pool thread (the next work item) or one with a
+    /// <see cref="SynchronizationContext"/> (the next message). A thread of the program's own runs only its own code
+    /// and its async methods' first parts; it is marked later, and only if the transaction holds what others wait for.
+    /// </summary>
     private void MarkFlow(bool withinOneCall)
     {
         WithinOneCall = withinOneCall;
-        if (withinOneCall)
+        _flowMarked = false;
+        if (!withinOneCall && (Thread.CurrentThread.IsThreadPoolThread || SynchronizationContext.Current is not null))
         {
-            return;
+            StoreFlowMark();
         }
+    }
 
+    /// <summary>Marks the flow when the transaction first holds what other threads may wait for (see <see cref="IsLeftBehindByCallingFlow"/>).</summary>
+    private void MarkFlowForHolds()
+    {
+        if (!_flowMarked && !WithinOneCall)
+        {
+            StoreFlowMark();
+        }
+    }
+
+    private void StoreFlowMark()
+    {
         // A new mark each time: an async method begins in its caller's context, so a mark stored there before (the
         // caller's transaction) is the caller's too, and changing it would make the caller's flow this one's.
         s_flowMark.Value = new FlowMark(this, Generation);
         _flowContext = ExecutionContext.Capture();
+        _flowMarked = true;
     }
 
     /// <summary>
-    /// True when the calling code belongs to the flow that began the running transaction (or the transaction is the
-    /// library's own, within one call): the same execution context as last seen, or one carrying its mark.
+    /// True when the calling code belongs to the flow that began the running transaction: the same execution context
+    /// as last seen, or one carrying its mark (an unmarked transaction cannot be told from other flows: see <see cref="MarkFlow"/>).
     /// </summary>
-    private bool IsOfCallingFlow
+    public bool IsOfCallingFlow
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => WithinOneCall || ReferenceEquals(_flowContext, ExecutionContext.Capture()) || CallingFlowCarriesMark();
+        get => !_flowMarked || ReferenceEquals(_flowContext, ExecutionContext.Capture()) || CallingFlowCarriesMark();
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -109,7 +109,11 @@ internal sealed partial class TransactionState
     public List<long>? CreatedCollections;
 
     /// <summary>Registers <paramref name="field"/> (a collection this transaction creates, or the index lock's mark) as held until the transaction ends.</summary>
-    public void Hold(long field) => (CreatedCollections ??= []).Add(field);
+    public void Hold(long field)
+    {
+        (CreatedCollections ??= []).Add(field);
+        MarkFlowForHolds();
+    }
 
     public bool RolledBack { get; private set; }
 

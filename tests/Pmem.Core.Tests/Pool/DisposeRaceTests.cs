@@ -37,6 +37,20 @@ public sealed class DisposeRaceTests : IDisposable
     }
 
     [Fact]
+    public void A_write_in_a_transaction_that_outlived_its_pool_throws_ObjectDisposedException()
+    {
+        // An outside tester's write vanished without an exception: it went into the transaction, which can never commit.
+        var path = Path.Combine(_directory.FullName, "outlived.pool");
+        var pool = PersistentPool.Create(path, "outlived", 8 << 20);
+        var account = pool.New<Account>();
+        var tx = pool.BeginTransaction();
+        pool.Dispose();
+
+        Assert.Equal(path, Assert.Throws<ObjectDisposedException>(() => account.Balance = 7).ObjectName);
+        tx.Dispose();
+    }
+
+    [Fact]
     public void Two_threads_disposing_a_pool_at_once_close_it_once_without_an_exception()
     {
         for (var round = 0; round < 50; round++)
