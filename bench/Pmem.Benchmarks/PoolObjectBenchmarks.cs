@@ -231,6 +231,21 @@ public unsafe class PoolTxTwoFieldsBenchmarks : PoolObjectsBase
         o.B = i;
         tx.Commit();
     }
+
+    private const int OnThreadPool = 1_000;
+
+    /// <summary>
+    /// The same transactions on a thread-pool thread, as an async program runs them: there each marks its async flow
+    /// (docs/transactions.md), which a thread of the program's own does not. One hop to the pool per 1,000.
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = OnThreadPool)]
+    public void Ours_tx_2_fields_on_thread_pool() => Task.Run(() =>
+    {
+        for (var n = 0; n < OnThreadPool; n++)
+        {
+            Ours_tx_2_fields();
+        }
+    }).Wait();
 }
 
 /// <summary>A transaction changing one 8-byte field in each of 8 objects.</summary>
