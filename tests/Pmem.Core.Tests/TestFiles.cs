@@ -25,6 +25,10 @@ internal static class TestFiles
         return true;
     });
 
+    /// <summary>A new directory for a test's pool files: in /dev/shm where there is one (memory, fast), else the temporary folder.</summary>
+    public static string NewScratchDirectory(string prefix) => Directory.CreateDirectory(
+        Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), $"{prefix}-{Guid.NewGuid():N}")).FullName;
+
     /// <summary>Runs <paramref name="io"/>, again after a short sleep while a lock refuses it (about 2 s in all).</summary>
     private static T PastForkedLocks<T>(Func<T> io)
     {

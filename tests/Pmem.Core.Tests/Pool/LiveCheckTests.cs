@@ -13,8 +13,7 @@ namespace Pmem.Tests.Pool;
 [Collection(Pmem.Tests.Memory.MappingRegistryCollection.Name)] // file pools: see PoolFileTests
 public sealed class LiveCheckTests : IDisposable
 {
-    private readonly string _directory = Directory.CreateDirectory(
-        Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), $"pmem-live-check-{Guid.NewGuid():N}")).FullName;
+    private readonly string _directory = TestFiles.NewScratchDirectory("pmem-live-check");
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 

@@ -86,12 +86,12 @@ public sealed class InterruptedMigrationReadingTests : IDisposable
     public void Compaction_and_repair_refuse_the_pool_and_leave_it_as_it_was()
     {
         Interrupt();
-        var before = File.ReadAllBytes(PoolPath);
+        var before = TestFiles.ReadAllBytes(PoolPath);
         var compacting = Assert.ThrowsAny<PoolException>(() => PoolCompaction.Compact(PoolPath, SchemaEvolutionTests.Layout));
         Assert.Contains("is in progress", compacting.Message);
         var repairing = Assert.ThrowsAny<PoolException>(() => PoolRepair.Run(PoolPath, SchemaEvolutionTests.Layout, apply: true));
         Assert.Contains("is in progress", repairing.Message);
-        Assert.Equal(before, File.ReadAllBytes(PoolPath));
+        Assert.Equal(before, TestFiles.ReadAllBytes(PoolPath));
     }
 
     [Fact]

@@ -16,18 +16,14 @@ namespace Pmem.Tests.Transactions;
 public sealed class AwaitInsideTransactionTests : IDisposable
 {
     private static readonly TimeSpan Hang = TimeSpan.FromSeconds(30);
-    private readonly string _directory = Directory.CreateDirectory(
-        Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), $"pmem-await-{Guid.NewGuid():N}")).FullName;
+    private readonly string _directory = TestFiles.NewScratchDirectory("pmem-await");
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
     [Fact]
     public void An_indexed_write_after_an_await_in_a_transaction_that_took_the_index_lock_throws_instead_of_hanging()
     {
-        using var pool = PersistentPool.Create(Path.Combine(_directory, "write.pool"), "tests", 16 << 20);
-        var member = pool.New<Member>();
-        pool.Root<Club>().Members.Add(member);
-        member.Name = "before";
+        using var pool = PoolWithOneMember("write.pool", out var member);
 
         async Task AwaitInside()
         {
@@ -38,19 +34,13 @@ public sealed class AwaitInsideTransactionTests : IDisposable
             tx.Commit();
         }
 
-        var error = RunFlowOnThreadOfItsOwn(AwaitInside);
-        Assert.IsType<InvalidOperationException>(error);
-        Assert.Contains("await", error!.Message);
-        AssertIndexUsableFromAnotherThread(pool, member, "before");
+        AssertRefusedAndIndexUsable(RunFlowOnThreadOfItsOwn(AwaitInside), pool, member);
     }
 
     [Fact]
     public void An_index_lookup_after_an_await_in_a_transaction_that_took_the_index_lock_throws_instead_of_hanging()
     {
-        using var pool = PersistentPool.Create(Path.Combine(_directory, "lookup.pool"), "tests", 16 << 20);
-        var member = pool.New<Member>();
-        pool.Root<Club>().Members.Add(member);
-        member.Name = "before";
+        using var pool = PoolWithOneMember("lookup.pool", out var member);
         var byName = pool.Index<Member, string>(nameof(Member.Name));
 
         async Task AwaitInside()
@@ -62,10 +52,7 @@ public sealed class AwaitInsideTransactionTests : IDisposable
             tx.Commit();
         }
 
-        var error = RunFlowOnThreadOfItsOwn(AwaitInside);
-        Assert.IsType<InvalidOperationException>(error);
-        Assert.Contains("await", error!.Message);
-        AssertIndexUsableFromAnotherThread(pool, member, "before");
+        AssertRefusedAndIndexUsable(RunFlowOnThreadOfItsOwn(AwaitInside), pool, member);
     }
 
     [Fact]
@@ -116,6 +103,24 @@ public sealed class AwaitInsideTransactionTests : IDisposable
         Assert.True(beside.Wait(Hang), "the task still waits after the transaction committed");
         Assert.Equal(["beside", "holder"], pool.Index<Member, string>(nameof(Member.Name)).Select(m => m.Name));
         SortedDictionaryTests.AssertSound(pool);
+    }
+
+    /// <summary>A pool whose root club holds one member named "before" (its index entry committed).</summary>
+    private PersistentPool PoolWithOneMember(string file, out Member member)
+    {
+        var pool = PersistentPool.Create(Path.Combine(_directory, file), "tests", 16 << 20);
+        member = pool.New<Member>();
+        pool.Root<Club>().Members.Add(member);
+        member.Name = "before";
+        return pool;
+    }
+
+    /// <summary>The code after the await was refused, naming the await, and the index works for everyone else.</summary>
+    private static void AssertRefusedAndIndexUsable(Exception? error, PersistentPool pool, Member member)
+    {
+        Assert.IsType<InvalidOperationException>(error);
+        Assert.Contains("await", error!.Message);
+        AssertIndexUsableFromAnotherThread(pool, member, "before");
     }
 
     /// <summary>

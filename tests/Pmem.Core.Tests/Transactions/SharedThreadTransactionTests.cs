@@ -14,8 +14,7 @@ namespace Pmem.Tests.Transactions;
 [Collection(Pmem.Tests.Memory.MappingRegistryCollection.Name)] // file pools: see PoolFileTests
 public sealed class SharedThreadTransactionTests : IDisposable
 {
-    private readonly string _directory = Directory.CreateDirectory(
-        Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), $"pmem-shared-thread-{Guid.NewGuid():N}")).FullName;
+    private readonly string _directory = TestFiles.NewScratchDirectory("pmem-shared-thread");
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
