@@ -35,12 +35,24 @@ internal sealed partial class TransactionState
         }
     }
 
-    /// <summary>On the transaction's own thread: forgets a transaction given up on another thread (nothing of it was written).</summary>
+    /// <summary>
+    /// On the transaction's own thread: forgets a transaction given up on another thread, or left on this one by
+    /// another async flow's await (nothing of it was written). The blocks it allocated are not released: the code that
+    /// made them may still write its new objects (after the await, elsewhere), and a block reused meanwhile would take
+    /// those writes into another's committed data. They stay reserved until the pool closes, and are free at its next open.
+    /// </summary>
     public void DiscardAbandoned()
     {
         lock (_abandonLock)
         {
-            RollBack();
+            if (!RolledBack)
+            {
+                RolledBack = true;
+                ClearBlocks(); // kept reserved: see above
+                Writes.Clear();
+                ReleaseCreatedCollections();
+            }
+
             Depth = 0;
             Reset();
             _abandonedTransaction = 0;
