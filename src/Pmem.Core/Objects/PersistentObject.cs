@@ -2,6 +2,7 @@
 using System.Runtime.CompilerServices;
 using Pmem.Heap;
 using Pmem.Pool;
+using Pmem.Transactions;
 
 namespace Pmem.Objects;
 
@@ -14,7 +15,7 @@ namespace Pmem.Objects;
 /// transaction; inside a batch they are flushed and drained when the batch ends; otherwise each write is durable
 /// and failure-atomic when it returns, whatever its width.
 /// </remarks>
-public abstract class PersistentObject : IEquatable<PersistentObject>
+public abstract class PersistentObject : IEquatable<PersistentObject>, IMadeInTransaction
 {
     /// <summary>Wraps the object <paramref name="handle"/> designates.</summary>
     protected PersistentObject(ObjectHandle handle)
@@ -48,6 +49,10 @@ public abstract class PersistentObject : IEquatable<PersistentObject>
     /// <summary>Notes that a Delete through this wrapper returned (see <see cref="DeletedMark"/>).</summary>
     internal void NoteDeleted() => _reference |= DeletedMark; // one word: a racing read sees it marked or not
 
+    // The transaction that made the object rolled back: offset 0 (the pool header, never an object) with the mark, so
+    // every use throws, whoever holds the block now.
+    void IMadeInTransaction.NoteRolledBack() => _reference = DeletedMark;
+
     /// <summary>The pool offset of a field, once this wrapper is known not to outlive its object.</summary>
     /// <exception cref="PersistentDanglingReferenceException">A Delete through this wrapper freed the object.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -76,6 +81,12 @@ public abstract class PersistentObject : IEquatable<PersistentObject>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowIfDeleted()
     {
+        if (Offset == 0)
+        {
+            throw new PersistentDanglingReferenceException(
+                $"{Pool.Path}: this {GetType().Name} was made in a transaction that rolled back (or was given up after an await inside it): it no longer exists, and its block may hold another object now.", 0);
+        }
+
         if (!Pool.HoldsObject(Offset, Generation))
         {
             throw new PersistentDanglingReferenceException(

@@ -21,13 +21,15 @@ public sealed partial class PersistentPool
         var block = T.PersistentType.HasIndexes && LiveIndexesOf(typeIndex) is { Length: > 0 } indexes
             ? NewIndexed(T.PersistentType, typeIndex, indexes)
             : NewBlock(T.PersistentType, typeIndex);
-        return T.Attach(new ObjectHandle(this, block.Offset, block.Generation));
+        var made = T.Attach(new ObjectHandle(this, block.Offset, block.Generation));
+        CurrentTransaction()?.NoteMade(made); // a rollback frees the block: the handle must not outlive that
+        return made;
     }
 
     /// <summary>A new object and its entries in its type's indexes (its default values), in one transaction.</summary>
     private BlockReservation NewIndexed(PersistentTypeInfo type, uint typeIndex, LiveIndex[] indexes)
     {
-        using var tx = BeginTransaction();
+        using var tx = BeginTransactionWithinOneCall();
         var block = NewBlock(type, typeIndex);
         EnterIndexLock();
         foreach (var index in indexes)

@@ -48,6 +48,7 @@ internal sealed partial class TransactionState
             if (!RolledBack)
             {
                 RolledBack = true;
+                DisarmMade(); // and the handles New returned refuse every use from now on
                 ClearBlocks(); // kept reserved: see above
                 Writes.Clear();
                 ReleaseCreatedCollections();

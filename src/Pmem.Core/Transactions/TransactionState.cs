@@ -117,6 +117,24 @@ internal sealed partial class TransactionState
 
     public bool RolledBack { get; private set; }
 
+    private List<IMadeInTransaction>? _made; // handles New returned in this transaction: a rollback disarms them
+
+    /// <summary>Notes a handle to an object this transaction made, so that a rollback makes it refuse every later use.</summary>
+    public void NoteMade(IMadeInTransaction handle) => (_made ??= []).Add(handle);
+
+    private void DisarmMade()
+    {
+        if (_made is { Count: > 0 } made)
+        {
+            foreach (var handle in made)
+            {
+                handle.NoteRolledBack();
+            }
+
+            made.Clear();
+        }
+    }
+
     public bool HasWrites => Writes.HasWrites;
 
     /// <summary>
@@ -280,6 +298,7 @@ internal sealed partial class TransactionState
         if (!RolledBack)
         {
             RolledBack = true;
+            DisarmMade();
             TransactionCommit.ReleaseReservations(this);
             Writes.Clear(); // reads until the scopes close see the pool as it is, not writes into blocks just released
             ReleaseCreatedCollections(); // the headers are gone: threads waiting for them need not wait for the scopes to close
@@ -297,6 +316,7 @@ internal sealed partial class TransactionState
 
     private void Reset()
     {
+        _made?.Clear(); // committed (a rollback disarmed them already)
         ReleaseCreatedCollections(); // committed (or rolled back): either way, waiting threads may look again
         Pool = null!;
         Writes.Clear();
