@@ -130,8 +130,24 @@ internal sealed partial class TransactionState
             {
                 handle.NoteRolledBack();
             }
+        }
 
-            made.Clear();
+        ForgetMade();
+    }
+
+    /// <summary>Drops the noted handles; a list a bulk transaction grew large is not kept for the thread's next one.</summary>
+    private void ForgetMade()
+    {
+        if (_made is { } made)
+        {
+            if (made.Capacity > 4096)
+            {
+                _made = null;
+            }
+            else
+            {
+                made.Clear();
+            }
         }
     }
 
@@ -279,6 +295,7 @@ internal sealed partial class TransactionState
         Writes.Clear();
         ClearBlocks();
         CreatedCollections?.Clear();
+        ForgetMade();
         Pool = null!;
     }
 
@@ -316,7 +333,7 @@ internal sealed partial class TransactionState
 
     private void Reset()
     {
-        _made?.Clear(); // committed (a rollback disarmed them already)
+        ForgetMade(); // committed (a rollback disarmed them already)
         ReleaseCreatedCollections(); // committed (or rolled back): either way, waiting threads may look again
         Pool = null!;
         Writes.Clear();
