@@ -106,7 +106,7 @@ public sealed partial class PersistentPool
 
     private void WriteInTransaction<T>(TransactionState tx, long offset, T value) where T : unmanaged
     {
-        if (tx.IsAbandoned || !tx.IsOfCallingFlow)
+        if (tx.IsLeftBehind)
         {
             tx.DiscardAbandoned(); // given up on another thread, or left here by another flow's await: this write is outside any transaction
             WriteValue(offset, value);

@@ -73,10 +73,20 @@ internal sealed partial class TransactionState
     /// True when the calling code belongs to the flow that began the running transaction: the same execution context
     /// as last seen, or one carrying its mark (an unmarked transaction cannot be told from other flows: see <see cref="MarkFlow"/>).
     /// </summary>
-    public bool IsOfCallingFlow
+    private bool IsOfCallingFlow
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get => !_flowMarked || ReferenceEquals(_flowContext, ExecutionContext.Capture()) || CallingFlowCarriesMark();
+    }
+
+    /// <summary>
+    /// True when the running transaction is not the caller's to use: given up on another thread, or left on this one
+    /// by another async flow's await. The caller then discards it (<see cref="DiscardAbandoned"/>) and goes on without it.
+    /// </summary>
+    public bool IsLeftBehind
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => IsAbandoned || !IsOfCallingFlow;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

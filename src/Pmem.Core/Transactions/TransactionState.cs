@@ -173,7 +173,7 @@ internal sealed partial class TransactionState
     public static TransactionState Begin(ITransactionalPool pool, bool withinOneCall = false)
     {
         var state = ForThread;
-        if (state.Depth > 0 && (state.IsAbandoned || !state.IsOfCallingFlow))
+        if (state.Depth > 0 && state.IsLeftBehind)
         {
             state.DiscardAbandoned(); // given up on another thread, or left behind on this one by another async flow's await
         }
@@ -225,7 +225,7 @@ internal sealed partial class TransactionState
 
         if (state.Depth > 0)
         {
-            if (!state.IsAbandoned && state.IsOfCallingFlow)
+            if (!state.IsLeftBehind)
             {
                 return ReferenceEquals(state.Pool, pool) ? state : null;
             }
