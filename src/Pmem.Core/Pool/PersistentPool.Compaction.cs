@@ -111,25 +111,42 @@ public sealed partial class PersistentPool
         {
             var offset = starts[i];
             MovedBlock(offset, out var type);
-            foreach (var slot in StoredOffsetSlots(offset, type))
+            if (HasInternalChildren(type))
             {
-                var value = _domain.Read<long>(slot);
-                if (value == 0)
+                foreach (var slot in StoredOffsetSlots(offset, type))
                 {
-                    continue;
+                    Relocate(offset, type, slot);
                 }
-
-                // A reference carries its target's generation above the offset (owned offsets carry none): it goes along.
-                var to = Array.BinarySearch(starts, BlockGeneration.TargetOf(value));
-                if (to < 0)
-                {
-                    throw new PoolCorruptedException(Path, $"the {_types.NameOf(type)} at {offset} holds {value} at +{slot - offset}, which is not an allocated block; repair the pool (pmem check --repair) before compacting it");
-                }
-
-                var holder = BlockContaining(starts, slot); // a collection's slots lie in its storage, a tree's in its nodes
-                target._domain.Write(places[holder] + (slot - starts[holder]), places[to] | (value & ~BlockGeneration.OffsetMask));
-                target._domain.Flush(places[holder] + (slot - starts[holder]), 8);
             }
+            else
+            {
+                // An object (the most blocks by far) without an iterator of its own; strings, blobs and nodes hold no offsets.
+                foreach (var field in _types.Get(type)?.Fields ?? [])
+                {
+                    Relocate(offset, type, offset + field.Offset);
+                }
+            }
+        }
+
+        // Rewrites the offset stored at slot (a word of the block at offset, or of storage it owns) to its target's new place.
+        void Relocate(long offset, uint type, long slot)
+        {
+            var value = _domain.Read<long>(slot);
+            if (value == 0)
+            {
+                return;
+            }
+
+            // A reference carries its target's generation above the offset (owned offsets carry none): it goes along.
+            var to = Array.BinarySearch(starts, BlockGeneration.TargetOf(value));
+            if (to < 0)
+            {
+                throw new PoolCorruptedException(Path, $"the {_types.NameOf(type)} at {offset} holds {value} at +{slot - offset}, which is not an allocated block; repair the pool (pmem check --repair) before compacting it");
+            }
+
+            var holder = BlockContaining(starts, slot); // a collection's slots lie in its storage, a tree's in its nodes
+            target._domain.Write(places[holder] + (slot - starts[holder]), places[to] | (value & ~BlockGeneration.OffsetMask));
+            target._domain.Flush(places[holder] + (slot - starts[holder]), 8);
         }
 
         long MovedTo(long offset, string what) => Array.BinarySearch(starts, offset) is >= 0 and var at
@@ -210,8 +227,8 @@ public sealed partial class PersistentPool
             : null;
 
     /// <summary>
-    /// The addresses of every word of the block at <paramref name="offset"/> (and of what it owns: a collection's storage,
-    /// a tree's nodes) that holds another block's offset. Damage throws <see cref="PoolCorruptedException"/>.
+    /// The addresses of every word of the collection at <paramref name="offset"/> and of what it owns (its storage, a
+    /// tree's nodes) that holds another block's offset. Damage throws <see cref="PoolCorruptedException"/>.
     /// </summary>
     private IEnumerable<long> StoredOffsetSlots(long offset, uint type)
     {
@@ -241,12 +258,6 @@ public sealed partial class PersistentPool
         foreach (var (_, _, slot) in InternalChildren(offset, type))
         {
             yield return slot;
-        }
-
-        foreach (var field in _types.Get(type)?.Fields ?? [])
-        {
-            // References, strings and collections are all stored as the target block's offset.
-            yield return offset + field.Offset;
         }
     }
 
