@@ -87,7 +87,10 @@ public sealed partial class PersistentPool
     /// transaction) with type <paramref name="typeIndex"/>; -1 otherwise. For collections' checks of their storage.
     /// </summary>
     internal long AllocatedSizeOf(long offset, uint typeIndex) =>
-        CurrentTransaction() is { } tx && tx.TryFindAllocation(offset, out var own) ? (own.TypeIndex == typeIndex ? own.Block.Size : -1) : _heap.AllocatedSizeOf(offset, typeIndex);
+        // The heap first: a block a transaction reserved is not allocated there until it commits, so the answer is the
+        // same, and the common case (a committed block) skips finding this thread's transaction.
+        _heap.AllocatedSizeOf(offset, typeIndex) is var size and >= 0 ? size
+            : CurrentTransaction() is { } tx && tx.TryFindAllocation(offset, out var own) && own.TypeIndex == typeIndex ? own.Block.Size : -1;
 
     /// <summary>Whether blocks of <paramref name="typeIndex"/> can have <see cref="InternalChildren"/> (collections' blocks).</summary>
     private static bool HasInternalChildren(uint typeIndex) =>

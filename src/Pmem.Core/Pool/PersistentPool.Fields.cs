@@ -230,25 +230,36 @@ public sealed partial class PersistentPool
     /// </summary>
     internal bool TryGetBlockHeader(long offset, out uint header)
     {
+        // The heap first (see AllocatedSizeOf): a transaction's own blocks are not allocated there before it commits.
+        if (_heap.TryGetAllocatedHeader(offset, out header))
+        {
+            return true;
+        }
+
         if (CurrentTransaction() is { } tx && tx.TryFindAllocation(offset, out var own))
         {
             header = BlockGeneration.Header(own.TypeIndex, own.Block.Generation);
             return true;
         }
 
-        return _heap.TryGetAllocatedHeader(offset, out header);
+        return false;
     }
 
     /// <summary>The block that starts at <paramref name="offset"/> and its type: allocated, or allocated by this thread's running transaction.</summary>
     private bool TryGetBlock(long offset, out BlockReservation block, out uint typeIndex)
     {
+        if (_heap.TryGetAllocated(offset, out block, out typeIndex))
+        {
+            return true;
+        }
+
         if (CurrentTransaction() is { } tx && tx.TryFindAllocation(offset, out var own))
         {
             (block, typeIndex) = (own.Block, own.TypeIndex);
             return true;
         }
 
-        return _heap.TryGetAllocated(offset, out block, out typeIndex);
+        return false;
     }
 
     private void CheckType(long target, uint stored, uint expectedIndex, string expected)

@@ -1,5 +1,6 @@
 // PersistentSortedDictionary (insert) -- descending to a leaf, inserting an entry, splitting full nodes up to a new root.
 using System.Buffers.Binary;
+using Pmem.Memory;
 using Pmem.Pool;
 using static Pmem.Pool.SortedLayout;
 
@@ -70,6 +71,7 @@ public sealed partial class PersistentSortedDictionary<TKey, TValue>
         }
 
         path.Nodes[height - 1] = node;
+        CachePrefetch.Lines(_domain, node, _nodeSize); // the leaf loads while it is checked, before it is copied
         return path;
     }
 
