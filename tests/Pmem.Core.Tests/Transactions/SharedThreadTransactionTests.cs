@@ -145,6 +145,25 @@ public sealed class SharedThreadTransactionTests : IDisposable
     }
 
     [Fact]
+    public void A_collection_taken_from_an_object_of_a_rolled_back_transaction_refuses_with_the_reason()
+    {
+        // An outside tester kept a list handle past its owner's rollback: its next Add threw a type mismatch ("offset N
+        // does not designate an allocated object") that did not say why.
+        using var pool = PersistentPool.Create(Path.Combine(_directory, "rolled-back-list.pool"), "tests", 16 << 20);
+        PersistentList<long> numbers;
+        using (pool.BeginTransaction())
+        {
+            numbers = pool.New<Registry>().Numbers;
+            numbers.Add(1); // creates the list in the transaction
+        }
+
+        var refused = Assert.Throws<PersistentDanglingReferenceException>(() => numbers.Add(2));
+        Assert.Contains("rolled back", refused.Message);
+        Assert.Throws<PersistentDanglingReferenceException>(() => numbers.Count);
+        Assert.True(pool.Check().IsClean);
+    }
+
+    [Fact]
     public void Commits_of_correct_flows_beside_flows_that_await_inside_scopes_are_all_durable()
     {
         var path = Path.Combine(_directory, "pool-threads.pool");
