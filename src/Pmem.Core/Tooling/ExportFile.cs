@@ -45,7 +45,7 @@ internal sealed class ExportFile
 
     /// <summary>Reads the file's structure (not its values).</summary>
     /// <exception cref="PoolImportException">It is not valid JSON, not this format or version, or inconsistent.</exception>
-    public static ExportFile Read(ReadOnlySpan<byte> utf8Json, string source)
+    public static ExportFile Read(in ReadOnlySequence<byte> utf8Json, string source)
     {
         var file = new ExportFile(source);
         var json = new Utf8JsonReader(utf8Json, new JsonReaderOptions { MaxDepth = 64 });

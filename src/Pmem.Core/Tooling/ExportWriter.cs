@@ -312,8 +312,24 @@ internal sealed class ExportWriter
             throw new PoolException(_reader.Pool.Path, $"cannot be exported: {where} holds a string with half a surrogate pair, which JSON text cannot carry");
         }
 
-        _json.WriteStringValue(text);
+        if (text.Length <= StringSegment)
+        {
+            _json.WriteStringValue(text);
+            return;
+        }
+
+        // One value is limited to 166,666,666 characters by the JSON writer; a pool holds strings up to .NET's limit.
+        for (var start = 0; start < text.Length;)
+        {
+            var end = Math.Min(start + StringSegment, text.Length);
+            end -= end < text.Length && char.IsHighSurrogate(text[end - 1]) ? 1 : 0; // a pair stays in one segment
+            _json.WriteStringValueSegment(text.AsSpan(start, end - start), isFinalSegment: end == text.Length);
+            start = end;
+        }
     }
+
+    /// <summary>Characters per piece of a long string written in pieces (below the writer's limit for one value).</summary>
+    internal const int StringSegment = 1 << 20;
 
     private static bool IsWellFormed(string text)
     {

@@ -1,4 +1,5 @@
 // ImportBuilder -- the second pass of an import: fills a new pool with an export's objects, in transactions of bounded size.
+using System.Buffers;
 using System.Text.Json;
 using Pmem.Objects;
 using Pmem.Pool;
@@ -30,7 +31,7 @@ internal sealed class ImportBuilder
     }
 
     /// <summary>Registers the types, creates the root, then reads every object's values from <paramref name="utf8Json"/>.</summary>
-    public void Build(ReadOnlySpan<byte> utf8Json)
+    public void Build(in ReadOnlySequence<byte> utf8Json)
     {
         foreach (var type in _file.Types)
         {
@@ -309,7 +310,7 @@ internal sealed class ImportBuilder
     private static string Describe(ref Utf8JsonReader json) => json.TokenType switch
     {
         JsonTokenType.String => ExportFile.RawString(ref json),
-        JsonTokenType.Number or JsonTokenType.True or JsonTokenType.False => System.Text.Encoding.UTF8.GetString(json.ValueSpan),
+        JsonTokenType.Number or JsonTokenType.True or JsonTokenType.False => System.Text.Encoding.UTF8.GetString(json.HasValueSequence ? json.ValueSequence.ToArray() : json.ValueSpan),
         JsonTokenType.Null => "null",
         JsonTokenType.StartArray => "an array",
         _ => "an object",

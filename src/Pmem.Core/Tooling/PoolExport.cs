@@ -61,7 +61,7 @@ public static class PoolExport
     /// values. It is built in a temporary file beside the destination and renamed at the end: a failed import leaves
     /// nothing behind.
     /// </summary>
-    /// <param name="utf8Json">The export (read whole into memory).</param>
+    /// <param name="utf8Json">The export (read whole into memory, in pieces: any size the memory holds).</param>
     /// <param name="newPoolPath">The pool to create; must not exist.</param>
     /// <param name="options">The new pool's size and how the file is named in messages.</param>
     /// <returns>What was imported.</returns>
@@ -84,7 +84,7 @@ public static class PoolExport
             throw new ArgumentOutOfRangeException(nameof(options), given, $"{newPoolPath}: a pool needs at least {PersistentPool.MinimumSize} bytes; the size given is {given}.");
         }
 
-        var bytes = ReadAll(utf8Json);
+        var bytes = ExportBytes.ReadAll(utf8Json, options.PieceSize);
         var source = options.SourceName ?? "the export";
         var file = ExportFile.Read(bytes, source);
         var size = options.Size > 0 ? options.Size : Math.Max(file.PoolSize, PersistentPool.MinimumSize);
@@ -146,21 +146,6 @@ public static class PoolExport
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // names and text keep their characters; the output never goes into HTML
         SkipValidation = true, // the writer's own structure is right by construction; validation costs a tenth of the time
     };
-
-    private static byte[] ReadAll(Stream stream)
-    {
-        if (stream is MemoryStream memory && memory.TryGetBuffer(out var buffer) && buffer.Offset == 0 && buffer.Count == memory.Length && memory.Position == 0)
-        {
-            return WithoutByteOrderMark(buffer.Array!.AsSpan(0, buffer.Count)).ToArray();
-        }
-
-        using var copy = new MemoryStream();
-        stream.CopyTo(copy);
-        return WithoutByteOrderMark(copy.GetBuffer().AsSpan(0, (int)copy.Length)).ToArray();
-    }
-
-    /// <summary>The UTF-8 text after its byte-order mark, if it has one (editors on Windows write one; JSON readers refuse it).</summary>
-    private static ReadOnlySpan<byte> WithoutByteOrderMark(ReadOnlySpan<byte> text) => text.StartsWith("\uFEFF"u8) ? text[3..] : text;
 }
 
 /// <summary>Writes a pool's object graph for people (<c>pmem dump</c>) or scripts, using only the recorded schema.</summary>
@@ -242,6 +227,9 @@ public sealed record PoolImportOptions
 
     /// <summary>Writes per transaction: bounds the log and memory of a large import. Default 4096.</summary>
     public int TransactionSize { get; init; } = 4096;
+
+    /// <summary>Bytes per piece the export is read in (tests make it small, so that tokens cross pieces).</summary>
+    internal int PieceSize { get; init; } = ExportBytes.DefaultPiece;
 }
 
 /// <summary>What an export wrote.</summary>

@@ -302,6 +302,58 @@ public sealed class ExportRoundTripTests : IDisposable
         Assert.Equal(Canonical(json), Canonical(Export(target)));
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(5)]
+    [InlineData(4096)]
+    public void An_export_read_in_pieces_that_split_its_tokens_gives_the_same_pool(int pieceSize)
+    {
+        // An outside tester's 2.2 GB export could not be imported ("Stream was too long": one array holds 2 GiB at
+        // most); it is read in pieces now, each token possibly split between two (a byte-order mark too, here).
+        var json = Export(CreateSource());
+        var file = PathOf("export.json");
+        File.WriteAllBytes(file, [.. "\uFEFF"u8, .. json]);
+        var target = PathOf("imported.pool");
+
+        using (var input = File.OpenRead(file))
+        {
+            PoolExport.Import(input, target, new PoolImportOptions { PieceSize = pieceSize });
+        }
+
+        Assert.Equal(Canonical(json), Canonical(Export(target)));
+    }
+
+    [Fact]
+    public void A_string_longer_than_one_json_value_may_be_is_written_in_pieces_and_imported_whole()
+    {
+        // An outside tester's pool held a string of 166,666,667 characters: the JSON writer refused it ("too large"),
+        // so the pool could not be exported. Long strings are written in pieces of one value; a pair stays whole.
+        var pieces = ExportWriter.StringSegment;
+        var text = string.Create(2 * pieces + 3, pieces, static (chars, pieces) =>
+        {
+            for (var i = 0; i < chars.Length; i++)
+            {
+                chars[i] = (char)('a' + (i % 26));
+            }
+
+            chars[pieces - 2] = '"';
+            chars[pieces - 1] = '\ud83d'; // a pair across the first piece's end
+            chars[pieces] = '\ude00';
+            chars[2 * pieces] = '\n';
+        });
+        var source = PathOf("long.pool");
+        using (var pool = PersistentPool.Create(source, Layout, 32 << 20))
+        {
+            pool.Root<Everything>().Name = text;
+        }
+
+        var target = PathOf("imported.pool");
+        PoolExport.Import(new MemoryStream(Export(source)), target);
+
+        using var imported = PersistentPool.Open(target, Layout);
+        Assert.Equal(text, imported.Root<Everything>().Name);
+    }
+
     private static void AssertSameEverything(Everything expected, Everything actual)
     {
         Assert.Equal(expected.Flag, actual.Flag);
