@@ -151,6 +151,11 @@ internal static class DiagnosticDescriptors
         "Persistent class cannot be file-local",
         "The persistent class '{0}' cannot be file-local: the generator completes it in a file of its own, where a partial declaration would be another type; remove 'file' (make it internal to keep it in its assembly)");
 
+    public static readonly DiagnosticDescriptor UndisposedScope = Warning(
+        "PMEM028",
+        "Transaction or batch scope is never disposed",
+        "The {0} that '{1}' returns is never disposed: a scope left open takes in every later transaction and write of this thread, which are lost when it rolls back; declare it with 'using'");
+
     private static DiagnosticDescriptor Error(string id, string title, string message) =>
         Create(id, title, message, DiagnosticSeverity.Error);
 
