@@ -49,6 +49,11 @@ public sealed class PoolFileTests : IDisposable
         var error = Assert.Throws<ArgumentException>(() => second.Root<Ledger>().Second = kept);
         Assert.Contains("the object comes from another open of this file, closed since: read it again through this one", error.Message);
         Assert.Equal(kept.Offset, second.Root<Ledger>().First!.Offset);
+
+        // Delete said "belongs to another pool" and named the same file (an outside tester's case).
+        var refused = Assert.Throws<ArgumentException>(() => second.Delete(kept));
+        Assert.Contains("the object comes from another open of this file, closed since: read it again through this one to delete it", refused.Message);
+        Assert.NotNull(second.Root<Ledger>().First);
     }
 
     [Fact]
