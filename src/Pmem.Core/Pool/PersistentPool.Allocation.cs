@@ -8,27 +8,10 @@ namespace Pmem.Pool;
 
 public sealed partial class PersistentPool
 {
-    /// <summary>
-    /// A prepared block of <paramref name="typeIndex"/> from this thread's cache, or from a new batch. Outside a
-    /// transaction its zeroes and type index are durable when this returns (the caller then only sets its bit); inside
-    /// one they may not be, and the commit that publishes it makes them so (its log checks or drains a new block's content).
-    /// </summary>
-    private BlockReservation TakePrepared(uint typeIndex, int size, bool inTransaction)
+    private BlockReservation TakePrepared(uint typeIndex, int size)
     {
         var cache = AllocationCacheOfThisThread();
-        if (!cache.TryTake(typeIndex, out var block))
-        {
-            return PrepareBatch(cache, typeIndex, size, inTransaction);
-        }
-
-        if (cache.HoldsUndrained && !inTransaction)
-        {
-            _domain.Drain();
-            _commits.AfterDrain(TransactionState.OfThread?.Commits);
-            cache.HoldsUndrained = false;
-        }
-
-        return block;
+        return cache.TryTake(typeIndex, out var block) ? block : PrepareBatch(cache, typeIndex, size);
     }
 
     // Every thread's cache for this pool, weakly (a cache whose thread ended is still finalized when collected), and
@@ -119,10 +102,9 @@ public sealed partial class PersistentPool
 
     /// <summary>
     /// Reserves a batch of blocks, retires any log that mentions them (they may have been freed this session), zeroes
-    /// them and stamps their type index with one drain (none inside a transaction: an msync on an ordinary file for
-    /// every 32 objects a bulk load made, where its commit syncs once); caches all but the one it returns.
+    /// them and stamps their type index with one drain; caches all but the one it returns.
     /// </summary>
-    private BlockReservation PrepareBatch(AllocationCache cache, uint typeIndex, int size, bool inTransaction)
+    private BlockReservation PrepareBatch(AllocationCache cache, uint typeIndex, int size)
     {
         Span<BlockReservation> batch = stackalloc BlockReservation[AllocationCache.MaxBatch];
         var sizeClass = SizeClasses.ClassFor(size);
@@ -163,16 +145,8 @@ public sealed partial class PersistentPool
             var mine = TransactionState.OfThread?.Commits;
             _commits.RetireThrough(freedThrough, mine);
             _heap.Prepare(batch, typeIndex, size);
-            if (inTransaction)
-            {
-                cache.HoldsUndrained = true;
-            }
-            else
-            {
-                _domain.Drain(); // also covers blocks a transaction prepared before
-                _commits.AfterDrain(mine);
-                cache.HoldsUndrained = false;
-            }
+            _domain.Drain();
+            _commits.AfterDrain(mine);
         }
         catch
         {
