@@ -160,10 +160,7 @@ public sealed partial class PersistentPool
     {
         if (value is not null && !ReferenceEquals(value.Pool, this))
         {
-            var other = string.Equals(value.Pool.Path, Path, StringComparison.Ordinal)
-                ? $"the object comes from another open of this file{(Volatile.Read(ref value.Pool._disposed) ? ", closed since" : "")}: read it again through this one"
-                : $"the object lives in {value.Pool.Path}";
-            throw new ArgumentException($"{Path}: a reference must point to an object in the same pool; {other}.", nameof(value));
+            throw new ArgumentException($"{Path}: a reference must point to an object in the same pool; {ForeignObject(value.Pool, "")}.", nameof(value));
         }
 
         value?.ThrowIfKeptPastDelete(); // a wrapper a Delete was given: storing it would make a dangling reference
@@ -261,6 +258,14 @@ public sealed partial class PersistentPool
 
         return false;
     }
+
+    /// <summary>
+    /// Where an object of <paramref name="other"/> lives, for a refusal: another open of this same file (perhaps closed
+    /// since: it is read again through this one <paramref name="toDo"/>), or another file.
+    /// </summary>
+    private string ForeignObject(PersistentPool other, string toDo) => string.Equals(other.Path, Path, StringComparison.Ordinal)
+        ? $"the object comes from another open of this file{(Volatile.Read(ref other._disposed) ? ", closed since" : "")}: read it again through this one{toDo}"
+        : $"the object lives in {other.Path}";
 
     private void CheckType(long target, uint stored, uint expectedIndex, string expected)
     {

@@ -178,9 +178,7 @@ public sealed partial class PersistentPool
         ThrowIfReadOnly();
         if (!ReferenceEquals(obj.Pool, this))
         {
-            throw new ArgumentException(string.Equals(obj.Pool.Path, Path, StringComparison.Ordinal)
-                ? $"{Path}: the object comes from another open of this file{(Volatile.Read(ref obj.Pool._disposed) ? ", closed since" : "")}: read it again through this one to delete it."
-                : $"{Path}: the object belongs to another pool ({obj.Pool.Path}).", nameof(obj));
+            throw new ArgumentException($"{Path}: {ForeignObject(obj.Pool, " to delete it")}.", nameof(obj));
         }
 
         if (obj.Offset == _domain.Read<long>(PoolLayout.RootOffsetOffset))
