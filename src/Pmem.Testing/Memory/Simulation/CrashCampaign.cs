@@ -18,6 +18,9 @@ public static class CrashCampaign
     /// <summary>The environment variable that, set to <c>long</c>, multiplies the images per crash point.</summary>
     public const string LengthVariable = "PMEM_CRASH_CAMPAIGN";
 
+    /// <summary>The environment variable that, set to <c>1</c>, adds the one-line-lost images (<see cref="CrashCampaignOptions.LoseEachPendingLine"/>) to every campaign that does not choose.</summary>
+    public const string LostLinesVariable = "PMEM_CRASH_LOST_LINES";
+
     /// <summary>Runs a campaign on a fresh zero-filled domain of <paramref name="domainLength"/> bytes.</summary>
     /// <param name="domainLength">Length of the domain the workload runs on.</param>
     /// <param name="workload">The code under test; its drains are the crash points.</param>
@@ -144,6 +147,7 @@ public static class CrashCampaign
     {
         CrashImageKind.NonePersisted => domain.CrashNonePersisted(),
         CrashImageKind.AllPersisted => domain.CrashAllPersisted(),
+        CrashImageKind.OneLineLost => domain.CrashLosingLine(point.LostLine),
         _ => domain.Crash(point.Seed),
     };
 
@@ -169,6 +173,15 @@ public static class CrashCampaign
                 {
                     int seed = DeriveSeed(options.BaseSeed, drainIndex, i);
                     Check(domain, new CrashPoint(drainIndex, atEnd, CrashImageKind.RandomSubset, seed, i + 2));
+                }
+
+                if (options.LoseEachPendingLine ?? Environment.GetEnvironmentVariable(LostLinesVariable) == "1")
+                {
+                    var lines = domain.PendingLineNumbers();
+                    for (int i = 0; i < lines.Count; i++)
+                    {
+                        Check(domain, new CrashPoint(drainIndex, atEnd, CrashImageKind.OneLineLost, 0, randomImages + 2 + i, lines[i]));
+                    }
                 }
             }
         }
@@ -222,6 +235,14 @@ public sealed record CrashCampaignOptions
     /// <summary>How many failures to keep with their exceptions (all are counted).</summary>
     public int MaxFailuresRecorded { get; init; } = 20;
 
+    /// <summary>
+    /// Also check, at every crash point, one image per line not yet durable in which every other such line was written
+    /// back and that one was not (<see cref="SimulatedDomain.CrashLosingLine"/>). Costly where drains leave many lines
+    /// pending: meant for small workloads aimed at one ordering. Null (the default) reads
+    /// <c>PMEM_CRASH_LOST_LINES=1</c> from the environment (<see cref="CrashCampaign.LostLinesVariable"/>).
+    /// </summary>
+    public bool? LoseEachPendingLine { get; init; }
+
     /// <summary>Settings of the domain the campaign creates when given a length.</summary>
     public SimulationOptions? Simulation { get; init; }
 }
@@ -237,6 +258,9 @@ public enum CrashImageKind
 
     /// <summary>A random subset (and, with store tracking, prefix) chosen by <see cref="CrashPoint.Seed"/>.</summary>
     RandomSubset,
+
+    /// <summary>Every dirty line written back but <see cref="CrashPoint.LostLine"/> (<see cref="CrashCampaignOptions.LoseEachPendingLine"/>).</summary>
+    OneLineLost,
 }
 
 /// <summary>Where a crash image was taken.</summary>
@@ -245,7 +269,8 @@ public enum CrashImageKind
 /// <param name="Kind">Which image.</param>
 /// <param name="Seed">For <see cref="CrashImageKind.RandomSubset"/>, the seed passed to <see cref="SimulatedDomain.Crash(int)"/>.</param>
 /// <param name="ImageIndex">Position of the image among those taken at this point.</param>
-public readonly record struct CrashPoint(long DrainIndex, bool AtEnd, CrashImageKind Kind, int Seed, int ImageIndex)
+/// <param name="LostLine">For <see cref="CrashImageKind.OneLineLost"/>, the line (offset / 64) that was not written back.</param>
+public readonly record struct CrashPoint(long DrainIndex, bool AtEnd, CrashImageKind Kind, int Seed, int ImageIndex, long LostLine = -1)
 {
     /// <inheritdoc />
     public override string ToString()
@@ -255,6 +280,7 @@ public readonly record struct CrashPoint(long DrainIndex, bool AtEnd, CrashImage
         {
             CrashImageKind.NonePersisted => "nothing written back",
             CrashImageKind.AllPersisted => "everything written back",
+            CrashImageKind.OneLineLost => $"everything written back but line {LostLine} (offset 0x{LostLine * 64:X})",
             _ => $"random subset, seed {Seed}",
         };
         return $"{where}, {what}";

@@ -49,6 +49,35 @@ public sealed unsafe partial class SimulatedDomain
         }
     }
 
+    /// <summary>
+    /// The lines (numbers: offset / <see cref="PersistenceDomain.CacheLineSize"/>) that may differ between crash images
+    /// now, ascending: stored to, in flight, or written and not yet durable.
+    /// </summary>
+    public IReadOnlyList<long> PendingLineNumbers()
+    {
+        lock (_lock)
+        {
+            return PendingLines();
+        }
+    }
+
+    /// <summary>
+    /// The crash image in which every dirty line was written back except line <paramref name="line"/>, which holds its
+    /// durable content: the adversary a random subset rarely is, for a log that became complete while something it
+    /// depends on did not.
+    /// </summary>
+    public byte[] CrashLosingLine(long line)
+    {
+        lock (_lock)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(line);
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(line * LineSize, Length);
+            var image = new ReadOnlySpan<byte>(BaseAddress, checked((int)Length)).ToArray();
+            CopyLineInto(image, line, DurableLine(line));
+            return image;
+        }
+    }
+
     /// <summary>Lines that may differ between crash images, ascending: stored to, in flight, or live ≠ durable.</summary>
     private List<long> PendingLines()
     {
