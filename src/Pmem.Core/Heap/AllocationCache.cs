@@ -7,6 +7,8 @@ namespace Pmem.Heap;
 /// One thread's prepared blocks for one pool, per type index: reserved from the heap a batch at a time (one lock),
 /// zeroed and stamped with their type index, and drained once per batch. Allocating outside a transaction then only
 /// sets the block's bitmap bit: one flushed line and one drain, no lock, no log (see <c>docs/transactions.md</c>).
+/// A batch prepared inside a transaction is not drained: the commit that publishes its blocks drains or checks their
+/// content as it does any new block's (<see cref="HoldsUndrained"/>).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -39,6 +41,12 @@ internal sealed class AllocationCache
 
     /// <summary>Most freed blocks kept per size class: two of the largest batches.</summary>
     public const int FreedCapacity = 2 * MaxBatch;
+
+    /// <summary>
+    /// Whether some prepared blocks were prepared inside a transaction without a drain of their own (the owner's next
+    /// drain makes them durable): an allocation outside a transaction drains before it sets a bit. Owner only.
+    /// </summary>
+    public bool HoldsUndrained { get; set; }
 
     // Who uses the cache: its owner, inside one of its operations; another thread, giving its blocks back (the pool ran
     // out of room, or the owner ended); nobody. An owner's operation takes it with one uncontended compare-exchange on a

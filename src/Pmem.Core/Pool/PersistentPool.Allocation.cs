@@ -8,10 +8,29 @@ namespace Pmem.Pool;
 
 public sealed partial class PersistentPool
 {
-    private BlockReservation TakePrepared(uint typeIndex, int size)
+    /// <summary>
+    /// A prepared block of <paramref name="typeIndex"/> from this thread's cache, or from a new batch. Outside a
+    /// transaction its zeroes and type index are durable when this returns (the caller then only sets its bit); inside
+    /// one they may not be, and the block then comes back not marked prepared: the commit that publishes it logs its
+    /// header and checks or drains its content, as for a block reused without preparation.
+    /// </summary>
+    private BlockReservation TakePrepared(uint typeIndex, int size, bool inTransaction)
     {
         var cache = AllocationCacheOfThisThread();
-        return cache.TryTake(typeIndex, out var block) ? block : PrepareBatch(cache, typeIndex, size);
+        if (!cache.TryTake(typeIndex, out var block))
+        {
+            block = PrepareBatch(cache, typeIndex, size, inTransaction);
+        }
+        else if (cache.HoldsUndrained && !inTransaction)
+        {
+            _domain.Drain();
+            _commits.AfterDrain(TransactionState.OfThread?.Commits);
+            cache.HoldsUndrained = false;
+        }
+
+        // A log that skipped the header of a block whose header is not durable could, complete before it, set the
+        // block's bit over its old header (another type, an older generation, or garbage).
+        return cache.HoldsUndrained ? block with { Prepared = false } : block;
     }
 
     // Every thread's cache for this pool, weakly (a cache whose thread ended is still finalized when collected), and
@@ -102,9 +121,10 @@ public sealed partial class PersistentPool
 
     /// <summary>
     /// Reserves a batch of blocks, retires any log that mentions them (they may have been freed this session), zeroes
-    /// them and stamps their type index with one drain; caches all but the one it returns.
+    /// them and stamps their type index with one drain (none inside a transaction: an msync on an ordinary file for
+    /// every 32 objects a bulk load made, where its commit syncs once); caches all but the one it returns.
     /// </summary>
-    private BlockReservation PrepareBatch(AllocationCache cache, uint typeIndex, int size)
+    private BlockReservation PrepareBatch(AllocationCache cache, uint typeIndex, int size, bool inTransaction)
     {
         Span<BlockReservation> batch = stackalloc BlockReservation[AllocationCache.MaxBatch];
         var sizeClass = SizeClasses.ClassFor(size);
@@ -145,8 +165,16 @@ public sealed partial class PersistentPool
             var mine = TransactionState.OfThread?.Commits;
             _commits.RetireThrough(freedThrough, mine);
             _heap.Prepare(batch, typeIndex, size);
-            _domain.Drain();
-            _commits.AfterDrain(mine);
+            if (inTransaction)
+            {
+                cache.HoldsUndrained = true;
+            }
+            else
+            {
+                _domain.Drain(); // also covers blocks a transaction prepared before
+                _commits.AfterDrain(mine);
+                cache.HoldsUndrained = false;
+            }
         }
         catch
         {

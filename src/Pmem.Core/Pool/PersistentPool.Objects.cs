@@ -96,10 +96,9 @@ public sealed partial class PersistentPool
         BlockReservation block;
         if (tx is not null)
         {
-            // A prepared block here too: the commit's log then only sets its bit (and checks its content), the zeroes
-            // and type index being durable already.
+            // A prepared block here too: the commit's log then sets its type and bit and checks (or drains) its content.
             ThrowIfRolledBack(tx);
-            block = type.Size > SizeClasses.MaxRunBlockSize ? ReserveZeroed(type.Size) : TakePrepared(typeIndex, type.Size);
+            block = type.Size > SizeClasses.MaxRunBlockSize ? ReserveZeroed(type.Size) : TakePrepared(typeIndex, type.Size, inTransaction: true);
             tx.AddAllocation(new AllocationRecord(block, typeIndex, type.Size));
             return block;
         }
@@ -115,7 +114,7 @@ public sealed partial class PersistentPool
         }
 
         // A prepared block (zeroed, typed, drained) becomes allocated by setting its bitmap bit: one line, one drain.
-        block = TakePrepared(typeIndex, type.Size);
+        block = TakePrepared(typeIndex, type.Size, inTransaction: false);
         _commits.WaitUntilWritesAllowed(); // the bit is set outside the log: a backup's copy may be under way
         _heap.PublishPrepared(block);
         _domain.Drain();
