@@ -7,7 +7,7 @@ namespace Pmem.Tool.Tests;
 public sealed class InfoTests : IDisposable
 {
     /// <summary>The format new pools get (docs/pool-format.md).</summary>
-    internal const uint PoolLayoutVersion = 9;
+    internal const uint PoolLayoutVersion = 11;
 
     private readonly ToolHarness _files = new();
 

@@ -199,11 +199,12 @@ internal sealed class AllocationCache
 
     /// <summary>
     /// Keeps a block a commit of this thread has just freed, for this thread's next batch of its size class (a large
-    /// block goes back to the heap at once). <paramref name="freedThrough"/> is as for <see cref="PoolHeap.Release"/>.
+    /// or mid-size block goes back to the heap at once: a thread keeping dozens of them would hold chunks).
+    /// <paramref name="freedThrough"/> is as for <see cref="PoolHeap.Release"/>.
     /// </summary>
     public void KeepFreed(in BlockReservation block, long freedThrough)
     {
-        if (block.IsLarge)
+        if (block.IsLarge || block.SizeClass >= SizeClasses.LegacyCount)
         {
             _heap.Release(block, freedThrough);
             return;

@@ -30,9 +30,9 @@ internal sealed partial class PoolHeap
             switch (kind)
             {
                 case ChunkKind.Run:
-                    if (span != 1 || sizeClass >= SizeClasses.Count)
+                    if (span != 1 || sizeClass >= ClassCount)
                     {
-                        throw Corrupt($"the run at offset {chunkOffset} has span {span} and size class {sizeClass}");
+                        throw Corrupt($"the run at offset {chunkOffset} has span {span} and size class {sizeClass} (this pool's format has {ClassCount} classes)");
                     }
 
                     ValidateRun(i, sizeClass);

@@ -98,7 +98,7 @@ internal sealed partial class PoolHeap
                     return 1;
                 }
             }
-            else if (scan.Head.Kind == ChunkKind.Run && scan.Head.SizeClass < SizeClasses.Count)
+            else if (scan.Head.Kind == ChunkKind.Run && scan.Head.SizeClass < ClassCount)
             {
                 if (SizeClasses.Sizes[scan.Head.SizeClass] >= minBlockSize)
                 {

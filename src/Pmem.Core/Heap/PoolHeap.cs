@@ -81,6 +81,34 @@ internal sealed partial class PoolHeap
     public bool StampsGenerations { get; set; }
 
     /// <summary>
+    /// How many size classes runs may have (<see cref="SizeClasses"/>): set by the pool from its format; older formats
+    /// know only the legacy classes, and their releases would refuse a run of another.
+    /// </summary>
+    public int ClassCount { get; set; } = SizeClasses.LegacyCount;
+
+    /// <summary>The size class of a block of <paramref name="size"/> bytes in this heap, or -1 when it takes whole chunks.</summary>
+    public int ClassFor(long size) => SizeClasses.ClassFor(size, ClassCount);
+
+    /// <summary>The size of the block a reservation of <paramref name="size"/> bytes gets: its class's, or whole chunks less the header line.</summary>
+    public long BlockSizeFor(long size) =>
+        ClassFor(size) is var sizeClass and >= 0 ? SizeClasses.Sizes[sizeClass] : LargeBlockSize((size + ChunkHeader.Size + ChunkSize - 1) / ChunkSize);
+
+    /// <summary>The largest block this heap hands out that holds at most <paramref name="size"/> bytes (0: none).</summary>
+    public long LargestBlockAtMost(long size)
+    {
+        if (size >= LargeBlockSize(1))
+        {
+            return LargeBlockSize((size + ChunkHeader.Size) / ChunkSize);
+        }
+
+        var index = Array.BinarySearch(SizeClasses.Sizes, 0, ClassCount, (int)Math.Max(size, 0));
+        index = index >= 0 ? index : ~index - 1;
+        return index >= 0 ? SizeClasses.Sizes[index] : 0;
+    }
+
+    private static long LargeBlockSize(long chunks) => chunks * ChunkSize - ChunkHeader.Size;
+
+    /// <summary>
     /// Whether chunks taken from now on get their pages mapped writable at once (<see cref="PersistenceDomain.PrefaultForWrite"/>):
     /// set while a migration fills new blocks one after another, which would otherwise fault on every page.
     /// </summary>
@@ -101,7 +129,7 @@ internal sealed partial class PoolHeap
     /// <exception cref="PoolOutOfSpaceException">No room, even after growing.</exception>
     public BlockReservation Reserve(long size, AllocationCache? kept = null)
     {
-        var sizeClass = SizeClasses.ClassFor(size);
+        var sizeClass = ClassFor(size);
         if (sizeClass < 0)
         {
             return ReserveLarge(size);
@@ -206,14 +234,14 @@ internal sealed partial class PoolHeap
     /// Reserves up to <paramref name="into"/>.Length blocks of <paramref name="size"/>'s size class under one lock
     /// (volatile only), for a thread's allocation cache. Takes a new chunk only when it has found no block at all.
     /// </summary>
-    /// <param name="size">Bytes per block, at most <see cref="SizeClasses.MaxRunBlockSize"/>.</param>
+    /// <param name="size">Bytes per block, at most the largest class's (<see cref="ClassCount"/>).</param>
     /// <param name="into">Receives the reservations.</param>
     /// <param name="freedThrough">The newest commit whose log may mention one of the blocks (0: none since open).</param>
     /// <returns>How many blocks were reserved (at least one).</returns>
     /// <exception cref="PoolOutOfSpaceException">No room, even after growing.</exception>
     public int ReserveMany(long size, Span<BlockReservation> into, out long freedThrough)
     {
-        var sizeClass = SizeClasses.ClassFor(size);
+        var sizeClass = ClassFor(size);
         var state = _classes[sizeClass];
         var arena = Arenas.OfThisThread(state.Current.Length);
         var taken = 0;

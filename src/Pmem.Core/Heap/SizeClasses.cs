@@ -1,9 +1,14 @@
-// SizeClasses -- the run block sizes (64 B to 32 KiB) and where a run of each keeps its bitmap, types and blocks.
+// SizeClasses -- the run block sizes (64 B to 128 KiB) and where a run of each keeps its bitmap, types and blocks.
 using Pmem.Memory;
 
 namespace Pmem.Heap;
 
-/// <summary>The size classes of run blocks: 64 … 1024 bytes by 64, then four classes per doubling up to 32 KiB.</summary>
+/// <summary>
+/// The size classes of run blocks: 64 … 1024 bytes by 64, then four classes per doubling up to 32 KiB (the legacy
+/// classes, all a pool before format 11 knows), then the mid-size classes: the largest block of which a run holds 7, 6,
+/// 5, 4, 3 and 2 (36.5 to 127.9 KiB). A block of a mid-size class takes a sixth to a half of a chunk where it took a whole
+/// one before.
+/// </summary>
 internal static class SizeClasses
 {
     /// <summary>Block size of each class, ascending.</summary>
@@ -12,20 +17,33 @@ internal static class SizeClasses
     /// <summary>Each class's run geometry.</summary>
     public static readonly RunGeometry[] Geometry = Sizes.Select(RunGeometry.For).ToArray();
 
-    /// <summary>The largest run block; anything larger takes whole chunks.</summary>
-    public static int MaxRunBlockSize => Sizes[^1];
-
+    /// <summary>Every class this release knows (a pool of format 11 or later may use them all).</summary>
     public static int Count => Sizes.Length;
 
-    /// <summary>Chooses the size class for <paramref name="size"/> bytes, or -1 when it needs whole chunks.</summary>
-    public static int ClassFor(long size)
+    /// <summary>The classes a pool before format 11 knows: up to <see cref="MaxPreparedBlockSize"/>.</summary>
+    public static readonly int LegacyCount = Array.IndexOf(Sizes, 32 * 1024) + 1;
+
+    /// <summary>
+    /// The largest legacy class, and the largest object a thread prepares blocks for ahead of its allocations (larger
+    /// ones are reserved and zeroed each time: a batch of them would hold a chunk's worth per thread).
+    /// </summary>
+    public const int MaxPreparedBlockSize = 32 * 1024;
+
+    /// <summary>The largest run block of a heap that uses the first <paramref name="classCount"/> classes; larger blocks take whole chunks.</summary>
+    public static int MaxBlockSize(int classCount) => Sizes[classCount - 1];
+
+    /// <summary>
+    /// Chooses the size class for <paramref name="size"/> bytes among the first <paramref name="classCount"/>, or -1
+    /// when it needs whole chunks.
+    /// </summary>
+    public static int ClassFor(long size, int classCount)
     {
-        if (size > MaxRunBlockSize)
+        if (size > Sizes[classCount - 1])
         {
             return -1;
         }
 
-        var index = Array.BinarySearch(Sizes, (int)Math.Max(size, 1));
+        var index = Array.BinarySearch(Sizes, 0, classCount, (int)Math.Max(size, 1));
         return index >= 0 ? index : ~index;
     }
 
@@ -45,7 +63,13 @@ internal static class SizeClasses
             }
         }
 
-        return [.. sizes]; // 64 … 1024 by 64, then four classes per doubling up to 32 KiB
+        // Mid-size: for each block count a run can hold, the largest block (whole lines) that still fits that many.
+        for (var perRun = 7; perRun >= 2; perRun--)
+        {
+            sizes.Add(RunGeometry.LargestBlockFor(perRun));
+        }
+
+        return [.. sizes];
     }
 }
 
@@ -85,10 +109,20 @@ internal readonly record struct RunGeometry(int BlockCount, int BitmapWords, int
     /// </summary>
     public bool TrySlotAt(int relative, out int slot)
     {
-        // Exact for fewer than 2^12 lines: the reciprocal's error (below BlockLines, at most 2^9) times the line count stays under 2^32.
+        // Exact: for fewer than 2^12 lines the reciprocal's rounding adds under 2^-20 to lines / BlockLines, less than the
+        // 1 / BlockLines that separates its fraction from the next whole number.
         var lines = (uint)relative / PersistenceDomain.CacheLineSize;
         slot = (int)((lines * _lineReciprocal) >> 32);
         return slot * (uint)BlockLines == lines && slot < BlockCount;
+    }
+
+    /// <summary>The largest block size (whole lines) of which a run holds <paramref name="count"/>.</summary>
+    public static int LargestBlockFor(int count)
+    {
+        const int line = PersistenceDomain.CacheLineSize;
+        var words = (count + BitsPerWord - 1) / BitsPerWord;
+        var dataOffset = (ChunkHeader.Size + words * 8 + count * 4 + line - 1) & ~(line - 1);
+        return (PoolHeap.ChunkSize - dataOffset) / count / line * line;
     }
 
     public static RunGeometry For(int blockSize)

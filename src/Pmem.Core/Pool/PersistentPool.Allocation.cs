@@ -127,7 +127,7 @@ public sealed partial class PersistentPool
     private BlockReservation PrepareBatch(AllocationCache cache, uint typeIndex, int size, bool inTransaction)
     {
         Span<BlockReservation> batch = stackalloc BlockReservation[AllocationCache.MaxBatch];
-        var sizeClass = SizeClasses.ClassFor(size);
+        var sizeClass = _heap.ClassFor(size);
         batch = batch[..AllocationCache.BatchFor(SizeClasses.Sizes[sizeClass])];
         var count = cache.TakeFreed(sizeClass, batch, out var freedThrough); // no lock: this thread's frees R covers
         if (count < batch.Length)

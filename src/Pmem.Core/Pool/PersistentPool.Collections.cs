@@ -36,6 +36,20 @@ public sealed partial class PersistentPool
     /// <summary>Whether the running transaction has written into [<paramref name="offset"/>, +<paramref name="length"/>) (or near it).</summary>
     internal bool HasWritten(long offset, int length) => CurrentTransaction() is { HasWrites: true } tx && tx.Writes.Touches(offset, length);
 
+    /// <summary>
+    /// The capacity an array of <paramref name="capacity"/> slots of <paramref name="slotSize"/> bytes grows to: about
+    /// double, fitted to the heap's blocks. Doubling alone lands a power-of-two array just past a block (16,384 slots of 8
+    /// bytes are 64 bytes more than a run's largest block, 32,768 a header line more than a chunk) and wastes the rest:
+    /// the largest block below double is taken when it still grows the array by half, else all of the block double takes.
+    /// </summary>
+    internal int GrownCapacity(int capacity, int slotSize)
+    {
+        var doubled = Math.Max(4L, capacity * 2L);
+        var below = _heap.LargestBlockAtMost(doubled * slotSize) / slotSize;
+        var fitted = below >= capacity + capacity / 2 + 1 && below >= 4 ? below : _heap.BlockSizeFor(doubled * slotSize) / slotSize;
+        return (int)Math.Min(fitted, Array.MaxLength);
+    }
+
     /// <summary>Allocates a zeroed internal block inside the running transaction.</summary>
     internal long AllocateInTransaction(long size, uint typeIndex) => AllocateBlockInTransaction(size, typeIndex).Offset;
 

@@ -53,7 +53,7 @@ public sealed partial class PersistentPool
 
         // Everything but the magic first, drained; the magic last, so a crash mid-create leaves no valid pool.
         domain.Fill(0, 0, heapStart, PmemCopyFlags.NoDrain);
-        domain.Write(PoolLayout.VersionOffset, PoolLayout.FormatVersion);
+        domain.Write(PoolLayout.VersionOffset, options.FormatVersion);
         domain.Write(PoolLayout.HeaderSizeOffset, (uint)PoolLayout.HeaderSize);
         Guid.NewGuid().TryWriteBytes(domain.GetSpan(PoolLayout.UuidOffset, 16));
         domain.Write(PoolLayout.CreatedOffset, DateTime.UtcNow.Ticks);

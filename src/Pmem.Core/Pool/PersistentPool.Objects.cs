@@ -98,12 +98,12 @@ public sealed partial class PersistentPool
         {
             // A prepared block here too: the commit's log then sets its type and bit and checks (or drains) its content.
             ThrowIfRolledBack(tx);
-            block = type.Size > SizeClasses.MaxRunBlockSize ? ReserveZeroed(type.Size) : TakePrepared(typeIndex, type.Size, inTransaction: true);
+            block = type.Size > SizeClasses.MaxPreparedBlockSize ? ReserveZeroed(type.Size) : TakePrepared(typeIndex, type.Size, inTransaction: true);
             tx.AddAllocation(new AllocationRecord(block, typeIndex, type.Size));
             return block;
         }
 
-        if (type.Size > SizeClasses.MaxRunBlockSize)
+        if (type.Size > SizeClasses.MaxPreparedBlockSize)
         {
             var large = ReserveZeroed(type.Size);
             var redo = RentRedo();

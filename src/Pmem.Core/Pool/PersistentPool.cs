@@ -59,6 +59,7 @@ public sealed partial class PersistentPool : IDisposable
         {
             field = value;
             _heap.StampsGenerations = value >= PoolLayout.GenerationsVersion;
+            _heap.ClassCount = value >= PoolLayout.MidSizeRunsVersion ? SizeClasses.Count : SizeClasses.LegacyCount;
         }
     }
 

@@ -5,7 +5,7 @@ using Pmem.Log;
 namespace Pmem.Pool;
 
 /// <summary>
-/// The pool file format, version 9 (versions 2 to 8 are read too; those from 5 on move to 8 at a writable open, older
+/// The pool file format, version 11 (versions 2 to 10 are read too; those from 5 to 7 move to 8 at a writable open, older
 /// ones when the pool first records a schema or an index: version 4 lacks the index directory, version 3 also schema
 /// records, version 2 also never seals logs; version 1 had two log slots per lane; before 9 a lane has three slots).
 /// All offsets are from the start of the pool; every multi-byte value is little-endian. See
@@ -25,9 +25,9 @@ internal static class PoolLayout
     /// <summary>
     /// The version new pools get: types carry schema records, indexes live in the index directory, blocks and
     /// references carry generations, process-crash pools seal their logs and clear them once applied, indexes may be
-    /// hashed, lanes hold up to twelve log slots.
+    /// hashed, lanes hold up to twelve log slots, the header may name a write-ahead log, runs may have mid-size classes.
     /// </summary>
-    public const uint FormatVersion = 9;
+    public const uint FormatVersion = MidSizeRunsVersion;
 
     /// <summary>
     /// The version an older pool moves to in place (with its first schema record or index, or at a writable open): its
@@ -69,12 +69,20 @@ internal static class PoolLayout
     /// <summary>
     /// The version a pool moves to when it is first opened with a write-ahead log (PoolOpenOptions.WriteAheadLog): its
     /// header may then name an active log (<see cref="WriteAheadLifeOffset"/>) holding commits the file lacks, which
-    /// older releases would not replay. Otherwise the same as version 9; new pools start at 9.
+    /// older releases would not replay. Otherwise the same as version 9.
     /// </summary>
     public const uint WriteAheadLogVersion = 10;
 
+    /// <summary>
+    /// The first version whose runs may have the mid-size classes (Heap.SizeClasses: blocks of 36.5 to 127.9 KiB, which
+    /// took whole chunks before); older releases would refuse such a run as damage. All a version 10 is besides; new
+    /// pools start here, and older ones move to it when compacted (never in place: a run of a new class would lock an
+    /// older release out of a pool it opened the day before).
+    /// </summary>
+    public const uint MidSizeRunsVersion = 11;
+
     /// <summary>The newest version this release reads.</summary>
-    public const uint NewestReadableVersion = WriteAheadLogVersion;
+    public const uint NewestReadableVersion = MidSizeRunsVersion;
 
     /// <summary>
     /// Log slots per lane of a pool of format <paramref name="version"/> with lanes of <paramref name="laneSize"/>

@@ -27,4 +27,10 @@ public sealed record PoolCreateOptions
 
     /// <summary>Open the new pool with a write-ahead log (see <see cref="PoolOpenOptions.WriteAheadLog"/>).</summary>
     public bool WriteAheadLog { get; init; }
+
+    /// <summary>
+    /// The format the pool starts at: the newest, or (for a compaction's copy of a pool that keeps an older format)
+    /// <see cref="PoolLayout.RoomyLanesVersion"/>, whose heap has only the legacy size classes.
+    /// </summary>
+    internal uint FormatVersion { get; init; } = PoolLayout.FormatVersion;
 }

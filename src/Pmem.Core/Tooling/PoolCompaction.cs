@@ -110,6 +110,10 @@ public static class PoolCompaction
                 LaneCount = inspection.LaneCount,
                 LaneSize = inspection.LaneSize,
                 MaxSize = Math.Max(occupancy.DenseSize * 2, pool.Size), // room to grow should a run not fill exactly
+
+                // A pool that keeps its format (below 8) must not get runs of the classes format 11 added, even where
+                // the rebuilt indexes take new blocks.
+                FormatVersion = pool.FormatVersion < PoolLayout.UpgradeVersion ? PoolLayout.RoomyLanesVersion : PoolLayout.FormatVersion,
             };
             using (var target = PersistentPool.Create(temporary, layout, occupancy.DenseSize, options))
             {

@@ -50,9 +50,9 @@ internal static class CompactCommand
         console.Out.WriteLine($"  {result.Blocks:N0} block(s) moved; live bytes {Format.Bytes(result.LiveBytes)} (header, type table, lanes and blocks): the file is {(double)result.SizeAfter / result.LiveBytes:0.00}x that");
         if (result.FormatVersions.Before != result.FormatVersions.After)
         {
-            console.Out.WriteLine($"  format version {result.FormatVersions.Before} -> {result.FormatVersions.After} ({(result.FormatVersions.Before < result.FormatVersions.After
-                ? "more log slots per lane: see pmem info"
-                : "the write-ahead log's format: the next open with a write-ahead log moves it back")})");
+            console.Out.WriteLine($"  format version {result.FormatVersions.Before} -> {result.FormatVersions.After} ({(result.FormatVersions.Before < PoolLayout.RoomyLanesVersion
+                ? "more log slots per lane, see pmem info; blocks up to 128 KiB share chunks"
+                : "blocks up to 128 KiB share chunks")})");
         }
 
         if (result.RecoveredTransactions > 0)

@@ -113,7 +113,7 @@ public sealed class KeptBlockTests
     {
         using var pool = NewPool();
         var (accounts, freed) = ThreeBatchesWithTheFirstDeleted(pool);
-        var sizeClass = SizeClasses.ClassFor(64);
+        var sizeClass = SizeClasses.ClassFor(64, SizeClasses.Count);
 
         // Kept by this thread, not handed back to the heap: once R covers the delete (a write outside the log makes it
         // do so), its next batch (its prepared blocks were used up by the three whole batches above) is exactly those.
@@ -134,7 +134,7 @@ public sealed class KeptBlockTests
 
         // R does not cover the delete yet (nothing retired it): making it do so would cost a drain, and on several
         // threads a wait for every older commit, so the batch comes from the heap and the freed blocks stay kept.
-        var sizeClass = SizeClasses.ClassFor(64);
+        var sizeClass = SizeClasses.ClassFor(64, SizeClasses.Count);
         var drains = domain.Drains;
         var fresh = Enumerable.Range(0, AllocationCache.MaxBatch).Select(_ => pool.New<Account>().Offset).ToHashSet();
         Assert.Empty(fresh.Intersect(freed));
@@ -173,7 +173,7 @@ public sealed class KeptBlockTests
         var account = pool.New<Account>();
         account.Owner = "the first owner";
         account.Owner = "the second owner"; // the first string's block is freed by this commit
-        var sizeClass = SizeClasses.ClassFor(StringLayout.BlockSize("the first owner".Length));
+        var sizeClass = SizeClasses.ClassFor(StringLayout.BlockSize("the first owner".Length), SizeClasses.Count);
         Assert.Equal(1, pool.ThreadAllocationCache.FreedCount(sizeClass));
 
         // Back in its run, the block raised the run's bound, and the next string reserved there waited for R to cover
@@ -201,7 +201,7 @@ public sealed class KeptBlockTests
         }
 
         var cache = pool.ThreadAllocationCache;
-        var sizeClass = SizeClasses.ClassFor(64);
+        var sizeClass = SizeClasses.ClassFor(64, SizeClasses.Count);
         var heap = ((Pmem.Transactions.ITransactionalPool)pool).Heap;
         Assert.True(heap.TryGetAllocated(accounts[0].Offset, out var block, out var typeIndex));
         cache.KeepFreed(block, 0);

@@ -93,7 +93,7 @@ public sealed class WriteAheadLogTests : IDisposable
         using var reopened = PersistentPool.Open(path, "wal");
         Assert.Equal(states[^1], Balances(reopened));
         Assert.Equal("through the log", reopened.Root<Vault>()[0]!.Owner);
-        Assert.Equal(PoolLayout.WriteAheadLogVersion, reopened.FormatVersion);
+        Assert.Equal(PoolLayout.FormatVersion, reopened.FormatVersion); // new pools may name a log already (a format-9 pool moves to 10: MidSizeRunTests)
     }
 
     /// <summary>

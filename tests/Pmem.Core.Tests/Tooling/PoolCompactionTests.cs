@@ -86,7 +86,7 @@ public sealed class PoolCompactionTests : IDisposable
         // Its copy is built with twelve slots per lane, wherever the copy's commits left their newest logs (fills).
         var path = PoolPath();
         string before;
-        using (var pool = PersistentPool.Create(path, LayoutName, 32 << 20, new PoolCreateOptions { Durability = mode, MaxSize = 64 << 20, LaneCount = lanes }))
+        using (var pool = PersistentPool.Create(path, LayoutName, 32 << 20, OlderFormat.Legacy(new PoolCreateOptions { Durability = mode, MaxSize = 64 << 20, LaneCount = lanes })))
         {
             for (var i = 0; i < fills; i++)
             {

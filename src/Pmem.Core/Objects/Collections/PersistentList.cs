@@ -127,7 +127,7 @@ public sealed class PersistentList<T> : IList<T>, IReadOnlyList<T>
         {
             // Copy into a fresh array with a gap: the copy goes to a block only this transaction sees, so it is
             // written in place rather than logged, and a big list never overflows the log.
-            var capacity = count < list.Capacity ? list.Capacity : Math.Max(4, list.Capacity * 2);
+            var capacity = count < list.Capacity ? list.Capacity : list._pool.GrownCapacity(list.Capacity, list._codec.SlotSize);
             list.Reallocate(capacity, index, 1, -1);
             list._codec.Write(list._pool, list.Slot(index), item);
         }
