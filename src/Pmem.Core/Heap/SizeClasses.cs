@@ -29,9 +29,6 @@ internal static class SizeClasses
     /// </summary>
     public const int MaxPreparedBlockSize = 32 * 1024;
 
-    /// <summary>The largest run block of a heap that uses the first <paramref name="classCount"/> classes; larger blocks take whole chunks.</summary>
-    public static int MaxBlockSize(int classCount) => Sizes[classCount - 1];
-
     /// <summary>
     /// Chooses the size class for <paramref name="size"/> bytes among the first <paramref name="classCount"/>, or -1
     /// when it needs whole chunks.

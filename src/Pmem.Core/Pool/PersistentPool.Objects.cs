@@ -96,7 +96,8 @@ public sealed partial class PersistentPool
         BlockReservation block;
         if (tx is not null)
         {
-            // A prepared block here too: the commit's log then sets its type and bit and checks (or drains) its content.
+            // A prepared block here too: the commit's log sets its bit (and its header, unless that was drained) and checks
+            // or drains its content.
             ThrowIfRolledBack(tx);
             block = type.Size > SizeClasses.MaxPreparedBlockSize ? ReserveZeroed(type.Size) : TakePrepared(typeIndex, type.Size, inTransaction: true);
             tx.AddAllocation(new AllocationRecord(block, typeIndex, type.Size));
