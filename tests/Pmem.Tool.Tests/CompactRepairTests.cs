@@ -79,6 +79,22 @@ public sealed class CompactRepairTests : IDisposable
     }
 
     [Fact]
+    public void Compact_of_a_pool_with_a_write_ahead_log_names_the_log_it_leaves()
+    {
+        var path = FragmentedLibrary();
+        using (PersistentPool.Open(path, ToolHarness.Layout, new PoolOpenOptions { WriteAheadLog = true }))
+        {
+        }
+
+        var run = Tool("compact", path);
+
+        Assert.True(run.ExitCode == 0, run.Error);
+        Assert.Contains($"note: {path}.wal is not used by the compacted pool until an open with a write-ahead log takes it up", run.Out);
+        Assert.True(File.Exists(path + ".wal"));
+        Assert.Equal(0, ToolHarness.Run("check", path).ExitCode);
+    }
+
+    [Fact]
     public void Compact_json_reports_sizes_before_and_after()
     {
         var path = FragmentedLibrary();

@@ -61,7 +61,7 @@ internal sealed partial class CommitPipeline
             var length = RedoLog.HeaderSize + redo.Length;
             if (length > file.MaxPayload)
             {
-                throw new TransactionTooLargeException(_poolPath, length, file.MaxPayload);
+                throw new TransactionTooLargeException(_poolPath, length, file.MaxPayload, "one record of the write-ahead log holds at most");
             }
 
             long sequence, lsn;

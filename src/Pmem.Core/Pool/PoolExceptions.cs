@@ -123,11 +123,24 @@ public sealed class PersistentLayoutMismatchException(string path, string typeNa
 }
 
 /// <summary>
-/// A transaction's log does not fit in its lane slot and the pool has no room to hold it elsewhere. Pools opened by
-/// this library move such logs to a heap block, so it is no longer thrown by them (kept for compatibility).
+/// A transaction's log does not fit where it must go: with a write-ahead log (<see cref="PoolOpenOptions.WriteAheadLog"/>),
+/// one record of the log file holds at most a quarter of it (16 MiB: about 160,000 new objects in one transaction).
+/// Without one a pool never throws it: a log too large for its lane slot goes to a heap block
+/// (<see cref="PoolOutOfSpaceException"/> when there is no room). The transaction is rolled back; nothing is written.
 /// </summary>
-public sealed class TransactionTooLargeException(string path, long needed, long capacity)
-    : PoolException(path, $"the transaction needs {needed} bytes of log but a log slot holds {capacity}");
+public sealed class TransactionTooLargeException : PoolException
+{
+    /// <summary>A log of <paramref name="needed"/> bytes where a lane's slot holds <paramref name="capacity"/>.</summary>
+    public TransactionTooLargeException(string path, long needed, long capacity)
+        : this(path, needed, capacity, "a log slot holds")
+    {
+    }
+
+    internal TransactionTooLargeException(string path, long needed, long capacity, string limit)
+        : base(path, $"the transaction needs {needed} bytes of log but {limit} {capacity}")
+    {
+    }
+}
 
 /// <summary>
 /// A persistent class changed in a way the pool cannot migrate by itself (or was written by a newer program): the

@@ -51,13 +51,18 @@ internal static class CompactCommand
         if (result.FormatVersions.Before != result.FormatVersions.After)
         {
             console.Out.WriteLine($"  format version {result.FormatVersions.Before} -> {result.FormatVersions.After} ({(result.FormatVersions.Before < PoolLayout.RoomyLanesVersion
-                ? "more log slots per lane, see pmem info; blocks up to 128 KiB share chunks"
-                : "blocks up to 128 KiB share chunks")})");
+                ? "more log slots per lane, see pmem info; new blocks up to 128 KiB share chunks"
+                : "new blocks up to 128 KiB share chunks; the blocks copied keep their size, pmem export and import repack them")})");
         }
 
         if (result.RecoveredTransactions > 0)
         {
             console.Out.WriteLine($"  note: {result.RecoveredTransactions} committed log(s) were recovered first");
+        }
+
+        if (File.Exists(PersistentPool.WriteAheadLogPath(path)))
+        {
+            console.Out.WriteLine($"  note: {PersistentPool.WriteAheadLogPath(path)} is not used by the compacted pool until an open with a write-ahead log takes it up; delete it to get its space back");
         }
 
         return ExitCodes.Ok;
