@@ -126,9 +126,9 @@ internal sealed partial class PoolHeap
 
     private BlockReservation ReserveLarge(long size)
     {
-        var chunks = (int)((size + ChunkHeader.Size + ChunkSize - 1) / ChunkSize);
+        var chunks = LargeChunksFor(size);
         var start = TakeChunks(chunks, size, ChunkKind.Large, 0);
-        return new BlockReservation(ChunkOffset(start) + ChunkHeader.Size, -1, start, 0, (long)chunks * ChunkSize - ChunkHeader.Size)
+        return new BlockReservation(ChunkOffset(start) + ChunkHeader.Size, -1, start, 0, LargeBlockSize(chunks))
         {
             Generation = StampsGenerations ? BlockGeneration.FromCounter(ref _largeGenerations) : (ushort)0,
         };

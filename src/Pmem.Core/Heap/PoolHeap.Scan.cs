@@ -91,7 +91,7 @@ internal sealed partial class PoolHeap
             scan.Bits = 0;
             if (scan.Head.Kind == ChunkKind.Large)
             {
-                var size = (long)scan.Head.Span * ChunkSize - ChunkHeader.Size;
+                var size = LargeBlockSize(scan.Head.Span);
                 if (size >= minBlockSize && _domain.Read<uint>(ChunkOffset(next) + ChunkHeader.LargeTypeOffset) is var header && BlockGeneration.TypeOf(header) == typeIndex)
                 {
                     into[0] = BlockGeneration.Reference(ChunkOffset(next) + ChunkHeader.Size, BlockGeneration.Of(header));
@@ -180,7 +180,7 @@ internal sealed partial class PoolHeap
                 var header = _domain.Read<uint>(chunkOffset + ChunkHeader.LargeTypeOffset);
                 if (BlockGeneration.TypeOf(header) != 0)
                 {
-                    visit(new BlockReservation(chunkOffset + ChunkHeader.Size, -1, i, 0, (long)head.Span * ChunkSize - ChunkHeader.Size) { Generation = BlockGeneration.Of(header) }, BlockGeneration.TypeOf(header));
+                    visit(new BlockReservation(chunkOffset + ChunkHeader.Size, -1, i, 0, LargeBlockSize(head.Span)) { Generation = BlockGeneration.Of(header) }, BlockGeneration.TypeOf(header));
                 }
             }
             else if (head.Kind == ChunkKind.Run)

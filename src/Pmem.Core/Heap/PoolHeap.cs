@@ -91,7 +91,7 @@ internal sealed partial class PoolHeap
 
     /// <summary>The size of the block a reservation of <paramref name="size"/> bytes gets: its class's, or whole chunks less the header line.</summary>
     public long BlockSizeFor(long size) =>
-        ClassFor(size) is var sizeClass and >= 0 ? SizeClasses.Sizes[sizeClass] : LargeBlockSize((size + ChunkHeader.Size + ChunkSize - 1) / ChunkSize);
+        ClassFor(size) is var sizeClass and >= 0 ? SizeClasses.Sizes[sizeClass] : LargeBlockSize(LargeChunksFor(size));
 
     /// <summary>The largest block this heap hands out that holds at most <paramref name="size"/> bytes (0: none).</summary>
     public long LargestBlockAtMost(long size)
@@ -107,6 +107,9 @@ internal sealed partial class PoolHeap
     }
 
     private static long LargeBlockSize(long chunks) => chunks * ChunkSize - ChunkHeader.Size;
+
+    // The chunks a large block of size bytes spans: its header line comes first.
+    private static int LargeChunksFor(long size) => (int)((size + ChunkHeader.Size + ChunkSize - 1) / ChunkSize);
 
     /// <summary>
     /// Whether chunks taken from now on get their pages mapped writable at once (<see cref="PersistenceDomain.PrefaultForWrite"/>):
@@ -345,127 +348,10 @@ internal sealed partial class PoolHeap
         return created;
     }
 
-    /// <summary>
-    /// The start of the run block that holds <paramref name="offset"/> (allocated or not), or -1 when the offset is not
-    /// in a run's blocks (a large block, a header, outside the heap).
-    /// </summary>
-    public long RunBlockStartOf(long offset)
-    {
-        var chunkIndex = (offset - _heapStart) / ChunkSize;
-        if (offset < _heapStart || chunkIndex >= Volatile.Read(ref _chunkCount))
-        {
-            return -1;
-        }
-
-        var head = _heads[(int)chunkIndex];
-        if (head.Kind != ChunkKind.Run)
-        {
-            return -1;
-        }
-
-        var geometry = SizeClasses.Geometry[head.SizeClass];
-        var blockSize = SizeClasses.Sizes[head.SizeClass];
-        var dataStart = ChunkOffset((int)chunkIndex) + geometry.DataOffset;
-        var slot = (offset - dataStart) / blockSize;
-        return offset < dataStart || slot >= geometry.BlockCount ? -1 : dataStart + slot * blockSize;
-    }
-
-    /// <summary>Finds the allocated block that starts at <paramref name="offset"/>.</summary>
-    public bool TryGetAllocated(long offset, out BlockReservation block, out uint typeIndex)
-    {
-        if (!TryFindAllocated(offset, out var chunk, out var slot, out var header))
-        {
-            (block, typeIndex) = (default, 0);
-            return false;
-        }
-
-        typeIndex = BlockGeneration.TypeOf(header);
-        var head = _heads[chunk];
-        block = slot < 0
-            ? new BlockReservation(offset, -1, chunk, 0, (long)head.Span * ChunkSize - ChunkHeader.Size) { Generation = BlockGeneration.Of(header) }
-            : new BlockReservation(offset, head.SizeClass, chunk, slot, SizeClasses.Sizes[head.SizeClass]) { Generation = BlockGeneration.Of(header) };
-        return true;
-    }
-
-    /// <summary>The allocation header (type index and generation: <see cref="BlockGeneration"/>) of the allocated block that starts at <paramref name="offset"/>.</summary>
-    public bool TryGetAllocatedHeader(long offset, out uint header) => TryFindAllocated(offset, out _, out _, out header);
-
-    /// <summary>
-    /// The size of the allocated block that starts at <paramref name="offset"/> when its type index is
-    /// <paramref name="typeIndex"/>, else -1: <see cref="TryGetAllocated"/>'s answer without the reservation it builds,
-    /// for the checks every node and reference read makes.
-    /// </summary>
-    public long AllocatedSizeOf(long offset, uint typeIndex)
-    {
-        if (!TryFindAllocated(offset, out var chunk, out var slot, out var header) || BlockGeneration.TypeOf(header) != typeIndex)
-        {
-            return -1;
-        }
-
-        var head = _heads[chunk];
-        return slot < 0 ? (long)head.Span * ChunkSize - ChunkHeader.Size : SizeClasses.Sizes[head.SizeClass];
-    }
-
-    /// <summary>
-    /// Whether an allocated block starts at <paramref name="offset"/>: its chunk, its run slot (-1 for a large block) and
-    /// its allocation header (a large block's is never 0).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryFindAllocated(long offset, out int chunk, out int slot, out uint header)
-    {
-        (chunk, slot, header) = (0, -1, 0);
-        if (offset < _heapStart + ChunkHeader.Size || (offset & (PersistenceDomain.CacheLineSize - 1)) != 0)
-        {
-            return false;
-        }
-
-        var chunkIndex = (offset - _heapStart) / ChunkSize; // a long: a damaged offset may be far past the heap
-        if (chunkIndex >= Volatile.Read(ref _chunkCount))
-        {
-            return false;
-        }
-
-        chunk = (int)chunkIndex;
-        var head = _heads[chunk];
-        var chunkOffset = ChunkOffset(chunk);
-        if (head.Kind == ChunkKind.Large && offset == chunkOffset + ChunkHeader.Size)
-        {
-            header = _domain.Read<uint>(chunkOffset + ChunkHeader.LargeTypeOffset);
-            return BlockGeneration.TypeOf(header) != 0;
-        }
-
-        if (head.Kind != ChunkKind.Run)
-        {
-            return false;
-        }
-
-        var geometry = SizeClasses.Geometry[head.SizeClass];
-        var relative = offset - chunkOffset - geometry.DataOffset; // below the chunk size, in whole lines
-        if (relative < 0 || !geometry.TrySlotAt((int)relative, out slot))
-        {
-            return false;
-        }
-
-        if ((_domain.Read<ulong>(chunkOffset + geometry.WordOffset(slot)) & RunGeometry.BitOf(slot)) == 0)
-        {
-            return false;
-        }
-
-        header = _domain.Read<uint>(chunkOffset + geometry.TypeOffset(slot));
-        return true;
-    }
-
-    /// <summary>Where the type index of an allocated block is stored (a migration changes it in place).</summary>
-    public long TypeWordOffset(in BlockReservation block) =>
-        block.IsLarge
-            ? ChunkOffset(block.Chunk) + ChunkHeader.LargeTypeOffset
-            : ChunkOffset(block.Chunk) + SizeClasses.Geometry[block.SizeClass].TypeOffset(block.Slot);
-
     private long ChunkOffset(int chunk) => _heapStart + (long)chunk * ChunkSize;
 
     private long BlockOffset(int chunk, int sizeClass, int slot) =>
         ChunkOffset(chunk) + SizeClasses.Geometry[sizeClass].DataOffset + (long)slot * SizeClasses.Sizes[sizeClass];
 
     private PoolCorruptedException Corrupt(string what) => new(_poolPath, $"heap metadata is corrupted: {what}");
-
 }

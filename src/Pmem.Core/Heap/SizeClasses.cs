@@ -21,7 +21,7 @@ internal static class SizeClasses
     public static int Count => Sizes.Length;
 
     /// <summary>The classes a pool before format 11 knows: up to <see cref="MaxPreparedBlockSize"/>.</summary>
-    public static readonly int LegacyCount = Array.IndexOf(Sizes, 32 * 1024) + 1;
+    public static readonly int LegacyCount = Array.IndexOf(Sizes, MaxPreparedBlockSize) + 1;
 
     /// <summary>
     /// The largest legacy class, and the largest object a thread prepares blocks for ahead of its allocations (larger
