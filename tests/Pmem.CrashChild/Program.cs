@@ -24,7 +24,6 @@ using Pmem.Pool;
 // Creates the pool with 8 accounts of 1,000 if it does not exist, prints "ready", then moves money between random
 // accounts in transactions (and replaces a string outside them) until it is killed. With --check it opens the pool
 // (running recovery), checks the invariants and prints "ok <transfers>" or the broken invariant (exit code 1).
-ParentWatch.Start();
 if (args[0] == "--map-race")
 {
     return MappingRaceWorkload.Run(args);
