@@ -25,7 +25,7 @@ public sealed class PoolCreateKillTests : IDisposable
         var path = Path.Combine(_directory.FullName, "created.pool");
         var random = new Random(7);
         int absent = 0, whole = 0;
-        for (var kill = 0; kill < 12; kill++)
+        for (var kill = 0; kill < 24; kill++)
         {
             using (var child = Start(path, mode))
             {
