@@ -99,6 +99,9 @@ public sealed partial class PersistentPool
             {
                 LetWritersCatchUp();
                 var held = Stopwatch.GetTimestamp();
+                // A type's first use commits its schema record, then reads the type table again: between the two, the
+                // record is allocated and no entry the check knows owns it. Taken before the hold, as the type's commit does.
+                lock (_types.AddLock)
                 using (_commits.HoldWrites())
                 {
                     report = CheckGraph(null, fromRootOnly: false, out _);

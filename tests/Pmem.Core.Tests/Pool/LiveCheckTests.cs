@@ -1,4 +1,5 @@
 // LiveCheckTests -- Check() on a pool other threads are writing: it holds their writes while it walks, so it reports only real problems.
+using Pmem.Objects;
 using Pmem.Pool;
 using Pmem.Tests.Indexes;
 
@@ -87,6 +88,45 @@ public sealed class LiveCheckTests : IDisposable
         Assert.All(rounds, done => Assert.True(done >= 20, $"a writer made only {done} rounds beside {checks} checks")); // held back, never stopped
         Assert.True(pool.Check().IsClean);
         Assert.All(clubs, club => Assert.NotEmpty(club.Members));
+    }
+
+    [Fact]
+    public void Checks_while_a_thread_records_new_types_see_each_schema_record_with_its_entry()
+    {
+        // A type's first use commits its schema record's block, then reads the type table again: a check between the
+        // two saw an allocated schema block no entry owns (CI, once, on 2 cores).
+        using var pool = PersistentPool.Create(Path.Combine(_directory, "types.pool"), "tests", 16 << 20);
+        const int Types = 200;
+        var recorded = 0;
+        Exception? failure = null;
+        var recorder = new Thread(() =>
+        {
+            try
+            {
+                for (var i = 0; i < Types; i++)
+                {
+                    pool.TypeIndex(new PersistentTypeInfo($"Tests.Live.Kind{i}", 64, 0xC0DE00UL + (ulong)i, 1, [new PersistentPropertyInfo("Value", "long", 0, 8)]));
+                    Volatile.Write(ref recorded, i + 1);
+                }
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        });
+        recorder.Start();
+        var checks = 0;
+        while (recorder.IsAlive)
+        {
+            var report = pool.Check();
+            Assert.True(report.IsClean, $"check {checks} with {Volatile.Read(ref recorded)} types recorded: {report}");
+            checks++;
+        }
+
+        recorder.Join();
+        Assert.Null(failure);
+        Assert.True(pool.Check().IsClean);
+        Assert.Equal(Types, pool.StoredTypes.Count);
     }
 
     /// <summary>One writer's work on its own club: members made, renamed (a string and an index entry each time), scored outside transactions and deleted.</summary>
