@@ -187,8 +187,13 @@ internal sealed class AllocationCache
         Enter();
         try
         {
+            // Reversed, so that they are taken in the order prepared: in slot order, where a commit logs adjacent blocks' types as one entry.
             var store = _blocks[typeIndex] ??= new BlockReservation[MaxBatch];
-            blocks.CopyTo(store);
+            for (var i = 0; i < blocks.Length; i++)
+            {
+                store[blocks.Length - 1 - i] = blocks[i];
+            }
+
             _counts[typeIndex] = blocks.Length;
         }
         finally

@@ -78,8 +78,9 @@ internal sealed partial class PoolHeap
         }
         else if (!block.Prepared)
         {
+            // Blocks of one batch have adjacent header words: logged in one entry (the bit keeps them unread until applied).
             var geometry = SizeClasses.Geometry[block.SizeClass];
-            redo.Set(ChunkOffset(block.Chunk) + geometry.TypeOffset(block.Slot), BlockGeneration.Header(typeIndex, block.Generation));
+            redo.SetAdjacent(ChunkOffset(block.Chunk) + geometry.TypeOffset(block.Slot), BlockGeneration.Header(typeIndex, block.Generation));
         }
     }
 

@@ -19,6 +19,8 @@ internal sealed class RedoBuilder
 {
     private byte[] _buffer = new byte[1024]; // [header][entries]; the header's padding stays zero
     private int _lastWordEnd = -1;           // where the last Or/And entry ends (merged into when it is the last entry)
+    private int _adjacentStart = -1;         // where the last SetAdjacent entry starts, and ends (extended when it is the last entry)
+    private int _adjacentEnd = -1;
 
     /// <summary>Bytes of entries.</summary>
     public int Length { get; private set; }
@@ -45,6 +47,7 @@ internal sealed class RedoBuilder
         Count = 0;
         DrainBeforeLog = false;
         _lastWordEnd = -1;
+        _adjacentStart = _adjacentEnd = -1;
     }
 
     /// <summary>
@@ -58,7 +61,7 @@ internal sealed class RedoBuilder
     {
         if (rule == PublishedContent.Log)
         {
-            Set(offset, content); // the record carries it: the pool file's pages wait for a checkpoint
+            SetAdjacent(offset, content); // the record carries it: the pool file's pages wait for a checkpoint
             return;
         }
 
@@ -96,6 +99,43 @@ internal sealed class RedoBuilder
 
     public void Set<T>(long offset, T value) where T : unmanaged =>
         Set(offset, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
+
+    /// <summary>
+    /// Sets bytes of a block nobody reads before the commit publishes it (a new block's content or allocation header),
+    /// extending the entry just before when that one was set here too and ends where these begin: a batch of adjacent
+    /// new blocks costs one entry, not one each. Not for words other threads may read meanwhile: an extended entry is
+    /// applied by one copy, not by 8-byte stores.
+    /// </summary>
+    public void SetAdjacent(long offset, ReadOnlySpan<byte> data)
+    {
+        if (_adjacentEnd == Length && Length > 0)
+        {
+            var head = _buffer.AsSpan(RedoLog.HeaderSize + _adjacentStart, 16);
+            var length = (int)BinaryPrimitives.ReadUInt64LittleEndian(head[8..]);
+            if ((long)(BinaryPrimitives.ReadUInt64LittleEndian(head) & TargetMask) + length == offset)
+            {
+                var (padded, extended) = ((length + 7) & ~7, length + data.Length);
+                var growth = ((extended + 7) & ~7) - padded;
+                Reserve(growth, countsAsEntry: false); // may move the buffer
+                var entry = _buffer.AsSpan(RedoLog.HeaderSize + _adjacentStart, 16 + padded + growth);
+                BinaryPrimitives.WriteUInt64LittleEndian(entry[8..], (ulong)extended);
+                data.CopyTo(entry[(16 + length)..]); // over the old padding, which was zero
+                entry[(16 + extended)..].Clear();
+                _adjacentEnd = Length;
+                return;
+            }
+        }
+
+        _adjacentStart = Length;
+        Set(offset, data);
+        _adjacentEnd = Length;
+    }
+
+    /// <summary><see cref="SetAdjacent(long, ReadOnlySpan{byte})"/> of one value.</summary>
+    public void SetAdjacent<T>(long offset, T value) where T : unmanaged =>
+        SetAdjacent(offset, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
+
+    private const ulong TargetMask = 0x00FF_FFFF_FFFF_FFFF;
 
     public void Or(long offset, ulong mask) => Word(RedoOperation.Or, offset, mask);
 

@@ -22,10 +22,15 @@ internal static class TransactionCommit
         var (domain, heap, commits) = (pool.Domain, pool.Heap, pool.Commits);
         var redo = tx.RentRedo(); // the thread's state is at hand: no thread-static read
         // Every type index before any bit (as LogAllocate orders one block's), so that the bits of blocks in one
-        // bitmap word follow each other and the builder merges them into one entry.
+        // bitmap word follow each other and the builder merges them into one entry; likewise the types (and, in a
+        // write-ahead log, the contents) of a batch's adjacent blocks.
         foreach (var allocation in tx.Allocations)
         {
             heap.LogAllocationType(redo, allocation.Block, allocation.TypeIndex);
+        }
+
+        foreach (var allocation in tx.Allocations)
+        {
             redo.RequireDurable(allocation.Block.Offset, domain.GetSpan(allocation.Block.Offset, allocation.ContentLength), commits.PublishedContentRule);
         }
 
