@@ -7,7 +7,7 @@ namespace Pmem.Pool;
 
 /// <summary>What a pool holds, for sizing its compacted copy.</summary>
 /// <param name="Blocks">Allocated blocks of every kind.</param>
-/// <param name="LiveBytes">The fixed areas (header, type table, lanes) plus the bytes of every allocated block.</param>
+/// <param name="LiveBytes">The fixed areas (header, type table, lanes) plus the bytes of every allocated block (a large one's as copied).</param>
 /// <param name="DenseSize">The size of a pool holding exactly these blocks in full runs and spans.</param>
 internal readonly record struct PoolOccupancy(long Blocks, long LiveBytes, long DenseSize);
 
@@ -17,25 +17,33 @@ public sealed partial class PersistentPool
     private const int CompactionBatch = 512;
 
     /// <summary>
-    /// Counts the allocated blocks and the size a dense copy of them needs (whole runs per size class, large spans);
-    /// the indexes' blocks count too, though the copy leaves them out: <see cref="BuildIndexesLike"/> rebuilds them in that room.
+    /// Counts the allocated blocks and the size a dense copy of them needs in a pool of <paramref name="classCount"/>
+    /// size classes (this pool's by default; whole runs per size class, large spans, each block at its <see cref="CopiedSize"/>); the indexes'
+    /// blocks count too, though the copy leaves them out: <see cref="BuildIndexesLike"/> rebuilds them in that room.
     /// </summary>
-    internal PoolOccupancy MeasureOccupancy()
+    internal PoolOccupancy MeasureOccupancy(int? classCount = null)
     {
         ThrowIfDisposed();
+        var classes = classCount ?? _heap.ClassCount;
         var perClass = new long[SizeClasses.Count];
         long blocks = 0, bytes = 0, chunks = 0;
-        _heap.ForEachAllocated((block, _) =>
+        var storageBytes = LargeStorageBytes();
+        _heap.ForEachAllocated((block, type) =>
         {
             blocks++;
-            bytes += block.Size;
-            if (block.IsLarge)
+            var copied = CopiedSize(block, type, storageBytes);
+            bytes += copied;
+            if (!block.IsLarge)
             {
-                chunks += (block.Size + ChunkHeader.Size) / PoolLayout.ChunkSize;
+                perClass[block.SizeClass]++;
+            }
+            else if (SizeClasses.ClassFor(copied, classes) is var sizeClass and >= 0)
+            {
+                perClass[sizeClass]++;
             }
             else
             {
-                perClass[block.SizeClass]++;
+                chunks += (copied + ChunkHeader.Size + PoolLayout.ChunkSize - 1) / PoolLayout.ChunkSize;
             }
         });
 
@@ -51,7 +59,7 @@ public sealed partial class PersistentPool
     /// <summary>
     /// Copies every allocated block of this pool (reachable or not, schema records included; indexes not) into
     /// <paramref name="target"/>, a new empty pool of the same lanes, layout and durability, one after another in
-    /// offset order, and rewrites every stored offset (references, strings, collections, their storage and tree nodes,
+    /// offset order, each in the smallest block of the target that holds its <see cref="CopiedSize"/>, and rewrites every stored offset (references, strings, collections, their storage and tree nodes,
     /// the root, the schema words) to the blocks' new places; then gives the target this pool's identity (uuid,
     /// creation time); the target keeps the current format version. The target is private until the caller publishes it: only its allocations go
     /// through its log; contents are written in place and made durable by its close.
@@ -83,6 +91,7 @@ public sealed partial class PersistentPool
         var tableBytes = _types.Count * PoolLayout.TypeEntrySize;
         target._domain.Copy(PoolLayout.TypeTableOffset, _domain.GetSpan(PoolLayout.TypeTableOffset, tableBytes), PmemCopyFlags.NoDrain);
 
+        var storageBytes = LargeStorageBytes();
         var batch = target.PerLogSlot(CompactionBatch);
         for (var first = 0; first < count; first += batch)
         {
@@ -91,7 +100,7 @@ public sealed partial class PersistentPool
             {
                 var block = MovedBlock(starts[i], out var type);
                 // In its generation: the references copied below keep theirs, and a dangling one stays detectable.
-                places[i] = target.AllocateBlockInTransaction(block.Size, type, block.Generation).Offset;
+                places[i] = target.AllocateBlockInTransaction(CopiedSize(block, type, storageBytes), type, block.Generation).Offset;
             }
 
             tx.Commit();
@@ -99,7 +108,7 @@ public sealed partial class PersistentPool
 
         for (var i = 0; i < count; i++)
         {
-            var size = MovedBlock(starts[i], out _).Size;
+            var size = MovedBlock(starts[i], out var type) is var moved ? CopiedSize(moved, type, storageBytes) : 0;
             for (long done = 0; done < size; done += 1 << 24)
             {
                 var length = (int)Math.Min(1 << 24, size - done);
@@ -179,6 +188,47 @@ public sealed partial class PersistentPool
         target._domain.Flush(0, PoolLayout.HeaderSize);
         target._domain.Drain();
         return count;
+    }
+
+    /// <summary>
+    /// The bytes of a block its copy holds: a run block's all, a large block's (a span of chunks) only what it holds (an
+    /// object's layout, a string, a collection's storage at its capacity, a schema record), so that a pool of an older
+    /// format, where a 40 KB string took a 256 KiB chunk, puts it in a run of the mid-size classes of format 11.
+    /// </summary>
+    private long CopiedSize(in BlockReservation block, uint type, Dictionary<long, long> storageBytes)
+    {
+        if (!block.IsLarge)
+        {
+            return block.Size;
+        }
+
+        var held = type switch
+        {
+            TypeTable.StringTypeIndex => StringLayout.BlockSize(_domain.Read<int>(block.Offset + StringLayout.LengthOffset)),
+            TypeTable.BlobTypeIndex => storageBytes.GetValueOrDefault(block.Offset, block.Size),
+            TypeTable.SchemaTypeIndex => SchemaRecord.LengthAt(_domain, block.Offset, Size),
+            >= TypeTable.FirstUserTypeIndex => _types.Get(type)?.Size ?? block.Size,
+            _ => block.Size, // a tree's root or node, the index directory: as they are
+        };
+        return held > 0 && held <= block.Size ? held : block.Size;
+    }
+
+    /// <summary>The bytes each list's and dictionary's storage holds at its capacity, by the storage's offset, for those in large blocks.</summary>
+    private Dictionary<long, long> LargeStorageBytes()
+    {
+        var bytes = new Dictionary<long, long>();
+        _heap.ForEachAllocated((block, type) =>
+        {
+            if (type is TypeTable.ListTypeIndex or TypeTable.DictionaryTypeIndex &&
+                _domain.Read<long>(block.Offset + CollectionLayout.StorageOffset) is var storage and not 0 &&
+                _heap.TryGetAllocated(storage, out var held, out _) && held.IsLarge &&
+                CollectionLayout.TryEntrySize(this, block.Offset, type, out var entrySize))
+            {
+                bytes[storage] = _domain.Read<long>(block.Offset + CollectionLayout.CapacityOffset) * entrySize;
+            }
+        });
+
+        return bytes;
     }
 
     /// <summary>A block being moved, as the heap holds it (the pool is not written meanwhile: it was there when listed).</summary>

@@ -59,9 +59,13 @@ public sealed partial class PersistentPool : IDisposable
         {
             field = value;
             _heap.StampsGenerations = value >= PoolLayout.GenerationsVersion;
-            _heap.ClassCount = value >= PoolLayout.MidSizeRunsVersion ? SizeClasses.Count : SizeClasses.LegacyCount;
+            _heap.ClassCount = ClassCountOf(value);
         }
     }
+
+    /// <summary>The size classes a pool of format <paramref name="formatVersion"/> knows.</summary>
+    internal static int ClassCountOf(uint formatVersion) =>
+        formatVersion >= PoolLayout.MidSizeRunsVersion ? SizeClasses.Count : SizeClasses.LegacyCount;
 
     // A process-crash pool of version 3 or later may hold sealed logs (RedoLog.WriteLog); the commit pipeline writes
     // them only when the domain keeps the process's stores in order, as a ProcessCrashDomain's shared mapping does.

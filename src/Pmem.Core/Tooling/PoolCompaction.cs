@@ -99,7 +99,10 @@ public static class PoolCompaction
             throw new FileWriteException(temporary, e); // not a file (a directory), or not ours to delete
         }
 
-        var occupancy = pool.MeasureOccupancy();
+        // A pool that keeps its format (below 8) must not get runs of the classes format 11 added, even where the
+        // rebuilt indexes take new blocks.
+        var targetFormat = pool.FormatVersion < PoolLayout.UpgradeVersion ? PoolLayout.RoomyLanesVersion : PoolLayout.FormatVersion;
+        var occupancy = pool.MeasureOccupancy(PersistentPool.ClassCountOf(targetFormat));
         var inspection = pool.Inspect();
         uint formatAfter;
         try
@@ -110,10 +113,7 @@ public static class PoolCompaction
                 LaneCount = inspection.LaneCount,
                 LaneSize = inspection.LaneSize,
                 MaxSize = Math.Max(occupancy.DenseSize * 2, pool.Size), // room to grow should a run not fill exactly
-
-                // A pool that keeps its format (below 8) must not get runs of the classes format 11 added, even where
-                // the rebuilt indexes take new blocks.
-                FormatVersion = pool.FormatVersion < PoolLayout.UpgradeVersion ? PoolLayout.RoomyLanesVersion : PoolLayout.FormatVersion,
+                FormatVersion = targetFormat,
             };
             using (var target = PersistentPool.Create(temporary, layout, occupancy.DenseSize, options))
             {

@@ -51,8 +51,8 @@ internal static class CompactCommand
         if (result.FormatVersions.Before != result.FormatVersions.After)
         {
             console.Out.WriteLine($"  format version {result.FormatVersions.Before} -> {result.FormatVersions.After} ({(result.FormatVersions.Before < PoolLayout.RoomyLanesVersion
-                ? "more log slots per lane, see pmem info; new blocks up to 128 KiB share chunks"
-                : "new blocks up to 128 KiB share chunks; the blocks copied keep their size, pmem export and import repack them")})");
+                ? "more log slots per lane, see pmem info; blocks up to 128 KiB share chunks"
+                : "blocks up to 128 KiB share chunks")})");
         }
 
         if (result.RecoveredTransactions > 0)

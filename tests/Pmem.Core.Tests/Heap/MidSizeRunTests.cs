@@ -113,6 +113,42 @@ public sealed class MidSizeRunTests : IDisposable
     }
 
     [Fact]
+    public void Compaction_moves_an_older_pool_s_large_strings_and_tables_into_mid_size_runs()
+    {
+        var path = PoolPath();
+        long usedBefore;
+        using (var pool = PersistentPool.Create(path, LayoutName, 32 << 20, OlderFormat.Legacy()))
+        {
+            AddStrings(pool); // 40,016 bytes each: a chunk each in this format
+            using (var tx = pool.BeginTransaction())
+            {
+                for (var key = 0L; key < 2_000; key++)
+                {
+                    pool.Root<Registry>().Counters[key] = key * 3; // a table of 4,096 entries, 98,304 bytes: a chunk
+                }
+
+                tx.Commit();
+            }
+
+            usedBefore = UsedChunkBytes(pool);
+            Assert.True(usedBefore >= (Strings + 1) * PoolLayout.ChunkSize);
+        }
+
+        var result = PoolCompaction.Compact(path, LayoutName);
+        Assert.Equal((PoolLayout.RoomyLanesVersion, PoolLayout.MidSizeRunsVersion), result.FormatVersions);
+        Assert.True(result.SizeAfter < result.SizeBefore / 2, $"{result.SizeBefore} -> {result.SizeAfter} bytes");
+        using var compacted = PersistentPool.Open(path, LayoutName);
+        var used = UsedChunkBytes(compacted);
+        Assert.True(used <= 10 * PoolLayout.ChunkSize, $"{usedBefore} -> {used} bytes of chunks"); // five runs of six strings, the table's run, small runs
+        Assert.Equal(Enumerable.Range(0, Strings).Select(Text), compacted.Root<Registry>().Lines);
+        var counters = compacted.Root<Registry>().Counters;
+        Assert.Equal(2_000, counters.Count);
+        Assert.All(Enumerable.Range(0, 2_000), key => Assert.Equal(key * 3L, counters[key]));
+        counters[5_000] = 1; // the table, now in a smaller block, still takes inserts
+        Assert.True(compacted.Check().IsClean);
+    }
+
+    [Fact]
     public void A_run_of_a_mid_size_class_in_a_pool_of_an_older_format_is_refused_as_damage()
     {
         var path = PoolPath();
