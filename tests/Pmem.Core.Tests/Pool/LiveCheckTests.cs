@@ -129,6 +129,50 @@ public sealed class LiveCheckTests : IDisposable
         Assert.Equal(Types, pool.StoredTypes.Count);
     }
 
+    [Fact]
+    public void Checks_while_a_thread_builds_indexes_over_existing_objects_report_only_a_clean_pool()
+    {
+        using var pool = PersistentPool.Create(Path.Combine(_directory, "build.pool"), "tests", 32 << 20);
+        const int Members = 10_000;
+        using (var tx = pool.BeginTransaction())
+        {
+            for (var i = 0; i < Members; i++)
+            {
+                var member = pool.New<MemberUnindexed>();
+                (member.Number, member.Name) = (i, $"name {i % 50}");
+                pool.Root<PlainClub>().Members.Add(member);
+            }
+
+            tx.Commit();
+        }
+
+        Exception? failure = null;
+        var builder = new Thread(() =>
+        {
+            try
+            {
+                // The first use of the class that declares them builds its indexes, a batch of objects per commit.
+                Assert.Equal(Members, pool.Index<Member, long>(nameof(Member.Number)).Count);
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        });
+        builder.Start();
+        var checks = 0;
+        while (builder.IsAlive)
+        {
+            var report = pool.Check();
+            Assert.True(report.IsClean, $"check {checks}: {report}");
+            checks++;
+        }
+
+        builder.Join();
+        Assert.Null(failure);
+        Assert.True(pool.Check().IsClean);
+    }
+
     /// <summary>One writer's work on its own club: members made, renamed (a string and an index entry each time), scored outside transactions and deleted.</summary>
     private static int Write(PersistentPool pool, Club club, int writer, CancellationToken stop)
     {
