@@ -98,34 +98,14 @@ public sealed class LiveCheckTests : IDisposable
         using var pool = PersistentPool.Create(Path.Combine(_directory, "types.pool"), "tests", 16 << 20);
         const int Types = 200;
         var recorded = 0;
-        Exception? failure = null;
-        var recorder = new Thread(() =>
+        CheckUntilDone(pool, () =>
         {
-            try
+            for (var i = 0; i < Types; i++)
             {
-                for (var i = 0; i < Types; i++)
-                {
-                    pool.TypeIndex(new PersistentTypeInfo($"Tests.Live.Kind{i}", 64, 0xC0DE00UL + (ulong)i, 1, [new PersistentPropertyInfo("Value", "long", 0, 8)]));
-                    Volatile.Write(ref recorded, i + 1);
-                }
+                pool.TypeIndex(new PersistentTypeInfo($"Tests.Live.Kind{i}", 64, 0xC0DE00UL + (ulong)i, 1, [new PersistentPropertyInfo("Value", "long", 0, 8)]));
+                Volatile.Write(ref recorded, i + 1);
             }
-            catch (Exception e)
-            {
-                failure = e;
-            }
-        });
-        recorder.Start();
-        var checks = 0;
-        while (recorder.IsAlive)
-        {
-            var report = pool.Check();
-            Assert.True(report.IsClean, $"check {checks} with {Volatile.Read(ref recorded)} types recorded: {report}");
-            checks++;
-        }
-
-        recorder.Join();
-        Assert.Null(failure);
-        Assert.True(pool.Check().IsClean);
+        }, () => $"{Volatile.Read(ref recorded)} types recorded");
         Assert.Equal(Types, pool.StoredTypes.Count);
     }
 
@@ -146,29 +126,33 @@ public sealed class LiveCheckTests : IDisposable
             tx.Commit();
         }
 
+        // The first use of the class that declares them builds its indexes, a batch of objects per commit.
+        CheckUntilDone(pool, () => Assert.Equal(Members, pool.Index<Member, long>(nameof(Member.Number)).Count), () => "building");
+    }
+
+    /// <summary>Runs <paramref name="work"/> on a thread of its own and checks the pool until it ends: every report clean, then the work's own exception, if any.</summary>
+    private static void CheckUntilDone(PersistentPool pool, Action work, Func<string> progress)
+    {
         Exception? failure = null;
-        var builder = new Thread(() =>
+        var worker = new Thread(() =>
         {
             try
             {
-                // The first use of the class that declares them builds its indexes, a batch of objects per commit.
-                Assert.Equal(Members, pool.Index<Member, long>(nameof(Member.Number)).Count);
+                work();
             }
             catch (Exception e)
             {
                 failure = e;
             }
         });
-        builder.Start();
-        var checks = 0;
-        while (builder.IsAlive)
+        worker.Start();
+        for (var checks = 0; worker.IsAlive; checks++)
         {
             var report = pool.Check();
-            Assert.True(report.IsClean, $"check {checks}: {report}");
-            checks++;
+            Assert.True(report.IsClean, $"check {checks} ({progress()}): {report}");
         }
 
-        builder.Join();
+        worker.Join();
         Assert.Null(failure);
         Assert.True(pool.Check().IsClean);
     }
