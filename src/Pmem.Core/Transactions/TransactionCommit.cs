@@ -1,4 +1,6 @@
 // TransactionCommit -- the transaction's commit recipe: allocations, writes and frees turned into one redo log.
+using System.Runtime.InteropServices;
+using Pmem.Log;
 using Pmem.Objects;
 
 namespace Pmem.Transactions;
@@ -29,9 +31,18 @@ internal static class TransactionCommit
             heap.LogAllocationType(redo, allocation.Block, allocation.TypeIndex);
         }
 
-        foreach (var allocation in tx.Allocations)
+        // The contents of adjacent new blocks (a batch's, in slot order, each filling its block) as one range: one
+        // Verify per 4 KiB of them, not one per block (in a write-ahead log, one Set).
+        var allocations = CollectionsMarshal.AsSpan(tx.Allocations);
+        for (var i = 0; i < allocations.Length;)
         {
-            redo.RequireDurable(allocation.Block.Offset, domain.GetSpan(allocation.Block.Offset, allocation.ContentLength), commits.PublishedContentRule);
+            var (start, length) = (allocations[i].Block.Offset, allocations[i].ContentLength);
+            for (i++; i < allocations.Length && allocations[i].Block.Offset == start + length && length + allocations[i].ContentLength <= RedoBuilder.VerifyLimit; i++)
+            {
+                length += allocations[i].ContentLength;
+            }
+
+            redo.RequireDurable(start, domain.GetSpan(start, length), commits.PublishedContentRule);
         }
 
         foreach (var allocation in tx.Allocations)

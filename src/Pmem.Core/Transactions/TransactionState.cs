@@ -166,6 +166,9 @@ internal sealed partial class TransactionState
 
     private RedoBuilder? _redo;
 
+    /// <summary>The builder of the thread's last commit, holding its entries until the next is rented (for tests).</summary>
+    internal RedoBuilder? LastRedo => _redo;
+
     /// <summary>Begins a transaction on <paramref name="pool"/> for the calling thread, or a nested level of its running one.</summary>
     /// <param name="pool">The pool.</param>
     /// <param name="withinOneCall">The library begins it for one call of its own, which ends it before returning (see <see cref="WithinOneCall"/>).</param>
