@@ -28,9 +28,23 @@ public sealed partial class PersistentPool
 
         lock (_creations)
         {
-            while (_indexLockOwner is not null)
+            // A build holding the directory says it waits, so that a transaction holding this lock and waiting for the
+            // directory gives up (see EnterIndexSync) rather than both waiting for ever.
+            var awaits = _indexLockOwner is not null && Monitor.IsEntered(_indexSync);
+            _indexSyncAwaitsIndexLock |= awaits;
+            try
             {
-                WaitForCreations(tx, _indexLockOwner, "the index lock");
+                while (_indexLockOwner is not null)
+                {
+                    WaitForCreations(tx, _indexLockOwner, "the index lock");
+                }
+            }
+            finally
+            {
+                if (awaits)
+                {
+                    _indexSyncAwaitsIndexLock = false;
+                }
             }
 
             Interlocked.Exchange(ref _indexLockOwner, tx); // a full fence: see ReadIndexes

@@ -110,10 +110,9 @@ public sealed partial class PersistentPool
 
         var tx = CurrentTransaction();
         var inTransaction = tx is not null;
-        if (!Monitor.TryEnter(_indexSync, tx is not null && HoldsIndexLock(tx) ? TimeSpan.Zero : Timeout.InfiniteTimeSpan))
+        if (!EnterIndexSync(tx))
         {
-            // A builder holds the directory and may wait for this transaction's index lock: waiting could deadlock.
-            throw new InvalidOperationException($"{Path}: another thread is building an index while this transaction first uses '{type.Name}'; use the class once outside a transaction first.");
+            throw new InvalidOperationException($"{Path}: another thread is building an index over existing objects and waits for the index lock this transaction holds, which first uses '{type.Name}'; use the class once outside a transaction first.");
         }
 
         try
@@ -144,9 +143,10 @@ public sealed partial class PersistentPool
             }
 
             var missing = declared.Where(property => LiveIndexAt(typeIndex, property.Offset) is null).ToList();
+            var hasObjects = missing.Count > 0 && new OffsetsOfType(this, typeIndex, _types.Get(typeIndex)!.Size).Any();
             if (inTransaction)
             {
-                if (missing.Count > 0 && new OffsetsOfType(this, typeIndex, _types.Get(typeIndex)!.Size).Any())
+                if (hasObjects)
                 {
                     throw new InvalidOperationException(
                         $"{Path}: '{type.Name}' declares an index ({missing[0].Name}) the pool has not built, and its first use this session is inside a transaction: " +
@@ -165,7 +165,15 @@ public sealed partial class PersistentPool
             FreeStaleIndexes();
             foreach (var property in missing)
             {
-                BuildIndex(typeIndex, property);
+                if (hasObjects)
+                {
+                    BuildIndex(typeIndex, property);
+                }
+                else
+                {
+                    // Complete as claimed, without the index lock, which a transaction waiting for the directory may hold.
+                    ClaimIndexSlot(typeIndex, property, stale: false);
+                }
             }
 
             InStep(type);
@@ -175,6 +183,39 @@ public sealed partial class PersistentPool
             Monitor.Exit(_indexSync);
         }
     }
+
+    /// <summary>
+    /// Takes <see cref="_indexSync"/> for a first use. A transaction that holds the index lock waits for it only while
+    /// its holder does not wait for that lock (a build over existing objects does, each batch): waiting then would
+    /// deadlock, and it gives up instead. Another thread's first use of a class without objects only claims entries,
+    /// which a transaction's first use waits for (it gave up on every such meeting before: an outside tester's two
+    /// threads first using two empty indexed classes, 200 of 200 runs).
+    /// </summary>
+    /// <returns>False when giving up.</returns>
+    private bool EnterIndexSync(TransactionState? tx)
+    {
+        if (tx is null || !HoldsIndexLock(tx))
+        {
+            Monitor.Enter(_indexSync);
+            return true;
+        }
+
+        while (!Monitor.TryEnter(_indexSync, TimeSpan.FromMilliseconds(1)))
+        {
+            if (_indexSyncAwaitsIndexLock)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>True while the holder of <see cref="_indexSync"/> waits for the index lock (see <see cref="EnterIndexSync"/>).</summary>
+    private volatile bool _indexSyncAwaitsIndexLock;
+
+    /// <summary>Whether a build holding the directory waits for the index lock now (for tests).</summary>
+    internal bool IndexBuildAwaitsIndexLock => _indexSyncAwaitsIndexLock;
 
     /// <summary>Refuses a unique index on <paramref name="property"/> before it is built, when its objects' values repeat (one scan, writing nothing).</summary>
     /// <exception cref="PersistentUniqueConstraintException">Two objects of <paramref name="typeIndex"/> hold one value of <paramref name="property"/>.</exception>
