@@ -135,7 +135,8 @@ internal sealed class RedoBuilder
     public void SetAdjacent<T>(long offset, T value) where T : unmanaged =>
         SetAdjacent(offset, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
 
-    private const ulong TargetMask = 0x00FF_FFFF_FFFF_FFFF;
+    /// <summary>The target offset's bits of an entry's first word (the operation takes the top byte).</summary>
+    internal const ulong TargetMask = 0x00FF_FFFF_FFFF_FFFF;
 
     public void Or(long offset, ulong mask) => Word(RedoOperation.Or, offset, mask);
 

@@ -43,7 +43,7 @@ internal ref struct RedoReader(ReadOnlySpan<byte> entries)
         var head = BinaryPrimitives.ReadUInt64LittleEndian(_entries[_position..]);
         var operand = BinaryPrimitives.ReadUInt64LittleEndian(_entries[(_position + 8)..]);
         Operation = (RedoOperation)(head >> 56);
-        Target = (long)(head & 0x00FF_FFFF_FFFF_FFFF);
+        Target = (long)(head & RedoBuilder.TargetMask);
         _position += 16;
         remaining -= 16;
         switch (Operation)
