@@ -152,6 +152,12 @@ internal sealed partial class CommitPipeline
     public PublishedContent PublishedContentRule =>
         _ahead is not null ? PublishedContent.Log : _scansEveryCommit ? PublishedContent.Hash : PublishedContent.Drain;
 
+    /// <summary>
+    /// Bytes of published content one write-ahead record carries (<see cref="RedoBuilder.RequireDurable"/>): at most
+    /// half of what a record holds, so content never makes a transaction too large for the log.
+    /// </summary>
+    public int LoggedContentBudget => _ahead is { } ahead ? Math.Min(RedoBuilder.MaxLoggedContent, ahead.File.MaxPayload / 2) : 0;
+
     private static bool DrainsPublishedContent(PersistenceDomain domain, LaneSet lanes) =>
         domain.IsPersistentMemory && lanes.SlotsPerLane > LaneSet.LegacySlotsPerLane;
 

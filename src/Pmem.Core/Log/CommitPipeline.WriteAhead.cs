@@ -55,7 +55,7 @@ internal sealed partial class CommitPipeline
         {
             if (redo.DrainBeforeLog)
             {
-                _domain.Drain(); // content the record does not carry: none here (PublishedContent.Log copies it in), kept for safety
+                _domain.Drain(); // published content the record does not carry (past RedoBuilder.LoggedContentBudget), synced first
             }
 
             var length = RedoLog.HeaderSize + redo.Length;

@@ -21,6 +21,7 @@ internal sealed class RedoBuilder
     private int _lastWordEnd = -1;           // where the last Or/And entry ends (merged into when it is the last entry)
     private int _adjacentStart = -1;         // where the last SetAdjacent entry starts, and ends (extended when it is the last entry)
     private int _adjacentEnd = -1;
+    private int _loggedContent;              // bytes of published content copied into a write-ahead record so far
 
     /// <summary>Bytes of entries.</summary>
     public int Length { get; private set; }
@@ -46,6 +47,7 @@ internal sealed class RedoBuilder
         Length = 0;
         Count = 0;
         DrainBeforeLog = false;
+        _loggedContent = 0;
         _lastWordEnd = -1;
         _adjacentStart = _adjacentEnd = -1;
     }
@@ -55,13 +57,24 @@ internal sealed class RedoBuilder
     /// those lines are flushed but, like the log, not yet drained, so either could persist without the other. As the
     /// pipeline's rule says (<see cref="CommitPipeline.PublishedContentRule"/>): small content is hashed into the log
     /// (recovery refuses the log unless the content matches) and other content drained before the log is written
-    /// (one more fence, no hashing); or, in a write-ahead log, the content is copied into the log itself.
+    /// (one more fence, no hashing); or, in a write-ahead log, the content is copied into the log itself, up to
+    /// <paramref name="loggedBudget"/> bytes a record (<see cref="CommitPipeline.LoggedContentBudget"/>), and drained beyond it.
     /// </summary>
-    public void RequireDurable(long offset, ReadOnlySpan<byte> content, PublishedContent rule)
+    public void RequireDurable(long offset, ReadOnlySpan<byte> content, PublishedContent rule, int loggedBudget)
     {
         if (rule == PublishedContent.Log)
         {
-            SetAdjacent(offset, content); // the record carries it: the pool file's pages wait for a checkpoint
+            if (content.Length <= loggedBudget - _loggedContent)
+            {
+                _loggedContent += content.Length;
+                SetAdjacent(offset, content); // the record carries it: the pool file's pages wait for a checkpoint
+                return;
+            }
+
+            // Too much to carry (a large table, list or string; a bulk load): synced in the pool file before the record
+            // is written, so the record stays small whatever the transaction makes. No record that wrote into these
+            // blocks before is replayable by then (a block is reserved only once a checkpoint covers its free).
+            DrainBeforeLog = true;
             return;
         }
 
@@ -77,6 +90,13 @@ internal sealed class RedoBuilder
     }
 
     public const int VerifyLimit = 4096;
+
+    /// <summary>
+    /// Published content a write-ahead record carries at most; the rest is synced in place before the record. Copying
+    /// into the log costs one sync for both but writes the bytes twice (log, then checkpoint); past this, the second
+    /// write costs more than the second sync saves, and the record's limit would cap what one transaction can make.
+    /// </summary>
+    public const int MaxLoggedContent = 1 << 20;
 
     /// <summary>Sets one 8-byte value (the common entry: a field in a transaction), without span copies.</summary>
     public void SetWord(long offset, long value)

@@ -241,7 +241,7 @@ public sealed partial class PersistentPool
 
     /// <summary>Ties <paramref name="redo"/>'s commit to the <paramref name="length"/> bytes written in place at <paramref name="offset"/>, hashed or drained as this pool's pipeline needs.</summary>
     private void RequireDurable(RedoBuilder redo, long offset, int length) =>
-        redo.RequireDurable(offset, _domain.GetSpan(offset, length), _commits.PublishedContentRule);
+        redo.RequireDurable(offset, _domain.GetSpan(offset, length), _commits.PublishedContentRule, _commits.LoggedContentBudget);
 
     private void CommitRedo(RedoBuilder redo)
     {

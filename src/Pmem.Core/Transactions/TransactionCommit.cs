@@ -33,6 +33,7 @@ internal static class TransactionCommit
 
         // The contents of adjacent new blocks (a batch's, in slot order, each filling its block) as one range: one
         // Verify per 4 KiB of them, not one per block (in a write-ahead log, one Set).
+        var (rule, loggedBudget) = (commits.PublishedContentRule, commits.LoggedContentBudget);
         var allocations = CollectionsMarshal.AsSpan(tx.Allocations);
         for (var i = 0; i < allocations.Length;)
         {
@@ -42,7 +43,7 @@ internal static class TransactionCommit
                 length += allocations[i].ContentLength;
             }
 
-            redo.RequireDurable(start, domain.GetSpan(start, length), commits.PublishedContentRule);
+            redo.RequireDurable(start, domain.GetSpan(start, length), rule, loggedBudget);
         }
 
         foreach (var allocation in tx.Allocations)

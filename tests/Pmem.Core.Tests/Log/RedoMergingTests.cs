@@ -33,7 +33,7 @@ public sealed class RedoMergingTests
         redo.Or(72, 4);       // another word
         redo.SetWord(200, 5);
         redo.Or(72, 8);       // a Set between
-        redo.RequireDurable(512, new byte[16], PublishedContent.Hash);
+        redo.RequireDurable(512, new byte[16], PublishedContent.Hash, loggedBudget: 0);
         redo.Or(72, 16);      // a Verify between
 
         Assert.Equal(

@@ -221,6 +221,56 @@ public sealed class WriteAheadLogTests : IDisposable
     }
 
     [Fact]
+    public void Transactions_making_more_than_a_record_holds_sync_it_in_place_and_commit()
+    {
+        // A 1 MiB log: one record holds 256 KiB, of which up to 128 KiB may be new content. A dictionary's table grown
+        // past that, a list's storage and a long string each threw TransactionTooLargeException before: the commit
+        // syncs such content in the pool file first, and its record carries only headers and writes.
+        var path = PoolPath("large.pool");
+        var options = new PoolOpenOptions { WriteAheadLog = true, WriteAheadLogCapacity = 1 << 20 };
+        PersistentPool.Create(path, "wal", 32 << 20).Dispose();
+        var random = new Random(7);
+        var owner = new string([.. Enumerable.Range(0, 200_000).Select(_ => (char)random.Next('a', 'z' + 1))]);
+        using (var pool = PersistentPool.Open(path, "wal", options))
+        {
+            var registry = pool.Root<Registry>();
+            var log = pool.WriteAheadLogFile!;
+            Assert.True(log.MaxPayload < 300_000);
+            for (var k = 0; k < 40_000; k += 1_000)
+            {
+                using var tx = pool.BeginTransaction();
+                for (var j = k; j < k + 1_000; j++)
+                {
+                    registry.Counters.Add(j, 3L * j);
+                    registry.Numbers.Add(j);
+                }
+
+                tx.Commit();
+            }
+
+            var (tail, syncs) = (log.Tail, (pool.Domain as MsyncDomain)?.SyncCalls);
+            using (var tx = pool.BeginTransaction())
+            {
+                var account = pool.New<Account>();
+                (account.Owner, account.Balance) = (owner, 5);
+                registry.Accounts.Add(account);
+                tx.Commit();
+            }
+
+            Assert.InRange(log.Tail - tail, 1, log.MaxPayload / 2 + 4_096); // 400 KB of characters not in it
+            Assert.True(syncs is null || ((MsyncDomain)pool.Domain).SyncCalls > syncs, "the string was not synced before its record");
+        }
+
+        using var reopened = PersistentPool.Open(path, "wal", options);
+        var counters = reopened.Root<Registry>().Counters;
+        Assert.Equal(40_000, counters.Count);
+        Assert.All(Enumerable.Range(0, 40_000), k => Assert.Equal(3L * k, counters[k]));
+        Assert.Equal(Enumerable.Range(0, 40_000).Select(k => (long)k), reopened.Root<Registry>().Numbers);
+        Assert.Equal(owner, reopened.Root<Registry>().Accounts[0]!.Owner);
+        Assert.True(reopened.Check().IsClean);
+    }
+
+    [Fact]
     public void A_torn_record_ends_the_replay_with_the_commit_before_it()
     {
         // Record 45 of 50 torn: a crash can leave the four after it (committers that waited for it, on other lanes),
