@@ -42,8 +42,17 @@ internal sealed class RedoBuilder
     /// <summary>The header followed by the entries, as the slot will hold them.</summary>
     internal Span<byte> Log => _buffer.AsSpan(0, RedoLog.HeaderSize + Length);
 
+    /// <summary>Bytes the builder holds for the header and entries (for tests).</summary>
+    internal int Capacity => _buffer.Length;
+
+    /// <summary>Empties the builder; one grown past 1 MiB by a large commit gives that memory back.</summary>
     public void Clear()
     {
+        if (_buffer.Length > KeptCapacity)
+        {
+            _buffer = new byte[1024]; // a thread's builder lives as long as the thread: a bulk load's log need not
+        }
+
         Length = 0;
         Count = 0;
         DrainBeforeLog = false;
@@ -90,6 +99,8 @@ internal sealed class RedoBuilder
     }
 
     public const int VerifyLimit = 4096;
+
+    private const int KeptCapacity = 1 << 20;
 
     /// <summary>
     /// Published content a write-ahead record carries at most; the rest is synced in place before the record. Copying
