@@ -104,8 +104,8 @@ internal sealed class RedoBuilder
 
     /// <summary>
     /// Published content a write-ahead record carries at most; the rest is synced in place before the record. Copying
-    /// into the log costs one sync for both but writes the bytes twice (log, then checkpoint); past this, the second
-    /// write costs more than the second sync saves, and the record's limit would cap what one transaction can make.
+    /// into the log saves a sync but writes the bytes twice (log, then checkpoint): past a megabyte the extra write
+    /// outweighs the sync, and carrying it all would let the record's limit cap what one transaction can make.
     /// </summary>
     public const int MaxLoggedContent = 1 << 20;
 
