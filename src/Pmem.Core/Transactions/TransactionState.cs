@@ -319,7 +319,15 @@ internal sealed partial class TransactionState
         {
             RolledBack = true;
             DisarmMade();
-            TransactionCommit.ReleaseReservations(this);
+            try
+            {
+                TransactionCommit.ReleaseReservations(this);
+            }
+            catch (ObjectDisposedException) when (Pool.IsDisposed)
+            {
+                ClearBlocks(); // the pool closed under the transaction: its heap is gone, and a reopen finds the blocks free
+            }
+
             Writes.Clear(); // reads until the scopes close see the pool as it is, not writes into blocks just released
             ReleaseCreatedCollections(); // the headers are gone: threads waiting for them need not wait for the scopes to close
         }
