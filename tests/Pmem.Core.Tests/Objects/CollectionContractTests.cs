@@ -82,6 +82,61 @@ public sealed class CollectionContractTests
     }
 
     [Fact]
+    public void A_refused_argument_changes_nothing_and_leaves_the_transaction_going()
+    {
+        // An outside tester's case: the first Insert of a list never created, at a bad index, created the list and then
+        // threw, and that inner rollback aborted the caller's transaction; so did a set's UnionWith of a null.
+        using var pool = NewPool();
+        var root = pool.Root<Everything>();
+        root.Tags.Add("kept");
+        var created = root.Tags.Offset;
+        using (var tx = pool.BeginTransaction())
+        {
+            root.Long = 7;
+            Assert.Throws<ArgumentOutOfRangeException>(() => root.Numbers.Insert(1, 5));
+            Assert.Throws<ArgumentOutOfRangeException>(() => root.Numbers.Insert(-1, 5));
+            Assert.Equal("other", Assert.Throws<ArgumentNullException>(() => root.Tags.UnionWith(["a", null!])).ParamName);
+            Assert.Equal("other", Assert.Throws<ArgumentNullException>(() => root.Tags.SymmetricExceptWith(["kept", null!])).ParamName);
+            Assert.True(tx.IsActive);
+            tx.Commit();
+        }
+
+        Assert.Equal(7, root.Long);
+        Assert.Equal(0, root.Numbers.Offset); // still never created
+        Assert.Equal(["kept"], root.Tags);
+        Assert.Equal(created, root.Tags.Offset);
+
+        var before = pool.Domain.GetSpan(0, (int)pool.Domain.Length).ToArray();
+        Assert.Throws<ArgumentOutOfRangeException>(() => root.Numbers.Insert(3, 1)); // outside a transaction: nothing written
+        Assert.Throws<ArgumentNullException>(() => root.Tags.UnionWith(["b", null!]));
+        Assert.True(pool.Domain.GetSpan(0, (int)pool.Domain.Length).SequenceEqual(before));
+        Assert.True(pool.Check().IsConsistent);
+    }
+
+    [Fact]
+    public void A_set_answers_a_null_as_HashSet_does()
+    {
+        using var pool = NewPool();
+        var tags = pool.Root<Everything>().Tags;
+        tags.Add("a");
+        Assert.False(tags.Contains(null!));
+        Assert.DoesNotContain(null!, tags.AsEnumerable()); // LINQ's Contains asks the collection
+        Assert.False(tags.Remove(null!));
+        Assert.Equal(["a"], tags);
+    }
+
+    [Fact]
+    public void CopyTo_an_index_past_the_array_says_it_is_out_of_range_as_Dictionary_does()
+    {
+        using var pool = NewPool();
+        var registry = pool.Root<Registry>();
+        registry.Counters[1] = 10;
+        ICollection<KeyValuePair<long, long>> counters = registry.Counters;
+        Assert.Throws<ArgumentOutOfRangeException>(() => counters.CopyTo(new KeyValuePair<long, long>[1], 2));
+        Assert.Throws<ArgumentException>(() => counters.CopyTo(new KeyValuePair<long, long>[1], 1));
+    }
+
+    [Fact]
     public void A_list_searches_by_Equals_as_List_does()
     {
         using var pool = NewPool();

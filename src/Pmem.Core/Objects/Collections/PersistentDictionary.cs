@@ -272,6 +272,7 @@ public sealed partial class PersistentDictionary<TKey, TValue> : IDictionary<TKe
     {
         ArgumentNullException.ThrowIfNull(array);
         ArgumentOutOfRangeException.ThrowIfNegative(arrayIndex);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(arrayIndex, array.Length); // as Dictionary<TKey, TValue> says it
         if (array.Length - arrayIndex < Count)
         {
             throw new ArgumentException("The destination is too small.", nameof(array)); // before anything is copied, as the BCL does

@@ -112,12 +112,10 @@ public sealed class PersistentList<T> : IList<T>, IReadOnlyList<T>
     public void Insert(int index, T item) => _pool.Atomically((this, index, item), static s =>
     {
         var (list, index, item) = s;
+        list.CheckInsertIndex(index); // before the first insert creates the list: a refusal then writes nothing
         list.EnsureHeader();
         var count = list.Count;
-        if ((uint)index > (uint)count)
-        {
-            throw new ArgumentOutOfRangeException(nameof(index), $"Index {index} is outside 0..{count}.");
-        }
+        list.CheckInsertIndex(index);
 
         if (index == count && count < list.Capacity)
         {
@@ -134,6 +132,14 @@ public sealed class PersistentList<T> : IList<T>, IReadOnlyList<T>
 
         list.SetCount(count + 1);
     });
+
+    private void CheckInsertIndex(int index)
+    {
+        if ((uint)index > (uint)Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(index), $"Index {index} is outside 0..{Count}.");
+        }
+    }
 
     /// <inheritdoc />
     public void RemoveAt(int index) => _pool.Atomically((this, index), static s =>

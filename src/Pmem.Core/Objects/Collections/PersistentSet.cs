@@ -34,11 +34,11 @@ public sealed class PersistentSet<T> : ISet<T>, IReadOnlySet<T> where T : notnul
 
     void ICollection<T>.Add(T item) => Add(item);
 
-    /// <inheritdoc />
-    public bool Remove(T item) => _tree.Remove(item);
+    /// <summary>Removes <paramref name="item"/>; false when the set does not hold it (never a null, which it cannot hold).</summary>
+    public bool Remove(T item) => item is not null && _tree.Remove(item);
 
-    /// <inheritdoc cref="ICollection{T}.Contains" />
-    public bool Contains(T item) => _tree.ContainsKey(item);
+    /// <summary>Whether the set holds <paramref name="item"/>: false for a null, which it cannot hold (as <c>HashSet</c> answers).</summary>
+    public bool Contains(T item) => Holds(item);
 
     /// <inheritdoc />
     public void Clear() => _tree.Clear();
@@ -86,9 +86,10 @@ public sealed class PersistentSet<T> : ISet<T>, IReadOnlySet<T> where T : notnul
     }
 
     /// <inheritdoc />
+    /// <exception cref="ArgumentNullException"><paramref name="other"/> is null or holds a null: nothing is added.</exception>
     public void UnionWith(IEnumerable<T> other)
     {
-        var items = Materialize(other);
+        var items = WithoutNulls(Materialize(other));
         _tree.Atomically(() =>
         {
             foreach (var item in items)
@@ -128,9 +129,10 @@ public sealed class PersistentSet<T> : ISet<T>, IReadOnlySet<T> where T : notnul
     }
 
     /// <inheritdoc />
+    /// <exception cref="ArgumentNullException"><paramref name="other"/> is null or holds a null: nothing changes.</exception>
     public void SymmetricExceptWith(IEnumerable<T> other)
     {
-        var items = Distinct(other);
+        var items = Distinct(WithoutNulls(Materialize(other)));
         _tree.Atomically(() =>
         {
             foreach (var item in items)
@@ -178,7 +180,14 @@ public sealed class PersistentSet<T> : ISet<T>, IReadOnlySet<T> where T : notnul
     }
 
     /// <summary>Whether the set holds an element of another sequence: never a null, which it cannot hold (SortedSet answers so too).</summary>
-    private bool Holds(T item) => item is not null && Contains(item);
+    private bool Holds(T item) => item is not null && _tree.ContainsKey(item);
+
+    /// <summary>
+    /// Refuses elements to add that hold a null before anything changes: a refusal part way would roll back the whole
+    /// running transaction, where a caught argument error should leave it going.
+    /// </summary>
+    private static List<T> WithoutNulls(List<T> items) =>
+        items.Exists(item => item is null) ? throw new ArgumentNullException("other", "The set cannot hold null, and the sequence holds one.") : items;
 
     /// <summary>The other collection's elements, copied first: it may be this set, which the operation changes.</summary>
     private static List<T> Materialize(IEnumerable<T> other)
