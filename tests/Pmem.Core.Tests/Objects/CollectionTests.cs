@@ -90,6 +90,46 @@ public sealed class CollectionTests
     }
 
     [Fact]
+    public void Inserts_and_removals_inside_a_long_list_move_every_element_with_the_transaction_s_own_writes()
+    {
+        // 20,000 slots: the new array is copied in several 64 KiB pieces, some holding slots this transaction wrote.
+        using var pool = PersistentPool.Create(MemoryDomain.Create(16 << 20), "tests");
+        var registry = pool.Root<Registry>();
+        var model = Enumerable.Range(0, 20_000).Select(i => (long)i).ToList();
+        using (var tx = pool.BeginTransaction())
+        {
+            model.ForEach(registry.Numbers.Add);
+            registry.Lines.Add("first");
+            registry.Lines.Add("second");
+            tx.Commit();
+        }
+
+        using (var tx = pool.BeginTransaction())
+        {
+            foreach (var (index, value) in new[] { (8_191, -1L), (8_192, -2L), (16_000, -3L) })
+            {
+                registry.Numbers[index] = value;
+                model[index] = value;
+            }
+
+            registry.Numbers.Insert(5, 42);
+            model.Insert(5, 42);
+            registry.Numbers.RemoveAt(15_000);
+            model.RemoveAt(15_000);
+            registry.Numbers.Insert(model.Count, 7); // at the end: nothing shifted
+            model.Add(7);
+            registry.Lines.Insert(0, "zeroth");
+            registry.Lines.RemoveAt(1);
+            Assert.Equal(model, registry.Numbers);
+            tx.Commit();
+        }
+
+        Assert.Equal(model, registry.Numbers);
+        Assert.Equal(["zeroth", "second"], registry.Lines);
+        Assert.True(pool.Check().IsClean);
+    }
+
+    [Fact]
     public void Enumerating_a_list_that_changes_throws()
     {
         using var pool = NewPool();

@@ -300,29 +300,16 @@ public sealed class PersistentList<T> : IList<T>, IReadOnlyList<T>
     /// </summary>
     private void Reallocate(int capacity, int gapAt, int gapLength, int dropAt)
     {
-        var size = _codec.SlotSize;
         var count = Count;
         var oldArray = _pool.ReadValue<long>(Header + StorageOffset);
-        var newArray = _pool.AllocateInTransaction((long)capacity * size, TypeTable.BlobTypeIndex);
-        var buffer = new byte[size];
-        var target = 0;
-        for (var i = 0; i < count; i++)
-        {
-            if (i == dropAt)
-            {
-                continue;
-            }
+        var newArray = _pool.AllocateInTransaction((long)capacity * _codec.SlotSize, TypeTable.BlobTypeIndex);
 
-            if (target == gapAt)
-            {
-                target += gapLength;
-            }
-
-            _pool.ReadBytes(oldArray + (long)i * size, buffer);
-            _pool.WriteBytesInTransaction(newArray + (long)target * size, buffer);
-            target++;
-        }
-
+        // The kept slots lie in two runs, before and after the gap or the dropped slot, each copied in large pieces.
+        var split = gapAt >= 0 ? Math.Min(gapAt, count) : dropAt >= 0 ? dropAt : count;
+        var skip = dropAt >= 0 ? 1 : 0; // old slots passed over at the split
+        var shift = gapAt >= 0 ? gapLength : 0; // new slots left open there
+        CopySlots(oldArray, 0, newArray, 0, split);
+        CopySlots(oldArray, split + skip, newArray, split + shift, count - split - skip);
         if (oldArray != 0)
         {
             _pool.FreeInTransaction(oldArray);
@@ -330,5 +317,22 @@ public sealed class PersistentList<T> : IList<T>, IReadOnlyList<T>
 
         _pool.WriteValue(Header + StorageOffset, newArray);
         _pool.WriteValue(Header + CapacityOffset, (long)capacity);
+    }
+
+    /// <summary>
+    /// Copies <paramref name="slots"/> slots from <paramref name="from"/> (as this transaction sees them) into the new array
+    /// at <paramref name="to"/>, written in place (only this transaction sees it), 64 KiB at a time: one read and one
+    /// flushed write a piece, not one a slot.
+    /// </summary>
+    private void CopySlots(long fromArray, int from, long toArray, int to, int slots)
+    {
+        var size = _codec.SlotSize;
+        var piece = new byte[Math.Min((long)slots * size, 64 << 10)];
+        for (long done = 0, total = (long)slots * size; done < total; done += piece.Length)
+        {
+            var bytes = piece.AsSpan(0, (int)Math.Min(piece.Length, total - done));
+            _pool.ReadBytes(fromArray + (long)from * size + done, bytes);
+            _pool.WriteBytesInTransaction(toArray + (long)to * size + done, bytes);
+        }
     }
 }
