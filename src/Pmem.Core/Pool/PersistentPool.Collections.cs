@@ -33,6 +33,24 @@ public sealed partial class PersistentPool
         tx.Writes.Record(offset, bytes);
     }
 
+    /// <summary>
+    /// Writes into a block the running transaction allocated (nobody else sees it), without flushing: for a caller that
+    /// fills a large block piece by piece and then flushes it once (<see cref="FlushFilledBlock"/>).
+    /// </summary>
+    internal void WriteIntoNewBlock(long offset, ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(_domain.GetSpan(offset, bytes.Length));
+        _domain.NotifyStore(offset, bytes.Length);
+    }
+
+    /// <summary>Flushes a block <see cref="WriteIntoNewBlock"/> filled, before its transaction commits.</summary>
+    internal void FlushFilledBlock(long offset, long length)
+    {
+        var tx = CurrentTransactionOrThrow();
+        _domain.Flush(offset, length);
+        tx.CountInPlaceWrite();
+    }
+
     /// <summary>Whether the running transaction has written into [<paramref name="offset"/>, +<paramref name="length"/>) (or near it).</summary>
     internal bool HasWritten(long offset, int length) => CurrentTransaction() is { HasWrites: true } tx && tx.Writes.Touches(offset, length);
 

@@ -190,41 +190,51 @@ public sealed partial class PersistentDictionary<TKey, TValue>
         throw new PoolCorruptedException(_pool.Path, $"the dictionary at {Header} has no free slot in its table of {Capacity} entries, though it counts {Count}");
     }
 
-    /// <summary>Rebuilds the table at <paramref name="capacity"/> slots (a power of two), dropping tombstones.</summary>
+    /// <summary>
+    /// Rebuilds the table at <paramref name="capacity"/> slots (a power of two), dropping tombstones. The old table is read
+    /// in 64 KiB pieces as this transaction sees it; the new one, which only this transaction sees, is filled in place and
+    /// flushed once, not a read through the transaction and a flushed write an entry.
+    /// </summary>
     private void Resize(long capacity)
     {
         var oldTable = Table;
         var oldCapacity = Capacity;
         var table = _pool.AllocateInTransaction(capacity * _entrySize, TypeTable.BlobTypeIndex);
-        var entry = new byte[_entrySize];
+        var piece = new byte[(int)Math.Min(Math.Max(oldCapacity, 1), (64 << 10) / _entrySize) * _entrySize];
         var mask = capacity - 1;
         long used = 0;
-        for (long i = 0; i < oldCapacity; i++)
+        for (long first = 0; first < oldCapacity; first += piece.Length / _entrySize)
         {
-            _pool.ReadBytes(oldTable + i * _entrySize, entry);
-            var hash = BitConverter.ToUInt64(entry);
-            if (hash <= Tombstone)
+            var entries = piece.AsSpan(0, (int)Math.Min(piece.Length / _entrySize, oldCapacity - first) * _entrySize);
+            _pool.ReadBytes(oldTable + first * _entrySize, entries);
+            for (var at = 0; at < entries.Length; at += _entrySize)
             {
-                continue;
-            }
-
-            // Slot bytes move as they are: an owned string's offset moves with its entry.
-            var probe = (long)(hash & (ulong)mask);
-            for (var step = 0L; _pool.ReadValue<ulong>(table + probe * _entrySize) != Empty; step++)
-            {
-                if (step == mask)
+                var entry = entries.Slice(at, _entrySize);
+                var hash = BitConverter.ToUInt64(entry);
+                if (hash <= Tombstone)
                 {
-                    // More live entries than the new table holds: the old table's header understated them.
-                    throw new PoolCorruptedException(_pool.Path, $"the dictionary at {Header} holds more live entries than its count of {Count} allows");
+                    continue;
                 }
 
-                probe = (probe + 1) & mask;
-            }
+                // Slot bytes move as they are: an owned string's offset moves with its entry.
+                var probe = (long)(hash & (ulong)mask);
+                for (var step = 0L; _domain.Read<ulong>(table + probe * _entrySize) != Empty; step++)
+                {
+                    if (step == mask)
+                    {
+                        // More live entries than the new table holds: the old table's header understated them.
+                        throw new PoolCorruptedException(_pool.Path, $"the dictionary at {Header} holds more live entries than its count of {Count} allows");
+                    }
 
-            _pool.WriteBytesInTransaction(table + probe * _entrySize, entry);
-            used++;
+                    probe = (probe + 1) & mask;
+                }
+
+                _pool.WriteIntoNewBlock(table + probe * _entrySize, entry);
+                used++;
+            }
         }
 
+        _pool.FlushFilledBlock(table, capacity * _entrySize);
         if (oldTable != 0)
         {
             _pool.FreeInTransaction(oldTable);
