@@ -53,15 +53,15 @@ internal sealed partial class CommitPipeline
         var file = ahead.File;
         try
         {
-            if (redo.DrainBeforeLog)
-            {
-                _domain.Drain(); // published content the record does not carry (past RedoBuilder.LoggedContentBudget), synced first
-            }
-
             var length = RedoLog.HeaderSize + redo.Length;
             if (length > file.MaxPayload)
             {
                 throw new TransactionTooLargeException(_poolPath, length, file.MaxPayload, "one record of the write-ahead log holds at most");
+            }
+
+            if (redo.DrainBeforeLog)
+            {
+                _domain.Drain(); // published content the record does not carry (past RedoBuilder.LoggedContentBudget), synced first
             }
 
             long sequence, lsn;
