@@ -23,8 +23,7 @@ public sealed partial class PersistentPool
         var tx = CurrentTransactionOrThrow();
         if (tx.IsInOwnAllocation(offset, bytes.Length))
         {
-            bytes.CopyTo(_domain.GetSpan(offset, bytes.Length));
-            _domain.NotifyStore(offset, bytes.Length);
+            WriteIntoNewBlock(offset, bytes);
             _domain.Flush(offset, bytes.Length);
             tx.CountInPlaceWrite();
             return;

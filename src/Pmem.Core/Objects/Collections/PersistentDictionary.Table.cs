@@ -200,12 +200,13 @@ public sealed partial class PersistentDictionary<TKey, TValue>
         var oldTable = Table;
         var oldCapacity = Capacity;
         var table = _pool.AllocateInTransaction(capacity * _entrySize, TypeTable.BlobTypeIndex);
-        var piece = new byte[(int)Math.Min(Math.Max(oldCapacity, 1), (64 << 10) / _entrySize) * _entrySize];
+        var perPiece = (int)Math.Min(Math.Max(oldCapacity, 1), (64 << 10) / _entrySize);
+        var piece = new byte[perPiece * _entrySize];
         var mask = capacity - 1;
         long used = 0;
-        for (long first = 0; first < oldCapacity; first += piece.Length / _entrySize)
+        for (long first = 0; first < oldCapacity; first += perPiece)
         {
-            var entries = piece.AsSpan(0, (int)Math.Min(piece.Length / _entrySize, oldCapacity - first) * _entrySize);
+            var entries = piece.AsSpan(0, (int)Math.Min(perPiece, oldCapacity - first) * _entrySize);
             _pool.ReadBytes(oldTable + first * _entrySize, entries);
             for (var at = 0; at < entries.Length; at += _entrySize)
             {
